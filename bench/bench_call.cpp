@@ -1,0 +1,143 @@
+// The cost of one tool call: a direct call through the C ABI, the host's tool_instance adapter,
+// and a full host call through the thread pool, with one caller (latency) and many concurrent
+// callers (throughput). The tool is the bundled no-op `echo` plugin.
+#include <toolhost/host.hpp>
+#include <toolhost/plugin_library.hpp>
+
+#include <benchmark/benchmark.h>
+#include <boost/asio/use_future.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace json = boost::json;
+using namespace toolhost;
+
+namespace {
+
+std::filesystem::path echo_path() { return std::filesystem::path(TOOLHOST_BENCH_PLUGIN_DIR) / "echo.so"; }
+
+host_config bench_config(unsigned threads) {
+    auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
+    c.plugin_dirs = {TOOLHOST_BENCH_PLUGIN_DIR};
+    c.data_dir = std::filesystem::temp_directory_path() / "toolhost-bench";
+    c.threads = threads;
+    c.log_level = "off";
+    return c;
+}
+
+// toolhost_call_t with no-op services: the floor for any host.
+void BM_direct_abi_call(benchmark::State& state) {
+    auto lib = *plugin_library::open(echo_path());
+    const auto& entry = lib->entry();
+    toolhost_host_t h{};
+    h.struct_size = sizeof h;
+    h.log = [](const toolhost_host_t*, int32_t, toolhost_str_t) {};
+    h.log_enabled = [](const toolhost_host_t*, int32_t) { return false; };
+    h.get_extension = [](const toolhost_host_t*, const char*) -> const void* { return nullptr; };
+    toolhost_tool_t* tool = nullptr;
+    if (entry.create_tool(0, &h, &tool) != TOOLHOST_STATUS_OK) {
+        state.SkipWithError("create_tool failed");
+        return;
+    }
+    static size_t sink = 0;
+    toolhost_call_t c{};
+    c.struct_size = sizeof c;
+    c.operation = TOOLHOST_STR_LITERAL("echo");
+    c.arguments = TOOLHOST_STR_LITERAL("{}");
+    c.is_cancelled = [](const toolhost_call_t*) { return false; };
+    c.remaining_ns = [](const toolhost_call_t*) -> int64_t { return INT64_MAX; };
+    c.log = [](const toolhost_call_t*, int32_t, toolhost_str_t) {};
+    c.report_progress = [](const toolhost_call_t*, double, double, toolhost_str_t) {};
+    c.set_result = [](const toolhost_call_t*, toolhost_str_t s) { sink += s.size; };
+    c.set_error = [](const toolhost_call_t*, toolhost_str_t) {};
+    c.set_retry_after_ms = [](const toolhost_call_t*, uint64_t) {};
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(tool->invoke(tool, &c));
+    }
+    benchmark::DoNotOptimize(sink);
+    tool->destroy(tool);
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_direct_abi_call);
+
+// The host's in-process adapter (tool_instance::invoke): call frame, result copy, error mapping.
+void BM_tool_instance_invoke(benchmark::State& state) {
+    auto lib = *plugin_library::open(echo_path());
+    auto tools = lib->tools();
+    auto instance = tools.at(0).factory->create().value();
+    call_control control;
+    invocation inv;
+    inv.tool = "echo";
+    inv.operation = "echo";
+    inv.arguments = "{}";
+    inv.control = &control;
+    for (auto _ : state) {
+        auto r = instance->invoke(inv);
+        benchmark::DoNotOptimize(r);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_tool_instance_invoke);
+
+// One caller, one call at a time: submit -> worker -> completion handler, timed per call.
+// Reports p50 and p99 of submit-to-completion latency.
+void BM_host_call_latency(benchmark::State& state) {
+    host h(bench_config(2));
+    h.load_plugins();
+    h.start({});
+    std::vector<double> samples;
+    samples.reserve(1 << 20);
+    std::atomic<bool> done{false};
+    for (auto _ : state) {
+        done.store(false, std::memory_order_relaxed);
+        auto t0 = std::chrono::steady_clock::now();
+        h.async_call("echo", "echo", json::object{}, {}, [&](call_result r) {
+            benchmark::DoNotOptimize(r);
+            done.store(true, std::memory_order_release);
+        });
+        while (!done.load(std::memory_order_acquire)) {
+        }
+        samples.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(samples.begin(), samples.end());
+    if (!samples.empty()) {
+        state.counters["p50_us"] = samples[samples.size() / 2];
+        state.counters["p99_us"] = samples[samples.size() * 99 / 100];
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_host_call_latency)->UseRealTime()->MinTime(2.0);
+
+// Many concurrent callers: `outstanding` calls are kept in flight; each completion submits the
+// next. Items/s is calls completed per second of wall time.
+void BM_host_call_throughput(benchmark::State& state) {
+    const auto outstanding = static_cast<int>(state.range(0));
+    host h(bench_config(2));
+    h.load_plugins();
+    h.start({});
+    constexpr int64_t calls_per_iteration = 100000;
+    for (auto _ : state) {
+        std::atomic<int64_t> remaining{calls_per_iteration};
+        std::atomic<int64_t> completed{0};
+        std::function<void()> submit;
+        submit = [&] {
+            h.async_call("echo", "echo", json::object{}, {}, [&](call_result r) {
+                benchmark::DoNotOptimize(r);
+                completed.fetch_add(1, std::memory_order_relaxed);
+                if (remaining.fetch_sub(1, std::memory_order_relaxed) > outstanding) submit();
+            });
+        };
+        for (int i = 0; i < outstanding; ++i) submit();
+        while (completed.load(std::memory_order_acquire) < calls_per_iteration) std::this_thread::yield();
+    }
+    state.SetItemsProcessed(state.iterations() * calls_per_iteration);
+}
+BENCHMARK(BM_host_call_throughput)->Arg(1)->Arg(16)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

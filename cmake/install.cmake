@@ -1,0 +1,31 @@
+# Install rules and the Toolhost CMake package:
+#   find_package(Toolhost CONFIG) -> Toolhost::sdk, Toolhost::host, toolhost_add_plugin()
+include(CMakePackageConfigHelpers)
+
+set(TOOLHOST_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/Toolhost")
+
+install(TARGETS toolhost_sdk toolhost_host
+    EXPORT ToolhostTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS toolhost RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+install(DIRECTORY sdk/include/ host/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(EXPORT ToolhostTargets
+    NAMESPACE Toolhost::
+    DESTINATION ${TOOLHOST_CMAKE_DIR}
+    COMPONENT dev)
+
+configure_package_config_file(cmake/ToolhostConfig.cmake.in
+    "${PROJECT_BINARY_DIR}/ToolhostConfig.cmake"
+    INSTALL_DESTINATION ${TOOLHOST_CMAKE_DIR})
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/ToolhostConfigVersion.cmake"
+    COMPATIBILITY SameMajorVersion)
+install(FILES
+    "${PROJECT_BINARY_DIR}/ToolhostConfig.cmake"
+    "${PROJECT_BINARY_DIR}/ToolhostConfigVersion.cmake"
+    sdk/cmake/ToolhostPlugin.cmake
+    sdk/cmake/toolhost_plugin.map
+    DESTINATION ${TOOLHOST_CMAKE_DIR}
+    COMPONENT dev)
+install(FILES conf/toolhost.json DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/toolhost COMPONENT runtime)

@@ -1,0 +1,467 @@
+#include "cli.hpp"
+
+#include <toolhost/config.hpp>
+#include <toolhost/host.hpp>
+#include <toolhost/logging.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+
+#ifndef TOOLHOST_VERSION_STRING
+#define TOOLHOST_VERSION_STRING "0.0.0"
+#endif
+#ifndef TOOLHOST_SOURCE_CONF
+#define TOOLHOST_SOURCE_CONF ""
+#endif
+
+namespace toolhost::cli {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+constexpr std::string_view usage_text = R"(usage: toolhost [global options] <command> [command options]
+
+commands:
+  list [--json]                       tools of every loadable plugin, and rejected files
+  info TOOL [--json]                  one tool: operations, schemas, configuration
+  call TOOL OPERATION [ARGS_JSON]     call an operation (ARGS_JSON defaults to {}; - reads stdin)
+       [--request-id ID] [--session-id ID] [--timeout-ms N] [--json]
+  status [--json]                     start the enabled tools and report their state
+  validate [--json]                   check configuration and plugins without serving
+  version [--json]                    print the version
+  help                                print this text
+
+global options:
+  --config FILE          configuration file (default: $TOOLHOST_CONFIG, else the source tree's
+                         conf/toolhost.json when present, else built-in defaults)
+  --plugin-dir DIR       also load plugins from DIR (repeatable)
+  --no-default-plugins   do not load the bundled plugins next to the executable
+  --log-level LEVEL      trace|debug|info|warning|error|off
+  --log-format FORMAT    text|json
+  --threads N            worker threads (0 = one per core)
+
+exit codes: 0 ok, 64 usage, 65 bad input data, 69 tool or plugin unavailable,
+            70 internal error, 77 permission denied, 78 configuration error
+)";
+
+struct options {
+    std::optional<fs::path> config_file;
+    std::vector<fs::path> plugin_dirs;
+    bool default_plugins = true;
+    std::optional<std::string> log_level;
+    std::optional<std::string> log_format;
+    std::optional<unsigned> threads;
+    bool json = false;
+    std::optional<std::string> request_id;
+    std::optional<std::string> session_id;
+    std::optional<long long> timeout_ms;
+    std::string command;
+    std::vector<std::string> positional;
+};
+
+struct usage_error {
+    std::string message;
+};
+
+template <class T>
+std::optional<T> parse_number(std::string_view s) {
+    T v{};
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+// Global options may stand before or after the command; command options after it.
+boost::system::result<options, usage_error> parse_args(const std::vector<std::string>& args) {
+    options o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        // The option's value, or null when the command line ends first.
+        auto value = [&](std::string_view) -> const std::string* {
+            return i + 1 < args.size() ? &args[++i] : nullptr;
+        };
+        auto missing = [&] { return usage_error{a + " needs a value"}; };
+        if (a == "--config") {
+            auto v = value(a);
+            if (!v) return missing();
+            o.config_file = *v;
+        } else if (a == "--plugin-dir") {
+            auto v = value(a);
+            if (!v) return missing();
+            o.plugin_dirs.emplace_back(*v);
+        } else if (a == "--no-default-plugins") {
+            o.default_plugins = false;
+        } else if (a == "--log-level") {
+            auto v = value(a);
+            if (!v) return missing();
+            o.log_level = *v;
+        } else if (a == "--log-format") {
+            auto v = value(a);
+            if (!v) return missing();
+            o.log_format = *v;
+        } else if (a == "--threads") {
+            auto v = value(a);
+            if (!v) return missing();
+            auto n = parse_number<unsigned>(*v);
+            if (!n || *n > 1024) return usage_error{"--threads expects a number from 0 to 1024, got '" + *v + "'"};
+            o.threads = *n;
+        } else if (a == "--json") {
+            o.json = true;
+        } else if (a == "--request-id") {
+            auto v = value(a);
+            if (!v) return missing();
+            o.request_id = *v;
+        } else if (a == "--session-id") {
+            auto v = value(a);
+            if (!v) return missing();
+            o.session_id = *v;
+        } else if (a == "--timeout-ms") {
+            auto v = value(a);
+            if (!v) return missing();
+            auto n = parse_number<long long>(*v);
+            if (!n || *n <= 0) return usage_error{"--timeout-ms expects a positive number of milliseconds, got '" + *v + "'"};
+            o.timeout_ms = *n;
+        } else if (a == "--help" || a == "-h") {
+            o.command = "help";
+        } else if (a == "--version") {
+            o.command = "version";
+        } else if (a.size() > 1 && a.front() == '-' && a != "-") {
+            return usage_error{"unknown option '" + a + "'"};
+        } else if (o.command.empty()) {
+            o.command = a;
+        } else {
+            o.positional.push_back(a);
+        }
+    }
+    return o;
+}
+
+int exit_code_for(status_code c) {
+    switch (c) {
+    case status_code::ok: return exit_code::ok;
+    case status_code::invalid_argument:
+    case status_code::out_of_range:
+    case status_code::not_found:
+    case status_code::already_exists:
+    case status_code::failed_precondition: return exit_code::data;
+    case status_code::permission_denied:
+    case status_code::unauthenticated: return exit_code::no_perm;
+    case status_code::unavailable:
+    case status_code::deadline_exceeded:
+    case status_code::resource_exhausted:
+    case status_code::cancelled:
+    case status_code::aborted:
+    case status_code::unimplemented: return exit_code::unavailable;
+    case status_code::internal:
+    case status_code::unknown:
+    case status_code::data_loss: return exit_code::internal;
+    }
+    return exit_code::internal;
+}
+
+json::object error_json(status_code code, std::string_view message) {
+    return {{"ok", false}, {"error", {{"code", status_name(code)}, {"message", message}}}};
+}
+
+class command_line {
+public:
+    command_line(options o, fs::path exe, std::ostream& out, std::ostream& err)
+        : o_(std::move(o)), exe_(std::move(exe)), out_(out), err_(err) {}
+
+    int run() {
+        const std::string& c = o_.command;
+        if (c.empty()) {
+            err_ << "toolhost: no command given\n\n" << usage_text;
+            return exit_code::usage;
+        }
+        if (c == "help") {
+            out_ << usage_text;
+            return exit_code::ok;
+        }
+        if (c == "version") return cmd_version();
+        if (c != "list" && c != "info" && c != "call" && c != "validate" && c != "status") {
+            err_ << "toolhost: unknown command '" << c << "'\n\n" << usage_text;
+            return exit_code::usage;
+        }
+        if (int rc = check_arity(); rc != exit_code::ok) return rc;
+        if (int rc = load_config(); rc != exit_code::ok) return rc;
+        host_.emplace(std::move(config_));
+        host_->load_plugins();
+        if (c == "list") return cmd_list();
+        if (c == "info") return cmd_info();
+        if (c == "call") return cmd_call();
+        if (c == "status") return cmd_status();
+        return cmd_validate();
+    }
+
+private:
+    int check_arity() {
+        const auto n = o_.positional.size();
+        const std::string& c = o_.command;
+        std::string problem;
+        if ((c == "list" || c == "validate" || c == "status") && n != 0)
+            problem = "'" + c + "' takes no arguments";
+        else if (c == "info" && n != 1)
+            problem = "'info' needs exactly one TOOL";
+        else if (c == "call" && (n < 2 || n > 3))
+            problem = "'call' needs TOOL OPERATION [ARGS_JSON]";
+        if (problem.empty()) return exit_code::ok;
+        err_ << "toolhost: " << problem << "\n\n" << usage_text;
+        return exit_code::usage;
+    }
+
+    int config_errors(const std::vector<json_diagnostic>& errors) {
+        for (const auto& d : errors) err_ << d.to_string() << '\n';
+        if (o_.json) {
+            json::array a;
+            for (const auto& d : errors) a.push_back(json::value(d.to_string()));
+            out_ << json::serialize(json::object{{"ok", false}, {"problems", std::move(a)}}) << '\n';
+        }
+        return exit_code::config;
+    }
+
+    int load_config() {
+        std::optional<fs::path> file = o_.config_file;
+        if (!file) {
+            if (auto env = process_env("TOOLHOST_CONFIG"); env && !env->empty())
+                file = *env;
+            else if (std::string_view(TOOLHOST_SOURCE_CONF).size() > 0 && fs::exists(TOOLHOST_SOURCE_CONF))
+                file = fs::path(TOOLHOST_SOURCE_CONF);
+        }
+        auto loaded = file ? toolhost::load_config(*file, process_env) : default_config(process_env);
+        if (!loaded) return config_errors(loaded.error());
+        config_ = std::move(*loaded);
+
+        // Command line beats environment beats file.
+        std::vector<json_diagnostic> errors;
+        if (o_.log_level) {
+            if (!logging::parse_level(*o_.log_level))
+                errors.push_back({"command line", 1, 1, "--log-level", "expected trace, debug, info, warning, error or off, got '" + *o_.log_level + "'"});
+            else
+                config_.log_level = *o_.log_level;
+        }
+        if (o_.log_format) {
+            if (!logging::parse_format(*o_.log_format))
+                errors.push_back({"command line", 1, 1, "--log-format", "expected text or json, got '" + *o_.log_format + "'"});
+            else
+                config_.log_format = *o_.log_format;
+        }
+        if (!errors.empty()) return config_errors(errors);
+        if (o_.threads) config_.threads = *o_.threads;
+        std::vector<fs::path> dirs;
+        if (o_.default_plugins) {
+            auto bundled = exe_.parent_path().parent_path() / "lib" / "toolhost" / "plugins";
+            std::error_code ec;
+            if (fs::is_directory(bundled, ec)) dirs.push_back(bundled);
+        }
+        dirs.insert(dirs.end(), config_.plugin_dirs.begin(), config_.plugin_dirs.end());
+        dirs.insert(dirs.end(), o_.plugin_dirs.begin(), o_.plugin_dirs.end());
+        config_.plugin_dirs = std::move(dirs);
+        logging::init(*logging::parse_level(config_.log_level), *logging::parse_format(config_.log_format));
+        return exit_code::ok;
+    }
+
+    int cmd_version() {
+        if (o_.json) {
+            out_ << json::serialize(json::object{
+                        {"version", TOOLHOST_VERSION_STRING},
+                        {"abi", {{"major", TOOLHOST_ABI_VERSION_MAJOR}, {"minor", TOOLHOST_ABI_VERSION_MINOR}}}})
+                 << '\n';
+        } else {
+            out_ << "toolhost " TOOLHOST_VERSION_STRING " (plugin ABI " << TOOLHOST_ABI_VERSION_MAJOR << '.'
+                 << TOOLHOST_ABI_VERSION_MINOR << ")\n";
+        }
+        return exit_code::ok;
+    }
+
+    json::array rejected_json() const {
+        json::array a;
+        for (const auto& r : host_->last_load().rejected) a.push_back(json::object{{"path", r.path}, {"reason", r.reason}});
+        return a;
+    }
+
+    int cmd_list() {
+        const auto names = host_->list();
+        if (o_.json) {
+            json::array tools;
+            for (const auto& n : names) tools.push_back(to_json(host_->find(n)->descriptor()));
+            out_ << json::serialize(json::object{{"tools", std::move(tools)}, {"rejected", rejected_json()}}) << '\n';
+            return exit_code::ok;
+        }
+        for (const auto& n : names) {
+            const auto& d = host_->find(n)->descriptor();
+            out_ << d.name << ' ' << d.version << "  " << d.description << '\n';
+            for (const auto& op : d.operations) out_ << "  " << op.name << "  " << op.description << '\n';
+        }
+        if (names.empty()) out_ << "no tools found\n";
+        for (const auto& r : host_->last_load().rejected) err_ << "rejected: " << r.path << ": " << r.reason << '\n';
+        return exit_code::ok;
+    }
+
+    int cmd_info() {
+        const std::string& name = o_.positional[0];
+        auto f = host_->find(name);
+        if (!f) return tool_missing(name);
+        const auto& d = f->descriptor();
+        auto it = host_->config().tools.find(name);
+        json::object configured = it != host_->config().tools.end() ? it->second.config : json::object{};
+        if (o_.json) {
+            auto o = to_json(d);
+            o["enabled"] = host_->config().tool_enabled(name);
+            o["config"] = std::move(configured);
+            out_ << json::serialize(o) << '\n';
+            return exit_code::ok;
+        }
+        out_ << "name:        " << d.name << "\nversion:     " << d.version << "\ndescription: " << d.description
+             << "\nplugin:      " << d.plugin << "\nthread-safe: " << (d.thread_safe ? "yes" : "no")
+             << "\nenabled:     " << (host_->config().tool_enabled(name) ? "yes" : "no")
+             << "\nconfig:      " << json::serialize(configured) << '\n';
+        if (d.config_schema) out_ << "config schema: " << json::serialize(d.config_schema->source()) << '\n';
+        out_ << "operations:\n";
+        for (const auto& op : d.operations) {
+            out_ << "  " << op.name << "  " << op.description << '\n';
+            std::string flags;
+            if (op.idempotent()) flags += " idempotent";
+            if (op.read_only()) flags += " read-only";
+            if (op.destructive()) flags += " destructive";
+            if (op.cancellable()) flags += " cancellable";
+            if (!flags.empty()) out_ << "    flags:" << flags << '\n';
+            out_ << "    input:  " << json::serialize(op.input_schema.source()) << '\n';
+            if (op.output_schema) out_ << "    output: " << json::serialize(op.output_schema->source()) << '\n';
+        }
+        return exit_code::ok;
+    }
+
+    int tool_missing(const std::string& name) {
+        std::string msg = "no tool named '" + name + "'";
+        for (const auto& r : host_->last_load().rejected)
+            if (r.reason.find("'" + name + "'") != std::string::npos) msg += " (" + r.path + " was rejected: " + r.reason + ")";
+        return fail(status_code::not_found, msg, exit_code::unavailable);
+    }
+
+    int fail(status_code code, const std::string& message, int rc) {
+        if (o_.json)
+            out_ << json::serialize(error_json(code, message)) << '\n';
+        else
+            err_ << "toolhost: " << status_name(code) << ": " << message << '\n';
+        return rc;
+    }
+
+    int cmd_call() {
+        const std::string& tool = o_.positional[0];
+        const std::string& op = o_.positional[1];
+        std::string text = o_.positional.size() > 2 ? o_.positional[2] : "{}";
+        if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        boost::system::error_code ec;
+        json::value args = json::parse(text, ec);
+        if (ec)
+            return fail(status_code::invalid_argument, "ARGS_JSON is not valid JSON: " + ec.message(), exit_code::data);
+        if (!host_->find(tool)) return tool_missing(tool);
+
+        start_options so;
+        so.concurrent = false;
+        so.only = std::vector<std::string>{tool};
+        auto started = host_->start(so);
+        if (!started.ok()) {
+            const auto& e = started.failed.front().second;
+            // A configuration the tool's schema rejects is the operator's to fix: EX_CONFIG.
+            bool config_problem = e.code == status_code::invalid_argument;
+            return fail(status_code::unavailable, "tool '" + tool + "' could not start: " + e.message,
+                        config_problem ? exit_code::config : exit_code::unavailable);
+        }
+        call_options co;
+        if (o_.request_id) co.request_id = *o_.request_id;
+        if (o_.session_id) co.session_id = *o_.session_id;
+        if (o_.timeout_ms) co.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*o_.timeout_ms);
+        auto r = host_->call(tool, op, std::move(args), std::move(co));
+        host_->shutdown();
+        if (!r) return fail(r.error().code, r.error().message, exit_code_for(r.error().code));
+        boost::system::error_code pec;
+        json::value result = json::parse(*r, pec);
+        if (pec)
+            return fail(status_code::internal, tool + "." + op + " returned a result that is not valid JSON: " + pec.message(),
+                        exit_code::internal);
+        if (o_.json)
+            out_ << json::serialize(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';
+        else
+            out_ << json::serialize(result) << '\n';
+        return exit_code::ok;
+    }
+
+    int cmd_status() {
+        start_options so;
+        so.concurrent = host_->config().concurrent_init;
+        so.fail_on_error = false;
+        auto report = host_->start(so);
+        auto statuses = host_->status();
+        host_->shutdown();
+        if (o_.json) {
+            json::array a;
+            for (const auto& s : statuses) {
+                json::object o{{"name", s.name},       {"version", s.version}, {"plugin", s.plugin},
+                               {"enabled", s.enabled}, {"state", tool_state_name(s.state)}};
+                if (!s.error.empty()) o["error"] = s.error;
+                a.push_back(std::move(o));
+            }
+            json::array failed;
+            for (const auto& [n, e] : report.failed)
+                failed.push_back(json::object{{"tool", n}, {"code", status_name(e.code)}, {"message", e.message}});
+            out_ << json::serialize(json::object{{"ok", report.ok()}, {"tools", std::move(a)}, {"failed", std::move(failed)}, {"rejected", rejected_json()}})
+                 << '\n';
+        } else {
+            for (const auto& s : statuses)
+                out_ << s.name << ' ' << (s.enabled ? tool_state_name(s.state) : std::string_view("disabled"))
+                     << (s.error.empty() ? "" : "  " + s.error) << '\n';
+            for (const auto& [n, e] : report.failed)
+                if (!host_->status(n)) err_ << "failed: " << n << ": " << e.message << '\n';
+        }
+        return report.ok() ? exit_code::ok : exit_code::unavailable;
+    }
+
+    int cmd_validate() {
+        auto problems = host_->validate();
+        if (o_.json) {
+            json::array a;
+            for (const auto& p : problems) a.push_back(json::value(p));
+            out_ << json::serialize(json::object{{"ok", problems.empty()},
+                                                 {"tools", host_->list().size()},
+                                                 {"problems", std::move(a)}})
+                 << '\n';
+        } else {
+            for (const auto& p : problems) err_ << p << '\n';
+            if (problems.empty())
+                out_ << "configuration ok: " << host_->list().size() << " tools"
+                     << (host_->config().file.empty() ? std::string() : " (" + host_->config().file.string() + ")") << '\n';
+            else
+                err_ << problems.size() << (problems.size() == 1 ? " problem" : " problems") << " found\n";
+        }
+        return problems.empty() ? exit_code::ok : exit_code::config;
+    }
+
+    options o_;
+    fs::path exe_;
+    std::ostream& out_;
+    std::ostream& err_;
+    host_config config_;
+    std::optional<toolhost::host> host_;
+};
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, const fs::path& exe, std::ostream& out, std::ostream& err) {
+    auto parsed = parse_args(args);
+    if (!parsed) {
+        err << "toolhost: " << parsed.error().message << "\n\n" << usage_text;
+        return exit_code::usage;
+    }
+    return command_line(std::move(*parsed), exe, out, err).run();
+}
+
+}  // namespace toolhost::cli

@@ -1,0 +1,62 @@
+#pragma once
+/// The host configuration: conf/toolhost.json (JSON with comments) plus TOOLHOST_* variables.
+
+#include <toolhost/json_source.hpp>
+
+#include <boost/json/object.hpp>
+#include <boost/system/result.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace toolhost {
+
+/// Settings of one tool from the "tools" section.
+struct tool_settings {
+    bool enabled = true;
+    boost::json::object config;  ///< the tool's "config"; empty when absent
+    std::string pointer;         ///< where the tool's entry is, e.g. "/tools/echo", for diagnostics
+};
+
+/// The effective host configuration (defaults < file < environment).
+struct host_config {
+    std::filesystem::path file;                      ///< the config file; empty when built from defaults
+    std::vector<std::filesystem::path> plugin_dirs;  ///< absolute; file entries first, then TOOLHOST_PLUGIN_PATH
+    unsigned threads = 0;                            ///< worker threads; 0 in the file means one per hardware thread
+    std::string log_level = "info";                  ///< trace|debug|info|warning|error|off
+    std::string log_format = "text";                 ///< text|json
+    bool concurrent_init = true;                     ///< initialize tools concurrently
+    bool fail_on_error = false;                      ///< a tool that fails to initialize fails start-up
+    bool tools_enabled_by_default = true;            ///< whether tools not listed under "tools" are enabled
+    std::filesystem::path data_dir = "var";          ///< absolute after loading
+    std::map<std::string, tool_settings, std::less<>> tools;  ///< "tools" by tool name
+    std::shared_ptr<const json_document> document;   ///< the parsed file; null when built from defaults
+
+    /// A diagnostic at a pointer in the config file ("<defaults>:1:1" when there is no file).
+    json_diagnostic error_at(std::string_view pointer, std::string message) const;
+
+    /// Whether the named tool is enabled (its "enabled" entry, else tools_enabled_by_default).
+    bool tool_enabled(std::string_view name) const;
+};
+
+/// Looks up an environment variable; nullopt when unset.
+using getenv_function = std::function<std::optional<std::string>(std::string_view)>;
+
+/// Loads and checks a config file then applies the environment; returns every problem found.
+/// Unknown and duplicate keys are errors.
+boost::system::result<host_config, std::vector<json_diagnostic>> load_config(const std::filesystem::path& file,
+                                                                             const getenv_function& getenv);
+
+/// Defaults plus environment only (no file).
+boost::system::result<host_config, std::vector<json_diagnostic>> default_config(const getenv_function& getenv);
+
+/// The process environment, in the shape load_config() expects.
+std::optional<std::string> process_env(std::string_view name);
+
+}  // namespace toolhost

@@ -1,0 +1,72 @@
+#pragma once
+/// One loaded plugin library: the shared object, its entry struct, and factories for the tools
+/// it provides. Instances hold the library, so it stays loaded while any of them lives.
+
+#include <toolhost/entry.h>
+#include <toolhost/tool_instance.hpp>
+
+#include <boost/dll/shared_library.hpp>
+#include <boost/system/result.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace toolhost {
+
+/// The ABI version this host implements.
+inline constexpr toolhost_abi_version_t host_abi_version{TOOLHOST_ABI_VERSION_MAJOR,
+                                                         TOOLHOST_ABI_VERSION_MINOR};
+
+/// One tool offered by a library, or the reason it was refused.
+struct library_tool {
+    std::shared_ptr<tool_factory> factory;  ///< null when refused
+    std::string name;                       ///< may be empty when the descriptor was unreadable
+    std::string error;                      ///< why it was refused
+};
+
+class plugin_library : public std::enable_shared_from_this<plugin_library> {
+public:
+    /// Loads a shared library (RTLD_LOCAL | RTLD_NOW | RTLD_NODELETE), finds the entry symbol,
+    /// checks the ABI version against `host_abi` and calls the entry's init(). The error says
+    /// what is wrong in words a person can act on. Does not check file permissions: see
+    /// plugin_loader.
+    static boost::system::result<std::shared_ptr<plugin_library>, std::string> open(
+        const std::filesystem::path& file, toolhost_abi_version_t host_abi = host_abi_version);
+
+    /// Wraps an entry struct linked into the executable (a plugin built statically into an
+    /// embedding program). `name` stands in for the file path in messages.
+    static boost::system::result<std::shared_ptr<plugin_library>, std::string> from_entry(
+        const toolhost_plugin_entry_t* entry, std::string name,
+        toolhost_abi_version_t host_abi = host_abi_version);
+
+    ~plugin_library();
+    plugin_library(const plugin_library&) = delete;
+    plugin_library& operator=(const plugin_library&) = delete;
+
+    /// The file path (or the name given to from_entry).
+    const std::string& path() const noexcept { return path_; }
+    const toolhost_plugin_entry_t& entry() const noexcept { return *entry_; }
+
+    /// Reads every tool descriptor the library offers and makes a factory for each valid one.
+    std::vector<library_tool> tools();
+
+    /// Checks an entry struct's size and version against the host's; public for tests.
+    static boost::system::result<void, std::string> check_entry(const toolhost_plugin_entry_t& e,
+                                                                toolhost_abi_version_t host_abi);
+
+    struct host_services;  // the library-level toolhost_host_t and its data
+
+private:
+    plugin_library() = default;
+    boost::system::result<void, std::string> init();
+
+    boost::dll::shared_library library_;  // empty for from_entry()
+    const toolhost_plugin_entry_t* entry_ = nullptr;
+    std::string path_;
+    std::unique_ptr<host_services> services_;
+    bool initialized_ = false;
+};
+
+}  // namespace toolhost

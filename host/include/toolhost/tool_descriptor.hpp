@@ -1,0 +1,61 @@
+#pragma once
+/// The host's validated model of what a tool offers, built from a plugin's ABI descriptor or
+/// written directly by embedders for in-process tools.
+
+#include <toolhost/json_schema.hpp>
+#include <toolhost/tool.h>
+
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace toolhost {
+
+/// One operation of a tool.
+struct operation_descriptor {
+    std::string name;
+    std::string description;
+    json_schema input_schema;                  ///< arguments are validated against it
+    std::optional<json_schema> output_schema;  ///< declared result shape, if any
+    uint64_t flags = 0;                        ///< TOOLHOST_OPERATION_* bits
+
+    bool idempotent() const noexcept { return flags & TOOLHOST_OPERATION_IDEMPOTENT; }
+    bool read_only() const noexcept { return flags & TOOLHOST_OPERATION_READ_ONLY; }
+    bool destructive() const noexcept { return flags & TOOLHOST_OPERATION_DESTRUCTIVE; }
+    bool cancellable() const noexcept { return flags & TOOLHOST_OPERATION_CANCELLABLE; }
+};
+
+/// What a tool is and offers.
+struct tool_descriptor {
+    std::string name;
+    std::string version;
+    std::string description;
+    std::optional<json_schema> config_schema;  ///< none: only an empty config object is accepted
+    bool thread_safe = false;
+    std::vector<operation_descriptor> operations;
+    /// Where the tool comes from: the plugin file's path, or "builtin" for in-process factories.
+    std::string plugin;
+
+    /// The operation called `name`, or nullptr.
+    const operation_descriptor* find_operation(std::string_view name) const noexcept;
+
+    /// Checks names and operations; the message names what is wrong.
+    boost::system::result<void, std::string> validate() const;
+};
+
+/// Tool and operation names: 1 to 64 characters of [A-Za-z0-9_-], starting with a letter.
+bool is_valid_name(std::string_view name) noexcept;
+
+/// Reads and validates a plugin's descriptor (struct sizes, names, schemas as JSON Schema).
+boost::system::result<tool_descriptor, std::string> descriptor_from_abi(
+    const toolhost_tool_descriptor_t* abi, std::string plugin_path);
+
+/// The descriptor as JSON, in the shape of `toolhost list --json` entries.
+boost::json::object to_json(const tool_descriptor& d);
+
+}  // namespace toolhost

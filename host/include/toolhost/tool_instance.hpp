@@ -1,0 +1,100 @@
+#pragma once
+/// The interface every tool instance is behind. The in-process C ABI adapter implements it
+/// today; an out-of-process worker (a child process that loads the plugin and talks to the host
+/// over a socket) can implement it later without touching the call path.
+
+#include <toolhost/status.hpp>
+#include <toolhost/tool_descriptor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace toolhost {
+
+/// Receives progress reports of a running call: done so far, total (<= 0 when unknown), message.
+using progress_handler = std::function<void(double, double, std::string_view)>;
+
+/// The state a caller shares with one running call: cancellation, deadline and progress.
+/// Thread-safe: the caller cancels from any thread while the tool polls.
+class call_control {
+public:
+    using clock = std::chrono::steady_clock;
+
+    call_control() = default;
+    explicit call_control(std::optional<clock::time_point> deadline) : deadline_(deadline) {}
+
+    /// True once cancel() was called or the deadline has passed.
+    bool cancelled() const noexcept {
+        return cancelled_.load(std::memory_order_acquire) || (deadline_ && clock::now() >= *deadline_);
+    }
+    /// True only if cancel() was called (not merely the deadline).
+    bool cancel_requested() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+    void cancel() noexcept { cancelled_.store(true, std::memory_order_release); }
+
+    const std::optional<clock::time_point>& deadline() const noexcept { return deadline_; }
+    /// Time left; nanoseconds::max() without a deadline.
+    std::chrono::nanoseconds remaining() const noexcept {
+        if (!deadline_) return std::chrono::nanoseconds::max();
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline_ - clock::now());
+    }
+
+    void set_progress_handler(progress_handler h) { progress_ = std::move(h); }
+    void report_progress(double done, double total, std::string_view message) const {
+        if (progress_) progress_(done, total, message);
+    }
+
+private:
+    std::atomic<bool> cancelled_{false};
+    std::optional<clock::time_point> deadline_;
+    progress_handler progress_;
+};
+
+/// Everything an instance needs for one call. All views stay valid until invoke() returns.
+struct invocation {
+    std::string_view tool;
+    std::string_view operation;
+    std::string_view arguments;  ///< a JSON object, validated against the input schema
+    std::string_view request_id;
+    std::string_view session_id;
+    std::string_view traceparent;
+    uint32_t attempt = 1;
+    const call_control* control = nullptr;  ///< never null when called by the host
+};
+
+/// One live instance of a tool.
+class tool_instance {
+public:
+    virtual ~tool_instance() = default;
+
+    /// Prepares the instance with its validated configuration (a JSON object) and a data folder
+    /// that exists. Called once, before any invoke().
+    virtual void_result initialize(std::string_view config_json,
+                                   const std::filesystem::path& data_dir) = 0;
+
+    /// Runs one operation. Never throws: failures are values. Called concurrently only if the
+    /// tool's descriptor says thread_safe.
+    virtual call_result invoke(const invocation& call) noexcept = 0;
+
+    /// Releases what initialize() acquired; only after a successful initialize() and after the
+    /// last invoke() returned.
+    virtual void cleanup() noexcept = 0;
+};
+
+/// Creates instances of one tool. The registry keeps one factory per tool name.
+class tool_factory {
+public:
+    virtual ~tool_factory() = default;
+    virtual const tool_descriptor& descriptor() const noexcept = 0;
+    virtual boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() = 0;
+};
+
+/// A factory for in-process C++ tools (embedders, no .so): `make` builds a fresh instance.
+std::shared_ptr<tool_factory> make_tool_factory(
+    tool_descriptor descriptor, std::function<std::unique_ptr<tool_instance>()> make);
+
+}  // namespace toolhost

@@ -1,0 +1,293 @@
+#include <toolhost/config.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <array>
+#include <initializer_list>
+#include <span>
+#include <thread>
+#include <tuple>
+
+namespace toolhost {
+namespace {
+
+namespace fs = std::filesystem;
+using boost::json::value;
+
+constexpr unsigned max_threads = 1024;
+constexpr std::string_view threads_expected = "expected an integer from 0 to 1024";
+constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info", "warning", "error", "off"};
+constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
+
+using words = std::span<const std::string_view>;
+
+std::string join(words words) {
+    std::string s;
+    for (auto w : words) {
+        if (!s.empty()) s += ", ";
+        s += w;
+    }
+    return s;
+}
+
+bool one_of(std::string_view word, words words) {
+    return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+// What a person wrote, for "got ..." in messages; containers are named, not dumped.
+std::string describe(const value& v) {
+    if (v.is_object()) return "an object";
+    if (v.is_array()) return "an array";
+    return boost::json::serialize(v);
+}
+
+std::string json_quoted(std::string_view s) { return boost::json::serialize(value(s)); }
+
+json_diagnostic env_error(std::string_view variable, std::string message) {
+    return json_diagnostic{"environment", 1, 1, std::string(variable), std::move(message)};
+}
+
+// Checks the parsed file section by section and copies what is valid into the config. Every
+// problem is recorded and checking goes on, so one run shows the user everything to fix.
+class file_reader {
+public:
+    file_reader(const json_document& doc, host_config& config, std::vector<json_diagnostic>& errors)
+        : doc_(doc), config_(config), errors_(errors) {}
+
+    void read() {
+        const value& root = doc_.value();
+        if (!root.is_object()) {
+            error("", "expected an object, got " + describe(root));
+            return;
+        }
+        check_keys("", root.get_object(),
+                   {"plugin_dirs", "threads", "log_level", "log_format", "lifecycle", "tools_enabled_by_default",
+                    "data_dir", "tools"});
+        const auto& obj = root.get_object();
+        if (const auto* v = obj.if_contains("plugin_dirs")) read_plugin_dirs(*v);
+        if (const auto* v = obj.if_contains("threads")) read_threads(*v);
+        if (const auto* v = obj.if_contains("log_level")) read_word("/log_level", *v, log_levels, config_.log_level);
+        if (const auto* v = obj.if_contains("log_format")) read_word("/log_format", *v, log_formats, config_.log_format);
+        if (const auto* v = obj.if_contains("lifecycle")) read_lifecycle(*v);
+        if (const auto* v = obj.if_contains("tools_enabled_by_default"))
+            read_bool("/tools_enabled_by_default", *v, config_.tools_enabled_by_default);
+        if (const auto* v = obj.if_contains("data_dir")) {
+            if (auto path = read_path("/data_dir", *v)) config_.data_dir = *path;
+        }
+        if (const auto* v = obj.if_contains("tools")) read_tools(*v);
+    }
+
+private:
+    void error(std::string pointer, std::string message) { errors_.push_back(doc_.error_at(pointer, std::move(message))); }
+
+    void check_keys(const std::string& pointer, const boost::json::object& obj,
+                    std::initializer_list<std::string_view> allowed_list) {
+        words allowed(allowed_list.begin(), allowed_list.size());
+        for (const auto& member : obj) {
+            if (!one_of(member.key(), allowed)) {
+                error(pointer + "/" + json_pointer_escape(member.key()),
+                      "unknown key '" + std::string(member.key()) + "' (expected one of: " + join(allowed) + ")");
+            }
+        }
+    }
+
+    void read_bool(const std::string& pointer, const value& v, bool& out) {
+        if (v.is_bool()) {
+            out = v.get_bool();
+        } else {
+            error(pointer, "expected true or false, got " + describe(v));
+        }
+    }
+
+    void read_word(const std::string& pointer, const value& v, words allowed_words,
+                   std::string& out) {
+        if (v.is_string() && one_of(v.get_string(), allowed_words)) {
+            out = v.get_string();
+        } else {
+            error(pointer, "expected one of " + join(allowed_words) + ", got " + describe(v));
+        }
+    }
+
+    std::optional<fs::path> read_path(const std::string& pointer, const value& v) {
+        if (v.is_string() && !v.get_string().empty()) return fs::path(std::string(v.get_string()));
+        error(pointer, "expected a non-empty path string, got " + describe(v));
+        return std::nullopt;
+    }
+
+    void read_threads(const value& v) {
+        if (v.is_int64() && v.get_int64() >= 0 && v.get_int64() <= max_threads) {
+            config_.threads = static_cast<unsigned>(v.get_int64());
+        } else if (v.is_uint64() && v.get_uint64() <= max_threads) {
+            config_.threads = static_cast<unsigned>(v.get_uint64());
+        } else {
+            error("/threads", std::string(threads_expected) + ", got " + describe(v));
+        }
+    }
+
+    void read_plugin_dirs(const value& v) {
+        if (!v.is_array()) {
+            error("/plugin_dirs", "expected an array of directory paths, got " + describe(v));
+            return;
+        }
+        // Relative entries are relative to the file that names them, not to wherever the
+        // host happens to be started.
+        fs::path base = fs::absolute(config_.file).parent_path();
+        const auto& dirs = v.get_array();
+        for (std::size_t i = 0; i < dirs.size(); ++i) {
+            if (auto path = read_path("/plugin_dirs/" + std::to_string(i), dirs[i])) {
+                config_.plugin_dirs.push_back((base / *path).lexically_normal());
+            }
+        }
+    }
+
+    void read_lifecycle(const value& v) {
+        if (!v.is_object()) {
+            error("/lifecycle", "expected an object, got " + describe(v));
+            return;
+        }
+        const auto& obj = v.get_object();
+        check_keys("/lifecycle", obj, {"concurrent_init", "fail_on_error"});
+        if (const auto* b = obj.if_contains("concurrent_init"))
+            read_bool("/lifecycle/concurrent_init", *b, config_.concurrent_init);
+        if (const auto* b = obj.if_contains("fail_on_error"))
+            read_bool("/lifecycle/fail_on_error", *b, config_.fail_on_error);
+    }
+
+    void read_tools(const value& v) {
+        if (!v.is_object()) {
+            error("/tools", "expected an object mapping tool names to settings, got " + describe(v));
+            return;
+        }
+        for (const auto& member : v.get_object()) {
+            std::string pointer = "/tools/" + json_pointer_escape(member.key());
+            if (member.key().empty()) {
+                error(pointer, "tool names must not be empty");
+                continue;
+            }
+            if (!member.value().is_object()) {
+                error(pointer, "expected an object with \"enabled\" and \"config\", got " + describe(member.value()));
+                continue;
+            }
+            const auto& obj = member.value().get_object();
+            tool_settings settings;
+            settings.pointer = pointer;
+            check_keys(pointer, obj, {"enabled", "config"});
+            if (const auto* b = obj.if_contains("enabled")) read_bool(pointer + "/enabled", *b, settings.enabled);
+            if (const auto* c = obj.if_contains("config")) {
+                if (c->is_object()) {
+                    settings.config = c->get_object();
+                } else {
+                    error(pointer + "/config", "expected an object, got " + describe(*c));
+                }
+            }
+            config_.tools.insert_or_assign(std::string(member.key()), std::move(settings));
+        }
+    }
+
+    const json_document& doc_;
+    host_config& config_;
+    std::vector<json_diagnostic>& errors_;
+};
+
+// An empty variable counts as unset, as with most Unix tools: `TOOLHOST_THREADS= toolhost` runs
+// with the file's value.
+std::optional<std::string> lookup(const getenv_function& getenv, std::string_view name) {
+    auto v = getenv(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+}
+
+void apply_environment(host_config& config, const getenv_function& getenv, std::vector<json_diagnostic>& errors) {
+    if (auto v = lookup(getenv, "TOOLHOST_PLUGIN_PATH")) {
+        std::string_view rest = *v;
+        while (!rest.empty()) {
+            auto colon = rest.find(':');
+            std::string_view entry = rest.substr(0, colon);
+            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+            if (!entry.empty()) config.plugin_dirs.push_back(fs::absolute(fs::path(entry)).lexically_normal());
+        }
+    }
+    if (auto v = lookup(getenv, "TOOLHOST_THREADS")) {
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (ec == std::errc{} && end == v->data() + v->size() && n <= max_threads) {
+            config.threads = n;
+        } else {
+            errors.push_back(env_error("TOOLHOST_THREADS", std::string(threads_expected) + ", got " + json_quoted(*v)));
+        }
+    }
+    if (auto v = lookup(getenv, "TOOLHOST_LOG_LEVEL")) {
+        if (one_of(*v, log_levels)) {
+            config.log_level = *v;
+        } else {
+            errors.push_back(env_error("TOOLHOST_LOG_LEVEL", "expected one of " + join(log_levels) + ", got " + json_quoted(*v)));
+        }
+    }
+    if (auto v = lookup(getenv, "TOOLHOST_LOG_FORMAT")) {
+        if (one_of(*v, log_formats)) {
+            config.log_format = *v;
+        } else {
+            errors.push_back(env_error("TOOLHOST_LOG_FORMAT", "expected one of " + join(log_formats) + ", got " + json_quoted(*v)));
+        }
+    }
+    if (auto v = lookup(getenv, "TOOLHOST_DATA_DIR")) config.data_dir = *v;
+}
+
+// Turns "0 = automatic" and relative paths into the values the host will actually use.
+void finish(host_config& config) {
+    if (config.threads == 0) config.threads = std::clamp(std::thread::hardware_concurrency(), 1u, max_threads);
+    config.data_dir = fs::absolute(config.data_dir).lexically_normal();
+}
+
+}  // namespace
+
+json_diagnostic host_config::error_at(std::string_view pointer, std::string message) const {
+    if (document) return document->error_at(pointer, std::move(message));
+    return json_diagnostic{"<defaults>", 1, 1, std::string(pointer), std::move(message)};
+}
+
+bool host_config::tool_enabled(std::string_view name) const {
+    auto it = tools.find(name);
+    return it != tools.end() ? it->second.enabled : tools_enabled_by_default;
+}
+
+boost::system::result<host_config, std::vector<json_diagnostic>> load_config(const fs::path& file,
+                                                                             const getenv_function& getenv) {
+    std::vector<json_diagnostic> errors;
+    host_config config;
+    config.file = file;
+    if (auto doc = json_document::load(file)) {
+        config.document = std::make_shared<const json_document>(std::move(*doc));
+        file_reader(*config.document, config, errors).read();
+        // Checking goes section by section; people fix files top to bottom.
+        std::stable_sort(errors.begin(), errors.end(), [](const auto& a, const auto& b) {
+            return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+        });
+    } else {
+        errors.push_back(std::move(doc.error()));
+    }
+    apply_environment(config, getenv, errors);
+    if (!errors.empty()) return errors;
+    finish(config);
+    return config;
+}
+
+boost::system::result<host_config, std::vector<json_diagnostic>> default_config(const getenv_function& getenv) {
+    std::vector<json_diagnostic> errors;
+    host_config config;
+    apply_environment(config, getenv, errors);
+    if (!errors.empty()) return errors;
+    finish(config);
+    return config;
+}
+
+std::optional<std::string> process_env(std::string_view name) {
+    // getenv() needs a terminated string; names are short, so the copy is cheap.
+    if (const char* v = std::getenv(std::string(name).c_str())) return std::string(v);
+    return std::nullopt;
+}
+
+}  // namespace toolhost

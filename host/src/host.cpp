@@ -1,0 +1,516 @@
+#include <toolhost/host.hpp>
+#include <toolhost/logging.hpp>
+
+#include <boost/asio/use_future.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <thread>
+
+namespace toolhost {
+
+namespace detail {
+
+// One registered tool: its factory and, once started, its instance.
+struct tool_slot {
+    tool_slot(std::shared_ptr<tool_factory> f, host::executor_type ex)
+        : factory(std::move(f)), name(factory->descriptor().name) {
+        if (!factory->descriptor().thread_safe) strand.emplace(ex);
+    }
+
+    const tool_descriptor& descriptor() const noexcept { return factory->descriptor(); }
+
+    void set_error(std::optional<tool_error> e) {
+        std::lock_guard lock(error_mutex);
+        error = std::move(e);
+    }
+    std::optional<tool_error> get_error() const {
+        std::lock_guard lock(error_mutex);
+        return error;
+    }
+    std::string error_text() const {
+        auto e = get_error();
+        return e ? e->to_string() : std::string();
+    }
+
+    std::shared_ptr<tool_factory> factory;
+    std::string name;
+    std::atomic<tool_state> state{tool_state::registered};
+    std::unique_ptr<tool_instance> instance;  // written only under the lifecycle mutex, before ready
+    std::optional<host::strand_type> strand;  // serializes calls of tools that are not thread-safe
+    std::atomic<int64_t> in_flight{0};
+    bool enabled = true;
+    mutable std::mutex error_mutex;
+    std::optional<tool_error> error;  // why the last start failed
+};
+
+}  // namespace detail
+
+namespace {
+
+namespace json = boost::json;
+
+unsigned thread_count(unsigned configured) {
+    if (configured > 0) return configured;
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::string join_names(const std::vector<operation_descriptor>& ops) {
+    std::string s;
+    for (const auto& o : ops) {
+        if (!s.empty()) s += ", ";
+        s += o.name;
+    }
+    return s;
+}
+
+std::string_view kind_name(const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+    }
+    return "a value";
+}
+
+}  // namespace
+
+std::string_view tool_state_name(tool_state s) noexcept {
+    switch (s) {
+    case tool_state::registered: return "registered";
+    case tool_state::initializing: return "initializing";
+    case tool_state::ready: return "ready";
+    case tool_state::failed: return "failed";
+    case tool_state::stopping: return "stopping";
+    case tool_state::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+host::host(host_options options)
+    : config_(std::move(options.config)),
+      loader_(options.loader),
+      pool_(thread_count(config_.threads)) {}
+
+host::~host() {
+    shutdown();
+    pool_.join();
+}
+
+// ------------------------------------------------------------------------------------ registry
+
+const load_report& host::load_plugins() {
+    load_report report = loader_.scan(config_.plugin_dirs);
+    std::vector<library_tool> kept;
+    for (auto& t : report.tools) {
+        const std::string path = t.factory->descriptor().plugin;
+        if (auto ok = register_factory(t.factory); !ok) {
+            report.rejected.push_back({path, ok.error()});
+            logging::write(logging::level::warning, "loader", "tool rejected",
+                           {{"path", path}, {"error", ok.error()}});
+            continue;
+        }
+        kept.push_back(std::move(t));
+    }
+    report.tools = std::move(kept);
+    load_report_ = std::move(report);
+    return load_report_;
+}
+
+boost::system::result<void, std::string> host::register_factory(std::shared_ptr<tool_factory> factory) {
+    if (!factory) return std::string("no factory (null)");
+    if (auto ok = factory->descriptor().validate(); !ok) return ok.error();
+    const auto& name = factory->descriptor().name;
+    std::unique_lock lock(registry_mutex_);
+    if (auto it = by_name_.find(name); it != by_name_.end())
+        return "duplicate tool name '" + name + "': already provided by " +
+               it->second->descriptor().plugin + "; this one was not registered";
+    auto slot = std::make_shared<detail::tool_slot>(std::move(factory), pool_.get_executor());
+    by_name_.emplace(slot->name, slot);
+    slots_.push_back(std::move(slot));
+    logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
+    return {};
+}
+
+boost::system::result<void, std::string> host::register_entry(const toolhost_plugin_entry_t* entry,
+                                                              std::string name) {
+    auto lib = plugin_library::from_entry(entry, std::move(name), loader_.abi());
+    if (!lib) return lib.error();
+    std::string errors;
+    for (auto& t : (*lib)->tools()) {
+        auto ok = t.factory ? register_factory(t.factory) : boost::system::result<void, std::string>(t.error);
+        if (!ok) errors += (errors.empty() ? "" : "; ") + ok.error();
+    }
+    if (!errors.empty()) return errors;
+    return {};
+}
+
+bool host::unregister(std::string_view name) {
+    std::lock_guard life(lifecycle_mutex_);
+    std::shared_ptr<detail::tool_slot> slot;
+    {
+        std::unique_lock lock(registry_mutex_);
+        auto it = by_name_.find(name);
+        if (it == by_name_.end()) return false;
+        slot = it->second;
+        by_name_.erase(it);
+        slots_.erase(std::find(slots_.begin(), slots_.end(), slot));
+    }
+    // No new call can find the slot now; stop_slot waits for those that already did.
+    stop_slot(*slot);
+    std::unique_lock lock(drain_mutex_);
+    drained_.wait(lock, [&] { return slot->in_flight.load() == 0; });
+    logging::write(logging::level::info, "registry", "tool unregistered", {{"tool", std::string(name)}});
+    return true;
+}
+
+std::vector<std::string> host::list() const {
+    std::shared_lock lock(registry_mutex_);
+    std::vector<std::string> names;
+    for (const auto& s : slots_) names.push_back(s->name);
+    return names;
+}
+
+std::shared_ptr<const tool_factory> host::find(std::string_view name) const {
+    std::shared_lock lock(registry_mutex_);
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second->factory;
+}
+
+namespace {
+tool_status snapshot(const detail::tool_slot& s, const host_config& cfg) {
+    tool_status st;
+    st.name = s.name;
+    st.version = s.descriptor().version;
+    st.plugin = s.descriptor().plugin;
+    st.enabled = cfg.tool_enabled(s.name);
+    st.state = s.state.load();
+    st.error = s.error_text();
+    st.in_flight = s.in_flight.load();
+    return st;
+}
+}  // namespace
+
+std::optional<tool_status> host::status(std::string_view name) const {
+    std::shared_lock lock(registry_mutex_);
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return std::nullopt;
+    return snapshot(*it->second, config_);
+}
+
+std::vector<tool_status> host::status() const {
+    std::shared_lock lock(registry_mutex_);
+    std::vector<tool_status> out;
+    for (const auto& s : slots_) out.push_back(snapshot(*s, config_));
+    return out;
+}
+
+namespace {
+
+// Checks a tool's configuration against its schema; the message is a located diagnostic.
+std::optional<std::string> check_tool_config(const host_config& cfg, const tool_descriptor& d) {
+    auto it = cfg.tools.find(d.name);
+    const json::object empty;
+    const json::object& conf = it != cfg.tools.end() ? it->second.config : empty;
+    const std::string base = (it != cfg.tools.end() ? it->second.pointer : "/tools/" + json_pointer_escape(d.name)) + "/config";
+    if (!d.config_schema) {
+        if (!conf.empty())
+            return cfg.error_at(base, "tool '" + d.name + "' takes no configuration").to_string();
+        return std::nullopt;
+    }
+    json::value v = conf;
+    if (auto err = d.config_schema->validate(v))
+        return cfg.error_at(base + err->pointer, err->message).to_string();
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::string> host::validate() const {
+    std::vector<std::string> problems;
+    for (const auto& r : load_report_.rejected) problems.push_back(r.path + ": " + r.reason);
+    std::shared_lock lock(registry_mutex_);
+    for (const auto& [name, settings] : config_.tools) {
+        if (!by_name_.contains(name) && settings.enabled)
+            problems.push_back(
+                config_.error_at(settings.pointer, "no plugin provides a tool named '" + name + "'").to_string());
+    }
+    for (const auto& s : slots_) {
+        if (!config_.tool_enabled(s->name)) continue;
+        if (auto err = check_tool_config(config_, s->descriptor())) problems.push_back(*err);
+    }
+    return problems;
+}
+
+// ------------------------------------------------------------------------------------ lifecycle
+
+void host::initialize_slot(detail::tool_slot& slot) {
+    const auto& d = slot.descriptor();
+    auto fail = [&](const tool_error& e) {
+        slot.set_error(e);
+        slot.state.store(tool_state::failed);
+        logging::write(logging::level::error, "lifecycle", "tool failed to start",
+                       {{"tool", slot.name}, {"status", status_name(e.code)}, {"error", e.message}});
+    };
+    if (auto err = check_tool_config(config_, d)) {
+        fail(make_tool_error(status_code::invalid_argument, *err));
+        return;
+    }
+    auto created = slot.factory->create();
+    if (!created) {
+        fail(created.error());
+        return;
+    }
+    slot.instance = std::move(*created);
+    slot.state.store(tool_state::initializing);
+
+    std::error_code ec;
+    auto dir = config_.data_dir / d.name;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        slot.instance.reset();
+        fail(make_tool_error(status_code::unavailable,
+                             "cannot create data directory '" + dir.string() + "': " + ec.message()));
+        return;
+    }
+    auto it = config_.tools.find(d.name);
+    const std::string conf = it != config_.tools.end() ? json::serialize(it->second.config) : "{}";
+    auto started = std::chrono::steady_clock::now();
+    auto ok = slot.instance->initialize(conf, dir);
+    if (!ok) {
+        slot.instance.reset();  // destroy() even when initialize() failed; no cleanup()
+        fail(ok.error());
+        return;
+    }
+    slot.set_error(std::nullopt);
+    slot.state.store(tool_state::ready);
+    logging::write(logging::level::info, "lifecycle", "tool ready",
+                   {{"tool", slot.name},
+                    {"duration_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
+}
+
+start_report host::start(const start_options& options) {
+    std::lock_guard life(lifecycle_mutex_);
+    start_report report;
+    if (shut_down_.load()) {
+        report.failed.emplace_back("*", make_tool_error(status_code::unavailable, "the host is shut down"));
+        return report;
+    }
+    std::vector<std::shared_ptr<detail::tool_slot>> todo;
+    {
+        std::shared_lock lock(registry_mutex_);
+        auto wanted = [&](const std::string& n) {
+            return !options.only || std::find(options.only->begin(), options.only->end(), n) != options.only->end();
+        };
+        for (const auto& s : slots_) {
+            s->enabled = config_.tool_enabled(s->name);
+            auto st = s->state.load();
+            if (!s->enabled || !wanted(s->name) || st == tool_state::ready) continue;
+            todo.push_back(s);
+        }
+        // A tool asked for by name or configured as enabled that no plugin provides is a failure.
+        if (options.only) {
+            for (const auto& n : *options.only) {
+                if (!by_name_.contains(n))
+                    report.failed.emplace_back(n, make_tool_error(status_code::not_found, "no tool named '" + n + "'"));
+                else if (!config_.tool_enabled(n))
+                    report.failed.emplace_back(n, make_tool_error(status_code::failed_precondition,
+                                                                  "tool '" + n + "' is disabled in the configuration"));
+            }
+        } else {
+            for (const auto& [n, settings] : config_.tools)
+                if (settings.enabled && !by_name_.contains(n))
+                    report.failed.emplace_back(
+                        n, make_tool_error(status_code::not_found,
+                                           config_.error_at(settings.pointer, "no plugin provides a tool named '" + n + "'").to_string()));
+        }
+    }
+    logging::write(logging::level::info, "lifecycle", "starting tools",
+                   {{"count", todo.size()}, {"concurrent", options.concurrent}});
+
+    if (options.concurrent && todo.size() > 1) {
+        // One thread per tool: initialize() may block on I/O, and the pool's threads belong to
+        // calls. Start-up is rare enough that a thread each costs nothing that matters.
+        std::vector<std::jthread> threads;
+        threads.reserve(todo.size());
+        for (auto& s : todo) threads.emplace_back([this, s] { initialize_slot(*s); });
+    } else {
+        for (auto& s : todo) initialize_slot(*s);
+    }
+
+    for (auto& s : todo) {
+        if (s->state.load() == tool_state::ready)
+            report.ready.push_back(s->name);
+        else
+            report.failed.emplace_back(s->name, s->get_error().value_or(make_tool_error(status_code::unknown, "failed to start")));
+    }
+    if (options.fail_on_error && !report.failed.empty()) {
+        // Clean up the ones that did start, newest first, so nothing is left half-running.
+        for (auto it = todo.rbegin(); it != todo.rend(); ++it)
+            if ((*it)->state.load() == tool_state::ready) stop_slot(**it);
+        report.ready.clear();
+    }
+    return report;
+}
+
+void host::stop_slot(detail::tool_slot& slot) {
+    auto st = slot.state.load();
+    if (st != tool_state::ready) {
+        return;
+    }
+    slot.state.store(tool_state::stopping);
+    {
+        std::unique_lock lock(drain_mutex_);
+        drained_.wait(lock, [&] { return slot.in_flight.load() == 0; });
+    }
+    slot.instance->cleanup();
+    slot.instance.reset();
+    slot.state.store(tool_state::stopped);
+    logging::write(logging::level::info, "lifecycle", "tool stopped", {{"tool", slot.name}});
+}
+
+void host::shutdown() {
+    std::lock_guard life(lifecycle_mutex_);
+    if (shut_down_.exchange(true)) return;
+    std::vector<std::shared_ptr<detail::tool_slot>> slots;
+    {
+        std::shared_lock lock(registry_mutex_);
+        slots = slots_;
+    }
+    for (auto it = slots.rbegin(); it != slots.rend(); ++it) stop_slot(**it);
+    logging::write(logging::level::debug, "lifecycle", "host shut down");
+}
+
+// ------------------------------------------------------------------------------------ calls
+
+void host::release(detail::tool_slot& slot) noexcept {
+    if (slot.in_flight.fetch_sub(1) == 1) {
+        auto st = slot.state.load();
+        if (st != tool_state::ready && st != tool_state::initializing) {
+            std::lock_guard lock(drain_mutex_);
+            drained_.notify_all();
+        }
+    }
+}
+
+int64_t host::in_flight() const noexcept {
+    std::shared_lock lock(registry_mutex_);
+    int64_t n = 0;
+    for (const auto& s : slots_) n += s->in_flight.load();
+    return n;
+}
+
+boost::system::result<host::prepared_call, tool_error> host::prepare_call(std::string_view tool,
+                                                                          std::string_view operation,
+                                                                          const json::value& arguments,
+                                                                          call_options&& options) {
+    if (shut_down_.load(std::memory_order_relaxed))
+        return make_tool_error(status_code::unavailable, "the host is shut down; no new calls are accepted");
+    detail::tool_slot* slot = nullptr;
+    {
+        std::shared_lock lock(registry_mutex_);
+        auto it = by_name_.find(tool);
+        if (it == by_name_.end())
+            return make_tool_error(status_code::not_found, "no tool named '" + std::string(tool) + "'");
+        slot = it->second.get();
+        // Counted while the registry lock is held, so unregister() cannot free the slot under us.
+        slot->in_flight.fetch_add(1);
+    }
+    auto state = slot->state.load();
+    if (state != tool_state::ready) {
+        release(*slot);
+        switch (state) {
+        case tool_state::failed:
+            return make_tool_error(status_code::failed_precondition,
+                                   "tool '" + slot->name + "' is not available: it failed to start: " + slot->error_text());
+        case tool_state::stopping:
+        case tool_state::stopped:
+            return make_tool_error(status_code::unavailable, "tool '" + slot->name + "' is shut down");
+        default:
+            return make_tool_error(status_code::failed_precondition,
+                                   "tool '" + slot->name + "' is not initialized (state: " +
+                                       std::string(tool_state_name(state)) + "); start the host first");
+        }
+    }
+    const auto& d = slot->descriptor();
+    const auto* op = d.find_operation(operation);
+    if (op == nullptr) {
+        release(*slot);
+        return make_tool_error(status_code::not_found, "tool '" + d.name + "' has no operation '" +
+                                                           std::string(operation) + "' (operations: " +
+                                                           join_names(d.operations) + ")");
+    }
+    if (!arguments.is_object()) {
+        release(*slot);
+        return make_tool_error(status_code::invalid_argument,
+                               "arguments of " + d.name + "." + op->name + " must be a JSON object, got " +
+                                   std::string(kind_name(arguments)));
+    }
+    if (auto err = op->input_schema.validate(arguments)) {
+        release(*slot);
+        return make_tool_error(status_code::invalid_argument,
+                               "invalid arguments for " + d.name + "." + op->name + ": " + err->to_string());
+    }
+    prepared_call pc;
+    pc.slot = slot;
+    pc.op = op;
+    pc.arguments = json::serialize(arguments);
+    pc.control = std::make_shared<call_control>(options.deadline);
+    if (options.on_progress) pc.control->set_progress_handler(std::move(options.on_progress));
+    pc.options = std::move(options);
+    pc.strand = slot->strand ? &*slot->strand : nullptr;
+    return pc;
+}
+
+call_result host::run_call(prepared_call& call) noexcept {
+    auto& slot = *call.slot;
+    const auto& control = *call.control;
+    call_result r = make_tool_error(status_code::internal, "not run");
+    auto started = std::chrono::steady_clock::now();
+    if (control.cancel_requested()) {
+        r = make_tool_error(status_code::cancelled, "the call was cancelled before it started");
+    } else if (control.cancelled()) {
+        r = make_tool_error(status_code::deadline_exceeded,
+                            "the deadline passed before " + slot.name + "." + call.op->name + " started");
+    } else {
+        invocation inv;
+        inv.tool = slot.name;
+        inv.operation = call.op->name;
+        inv.arguments = call.arguments;
+        inv.request_id = call.options.request_id;
+        inv.session_id = call.options.session_id;
+        inv.traceparent = call.options.traceparent;
+        inv.attempt = 1;
+        inv.control = call.control.get();
+        r = slot.instance->invoke(inv);
+        if (!r && r.error().code == status_code::cancelled && !control.cancel_requested() && control.cancelled())
+            r = make_tool_error(status_code::deadline_exceeded,
+                                slot.name + "." + call.op->name + " stopped at its deadline: " + r.error().message);
+    }
+    release(slot);
+    if (logging::enabled(logging::level::debug)) {
+        auto opt = [](const std::string& s) { return s.empty() ? json::value() : json::value(s); };
+        logging::write(logging::level::debug, "call", r ? "call finished" : "call failed",
+                       {{"tool", slot.name},
+                        {"operation", call.op->name},
+                        {"request_id", opt(call.options.request_id)},
+                        {"session_id", opt(call.options.session_id)},
+                        {"duration_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()},
+                        {"status", r ? "OK" : status_name(r.error().code)},
+                        {"error", r ? json::value() : json::value(r.error().message)}});
+    }
+    return r;
+}
+
+call_result host::call(std::string tool, std::string operation, json::value arguments, call_options options) {
+    auto f = async_call(std::move(tool), std::move(operation), std::move(arguments), std::move(options),
+                        boost::asio::use_future);
+    return f.get();
+}
+
+}  // namespace toolhost

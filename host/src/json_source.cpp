@@ -1,0 +1,261 @@
+#include <toolhost/json_source.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/stream_parser.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <unordered_set>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace toolhost {
+namespace {
+
+// Records where each value starts and finds duplicate keys. It runs only over text that
+// Boost.JSON has already accepted with the same options, so it can skip validation and trust
+// that every token is well formed.
+class location_scanner {
+public:
+    struct duplicate_key {
+        std::size_t offset;
+        std::string pointer;
+        std::string key;
+    };
+
+    location_scanner(std::string_view text, std::unordered_map<std::string, std::size_t>& offsets)
+        : text_(text), offsets_(offsets) {}
+
+    std::optional<duplicate_key> run() {
+        std::string pointer;
+        skip_space();
+        scan_value(pointer);
+        return std::move(duplicate_);
+    }
+
+private:
+    void skip_space() {
+        while (pos_ < text_.size()) {
+            char c = text_[pos_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                ++pos_;
+            } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '/') {
+                auto end = text_.find('\n', pos_);
+                pos_ = end == std::string_view::npos ? text_.size() : end + 1;
+            } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '*') {
+                auto end = text_.find("*/", pos_ + 2);
+                pos_ = end == std::string_view::npos ? text_.size() : end + 2;
+            } else {
+                return;
+            }
+        }
+    }
+
+    // Returns the raw token including its quotes and leaves pos_ after it.
+    std::string_view scan_string() {
+        std::size_t start = pos_++;
+        while (pos_ < text_.size() && text_[pos_] != '"') pos_ += text_[pos_] == '\\' ? 2 : 1;
+        ++pos_;
+        return text_.substr(start, pos_ - start);
+    }
+
+    static std::string decode_key(std::string_view raw) {
+        if (raw.find('\\') == std::string_view::npos) return std::string(raw.substr(1, raw.size() - 2));
+        // Escapes (including surrogate pairs) are decoded by Boost.JSON so that keys compare
+        // exactly as the parsed object sees them.
+        auto v = boost::json::parse(raw);
+        return std::string(v.as_string());
+    }
+
+    void scan_value(std::string& pointer) {
+        if (duplicate_) return;
+        offsets_.try_emplace(pointer, pos_);
+        char c = pos_ < text_.size() ? text_[pos_] : '\0';
+        if (c == '{') {
+            scan_object(pointer);
+        } else if (c == '[') {
+            scan_array(pointer);
+        } else if (c == '"') {
+            scan_string();
+        } else {
+            // Numbers and literals end at a delimiter; none of them contains '/'.
+            while (pos_ < text_.size() && std::string_view(",]} \t\r\n/").find(text_[pos_]) == std::string_view::npos)
+                ++pos_;
+        }
+    }
+
+    void scan_object(std::string& pointer) {
+        ++pos_;
+        std::unordered_set<std::string> seen;
+        const std::size_t base = pointer.size();
+        for (;;) {
+            skip_space();
+            if (pos_ >= text_.size() || text_[pos_] == '}') break;
+            std::size_t key_offset = pos_;
+            std::string key = decode_key(scan_string());
+            pointer += '/';
+            pointer += json_pointer_escape(key);
+            if (!seen.insert(key).second) {
+                duplicate_ = duplicate_key{key_offset, pointer, std::move(key)};
+                return;
+            }
+            skip_space();
+            ++pos_;  // ':'
+            skip_space();
+            scan_value(pointer);
+            if (duplicate_) return;
+            pointer.resize(base);
+            skip_space();
+            if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
+        }
+        ++pos_;
+    }
+
+    void scan_array(std::string& pointer) {
+        ++pos_;
+        const std::size_t base = pointer.size();
+        for (std::size_t index = 0;; ++index) {
+            skip_space();
+            if (pos_ >= text_.size() || text_[pos_] == ']') break;
+            pointer += '/';
+            pointer += std::to_string(index);
+            scan_value(pointer);
+            if (duplicate_) return;
+            pointer.resize(base);
+            skip_space();
+            if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
+        }
+        ++pos_;
+    }
+
+    std::string_view text_;
+    std::size_t pos_ = 0;
+    std::unordered_map<std::string, std::size_t>& offsets_;
+    std::optional<duplicate_key> duplicate_;
+};
+
+std::vector<std::size_t> find_line_starts(std::string_view text) {
+    std::vector<std::size_t> starts{0};
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\n') starts.push_back(i + 1);
+    }
+    return starts;
+}
+
+std::pair<std::size_t, std::size_t> offset_to_line_column(const std::vector<std::size_t>& starts,
+                                                          std::size_t offset) {
+    auto it = std::upper_bound(starts.begin(), starts.end(), offset);
+    auto line = static_cast<std::size_t>(it - starts.begin());  // >= 1 because starts[0] == 0
+    return {line, offset - starts[line - 1] + 1};
+}
+
+}  // namespace
+
+std::string json_diagnostic::to_string() const {
+    std::string s = file;
+    s += ':';
+    s += std::to_string(line);
+    s += ':';
+    s += std::to_string(column);
+    s += ": error: ";
+    s += pointer.empty() ? std::string_view("/") : std::string_view(pointer);
+    s += ": ";
+    s += message;
+    return s;
+}
+
+std::string json_pointer_escape(std::string_view token) {
+    std::string out;
+    out.reserve(token.size());
+    for (char c : token) {
+        if (c == '~') {
+            out += "~0";
+        } else if (c == '/') {
+            out += "~1";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+boost::system::result<json_document, json_diagnostic> json_document::parse(std::string text,
+                                                                            std::string file_name) {
+    boost::json::parse_options options;
+    options.allow_comments = true;
+    options.allow_trailing_commas = true;
+
+    boost::json::stream_parser parser({}, options);
+    boost::system::error_code ec;
+    // On error, write() returns the number of bytes consumed before the offending one.
+    std::size_t consumed = parser.write(text.data(), text.size(), ec);
+    if (!ec) {
+        parser.finish(ec);
+        consumed = text.size();  // finish() only fails when the text ended too early
+    }
+
+    json_document doc;
+    doc.file_ = std::move(file_name);
+    doc.line_starts_ = find_line_starts(text);
+    if (ec) {
+        auto [line, column] = offset_to_line_column(doc.line_starts_, std::min(consumed, text.size()));
+        return json_diagnostic{doc.file_, line, column, "", ec.message()};
+    }
+    doc.value_ = parser.release();
+
+    if (auto dup = location_scanner(text, doc.offsets_).run()) {
+        auto [line, column] = offset_to_line_column(doc.line_starts_, dup->offset);
+        return json_diagnostic{doc.file_, line, column, std::move(dup->pointer),
+                               "duplicate key '" + dup->key + "'"};
+    }
+    return doc;
+}
+
+boost::system::result<json_document, json_diagnostic> json_document::load(
+    const std::filesystem::path& file) {
+    std::string name = file.string();
+    auto fail = [&](int error) {
+        return json_diagnostic{name, 1, 1, "", std::string("cannot read file: ") + std::strerror(error)};
+    };
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(errno);
+    std::string text;
+    char buffer[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int error = errno;  // close() may change errno
+            ::close(fd);
+            return fail(error);
+        }
+        if (n == 0) break;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return parse(std::move(text), std::move(name));
+}
+
+std::pair<std::size_t, std::size_t> json_document::line_column(std::size_t offset) const {
+    return offset_to_line_column(line_starts_, offset);
+}
+
+std::pair<std::size_t, std::size_t> json_document::locate(std::string_view pointer) const {
+    std::string key(pointer);
+    for (;;) {
+        if (auto it = offsets_.find(key); it != offsets_.end()) return line_column(it->second);
+        if (key.empty()) return {1, 1};
+        auto slash = key.rfind('/');
+        key.resize(slash == std::string::npos ? 0 : slash);
+    }
+}
+
+json_diagnostic json_document::error_at(std::string_view pointer, std::string message) const {
+    auto [line, column] = locate(pointer);
+    return json_diagnostic{file_, line, column, std::string(pointer), std::move(message)};
+}
+
+}  // namespace toolhost

@@ -1,0 +1,395 @@
+#include <toolhost/logging.hpp>
+#include <toolhost/plugin_library.hpp>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <string_view>
+
+#ifndef TOOLHOST_VERSION_STRING
+#define TOOLHOST_VERSION_STRING "0.0.0"
+#endif
+
+namespace toolhost {
+
+// Host services handed to a plugin: the ABI struct plus what its functions need to know.
+struct plugin_library::host_services {
+    toolhost_host_t abi{};
+    std::string channel;  // "plugin.<tool>" or "plugin.<library file>"
+    std::string tool;     // empty for the library-level host
+
+    explicit host_services(std::string channel_, std::string tool_)
+        : channel(std::move(channel_)), tool(std::move(tool_)) {
+        abi.struct_size = sizeof(abi);
+        abi.abi_version = host_abi_version;
+        abi.host_data = this;
+        abi.host_version = "toolhost " TOOLHOST_VERSION_STRING;
+        abi.log = &log;
+        abi.log_enabled = &log_enabled;
+        abi.get_extension = &get_extension;
+    }
+
+    static logging::level to_level(int32_t l) noexcept {
+        return static_cast<logging::level>(std::clamp<int32_t>(l, TOOLHOST_LOG_TRACE, TOOLHOST_LOG_ERROR));
+    }
+    static std::string_view view(toolhost_str_t s) noexcept {
+        return s.size == 0 || s.data == nullptr ? std::string_view{} : std::string_view(s.data, s.size);
+    }
+    static void TOOLHOST_ABI log(const toolhost_host_t* h, int32_t level, toolhost_str_t message) {
+        const auto* self = static_cast<const host_services*>(h->host_data);
+        auto l = to_level(level);
+        if (!logging::enabled(l)) return;
+        try {
+            logging::write(l, self->channel, view(message),
+                           {{"tool", self->tool.empty() ? boost::json::value() : boost::json::value(self->tool)}});
+        } catch (...) {
+            // Logging must never take the plugin or the host down.
+        }
+    }
+    static bool TOOLHOST_ABI log_enabled(const toolhost_host_t*, int32_t level) {
+        return logging::enabled(to_level(level));
+    }
+    static const void* TOOLHOST_ABI get_extension(const toolhost_host_t*, const char*) {
+        return nullptr;  // ABI 1.0 defines no host extensions
+    }
+};
+
+namespace {
+
+std::string_view view(toolhost_str_t s) noexcept {
+    return s.size == 0 || s.data == nullptr ? std::string_view{} : std::string_view(s.data, s.size);
+}
+
+std::string version_string(toolhost_abi_version_t v) {
+    return std::to_string(v.major) + "." + std::to_string(v.minor);
+}
+
+// The state of one invoke(): the ABI call struct the plugin sees plus where its answers go.
+// Lives on the worker's stack for the duration of the call.
+struct call_frame {
+    toolhost_call_t abi{};
+    const invocation* inv = nullptr;
+    std::string result;
+    bool has_result = false;
+    std::string error;
+    std::optional<uint64_t> retry_after_ms;
+
+    static call_frame& self(const toolhost_call_t* c) noexcept {
+        return *static_cast<call_frame*>(c->host_data);
+    }
+    static bool TOOLHOST_ABI is_cancelled(const toolhost_call_t* c) {
+        return self(c).inv->control->cancelled();
+    }
+    static int64_t TOOLHOST_ABI remaining_ns(const toolhost_call_t* c) {
+        auto r = self(c).inv->control->remaining();
+        return r == std::chrono::nanoseconds::max() ? INT64_MAX : static_cast<int64_t>(r.count());
+    }
+    static void TOOLHOST_ABI log(const toolhost_call_t* c, int32_t level, toolhost_str_t message) {
+        auto l = plugin_library::host_services::to_level(level);
+        if (!logging::enabled(l)) return;
+        const auto& inv = *self(c).inv;
+        auto opt = [](std::string_view s) { return s.empty() ? boost::json::value() : boost::json::value(s); };
+        try {
+            std::string channel = "plugin.";
+            channel += inv.tool;
+            logging::write(l, channel, view(message),
+                           {{"tool", boost::json::value(inv.tool)},
+                            {"operation", boost::json::value(inv.operation)},
+                            {"request_id", opt(inv.request_id)},
+                            {"session_id", opt(inv.session_id)},
+                            {"attempt", boost::json::value(inv.attempt)}});
+        } catch (...) {
+        }
+    }
+    static void TOOLHOST_ABI report_progress(const toolhost_call_t* c, double done, double total,
+                                             toolhost_str_t message) {
+        try {
+            self(c).inv->control->report_progress(done, total, view(message));
+        } catch (...) {
+        }
+    }
+    static void TOOLHOST_ABI set_result(const toolhost_call_t* c, toolhost_str_t json) {
+        auto& f = self(c);
+        f.result.assign(view(json));
+        f.has_result = true;
+    }
+    static void TOOLHOST_ABI set_error(const toolhost_call_t* c, toolhost_str_t message) {
+        self(c).error.assign(view(message));
+    }
+    static void TOOLHOST_ABI set_retry_after_ms(const toolhost_call_t* c, uint64_t ms) {
+        self(c).retry_after_ms = ms;
+    }
+
+    explicit call_frame(const invocation& i) : inv(&i) {
+        auto s = [](std::string_view v) { return toolhost_str_t{v.data(), v.size()}; };
+        abi.struct_size = sizeof(abi);
+        abi.host_data = this;
+        abi.operation = s(i.operation);
+        abi.arguments = s(i.arguments);
+        abi.request_id = s(i.request_id);
+        abi.session_id = s(i.session_id);
+        abi.traceparent = s(i.traceparent);
+        abi.attempt = i.attempt;
+        abi.is_cancelled = &is_cancelled;
+        abi.remaining_ns = &remaining_ns;
+        abi.log = &log;
+        abi.report_progress = &report_progress;
+        abi.set_result = &set_result;
+        abi.set_error = &set_error;
+        abi.set_retry_after_ms = &set_retry_after_ms;
+    }
+};
+
+struct init_frame {
+    toolhost_init_context_t abi{};
+    std::string error;
+
+    static void TOOLHOST_ABI set_error(const toolhost_init_context_t* c, toolhost_str_t message) {
+        static_cast<init_frame*>(c->host_data)->error.assign(view(message));
+    }
+};
+
+class abi_tool_instance final : public tool_instance {
+public:
+    abi_tool_instance(std::shared_ptr<plugin_library> lib,
+                      std::unique_ptr<plugin_library::host_services> services, toolhost_tool_t* tool,
+                      std::string name)
+        : lib_(std::move(lib)), services_(std::move(services)), tool_(tool), name_(std::move(name)) {}
+
+    ~abi_tool_instance() override {
+        if (tool_ != nullptr && tool_->destroy != nullptr) tool_->destroy(tool_);
+    }
+
+    void_result initialize(std::string_view config_json, const std::filesystem::path& data_dir) override {
+        if (tool_->initialize == nullptr) return {};
+        init_frame f;
+        const std::string dir = data_dir.string();
+        f.abi.struct_size = sizeof(f.abi);
+        f.abi.host_data = &f;
+        f.abi.config = {config_json.data(), config_json.size()};
+        f.abi.data_dir = {dir.data(), dir.size()};
+        f.abi.set_error = &init_frame::set_error;
+        auto code = status_from_abi(tool_->initialize(tool_, &f.abi));
+        if (code == status_code::ok) return {};
+        if (f.error.empty()) f.error = "initialize failed with " + std::string(status_name(code)) + " and no message";
+        return tool_error{code, std::move(f.error), std::nullopt};
+    }
+
+    call_result invoke(const invocation& inv) noexcept override {
+        try {
+            call_frame f(inv);
+            auto code = status_from_abi(tool_->invoke(tool_, &f.abi));
+            if (code == status_code::ok) {
+                if (!f.has_result || f.result.empty()) f.result = "null";
+                return std::move(f.result);
+            }
+            tool_error e{code, std::move(f.error), std::nullopt};
+            if (e.message.empty())
+                e.message = name_ + "." + std::string(inv.operation) + " failed with " +
+                            std::string(status_name(code)) + " and no message";
+            if (f.retry_after_ms) e.retry_after = std::chrono::milliseconds(*f.retry_after_ms);
+            return e;
+        } catch (const std::bad_alloc&) {
+            return make_tool_error(status_code::resource_exhausted, "out of memory");
+        } catch (const std::exception& ex) {
+            return make_tool_error(status_code::internal, ex.what());
+        }
+    }
+
+    void cleanup() noexcept override {
+        if (tool_->cleanup != nullptr) tool_->cleanup(tool_);
+    }
+
+private:
+    std::shared_ptr<plugin_library> lib_;  // first member: destroyed last, after destroy()
+    std::unique_ptr<plugin_library::host_services> services_;
+    toolhost_tool_t* tool_;
+    std::string name_;
+};
+
+class abi_tool_factory final : public tool_factory {
+public:
+    abi_tool_factory(std::shared_ptr<plugin_library> lib, uint32_t index, tool_descriptor d)
+        : lib_(std::move(lib)), index_(index), descriptor_(std::move(d)) {}
+
+    const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
+
+    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
+        auto services = std::make_unique<plugin_library::host_services>("plugin." + descriptor_.name,
+                                                                        descriptor_.name);
+        toolhost_tool_t* tool = nullptr;
+        auto code = status_from_abi(lib_->entry().create_tool(index_, &services->abi, &tool));
+        if (code != status_code::ok)
+            return make_tool_error(code, "create_tool for '" + descriptor_.name + "' failed with " +
+                                             std::string(status_name(code)));
+        if (tool == nullptr)
+            return make_tool_error(status_code::internal,
+                                   "create_tool for '" + descriptor_.name + "' returned OK but no instance");
+        constexpr std::size_t min_size = offsetof(toolhost_tool_t, destroy) + sizeof(void*);
+        if (tool->struct_size < min_size || tool->invoke == nullptr || tool->destroy == nullptr) {
+            // Without a usable destroy() we cannot free it; leaking beats calling a bad pointer.
+            return make_tool_error(status_code::internal,
+                                   "create_tool for '" + descriptor_.name +
+                                       "' returned an instance without invoke/destroy or too small (" +
+                                       std::to_string(tool->struct_size) + " bytes)");
+        }
+        return std::unique_ptr<tool_instance>(
+            new abi_tool_instance(lib_, std::move(services), tool, descriptor_.name));
+    }
+
+private:
+    std::shared_ptr<plugin_library> lib_;
+    uint32_t index_;
+    tool_descriptor descriptor_;
+};
+
+class function_tool_factory final : public tool_factory {
+public:
+    function_tool_factory(tool_descriptor d, std::function<std::unique_ptr<tool_instance>()> make)
+        : descriptor_(std::move(d)), make_(std::move(make)) {}
+    const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
+    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
+        try {
+            auto p = make_();
+            if (!p) return make_tool_error(status_code::internal, "factory of '" + descriptor_.name + "' returned no instance");
+            return p;
+        } catch (const std::exception& e) {
+            return make_tool_error(status_code::internal, "factory of '" + descriptor_.name + "' threw: " + e.what());
+        }
+    }
+
+private:
+    tool_descriptor descriptor_;
+    std::function<std::unique_ptr<tool_instance>()> make_;
+};
+
+constexpr std::size_t min_entry_size =
+    offsetof(toolhost_plugin_entry_t, create_tool) + sizeof(void*);
+
+}  // namespace
+
+std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
+                                                std::function<std::unique_ptr<tool_instance>()> make) {
+    if (descriptor.plugin.empty()) descriptor.plugin = "builtin";
+    return std::make_shared<function_tool_factory>(std::move(descriptor), std::move(make));
+}
+
+boost::system::result<void, std::string> plugin_library::check_entry(const toolhost_plugin_entry_t& e,
+                                                                      toolhost_abi_version_t host_abi) {
+    // Read the version before trusting the size: a plugin of another major may lay out the
+    // struct differently, but struct_size and abi_version lead every major by contract.
+    if (e.struct_size < offsetof(toolhost_plugin_entry_t, plugin_name))
+        return "entry struct too small (" + std::to_string(e.struct_size) + " bytes) to hold a version";
+    const auto v = e.abi_version;
+    if (v.major != host_abi.major)
+        return "built for toolhost ABI " + version_string(v) + ", but this host implements ABI " +
+               version_string(host_abi) + " (the major versions must match; rebuild the plugin "
+               "against this host's SDK)";
+    if (v.minor > host_abi.minor)
+        return "built for toolhost ABI " + version_string(v) + ", newer than this host's ABI " +
+               version_string(host_abi) + " (upgrade toolhost, or rebuild the plugin against SDK " +
+               version_string(host_abi) + ")";
+    if (e.struct_size < min_entry_size)
+        return "entry struct too small (" + std::to_string(e.struct_size) + " bytes, ABI " +
+               version_string(v) + " needs at least " + std::to_string(min_entry_size) + ")";
+    if (e.tool_count == nullptr || e.tool_descriptor == nullptr || e.create_tool == nullptr)
+        return std::string("entry struct lacks tool_count, tool_descriptor or create_tool (NULL)");
+    return {};
+}
+
+boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_library::open(
+    const std::filesystem::path& file, toolhost_abi_version_t host_abi) {
+    // Boost.DLL discards dlerror()'s text, which is the only actionable part of a failed load
+    // ("undefined symbol: foo", "file too short"), so a raw dlopen goes first. RTLD_NODELETE keeps
+    // the code mapped even after the last handle closes: many real plugins (thread-locals,
+    // atexit handlers, third-party libraries) are not safe to unload.
+    constexpr int mode = RTLD_LOCAL | RTLD_NOW | RTLD_NODELETE;
+    ::dlerror();
+    void* probe = ::dlopen(file.c_str(), mode);
+    if (probe == nullptr) {
+        const char* err = ::dlerror();
+        return std::string("cannot load: ") + (err ? err : "dlopen failed");
+    }
+    std::shared_ptr<plugin_library> lib(new plugin_library());
+    lib->path_ = file.string();
+    boost::system::error_code ec;
+    lib->library_.load(file, ec, static_cast<boost::dll::load_mode::type>(mode));
+    ::dlclose(probe);  // Boost.DLL now holds its own reference to the same handle
+    if (ec) return "cannot load: " + ec.message();
+
+    if (!lib->library_.has(TOOLHOST_ENTRY_SYMBOL)) {
+        // Say which ABI the file was built for, if it exports another major's entry.
+        for (int major = 0; major <= 9; ++major) {
+            if (major == TOOLHOST_ABI_VERSION_MAJOR) continue;
+            std::string sym = "toolhost_plugin_entry_v" + std::to_string(major);
+            if (lib->library_.has(sym))
+                return "built for toolhost ABI " + std::to_string(major) + " (exports '" + sym +
+                       "'), but this host implements ABI " + version_string(host_abi) +
+                       " and looks for '" TOOLHOST_ENTRY_SYMBOL "'";
+        }
+        return std::string("no entry symbol '" TOOLHOST_ENTRY_SYMBOL
+                           "': not a toolhost plugin (define it with TOOLHOST_PLUGIN or export it "
+                           "as in docs/plugin-abi.md)");
+    }
+    lib->entry_ = &lib->library_.get<const toolhost_plugin_entry_t>(TOOLHOST_ENTRY_SYMBOL);
+    if (auto ok = check_entry(*lib->entry_, host_abi); !ok) return ok.error();
+    if (auto ok = lib->init(); !ok) return ok.error();
+    return lib;
+}
+
+boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_library::from_entry(
+    const toolhost_plugin_entry_t* entry, std::string name, toolhost_abi_version_t host_abi) {
+    if (entry == nullptr) return std::string("no entry struct (NULL)");
+    std::shared_ptr<plugin_library> lib(new plugin_library());
+    lib->path_ = std::move(name);
+    lib->entry_ = entry;
+    if (auto ok = check_entry(*entry, host_abi); !ok) return ok.error();
+    if (auto ok = lib->init(); !ok) return ok.error();
+    return lib;
+}
+
+boost::system::result<void, std::string> plugin_library::init() {
+    services_ = std::make_unique<host_services>(
+        "plugin." + std::filesystem::path(path_).filename().string(), std::string());
+    if (entry_->init != nullptr) {
+        auto code = status_from_abi(entry_->init(&services_->abi));
+        if (code != status_code::ok)
+            return "the plugin's init() failed with " + std::string(status_name(code)) +
+                   " (see its log messages on channel " + services_->channel + ")";
+    }
+    initialized_ = true;
+    return {};
+}
+
+plugin_library::~plugin_library() {
+    if (initialized_ && entry_->deinit != nullptr) entry_->deinit();
+}
+
+std::vector<library_tool> plugin_library::tools() {
+    std::vector<library_tool> out;
+    const uint32_t n = entry_->tool_count();
+    if (n == 0) {
+        out.push_back({nullptr, {}, "the library provides no tools (tool_count() returned 0)"});
+        return out;
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        const auto* abi = entry_->tool_descriptor(i);
+        auto d = descriptor_from_abi(abi, path_);
+        if (!d) {
+            std::string name = abi != nullptr && abi->struct_size >= offsetof(toolhost_tool_descriptor_t, version) &&
+                                       abi->name != nullptr
+                                   ? abi->name
+                                   : std::string();
+            out.push_back({nullptr, std::move(name), "tool #" + std::to_string(i) + ": " + d.error()});
+            continue;
+        }
+        std::string name = d->name;
+        out.push_back({std::make_shared<abi_tool_factory>(shared_from_this(), i, std::move(*d)),
+                       std::move(name), {}});
+    }
+    return out;
+}
+
+}  // namespace toolhost

@@ -1,0 +1,195 @@
+#include <toolhost/logging.hpp>
+#include <toolhost/plugin_loader.hpp>
+
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <vector>
+
+namespace toolhost {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string mode_string(mode_t m) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+    return buf;
+}
+
+// ssh-style ownership rule: refuse what another user could have replaced.
+boost::system::result<void, std::string> check_owner_and_mode(const struct stat& st, std::string_view what,
+                                                               const std::string& path) {
+    if (st.st_uid != 0 && st.st_uid != ::geteuid())
+        return "refused: the " + std::string(what) + " is owned by uid " + std::to_string(st.st_uid) +
+               ", neither root nor the user running toolhost (uid " + std::to_string(::geteuid()) + ")";
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return "refused: the " + std::string(what) + " is writable by " +
+               ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " + mode_string(st.st_mode) +
+               "), so another user could replace the code; fix with: chmod go-w '" + path + "'";
+    return {};
+}
+
+#if defined(__x86_64__)
+constexpr uint16_t host_machine = EM_X86_64;
+#elif defined(__aarch64__)
+constexpr uint16_t host_machine = EM_AARCH64;
+#else
+constexpr uint16_t host_machine = EM_NONE;
+#endif
+
+}  // namespace
+
+boost::system::result<void, std::string> plugin_loader::check_directory(const fs::path& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return "cannot access directory: " + std::string(std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return std::string("not a directory");
+    return check_owner_and_mode(st, "directory", dir.string());
+}
+
+namespace {
+boost::system::result<void, std::string> check_elf(int fd, const std::array<unsigned char, sizeof(Elf64_Ehdr)>& hdr,
+                                                   ssize_t n, off_t file_size);
+}
+
+boost::system::result<void, std::string> plugin_loader::check_file(const fs::path& file) {
+    struct stat lst {};
+    if (::lstat(file.c_str(), &lst) != 0) return "cannot access: " + std::string(std::strerror(errno));
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+        int err = errno;
+        if (S_ISLNK(lst.st_mode)) {
+            if (err == ELOOP) return std::string("symbolic link loop (the link resolves to itself)");
+            std::error_code ec;
+            auto target = fs::read_symlink(file, ec);
+            return "broken symbolic link to '" + (ec ? std::string("?") : target.string()) + "' (" +
+                   std::strerror(err) + ")";
+        }
+        return "cannot access: " + std::string(std::strerror(err));
+    }
+    if (S_ISDIR(st.st_mode)) return std::string("is a directory, not a plugin file");
+    if (!S_ISREG(st.st_mode)) return std::string("not a regular file");
+    if (auto ok = check_owner_and_mode(st, "file", file.string()); !ok) return ok;
+
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "cannot read: " + std::string(std::strerror(errno));
+    std::array<unsigned char, sizeof(Elf64_Ehdr)> hdr{};
+    ssize_t n = ::pread(fd, hdr.data(), hdr.size(), 0);
+    if (n < 0) {
+        int err = errno;
+        ::close(fd);
+        return "cannot read: " + std::string(std::strerror(err));
+    }
+    auto result = check_elf(fd, hdr, n, st.st_size);
+    ::close(fd);
+    return result;
+}
+
+namespace {
+// Checks the ELF header and that every loadable segment lies inside the file. dlopen() maps
+// segments without checking the file's length, so a truncated library would "load" and then
+// crash with SIGBUS on first use; catching it here turns that into a message.
+boost::system::result<void, std::string> check_elf(int fd, const std::array<unsigned char, sizeof(Elf64_Ehdr)>& hdr,
+                                                   ssize_t n, off_t file_size) {
+    if (n == 0) return std::string("empty file (0 bytes), not a shared library");
+    if (n < 4 || std::memcmp(hdr.data(), ELFMAG, SELFMAG) != 0)
+        return std::string("not a shared library (no ELF header)");
+    if (static_cast<std::size_t>(n) < sizeof(Elf64_Ehdr))
+        return "truncated ELF file (" + std::to_string(n) + " bytes)";
+    if (hdr[EI_CLASS] != ELFCLASS64) return std::string("not a 64-bit ELF file; this host is 64-bit");
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, hdr.data(), sizeof eh);
+    if (eh.e_type != ET_DYN) return std::string("an ELF file but not a shared library (build it as a MODULE/SHARED library)");
+    if (host_machine != EM_NONE && eh.e_machine != host_machine)
+        return "built for another processor (ELF machine " + std::to_string(eh.e_machine) + ")";
+    const auto size = static_cast<uint64_t>(file_size);
+    auto truncated = [&](uint64_t needed) {
+        return "truncated ELF file: it has " + std::to_string(size) + " bytes but its headers need " +
+               std::to_string(needed) + " (an interrupted copy or download?)";
+    };
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0)
+        return std::string("an ELF file without program headers, not a shared library");
+    const uint64_t ph_end = eh.e_phoff + uint64_t(eh.e_phnum) * sizeof(Elf64_Phdr);
+    if (ph_end > size) return truncated(ph_end);
+    const uint64_t sh_end = eh.e_shoff + uint64_t(eh.e_shnum) * eh.e_shentsize;
+    if (sh_end > size) return truncated(sh_end);
+    std::vector<Elf64_Phdr> ph(eh.e_phnum);
+    const auto ph_bytes = static_cast<ssize_t>(ph.size() * sizeof(Elf64_Phdr));
+    if (::pread(fd, ph.data(), static_cast<std::size_t>(ph_bytes), static_cast<off_t>(eh.e_phoff)) != ph_bytes)
+        return "cannot read the program headers: " + std::string(std::strerror(errno));
+    for (const auto& p : ph) {
+        if (p.p_type == PT_LOAD && p.p_offset + p.p_filesz > size) return truncated(p.p_offset + p.p_filesz);
+    }
+    return {};
+}
+}  // namespace
+
+boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_loader::load(
+    const fs::path& file) const {
+    if (auto ok = check_file(file); !ok) return ok.error();
+    return plugin_library::open(file, options_.abi);
+}
+
+load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_ok) const {
+    load_report report;
+    std::set<fs::path> seen_dirs;
+    std::set<fs::path> seen_files;
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        auto canon_dir = fs::weakly_canonical(dir, ec);
+        if (ec) canon_dir = dir;
+        if (!seen_dirs.insert(canon_dir).second) continue;
+        if (!fs::exists(dir, ec)) {
+            if (!missing_ok) report.rejected.push_back({dir.string(), "plugin directory does not exist"});
+            continue;
+        }
+        if (auto ok = check_directory(dir); !ok) {
+            report.rejected.push_back({dir.string(), ok.error()});
+            continue;
+        }
+        std::vector<fs::path> candidates;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (name.empty() || name.front() == '.') continue;
+            if (name.size() < 4 || name.compare(name.size() - 3, 3, ".so") != 0) continue;
+            candidates.push_back(it->path());
+        }
+        if (ec) {
+            report.rejected.push_back({dir.string(), "cannot list directory: " + ec.message()});
+            continue;
+        }
+        std::sort(candidates.begin(), candidates.end());
+        for (const auto& file : candidates) {
+            std::error_code cec;
+            auto canon = fs::canonical(file, cec);
+            if (!cec && !seen_files.insert(canon).second) continue;
+            auto lib = load(file);
+            if (!lib) {
+                logging::write(logging::level::warning, "loader", "plugin rejected",
+                               {{"path", file.string()}, {"error", lib.error()}});
+                report.rejected.push_back({file.string(), lib.error()});
+                continue;
+            }
+            logging::write(logging::level::debug, "loader", "plugin loaded",
+                           {{"path", file.string()}, {"plugin", (*lib)->entry().plugin_name ? (*lib)->entry().plugin_name : ""}});
+            for (auto& t : (*lib)->tools()) {
+                if (t.factory)
+                    report.tools.push_back(std::move(t));
+                else
+                    report.rejected.push_back({file.string(), t.error});
+            }
+            report.libraries.push_back(std::move(*lib));
+        }
+    }
+    return report;
+}
+
+}  // namespace toolhost

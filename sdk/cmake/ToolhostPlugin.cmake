@@ -1,0 +1,31 @@
+# toolhost_add_plugin(<target> [OUTPUT_DIRECTORY <dir>] [SOURCES] <source>...)
+#
+# Builds a toolhost plugin: a MODULE library named <target>.so that links Toolhost::sdk, compiles
+# with hidden visibility and exports exactly one symbol, toolhost_plugin_entry_v1. Works the same
+# inside the toolhost tree and out of tree after find_package(Toolhost).
+include_guard(GLOBAL)
+
+function(toolhost_add_plugin target)
+    # The map file sits beside this script, in the source tree and in the installed package.
+    set(_TOOLHOST_PLUGIN_MAP "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/toolhost_plugin.map")
+    cmake_parse_arguments(PARSE_ARGV 1 arg "" "OUTPUT_DIRECTORY" "SOURCES")
+    set(sources ${arg_SOURCES} ${arg_UNPARSED_ARGUMENTS})
+    if(NOT sources)
+        message(FATAL_ERROR "toolhost_add_plugin(${target}): no source files given")
+    endif()
+    add_library(${target} MODULE ${sources})
+    target_link_libraries(${target} PRIVATE Toolhost::sdk)
+    target_compile_features(${target} PRIVATE cxx_std_20)
+    set_target_properties(${target} PROPERTIES
+        PREFIX ""
+        C_VISIBILITY_PRESET hidden
+        CXX_VISIBILITY_PRESET hidden
+        VISIBILITY_INLINES_HIDDEN ON
+        LINK_DEPENDS "${_TOOLHOST_PLUGIN_MAP}")
+    if(NOT APPLE AND NOT WIN32)
+        target_link_options(${target} PRIVATE "LINKER:--version-script=${_TOOLHOST_PLUGIN_MAP}")
+    endif()
+    if(arg_OUTPUT_DIRECTORY)
+        set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${arg_OUTPUT_DIRECTORY}")
+    endif()
+endfunction()

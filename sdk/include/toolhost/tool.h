@@ -1,0 +1,122 @@
+/* toolhost plugin ABI — tool descriptors and tool instances.
+ *
+ * A tool is a named unit of work with one or more operations ("search", "store", ...). Its
+ * descriptor says what it offers; an instance does the work. Lifecycle of an instance:
+ *
+ *   create_tool() -> initialize() -> invoke()* -> cleanup() -> destroy()
+ *
+ * destroy() is called even when initialize() failed or was never called (cleanup() is not).
+ */
+#ifndef TOOLHOST_TOOL_H
+#define TOOLHOST_TOOL_H
+
+#include "toolhost/host.h"
+
+TOOLHOST_EXTERN_C_BEGIN
+
+/* ===================================================================================== types */
+
+/* Operation flags. They tell the host (and AI agents) what it may do with an operation. */
+/* Calling it twice with the same arguments has the same effect as once: the host may retry it. */
+#define TOOLHOST_OPERATION_IDEMPOTENT (UINT64_C(1) << 0)
+/* It changes nothing (a query). Implies nothing about idempotence; set both when both hold. */
+#define TOOLHOST_OPERATION_READ_ONLY (UINT64_C(1) << 1)
+/* It may delete or overwrite data. */
+#define TOOLHOST_OPERATION_DESTRUCTIVE (UINT64_C(1) << 2)
+/* It polls toolhost_call_t.is_cancelled and stops early when cancelled. */
+#define TOOLHOST_OPERATION_CANCELLABLE (UINT64_C(1) << 3)
+
+/* Tool flags. */
+/* invoke() may run concurrently on several threads for one instance. Without this flag the host
+ * never runs two calls of one instance at the same time. */
+#define TOOLHOST_TOOL_THREAD_SAFE (UINT64_C(1) << 0)
+
+/* One operation of a tool.
+ * OWNERSHIP: plugin-owned, immutable, lives until the library is unloaded. */
+typedef struct toolhost_operation_descriptor {
+    uint32_t struct_size;
+
+    /* Unique within the tool: 1 to 64 characters of [A-Za-z0-9_-], starting with a letter. */
+    const char *name;
+
+    /* What it does, for people and for AI agents choosing a tool. May be empty, not NULL. */
+    const char *description;
+
+    /* JSON Schema (draft-07) of the arguments object, as JSON text. Required. The host rejects
+     * arguments that do not validate before the plugin sees them. */
+    const char *input_schema;
+
+    /* JSON Schema (draft-07) of the result, as JSON text, or NULL when not declared. */
+    const char *output_schema;
+
+    /* TOOLHOST_OPERATION_* flags; unknown bits are ignored. */
+    uint64_t flags;
+} toolhost_operation_descriptor_t;
+
+/* What a tool is and what it offers.
+ * OWNERSHIP: plugin-owned, immutable, lives until the library is unloaded. */
+typedef struct toolhost_tool_descriptor {
+    uint32_t struct_size;
+
+    /* Unique among all loaded tools: 1 to 64 characters of [A-Za-z0-9_-], starting with a
+     * letter. */
+    const char *name;
+
+    /* The tool's own version, e.g. "1.2.0". Not the ABI version. */
+    const char *version;
+
+    /* What the tool is for. May be empty, not NULL. */
+    const char *description;
+
+    /* JSON Schema (draft-07) of the tool's configuration object, as JSON text, or NULL when the
+     * tool takes no configuration (then only an empty object is accepted). */
+    const char *config_schema;
+
+    /* TOOLHOST_TOOL_* flags; unknown bits are ignored. */
+    uint64_t flags;
+
+    /* The operations: `operations[0 .. operation_count-1]`, at least one.
+     * Rationale: an array of pointers, not of structs, because the structs grow with minor
+     * versions; a host compiled against a smaller struct would step through an array of them
+     * with the wrong stride. */
+    uint32_t operation_count;
+    const toolhost_operation_descriptor_t *const *operations;
+} toolhost_tool_descriptor_t;
+
+/* ============================================================================= plugin -> host */
+
+/* One instance of a tool, created by toolhost_plugin_entry_t.create_tool.
+ * OWNERSHIP: plugin-owned; valid until destroy() returns. */
+typedef struct toolhost_tool {
+    uint32_t struct_size;
+
+    /* Opaque to the host. */
+    void *tool_data;
+
+    /* Prepares the instance: opens files, connects to backends, reads the configuration.
+     * Returns OK, or another status after init->set_error(). Called at most once, before any
+     * invoke(). May block; the host calls it on a worker thread.
+     * [lifecycle: never concurrent with any other function of this instance] */
+    toolhost_status_t(TOOLHOST_ABI *initialize)(struct toolhost_tool *tool,
+                                                const toolhost_init_context_t *init);
+
+    /* Runs one operation. Returns OK after call->set_result(), or another status after
+     * call->set_error(). May block; the host calls it on a worker thread and never holds a lock
+     * while it runs. Must not throw (C++ plugins: the helper in toolhost/plugin.hpp catches).
+     * [thread-safe if the descriptor has TOOLHOST_TOOL_THREAD_SAFE, else instance-serialized:
+     *  never two at once for one instance, possibly on different threads] */
+    toolhost_status_t(TOOLHOST_ABI *invoke)(struct toolhost_tool *tool, const toolhost_call_t *call);
+
+    /* Releases what initialize() acquired. Called once, after the last invoke() has returned,
+     * only if initialize() returned OK. Cannot fail; log problems through the host.
+     * [lifecycle] */
+    void(TOOLHOST_ABI *cleanup)(struct toolhost_tool *tool);
+
+    /* Frees the instance. The pointer is invalid afterwards. Always called exactly once.
+     * [lifecycle] */
+    void(TOOLHOST_ABI *destroy)(struct toolhost_tool *tool);
+} toolhost_tool_t;
+
+TOOLHOST_EXTERN_C_END
+
+#endif /* TOOLHOST_TOOL_H */

@@ -1,0 +1,14 @@
+/* toolhost plugin ABI v1 — umbrella header. Include this in a plugin written in C.
+ * C++ plugins usually include toolhost/plugin.hpp instead, which includes this.
+ * The whole contract is described in docs/plugin-abi.md. */
+#ifndef TOOLHOST_TOOLHOST_H
+#define TOOLHOST_TOOLHOST_H
+
+#include "toolhost/entry.h"
+#include "toolhost/host.h"
+#include "toolhost/status.h"
+#include "toolhost/tool.h"
+#include "toolhost/types.h"
+#include "toolhost/version.h"
+
+#endif /* TOOLHOST_TOOLHOST_H */

@@ -1,0 +1,151 @@
+#include "test_support.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace toolhost::test {
+
+namespace fs = std::filesystem;
+
+temp_dir::temp_dir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/toolhost-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+    path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ec;
+    // Restore permissions a test may have taken away, so removal works.
+    for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (!it->is_symlink(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+    fs::remove_all(path_, ec);
+}
+
+process_result run_process(const std::vector<std::string>& argv, const std::string& input,
+                           const std::map<std::string, std::string>& env) {
+    ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill the test with SIGPIPE
+    int in_pipe[2], out_pipe[2], err_pipe[2];
+    if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC))
+        throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+
+    std::map<std::string, std::string> merged;
+    for (char** e = environ; *e; ++e) {
+        std::string kv = *e;
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& [k, v] : env) merged[k] = v;
+    std::vector<std::string> env_strings;
+    for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = argv;
+    std::vector<char*> argvp;
+    for (auto& s : args) argvp.push_back(s.data());
+    argvp.push_back(nullptr);
+
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, argvp[0], &fa, nullptr, argvp.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(in_pipe[0]);
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    if (rc != 0) {
+        ::close(in_pipe[1]);
+        ::close(out_pipe[0]);
+        ::close(err_pipe[0]);
+        throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
+    }
+
+    process_result r;
+    std::size_t written = 0;
+    int in_fd = in_pipe[1];
+    if (input.empty()) {
+        ::close(in_fd);
+        in_fd = -1;
+    }
+    int fds_open = 2;
+    char buf[65536];
+    while (fds_open > 0 || in_fd >= 0) {
+        pollfd pfd[3];
+        int n = 0;
+        int out_i = -1, err_i = -1, in_i = -1;
+        if (out_pipe[0] >= 0) { pfd[n] = {out_pipe[0], POLLIN, 0}; out_i = n++; }
+        if (err_pipe[0] >= 0) { pfd[n] = {err_pipe[0], POLLIN, 0}; err_i = n++; }
+        if (in_fd >= 0) { pfd[n] = {in_fd, POLLOUT, 0}; in_i = n++; }
+        if (::poll(pfd, n, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        auto drain = [&](int i, int& fd, std::string& sink) {
+            if (i < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) return;
+            ssize_t k = ::read(fd, buf, sizeof buf);
+            if (k > 0) {
+                sink.append(buf, static_cast<std::size_t>(k));
+            } else if (k == 0 || errno != EINTR) {
+                ::close(fd);
+                fd = -1;
+                --fds_open;
+            }
+        };
+        drain(out_i, out_pipe[0], r.out);
+        drain(err_i, err_pipe[0], r.err);
+        if (in_i >= 0 && (pfd[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t k = ::write(in_fd, input.data() + written, input.size() - written);
+            if (k > 0) written += static_cast<std::size_t>(k);
+            if (k < 0 || written == input.size()) {
+                ::close(in_fd);
+                in_fd = -1;
+            }
+        }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+void write_file(const fs::path& file, const std::string& content) {
+    std::ofstream f(file, std::ios::binary | std::ios::trunc);
+    f << content;
+    if (!f) throw std::runtime_error("cannot write " + file.string());
+}
+
+std::string read_file(const fs::path& file) {
+    std::ifstream f(file, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+fs::path copy_into(const fs::path& file, const fs::path& dir, const std::string& name) {
+    auto target = dir / (name.empty() ? file.filename().string() : name);
+    fs::copy_file(file, target, fs::copy_options::overwrite_existing);
+    fs::permissions(target, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    return target;
+}
+
+}  // namespace toolhost::test

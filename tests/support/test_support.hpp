@@ -1,0 +1,43 @@
+#pragma once
+// Helpers shared by the test executables: temporary folders and child processes.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace toolhost::test {
+
+/// A fresh folder (mode 0700) under $TMPDIR or /tmp, removed with everything in it on exit.
+class temp_dir {
+public:
+    temp_dir();
+    ~temp_dir();
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    const std::filesystem::path& path() const noexcept { return path_; }
+    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+struct process_result {
+    int exit_code = -1;  ///< the exit status, or 128 + signal number
+    std::string out;
+    std::string err;
+};
+
+/// Runs a program (argv[0] is its path) to completion, feeding `input` on stdin and capturing
+/// stdout and stderr. `env` entries override or add to the current environment.
+process_result run_process(const std::vector<std::string>& argv, const std::string& input = {},
+                           const std::map<std::string, std::string>& env = {});
+
+void write_file(const std::filesystem::path& file, const std::string& content);
+std::string read_file(const std::filesystem::path& file);
+
+/// Copies a file into `dir` (under `name`, or its own name) with mode 0755, and returns the copy.
+std::filesystem::path copy_into(const std::filesystem::path& file, const std::filesystem::path& dir,
+                                const std::string& name = {});
+
+}  // namespace toolhost::test
