@@ -121,6 +121,9 @@ BOOST_AUTO_TEST_CASE(comments_and_trailing_commas_are_accepted) {
     BOOST_TEST(doc.value().at("b").as_array().size() == 3u);
     BOOST_TEST(doc.value().at("c").at("d") == "x // not a comment");
     BOOST_TEST(doc.file() == "t.json");
+
+    auto bom = parse_ok("\xEF\xBB\xBF{\"a\": 1}");
+    BOOST_TEST((bom.locate("/a") == std::pair<std::size_t, std::size_t>{1, 10}));
 }
 
 BOOST_AUTO_TEST_CASE(syntax_errors_have_line_and_column) {
@@ -557,15 +560,15 @@ BOOST_AUTO_TEST_CASE(every_problem_is_reported) {
     const std::vector<std::string> expected = {
         f + ":2:14: error: /threads: expected an integer from 0 to 1024, got \"x\"",
         f + ":3:16: error: /log_level: expected one of trace, debug, info, warning, error, off, got \"verbose\"",
-        f + ":4:13: error: /colour: unknown key 'colour' (expected one of: plugin_dirs, threads, log_level, "
+        f + ":4:3: error: /colour: unknown key 'colour' (expected one of: plugin_dirs, threads, log_level, "
             "log_format, lifecycle, tools_enabled_by_default, data_dir, tools)",
         f + ":5:34: error: /lifecycle/fail_on_error: expected true or false, got 1",
-        f + ":5:46: error: /lifecycle/retry: unknown key 'retry' (expected one of: concurrent_init, fail_on_error)",
+        f + ":5:37: error: /lifecycle/retry: unknown key 'retry' (expected one of: concurrent_init, fail_on_error)",
         f + ":6:25: error: /plugin_dirs/1: expected a non-empty path string, got 7",
         f + ":6:28: error: /plugin_dirs/2: expected a non-empty path string, got \"\"",
         f + ":7:33: error: /tools/echo/enabled: expected true or false, got \"yes\"",
         f + ":7:50: error: /tools/echo/config: expected an object, got an array",
-        f + ":7:59: error: /tools/echo/x: unknown key 'x' (expected one of: enabled, config)",
+        f + ":7:54: error: /tools/echo/x: unknown key 'x' (expected one of: enabled, config)",
         f + ":7:68: error: /tools/b: expected an object with \"enabled\" and \"config\", got 3",
         f + ":8:15: error: /data_dir: expected a non-empty path string, got 5",
         f + ":9:17: error: /log_format: expected one of text, json, got \"xml\"",

@@ -82,13 +82,16 @@ public:
 
 private:
     void error(std::string pointer, std::string message) { errors_.push_back(doc_.error_at(pointer, std::move(message))); }
+    void key_error(std::string pointer, std::string message) {
+        errors_.push_back(doc_.error_at_key(pointer, std::move(message)));
+    }
 
     void check_keys(const std::string& pointer, const boost::json::object& obj,
                     std::initializer_list<std::string_view> allowed_list) {
         words allowed(allowed_list.begin(), allowed_list.size());
         for (const auto& member : obj) {
             if (!one_of(member.key(), allowed)) {
-                error(pointer + "/" + json_pointer_escape(member.key()),
+                key_error(pointer + "/" + json_pointer_escape(member.key()),
                       "unknown key '" + std::string(member.key()) + "' (expected one of: " + join(allowed) + ")");
             }
         }

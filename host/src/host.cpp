@@ -95,7 +95,11 @@ std::string_view tool_state_name(tool_state s) noexcept {
 host::host(host_options options)
     : config_(std::move(options.config)),
       loader_(options.loader),
-      pool_(thread_count(config_.threads)) {}
+      pool_(thread_count(config_.threads)) {
+    // The configuration's log settings apply to the whole process: Boost.Log is process-wide.
+    logging::init(logging::parse_level(config_.log_level).value_or(logging::level::info),
+                  logging::parse_format(config_.log_format).value_or(logging::format::text));
+}
 
 host::~host() {
     shutdown();

@@ -26,8 +26,9 @@ public:
         std::string key;
     };
 
-    location_scanner(std::string_view text, std::unordered_map<std::string, std::size_t>& offsets)
-        : text_(text), offsets_(offsets) {}
+    location_scanner(std::string_view text, std::unordered_map<std::string, std::size_t>& offsets,
+                     std::unordered_map<std::string, std::size_t>& key_offsets)
+        : text_(text), offsets_(offsets), key_offsets_(key_offsets) {}
 
     std::optional<duplicate_key> run() {
         std::string pointer;
@@ -98,6 +99,7 @@ private:
             std::string key = decode_key(scan_string());
             pointer += '/';
             pointer += json_pointer_escape(key);
+            key_offsets_.try_emplace(pointer, key_offset);
             if (!seen.insert(key).second) {
                 duplicate_ = duplicate_key{key_offset, pointer, std::move(key)};
                 return;
@@ -134,6 +136,7 @@ private:
     std::string_view text_;
     std::size_t pos_ = 0;
     std::unordered_map<std::string, std::size_t>& offsets_;
+    std::unordered_map<std::string, std::size_t>& key_offsets_;
     std::optional<duplicate_key> duplicate_;
 };
 
@@ -184,6 +187,10 @@ std::string json_pointer_escape(std::string_view token) {
 
 boost::system::result<json_document, json_diagnostic> json_document::parse(std::string text,
                                                                             std::string file_name) {
+    // Some editors start UTF-8 files with a byte order mark, which JSON does not allow. Blanking
+    // it keeps every byte offset (and so every column) where it was.
+    if (text.starts_with("\xEF\xBB\xBF")) text.replace(0, 3, "   ");
+
     boost::json::parse_options options;
     options.allow_comments = true;
     options.allow_trailing_commas = true;
@@ -206,7 +213,7 @@ boost::system::result<json_document, json_diagnostic> json_document::parse(std::
     }
     doc.value_ = parser.release();
 
-    if (auto dup = location_scanner(text, doc.offsets_).run()) {
+    if (auto dup = location_scanner(text, doc.offsets_, doc.key_offsets_).run()) {
         auto [line, column] = offset_to_line_column(doc.line_starts_, dup->offset);
         return json_diagnostic{doc.file_, line, column, std::move(dup->pointer),
                                "duplicate key '" + dup->key + "'"};
@@ -251,6 +258,14 @@ std::pair<std::size_t, std::size_t> json_document::locate(std::string_view point
         auto slash = key.rfind('/');
         key.resize(slash == std::string::npos ? 0 : slash);
     }
+}
+
+json_diagnostic json_document::error_at_key(std::string_view pointer, std::string message) const {
+    if (auto it = key_offsets_.find(std::string(pointer)); it != key_offsets_.end()) {
+        auto [line, column] = line_column(it->second);
+        return json_diagnostic{file_, line, column, std::string(pointer), std::move(message)};
+    }
+    return error_at(pointer, std::move(message));
 }
 
 json_diagnostic json_document::error_at(std::string_view pointer, std::string message) const {

@@ -50,6 +50,9 @@ public:
 
     /// A diagnostic located at `pointer`.
     json_diagnostic error_at(std::string_view pointer, std::string message) const;
+    /// A diagnostic located at the key of the member `pointer` names (for "unknown key" and
+    /// the like); falls back to error_at() for the root or array elements.
+    json_diagnostic error_at_key(std::string_view pointer, std::string message) const;
 
 private:
     json_document() = default;
@@ -60,6 +63,7 @@ private:
     std::string file_;
     // Byte offset of the first character of each value, keyed by its (escaped) JSON pointer.
     std::unordered_map<std::string, std::size_t> offsets_;
+    std::unordered_map<std::string, std::size_t> key_offsets_;  // where each member's key starts
     // Byte offset at which each line starts; line_starts_[0] == 0.
     std::vector<std::size_t> line_starts_;
 };
