@@ -266,3 +266,24 @@ BOOST_AUTO_TEST_CASE(unreadable_plugin_file_is_rejected_not_fatal) {
     }
     BOOST_TEST(found, r.out);
 }
+
+BOOST_AUTO_TEST_CASE(bundled_c_plugin_clock) {
+    temp_dir d;
+    auto conf = d / "toolhost.json";
+    toolhost::test::write_file(conf, R"({"data_dir": ")" + (d / "var").string() + R"("})");
+    auto r = run_toolhost({"--config", conf.string(), "call", "clock", "now", R"({"timezone":"utc"})", "--json"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.out << r.err);
+    auto v = parse_stdout(r).at("result");
+    BOOST_TEST(v.at("unix_ms").as_int64() > 1700000000000);
+    std::string iso(v.at("iso8601").as_string());
+    BOOST_TEST(iso.size() == 24u, iso);
+    BOOST_TEST(iso.back() == 'Z');
+
+    r = run_toolhost({"--config", conf.string(), "call", "clock", "now", R"({"timezone":"mars"})", "--json"});
+    BOOST_TEST(r.exit_code == 65);
+    BOOST_TEST(contains(r.out, "/timezone"), r.out);
+
+    r = run_toolhost({"--config", conf.string(), "call", "clock", "sleep", R"({"ms":60000})", "--timeout-ms", "40", "--json"});
+    BOOST_TEST(r.exit_code == 69);
+    BOOST_TEST(parse_stdout(r).at("error").at("code").as_string() == "DEADLINE_EXCEEDED");
+}

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 #include <iterator>
@@ -78,61 +79,46 @@ std::optional<T> parse_number(std::string_view s) {
     return v;
 }
 
+// Sets an option that takes a value; nullopt when the value is fine.
+std::optional<usage_error> set_value_option(options& o, const std::string& name, const std::string& v) {
+    if (name == "--config") o.config_file = v;
+    else if (name == "--plugin-dir") o.plugin_dirs.emplace_back(v);
+    else if (name == "--log-level") o.log_level = v;
+    else if (name == "--log-format") o.log_format = v;
+    else if (name == "--request-id") o.request_id = v;
+    else if (name == "--session-id") o.session_id = v;
+    else if (name == "--threads") {
+        auto n = parse_number<unsigned>(v);
+        if (!n || *n > 1024) return usage_error{"--threads expects a number from 0 to 1024, got '" + v + "'"};
+        o.threads = *n;
+    } else if (name == "--timeout-ms") {
+        auto n = parse_number<long long>(v);
+        if (!n || *n <= 0) return usage_error{"--timeout-ms expects a positive number of milliseconds, got '" + v + "'"};
+        o.timeout_ms = *n;
+    }
+    return std::nullopt;
+}
+
 // Global options may stand before or after the command; command options after it.
 boost::system::result<options, usage_error> parse_args(const std::vector<std::string>& args) {
+    static constexpr std::string_view value_options[] = {"--config",     "--plugin-dir", "--log-level",
+                                                         "--log-format", "--threads",    "--request-id",
+                                                         "--session-id", "--timeout-ms"};
     options o;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
-        // The option's value, or null when the command line ends first.
-        auto value = [&](std::string_view) -> const std::string* {
-            return i + 1 < args.size() ? &args[++i] : nullptr;
-        };
-        auto missing = [&] { return usage_error{a + " needs a value"}; };
-        if (a == "--config") {
-            auto v = value(a);
-            if (!v) return missing();
-            o.config_file = *v;
-        } else if (a == "--plugin-dir") {
-            auto v = value(a);
-            if (!v) return missing();
-            o.plugin_dirs.emplace_back(*v);
+        if (std::find(std::begin(value_options), std::end(value_options), a) != std::end(value_options)) {
+            if (i + 1 >= args.size()) return usage_error{a + " needs a value"};
+            if (auto e = set_value_option(o, a, args[++i])) return *e;
         } else if (a == "--no-default-plugins") {
             o.default_plugins = false;
-        } else if (a == "--log-level") {
-            auto v = value(a);
-            if (!v) return missing();
-            o.log_level = *v;
-        } else if (a == "--log-format") {
-            auto v = value(a);
-            if (!v) return missing();
-            o.log_format = *v;
-        } else if (a == "--threads") {
-            auto v = value(a);
-            if (!v) return missing();
-            auto n = parse_number<unsigned>(*v);
-            if (!n || *n > 1024) return usage_error{"--threads expects a number from 0 to 1024, got '" + *v + "'"};
-            o.threads = *n;
         } else if (a == "--json") {
             o.json = true;
-        } else if (a == "--request-id") {
-            auto v = value(a);
-            if (!v) return missing();
-            o.request_id = *v;
-        } else if (a == "--session-id") {
-            auto v = value(a);
-            if (!v) return missing();
-            o.session_id = *v;
-        } else if (a == "--timeout-ms") {
-            auto v = value(a);
-            if (!v) return missing();
-            auto n = parse_number<long long>(*v);
-            if (!n || *n <= 0) return usage_error{"--timeout-ms expects a positive number of milliseconds, got '" + *v + "'"};
-            o.timeout_ms = *n;
         } else if (a == "--help" || a == "-h") {
             o.command = "help";
         } else if (a == "--version") {
             o.command = "version";
-        } else if (a.size() > 1 && a.front() == '-' && a != "-") {
+        } else if (a.size() > 1 && a.front() == '-') {
             return usage_error{"unknown option '" + a + "'"};
         } else if (o.command.empty()) {
             o.command = a;
