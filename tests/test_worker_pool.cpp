@@ -186,53 +186,48 @@ BOOST_AUTO_TEST_CASE(strand_serializes_and_keeps_fifo) {
     BOOST_TEST(out_of_order == 0);
 }
 
+// Set while a handler below is still inside its call to post / dispatch / defer, on that
+// thread only: a function that sees it set ran inline. (Checking a flag after the call would
+// race with another worker that picks the function up at once.)
+thread_local bool inside_submit = false;
+
 BOOST_AUTO_TEST_CASE(dispatch_runs_inline_only_on_a_pool_thread) {
     worker_pool pool(2);
-    struct result {
-        bool dispatch_inline = false;
-        bool post_inline = true;
-        bool defer_inline = true;
-        bool never_inline = true;
+    std::atomic<int> dispatch_inline{-1}, post_inline{-1}, defer_inline{-1}, never_inline{-1};
+    std::atomic<int> ran{0};
+    auto record = [&ran](std::atomic<int>& where) {
+        return [&ran, &where] {
+            where = inside_submit ? 1 : 0;
+            ran.fetch_add(1);
+        };
     };
-    std::promise<result> inside;
-    std::atomic<int> later{0};
     asio::post(pool, [&] {
-        result r;
-        bool ran = false;
-        asio::dispatch(pool, [&] { ran = true; });
-        r.dispatch_inline = ran;
-        bool posted = false, deferred = false, never = false;
-        asio::post(pool, [&posted, &later] { posted = true; later.fetch_add(1); });
-        r.post_inline = posted;
-        asio::defer(pool, [&deferred, &later] { deferred = true; later.fetch_add(1); });
-        r.defer_inline = deferred;
-        asio::require(pool.get_executor(), execution::blocking.never).execute([&never, &later] {
-            never = true;
-            later.fetch_add(1);
-        });
-        r.never_inline = never;
-        inside.set_value(r);
+        inside_submit = true;
+        asio::dispatch(pool, record(dispatch_inline));
+        asio::post(pool, record(post_inline));
+        asio::defer(pool, record(defer_inline));
+        asio::require(pool.get_executor(), execution::blocking.never).execute(record(never_inline));
+        inside_submit = false;
     });
-    auto r = inside.get_future().get();
-    BOOST_TEST(r.dispatch_inline);
-    BOOST_TEST(!r.post_inline);
-    BOOST_TEST(!r.defer_inline);
-    BOOST_TEST(!r.never_inline);
-    BOOST_TEST(wait_until([&] { return later.load() == 3; }));
+    BOOST_TEST(wait_until([&] { return ran.load() == 4; }));
+    BOOST_TEST(dispatch_inline.load() == 1);
+    BOOST_TEST(post_inline.load() == 0);
+    BOOST_TEST(defer_inline.load() == 0);
+    BOOST_TEST(never_inline.load() == 0);
 
     // From outside, dispatch queues: the function runs on a pool thread, not on ours.
     std::promise<std::thread::id> where;
     asio::dispatch(pool, [&] { where.set_value(std::this_thread::get_id()); });
     BOOST_TEST((where.get_future().get() != std::this_thread::get_id()));
-    // The executor of another pool does not count as "this thread".
+    // A worker of another pool is "outside" too: dispatch to `other` from `pool` queues.
     worker_pool other(1);
-    std::promise<bool> cross;
+    std::promise<std::thread::id> dispatcher;
+    std::promise<std::thread::id> runner;
     asio::post(pool, [&] {
-        bool ran = false;
-        asio::dispatch(other, [&ran] { ran = true; });
-        cross.set_value(ran);
+        dispatcher.set_value(std::this_thread::get_id());
+        asio::dispatch(other, [&] { runner.set_value(std::this_thread::get_id()); });
     });
-    BOOST_TEST(!cross.get_future().get());
+    BOOST_TEST((dispatcher.get_future().get() != runner.get_future().get()));
     other.join();
 }
 

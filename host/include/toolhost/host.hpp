@@ -14,6 +14,7 @@
 #include <toolhost/plugin_loader.hpp>
 #include <toolhost/status.hpp>
 #include <toolhost/tool_instance.hpp>
+#include <toolhost/worker_pool.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -23,7 +24,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/json/value.hpp>
 
 #include <atomic>
@@ -99,7 +99,7 @@ struct tool_slot;
 
 class host {
 public:
-    using executor_type = boost::asio::thread_pool::executor_type;
+    using executor_type = worker_pool::executor_type;
     using strand_type = boost::asio::strand<executor_type>;
 
     explicit host(host_options options);
@@ -233,7 +233,7 @@ private:
     host_config config_;
     plugin_loader loader_;
     load_report load_report_;
-    boost::asio::thread_pool pool_;
+    worker_pool pool_;
 
     mutable std::shared_mutex registry_mutex_;
     std::vector<std::shared_ptr<detail::tool_slot>> slots_;  // registration order

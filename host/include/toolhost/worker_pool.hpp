@@ -2,10 +2,12 @@
 /// A fixed set of worker threads for blocking plugin calls, as a Boost.Asio execution context.
 ///
 /// It is a drop-in for boost::asio::thread_pool where latency matters: an idle worker first
-/// polls the queue for a short "spin budget" (pause instruction, then sched_yield) before it
-/// parks on a condition variable, so a call submitted soon after the previous one is picked up
-/// in about a microsecond, without a futex wake-up on either side. After the budget an idle
-/// pool uses no CPU. Throughput and shutdown semantics are those of thread_pool.
+/// polls the queue for a short "spin budget" (a couple of microseconds with the pause
+/// instruction, then with sched_yield) before it parks on a condition variable, so a call
+/// submitted soon after the previous one is picked up in well under a microsecond, without a
+/// futex wake-up on either side. After the budget an idle pool uses no CPU. At most half the
+/// cores' worth of workers spin at once; the others park at once. Throughput and shutdown
+/// semantics are those of thread_pool.
 ///
 /// Handler exceptions: an exception that escapes a handler run by the pool (queued, or inline
 /// through dispatch) prints a message to stderr and calls std::terminate(). thread_pool lets
