@@ -10,6 +10,7 @@ packages=(
   libvalijson-dev json-schema-test-suite
   libsqlite3-dev sqlite3
   libbenchmark-dev
+  prometheus
 )
 
 missing=()

@@ -38,10 +38,50 @@ struct tool_slot {
     std::atomic<tool_state> state{tool_state::registered};
     std::unique_ptr<tool_instance> instance;  // written only under the lifecycle mutex, before ready
     std::optional<host::strand_type> strand;  // serializes calls of tools that are not thread-safe
-    std::atomic<int64_t> in_flight{0};
+    std::atomic<int64_t> in_flight{0};  // calls accepted and not finished, plus plugin calls running
     bool enabled = true;
+
+    // Resilience state, installed from the policy when the slot is created or the policy set.
+    call_policy policy;
+    std::map<std::string, call_policy, std::less<>> operation_policies;
+    std::unique_ptr<circuit_breaker> breaker;
+    std::unique_ptr<toolhost::bulkhead> bulkhead;
+    std::unique_ptr<retry_budget> budget;
+    // Calls waiting for a retry timer, so that stopping the tool can end them at once.
+    std::mutex retry_mutex;
+    std::map<timer_service::timer_id, std::shared_ptr<call_state>> waiting_retries;
+
+    const call_policy& policy_for(std::string_view op) const {
+        auto it = operation_policies.find(op);
+        return it != operation_policies.end() ? it->second : policy;
+    }
     mutable std::mutex error_mutex;
     std::optional<tool_error> error;  // why the last start failed
+};
+
+// One call through the pipeline: from prepare to the completion handler, across attempts.
+struct call_state {
+    tool_slot* slot = nullptr;  // alive while the slot's in_flight counts this call
+    const operation_descriptor* op = nullptr;
+    const call_policy* policy = nullptr;
+    std::string arguments;
+    call_options options;
+    std::shared_ptr<call_control> caller;  // the caller's cancellation, progress
+    std::optional<clock::time_point> deadline;  // the total deadline
+    completion_fn done;
+    std::atomic<bool> finished{false};
+    uint32_t attempts = 0;  // attempts started; only touched by one step at a time
+    clock::time_point started;
+};
+
+// One attempt: whichever comes first, the plugin's return or the attempt's deadline, decides it.
+struct attempt_state {
+    std::shared_ptr<call_state> call;
+    circuit_breaker::admission admission;
+    std::shared_ptr<call_control> control;
+    std::atomic<bool> decided{false};
+    std::optional<timer_service::timer_id> timer;
+    std::mutex timer_mutex;
 };
 
 }  // namespace detail
@@ -95,6 +135,11 @@ std::string_view tool_state_name(tool_state s) noexcept {
 host::host(host_options options)
     : config_(std::move(options.config)),
       loader_(options.loader),
+      default_policy_(std::move(options.default_policy)),
+      clock_(options.time ? options.time : &steady_clock_instance()),
+      own_timers_(options.timers ? nullptr : std::make_unique<thread_timer_service>()),
+      timers_(options.timers ? options.timers : own_timers_.get()),
+      random_(options.random ? options.random : &default_random()),
       pool_(thread_count(config_.threads)) {
     // The configuration's log settings apply to the whole process: Boost.Log is process-wide.
     logging::init(logging::parse_level(config_.log_level).value_or(logging::level::info),
@@ -135,6 +180,7 @@ boost::system::result<void, std::string> host::register_factory(std::shared_ptr<
         return "duplicate tool name '" + name + "': already provided by " +
                it->second->descriptor().plugin + "; this one was not registered";
     auto slot = std::make_shared<detail::tool_slot>(std::move(factory), pool_.get_executor());
+    install_policy(*slot, default_policy_);
     by_name_.emplace(slot->name, slot);
     slots_.push_back(std::move(slot));
     logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
@@ -171,6 +217,88 @@ bool host::unregister(std::string_view name) {
     drained_.wait(lock, [&] { return slot->in_flight.load() == 0; });
     logging::write(logging::level::info, "registry", "tool unregistered", {{"tool", std::string(name)}});
     return true;
+}
+
+void host::install_policy(detail::tool_slot& slot, const call_policy& policy) {
+    slot.policy = policy;
+    slot.breaker = policy.breaker_enabled ? std::make_unique<circuit_breaker>(slot.name, policy.breaker, *clock_) : nullptr;
+    if (slot.breaker) {
+        slot.breaker->on_transition([name = slot.name](const breaker_transition& t) {
+            logging::write(logging::level::warning, "breaker", "circuit breaker changed state",
+                           {{"tool", name},
+                            {"from", breaker_state_name(t.from)},
+                            {"to", breaker_state_name(t.to)},
+                            {"reason", t.reason}});
+        });
+    }
+    slot.bulkhead = std::make_unique<bulkhead>(policy.bulkhead);
+    slot.budget = std::make_unique<retry_budget>(policy.retry_budget_ratio, policy.retry_budget_min_per_second, *clock_);
+}
+
+boost::system::result<void, std::string> host::set_policy(std::string_view tool, call_policy policy) {
+    if (auto problems = toolhost::validate(policy); !problems.empty()) return "policy of '" + std::string(tool) + "': " + problems;
+    std::lock_guard life(lifecycle_mutex_);
+    std::shared_lock lock(registry_mutex_);
+    auto it = by_name_.find(tool);
+    if (it == by_name_.end()) return "no tool named '" + std::string(tool) + "'";
+    auto& slot = *it->second;
+    if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
+        return "tool '" + slot.name + "' is running; set its policy before start()";
+    install_policy(slot, policy);
+    return {};
+}
+
+boost::system::result<void, std::string> host::set_operation_policy(std::string_view tool, std::string_view operation,
+                                                                    call_policy policy) {
+    if (auto problems = toolhost::validate(policy); !problems.empty())
+        return "policy of '" + std::string(tool) + "." + std::string(operation) + "': " + problems;
+    std::lock_guard life(lifecycle_mutex_);
+    std::shared_lock lock(registry_mutex_);
+    auto it = by_name_.find(tool);
+    if (it == by_name_.end()) return "no tool named '" + std::string(tool) + "'";
+    auto& slot = *it->second;
+    if (!slot.descriptor().find_operation(operation))
+        return "tool '" + slot.name + "' has no operation '" + std::string(operation) + "'";
+    if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
+        return "tool '" + slot.name + "' is running; set its policies before start()";
+    slot.operation_policies.insert_or_assign(std::string(operation), std::move(policy));
+    return {};
+}
+
+namespace {
+template <class F>
+bool with_breaker(std::shared_mutex& m, const std::map<std::string, std::shared_ptr<detail::tool_slot>, std::less<>>& slots,
+                  std::string_view tool, F&& f) {
+    std::shared_lock lock(m);
+    auto it = slots.find(tool);
+    if (it == slots.end()) return false;
+    if (it->second->breaker) f(*it->second->breaker);
+    return true;
+}
+}  // namespace
+
+bool host::reset_circuit_breaker(std::string_view tool) {
+    return with_breaker(registry_mutex_, by_name_, tool, [](circuit_breaker& b) { b.reset(); });
+}
+
+void host::reset_all_circuit_breakers() {
+    std::shared_lock lock(registry_mutex_);
+    for (const auto& s : slots_)
+        if (s->breaker) s->breaker->reset();
+}
+
+bool host::force_open_circuit_breaker(std::string_view tool) {
+    return with_breaker(registry_mutex_, by_name_, tool, [](circuit_breaker& b) { b.force_open(); });
+}
+
+bool host::disable_circuit_breaker(std::string_view tool) {
+    return with_breaker(registry_mutex_, by_name_, tool, [](circuit_breaker& b) { b.disable(); });
+}
+
+std::optional<circuit_breaker::snapshot> host::circuit_breaker_state(std::string_view tool) const {
+    std::optional<circuit_breaker::snapshot> out;
+    with_breaker(registry_mutex_, by_name_, tool, [&](circuit_breaker& b) { out = b.get_snapshot(); });
+    return out;
 }
 
 std::vector<std::string> host::list() const {
@@ -368,6 +496,21 @@ void host::stop_slot(detail::tool_slot& slot) {
         return;
     }
     slot.state.store(tool_state::stopping);
+    // Calls waiting for a retry would otherwise hold the drain for their whole backoff.
+    std::vector<std::shared_ptr<detail::call_state>> ended;
+    {
+        std::lock_guard lock(slot.retry_mutex);
+        for (auto it = slot.waiting_retries.begin(); it != slot.waiting_retries.end();) {
+            if (timers_->cancel(it->first)) {
+                ended.push_back(std::move(it->second));
+                it = slot.waiting_retries.erase(it);
+            } else {
+                ++it;  // firing right now: start_attempt() will see the tool stopping
+            }
+        }
+    }
+    for (auto& c : ended)
+        finish(c, make_tool_error(status_code::unavailable, "tool '" + slot.name + "' shut down before the call could be retried"));
     {
         std::unique_lock lock(drain_mutex_);
         drained_.wait(lock, [&] { return slot.in_flight.load() == 0; });
@@ -409,10 +552,12 @@ int64_t host::in_flight() const noexcept {
     return n;
 }
 
-boost::system::result<host::prepared_call, tool_error> host::prepare_call(std::string_view tool,
-                                                                          std::string_view operation,
-                                                                          const json::value& arguments,
-                                                                          call_options&& options) {
+const std::shared_ptr<call_control>& host::caller_control(const detail::call_state& call) noexcept {
+    return call.caller;
+}
+
+boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::prepare_call(
+    std::string_view tool, std::string_view operation, const json::value& arguments, call_options&& options) {
     if (shut_down_.load(std::memory_order_relaxed))
         return make_tool_error(status_code::unavailable, "the host is shut down; no new calls are accepted");
     detail::tool_slot* slot = nullptr;
@@ -460,55 +605,244 @@ boost::system::result<host::prepared_call, tool_error> host::prepare_call(std::s
         return make_tool_error(status_code::invalid_argument,
                                "invalid arguments for " + d.name + "." + op->name + ": " + err->to_string());
     }
-    prepared_call pc;
-    pc.slot = slot;
-    pc.op = op;
-    pc.arguments = json::serialize(arguments);
-    pc.control = std::make_shared<call_control>(options.deadline);
-    if (options.on_progress) pc.control->set_progress_handler(std::move(options.on_progress));
-    pc.options = std::move(options);
-    pc.strand = slot->strand ? &*slot->strand : nullptr;
-    return pc;
+    auto call = std::make_shared<detail::call_state>();
+    call->slot = slot;
+    call->op = op;
+    call->policy = &slot->policy_for(op->name);
+    call->arguments = json::serialize(arguments);
+    call->caller = std::make_shared<call_control>(std::nullopt, *clock_);
+    if (options.on_progress) call->caller->set_progress_handler(std::move(options.on_progress));
+    call->options = std::move(options);
+    return call;
 }
 
-call_result host::run_call(prepared_call& call) noexcept {
-    auto& slot = *call.slot;
-    const auto& control = *call.control;
-    call_result r = make_tool_error(status_code::internal, "not run");
-    auto started = std::chrono::steady_clock::now();
-    if (control.cancel_requested()) {
-        r = make_tool_error(status_code::cancelled, "the call was cancelled before it started");
-    } else if (control.cancelled()) {
-        r = make_tool_error(status_code::deadline_exceeded,
-                            "the deadline passed before " + slot.name + "." + call.op->name + " started");
-    } else {
-        invocation inv;
-        inv.tool = slot.name;
-        inv.operation = call.op->name;
-        inv.arguments = call.arguments;
-        inv.request_id = call.options.request_id;
-        inv.session_id = call.options.session_id;
-        inv.traceparent = call.options.traceparent;
-        inv.attempt = 1;
-        inv.control = call.control.get();
-        r = slot.instance->invoke(inv);
-        if (!r && r.error().code == status_code::cancelled && !control.cancel_requested() && control.cancelled())
-            r = make_tool_error(status_code::deadline_exceeded,
-                                slot.name + "." + call.op->name + " stopped at its deadline: " + r.error().message);
+void host::launch(std::shared_ptr<detail::call_state> call, completion done) {
+    call->done = std::move(done);
+    call->started = clock_->now();
+    // The total deadline: the caller's, or the policy's, whichever comes first.
+    std::optional<clock::time_point> deadline = call->options.deadline;
+    if (call->policy->timeout) {
+        auto own = call->started + *call->policy->timeout;
+        if (!deadline || own < *deadline) deadline = own;
     }
-    release(slot);
+    call->deadline = deadline;
+    call->slot->budget->deposit();
+    start_attempt(call);
+}
+
+void host::start_attempt(const std::shared_ptr<detail::call_state>& call) {
+    auto& slot = *call->slot;
+    const auto now = clock_->now();
+    if (call->caller->cancel_requested()) {
+        finish(call, make_tool_error(status_code::cancelled,
+                                     call->attempts == 0 ? "the call was cancelled before it started"
+                                                         : "the call was cancelled between attempts"));
+        return;
+    }
+    if (slot.state.load() != tool_state::ready) {
+        finish(call, make_tool_error(status_code::unavailable, "tool '" + slot.name + "' is shutting down"));
+        return;
+    }
+    if (call->deadline && now >= *call->deadline) {
+        finish(call, make_tool_error(status_code::deadline_exceeded,
+                                     "the deadline passed before " + slot.name + "." + call->op->name +
+                                         (call->attempts == 0 ? " started" : " could be tried again")));
+        return;
+    }
+    circuit_breaker::admission adm;
+    adm.allowed = true;
+    if (slot.breaker) {
+        adm = slot.breaker->try_acquire();
+        if (!adm.allowed) {
+            finish(call, slot.breaker->rejection_error(adm));
+            return;
+        }
+    }
+    ++call->attempts;
+    // The queue holds the call: nothing else may while it waits for a slot.
+    auto admission = slot.bulkhead->acquire([this, call, adm] {
+        if (call->finished.load()) return false;
+        run_attempt(call, adm);
+        return true;
+    });
+    switch (admission) {
+    case bulkhead::admission::entered:
+        run_attempt(call, adm);
+        break;
+    case bulkhead::admission::queued:
+        break;  // run_attempt() runs when a slot frees; the deadline check there ends it if late
+    case bulkhead::admission::rejected:
+        if (slot.breaker) slot.breaker->release(adm);
+        finish(call, make_tool_error(status_code::resource_exhausted,
+                                     "tool '" + slot.name + "' is at its concurrency limit (" +
+                                         std::to_string(slot.bulkhead->options().max_concurrent) + " running, " +
+                                         std::to_string(slot.bulkhead->options().max_queue) + " queued)"));
+        break;
+    }
+}
+
+void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm) {
+    auto& slot = *call->slot;
+    const auto now = clock_->now();
+    std::optional<clock::time_point> attempt_deadline = call->deadline;
+    if (call->policy->attempt_timeout) {
+        auto own = now + *call->policy->attempt_timeout;
+        if (!attempt_deadline || own < *attempt_deadline) attempt_deadline = own;
+    }
+    auto attempt = std::make_shared<detail::attempt_state>();
+    attempt->call = call;
+    attempt->admission = adm;
+    attempt->control = std::make_shared<call_control>(attempt_deadline, *clock_, call->caller);
+    if (attempt_deadline && now >= *attempt_deadline) {
+        // Waited in the bulkhead queue past its deadline: give the slot back without running.
+        // Not the tool's fault, so the breaker records nothing.
+        slot.bulkhead->release();
+        if (slot.breaker) slot.breaker->release(adm);
+        complete_attempt(call, adm,
+                         make_tool_error(status_code::deadline_exceeded,
+                                         "the deadline passed while " + slot.name + "." + call->op->name +
+                                             " waited for a free slot"),
+                         true);
+        return;
+    }
+    slot.in_flight.fetch_add(1);  // the plugin call itself, released when it really returns
+    if (attempt_deadline) {
+        std::lock_guard lock(attempt->timer_mutex);
+        attempt->timer = timers_->schedule(*attempt_deadline, [this, attempt] {
+            if (attempt->decided.exchange(true)) return;
+            // The plugin call cannot be killed: tell it to stop, answer the caller now, and keep
+            // the bulkhead slot until the plugin really returns.
+            attempt->control->cancel();
+            abandoned_.fetch_add(1);
+            auto& c = *attempt->call;
+            if (c.slot->breaker) c.slot->breaker->on_abandoned(attempt->admission);
+            logging::write(logging::level::warning, "call", "attempt timed out; plugin call abandoned",
+                           {{"tool", c.slot->name}, {"operation", c.op->name}, {"attempt", c.attempts}});
+            complete_attempt(attempt->call, attempt->admission,
+                             make_tool_error(status_code::deadline_exceeded,
+                                             c.slot->name + "." + c.op->name + " did not answer by its deadline (attempt " +
+                                                 std::to_string(c.attempts) + ")"),
+                             true);
+        });
+    }
+    auto job = [this, attempt] {
+        auto& c = *attempt->call;
+        auto& s = *c.slot;
+        invocation inv;
+        inv.tool = s.name;
+        inv.operation = c.op->name;
+        inv.arguments = c.arguments;
+        inv.request_id = c.options.request_id;
+        inv.session_id = c.options.session_id;
+        inv.traceparent = c.options.traceparent;
+        inv.attempt = c.attempts;
+        inv.control = attempt->control.get();
+        call_result r = attempt->control->cancelled()
+                            ? call_result(make_tool_error(status_code::cancelled, "cancelled before the plugin ran"))
+                            : s.instance->invoke(inv);
+        s.bulkhead->release();
+        if (attempt->decided.exchange(true)) {
+            // Abandoned earlier: the caller has its answer; only the accounting is left.
+            abandoned_.fetch_sub(1);
+            logging::write(logging::level::info, "call", "abandoned plugin call finished",
+                           {{"tool", s.name}, {"operation", c.op->name},
+                            {"status", r ? std::string_view("OK") : status_name(r.error().code)}});
+        } else {
+            {
+                std::lock_guard lock(attempt->timer_mutex);
+                if (attempt->timer) timers_->cancel(*attempt->timer);
+            }
+            complete_attempt(attempt->call, attempt->admission, std::move(r), false);
+        }
+        release(s);
+    };
+    if (slot.strand)
+        boost::asio::post(*slot.strand, std::move(job));
+    else
+        boost::asio::post(pool_, std::move(job));
+}
+
+void host::complete_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm,
+                            call_result result, bool breaker_told) {
+    auto& slot = *call->slot;
+    if (!result && result.error().code == status_code::cancelled && !call->caller->cancel_requested() &&
+        call->deadline && clock_->now() >= *call->deadline)
+        result = make_tool_error(status_code::deadline_exceeded,
+                                 slot.name + "." + call->op->name + " stopped at its deadline: " + result.error().message);
+    if (slot.breaker && !breaker_told) slot.breaker->on_result(adm, result ? status_code::ok : result.error().code);
+    if (result) {
+        finish(call, std::move(result));
+        return;
+    }
+    const auto& policy = *call->policy;
+    const bool idempotent = policy.idempotent.value_or(call->op->idempotent());
+    if (!should_retry(policy.retry, result.error(), call->attempts, idempotent) || call->caller->cancel_requested()) {
+        finish(call, std::move(result));
+        return;
+    }
+    const auto delay = next_delay(policy.retry, result.error(), call->attempts, *random_);
+    const auto at = clock_->now() + std::chrono::duration_cast<clock::duration>(delay);
+    if (call->deadline && at >= *call->deadline) {
+        finish(call, std::move(result));  // no time left for another attempt: the last error stands
+        return;
+    }
+    if (!slot.budget->try_withdraw()) {
+        logging::write(logging::level::warning, "call", "retry budget exhausted; not retrying",
+                       {{"tool", slot.name}, {"operation", call->op->name}});
+        finish(call, std::move(result));
+        return;
+    }
+    logging::write(logging::level::info, "call", "retrying",
+                   {{"tool", slot.name},
+                    {"operation", call->op->name},
+                    {"attempt", call->attempts},
+                    {"status", status_name(result.error().code)},
+                    {"error", result.error().message},
+                    {"delay_ms", std::chrono::duration<double, std::milli>(delay).count()}});
+    std::lock_guard lock(slot.retry_mutex);
+    // Checked under the lock stop_slot() takes after marking the tool stopping, so a retry is
+    // either seen and ended there, or not scheduled at all.
+    if (slot.state.load() != tool_state::ready) {
+        finish(call, make_tool_error(status_code::unavailable,
+                                     "tool '" + slot.name + "' shut down before the call could be retried"));
+        return;
+    }
+    auto id = timers_->schedule(at, [this, call] {
+        {
+            std::lock_guard l(call->slot->retry_mutex);
+            // Gone when stop_slot() took it: then the call was already ended there.
+            bool mine = false;
+            for (auto it = call->slot->waiting_retries.begin(); it != call->slot->waiting_retries.end(); ++it)
+                if (it->second == call) {
+                    call->slot->waiting_retries.erase(it);
+                    mine = true;
+                    break;
+                }
+            if (!mine) return;
+        }
+        start_attempt(call);
+    });
+    slot.waiting_retries.emplace(id, call);
+}
+
+void host::finish(const std::shared_ptr<detail::call_state>& call, call_result result) {
+    if (call->finished.exchange(true)) return;
+    auto& slot = *call->slot;
     if (logging::enabled(logging::level::debug)) {
         auto opt = [](const std::string& s) { return s.empty() ? json::value() : json::value(s); };
-        logging::write(logging::level::debug, "call", r ? "call finished" : "call failed",
+        logging::write(logging::level::debug, "call", result ? "call finished" : "call failed",
                        {{"tool", slot.name},
-                        {"operation", call.op->name},
-                        {"request_id", opt(call.options.request_id)},
-                        {"session_id", opt(call.options.session_id)},
-                        {"duration_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()},
-                        {"status", r ? "OK" : status_name(r.error().code)},
-                        {"error", r ? json::value() : json::value(r.error().message)}});
+                        {"operation", call->op->name},
+                        {"request_id", opt(call->options.request_id)},
+                        {"session_id", opt(call->options.session_id)},
+                        {"attempts", call->attempts},
+                        {"duration_ms", std::chrono::duration<double, std::milli>(clock_->now() - call->started).count()},
+                        {"status", result ? std::string_view("OK") : status_name(result.error().code)},
+                        {"error", result ? json::value() : json::value(result.error().message)}});
     }
-    return r;
+    auto done = std::move(call->done);
+    release(slot);
+    done(std::move(result));
 }
 
 call_result host::call(std::string tool, std::string operation, json::value arguments, call_options options) {

@@ -10,8 +10,11 @@
 ///     auto r = co_await h.async_call("echo", "echo", {}, {}, boost::asio::use_awaitable);
 ///     h.shutdown();   // drains calls in flight, then cleans up in reverse order
 
+#include <toolhost/call_policy.hpp>
+#include <toolhost/clock.hpp>
 #include <toolhost/config.hpp>
 #include <toolhost/plugin_loader.hpp>
+#include <toolhost/timer_service.hpp>
 #include <toolhost/status.hpp>
 #include <toolhost/tool_instance.hpp>
 #include <toolhost/worker_pool.hpp>
@@ -91,11 +94,46 @@ struct call_options {
 struct host_options {
     host_config config;
     plugin_loader::options loader;
+    /// The policy of every tool until set_policy() says otherwise.
+    call_policy default_policy;
+    /// Injected time, timers and randomness (tests use manual ones); null: the steady clock,
+    /// a timer thread of the host's own, and a per-thread generator.
+    const clock* time = nullptr;
+    timer_service* timers = nullptr;
+    random_source* random = nullptr;
 };
 
 namespace detail {
 struct tool_slot;
-}
+struct call_state;
+
+// A move-only, type-erased completion: what the call pipeline hands its result to.
+class completion_fn {
+public:
+    completion_fn() = default;
+    template <class F>
+    explicit completion_fn(F&& f) : impl_(new model<std::decay_t<F>>(std::forward<F>(f))) {}
+    explicit operator bool() const noexcept { return impl_ != nullptr; }
+    /// Calls it once; it is empty afterwards.
+    void operator()(call_result r) {
+        auto impl = std::move(impl_);
+        impl->call(std::move(r));
+    }
+
+private:
+    struct concept_t {
+        virtual ~concept_t() = default;
+        virtual void call(call_result r) = 0;
+    };
+    template <class F>
+    struct model final : concept_t {
+        explicit model(F&& f) : fn(std::move(f)) {}
+        void call(call_result r) override { std::move(fn)(std::move(r)); }
+        F fn;
+    };
+    std::unique_ptr<concept_t> impl_;
+};
+}  // namespace detail
 
 class host {
 public:
@@ -129,6 +167,23 @@ public:
     /// Stops the tool if it runs (drains its calls, cleans it up) and removes its factory.
     /// False if no such tool.
     bool unregister(std::string_view name);
+
+    /// Sets the resilience policy of a tool, or of one of its operations (deadlines and retry;
+    /// the breaker and bulkhead are per tool). Only before the tool starts; the message says
+    /// what is wrong otherwise.
+    boost::system::result<void, std::string> set_policy(std::string_view tool, call_policy policy);
+    boost::system::result<void, std::string> set_operation_policy(std::string_view tool,
+                                                                  std::string_view operation,
+                                                                  call_policy policy);
+
+    /// The seed's reset_circuit_breaker / reset_all_circuit_breakers, plus force-open and
+    /// disable. False if there is no such tool.
+    bool reset_circuit_breaker(std::string_view tool);
+    void reset_all_circuit_breakers();
+    bool force_open_circuit_breaker(std::string_view tool);
+    bool disable_circuit_breaker(std::string_view tool);
+    /// The breaker's counters and state, or nullopt if no such tool.
+    std::optional<circuit_breaker::snapshot> circuit_breaker_state(std::string_view tool) const;
 
     /// Names of registered tools, in registration order.
     std::vector<std::string> list() const;
@@ -180,22 +235,22 @@ public:
     /// The number of calls accepted and not yet finished by their plugin.
     int64_t in_flight() const noexcept;
 
-private:
-    // A call that passed lookup and validation, ready to run on a worker.
-    struct prepared_call {
-        detail::tool_slot* slot = nullptr;  // kept alive by the slot's in-flight count
-        const operation_descriptor* op = nullptr;
-        std::string arguments;
-        call_options options;
-        std::shared_ptr<call_control> control;
-        const strand_type* strand = nullptr;  // null for thread-safe tools
-    };
+    /// Calls abandoned at their deadline whose plugin call has not returned yet.
+    int64_t abandoned_calls() const noexcept { return abandoned_.load(std::memory_order_relaxed); }
 
-    boost::system::result<prepared_call, tool_error> prepare_call(std::string_view tool,
-                                                                  std::string_view operation,
-                                                                  const boost::json::value& arguments,
-                                                                  call_options&& options);
-    call_result run_call(prepared_call& call) noexcept;
+private:
+    using completion = detail::completion_fn;
+
+    boost::system::result<std::shared_ptr<detail::call_state>, tool_error> prepare_call(
+        std::string_view tool, std::string_view operation, const boost::json::value& arguments,
+        call_options&& options);
+    void launch(std::shared_ptr<detail::call_state> call, completion done);
+    void start_attempt(const std::shared_ptr<detail::call_state>& call);
+    void run_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm);
+    void complete_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm,
+                          call_result result, bool abandoned);
+    void finish(const std::shared_ptr<detail::call_state>& call, call_result result);
+    static const std::shared_ptr<call_control>& caller_control(const detail::call_state& call) noexcept;
 
     template <class Handler>
     void start_call(Handler handler, std::string_view tool, std::string_view operation,
@@ -212,26 +267,28 @@ private:
         }
         auto slot = boost::asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) {
-            slot.assign([control = prepared->control](boost::asio::cancellation_type) { control->cancel(); });
+            slot.assign([control = caller_control(**prepared)](boost::asio::cancellation_type) { control->cancel(); });
         }
-        const strand_type* strand = prepared->strand;
-        auto job = [this, call = std::move(*prepared), h = std::move(handler), work = std::move(work)]() mutable {
-            call_result r = run_call(call);
-            boost::asio::dispatch(work, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
-        };
-        if (strand != nullptr)
-            boost::asio::post(*strand, std::move(job));
-        else
-            boost::asio::post(pool_, std::move(job));
+        // The handler runs on its own executor, which is kept busy (outstanding work) until then.
+        launch(std::move(*prepared), completion([h = std::move(handler), work = std::move(work)](call_result r) mutable {
+                   boost::asio::dispatch(work, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+               }));
     }
 
     detail::tool_slot* find_slot(std::string_view name) const;
     void stop_slot(detail::tool_slot& slot);
     void initialize_slot(detail::tool_slot& slot);
     void release(detail::tool_slot& slot) noexcept;
+    void install_policy(detail::tool_slot& slot, const call_policy& policy);
 
     host_config config_;
     plugin_loader loader_;
+    call_policy default_policy_;
+    const clock* clock_;
+    std::unique_ptr<timer_service> own_timers_;
+    timer_service* timers_;
+    random_source* random_;
+    std::atomic<int64_t> abandoned_{0};
     load_report load_report_;
     worker_pool pool_;
 

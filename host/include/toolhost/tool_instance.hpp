@@ -3,6 +3,7 @@
 /// today; an out-of-process worker (a child process that loads the plugin and talks to the host
 /// over a socket) can implement it later without touching the call path.
 
+#include <toolhost/clock.hpp>
 #include <toolhost/status.hpp>
 #include <toolhost/tool_descriptor.hpp>
 
@@ -23,34 +24,43 @@ using progress_handler = std::function<void(double, double, std::string_view)>;
 /// Thread-safe: the caller cancels from any thread while the tool polls.
 class call_control {
 public:
-    using clock = std::chrono::steady_clock;
+    using time_point = clock::time_point;
 
     call_control() = default;
-    explicit call_control(std::optional<clock::time_point> deadline) : deadline_(deadline) {}
+    /// `parent`, when given, cancels this call too (the caller's cancellation of a call that
+    /// spans several attempts). `clk` must outlive the control.
+    explicit call_control(std::optional<time_point> deadline, const clock& clk = steady_clock_instance(),
+                          std::shared_ptr<const call_control> parent = nullptr)
+        : deadline_(deadline), clock_(&clk), parent_(std::move(parent)) {}
 
-    /// True once cancel() was called or the deadline has passed.
+    /// True once cancel() was called (here or on the parent) or the deadline has passed.
     bool cancelled() const noexcept {
-        return cancelled_.load(std::memory_order_acquire) || (deadline_ && clock::now() >= *deadline_);
+        return cancel_requested() || (deadline_ && clock_->now() >= *deadline_);
     }
     /// True only if cancel() was called (not merely the deadline).
-    bool cancel_requested() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+    bool cancel_requested() const noexcept {
+        return cancelled_.load(std::memory_order_acquire) || (parent_ && parent_->cancel_requested());
+    }
     void cancel() noexcept { cancelled_.store(true, std::memory_order_release); }
 
-    const std::optional<clock::time_point>& deadline() const noexcept { return deadline_; }
+    const std::optional<time_point>& deadline() const noexcept { return deadline_; }
     /// Time left; nanoseconds::max() without a deadline.
     std::chrono::nanoseconds remaining() const noexcept {
         if (!deadline_) return std::chrono::nanoseconds::max();
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline_ - clock::now());
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline_ - clock_->now());
     }
 
     void set_progress_handler(progress_handler h) { progress_ = std::move(h); }
     void report_progress(double done, double total, std::string_view message) const {
         if (progress_) progress_(done, total, message);
+        else if (parent_) parent_->report_progress(done, total, message);
     }
 
 private:
     std::atomic<bool> cancelled_{false};
-    std::optional<clock::time_point> deadline_;
+    std::optional<time_point> deadline_;
+    const clock* clock_ = &steady_clock_instance();
+    std::shared_ptr<const call_control> parent_;
     progress_handler progress_;
 };
 

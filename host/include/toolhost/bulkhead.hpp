@@ -1,0 +1,47 @@
+#pragma once
+/// A bulkhead: at most `max_concurrent` calls of one tool run at once, at most `max_queue` more
+/// wait for a slot, and anything beyond is rejected at once (RESOURCE_EXHAUSTED).
+///
+/// A slot is held from acquire until release(), which the pipeline calls only when the plugin
+/// really returns: a call abandoned at its deadline keeps its slot until then.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+
+namespace toolhost {
+
+struct bulkhead_options {
+    uint32_t max_concurrent = 64;
+    uint32_t max_queue = 256;
+};
+
+class bulkhead {
+public:
+    /// Called with a slot held once a queued acquire gets one. Returns false when the caller no
+    /// longer wants it (its deadline passed while it waited); the slot then goes to the next.
+    using waiter = std::function<bool()>;
+    enum class admission { entered, queued, rejected };
+
+    explicit bulkhead(bulkhead_options o) : options_(o) {}
+
+    /// entered: the caller holds a slot now (`w` is dropped). queued: `w` runs later, on the
+    /// thread that releases a slot. rejected: the queue is full. [thread-safe]
+    admission acquire(waiter w);
+    /// Frees a slot, or hands it to the oldest waiter that still wants it. [thread-safe]
+    void release();
+
+    const bulkhead_options& options() const noexcept { return options_; }
+    uint32_t running() const noexcept { return running_.load(std::memory_order_relaxed); }
+    uint32_t queued() const;
+
+private:
+    bulkhead_options options_;
+    mutable std::mutex mutex_;
+    std::deque<waiter> queue_;
+    std::atomic<uint32_t> running_{0};
+};
+
+}  // namespace toolhost

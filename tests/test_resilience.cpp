@@ -1,0 +1,335 @@
+// The resilience pipeline on a virtual clock: retry (idempotent only, never CANCELLED,
+// retry-after honoured, budget), circuit breaker (trip, fail fast, probe, reset), bulkhead
+// (limit, queue, reject), attempt timeout with abandoned calls, and a many-call soak in which
+// every call gets exactly one result.
+#define BOOST_TEST_MODULE resilience
+#include <boost/test/unit_test.hpp>
+
+#include <toolhost/host.hpp>
+#include <toolhost/retry_policy.hpp>
+#include <toolhost/timer_service.hpp>
+
+#include "test_support.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+
+#include <future>
+#include <thread>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace toolhost;
+using namespace std::chrono_literals;
+using toolhost::test::temp_dir;
+
+namespace {
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+// A host with the testkit plugin on a manual clock and manual timers.
+struct fixture {
+    temp_dir dir;
+    manual_clock time;
+    manual_timer_service timers{time};
+    sequence_random random{{0.0}};  // no jitter: every backoff is 0 with full jitter... set per test
+    std::unique_ptr<host> h;
+
+    explicit fixture(call_policy policy = quick_policy()) {
+        auto plugins = dir / "plugins";
+        fs::create_directory(plugins);
+        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
+        auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
+        c.plugin_dirs = {plugins};
+        c.data_dir = dir / "var";
+        c.threads = 4;
+        c.log_level = "error";
+        host_options o{std::move(c), {}, std::move(policy), &time, &timers, &random};
+        h = std::make_unique<host>(std::move(o));
+        h->load_plugins();
+    }
+    void start() { BOOST_TEST_REQUIRE(h->start({}).ok()); }
+
+    static call_policy quick_policy() {
+        call_policy p;
+        p.timeout = 60s;
+        p.attempt_timeout = 10s;
+        p.retry.initial_backoff = 100ms;
+        p.retry.max_backoff = 1s;
+        p.retry.jitter = backoff_jitter::none;
+        return p;
+    }
+
+    // Moves virtual time in small steps until the future is ready (timers fire on the way).
+    call_result drive(std::future<call_result>& f, std::chrono::milliseconds step = 10ms, int max_steps = 100000) {
+        for (int i = 0; i < max_steps; ++i) {
+            if (f.wait_for(std::chrono::microseconds(200)) == std::future_status::ready) return f.get();
+            timers.advance(step);
+        }
+        BOOST_FAIL("the call never completed");
+        return make_tool_error(status_code::internal, "unreachable");
+    }
+
+    std::future<call_result> call(const std::string& tool, const std::string& op, json::object args = {}) {
+        return h->async_call(tool, op, std::move(args), {}, boost::asio::use_future);
+    }
+
+    int64_t plugin_calls(const std::string& tool = "testkit_mt") {
+        auto f = call(tool, "stats");
+        auto r = drive(f);
+        BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+        return json::parse(*r).at("calls").as_int64();
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(idempotent_operation_is_retried_until_it_succeeds) {
+    fixture fx;
+    fx.start();
+    auto start = fx.time.now();
+    auto f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "flaky"}, {"succeed_on_attempt", 3}});
+    auto r = fx.drive(f);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+    BOOST_TEST(json::parse(*r).at("attempt").as_int64() == 3);
+    // two backoffs without jitter: 100 ms then 200 ms
+    BOOST_TEST((fx.time.now() - start >= 300ms));
+}
+
+BOOST_AUTO_TEST_CASE(non_idempotent_operation_is_never_retried) {
+    fixture fx;
+    fx.start();
+    auto f = fx.call("testkit", "fail_unsafe", {{"code", "UNAVAILABLE"}, {"message", "down"}, {"succeed_on_attempt", 2}});
+    auto r = fx.drive(f);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::unavailable));
+    BOOST_TEST(r.error().message == "down");
+}
+
+BOOST_AUTO_TEST_CASE(non_retryable_codes_and_cancelled_are_not_retried) {
+    fixture fx;
+    fx.start();
+    for (auto code : {"INVALID_ARGUMENT", "CANCELLED", "NOT_FOUND", "INTERNAL"}) {
+        auto f = fx.call("testkit", "fail", {{"code", code}, {"message", "m"}, {"succeed_on_attempt", 2}});
+        auto r = fx.drive(f);
+        BOOST_TEST_CONTEXT(code) {
+            BOOST_TEST_REQUIRE(!r.has_value());
+            BOOST_TEST(std::string(status_name(r.error().code)) == code);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_hint_is_honoured) {
+    auto p = fixture::quick_policy();
+    p.retry.max_attempts = 2;
+    fixture fx(p);
+    fx.start();
+    auto f = fx.call("testkit", "fail",
+                     {{"code", "UNAVAILABLE"}, {"message", "busy"}, {"retry_after_ms", 5000}, {"succeed_on_attempt", 2}});
+    // The first attempt fails at once; the retry must wait for the hint, not the 100 ms backoff.
+    for (int i = 0; i < 20 && f.wait_for(1ms) != std::future_status::ready; ++i) fx.timers.advance(200ms);
+    BOOST_TEST((f.wait_for(5ms) != std::future_status::ready));  // 4 s later: still waiting
+    auto r = fx.drive(f, 100ms);
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST(json::parse(*r).at("attempt").as_int64() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(no_retry_when_the_deadline_leaves_no_time) {
+    auto p = fixture::quick_policy();
+    p.timeout = 150ms;
+    p.attempt_timeout = 50ms;
+    p.retry.initial_backoff = 200ms;
+    p.retry.max_attempts = 2;
+    p.retry.max_backoff = 200ms;
+    BOOST_TEST(!toolhost::validate(p).empty());  // validate rejects it: 2 x 50 + 200 > 150
+    auto ok = fixture::quick_policy();
+    fixture fx(ok);
+    BOOST_TEST_REQUIRE(fx.h->set_operation_policy("testkit", "fail", [] {
+        auto q = fixture::quick_policy();
+        q.timeout = 250ms;
+        q.attempt_timeout = 20ms;
+        q.retry.max_attempts = 2;
+        q.retry.initial_backoff = 200ms;
+        q.retry.max_backoff = 200ms;
+        return q;
+    }()).has_value());
+    fx.start();
+    auto f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "m"}, {"succeed_on_attempt", 2}, {"retry_after_ms", 1000}});
+    auto r = fx.drive(f);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::unavailable));  // the last error stands
+}
+
+BOOST_AUTO_TEST_CASE(breaker_opens_fails_fast_probes_and_resets) {
+    auto p = fixture::quick_policy();
+    p.retry.max_attempts = 1;
+    p.breaker.consecutive_failures = 3;
+    p.breaker.open_duration = 30s;
+    p.breaker.max_open_duration = 300s;
+    fixture fx(p);
+    fx.start();
+    auto fail = [&] {
+        auto f = fx.call("testkit", "fail_unsafe", {{"code", "UNAVAILABLE"}, {"message", "backend down"}});
+        return fx.drive(f);
+    };
+    for (int i = 0; i < 3; ++i) {
+        auto r = fail();  // the call that trips it still returns its own error
+        BOOST_TEST_REQUIRE(!r.has_value());
+        BOOST_TEST(r.error().message == "backend down");
+    }
+    BOOST_TEST((fx.h->circuit_breaker_state("testkit")->state == breaker_state::open));
+    auto f = fx.call("testkit", "echo");
+    auto r = fx.drive(f, 1ms, 1);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::unavailable));
+    BOOST_TEST(contains(r.error().message, "circuit breaker 'testkit' is open"), r.error().message);
+
+    // After the open time a probe goes through; its success closes the breaker.
+    fx.timers.advance(31s);
+    f = fx.call("testkit", "echo", {{"probe", true}});
+    r = fx.drive(f);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+    BOOST_TEST((fx.h->circuit_breaker_state("testkit")->state == breaker_state::closed));
+
+    // Manual controls: force open, then reset.
+    BOOST_TEST(fx.h->force_open_circuit_breaker("testkit"));
+    f = fx.call("testkit", "echo");
+    BOOST_TEST(!fx.drive(f).has_value());
+    fx.h->reset_all_circuit_breakers();
+    f = fx.call("testkit", "echo");
+    BOOST_TEST(fx.drive(f).has_value());
+    BOOST_TEST(!fx.h->reset_circuit_breaker("nosuch"));
+}
+
+BOOST_AUTO_TEST_CASE(bulkhead_limits_queues_and_rejects) {
+    auto p = fixture::quick_policy();
+    p.bulkhead.max_concurrent = 1;
+    p.bulkhead.max_queue = 1;
+    p.retry.max_attempts = 1;
+    fixture fx(p);
+    fx.start();
+    boost::asio::cancellation_signal cancel_first;
+    auto first = fx.h->async_call("testkit_mt", "rendezvous", json::object{{"n", 5}, {"timeout_ms", 60000}}, {},
+                                  boost::asio::bind_cancellation_slot(cancel_first.slot(), boost::asio::use_future));
+    while (fx.h->status("testkit_mt")->in_flight < 2) std::this_thread::yield();  // call + its plugin call
+    auto second = fx.call("testkit_mt", "echo", {{"n", 2}});  // queued
+    auto third = fx.call("testkit_mt", "echo", {{"n", 3}});   // rejected at once
+    auto r3 = third.get();
+    BOOST_TEST_REQUIRE(!r3.has_value());
+    BOOST_TEST((r3.error().code == status_code::resource_exhausted));
+    BOOST_TEST(contains(r3.error().message, "concurrency limit"), r3.error().message);
+    if (second.wait_for(20ms) == std::future_status::ready) {
+        auto r = second.get();
+        BOOST_FAIL("the queued call completed early: " << (r ? *r : r.error().to_string()));
+    }
+    cancel_first.emit(boost::asio::cancellation_type::terminal);
+    auto r1 = first.get();
+    BOOST_TEST(r1.has_value());  // rendezvous returns {"reached":false} when cancelled
+    auto r2 = second.get();
+    BOOST_TEST_REQUIRE(r2.has_value(), (r2 ? "" : r2.error().to_string()));
+    BOOST_TEST(json::parse(*r2).at("n").as_int64() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(attempt_timeout_abandons_and_keeps_the_slot_until_the_plugin_returns) {
+    auto p = fixture::quick_policy();
+    p.attempt_timeout = 50ms;
+    p.retry.max_attempts = 1;
+    p.bulkhead.max_concurrent = 1;
+    p.bulkhead.max_queue = 0;
+    fixture fx(p);
+    fx.start();
+    // overlap ignores cancellation: it really runs for 300 ms of wall time
+    auto slow = fx.call("testkit", "overlap", {{"us", 300000}});
+    // Wait until the attempt's timer is armed and the plugin is inside its 300 ms sleep.
+    while (fx.h->status("testkit")->in_flight < 2 || fx.timers.pending() == 0) std::this_thread::yield();
+    std::this_thread::sleep_for(50ms);
+    fx.timers.advance(60ms);  // virtual: past the attempt deadline
+    auto r = slow.get();
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::deadline_exceeded), r.error().to_string());
+    BOOST_TEST(fx.h->abandoned_calls() == 1);
+    // The abandoned plugin call still holds the only slot.
+    auto blocked = fx.call("testkit", "echo");
+    auto rb = blocked.get();
+    BOOST_TEST_REQUIRE(!rb.has_value());
+    BOOST_TEST((rb.error().code == status_code::resource_exhausted));
+    // Once the plugin returns, the slot is free again.
+    while (fx.h->abandoned_calls() != 0) std::this_thread::sleep_for(1ms);
+    while (fx.h->status("testkit")->in_flight != 0) std::this_thread::yield();
+    auto after = fx.call("testkit", "echo");
+    BOOST_TEST(fx.drive(after).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_ends_calls_waiting_for_a_retry) {
+    auto p = fixture::quick_policy();
+    p.retry.initial_backoff = 10s;
+    p.retry.max_backoff = 10s;
+    fixture fx(p);
+    fx.start();
+    auto f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "m"}, {"succeed_on_attempt", 3}});
+    // Waiting for its backoff: the first attempt is over (only the call itself is in flight)
+    // and one timer, the retry's, is pending.
+    while (fx.h->status("testkit")->in_flight != 1 || fx.timers.pending() != 1) std::this_thread::yield();
+    fx.h->shutdown();
+    auto r = f.get();
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::unavailable));
+    BOOST_TEST(contains(r.error().message, "shut down"), r.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(many_calls_with_faults_each_get_exactly_one_result) {
+    // Real time here: 16 callers, 5% of calls fail (half of those succeed on a retry).
+    temp_dir dir;
+    auto plugins = dir / "plugins";
+    fs::create_directory(plugins);
+    toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
+    auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
+    c.plugin_dirs = {plugins};
+    c.data_dir = dir / "var";
+    c.threads = 2;
+    c.log_level = "error";
+    call_policy p;
+    p.retry.initial_backoff = 0ms;
+    p.retry.jitter = backoff_jitter::none;
+    p.breaker_enabled = false;  // faults are injected on purpose; the breaker is tested above
+    p.bulkhead.max_queue = 4096;  // 16 callers x 64 outstanding: room for all of them
+    host h(host_options{std::move(c), {}, p, nullptr, nullptr, nullptr});
+    h.load_plugins();
+    BOOST_TEST_REQUIRE(h.start({}).ok());
+
+    constexpr int callers = 16;
+    constexpr int per_caller = 12500;  // 200,000 calls
+    std::atomic<int64_t> ok{0}, failed{0}, results{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < callers; ++t) {
+        threads.emplace_back([&, t] {
+            std::atomic<int> outstanding{0};
+            for (int i = 0; i < per_caller; ++i) {
+                const int n = t * per_caller + i;
+                json::object args;
+                std::string op = "echo";
+                if (n % 20 == 0) {  // 5% faults
+                    op = "fail";
+                    args = {{"code", "UNAVAILABLE"}, {"message", "injected"}, {"succeed_on_attempt", n % 40 == 0 ? 2 : 99}};
+                }
+                while (outstanding.load() > 64) std::this_thread::yield();
+                outstanding.fetch_add(1);
+                h.async_call("testkit_mt", op, std::move(args), {}, [&](call_result r) {
+                    (r ? ok : failed).fetch_add(1);
+                    results.fetch_add(1);
+                    outstanding.fetch_sub(1);
+                });
+            }
+            while (outstanding.load() != 0) std::this_thread::yield();
+        });
+    }
+    for (auto& th : threads) th.join();
+    BOOST_TEST(results.load() == int64_t(callers) * per_caller);
+    BOOST_TEST(ok.load() + failed.load() == results.load());
+    // At most the 5% that were made to keep failing fail (a retry may be refused by the budget).
+    BOOST_TEST(failed.load() <= int64_t(callers) * per_caller / 20);
+    BOOST_TEST(failed.load() >= int64_t(callers) * per_caller / 40);
+    BOOST_TEST(h.in_flight() == 0);
+}
