@@ -287,3 +287,17 @@ BOOST_AUTO_TEST_CASE(bundled_c_plugin_clock) {
     BOOST_TEST(r.exit_code == 69);
     BOOST_TEST(parse_stdout(r).at("error").at("code").as_string() == "DEADLINE_EXCEEDED");
 }
+
+BOOST_AUTO_TEST_CASE(metrics_are_valid_prometheus_exposition) {
+    plugin_folder p;
+    auto r = run_toolhost(p.args({"--no-default-plugins", "metrics"}));
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, "toolhost_tool_calls_total{"), r.out);
+    BOOST_TEST(contains(r.out, "toolhost_tool_circuit_breaker_state{tool=\"testkit\"} 0"), r.out);
+    auto check = toolhost::test::run_process({"/usr/bin/promtool", "check", "metrics"}, r.out);
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    BOOST_TEST(check.out.empty(), check.out);  // promtool prints lint problems
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "--json"}));
+    BOOST_TEST(r.exit_code == 0);
+    BOOST_TEST(parse_stdout(r).as_object().contains("toolhost_tool_calls_total"));
+}

@@ -35,6 +35,8 @@ commands:
   call TOOL OPERATION [ARGS_JSON]     call an operation (ARGS_JSON defaults to {}; - reads stdin)
        [--request-id ID] [--session-id ID] [--timeout-ms N] [--json]
   status [--json]                     start the enabled tools and report their state
+  metrics [--json]                    start the enabled tools and print the host's metrics
+                                      (Prometheus text exposition, or JSON)
   validate [--json]                   check configuration and plugins without serving
   version [--json]                    print the version
   help                                print this text
@@ -172,7 +174,7 @@ public:
             return exit_code::ok;
         }
         if (c == "version") return cmd_version();
-        if (c != "list" && c != "info" && c != "call" && c != "validate" && c != "status") {
+        if (c != "list" && c != "info" && c != "call" && c != "validate" && c != "status" && c != "metrics") {
             err_ << "toolhost: unknown command '" << c << "'\n\n" << usage_text;
             return exit_code::usage;
         }
@@ -184,6 +186,7 @@ public:
         if (c == "info") return cmd_info();
         if (c == "call") return cmd_call();
         if (c == "status") return cmd_status();
+        if (c == "metrics") return cmd_metrics();
         return cmd_validate();
     }
 
@@ -192,7 +195,7 @@ private:
         const auto n = o_.positional.size();
         const std::string& c = o_.command;
         std::string problem;
-        if ((c == "list" || c == "validate" || c == "status") && n != 0)
+        if ((c == "list" || c == "validate" || c == "status" || c == "metrics") && n != 0)
             problem = "'" + c + "' takes no arguments";
         else if (c == "info" && n != 1)
             problem = "'info' needs exactly one TOOL";
@@ -409,6 +412,18 @@ private:
                 if (!host_->status(n)) err_ << "failed: " << n << ": " << e.message << '\n';
         }
         return report.ok() ? exit_code::ok : exit_code::unavailable;
+    }
+
+    int cmd_metrics() {
+        start_options so;
+        so.concurrent = host_->config().concurrent_init;
+        host_->start(so);
+        if (o_.json)
+            out_ << json::serialize(host_->metrics().to_json()) << '\n';
+        else
+            out_ << host_->metrics().render_prometheus();
+        host_->shutdown();
+        return exit_code::ok;
     }
 
     int cmd_validate() {

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 #include <thread>
 
 namespace toolhost {
@@ -47,6 +48,22 @@ struct tool_slot {
     std::unique_ptr<circuit_breaker> breaker;
     std::unique_ptr<toolhost::bulkhead> bulkhead;
     std::unique_ptr<retry_budget> budget;
+    // Metric handles, looked up once at registration so the call path only increments.
+    struct op_metrics {
+        std::array<counter*, 17> calls{};  // by status code
+        histogram* call_duration = nullptr;
+        histogram* attempt_duration = nullptr;
+        counter* retries = nullptr;
+        counter* timeouts = nullptr;
+    };
+    std::map<std::string, op_metrics, std::less<>> metrics_by_op;
+    counter* rejected_breaker = nullptr;
+    counter* rejected_bulkhead = nullptr;
+    counter* rejected_budget = nullptr;
+    std::atomic<int64_t> abandoned{0};
+
+    op_metrics& metrics_for(std::string_view op) { return metrics_by_op.find(op)->second; }
+
     // Calls waiting for a retry timer, so that stopping the tool can end them at once.
     std::mutex retry_mutex;
     std::map<timer_service::timer_id, std::shared_ptr<call_state>> waiting_retries;
@@ -181,6 +198,7 @@ boost::system::result<void, std::string> host::register_factory(std::shared_ptr<
                it->second->descriptor().plugin + "; this one was not registered";
     auto slot = std::make_shared<detail::tool_slot>(std::move(factory), pool_.get_executor());
     install_policy(*slot, default_policy_);
+    install_metrics(*slot);
     by_name_.emplace(slot->name, slot);
     slots_.push_back(std::move(slot));
     logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
@@ -213,17 +231,68 @@ bool host::unregister(std::string_view name) {
     }
     // No new call can find the slot now; stop_slot waits for those that already did.
     stop_slot(*slot);
+    for (auto family : {"toolhost_tool_in_flight", "toolhost_tool_abandoned_calls", "toolhost_tool_circuit_breaker_state",
+                        "toolhost_tool_state"})
+        metrics_.gauges(family, "", {"tool"}).remove_callback({slot->name});
     std::unique_lock lock(drain_mutex_);
     drained_.wait(lock, [&] { return slot->in_flight.load() == 0; });
     logging::write(logging::level::info, "registry", "tool unregistered", {{"tool", std::string(name)}});
     return true;
 }
 
+void host::install_metrics(detail::tool_slot& slot) {
+    auto& calls = metrics_.counters("toolhost_tool_calls_total", "Calls finished, by tool, operation and status.",
+                                    {"tool", "operation", "status"});
+    auto& call_duration = metrics_.histograms("toolhost_tool_call_duration_seconds",
+                                              "Call latency from submit to result, retries included.",
+                                              {"tool", "operation"});
+    auto& attempt_duration = metrics_.histograms("toolhost_tool_attempt_duration_seconds",
+                                                 "Latency of one attempt (one plugin call).", {"tool", "operation"});
+    auto& retries = metrics_.counters("toolhost_tool_retries_total", "Retries made.", {"tool", "operation"});
+    auto& timeouts = metrics_.counters("toolhost_tool_attempt_timeouts_total",
+                                       "Attempts that hit their deadline (their plugin call abandoned).",
+                                       {"tool", "operation"});
+    auto& rejections = metrics_.counters("toolhost_tool_rejections_total",
+                                         "Calls or retries refused without running, by reason.", {"tool", "reason"});
+    for (const auto& op : slot.descriptor().operations) {
+        detail::tool_slot::op_metrics m;
+        for (std::size_t code = 0; code < m.calls.size(); ++code)
+            m.calls[code] = &calls.with({slot.name, op.name, status_name(static_cast<status_code>(code))});
+        m.call_duration = &call_duration.with({slot.name, op.name});
+        m.attempt_duration = &attempt_duration.with({slot.name, op.name});
+        m.retries = &retries.with({slot.name, op.name});
+        m.timeouts = &timeouts.with({slot.name, op.name});
+        slot.metrics_by_op.emplace(op.name, m);
+    }
+    slot.rejected_breaker = &rejections.with({slot.name, "circuit_open"});
+    slot.rejected_bulkhead = &rejections.with({slot.name, "bulkhead_full"});
+    slot.rejected_budget = &rejections.with({slot.name, "retry_budget"});
+    // Gauges read at render time. The slot outlives them: unregister() removes them first.
+    detail::tool_slot* s = &slot;
+    metrics_.gauges("toolhost_tool_in_flight", "Calls accepted and not finished, plus plugin calls running.", {"tool"})
+        .set_callback({slot.name}, [s] { return static_cast<double>(s->in_flight.load()); });
+    metrics_.gauges("toolhost_tool_abandoned_calls",
+                    "Plugin calls still running after their caller was answered with DEADLINE_EXCEEDED.", {"tool"})
+        .set_callback({slot.name}, [s] { return static_cast<double>(s->abandoned.load()); });
+    metrics_.gauges("toolhost_tool_circuit_breaker_state",
+                    "Circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.", {"tool"})
+        .set_callback({slot.name}, [s] { return s->breaker ? static_cast<double>(s->breaker->state()) : 4.0; });
+    metrics_.gauges("toolhost_tool_state", "Lifecycle state: 0 registered, 1 initializing, 2 ready, 3 failed, 4 stopping, 5 stopped.",
+                    {"tool"})
+        .set_callback({slot.name}, [s] { return static_cast<double>(s->state.load()); });
+}
+
 void host::install_policy(detail::tool_slot& slot, const call_policy& policy) {
     slot.policy = policy;
     slot.breaker = policy.breaker_enabled ? std::make_unique<circuit_breaker>(slot.name, policy.breaker, *clock_) : nullptr;
     if (slot.breaker) {
-        slot.breaker->on_transition([name = slot.name](const breaker_transition& t) {
+        auto& transitions = metrics_.counters("toolhost_tool_circuit_breaker_transitions_total",
+                                              "Circuit breaker state changes, by the state entered.", {"tool", "to"});
+        std::array<counter*, 5> to{};
+        for (std::size_t i = 0; i < to.size(); ++i)
+            to[i] = &transitions.with({slot.name, breaker_state_name(static_cast<breaker_state>(i))});
+        slot.breaker->on_transition([name = slot.name, to](const breaker_transition& t) {
+            if (static_cast<std::size_t>(t.to) < to.size()) to[static_cast<std::size_t>(t.to)]->inc();
             logging::write(logging::level::warning, "breaker", "circuit breaker changed state",
                            {{"tool", name},
                             {"from", breaker_state_name(t.from)},
@@ -601,6 +670,7 @@ boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::pre
                                    std::string(kind_name(arguments)));
     }
     if (auto err = op->input_schema.validate(arguments)) {
+        slot->metrics_for(op->name).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();
         release(*slot);
         return make_tool_error(status_code::invalid_argument,
                                "invalid arguments for " + d.name + "." + op->name + ": " + err->to_string());
@@ -654,6 +724,7 @@ void host::start_attempt(const std::shared_ptr<detail::call_state>& call) {
     if (slot.breaker) {
         adm = slot.breaker->try_acquire();
         if (!adm.allowed) {
+            slot.rejected_breaker->inc();
             finish(call, slot.breaker->rejection_error(adm));
             return;
         }
@@ -672,6 +743,7 @@ void host::start_attempt(const std::shared_ptr<detail::call_state>& call) {
     case bulkhead::admission::queued:
         break;  // run_attempt() runs when a slot frees; the deadline check there ends it if late
     case bulkhead::admission::rejected:
+        slot.rejected_bulkhead->inc();
         if (slot.breaker) slot.breaker->release(adm);
         finish(call, make_tool_error(status_code::resource_exhausted,
                                      "tool '" + slot.name + "' is at its concurrency limit (" +
@@ -715,6 +787,8 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
             attempt->control->cancel();
             abandoned_.fetch_add(1);
             auto& c = *attempt->call;
+            c.slot->abandoned.fetch_add(1);
+            c.slot->metrics_for(c.op->name).timeouts->inc();
             if (c.slot->breaker) c.slot->breaker->on_abandoned(attempt->admission);
             logging::write(logging::level::warning, "call", "attempt timed out; plugin call abandoned",
                            {{"tool", c.slot->name}, {"operation", c.op->name}, {"attempt", c.attempts}});
@@ -737,13 +811,16 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
         inv.traceparent = c.options.traceparent;
         inv.attempt = c.attempts;
         inv.control = attempt->control.get();
+        const auto attempt_started = clock_->now();
         call_result r = attempt->control->cancelled()
                             ? call_result(make_tool_error(status_code::cancelled, "cancelled before the plugin ran"))
                             : s.instance->invoke(inv);
+        s.metrics_for(c.op->name).attempt_duration->observe(clock_->now() - attempt_started);
         s.bulkhead->release();
         if (attempt->decided.exchange(true)) {
             // Abandoned earlier: the caller has its answer; only the accounting is left.
             abandoned_.fetch_sub(1);
+            s.abandoned.fetch_sub(1);
             logging::write(logging::level::info, "call", "abandoned plugin call finished",
                            {{"tool", s.name}, {"operation", c.op->name},
                             {"status", r ? std::string_view("OK") : status_name(r.error().code)}});
@@ -787,11 +864,13 @@ void host::complete_attempt(const std::shared_ptr<detail::call_state>& call, con
         return;
     }
     if (!slot.budget->try_withdraw()) {
+        slot.rejected_budget->inc();
         logging::write(logging::level::warning, "call", "retry budget exhausted; not retrying",
                        {{"tool", slot.name}, {"operation", call->op->name}});
         finish(call, std::move(result));
         return;
     }
+    slot.metrics_for(call->op->name).retries->inc();
     logging::write(logging::level::info, "call", "retrying",
                    {{"tool", slot.name},
                     {"operation", call->op->name},
@@ -828,6 +907,9 @@ void host::complete_attempt(const std::shared_ptr<detail::call_state>& call, con
 void host::finish(const std::shared_ptr<detail::call_state>& call, call_result result) {
     if (call->finished.exchange(true)) return;
     auto& slot = *call->slot;
+    auto& m = slot.metrics_for(call->op->name);
+    m.calls[static_cast<std::size_t>(result ? status_code::ok : result.error().code)]->inc();
+    m.call_duration->observe(clock_->now() - call->started);
     if (logging::enabled(logging::level::debug)) {
         auto opt = [](const std::string& s) { return s.empty() ? json::value() : json::value(s); };
         logging::write(logging::level::debug, "call", result ? "call finished" : "call failed",

@@ -13,6 +13,7 @@
 #include <toolhost/call_policy.hpp>
 #include <toolhost/clock.hpp>
 #include <toolhost/config.hpp>
+#include <toolhost/metrics.hpp>
 #include <toolhost/plugin_loader.hpp>
 #include <toolhost/timer_service.hpp>
 #include <toolhost/status.hpp>
@@ -235,6 +236,11 @@ public:
     /// The number of calls accepted and not yet finished by their plugin.
     int64_t in_flight() const noexcept;
 
+    /// The host's metrics (calls by status, latencies, retries, rejections, breaker state,
+    /// timeouts, abandoned and in-flight calls), for Prometheus or JSON output.
+    metrics_registry& metrics() noexcept { return metrics_; }
+    const metrics_registry& metrics() const noexcept { return metrics_; }
+
     /// Calls abandoned at their deadline whose plugin call has not returned yet.
     int64_t abandoned_calls() const noexcept { return abandoned_.load(std::memory_order_relaxed); }
 
@@ -280,6 +286,7 @@ private:
     void initialize_slot(detail::tool_slot& slot);
     void release(detail::tool_slot& slot) noexcept;
     void install_policy(detail::tool_slot& slot, const call_policy& policy);
+    void install_metrics(detail::tool_slot& slot);
 
     host_config config_;
     plugin_loader loader_;
@@ -289,6 +296,7 @@ private:
     timer_service* timers_;
     random_source* random_;
     std::atomic<int64_t> abandoned_{0};
+    metrics_registry metrics_;  // before the slots, which hold references into it
     load_report load_report_;
     worker_pool pool_;
 
