@@ -16,10 +16,11 @@ thread_timer_service::~thread_timer_service() {
 timer_service::timer_id thread_timer_service::schedule(clock::time_point when, callback fn) {
     std::unique_lock lock(mutex_);
     const timer_id id = next_id_++;
-    const bool earliest = queue_.empty() || when < queue_.begin()->first;
     index_.emplace(id, queue_.emplace(when, std::make_pair(id, std::move(fn))));
+    const bool sooner = when < wake_at_;
+    if (sooner) wake_at_ = when;
     lock.unlock();
-    if (earliest) cv_.notify_one();
+    if (sooner) cv_.notify_one();
     return id;
 }
 
@@ -33,15 +34,16 @@ bool thread_timer_service::cancel(timer_id id) {
 }
 
 void thread_timer_service::run() {
+    // Wakes at least this often even with nothing due, so that timers far in the future are
+    // added without waking the thread (see wake_at_).
+    constexpr auto idle_tick = std::chrono::milliseconds(250);
     std::unique_lock lock(mutex_);
     while (!stop_) {
-        if (queue_.empty()) {
-            cv_.wait(lock);
-            continue;
-        }
+        const auto now = std::chrono::steady_clock::now();
         auto first = queue_.begin();
-        if (std::chrono::steady_clock::now() < first->first) {
-            cv_.wait_until(lock, first->first);
+        if (first == queue_.end() || now < first->first) {
+            wake_at_ = first == queue_.end() ? now + idle_tick : std::min(first->first, now + idle_tick);
+            cv_.wait_until(lock, wake_at_);
             continue;
         }
         callback fn = std::move(first->second.second);

@@ -51,6 +51,10 @@ private:
     std::unordered_map<timer_id, std::multimap<clock::time_point, std::pair<timer_id, callback>>::iterator> index_;
     timer_id next_id_ = 1;
     bool stop_ = false;
+    // When the timer thread will wake up next on its own. A new timer due later needs no
+    // notification: the common case (an attempt timeout of seconds, cancelled within
+    // microseconds) then costs no wake-up of the timer thread.
+    clock::time_point wake_at_ = clock::time_point::max();
     std::thread thread_;
 };
 
