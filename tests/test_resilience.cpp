@@ -30,24 +30,29 @@ namespace {
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
+// A configuration whose only plugin is testkit, with its data under `dir`.
+host_config testkit_config(const temp_dir& dir, unsigned threads) {
+    auto plugins = dir / "plugins";
+    fs::create_directory(plugins);
+    toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
+    auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
+    c.plugin_dirs = {plugins};
+    c.data_dir = dir / "var";
+    c.threads = threads;
+    c.log_level = "error";
+    return c;
+}
+
 // A host with the testkit plugin on a manual clock and manual timers.
 struct fixture {
     temp_dir dir;
     manual_clock time;
     manual_timer_service timers{time};
-    sequence_random random{{0.0}};  // no jitter: every backoff is 0 with full jitter... set per test
+    sequence_random random{{0.0}};  // full jitter would give 0-length backoffs; quick_policy uses none
     std::unique_ptr<host> h;
 
     explicit fixture(call_policy policy = quick_policy()) {
-        auto plugins = dir / "plugins";
-        fs::create_directory(plugins);
-        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
-        auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
-        c.plugin_dirs = {plugins};
-        c.data_dir = dir / "var";
-        c.threads = 4;
-        c.log_level = "error";
-        host_options o{std::move(c), {}, std::move(policy), &time, &timers, &random};
+        host_options o{testkit_config(dir, 4), {}, std::move(policy), &time, &timers, &random};
         h = std::make_unique<host>(std::move(o));
         h->load_plugins();
     }
@@ -292,20 +297,12 @@ BOOST_AUTO_TEST_CASE(shutdown_ends_calls_waiting_for_a_retry) {
 BOOST_AUTO_TEST_CASE(many_calls_with_faults_each_get_exactly_one_result) {
     // Real time here: 16 callers, 5% of calls fail (half of those succeed on a retry).
     temp_dir dir;
-    auto plugins = dir / "plugins";
-    fs::create_directory(plugins);
-    toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
-    auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
-    c.plugin_dirs = {plugins};
-    c.data_dir = dir / "var";
-    c.threads = 2;
-    c.log_level = "error";
     call_policy p;
     p.retry.initial_backoff = 0ms;
     p.retry.jitter = backoff_jitter::none;
     p.breaker_enabled = false;  // faults are injected on purpose; the breaker is tested above
     p.bulkhead.max_queue = 4096;  // 16 callers x 64 outstanding: room for all of them
-    host h(host_options{std::move(c), {}, p, nullptr, nullptr, nullptr});
+    host h(host_options{testkit_config(dir, 2), {}, p, nullptr, nullptr, nullptr});
     h.load_plugins();
     BOOST_TEST_REQUIRE(h.start({}).ok());
 

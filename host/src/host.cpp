@@ -502,7 +502,7 @@ start_report host::start(const start_options& options) {
         report.failed.emplace_back("*", make_tool_error(status_code::unavailable, "the host is shut down"));
         return report;
     }
-    std::vector<std::shared_ptr<detail::tool_slot>> todo;
+    std::vector<std::shared_ptr<detail::tool_slot>> to_start;
     {
         std::shared_lock lock(registry_mutex_);
         auto wanted = [&](const std::string& n) {
@@ -512,7 +512,7 @@ start_report host::start(const start_options& options) {
             s->enabled = config_.tool_enabled(s->name);
             auto st = s->state.load();
             if (!s->enabled || !wanted(s->name) || st == tool_state::ready) continue;
-            todo.push_back(s);
+            to_start.push_back(s);
         }
         // A tool asked for by name or configured as enabled that no plugin provides is a failure.
         if (options.only) {
@@ -532,19 +532,19 @@ start_report host::start(const start_options& options) {
         }
     }
     logging::write(logging::level::info, "lifecycle", "starting tools",
-                   {{"count", todo.size()}, {"concurrent", options.concurrent}});
+                   {{"count", to_start.size()}, {"concurrent", options.concurrent}});
 
-    if (options.concurrent && todo.size() > 1) {
+    if (options.concurrent && to_start.size() > 1) {
         // One thread per tool: initialize() may block on I/O, and the pool's threads belong to
         // calls. Start-up is rare enough that a thread each costs nothing that matters.
         std::vector<std::jthread> threads;
-        threads.reserve(todo.size());
-        for (auto& s : todo) threads.emplace_back([this, s] { initialize_slot(*s); });
+        threads.reserve(to_start.size());
+        for (auto& s : to_start) threads.emplace_back([this, s] { initialize_slot(*s); });
     } else {
-        for (auto& s : todo) initialize_slot(*s);
+        for (auto& s : to_start) initialize_slot(*s);
     }
 
-    for (auto& s : todo) {
+    for (auto& s : to_start) {
         if (s->state.load() == tool_state::ready)
             report.ready.push_back(s->name);
         else
@@ -552,7 +552,7 @@ start_report host::start(const start_options& options) {
     }
     if (options.fail_on_error && !report.failed.empty()) {
         // Clean up the ones that did start, newest first, so nothing is left half-running.
-        for (auto it = todo.rbegin(); it != todo.rend(); ++it)
+        for (auto it = to_start.rbegin(); it != to_start.rend(); ++it)
             if ((*it)->state.load() == tool_state::ready) stop_slot(**it);
         report.ready.clear();
     }
