@@ -2,37 +2,48 @@
 
 namespace toolhost {
 
-bulkhead::admission bulkhead::acquire(waiter w) {
-    std::lock_guard lock(mutex_);
-    if (running_.load(std::memory_order_relaxed) < options_.max_concurrent && queue_.empty()) {
-        running_.fetch_add(1, std::memory_order_relaxed);
-        return admission::entered;
+bool bulkhead::try_take_slot() noexcept {
+    uint32_t r = running_.load();
+    while (r < options_.max_concurrent) {
+        if (running_.compare_exchange_weak(r, r + 1)) return true;
     }
-    if (queue_.size() >= options_.max_queue) return admission::rejected;
-    queue_.push_back(std::move(w));
+    return false;
+}
+
+bulkhead::admission bulkhead::acquire(waiter w) {
+    // Nobody waits: take a slot without the lock (waiters, when there are any, go first).
+    if (queued_.load() == 0 && try_take_slot()) return admission::entered;
+    {
+        std::lock_guard lock(mutex_);
+        if (queue_.empty() && try_take_slot()) return admission::entered;
+        if (queue_.size() >= options_.max_queue) return admission::rejected;
+        queue_.push_back(std::move(w));
+        queued_.store(static_cast<uint32_t>(queue_.size()));
+    }
+    // A slot freed between the failed take and the push would otherwise go unnoticed.
+    hand_out_free_slots();
     return admission::queued;
 }
 
 void bulkhead::release() {
+    running_.fetch_sub(1);
+    if (queued_.load() != 0) hand_out_free_slots();
+}
+
+void bulkhead::hand_out_free_slots() {
     for (;;) {
         waiter next;
         {
             std::lock_guard lock(mutex_);
-            if (queue_.empty()) {
-                running_.fetch_sub(1, std::memory_order_relaxed);
-                return;
-            }
+            if (queue_.empty() || !try_take_slot()) return;
             next = std::move(queue_.front());
             queue_.pop_front();
+            queued_.store(static_cast<uint32_t>(queue_.size()));
         }
-        // The slot passes to `next` without ever being free, so nobody can overtake the queue.
-        if (next()) return;
+        // Run outside the lock: the waiter starts a call. One that no longer wants its slot
+        // (its deadline passed) gives it back for the next.
+        if (!next()) running_.fetch_sub(1);
     }
-}
-
-uint32_t bulkhead::queued() const {
-    std::lock_guard lock(mutex_);
-    return static_cast<uint32_t>(queue_.size());
 }
 
 }  // namespace toolhost

@@ -35,13 +35,21 @@ public:
 
     const bulkhead_options& options() const noexcept { return options_; }
     uint32_t running() const noexcept { return running_.load(std::memory_order_relaxed); }
-    uint32_t queued() const;
+    uint32_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
 private:
+    bool try_take_slot() noexcept;
+    void hand_out_free_slots();
+
+    // Fast path: while nobody waits, acquire and release are one atomic operation each. The
+    // mutex guards the queue only. A release and an enqueue that race are both followed by
+    // hand_out_free_slots(), and the seq_cst order of `running_` and `queued_` guarantees that
+    // at least one of them sees the other, so no waiter sleeps next to a free slot.
     bulkhead_options options_;
     mutable std::mutex mutex_;
     std::deque<waiter> queue_;
     std::atomic<uint32_t> running_{0};
+    std::atomic<uint32_t> queued_{0};
 };
 
 }  // namespace toolhost
