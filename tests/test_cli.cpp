@@ -301,3 +301,38 @@ BOOST_AUTO_TEST_CASE(metrics_are_valid_prometheus_exposition) {
     BOOST_TEST(r.exit_code == 0);
     BOOST_TEST(parse_stdout(r).as_object().contains("toolhost_tool_calls_total"));
 }
+
+BOOST_AUTO_TEST_CASE(resilience_settings_in_the_file_are_checked) {
+    plugin_folder p;
+    fs::remove(p.plugins / "broken.so");
+    toolhost::test::write_file(p.conf, R"({
+  "resilience": {"retry": {"max_attempts": 2, "jitter": "sometimes"}},
+  "tools": {
+    "testkit": {
+      "resilience": {"timeout_ms": 1000, "attempt_timeout_ms": 800, "bulkhead": {"max_running": 3}},
+      "operations": {"fail": {"resilience": {"retry": {"retry_on": ["UNAVAILABLE", "SOMETIMES"]}}}}
+    }
+  }
+})");
+    auto r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 78, r.out << r.err);
+    BOOST_TEST(contains(r.err, ":2:57: error: /resilience/retry/jitter: expected \"none\", \"full\" or \"equal\""), r.err);
+    BOOST_TEST(contains(r.err, ":5:82: error: /tools/testkit/resilience/bulkhead/max_running: unknown key"), r.err);
+    BOOST_TEST(contains(r.err, "/tools/testkit/operations/fail/resilience/retry/retry_on/1: expected a status name"), r.err);
+
+    // A policy whose attempts cannot fit in its deadline is rejected at its own location.
+    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"resilience": {"timeout_ms": 1000, "attempt_timeout_ms": 800}}}})");
+    r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 78, r.out << r.err);
+    BOOST_TEST(contains(r.err, "/tools/testkit/resilience: "), r.err);
+    BOOST_TEST(contains(r.err, "does not fit in timeout"), r.err);
+
+    // A valid one is applied: no retries for fail, so the injected error comes back at once.
+    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"operations": {"fail": {"resilience": {"retry": {"max_attempts": 1}}}}}}})");
+    r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 0, r.out << r.err);
+    r = run_toolhost(p.args({"call", "testkit", "fail", R"({"code":"UNAVAILABLE","message":"once","succeed_on_attempt":2})", "--json"}));
+    BOOST_TEST(r.exit_code == 69, r.out << r.err);
+    r = run_toolhost(p.args({"call", "testkit", "echo", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.out << r.err);
+}

@@ -1,3 +1,4 @@
+#include <toolhost/call_policy.hpp>
 #include <toolhost/config.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -65,7 +66,7 @@ public:
         }
         check_keys("", root.get_object(),
                    {"plugin_dirs", "threads", "log_level", "log_format", "lifecycle", "tools_enabled_by_default",
-                    "data_dir", "tools"});
+                    "data_dir", "tools", "resilience"});
         const auto& obj = root.get_object();
         if (const auto* v = obj.if_contains("plugin_dirs")) read_plugin_dirs(*v);
         if (const auto* v = obj.if_contains("threads")) read_threads(*v);
@@ -77,7 +78,9 @@ public:
         if (const auto* v = obj.if_contains("data_dir")) {
             if (auto path = read_path("/data_dir", *v)) config_.data_dir = *path;
         }
+        if (const auto* v = obj.if_contains("resilience")) config_.resilience = read_resilience("/resilience", *v);
         if (const auto* v = obj.if_contains("tools")) read_tools(*v);
+        check_policies();
     }
 
 private:
@@ -177,7 +180,25 @@ private:
             const auto& obj = member.value().get_object();
             tool_settings settings;
             settings.pointer = pointer;
-            check_keys(pointer, obj, {"enabled", "config"});
+            check_keys(pointer, obj, {"enabled", "config", "resilience", "operations"});
+            if (const auto* r = obj.if_contains("resilience")) settings.resilience = read_resilience(pointer + "/resilience", *r);
+            if (const auto* ops = obj.if_contains("operations")) {
+                if (!ops->is_object()) {
+                    error(pointer + "/operations", "expected an object mapping operation names to settings, got " + describe(*ops));
+                } else {
+                    for (const auto& op : ops->get_object()) {
+                        std::string op_pointer = pointer + "/operations/" + json_pointer_escape(op.key());
+                        if (!op.value().is_object()) {
+                            error(op_pointer, "expected an object with \"resilience\", got " + describe(op.value()));
+                            continue;
+                        }
+                        check_keys(op_pointer, op.value().get_object(), {"resilience"});
+                        if (const auto* r = op.value().get_object().if_contains("resilience"))
+                            if (auto rs = read_resilience(op_pointer + "/resilience", *r))
+                                settings.operation_resilience.emplace(std::string(op.key()), std::move(*rs));
+                    }
+                }
+            }
             if (const auto* b = obj.if_contains("enabled")) read_bool(pointer + "/enabled", *b, settings.enabled);
             if (const auto* c = obj.if_contains("config")) {
                 if (c->is_object()) {
@@ -187,6 +208,48 @@ private:
                 }
             }
             config_.tools.insert_or_assign(std::string(member.key()), std::move(settings));
+        }
+    }
+
+    // A "resilience" object: checked by applying it to a default policy (the host applies it
+    // again, over the outer levels, when the tool registers).
+    std::optional<resilience_settings> read_resilience(const std::string& pointer, const value& v) {
+        if (!v.is_object()) {
+            error(pointer, "expected an object, got " + describe(v));
+            return std::nullopt;
+        }
+        call_policy scratch;
+        auto problems = apply_resilience(scratch, v.get_object());
+        for (auto& [where, message] : problems) {
+            if (message.starts_with("unknown key"))
+                key_error(pointer + where, std::move(message));
+            else
+                error(pointer + where, std::move(message));
+        }
+        if (!problems.empty()) return std::nullopt;
+        return resilience_settings{v.get_object(), pointer};
+    }
+
+    // Each level's combined policy must be able to work (validate(call_policy)), reported at the
+    // most specific "resilience" object.
+    void check_policies() {
+        call_policy global;
+        if (config_.resilience) apply_resilience(global, config_.resilience->settings);
+        auto check = [&](const call_policy& p, const std::string& pointer) {
+            if (auto problems = validate(p); !problems.empty()) error(pointer, problems);
+        };
+        check(global, config_.resilience ? config_.resilience->pointer : "");
+        for (const auto& [name, t] : config_.tools) {
+            call_policy tool = global;
+            if (t.resilience) {
+                apply_resilience(tool, t.resilience->settings);
+                check(tool, t.resilience->pointer);
+            }
+            for (const auto& [op, r] : t.operation_resilience) {
+                call_policy per_op = tool;
+                apply_resilience(per_op, r.settings);
+                check(per_op, r.pointer);
+            }
         }
     }
 

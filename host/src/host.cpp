@@ -197,7 +197,9 @@ boost::system::result<void, std::string> host::register_factory(std::shared_ptr<
         return "duplicate tool name '" + name + "': already provided by " +
                it->second->descriptor().plugin + "; this one was not registered";
     auto slot = std::make_shared<detail::tool_slot>(std::move(factory), pool_.get_executor());
-    install_policy(*slot, default_policy_);
+    install_policy(*slot, policy_from_config(slot->name));
+    for (const auto& op : slot->descriptor().operations)
+        if (auto p = operation_policy_from_config(slot->name, op.name)) slot->operation_policies.emplace(op.name, std::move(*p));
     install_metrics(*slot);
     by_name_.emplace(slot->name, slot);
     slots_.push_back(std::move(slot));
@@ -238,6 +240,25 @@ bool host::unregister(std::string_view name) {
     drained_.wait(lock, [&] { return slot->in_flight.load() == 0; });
     logging::write(logging::level::info, "registry", "tool unregistered", {{"tool", std::string(name)}});
     return true;
+}
+
+call_policy host::policy_from_config(std::string_view tool) const {
+    // The embedder's default, then the file's global "resilience", then the tool's.
+    call_policy p = default_policy_;
+    if (config_.resilience) apply_resilience(p, config_.resilience->settings);
+    if (auto it = config_.tools.find(tool); it != config_.tools.end() && it->second.resilience)
+        apply_resilience(p, it->second.resilience->settings);
+    return p;
+}
+
+std::optional<call_policy> host::operation_policy_from_config(std::string_view tool, std::string_view op) const {
+    auto it = config_.tools.find(tool);
+    if (it == config_.tools.end()) return std::nullopt;
+    auto r = it->second.operation_resilience.find(op);
+    if (r == it->second.operation_resilience.end()) return std::nullopt;
+    call_policy p = policy_from_config(tool);
+    apply_resilience(p, r->second.settings);
+    return p;
 }
 
 void host::install_metrics(detail::tool_slot& slot) {

@@ -5,9 +5,13 @@
 #include <toolhost/circuit_breaker.hpp>
 #include <toolhost/retry_policy.hpp>
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace toolhost {
 
@@ -27,6 +31,13 @@ struct call_policy {
     double retry_budget_ratio = 0.1;
     uint32_t retry_budget_min_per_second = 10;
 };
+
+/// Applies a "resilience" object of the configuration over `policy`: only the keys present
+/// change (timeout_ms, attempt_timeout_ms, idempotent, retry{...}, circuit_breaker{...},
+/// bulkhead{...}; see docs/resilience.md). Every problem is returned as (JSON pointer relative to
+/// `settings`, message); unknown keys are problems.
+std::vector<std::pair<std::string, std::string>> apply_resilience(call_policy& policy,
+                                                                  const boost::json::object& settings);
 
 /// Empty when the policy can work; otherwise one line per problem. Rejects combinations whose
 /// worst case (attempts x attempt timeout + backoff) does not fit in the total deadline.

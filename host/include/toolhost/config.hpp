@@ -18,10 +18,19 @@
 namespace toolhost {
 
 /// Settings of one tool from the "tools" section.
+/// A "resilience" object of the file (global, per tool or per operation), kept as written and
+/// applied over the outer level's policy by apply_resilience() (call_policy.hpp).
+struct resilience_settings {
+    boost::json::object settings;
+    std::string pointer;  ///< e.g. "/tools/rag/resilience"
+};
+
 struct tool_settings {
     bool enabled = true;
     boost::json::object config;  ///< the tool's "config"; empty when absent
     std::string pointer;         ///< where the tool's entry is, e.g. "/tools/echo", for diagnostics
+    std::optional<resilience_settings> resilience;                                  ///< "resilience"
+    std::map<std::string, resilience_settings, std::less<>> operation_resilience;  ///< "operations"/<op>/"resilience"
 };
 
 /// The effective host configuration (defaults < file < environment).
@@ -36,6 +45,7 @@ struct host_config {
     bool tools_enabled_by_default = true;            ///< whether tools not listed under "tools" are enabled
     std::filesystem::path data_dir = "var";          ///< absolute after loading
     std::map<std::string, tool_settings, std::less<>> tools;  ///< "tools" by tool name
+    std::optional<resilience_settings> resilience;              ///< the global "resilience"
     std::shared_ptr<const json_document> document;   ///< the parsed file; null when built from defaults
 
     /// A diagnostic at a pointer in the config file ("<defaults>:1:1" when there is no file).

@@ -287,6 +287,8 @@ private:
     void release(detail::tool_slot& slot) noexcept;
     void install_policy(detail::tool_slot& slot, const call_policy& policy);
     void install_metrics(detail::tool_slot& slot);
+    call_policy policy_from_config(std::string_view tool) const;
+    std::optional<call_policy> operation_policy_from_config(std::string_view tool, std::string_view op) const;
 
     host_config config_;
     plugin_loader loader_;
