@@ -212,9 +212,19 @@ auto snapshot(std::mutex& m, const Map& children) {
 
 // --- histogram
 
+namespace detail {
+std::size_t metric_shard() noexcept {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t shard = next.fetch_add(1, std::memory_order_relaxed) % metric_shards;
+    return shard;
+}
+}  // namespace detail
+
 histogram::histogram(std::span<const std::int64_t> bounds_ns)
-    : bounds_(bounds_ns), buckets_(new std::atomic<std::uint64_t>[bounds_ns.size() + 1]) {
-    for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+    : bounds_(bounds_ns),
+      stride_((bounds_ns.size() + 1 + 7) / 8 * 8),  // 8 counters = one 64-byte line
+      buckets_(new std::atomic<std::uint64_t>[stride_ * detail::metric_shards]) {
+    for (std::size_t i = 0; i < stride_ * detail::metric_shards; ++i) buckets_[i].store(0, std::memory_order_relaxed);
 }
 
 void histogram::observe_seconds(double seconds) noexcept {
@@ -226,13 +236,15 @@ void histogram::observe_seconds(double seconds) noexcept {
 
 std::vector<std::uint64_t> histogram::bucket_counts() const {
     std::vector<std::uint64_t> out(bounds_.size() + 1);
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = buckets_[i].load(std::memory_order_relaxed);
+    for (std::size_t shard = 0; shard < detail::metric_shards; ++shard)
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] += buckets_[shard * stride_ + i].load(std::memory_order_relaxed);
     return out;
 }
 
 std::uint64_t histogram::count() const noexcept {
     std::uint64_t n = 0;
-    for (std::size_t i = 0; i <= bounds_.size(); ++i) n += buckets_[i].load(std::memory_order_relaxed);
+    for (std::size_t shard = 0; shard < detail::metric_shards; ++shard)
+        for (std::size_t i = 0; i <= bounds_.size(); ++i) n += buckets_[shard * stride_ + i].load(std::memory_order_relaxed);
     return n;
 }
 
