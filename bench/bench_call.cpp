@@ -122,7 +122,8 @@ call_policy bare_policy() {
     p.attempt_timeout.reset();
     p.retry.max_attempts = 1;
     p.breaker_enabled = false;
-    p.bulkhead.max_queue = 1 << 20;
+    p.bulkhead.max_concurrent = 1 << 20;  // no limit: calls queue in the worker pool only
+    p.bulkhead.max_queue = 0;
     return p;
 }
 

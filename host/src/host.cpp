@@ -93,9 +93,12 @@ struct call_state {
 
 // One attempt: whichever comes first, the plugin's return or the attempt's deadline, decides it.
 struct attempt_state {
+    attempt_state(std::shared_ptr<call_state> c, const circuit_breaker::admission& adm,
+                  std::optional<clock::time_point> deadline, const clock& clk)
+        : call(std::move(c)), admission(adm), control(deadline, clk, call->caller) {}
     std::shared_ptr<call_state> call;
     circuit_breaker::admission admission;
-    std::shared_ptr<call_control> control;
+    call_control control;
     std::atomic<bool> decided{false};
     std::optional<timer_service::timer_id> timer;
     std::mutex timer_mutex;
@@ -751,6 +754,10 @@ void host::start_attempt(const std::shared_ptr<detail::call_state>& call) {
         }
     }
     ++call->attempts;
+    if (slot.bulkhead->try_enter()) {
+        run_attempt(call, adm);
+        return;
+    }
     // The queue holds the call: nothing else may while it waits for a slot.
     auto admission = slot.bulkhead->acquire([this, call, adm] {
         if (call->finished.load()) return false;
@@ -782,10 +789,7 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
         auto own = now + *call->policy->attempt_timeout;
         if (!attempt_deadline || own < *attempt_deadline) attempt_deadline = own;
     }
-    auto attempt = std::make_shared<detail::attempt_state>();
-    attempt->call = call;
-    attempt->admission = adm;
-    attempt->control = std::make_shared<call_control>(attempt_deadline, *clock_, call->caller);
+    auto attempt = std::make_shared<detail::attempt_state>(call, adm, attempt_deadline, *clock_);
     if (attempt_deadline && now >= *attempt_deadline) {
         // Waited in the bulkhead queue past its deadline: give the slot back without running.
         // Not the tool's fault, so the breaker records nothing.
@@ -805,7 +809,7 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
             if (attempt->decided.exchange(true)) return;
             // The plugin call cannot be killed: tell it to stop, answer the caller now, and keep
             // the bulkhead slot until the plugin really returns.
-            attempt->control->cancel();
+            attempt->control.cancel();
             abandoned_.fetch_add(1);
             auto& c = *attempt->call;
             c.slot->abandoned.fetch_add(1);
@@ -831,9 +835,9 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
         inv.session_id = c.options.session_id;
         inv.traceparent = c.options.traceparent;
         inv.attempt = c.attempts;
-        inv.control = attempt->control.get();
+        inv.control = &attempt->control;
         const auto attempt_started = clock_->now();
-        call_result r = attempt->control->cancelled()
+        call_result r = attempt->control.cancelled()
                             ? call_result(make_tool_error(status_code::cancelled, "cancelled before the plugin ran"))
                             : s.instance->invoke(inv);
         s.metrics_for(c.op->name).attempt_duration->observe(clock_->now() - attempt_started);

@@ -27,6 +27,8 @@ public:
 
     explicit bulkhead(bulkhead_options o) : options_(o) {}
 
+    /// Takes a slot if one is free and nobody waits; the allocation-free fast path. [thread-safe]
+    bool try_enter() noexcept { return queued_.load() == 0 && try_take_slot(); }
     /// entered: the caller holds a slot now (`w` is dropped). queued: `w` runs later, on the
     /// thread that releases a slot. rejected: the queue is full. [thread-safe]
     admission acquire(waiter w);
