@@ -281,7 +281,6 @@ private:
                }));
     }
 
-    detail::tool_slot* find_slot(std::string_view name) const;
     void stop_slot(detail::tool_slot& slot);
     void initialize_slot(detail::tool_slot& slot);
     void release(detail::tool_slot& slot) noexcept;
