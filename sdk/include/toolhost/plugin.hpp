@@ -19,6 +19,7 @@
 #define TOOLHOST_PLUGIN_HPP
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -103,9 +104,22 @@ inline std::string_view from_abi(toolhost_str_t s) noexcept {
 
 /// The host services of one tool instance (or of the library). Cheap to copy; valid as long as
 /// the instance lives.
+class call_context;
+class result;
+
 class host {
 public:
     explicit host(const toolhost_host_t* h) noexcept : h_(h) {}
+
+    /// True when the host offers the "toolhost.tool_caller/1" extension (call_tool works).
+    bool can_call_tools() const noexcept { return tool_caller() != nullptr; }
+
+    /// Calls another tool through the host's whole pipeline and waits for it (see
+    /// toolhost/tool_caller.h). `parent` is the running call, whose deadline, cancellation, ids
+    /// and trace context the nested call inherits; nullptr outside a call. Returns the nested
+    /// call's result (JSON text) or its failure; UNIMPLEMENTED when the host cannot do it.
+    inline result call_tool(const call_context* parent, std::string_view tool, std::string_view operation,
+                            std::string_view arguments_json) const;
 
     bool log_enabled(log_level level) const noexcept {
         return h_->log_enabled(h_, static_cast<int32_t>(level));
@@ -116,6 +130,12 @@ public:
     const toolhost_host_t* abi() const noexcept { return h_; }
 
 private:
+    const toolhost_tool_caller_t* tool_caller() const noexcept {
+        if (h_->struct_size < offsetof(toolhost_host_t, get_extension) + sizeof(h_->get_extension) ||
+            h_->get_extension == nullptr)
+            return nullptr;
+        return static_cast<const toolhost_tool_caller_t*>(h_->get_extension(h_, TOOLHOST_EXT_TOOL_CALLER_V1));
+    }
     const toolhost_host_t* h_;
 };
 
@@ -189,6 +209,30 @@ private:
     status code_;
     std::string text_;
 };
+
+inline result host::call_tool(const call_context* parent, std::string_view tool, std::string_view operation,
+                              std::string_view arguments_json) const {
+    const toolhost_tool_caller_t* caller = tool_caller();
+    if (caller == nullptr)
+        return result::fail(status::unimplemented, "this host cannot call other tools (no toolhost.tool_caller/1)");
+    struct outcome {
+        status code = status::internal;
+        std::string text = "the host did not report the nested call's result";
+    } out;
+    auto on_result = [](void* user, toolhost_status_t code, toolhost_str_t text) noexcept {
+        auto* o = static_cast<outcome*>(user);
+        o->code = static_cast<status>(code);
+        try {
+            o->text.assign(detail::from_abi(text));
+        } catch (...) {
+            o->code = status::resource_exhausted;
+        }
+    };
+    caller->call(caller, parent ? parent->abi() : nullptr, detail::to_abi(tool), detail::to_abi(operation),
+                 detail::to_abi(arguments_json), on_result, &out);
+    if (out.code == status::ok) return result::ok(std::move(out.text));
+    return result::fail(out.code, std::move(out.text));
+}
 
 namespace detail {
 

@@ -8,6 +8,7 @@
 #include "toolhost/host.h"
 #include "toolhost/status.h"
 #include "toolhost/tool.h"
+#include "toolhost/tool_caller.h"
 #include "toolhost/types.h"
 #include "toolhost/version.h"
 
