@@ -9,12 +9,29 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <new>
 #include <chrono>
 #include <thread>
 #include <vector>
 
 namespace json = boost::json;
 using namespace toolhost;
+
+// Counts heap allocations, so the inline benchmark can report allocations per call.
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+}
+// GCC pairs its built-in knowledge of operator new with free() and warns; these replacements
+// allocate with malloc, so free is the right match.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -115,6 +132,28 @@ void BM_host_call_latency(benchmark::State& state) {
 }
 BENCHMARK(BM_host_call_latency)->UseRealTime()->MinTime(2.0);
 
+// The inline path (host::call_inline): the whole pipeline on the calling thread with the default
+// policy (total and attempt deadlines, retry, circuit breaker, bulkhead, retry budget), metrics
+// on, logging off, no tracing. Reports heap allocations per call.
+void BM_host_call_inline(benchmark::State& state) {
+    host h(bench_config(2));
+    h.load_plugins();
+    h.start({});
+    auto target = h.resolve("echo", "echo").value();
+    const json::value args = json::object{};
+    const call_options options;
+    for (int i = 0; i < 1000; ++i) (void)h.call_inline(target, args, options);  // warm up the metric shards
+    const uint64_t before = g_allocations.load();
+    for (auto _ : state) {
+        auto r = h.call_inline(target, args, options);
+        benchmark::DoNotOptimize(r);
+    }
+    state.counters["allocs_per_call"] =
+        static_cast<double>(g_allocations.load() - before) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_host_call_inline);
+
 // The adapter alone: a policy with no deadlines, no retries, no breaker, so no timer is armed.
 call_policy bare_policy() {
     call_policy p;
@@ -131,7 +170,7 @@ call_policy bare_policy() {
 // next. Items/s is calls completed per second of wall time. range(1) = 1: the bare policy.
 void BM_host_call_throughput(benchmark::State& state) {
     const auto outstanding = static_cast<int>(state.range(0));
-    host_options options{bench_config(2), {}, state.range(1) ? bare_policy() : call_policy{}, nullptr, nullptr, nullptr};
+    host_options options{bench_config(2), {}, state.range(1) ? bare_policy() : call_policy{}, nullptr, nullptr, nullptr, nullptr};
     host h(std::move(options));
     h.load_plugins();
     h.start({});

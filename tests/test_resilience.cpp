@@ -15,6 +15,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <cstdlib>
 #include <future>
@@ -52,7 +53,7 @@ struct fixture {
     std::unique_ptr<host> h;
 
     explicit fixture(call_policy policy = quick_policy()) {
-        host_options o{testkit_config(dir, 4), {}, std::move(policy), &time, &timers, &random};
+        host_options o{testkit_config(dir, 4), {}, std::move(policy), &time, &timers, &random, nullptr};
         h = std::make_unique<host>(std::move(o));
         h->load_plugins();
     }
@@ -99,11 +100,44 @@ struct fixture {
     }
 };
 
+// Records the host's events (host::subscribe) as owned copies.
+struct event_log {
+    struct entry {
+        host_event_kind kind;
+        std::string tool, operation, message, reason;
+        uint32_t attempt;
+        status_code status;
+        std::chrono::nanoseconds delay;
+        breaker_state from, to;
+    };
+    host& h;
+    uint64_t id;
+    mutable std::mutex m;
+    std::vector<entry> entries;
+
+    explicit event_log(host& host_) : h(host_) {
+        id = h.subscribe([this](const host_event& e) {
+            std::lock_guard lock(m);
+            entries.push_back({e.kind, std::string(e.tool), std::string(e.operation), std::string(e.message),
+                               std::string(e.reason), e.attempt, e.status, e.delay, e.from, e.to});
+        });
+    }
+    ~event_log() { h.unsubscribe(id); }
+    std::vector<entry> of(host_event_kind k) const {
+        std::lock_guard lock(m);
+        std::vector<entry> out;
+        for (const auto& e : entries)
+            if (e.kind == k) out.push_back(e);
+        return out;
+    }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(idempotent_operation_is_retried_until_it_succeeds) {
     fixture fx;
     fx.start();
+    event_log events(*fx.h);
     auto start = fx.time.now();
     auto f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "flaky"}, {"succeed_on_attempt", 3}});
     auto r = fx.drive(f);
@@ -111,6 +145,34 @@ BOOST_AUTO_TEST_CASE(idempotent_operation_is_retried_until_it_succeeds) {
     BOOST_TEST(json::parse(*r).at("attempt").as_int64() == 3);
     // two backoffs without jitter: 100 ms then 200 ms
     BOOST_TEST((fx.time.now() - start >= 300ms));
+    auto retries = events.of(host_event_kind::retry);
+    BOOST_TEST_REQUIRE(retries.size() == 2u);
+    BOOST_TEST(retries[0].attempt == 1u);
+    BOOST_TEST((retries[0].delay == 100ms));
+    BOOST_TEST(retries[1].attempt == 2u);
+    BOOST_TEST((retries[1].delay == 200ms));
+    BOOST_TEST((retries[1].status == status_code::unavailable));
+    BOOST_TEST(retries[1].message == "flaky");
+    BOOST_TEST(retries[1].operation == "fail");
+}
+
+BOOST_AUTO_TEST_CASE(nobody_hears_events_after_unsubscribing) {
+    fixture fx;
+    fx.start();
+    std::atomic<int> heard{0};
+    auto id = fx.h->subscribe([&](const host_event&) { heard.fetch_add(1); });
+    auto f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "m"}, {"succeed_on_attempt", 2}});
+    BOOST_TEST(fx.drive(f).has_value());
+    BOOST_TEST(heard.load() == 1);
+    BOOST_TEST(fx.h->unsubscribe(id));
+    BOOST_TEST(!fx.h->unsubscribe(id));
+    f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "m"}, {"succeed_on_attempt", 2}});
+    BOOST_TEST(fx.drive(f).has_value());
+    BOOST_TEST(heard.load() == 1);
+    // A handler that throws is logged and does not disturb the call.
+    fx.h->subscribe([](const host_event&) { throw std::runtime_error("handler bug"); });
+    f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "m"}, {"succeed_on_attempt", 2}});
+    BOOST_TEST(fx.drive(f).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(non_idempotent_operation_is_never_retried) {
@@ -185,6 +247,7 @@ BOOST_AUTO_TEST_CASE(breaker_opens_fails_fast_probes_and_resets) {
     p.breaker.max_open_duration = 300s;
     fixture fx(p);
     fx.start();
+    event_log events(*fx.h);
     auto fail = [&] {
         auto f = fx.call("testkit", "fail_unsafe", {{"code", "UNAVAILABLE"}, {"message", "backend down"}});
         return fx.drive(f);
@@ -200,6 +263,14 @@ BOOST_AUTO_TEST_CASE(breaker_opens_fails_fast_probes_and_resets) {
     BOOST_TEST_REQUIRE(!r.has_value());
     BOOST_TEST((r.error().code == status_code::unavailable));
     BOOST_TEST(contains(r.error().message, "circuit breaker 'testkit' is open"), r.error().message);
+    auto opened = events.of(host_event_kind::breaker_transition);
+    BOOST_TEST_REQUIRE(opened.size() == 1u);
+    BOOST_TEST((opened[0].from == breaker_state::closed && opened[0].to == breaker_state::open));
+    BOOST_TEST(opened[0].tool == "testkit");
+    auto rejected = events.of(host_event_kind::rejection);
+    BOOST_TEST_REQUIRE(rejected.size() == 1u);
+    BOOST_TEST(rejected[0].reason == "circuit_open");
+    BOOST_TEST(rejected[0].operation == "echo");
 
     // After the open time a probe goes through; its success closes the breaker.
     fx.timers.advance(31s);
@@ -225,6 +296,7 @@ BOOST_AUTO_TEST_CASE(bulkhead_limits_queues_and_rejects) {
     p.retry.max_attempts = 1;
     fixture fx(p);
     fx.start();
+    event_log events(*fx.h);
     boost::asio::cancellation_signal cancel_first;
     auto first = fx.h->async_call("testkit_mt", "rendezvous", json::object{{"n", 5}, {"timeout_ms", 60000}}, {},
                                   boost::asio::bind_cancellation_slot(cancel_first.slot(), boost::asio::use_future));
@@ -235,6 +307,10 @@ BOOST_AUTO_TEST_CASE(bulkhead_limits_queues_and_rejects) {
     BOOST_TEST_REQUIRE(!r3.has_value());
     BOOST_TEST((r3.error().code == status_code::resource_exhausted));
     BOOST_TEST(contains(r3.error().message, "concurrency limit"), r3.error().message);
+    auto rejected = events.of(host_event_kind::rejection);
+    BOOST_TEST_REQUIRE(rejected.size() == 1u);
+    BOOST_TEST(rejected[0].reason == "bulkhead_full");
+    BOOST_TEST((rejected[0].status == status_code::resource_exhausted));
     if (second.wait_for(20ms) == std::future_status::ready) {
         auto r = second.get();
         BOOST_FAIL("the queued call completed early: " << (r ? *r : r.error().to_string()));
@@ -255,6 +331,7 @@ BOOST_AUTO_TEST_CASE(attempt_timeout_abandons_and_keeps_the_slot_until_the_plugi
     p.bulkhead.max_queue = 0;
     fixture fx(p);
     fx.start();
+    event_log events(*fx.h);
     // overlap ignores cancellation: it really runs for 300 ms of wall time
     auto slow = fx.call("testkit", "overlap", {{"us", 300000}});
     // Wait until the attempt's timer is armed and the plugin is inside its 300 ms sleep.
@@ -265,6 +342,10 @@ BOOST_AUTO_TEST_CASE(attempt_timeout_abandons_and_keeps_the_slot_until_the_plugi
     BOOST_TEST_REQUIRE(!r.has_value());
     BOOST_TEST((r.error().code == status_code::deadline_exceeded), r.error().to_string());
     BOOST_TEST(fx.h->abandoned_calls() == 1);
+    auto timeouts = events.of(host_event_kind::attempt_timeout);
+    BOOST_TEST_REQUIRE(timeouts.size() == 1u);
+    BOOST_TEST(timeouts[0].operation == "overlap");
+    BOOST_TEST(timeouts[0].attempt == 1u);
     // The abandoned plugin call still holds the only slot.
     auto blocked = fx.call("testkit", "echo");
     auto rb = blocked.get();
@@ -302,7 +383,7 @@ BOOST_AUTO_TEST_CASE(many_calls_with_faults_each_get_exactly_one_result) {
     p.retry.jitter = backoff_jitter::none;
     p.breaker_enabled = false;  // faults are injected on purpose; the breaker is tested above
     p.bulkhead.max_queue = 4096;  // 16 callers x 64 outstanding: room for all of them
-    host h(host_options{testkit_config(dir, 2), {}, p, nullptr, nullptr, nullptr});
+    host h(host_options{testkit_config(dir, 2), {}, p, nullptr, nullptr, nullptr, nullptr});
     h.load_plugins();
     BOOST_TEST_REQUIRE(h.start({}).ok());
 
@@ -350,4 +431,212 @@ BOOST_AUTO_TEST_CASE(many_calls_with_faults_each_get_exactly_one_result) {
     for (const auto& sample : m.at("toolhost_tool_calls_total").at("samples").as_array())
         counted += sample.at("value").to_number<int64_t>();
     BOOST_TEST(counted == results.load());
+}
+
+// ------------------------------------------------------------------------------ inline path
+
+BOOST_AUTO_TEST_CASE(inline_call_runs_the_pipeline_on_the_calling_thread) {
+    fixture fx;
+    fx.start();
+    auto target = fx.h->resolve("testkit_mt", "context");
+    BOOST_TEST_REQUIRE(target.has_value());
+    call_options o;
+    o.request_id = "inline-1";
+    auto r = fx.h->call_inline(*target, json::object{}, o);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+    auto v = json::parse(*r);
+    BOOST_TEST(v.at("request_id") == "inline-1");
+    BOOST_TEST(v.at("has_deadline").as_bool());  // the policy's 60 s total, 10 s per attempt
+    BOOST_TEST(v.at("remaining_ms").as_int64() == 10000);
+
+    // Validation, unknown names and a non-object are errors before the plugin runs.
+    auto bad = fx.h->call_inline("testkit_mt", "sleep", json::object{{"ms", "soon"}});
+    BOOST_TEST_REQUIRE(!bad.has_value());
+    BOOST_TEST((bad.error().code == status_code::invalid_argument));
+    BOOST_TEST(contains(bad.error().message, "/ms"), bad.error().message);
+    BOOST_TEST((fx.h->call_inline("nosuch", "x", json::object{}).error().code == status_code::not_found));
+    BOOST_TEST((fx.h->call_inline("testkit_mt", "nosuch", json::object{}).error().code == status_code::not_found));
+    BOOST_TEST((fx.h->call_inline("testkit_mt", "echo", json::array{}).error().code == status_code::invalid_argument));
+
+    // Large arguments do not fit the stack buffer and still arrive whole.
+    std::string big(20000, 'x');
+    auto echoed = fx.h->call_inline("testkit_mt", "echo", json::object{{"big", big}});
+    BOOST_TEST_REQUIRE(echoed.has_value());
+    BOOST_TEST(json::parse(*echoed).at("big").as_string() == big);
+
+    // Metrics count inline calls like any other.
+    auto text = fx.h->metrics().render_prometheus();
+    BOOST_TEST(contains(text, R"(toolhost_tool_calls_total{tool="testkit_mt",operation="context",status="OK"} 1)"), text);
+
+    // A resolved operation outlives the tool's run: afterwards it answers UNAVAILABLE.
+    fx.h->shutdown();
+    auto late = fx.h->call_inline(*target, json::object{});
+    BOOST_TEST_REQUIRE(!late.has_value());
+    BOOST_TEST((late.error().code == status_code::unavailable));
+}
+
+BOOST_AUTO_TEST_CASE(inline_call_retries_on_the_virtual_clock_and_trips_the_breaker) {
+    auto p = fixture::quick_policy();
+    p.breaker.consecutive_failures = 3;
+    fixture fx(p);
+    fx.start();
+    event_log events(*fx.h);
+    // Retries wait on the host's timers: drive them from here while the call blocks its thread.
+    auto f = std::async(std::launch::async, [&] {
+        return fx.h->call_inline("testkit_mt", "fail",
+                                 json::object{{"code", "UNAVAILABLE"}, {"message", "flaky"}, {"succeed_on_attempt", 3}});
+    });
+    auto r = fx.drive(f);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+    BOOST_TEST(json::parse(*r).at("attempt").as_int64() == 3);
+    BOOST_TEST(events.of(host_event_kind::retry).size() == 2u);
+    // Three failures in a row (the success reset the count): the breaker opens and rejects.
+    for (int i = 0; i < 3; ++i) {
+        auto fail = fx.h->call_inline("testkit_mt", "fail_unsafe", json::object{{"code", "UNAVAILABLE"}, {"message", "down"}});
+        BOOST_TEST(fail.error().message == "down");
+    }
+    auto rejected = fx.h->call_inline("testkit_mt", "echo", json::object{});
+    BOOST_TEST_REQUIRE(!rejected.has_value());
+    BOOST_TEST(contains(rejected.error().message, "circuit breaker 'testkit_mt' is open"), rejected.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(inline_call_of_a_serialized_tool_goes_through_its_strand) {
+    fixture fx;
+    fx.start();
+    auto r = fx.h->call_inline("testkit", "echo", json::object{{"a", 1}});
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+    BOOST_TEST(json::parse(*r).at("a").as_int64() == 1);
+}
+
+// --------------------------------------------------------------------- a tool calls a tool
+
+BOOST_AUTO_TEST_CASE(a_tool_calls_another_through_the_host) {
+    fixture fx;
+    fx.start();
+    call_options o;
+    o.request_id = "outer";
+    o.session_id = "s1";
+    auto f = fx.h->async_call("testkit", "call_tool",
+                              json::object{{"tool", "testkit_mt"}, {"operation", "context"}, {"arguments", json::object{}}}, o,
+                              boost::asio::use_future);
+    auto r = fx.drive(f);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+    auto v = json::parse(*r);
+    BOOST_TEST_REQUIRE(v.at("status").as_int64() == 0, *r);
+    // The nested call inherits the ids and never outlives the outer attempt's deadline.
+    BOOST_TEST(v.at("result").at("request_id") == "outer");
+    BOOST_TEST(v.at("result").at("session_id") == "s1");
+    BOOST_TEST(v.at("result").at("remaining_ms").as_int64() <= 10000);
+
+    // Its arguments are validated like anyone's.
+    f = fx.h->async_call("testkit", "call_tool",
+                         json::object{{"tool", "testkit_mt"}, {"operation", "sleep"}, {"arguments", json::object{{"ms", "x"}}}},
+                         {}, boost::asio::use_future);
+    v = json::parse(*fx.drive(f));
+    BOOST_TEST(v.at("status").as_int64() == static_cast<int>(status_code::invalid_argument));
+    BOOST_TEST(contains(std::string(v.at("error").as_string()), "/ms"));
+
+    // Errors of the nested call come back as values; a tool cannot call itself.
+    f = fx.h->async_call("testkit", "call_tool", json::object{{"tool", "nosuch"}, {"operation", "x"}}, {},
+                         boost::asio::use_future);
+    v = json::parse(*fx.drive(f));
+    BOOST_TEST(v.at("status").as_int64() == static_cast<int>(status_code::not_found));
+    f = fx.h->async_call("testkit_mt", "call_tool", json::object{{"tool", "testkit_mt"}, {"operation", "echo"}}, {},
+                         boost::asio::use_future);
+    v = json::parse(*fx.drive(f));
+    BOOST_TEST(v.at("status").as_int64() == static_cast<int>(status_code::failed_precondition));
+
+    // A serialized tool already serving the chain cannot be called again: it would wait for itself.
+    f = fx.h->async_call("testkit", "call_tool",
+                         json::object{{"tool", "testkit_mt"},
+                                      {"operation", "call_tool"},
+                                      {"arguments", json::object{{"tool", "testkit"}, {"operation", "echo"}}}},
+                         {}, boost::asio::use_future);
+    v = json::parse(*fx.drive(f));
+    BOOST_TEST_REQUIRE(v.at("status").as_int64() == 0, json::serialize(v));
+    BOOST_TEST(v.at("result").at("status").as_int64() == static_cast<int>(status_code::failed_precondition));
+    BOOST_TEST(contains(std::string(v.at("result").at("error").as_string()), "wait for itself"));
+}
+
+namespace {
+// An in-process tool that calls `next` through the host's nested caller, forever.
+class bouncing_instance final : public tool_instance {
+public:
+    explicit bouncing_instance(std::string next) : next_(std::move(next)) {}
+    void_result initialize(std::string_view, const fs::path&) override { return {}; }
+    call_result invoke(const invocation& inv) noexcept override {
+        if (inv.nested == nullptr) return make_tool_error(status_code::unimplemented, "no nested caller");
+        return inv.nested->call_nested(inv, next_, "run", "{}");
+    }
+    void cleanup() noexcept override {}
+
+private:
+    std::string next_;
+};
+
+std::shared_ptr<tool_factory> bouncing_factory(const std::string& name, const std::string& next) {
+    tool_descriptor d;
+    d.name = name;
+    d.version = "1.0";
+    d.thread_safe = true;
+    d.operations.push_back(operation_descriptor{"run", "", *json_schema::compile_text(R"({"type":"object"})"), std::nullopt, 0});
+    return make_tool_factory(std::move(d), [next] { return std::make_unique<bouncing_instance>(next); });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(cycles_of_nested_calls_stop_at_the_nesting_limit) {
+    temp_dir dir;
+    auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
+    c.data_dir = dir / "var";
+    c.threads = 2;
+    c.log_level = "error";
+    host h(std::move(c));
+    BOOST_TEST_REQUIRE(h.register_factory(bouncing_factory("ping", "pong")).has_value());
+    BOOST_TEST_REQUIRE(h.register_factory(bouncing_factory("pong", "ping")).has_value());
+    BOOST_TEST_REQUIRE(h.start({}).ok());
+    auto r = h.call("ping", "run", json::object{});
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::failed_precondition));
+    BOOST_TEST(contains(r.error().message, "deeper than 8 levels"), r.error().message);
+    // Every level was counted, and every level finished (the outer plugin call's own count
+    // drops just after its result is delivered).
+    auto text = h.metrics().render_prometheus();
+    BOOST_TEST(contains(text, R"(toolhost_tool_calls_total{tool="pong",operation="run",status="FAILED_PRECONDITION"} 4)"), text);
+    while (h.in_flight() != 0) std::this_thread::yield();
+}
+
+BOOST_AUTO_TEST_CASE(per_operation_breakers_keep_healthy_operations_open) {
+    auto p = fixture::quick_policy();
+    p.retry.max_attempts = 1;
+    p.breaker.consecutive_failures = 2;
+    p.breaker_per_operation = true;
+    fixture fx(p);
+    fx.start();
+    event_log events(*fx.h);
+    for (int i = 0; i < 2; ++i) {
+        auto f = fx.call("testkit", "fail_unsafe", {{"code", "UNAVAILABLE"}, {"message", "write path down"}});
+        BOOST_TEST(!fx.drive(f).has_value());
+    }
+    // fail_unsafe's breaker is open; echo's is not.
+    auto f = fx.call("testkit", "fail_unsafe", {{"code", "UNAVAILABLE"}, {"message", "x"}});
+    auto r = fx.drive(f);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST(contains(r.error().message, "circuit breaker 'testkit.fail_unsafe' is open"), r.error().message);
+    f = fx.call("testkit", "echo");
+    BOOST_TEST(fx.drive(f).has_value());
+    BOOST_TEST((fx.h->circuit_breaker_state("testkit", "fail_unsafe")->state == breaker_state::open));
+    BOOST_TEST((fx.h->circuit_breaker_state("testkit", "echo")->state == breaker_state::closed));
+    auto transitions = events.of(host_event_kind::breaker_transition);
+    BOOST_TEST_REQUIRE(transitions.size() == 1u);
+    BOOST_TEST(transitions[0].operation == "fail_unsafe");
+    auto text = fx.h->metrics().render_prometheus();
+    BOOST_TEST(contains(text, R"(toolhost_operation_circuit_breaker_state{tool="testkit",operation="fail_unsafe"} 1)"), text);
+    // Resetting one operation's breaker, then all of the tool's.
+    BOOST_TEST(fx.h->reset_circuit_breaker("testkit", "fail_unsafe"));
+    BOOST_TEST((fx.h->circuit_breaker_state("testkit", "fail_unsafe")->state == breaker_state::closed));
+    BOOST_TEST(fx.h->force_open_circuit_breaker("testkit"));
+    BOOST_TEST((fx.h->circuit_breaker_state("testkit", "echo")->state == breaker_state::forced_open));
+    BOOST_TEST(fx.h->reset_circuit_breaker("testkit"));
+    BOOST_TEST((fx.h->circuit_breaker_state("testkit", "echo")->state == breaker_state::closed));
+    BOOST_TEST(!fx.h->reset_circuit_breaker("testkit", "nosuch"));
 }

@@ -148,9 +148,10 @@ problems_t apply_resilience(call_policy& p, const json::object& o) {
     }
     if (const auto* b = r.object("", o, "circuit_breaker")) {
         const std::string at = "/circuit_breaker";
-        r.keys(at, *b, {"enabled", "consecutive_failures", "failure_rate", "minimum_calls", "window_ms", "open_ms",
+        r.keys(at, *b, {"enabled", "per_operation", "consecutive_failures", "failure_rate", "minimum_calls", "window_ms", "open_ms",
                         "open_multiplier", "max_open_ms", "probe_timeout_ms", "failure_codes"});
         r.boolean(at, *b, "enabled", p.breaker_enabled);
+        r.boolean(at, *b, "per_operation", p.breaker_per_operation);
         r.integer(at, *b, "consecutive_failures", p.breaker.consecutive_failures, 0, 1000000);
         r.number(at, *b, "failure_rate", p.breaker.failure_rate, 0.0, 1.0);
         r.integer(at, *b, "minimum_calls", p.breaker.minimum_calls, 0, 1000000);

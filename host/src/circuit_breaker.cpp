@@ -140,10 +140,16 @@ circuit_breaker::admission circuit_breaker::acquire_slow(clock::time_point now) 
     return result;
 }
 
-void circuit_breaker::on_result(const admission& adm, status_code code) noexcept { record(adm, code); }
+void circuit_breaker::on_result(const admission& adm, status_code code) noexcept {
+    if (adm.allowed) record(adm, code, clock_.now());
+}
+
+void circuit_breaker::on_result(const admission& adm, status_code code, clock::time_point now) noexcept {
+    record(adm, code, now);
+}
 
 void circuit_breaker::on_abandoned(const admission& adm) noexcept {
-    record(adm, status_code::deadline_exceeded);
+    if (adm.allowed) record(adm, status_code::deadline_exceeded, clock_.now());
 }
 
 void circuit_breaker::release(const admission& adm) noexcept {
@@ -155,21 +161,46 @@ void circuit_breaker::release(const admission& adm) noexcept {
     publish();
 }
 
-void circuit_breaker::record(const admission& adm, status_code code) noexcept {
+void circuit_breaker::record(const admission& adm, status_code code, clock::time_point now) noexcept {
     if (!adm.allowed) return;
     const bool failure = counts_as_failure(code);
-    const clock::time_point now = clock_.now();
+    if (!failure && !adm.probe) {
+        // A success while closed with no failure in the window cannot trip the breaker (the
+        // consecutive count stays 0 and the rate stays 0), so it is only counted: lock-free
+        // while its slice of the window is current. Stale admissions (the word's generation
+        // moved on) and disabled breakers count nothing.
+        const std::uint64_t word = word_.load(std::memory_order_acquire);
+        if (static_cast<breaker_state>(word & state_mask) != breaker_state::closed) {
+            if (static_cast<breaker_state>(word & state_mask) == breaker_state::disabled) return;
+        } else if ((word >> state_bits) == (adm.generation & payload_max) &&
+                   bucket_index(now) >= failure_horizon_.load(std::memory_order_acquire)) {
+            bucket& b = buckets_[static_cast<std::size_t>(bucket_index(now)) % bucket_count];
+            if (b.index.load(std::memory_order_acquire) == bucket_index(now)) {
+                // A thread stalled for a whole window between these two lines would count its
+                // call in a newer slice: harmless.
+                b.calls.fetch_add(1, std::memory_order_relaxed);
+                if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
+                return;
+            }
+        }
+    }
     std::unique_lock lock(mutex_);
     if (adm.generation != generation_) return;  // stale: from before a transition or reset
     switch (state_) {
     case breaker_state::closed: {
         bucket& b = current_bucket(now);
-        ++b.calls;
-        if (failure) ++b.failures;
-        consecutive_ = failure ? consecutive_ + 1 : 0;
+        b.calls.fetch_add(1, std::memory_order_relaxed);
+        if (failure) {
+            b.failures.fetch_add(1, std::memory_order_relaxed);
+            // Until this failure ages out of the window, successes take the locked path, where
+            // the rate is evaluated (a success can complete minimum_calls).
+            failure_horizon_.store(bucket_index(now) + static_cast<std::int64_t>(bucket_count), std::memory_order_release);
+        }
+        const std::uint64_t consecutive = failure ? consecutive_.load(std::memory_order_relaxed) + 1 : 0;
+        consecutive_.store(consecutive, std::memory_order_relaxed);
         std::string reason;
-        if (options_.consecutive_failures != 0 && consecutive_ >= options_.consecutive_failures) {
-            reason = std::to_string(consecutive_) + " consecutive failures";
+        if (options_.consecutive_failures != 0 && consecutive >= options_.consecutive_failures) {
+            reason = std::to_string(consecutive) + " consecutive failures";
         } else if (options_.minimum_calls != 0) {
             std::uint64_t calls = 0;
             std::uint64_t failures = 0;
@@ -271,7 +302,7 @@ circuit_breaker::snapshot circuit_breaker::get_snapshot() const {
     snapshot s{};
     s.state = state_;
     window_totals(now, s.calls, s.failures);
-    s.consecutive_failures = consecutive_;
+    s.consecutive_failures = consecutive_.load(std::memory_order_relaxed);
     s.failure_rate = s.calls == 0 ? 0.0 : static_cast<double>(s.failures) / static_cast<double>(s.calls);
     s.opened_at = opened_at_;
     if (state_ == breaker_state::open) {
@@ -329,8 +360,13 @@ void circuit_breaker::open_for(clock::time_point now, milliseconds duration) {
 }
 
 void circuit_breaker::clear_counters() noexcept {
-    consecutive_ = 0;
-    buckets_.fill(bucket{});
+    consecutive_.store(0, std::memory_order_relaxed);
+    failure_horizon_.store(0, std::memory_order_release);
+    for (bucket& b : buckets_) {
+        b.index.store(-1, std::memory_order_relaxed);
+        b.calls.store(0, std::memory_order_relaxed);
+        b.failures.store(0, std::memory_order_relaxed);
+    }
 }
 
 void circuit_breaker::publish() noexcept {
@@ -357,24 +393,32 @@ std::uint64_t circuit_breaker::ticks_since_base(clock::time_point t) const noexc
     return std::min(static_cast<std::uint64_t>(ticks), payload_max);
 }
 
+std::int64_t circuit_breaker::bucket_index(clock::time_point now) const noexcept {
+    return std::max<std::int64_t>(0, (now - base_) / bucket_width_);
+}
+
 circuit_breaker::bucket& circuit_breaker::current_bucket(clock::time_point now) noexcept {
-    const std::int64_t index = std::max<std::int64_t>(0, (now - base_) / bucket_width_);
+    const std::int64_t index = bucket_index(now);
     bucket& b = buckets_[static_cast<std::size_t>(index) % bucket_count];
     // `now` was read before the lock: a slot already holding a newer slice keeps it (only a
     // thread stalled for a whole window could see that; its call then counts as newer).
-    if (b.index < index) b = bucket{index, 0, 0};
+    if (b.index.load(std::memory_order_relaxed) < index) {
+        b.calls.store(0, std::memory_order_relaxed);
+        b.failures.store(0, std::memory_order_relaxed);
+        b.index.store(index, std::memory_order_release);  // lock-free counters may use it now
+    }
     return b;
 }
 
 void circuit_breaker::window_totals(clock::time_point now, std::uint64_t& calls,
                                     std::uint64_t& failures) const noexcept {
-    const std::int64_t index = std::max<std::int64_t>(0, (now - base_) / bucket_width_);
+    const std::int64_t index = bucket_index(now);
     calls = 0;
     failures = 0;
     for (const bucket& b : buckets_) {
-        if (b.index > index - static_cast<std::int64_t>(bucket_count)) {
-            calls += b.calls;
-            failures += b.failures;
+        if (b.index.load(std::memory_order_acquire) > index - static_cast<std::int64_t>(bucket_count)) {
+            calls += b.calls.load(std::memory_order_relaxed);
+            failures += b.failures.load(std::memory_order_relaxed);
         }
     }
 }

@@ -25,6 +25,9 @@ constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
 
 using words = std::span<const std::string_view>;
 
+// The longest tracing flush interval or request timeout: an hour.
+constexpr std::uint64_t max_tracing_interval_ms = 3'600'000;
+
 std::string join(words words) {
     std::string s;
     for (auto w : words) {
@@ -66,7 +69,7 @@ public:
         }
         check_keys("", root.get_object(),
                    {"plugin_dirs", "threads", "log_level", "log_format", "lifecycle", "tools_enabled_by_default",
-                    "data_dir", "tools", "resilience"});
+                    "data_dir", "tools", "resilience", "tracing"});
         const auto& obj = root.get_object();
         if (const auto* v = obj.if_contains("plugin_dirs")) read_plugin_dirs(*v);
         if (const auto* v = obj.if_contains("threads")) read_threads(*v);
@@ -80,6 +83,7 @@ public:
         }
         if (const auto* v = obj.if_contains("resilience")) config_.resilience = read_resilience("/resilience", *v);
         if (const auto* v = obj.if_contains("tools")) read_tools(*v);
+        if (const auto* v = obj.if_contains("tracing")) read_tracing(*v);
         check_policies();
     }
 
@@ -160,6 +164,91 @@ private:
             read_bool("/lifecycle/concurrent_init", *b, config_.concurrent_init);
         if (const auto* b = obj.if_contains("fail_on_error"))
             read_bool("/lifecycle/fail_on_error", *b, config_.fail_on_error);
+    }
+
+    // An integer from `min` to `max` (JSON numbers with a fraction are not integers here).
+    std::optional<std::uint64_t> read_integer(const std::string& pointer, const value& v, std::uint64_t min,
+                                              std::uint64_t max) {
+        std::optional<std::uint64_t> n;
+        if (v.is_int64() && v.get_int64() >= 0) n = static_cast<std::uint64_t>(v.get_int64());
+        if (v.is_uint64()) n = v.get_uint64();
+        if (n && *n >= min && *n <= max) return n;
+        error(pointer, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
+                           describe(v));
+        return std::nullopt;
+    }
+
+    // "tracing": the OTLP exporter. Kept even without an endpoint, so that TOOLHOST_OTLP_ENDPOINT
+    // alone turns tracing on with the file's other settings; finish() drops it if none is set.
+    void read_tracing(const value& v) {
+        if (!v.is_object()) {
+            error("/tracing", "expected an object, got " + describe(v));
+            return;
+        }
+        const auto& obj = v.get_object();
+        check_keys("/tracing", obj,
+                   {"otlp_endpoint", "service_name", "sample_ratio", "headers", "max_queue", "max_batch",
+                    "flush_interval_ms", "request_timeout_ms"});
+        tracing_settings t;
+        otlp_options& e = t.exporter;
+        if (const auto* x = obj.if_contains("otlp_endpoint")) {
+            if (!x->is_string()) {
+                error("/tracing/otlp_endpoint", "expected an http:// URL string, got " + describe(*x));
+            } else if (x->get_string().empty()) {
+                // "" leaves tracing off
+            } else if (auto problem = check_otlp_endpoint(x->get_string()); !problem.empty()) {
+                error("/tracing/otlp_endpoint", problem + ", got " + describe(*x));
+            } else {
+                e.endpoint = x->get_string();
+            }
+        }
+        if (const auto* x = obj.if_contains("service_name")) {
+            if (x->is_string() && !x->get_string().empty()) {
+                e.service_name = x->get_string();
+            } else {
+                error("/tracing/service_name", "expected a non-empty string, got " + describe(*x));
+            }
+        }
+        if (const auto* x = obj.if_contains("sample_ratio")) {
+            const double r = x->is_number() ? x->to_number<double>() : -1.0;
+            if (x->is_number() && r >= 0.0 && r <= 1.0) {
+                t.sample_ratio = r;
+            } else {
+                error("/tracing/sample_ratio", "expected a number from 0 to 1, got " + describe(*x));
+            }
+        }
+        if (const auto* x = obj.if_contains("headers")) {
+            if (!x->is_object()) {
+                error("/tracing/headers", "expected an object mapping header names to values, got " + describe(*x));
+            } else {
+                for (const auto& h : x->get_object()) {
+                    const std::string pointer = "/tracing/headers/" + json_pointer_escape(h.key());
+                    if (!h.value().is_string()) {
+                        error(pointer, "expected a string, got " + describe(h.value()));
+                        continue;
+                    }
+                    // A bad name is reported at the key, a bad value at the value.
+                    if (auto problem = check_http_header(h.key(), ""); !problem.empty()) {
+                        key_error(pointer, std::move(problem));
+                    } else if (auto bad_value = check_http_header(h.key(), h.value().get_string()); !bad_value.empty()) {
+                        error(pointer, std::move(bad_value));
+                    } else {
+                        e.headers.insert_or_assign(std::string(h.key()), std::string(h.value().get_string()));
+                    }
+                }
+            }
+        }
+        if (const auto* x = obj.if_contains("max_queue"))
+            if (auto n = read_integer("/tracing/max_queue", *x, 1, otlp_options::queue_limit)) e.max_queue = *n;
+        if (const auto* x = obj.if_contains("max_batch"))
+            if (auto n = read_integer("/tracing/max_batch", *x, 1, otlp_options::queue_limit)) e.max_batch = *n;
+        if (const auto* x = obj.if_contains("flush_interval_ms"))
+            if (auto n = read_integer("/tracing/flush_interval_ms", *x, 1, max_tracing_interval_ms))
+                e.flush_interval = std::chrono::milliseconds(*n);
+        if (const auto* x = obj.if_contains("request_timeout_ms"))
+            if (auto n = read_integer("/tracing/request_timeout_ms", *x, 1, max_tracing_interval_ms))
+                e.request_timeout = std::chrono::milliseconds(*n);
+        config_.tracing = std::move(t);
     }
 
     void read_tools(const value& v) {
@@ -300,12 +389,21 @@ void apply_environment(host_config& config, const getenv_function& getenv, std::
         }
     }
     if (auto v = lookup(getenv, "TOOLHOST_DATA_DIR")) config.data_dir = *v;
+    if (auto v = lookup(getenv, "TOOLHOST_OTLP_ENDPOINT")) {
+        if (auto problem = check_otlp_endpoint(*v); problem.empty()) {
+            if (!config.tracing) config.tracing.emplace();
+            config.tracing->exporter.endpoint = *v;
+        } else {
+            errors.push_back(env_error("TOOLHOST_OTLP_ENDPOINT", problem + ", got " + json_quoted(*v)));
+        }
+    }
 }
 
 // Turns "0 = automatic" and relative paths into the values the host will actually use.
 void finish(host_config& config) {
     if (config.threads == 0) config.threads = std::clamp(std::thread::hardware_concurrency(), 1u, max_threads);
     config.data_dir = fs::absolute(config.data_dir).lexically_normal();
+    if (config.tracing && config.tracing->exporter.endpoint.empty()) config.tracing.reset();  // no endpoint: off
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 #include <toolhost/logging.hpp>
 
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <algorithm>
 #include <array>
@@ -45,7 +47,8 @@ struct tool_slot {
     // Resilience state, installed from the policy when the slot is created or the policy set.
     call_policy policy;
     std::map<std::string, call_policy, std::less<>> operation_policies;
-    std::unique_ptr<circuit_breaker> breaker;
+    std::unique_ptr<circuit_breaker> breaker;                   // the tool's, when enabled
+    std::vector<std::unique_ptr<circuit_breaker>> op_breakers;  // by operation index; set when per-operation
     std::unique_ptr<toolhost::bulkhead> bulkhead;
     std::unique_ptr<retry_budget> budget;
     // Metric handles, looked up once at registration so the call path only increments.
@@ -56,13 +59,22 @@ struct tool_slot {
         counter* retries = nullptr;
         counter* timeouts = nullptr;
     };
-    std::map<std::string, op_metrics, std::less<>> metrics_by_op;
+    std::vector<op_metrics> metrics_by_op;  // in the descriptor's operation order
     counter* rejected_breaker = nullptr;
     counter* rejected_bulkhead = nullptr;
     counter* rejected_budget = nullptr;
     std::atomic<int64_t> abandoned{0};
 
-    op_metrics& metrics_for(std::string_view op) { return metrics_by_op.find(op)->second; }
+    std::size_t index_of(const operation_descriptor* op) const noexcept {
+        return static_cast<std::size_t>(op - descriptor().operations.data());
+    }
+    op_metrics& metrics_for(const operation_descriptor* op) { return metrics_by_op[index_of(op)]; }
+    /// The breaker a call of `op` goes through: the operation's own, else the tool's (or none).
+    circuit_breaker* breaker_for(const operation_descriptor* op) const noexcept {
+        const std::size_t i = index_of(op);
+        if (i < op_breakers.size() && op_breakers[i]) return op_breakers[i].get();
+        return breaker.get();
+    }
 
     // Calls waiting for a retry timer, so that stopping the tool can end them at once.
     std::mutex retry_mutex;
@@ -76,19 +88,34 @@ struct tool_slot {
     std::optional<tool_error> error;  // why the last start failed
 };
 
-// One call through the pipeline: from prepare to the completion handler, across attempts.
-struct call_state {
+// What every call carries through the pipeline, on either path (async or inline).
+struct call_core {
     tool_slot* slot = nullptr;  // alive while the slot's in_flight counts this call
     const operation_descriptor* op = nullptr;
     const call_policy* policy = nullptr;
+    tool_slot::op_metrics* metrics = nullptr;
+    circuit_breaker* breaker = nullptr;  // the tool's or the operation's; null when disabled
+    const call_options* options = nullptr;
+    std::optional<clock::time_point> deadline;  // the total deadline
+    clock::time_point started;
+    uint32_t attempts = 0;  // attempts started; only touched by one step at a time
+    uint32_t nesting = 0;   // 0: called from outside; n: a tool's nested call, n deep
+    std::unique_ptr<span_data> span;  // set when the call is traced (sampled)
+    std::string own_traceparent;      // the traceparent naming `span`, handed to the plugin
+
+    std::string_view plugin_traceparent() const noexcept {
+        return span ? std::string_view(own_traceparent) : std::string_view(options->traceparent);
+    }
+};
+
+// One asynchronous call: from prepare to the completion handler, across attempts.
+struct call_state {
+    call_core core;
     std::string arguments;
     call_options options;
     std::shared_ptr<call_control> caller;  // the caller's cancellation, progress
-    std::optional<clock::time_point> deadline;  // the total deadline
     completion_fn done;
     std::atomic<bool> finished{false};
-    uint32_t attempts = 0;  // attempts started; only touched by one step at a time
-    clock::time_point started;
 };
 
 // One attempt: whichever comes first, the plugin's return or the attempt's deadline, decides it.
@@ -97,6 +124,7 @@ struct attempt_state {
                   std::optional<clock::time_point> deadline, const clock& clk)
         : call(std::move(c)), admission(adm), control(deadline, clk, call->caller) {}
     std::shared_ptr<call_state> call;
+    clock::time_point started;  // when the plugin call began (written before it runs)
     circuit_breaker::admission admission;
     call_control control;
     std::atomic<bool> decided{false};
@@ -160,10 +188,21 @@ host::host(host_options options)
       own_timers_(options.timers ? nullptr : std::make_unique<thread_timer_service>()),
       timers_(options.timers ? options.timers : own_timers_.get()),
       random_(options.random ? options.random : &default_random()),
-      pool_(thread_count(config_.threads)) {
+      pool_(thread_count(config_.threads)),
+      exporter_(std::move(options.exporter)) {
     // The configuration's log settings apply to the whole process: Boost.Log is process-wide.
     logging::init(logging::parse_level(config_.log_level).value_or(logging::level::info),
                   logging::parse_format(config_.log_format).value_or(logging::format::text));
+    if (config_.tracing) {
+        sample_ratio_ = config_.tracing->sample_ratio;
+        if (!exporter_) {
+            std::string error;
+            exporter_ = otlp_http_exporter::create(config_.tracing->exporter, metrics_, &error);
+            if (!exporter_)
+                logging::write(logging::level::error, "trace", "tracing is off: cannot create the OTLP exporter",
+                               {{"endpoint", config_.tracing->exporter.endpoint}, {"error", error}});
+        }
+    }
 }
 
 host::~host() {
@@ -204,6 +243,7 @@ boost::system::result<void, std::string> host::register_factory(std::shared_ptr<
     for (const auto& op : slot->descriptor().operations)
         if (auto p = operation_policy_from_config(slot->name, op.name)) slot->operation_policies.emplace(op.name, std::move(*p));
     install_metrics(*slot);
+    install_breakers(*slot);
     by_name_.emplace(slot->name, slot);
     slots_.push_back(std::move(slot));
     logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
@@ -239,6 +279,10 @@ bool host::unregister(std::string_view name) {
     for (auto family : {"toolhost_tool_in_flight", "toolhost_tool_abandoned_calls", "toolhost_tool_circuit_breaker_state",
                         "toolhost_tool_state"})
         metrics_.gauges(family, "", {"tool"}).remove_callback({slot->name});
+    for (std::size_t i = 0; i < slot->op_breakers.size(); ++i)
+        if (slot->op_breakers[i])
+            metrics_.gauges("toolhost_operation_circuit_breaker_state", "", {"tool", "operation"})
+                .remove_callback({slot->name, slot->descriptor().operations[i].name});
     std::unique_lock lock(drain_mutex_);
     drained_.wait(lock, [&] { return slot->in_flight.load() == 0; });
     logging::write(logging::level::info, "registry", "tool unregistered", {{"tool", std::string(name)}});
@@ -286,7 +330,7 @@ void host::install_metrics(detail::tool_slot& slot) {
         m.attempt_duration = &attempt_duration.with({slot.name, op.name});
         m.retries = &retries.with({slot.name, op.name});
         m.timeouts = &timeouts.with({slot.name, op.name});
-        slot.metrics_by_op.emplace(op.name, m);
+        slot.metrics_by_op.push_back(m);
     }
     slot.rejected_breaker = &rejections.with({slot.name, "circuit_open"});
     slot.rejected_bulkhead = &rejections.with({slot.name, "bulkhead_full"});
@@ -308,24 +352,65 @@ void host::install_metrics(detail::tool_slot& slot) {
 
 void host::install_policy(detail::tool_slot& slot, const call_policy& policy) {
     slot.policy = policy;
-    slot.breaker = policy.breaker_enabled ? std::make_unique<circuit_breaker>(slot.name, policy.breaker, *clock_) : nullptr;
-    if (slot.breaker) {
-        auto& transitions = metrics_.counters("toolhost_tool_circuit_breaker_transitions_total",
-                                              "Circuit breaker state changes, by the state entered.", {"tool", "to"});
-        std::array<counter*, 5> to{};
-        for (std::size_t i = 0; i < to.size(); ++i)
-            to[i] = &transitions.with({slot.name, breaker_state_name(static_cast<breaker_state>(i))});
-        slot.breaker->on_transition([name = slot.name, to](const breaker_transition& t) {
-            if (static_cast<std::size_t>(t.to) < to.size()) to[static_cast<std::size_t>(t.to)]->inc();
-            logging::write(logging::level::warning, "breaker", "circuit breaker changed state",
-                           {{"tool", name},
-                            {"from", breaker_state_name(t.from)},
-                            {"to", breaker_state_name(t.to)},
-                            {"reason", t.reason}});
-        });
-    }
     slot.bulkhead = std::make_unique<bulkhead>(policy.bulkhead);
     slot.budget = std::make_unique<retry_budget>(policy.retry_budget_ratio, policy.retry_budget_min_per_second, *clock_);
+}
+
+std::unique_ptr<circuit_breaker> host::make_breaker(const detail::tool_slot& slot, const operation_descriptor* op,
+                                                    const call_policy& policy) {
+    const std::string name = op ? slot.name + "." + op->name : slot.name;
+    auto breaker = std::make_unique<circuit_breaker>(name, policy.breaker, *clock_);
+    counter_family& transitions =
+        op ? metrics_.counters("toolhost_operation_circuit_breaker_transitions_total",
+                               "State changes of per-operation circuit breakers, by the state entered.",
+                               {"tool", "operation", "to"})
+           : metrics_.counters("toolhost_tool_circuit_breaker_transitions_total",
+                               "Circuit breaker state changes, by the state entered.", {"tool", "to"});
+    std::array<counter*, 5> to{};
+    for (std::size_t i = 0; i < to.size(); ++i) {
+        const auto state = breaker_state_name(static_cast<breaker_state>(i));
+        to[i] = op ? &transitions.with({slot.name, op->name, state}) : &transitions.with({slot.name, state});
+    }
+    breaker->on_transition([this, tool = slot.name, operation = op ? op->name : std::string(), to](const breaker_transition& t) {
+        if (static_cast<std::size_t>(t.to) < to.size()) to[static_cast<std::size_t>(t.to)]->inc();
+        host_event ev;
+        ev.kind = host_event_kind::breaker_transition;
+        ev.tool = tool;
+        ev.operation = operation;
+        ev.message = t.reason;
+        ev.from = t.from;
+        ev.to = t.to;
+        emit(ev);
+        logging::write(logging::level::warning, "breaker", "circuit breaker changed state",
+                       {{"tool", tool},
+                        {"operation", operation.empty() ? json::value() : json::value(operation)},
+                        {"from", breaker_state_name(t.from)},
+                        {"to", breaker_state_name(t.to)},
+                        {"reason", t.reason}});
+    });
+    return breaker;
+}
+
+void host::install_breakers(detail::tool_slot& slot) {
+    slot.breaker = slot.policy.breaker_enabled && !slot.policy.breaker_per_operation
+                       ? make_breaker(slot, nullptr, slot.policy)
+                       : nullptr;
+    const auto& ops = slot.descriptor().operations;
+    slot.op_breakers.clear();
+    slot.op_breakers.resize(ops.size());
+    auto& state = metrics_.gauges("toolhost_operation_circuit_breaker_state",
+                                  "Per-operation circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.",
+                                  {"tool", "operation"});
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+        const call_policy& p = slot.policy_for(ops[i].name);
+        if (p.breaker_enabled && p.breaker_per_operation) {
+            slot.op_breakers[i] = make_breaker(slot, &ops[i], p);
+            detail::tool_slot* s = &slot;
+            state.set_callback({slot.name, ops[i].name}, [s, i] {
+                return s->op_breakers[i] ? static_cast<double>(s->op_breakers[i]->state()) : 4.0;
+            });
+        }
+    }
 }
 
 boost::system::result<void, std::string> host::set_policy(std::string_view tool, call_policy policy) {
@@ -338,6 +423,7 @@ boost::system::result<void, std::string> host::set_policy(std::string_view tool,
     if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
         return "tool '" + slot.name + "' is running; set its policy before start()";
     install_policy(slot, policy);
+    install_breakers(slot);
     return {};
 }
 
@@ -355,42 +441,60 @@ boost::system::result<void, std::string> host::set_operation_policy(std::string_
     if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
         return "tool '" + slot.name + "' is running; set its policies before start()";
     slot.operation_policies.insert_or_assign(std::string(operation), std::move(policy));
+    install_breakers(slot);
     return {};
 }
 
 namespace {
+// Runs `f` on the breakers `operation` names: every breaker of the tool when it is empty, else
+// the one that operation's calls go through. False if there is no such tool or operation.
 template <class F>
-bool with_breaker(std::shared_mutex& m, const std::map<std::string, std::shared_ptr<detail::tool_slot>, std::less<>>& slots,
-                  std::string_view tool, F&& f) {
+bool with_breakers(std::shared_mutex& m, const std::map<std::string, std::shared_ptr<detail::tool_slot>, std::less<>>& slots,
+                   std::string_view tool, std::string_view operation, F&& f) {
     std::shared_lock lock(m);
     auto it = slots.find(tool);
     if (it == slots.end()) return false;
-    if (it->second->breaker) f(*it->second->breaker);
+    const auto& slot = *it->second;
+    if (operation.empty()) {
+        if (slot.breaker) f(*slot.breaker);
+        for (const auto& b : slot.op_breakers)
+            if (b) f(*b);
+        return true;
+    }
+    const auto* op = slot.descriptor().find_operation(operation);
+    if (op == nullptr) return false;
+    if (auto* b = slot.breaker_for(op)) f(*b);
     return true;
 }
 }  // namespace
 
-bool host::reset_circuit_breaker(std::string_view tool) {
-    return with_breaker(registry_mutex_, by_name_, tool, [](circuit_breaker& b) { b.reset(); });
+bool host::reset_circuit_breaker(std::string_view tool, std::string_view operation) {
+    return with_breakers(registry_mutex_, by_name_, tool, operation, [](circuit_breaker& b) { b.reset(); });
 }
 
 void host::reset_all_circuit_breakers() {
     std::shared_lock lock(registry_mutex_);
-    for (const auto& s : slots_)
+    for (const auto& s : slots_) {
         if (s->breaker) s->breaker->reset();
+        for (const auto& b : s->op_breakers)
+            if (b) b->reset();
+    }
 }
 
-bool host::force_open_circuit_breaker(std::string_view tool) {
-    return with_breaker(registry_mutex_, by_name_, tool, [](circuit_breaker& b) { b.force_open(); });
+bool host::force_open_circuit_breaker(std::string_view tool, std::string_view operation) {
+    return with_breakers(registry_mutex_, by_name_, tool, operation, [](circuit_breaker& b) { b.force_open(); });
 }
 
-bool host::disable_circuit_breaker(std::string_view tool) {
-    return with_breaker(registry_mutex_, by_name_, tool, [](circuit_breaker& b) { b.disable(); });
+bool host::disable_circuit_breaker(std::string_view tool, std::string_view operation) {
+    return with_breakers(registry_mutex_, by_name_, tool, operation, [](circuit_breaker& b) { b.disable(); });
 }
 
-std::optional<circuit_breaker::snapshot> host::circuit_breaker_state(std::string_view tool) const {
+std::optional<circuit_breaker::snapshot> host::circuit_breaker_state(std::string_view tool,
+                                                                      std::string_view operation) const {
     std::optional<circuit_breaker::snapshot> out;
-    with_breaker(registry_mutex_, by_name_, tool, [&](circuit_breaker& b) { out = b.get_snapshot(); });
+    with_breakers(registry_mutex_, by_name_, tool, operation, [&](circuit_breaker& b) {
+        if (!out) out = b.get_snapshot();  // the tool's own breaker comes first
+    });
     return out;
 }
 
@@ -623,6 +727,7 @@ void host::shutdown() {
         slots = slots_;
     }
     for (auto it = slots.rbegin(); it != slots.rend(); ++it) stop_slot(**it);
+    if (exporter_) exporter_->flush(std::chrono::seconds(5));
     logging::write(logging::level::debug, "lifecycle", "host shut down");
 }
 
@@ -649,111 +754,317 @@ const std::shared_ptr<call_control>& host::caller_control(const detail::call_sta
     return call.caller;
 }
 
-boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::prepare_call(
-    std::string_view tool, std::string_view operation, const json::value& arguments, call_options&& options) {
-    if (shut_down_.load(std::memory_order_relaxed))
-        return make_tool_error(status_code::unavailable, "the host is shut down; no new calls are accepted");
-    detail::tool_slot* slot = nullptr;
-    {
-        std::shared_lock lock(registry_mutex_);
-        auto it = by_name_.find(tool);
-        if (it == by_name_.end())
-            return make_tool_error(status_code::not_found, "no tool named '" + std::string(tool) + "'");
-        slot = it->second.get();
-        // Counted while the registry lock is held, so unregister() cannot free the slot under us.
-        slot->in_flight.fetch_add(1);
+// ------------------------------------------------------------------------------------- events
+
+std::string_view host_event_kind_name(host_event_kind k) noexcept {
+    switch (k) {
+    case host_event_kind::breaker_transition: return "breaker_transition";
+    case host_event_kind::retry: return "retry";
+    case host_event_kind::attempt_timeout: return "attempt_timeout";
+    case host_event_kind::rejection: return "rejection";
     }
-    auto state = slot->state.load();
-    if (state != tool_state::ready) {
-        release(*slot);
-        switch (state) {
-        case tool_state::failed:
-            return make_tool_error(status_code::failed_precondition,
-                                   "tool '" + slot->name + "' is not available: it failed to start: " + slot->error_text());
-        case tool_state::stopping:
-        case tool_state::stopped:
-            return make_tool_error(status_code::unavailable, "tool '" + slot->name + "' is shut down");
-        default:
-            return make_tool_error(status_code::failed_precondition,
-                                   "tool '" + slot->name + "' is not initialized (state: " +
-                                       std::string(tool_state_name(state)) + "); start the host first");
+    return "unknown";
+}
+
+uint64_t host::subscribe(host_event_handler handler) {
+    std::unique_lock lock(events_mutex_);
+    const uint64_t id = next_subscriber_++;
+    subscribers_.emplace_back(id, std::move(handler));
+    has_subscribers_.store(true, std::memory_order_release);
+    return id;
+}
+
+bool host::unsubscribe(uint64_t id) {
+    std::unique_lock lock(events_mutex_);
+    auto it = std::find_if(subscribers_.begin(), subscribers_.end(), [&](const auto& s) { return s.first == id; });
+    if (it == subscribers_.end()) return false;
+    subscribers_.erase(it);
+    has_subscribers_.store(!subscribers_.empty(), std::memory_order_release);
+    return true;
+}
+
+void host::emit(const host_event& e) const {
+    if (!has_subscribers_.load(std::memory_order_acquire)) return;
+    std::shared_lock lock(events_mutex_);
+    for (const auto& [id, handler] : subscribers_) {
+        try {
+            handler(e);
+        } catch (const std::exception& ex) {
+            logging::write(logging::level::error, "events", "event handler threw",
+                           {{"subscriber", id}, {"event", host_event_kind_name(e.kind)}, {"error", ex.what()}});
+        } catch (...) {
+            logging::write(logging::level::error, "events", "event handler threw",
+                           {{"subscriber", id}, {"event", host_event_kind_name(e.kind)}});
         }
     }
-    const auto& d = slot->descriptor();
-    const auto* op = d.find_operation(operation);
-    if (op == nullptr) {
-        release(*slot);
-        return make_tool_error(status_code::not_found, "tool '" + d.name + "' has no operation '" +
-                                                           std::string(operation) + "' (operations: " +
-                                                           join_names(d.operations) + ")");
+}
+
+// ------------------------------------------------------------------------------ shared steps
+
+namespace {
+
+json::value opt_string(std::string_view s) { return s.empty() ? json::value() : json::value(s); }
+
+double ms(clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// An event about one call; the caller sets the kind-specific fields (reason, delay).
+host_event call_event(host_event_kind kind, const detail::call_core& core, uint32_t attempt, status_code status,
+                      std::string_view message, std::string_view reason = {}) {
+    host_event ev;
+    ev.kind = kind;
+    ev.tool = core.slot->name;
+    ev.operation = core.op->name;
+    ev.request_id = core.options->request_id;
+    ev.attempt = attempt;
+    ev.status = status;
+    ev.message = message;
+    ev.reason = reason;
+    return ev;
+}
+
+// Span times are wall-clock; the pipeline measures on the (injectable) monotonic clock. A span
+// keeps its wall-clock start and adds monotonic durations to it.
+std::chrono::system_clock::time_point wall_at(const span_data& span, clock::time_point started, clock::time_point t) {
+    return span.start + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - started);
+}
+
+}  // namespace
+
+void host::begin_call(detail::call_core& core, clock::time_point now) {
+    core.started = now;
+    // The total deadline: the caller's, or the policy's, whichever comes first.
+    std::optional<clock::time_point> deadline = core.options->deadline;
+    if (core.policy->timeout) {
+        auto own = core.started + *core.policy->timeout;
+        if (!deadline || own < *deadline) deadline = own;
     }
-    if (!arguments.is_object()) {
-        release(*slot);
-        return make_tool_error(status_code::invalid_argument,
-                               "arguments of " + d.name + "." + op->name + " must be a JSON object, got " +
-                                   std::string(kind_name(arguments)));
+    core.deadline = deadline;
+    core.slot->budget->deposit();
+
+    if (exporter_) {
+        // Sampling: a caller's traceparent decides (its sampled flag); without one, the ratio.
+        auto parent = core.options->traceparent.empty() ? std::nullopt
+                                                         : trace_context::parse(core.options->traceparent);
+        const bool sampled = parent ? parent->sampled() : (sample_ratio_ >= 1.0 || random_->next_unit() < sample_ratio_);
+        if (sampled) {
+            auto span = std::make_unique<span_data>();
+            trace_context own;
+            if (parent) {
+                own.trace_id = parent->trace_id;
+                span->parent_span_id = parent->span_id;
+            } else {
+                random_id(*random_, own.trace_id.data(), own.trace_id.size());
+            }
+            random_id(*random_, own.span_id.data(), own.span_id.size());
+            own.flags = 1;
+            span->trace_id = own.trace_id;
+            span->span_id = own.span_id;
+            span->name = "tool." + core.slot->name + "." + core.op->name;
+            span->start = std::chrono::system_clock::now();
+            core.own_traceparent = own.to_traceparent();
+            core.span = std::move(span);
+        }
     }
+    if (logging::enabled(logging::level::info)) {
+        logging::write(logging::level::info, "call", "call started",
+                       {{"tool", core.slot->name},
+                        {"operation", core.op->name},
+                        {"request_id", opt_string(core.options->request_id)},
+                        {"session_id", opt_string(core.options->session_id)},
+                        {"traceparent", opt_string(core.plugin_traceparent())}});
+    }
+}
+
+std::optional<tool_error> host::gate(detail::call_core& core, const call_control& caller,
+                                     circuit_breaker::admission& adm, clock::time_point now) {
+    auto& slot = *core.slot;
+    if (caller.cancel_requested())
+        return make_tool_error(status_code::cancelled, core.attempts == 0 ? "the call was cancelled before it started"
+                                                                          : "the call was cancelled between attempts");
+    if (slot.state.load(std::memory_order_acquire) != tool_state::ready)
+        return make_tool_error(status_code::unavailable, "tool '" + slot.name + "' is shutting down");
+    if (core.deadline && now >= *core.deadline)
+        return make_tool_error(status_code::deadline_exceeded,
+                               "the deadline passed before " + slot.name + "." + core.op->name +
+                                   (core.attempts == 0 ? " started" : " could be tried again"));
+    adm = {};
+    adm.allowed = true;
+    if (core.breaker) {
+        adm = core.breaker->try_acquire();
+        if (!adm.allowed) {
+            slot.rejected_breaker->inc();
+            tool_error e = core.breaker->rejection_error(adm);
+            if (core.span)
+                core.span->events.push_back({"rejected", std::chrono::system_clock::now(),
+                                             {{"reason", std::string("circuit_open")}}});
+            emit(call_event(host_event_kind::rejection, core, core.attempts + 1, e.code, e.message, "circuit_open"));
+            return e;
+        }
+    }
+    return std::nullopt;
+}
+
+call_result host::deadline_exceeded_if_late(const detail::call_core& core, const call_control& caller,
+                                            call_result r) const {
+    // A plugin that stopped because its deadline passed reports CANCELLED; the caller did not
+    // cancel, so say what really happened.
+    if (!r && r.error().code == status_code::cancelled && !caller.cancel_requested() && core.deadline &&
+        clock_->now() >= *core.deadline)
+        return make_tool_error(status_code::deadline_exceeded, core.slot->name + "." + core.op->name +
+                                                                   " stopped at its deadline: " + r.error().message);
+    return r;
+}
+
+void host::attempt_finished(detail::call_core& core, const call_result& r, clock::time_point started,
+                            clock::time_point ended) {
+    core.metrics->attempt_duration->observe(ended - started);
+    if (core.span) {
+        attributes a{{"attempt", static_cast<int64_t>(core.attempts)},
+                     {"status", std::string(r ? std::string_view("OK") : status_name(r.error().code))},
+                     {"duration_ms", ms(ended - started)}};
+        if (!r) a.emplace_back("error", r.error().message);
+        core.span->events.push_back({"attempt", wall_at(*core.span, core.started, ended), std::move(a)});
+    }
+}
+
+host::retry_plan host::plan_retry(detail::call_core& core, const call_control& caller, const tool_error& error) {
+    auto& slot = *core.slot;
+    const auto& policy = *core.policy;
+    const bool idempotent = policy.idempotent.value_or(core.op->idempotent());
+    if (!should_retry(policy.retry, error, core.attempts, idempotent) || caller.cancel_requested()) return {};
+    const auto delay = next_delay(policy.retry, error, core.attempts, *random_);
+    const auto at = clock_->now() + std::chrono::duration_cast<clock::duration>(delay);
+    if (core.deadline && at >= *core.deadline) return {};  // no time left: the last error stands
+    if (!slot.budget->try_withdraw()) {
+        slot.rejected_budget->inc();
+        logging::write(logging::level::warning, "call", "retry budget exhausted; not retrying",
+                       {{"tool", slot.name}, {"operation", core.op->name}, {"request_id", opt_string(core.options->request_id)}});
+        emit(call_event(host_event_kind::rejection, core, core.attempts, error.code, "retry budget exhausted", "retry_budget"));
+        return {};
+    }
+    core.metrics->retries->inc();
+    if (logging::enabled(logging::level::info))
+        logging::write(logging::level::info, "call", "retrying",
+                       {{"tool", slot.name},
+                        {"operation", core.op->name},
+                        {"request_id", opt_string(core.options->request_id)},
+                        {"session_id", opt_string(core.options->session_id)},
+                        {"attempt", core.attempts},
+                        {"status", status_name(error.code)},
+                        {"error", error.message},
+                        {"delay_ms", ms(std::chrono::duration_cast<clock::duration>(delay))}});
+    if (core.span)
+        core.span->events.push_back({"retry", std::chrono::system_clock::now(),
+                                     {{"attempt", static_cast<int64_t>(core.attempts)},
+                                      {"delay_ms", ms(std::chrono::duration_cast<clock::duration>(delay))}}});
+    host_event ev = call_event(host_event_kind::retry, core, core.attempts, error.code, error.message);
+    ev.delay = std::chrono::duration_cast<std::chrono::nanoseconds>(delay);
+    emit(ev);
+    return {true, at};
+}
+
+void host::end_call(detail::call_core& core, const call_result& result, clock::time_point ended) {
+    auto& slot = *core.slot;
+    auto& m = *core.metrics;
+    m.calls[static_cast<std::size_t>(result ? status_code::ok : result.error().code)]->inc();
+    m.call_duration->observe(ended - core.started);
+    if (logging::enabled(logging::level::info)) {
+        logging::write(logging::level::info, "call", "call finished",
+                       {{"tool", slot.name},
+                        {"operation", core.op->name},
+                        {"request_id", opt_string(core.options->request_id)},
+                        {"session_id", opt_string(core.options->session_id)},
+                        {"attempt", core.attempts},
+                        {"duration_ms", ms(ended - core.started)},
+                        {"status", result ? std::string_view("OK") : status_name(result.error().code)},
+                        {"error", result ? json::value() : json::value(result.error().message)}});
+    }
+    if (core.span) {
+        auto& span = *core.span;
+        span.end = wall_at(span, core.started, ended);
+        span.attributes = {{"toolhost.tool", slot.name},
+                           {"toolhost.operation", core.op->name},
+                           {"toolhost.attempts", static_cast<int64_t>(core.attempts)},
+                           {"toolhost.status", std::string(result ? std::string_view("OK") : status_name(result.error().code))}};
+        if (!core.options->request_id.empty()) span.attributes.emplace_back("toolhost.request_id", core.options->request_id);
+        if (!core.options->session_id.empty()) span.attributes.emplace_back("toolhost.session_id", core.options->session_id);
+        if (core.nesting > 0) span.attributes.emplace_back("toolhost.nesting", static_cast<int64_t>(core.nesting));
+        if (!result) {
+            span.error = true;
+            span.status_message = result.error().message;
+        }
+        exporter_->export_span(std::move(span));
+        core.span.reset();
+    }
+}
+
+// ------------------------------------------------------------------------------ async path
+
+boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::prepare_call(
+    std::string_view tool, std::string_view operation, const json::value& arguments, call_options&& options) {
+    auto target = resolve(tool, operation);
+    if (!target) return std::move(target).error();
+    detail::tool_slot* slot = target->slot_.get();
+    // Counted before the state check; unregister() and stop_slot() wait for it to drop.
+    slot->in_flight.fetch_add(1);
+    auto fail = [&](tool_error e) {
+        release(*slot);
+        return e;
+    };
+    auto state = slot->state.load();
+    if (state != tool_state::ready) {
+        switch (state) {
+        case tool_state::failed:
+            return fail(make_tool_error(status_code::failed_precondition, "tool '" + slot->name +
+                                                                              "' is not available: it failed to start: " +
+                                                                              slot->error_text()));
+        case tool_state::stopping:
+        case tool_state::stopped:
+            return fail(make_tool_error(status_code::unavailable, "tool '" + slot->name + "' is shut down"));
+        default:
+            return fail(make_tool_error(status_code::failed_precondition,
+                                        "tool '" + slot->name + "' is not initialized (state: " +
+                                            std::string(tool_state_name(state)) + "); start the host first"));
+        }
+    }
+    const auto* op = target->op_;
+    if (!arguments.is_object())
+        return fail(make_tool_error(status_code::invalid_argument, "arguments of " + slot->name + "." + op->name +
+                                                                       " must be a JSON object, got " +
+                                                                       std::string(kind_name(arguments))));
     if (auto err = op->input_schema.validate(arguments)) {
-        slot->metrics_for(op->name).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();
-        release(*slot);
-        return make_tool_error(status_code::invalid_argument,
-                               "invalid arguments for " + d.name + "." + op->name + ": " + err->to_string());
+        slot->metrics_for(op).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();
+        return fail(make_tool_error(status_code::invalid_argument,
+                                    "invalid arguments for " + slot->name + "." + op->name + ": " + err->to_string()));
     }
     auto call = std::make_shared<detail::call_state>();
-    call->slot = slot;
-    call->op = op;
-    call->policy = &slot->policy_for(op->name);
+    call->core.slot = slot;
+    call->core.op = op;
+    call->core.policy = &slot->policy_for(op->name);
+    call->core.metrics = &slot->metrics_for(op);
+    call->core.breaker = slot->breaker_for(op);
     call->arguments = json::serialize(arguments);
     call->caller = std::make_shared<call_control>(std::nullopt, *clock_);
     if (options.on_progress) call->caller->set_progress_handler(std::move(options.on_progress));
     call->options = std::move(options);
+    call->core.options = &call->options;
     return call;
 }
 
 void host::launch(std::shared_ptr<detail::call_state> call, completion done) {
     call->done = std::move(done);
-    call->started = clock_->now();
-    // The total deadline: the caller's, or the policy's, whichever comes first.
-    std::optional<clock::time_point> deadline = call->options.deadline;
-    if (call->policy->timeout) {
-        auto own = call->started + *call->policy->timeout;
-        if (!deadline || own < *deadline) deadline = own;
-    }
-    call->deadline = deadline;
-    call->slot->budget->deposit();
+    begin_call(call->core, clock_->now());
     start_attempt(call);
 }
 
 void host::start_attempt(const std::shared_ptr<detail::call_state>& call) {
-    auto& slot = *call->slot;
-    const auto now = clock_->now();
-    if (call->caller->cancel_requested()) {
-        finish(call, make_tool_error(status_code::cancelled,
-                                     call->attempts == 0 ? "the call was cancelled before it started"
-                                                         : "the call was cancelled between attempts"));
-        return;
-    }
-    if (slot.state.load() != tool_state::ready) {
-        finish(call, make_tool_error(status_code::unavailable, "tool '" + slot.name + "' is shutting down"));
-        return;
-    }
-    if (call->deadline && now >= *call->deadline) {
-        finish(call, make_tool_error(status_code::deadline_exceeded,
-                                     "the deadline passed before " + slot.name + "." + call->op->name +
-                                         (call->attempts == 0 ? " started" : " could be tried again")));
-        return;
-    }
+    auto& slot = *call->core.slot;
     circuit_breaker::admission adm;
-    adm.allowed = true;
-    if (slot.breaker) {
-        adm = slot.breaker->try_acquire();
-        if (!adm.allowed) {
-            slot.rejected_breaker->inc();
-            finish(call, slot.breaker->rejection_error(adm));
-            return;
-        }
+    if (auto refused = gate(call->core, *call->caller, adm, clock_->now())) {
+        finish(call, std::move(*refused));
+        return;
     }
-    ++call->attempts;
+    ++call->core.attempts;
     if (slot.bulkhead->try_enter()) {
         run_attempt(call, adm);
         return;
@@ -770,23 +1081,27 @@ void host::start_attempt(const std::shared_ptr<detail::call_state>& call) {
         break;
     case bulkhead::admission::queued:
         break;  // run_attempt() runs when a slot frees; the deadline check there ends it if late
-    case bulkhead::admission::rejected:
+    case bulkhead::admission::rejected: {
         slot.rejected_bulkhead->inc();
-        if (slot.breaker) slot.breaker->release(adm);
-        finish(call, make_tool_error(status_code::resource_exhausted,
-                                     "tool '" + slot.name + "' is at its concurrency limit (" +
-                                         std::to_string(slot.bulkhead->options().max_concurrent) + " running, " +
-                                         std::to_string(slot.bulkhead->options().max_queue) + " queued)"));
+        if (call->core.breaker) call->core.breaker->release(adm);
+        tool_error e = make_tool_error(status_code::resource_exhausted,
+                                       "tool '" + slot.name + "' is at its concurrency limit (" +
+                                           std::to_string(slot.bulkhead->options().max_concurrent) + " running, " +
+                                           std::to_string(slot.bulkhead->options().max_queue) + " queued)");
+        emit(call_event(host_event_kind::rejection, call->core, call->core.attempts, e.code, e.message, "bulkhead_full"));
+        finish(call, std::move(e));
         break;
+    }
     }
 }
 
 void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm) {
-    auto& slot = *call->slot;
+    auto& core = call->core;
+    auto& slot = *core.slot;
     const auto now = clock_->now();
-    std::optional<clock::time_point> attempt_deadline = call->deadline;
-    if (call->policy->attempt_timeout) {
-        auto own = now + *call->policy->attempt_timeout;
+    std::optional<clock::time_point> attempt_deadline = core.deadline;
+    if (core.policy->attempt_timeout) {
+        auto own = now + *core.policy->attempt_timeout;
         if (!attempt_deadline || own < *attempt_deadline) attempt_deadline = own;
     }
     auto attempt = std::make_shared<detail::attempt_state>(call, adm, attempt_deadline, *clock_);
@@ -794,11 +1109,10 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
         // Waited in the bulkhead queue past its deadline: give the slot back without running.
         // Not the tool's fault, so the breaker records nothing.
         slot.bulkhead->release();
-        if (slot.breaker) slot.breaker->release(adm);
+        if (core.breaker) core.breaker->release(adm);
         complete_attempt(call, adm,
-                         make_tool_error(status_code::deadline_exceeded,
-                                         "the deadline passed while " + slot.name + "." + call->op->name +
-                                             " waited for a free slot"),
+                         make_tool_error(status_code::deadline_exceeded, "the deadline passed while " + slot.name + "." +
+                                                                             core.op->name + " waited for a free slot"),
                          true);
         return;
     }
@@ -811,49 +1125,61 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
             // the bulkhead slot until the plugin really returns.
             attempt->control.cancel();
             abandoned_.fetch_add(1);
-            auto& c = *attempt->call;
+            auto& c = attempt->call->core;
             c.slot->abandoned.fetch_add(1);
-            c.slot->metrics_for(c.op->name).timeouts->inc();
-            if (c.slot->breaker) c.slot->breaker->on_abandoned(attempt->admission);
+            c.metrics->timeouts->inc();
+            if (c.breaker) c.breaker->on_abandoned(attempt->admission);
             logging::write(logging::level::warning, "call", "attempt timed out; plugin call abandoned",
-                           {{"tool", c.slot->name}, {"operation", c.op->name}, {"attempt", c.attempts}});
-            complete_attempt(attempt->call, attempt->admission,
-                             make_tool_error(status_code::deadline_exceeded,
-                                             c.slot->name + "." + c.op->name + " did not answer by its deadline (attempt " +
-                                                 std::to_string(c.attempts) + ")"),
-                             true);
+                           {{"tool", c.slot->name},
+                            {"operation", c.op->name},
+                            {"request_id", opt_string(c.options->request_id)},
+                            {"attempt", c.attempts}});
+            tool_error e = make_tool_error(status_code::deadline_exceeded,
+                                           c.slot->name + "." + c.op->name + " did not answer by its deadline (attempt " +
+                                               std::to_string(c.attempts) + ")");
+            emit(call_event(host_event_kind::attempt_timeout, c, c.attempts, e.code, e.message));
+            const auto t = clock_->now();
+            attempt_finished(c, call_result(e), attempt->started, t);
+            complete_attempt(attempt->call, attempt->admission, std::move(e), true);
         });
     }
     auto job = [this, attempt] {
-        auto& c = *attempt->call;
+        auto& c = attempt->call->core;
         auto& s = *c.slot;
         invocation inv;
         inv.tool = s.name;
         inv.operation = c.op->name;
-        inv.arguments = c.arguments;
-        inv.request_id = c.options.request_id;
-        inv.session_id = c.options.session_id;
-        inv.traceparent = c.options.traceparent;
+        inv.arguments = attempt->call->arguments;
+        inv.request_id = c.options->request_id;
+        inv.session_id = c.options->session_id;
+        inv.traceparent = c.plugin_traceparent();
         inv.attempt = c.attempts;
         inv.control = &attempt->control;
-        const auto attempt_started = clock_->now();
+        inv.nested = this;
+        inv.nesting = c.nesting;
+        attempt->started = clock_->now();
         call_result r = attempt->control.cancelled()
                             ? call_result(make_tool_error(status_code::cancelled, "cancelled before the plugin ran"))
                             : s.instance->invoke(inv);
-        s.metrics_for(c.op->name).attempt_duration->observe(clock_->now() - attempt_started);
+        const auto ended = clock_->now();
         s.bulkhead->release();
         if (attempt->decided.exchange(true)) {
             // Abandoned earlier: the caller has its answer; only the accounting is left.
+            c.metrics->attempt_duration->observe(ended - attempt->started);
             abandoned_.fetch_sub(1);
             s.abandoned.fetch_sub(1);
             logging::write(logging::level::info, "call", "abandoned plugin call finished",
-                           {{"tool", s.name}, {"operation", c.op->name},
+                           {{"tool", s.name},
+                            {"operation", c.op->name},
+                            {"request_id", opt_string(c.options->request_id)},
+                            {"duration_ms", ms(ended - attempt->started)},
                             {"status", r ? std::string_view("OK") : status_name(r.error().code)}});
         } else {
             {
                 std::lock_guard lock(attempt->timer_mutex);
                 if (attempt->timer) timers_->cancel(*attempt->timer);
             }
+            attempt_finished(c, r, attempt->started, ended);
             complete_attempt(attempt->call, attempt->admission, std::move(r), false);
         }
         release(s);
@@ -866,43 +1192,19 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
 
 void host::complete_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm,
                             call_result result, bool breaker_told) {
-    auto& slot = *call->slot;
-    if (!result && result.error().code == status_code::cancelled && !call->caller->cancel_requested() &&
-        call->deadline && clock_->now() >= *call->deadline)
-        result = make_tool_error(status_code::deadline_exceeded,
-                                 slot.name + "." + call->op->name + " stopped at its deadline: " + result.error().message);
-    if (slot.breaker && !breaker_told) slot.breaker->on_result(adm, result ? status_code::ok : result.error().code);
+    auto& core = call->core;
+    auto& slot = *core.slot;
+    result = deadline_exceeded_if_late(core, *call->caller, std::move(result));
+    if (core.breaker && !breaker_told) core.breaker->on_result(adm, result ? status_code::ok : result.error().code);
     if (result) {
         finish(call, std::move(result));
         return;
     }
-    const auto& policy = *call->policy;
-    const bool idempotent = policy.idempotent.value_or(call->op->idempotent());
-    if (!should_retry(policy.retry, result.error(), call->attempts, idempotent) || call->caller->cancel_requested()) {
+    const auto plan = plan_retry(core, *call->caller, result.error());
+    if (!plan.retry) {
         finish(call, std::move(result));
         return;
     }
-    const auto delay = next_delay(policy.retry, result.error(), call->attempts, *random_);
-    const auto at = clock_->now() + std::chrono::duration_cast<clock::duration>(delay);
-    if (call->deadline && at >= *call->deadline) {
-        finish(call, std::move(result));  // no time left for another attempt: the last error stands
-        return;
-    }
-    if (!slot.budget->try_withdraw()) {
-        slot.rejected_budget->inc();
-        logging::write(logging::level::warning, "call", "retry budget exhausted; not retrying",
-                       {{"tool", slot.name}, {"operation", call->op->name}});
-        finish(call, std::move(result));
-        return;
-    }
-    slot.metrics_for(call->op->name).retries->inc();
-    logging::write(logging::level::info, "call", "retrying",
-                   {{"tool", slot.name},
-                    {"operation", call->op->name},
-                    {"attempt", call->attempts},
-                    {"status", status_name(result.error().code)},
-                    {"error", result.error().message},
-                    {"delay_ms", std::chrono::duration<double, std::milli>(delay).count()}});
     std::lock_guard lock(slot.retry_mutex);
     // Checked under the lock stop_slot() takes after marking the tool stopping, so a retry is
     // either seen and ended there, or not scheduled at all.
@@ -911,14 +1213,15 @@ void host::complete_attempt(const std::shared_ptr<detail::call_state>& call, con
                                      "tool '" + slot.name + "' shut down before the call could be retried"));
         return;
     }
-    auto id = timers_->schedule(at, [this, call] {
+    auto id = timers_->schedule(plan.at, [this, call] {
         {
-            std::lock_guard l(call->slot->retry_mutex);
+            auto& s = *call->core.slot;
+            std::lock_guard l(s.retry_mutex);
             // Gone when stop_slot() took it: then the call was already ended there.
             bool mine = false;
-            for (auto it = call->slot->waiting_retries.begin(); it != call->slot->waiting_retries.end(); ++it)
+            for (auto it = s.waiting_retries.begin(); it != s.waiting_retries.end(); ++it)
                 if (it->second == call) {
-                    call->slot->waiting_retries.erase(it);
+                    s.waiting_retries.erase(it);
                     mine = true;
                     break;
                 }
@@ -931,24 +1234,9 @@ void host::complete_attempt(const std::shared_ptr<detail::call_state>& call, con
 
 void host::finish(const std::shared_ptr<detail::call_state>& call, call_result result) {
     if (call->finished.exchange(true)) return;
-    auto& slot = *call->slot;
-    auto& m = slot.metrics_for(call->op->name);
-    m.calls[static_cast<std::size_t>(result ? status_code::ok : result.error().code)]->inc();
-    m.call_duration->observe(clock_->now() - call->started);
-    if (logging::enabled(logging::level::debug)) {
-        auto opt = [](const std::string& s) { return s.empty() ? json::value() : json::value(s); };
-        logging::write(logging::level::debug, "call", result ? "call finished" : "call failed",
-                       {{"tool", slot.name},
-                        {"operation", call->op->name},
-                        {"request_id", opt(call->options.request_id)},
-                        {"session_id", opt(call->options.session_id)},
-                        {"attempts", call->attempts},
-                        {"duration_ms", std::chrono::duration<double, std::milli>(clock_->now() - call->started).count()},
-                        {"status", result ? std::string_view("OK") : status_name(result.error().code)},
-                        {"error", result ? json::value() : json::value(result.error().message)}});
-    }
+    end_call(call->core, result, clock_->now());
     auto done = std::move(call->done);
-    release(slot);
+    release(*call->core.slot);
     done(std::move(result));
 }
 
@@ -956,6 +1244,268 @@ call_result host::call(std::string tool, std::string operation, json::value argu
     auto f = async_call(std::move(tool), std::move(operation), std::move(arguments), std::move(options),
                         boost::asio::use_future);
     return f.get();
+}
+
+// ------------------------------------------------------------------------------ inline path
+
+boost::system::result<operation_ref, tool_error> host::resolve(std::string_view tool, std::string_view operation) const {
+    operation_ref ref;
+    {
+        std::shared_lock lock(registry_mutex_);
+        auto it = by_name_.find(tool);
+        if (it == by_name_.end()) return make_tool_error(status_code::not_found, "no tool named '" + std::string(tool) + "'");
+        ref.slot_ = it->second;
+    }
+    const auto& d = ref.slot_->descriptor();
+    ref.op_ = d.find_operation(operation);
+    if (ref.op_ == nullptr)
+        return make_tool_error(status_code::not_found, "tool '" + d.name + "' has no operation '" + std::string(operation) +
+                                                           "' (operations: " + join_names(d.operations) + ")");
+    return ref;
+}
+
+call_result host::call_inline(std::string_view tool, std::string_view operation, const json::value& arguments,
+                              const call_options& options) {
+    auto target = resolve(tool, operation);
+    if (!target) return std::move(target).error();
+    return call_inline(*target, arguments, options);
+}
+
+bool host::wait_until(clock::time_point at, const call_control& caller) {
+    // Waits on the host's timer service, so a virtual clock drives inline retries in tests too.
+    struct waiter {
+        std::mutex m;
+        std::condition_variable cv;
+        bool fired = false;
+    };
+    auto w = std::make_shared<waiter>();
+    auto id = timers_->schedule(at, [w] {
+        std::lock_guard lock(w->m);
+        w->fired = true;
+        w->cv.notify_all();
+    });
+    std::unique_lock lock(w->m);
+    // Wakes now and then to notice a cancellation; the timer decides when the wait is over.
+    while (!w->fired) {
+        if (caller.cancel_requested() || shut_down_.load()) {
+            lock.unlock();
+            timers_->cancel(id);
+            return false;
+        }
+        w->cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    return true;
+}
+
+call_result host::call_inline(const operation_ref& target, const json::value& arguments, const call_options& options) {
+    if (!target) return make_tool_error(status_code::invalid_argument, "call_inline: empty operation_ref");
+    return call_inline_impl(target, arguments, options, nullptr, 0);
+}
+
+call_result host::call_inline_impl(const operation_ref& target, const json::value& arguments,
+                                   const call_options& options, const call_control* parent, uint32_t nesting) {
+    auto& slot = *target.slot_;
+    const auto* op = target.op_;
+    if (shut_down_.load(std::memory_order_relaxed))
+        return make_tool_error(status_code::unavailable, "the host is shut down; no new calls are accepted");
+    if (slot.strand) {
+        // Not thread-safe: its calls must not overlap: go through the strand like every other call, and wait.
+        if (pool_.running_in_this_thread() && nesting == 0)
+            return make_tool_error(status_code::failed_precondition,
+                                   "call_inline of '" + slot.name + "' (not thread-safe) from a worker thread would wait on the pool it occupies");
+        if (slot.strand && slot.strand->running_in_this_thread())
+            return make_tool_error(status_code::failed_precondition,
+                                   "'" + slot.name + "' is not thread-safe and is already serving this chain of calls; "
+                                   "calling it again would wait for itself");
+        call_options copy = options;
+        if (parent && parent->deadline() && (!copy.deadline || *parent->deadline() < *copy.deadline))
+            copy.deadline = *parent->deadline();
+        return call(slot.name, op->name, arguments, std::move(copy));
+    }
+    slot.in_flight.fetch_add(1);
+    struct in_flight_guard {
+        host* h;
+        detail::tool_slot& s;
+        ~in_flight_guard() { h->release(s); }
+    } guard{this, slot};
+    if (const auto state = slot.state.load(std::memory_order_acquire); state != tool_state::ready)
+        return make_tool_error(state == tool_state::stopping || state == tool_state::stopped ? status_code::unavailable
+                                                                                             : status_code::failed_precondition,
+                               "tool '" + slot.name + "' is not ready (state: " + std::string(tool_state_name(state)) + ")");
+    if (!arguments.is_object())
+        return make_tool_error(status_code::invalid_argument, "arguments of " + slot.name + "." + op->name +
+                                                                  " must be a JSON object, got " +
+                                                                  std::string(kind_name(arguments)));
+    // Schemas that take any object are checked without allocating (see json_schema).
+    if (auto err = op->input_schema.validate(arguments)) {
+        slot.metrics_for(op).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();
+        return make_tool_error(status_code::invalid_argument,
+                               "invalid arguments for " + slot.name + "." + op->name + ": " + err->to_string());
+    }
+    // The arguments as text, in a stack buffer when they fit (no heap for small arguments).
+    char small[512];
+    std::string large;
+    std::string_view args_text;
+    if (arguments.get_object().empty()) {
+        args_text = "{}";  // operations without arguments are common
+    } else {
+        // Reused per thread: constructing a serializer costs more than serializing "{}".
+        thread_local json::serializer sr;
+        sr.reset(&arguments);
+        std::string_view first = sr.read(small, sizeof(small));
+        if (sr.done()) {
+            args_text = first;
+        } else {
+            large.assign(first);
+            while (!sr.done()) {
+                char chunk[4096];
+                large.append(sr.read(chunk, sizeof(chunk)));
+            }
+            args_text = large;
+        }
+    }
+
+    detail::call_core core;
+    core.slot = &slot;
+    core.op = op;
+    core.policy = &slot.policy_for(op->name);
+    core.metrics = &slot.metrics_for(op);
+    core.breaker = slot.breaker_for(op);
+    core.options = &options;
+    core.nesting = nesting;
+    // The caller's control: the parent's cancellation (for nested calls) and progress reports.
+    // Non-owning: the parent outlives this blocking call.
+    call_control caller(std::nullopt, *clock_,
+                        parent ? std::shared_ptr<const call_control>(std::shared_ptr<const call_control>(), parent) : nullptr);
+    if (options.on_progress) caller.set_progress_handler(options.on_progress);
+    // One clock reading per step: the call's start is also the first attempt's gate and start.
+    clock::time_point now = clock_->now();
+    begin_call(core, now);
+
+    for (;;) {
+        circuit_breaker::admission adm;
+        if (auto refused = gate(core, caller, adm, now)) {
+            call_result r(std::move(*refused));
+            end_call(core, r, now);
+            return r;
+        }
+        ++core.attempts;
+        if (!slot.bulkhead->try_enter()) {
+            // Wait for a slot on this thread, within the deadline.
+            struct slot_wait {
+                std::mutex m;
+                std::condition_variable cv;
+                int state = 0;  // 0 waiting, 1 got a slot, 2 gave up
+            };
+            auto w = std::make_shared<slot_wait>();
+            auto admission = slot.bulkhead->acquire([w] {
+                std::lock_guard lock(w->m);
+                if (w->state == 2) return false;
+                w->state = 1;
+                w->cv.notify_all();
+                return true;
+            });
+            bool entered = admission == bulkhead::admission::entered;
+            if (admission == bulkhead::admission::queued) {
+                std::unique_lock lock(w->m);
+                while (w->state == 0) {
+                    if (caller.cancel_requested() || (core.deadline && clock_->now() >= *core.deadline)) {
+                        w->state = 2;
+                        break;
+                    }
+                    w->cv.wait_for(lock, std::chrono::milliseconds(10));
+                }
+                entered = w->state == 1;
+            }
+            if (!entered) {
+                if (core.breaker) core.breaker->release(adm);
+                tool_error e = admission == bulkhead::admission::rejected
+                                   ? make_tool_error(status_code::resource_exhausted,
+                                                     "tool '" + slot.name + "' is at its concurrency limit (" +
+                                                         std::to_string(slot.bulkhead->options().max_concurrent) +
+                                                         " running, " + std::to_string(slot.bulkhead->options().max_queue) +
+                                                         " queued)")
+                                   : make_tool_error(status_code::deadline_exceeded,
+                                                     "the deadline passed while " + slot.name + "." + op->name +
+                                                         " waited for a free slot");
+                if (admission == bulkhead::admission::rejected) {
+                    slot.rejected_bulkhead->inc();
+                    emit(call_event(host_event_kind::rejection, core, core.attempts, e.code, e.message, "bulkhead_full"));
+                }
+                call_result r(std::move(e));
+                end_call(core, r, clock_->now());
+                return r;
+            }
+            now = clock_->now();  // waited for the slot
+        }
+        std::optional<clock::time_point> attempt_deadline = core.deadline;
+        const auto started = now;
+        if (core.policy->attempt_timeout) {
+            auto own = started + *core.policy->attempt_timeout;
+            if (!attempt_deadline || own < *attempt_deadline) attempt_deadline = own;
+        }
+        call_control control(attempt_deadline, *clock_, std::shared_ptr<const call_control>(std::shared_ptr<const call_control>(), &caller));
+        invocation inv;
+        inv.tool = slot.name;
+        inv.operation = op->name;
+        inv.arguments = args_text;
+        inv.request_id = options.request_id;
+        inv.session_id = options.session_id;
+        inv.traceparent = core.plugin_traceparent();
+        inv.attempt = core.attempts;
+        inv.control = &control;
+        inv.nested = this;
+        inv.nesting = nesting;
+        call_result r = slot.instance->invoke(inv);
+        const auto ended = clock_->now();
+        slot.bulkhead->release();
+        attempt_finished(core, r, started, ended);
+        if (!r) r = deadline_exceeded_if_late(core, caller, std::move(r));
+        if (core.breaker) core.breaker->on_result(adm, r ? status_code::ok : r.error().code, ended);
+        if (r) {
+            end_call(core, r, ended);
+            return r;
+        }
+        const auto plan = plan_retry(core, caller, r.error());
+        if (!plan.retry || !wait_until(plan.at, caller)) {
+            end_call(core, r, clock_->now());
+            return r;
+        }
+        now = clock_->now();
+    }
+}
+
+// ----------------------------------------------------------------------- tool calls a tool
+
+call_result host::call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
+                              std::string_view arguments) noexcept {
+    constexpr uint32_t max_nesting = 8;
+    try {
+        if (tool == parent.tool)
+            return make_tool_error(status_code::failed_precondition,
+                                   "tool '" + std::string(tool) + "' cannot call itself through the host");
+        if (parent.nesting + 1 > max_nesting)
+            return make_tool_error(status_code::failed_precondition,
+                                   "nested tool calls go deeper than " + std::to_string(max_nesting) + " levels (a cycle?)");
+        boost::system::error_code ec;
+        json::value args = json::parse(arguments, ec);
+        if (ec)
+            return make_tool_error(status_code::invalid_argument,
+                                   "arguments for " + std::string(tool) + "." + std::string(operation) +
+                                       " are not valid JSON: " + ec.message());
+        auto target = resolve(tool, operation);
+        if (!target) return std::move(target).error();
+        call_options options;
+        options.request_id = std::string(parent.request_id);
+        options.session_id = std::string(parent.session_id);
+        options.traceparent = std::string(parent.traceparent);
+        if (parent.control && parent.control->deadline()) options.deadline = *parent.control->deadline();
+        return call_inline_impl(*target, args, options, parent.control, parent.nesting + 1);
+    } catch (const std::bad_alloc&) {
+        return make_tool_error(status_code::resource_exhausted, "out of memory in a nested tool call");
+    } catch (const std::exception& e) {
+        return make_tool_error(status_code::internal, std::string("nested tool call failed: ") + e.what());
+    }
 }
 
 }  // namespace toolhost

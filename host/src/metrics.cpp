@@ -213,10 +213,47 @@ auto snapshot(std::mutex& m, const Map& children) {
 // --- histogram
 
 namespace detail {
-std::size_t metric_shard() noexcept {
-    static std::atomic<std::size_t> next{0};
-    thread_local const std::size_t shard = next.fetch_add(1, std::memory_order_relaxed) % metric_shards;
-    return shard;
+namespace {
+// Bit i set: exclusive shard i has an owner. The last shard is the shared one.
+std::atomic<std::uint32_t> owned_shards{0};
+static_assert(metric_shards >= 2 && metric_shards <= 32);
+
+// Gives the shard back when its thread exits. The release on the mask orders the owner's last
+// plain stores before the next owner's acquire, so no count is lost across owners.
+struct shard_release {
+    ~shard_release() {
+        const metric_shard_id s = tls_metric_shard;
+        if (s.assigned && s.exclusive) {
+            // Anything this thread records from here on (later thread_local destructors) goes
+            // to the shared shard.
+            tls_metric_shard = metric_shard_id{static_cast<std::uint32_t>(metric_shards - 1), false, true};
+            owned_shards.fetch_and(~(std::uint32_t{1} << s.index), std::memory_order_release);
+        }
+    }
+};
+}  // namespace
+
+metric_shard_id assign_metric_shard() noexcept {
+    thread_local shard_release releaser;  // constructed once per thread, destroyed at its exit
+    (void)releaser;
+    metric_shard_id s{static_cast<std::uint32_t>(metric_shards - 1), false, true};
+    std::uint32_t mask = owned_shards.load(std::memory_order_relaxed);
+    for (;;) {
+        std::uint32_t free_index = metric_shards - 1;
+        for (std::uint32_t i = 0; i + 1 < metric_shards; ++i)
+            if ((mask & (std::uint32_t{1} << i)) == 0) {
+                free_index = i;
+                break;
+            }
+        if (free_index == metric_shards - 1) break;  // all taken: share the last one
+        if (owned_shards.compare_exchange_weak(mask, mask | (std::uint32_t{1} << free_index), std::memory_order_acquire,
+                                               std::memory_order_relaxed)) {
+            s = metric_shard_id{free_index, true, true};
+            break;
+        }
+    }
+    tls_metric_shard = s;
+    return s;
 }
 }  // namespace detail
 

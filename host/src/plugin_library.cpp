@@ -1,5 +1,6 @@
 #include <toolhost/logging.hpp>
 #include <toolhost/plugin_library.hpp>
+#include <toolhost/tool_caller.h>
 
 #include <dlfcn.h>
 
@@ -51,9 +52,7 @@ struct plugin_library::host_services {
     static bool TOOLHOST_ABI log_enabled(const toolhost_host_t*, int32_t level) {
         return logging::enabled(to_level(level));
     }
-    static const void* TOOLHOST_ABI get_extension(const toolhost_host_t*, const char*) {
-        return nullptr;  // ABI 1.0 defines no host extensions
-    }
+    static const void* TOOLHOST_ABI get_extension(const toolhost_host_t*, const char* id);
 };
 
 namespace {
@@ -141,6 +140,31 @@ struct call_frame {
         abi.set_retry_after_ms = &set_retry_after_ms;
     }
 };
+
+// ------------------------------------------------------------- toolhost.tool_caller/1 extension
+
+toolhost_status_t TOOLHOST_ABI call_other_tool(const toolhost_tool_caller_t*, const toolhost_call_t* parent,
+                                               toolhost_str_t tool, toolhost_str_t operation,
+                                               toolhost_str_t arguments, toolhost_call_result_fn on_result,
+                                               void* user) {
+    auto answer = [&](toolhost_status_t code, std::string_view text) {
+        if (on_result != nullptr) on_result(user, code, toolhost_str_t{text.data(), text.size()});
+        return code;
+    };
+    // Only a toolhost_call_t this host made is accepted: its function table identifies it.
+    if (parent == nullptr || parent->struct_size < sizeof(toolhost_call_t) ||
+        parent->is_cancelled != &call_frame::is_cancelled)
+        return answer(TOOLHOST_STATUS_INVALID_ARGUMENT,
+                      "tool_caller.call: `parent` must be the toolhost_call_t of the running invoke()");
+    const invocation& inv = *call_frame::self(parent).inv;
+    if (inv.nested == nullptr)
+        return answer(TOOLHOST_STATUS_UNIMPLEMENTED, "this call cannot call other tools (no host behind it)");
+    call_result r = inv.nested->call_nested(inv, view(tool), view(operation), view(arguments));
+    if (r) return answer(TOOLHOST_STATUS_OK, *r);
+    return answer(static_cast<toolhost_status_t>(r.error().code), r.error().message);
+}
+
+const toolhost_tool_caller_t tool_caller_extension{sizeof(toolhost_tool_caller_t), nullptr, &call_other_tool};
 
 struct init_frame {
     toolhost_init_context_t abi{};
@@ -390,6 +414,11 @@ std::vector<library_tool> plugin_library::tools() {
                        std::move(name), {}});
     }
     return out;
+}
+
+const void* TOOLHOST_ABI plugin_library::host_services::get_extension(const toolhost_host_t*, const char* id) {
+    if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_TOOL_CALLER_V1) return &tool_caller_extension;
+    return nullptr;
 }
 
 }  // namespace toolhost

@@ -224,6 +224,15 @@ public:
                      R"("required":["steps"],"additionalProperties":false})",
                  .output_schema = {},
                  .flags = 0},
+                {.name = "call_tool",
+                 .description = "Calls `operation` of `tool` with `arguments` through the host "
+                                "(toolhost.tool_caller/1) and returns {status, result|error}.",
+                 .input_schema =
+                     R"({"type":"object","properties":{"tool":{"type":"string"},)"
+                     R"("operation":{"type":"string"},"arguments":{"type":"object"}},)"
+                     R"("required":["tool","operation"],"additionalProperties":false})",
+                 .output_schema = {},
+                 .flags = 0},
                 {.name = "log",
                  .description = "Logs the message through the call and through the instance host.",
                  .input_schema =
@@ -271,6 +280,7 @@ public:
         if (op == "context") return do_context(call);
         if (op == "progress") return do_progress(call, args);
         if (op == "log") return do_log(call, args);
+        if (op == "call_tool") return do_call_tool(call, args);
         return sdk::result::fail(sdk::status::unimplemented,
                                  std::string(tool_name) + " has no operation \"" + std::string(op) + "\"");
     }
@@ -424,6 +434,19 @@ private:
         call.log(it->second, message);
         host_.log(it->second, message);
         return ok({});
+    }
+
+    sdk::result do_call_tool(sdk::call_context& call, const json::object& args) const {
+        const json::value* arguments = args.if_contains("arguments");
+        const std::string text = arguments ? json::serialize(*arguments) : std::string("{}");
+        sdk::result r = host_.call_tool(&call, required_string(args, "tool"), required_string(args, "operation"), text);
+        json::object o;
+        o["status"] = static_cast<int>(r.code());
+        if (r.code() == sdk::status::ok)
+            o["result"] = json::parse(r.text());
+        else
+            o["error"] = r.text();
+        return ok(o);
     }
 
     sdk::host host_;

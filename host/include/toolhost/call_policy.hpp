@@ -25,6 +25,9 @@ struct call_policy {
     /// Overrides the operation's IDEMPOTENT flag for retry decisions.
     std::optional<bool> idempotent;
     bool breaker_enabled = true;
+    /// One breaker per operation instead of one per tool: an operation that fails (say, a
+    /// write path) then does not shut off the tool's other operations.
+    bool breaker_per_operation = false;
     breaker_options breaker;
     bulkhead_options bulkhead;
     /// Retry budget: retries allowed per call, and a floor per second for quiet tools.

@@ -143,6 +143,9 @@ public:
     /// to an older generation (the breaker changed state, was reset, or admitted a newer
     /// probe since). May change the state and run the transition callback.
     void on_result(const admission& adm, status_code code) noexcept;
+    /// The same with the caller's reading of the clock (saves a clock read on the call path).
+    /// A success while closed takes no lock: two relaxed atomic updates.
+    void on_result(const admission& adm, status_code code, clock::time_point now) noexcept;
 
     /// The caller gave up on the call (its deadline passed) while the plugin call may still
     /// run: records DEADLINE_EXCEEDED now (a failure unless removed from failure_codes). Do
@@ -185,11 +188,12 @@ public:
     tool_error rejection_error(const admission& adm) const;
 
 private:
-    /// A slice of the rate window.
+    /// A slice of the rate window. Atomics so that a success while closed is counted without
+    /// the lock; a slice is moved to a new index (and zeroed) only under the lock.
     struct bucket {
-        std::int64_t index = -1;  ///< (time - base_) / bucket_width_ of the slice it holds
-        std::uint32_t calls = 0;
-        std::uint32_t failures = 0;
+        std::atomic<std::int64_t> index{-1};  ///< (time - base_) / bucket_width_ of the slice it holds
+        std::atomic<std::uint32_t> calls{0};
+        std::atomic<std::uint32_t> failures{0};
     };
     static constexpr std::size_t bucket_count = 10;
 
@@ -201,7 +205,8 @@ private:
     static constexpr std::uint64_t payload_max = ~std::uint64_t{0} >> state_bits;
 
     admission acquire_slow(clock::time_point now) noexcept;
-    void record(const admission& adm, status_code code) noexcept;
+    void record(const admission& adm, status_code code, clock::time_point now) noexcept;
+    std::int64_t bucket_index(clock::time_point now) const noexcept;
 
     // The helpers below require mutex_ to be held.
     void set_state(breaker_state to, clock::time_point now, std::string_view reason);
@@ -227,8 +232,10 @@ private:
     mutable std::mutex mutex_;
     breaker_state state_ = breaker_state::closed;
     std::uint64_t generation_ = 1;
-    std::uint64_t consecutive_ = 0;
+    std::atomic<std::uint64_t> consecutive_{0};  ///< written under the lock, except reset to 0 by a success
     std::array<bucket, bucket_count> buckets_{};
+    /// Bucket index from which the window holds no failure (written under the lock).
+    std::atomic<std::int64_t> failure_horizon_{0};
     std::chrono::milliseconds current_open_;
     clock::time_point opened_at_{};
     clock::time_point next_probe_at_{};  ///< open: when the next probe may start

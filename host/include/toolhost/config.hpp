@@ -2,6 +2,7 @@
 /// The host configuration: conf/toolhost.json (JSON with comments) plus TOOLHOST_* variables.
 
 #include <toolhost/json_source.hpp>
+#include <toolhost/tracing.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/system/result.hpp>
@@ -33,6 +34,12 @@ struct tool_settings {
     std::map<std::string, resilience_settings, std::less<>> operation_resilience;  ///< "operations"/<op>/"resilience"
 };
 
+/// The "tracing" section (docs/configuration.md): where spans go and which calls are traced.
+struct tracing_settings {
+    otlp_options exporter;      ///< otlp_endpoint, service_name, headers, queue, batch and timing
+    double sample_ratio = 1.0;  ///< the share of calls without a caller's traceparent that are traced
+};
+
 /// The effective host configuration (defaults < file < environment).
 struct host_config {
     std::filesystem::path file;                      ///< the config file; empty when built from defaults
@@ -46,6 +53,8 @@ struct host_config {
     std::filesystem::path data_dir = "var";          ///< absolute after loading
     std::map<std::string, tool_settings, std::less<>> tools;  ///< "tools" by tool name
     std::optional<resilience_settings> resilience;              ///< the global "resilience"
+    /// "tracing", or TOOLHOST_OTLP_ENDPOINT; empty when no endpoint is configured (tracing off).
+    std::optional<tracing_settings> tracing;
     std::shared_ptr<const json_document> document;   ///< the parsed file; null when built from defaults
 
     /// A diagnostic at a pointer in the config file ("<defaults>:1:1" when there is no file).

@@ -16,6 +16,7 @@
 #include <toolhost/metrics.hpp>
 #include <toolhost/plugin_loader.hpp>
 #include <toolhost/timer_service.hpp>
+#include <toolhost/tracing.hpp>
 #include <toolhost/status.hpp>
 #include <toolhost/tool_instance.hpp>
 #include <toolhost/worker_pool.hpp>
@@ -102,10 +103,42 @@ struct host_options {
     const clock* time = nullptr;
     timer_service* timers = nullptr;
     random_source* random = nullptr;
+    /// Where finished spans go. Null: the OTLP exporter when the configuration names a
+    /// collector (tracing.otlp_endpoint), else no tracing at all.
+    std::shared_ptr<span_exporter> exporter;
 };
+
+/// What an embedder can watch happen (host::subscribe). Views are valid only during the
+/// handler call.
+enum class host_event_kind {
+    breaker_transition,  ///< a tool's circuit breaker changed state (from, to, message = reason)
+    retry,               ///< a failed attempt will be retried after `delay`
+    attempt_timeout,     ///< an attempt hit its deadline; its plugin call was abandoned
+    rejection,           ///< a call or retry refused without running (reason, status, message)
+};
+std::string_view host_event_kind_name(host_event_kind k) noexcept;
+
+struct host_event {
+    host_event_kind kind{};
+    std::string_view tool;
+    std::string_view operation;   ///< empty for breaker transitions
+    std::string_view request_id;
+    uint32_t attempt = 0;         ///< the attempt that failed, timed out or was refused
+    status_code status = status_code::ok;
+    std::string_view message;     ///< the error, rejection text or transition reason
+    std::string_view reason;      ///< rejections: circuit_open, bulkhead_full, retry_budget
+    std::chrono::nanoseconds delay{};  ///< retries: the backoff before the next attempt
+    breaker_state from = breaker_state::closed;  ///< breaker transitions
+    breaker_state to = breaker_state::closed;
+};
+/// Runs synchronously on the thread where the event happened, possibly a worker in the middle
+/// of a call: keep it short, never block, never call back into the host's lifecycle functions.
+/// Exceptions it throws are caught and logged.
+using host_event_handler = std::function<void(const host_event&)>;
 
 namespace detail {
 struct tool_slot;
+struct call_core;
 struct call_state;
 
 // A move-only, type-erased completion: what the call pipeline hands its result to.
@@ -136,13 +169,28 @@ private:
 };
 }  // namespace detail
 
-class host {
+/// A resolved tool operation, for callers that call the same operation often: it skips the
+/// name look-ups. Stays valid (and safe to call with) after the tool stops; calls then fail
+/// with UNAVAILABLE.
+class operation_ref {
+public:
+    operation_ref() = default;
+    explicit operator bool() const noexcept { return slot_ != nullptr; }
+    const operation_descriptor& descriptor() const noexcept { return *op_; }
+
+private:
+    friend class host;
+    std::shared_ptr<detail::tool_slot> slot_;
+    const operation_descriptor* op_ = nullptr;
+};
+
+class host : private nested_caller {
 public:
     using executor_type = worker_pool::executor_type;
     using strand_type = boost::asio::strand<executor_type>;
 
     explicit host(host_options options);
-    explicit host(host_config config) : host(host_options{std::move(config), {}}) {}
+    explicit host(host_config config) : host(make_options(std::move(config))) {}
     /// Shuts down (drains and cleans up) if that has not happened yet.
     ~host();
     host(const host&) = delete;
@@ -178,13 +226,18 @@ public:
                                                                   call_policy policy);
 
     /// The seed's reset_circuit_breaker / reset_all_circuit_breakers, plus force-open and
-    /// disable. False if there is no such tool.
-    bool reset_circuit_breaker(std::string_view tool);
+    /// disable. Without an operation they act on every breaker of the tool (its own, or one per
+    /// operation with circuit_breaker.per_operation); with one, on the breaker that operation's
+    /// calls go through. False if there is no such tool or operation.
+    bool reset_circuit_breaker(std::string_view tool, std::string_view operation = {});
     void reset_all_circuit_breakers();
-    bool force_open_circuit_breaker(std::string_view tool);
-    bool disable_circuit_breaker(std::string_view tool);
-    /// The breaker's counters and state, or nullopt if no such tool.
-    std::optional<circuit_breaker::snapshot> circuit_breaker_state(std::string_view tool) const;
+    bool force_open_circuit_breaker(std::string_view tool, std::string_view operation = {});
+    bool disable_circuit_breaker(std::string_view tool, std::string_view operation = {});
+    /// The counters and state of the breaker `operation`'s calls go through (without an
+    /// operation: the tool's breaker, or its first per-operation one), or nullopt if there is
+    /// none.
+    std::optional<circuit_breaker::snapshot> circuit_breaker_state(std::string_view tool,
+                                                                   std::string_view operation = {}) const;
 
     /// Names of registered tools, in registration order.
     std::vector<std::string> list() const;
@@ -233,6 +286,31 @@ public:
     call_result call(std::string tool, std::string operation, boost::json::value arguments,
                      call_options options = {});
 
+    /// Looks up a tool's operation once, for call_inline().
+    boost::system::result<operation_ref, tool_error> resolve(std::string_view tool,
+                                                             std::string_view operation) const;
+
+    /// The inline path: runs the call on the calling thread, through the same validation,
+    /// deadline, retry, circuit breaker, bulkhead, logs, traces and metrics as async_call.
+    /// Differences, because the caller's thread is the one running the plugin:
+    /// - an attempt timeout cannot abandon the plugin call; the plugin sees the deadline through
+    ///   is_cancelled()/remaining_ns() and the result it returns is the attempt's result;
+    /// - retries and bulkhead queueing wait on this thread (cancellable through the deadline);
+    /// - a tool that is not thread-safe is called through its strand and waited for (so never
+    ///   call it from a pool thread with every worker busy).
+    /// No heap allocation for a successful call of a thread-safe tool whose input schema takes
+    /// any object, with small arguments and result, logging below info and no tracing.
+    call_result call_inline(const operation_ref& target, const boost::json::value& arguments,
+                            const call_options& options = {});
+    call_result call_inline(std::string_view tool, std::string_view operation,
+                            const boost::json::value& arguments, const call_options& options = {});
+
+    /// Subscribes to host events (breaker transitions, retries, timeouts, rejections). Returns
+    /// an id for unsubscribe(). With no subscriber, a call pays one relaxed atomic load per
+    /// event site. [thread-safe]
+    uint64_t subscribe(host_event_handler handler);
+    bool unsubscribe(uint64_t id);
+
     /// The number of calls accepted and not yet finished by their plugin.
     int64_t in_flight() const noexcept;
 
@@ -246,6 +324,32 @@ public:
 
 private:
     using completion = detail::completion_fn;
+    static host_options make_options(host_config config) {
+        host_options o;
+        o.config = std::move(config);
+        return o;
+    }
+
+    // --- steps shared by the async and the inline path (host.cpp)
+    void begin_call(detail::call_core& core, clock::time_point now);
+    std::optional<tool_error> gate(detail::call_core& core, const call_control& caller,
+                                   circuit_breaker::admission& adm, clock::time_point now);
+    struct retry_plan {
+        bool retry = false;
+        clock::time_point at{};
+    };
+    retry_plan plan_retry(detail::call_core& core, const call_control& caller, const tool_error& error);
+    void attempt_finished(detail::call_core& core, const call_result& r, clock::time_point started,
+                          clock::time_point ended);
+    void end_call(detail::call_core& core, const call_result& r, clock::time_point ended);
+    call_result deadline_exceeded_if_late(const detail::call_core& core, const call_control& caller,
+                                          call_result r) const;
+    void emit(const host_event& e) const;
+    bool wait_until(clock::time_point at, const call_control& caller);  // inline retries
+    call_result call_inline_impl(const operation_ref& target, const boost::json::value& arguments,
+                                 const call_options& options, const call_control* parent, uint32_t nesting);
+    call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
+                            std::string_view arguments) noexcept override;
 
     boost::system::result<std::shared_ptr<detail::call_state>, tool_error> prepare_call(
         std::string_view tool, std::string_view operation, const boost::json::value& arguments,
@@ -285,6 +389,9 @@ private:
     void initialize_slot(detail::tool_slot& slot);
     void release(detail::tool_slot& slot) noexcept;
     void install_policy(detail::tool_slot& slot, const call_policy& policy);
+    void install_breakers(detail::tool_slot& slot);
+    std::unique_ptr<circuit_breaker> make_breaker(const detail::tool_slot& slot, const operation_descriptor* op,
+                                                  const call_policy& policy);
     void install_metrics(detail::tool_slot& slot);
     call_policy policy_from_config(std::string_view tool) const;
     std::optional<call_policy> operation_policy_from_config(std::string_view tool, std::string_view op) const;
@@ -310,6 +417,14 @@ private:
     std::condition_variable drained_;
     std::atomic<bool> shut_down_{false};
     uint64_t next_init_seq_ = 0;
+
+    std::shared_ptr<span_exporter> exporter_;
+    double sample_ratio_ = 1.0;
+
+    std::atomic<bool> has_subscribers_{false};
+    mutable std::shared_mutex events_mutex_;
+    std::vector<std::pair<uint64_t, host_event_handler>> subscribers_;
+    uint64_t next_subscriber_ = 1;
 };
 
 }  // namespace toolhost

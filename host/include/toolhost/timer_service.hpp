@@ -7,6 +7,8 @@
 
 #include <toolhost/clock.hpp>
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -34,6 +36,13 @@ public:
 };
 
 /// Timers on the steady clock, fired by one dedicated thread.
+///
+/// The queue is split into shards, one picked per scheduling thread, each with its own lock: the
+/// call path arms and cancels an attempt timer per call from every worker, and one shared lock
+/// was the pipeline's main cost under load. A timer id names its shard, so cancel() locks only
+/// that one. The timer thread sleeps until the earliest deadline it knows of; a new timer due
+/// before that wakes it, a later one (the common case: attempt timeouts of seconds, cancelled
+/// within microseconds) costs no wake-up.
 class thread_timer_service final : public timer_service {
 public:
     thread_timer_service();
@@ -43,18 +52,23 @@ public:
     bool cancel(timer_id id) override;
 
 private:
+    static constexpr std::size_t shard_count = 8;
+    struct alignas(64) shard {
+        std::mutex mutex;
+        std::multimap<clock::time_point, std::pair<timer_id, callback>> queue;
+        std::unordered_map<timer_id, std::multimap<clock::time_point, std::pair<timer_id, callback>>::iterator> index;
+        timer_id next_seq = 1;
+    };
     void run();
+    /// Pops one timer due at `now` from any shard into `fn`; else returns the earliest deadline.
+    bool pop_due(clock::time_point now, callback& fn, clock::time_point& earliest);
 
-    std::mutex mutex_;
+    std::array<shard, shard_count> shards_;
+    std::mutex wake_mutex_;  // guards stop_ and the timer thread's sleep
     std::condition_variable cv_;
-    std::multimap<clock::time_point, std::pair<timer_id, callback>> queue_;
-    std::unordered_map<timer_id, std::multimap<clock::time_point, std::pair<timer_id, callback>>::iterator> index_;
-    timer_id next_id_ = 1;
     bool stop_ = false;
-    // When the timer thread will wake up next on its own. A new timer due later needs no
-    // notification: the common case (an attempt timeout of seconds, cancelled within
-    // microseconds) then costs no wake-up of the timer thread.
-    clock::time_point wake_at_ = clock::time_point::max();
+    // When the timer thread will wake up next on its own (steady-clock ticks).
+    std::atomic<clock::duration::rep> wake_at_{clock::time_point::max().time_since_epoch().count()};
     std::thread thread_;
 };
 

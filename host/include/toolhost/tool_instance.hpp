@@ -64,6 +64,20 @@ private:
     progress_handler progress_;
 };
 
+struct invocation;
+
+/// Lets a running call call another tool (the "toolhost.tool_caller/1" ABI extension). The host
+/// implements it; `parent` is the running call, whose deadline, cancellation, ids and trace
+/// context the nested call inherits.
+class nested_caller {
+public:
+    virtual call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
+                                    std::string_view arguments) noexcept = 0;
+
+protected:
+    ~nested_caller() = default;
+};
+
 /// Everything an instance needs for one call. All views stay valid until invoke() returns.
 struct invocation {
     std::string_view tool;
@@ -74,6 +88,8 @@ struct invocation {
     std::string_view traceparent;
     uint32_t attempt = 1;
     const call_control* control = nullptr;  ///< never null when called by the host
+    nested_caller* nested = nullptr;        ///< null: this call cannot call other tools
+    uint32_t nesting = 0;                   ///< 0 for a call from outside, 1 for a nested call, ...
 };
 
 /// One live instance of a tool.

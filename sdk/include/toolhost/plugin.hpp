@@ -115,8 +115,8 @@ public:
     bool can_call_tools() const noexcept { return tool_caller() != nullptr; }
 
     /// Calls another tool through the host's whole pipeline and waits for it (see
-    /// toolhost/tool_caller.h). `parent` is the running call, whose deadline, cancellation, ids
-    /// and trace context the nested call inherits; nullptr outside a call. Returns the nested
+    /// toolhost/tool_caller.h). `parent` is the running call (required), whose deadline,
+    /// cancellation, ids and trace context the nested call inherits. Returns the nested
     /// call's result (JSON text) or its failure; UNIMPLEMENTED when the host cannot do it.
     inline result call_tool(const call_context* parent, std::string_view tool, std::string_view operation,
                             std::string_view arguments_json) const;

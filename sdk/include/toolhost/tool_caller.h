@@ -27,9 +27,10 @@ typedef struct toolhost_tool_caller {
     /* Calls `operation` of `tool` with `arguments` (a JSON object) and blocks until the call
      * has finished; then calls `on_result` exactly once, on the calling thread, and returns the
      * same status.
-     * `parent` is the call this one is made from (the toolhost_call_t of the running invoke()),
-     * or NULL outside a call: the nested call inherits its request id, session id and trace
-     * context, never outlives its deadline, and is cancelled with it.
+     * `parent` is the call this one is made from: the toolhost_call_t of the running invoke()
+     * (required; tools call other tools only while they serve a call). The nested call
+     * inherits its request id, session id and trace context, never outlives its deadline, and
+     * is cancelled with it.
      * A tool may not call itself (FAILED_PRECONDITION), and unknown tools or operations are
      * NOT_FOUND. The nested call runs on the calling thread when the target tool is
      * thread-safe, so a busy worker pool cannot deadlock it.
