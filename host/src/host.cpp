@@ -1336,11 +1336,12 @@ call_result host::call_inline_impl(const operation_ref& target, const json::valu
         return make_tool_error(status_code::invalid_argument, "arguments of " + slot.name + "." + op->name +
                                                                   " must be a JSON object, got " +
                                                                   std::string(kind_name(arguments)));
-    // Schemas that take any object are checked without allocating (see json_schema).
-    if (auto err = op->input_schema.validate(arguments)) {
-        slot.metrics_for(op).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();
-        return make_tool_error(status_code::invalid_argument,
-                               "invalid arguments for " + slot.name + "." + op->name + ": " + err->to_string());
+    if (!op->input_schema.accepts_any_object()) {
+        if (auto err = op->input_schema.validate(arguments)) {
+            slot.metrics_for(op).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();
+            return make_tool_error(status_code::invalid_argument,
+                                   "invalid arguments for " + slot.name + "." + op->name + ": " + err->to_string());
+        }
     }
     // The arguments as text, in a stack buffer when they fit (no heap for small arguments).
     char small[512];
@@ -1373,8 +1374,9 @@ call_result host::call_inline_impl(const operation_ref& target, const json::valu
     core.breaker = slot.breaker_for(op);
     core.options = &options;
     core.nesting = nesting;
-    // The caller's control: the parent's cancellation (for nested calls) and progress reports.
-    // Non-owning: the parent outlives this blocking call.
+    // One control for the whole call, its deadline moved for each attempt: the parent's
+    // cancellation (for nested calls; non-owning, the parent outlives this blocking call) and
+    // progress reports.
     call_control caller(std::nullopt, *clock_,
                         parent ? std::shared_ptr<const call_control>(std::shared_ptr<const call_control>(), parent) : nullptr);
     if (options.on_progress) caller.set_progress_handler(options.on_progress);
@@ -1444,7 +1446,7 @@ call_result host::call_inline_impl(const operation_ref& target, const json::valu
             auto own = started + *core.policy->attempt_timeout;
             if (!attempt_deadline || own < *attempt_deadline) attempt_deadline = own;
         }
-        call_control control(attempt_deadline, *clock_, std::shared_ptr<const call_control>(std::shared_ptr<const call_control>(), &caller));
+        caller.set_deadline(attempt_deadline);
         invocation inv;
         inv.tool = slot.name;
         inv.operation = op->name;
@@ -1453,7 +1455,7 @@ call_result host::call_inline_impl(const operation_ref& target, const json::valu
         inv.session_id = options.session_id;
         inv.traceparent = core.plugin_traceparent();
         inv.attempt = core.attempts;
-        inv.control = &control;
+        inv.control = &caller;
         inv.nested = this;
         inv.nesting = nesting;
         call_result r = slot.instance->invoke(inv);

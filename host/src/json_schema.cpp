@@ -335,6 +335,9 @@ boost::system::result<json_schema, std::string> json_schema::compile_text(std::s
     return compile(parser.release());
 }
 
+json_schema::json_schema(std::shared_ptr<const compiled> impl) noexcept
+    : impl_(std::move(impl)), accepts_any_object_(impl_->kind != schema_kind::general) {}
+
 const value& json_schema::source() const noexcept { return impl_->source; }
 
 std::optional<validation_error> json_schema::validate(const value& instance) const {

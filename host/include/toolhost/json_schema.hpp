@@ -47,11 +47,16 @@ public:
     /// The schema as it was given to compile().
     const boost::json::value& source() const noexcept;
 
+    /// True when every JSON object is valid (e.g. {"type":"object"}), so a caller that already
+    /// knows it has an object can skip validate().
+    bool accepts_any_object() const noexcept { return accepts_any_object_; }
+
 private:
     struct compiled;
-    explicit json_schema(std::shared_ptr<const compiled> impl) noexcept : impl_(std::move(impl)) {}
+    explicit json_schema(std::shared_ptr<const compiled> impl) noexcept;
 
     std::shared_ptr<const compiled> impl_;
+    bool accepts_any_object_ = false;
 };
 
 }  // namespace toolhost

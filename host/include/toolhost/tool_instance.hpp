@@ -44,6 +44,9 @@ public:
     void cancel() noexcept { cancelled_.store(true, std::memory_order_release); }
 
     const std::optional<time_point>& deadline() const noexcept { return deadline_; }
+    /// Moves the deadline. Only while no plugin call uses this control (the inline path reuses
+    /// one control across the attempts of a call).
+    void set_deadline(std::optional<time_point> deadline) noexcept { deadline_ = deadline; }
     /// Time left; nanoseconds::max() without a deadline.
     std::chrono::nanoseconds remaining() const noexcept {
         if (!deadline_) return std::chrono::nanoseconds::max();
