@@ -687,6 +687,16 @@ start_report host::start(const start_options& options) {
     return report;
 }
 
+void host::start_on_demand(detail::tool_slot& slot) {
+    // try_lock: a shutdown holding the lifecycle lock waits for this very call to drain, so
+    // waiting for the lock here could deadlock. Losing the race only means the nested call
+    // finds the tool not ready and says so.
+    std::unique_lock life(lifecycle_mutex_, std::try_to_lock);
+    if (!life.owns_lock() || shut_down_.load() || slot.state.load() != tool_state::registered) return;
+    slot.enabled = true;
+    initialize_slot(slot);  // a failure shows in the nested call's answer (state failed)
+}
+
 void host::stop_slot(detail::tool_slot& slot) {
     auto st = slot.state.load();
     if (st != tool_state::ready) {
@@ -1497,6 +1507,10 @@ call_result host::call_nested(const invocation& parent, std::string_view tool, s
                                        " are not valid JSON: " + ec.message());
         auto target = resolve(tool, operation);
         if (!target) return std::move(target).error();
+        // A host started with only some tools (`toolhost call` starts just the one it calls)
+        // starts an enabled tool that another tool calls on first use.
+        if (target->slot_->state.load() == tool_state::registered && config_.tool_enabled(target->slot_->name))
+            start_on_demand(*target->slot_);
         call_options options;
         options.request_id = std::string(parent.request_id);
         options.session_id = std::string(parent.session_id);

@@ -386,6 +386,7 @@ private:
     }
 
     void stop_slot(detail::tool_slot& slot);
+    void start_on_demand(detail::tool_slot& slot);
     void initialize_slot(detail::tool_slot& slot);
     void release(detail::tool_slot& slot) noexcept;
     void install_policy(detail::tool_slot& slot, const call_policy& policy);

@@ -1,0 +1,56 @@
+// What an uploaded file is, from its bytes (libmagic), and whether attachment will touch it.
+// The file name is never consulted: a name is a claim made by whoever uploaded the file.
+#pragma once
+
+#include <magic.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace toolhost::attachment {
+
+struct mime_info {
+    std::string type;     ///< e.g. "application/pdf"
+    std::string charset;  ///< e.g. "utf-8", "iso-8859-1", "binary"
+};
+
+/// A libmagic cookie with the default database loaded once, for MIME type and encoding.
+///
+/// Threading: libmagic cookies are not thread-safe, so detect() serializes on a mutex. A lookup
+/// takes microseconds to a millisecond, much less than the rest of processing a file, so one
+/// shared cookie costs less than loading the database (several MB) per thread.
+class mime_detector {
+public:
+    /// Throws toolhost::sdk::error(UNAVAILABLE) when the magic database cannot be loaded.
+    mime_detector();
+    ~mime_detector();
+    mime_detector(const mime_detector&) = delete;
+    mime_detector& operator=(const mime_detector&) = delete;
+
+    mime_info detect(std::string_view data);
+
+private:
+    std::mutex mutex_;
+    magic_t cookie_ = nullptr;
+};
+
+/// How attachment turns a type into text.
+enum class text_kind { plain, csv, json, html, pdf };
+std::string_view kind_name(text_kind k) noexcept;
+
+/// The verdict on a file: refused (with a reason a person understands), or processed, with a
+/// text extractor when there is one for its type (none: hash and type only, e.g. an image).
+struct verdict {
+    std::optional<std::string> refused;
+    std::optional<text_kind> kind;
+};
+
+/// Refuses executables (ELF, PE, Mach-O, Java classes and archives, WebAssembly, ...), scripts
+/// that start with "#!" (they run when made executable, whatever their name), and archives and
+/// compressed files (zip, tar, gzip, bzip2, xz, zstd, 7z, rar, cab, ...: their contents are not
+/// inspected, so they could hide anything). Every other text/* type is plain text.
+verdict classify(const mime_info& mime, std::string_view data);
+
+}  // namespace toolhost::attachment

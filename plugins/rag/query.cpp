@@ -1,0 +1,68 @@
+#include "query.hpp"
+
+#include <toolhost_plugins/sqlite.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <vector>
+
+namespace toolhost::rag {
+
+namespace {
+
+// Function words only: anything that could be the point of a query in a product knowledge base
+// ("not", "no", "off", "new", "free") stays searchable. A linear scan of a hundred short strings
+// costs less than the rest of a search by orders of magnitude.
+constexpr std::array<std::string_view, 103> stop_words = {
+    "a",      "about", "after",  "all",   "also",  "am",    "an",    "and",    "any",   "are",   "as",
+    "at",     "be",    "been",   "being", "but",   "by",    "can",   "could",  "did",   "do",    "does",
+    "doing",  "for",   "from",   "had",   "has",   "have",  "having", "he",    "her",   "here",  "him",
+    "his",    "how",   "i",      "i'm",   "if",    "in",    "into",  "is",     "it",    "it's",  "its",
+    "just",   "may",   "me",     "might", "my",    "of",    "on",    "or",     "our",   "ours",  "shall",
+    "she",    "should", "so",    "some",  "such",  "than",  "that",  "the",    "their", "them",  "then",
+    "there",  "these", "they",   "this",  "those", "to",    "too",   "us",     "very",  "was",   "we",
+    "were",   "what",  "when",   "where", "which", "while", "who",   "whom",   "why",   "will",  "with",
+    "would",  "you",   "you're", "your",  "yours", "can't", "don't", "i've",   "isn't", "let",   "lets",
+    "shouldn't", "won't", "wasn't", "doesn't"};
+
+bool is_stop_word(std::string_view token) {
+    auto keep = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
+    while (!token.empty() && !keep(static_cast<unsigned char>(token.front()))) token.remove_prefix(1);
+    while (!token.empty() && !keep(static_cast<unsigned char>(token.back()))) token.remove_suffix(1);
+    if (token.empty() || token.size() > 10) return false;
+    std::string lower(token);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    return std::find(stop_words.begin(), stop_words.end(), lower) != stop_words.end();
+}
+
+std::vector<std::string_view> words_of(std::string_view text) {
+    std::vector<std::string_view> words;
+    size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+        size_t j = i;
+        while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+        if (j > i) words.push_back(text.substr(i, j - i));
+        i = j;
+    }
+    return words;
+}
+
+}  // namespace
+
+std::string without_stop_words(std::string_view query) {
+    std::string kept;
+    for (std::string_view w : words_of(query)) {
+        if (is_stop_word(w)) continue;
+        if (!kept.empty()) kept += ' ';
+        kept += w;
+    }
+    return kept.empty() ? std::string(query) : kept;
+}
+
+std::string match_expression(std::string_view query) {
+    return plugins::sqlite::fts5_query(without_stop_words(query));
+}
+
+}  // namespace toolhost::rag

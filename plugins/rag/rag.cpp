@@ -1,0 +1,428 @@
+// rag: a knowledge base searched with SQLite FTS5 (BM25). Documents come from files under the
+// allowed folders (`index`) or from callers (`index_text`, e.g. the attachment tool); they are
+// cut into overlapping chunks, and `search` returns the best chunks with their source, position,
+// score and a highlighted snippet. docs/tools/rag.md is the user's guide.
+#include "extract.hpp"
+#include "indexer.hpp"
+#include "query.hpp"
+#include "store.hpp"
+
+#include <toolhost/plugin.hpp>
+#include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/paths.hpp>
+#include <toolhost_plugins/sha256.hpp>
+#include <toolhost_plugins/sqlite.hpp>
+#include <toolhost_plugins/text.hpp>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <memory>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+namespace sdk = toolhost::sdk;
+namespace paths = toolhost::plugins::paths;
+using toolhost::plugins::args;
+using toolhost::plugins::invalid_argument;
+using namespace toolhost::rag;
+
+constexpr uint64_t mib = 1024 * 1024;
+
+// ------------------------------------------------------------------------------ schemas
+
+constexpr const char* config_schema = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "allowed_dirs": {"type": "array", "items": {"type": "string", "minLength": 1},
+                     "description": "Folders index may read (symlinks resolved first). Default: the bundled sample folder and the tool's data folder."},
+    "index_on_start": {"type": "array", "items": {"type": "string", "minLength": 1},
+                       "description": "Files or folders indexed (incrementally) when the tool starts. Default: the bundled sample folder. [] turns it off."},
+    "chunk_size": {"type": "integer", "minimum": 100, "maximum": 20000,
+                   "description": "Target chunk length in characters. Default 1000."},
+    "chunk_overlap": {"type": "integer", "minimum": 0, "maximum": 10000,
+                      "description": "Characters a chunk repeats from the previous one, at most chunk_size/2. Default 150."},
+    "max_file_bytes": {"type": "integer", "minimum": 1, "maximum": 1073741824,
+                       "description": "Larger files are not indexed (and index_text refuses longer text). Default 16 MiB."},
+    "busy_timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
+                        "description": "How long a write waits for another writer before UNAVAILABLE. Default 5000."}
+  }
+})";
+
+constexpr const char* tags_schema = R"({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 32})";
+
+std::string with_tags(std::string schema) {
+    const std::string marker = "\"$TAGS\"";
+    schema.replace(schema.find(marker), marker.size(), tags_schema);
+    return schema;
+}
+
+const std::string index_input = with_tags(R"({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["path"],
+  "properties": {
+    "path": {"type": "string", "minLength": 1, "description": "A file or folder under allowed_dirs."},
+    "tags": "$TAGS",
+    "force": {"type": "boolean", "description": "Re-chunk files even when their content did not change."}
+  }
+})");
+
+constexpr const char* index_output = R"({
+  "type": "object",
+  "required": ["path", "files", "added", "updated", "unchanged", "removed", "chunks", "errors"],
+  "properties": {
+    "path": {"type": "string"},
+    "files": {"type": "integer"}, "added": {"type": "integer"}, "updated": {"type": "integer"},
+    "unchanged": {"type": "integer"}, "removed": {"type": "integer"}, "chunks": {"type": "integer"},
+    "errors": {"type": "array", "items": {"type": "object", "required": ["path", "code", "message"],
+               "properties": {"path": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}
+  }
+})";
+
+const std::string index_text_input = with_tags(R"({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["source", "text"],
+  "properties": {
+    "source": {"type": "string", "minLength": 1, "maxLength": 1024, "description": "The document's name; indexing the same name again replaces it."},
+    "text": {"type": "string", "minLength": 1},
+    "format": {"enum": ["text", "markdown", "html", "json"], "description": "Default text."},
+    "tags": "$TAGS"
+  }
+})");
+
+constexpr const char* index_text_output = R"({
+  "type": "object",
+  "required": ["source", "status", "chunks", "chars"],
+  "properties": {
+    "source": {"type": "string"}, "status": {"enum": ["added", "updated", "unchanged"]},
+    "chunks": {"type": "integer"}, "chars": {"type": "integer"}
+  }
+})";
+
+const std::string search_input = with_tags(R"({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["query"],
+  "properties": {
+    "query": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Words to look for; punctuation and FTS syntax are searched as text."},
+    "top_k": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Default 5."},
+    "source": {"type": "string", "minLength": 1, "description": "Only this document."},
+    "folder": {"type": "string", "minLength": 1, "description": "Only documents whose source lies below this folder (or name prefix up to a '/')."},
+    "tags": "$TAGS"
+  }
+})");
+
+constexpr const char* search_output = R"({
+  "type": "object",
+  "required": ["query", "results"],
+  "properties": {
+    "query": {"type": "string"},
+    "results": {"type": "array", "items": {
+      "type": "object",
+      "required": ["source", "position", "score", "snippet", "text", "tags"],
+      "properties": {
+        "source": {"type": "string"},
+        "position": {"type": "object", "required": ["chunk", "start", "end"],
+                     "properties": {"chunk": {"type": "integer"}, "start": {"type": "integer"}, "end": {"type": "integer"}}},
+        "score": {"type": "number"}, "snippet": {"type": "string"}, "text": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}}
+      }}}
+  }
+})";
+
+constexpr const char* stats_input = R"({"type": "object", "additionalProperties": false})";
+
+constexpr const char* stats_output = R"({
+  "type": "object",
+  "required": ["documents", "chunks", "bytes", "last_indexed"],
+  "properties": {
+    "documents": {"type": "integer"}, "chunks": {"type": "integer"}, "bytes": {"type": "integer"},
+    "last_indexed": {"type": ["string", "null"]}
+  }
+})";
+
+constexpr const char* delete_input = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "source": {"type": "string", "minLength": 1, "description": "Delete this document."},
+    "folder": {"type": "string", "minLength": 1, "description": "Delete every document below this folder."}
+  },
+  "oneOf": [{"required": ["source"]}, {"required": ["folder"]}]
+})";
+
+constexpr const char* delete_output = R"({
+  "type": "object",
+  "required": ["documents", "chunks"],
+  "properties": {"documents": {"type": "integer"}, "chunks": {"type": "integer"}}
+})";
+
+// ------------------------------------------------------------------------------ helpers
+
+struct rag_config {
+    std::vector<fs::path> allowed_dirs;
+    std::vector<fs::path> index_on_start;
+    chunk_options chunking;
+    uint64_t max_file_bytes = 16 * mib;
+    int busy_timeout_ms = 5000;
+};
+
+std::vector<fs::path> path_list(const args& a, std::string_view field, std::vector<fs::path> fallback) {
+    if (!a.has(field)) return fallback;
+    std::vector<fs::path> out;
+    for (auto& s : a.string_list(field)) out.emplace_back(std::move(s));
+    return out;
+}
+
+rag_config parse_config(std::string_view text, const fs::path& data_dir, const fs::path& sample_dir) {
+    const args a(text, "config");
+    rag_config c;
+    std::vector<fs::path> defaults_allowed{data_dir};
+    std::vector<fs::path> defaults_start;
+    if (!sample_dir.empty()) {
+        defaults_allowed.insert(defaults_allowed.begin(), sample_dir);
+        defaults_start.push_back(sample_dir);
+    }
+    c.allowed_dirs = path_list(a, "allowed_dirs", defaults_allowed);
+    c.index_on_start = path_list(a, "index_on_start", defaults_start);
+    c.chunking.size = static_cast<size_t>(a.int_or("chunk_size", 1000, 100, 20000));
+    c.chunking.overlap = static_cast<size_t>(a.int_or("chunk_overlap", 150, 0, 10000));
+    if (c.chunking.overlap * 2 > c.chunking.size)
+        invalid_argument("chunk_overlap", "must be at most half of chunk_size (" + std::to_string(c.chunking.size) +
+                                              "), got " + std::to_string(c.chunking.overlap));
+    c.max_file_bytes = static_cast<uint64_t>(a.int_or("max_file_bytes", 16 * mib, 1, 1024 * mib));
+    c.busy_timeout_ms = static_cast<int>(a.int_or("busy_timeout_ms", 5000, 0, 600000));
+    return c;
+}
+
+std::optional<std::vector<std::string>> optional_tags(const args& a) {
+    if (!a.has("tags")) return std::nullopt;
+    auto tags = a.string_list("tags");
+    for (size_t i = 0; i < tags.size(); ++i)
+        if (tags[i].empty()) invalid_argument("tags/" + std::to_string(i), "must not be empty");
+    return tags;
+}
+
+// The names a `source`/`folder` argument may mean: as given (index_text names, or a stored path
+// copied from a result), and as a path resolved like `index` resolves it ("docs/faq.md" from
+// the directory the host runs in).
+std::vector<std::string> name_forms(const std::string& given) {
+    std::vector<std::string> forms{given};
+    std::string resolved = paths::resolve(fs::path(given)).string();
+    if (resolved != given) forms.push_back(std::move(resolved));
+    return forms;
+}
+
+// The codes a file of a folder run can fail with, spelled as the host spells them.
+std::string_view status_name(sdk::status s) noexcept {
+    switch (s) {
+        case sdk::status::invalid_argument: return "INVALID_ARGUMENT";
+        case sdk::status::not_found: return "NOT_FOUND";
+        case sdk::status::permission_denied: return "PERMISSION_DENIED";
+        case sdk::status::failed_precondition: return "FAILED_PRECONDITION";
+        case sdk::status::resource_exhausted: return "RESOURCE_EXHAUSTED";
+        case sdk::status::unavailable: return "UNAVAILABLE";
+        case sdk::status::data_loss: return "DATA_LOSS";
+        case sdk::status::cancelled: return "CANCELLED";
+        default: return "INTERNAL";
+    }
+}
+
+json::object report_json(const index_report& r) {
+    json::array errors;
+    for (const auto& e : r.errors)
+        errors.push_back(json::object{{"path", e.path}, {"code", status_name(e.code)}, {"message", e.message}});
+    return {{"path", r.path},           {"files", r.files},       {"added", r.added},
+            {"updated", r.updated},     {"unchanged", r.unchanged}, {"removed", r.removed},
+            {"chunks", r.chunks},       {"errors", std::move(errors)}};
+}
+
+std::string summary(const index_report& r) {
+    return "indexed " + r.path + ": " + std::to_string(r.files) + " files, " + std::to_string(r.added) + " added, " +
+           std::to_string(r.updated) + " updated, " + std::to_string(r.unchanged) + " unchanged, " +
+           std::to_string(r.removed) + " removed, " + std::to_string(r.errors.size()) + " errors";
+}
+
+// ------------------------------------------------------------------------------ the tool
+
+class rag_tool {
+public:
+    static sdk::tool_info describe() {
+        using sdk::operation_info;
+        sdk::tool_info info;
+        info.name = "rag";
+        info.version = "1.0.0";
+        info.description =
+            "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
+            "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).";
+        info.config_schema = config_schema;
+        info.thread_safe = true;  // the store pools connections; everything else is read-only after initialize
+        info.operations = {
+            operation_info{"index",
+                           "Indexes a file or a folder (recursively) under allowed_dirs. Incremental: unchanged files "
+                           "are skipped, changed ones re-chunked, and documents of files that disappeared from the "
+                           "folder removed. Reports progress per file and can be cancelled between files.",
+                           index_input, index_output,
+                           TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE},
+            operation_info{"index_text",
+                           "Indexes text that does not live in a file under a source name (e.g. an attachment's "
+                           "text). The same name again replaces the document.",
+                           index_text_input, index_text_output, TOOLHOST_OPERATION_IDEMPOTENT},
+            operation_info{"search",
+                           "The best chunks for a query, ranked by BM25, with source, position, score and a "
+                           "snippet whose matches are marked <mark>...</mark>. Filters: source, folder, tags.",
+                           search_input, search_output,
+                           TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
+            operation_info{"stats", "How many documents, chunks and bytes are indexed, and when the last write was.",
+                           stats_input, stats_output, TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
+            operation_info{"delete", "Removes one document (source) or every document below a folder (folder).",
+                           delete_input, delete_output,
+                           TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE},
+        };
+        return info;
+    }
+
+    explicit rag_tool(sdk::host host) : host_(host) {}
+
+    void initialize(sdk::init_context& init) {
+        const fs::path data_dir(init.data_dir());
+        fs::path sample = paths::next_to_plugin("rag/sample");
+        std::error_code ec;
+        if (!sample.empty() && !fs::is_directory(sample, ec)) sample.clear();
+        config_ = parse_config(init.config(), data_dir, sample);
+        allowed_ = paths::allowed_dirs(config_.allowed_dirs);
+        store_ = std::make_unique<store>(store_options{data_dir / "rag.db", config_.chunking, config_.busy_timeout_ms});
+        indexer_ = std::make_unique<indexer>(*store_, allowed_, config_.max_file_bytes);
+        index_on_start();
+    }
+
+    void cleanup() {
+        indexer_.reset();
+        store_.reset();
+    }
+
+    sdk::result invoke(sdk::call_context& call) {
+        const args a(call.arguments());
+        const std::string_view op = call.operation();
+        if (op == "search") return search(a);
+        if (op == "index") return index(call, a);
+        if (op == "index_text") return index_text(a);
+        if (op == "stats") return stats();
+        if (op == "delete") return remove(a);
+        return sdk::result::fail(sdk::status::unimplemented, "rag has no operation " + std::string(op));
+    }
+
+private:
+    // Brings the configured folders up to date. A folder that is missing is only a warning (the
+    // tool still serves what it has); one outside allowed_dirs is a configuration error.
+    void index_on_start() {
+        for (size_t i = 0; i < config_.index_on_start.size(); ++i) {
+            const std::string field = "index_on_start/" + std::to_string(i);
+            const std::string path = config_.index_on_start[i].string();
+            try {
+                const index_report r = indexer_->index_path(field, path, std::nullopt, false, run_hooks{});
+                host_.log(sdk::log_level::info, summary(r));
+                for (const auto& e : r.errors) host_.log(sdk::log_level::warning, "not indexed: " + e.message);
+            } catch (const toolhost::plugins::sqlite::sqlite_error&) {
+                throw;
+            } catch (const sdk::error& e) {
+                if (e.code() != sdk::status::not_found) throw;
+                host_.log(sdk::log_level::warning, std::string("index_on_start: ") + e.what());
+            }
+        }
+    }
+
+    sdk::result index(const sdk::call_context& call, const args& a) {
+        run_hooks hooks;
+        hooks.cancelled = [&call] { return call.cancelled(); };
+        hooks.progress = [&call](double done, double total, std::string_view message) {
+            call.progress(done, total, message);
+        };
+        const index_report r = indexer_->index_path("path", a.required_string("path"), optional_tags(a),
+                                                    a.bool_or("force", false), hooks);
+        return sdk::result::ok(json::serialize(report_json(r)));
+    }
+
+    sdk::result index_text(const args& a) {
+        document_input doc;
+        doc.source = a.required_string("source");
+        if (doc.source.empty() || doc.source.size() > 1024) invalid_argument("source", "must be 1 to 1024 bytes long");
+        const std::string text = a.required_string("text");
+        if (text.size() > config_.max_file_bytes)
+            invalid_argument("text", "is " + std::to_string(text.size()) + " bytes, over the limit of " +
+                                         std::to_string(config_.max_file_bytes) + " (max_file_bytes)");
+        const std::string format_name = a.string_or("format", "text");
+        const auto format = parse_format(format_name);
+        if (!format) invalid_argument("format", "must be text, markdown, html or json, got " + format_name);
+        doc.kind = document_kind::text;
+        doc.text = extract_text(text, *format, "text");
+        if (std::all_of(doc.text.begin(), doc.text.end(), [](unsigned char c) { return std::isspace(c); }))
+            invalid_argument("text", "has nothing to index (only white space or markup)");
+        // The format is part of the fingerprint: the same bytes read as HTML are another text.
+        doc.content_hash = toolhost::plugins::sha256::of(format_name + '\n' + text);
+        doc.bytes = static_cast<int64_t>(text.size());
+        doc.tags = optional_tags(a);
+        const upsert_result r = store_->upsert(doc, false);
+        return sdk::result::ok(json::serialize(json::object{
+            {"source", doc.source}, {"status", change_name(r.what)}, {"chunks", r.chunks}, {"chars", r.chars}}));
+    }
+
+    sdk::result search(const args& a) {
+        const std::string query = a.required_string("query");
+        search_request req;
+        req.match = match_expression(query);
+        if (req.match.empty()) invalid_argument("query", "has no words to search for");
+        req.limit = a.int_or("top_k", 5, 1, 100);
+        if (auto s = a.optional_string("source")) req.sources = name_forms(*s);
+        if (auto f = a.optional_string("folder")) req.folders = name_forms(*f);
+        if (auto t = optional_tags(a)) req.tags = std::move(*t);
+        json::array results;
+        for (auto& h : store_->search(req)) {
+            results.push_back(json::object{
+                {"source", std::move(h.source)},
+                {"position", json::object{{"chunk", h.chunk}, {"start", h.start_char}, {"end", h.end_char}}},
+                {"score", h.score},
+                {"snippet", std::move(h.snippet)},
+                {"text", std::move(h.text)},
+                {"tags", json::parse(h.tags_json)},
+            });
+        }
+        return sdk::result::ok(json::serialize(json::object{{"query", query}, {"results", std::move(results)}}));
+    }
+
+    sdk::result stats() {
+        const store_stats s = store_->stats();
+        json::value last = s.last_indexed ? json::value(*s.last_indexed) : json::value(nullptr);
+        return sdk::result::ok(json::serialize(json::object{
+            {"documents", s.documents}, {"chunks", s.chunks}, {"bytes", s.bytes}, {"last_indexed", std::move(last)}}));
+    }
+
+    sdk::result remove(const args& a) {
+        const auto source = a.optional_string("source");
+        const auto folder = a.optional_string("folder");
+        if (source.has_value() == folder.has_value()) invalid_argument("source", "give either source or folder, not both");
+        const removal r = source ? store_->remove(name_forms(*source), {}) : store_->remove({}, name_forms(*folder));
+        if (r.documents == 0) {
+            if (source) return sdk::result::fail(sdk::status::not_found, "source: no document named " + *source);
+            return sdk::result::fail(sdk::status::not_found, "folder: no document below " + *folder);
+        }
+        return sdk::result::ok(json::serialize(json::object{{"documents", r.documents}, {"chunks", r.chunks}}));
+    }
+
+    sdk::host host_;
+    rag_config config_;
+    paths::allowed_dirs allowed_;
+    std::unique_ptr<store> store_;
+    std::unique_ptr<indexer> indexer_;
+};
+
+}  // namespace
+
+TOOLHOST_PLUGIN("rag", "1.0.0", rag_tool)
