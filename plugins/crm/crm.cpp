@@ -1,0 +1,272 @@
+// The "crm" tool: customers and their interactions, in an embedded SQLite file (default, with
+// sample data) or in a CRM service behind the REST contract of docs/tools/crm.md. Arguments are
+// checked and normalized here, once, so both backends see (and return) the same values.
+//
+// Thread safety: thread_safe = true. The backend is chosen in initialize() and is itself
+// thread-safe (SQLite: a mutex-guarded connection; REST: an immutable HTTP client).
+//
+// upsert and log_interaction are idempotent, so the host may retry them: upsert converges to the
+// same record; log_interaction takes an idempotency key (default: the call's request id) and
+// returns the interaction stored earlier under that key instead of logging a second one.
+#include "model.hpp"
+#include "rest_backend.hpp"
+#include "sample_data.hpp"
+#include "schemas.hpp"
+#include "sqlite_backend.hpp"
+
+#include <toolhost/plugin.hpp>
+#include <toolhost_plugins/args.hpp>
+
+#include <boost/json.hpp>
+
+#include <cstdlib>
+#include <initializer_list>
+#include <filesystem>
+#include <memory>
+
+namespace toolhost::plugins::crm {
+namespace {
+
+namespace json = boost::json;
+using sdk::status;
+
+bool valid_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (size_t i = 0; i < id.size(); ++i) {
+        const char c = id[i];
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != ':' && c != '-'))) return false;
+    }
+    return true;
+}
+
+std::string customer_id_arg(const args& a, std::string_view field) {
+    std::string id = a.required_string(field);
+    if (!valid_id(id))
+        invalid_argument(field, "'" + id.substr(0, 80) + "' is not a customer id (letters, digits and . _ : -, at most 64)");
+    return id;
+}
+
+std::string not_blank(std::string value, std::string_view field) {
+    if (value.find_first_not_of(" \t\r\n") == std::string::npos) invalid_argument(field, "must not be blank");
+    return value;
+}
+
+std::string one_of(const args& a, std::string_view field, std::initializer_list<std::string_view> allowed) {
+    std::string value = a.required_string(field);
+    std::string list;
+    for (auto v : allowed) {
+        if (v == value) return value;
+        list += list.empty() ? "" : ", ";
+        list += v;
+    }
+    invalid_argument(field, "must be one of " + list);
+}
+
+// Search words are ANDed; more than this is a sentence, not a search.
+constexpr size_t max_query_words = 8;
+
+size_t word_count(std::string_view text) {
+    size_t n = 0;
+    bool in_word = false;
+    for (char c : text) {
+        const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+        if (!space && !in_word) ++n;
+        in_word = !space;
+    }
+    return n;
+}
+
+std::string token_from(const args& a) {
+    if (auto env = a.optional_string("bearer_token_env")) {
+        const char* value = std::getenv(env->c_str());
+        if (value == nullptr || *value == '\0')
+            invalid_argument("config/rest/bearer_token_env", "environment variable " + *env + " is not set");
+        return value;
+    }
+    return a.string_or("bearer_token", "");
+}
+
+class crm_tool {
+public:
+    explicit crm_tool(sdk::host host) : host_(host) {}
+
+    static sdk::tool_info describe() {
+        constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY |
+                                   TOOLHOST_OPERATION_CANCELLABLE;
+        return {
+            .name = "crm",
+            .version = "1.0.0",
+            .description = "Customers and their interactions: look up, search, create or update, log and list "
+                           "(SQLite with sample data, or a CRM service over REST).",
+            .config_schema = schemas::config,
+            .thread_safe = true,
+            .operations =
+                {
+                    {.name = "get_customer",
+                     .description = "Finds one customer by exactly one of id, email or phone (phone numbers are "
+                                    "normalized before matching).",
+                     .input_schema = schemas::get_customer_input,
+                     .output_schema = schemas::get_customer_output(),
+                     .flags = query},
+                    {.name = "search",
+                     .description = "Customers whose name, e-mail address or company contain every word of the "
+                                    "query, by name, a page at a time.",
+                     .input_schema = schemas::search_input,
+                     .output_schema = schemas::search_output(),
+                     .flags = query},
+                    {.name = "upsert",
+                     .description = "Creates or updates a customer, found by id, or by email without an id. Absent "
+                                    "fields stay; null clears email, phone, company or notes.",
+                     .input_schema = schemas::upsert_input,
+                     .output_schema = schemas::upsert_output(),
+                     .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
+                              TOOLHOST_OPERATION_CANCELLABLE},
+                    {.name = "log_interaction",
+                     .description = "Records a contact with a customer (channel, summary, outcome). Idempotent: the "
+                                    "same idempotency_key (default: the request id) returns the same interaction.",
+                     .input_schema = schemas::log_interaction_input,
+                     .output_schema = schemas::log_interaction_output(),
+                     .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE},
+                    {.name = "recent_interactions",
+                     .description = "A customer's latest interactions, newest first.",
+                     .input_schema = schemas::recent_interactions_input,
+                     .output_schema = schemas::recent_interactions_output(),
+                     .flags = query},
+                },
+        };
+    }
+
+    void initialize(sdk::init_context& init) {
+        const args cfg(init.config(), "config");
+        country_code_ = cfg.string_or("default_country_code", "");
+        if (!country_code_.empty() &&
+            (country_code_.size() > 3 || country_code_.front() == '0' ||
+             country_code_.find_first_not_of("0123456789") != std::string::npos))
+            invalid_argument("config/default_country_code", "must be 1 to 3 digits, e.g. \"1\" or \"44\"");
+        const std::string kind = cfg.string_or("backend", "sqlite");
+        if (kind == "rest") {
+            auto rest = cfg.optional_object("rest");
+            if (!rest) invalid_argument("config/rest", "is required when backend is rest");
+            const args r(*rest);
+            rest_backend::options o;
+            o.base_url = r.required_string("base_url");
+            o.bearer_token = token_from(r);
+            o.connect_timeout = std::chrono::milliseconds(r.int_or("connect_timeout_ms", 2000, 1, 600000));
+            o.request_timeout = std::chrono::milliseconds(r.int_or("request_timeout_ms", 10000, 1, 600000));
+            o.ca_file = r.string_or("ca_file", "");
+            backend_ = std::make_unique<rest_backend>(std::move(o));
+            host_.log(sdk::log_level::info, "customers come from " + r.required_string("base_url"));
+        } else if (kind == "sqlite") {
+            sqlite_backend::options o;
+            o.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
+            o.seed_sample = cfg.bool_or("sample_data", true);
+            o.sample_json = sample_customers_json();
+            backend_ = std::make_unique<sqlite_backend>(std::filesystem::path(init.data_dir()) / "crm.db", o);
+        } else {
+            invalid_argument("config/backend", "must be sqlite or rest, got '" + kind + "'");
+        }
+    }
+
+    void cleanup() { backend_.reset(); }
+
+    sdk::result invoke(sdk::call_context& call) {
+        const args a(call.arguments());
+        const auto op = call.operation();
+        json::object out;
+        if (op == "get_customer")
+            out = json::object{{"customer", backend_->get_customer(key_of(a), call)}};
+        else if (op == "search")
+            out = search(a, call);
+        else if (op == "upsert")
+            out = upsert(a, call);
+        else if (op == "log_interaction")
+            out = log_interaction(a, call);
+        else if (op == "recent_interactions")
+            out = recent_interactions(a, call);
+        else
+            return sdk::result::fail(status::unimplemented, "crm has no operation '" + std::string(op) + "'");
+        return sdk::result::ok(to_json(out));
+    }
+
+private:
+    customer_key key_of(const args& a) const {
+        const int given = (a.has("id") ? 1 : 0) + (a.has("email") ? 1 : 0) + (a.has("phone") ? 1 : 0);
+        if (given != 1) invalid_argument("id|email|phone", "give exactly one of id, email, phone");
+        if (a.has("id")) return {customer_key::kind::id, customer_id_arg(a, "id")};
+        if (a.has("email")) return {customer_key::kind::email, normalize_email(a.required_string("email"))};
+        return {customer_key::kind::phone, normalize_phone(a.required_string("phone"), country_code_)};
+    }
+
+    json::object search(const args& a, const sdk::call_context& call) {
+        const std::string query = a.string_or("query", "");
+        if (word_count(query) > max_query_words)
+            invalid_argument("query", "at most " + std::to_string(max_query_words) + " words");
+        const int64_t limit = a.int_or("limit", 20, 1, 100);
+        const int64_t offset = a.int_or("offset", 0, 0, INT64_MAX);
+        auto page = backend_->search(query, limit, offset, call);
+        const int64_t next = offset + static_cast<int64_t>(page.customers.size());
+        return json::object{{"customers", std::move(page.customers)},
+                            {"total", page.total},
+                            {"next_offset", next < page.total ? json::value(next) : json::value(nullptr)}};
+    }
+
+    // A field of the upsert: absent, null (clear) or a value, normalized by `clean`.
+    template <class Clean>
+    field_update field(const args& a, std::string_view name, bool clearable, Clean&& clean) const {
+        field_update f;
+        const auto* v = a.object().if_contains(name);
+        if (v == nullptr) return f;
+        f.present = true;
+        if (v->is_null()) {
+            if (!clearable) invalid_argument(name, "cannot be cleared");
+            return f;
+        }
+        f.value = clean(a.required_string(name));
+        return f;
+    }
+
+    json::object upsert(const args& a, const sdk::call_context& call) {
+        customer_update u;
+        if (a.has("id")) u.id = customer_id_arg(a, "id");
+        auto keep = [](std::string s) { return s; };
+        u.name = field(a, "name", false, [](std::string s) { return not_blank(std::move(s), "name"); });
+        u.email = field(a, "email", true, [](const std::string& s) { return normalize_email(s); });
+        u.phone = field(a, "phone", true, [this](const std::string& s) { return normalize_phone(s, country_code_); });
+        u.company = field(a, "company", true, keep);
+        u.tier = field(a, "tier", false, [](std::string s) { return not_blank(std::move(s), "tier"); });
+        u.notes = field(a, "notes", true, keep);
+        if (!u.id && !u.email.value)
+            invalid_argument("email", "is required when there is no id (the e-mail address identifies the customer)");
+        auto r = backend_->upsert(u, call);
+        return json::object{{"customer", std::move(r.customer)}, {"created", r.created}};
+    }
+
+    json::object log_interaction(const args& a, const sdk::call_context& call) {
+        new_interaction in;
+        in.customer_id = customer_id_arg(a, "customer_id");
+        in.channel = one_of(a, "channel", {"email", "phone", "chat", "web", "social", "in_person", "other"});
+        in.summary = not_blank(a.required_string("summary"), "summary");
+        in.outcome = one_of(a, "outcome", {"resolved", "unresolved", "escalated", "follow_up", "informational"});
+        if (auto t = a.optional_string("occurred_at")) in.occurred_at = normalize_time(*t);
+        in.idempotency_key = a.optional_string("idempotency_key");
+        if (!in.idempotency_key && !call.request_id().empty()) in.idempotency_key = std::string(call.request_id());
+        auto r = backend_->log_interaction(in, call);
+        return json::object{{"interaction", std::move(r.interaction)}, {"created", r.created}};
+    }
+
+    json::object recent_interactions(const args& a, const sdk::call_context& call) {
+        const std::string id = customer_id_arg(a, "customer_id");
+        const int64_t limit = a.int_or("limit", 10, 1, 100);
+        return json::object{{"customer_id", id}, {"interactions", backend_->recent_interactions(id, limit, call)}};
+    }
+
+    sdk::host host_;
+    std::string country_code_;
+    std::unique_ptr<backend> backend_;
+};
+
+}  // namespace
+}  // namespace toolhost::plugins::crm
+
+TOOLHOST_PLUGIN("crm", "1.0.0", toolhost::plugins::crm::crm_tool)

@@ -1,0 +1,350 @@
+#include "sqlite_backend.hpp"
+
+#include <toolhost_plugins/args.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <cctype>
+
+namespace toolhost::plugins::crm {
+
+namespace json = boost::json;
+using sdk::status;
+
+namespace {
+
+const std::vector<std::string_view> migrations = {
+    R"sql(
+    CREATE TABLE customers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        email TEXT UNIQUE,
+        phone TEXT UNIQUE,
+        company TEXT,
+        tier TEXT NOT NULL,
+        notes TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX customers_by_name ON customers (name COLLATE NOCASE, id);
+    CREATE TABLE interactions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        customer_id TEXT NOT NULL REFERENCES customers (id),
+        channel TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        fingerprint TEXT NOT NULL
+    );
+    CREATE INDEX interactions_by_customer ON interactions (customer_id, occurred_at DESC, seq DESC);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    )sql",
+};
+
+constexpr std::string_view customer_columns = "id, name, email, phone, company, tier, notes, created_at, updated_at";
+constexpr std::string_view interaction_columns =
+    "seq, customer_id, channel, summary, outcome, occurred_at, idempotency_key, created_at";
+constexpr size_t max_query_words = 8;  // the tool refuses longer queries first; this bounds the SQL
+
+json::value nullable(const sqlite::statement& st, int col) {
+    return st.is_null(col) ? json::value(nullptr) : json::value(st.text(col));
+}
+
+json::object customer_from_row(const sqlite::statement& st) {
+    return json::object{{"id", st.string(0)},          {"name", st.string(1)},        {"email", nullable(st, 2)},
+                        {"phone", nullable(st, 3)},    {"company", nullable(st, 4)},  {"tier", st.string(5)},
+                        {"notes", nullable(st, 6)},    {"created_at", st.string(7)},  {"updated_at", st.string(8)}};
+}
+
+json::object interaction_from_row(const sqlite::statement& st) {
+    return json::object{{"id", "I-" + std::to_string(st.int64(0))},
+                        {"customer_id", st.string(1)},
+                        {"channel", st.string(2)},
+                        {"summary", st.string(3)},
+                        {"outcome", st.string(4)},
+                        {"occurred_at", st.string(5)},
+                        {"idempotency_key", nullable(st, 6)},
+                        {"created_at", st.string(7)}};
+}
+
+// A LIKE pattern that finds `word` anywhere, with LIKE's own wildcards escaped.
+std::string contains_pattern(std::string_view word) {
+    std::string p = "%";
+    for (char c : word) {
+        if (c == '%' || c == '_' || c == '\\') p += '\\';
+        p += c;
+    }
+    return p + "%";
+}
+
+std::vector<std::string> words_of(const std::string& query) {
+    std::vector<std::string> words;
+    size_t i = 0;
+    while (i < query.size()) {
+        while (i < query.size() && std::isspace(static_cast<unsigned char>(query[i]))) ++i;
+        size_t j = i;
+        while (j < query.size() && !std::isspace(static_cast<unsigned char>(query[j]))) ++j;
+        if (j > i) words.push_back(query.substr(i, j - i));
+        i = j;
+    }
+    if (words.size() > max_query_words)
+        invalid_argument("query", "at most " + std::to_string(max_query_words) + " words");
+    return words;
+}
+
+// The WHERE clause for `n` words: every word must occur in the name, the e-mail address or the
+// company. The SQL text depends only on the number of words; the words themselves are bound.
+std::string search_filter(size_t n) {
+    std::string where;
+    for (size_t i = 1; i <= n; ++i) {
+        const std::string p = std::string("?").append(std::to_string(i));
+        where += (i == 1 ? " WHERE " : " AND ");
+        where += "(name LIKE " + p + " ESCAPE '\\' OR email LIKE " + p + " ESCAPE '\\' OR company LIKE " + p +
+                 " ESCAPE '\\')";
+    }
+    return where;
+}
+
+std::string value_or_empty(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : std::string(); }
+
+// The value a field has after an update.
+std::optional<std::string> updated(const field_update& f, const json::value& current) {
+    if (!f.present) return current.is_string() ? std::optional<std::string>(std::string(current.as_string())) : std::nullopt;
+    return f.value;
+}
+
+}  // namespace
+
+sqlite_backend::sqlite_backend(const std::filesystem::path& file, const options& opts) {
+    sqlite::open_options o;
+    o.busy_timeout_ms = opts.busy_timeout_ms;
+    db_ = sqlite::database::open(file, o);
+    sqlite::migrate(db_, migrations);
+    if (opts.seed_sample) seed(opts.sample_json);
+}
+
+// Once per database, in one transaction with its marker: deleting sample records later never
+// brings them back, and a crash half-way leaves no half sample.
+void sqlite_backend::seed(std::string_view sample_json) {
+    std::lock_guard l(m_);
+    sqlite::transaction tx(db_);
+    if (db_.prepare("SELECT 1 FROM meta WHERE key = 'sample_seeded'").step()) return;
+    const json::value sample = json::parse(sample_json);
+    auto customer = db_.prepare("INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+    for (const auto& v : sample.at("customers").as_array()) {
+        const auto c = customer_shape(v.as_object(), "sample customer");
+        customer.bind(1, value_or_empty(c.at("id")))
+            .bind(2, value_or_empty(c.at("name")))
+            .bind(3, c.at("email").is_null() ? std::optional<std::string>() : normalize_email(c.at("email").as_string()))
+            .bind(4, c.at("phone").is_null() ? std::optional<std::string>() : normalize_phone(c.at("phone").as_string(), ""))
+            .bind(5, c.at("company").is_null() ? std::optional<std::string>() : value_or_empty(c.at("company")))
+            .bind(6, c.at("tier").is_null() ? std::string("standard") : value_or_empty(c.at("tier")))
+            .bind(7, c.at("notes").is_null() ? std::optional<std::string>() : value_or_empty(c.at("notes")))
+            .bind(8, value_or_empty(c.at("created_at")));
+        customer.run();
+        customer.reset();
+    }
+    auto interaction = db_.prepare(
+        "INSERT INTO interactions (customer_id, channel, summary, outcome, occurred_at, created_at, fingerprint) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sample')");
+    for (const auto& v : sample.at("interactions").as_array()) {
+        const auto& i = v.as_object();
+        interaction.bind(1, std::string_view(i.at("customer_id").as_string()))
+            .bind(2, std::string_view(i.at("channel").as_string()))
+            .bind(3, std::string_view(i.at("summary").as_string()))
+            .bind(4, std::string_view(i.at("outcome").as_string()))
+            .bind(5, normalize_time(i.at("occurred_at").as_string()));
+        interaction.run();
+        interaction.reset();
+    }
+    db_.exec("INSERT INTO meta (key, value) VALUES ('sample_seeded', 'true')");
+    tx.commit();
+}
+
+std::optional<json::object> sqlite_backend::find(std::string_view column, std::string_view value) {
+    // One constant statement per column: the column name never comes from the caller.
+    std::string sql = "SELECT " + std::string(customer_columns) + " FROM customers WHERE ";
+    if (column == "email")
+        sql += "email = ?1";
+    else if (column == "phone")
+        sql += "phone = ?1";
+    else
+        sql += "id = ?1";
+    auto st = db_.prepare(sql);
+    st.bind(1, value);
+    if (!st.step()) return std::nullopt;
+    return customer_from_row(st);
+}
+
+json::object sqlite_backend::get_customer(const customer_key& key, const sdk::call_context&) {
+    std::lock_guard l(m_);
+    auto c = find(key.field(), key.value);
+    if (!c) {
+        if (key.by == customer_key::kind::id) throw sdk::error(status::not_found, "customer '" + key.value + "' not found");
+        throw sdk::error(status::not_found, "no customer with " + std::string(key.field()) + " '" + key.value + "'");
+    }
+    return std::move(*c);
+}
+
+customer_page sqlite_backend::search(const std::string& query, int64_t limit, int64_t offset, const sdk::call_context&) {
+    const auto words = words_of(query);
+    const std::string where = search_filter(words.size());
+    const int limit_index = static_cast<int>(words.size()) + 1;
+    std::lock_guard l(m_);
+    customer_page page;
+    auto count = db_.prepare("SELECT count(*) FROM customers" + where);
+    for (size_t i = 0; i < words.size(); ++i) count.bind(static_cast<int>(i) + 1, contains_pattern(words[i]));
+    if (count.step()) page.total = count.int64(0);
+    auto st = db_.prepare("SELECT " + std::string(customer_columns) + " FROM customers" + where +
+                          " ORDER BY name COLLATE NOCASE, id LIMIT ?" + std::to_string(limit_index) + " OFFSET ?" +
+                          std::to_string(limit_index + 1));
+    for (size_t i = 0; i < words.size(); ++i) st.bind(static_cast<int>(i) + 1, contains_pattern(words[i]));
+    st.bind(limit_index, limit).bind(limit_index + 1, offset);
+    while (st.step()) page.customers.emplace_back(customer_from_row(st));
+    return page;
+}
+
+void sqlite_backend::check_unique(std::string_view column, const std::optional<std::string>& value, std::string_view own_id) {
+    if (!value) return;
+    auto other = find(column, *value);
+    if (other && other->at("id").as_string() != own_id)
+        throw sdk::error(status::already_exists, std::string(column) + " '" + *value + "' already belongs to customer " +
+                                                     std::string(other->at("id").as_string()));
+}
+
+// "C-<1000 + n>", the next number that is free (ids given by callers may have taken some).
+std::string sqlite_backend::next_customer_id() {
+    auto st = db_.prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM customers");
+    int64_t n = st.step() ? st.int64(0) : 1;
+    auto taken = db_.prepare("SELECT 1 FROM customers WHERE id = ?1");
+    for (;; ++n) {
+        std::string id = "C-" + std::to_string(1000 + n);
+        taken.bind(1, id);
+        const bool exists = taken.step();
+        taken.reset();
+        if (!exists) return id;
+    }
+}
+
+json::object sqlite_backend::insert_customer(const customer_update& u) {
+    if (!u.name.present || !u.name.value) invalid_argument("name", "is required to create a customer");
+    const std::string id = u.id ? *u.id : next_customer_id();
+    check_unique("email", u.email.value, id);
+    check_unique("phone", u.phone.value, id);
+    const std::string now = utc_now();
+    auto st = db_.prepare("INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+    st.bind(1, id)
+        .bind(2, *u.name.value)
+        .bind(3, u.email.value)
+        .bind(4, u.phone.value)
+        .bind(5, u.company.value)
+        .bind(6, u.tier.value.value_or("standard"))
+        .bind(7, u.notes.value)
+        .bind(8, now);
+    st.run();
+    return *find("id", id);
+}
+
+// Applies the present fields; false (and no write, so updated_at stays) when nothing changes.
+bool sqlite_backend::update_customer(const json::object& current, const customer_update& u) {
+    const std::string id(current.at("id").as_string());
+    const auto name = updated(u.name, current.at("name"));
+    const auto email = updated(u.email, current.at("email"));
+    const auto phone = updated(u.phone, current.at("phone"));
+    const auto company = updated(u.company, current.at("company"));
+    const auto tier = updated(u.tier, current.at("tier"));
+    const auto notes = updated(u.notes, current.at("notes"));
+    if (!name) invalid_argument("name", "cannot be cleared");
+    auto same = [&](const std::optional<std::string>& v, std::string_view key) {
+        const auto& c = current.at(key);
+        return v ? (c.is_string() && c.as_string() == *v) : c.is_null();
+    };
+    if (same(name, "name") && same(email, "email") && same(phone, "phone") && same(company, "company") &&
+        same(tier, "tier") && same(notes, "notes"))
+        return false;
+    check_unique("email", email, id);
+    check_unique("phone", phone, id);
+    auto st = db_.prepare("UPDATE customers SET name = ?1, email = ?2, phone = ?3, company = ?4, tier = ?5, notes = ?6, "
+                          "updated_at = ?7 WHERE id = ?8");
+    st.bind(1, name).bind(2, email).bind(3, phone).bind(4, company).bind(5, tier.value_or("standard")).bind(6, notes);
+    st.bind(7, utc_now()).bind(8, id);
+    st.run();
+    return true;
+}
+
+upsert_result sqlite_backend::upsert(const customer_update& u, const sdk::call_context&) {
+    std::lock_guard l(m_);
+    sqlite::transaction tx(db_);
+    auto current = u.id ? find("id", *u.id) : find("email", u.email.value.value_or(""));
+    upsert_result out;
+    if (current) {
+        update_customer(*current, u);
+        out.customer = *find("id", current->at("id").as_string());
+    } else {
+        out.customer = insert_customer(u);
+        out.created = true;
+    }
+    tx.commit();
+    return out;
+}
+
+json::object sqlite_backend::load_interaction(int64_t seq) {
+    auto st = db_.prepare("SELECT " + std::string(interaction_columns) + " FROM interactions WHERE seq = ?1");
+    st.bind(1, seq);
+    if (!st.step()) throw sdk::error(status::internal, "interaction I-" + std::to_string(seq) + " vanished");
+    return interaction_from_row(st);
+}
+
+log_result sqlite_backend::log_interaction(const new_interaction& in, const sdk::call_context&) {
+    const std::string fp = in.fingerprint();
+    std::lock_guard l(m_);
+    sqlite::transaction tx(db_);
+    if (in.idempotency_key) {
+        auto existing = db_.prepare("SELECT seq, fingerprint FROM interactions WHERE idempotency_key = ?1");
+        existing.bind(1, *in.idempotency_key);
+        if (existing.step()) {
+            if (existing.text(1) != fp)
+                throw sdk::error(status::already_exists, "idempotency_key '" + *in.idempotency_key +
+                                                             "': already used for interaction I-" +
+                                                             std::to_string(existing.int64(0)) + " with different fields");
+            log_result out{load_interaction(existing.int64(0)), false};
+            tx.commit();
+            return out;
+        }
+    }
+    if (!find("id", in.customer_id)) throw sdk::error(status::not_found, "customer '" + in.customer_id + "' not found");
+    const std::string now = utc_now();
+    auto st = db_.prepare(
+        "INSERT INTO interactions (customer_id, channel, summary, outcome, occurred_at, created_at, idempotency_key, "
+        "fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    st.bind(1, in.customer_id)
+        .bind(2, in.channel)
+        .bind(3, in.summary)
+        .bind(4, in.outcome)
+        .bind(5, in.occurred_at.value_or(now))
+        .bind(6, now)
+        .bind(7, in.idempotency_key)
+        .bind(8, fp);
+    st.run();
+    log_result out{load_interaction(db_.last_insert_rowid()), true};
+    tx.commit();
+    return out;
+}
+
+json::array sqlite_backend::recent_interactions(const std::string& customer_id, int64_t limit, const sdk::call_context&) {
+    std::lock_guard l(m_);
+    if (!find("id", customer_id)) throw sdk::error(status::not_found, "customer '" + customer_id + "' not found");
+    auto st = db_.prepare("SELECT " + std::string(interaction_columns) +
+                          " FROM interactions WHERE customer_id = ?1 ORDER BY occurred_at DESC, seq DESC LIMIT ?2");
+    st.bind(1, customer_id).bind(2, limit);
+    json::array out;
+    while (st.step()) out.emplace_back(interaction_from_row(st));
+    return out;
+}
+
+}  // namespace toolhost::plugins::crm
