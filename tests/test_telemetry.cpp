@@ -263,3 +263,28 @@ BOOST_AUTO_TEST_CASE(configured_tracing_ships_spans_to_a_real_collector) {
     BOOST_TEST(span.at("traceId") == "0af7651916cd43dd8448eb211c80319c");
     BOOST_TEST(span.at("parentSpanId") == "b7ad6b7169203331");
 }
+
+BOOST_AUTO_TEST_CASE(a_call_without_a_request_id_gets_one_for_all_its_attempts) {
+    call_policy p;
+    p.retry.initial_backoff = 1ms;
+    p.retry.max_backoff = 1ms;
+    env e(p);
+    auto r = e.h->call("testkit_mt", "context", json::object{});
+    BOOST_TEST_REQUIRE(r.has_value());
+    const std::string id(json::parse(*r).at("request_id").as_string());
+    BOOST_TEST(id.size() == 16u);
+    BOOST_TEST(id.find_first_not_of("0123456789abcdef") == std::string::npos, id);
+    BOOST_TEST(std::get<std::string>(*attr(e.exporter->spans().at(0).attributes, "toolhost.request_id")) == id);
+    auto again = e.h->call("testkit_mt", "context", json::object{});
+    BOOST_TEST(std::string(json::parse(*again).at("request_id").as_string()) != id);
+    // Every attempt of one call sees the same id: a retried create can recognise itself.
+    std::vector<std::string> seen;
+    auto sub = e.h->subscribe([&](const host_event& ev) {
+        if (ev.kind == host_event_kind::retry) seen.emplace_back(ev.request_id);
+    });
+    auto failed = e.h->call("testkit_mt", "fail", json::object{{"code", "UNAVAILABLE"}, {"message", "m"}});
+    e.h->unsubscribe(sub);
+    BOOST_TEST_REQUIRE(seen.size() == 2u);
+    BOOST_TEST(seen[0] == seen[1]);
+    BOOST_TEST(seen[0].size() == 16u);
+}

@@ -7,6 +7,7 @@
 #include <boost/json/serializer.hpp>
 
 #include <algorithm>
+#include <random>
 #include <array>
 #include <thread>
 
@@ -100,6 +101,8 @@ struct call_core {
     clock::time_point started;
     uint32_t attempts = 0;  // attempts started; only touched by one step at a time
     uint32_t nesting = 0;   // 0: called from outside; n: a tool's nested call, n deep
+    std::string_view request_id;  // the caller's, or generated_id
+    char generated_id[16];        // a request id made by the host when the caller gave none
     std::unique_ptr<span_data> span;  // set when the call is traced (sampled)
     std::string own_traceparent;      // the traceparent naming `span`, handed to the plugin
 
@@ -817,6 +820,20 @@ json::value opt_string(std::string_view s) { return s.empty() ? json::value() : 
 
 double ms(clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// 64 random bits for a generated request id. Not the injectable random source: ids need no
+// reproducibility, and drawing them from it would shift the jitter sequence tests rely on.
+uint64_t request_id_bits() noexcept {
+    thread_local uint64_t state = [] {
+        std::random_device rd;
+        return (uint64_t{rd()} << 32) ^ rd() ^ std::hash<std::thread::id>{}(std::this_thread::get_id());
+    }();
+    // splitmix64
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 // An event about one call; the caller sets the kind-specific fields (reason, delay).
 host_event call_event(host_event_kind kind, const detail::call_core& core, uint32_t attempt, status_code status,
                       std::string_view message, std::string_view reason = {}) {
@@ -824,7 +841,7 @@ host_event call_event(host_event_kind kind, const detail::call_core& core, uint3
     ev.kind = kind;
     ev.tool = core.slot->name;
     ev.operation = core.op->name;
-    ev.request_id = core.options->request_id;
+    ev.request_id = core.request_id;
     ev.attempt = attempt;
     ev.status = status;
     ev.message = message;
@@ -842,6 +859,18 @@ std::chrono::system_clock::time_point wall_at(const span_data& span, clock::time
 
 void host::begin_call(detail::call_core& core, clock::time_point now) {
     core.started = now;
+    // Every call has a request id, the same for all its attempts, so that a tool can use it as
+    // an idempotency key (a retried create must not create twice).
+    core.request_id = core.options->request_id;
+    if (core.request_id.empty()) {
+        static constexpr char hex[] = "0123456789abcdef";
+        uint64_t bits = request_id_bits();
+        for (char& c : core.generated_id) {
+            c = hex[bits & 0xf];
+            bits >>= 4;
+        }
+        core.request_id = std::string_view(core.generated_id, sizeof(core.generated_id));
+    }
     // The total deadline: the caller's, or the policy's, whichever comes first.
     std::optional<clock::time_point> deadline = core.options->deadline;
     if (core.policy->timeout) {
@@ -879,7 +908,7 @@ void host::begin_call(detail::call_core& core, clock::time_point now) {
         logging::write(logging::level::info, "call", "call started",
                        {{"tool", core.slot->name},
                         {"operation", core.op->name},
-                        {"request_id", opt_string(core.options->request_id)},
+                        {"request_id", opt_string(core.request_id)},
                         {"session_id", opt_string(core.options->session_id)},
                         {"traceparent", opt_string(core.plugin_traceparent())}});
     }
@@ -948,7 +977,7 @@ host::retry_plan host::plan_retry(detail::call_core& core, const call_control& c
     if (!slot.budget->try_withdraw()) {
         slot.rejected_budget->inc();
         logging::write(logging::level::warning, "call", "retry budget exhausted; not retrying",
-                       {{"tool", slot.name}, {"operation", core.op->name}, {"request_id", opt_string(core.options->request_id)}});
+                       {{"tool", slot.name}, {"operation", core.op->name}, {"request_id", opt_string(core.request_id)}});
         emit(call_event(host_event_kind::rejection, core, core.attempts, error.code, "retry budget exhausted", "retry_budget"));
         return {};
     }
@@ -957,7 +986,7 @@ host::retry_plan host::plan_retry(detail::call_core& core, const call_control& c
         logging::write(logging::level::info, "call", "retrying",
                        {{"tool", slot.name},
                         {"operation", core.op->name},
-                        {"request_id", opt_string(core.options->request_id)},
+                        {"request_id", opt_string(core.request_id)},
                         {"session_id", opt_string(core.options->session_id)},
                         {"attempt", core.attempts},
                         {"status", status_name(error.code)},
@@ -982,7 +1011,7 @@ void host::end_call(detail::call_core& core, const call_result& result, clock::t
         logging::write(logging::level::info, "call", "call finished",
                        {{"tool", slot.name},
                         {"operation", core.op->name},
-                        {"request_id", opt_string(core.options->request_id)},
+                        {"request_id", opt_string(core.request_id)},
                         {"session_id", opt_string(core.options->session_id)},
                         {"attempt", core.attempts},
                         {"duration_ms", ms(ended - core.started)},
@@ -996,7 +1025,7 @@ void host::end_call(detail::call_core& core, const call_result& result, clock::t
                            {"toolhost.operation", core.op->name},
                            {"toolhost.attempts", static_cast<int64_t>(core.attempts)},
                            {"toolhost.status", std::string(result ? std::string_view("OK") : status_name(result.error().code))}};
-        if (!core.options->request_id.empty()) span.attributes.emplace_back("toolhost.request_id", core.options->request_id);
+        span.attributes.emplace_back("toolhost.request_id", std::string(core.request_id));
         if (!core.options->session_id.empty()) span.attributes.emplace_back("toolhost.session_id", core.options->session_id);
         if (core.nesting > 0) span.attributes.emplace_back("toolhost.nesting", static_cast<int64_t>(core.nesting));
         if (!result) {
@@ -1142,7 +1171,7 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
             logging::write(logging::level::warning, "call", "attempt timed out; plugin call abandoned",
                            {{"tool", c.slot->name},
                             {"operation", c.op->name},
-                            {"request_id", opt_string(c.options->request_id)},
+                            {"request_id", opt_string(c.request_id)},
                             {"attempt", c.attempts}});
             tool_error e = make_tool_error(status_code::deadline_exceeded,
                                            c.slot->name + "." + c.op->name + " did not answer by its deadline (attempt " +
@@ -1160,7 +1189,7 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
         inv.tool = s.name;
         inv.operation = c.op->name;
         inv.arguments = attempt->call->arguments;
-        inv.request_id = c.options->request_id;
+        inv.request_id = c.request_id;
         inv.session_id = c.options->session_id;
         inv.traceparent = c.plugin_traceparent();
         inv.attempt = c.attempts;
@@ -1181,7 +1210,7 @@ void host::run_attempt(const std::shared_ptr<detail::call_state>& call, const ci
             logging::write(logging::level::info, "call", "abandoned plugin call finished",
                            {{"tool", s.name},
                             {"operation", c.op->name},
-                            {"request_id", opt_string(c.options->request_id)},
+                            {"request_id", opt_string(c.request_id)},
                             {"duration_ms", ms(ended - attempt->started)},
                             {"status", r ? std::string_view("OK") : status_name(r.error().code)}});
         } else {
@@ -1461,7 +1490,7 @@ call_result host::call_inline_impl(const operation_ref& target, const json::valu
         inv.tool = slot.name;
         inv.operation = op->name;
         inv.arguments = args_text;
-        inv.request_id = options.request_id;
+        inv.request_id = core.request_id;
         inv.session_id = options.session_id;
         inv.traceparent = core.plugin_traceparent();
         inv.attempt = core.attempts;

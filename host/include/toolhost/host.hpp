@@ -83,6 +83,8 @@ struct start_report {
 
 /// Per-call options.
 struct call_options {
+    /// Correlation and idempotency id, the same for every attempt of the call. When empty the
+    /// host makes one (16 hex digits), so a tool can always use it as an idempotency key.
     std::string request_id;
     std::string session_id;
     std::string traceparent;
