@@ -23,7 +23,9 @@ function(toolhost_add_plugin target)
         VISIBILITY_INLINES_HIDDEN ON
         LINK_DEPENDS "${_TOOLHOST_PLUGIN_MAP}")
     if(NOT APPLE AND NOT WIN32)
-        target_link_options(${target} PRIVATE "LINKER:--version-script=${_TOOLHOST_PLUGIN_MAP}")
+        # --as-needed: a plugin records only the shared libraries it really uses, so a static
+        # helper library with many dependencies does not make every plugin load all of them.
+        target_link_options(${target} PRIVATE "LINKER:--version-script=${_TOOLHOST_PLUGIN_MAP}" "LINKER:--as-needed")
     endif()
     if(arg_OUTPUT_DIRECTORY)
         set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${arg_OUTPUT_DIRECTORY}")
