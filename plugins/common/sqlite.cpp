@@ -1,6 +1,9 @@
 #include "toolhost_plugins/sqlite.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 #include <system_error>
 #include <utility>
 
@@ -37,6 +40,32 @@ sdk::status status_of(int code) noexcept {
 
 // ----------------------------------------------------------------------------------- database
 
+namespace {
+// "PRAGMA journal_mode = WAL" on a file not yet in WAL mode needs an exclusive lock while it holds
+// a shared one; when two processes do it at once (both creating the file) SQLite answers BUSY at
+// once instead of calling the busy handler, which could deadlock. Wait it out here as the busy
+// handler would, up to the busy timeout.
+void switch_to_wal(database& db, int busy_timeout_ms) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        try {
+            auto st = db.prepare("PRAGMA journal_mode = WAL");
+            if (st.step() && st.text(0) != "wal")
+                throw sqlite_error(SQLITE_CANTOPEN,
+                                   "cannot switch " + db.path().string() + " to WAL mode (got " + st.string(0) + ")");
+            return;
+        } catch (const sqlite_error& e) {
+            const int primary = e.sqlite_code() & 0xff;
+            if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || std::chrono::steady_clock::now() + pause > give_up)
+                throw;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(100));
+    }
+}
+}  // namespace
+
 database database::open(const std::filesystem::path& path, const open_options& options) {
     if (options.create_parent_dirs && !options.read_only && path.has_parent_path()) {
         std::error_code ec;
@@ -59,12 +88,7 @@ database database::open(const std::filesystem::path& path, const open_options& o
     try {
         // Reading the schema here turns "file is not a database" into an error at open time.
         db.exec("PRAGMA foreign_keys = ON");
-        if (!options.read_only && options.wal) {
-            auto st = db.prepare("PRAGMA journal_mode = WAL");
-            if (st.step() && st.text(0) != "wal")
-                throw sqlite_error(SQLITE_CANTOPEN,
-                                   "cannot switch " + path.string() + " to WAL mode (got " + st.string(0) + ")");
-        }
+        if (!options.read_only && options.wal) switch_to_wal(db, options.busy_timeout_ms);
         switch (options.sync) {
             case synchronous::off: db.exec("PRAGMA synchronous = OFF"); break;
             case synchronous::normal: db.exec("PRAGMA synchronous = NORMAL"); break;
@@ -231,17 +255,21 @@ void transaction::commit() {
 // --------------------------------------------------------------------------------- migrations
 
 void migrate(database& db, const std::vector<std::string_view>& steps) {
-    int64_t version = 0;
-    {
-        auto st = db.prepare("PRAGMA user_version");
-        if (st.step()) version = st.int64(0);
-    }
-    if (version > static_cast<int64_t>(steps.size()))
-        throw sdk::error(sdk::status::failed_precondition,
-                         db.path().string() + " has schema version " + std::to_string(version) +
-                             ", newer than this plugin knows (" + std::to_string(steps.size()) + ")");
-    for (auto i = static_cast<size_t>(version); i < steps.size(); ++i) {
+    for (;;) {
+        // The version is read inside the write transaction, so two processes opening the same
+        // new file never both run a step: the second waits, then sees the step done.
         transaction tx(db);
+        int64_t version = 0;
+        {
+            auto st = db.prepare("PRAGMA user_version");
+            if (st.step()) version = st.int64(0);
+        }
+        if (version > static_cast<int64_t>(steps.size()))
+            throw sdk::error(sdk::status::failed_precondition,
+                             db.path().string() + " has schema version " + std::to_string(version) +
+                                 ", newer than this plugin knows (" + std::to_string(steps.size()) + ")");
+        if (version == static_cast<int64_t>(steps.size())) return;  // up to date (rolled back: nothing written)
+        const auto i = static_cast<size_t>(version);
         try {
             db.exec(steps[i]);
         } catch (const sqlite_error& e) {

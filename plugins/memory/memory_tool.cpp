@@ -1,0 +1,512 @@
+#include "memory_tool.hpp"
+
+#include "memory_db.hpp"
+#include "ranking.hpp"
+#include "rfc3339.hpp"
+#include "schemas.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+namespace toolhost::plugins::memory {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+// Rows a prune deletes per transaction: short write locks for other writers, and a point to
+// stop at when the call is cancelled. Every batch commits on its own; prune is idempotent.
+constexpr int prune_batch = 500;
+// Idle connections kept between calls; more are opened while more calls run at once.
+constexpr size_t max_idle_connections = 8;
+// Bytes; the schema limits session ids to 256 characters, which is at most 1024 bytes of UTF-8.
+constexpr size_t max_session_bytes = 1024;
+constexpr size_t max_key_bytes = 1024;
+constexpr int64_t max_ttl_seconds = 3155760000;  // 100 years of 365.25 days
+constexpr std::string_view kind_rule = "must be a letter followed by up to 63 letters, digits, '_', '.' or '-'";
+
+// ------------------------------------------------------------------------------ reading arguments
+
+bool valid_kind(std::string_view k) {
+    if (k.empty() || k.size() > 64) return false;
+    const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!alpha(k[0])) return false;
+    return std::all_of(k.begin(), k.end(), [&](char c) {
+        return alpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    });
+}
+
+bool blank(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c) != 0; });
+}
+
+std::string session_arg(const args& a) {
+    std::string s = a.required_string("session_id");
+    if (s.empty() || s.size() > max_session_bytes) invalid_argument("session_id", "must be 1 to 256 characters");
+    return s;
+}
+
+std::optional<unix_ms> time_arg(const args& a, std::string_view field) {
+    const auto text = a.optional_string(field);
+    if (!text) return std::nullopt;
+    const auto t = parse_rfc3339(*text);
+    if (!t)
+        invalid_argument(field, "must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z, got \"" + *text + "\"");
+    return t;
+}
+
+// The kinds filter as a JSON array for json_each(), or nullopt for "every kind".
+std::optional<std::string> kinds_arg(const args& a) {
+    const auto kinds = a.string_list("kinds");
+    if (kinds.empty()) return std::nullopt;
+    json::array arr;
+    for (size_t i = 0; i < kinds.size(); ++i) {
+        if (!valid_kind(kinds[i])) invalid_argument("kinds/" + std::to_string(i), kind_rule);
+        arr.emplace_back(kinds[i]);
+    }
+    return json::serialize(arr);
+}
+
+db::scope scope_arg(const args& a, const std::string& session_id) {
+    return db::scope{session_id, time_arg(a, "now").value_or(now_ms()), kinds_arg(a)};
+}
+
+// A store request, checked; `created_at_given` tells a replay whether created_at must match.
+struct store_request {
+    db::new_memory memory;
+    bool created_at_given = false;
+};
+
+store_request read_store_request(const args& a, unix_ms now, size_t max_content_bytes) {
+    store_request r;
+    db::new_memory& m = r.memory;
+    m.session_id = session_arg(a);
+
+    m.content = a.required_string("content");
+    if (blank(m.content)) invalid_argument("content", "must not be empty or only white space");
+    if (m.content.size() > max_content_bytes)
+        invalid_argument("content", "is " + std::to_string(m.content.size()) + " bytes, more than the " +
+                                        std::to_string(max_content_bytes) + " allowed (max_content_bytes)");
+
+    m.kind = a.string_or("kind", "fact");
+    if (!valid_kind(m.kind)) invalid_argument("kind", kind_rule);
+
+    m.importance = a.number_or("importance", 0.5);
+    if (!(m.importance >= 0 && m.importance <= 1)) invalid_argument("importance", "must be between 0 and 1");
+
+    const auto created_at = time_arg(a, "created_at");
+    r.created_at_given = created_at.has_value();
+    m.created_at = created_at.value_or(now);
+
+    m.ttl_seconds = a.optional_int("ttl_seconds");
+    if (m.ttl_seconds) {
+        if (*m.ttl_seconds < 1 || *m.ttl_seconds > max_ttl_seconds)
+            invalid_argument("ttl_seconds", "must be between 1 and 3155760000 (100 years)");
+        m.expires_at = m.created_at + *m.ttl_seconds * 1000;
+        if (*m.expires_at > max_rfc3339_ms) invalid_argument("ttl_seconds", "would expire after the year 9999");
+    }
+
+    if (auto metadata = a.optional_object("metadata")) m.metadata = json::serialize(*metadata);
+    if (m.metadata.size() > max_metadata_bytes)
+        invalid_argument("metadata", "is " + std::to_string(m.metadata.size()) + " bytes as JSON, more than the " +
+                                         std::to_string(max_metadata_bytes) + " allowed");
+
+    m.idempotency_key = a.optional_string("idempotency_key");
+    if (m.idempotency_key && (m.idempotency_key->empty() || m.idempotency_key->size() > max_key_bytes))
+        invalid_argument("idempotency_key", "must be 1 to 256 characters");
+    return r;
+}
+
+// ------------------------------------------------------------------------------- writing results
+
+json::value parse_stored_metadata(const db::memory_record& r) {
+    boost::system::error_code ec;
+    json::value v = json::parse(r.metadata, ec);
+    // The table's CHECK (json_valid(metadata)) makes this unreachable unless the file was edited.
+    if (ec || !v.is_object())
+        throw sdk::error(sdk::status::data_loss, "memory " + std::to_string(r.id) + " has unreadable metadata");
+    return v;
+}
+
+json::object memory_json(const db::memory_record& r) {
+    json::object o;
+    o["id"] = r.id;
+    o["session_id"] = r.session_id;
+    o["kind"] = r.kind;
+    o["content"] = r.content;
+    o["importance"] = r.importance;
+    o["created_at"] = format_rfc3339(r.created_at);
+    if (r.expires_at) o["expires_at"] = format_rfc3339(*r.expires_at);
+    o["metadata"] = parse_stored_metadata(r);
+    if (r.idempotency_key) o["idempotency_key"] = *r.idempotency_key;
+    return o;
+}
+
+db::memory_record record_of(int64_t id, const db::new_memory& m) {
+    return db::memory_record{id,           m.session_id, m.kind,     m.content,         m.importance,
+                             m.created_at, m.expires_at, m.ttl_seconds, m.metadata, m.idempotency_key};
+}
+
+json::object weights_json(const weights& w) {
+    return json::object{{"relevance", w.relevance}, {"recency", w.recency}, {"importance", w.importance}};
+}
+
+// A page position as list hands it out: "<created_at ms>:<id>". Opaque to callers.
+std::string cursor_of(const db::memory_record& r) {
+    return std::to_string(r.created_at) + ":" + std::to_string(r.id);
+}
+
+db::page_position parse_cursor(std::string_view text) {
+    const auto colon = text.find(':');
+    db::page_position p;
+    const auto whole = [](std::string_view s, auto& out) {
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+        return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+    };
+    if (colon == std::string_view::npos || !whole(text.substr(0, colon), p.created_at) ||
+        !whole(text.substr(colon + 1), p.id))
+        invalid_argument("cursor", "is not a next_cursor returned by list");
+    return p;
+}
+
+// ---------------------------------------------------------------------------------- transactions
+
+// A read transaction: every SELECT inside sees the same snapshot of the database, even while
+// other connections commit (WAL). Never takes the write lock.
+class read_snapshot {
+public:
+    explicit read_snapshot(sqlite::database& db) : db_(db) { db_.exec("BEGIN DEFERRED"); }
+    read_snapshot(const read_snapshot&) = delete;
+    read_snapshot& operator=(const read_snapshot&) = delete;
+    // Ending a transaction that wrote nothing cannot lose anything: ROLLBACK just releases it.
+    ~read_snapshot() { sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr); }
+
+private:
+    sqlite::database& db_;
+};
+
+// ------------------------------------------------------------------------------------ the sample
+
+std::string read_text_file(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) throw sdk::error(sdk::status::invalid_argument, "sample_file: cannot read " + file.string());
+    return text.str();
+}
+
+// The sample's memories: {"memories": [{"session_id", "content", "kind", "importance",
+// "age_seconds", "metadata", ...}]}. age_seconds places each memory in the past relative to
+// `now`, so the demo's recency scores look the same whenever it is seeded.
+std::vector<db::new_memory> read_sample(const fs::path& file, unix_ms now, size_t max_content_bytes) {
+    const std::string where = "sample_file " + file.string();
+    boost::system::error_code ec;
+    json::value doc = json::parse(read_text_file(file), ec);
+    if (ec) throw sdk::error(sdk::status::invalid_argument, where + ": not valid JSON: " + ec.message());
+    const auto* list = doc.is_object() ? doc.as_object().if_contains("memories") : nullptr;
+    if (list == nullptr || !list->is_array())
+        throw sdk::error(sdk::status::invalid_argument, where + ": must be an object with a \"memories\" array");
+
+    std::vector<db::new_memory> out;
+    for (size_t i = 0; i < list->as_array().size(); ++i) {
+        const std::string item_where = where + ": memories/" + std::to_string(i);
+        const auto& item = list->as_array()[i];
+        if (!item.is_object()) throw sdk::error(sdk::status::invalid_argument, item_where + ": must be an object");
+        try {
+            json::object entry = item.as_object();
+            const args fields(entry);
+            const double age_s = fields.number_or("age_seconds", 0);
+            if (!(age_s >= 0 && age_s < 1e10)) invalid_argument("age_seconds", "must be a number of seconds >= 0");
+            entry.erase("age_seconds");
+            entry["created_at"] = format_rfc3339(now - static_cast<unix_ms>(age_s * 1000));
+            out.push_back(read_store_request(args(std::move(entry)), now, max_content_bytes).memory);
+        } catch (const sdk::error& e) {
+            throw sdk::error(sdk::status::invalid_argument, item_where + "/" + e.what());
+        }
+    }
+    return out;
+}
+
+constexpr std::string_view seeded_key = "sample_seeded";
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------- description
+
+sdk::tool_info memory_tool::describe() {
+    sdk::tool_info info;
+    info.name = "memory";
+    info.version = "1.0.0";
+    info.description =
+        "Conversation memory per session: store facts, preferences, summaries and messages, then "
+        "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
+        "the data directory.";
+    info.config_schema = std::string(config_schema());
+    info.thread_safe = true;
+    info.operations = {
+        {"store",
+         "Stores a memory in a session. Not idempotent by itself; with an idempotency_key, storing "
+         "again with the same key returns the first memory (replayed: true) instead of a copy.",
+         schemas::store_input(), schemas::store_output(), 0},
+        {"recall",
+         "The session's memories that best match a query, ranked by a blend of full-text relevance, "
+         "recency and importance; each result carries its score components. Without a query: by "
+         "recency and importance. Expired memories are never returned.",
+         schemas::recall_input(), schemas::recall_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
+        {"list", "The session's memories, newest first, a page at a time (pass next_cursor back as cursor).",
+         schemas::list_input(), schemas::list_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
+        {"get", "One memory by id; NOT_FOUND when it does not exist or has expired.", schemas::get_input(),
+         schemas::memory(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
+        {"forget",
+         "Deletes one memory by id, or every memory of a session. Forgetting what is already gone "
+         "succeeds with forgotten: 0.",
+         schemas::forget_input(), schemas::forget_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE},
+        {"prune",
+         "Deletes expired memories, then trims every session to max_memories_per_session, dropping "
+         "the least important and oldest first. Works in batches; cancelling keeps what was done.",
+         schemas::prune_input(), schemas::prune_output(),
+         TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE | TOOLHOST_OPERATION_CANCELLABLE},
+    };
+    return info;
+}
+
+// ------------------------------------------------------------------------------------- lifecycle
+
+void memory_tool::initialize(sdk::init_context& init) {
+    settings_ = read_settings(init.config(), fs::path(init.data_dir()));
+    sqlite::open_options options;
+    options.sync = settings_.sync;
+    options.busy_timeout_ms = settings_.busy_timeout_ms;
+    pool_ = std::make_unique<connection_pool>(settings_.database, options, max_idle_connections);
+    auto db = pool_->acquire(std::chrono::milliseconds(settings_.busy_timeout_ms));
+    sqlite::migrate(*db, db::schema_steps());
+    seed_sample(*db);
+}
+
+void memory_tool::cleanup() {
+    if (!pool_) return;
+    try {
+        // Lets SQLite refresh the statistics its query planner uses, as its docs advise on close.
+        auto db = pool_->acquire(std::chrono::milliseconds(settings_.busy_timeout_ms));
+        db->exec("PRAGMA optimize");
+    } catch (const std::exception& e) {
+        host_.log(sdk::log_level::debug, std::string("PRAGMA optimize skipped: ") + e.what());
+    }
+    pool_->close_idle();
+}
+
+void memory_tool::seed_sample(sqlite::database& db) {
+    if (!settings_.seed_sample || db::get_meta(db, seeded_key)) return;
+    const fs::path& file = settings_.sample_file;
+    std::error_code ec;
+    if (file.empty() || !fs::is_regular_file(file, ec)) {
+        if (settings_.sample_file_configured)
+            throw sdk::error(sdk::status::invalid_argument, "sample_file: " + file.string() + " is not a file");
+        host_.log(sdk::log_level::info, "no sample memories at " + file.string() + "; nothing seeded");
+        return;
+    }
+    const unix_ms now = now_ms();
+    const auto memories = read_sample(file, now, settings_.max_content_bytes);
+
+    sqlite::transaction tx(db);
+    // Checked again under the write lock: another process may have seeded since the read above.
+    if (db::get_meta(db, seeded_key)) return;
+    for (const auto& m : memories) db::insert(db, m);
+    // Remembered even when the user later forgets the demo session: seeding happens once.
+    db::set_meta(db, seeded_key, format_rfc3339(now) + " from " + file.string());
+    tx.commit();
+    host_.log(sdk::log_level::info,
+              "seeded " + std::to_string(memories.size()) + " sample memories from " + file.string());
+}
+
+connection_pool::lease memory_tool::connect(const sdk::call_context& call) {
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(call.remaining()).count();
+    const auto timeout = std::clamp<int64_t>(remaining, 0, settings_.busy_timeout_ms);
+    auto db = pool_->acquire(std::chrono::milliseconds(timeout));
+    sqlite3_busy_timeout(db->handle(), static_cast<int>(timeout));
+    return db;
+}
+
+// ------------------------------------------------------------------------------------ operations
+
+sdk::result memory_tool::invoke(sdk::call_context& call) {
+    const std::string_view op = call.operation();
+    const args a(call.arguments());
+    try {
+        json::object out;
+        if (op == "store") {
+            out = store(a, call);
+        } else if (op == "recall") {
+            out = recall(a, call);
+        } else if (op == "list") {
+            out = list(a, call);
+        } else if (op == "get") {
+            out = get(a, call);
+        } else if (op == "forget") {
+            out = forget(a, call);
+        } else if (op == "prune") {
+            out = prune(a, call);
+        } else {
+            return sdk::result::fail(sdk::status::unimplemented, "memory has no operation '" + std::string(op) + "'");
+        }
+        return sdk::result::ok(to_json(out));
+    } catch (const sqlite::sqlite_error& e) {
+        // Same status (BUSY -> UNAVAILABLE, CORRUPT -> DATA_LOSS...), with the file named for the
+        // operator who has to look at it.
+        throw sdk::error(e.code(), std::string(op) + " on " + pool_->path().string() + ": " + e.what());
+    }
+}
+
+json::object memory_tool::store(const args& a, const sdk::call_context& call) {
+    const unix_ms now = now_ms();
+    const store_request req = read_store_request(a, now, settings_.max_content_bytes);
+    const db::new_memory& m = req.memory;
+
+    auto db = connect(call);
+    // One write transaction: the idempotency check, the removal of an expired holder of the
+    // key, and the insert (with its FTS entry) happen together or not at all.
+    sqlite::transaction tx(*db);
+    if (m.idempotency_key) {
+        if (auto earlier = db::find_by_key(*db, m.session_id, *m.idempotency_key)) {
+            if (earlier->live_at(now)) {
+                const bool same = earlier->content == m.content && earlier->kind == m.kind &&
+                                  earlier->importance == m.importance && earlier->ttl_seconds == m.ttl_seconds &&
+                                  (!req.created_at_given || earlier->created_at == m.created_at) &&
+                                  parse_stored_metadata(*earlier) == json::parse(m.metadata);
+                if (!same)
+                    invalid_argument("idempotency_key", "was already used in this session for a different memory (id " +
+                                                            std::to_string(earlier->id) + ")");
+                auto out = memory_json(*earlier);
+                out["replayed"] = true;
+                return out;
+            }
+            // An expired memory is gone as far as callers can tell, and so is its claim on the key.
+            db::remove(*db, earlier->id);
+        }
+    }
+    const int64_t id = db::insert(*db, m);
+    tx.commit();
+    auto out = memory_json(record_of(id, m));
+    out["replayed"] = false;
+    return out;
+}
+
+json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
+    const std::string session_id = session_arg(a);
+    const db::scope scope = scope_arg(a, session_id);
+    const std::string query = a.string_or("query", "");
+    const auto limit = static_cast<size_t>(a.int_or("limit", 10, 1, 100));
+    const std::string fts = sqlite::fts5_query(query);
+
+    auto db = connect(call);
+    read_snapshot snapshot(*db);
+    const auto candidates = fts.empty() ? db::all_live(*db, scope)
+                                        : db::matching(*db, scope, fts, settings_.recall_candidates);
+    const auto best = rank(candidates, settings_.blend, scope.now, settings_.half_life_ms, limit);
+
+    std::vector<int64_t> ids;
+    for (const auto& r : best) ids.push_back(r.id);
+    // Read in the same snapshot as the candidates, so every one of them is still there.
+    const auto records = db::find_all(*db, ids);
+
+    json::array memories;
+    size_t next = 0;  // records holds best's ids in order, skipping any that vanished
+    for (const auto& r : best) {
+        if (next >= records.size() || records[next].id != r.id) continue;
+        auto m = memory_json(records[next++]);
+        m["score"] = r.score;
+        m["components"] = json::object{{"relevance", r.relevance}, {"recency", r.recency}, {"importance", r.importance}};
+        memories.push_back(std::move(m));
+    }
+    return json::object{{"session_id", session_id},
+                        {"query", query},
+                        {"now", format_rfc3339(scope.now)},
+                        {"weights", weights_json(settings_.blend)},
+                        {"memories", std::move(memories)}};
+}
+
+json::object memory_tool::list(const args& a, const sdk::call_context& call) {
+    const std::string session_id = session_arg(a);
+    const db::scope scope = scope_arg(a, session_id);
+    const auto limit = static_cast<size_t>(a.int_or("limit", 20, 1, 200));
+    std::optional<db::page_position> after;
+    if (auto cursor = a.optional_string("cursor")) after = parse_cursor(*cursor);
+
+    auto db = connect(call);
+    auto rows = db::page(*db, scope, after, limit + 1);  // one more tells whether a next page exists
+    const bool more = rows.size() > limit;
+    if (more) rows.resize(limit);
+
+    json::array memories;
+    for (const auto& r : rows) memories.push_back(memory_json(r));
+    json::value next = more ? json::value(cursor_of(rows.back())) : json::value(nullptr);
+    return json::object{{"session_id", session_id}, {"memories", std::move(memories)}, {"next_cursor", std::move(next)}};
+}
+
+json::object memory_tool::get(const args& a, const sdk::call_context& call) {
+    const int64_t id = a.required_int("id");
+    if (id < 1) invalid_argument("id", "must be 1 or more");
+    const unix_ms now = time_arg(a, "now").value_or(now_ms());
+    auto db = connect(call);
+    const auto record = db::find(*db, id);
+    if (!record || !record->live_at(now))
+        throw sdk::error(sdk::status::not_found, "memory " + std::to_string(id) + " not found");
+    return memory_json(*record);
+}
+
+json::object memory_tool::forget(const args& a, const sdk::call_context& call) {
+    const auto id = a.optional_int("id");
+    const std::optional<std::string> session_id =
+        a.has("session_id") ? std::optional<std::string>(session_arg(a)) : std::nullopt;
+    if (!id && !session_id) invalid_argument("id", "give id, session_id, or both");
+    if (id && *id < 1) invalid_argument("id", "must be 1 or more");
+
+    auto db = connect(call);
+    sqlite::transaction tx(*db);
+    const int forgotten = id ? db::remove(*db, *id, session_id) : db::remove_session(*db, *session_id);
+    tx.commit();
+    return json::object{{"forgotten", forgotten}};
+}
+
+json::object memory_tool::prune(const args& a, const sdk::call_context& call) {
+    const unix_ms now = time_arg(a, "now").value_or(now_ms());
+    const std::optional<std::string> session_id =
+        a.has("session_id") ? std::optional<std::string>(session_arg(a)) : std::nullopt;
+    const std::optional<std::string_view> only = session_id ? std::optional<std::string_view>(*session_id) : std::nullopt;
+
+    auto db = connect(call);
+    int64_t expired = 0;
+    int64_t over_cap = 0;
+    // Runs one batch per transaction until a batch comes back short.
+    const auto in_batches = [&](int64_t& total, auto&& delete_batch) {
+        for (;;) {
+            if (call.cancelled())
+                throw sdk::error(sdk::status::cancelled, "prune cancelled after deleting " +
+                                                             std::to_string(expired + over_cap) +
+                                                             " memories; run it again to finish");
+            sqlite::transaction tx(*db);
+            const int n = delete_batch();
+            tx.commit();
+            total += n;
+            call.progress(static_cast<double>(expired + over_cap), 0, "memories deleted");
+            if (n < prune_batch) return;
+        }
+    };
+    in_batches(expired, [&] { return db::delete_expired(*db, now, only, prune_batch); });
+    if (settings_.max_per_session > 0) {
+        for (const auto& s : db::sessions_over_cap(*db, settings_.max_per_session, only))
+            in_batches(over_cap, [&] { return db::delete_over_cap(*db, s, settings_.max_per_session, prune_batch); });
+    }
+    return json::object{{"expired", expired}, {"over_cap", over_cap}, {"now", format_rfc3339(now)}};
+}
+
+}  // namespace toolhost::plugins::memory
+
+TOOLHOST_PLUGIN("memory", "1.0.0", toolhost::plugins::memory::memory_tool)

@@ -1,0 +1,63 @@
+// How `recall` ranks memories: a weighted blend of three components, each in [0, 1].
+//
+//   relevance  = bm25 / best bm25 among the candidates of this recall (0 without a query).
+//                FTS5's bm25 grows with corpus statistics and has no fixed scale, so it is made
+//                relative: the best match of a query scores 1 and the others a fraction of it.
+//   recency    = 0.5 ^ (age / half_life): 1 when new, 0.5 after one half-life, 0.25 after two.
+//                A memory "created" in the future (an import with a later created_at) counts
+//                as new.
+//   importance = the importance given at store time.
+//
+//   score      = w_relevance * relevance + w_recency * recency + w_importance * importance,
+//                with the configured weights scaled to sum to 1, so a score is in [0, 1] too.
+//
+// Ties are broken by newer first, then by larger id (stored later), so results are fully
+// ordered and reproducible for a given `now`.
+#pragma once
+
+#include "rfc3339.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace toolhost::plugins::memory {
+
+/// The blend's weights, scaled to sum to 1.
+struct weights {
+    double relevance = 0.6;
+    double recency = 0.25;
+    double importance = 0.15;
+
+    /// Scales non-negative weights to sum to 1. Throws INVALID_ARGUMENT naming "weights" when a
+    /// weight is negative or not finite, or when all are 0.
+    static weights normalized(double relevance, double recency, double importance);
+};
+
+/// What the storage layer returns for each memory that may be recalled.
+struct candidate {
+    int64_t id = 0;
+    double bm25 = 0;  ///< FTS5 relevance made positive (-bm25()): larger is better; 0 without a query
+    unix_ms created_at = 0;
+    double importance = 0;
+};
+
+/// A candidate with its score and the score's components.
+struct ranked {
+    int64_t id = 0;
+    unix_ms created_at = 0;
+    double score = 0;
+    double relevance = 0;
+    double recency = 0;
+    double importance = 0;
+};
+
+/// 0.5 ^ (max(0, now - created_at) / half_life_ms). `half_life_ms` must be > 0.
+double recency(unix_ms created_at, unix_ms now, double half_life_ms) noexcept;
+
+/// Scores every candidate and returns the best `limit`, best first.
+std::vector<ranked> rank(std::span<const candidate> candidates, const weights& w, unix_ms now,
+                         double half_life_ms, size_t limit);
+
+}  // namespace toolhost::plugins::memory
