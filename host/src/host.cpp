@@ -1041,15 +1041,27 @@ void host::end_call(detail::call_core& core, const call_result& result, clock::t
 
 boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::prepare_call(
     std::string_view tool, std::string_view operation, const json::value& arguments, call_options&& options) {
-    auto target = resolve(tool, operation);
-    if (!target) return std::move(target).error();
-    detail::tool_slot* slot = target->slot_.get();
-    // Counted before the state check; unregister() and stop_slot() wait for it to drop.
-    slot->in_flight.fetch_add(1);
+    detail::tool_slot* slot = nullptr;
+    {
+        std::shared_lock lock(registry_mutex_);
+        auto it = by_name_.find(tool);
+        if (it == by_name_.end())
+            return make_tool_error(status_code::not_found, "no tool named '" + std::string(tool) + "'");
+        slot = it->second.get();
+        // Counted while the registry lock is held, so unregister() cannot free the slot under
+        // us (it waits for the count to drop). No shared_ptr copy: its reference count would be
+        // one more cache line every calling thread writes.
+        slot->in_flight.fetch_add(1);
+    }
     auto fail = [&](tool_error e) {
         release(*slot);
         return e;
     };
+    const auto* op = slot->descriptor().find_operation(operation);
+    if (op == nullptr)
+        return fail(make_tool_error(status_code::not_found, "tool '" + slot->name + "' has no operation '" +
+                                                                std::string(operation) + "' (operations: " +
+                                                                join_names(slot->descriptor().operations) + ")"));
     auto state = slot->state.load();
     if (state != tool_state::ready) {
         switch (state) {
@@ -1066,7 +1078,6 @@ boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::pre
                                             std::string(tool_state_name(state)) + "); start the host first"));
         }
     }
-    const auto* op = target->op_;
     if (!arguments.is_object())
         return fail(make_tool_error(status_code::invalid_argument, "arguments of " + slot->name + "." + op->name +
                                                                        " must be a JSON object, got " +
