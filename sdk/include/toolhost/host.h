@@ -50,7 +50,7 @@ typedef struct toolhost_host {
 
     /* Looks up a host extension by its versioned id, e.g. "toolhost.example/1". Returns NULL when
      * the host does not implement it. The returned struct is owned by the host and lives as long
-     * as this host struct. No extensions are defined in ABI 1.0.
+     * as this host struct. Defined: TOOLHOST_EXT_TOOL_CALLER_V1 (toolhost/tool_caller.h).
      * [thread-safe] */
     const void *(TOOLHOST_ABI *get_extension)(const struct toolhost_host *host, const char *id);
 } toolhost_host_t;
