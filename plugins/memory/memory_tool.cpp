@@ -284,8 +284,8 @@ void memory_tool::initialize(sdk::init_context& init) {
     sqlite::open_options options;
     options.sync = settings_.sync;
     options.busy_timeout_ms = settings_.busy_timeout_ms;
-    pool_ = std::make_unique<connection_pool>(settings_.database, options, max_idle_connections);
-    auto db = pool_->acquire(std::chrono::milliseconds(settings_.busy_timeout_ms));
+    pool_ = std::make_unique<sqlite::connection_pool>(settings_.database, options, max_idle_connections);
+    auto db = pool_->acquire();
     sqlite::migrate(*db, db::schema_steps());
     seed_sample(*db);
 }
@@ -294,7 +294,7 @@ void memory_tool::cleanup() {
     if (!pool_) return;
     try {
         // Lets SQLite refresh the statistics its query planner uses, as its docs advise on close.
-        auto db = pool_->acquire(std::chrono::milliseconds(settings_.busy_timeout_ms));
+        auto db = pool_->acquire();
         db->exec("PRAGMA optimize");
     } catch (const std::exception& e) {
         host_.log(sdk::log_level::debug, std::string("PRAGMA optimize skipped: ") + e.what());
@@ -326,7 +326,7 @@ void memory_tool::seed_sample(sqlite::database& db) {
               "seeded " + std::to_string(memories.size()) + " sample memories from " + file.string());
 }
 
-connection_pool::lease memory_tool::connect(const sdk::call_context& call) {
+sqlite::connection_pool::lease memory_tool::connect(const sdk::call_context& call) {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(call.remaining()).count();
     const auto timeout = std::clamp<int64_t>(remaining, 0, settings_.busy_timeout_ms);
     auto db = pool_->acquire(std::chrono::milliseconds(timeout));

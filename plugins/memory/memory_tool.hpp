@@ -6,11 +6,11 @@
 // plus a busy timeout) orders writers, here and in other processes on the same file alike.
 #pragma once
 
-#include "connection_pool.hpp"
 #include "settings.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/connection_pool.hpp>
 
 #include <boost/json/object.hpp>
 
@@ -37,12 +37,12 @@ private:
     boost::json::object prune(const args& a, const sdk::call_context& call);
 
     /// A connection whose busy timeout never outlasts the call's deadline.
-    connection_pool::lease connect(const sdk::call_context& call);
+    sqlite::connection_pool::lease connect(const sdk::call_context& call);
     void seed_sample(sqlite::database& db);
 
     sdk::host host_;
     settings settings_;
-    std::unique_ptr<connection_pool> pool_;
+    std::unique_ptr<sqlite::connection_pool> pool_;
 };
 
 }  // namespace toolhost::plugins::memory

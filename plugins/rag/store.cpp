@@ -218,39 +218,16 @@ ORDER BY chunks_fts.rank
 LIMIT ?5
 )sql";
 
+// Connections kept open between operations; more may be open while operations run.
+constexpr size_t max_idle_connections = 8;
+
 }  // namespace
-
-// ------------------------------------------------------------------------------------ pool
-
-store::connection_pool::connection_pool(std::filesystem::path file, sqlite::open_options options)
-    : file_(std::move(file)), options_(options) {}
-
-store::connection_pool::lease store::connection_pool::acquire() {
-    {
-        std::lock_guard lock(mutex_);
-        if (!idle_.empty()) {
-            sqlite::database db = std::move(idle_.back());
-            idle_.pop_back();
-            return lease(*this, std::move(db));
-        }
-    }
-    return lease(*this, sqlite::database::open(file_, options_));  // outside the lock: opening does I/O
-}
-
-void store::connection_pool::give_back(sqlite::database db) noexcept {
-    // A connection still inside a transaction (a bug, or a failed ROLLBACK) must not be reused:
-    // the next caller would inherit its half-done work. Closing it rolls the transaction back.
-    if (sqlite3_get_autocommit(db.handle()) == 0) return;
-    constexpr size_t max_idle = 8;
-    std::lock_guard lock(mutex_);
-    if (idle_.size() < max_idle) idle_.push_back(std::move(db));
-}
 
 // ----------------------------------------------------------------------------------- store
 
 store::store(store_options options)
     : options_(std::move(options)),
-      pool_(options_.file, sqlite::open_options{.busy_timeout_ms = options_.busy_timeout_ms}) {
+      pool_(options_.file, sqlite::open_options{.busy_timeout_ms = options_.busy_timeout_ms}, max_idle_connections) {
     auto db = pool_.acquire();
     sqlite::migrate(*db, schema_steps);
 }

@@ -12,11 +12,11 @@
 
 #include "chunker.hpp"
 
+#include <toolhost_plugins/connection_pool.hpp>
 #include <toolhost_plugins/sqlite.hpp>
 
 #include <cstdint>
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,42 +113,8 @@ public:
     const store_options& options() const noexcept { return options_; }
 
 private:
-    // A few open connections for reuse; acquire() opens a new one when none is idle.
-    class connection_pool {
-    public:
-        class lease;
-        connection_pool(std::filesystem::path file, sqlite::open_options options);
-        lease acquire();
-
-    private:
-        void give_back(sqlite::database db) noexcept;
-        std::filesystem::path file_;
-        sqlite::open_options options_;
-        std::mutex mutex_;
-        std::vector<sqlite::database> idle_;
-    };
-
     store_options options_;
-    connection_pool pool_;
-};
-
-/// A borrowed connection, returned to the pool when the lease ends.
-class store::connection_pool::lease {
-public:
-    lease(connection_pool& pool, sqlite::database db) noexcept : pool_(&pool), db_(std::move(db)) {}
-    lease(lease&& other) noexcept = default;
-    lease& operator=(lease&&) = delete;
-    lease(const lease&) = delete;
-    lease& operator=(const lease&) = delete;
-    ~lease() {
-        if (db_) pool_->give_back(std::move(db_));
-    }
-    sqlite::database& operator*() noexcept { return db_; }
-    sqlite::database* operator->() noexcept { return &db_; }
-
-private:
-    connection_pool* pool_;
-    sqlite::database db_;
+    sqlite::connection_pool pool_;
 };
 
 }  // namespace toolhost::rag

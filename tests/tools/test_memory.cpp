@@ -970,8 +970,8 @@ BOOST_AUTO_TEST_CASE(threads_of_one_host_store_and_recall_at_once) {
 BOOST_AUTO_TEST_CASE(processes_that_create_a_new_file_together_all_start) {
     // Two processes that open a file neither has created yet both switch it to WAL, which needs
     // an exclusive lock; SQLite reports that contention as SQLITE_BUSY at once, without waiting
-    // in its busy handler. Both must start anyway. (Without the retry in connection_pool, most
-    // rounds fail.)
+    // in its busy handler. Both must start anyway. (Without the retry in sqlite::database::open,
+    // most rounds fail.)
     for (int round = 0; round < 10; ++round) {
         memory_env env;
         writer_process a(env, "a", 1, "normal");

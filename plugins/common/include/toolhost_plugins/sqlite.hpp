@@ -12,7 +12,8 @@
 // - migrate() applies numbered schema steps guarded by PRAGMA user_version.
 //
 // A database object is not thread-safe (like a sqlite3*); a plugin serializes access with its
-// own mutex or keeps one connection per thread.
+// own mutex, keeps one connection per thread, or leases one per call from a connection_pool
+// (connection_pool.hpp).
 #pragma once
 
 #include <sqlite3.h>
