@@ -10,6 +10,7 @@
 
 #include "http_server.hpp"
 #include "test_support.hpp"
+#include "tool_env.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -279,48 +280,10 @@ private:
 
 // ------------------------------------------------------------------------------ the host and tool
 
-class crm_env {
+class crm_env : public toolhost::test::tool_env {
 public:
-    crm_env() {
-        fs::create_directory(plugins_);
-        toolhost::test::copy_into(TOOLHOST_CRM_PLUGIN, plugins_, "crm.so");
-    }
-
-    fs::path database() const { return dir_ / "var" / "crm" / "crm.db"; }
-
-    std::unique_ptr<host> start(json::object config = {}, json::object resilience = {}) {
-        auto h = make(std::move(config), std::move(resilience));
-        auto report = h->start({});
-        BOOST_TEST_REQUIRE(report.ok(), (report.failed.empty() ? "" : report.failed[0].second.to_string()));
-        return h;
-    }
-
-    tool_error start_failure(json::object config) {
-        auto h = make(std::move(config), {});
-        auto report = h->start({});
-        BOOST_TEST_REQUIRE(report.failed.size() == 1u);
-        return report.failed[0].second;
-    }
-
-private:
-    std::unique_ptr<host> make(json::object config, json::object resilience) {
-        json::object tool{{"config", std::move(config)}};
-        if (!resilience.empty()) tool["resilience"] = std::move(resilience);
-        const auto file = dir_ / "toolhost.json";
-        toolhost::test::write_file(file, json::serialize(json::object{{"tools", json::object{{"crm", tool}}}}));
-        auto c = load_config(file, [](std::string_view) { return std::optional<std::string>(); });
-        BOOST_TEST_REQUIRE(c.has_value());
-        c->plugin_dirs = {plugins_};
-        c->data_dir = dir_ / "var";
-        c->threads = 4;
-        auto h = std::make_unique<host>(std::move(*c));
-        h->load_plugins();
-        BOOST_TEST_REQUIRE(h->last_load().rejected.empty());
-        return h;
-    }
-
-    temp_dir dir_;
-    fs::path plugins_ = dir_ / "plugins";
+    crm_env() : tool_env("crm", TOOLHOST_CRM_PLUGIN) {}
+    fs::path database() const { return var() / "crm" / "crm.db"; }
 };
 
 json::object rest_config(const http_server& server, json::object extra = {}) {

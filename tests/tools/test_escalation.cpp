@@ -9,6 +9,7 @@
 
 #include "http_server.hpp"
 #include "test_support.hpp"
+#include "tool_env.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,50 +35,10 @@ namespace {
 bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
 
 // A host whose only plugin folder holds the escalation plugin, with its data in a temporary folder.
-class escalation_env {
+class escalation_env : public toolhost::test::tool_env {
 public:
-    escalation_env() {
-        fs::create_directory(plugins_);
-        toolhost::test::copy_into(TOOLHOST_ESCALATION_PLUGIN, plugins_, "escalation.so");
-    }
-
-    fs::path database() const { return dir_ / "var" / "escalation" / "tickets.db"; }
-
-    /// Starts a host with this tool configuration (and tool-level resilience settings).
-    std::unique_ptr<host> start(json::object config = {}, json::object resilience = {}) {
-        auto h = make(std::move(config), std::move(resilience));
-        auto report = h->start({});
-        BOOST_TEST_REQUIRE(report.ok(), (report.failed.empty() ? "" : report.failed[0].second.to_string()));
-        return h;
-    }
-
-    /// Starts a host and returns the tool's start-up error (the start must fail).
-    tool_error start_failure(json::object config) {
-        auto h = make(std::move(config), {});
-        auto report = h->start({});
-        BOOST_TEST_REQUIRE(report.failed.size() == 1u);
-        return report.failed[0].second;
-    }
-
-private:
-    std::unique_ptr<host> make(json::object config, json::object resilience) {
-        json::object tool{{"config", std::move(config)}};
-        if (!resilience.empty()) tool["resilience"] = std::move(resilience);
-        const auto file = dir_ / "toolhost.json";
-        toolhost::test::write_file(file, json::serialize(json::object{{"tools", json::object{{"escalation", tool}}}}));
-        auto c = load_config(file, [](std::string_view) { return std::optional<std::string>(); });
-        BOOST_TEST_REQUIRE(c.has_value());
-        c->plugin_dirs = {plugins_};
-        c->data_dir = dir_ / "var";
-        c->threads = 4;
-        auto h = std::make_unique<host>(std::move(*c));
-        h->load_plugins();
-        BOOST_TEST_REQUIRE(h->last_load().rejected.empty());
-        return h;
-    }
-
-    temp_dir dir_;
-    fs::path plugins_ = dir_ / "plugins";
+    escalation_env() : tool_env("escalation", TOOLHOST_ESCALATION_PLUGIN) {}
+    fs::path database() const { return var() / "escalation" / "tickets.db"; }
 };
 
 json::object ok(const call_result& r) {
