@@ -9,6 +9,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include <toolhost/plugin.hpp>
@@ -72,6 +74,14 @@ fs::path real_path_of(int fd) {
 }
 
 }  // namespace
+
+std::string read_small_file(const fs::path& file, std::string_view field) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) fail(status::invalid_argument, field, "cannot read " + file.string());
+    return text.str();
+}
 
 fs::path next_to_plugin(const fs::path& relative) {
     Dl_info info{};

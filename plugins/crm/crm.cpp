@@ -10,7 +10,7 @@
 // returns the interaction stored earlier under that key instead of logging a second one.
 #include "model.hpp"
 #include "rest_backend.hpp"
-#include "sample_data.hpp"
+#include <toolhost_plugins/paths.hpp>
 #include "schemas.hpp"
 #include "sqlite_backend.hpp"
 
@@ -161,7 +161,9 @@ public:
             sqlite_backend::options o;
             o.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
             o.seed_sample = cfg.bool_or("sample_data", true);
-            o.sample_json = sample_customers_json();
+            if (o.seed_sample)
+                o.sample_json = toolhost::plugins::paths::read_small_file(
+                    toolhost::plugins::paths::next_to_plugin("crm/sample/customers.json"), "config/sample_data");
             backend_ = std::make_unique<sqlite_backend>(std::filesystem::path(init.data_dir()) / "crm.db", o);
         } else {
             invalid_argument("config/backend", "must be sqlite or rest, got '" + kind + "'");

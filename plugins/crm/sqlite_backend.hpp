@@ -21,7 +21,7 @@ public:
         int busy_timeout_ms = 5000;
         bool seed_sample = true;
         /// JSON text of the seed ({"customers":[...],"interactions":[...]}).
-        std::string_view sample_json;
+        std::string sample_json;  ///< the sample (sample/customers.json), when seed_sample
     };
 
     sqlite_backend(const std::filesystem::path& file, const options& opts);

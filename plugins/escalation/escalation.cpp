@@ -17,6 +17,7 @@
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/paths.hpp>
 
 #include <boost/json.hpp>
 
@@ -102,6 +103,9 @@ public:
         ticket_store::options store_options;
         store_options.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
         store_options.seed_sample = cfg.bool_or("sample_data", true);
+        if (store_options.seed_sample)
+            store_options.sample_json = toolhost::plugins::paths::read_small_file(
+                toolhost::plugins::paths::next_to_plugin("escalation/sample/tickets.json"), "config/sample_data");
         store_ = std::make_unique<ticket_store>(std::filesystem::path(init.data_dir()) / "tickets.db", store_options);
         if (auto hook = webhook_settings::from_config(cfg.object())) {
             notifier_ = std::make_unique<notifier>(std::move(*hook));

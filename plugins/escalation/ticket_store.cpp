@@ -1,6 +1,5 @@
 #include "ticket_store.hpp"
 
-#include "sample_data.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -143,17 +142,17 @@ ticket_store::ticket_store(const std::filesystem::path& file, const options& opt
     o.busy_timeout_ms = opts.busy_timeout_ms;
     db_ = sqlite::database::open(file, o);
     sqlite::migrate(db_, migrations);
-    if (opts.seed_sample) seed();
+    if (opts.seed_sample) seed(opts.sample_json);
 }
 
 // The sample goes in once per database, in one transaction with its marker, so that deleting
 // the sample tickets later never brings them back and a crash half-way leaves no half sample.
-void ticket_store::seed() {
+void ticket_store::seed(std::string_view sample_json) {
     std::lock_guard l(m_);
     sqlite::transaction tx(db_);
     auto seeded = db_.prepare("SELECT 1 FROM meta WHERE key = 'sample_seeded'");
     if (seeded.step()) return;
-    const json::value sample = json::parse(sample_tickets_json());
+    const json::value sample = json::parse(sample_json);
     auto insert = db_.prepare(
         "INSERT INTO tickets (fingerprint, customer, subject, description, priority, status, reasons, created_at, "
         "updated_at, notification) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'none')");

@@ -63,10 +63,11 @@ public:
     struct options {
         int busy_timeout_ms = 5000;
         bool seed_sample = true;
+        std::string sample_json;  ///< the sample (sample/tickets.json), when seed_sample
     };
 
     /// Opens (creating and migrating) the database at `file`. On first use, and when asked,
-    /// loads the bundled sample tickets once.
+    /// loads the sample tickets (options::sample_json) once.
     ticket_store(const std::filesystem::path& file, const options& opts);
 
     /// Creates a ticket, or returns the one created earlier with the same idempotency key. A key
@@ -90,7 +91,7 @@ public:
 
 private:
     boost::json::object load(int64_t id);
-    void seed();
+    void seed(std::string_view sample_json);
 
     std::mutex m_;
     sqlite::database db_;

@@ -6,6 +6,7 @@
 #include "schemas.hpp"
 
 #include <boost/json.hpp>
+#include <toolhost_plugins/paths.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -194,21 +195,13 @@ private:
 
 // ------------------------------------------------------------------------------------ the sample
 
-std::string read_text_file(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) throw sdk::error(sdk::status::invalid_argument, "sample_file: cannot read " + file.string());
-    return text.str();
-}
-
 // The sample's memories: {"memories": [{"session_id", "content", "kind", "importance",
 // "age_seconds", "metadata", ...}]}. age_seconds places each memory in the past relative to
 // `now`, so the demo's recency scores look the same whenever it is seeded.
 std::vector<db::new_memory> read_sample(const fs::path& file, unix_ms now, size_t max_content_bytes) {
     const std::string where = "sample_file " + file.string();
     boost::system::error_code ec;
-    json::value doc = json::parse(read_text_file(file), ec);
+    json::value doc = json::parse(toolhost::plugins::paths::read_small_file(file, "sample_file"), ec);
     if (ec) throw sdk::error(sdk::status::invalid_argument, where + ": not valid JSON: " + ec.message());
     const auto* list = doc.is_object() ? doc.as_object().if_contains("memories") : nullptr;
     if (list == nullptr || !list->is_array())

@@ -25,6 +25,12 @@ public:
     tool_env(std::string tool, const std::filesystem::path& plugin_file) : tool_(std::move(tool)) {
         std::filesystem::create_directory(plugins_);
         copy_into(plugin_file, plugins_, tool_ + ".so");
+        // The sample data ships next to the plugin (<plugin folder>/<tool>/sample): bring it along.
+        const auto sample = plugin_file.parent_path() / tool_ / "sample";
+        if (std::filesystem::is_directory(sample)) {
+            std::filesystem::create_directories(plugins_ / tool_ / "sample");
+            std::filesystem::copy(sample, plugins_ / tool_ / "sample", std::filesystem::copy_options::recursive);
+        }
     }
 
     /// The host's data folder (the tool keeps its files in var() / tool).

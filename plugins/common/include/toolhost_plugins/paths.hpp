@@ -19,6 +19,10 @@ namespace toolhost::plugins::paths {
 /// beside `<name>.so`), which works the same in the build tree and after installation.
 std::filesystem::path next_to_plugin(const std::filesystem::path& relative);
 
+/// The whole content of a small file the plugin ships or is configured with (its sample data).
+/// Throws toolhost::sdk::error(INVALID_ARGUMENT, "<field>: cannot read <file>") when it cannot.
+std::string read_small_file(const std::filesystem::path& file, std::string_view field);
+
 /// `p` made absolute against the current directory, normalized, with every symlink in the part
 /// of it that exists resolved (std::filesystem::weakly_canonical). Never throws for missing
 /// files; throws toolhost::sdk::error(UNAVAILABLE) only when the file system itself fails.
