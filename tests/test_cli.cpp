@@ -300,6 +300,24 @@ BOOST_AUTO_TEST_CASE(metrics_are_valid_prometheus_exposition) {
     r = run_toolhost(p.args({"--no-default-plugins", "metrics", "--json"}));
     BOOST_TEST(r.exit_code == 0);
     BOOST_TEST(parse_stdout(r).as_object().contains("toolhost_tool_calls_total"));
+
+    // One tool's series only (the seed's get_tool_metrics), still a valid exposition.
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "testkit_mt"}));
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, "toolhost_tool_circuit_breaker_state{tool=\"testkit_mt\"} 0"), r.out);
+    BOOST_TEST(!contains(r.out, "tool=\"testkit\""), r.out);
+    check = toolhost::test::run_process({"/usr/bin/promtool", "check", "metrics"}, r.out);
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "testkit_mt", "--json"}));
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    const auto doc = parse_stdout(r);
+    BOOST_TEST(!doc.as_object().empty());
+    for (const auto& [name, family] : doc.as_object())
+        for (const auto& sample : family.at("samples").as_array())
+            BOOST_TEST(sample.at("labels").at("tool") == "testkit_mt", name);
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "nosuch"}));
+    BOOST_TEST(r.exit_code != 0);
+    BOOST_TEST(contains(r.err, "nosuch"), r.err);
 }
 
 BOOST_AUTO_TEST_CASE(resilience_settings_in_the_file_are_checked) {

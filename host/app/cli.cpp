@@ -35,7 +35,8 @@ commands:
   call TOOL OPERATION [ARGS_JSON]     call an operation (ARGS_JSON defaults to {}; - reads stdin)
        [--request-id ID] [--session-id ID] [--timeout-ms N] [--json]
   status [--json]                     start the enabled tools and report their state
-  metrics [--json]                    start the enabled tools and print the host's metrics
+  metrics [TOOL] [--json]             start the enabled tools and print the host's metrics
+                                      (only TOOL's series when given)
                                       (Prometheus text exposition, or JSON)
   validate [--json]                   check configuration and plugins without serving
   version [--json]                    print the version
@@ -195,8 +196,10 @@ private:
         const auto n = o_.positional.size();
         const std::string& c = o_.command;
         std::string problem;
-        if ((c == "list" || c == "validate" || c == "status" || c == "metrics") && n != 0)
+        if ((c == "list" || c == "validate" || c == "status") && n != 0)
             problem = "'" + c + "' takes no arguments";
+        else if (c == "metrics" && n > 1)
+            problem = "'metrics' takes at most one TOOL";
         else if (c == "info" && n != 1)
             problem = "'info' needs exactly one TOOL";
         else if (c == "call" && (n < 2 || n > 3))
@@ -414,16 +417,54 @@ private:
         return report.ok() ? exit_code::ok : exit_code::unavailable;
     }
 
+    // The seed's get_tool_metrics(tool): only the series labelled with that tool.
     int cmd_metrics() {
+        const std::optional<std::string> tool =
+            o_.positional.empty() ? std::nullopt : std::optional<std::string>(o_.positional[0]);
+        if (tool && !host_->find(*tool)) return tool_missing(*tool);
         start_options so;
         so.concurrent = host_->config().concurrent_init;
         host_->start(so);
-        if (o_.json)
-            out_ << json::serialize(host_->metrics().to_json()) << '\n';
-        else
-            out_ << host_->metrics().render_prometheus();
+        if (o_.json) {
+            json::value all = host_->metrics().to_json();
+            if (tool) {
+                json::object kept;
+                for (auto& [name, family] : all.as_object()) {
+                    json::array samples;
+                    for (auto& sample : family.at("samples").as_array())
+                        if (const auto* t = sample.at("labels").as_object().if_contains("tool"); t && t->is_string() && t->get_string() == *tool)
+                            samples.push_back(sample);
+                    if (samples.empty()) continue;
+                    family.as_object()["samples"] = std::move(samples);
+                    kept[name] = std::move(family);
+                }
+                all = std::move(kept);
+            }
+            out_ << json::serialize(all) << '\n';
+        } else {
+            const std::string text = host_->metrics().render_prometheus();
+            out_ << (tool ? prometheus_for_tool(text, *tool) : text);
+        }
         host_->shutdown();
         return exit_code::ok;
+    }
+
+    // Keeps the samples whose labels include tool="<tool>", with their families' HELP and TYPE.
+    static std::string prometheus_for_tool(const std::string& text, const std::string& tool) {
+        const std::string label = "tool=\"" + tool + "\"";
+        std::string out, header;
+        std::istringstream in(text);
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("# HELP ", 0) == 0) header = line + '\n';
+            else if (line.rfind("# TYPE ", 0) == 0) header += line + '\n';
+            else if (line.find(label) != std::string::npos &&
+                     (line.find("{" + label) != std::string::npos || line.find("," + label) != std::string::npos)) {
+                out += header;
+                header.clear();
+                out += line + '\n';
+            }
+        }
+        return out;
     }
 
     int cmd_validate() {
