@@ -1349,10 +1349,11 @@ bool host::wait_until(clock::time_point at, const call_control& caller) {
 
 call_result host::call_inline(const operation_ref& target, const json::value& arguments, const call_options& options) {
     if (!target) return make_tool_error(status_code::invalid_argument, "call_inline: empty operation_ref");
-    return call_inline_impl(target, arguments, options, nullptr, 0);
+    return call_inline_impl(target, arguments, {}, options, nullptr, 0);
 }
 
 call_result host::call_inline_impl(const operation_ref& target, const json::value& arguments,
+                                   std::string_view arguments_text,
                                    const call_options& options, const call_control* parent, uint32_t nesting) {
     auto& slot = *target.slot_;
     const auto* op = target.op_;
@@ -1396,10 +1397,10 @@ call_result host::call_inline_impl(const operation_ref& target, const json::valu
     // The arguments as text, in a stack buffer when they fit (no heap for small arguments).
     char small[512];
     std::string large;
-    std::string_view args_text;
-    if (arguments.get_object().empty()) {
+    std::string_view args_text = arguments_text;  // a nested call's text, already checked to parse
+    if (args_text.empty() && arguments.get_object().empty()) {
         args_text = "{}";  // operations without arguments are common
-    } else {
+    } else if (args_text.empty()) {
         // Reused per thread: constructing a serializer costs more than serializing "{}".
         thread_local json::serializer sr;
         sr.reset(&arguments);
@@ -1556,7 +1557,7 @@ call_result host::call_nested(const invocation& parent, std::string_view tool, s
         options.session_id = std::string(parent.session_id);
         options.traceparent = std::string(parent.traceparent);
         if (parent.control && parent.control->deadline()) options.deadline = *parent.control->deadline();
-        return call_inline_impl(*target, args, options, parent.control, parent.nesting + 1);
+        return call_inline_impl(*target, args, arguments, options, parent.control, parent.nesting + 1);
     } catch (const std::bad_alloc&) {
         return make_tool_error(status_code::resource_exhausted, "out of memory in a nested tool call");
     } catch (const std::exception& e) {

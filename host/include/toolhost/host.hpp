@@ -348,7 +348,10 @@ private:
                                           call_result r) const;
     void emit(const host_event& e) const;
     bool wait_until(clock::time_point at, const call_control& caller);  // inline retries
+    /// `arguments_text`, when not empty, is `arguments` as the caller already has it in text
+    /// (a nested call's), handed to the plugin instead of serializing `arguments` again.
     call_result call_inline_impl(const operation_ref& target, const boost::json::value& arguments,
+                                 std::string_view arguments_text,
                                  const call_options& options, const call_control* parent, uint32_t nesting);
     call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
                             std::string_view arguments) noexcept override;
