@@ -4,6 +4,8 @@
 // a fresh folder under $TMPDIR (or /tmp).
 #include <toolhost/host.hpp>
 
+#include "bench_support.hpp"
+
 #include <benchmark/benchmark.h>
 #include <boost/json.hpp>
 
@@ -16,19 +18,7 @@ namespace json = boost::json;
 
 namespace {
 
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/toolhost-bench-crm-XXXXXX";
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using toolhost::bench::scratch_dir;
 
 // A host with the crm tool and `customers` customers (the sample's ten plus generated ones).
 std::unique_ptr<toolhost::host> start_crm(const fs::path& data, int customers) {
@@ -66,28 +56,28 @@ void run(benchmark::State& state, toolhost::host& h, const char* op, const json:
 }
 
 void bm_get_by_id(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("crm");
     auto h = start_crm(dir.path, static_cast<int>(state.range(0)));
     run(state, *h, "get_customer", json::object{{"id", "C-1003"}});
 }
 BENCHMARK(bm_get_by_id)->Arg(10)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 void bm_get_by_email(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("crm");
     auto h = start_crm(dir.path, static_cast<int>(state.range(0)));
     run(state, *h, "get_customer", json::object{{"email", "Alan@Bletchley.example"}});
 }
 BENCHMARK(bm_get_by_email)->Arg(10)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 void bm_get_by_phone(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("crm");
     auto h = start_crm(dir.path, static_cast<int>(state.range(0)));
     run(state, *h, "get_customer", json::object{{"phone", "+44 (1908) 640-103"}});
 }
 BENCHMARK(bm_get_by_phone)->Arg(10)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 void bm_search(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("crm");
     auto h = start_crm(dir.path, static_cast<int>(state.range(0)));
     run(state, *h, "search", json::object{{"query", "company 42"}, {"limit", 20}});
 }

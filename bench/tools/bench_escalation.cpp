@@ -4,6 +4,8 @@
 // idempotency key (one indexed read). Data lives in a fresh folder under $TMPDIR (or /tmp).
 #include <toolhost/host.hpp>
 
+#include "bench_support.hpp"
+
 #include <benchmark/benchmark.h>
 #include <boost/json.hpp>
 
@@ -17,19 +19,7 @@ namespace json = boost::json;
 namespace {
 
 // A scratch folder removed at the end of a benchmark.
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/toolhost-bench-escalation-XXXXXX";
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using toolhost::bench::scratch_dir;
 
 std::unique_ptr<toolhost::host> start_escalation(const fs::path& data) {
     auto c = *toolhost::default_config([](std::string_view) { return std::optional<std::string>(); });
@@ -57,7 +47,7 @@ std::string message_of(size_t bytes) {
 }
 
 void bm_evaluate(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("escalation");
     auto h = start_escalation(dir.path);
     const json::object args{{"message", message_of(static_cast<size_t>(state.range(0)))},
                             {"context", {{"failed_attempts", 1}, {"customer_tier", "enterprise"}}}};
@@ -71,7 +61,7 @@ void bm_evaluate(benchmark::State& state) {
 BENCHMARK(bm_evaluate)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 void bm_create_ticket(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("escalation");
     auto h = start_escalation(dir.path);
     int64_t n = 0;
     for (auto _ : state) {
@@ -85,7 +75,7 @@ void bm_create_ticket(benchmark::State& state) {
 BENCHMARK(bm_create_ticket)->Unit(benchmark::kMicrosecond);
 
 void bm_create_ticket_replay(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("escalation");
     auto h = start_escalation(dir.path);
     const json::object args{{"customer", "C-1003"}, {"subject", "Refund"}, {"idempotency_key", "same-key"}};
     if (!h->call("escalation", "create_ticket", args)) state.SkipWithError("first create failed");

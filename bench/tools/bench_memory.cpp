@@ -4,6 +4,8 @@
 // /tmp), so the file system there decides the fsync cost of FULL.
 #include <toolhost/host.hpp>
 
+#include "bench_support.hpp"
+
 #include <toolhost_plugins/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
@@ -22,19 +24,7 @@ namespace sqlite = toolhost::plugins::sqlite;
 namespace {
 
 // A scratch folder removed at the end of a benchmark.
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/toolhost-bench-memory-XXXXXX";
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using toolhost::bench::scratch_dir;
 
 std::unique_ptr<toolhost::host> start_memory(const fs::path& data, const char* synchronous) {
     auto c = *toolhost::default_config([](std::string_view) { return std::optional<std::string>(); });
@@ -91,7 +81,7 @@ void fill(const fs::path& data, int in_session, int elsewhere) {
 }
 
 void BM_store(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("memory");
     auto h = start_memory(dir.path, state.range(0) ? "full" : "normal");
     sentences text;
     int64_t n = 0;
@@ -108,7 +98,7 @@ void BM_store(benchmark::State& state) {
 BENCHMARK(BM_store)->ArgName("full")->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_recall(benchmark::State& state) {
-    scratch_dir dir;
+    scratch_dir dir("memory");
     const auto in_session = static_cast<int>(state.range(1));
     fill(dir.path, in_session, 50000);
     auto h = start_memory(dir.path, "full");

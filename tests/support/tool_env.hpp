@@ -11,6 +11,9 @@
 
 #include "test_support.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -73,6 +76,34 @@ private:
     std::string tool_;
     temp_dir dir_;
     std::filesystem::path plugins_ = dir_ / "plugins";
+};
+
+/// The result object of a call that must succeed.
+inline boost::json::object ok(const call_result& r) {
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    return boost::json::parse(*r).as_object();
+}
+
+/// The error of a call that must fail.
+inline tool_error failed(const call_result& r) {
+    BOOST_TEST_REQUIRE(!r.has_value(), (r ? *r : std::string()));
+    return r.error();
+}
+
+/// A TCP port on loopback that refuses connections for as long as this object lives (bound,
+/// never listening): an unreachable backend.
+class refused_port {
+public:
+    refused_port() : socket_(io_) {
+        socket_.open(boost::asio::ip::tcp::v4());
+        socket_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    }
+    /// "http://127.0.0.1:<port>"
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(socket_.local_endpoint().port()); }
+
+private:
+    boost::asio::io_context io_;
+    boost::asio::ip::tcp::socket socket_;
 };
 
 }  // namespace toolhost::test

@@ -35,6 +35,9 @@ using toolhost::test::http_request;
 using toolhost::test::http_response;
 using toolhost::test::http_server;
 using toolhost::test::temp_dir;
+using toolhost::test::failed;
+using toolhost::test::ok;
+using toolhost::test::refused_port;
 
 namespace {
 
@@ -294,16 +297,6 @@ json::object rest_config(const http_server& server, json::object extra = {}) {
 
 json::object no_retries() { return json::object{{"retry", json::object{{"max_attempts", 1}}}}; }
 
-json::object ok(const call_result& r) {
-    BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
-    return json::parse(*r).as_object();
-}
-
-tool_error failed(const call_result& r) {
-    BOOST_TEST_REQUIRE(!r.has_value(), (r ? *r : std::string()));
-    return r.error();
-}
-
 call_options with_request_id(std::string id) {
     call_options o;
     o.request_id = std::move(id);
@@ -402,20 +395,6 @@ std::vector<json::value> run_scenario(host& h) {
     }
     return out;
 }
-
-// A TCP port on loopback that refuses connections for as long as this object lives.
-class refused_port {
-public:
-    refused_port() : socket_(io_) {
-        socket_.open(boost::asio::ip::tcp::v4());
-        socket_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(socket_.local_endpoint().port()); }
-
-private:
-    boost::asio::io_context io_;
-    boost::asio::ip::tcp::socket socket_;
-};
 
 int64_t customer_total(host& h) { return ok(h.call("crm", "search", json::object{})).at("total").as_int64(); }
 

@@ -29,6 +29,9 @@ using toolhost::test::http_request;
 using toolhost::test::http_response;
 using toolhost::test::http_server;
 using toolhost::test::temp_dir;
+using toolhost::test::failed;
+using toolhost::test::ok;
+using toolhost::test::refused_port;
 
 namespace {
 
@@ -40,16 +43,6 @@ public:
     escalation_env() : tool_env("escalation", TOOLHOST_ESCALATION_PLUGIN) {}
     fs::path database() const { return var() / "escalation" / "tickets.db"; }
 };
-
-json::object ok(const call_result& r) {
-    BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
-    return json::parse(*r).as_object();
-}
-
-tool_error failed(const call_result& r) {
-    BOOST_TEST_REQUIRE(!r.has_value(), (r ? *r : std::string()));
-    return r.error();
-}
 
 call_options with_request_id(std::string id) {
     call_options o;
@@ -84,20 +77,6 @@ int64_t ticket_count(host& h) {
 json::object new_ticket(std::string subject = "Refund for a double charge") {
     return json::object{{"customer", "C-1003"}, {"subject", std::move(subject)}, {"priority", "high"}};
 }
-
-// A TCP port on loopback that refuses connections for as long as this object lives.
-class refused_port {
-public:
-    refused_port() : socket_(io_) {
-        socket_.open(boost::asio::ip::tcp::v4());
-        socket_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(socket_.local_endpoint().port()) + "/hook"; }
-
-private:
-    boost::asio::io_context io_;
-    boost::asio::ip::tcp::socket socket_;
-};
 
 json::object webhook(const std::string& url, json::object extra = {}) {
     json::object w{{"url", url}};
@@ -645,7 +624,7 @@ BOOST_AUTO_TEST_CASE(a_webhook_timeout_keeps_the_notification_pending_until_a_re
 BOOST_AUTO_TEST_CASE(an_unreachable_webhook_is_unavailable) {
     refused_port port;
     escalation_env env;
-    auto h = env.start(webhook(port.url()), no_retries());
+    auto h = env.start(webhook(port.url() + "/hook"), no_retries());
     auto e = failed(h->call("escalation", "create_ticket", new_ticket(), with_request_id("req-down")));
     BOOST_TEST((e.code == status_code::unavailable));
     BOOST_TEST(contains(e.message, "cannot connect"), e.message);
@@ -659,7 +638,7 @@ BOOST_AUTO_TEST_CASE(without_a_key_the_hosts_retries_still_open_one_ticket) {
     escalation_env env;
     // Three attempts, no explicit key: the host's request id (the same for every attempt) is the
     // key, so each retry finds the ticket the first attempt stored and only retries the webhook.
-    auto h = env.start(webhook(port.url()),
+    auto h = env.start(webhook(port.url() + "/hook"),
                        json::object{{"retry", json::object{{"max_attempts", 3}, {"initial_backoff_ms", 1}, {"max_backoff_ms", 1}}}});
     auto e = failed(h->call("escalation", "create_ticket", new_ticket()));
     BOOST_TEST((e.code == status_code::unavailable));
