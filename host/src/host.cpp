@@ -155,6 +155,15 @@ std::string join_names(const std::vector<operation_descriptor>& ops) {
     return s;
 }
 
+tool_error no_such_tool(std::string_view tool) {
+    return make_tool_error(status_code::not_found, "no tool named '" + std::string(tool) + "'");
+}
+
+tool_error no_such_operation(const tool_descriptor& d, std::string_view operation) {
+    return make_tool_error(status_code::not_found, "tool '" + d.name + "' has no operation '" + std::string(operation) +
+                                                       "' (operations: " + join_names(d.operations) + ")");
+}
+
 std::string_view kind_name(const json::value& v) {
     switch (v.kind()) {
     case json::kind::null: return "null";
@@ -1046,7 +1055,7 @@ boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::pre
         std::shared_lock lock(registry_mutex_);
         auto it = by_name_.find(tool);
         if (it == by_name_.end())
-            return make_tool_error(status_code::not_found, "no tool named '" + std::string(tool) + "'");
+            return no_such_tool(tool);
         slot = it->second.get();
         // Counted while the registry lock is held, so unregister() cannot free the slot under
         // us (it waits for the count to drop). No shared_ptr copy: its reference count would be
@@ -1058,10 +1067,7 @@ boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::pre
         return e;
     };
     const auto* op = slot->descriptor().find_operation(operation);
-    if (op == nullptr)
-        return fail(make_tool_error(status_code::not_found, "tool '" + slot->name + "' has no operation '" +
-                                                                std::string(operation) + "' (operations: " +
-                                                                join_names(slot->descriptor().operations) + ")"));
+    if (op == nullptr) return fail(no_such_operation(slot->descriptor(), operation));
     auto state = slot->state.load();
     if (state != tool_state::ready) {
         switch (state) {
@@ -1303,14 +1309,12 @@ boost::system::result<operation_ref, tool_error> host::resolve(std::string_view 
     {
         std::shared_lock lock(registry_mutex_);
         auto it = by_name_.find(tool);
-        if (it == by_name_.end()) return make_tool_error(status_code::not_found, "no tool named '" + std::string(tool) + "'");
+        if (it == by_name_.end()) return no_such_tool(tool);
         ref.slot_ = it->second;
     }
     const auto& d = ref.slot_->descriptor();
     ref.op_ = d.find_operation(operation);
-    if (ref.op_ == nullptr)
-        return make_tool_error(status_code::not_found, "tool '" + d.name + "' has no operation '" + std::string(operation) +
-                                                           "' (operations: " + join_names(d.operations) + ")");
+    if (ref.op_ == nullptr) return no_such_operation(d, operation);
     return ref;
 }
 
