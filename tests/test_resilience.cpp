@@ -639,4 +639,15 @@ BOOST_AUTO_TEST_CASE(per_operation_breakers_keep_healthy_operations_open) {
     BOOST_TEST(fx.h->reset_circuit_breaker("testkit"));
     BOOST_TEST((fx.h->circuit_breaker_state("testkit", "echo")->state == breaker_state::closed));
     BOOST_TEST(!fx.h->reset_circuit_breaker("testkit", "nosuch"));
+    // The list names each breaker by its operation, and only the tool with per-operation
+    // breakers has them.
+    auto all = fx.h->circuit_breakers();
+    std::size_t testkit_breakers = 0;
+    for (const auto& b : all) {
+        if (b.tool != "testkit") continue;
+        ++testkit_breakers;
+        BOOST_TEST(!b.operation.empty());
+        BOOST_TEST((b.state.state == breaker_state::closed));
+    }
+    BOOST_TEST(testkit_breakers == fx.h->find("testkit")->descriptor().operations.size());
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <random>
 #include <array>
+#include <set>
 #include <thread>
 
 namespace toolhost {
@@ -224,8 +225,19 @@ host::~host() {
 
 // ------------------------------------------------------------------------------------ registry
 
+namespace {
+std::filesystem::file_time_type modified(const std::filesystem::path& p) {
+    std::error_code ec;
+    auto t = std::filesystem::last_write_time(p, ec);
+    return ec ? std::filesystem::file_time_type{} : t;
+}
+}  // namespace
+
 const load_report& host::load_plugins() {
-    load_report report = loader_.scan(config_.plugin_dirs);
+    load_report report = loader_.scan(config_.plugin_dirs, false, [this](const std::filesystem::path& p) {
+        seen_plugin_files_[p] = modified(p);
+        return false;
+    });
     std::vector<library_tool> kept;
     for (auto& t : report.tools) {
         const std::string path = t.factory->descriptor().plugin;
@@ -240,6 +252,50 @@ const load_report& host::load_plugins() {
     report.tools = std::move(kept);
     load_report_ = std::move(report);
     return load_report_;
+}
+
+std::vector<std::string> host::load_new_plugins() {
+    std::set<std::filesystem::path> loaded;
+    for (const auto& lib : load_report_.libraries) {
+        std::error_code ec;
+        auto canon = std::filesystem::canonical(lib->path(), ec);
+        loaded.insert(ec ? std::filesystem::path(lib->path()) : canon);
+    }
+    auto report = loader_.scan(config_.plugin_dirs, true, [&](const std::filesystem::path& p) {
+        const auto mtime = modified(p);
+        auto [it, fresh] = seen_plugin_files_.try_emplace(p, mtime);
+        if (!fresh && it->second == mtime) return true;  // seen, unchanged
+        it->second = mtime;
+        if (loaded.contains(p)) {
+            logging::write(logging::level::warning, "loader",
+                           "a loaded plugin file changed; restart the host to load the new version",
+                           {{"path", p.string()}});
+            return true;
+        }
+        return false;
+    });
+    std::vector<std::string> added;
+    for (auto& t : report.tools) {
+        const std::string path = t.factory->descriptor().plugin;
+        const std::string name = t.factory->descriptor().name;
+        if (auto ok = register_factory(t.factory); !ok) {
+            logging::write(logging::level::warning, "loader", "tool rejected", {{"path", path}, {"error", ok.error()}});
+            load_report_.rejected.push_back({path, ok.error()});
+            continue;
+        }
+        logging::write(logging::level::info, "loader", "new plugin tool registered", {{"tool", name}, {"path", path}});
+        load_report_.tools.push_back(std::move(t));
+        added.push_back(name);
+    }
+    for (auto& r : report.rejected) load_report_.rejected.push_back(std::move(r));
+    for (auto& l : report.libraries) load_report_.libraries.push_back(std::move(l));
+    if (!added.empty() && !shut_down_.load()) {
+        start_options so;
+        so.concurrent = config_.concurrent_init;
+        so.only = added;
+        start(so);
+    }
+    return added;
 }
 
 boost::system::result<void, std::string> host::register_factory(std::shared_ptr<tool_factory> factory) {
@@ -258,7 +314,9 @@ boost::system::result<void, std::string> host::register_factory(std::shared_ptr<
     install_breakers(*slot);
     by_name_.emplace(slot->name, slot);
     slots_.push_back(std::move(slot));
+    lock.unlock();
     logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
+    emit_tool_state(name, tool_state::registered, "registered");
     return {};
 }
 
@@ -298,6 +356,7 @@ bool host::unregister(std::string_view name) {
     std::unique_lock lock(drain_mutex_);
     drained_.wait(lock, [&] { return slot->in_flight.load() == 0; });
     logging::write(logging::level::info, "registry", "tool unregistered", {{"tool", std::string(name)}});
+    emit_tool_state(name, tool_state::stopped, "unregistered");
     return true;
 }
 
@@ -510,6 +569,18 @@ std::optional<circuit_breaker::snapshot> host::circuit_breaker_state(std::string
     return out;
 }
 
+std::vector<host::breaker_report> host::circuit_breakers() const {
+    std::shared_lock lock(registry_mutex_);
+    std::vector<breaker_report> out;
+    for (const auto& s : slots_) {
+        if (s->breaker) out.push_back({s->name, {}, s->breaker->get_snapshot()});
+        const auto& ops = s->descriptor().operations;
+        for (std::size_t i = 0; i < s->op_breakers.size() && i < ops.size(); ++i)
+            if (s->op_breakers[i]) out.push_back({s->name, ops[i].name, s->op_breakers[i]->get_snapshot()});
+    }
+    return out;
+}
+
 std::vector<std::string> host::list() const {
     std::shared_lock lock(registry_mutex_);
     std::vector<std::string> names;
@@ -597,6 +668,7 @@ void host::initialize_slot(detail::tool_slot& slot) {
         slot.state.store(tool_state::failed);
         logging::write(logging::level::error, "lifecycle", "tool failed to start",
                        {{"tool", slot.name}, {"status", status_name(e.code)}, {"error", e.message}});
+        emit_tool_state(slot.name, tool_state::failed);
     };
     if (auto err = check_tool_config(config_, d)) {
         fail(make_tool_error(status_code::invalid_argument, *err));
@@ -633,6 +705,7 @@ void host::initialize_slot(detail::tool_slot& slot) {
     logging::write(logging::level::info, "lifecycle", "tool ready",
                    {{"tool", slot.name},
                     {"duration_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
+    emit_tool_state(slot.name, tool_state::ready);
 }
 
 start_report host::start(const start_options& options) {
@@ -738,6 +811,7 @@ void host::stop_slot(detail::tool_slot& slot) {
     slot.instance.reset();
     slot.state.store(tool_state::stopped);
     logging::write(logging::level::info, "lifecycle", "tool stopped", {{"tool", slot.name}});
+    emit_tool_state(slot.name, tool_state::stopped);
 }
 
 void host::shutdown() {
@@ -784,6 +858,7 @@ std::string_view host_event_kind_name(host_event_kind k) noexcept {
     case host_event_kind::retry: return "retry";
     case host_event_kind::attempt_timeout: return "attempt_timeout";
     case host_event_kind::rejection: return "rejection";
+    case host_event_kind::tool_state_changed: return "tool_state_changed";
     }
     return "unknown";
 }
@@ -803,6 +878,16 @@ bool host::unsubscribe(uint64_t id) {
     subscribers_.erase(it);
     has_subscribers_.store(!subscribers_.empty(), std::memory_order_release);
     return true;
+}
+
+void host::emit_tool_state(std::string_view tool, tool_state state, std::string_view reason) const {
+    if (!has_subscribers_.load(std::memory_order_acquire)) return;
+    host_event e;
+    e.kind = host_event_kind::tool_state_changed;
+    e.tool = tool;
+    e.state = state;
+    e.reason = reason;
+    emit(e);
 }
 
 void host::emit(const host_event& e) const {
@@ -1102,6 +1187,7 @@ boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::pre
     call->arguments = json::serialize(arguments);
     call->caller = std::make_shared<call_control>(std::nullopt, *clock_);
     if (options.on_progress) call->caller->set_progress_handler(std::move(options.on_progress));
+    if (options.peer) call->caller->set_peer(options.peer);
     call->options = std::move(options);
     call->core.options = &call->options;
     return call;
@@ -1435,6 +1521,7 @@ call_result host::call_inline_impl(const operation_ref& target, const json::valu
     call_control caller(std::nullopt, *clock_,
                         parent ? std::shared_ptr<const call_control>(std::shared_ptr<const call_control>(), parent) : nullptr);
     if (options.on_progress) caller.set_progress_handler(options.on_progress);
+    if (options.peer) caller.set_peer(options.peer);
     // One clock reading per step: the call's start is also the first attempt's gate and start.
     clock::time_point now = clock_->now();
     begin_call(core, now);

@@ -1,5 +1,6 @@
 #include <toolhost/logging.hpp>
 #include <toolhost/plugin_library.hpp>
+#include <toolhost/client.h>
 #include <toolhost/tool_caller.h>
 
 #include <dlfcn.h>
@@ -87,8 +88,18 @@ struct call_frame {
     }
     static void TOOLHOST_ABI log(const toolhost_call_t* c, int32_t level, toolhost_str_t message) {
         auto l = plugin_library::host_services::to_level(level);
-        if (!logging::enabled(l)) return;
         const auto& inv = *self(c).inv;
+        // The caller's own copy (an MCP client's notifications/message), at its level.
+        if (call_peer* peer = inv.control->peer(); peer != nullptr && peer->wants_log(level)) {
+            try {
+                std::string logger(inv.tool);
+                logger += '.';
+                logger += inv.operation;
+                peer->log(level, logger, view(message));
+            } catch (...) {
+            }
+        }
+        if (!logging::enabled(l)) return;
         auto opt = [](std::string_view s) { return s.empty() ? boost::json::value() : boost::json::value(s); };
         try {
             std::string channel = "plugin.";
@@ -165,6 +176,32 @@ toolhost_status_t TOOLHOST_ABI call_other_tool(const toolhost_tool_caller_t*, co
 }
 
 const toolhost_tool_caller_t tool_caller_extension{sizeof(toolhost_tool_caller_t), nullptr, &call_other_tool};
+
+// ------------------------------------------------------------------ toolhost.client/1 extension
+
+toolhost_status_t TOOLHOST_ABI ask_client(const toolhost_client_t*, const toolhost_call_t* parent, toolhost_str_t method,
+                                          toolhost_str_t params, toolhost_call_result_fn on_result, void* user) {
+    auto answer = [&](toolhost_status_t code, std::string_view text) {
+        if (on_result != nullptr) on_result(user, code, toolhost_str_t{text.data(), text.size()});
+        return code;
+    };
+    if (parent == nullptr || parent->struct_size < sizeof(toolhost_call_t) ||
+        parent->is_cancelled != &call_frame::is_cancelled)
+        return answer(TOOLHOST_STATUS_INVALID_ARGUMENT,
+                      "client.request: `parent` must be the toolhost_call_t of the running invoke()");
+    if (view(method).empty()) return answer(TOOLHOST_STATUS_INVALID_ARGUMENT, "client.request: `method` is empty");
+    const invocation& inv = *call_frame::self(parent).inv;
+    call_peer* peer = inv.control->peer();
+    if (peer == nullptr)
+        return answer(TOOLHOST_STATUS_FAILED_PRECONDITION,
+                      "this call has no client to ask (it came from the command line, the REST API or an embedding "
+                      "program, not from an MCP client)");
+    call_result r = peer->request(view(method), view(params), *inv.control);
+    if (r) return answer(TOOLHOST_STATUS_OK, *r);
+    return answer(static_cast<toolhost_status_t>(r.error().code), r.error().message);
+}
+
+const toolhost_client_t client_extension{sizeof(toolhost_client_t), nullptr, &ask_client};
 
 struct init_frame {
     toolhost_init_context_t abi{};
@@ -418,6 +455,7 @@ std::vector<library_tool> plugin_library::tools() {
 
 const void* TOOLHOST_ABI plugin_library::host_services::get_extension(const toolhost_host_t*, const char* id) {
     if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_TOOL_CALLER_V1) return &tool_caller_extension;
+    if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_CLIENT_V1) return &client_extension;
     return nullptr;
 }
 

@@ -138,7 +138,8 @@ boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_loade
     return plugin_library::open(file, options_.abi);
 }
 
-load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_ok) const {
+load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_ok,
+                                const std::function<bool(const fs::path&)>& skip) const {
     load_report report;
     std::set<fs::path> seen_dirs;
     std::set<fs::path> seen_files;
@@ -171,6 +172,7 @@ load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_
             std::error_code cec;
             auto canon = fs::canonical(file, cec);
             if (!cec && !seen_files.insert(canon).second) continue;
+            if (skip && skip(cec ? file : canon)) continue;
             auto lib = load(file);
             if (!lib) {
                 logging::write(logging::level::warning, "loader", "plugin rejected",

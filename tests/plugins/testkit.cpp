@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -233,6 +234,21 @@ public:
                      R"("required":["tool","operation"],"additionalProperties":false})",
                  .output_schema = {},
                  .flags = 0},
+                {.name = "print",
+                 .description = "Writes `text` and a newline to the process's stdout (as a careless plugin would).",
+                 .input_schema =
+                     R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"],)"
+                     R"("additionalProperties":false})",
+                 .output_schema = {},
+                 .flags = 0},
+                {.name = "ask_client",
+                 .description = "Sends `method` with `params` to the call's client (toolhost.client/1) "
+                                "and returns {status, result|error}.",
+                 .input_schema =
+                     R"({"type":"object","properties":{"method":{"type":"string"},"params":{"type":"object"}},)"
+                     R"("required":["method"],"additionalProperties":false})",
+                 .output_schema = {},
+                 .flags = 0},
                 {.name = "log",
                  .description = "Logs the message through the call and through the instance host.",
                  .input_schema =
@@ -281,6 +297,13 @@ public:
         if (op == "progress") return do_progress(call, args);
         if (op == "log") return do_log(call, args);
         if (op == "call_tool") return do_call_tool(call, args);
+        if (op == "ask_client") return do_ask_client(call, args);
+        if (op == "print") {
+            const std::string line = std::string(required_string(args, "text")) + "\n";
+            std::fwrite(line.data(), 1, line.size(), stdout);
+            std::fflush(stdout);
+            return ok({});
+        }
         return sdk::result::fail(sdk::status::unimplemented,
                                  std::string(tool_name) + " has no operation \"" + std::string(op) + "\"");
     }
@@ -440,6 +463,18 @@ private:
         const json::value* arguments = args.if_contains("arguments");
         const std::string text = arguments ? json::serialize(*arguments) : std::string("{}");
         sdk::result r = host_.call_tool(&call, required_string(args, "tool"), required_string(args, "operation"), text);
+        json::object o;
+        o["status"] = static_cast<int>(r.code());
+        if (r.code() == sdk::status::ok)
+            o["result"] = json::parse(r.text());
+        else
+            o["error"] = r.text();
+        return ok(o);
+    }
+
+    sdk::result do_ask_client(sdk::call_context& call, const json::object& args) const {
+        const json::value* params = args.if_contains("params");
+        sdk::result r = host_.ask_client(call, required_string(args, "method"), params ? json::serialize(*params) : "");
         json::object o;
         o["status"] = static_cast<int>(r.code());
         if (r.code() == sdk::status::ok)

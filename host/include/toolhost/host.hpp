@@ -93,6 +93,9 @@ struct call_options {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     /// Progress reports from the plugin; called on a worker thread.
     progress_handler on_progress;
+    /// Who made the call, when it hears log messages and answers requests while the call runs
+    /// (an MCP client). Nested calls inherit it.
+    std::shared_ptr<call_peer> peer;
 };
 
 struct host_options {
@@ -117,6 +120,8 @@ enum class host_event_kind {
     retry,               ///< a failed attempt will be retried after `delay`
     attempt_timeout,     ///< an attempt hit its deadline; its plugin call was abandoned
     rejection,           ///< a call or retry refused without running (reason, status, message)
+    tool_state_changed,  ///< a tool was registered, became ready, failed, stopped or was removed
+                         ///< (state; reason "registered" / "unregistered" for those two)
 };
 std::string_view host_event_kind_name(host_event_kind k) noexcept;
 
@@ -132,6 +137,7 @@ struct host_event {
     std::chrono::nanoseconds delay{};  ///< retries: the backoff before the next attempt
     breaker_state from = breaker_state::closed;  ///< breaker transitions
     breaker_state to = breaker_state::closed;
+    tool_state state = tool_state::registered;  ///< tool_state_changed: the state it is in now
 };
 /// Runs synchronously on the thread where the event happened, possibly a worker in the middle
 /// of a call: keep it short, never block, never call back into the host's lifecycle functions.
@@ -209,6 +215,14 @@ public:
     /// The last scan's report.
     const load_report& last_load() const noexcept { return load_report_; }
 
+    /// Looks in the plugin directories again for files added (or replaced by a file with a new
+    /// modification time) since the last scan, loads them, registers their tools and starts the
+    /// enabled ones: a `.so` dropped into the folder of a running host is served without a
+    /// restart. Files already loaded are not opened again (a loaded library cannot be swapped in
+    /// place: replacing one needs a restart, and the log says so once). Returns the tools added.
+    /// Thread-safe with calls; not with the other lifecycle functions. [serve polls it]
+    std::vector<std::string> load_new_plugins();
+
     /// Registers a factory. Fails if the name is taken (the message names the other plugin) or
     /// the descriptor is invalid.
     boost::system::result<void, std::string> register_factory(std::shared_ptr<tool_factory> factory);
@@ -240,6 +254,15 @@ public:
     /// none.
     std::optional<circuit_breaker::snapshot> circuit_breaker_state(std::string_view tool,
                                                                    std::string_view operation = {}) const;
+    /// One circuit breaker: the tool's own (operation empty) or one operation's.
+    struct breaker_report {
+        std::string tool;
+        std::string operation;
+        circuit_breaker::snapshot state;
+    };
+    /// Every circuit breaker of every registered tool, in registration order (the seed's
+    /// get_tool_metrics view of the breakers; `GET /v1/circuit-breakers` of `toolhost serve`).
+    std::vector<breaker_report> circuit_breakers() const;
 
     /// Names of registered tools, in registration order.
     std::vector<std::string> list() const;
@@ -347,6 +370,7 @@ private:
     call_result deadline_exceeded_if_late(const detail::call_core& core, const call_control& caller,
                                           call_result r) const;
     void emit(const host_event& e) const;
+    void emit_tool_state(std::string_view tool, tool_state state, std::string_view reason = {}) const;
     bool wait_until(clock::time_point at, const call_control& caller);  // inline retries
     /// `arguments_text`, when not empty, is `arguments` as the caller already has it in text
     /// (a nested call's), handed to the plugin instead of serializing `arguments` again.
@@ -412,6 +436,7 @@ private:
     std::atomic<int64_t> abandoned_{0};
     metrics_registry metrics_;  // before the slots, which hold references into it
     load_report load_report_;
+    std::map<std::filesystem::path, std::filesystem::file_time_type> seen_plugin_files_;  // canonical path -> mtime
     worker_pool pool_;
 
     mutable std::shared_mutex registry_mutex_;

@@ -5,6 +5,7 @@
 #include <toolhost/plugin_library.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,10 @@ public:
     /// Loads every "*.so" in each directory (not recursive), in directory order and then file
     /// name order. A directory that does not exist is reported unless `missing_ok`. The same
     /// file reached twice (a directory listed twice, a symlink) is loaded once.
-    load_report scan(const std::vector<std::filesystem::path>& dirs, bool missing_ok = false) const;
+    /// `skip`, when given, is asked about each candidate (its canonical path) before it is
+    /// opened; true leaves it alone (a rescan skips the files it has seen).
+    load_report scan(const std::vector<std::filesystem::path>& dirs, bool missing_ok = false,
+                     const std::function<bool(const std::filesystem::path&)>& skip = {}) const;
 
     /// Loads one file after check_file().
     boost::system::result<std::shared_ptr<plugin_library>, std::string> load(

@@ -20,6 +20,22 @@ namespace toolhost {
 /// Receives progress reports of a running call: done so far, total (<= 0 when unknown), message.
 using progress_handler = std::function<void(double, double, std::string_view)>;
 
+/// The party a call came from, when it can hear from the call while it runs (an MCP client):
+/// the call's log messages and requests of the plugin's to it ("toolhost.client/1").
+/// Implementations are thread-safe; the plugin's worker thread calls them.
+class call_peer {
+public:
+    virtual ~call_peer() = default;
+    /// Whether log messages at `level` (TOOLHOST_LOG_*) are wanted.
+    virtual bool wants_log(int32_t level) const noexcept = 0;
+    /// A log message of the call; `logger` names its source ("<tool>.<operation>").
+    virtual void log(int32_t level, std::string_view logger, std::string_view message) noexcept = 0;
+    /// Sends `method` with `params` (a JSON object as text, or empty) and waits for the answer
+    /// until `control` is cancelled or its deadline passes. The result is the answer's JSON.
+    virtual call_result request(std::string_view method, std::string_view params,
+                                const class call_control& control) noexcept = 0;
+};
+
 /// The state a caller shares with one running call: cancellation, deadline and progress.
 /// Thread-safe: the caller cancels from any thread while the tool polls.
 class call_control {
@@ -59,12 +75,17 @@ public:
         else if (parent_) parent_->report_progress(done, total, message);
     }
 
+    /// The party the call came from (set before the call starts), or the parent's, or null.
+    void set_peer(std::shared_ptr<call_peer> p) { peer_ = std::move(p); }
+    call_peer* peer() const noexcept { return peer_ ? peer_.get() : parent_ ? parent_->peer() : nullptr; }
+
 private:
     std::atomic<bool> cancelled_{false};
     std::optional<time_point> deadline_;
     const clock* clock_ = &steady_clock_instance();
     std::shared_ptr<const call_control> parent_;
     progress_handler progress_;
+    std::shared_ptr<call_peer> peer_;
 };
 
 struct invocation;

@@ -121,6 +121,17 @@ public:
     inline result call_tool(const call_context* parent, std::string_view tool, std::string_view operation,
                             std::string_view arguments_json) const;
 
+    /// True when the host offers the "toolhost.client/1" extension (ask_client can work; each
+    /// call still needs a client that can answer).
+    bool can_ask_client() const noexcept { return client() != nullptr; }
+
+    /// Sends a request to the client of the running call `parent` and waits for its answer
+    /// (see toolhost/client.h): "sampling/createMessage", "elicitation/create", "roots/list".
+    /// Returns the client's result object (JSON text) or the failure; FAILED_PRECONDITION when
+    /// the call has no client that can answer, UNIMPLEMENTED when the host cannot do it at all.
+    inline result ask_client(const call_context& parent, std::string_view method,
+                             std::string_view params_json) const;
+
     bool log_enabled(log_level level) const noexcept {
         return h_->log_enabled(h_, static_cast<int32_t>(level));
     }
@@ -130,11 +141,17 @@ public:
     const toolhost_host_t* abi() const noexcept { return h_; }
 
 private:
-    const toolhost_tool_caller_t* tool_caller() const noexcept {
+    const void* extension(const char* name) const noexcept {
         if (h_->struct_size < offsetof(toolhost_host_t, get_extension) + sizeof(h_->get_extension) ||
             h_->get_extension == nullptr)
             return nullptr;
-        return static_cast<const toolhost_tool_caller_t*>(h_->get_extension(h_, TOOLHOST_EXT_TOOL_CALLER_V1));
+        return h_->get_extension(h_, name);
+    }
+    const toolhost_tool_caller_t* tool_caller() const noexcept {
+        return static_cast<const toolhost_tool_caller_t*>(extension(TOOLHOST_EXT_TOOL_CALLER_V1));
+    }
+    const toolhost_client_t* client() const noexcept {
+        return static_cast<const toolhost_client_t*>(extension(TOOLHOST_EXT_CLIENT_V1));
     }
     const toolhost_host_t* h_;
 };
@@ -210,28 +227,47 @@ private:
     std::string text_;
 };
 
+namespace detail {
+// Collects what a toolhost_call_result_fn reports.
+struct call_outcome {
+    status code = status::internal;
+    std::string text = "the host did not report the outcome";
+
+    static void TOOLHOST_ABI receive(void* user, toolhost_status_t code, toolhost_str_t text) noexcept {
+        auto* o = static_cast<call_outcome*>(user);
+        o->code = static_cast<status>(code);
+        try {
+            o->text.assign(from_abi(text));
+        } catch (...) {
+            o->code = status::resource_exhausted;
+        }
+    }
+    result take() && {
+        if (code == status::ok) return result::ok(std::move(text));
+        return result::fail(code, std::move(text));
+    }
+};
+}  // namespace detail
+
 inline result host::call_tool(const call_context* parent, std::string_view tool, std::string_view operation,
                               std::string_view arguments_json) const {
     const toolhost_tool_caller_t* caller = tool_caller();
     if (caller == nullptr)
         return result::fail(status::unimplemented, "this host cannot call other tools (no toolhost.tool_caller/1)");
-    struct outcome {
-        status code = status::internal;
-        std::string text = "the host did not report the nested call's result";
-    } out;
-    auto on_result = [](void* user, toolhost_status_t code, toolhost_str_t text) noexcept {
-        auto* o = static_cast<outcome*>(user);
-        o->code = static_cast<status>(code);
-        try {
-            o->text.assign(detail::from_abi(text));
-        } catch (...) {
-            o->code = status::resource_exhausted;
-        }
-    };
+    detail::call_outcome out;
     caller->call(caller, parent ? parent->abi() : nullptr, detail::to_abi(tool), detail::to_abi(operation),
-                 detail::to_abi(arguments_json), on_result, &out);
-    if (out.code == status::ok) return result::ok(std::move(out.text));
-    return result::fail(out.code, std::move(out.text));
+                 detail::to_abi(arguments_json), &detail::call_outcome::receive, &out);
+    return std::move(out).take();
+}
+
+inline result host::ask_client(const call_context& parent, std::string_view method,
+                               std::string_view params_json) const {
+    const toolhost_client_t* c = client();
+    if (c == nullptr) return result::fail(status::unimplemented, "this host cannot ask clients (no toolhost.client/1)");
+    detail::call_outcome out;
+    c->request(c, parent.abi(), detail::to_abi(method), detail::to_abi(params_json), &detail::call_outcome::receive,
+               &out);
+    return std::move(out).take();
 }
 
 namespace detail {

@@ -25,6 +25,13 @@ TOOLHOST_EXTERN_C_BEGIN
 #define TOOLHOST_OPERATION_DESTRUCTIVE (UINT64_C(1) << 2)
 /* It polls toolhost_call_t.is_cancelled and stops early when cancelled. */
 #define TOOLHOST_OPERATION_CANCELLABLE (UINT64_C(1) << 3)
+/* It reaches outside the host: other systems, the network, people (MCP's openWorldHint). */
+#define TOOLHOST_OPERATION_OPEN_WORLD (UINT64_C(1) << 4)
+/* Its result is a content result: {"content": [content blocks], "structuredContent": {...}}
+ * with blocks as MCP defines them (text, image, audio, resource, resource_link). MCP clients get
+ * the blocks as they are; without this flag the host makes one text block of the result JSON
+ * and passes the result as structuredContent. */
+#define TOOLHOST_OPERATION_CONTENT_RESULT (UINT64_C(1) << 5)
 
 /* Tool flags. */
 /* invoke() may run concurrently on several threads for one instance. Without this flag the host

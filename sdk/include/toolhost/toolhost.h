@@ -4,6 +4,7 @@
 #ifndef TOOLHOST_TOOLHOST_H
 #define TOOLHOST_TOOLHOST_H
 
+#include "toolhost/client.h"
 #include "toolhost/entry.h"
 #include "toolhost/host.h"
 #include "toolhost/status.h"
