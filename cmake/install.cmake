@@ -1,10 +1,10 @@
 # Install rules and the Toolhost CMake package:
-#   find_package(Toolhost CONFIG) -> Toolhost::sdk, Toolhost::host, toolhost_add_plugin()
+#   find_package(Toolhost CONFIG) -> Toolhost::sdk, Toolhost::host, Toolhost::serve, toolhost_add_plugin()
 include(CMakePackageConfigHelpers)
 
 set(TOOLHOST_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/Toolhost")
 
-install(TARGETS toolhost_sdk toolhost_host
+install(TARGETS toolhost_sdk toolhost_host toolhost_serve
     EXPORT ToolhostTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what toolhost needs to build and test on Debian 12, with apt-get. Idempotent: does
-# nothing when everything is there. Boost comes from Debian's 1.81 packages, never the default 1.74.
+# Installs what toolhost needs to build and test on Debian 12, with apt-get, then the MCP test
+# tools (tests/mcp/package-lock.json) with npm. Idempotent: does nothing when everything is there.
+# Boost comes from Debian's 1.81 packages, never the default 1.74.
 set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -12,6 +15,7 @@ packages=(
   libmagic-dev libpoppler-cpp-dev libssl-dev
   libbenchmark-dev
   prometheus
+  wrk
 )
 
 missing=()
@@ -21,13 +25,26 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
+# npm installs the MCP conformance suite and Node.js 22 (tests/mcp); Debian's npm is enough for
+# that, whatever Node.js runs it.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
 fi
 
-echo "setup-deps: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tests/mcp/node_modules, exactly as package-lock.json says, when it is missing or older than the
+# lock file. npm writes node_modules/.package-lock.json last, so an interrupted install is redone.
+mcp="$root/tests/mcp"
+installed="$mcp/node_modules/.package-lock.json"
+if [ ! -f "$installed" ] || [ "$mcp/package-lock.json" -nt "$installed" ]; then
+  echo "setup-deps: npm ci in $mcp" >&2
+  (cd "$mcp" && npm ci --no-audit --no-fund)
+fi

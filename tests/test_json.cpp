@@ -561,7 +561,7 @@ BOOST_AUTO_TEST_CASE(every_problem_is_reported) {
         f + ":2:14: error: /threads: expected an integer from 0 to 1024, got \"x\"",
         f + ":3:16: error: /log_level: expected one of trace, debug, info, warning, error, off, got \"verbose\"",
         f + ":4:3: error: /colour: unknown key 'colour' (expected one of: plugin_dirs, threads, log_level, "
-            "log_format, lifecycle, tools_enabled_by_default, data_dir, tools, resilience, tracing)",
+            "log_format, lifecycle, tools_enabled_by_default, data_dir, tools, resilience, tracing, serve)",
         f + ":5:34: error: /lifecycle/fail_on_error: expected true or false, got 1",
         f + ":5:37: error: /lifecycle/retry: unknown key 'retry' (expected one of: concurrent_init, fail_on_error)",
         f + ":6:25: error: /plugin_dirs/1: expected a non-empty path string, got 7",
@@ -650,6 +650,63 @@ BOOST_AUTO_TEST_CASE(environment_overrides_the_file) {
     BOOST_TEST(config->threads == 2u);
     BOOST_TEST(config->log_level == "error");
     BOOST_TEST(config->data_dir == fs::current_path() / "from-file");
+}
+
+BOOST_AUTO_TEST_CASE(serve_section) {
+    temp_dir dir;
+    auto good = dir.write("good.json", R"({"serve": {
+        "http": {"listen": "[::1]:0", "allowed_hosts": ["tools.internal:8080"], "allowed_origins": ["https://a.example"],
+                 "auth_token": "from-file", "stateless": true, "max_request_bytes": 65536, "request_timeout_ms": 500,
+                 "idle_timeout_ms": 1000, "session_idle_timeout_ms": 2000, "max_sessions": 3, "shutdown_grace_ms": 0},
+        "mcp": {"tool_name": "t_{tool}_{operation}", "page_size": 7, "instructions": "be nice", "call_timeout_ms": 9000}}})");
+    fake_env env;
+    auto config = toolhost::load_config(good, env.fn());
+    if (config.has_error()) BOOST_FAIL(all(config.error()));
+    const auto& s = config->serve;
+    BOOST_TEST(s.listen == "[::1]:0");
+    BOOST_TEST(toolhost::split_listen_address(s.listen).first == "::1");
+    BOOST_TEST(s.allowed_hosts == std::vector<std::string>{"tools.internal:8080"});
+    BOOST_TEST(s.allowed_origins == std::vector<std::string>{"https://a.example"});
+    BOOST_TEST(s.auth_token == "from-file");
+    BOOST_TEST(s.stateless);
+    BOOST_TEST(s.max_request_bytes == 65536u);
+    BOOST_TEST(s.request_timeout_ms == 500u);
+    BOOST_TEST(s.idle_timeout_ms == 1000u);
+    BOOST_TEST(s.session_idle_timeout_ms == 2000u);
+    BOOST_TEST(s.max_sessions == 3u);
+    BOOST_TEST(s.shutdown_grace_ms == 0u);
+    BOOST_TEST(s.tool_name == "t_{tool}_{operation}");
+    BOOST_TEST(s.page_size == 7u);
+    BOOST_TEST(s.instructions == "be nice");
+    BOOST_TEST(s.call_timeout_ms == 9000u);
+    env.vars = {{"TOOLHOST_AUTH_TOKEN", "from-env"}};
+    BOOST_TEST(toolhost::load_config(good, env.fn())->serve.auth_token == "from-env");
+
+    // Defaults: loopback, the {tool}_{operation} names.
+    auto empty = toolhost::load_config(dir.write("empty.json", "{}"), fake_env{}.fn());
+    BOOST_TEST(empty->serve.listen == "127.0.0.1:8080");
+    BOOST_TEST(empty->serve.tool_name == "{tool}_{operation}");
+    BOOST_TEST(!empty->serve.stateless);
+    BOOST_TEST(empty->serve.auth_token.empty());
+
+    auto bad = dir.write("bad.json",
+                         "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
+                         "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}}}");
+    auto errors = toolhost::load_config(bad, fake_env{}.fn());
+    BOOST_TEST_REQUIRE(errors.has_error());
+    const std::string text = all(errors.error());
+    BOOST_TEST(text.find("/serve/http/listen: 'example.com' is not an IP address (or localhost), got \"example.com:80\"") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/http/max_sessions: expected an integer from 1 to 10000000, got 0") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/http/tls: unknown key 'tls'") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/mcp/tool_name: the template must contain {operation}") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms)") != std::string::npos, text);
+
+    BOOST_TEST(toolhost::check_listen_address("127.0.0.1:8080").empty());
+    BOOST_TEST(toolhost::check_listen_address("localhost:0").empty());
+    BOOST_TEST(!toolhost::check_listen_address("127.0.0.1").empty());
+    BOOST_TEST(!toolhost::check_listen_address("127.0.0.1:99999").empty());
+    BOOST_TEST(!toolhost::check_listen_address("[::1:80").empty());
 }
 
 BOOST_AUTO_TEST_CASE(bad_environment_values) {

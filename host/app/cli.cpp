@@ -1,15 +1,28 @@
 #include "cli.hpp"
+#include "remote.hpp"
 
 #include <toolhost/config.hpp>
 #include <toolhost/host.hpp>
 #include <toolhost/logging.hpp>
+#include <toolhost/serve.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <charconv>
+#include <csignal>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <thread>
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <iterator>
 #include <optional>
 #include <sstream>
@@ -37,7 +50,20 @@ commands:
   status [--json]                     start the enabled tools and report their state
   metrics [TOOL] [--json]             start the enabled tools and print the host's metrics
                                       (only TOOL's series when given)
-                                      (Prometheus text exposition, or JSON)
+                                      (Prometheus text exposition, or JSON); with --server URL,
+                                      the metrics of that running `toolhost serve` instead
+  breaker list [--json]               the circuit breakers of a running `toolhost serve`
+  breaker reset TOOL [OPERATION]      close a tool's breakers (or one operation's)
+  breaker reset --all                 close every breaker
+  breaker open|disable TOOL [OP]      force a breaker open (refuse calls), or let every call through
+                                      breaker and metrics --server take --server URL (default
+                                      $TOOLHOST_SERVER, else http://127.0.0.1:8080) and send
+                                      $TOOLHOST_AUTH_TOKEN as bearer token when set
+  serve [--stdio] [--http ADDR:PORT]  serve the tools over MCP (stdio, Streamable HTTP at /mcp)
+        [--stateless] [--port-file FILE] and, over HTTP, REST (/v1/tools), /healthz, /readyz and
+                                      /metrics; without --stdio or --http: HTTP at serve.http.listen
+                                      (127.0.0.1:8080). Stops on SIGTERM/SIGINT (or end of stdin
+                                      with --stdio) after the calls in flight finish
   validate [--json]                   check configuration and plugins without serving
   version [--json]                    print the version
   help                                print this text
@@ -66,6 +92,12 @@ struct options {
     std::optional<std::string> request_id;
     std::optional<std::string> session_id;
     std::optional<long long> timeout_ms;
+    bool stdio = false;
+    std::optional<std::string> http;
+    bool stateless = false;
+    std::optional<fs::path> port_file;
+    std::optional<std::string> server;
+    bool all = false;
     std::string command;
     std::vector<std::string> positional;
 };
@@ -90,6 +122,13 @@ std::optional<usage_error> set_value_option(options& o, const std::string& name,
     else if (name == "--log-format") o.log_format = v;
     else if (name == "--request-id") o.request_id = v;
     else if (name == "--session-id") o.session_id = v;
+    else if (name == "--port-file") o.port_file = v;
+    else if (name == "--server") o.server = v;
+    else if (name == "--http") {
+        if (auto problem = check_listen_address(v); !problem.empty())
+            return usage_error{"--http expects ADDRESS:PORT (e.g. 127.0.0.1:8080): " + problem + ", got '" + v + "'"};
+        o.http = v;
+    }
     else if (name == "--threads") {
         auto n = parse_number<unsigned>(v);
         if (!n || *n > 1024) return usage_error{"--threads expects a number from 0 to 1024, got '" + v + "'"};
@@ -106,7 +145,8 @@ std::optional<usage_error> set_value_option(options& o, const std::string& name,
 boost::system::result<options, usage_error> parse_args(const std::vector<std::string>& args) {
     static constexpr std::string_view value_options[] = {"--config",     "--plugin-dir", "--log-level",
                                                          "--log-format", "--threads",    "--request-id",
-                                                         "--session-id", "--timeout-ms"};
+                                                         "--session-id", "--timeout-ms", "--http",
+                                                         "--port-file", "--server"};
     options o;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -117,6 +157,12 @@ boost::system::result<options, usage_error> parse_args(const std::vector<std::st
             o.default_plugins = false;
         } else if (a == "--json") {
             o.json = true;
+        } else if (a == "--stdio") {
+            o.stdio = true;
+        } else if (a == "--stateless") {
+            o.stateless = true;
+        } else if (a == "--all") {
+            o.all = true;
         } else if (a == "--help" || a == "-h") {
             o.command = "help";
         } else if (a == "--version") {
@@ -175,11 +221,15 @@ public:
             return exit_code::ok;
         }
         if (c == "version") return cmd_version();
-        if (c != "list" && c != "info" && c != "call" && c != "validate" && c != "status" && c != "metrics") {
+        if (c == "breaker") return cmd_breaker();
+        if (c == "metrics" && o_.server) return cmd_remote_metrics();
+        if (c != "list" && c != "info" && c != "call" && c != "validate" && c != "status" && c != "metrics" &&
+            c != "serve") {
             err_ << "toolhost: unknown command '" << c << "'\n\n" << usage_text;
             return exit_code::usage;
         }
         if (int rc = check_arity(); rc != exit_code::ok) return rc;
+        if (c == "serve") prepare_serving();
         if (int rc = load_config(); rc != exit_code::ok) return rc;
         host_.emplace(std::move(config_));
         host_->load_plugins();
@@ -188,6 +238,7 @@ public:
         if (c == "call") return cmd_call();
         if (c == "status") return cmd_status();
         if (c == "metrics") return cmd_metrics();
+        if (c == "serve") return cmd_serve();
         return cmd_validate();
     }
 
@@ -196,7 +247,7 @@ private:
         const auto n = o_.positional.size();
         const std::string& c = o_.command;
         std::string problem;
-        if ((c == "list" || c == "validate" || c == "status") && n != 0)
+        if ((c == "list" || c == "validate" || c == "status" || c == "serve") && n != 0)
             problem = "'" + c + "' takes no arguments";
         else if (c == "metrics" && n > 1)
             problem = "'metrics' takes at most one TOOL";
@@ -343,6 +394,7 @@ private:
             out_ << json::serialize(error_json(code, message)) << '\n';
         else
             err_ << "toolhost: " << status_name(code) << ": " << message << '\n';
+        rc_ = rc;
         return rc;
     }
 
@@ -467,6 +519,239 @@ private:
         return out;
     }
 
+    std::string server_url() const {
+        if (o_.server) return *o_.server;
+        if (auto env = process_env("TOOLHOST_SERVER"); env && !env->empty()) return *env;
+        return "http://127.0.0.1:8080";
+    }
+
+    // Sends one request to the running server; prints why when there is no usable answer.
+    std::optional<remote_response> remote(std::string_view method, const std::string& path, std::string_view body = {}) {
+        const std::string token = process_env("TOOLHOST_AUTH_TOKEN").value_or("");
+        auto r = remote_request(method, server_url(), path, body, token);
+        if (r.status == 0) {
+            fail(status_code::unavailable, "no answer from toolhost serve: " + r.error + " (is it running? --server URL)",
+                 exit_code::unavailable);
+            return std::nullopt;
+        }
+        if (r.status == 401) {
+            fail(status_code::unauthenticated,
+                 "the server wants a bearer token: set TOOLHOST_AUTH_TOKEN to its serve.http.auth_token", exit_code::no_perm);
+            return std::nullopt;
+        }
+        return r;
+    }
+
+    // An error answer of the REST API ({"ok":false,"error":{...}}), printed like a local failure.
+    int remote_failure(const remote_response& r) {
+        boost::system::error_code ec;
+        auto v = json::parse(r.body, ec);
+        const json::object* e = nullptr;
+        if (!ec && v.is_object())
+            if (const auto* err = v.as_object().if_contains("error"); err && err->is_object()) e = &err->as_object();
+        if (e == nullptr)
+            return fail(status_code::internal, "HTTP " + std::to_string(r.status) + ": " + r.body, exit_code::internal);
+        const auto* c = e->if_contains("code");
+        const status_code code = c && c->is_string() ? parse_status_name(c->get_string()).value_or(status_code::unknown)
+                                                     : status_code::unknown;
+        const std::string message = e->contains("message") && e->at("message").is_string() ? std::string(e->at("message").as_string()) : r.body;
+        return fail(code, message, exit_code_for(code));
+    }
+
+    // `toolhost breaker list|reset|open|disable`: the seed's reset_circuit_breaker and
+    // reset_all_circuit_breakers, on a running host.
+    int cmd_breaker() {
+        const auto& p = o_.positional;
+        const std::string action = p.empty() ? "" : p[0];
+        const bool needs_tool = action == "open" || action == "disable" || (action == "reset" && !o_.all);
+        std::string problem;
+        if (action != "list" && action != "reset" && action != "open" && action != "disable")
+            problem = "'breaker' needs list, reset, open or disable";
+        else if (action == "list" && p.size() != 1)
+            problem = "'breaker list' takes no arguments";
+        else if (action == "reset" && o_.all && p.size() != 1)
+            problem = "'breaker reset --all' takes no TOOL";
+        else if (needs_tool && (p.size() < 2 || p.size() > 3))
+            problem = "'breaker " + action + "' needs TOOL [OPERATION]";
+        if (!problem.empty()) {
+            err_ << "toolhost: " << problem << "\n\n" << usage_text;
+            return exit_code::usage;
+        }
+        if (action == "list") {
+            auto r = remote("GET", "/v1/circuit-breakers");
+            if (!r) return rc_;
+            if (r->status != 200) return remote_failure(*r);
+            if (o_.json) {
+                out_ << r->body << (r->body.ends_with('\n') ? "" : "\n");
+                return exit_code::ok;
+            }
+            auto v = json::parse(r->body);
+            for (const auto& b : v.at("circuit_breakers").as_array()) {
+                const auto& o = b.as_object();
+                std::string scope(o.at("tool").as_string());
+                if (o.at("operation").is_string()) scope += "." + std::string(o.at("operation").as_string());
+                out_ << scope << ' ' << o.at("state").as_string() << "  consecutive_failures="
+                     << json::serialize(o.at("consecutive_failures")) << " failure_rate=" << json::serialize(o.at("failure_rate"))
+                     << '\n';
+            }
+            return exit_code::ok;
+        }
+        std::string path;
+        std::string body;
+        if (action == "reset" && o_.all) {
+            path = "/v1/circuit-breakers/reset";
+        } else {
+            path = "/v1/tools/" + p[1] + "/circuit-breaker/" + action;
+            if (p.size() == 3) body = json::serialize(json::object{{"operation", p[2]}});
+        }
+        auto r = remote("POST", path, body);
+        if (!r) return rc_;
+        if (r->status != 200) return remote_failure(*r);
+        if (o_.json) out_ << r->body << (r->body.ends_with('\n') ? "" : "\n");
+        else out_ << "ok\n";
+        return exit_code::ok;
+    }
+
+    int cmd_remote_metrics() {
+        if (o_.json) return fail(status_code::invalid_argument, "metrics --server prints the Prometheus text only; drop --json",
+                                 exit_code::usage);
+        auto r = remote("GET", "/metrics");
+        if (!r) return rc_;
+        if (r->status != 200) return remote_failure(*r);
+        out_ << (o_.positional.empty() ? r->body : prometheus_for_tool(r->body, o_.positional[0]));
+        return exit_code::ok;
+    }
+
+    // Before the host starts threads: the signals `serve` waits for are blocked in every thread
+    // (one thread takes them with sigwait), broken pipes are errors instead of signals, and with
+    // --stdio the protocol stream is moved out of the plugins' reach.
+    void prepare_serving() {
+        std::signal(SIGPIPE, SIG_IGN);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGUSR2);  // our own wake-up when stdin ends
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        if (o_.stdio) {
+            out_.flush();
+            protocol_fd_ = serve::protect_stdout();
+            if (protocol_fd_ < 0) err_ << "toolhost: cannot protect stdout: " << std::strerror(errno) << '\n';
+        }
+    }
+
+    int cmd_serve() {
+        if (o_.stdio && protocol_fd_ < 0) return exit_code::internal;
+        const bool want_http = o_.http.has_value() || !o_.stdio;
+        serve_settings settings = host_->config().serve;
+        if (o_.http) settings.listen = *o_.http;
+        if (o_.stateless) settings.stateless = true;
+
+        start_options so;
+        so.concurrent = host_->config().concurrent_init;
+        so.fail_on_error = host_->config().fail_on_error;
+        auto report = host_->start(so);
+        for (const auto& [name, e] : report.failed)
+            err_ << "toolhost: tool '" << name << "' did not start: " << status_name(e.code) << ": " << e.message << '\n';
+        if (!report.ok() && host_->config().fail_on_error) {
+            host_->shutdown();
+            return exit_code::unavailable;
+        }
+
+        mcp::server_options mo;
+        mo.tool_name = settings.tool_name;
+        mo.page_size = settings.page_size;
+        mo.instructions = settings.instructions;
+        mo.call_timeout = std::chrono::milliseconds(settings.call_timeout_ms);
+        mcp::server mcp(*host_, mo);
+        for (const auto& p : mcp.naming_problems()) err_ << "toolhost: " << p << '\n';
+
+        const auto grace = std::chrono::milliseconds(settings.shutdown_grace_ms);
+        std::optional<serve::http_server> http;
+        if (want_http) {
+            http.emplace(*host_, mcp, settings);
+            unsigned io_threads = std::max(1u, std::thread::hardware_concurrency() / 2);
+            if (auto started = http->start(io_threads); !started) {
+                err_ << "toolhost: cannot serve HTTP on " << settings.listen << ": " << started.error() << '\n';
+                http.reset();
+                host_->shutdown();
+                return exit_code::unavailable;
+            }
+            http->set_ready(true);
+            auto [address, port] = split_listen_address(settings.listen);
+            if (address.find(':') != std::string::npos) address = "[" + address + "]";
+            err_ << "toolhost: serving MCP at http://" << address << ':' << http->port() << "/mcp, REST at /v1/tools ("
+                 << mcp.tools().size() << " MCP tools" << (settings.stateless ? ", stateless" : "") << ")\n";
+            if (o_.port_file) {
+                fs::path tmp = *o_.port_file;
+                tmp += ".tmp";
+                std::ofstream(tmp) << http->port() << '\n';
+                std::error_code ec;
+                fs::rename(tmp, *o_.port_file, ec);
+                if (ec) err_ << "toolhost: cannot write " << o_.port_file->string() << ": " << ec.message() << '\n';
+            }
+        }
+        std::unique_ptr<serve::stdio_server> stdio;
+        if (o_.stdio) {
+            stdio = std::make_unique<serve::stdio_server>(mcp, STDIN_FILENO, protocol_fd_);
+            err_ << "toolhost: serving MCP on stdio (" << mcp.tools().size() << " MCP tools)\n";
+        }
+        err_.flush();
+
+        // New plugin files dropped into a plugin folder are served without a restart (the MCP
+        // server tells its clients the tool list changed).
+        std::mutex rescan_mutex;
+        std::condition_variable rescan_cv;
+        bool rescan_stop = false;
+        std::thread rescanner;
+        if (settings.plugin_rescan_ms > 0) {
+            rescanner = std::thread([&] {
+                std::unique_lock lock(rescan_mutex);
+                while (!rescan_cv.wait_for(lock, std::chrono::milliseconds(settings.plugin_rescan_ms), [&] { return rescan_stop; })) {
+                    lock.unlock();
+                    for (const auto& name : host_->load_new_plugins())
+                        logging::write(logging::level::info, "serve", "new tool served", {{"tool", name}});
+                    lock.lock();
+                }
+            });
+        }
+
+        // One thread takes the stop signals; stdio's end of input wakes it with SIGUSR2.
+        std::atomic<int> stop_signal{0};
+        std::thread waiter([&] {
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGINT);
+            sigaddset(&set, SIGTERM);
+            sigaddset(&set, SIGUSR2);
+            int sig = 0;
+            sigwait(&set, &sig);
+            stop_signal.store(sig);
+            if (stdio) stdio->stop();
+        });
+        if (stdio) {
+            stdio->run(grace);
+            if (stop_signal.load() == 0) pthread_kill(waiter.native_handle(), SIGUSR2);
+        }
+        waiter.join();
+        if (int sig = stop_signal.load(); sig == SIGINT || sig == SIGTERM)
+            logging::write(logging::level::info, "serve", "stopping: finishing calls in flight",
+                           {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"grace_ms", settings.shutdown_grace_ms}});
+        if (rescanner.joinable()) {
+            {
+                std::lock_guard lock(rescan_mutex);
+                rescan_stop = true;
+            }
+            rescan_cv.notify_all();
+            rescanner.join();
+        }
+        if (http) http->stop(grace);
+        stdio.reset();
+        host_->shutdown();
+        logging::write(logging::level::info, "serve", "stopped");
+        return exit_code::ok;
+    }
+
     int cmd_validate() {
         auto problems = host_->validate();
         if (o_.json) {
@@ -493,6 +778,8 @@ private:
     std::ostream& err_;
     host_config config_;
     std::optional<toolhost::host> host_;
+    int protocol_fd_ = -1;  // serve --stdio: the real stdout
+    int rc_ = exit_code::ok;  // the exit code of the last fail()
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <toolhost/call_policy.hpp>
 #include <toolhost/config.hpp>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -69,7 +70,7 @@ public:
         }
         check_keys("", root.get_object(),
                    {"plugin_dirs", "threads", "log_level", "log_format", "lifecycle", "tools_enabled_by_default",
-                    "data_dir", "tools", "resilience", "tracing"});
+                    "data_dir", "tools", "resilience", "tracing", "serve"});
         const auto& obj = root.get_object();
         if (const auto* v = obj.if_contains("plugin_dirs")) read_plugin_dirs(*v);
         if (const auto* v = obj.if_contains("threads")) read_threads(*v);
@@ -84,6 +85,7 @@ public:
         if (const auto* v = obj.if_contains("resilience")) config_.resilience = read_resilience("/resilience", *v);
         if (const auto* v = obj.if_contains("tools")) read_tools(*v);
         if (const auto* v = obj.if_contains("tracing")) read_tracing(*v);
+        if (const auto* v = obj.if_contains("serve")) read_serve(*v);
         check_policies();
     }
 
@@ -176,6 +178,94 @@ private:
         error(pointer, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
                            describe(v));
         return std::nullopt;
+    }
+
+    void read_string(const std::string& pointer, const value& v, std::string& out, bool allow_empty) {
+        if (v.is_string() && (allow_empty || !v.get_string().empty())) {
+            out = v.get_string();
+        } else {
+            error(pointer, std::string(allow_empty ? "expected a string" : "expected a non-empty string") + ", got " +
+                               describe(v));
+        }
+    }
+
+    void read_strings(const std::string& pointer, const value& v, std::vector<std::string>& out) {
+        if (!v.is_array()) {
+            error(pointer, "expected an array of strings, got " + describe(v));
+            return;
+        }
+        const auto& a = v.get_array();
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            std::string item;
+            read_string(pointer + "/" + std::to_string(i), a[i], item, false);
+            if (!item.empty()) out.push_back(std::move(item));
+        }
+    }
+
+    // "serve": `toolhost serve` (docs/serving.md).
+    void read_serve(const value& v) {
+        if (!v.is_object()) {
+            error("/serve", "expected an object, got " + describe(v));
+            return;
+        }
+        const auto& obj = v.get_object();
+        check_keys("/serve", obj, {"http", "mcp", "plugin_rescan_ms"});
+        serve_settings& s = config_.serve;
+        constexpr std::uint64_t day_ms = 86400000;
+        if (const auto* x = obj.if_contains("plugin_rescan_ms"))
+            if (auto n = read_integer("/serve/plugin_rescan_ms", *x, 0, day_ms)) s.plugin_rescan_ms = *n;
+        if (const auto* h = obj.if_contains("http")) {
+            if (!h->is_object()) {
+                error("/serve/http", "expected an object, got " + describe(*h));
+            } else {
+                const auto& o = h->get_object();
+                check_keys("/serve/http", o,
+                           {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
+                            "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions",
+                            "shutdown_grace_ms"});
+                if (const auto* x = o.if_contains("listen")) {
+                    read_string("/serve/http/listen", *x, s.listen, false);
+                    if (auto problem = check_listen_address(s.listen); x->is_string() && !problem.empty())
+                        error("/serve/http/listen", problem + ", got " + describe(*x));
+                }
+                if (const auto* x = o.if_contains("allowed_hosts")) read_strings("/serve/http/allowed_hosts", *x, s.allowed_hosts);
+                if (const auto* x = o.if_contains("allowed_origins"))
+                    read_strings("/serve/http/allowed_origins", *x, s.allowed_origins);
+                if (const auto* x = o.if_contains("auth_token")) read_string("/serve/http/auth_token", *x, s.auth_token, true);
+                if (const auto* x = o.if_contains("stateless")) read_bool("/serve/http/stateless", *x, s.stateless);
+                if (const auto* x = o.if_contains("max_request_bytes"))
+                    if (auto n = read_integer("/serve/http/max_request_bytes", *x, 1024, std::uint64_t(1) << 30)) s.max_request_bytes = *n;
+                if (const auto* x = o.if_contains("request_timeout_ms"))
+                    if (auto n = read_integer("/serve/http/request_timeout_ms", *x, 1, day_ms)) s.request_timeout_ms = *n;
+                if (const auto* x = o.if_contains("idle_timeout_ms"))
+                    if (auto n = read_integer("/serve/http/idle_timeout_ms", *x, 1, day_ms)) s.idle_timeout_ms = *n;
+                if (const auto* x = o.if_contains("session_idle_timeout_ms"))
+                    if (auto n = read_integer("/serve/http/session_idle_timeout_ms", *x, 1, 30 * day_ms)) s.session_idle_timeout_ms = *n;
+                if (const auto* x = o.if_contains("max_sessions"))
+                    if (auto n = read_integer("/serve/http/max_sessions", *x, 1, 10000000)) s.max_sessions = *n;
+                if (const auto* x = o.if_contains("shutdown_grace_ms"))
+                    if (auto n = read_integer("/serve/http/shutdown_grace_ms", *x, 0, day_ms)) s.shutdown_grace_ms = *n;
+            }
+        }
+        if (const auto* m = obj.if_contains("mcp")) {
+            if (!m->is_object()) {
+                error("/serve/mcp", "expected an object, got " + describe(*m));
+            } else {
+                const auto& o = m->get_object();
+                check_keys("/serve/mcp", o, {"tool_name", "page_size", "instructions", "call_timeout_ms"});
+                if (const auto* x = o.if_contains("tool_name")) {
+                    read_string("/serve/mcp/tool_name", *x, s.tool_name, false);
+                    if (x->is_string() && s.tool_name.find("{operation}") == std::string::npos)
+                        error("/serve/mcp/tool_name",
+                              "the template must contain {operation} (it may also contain {tool}), got " + describe(*x));
+                }
+                if (const auto* x = o.if_contains("page_size"))
+                    if (auto n = read_integer("/serve/mcp/page_size", *x, 1, 10000)) s.page_size = *n;
+                if (const auto* x = o.if_contains("instructions")) read_string("/serve/mcp/instructions", *x, s.instructions, true);
+                if (const auto* x = o.if_contains("call_timeout_ms"))
+                    if (auto n = read_integer("/serve/mcp/call_timeout_ms", *x, 0, day_ms)) s.call_timeout_ms = *n;
+            }
+        }
     }
 
     // "tracing": the OTLP exporter. Kept even without an endpoint, so that TOOLHOST_OTLP_ENDPOINT
@@ -389,6 +479,7 @@ void apply_environment(host_config& config, const getenv_function& getenv, std::
         }
     }
     if (auto v = lookup(getenv, "TOOLHOST_DATA_DIR")) config.data_dir = *v;
+    if (auto v = lookup(getenv, "TOOLHOST_AUTH_TOKEN")) config.serve.auth_token = *v;
     if (auto v = lookup(getenv, "TOOLHOST_OTLP_ENDPOINT")) {
         if (auto problem = check_otlp_endpoint(*v); problem.empty()) {
             if (!config.tracing) config.tracing.emplace();
@@ -452,6 +543,45 @@ std::optional<std::string> process_env(std::string_view name) {
     // getenv() needs a terminated string; names are short, so the copy is cheap.
     if (const char* v = std::getenv(std::string(name).c_str())) return std::string(v);
     return std::nullopt;
+}
+
+}  // namespace toolhost
+
+namespace toolhost {
+
+std::string check_listen_address(std::string_view listen) {
+    std::string_view host, port;
+    if (listen.starts_with('[')) {
+        auto close = listen.find(']');
+        if (close == std::string_view::npos) return "an IPv6 address needs a closing ']'";
+        host = listen.substr(1, close - 1);
+        if (close + 1 >= listen.size() || listen[close + 1] != ':') return "expected [address]:port";
+        port = listen.substr(close + 2);
+    } else {
+        auto colon = listen.rfind(':');
+        if (colon == std::string_view::npos) return "expected address:port";
+        host = listen.substr(0, colon);
+        port = listen.substr(colon + 1);
+    }
+    if (host.empty()) return "the address is empty";
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(std::string(host), ec);
+    if (ec && host != "localhost") return "'" + std::string(host) + "' is not an IP address (or localhost)";
+    unsigned p = 0;
+    auto [end, perr] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || perr != std::errc() || end != port.data() + port.size() || p > 65535)
+        return "the port must be a number from 0 to 65535";
+    return {};
+}
+
+std::pair<std::string, uint16_t> split_listen_address(std::string_view listen) {
+    auto colon = listen.rfind(':');
+    std::string_view host = listen.substr(0, colon);
+    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+    unsigned p = 0;
+    std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), p);
+    if (host == "localhost") host = "127.0.0.1";
+    return {std::string(host), static_cast<uint16_t>(p)};
 }
 
 }  // namespace toolhost
