@@ -814,7 +814,7 @@ BOOST_AUTO_TEST_CASE(rest_errors_map_to_http_statuses) {
     BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/nope/echo", "{}").result_int() == 404u);
 
     const std::pair<std::string, unsigned> cases[] = {
-        {"INVALID_ARGUMENT", 400}, {"OUT_OF_RANGE", 400},      {"FAILED_PRECONDITION", 400}, {"UNAUTHENTICATED", 401},
+        {"INVALID_ARGUMENT", 400}, {"OUT_OF_RANGE", 400},      {"FAILED_PRECONDITION", 412}, {"UNAUTHENTICATED", 401},
         {"PERMISSION_DENIED", 403}, {"NOT_FOUND", 404},        {"ALREADY_EXISTS", 409},      {"ABORTED", 409},
         {"RESOURCE_EXHAUSTED", 429}, {"CANCELLED", 499},       {"UNIMPLEMENTED", 501},       {"UNAVAILABLE", 503},
         {"DEADLINE_EXCEEDED", 504}, {"INTERNAL", 500},         {"DATA_LOSS", 500},           {"UNKNOWN", 500},
@@ -981,6 +981,81 @@ BOOST_AUTO_TEST_CASE(stop_with_no_grace_ends_a_hanging_call_and_never_hangs) {
     const auto ec = c.read_until_closed();
     BOOST_TEST(static_cast<bool>(ec));
     env.server->stop(0ms);  // idempotent
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_request_gets_an_empty_event_stream_not_202) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    auto req = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_wait_cancel", {}, 41)), mcp_headers(id));
+    c.send(req);
+    BOOST_TEST_REQUIRE(eventually([&] { return env.h->in_flight() > 0; }));
+    client other(env.port());
+    auto n = other.request(bhttp::verb::post, "/mcp",
+                           R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":41}})", mcp_headers(id));
+    BOOST_TEST(n.result_int() == 202u);
+    // A request is owed a 200 with JSON or a stream (202 is for notifications and responses).
+    auto answer = c.read();
+    BOOST_TEST(answer.result_int() == 200u);
+    BOOST_TEST(contains(header(answer, "Content-Type"), "text/event-stream"));
+    BOOST_TEST(parse_sse(answer.body()).empty(), answer.body());
+    BOOST_TEST(eventually([&] { return env.h->in_flight() == 0; }));
+    // The connection is still good.
+    auto ping = c.request(bhttp::verb::post, "/mcp", rpc(42, "ping"), mcp_headers(id));
+    BOOST_TEST(ping.result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(circuit_breakers_are_listed_and_reset_over_http_and_by_the_cli) {
+    server_env env;
+    client c(env.port());
+    auto state_of = [&](std::string_view tool) {
+        auto r = c.request(bhttp::verb::get, "/v1/circuit-breakers");
+        BOOST_TEST_REQUIRE(r.result_int() == 200u);
+        const auto listed = body_json(r);
+        for (const auto& b : listed.at("circuit_breakers").as_array())
+            if (b.at("tool").as_string() == tool) {
+                BOOST_TEST(b.at("operation").is_null());
+                return std::string(b.at("state").as_string());
+            }
+        return std::string("none");
+    };
+    BOOST_TEST(state_of("testkit_mt") == "closed");
+    auto opened = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/open");
+    BOOST_TEST(opened.result_int() == 200u, opened.body());
+    BOOST_TEST(state_of("testkit_mt") == "forced_open");
+    auto refused = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", "{}");
+    BOOST_TEST(refused.result_int() == 503u);
+    BOOST_TEST(body_json(refused).at("error").at("code").as_string() == "UNAVAILABLE");
+
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/nosuch/circuit-breaker/reset").result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/reset", R"({"operation":"nosuch"})")
+                   .result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/explode").result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools/testkit_mt/circuit-breaker/reset").result_int() == 405u);
+
+    // The command line talks to the running server.
+    const std::string url = "http://127.0.0.1:" + std::to_string(env.port());
+    auto listed = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "list", "--json", "--server", url});
+    BOOST_TEST(listed.exit_code == 0, listed.err);
+    BOOST_TEST(contains(listed.out, R"("tool":"testkit_mt","operation":null,"state":"forced_open")"), listed.out);
+    auto text = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "list", "--server", url});
+    BOOST_TEST(contains(text.out, "testkit_mt forced_open"), text.out);
+    auto reset = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "reset", "--all", "--server", url});
+    BOOST_TEST(reset.exit_code == 0, reset.err);
+    BOOST_TEST(state_of("testkit_mt") == "closed");
+    auto missing = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "reset", "nosuch", "--server", url});
+    BOOST_TEST(missing.exit_code == 65, missing.err);
+    BOOST_TEST(contains(missing.err, "NOT_FOUND: no tool named 'nosuch'"), missing.err);
+    auto one = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "open", "testkit_mt", "echo", "--server", url});
+    BOOST_TEST(one.exit_code == 0, one.err);
+    BOOST_TEST(state_of("testkit_mt") == "forced_open");
+    auto metrics = toolhost::test::run_process({TOOLHOST_TEST_EXE, "metrics", "testkit_mt", "--server", url});
+    BOOST_TEST(metrics.exit_code == 0, metrics.err);
+    BOOST_TEST(contains(metrics.out, R"(toolhost_tool_circuit_breaker_state{tool="testkit_mt"} 3)"), metrics.out);
+    BOOST_TEST(!contains(metrics.out, R"(tool="testkit")"), metrics.out);
+    auto down = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "list", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(down.exit_code == 69, down.err);
+    BOOST_TEST(contains(down.err, "no answer from toolhost serve"), down.err);
 }
 
 BOOST_AUTO_TEST_CASE(start_reports_a_busy_port) {

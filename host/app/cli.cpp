@@ -590,9 +590,9 @@ private:
                 const auto& o = b.as_object();
                 std::string scope(o.at("tool").as_string());
                 if (o.at("operation").is_string()) scope += "." + std::string(o.at("operation").as_string());
-                out_ << scope << ' ' << o.at("state").as_string() << "  consecutive_failures="
-                     << json::serialize(o.at("consecutive_failures")) << " failure_rate=" << json::serialize(o.at("failure_rate"))
-                     << '\n';
+                out_ << scope << ' ' << std::string_view(o.at("state").as_string())
+                     << "  consecutive_failures=" << o.at("consecutive_failures").to_number<uint64_t>()
+                     << " failure_rate=" << o.at("failure_rate").to_number<double>() << '\n';
             }
             return exit_code::ok;
         }
@@ -670,7 +670,8 @@ private:
         std::optional<serve::http_server> http;
         if (want_http) {
             http.emplace(*host_, mcp, settings);
-            unsigned io_threads = std::max(1u, std::thread::hardware_concurrency() / 2);
+            unsigned io_threads =
+                settings.io_threads > 0 ? settings.io_threads : std::max(1u, std::thread::hardware_concurrency() / 2);
             if (auto started = http->start(io_threads); !started) {
                 err_ << "toolhost: cannot serve HTTP on " << settings.listen << ": " << started.error() << '\n';
                 http.reset();

@@ -222,7 +222,7 @@ private:
                 check_keys("/serve/http", o,
                            {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
                             "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions",
-                            "shutdown_grace_ms"});
+                            "shutdown_grace_ms", "io_threads"});
                 if (const auto* x = o.if_contains("listen")) {
                     read_string("/serve/http/listen", *x, s.listen, false);
                     if (auto problem = check_listen_address(s.listen); x->is_string() && !problem.empty())
@@ -245,6 +245,8 @@ private:
                     if (auto n = read_integer("/serve/http/max_sessions", *x, 1, 10000000)) s.max_sessions = *n;
                 if (const auto* x = o.if_contains("shutdown_grace_ms"))
                     if (auto n = read_integer("/serve/http/shutdown_grace_ms", *x, 0, day_ms)) s.shutdown_grace_ms = *n;
+                if (const auto* x = o.if_contains("io_threads"))
+                    if (auto n = read_integer("/serve/http/io_threads", *x, 0, 256)) s.io_threads = static_cast<unsigned>(*n);
             }
         }
         if (const auto* m = obj.if_contains("mcp")) {

@@ -145,6 +145,8 @@ struct server::catalog {
         std::string operation;
         bool content_result = false;
         bool object_output = false;  // outputSchema declared (an object schema)
+        bool run_inline = false;     // nonblocking operation of a thread-safe tool
+        operation_ref ref;           // for host::call_inline
         json::object listing;        // the tools/list entry for 2025-06-18 and later
         json::object legacy;         // ... for 2025-03-26 (no title, no outputSchema)
     };
@@ -203,8 +205,8 @@ namespace {
 class client_peer final : public call_peer {
 public:
     client_peer(std::weak_ptr<session> s, session::state* st, std::shared_ptr<exchange> out,
-                std::chrono::milliseconds timeout)
-        : session_(std::move(s)), st_(st), out_(std::move(out)), timeout_(timeout) {}
+                std::chrono::milliseconds timeout, bool inline_call)
+        : session_(std::move(s)), st_(st), out_(std::move(out)), timeout_(timeout), inline_call_(inline_call) {}
 
     bool wants_log(int32_t level) const noexcept override {
         return level >= st_->log_threshold.load(std::memory_order_relaxed);
@@ -230,6 +232,11 @@ public:
 
 private:
     call_result request_impl(std::string_view method, std::string_view params, const call_control& control) {
+        // The answer would arrive on the very thread this call blocks.
+        if (inline_call_)
+            return make_tool_error(status_code::failed_precondition,
+                                   "an operation flagged NONBLOCKING cannot wait for the client's answer to " +
+                                       std::string(method) + "; drop the flag");
         auto keep = session_.lock();
         if (!keep) return make_tool_error(status_code::unavailable, "the MCP session has ended");
         std::string_view capability = method.starts_with("sampling/")      ? "sampling"
@@ -297,6 +304,7 @@ private:
     session::state* st_;  // valid while session_ locks
     std::shared_ptr<exchange> out_;
     std::chrono::milliseconds timeout_;
+    bool inline_call_;
 };
 
 }  // namespace
@@ -549,16 +557,20 @@ void session::on_request(std::string_view method, const json::value& id, json::o
         }
         std::string version = supported_protocol_version(pv->get_string()) ? std::string(pv->get_string())
                                                                            : std::string(latest_protocol_version);
+        bool again = false;
         {
             std::lock_guard lock(st_->m);
-            if (st_->initialized && !st_->stateless) {
-                out->finish(error_response(id, invalid_request, "invalid request: the session is already initialized"));
-                return;
+            again = st_->initialized && !st_->stateless;
+            if (!again) {
+                st_->version = version;
+                if (const auto* c = params.if_contains("capabilities"); c && c->is_object())
+                    st_->client_capabilities = c->get_object();
+                st_->initialized = true;
             }
-            st_->version = version;
-            if (const auto* c = params.if_contains("capabilities"); c && c->is_object())
-                st_->client_capabilities = c->get_object();
-            st_->initialized = true;
+        }
+        if (again) {
+            out->finish(error_response(id, invalid_request, "invalid request: the session is already initialized"));
+            return;
         }
         const auto& o = server_.options();
         json::object info{{"name", o.server_name},
@@ -572,18 +584,21 @@ void session::on_request(std::string_view method, const json::value& id, json::o
         return;
     }
     std::string version;
+    bool closed = false, initialized = false;
     {
         std::lock_guard lock(st_->m);
-        if (st_->closed) {
-            out->finish(error_response(id, invalid_request, "the session has ended"));
-            return;
-        }
-        if (!st_->initialized) {
-            out->finish(error_response(id, invalid_request,
-                                       "invalid request: the session is not initialized; send initialize first"));
-            return;
-        }
+        closed = st_->closed;
+        initialized = st_->initialized;
         version = st_->version;
+    }
+    // (Answers outside the lock: an exchange may call back into the session.)
+    if (closed) {
+        out->finish(error_response(id, invalid_request, "the session has ended"));
+        return;
+    }
+    if (!initialized) {
+        out->finish(error_response(id, invalid_request, "invalid request: the session is not initialized; send initialize first"));
+        return;
     }
     if (method == "tools/list") {
         auto cat = server_.current();
@@ -671,19 +686,33 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
             };
         }
     }
-    options.peer = std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout);
+    options.peer = std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, e->run_inline);
+
+    if (e->run_inline) {
+        // Microseconds on this thread: cheaper than two thread hand-offs. Nothing can cancel it
+        // while it runs, so it is not registered as in flight.
+        std::string version;
+        {
+            std::lock_guard lock(st_->m);
+            version = st_->version;
+        }
+        call_result r = server_.host().call_inline(e->ref, arguments, options);
+        out->finish(response(id, call_result_json(*e, r, modern(version))));
+        return;
+    }
 
     const std::string key = json::serialize(id);
     auto signal = std::make_shared<boost::asio::cancellation_signal>();
     std::string version;
+    bool taken = false;
     {
         std::lock_guard lock(st_->m);
-        if (st_->in_flight.contains(key)) {
-            out->finish(error_response(id, invalid_request, "invalid request: request id " + key + " is already in use"));
-            return;
-        }
-        st_->in_flight.emplace(key, signal);
+        taken = !st_->in_flight.try_emplace(key, signal).second;
         version = st_->version;
+    }
+    if (taken) {  // (answered outside the lock: an exchange may call back into the session)
+        out->finish(error_response(id, invalid_request, "invalid request: request id " + key + " is already in use"));
+        return;
     }
     auto self = shared_from_this();
     server_.host().async_call(
@@ -737,6 +766,12 @@ std::shared_ptr<const server::catalog> build_catalog(toolhost::host& h, const se
             e.tool = d.name;
             e.operation = op.name;
             e.content_result = (op.flags & TOOLHOST_OPERATION_CONTENT_RESULT) != 0;
+            if (o.inline_nonblocking && d.thread_safe && (op.flags & TOOLHOST_OPERATION_NONBLOCKING) != 0) {
+                if (auto ref = h.resolve(d.name, op.name)) {
+                    e.ref = std::move(*ref);
+                    e.run_inline = true;
+                }
+            }
             std::string description = op.description.empty() ? d.description : op.description;
             if (description.empty()) description = d.name + " " + op.name;
             json::object annotations{{"readOnlyHint", op.read_only()},

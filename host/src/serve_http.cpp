@@ -87,8 +87,9 @@ constexpr int json_max_depth = 256;
 constexpr int jsonrpc_server_error = -32000;       // transport-level errors (as the TypeScript SDK)
 constexpr int jsonrpc_session_not_found = -32001;
 
-enum route_id : std::uint8_t { r_mcp, r_tools, r_tool, r_call, r_healthz, r_readyz, r_metrics, r_other, r_count };
-constexpr std::string_view route_names[r_count] = {"mcp", "tools", "tool", "call", "healthz", "readyz", "metrics", "other"};
+enum route_id : std::uint8_t { r_mcp, r_tools, r_tool, r_call, r_healthz, r_readyz, r_metrics, r_breakers, r_other, r_count };
+constexpr std::string_view route_names[r_count] = {"mcp",     "tools",   "tool",    "call",    "healthz",
+                                                   "readyz",  "metrics", "breakers", "other"};
 
 char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -247,14 +248,14 @@ std::string normalize_origin(std::string_view origin) {
     return o;
 }
 
-// The HTTP status for a call's error code (REST). FAILED_PRECONDITION is 400, as in Google's
-// HTTP mapping of the gRPC codes: the call cannot succeed as sent, retrying will not help.
+// The HTTP status for a call's error code (REST, docs/serving.md). FAILED_PRECONDITION is 412:
+// the request was fine, the state of the tool or its data is not (a tool that failed to start).
 unsigned http_status_for(status_code c) noexcept {
     switch (c) {
     case status_code::ok: return 200;
     case status_code::invalid_argument:
-    case status_code::out_of_range:
-    case status_code::failed_precondition: return 400;
+    case status_code::out_of_range: return 400;
+    case status_code::failed_precondition: return 412;
     case status_code::unauthenticated: return 401;
     case status_code::permission_denied: return 403;
     case status_code::not_found: return 404;
@@ -754,11 +755,16 @@ private:
         if (path == "/readyz") return r_readyz;
         if (path == "/metrics") return r_metrics;
         if (path == "/v1/tools") return r_tools;
+        if (path == "/v1/circuit-breakers" || path == "/v1/circuit-breakers/reset") return r_breakers;
         if (path.starts_with("/v1/tools/")) {
             const std::string_view rest = path.substr(10);
             const auto slash = rest.find('/');
             if (slash == std::string_view::npos) return r_tool;
-            if (rest.find('/', slash + 1) == std::string_view::npos) return r_call;
+            const auto second = rest.find('/', slash + 1);
+            if (second == std::string_view::npos) return r_call;
+            if (rest.substr(slash + 1, second - slash - 1) == "circuit-breaker" &&
+                rest.find('/', second + 1) == std::string_view::npos)
+                return r_breakers;
         }
         return r_other;
     }
@@ -830,6 +836,7 @@ private:
             return list_tools();
         case r_tool:
         case r_call: return rest_tool(method);
+        case r_breakers: return breakers(method);
         default: return http_error(bhttp::status::not_found, "Not Found: " + std::string(req_.target()));
         }
     }
@@ -1011,6 +1018,7 @@ private:
         std::uint64_t seq = 0;
         bool json_only = false;  // the client takes application/json only
         bool sse_only = false;   // the client takes text/event-stream only
+        bool is_request = false; // the message is a request (it is owed a 200 answer)
         bool in_handle = false;  // session::handle() is running on this thread
         std::string new_session_id;
         std::shared_ptr<session_entry> new_entry;
@@ -1036,6 +1044,7 @@ private:
     void readyz();
     void list_tools();
     void rest_tool(bhttp::verb method);
+    void breakers(bhttp::verb method);
     void rest_call(std::string tool, std::string operation);
 
     friend class mcp_exchange;
@@ -1203,6 +1212,7 @@ void connection::mcp_post() {
     const json::object* obj = message.if_object();
     const json::value* method = obj ? obj->if_contains("method") : nullptr;
     const bool is_initialize = method && method->is_string() && method->get_string() == "initialize";
+    const bool is_request = method != nullptr && obj->contains("id");
 
     std::shared_ptr<mcp::session> session;
     mcp_ = {};
@@ -1237,6 +1247,7 @@ void connection::mcp_post() {
     mcp_.seq = seq_;
     mcp_.json_only = accept.json && !accept.sse;
     mcp_.sse_only = accept.sse && !accept.json;
+    mcp_.is_request = is_request;
     phase_ = phase::waiting;
     self_hold_ = shared_from_this();
     auto ex = std::make_shared<mcp_exchange>(st_, this, weak_from_this(), seq_, mcp_.json_only);
@@ -1307,6 +1318,13 @@ void connection::mcp_finish(std::uint64_t seq, std::string message) {
     }
     if (sse_) {
         if (!message.empty()) queue_event(message);
+        queue_stream_end();
+        return flush_stream();
+    }
+    if (message.empty() && mcp_.is_request) {
+        // A request that gets no response (the client cancelled it): the transport still owes
+        // a 200 with a stream (202 is for notifications and responses only); it ends empty.
+        start_sse(session_header);
         queue_stream_end();
         return flush_stream();
     }
@@ -1498,6 +1516,70 @@ void connection::list_tools() {
     json::array tools;
     for (const auto& s : srv_.host_.status()) tools.push_back(tool_json(srv_.host_, s));
     reply(bhttp::status::ok, json::serialize(json::object{{"tools", std::move(tools)}}));
+}
+
+// The seed's reset_circuit_breaker / reset_all_circuit_breakers, for `toolhost breaker`:
+//   GET  /v1/circuit-breakers                               every breaker
+//   POST /v1/circuit-breakers/reset                         close them all
+//   POST /v1/tools/{tool}/circuit-breaker/{reset|open|disable}  one tool's ({"operation": ...}: one)
+void connection::breakers(bhttp::verb method) {
+    const std::string_view path = std::string_view(req_.target()).substr(0, req_.target().find('?'));
+    auto& h = srv_.host_;
+    if (path == "/v1/circuit-breakers") {
+        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        const auto now = std::chrono::steady_clock::now();
+        json::array all;
+        for (const auto& b : h.circuit_breakers()) {
+            json::object o{{"tool", b.tool},
+                           {"operation", b.operation.empty() ? json::value(nullptr) : json::value(b.operation)},
+                           {"state", breaker_state_name(b.state.state)},
+                           {"calls", b.state.calls},
+                           {"failures", b.state.failures},
+                           {"consecutive_failures", b.state.consecutive_failures},
+                           {"failure_rate", b.state.failure_rate},
+                           {"transitions", b.state.transitions}};
+            if (b.state.state == breaker_state::open || b.state.state == breaker_state::half_open)
+                o["next_probe_in_ms"] =
+                    std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(b.state.next_probe_at - now).count());
+            all.push_back(std::move(o));
+        }
+        return reply(bhttp::status::ok, json::serialize(json::object{{"circuit_breakers", std::move(all)}}));
+    }
+    if (method != bhttp::verb::post) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "POST");
+    if (path == "/v1/circuit-breakers/reset") {
+        h.reset_all_circuit_breakers();
+        logging::write(logging::level::info, "serve", "every circuit breaker reset over HTTP");
+        return reply(bhttp::status::ok, R"({"ok":true})");
+    }
+    auto target = boost::urls::parse_origin_form(req_.target());
+    if (!target) return http_error(bhttp::status::bad_request, "Bad Request: malformed request target");
+    std::vector<std::string> segments;
+    for (auto seg : target->segments()) segments.push_back(seg);
+    // v1, tools, {tool}, circuit-breaker, {action}
+    if (segments.size() != 5) return http_error(bhttp::status::not_found, "Not Found: " + std::string(req_.target()));
+    const std::string& tool = segments[2];
+    const std::string& action = segments[4];
+    std::string operation;
+    if (!req_.body().empty()) {
+        json::error_code ec;
+        auto v = json::parse(req_.body(), ec);
+        const json::value* op = !ec && v.is_object() ? v.as_object().if_contains("operation") : nullptr;
+        if (ec || !v.is_object() || (op != nullptr && !op->is_string()))
+            return http_error(bhttp::status::bad_request, "the body must be {} or {\"operation\": \"<name>\"}");
+        if (op != nullptr) operation = op->get_string();
+    }
+    bool found = false;
+    if (action == "reset") found = h.reset_circuit_breaker(tool, operation);
+    else if (action == "open") found = h.force_open_circuit_breaker(tool, operation);
+    else if (action == "disable") found = h.disable_circuit_breaker(tool, operation);
+    else return http_error(bhttp::status::not_found, "no breaker action '" + action + "' (reset, open or disable)");
+    if (!found)
+        return http_error(bhttp::status::not_found,
+                          operation.empty() ? "no tool named '" + tool + "'"
+                                            : "no operation '" + operation + "' in tool '" + tool + "'");
+    logging::write(logging::level::info, "serve", "circuit breaker changed over HTTP",
+                   {{"tool", tool}, {"operation", operation}, {"action", action}});
+    return reply(bhttp::status::ok, R"({"ok":true})");
 }
 
 void connection::rest_tool(bhttp::verb method) {

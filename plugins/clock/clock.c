@@ -37,7 +37,7 @@ static const toolhost_operation_descriptor_t clock_now_operation = {
     "{\"type\":\"object\","
     "\"properties\":{\"unix_ms\":{\"type\":\"integer\"},\"iso8601\":{\"type\":\"string\"}},"
     "\"required\":[\"unix_ms\",\"iso8601\"],\"additionalProperties\":false}",
-    TOOLHOST_OPERATION_READ_ONLY};
+    TOOLHOST_OPERATION_READ_ONLY | TOOLHOST_OPERATION_NONBLOCKING};
 
 static const toolhost_operation_descriptor_t clock_sleep_operation = {
     sizeof(toolhost_operation_descriptor_t),

@@ -19,7 +19,7 @@ public:
                 .description = "Returns the arguments object exactly as it was given.",
                 .input_schema = R"({"type":"object"})",
                 .output_schema = R"({"type":"object"})",
-                .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
+                .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY | TOOLHOST_OPERATION_NONBLOCKING,
             }},
         };
     }

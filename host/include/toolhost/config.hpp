@@ -61,6 +61,7 @@ struct serve_settings {
     uint64_t session_idle_timeout_ms = 1800000;  ///< an MCP session unused this long ends
     std::size_t max_sessions = 10000;            ///< more live sessions: initialize gets 503
     uint64_t shutdown_grace_ms = 10000;          ///< SIGTERM/SIGINT: how long calls in flight may finish
+    unsigned io_threads = 0;                     ///< network threads; 0: one per two cores, at least one
     /// "serve.plugin_rescan_ms": how often a running server looks for new plugin files (a .so
     /// dropped into a plugin folder is served within this time); 0: never.
     uint64_t plugin_rescan_ms = 2000;

@@ -59,6 +59,9 @@ struct server_options {
     /// The deadline of a tools/call without one of its own; zero: none (the tool's policy
     /// still applies).
     std::chrono::milliseconds call_timeout{0};
+    /// Run calls of operations flagged TOOLHOST_OPERATION_NONBLOCKING (of thread-safe tools) on
+    /// the thread that handles the message (host::call_inline) instead of the worker pool.
+    bool inline_nonblocking = true;
 };
 
 /// Where the engine sends what belongs to one incoming message: notifications and requests

@@ -32,6 +32,11 @@ TOOLHOST_EXTERN_C_BEGIN
  * the blocks as they are; without this flag the host makes one text block of the result JSON
  * and passes the result as structuredContent. */
 #define TOOLHOST_OPERATION_CONTENT_RESULT (UINT64_C(1) << 5)
+/* It never blocks (no I/O, no sleeping, no waiting for other threads or long-held locks, no
+ * toolhost.client/1 requests) and returns within microseconds. For a thread-safe tool a server may then run the call on its
+ * network thread instead of handing it to the worker pool, which saves two thread hand-offs.
+ * Wrongly set, it stalls every client served by that thread while the call runs. */
+#define TOOLHOST_OPERATION_NONBLOCKING (UINT64_C(1) << 6)
 
 /* Tool flags. */
 /* invoke() may run concurrently on several threads for one instance. Without this flag the host
