@@ -11,7 +11,8 @@
 # Builds nothing. Defaults: build/release/bin/toolhost and build/release/lib/toolhost/plugins
 # (PLUGIN_DIR must hold echo.so). Environment: DURATION (wrk seconds per case, 10), RUNS (runs
 # of each case, 2; the table shows the run with the most requests per second), CLIENTS
-# ("1 50"), STDIO_CALLS (20000), NODE_MODULES (tests/mcp/node_modules: the SDK and Node.js 22),
+# ("1 50"), WRK_THREADS (1: on a 2-core machine the load generator keeps one core and the
+# server gets the other), STDIO_CALLS (20000), NODE_MODULES (tests/mcp/node_modules: the SDK and Node.js 22),
 # WORK (a scratch folder; default a new temporary one, removed at the end unless KEEP=1).
 # Needs wrk (scripts/setup-deps.sh) and curl. Prints a table and one JSON line per case
 # (MCPBENCH_RESULT {...}); exit 1 if any response was not a 200 with a result.
@@ -121,8 +122,7 @@ close_sessions() {
 # One wrk run: server, clients, seconds; appends a result line to $work/results.jsonl.
 failed=0
 load() {
-  local server=$1 c=$2 secs=$3 tag=$4 threads=1 ids out line
-  [ "$c" -gt 1 ] && threads=2
+  local server=$1 c=$2 secs=$3 tag=$4 threads=${WRK_THREADS:-1} ids out line
   ids=$(open_sessions "${url[$server]}" "$c")
   out=$(MCP_SESSION_IDS=$ids wrk -t"$threads" -c"$c" -d"${secs}s" --timeout 10s --latency -s "$here/tools_call.lua" "${url[$server]}")
   close_sessions "${url[$server]}" "$ids"
