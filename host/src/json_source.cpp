@@ -1,5 +1,7 @@
 #include <toolhost/json_source.hpp>
 
+#include <boost/json/basic_parser_impl.hpp>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/stream_parser.hpp>
 
@@ -271,6 +273,45 @@ json_diagnostic json_document::error_at_key(std::string_view pointer, std::strin
 json_diagnostic json_document::error_at(std::string_view pointer, std::string message) const {
     auto [line, column] = locate(pointer);
     return json_diagnostic{file_, line, column, std::string(pointer), std::move(message)};
+}
+
+namespace {
+
+// Validates JSON text without building anything (results of tools are relayed as they are).
+struct validate_handler {
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+    bool on_document_begin(boost::json::error_code&) { return true; }
+    bool on_document_end(boost::json::error_code&) { return true; }
+    bool on_array_begin(boost::json::error_code&) { return true; }
+    bool on_array_end(std::size_t, boost::json::error_code&) { return true; }
+    bool on_object_begin(boost::json::error_code&) { return true; }
+    bool on_object_end(std::size_t, boost::json::error_code&) { return true; }
+    bool on_string_part(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
+    bool on_string(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
+    bool on_key_part(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
+    bool on_key(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
+    bool on_number_part(boost::json::string_view, boost::json::error_code&) { return true; }
+    bool on_int64(std::int64_t, boost::json::string_view, boost::json::error_code&) { return true; }
+    bool on_uint64(std::uint64_t, boost::json::string_view, boost::json::error_code&) { return true; }
+    bool on_double(double, boost::json::string_view, boost::json::error_code&) { return true; }
+    bool on_bool(bool, boost::json::error_code&) { return true; }
+    bool on_null(boost::json::error_code&) { return true; }
+    bool on_comment_part(boost::json::string_view, boost::json::error_code&) { return true; }
+    bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
+};
+
+}  // namespace
+
+bool is_valid_json(std::string_view text) noexcept {
+    boost::json::parse_options o;
+    o.max_depth = 100000;
+    boost::json::basic_parser<validate_handler> p(o);
+    boost::json::error_code ec;
+    const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
+    return !ec && n == text.size();
 }
 
 }  // namespace toolhost

@@ -541,6 +541,29 @@ json::object call_result_json(const server::catalog::entry& e, const call_result
     return out;
 }
 
+// The tools/call response. A result that is JSON text goes into it as it is (escaped once for the
+// text block, spliced in as structuredContent when it is an object) instead of being parsed and
+// serialized again: the common case, and the one on every call's path.
+std::string call_response(const json::value& id, const server::catalog::entry& e, const call_result& r, bool is_modern) {
+    if (r && !e.content_result && is_valid_json(*r)) {
+        const std::string_view text = *r;
+        const auto first = text.find_first_not_of(" \t\r\n");
+        const bool object = first != std::string_view::npos && text[first] == '{';
+        std::string out = R"({"jsonrpc":"2.0","id":)";
+        out += json::serialize(id);
+        out += R"(,"result":{"content":[{"type":"text","text":)";
+        out += json::serialize(json::string_view(text.data(), text.size()));
+        out += "}]";
+        if (object && is_modern) {
+            out += R"(,"structuredContent":)";
+            out += text;
+        }
+        out += "}}";
+        return out;
+    }
+    return response(id, call_result_json(e, r, is_modern));
+}
+
 }  // namespace
 
 void session::on_request(std::string_view method, const json::value& id, json::object params,
@@ -697,7 +720,7 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
             version = st_->version;
         }
         call_result r = server_.host().call_inline(e->ref, arguments, options);
-        out->finish(response(id, call_result_json(*e, r, modern(version))));
+        out->finish(call_response(id, *e, r, modern(version)));
         return;
     }
 
@@ -730,7 +753,7 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
                     out->finish({});
                     return;
                 }
-                out->finish(response(id, call_result_json(*e, r, modern(version))));
+                out->finish(call_response(id, *e, r, modern(version)));
             }));
 }
 

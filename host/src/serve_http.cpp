@@ -36,7 +36,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
@@ -292,45 +291,10 @@ std::string rest_error_body(std::string_view code, std::string_view message) {
     return json::serialize(json::object{{"ok", false}, {"error", {{"code", code}, {"message", message}}}});
 }
 
-// Validates JSON text without building anything (results of tools are relayed as they are).
-struct validate_handler {
-    static constexpr std::size_t max_object_size = std::size_t(-1);
-    static constexpr std::size_t max_array_size = std::size_t(-1);
-    static constexpr std::size_t max_key_size = std::size_t(-1);
-    static constexpr std::size_t max_string_size = std::size_t(-1);
-    bool on_document_begin(json::error_code&) { return true; }
-    bool on_document_end(json::error_code&) { return true; }
-    bool on_array_begin(json::error_code&) { return true; }
-    bool on_array_end(std::size_t, json::error_code&) { return true; }
-    bool on_object_begin(json::error_code&) { return true; }
-    bool on_object_end(std::size_t, json::error_code&) { return true; }
-    bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_key_part(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_key(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_number_part(json::string_view, json::error_code&) { return true; }
-    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
-    bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
-    bool on_double(double, json::string_view, json::error_code&) { return true; }
-    bool on_bool(bool, json::error_code&) { return true; }
-    bool on_null(json::error_code&) { return true; }
-    bool on_comment_part(json::string_view, json::error_code&) { return true; }
-    bool on_comment(json::string_view, json::error_code&) { return true; }
-};
-
 json::parse_options parse_opts() {
     json::parse_options o;
     o.max_depth = json_max_depth;
     return o;
-}
-
-bool valid_json(std::string_view text) {
-    json::parse_options o;
-    o.max_depth = 100000;
-    json::basic_parser<validate_handler> p(o);
-    json::error_code ec;
-    const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
-    return !ec && n == text.size();
 }
 
 // Where parsing `text` fails: the offset of the first byte that cannot be part of a JSON
@@ -1654,7 +1618,7 @@ void connection::rest_done(std::uint64_t seq, call_result r) {
     rest_pending_ = false;
     cancel_.slot().clear();
     if (r) {
-        if (!valid_json(*r)) {
+        if (!is_valid_json(*r)) {
             return reply(bhttp::status::internal_server_error,
                          rest_error_body("INTERNAL", "the tool returned a result that is not valid JSON"));
         }

@@ -71,4 +71,8 @@ private:
 /// Escapes one reference token for a JSON pointer ("a/b" -> "a~1b", "m~n" -> "m~0n").
 std::string json_pointer_escape(std::string_view token);
 
+/// Whether `text` is exactly one JSON value (whitespace around it allowed), checked without
+/// building it: for relaying a tool's result text as it is.
+bool is_valid_json(std::string_view text) noexcept;
+
 }  // namespace toolhost
