@@ -91,15 +91,7 @@ struct env {
     std::unique_ptr<mcp::server> srv;
 
     explicit env(mcp::server_options o = {}) {
-        auto plugins = dir / "plugins";
-        fs::create_directory(plugins);
-        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
-        auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
-        c.plugin_dirs = {plugins};
-        c.data_dir = dir / "var";
-        c.threads = 2;
-        c.log_level = "error";
-        h = std::make_unique<host>(std::move(c));
+        h = std::make_unique<host>(toolhost::test::testkit_config(dir.path()));
         h->load_plugins();
         BOOST_TEST_REQUIRE(h->start({}).ok());
         srv = std::make_unique<mcp::server>(*h, std::move(o));

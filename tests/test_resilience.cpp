@@ -31,18 +31,7 @@ namespace {
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
-// A configuration whose only plugin is testkit, with its data under `dir`.
-host_config testkit_config(const temp_dir& dir, unsigned threads) {
-    auto plugins = dir / "plugins";
-    fs::create_directory(plugins);
-    toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
-    auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
-    c.plugin_dirs = {plugins};
-    c.data_dir = dir / "var";
-    c.threads = threads;
-    c.log_level = "error";
-    return c;
-}
+using toolhost::test::testkit_config;
 
 // A host with the testkit plugin on a manual clock and manual timers.
 struct fixture {
@@ -53,7 +42,7 @@ struct fixture {
     std::unique_ptr<host> h;
 
     explicit fixture(call_policy policy = quick_policy()) {
-        host_options o{testkit_config(dir, 4), {}, std::move(policy), &time, &timers, &random, nullptr};
+        host_options o{testkit_config(dir.path(), 4), {}, std::move(policy), &time, &timers, &random, nullptr};
         h = std::make_unique<host>(std::move(o));
         h->load_plugins();
     }
@@ -383,7 +372,7 @@ BOOST_AUTO_TEST_CASE(many_calls_with_faults_each_get_exactly_one_result) {
     p.retry.jitter = backoff_jitter::none;
     p.breaker_enabled = false;  // faults are injected on purpose; the breaker is tested above
     p.bulkhead.max_queue = 4096;  // 16 callers x 64 outstanding: room for all of them
-    host h(host_options{testkit_config(dir, 2), {}, p, nullptr, nullptr, nullptr, nullptr});
+    host h(host_options{testkit_config(dir.path(), 2), {}, p, nullptr, nullptr, nullptr, nullptr});
     h.load_plugins();
     BOOST_TEST_REQUIRE(h.start({}).ok());
 

@@ -275,15 +275,7 @@ struct server_env {
     std::unique_ptr<serve::http_server> server;
 
     explicit server_env(serve_settings s = local_settings()) {
-        const fs::path plugins = dir / "plugins";
-        fs::create_directory(plugins);
-        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
-        auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
-        c.plugin_dirs = {plugins};
-        c.data_dir = dir / "var";
-        c.threads = 4;
-        c.log_level = "error";
-        h = std::make_unique<host>(std::move(c));
+        h = std::make_unique<host>(toolhost::test::testkit_config(dir.path(), 4));
         h->load_plugins();
         auto report = h->start({});
         BOOST_TEST_REQUIRE(report.ok());

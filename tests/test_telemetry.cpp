@@ -67,16 +67,8 @@ struct env {
     std::unique_ptr<host> h;
 
     explicit env(call_policy policy = {}) {
-        auto plugins = dir / "plugins";
-        fs::create_directory(plugins);
-        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
-        auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
-        c.plugin_dirs = {plugins};
-        c.data_dir = dir / "var";
-        c.threads = 2;
-        c.log_level = "error";
         host_options o;
-        o.config = std::move(c);
+        o.config = toolhost::test::testkit_config(dir.path());
         o.default_policy = std::move(policy);
         o.exporter = exporter;
         h = std::make_unique<host>(std::move(o));

@@ -152,53 +152,67 @@ struct call_frame {
     }
 };
 
-// ------------------------------------------------------------- toolhost.tool_caller/1 extension
+// ----------------------------------------------------------- extensions that act on a call
 
+// Reports an extension's outcome through its callback (when given) and returns the status.
+class extension_answer {
+public:
+    extension_answer(toolhost_call_result_fn on_result, void* user) : on_result_(on_result), user_(user) {}
+    toolhost_status_t operator()(toolhost_status_t code, std::string_view text) const {
+        if (on_result_ != nullptr) on_result_(user_, code, toolhost_str_t{text.data(), text.size()});
+        return code;
+    }
+    toolhost_status_t operator()(const call_result& r) const {
+        if (r) return (*this)(TOOLHOST_STATUS_OK, *r);
+        return (*this)(static_cast<toolhost_status_t>(r.error().code), r.error().message);
+    }
+
+private:
+    toolhost_call_result_fn on_result_;
+    void* user_;
+};
+
+// The invocation behind `parent`, when it is a toolhost_call_t this host made (its function
+// table identifies it); null otherwise.
+const invocation* running_invocation(const toolhost_call_t* parent) noexcept {
+    if (parent == nullptr || parent->struct_size < sizeof(toolhost_call_t) ||
+        parent->is_cancelled != &call_frame::is_cancelled)
+        return nullptr;
+    return call_frame::self(parent).inv;
+}
+
+// toolhost.tool_caller/1
 toolhost_status_t TOOLHOST_ABI call_other_tool(const toolhost_tool_caller_t*, const toolhost_call_t* parent,
                                                toolhost_str_t tool, toolhost_str_t operation,
                                                toolhost_str_t arguments, toolhost_call_result_fn on_result,
                                                void* user) {
-    auto answer = [&](toolhost_status_t code, std::string_view text) {
-        if (on_result != nullptr) on_result(user, code, toolhost_str_t{text.data(), text.size()});
-        return code;
-    };
-    // Only a toolhost_call_t this host made is accepted: its function table identifies it.
-    if (parent == nullptr || parent->struct_size < sizeof(toolhost_call_t) ||
-        parent->is_cancelled != &call_frame::is_cancelled)
+    const extension_answer answer(on_result, user);
+    const invocation* inv = running_invocation(parent);
+    if (inv == nullptr)
         return answer(TOOLHOST_STATUS_INVALID_ARGUMENT,
                       "tool_caller.call: `parent` must be the toolhost_call_t of the running invoke()");
-    const invocation& inv = *call_frame::self(parent).inv;
-    if (inv.nested == nullptr)
+    if (inv->nested == nullptr)
         return answer(TOOLHOST_STATUS_UNIMPLEMENTED, "this call cannot call other tools (no host behind it)");
-    call_result r = inv.nested->call_nested(inv, view(tool), view(operation), view(arguments));
-    if (r) return answer(TOOLHOST_STATUS_OK, *r);
-    return answer(static_cast<toolhost_status_t>(r.error().code), r.error().message);
+    return answer(inv->nested->call_nested(*inv, view(tool), view(operation), view(arguments)));
 }
 
 const toolhost_tool_caller_t tool_caller_extension{sizeof(toolhost_tool_caller_t), nullptr, &call_other_tool};
 
-// ------------------------------------------------------------------ toolhost.client/1 extension
-
+// toolhost.client/1
 toolhost_status_t TOOLHOST_ABI ask_client(const toolhost_client_t*, const toolhost_call_t* parent, toolhost_str_t method,
                                           toolhost_str_t params, toolhost_call_result_fn on_result, void* user) {
-    auto answer = [&](toolhost_status_t code, std::string_view text) {
-        if (on_result != nullptr) on_result(user, code, toolhost_str_t{text.data(), text.size()});
-        return code;
-    };
-    if (parent == nullptr || parent->struct_size < sizeof(toolhost_call_t) ||
-        parent->is_cancelled != &call_frame::is_cancelled)
+    const extension_answer answer(on_result, user);
+    const invocation* inv = running_invocation(parent);
+    if (inv == nullptr)
         return answer(TOOLHOST_STATUS_INVALID_ARGUMENT,
                       "client.request: `parent` must be the toolhost_call_t of the running invoke()");
     if (view(method).empty()) return answer(TOOLHOST_STATUS_INVALID_ARGUMENT, "client.request: `method` is empty");
-    const invocation& inv = *call_frame::self(parent).inv;
-    call_peer* peer = inv.control->peer();
+    call_peer* peer = inv->control->peer();
     if (peer == nullptr)
         return answer(TOOLHOST_STATUS_FAILED_PRECONDITION,
                       "this call has no client to ask (it came from the command line, the REST API or an embedding "
                       "program, not from an MCP client)");
-    call_result r = peer->request(view(method), view(params), *inv.control);
-    if (r) return answer(TOOLHOST_STATUS_OK, *r);
-    return answer(static_cast<toolhost_status_t>(r.error().code), r.error().message);
+    return answer(peer->request(view(method), view(params), *inv->control));
 }
 
 const toolhost_client_t client_extension{sizeof(toolhost_client_t), nullptr, &ask_client};

@@ -459,10 +459,8 @@ private:
         return ok({});
     }
 
-    sdk::result do_call_tool(sdk::call_context& call, const json::object& args) const {
-        const json::value* arguments = args.if_contains("arguments");
-        const std::string text = arguments ? json::serialize(*arguments) : std::string("{}");
-        sdk::result r = host_.call_tool(&call, required_string(args, "tool"), required_string(args, "operation"), text);
+    // {status, result | error}: what a host extension answered, as this call's result.
+    static sdk::result outcome(const sdk::result& r) {
         json::object o;
         o["status"] = static_cast<int>(r.code());
         if (r.code() == sdk::status::ok)
@@ -472,16 +470,15 @@ private:
         return ok(o);
     }
 
+    sdk::result do_call_tool(sdk::call_context& call, const json::object& args) const {
+        const json::value* arguments = args.if_contains("arguments");
+        const std::string text = arguments ? json::serialize(*arguments) : std::string("{}");
+        return outcome(host_.call_tool(&call, required_string(args, "tool"), required_string(args, "operation"), text));
+    }
+
     sdk::result do_ask_client(sdk::call_context& call, const json::object& args) const {
         const json::value* params = args.if_contains("params");
-        sdk::result r = host_.ask_client(call, required_string(args, "method"), params ? json::serialize(*params) : "");
-        json::object o;
-        o["status"] = static_cast<int>(r.code());
-        if (r.code() == sdk::status::ok)
-            o["result"] = json::parse(r.text());
-        else
-            o["error"] = r.text();
-        return ok(o);
+        return outcome(host_.ask_client(call, required_string(args, "method"), params ? json::serialize(*params) : ""));
     }
 
     sdk::host host_;

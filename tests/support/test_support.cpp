@@ -148,4 +148,16 @@ fs::path copy_into(const fs::path& file, const fs::path& dir, const std::string&
     return target;
 }
 
+host_config testkit_config(const std::filesystem::path& dir, unsigned threads) {
+    const auto plugins = dir / "plugins";
+    std::filesystem::create_directories(plugins);
+    copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
+    auto c = *default_config([](std::string_view) { return std::optional<std::string>(); });
+    c.plugin_dirs = {plugins};
+    c.data_dir = dir / "var";
+    c.threads = threads;
+    c.log_level = "error";
+    return c;
+}
+
 }  // namespace toolhost::test

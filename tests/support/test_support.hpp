@@ -1,6 +1,8 @@
 #pragma once
 // Helpers shared by the test executables: temporary folders and child processes.
 
+#include <toolhost/config.hpp>
+
 #include <filesystem>
 #include <map>
 #include <string>
@@ -39,5 +41,9 @@ std::string read_file(const std::filesystem::path& file);
 /// Copies a file into `dir` (under `name`, or its own name) with mode 0755, and returns the copy.
 std::filesystem::path copy_into(const std::filesystem::path& file, const std::filesystem::path& dir,
                                 const std::string& name = {});
+
+/// A configuration whose only plugin is the testkit fixture (copied to `dir`/plugins), with its
+/// data in `dir`/var, `threads` workers and error-level logs.
+host_config testkit_config(const std::filesystem::path& dir, unsigned threads = 2);
 
 }  // namespace toolhost::test
