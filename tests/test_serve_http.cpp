@@ -186,6 +186,14 @@ public:
     }
     const bhttp::response_parser<bhttp::string_body>::value_type& get() const { return parser_.get(); }
 
+    // Sends GET /mcp for `session` and reads the answer's header, which must be a 200.
+    void open(const std::string& session) {
+        auto req = c_.make(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+        c_.send(req);
+        read_header();
+        BOOST_TEST(get().result_int() == 200u);
+    }
+
     // Reads until the body holds `needle`; false if the stream ended first.
     bool read_until(std::string_view needle) {
         while (!contains(parser_.get().body(), needle)) {
@@ -526,11 +534,8 @@ BOOST_AUTO_TEST_CASE(the_get_stream_carries_list_changed_and_ends_with_the_sessi
     const auto id = open_session(c);
 
     client listener(env.port());
-    auto get = listener.make(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", id}});
-    listener.send(get);
     sse_reader stream(listener);
-    stream.read_header();
-    BOOST_TEST(stream.get().result_int() == 200u);
+    stream.open(id);
     BOOST_TEST(stream.get()[bhttp::field::content_type] == "text/event-stream");
 
     // One stream per session.
@@ -559,11 +564,8 @@ BOOST_AUTO_TEST_CASE(a_closed_get_stream_can_be_opened_again) {
     const auto id = open_session(c);
     {
         client listener(env.port());
-        auto get = listener.make(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", id}});
-        listener.send(get);
         sse_reader stream(listener);
-        stream.read_header();
-        BOOST_TEST(stream.get().result_int() == 200u);
+        stream.open(id);
     }  // the client disconnects
     // The server notices the disconnect; until then a new stream gets 409.
     unsigned status = 0;
