@@ -549,7 +549,9 @@ std::string call_response(const json::value& id, const server::catalog::entry& e
         const std::string_view text = *r;
         const auto first = text.find_first_not_of(" \t\r\n");
         const bool object = first != std::string_view::npos && text[first] == '{';
-        std::string out = R"({"jsonrpc":"2.0","id":)";
+        std::string out;
+        out.reserve(96 + 2 * text.size());
+        out += R"({"jsonrpc":"2.0","id":)";
         out += json::serialize(id);
         out += R"(,"result":{"content":[{"type":"text","text":)";
         out += json::serialize(json::string_view(text.data(), text.size()));
@@ -709,20 +711,23 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
             };
         }
     }
-    options.peer = std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, e->run_inline);
-
     if (e->run_inline) {
         // Microseconds on this thread: cheaper than two thread hand-offs. Nothing can cancel it
-        // while it runs, so it is not registered as in flight.
+        // while it runs, so it is not registered as in flight. The call ends before this
+        // function returns, so its peer lives on the stack (not owned by the shared_ptr).
         std::string version;
         {
             std::lock_guard lock(st_->m);
             version = st_->version;
         }
+        client_peer peer(weak_from_this(), st_.get(), out, o.client_request_timeout, true);
+        options.peer = std::shared_ptr<call_peer>(std::shared_ptr<call_peer>(), &peer);
         call_result r = server_.host().call_inline(e->ref, arguments, options);
+        options.peer.reset();
         out->finish(call_response(id, *e, r, modern(version)));
         return;
     }
+    options.peer = std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false);
 
     const std::string key = json::serialize(id);
     auto signal = std::make_shared<boost::asio::cancellation_signal>();
