@@ -201,9 +201,6 @@ int exit_code_for(status_code c) {
     return exit_code::internal;
 }
 
-json::object error_json(status_code code, std::string_view message) {
-    return {{"ok", false}, {"error", {{"code", status_name(code)}, {"message", message}}}};
-}
 
 class command_line {
 public:
@@ -391,7 +388,7 @@ private:
 
     int fail(status_code code, const std::string& message, int rc) {
         if (o_.json)
-            out_ << json::serialize(error_json(code, message)) << '\n';
+            out_ << failure_json(status_name(code), message) << '\n';
         else
             err_ << "toolhost: " << status_name(code) << ": " << message << '\n';
         rc_ = rc;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <map>
 #include <unordered_map>
 
 #ifndef TOOLHOST_VERSION_STRING
@@ -151,12 +152,12 @@ struct server::catalog {
         json::object legacy;         // ... for 2025-03-26 (no title, no outputSchema)
     };
     std::vector<entry> entries;
-    std::unordered_map<std::string, std::size_t> by_name;
+    std::map<std::string, std::size_t, std::less<>> by_name;  // (looked up by string_view, no copy)
     std::vector<std::string> problems;
     std::string fingerprint;
 
     const entry* find(std::string_view name) const {
-        auto it = by_name.find(std::string(name));
+        auto it = by_name.find(name);
         return it == by_name.end() ? nullptr : &entries[it->second];
     }
 };

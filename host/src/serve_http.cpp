@@ -287,9 +287,6 @@ std::string_view code_for_http_status(unsigned s) noexcept {
     }
 }
 
-std::string rest_error_body(std::string_view code, std::string_view message) {
-    return json::serialize(json::object{{"ok", false}, {"error", {{"code", code}, {"message", message}}}});
-}
 
 json::parse_options parse_opts() {
     json::parse_options o;
@@ -815,7 +812,7 @@ private:
         if (route_ == r_mcp)
             body = mcp::error_response(nullptr, rpc_code != 0 ? rpc_code : jsonrpc_server_error, message);
         else
-            body = rest_error_body(code_for_http_status(code), message);
+            body = failure_json(code_for_http_status(code), message);
         prepare(s);
         if (!allow.empty()) res_.set(bhttp::field::allow, allow);
         if (s == bhttp::status::unauthorized) res_.set(bhttp::field::www_authenticate, "Bearer");
@@ -1620,7 +1617,7 @@ void connection::rest_done(std::uint64_t seq, call_result r) {
     if (r) {
         if (!is_valid_json(*r)) {
             return reply(bhttp::status::internal_server_error,
-                         rest_error_body("INTERNAL", "the tool returned a result that is not valid JSON"));
+                         failure_json("INTERNAL", "the tool returned a result that is not valid JSON"));
         }
         std::string body;
         body.reserve(r->size() + 24);
@@ -1636,7 +1633,7 @@ void connection::rest_done(std::uint64_t seq, call_result r) {
         const auto ms = std::max<std::int64_t>(0, e.retry_after->count());
         res_.set(bhttp::field::retry_after, std::to_string((ms + 999) / 1000));
     }
-    res_.body() = rest_error_body(status_name(e.code), e.message);
+    res_.body() = failure_json(status_name(e.code), e.message);
     send_response();
 }
 
