@@ -2,12 +2,14 @@
 // /v1/tools, health, readiness and metrics. Boost.Beast parsers and serializers on Asio sockets.
 //
 // Threads and ownership
-// - I/O threads run one io_context. Every connection has a strand; its socket, timer and all of
-//   its state are touched on that strand only (and from the stopping thread once the I/O
-//   threads have been joined).
+// - Every I/O thread runs an io_context of its own, and every connection belongs to one of them
+//   (round robin at accept): its socket, timer and all of its state are touched on that thread
+//   only (and from the stopping thread once the I/O threads have been joined). No strands: a
+//   connection's handlers are serial because its io_context has one thread, and a request
+//   costs no strand queue. The first io_context also runs the acceptor and the session sweep.
 // - The MCP engine and the host answer on their own threads (workers) through an exchange, a
 //   standalone stream or a call completion. Those hold only a weak reference to the connection
-//   and post to its strand under the "gate" (a shared lock on shared_state::gate_m): stop()
+//   and post to its io_context under the "gate" (a shared lock on shared_state::gate_m): stop()
 //   closes the gate before the io_context goes away, so nothing is ever posted to a dead one,
 //   and nothing that owns a socket is released off the gate after that.
 // - A connection stays alive through its pending operations (read, write, timer) and, while it
@@ -29,13 +31,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
@@ -68,6 +68,9 @@ namespace json = boost::json;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using io_executor = asio::io_context::executor_type;  // one thread runs each io_context
+using socket_type = asio::basic_stream_socket<tcp, io_executor>;
+using timer_type = asio::basic_waitable_timer<steady, asio::wait_traits<steady>, io_executor>;
 
 namespace {
 
@@ -317,6 +320,102 @@ std::string json_error_message(std::string_view what, std::string_view text, con
            std::to_string(json_error_offset(text));
 }
 
+// The request fields the server reads, found in one pass over the fields (the first of a name
+// counts) instead of a tree lookup each. Views into the message they were read from.
+struct request_fields {
+    std::optional<std::string_view> host, origin, session_id, protocol_version, request_id, client_session_id,
+        traceparent, timeout_ms;
+    std::string_view expect, authorization, accept, content_type;
+
+    template <class Fields>
+    static request_fields of(const Fields& fields) {
+        request_fields r;
+        auto first = [](std::optional<std::string_view>& slot, std::string_view v) {
+            if (!slot) slot = v;
+        };
+        auto first_sv = [](std::string_view& slot, bool& seen, std::string_view v) {
+            if (!seen) slot = v, seen = true;
+        };
+        bool seen_expect = false, seen_auth = false, seen_accept = false, seen_type = false;
+        for (const auto& f : fields) {
+            switch (f.name()) {
+            case bhttp::field::host: first(r.host, f.value()); break;
+            case bhttp::field::origin: first(r.origin, f.value()); break;
+            case bhttp::field::expect: first_sv(r.expect, seen_expect, f.value()); break;
+            case bhttp::field::authorization: first_sv(r.authorization, seen_auth, f.value()); break;
+            case bhttp::field::accept: first_sv(r.accept, seen_accept, f.value()); break;
+            case bhttp::field::content_type: first_sv(r.content_type, seen_type, f.value()); break;
+            case bhttp::field::unknown: {
+                const std::string_view n = f.name_string();
+                if (iequals(n, "Mcp-Session-Id")) first(r.session_id, f.value());
+                else if (iequals(n, "MCP-Protocol-Version")) first(r.protocol_version, f.value());
+                else if (iequals(n, "X-Request-Id")) first(r.request_id, f.value());
+                else if (iequals(n, "X-Session-Id")) first(r.client_session_id, f.value());
+                else if (iequals(n, "traceparent")) first(r.traceparent, f.value());
+                else if (iequals(n, "X-Timeout-Ms")) first(r.timeout_ms, f.value());
+                break;
+            }
+            default: break;
+            }
+        }
+        return r;
+    }
+};
+
+// A response that is not a stream: status, header fields and body, written as one gather write
+// of a head built by hand and the body. Beast's serializer did the same through a generic
+// buffer sequence and a field tree, which cost a measurable share of a request (docs/performance.md).
+class response {
+public:
+    void reset(bhttp::status s) {
+        status_ = static_cast<unsigned>(s);
+        fields_.clear();
+        body_.clear();
+    }
+    // Appends a field; the caller sets each name once. A CR or LF in a value (the values come
+    // from the server or from fields the request parser accepted) becomes a space.
+    void set(std::string_view name, std::string_view value) {
+        fields_ += name;
+        fields_ += ": ";
+        const std::size_t at = fields_.size();
+        fields_ += value;
+        for (std::size_t i = at; i < fields_.size(); ++i)
+            if (fields_[i] == '\r' || fields_[i] == '\n') fields_[i] = ' ';
+        fields_ += "\r\n";
+    }
+    std::string& body() noexcept { return body_; }
+    unsigned status() const noexcept { return status_; }
+
+    // The status line, the fields, Content-Length (none on 1xx, 204 and 304, as RFC 9110 says)
+    // and Connection when it differs from the version's default; then the two buffers to write.
+    std::array<asio::const_buffer, 2> buffers(unsigned version, bool keep_alive) {
+        head_.clear();
+        head_ += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+        char num[24];
+        head_.append(num, std::to_chars(num, num + sizeof num, status_).ptr);
+        head_ += ' ';
+        const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status_));
+        head_.append(reason.data(), reason.size());
+        head_ += "\r\n";
+        head_ += fields_;
+        if (status_ >= 200 && status_ != 204 && status_ != 304) {
+            head_ += "Content-Length: ";
+            head_.append(num, std::to_chars(num, num + sizeof num, body_.size()).ptr);
+            head_ += "\r\n";
+        }
+        if (version >= 11 && !keep_alive) head_ += "Connection: close\r\n";
+        if (version < 11 && keep_alive) head_ += "Connection: keep-alive\r\n";
+        head_ += "\r\n";
+        return {asio::buffer(head_), asio::buffer(body_)};
+    }
+
+private:
+    unsigned status_ = 200;
+    std::string fields_;  // "Name: value\r\n" lines
+    std::string body_;
+    std::string head_;    // kept, like the others, so that its capacity is reused
+};
+
 // One SSE event: "id: <n>", a data line per line of the message, a blank line.
 void append_event(std::string& out, std::uint64_t id, std::string_view data) {
     out += "id: ";
@@ -350,7 +449,7 @@ void append_chunk(std::string& out, std::string_view payload) {
 // What outlives the server: the exchanges, streams and call completions handed to other
 // threads hold it, never the server itself.
 struct shared_state {
-    std::shared_mutex gate_m;  // shared: posting to a strand; exclusive: closing the gate
+    std::shared_mutex gate_m;  // shared: posting to a connection; exclusive: closing the gate
     bool open = true;
 
     std::atomic<std::int64_t> busy{0};
@@ -400,7 +499,7 @@ private:
 class connection;
 class server_core;
 
-// The connection whose strand is running session::handle() on this thread right now: an
+// The connection whose thread is running session::handle() on this thread right now: an
 // exchange called back from inside handle() delivers directly instead of posting.
 thread_local connection* tls_handling = nullptr;
 
@@ -428,7 +527,7 @@ public:
         return sessions_.size();
     }
 
-    // ---- used by connections (on their strands)
+    // ---- used by connections (on their threads)
     bool stopping() const noexcept { return st_->stopping.load(std::memory_order_relaxed); }
     bool host_allowed(std::string_view host) const;
     bool origin_allowed(std::string_view origin) const;
@@ -458,7 +557,7 @@ public:
 private:
     friend class connection;
     void do_accept();
-    void run_io();
+    void run_io(asio::io_context& io);
     void schedule_sweep();
     void sweep();
     std::vector<std::shared_ptr<connection>> snapshot();
@@ -491,12 +590,19 @@ private:
     bool started_ = false;
     bool stopped_ = false;
 
-    asio::io_context io_;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-    asio::strand<asio::io_context::executor_type> server_strand_{asio::make_strand(io_)};
-    tcp::acceptor acceptor_{server_strand_};
-    asio::steady_timer accept_retry_{server_strand_};
-    asio::steady_timer sweep_timer_{server_strand_};
+    // One io_context per I/O thread (start() adds all but the first); the first one also runs
+    // the acceptor and the sweep.
+    std::vector<std::unique_ptr<asio::io_context>> ios_ = [] {
+        std::vector<std::unique_ptr<asio::io_context>> v;
+        v.push_back(std::make_unique<asio::io_context>(1));
+        return v;
+    }();
+    std::vector<asio::executor_work_guard<io_executor>> work_;
+    std::size_t next_io_ = 0;  // round robin at accept
+    io_executor main_ = ios_.front()->get_executor();
+    asio::basic_socket_acceptor<tcp, io_executor> acceptor_{main_};
+    timer_type accept_retry_{main_};
+    timer_type sweep_timer_{main_};
     std::vector<std::thread> threads_;
 };
 
@@ -504,10 +610,8 @@ private:
 
 class connection : public std::enable_shared_from_this<connection> {
 public:
-    using strand_type = asio::strand<asio::io_context::executor_type>;
-
     connection(server_core& srv, asio::io_context& io)
-        : srv_(srv), st_(srv.st_), strand_(asio::make_strand(io)), sock_(strand_), timer_(strand_),
+        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_),
           jp_({}, parse_opts()) {
         st_->connections.fetch_add(1, std::memory_order_relaxed);
     }
@@ -516,8 +620,8 @@ public:
         st_->connections.fetch_sub(1, std::memory_order_relaxed);
     }
 
-    tcp::socket& socket() noexcept { return sock_; }
-    const strand_type& strand() const noexcept { return strand_; }
+    socket_type& socket() noexcept { return sock_; }
+    const io_executor& executor() const noexcept { return ex_; }
     void set_registration(std::list<std::weak_ptr<connection>>::iterator it) {
         self_it_ = it;
         registered_ = true;
@@ -545,7 +649,7 @@ public:
         close_now();
     }
 
-    // ---- deliveries (on the strand)
+    // ---- deliveries (on the connection's thread)
     void mcp_send(std::uint64_t seq, std::string message);
     void mcp_finish(std::uint64_t seq, std::string message);
     void stream_send(std::uint64_t stream_seq, std::string message);
@@ -667,8 +771,9 @@ private:
     bool on_header() {
         auto& h = parser_->get();
         route_ = classify(h.target());
+        const auto f = request_fields::of(h);
         const bool body_expected = !parser_->is_done();
-        const bool expect_continue = body_expected && iequals(trim(h[bhttp::field::expect]), "100-continue");
+        const bool expect_continue = body_expected && iequals(trim(f.expect), "100-continue");
         // A refused request with a small body is read to its end, so that the connection can
         // stay open; otherwise the answer goes out now and the connection closes.
         auto refuse = [&](bhttp::status st, std::string message) {
@@ -682,17 +787,15 @@ private:
             fail_request(st, std::move(message));
             return false;
         };
-        const auto host = h.find(bhttp::field::host);
-        if (host == h.end()) {
+        if (!f.host) {
             if (h.version() >= 11) return refuse(bhttp::status::bad_request, "Bad Request: the Host header is required");
-        } else if (!srv_.host_allowed(host->value())) {
+        } else if (!srv_.host_allowed(*f.host)) {
             return refuse(bhttp::status::forbidden, "Forbidden: the Host header is not allowed");
         }
-        if (const auto origin = h.find(bhttp::field::origin);
-            origin != h.end() && !srv_.origin_allowed(origin->value()))
+        if (f.origin && !srv_.origin_allowed(*f.origin))
             return refuse(bhttp::status::forbidden, "Forbidden: the Origin is not allowed");
         if (!srv_.settings_.auth_token.empty() && route_ != r_healthz && route_ != r_readyz) {
-            const std::string_view auth = trim(h[bhttp::field::authorization]);
+            const std::string_view auth = trim(f.authorization);
             const bool bearer = auth.size() > 7 && iequals(auth.substr(0, 7), "bearer ");
             if (!bearer || !constant_time_equal(trim(auth.substr(7)), srv_.settings_.auth_token))
                 return refuse(bhttp::status::unauthorized, "Unauthorized: a valid bearer token is required");
@@ -736,6 +839,7 @@ private:
         set_deadline(steady::time_point::max());
         req_ = parser_->release();
         parser_.reset();
+        fields_ = request_fields::of(req_);
         phase_ = phase::handling;
         started_at_ = steady::now();
         seq_ = st_->next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -768,12 +872,11 @@ private:
         const auto method = req_.method();
         switch (route_) {
         case r_mcp:
-            if (const auto pv = req_.find("MCP-Protocol-Version");
-                pv != req_.end() && !mcp::supported_protocol_version(trim(pv->value()))) {
+            if (const auto& pv = fields_.protocol_version; pv && !mcp::supported_protocol_version(trim(*pv))) {
                 std::string supported;
                 for (auto v : mcp::protocol_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
                 return http_error(bhttp::status::bad_request, "Bad Request: Unsupported protocol version: " +
-                                                                  std::string(trim(pv->value())) +
+                                                                  std::string(trim(*pv)) +
                                                                   " (supported versions: " + supported + ")");
             }
             if (method == bhttp::verb::post) return mcp_post();
@@ -814,38 +917,33 @@ private:
         else
             body = failure_json(code_for_http_status(code), message);
         prepare(s);
-        if (!allow.empty()) res_.set(bhttp::field::allow, allow);
-        if (s == bhttp::status::unauthorized) res_.set(bhttp::field::www_authenticate, "Bearer");
+        if (!allow.empty()) res_.set("Allow", allow);
+        if (s == bhttp::status::unauthorized) res_.set("WWW-Authenticate", "Bearer");
         if (s == bhttp::status::service_unavailable && srv_.stopping()) keep_alive_ = false;
-        res_.set(bhttp::field::content_type, "application/json");
+        res_.set("Content-Type", "application/json");
         res_.body() = std::move(body);
         send_response();
     }
 
     void reply(bhttp::status s, std::string body, std::string_view content_type = "application/json") {
         prepare(s);
-        res_.set(bhttp::field::content_type, content_type);
+        res_.set("Content-Type", content_type);
         res_.body() = std::move(body);
         send_response();
     }
 
-    void prepare(bhttp::status s) {
-        res_ = {};
-        res_.version(version_);
-        res_.result(s);
-    }
+    void prepare(bhttp::status s) { res_.reset(s); }
 
     void send_response() {
         if (srv_.stopping()) keep_alive_ = false;
         if (!request_id_.empty()) res_.set("X-Request-Id", request_id_);
-        res_.keep_alive(keep_alive_);
-        res_.prepare_payload();
-        status_ = res_.result_int();
+        status_ = res_.status();
         phase_ = phase::writing;
         set_deadline(steady::now() + std::chrono::milliseconds(srv_.settings_.request_timeout_ms));
-        bhttp::async_write(sock_, res_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            self->on_response_written(ec);
-        });
+        asio::async_write(sock_, res_.buffers(version_, keep_alive_),
+                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                              self->on_response_written(ec);
+                          });
     }
 
     void on_response_written(const boost::system::error_code& ec) {
@@ -1014,15 +1112,16 @@ private:
 
     server_core& srv_;
     const std::shared_ptr<shared_state> st_;
-    strand_type strand_;
-    tcp::socket sock_;
-    asio::steady_timer timer_;
+    io_executor ex_;
+    socket_type sock_;
+    timer_type timer_;
     beast::flat_buffer buffer_;                // received, not yet parsed
     std::array<char, read_chunk> rbuf_;        // what the pending read fills
     json::parser jp_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     bhttp::request<bhttp::string_body> req_;
-    bhttp::response<bhttp::string_body> res_;
+    request_fields fields_;  // of req_
+    response res_;
 
     std::list<std::weak_ptr<connection>>::iterator self_it_;
     bool registered_ = false;
@@ -1075,7 +1174,7 @@ private:
 
 // ------------------------------------------------------------------------ engine-side objects
 
-// Posts `fn` to the connection's strand, under the gate; false when the connection or the server
+// Posts `fn` to the connection's io_context, under the gate; false when the connection or the server
 // is gone. The strong reference is moved into the handler before the gate opens again.
 template <class Fn>
 bool post_to(const std::shared_ptr<shared_state>& st, const std::weak_ptr<connection>& weak, Fn&& fn) {
@@ -1083,8 +1182,8 @@ bool post_to(const std::shared_ptr<shared_state>& st, const std::weak_ptr<connec
     if (!st->open) return false;
     auto c = weak.lock();
     if (!c || c->gone.load(std::memory_order_acquire)) return false;
-    const auto& strand = c->strand();
-    asio::post(strand, [c = std::move(c), fn = std::forward<Fn>(fn)]() mutable { fn(*c); });
+    const auto& ex = c->executor();
+    asio::post(ex, [c = std::move(c), fn = std::forward<Fn>(fn)]() mutable { fn(*c); });
     return true;
 }
 
@@ -1126,7 +1225,7 @@ public:
 
 private:
     std::shared_ptr<shared_state> st_;
-    connection* raw_;  // compared only, never dereferenced off its strand
+    connection* raw_;  // compared only, never dereferenced off its thread
     std::weak_ptr<connection> conn_;
     std::uint64_t seq_;
     bool json_only_;
@@ -1153,11 +1252,11 @@ private:
 // ------------------------------------------------------------------------------ MCP routes
 
 void connection::mcp_post() {
-    const accepted_types accept = parse_accept(req_[bhttp::field::accept]);
+    const accepted_types accept = parse_accept(fields_.accept);
     if (!accept.json && !accept.sse)
         return http_error(bhttp::status::not_acceptable,
                           "Not Acceptable: Client must accept application/json or text/event-stream");
-    if (!is_json_media_type(req_[bhttp::field::content_type]))
+    if (!is_json_media_type(fields_.content_type))
         return http_error(bhttp::status::unsupported_media_type,
                           "Unsupported Media Type: Content-Type must be application/json");
 
@@ -1182,8 +1281,8 @@ void connection::mcp_post() {
         session = srv_.mcp_.stateless_session();
         stateless_session_ = session;
     } else {
-        const auto header = req_.find("Mcp-Session-Id");
-        if (header == req_.end()) {
+        const auto& header = fields_.session_id;
+        if (!header) {
             if (!is_initialize)
                 return http_error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
             std::string id = random_session_id();
@@ -1196,9 +1295,9 @@ void connection::mcp_post() {
             mcp_.new_session_id = std::move(id);
             mcp_.new_entry = std::move(entry);
         } else {
-            auto entry = srv_.find_session(trim(header->value()));
+            auto entry = srv_.find_session(trim(*header));
             if (!entry || entry->session->closed()) {
-                if (entry) srv_.end_session(std::string(trim(header->value())), entry);
+                if (entry) srv_.end_session(std::string(trim(*header)), entry);
                 return http_error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
             }
             session = entry->session;
@@ -1242,7 +1341,7 @@ void connection::mcp_post() {
     if (phase_ == phase::waiting || phase_ == phase::stream) watch();
 }
 
-// From inside session::handle() on this connection's strand: kept until handle() returns, so
+// From inside session::handle() on this connection's thread: kept until handle() returns, so
 // that nothing re-enters the engine from within it.
 void connection::deliver_send(std::uint64_t seq, std::string message) {
     if (seq != mcp_.seq) return;
@@ -1302,7 +1401,7 @@ void connection::mcp_finish(std::uint64_t seq, std::string message) {
         return flush_stream();
     }
     prepare(bhttp::status::ok);
-    res_.set(bhttp::field::content_type, "application/json");
+    res_.set("Content-Type", "application/json");
     if (!session_header.empty()) res_.set("Mcp-Session-Id", session_header);
     res_.body() = std::move(message);
     send_response();
@@ -1375,11 +1474,11 @@ void connection::on_stream_written(const boost::system::error_code& ec) {
 }
 
 void connection::mcp_get() {
-    const accepted_types accept = parse_accept(req_[bhttp::field::accept]);
+    const accepted_types accept = parse_accept(fields_.accept);
     if (!accept.sse) return http_error(bhttp::status::not_acceptable, "Not Acceptable: Client must accept text/event-stream");
-    const auto header = req_.find("Mcp-Session-Id");
-    if (header == req_.end()) return http_error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
-    auto entry = srv_.find_session(trim(header->value()));
+    const auto& header = fields_.session_id;
+    if (!header) return http_error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
+    auto entry = srv_.find_session(trim(*header));
     if (!entry || entry->session->closed())
         return http_error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
     const std::uint64_t my_seq = seq_;
@@ -1440,9 +1539,9 @@ void connection::unregister_stream() {
 }
 
 void connection::mcp_delete() {
-    const auto header = req_.find("Mcp-Session-Id");
-    if (header == req_.end()) return http_error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
-    const std::string id(trim(header->value()));
+    const auto& header = fields_.session_id;
+    if (!header) return http_error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
+    const std::string id(trim(*header));
     auto entry = srv_.find_session(id);
     if (!entry) return http_error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
     srv_.end_session(id, entry);
@@ -1564,18 +1663,18 @@ void connection::rest_tool(bhttp::verb method) {
 }
 
 void connection::rest_call(std::string tool, std::string operation) {
-    if (const auto rid = req_.find("X-Request-Id"); rid != req_.end()) {
-        const std::string_view v = trim(rid->value());
+    if (const auto& rid = fields_.request_id) {
+        const std::string_view v = trim(*rid);
         if (v.size() > 256 || !std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
             return http_error(bhttp::status::bad_request, "X-Request-Id must be 1-256 visible ASCII characters");
         request_id_ = std::string(v);
     }
     call_options options;
     options.request_id = request_id_;
-    if (const auto sid = req_.find("X-Session-Id"); sid != req_.end()) options.session_id = std::string(trim(sid->value()));
-    if (const auto tp = req_.find("traceparent"); tp != req_.end()) options.traceparent = std::string(trim(tp->value()));
-    if (const auto tm = req_.find("X-Timeout-Ms"); tm != req_.end()) {
-        const std::string_view v = trim(tm->value());
+    if (const auto& sid = fields_.client_session_id) options.session_id = std::string(trim(*sid));
+    if (const auto& tp = fields_.traceparent) options.traceparent = std::string(trim(*tp));
+    if (const auto& tm = fields_.timeout_ms) {
+        const std::string_view v = trim(*tm);
         std::uint64_t ms = 0;
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
         if (v.empty() || ec != std::errc() || end != v.data() + v.size() || ms > 86400000ull * 365)
@@ -1628,10 +1727,10 @@ void connection::rest_done(std::uint64_t seq, call_result r) {
     }
     const tool_error& e = r.error();
     prepare(static_cast<bhttp::status>(http_status_for(e.code)));
-    res_.set(bhttp::field::content_type, "application/json");
+    res_.set("Content-Type", "application/json");
     if (e.retry_after) {
         const auto ms = std::max<std::int64_t>(0, e.retry_after->count());
-        res_.set(bhttp::field::retry_after, std::to_string((ms + 999) / 1000));
+        res_.set("Retry-After", std::to_string((ms + 999) / 1000));
     }
     res_.body() = failure_json(status_name(e.code), e.message);
     send_response();
@@ -1743,18 +1842,18 @@ void server_core::count(route_id route, unsigned status, steady::duration took, 
 // loop) then finds the thread awake instead of paying a wake-up, which measured as half the
 // round trip of a single client. Under load there is always work and the spin never runs; when
 // idle the thread blocks after the spin, so it costs nothing either.
-void server_core::run_io() {
+void server_core::run_io(asio::io_context& io) {
     using clock = std::chrono::steady_clock;
     constexpr auto spin = std::chrono::microseconds(50);
     auto active = clock::now();
-    while (!io_.stopped()) {
-        if (io_.poll() != 0) {
+    while (!io.stopped()) {
+        if (io.poll() != 0) {
             active = clock::now();
             continue;
         }
-        if (io_.stopped()) break;
+        if (io.stopped()) break;
         if (clock::now() - active < spin) continue;
-        if (io_.run_one() == 0) break;  // stopped
+        if (io.run_one() == 0) break;  // stopped
         active = clock::now();
     }
 }
@@ -1781,14 +1880,15 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
     }
     port_.store(acceptor_.local_endpoint(ec).port());
     started_ = true;
-    work_.emplace(io_.get_executor());
-    asio::dispatch(server_strand_, [this] {
+    const unsigned n = std::max(1u, threads);
+    while (ios_.size() < n) ios_.push_back(std::make_unique<asio::io_context>(1));
+    for (auto& io : ios_) work_.push_back(asio::make_work_guard(*io));
+    asio::dispatch(main_, [this] {
         do_accept();
         if (!settings_.stateless) schedule_sweep();
     });
-    const unsigned n = std::max(1u, threads);
     threads_.reserve(n);
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { run_io(); });
+    for (auto& io : ios_) threads_.emplace_back([this, &io = *io] { run_io(io); });
     logging::write(logging::level::info, "serve.http", "listening",
                    {{"address", listen_name_ + ":" + std::to_string(port_.load())},
                     {"threads", n},
@@ -1798,7 +1898,7 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
 }
 
 void server_core::do_accept() {
-    auto c = std::make_shared<connection>(*this, io_);
+    auto c = std::make_shared<connection>(*this, *ios_[next_io_++ % ios_.size()]);
     acceptor_.async_accept(c->socket(), [this, c](const boost::system::error_code& ec) {
         if (!acceptor_.is_open() || ec == asio::error::operation_aborted) return;
         if (ec) {
@@ -1820,7 +1920,8 @@ void server_core::do_accept() {
             conns_.push_front(c);
             c->set_registration(conns_.begin());
         }
-        asio::dispatch(c->strand(), [c] { c->start(); });
+        const auto& ex = c->executor();
+        asio::dispatch(ex, [c = std::move(c)] { c->start(); });
         do_accept();
     });
 }
@@ -1888,7 +1989,7 @@ void server_core::stop(std::chrono::milliseconds grace) {
     // 1. No new connections.
     std::promise<void> closed;
     auto closed_future = closed.get_future();
-    asio::post(server_strand_, [this, &closed] {
+    asio::post(main_, [this, &closed] {
         boost::system::error_code ignored;
         acceptor_.close(ignored);
         accept_retry_.cancel();
@@ -1901,8 +2002,8 @@ void server_core::stop(std::chrono::milliseconds grace) {
     {
         auto all = snapshot();
         for (auto& c : all) {
-            const auto& strand = c->strand();
-            asio::post(strand, [c = std::move(c)] { c->on_stopping(); });
+            const auto& ex = c->executor();
+            asio::post(ex, [c = std::move(c)] { c->on_stopping(); });
         }
     }
 
@@ -1928,8 +2029,8 @@ void server_core::stop(std::chrono::milliseconds grace) {
     entries.clear();
 
     // 5. The I/O threads end; every socket closes.
-    work_.reset();
-    io_.stop();
+    work_.clear();
+    for (auto& io : ios_) io->stop();
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
