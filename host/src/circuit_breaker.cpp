@@ -87,8 +87,7 @@ circuit_breaker::circuit_breaker(std::string name, breaker_options options, cons
 
 circuit_breaker::~circuit_breaker() = default;
 
-circuit_breaker::admission circuit_breaker::try_acquire() noexcept {
-    const std::uint64_t word = word_.load(std::memory_order_acquire);
+circuit_breaker::admission circuit_breaker::try_acquire_other(std::uint64_t word) noexcept {
     const auto state = static_cast<breaker_state>(word & state_mask);
     const std::uint64_t payload = word >> state_bits;
     switch (state) {
@@ -144,10 +143,6 @@ void circuit_breaker::on_result(const admission& adm, status_code code) noexcept
     if (adm.allowed) record(adm, code, clock_.now());
 }
 
-void circuit_breaker::on_result(const admission& adm, status_code code, clock::time_point now) noexcept {
-    record(adm, code, now);
-}
-
 void circuit_breaker::on_abandoned(const admission& adm) noexcept {
     if (adm.allowed) record(adm, status_code::deadline_exceeded, clock_.now());
 }
@@ -164,26 +159,7 @@ void circuit_breaker::release(const admission& adm) noexcept {
 void circuit_breaker::record(const admission& adm, status_code code, clock::time_point now) noexcept {
     if (!adm.allowed) return;
     const bool failure = counts_as_failure(code);
-    if (!failure && !adm.probe) {
-        // A success while closed with no failure in the window cannot trip the breaker (the
-        // consecutive count stays 0 and the rate stays 0), so it is only counted: lock-free
-        // while its slice of the window is current. Stale admissions (the word's generation
-        // moved on) and disabled breakers count nothing.
-        const std::uint64_t word = word_.load(std::memory_order_acquire);
-        if (static_cast<breaker_state>(word & state_mask) != breaker_state::closed) {
-            if (static_cast<breaker_state>(word & state_mask) == breaker_state::disabled) return;
-        } else if ((word >> state_bits) == (adm.generation & payload_max) &&
-                   bucket_index(now) >= failure_horizon_.load(std::memory_order_acquire)) {
-            bucket& b = buckets_[static_cast<std::size_t>(bucket_index(now)) % bucket_count];
-            if (b.index.load(std::memory_order_acquire) == bucket_index(now)) {
-                // A thread stalled for a whole window between these two lines would count its
-                // call in a newer slice: harmless.
-                b.calls.fetch_add(1, std::memory_order_relaxed);
-                if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
-                return;
-            }
-        }
-    }
+    if (!failure && !adm.probe && count_success(adm, now)) return;
     std::unique_lock lock(mutex_);
     if (adm.generation != generation_) return;  // stale: from before a transition or reset
     switch (state_) {
@@ -391,10 +367,6 @@ std::uint64_t circuit_breaker::ticks_since_base(clock::time_point t) const noexc
     const auto ticks = (t - base_).count();
     if (ticks <= 0) return 0;
     return std::min(static_cast<std::uint64_t>(ticks), payload_max);
-}
-
-std::int64_t circuit_breaker::bucket_index(clock::time_point now) const noexcept {
-    return std::max<std::int64_t>(0, (now - base_) / bucket_width_);
 }
 
 circuit_breaker::bucket& circuit_breaker::current_bucket(clock::time_point now) noexcept {

@@ -137,15 +137,25 @@ public:
     /// Decides whether a call may proceed. Closed, disabled and forced_open take one atomic
     /// load and no clock read; open (before next_probe_at) and half_open with a probe running
     /// take one atomic load and one clock read. Only the moment a probe is admitted locks.
-    admission try_acquire() noexcept;
+    admission try_acquire() noexcept {
+        // Inline: the closed case, every healthy call's, builds the answer in the caller's frame.
+        const std::uint64_t word = word_.load(std::memory_order_acquire);
+        const auto state = static_cast<breaker_state>(word & state_mask);
+        if (state == breaker_state::closed || state == breaker_state::disabled)
+            return {true, false, word >> state_bits, {}, state};
+        return try_acquire_other(word);
+    }
 
     /// Records the result of an allowed call. Ignored if the admission was rejected or belongs
     /// to an older generation (the breaker changed state, was reset, or admitted a newer
     /// probe since). May change the state and run the transition callback.
     void on_result(const admission& adm, status_code code) noexcept;
     /// The same with the caller's reading of the clock (saves a clock read on the call path).
-    /// A success while closed takes no lock: two relaxed atomic updates.
-    void on_result(const admission& adm, status_code code, clock::time_point now) noexcept;
+    /// A success while closed takes no lock: two relaxed atomic updates, inline.
+    void on_result(const admission& adm, status_code code, clock::time_point now) noexcept {
+        if (adm.allowed && !adm.probe && !counts_as_failure(code) && count_success(adm, now)) return;
+        record(adm, code, now);
+    }
 
     /// The caller gave up on the call (its deadline passed) while the plugin call may still
     /// run: records DEADLINE_EXCEEDED now (a failure unless removed from failure_codes). Do
@@ -197,6 +207,8 @@ private:
     };
     static constexpr std::size_t bucket_count = 10;
 
+    admission try_acquire_other(std::uint64_t word) noexcept;  // forced_open, open, half_open
+
     // The fast-path word: state in the low 3 bits, a payload above. For closed, disabled and
     // forced_open the payload is the generation; for open and half_open it is the time,
     // in clock ticks since base_, before which callers are rejected without locking.
@@ -206,7 +218,30 @@ private:
 
     admission acquire_slow(clock::time_point now) noexcept;
     void record(const admission& adm, status_code code, clock::time_point now) noexcept;
-    std::int64_t bucket_index(clock::time_point now) const noexcept;
+    std::int64_t bucket_index(clock::time_point now) const noexcept {
+        const std::int64_t i = (now - base_) / bucket_width_;
+        return i < 0 ? 0 : i;
+    }
+    // A success (not of a probe) while closed with no failure in the window cannot trip the
+    // breaker (the consecutive count stays 0 and the rate stays 0), so it is only counted:
+    // lock-free while its slice of the window is current. Stale admissions (the word's
+    // generation moved on) and disabled breakers count nothing. False when the success needs
+    // the locked path of record().
+    bool count_success(const admission& adm, clock::time_point now) noexcept {
+        const std::uint64_t word = word_.load(std::memory_order_acquire);
+        const auto state = static_cast<breaker_state>(word & state_mask);
+        if (state == breaker_state::disabled) return true;
+        if (state != breaker_state::closed || (word >> state_bits) != (adm.generation & payload_max)) return false;
+        const std::int64_t index = bucket_index(now);
+        if (index < failure_horizon_.load(std::memory_order_acquire)) return false;
+        bucket& b = buckets_[static_cast<std::size_t>(index) % bucket_count];
+        if (b.index.load(std::memory_order_acquire) != index) return false;
+        // A thread stalled for a whole window between these two lines would count its call in
+        // a newer slice: harmless.
+        b.calls.fetch_add(1, std::memory_order_relaxed);
+        if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
+        return true;
+    }
 
     // The helpers below require mutex_ to be held.
     void set_state(breaker_state to, clock::time_point now, std::string_view reason);

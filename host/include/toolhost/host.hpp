@@ -357,6 +357,7 @@ private:
 
     // --- steps shared by the async and the inline path (host.cpp)
     void begin_call(detail::call_core& core, clock::time_point now);
+    void begin_call_telemetry(detail::call_core& core);  // the span and the start log line, when on
     std::optional<tool_error> gate(detail::call_core& core, const call_control& caller,
                                    circuit_breaker::admission& adm, clock::time_point now);
     struct retry_plan {
