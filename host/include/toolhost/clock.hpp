@@ -26,8 +26,9 @@ public:
 /// is invariant and the kernel itself keeps time with it (clocksource "tsc"), now() converts a
 /// counter reading (about 10 ns on the machines measured, docs/performance.md) instead of asking
 /// the kernel's vDSO (about 24 ns); the conversion is calibrated against steady_clock when first
-/// used and re-anchored to it every 250 ms, slewing so that the time never runs backwards.
-/// Elsewhere, or when TOOLHOST_CLOCK=steady is in the environment at the first use, now() is
+/// used and re-anchored to it every 10 ms (slewing; resynchronized at once when the two part by
+/// more than 1 ms, as after a suspend), and a thread never reads a time below its previous
+/// reading (host/src/tsc_clock.hpp). Elsewhere, or when TOOLHOST_CLOCK=steady is in the environment at the first use, now() is
 /// std::chrono::steady_clock::now().
 class steady_clock_source final : public clock {
 public:
