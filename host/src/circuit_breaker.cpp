@@ -88,18 +88,10 @@ circuit_breaker::circuit_breaker(std::string name, breaker_options options, cons
 circuit_breaker::~circuit_breaker() = default;
 
 circuit_breaker::admission circuit_breaker::try_acquire_other(std::uint64_t word) noexcept {
+    // Not closed or disabled: try_acquire() answered those.
     const auto state = static_cast<breaker_state>(word & state_mask);
-    const std::uint64_t payload = word >> state_bits;
-    switch (state) {
-    case breaker_state::closed:
-    case breaker_state::disabled:
-        return {true, false, payload, {}, state};
-    case breaker_state::forced_open:
-        return {false, false, 0, clock::time_point::max(), state};
-    case breaker_state::open:
-    case breaker_state::half_open:
-        break;
-    }
+    if (state == breaker_state::forced_open) return {false, false, 0, clock::time_point::max(), state};
+    const std::uint64_t payload = word >> state_bits;  // open or half_open: reject before this
     const clock::time_point now = clock_.now();
     const clock::duration reject_until(static_cast<clock::duration::rep>(payload));
     if (now - base_ < reject_until) return {false, false, 0, base_ + reject_until, state};

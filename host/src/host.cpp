@@ -1062,18 +1062,14 @@ std::optional<tool_error> host::gate(detail::call_core& core, const call_control
     adm.generation = a.generation;
     adm.retry_at = a.retry_at;
     adm.state = a.state;
-    if (core.breaker) {
-        if (!adm.allowed) {
-            slot.rejected_breaker->inc();
-            tool_error e = core.breaker->rejection_error(adm);
-            if (core.span)
-                core.span->events.push_back({"rejected", wall_at(*core.span, core.started, now),
-                                             {{"reason", std::string("circuit_open")}}});
-            emit(call_event(host_event_kind::rejection, core, core.attempts + 1, e.code, e.message, "circuit_open"));
-            return e;
-        }
-    }
-    return std::nullopt;
+    if (adm.allowed) return std::nullopt;  // always so without a breaker
+    slot.rejected_breaker->inc();
+    tool_error e = core.breaker->rejection_error(adm);
+    if (core.span)
+        core.span->events.push_back({"rejected", wall_at(*core.span, core.started, now),
+                                     {{"reason", std::string("circuit_open")}}});
+    emit(call_event(host_event_kind::rejection, core, core.attempts + 1, e.code, e.message, "circuit_open"));
+    return e;
 }
 
 call_result host::deadline_exceeded_if_late(const detail::call_core& core, const call_control& caller,

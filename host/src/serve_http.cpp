@@ -663,6 +663,7 @@ private:
     void start_read() {
         phase_ = phase::reading;
         parser_.emplace();
+        fields_ = {};
         parser_->header_limit(header_limit);
         parser_->body_limit(srv_.settings_.max_request_bytes);
         header_checked_ = false;
@@ -771,7 +772,8 @@ private:
     bool on_header() {
         auto& h = parser_->get();
         route_ = classify(h.target());
-        const auto f = request_fields::of(h);
+        fields_ = request_fields::of(h);
+        const auto& f = fields_;
         const bool body_expected = !parser_->is_done();
         const bool expect_continue = body_expected && iequals(trim(f.expect), "100-continue");
         // A refused request with a small body is read to its end, so that the connection can
@@ -837,16 +839,13 @@ private:
     // ------------------------------------------------------------------ requests
     void on_request() {
         set_deadline(steady::time_point::max());
-        req_ = parser_->release();
-        parser_.reset();
-        fields_ = request_fields::of(req_);
         phase_ = phase::handling;
         started_at_ = steady::now();
         seq_ = st_->next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
         token_ = busy_token(st_);
         counted_ = false;
-        keep_alive_ = req_.keep_alive();
-        version_ = req_.version();
+        keep_alive_ = req().keep_alive();
+        version_ = req().version();
         request_id_.clear();
         if (srv_.stopping()) {
             keep_alive_ = false;
@@ -859,7 +858,7 @@ private:
         }
         if (logging::enabled(logging::level::debug))
             logging::write(logging::level::debug, "serve.http", "request",
-                           {{"method", std::string(req_.method_string())}, {"target", std::string(req_.target())}});
+                           {{"method", std::string(req().method_string())}, {"target", std::string(req().target())}});
         try {
             route();
         } catch (const std::exception& e) {
@@ -869,7 +868,7 @@ private:
     }
 
     void route() {
-        const auto method = req_.method();
+        const auto method = req().method();
         switch (route_) {
         case r_mcp:
             if (const auto& pv = fields_.protocol_version; pv && !mcp::supported_protocol_version(trim(*pv))) {
@@ -902,7 +901,7 @@ private:
         case r_tool:
         case r_call: return rest_tool(method);
         case r_breakers: return breakers(method);
-        default: return http_error(bhttp::status::not_found, "Not Found: " + std::string(req_.target()));
+        default: return http_error(bhttp::status::not_found, "Not Found: " + std::string(req().target()));
         }
     }
 
@@ -982,6 +981,7 @@ private:
         route_ = have_header ? classify(parser_->get().target()) : r_other;
         keep_alive_ = false;
         parser_.reset();
+        fields_ = {};
         token_ = busy_token(st_);
         counted_ = false;
         request_id_.clear();
@@ -1118,9 +1118,11 @@ private:
     beast::flat_buffer buffer_;                // received, not yet parsed
     std::array<char, read_chunk> rbuf_;        // what the pending read fills
     json::parser jp_;
+    // The request being read or handled: it stays in its parser until the next one begins, so
+    // the views in fields_ stay valid and nothing is moved out.
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-    bhttp::request<bhttp::string_body> req_;
-    request_fields fields_;  // of req_
+    const bhttp::request<bhttp::string_body>& req() const { return parser_->get(); }
+    request_fields fields_;  // of req(), read once its header is complete
     response res_;
 
     std::list<std::weak_ptr<connection>>::iterator self_it_;
@@ -1260,7 +1262,7 @@ void connection::mcp_post() {
         return http_error(bhttp::status::unsupported_media_type,
                           "Unsupported Media Type: Content-Type must be application/json");
 
-    const std::string& body = req_.body();
+    const std::string& body = req().body();
     jp_.reset();
     json::error_code ec;
     jp_.write(body.data(), body.size(), ec);
@@ -1584,7 +1586,7 @@ void connection::list_tools() {
 //   POST /v1/circuit-breakers/reset                         close them all
 //   POST /v1/tools/{tool}/circuit-breaker/{reset|open|disable}  one tool's ({"operation": ...}: one)
 void connection::breakers(bhttp::verb method) {
-    const std::string_view path = std::string_view(req_.target()).substr(0, req_.target().find('?'));
+    const std::string_view path = std::string_view(req().target()).substr(0, req().target().find('?'));
     auto& h = srv_.host_;
     if (path == "/v1/circuit-breakers") {
         if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
@@ -1612,18 +1614,18 @@ void connection::breakers(bhttp::verb method) {
         logging::write(logging::level::info, "serve", "every circuit breaker reset over HTTP");
         return reply(bhttp::status::ok, R"({"ok":true})");
     }
-    auto target = boost::urls::parse_origin_form(req_.target());
+    auto target = boost::urls::parse_origin_form(req().target());
     if (!target) return http_error(bhttp::status::bad_request, "Bad Request: malformed request target");
     std::vector<std::string> segments;
     for (auto seg : target->segments()) segments.push_back(seg);
     // v1, tools, {tool}, circuit-breaker, {action}
-    if (segments.size() != 5) return http_error(bhttp::status::not_found, "Not Found: " + std::string(req_.target()));
+    if (segments.size() != 5) return http_error(bhttp::status::not_found, "Not Found: " + std::string(req().target()));
     const std::string& tool = segments[2];
     const std::string& action = segments[4];
     std::string operation;
-    if (!req_.body().empty()) {
+    if (!req().body().empty()) {
         json::error_code ec;
-        auto v = json::parse(req_.body(), ec);
+        auto v = json::parse(req().body(), ec);
         const json::value* op = !ec && v.is_object() ? v.as_object().if_contains("operation") : nullptr;
         if (ec || !v.is_object() || (op != nullptr && !op->is_string()))
             return http_error(bhttp::status::bad_request, "the body must be {} or {\"operation\": \"<name>\"}");
@@ -1644,7 +1646,7 @@ void connection::breakers(bhttp::verb method) {
 }
 
 void connection::rest_tool(bhttp::verb method) {
-    auto target = boost::urls::parse_origin_form(req_.target());
+    auto target = boost::urls::parse_origin_form(req().target());
     if (!target) return http_error(bhttp::status::bad_request, "Bad Request: malformed request target");
     std::vector<std::string> segments;
     for (auto seg : target->segments()) segments.push_back(seg);
@@ -1659,7 +1661,7 @@ void connection::rest_tool(bhttp::verb method) {
         if (method != bhttp::verb::post) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "POST");
         return rest_call(std::move(segments[2]), std::move(segments[3]));
     }
-    http_error(bhttp::status::not_found, "Not Found: " + std::string(req_.target()));
+    http_error(bhttp::status::not_found, "Not Found: " + std::string(req().target()));
 }
 
 void connection::rest_call(std::string tool, std::string operation) {
@@ -1683,7 +1685,7 @@ void connection::rest_call(std::string tool, std::string operation) {
     }
 
     json::value arguments;
-    const std::string& body = req_.body();
+    const std::string& body = req().body();
     if (trim(body).empty()) {
         arguments = json::object();
     } else {
