@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (@modelcontextprotocol/conformance, installed in
 # tests/mcp/node_modules by scripts/setup-deps.sh) against `toolhost serve --http`, serving only
-# the conformance fixture plugin (tests/plugins/conformance.cpp) with the MCP tool-name template
+# the conformance fixture plugin (tests/fixtures/conformance.cpp) with the MCP tool-name template
 # "{operation}", so that its operations carry the tool names the suite calls.
 #
 #   run_conformance.sh TOOLHOST_EXE CONFORMANCE_PLUGIN WORK_DIR [suite options...]

@@ -1,6 +1,6 @@
 // The official MCP TypeScript SDK client (@modelcontextprotocol/sdk, tests/mcp/node_modules)
 // against `toolhost serve --stdio` and `toolhost serve --http`, serving the testkit fixture
-// (tests/plugins/testkit.cpp, tool testkit_mt) and the bundled echo plugin: initialize,
+// (tests/fixtures/testkit.cpp, tool testkit_mt) and the bundled echo plugin: initialize,
 // tools/list, tools/call (result, tool error, progress, cancellation, logging) and a request of
 // the server's to the client (sampling/createMessage), then the end of the session.
 //

@@ -6,9 +6,15 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace toolhost::test {
+
+/// Whether `needle` occurs in `hay`.
+inline bool contains(std::string_view hay, std::string_view needle) noexcept {
+    return hay.find(needle) != std::string_view::npos;
+}
 
 /// A fresh folder (mode 0700) under $TMPDIR or /tmp, removed with everything in it on exit.
 class temp_dir {

@@ -1,0 +1,85 @@
+-- wrk script of the MCP benchmark (bench/serve/run.sh): POSTs tools/call echo_echo requests to a
+-- Streamable HTTP MCP endpoint on sessions created beforehand.
+--
+--   MCP_SESSION_IDS=id1,id2,... wrk -t1 -c1 -d10s --latency -s tools_call.lua http://HOST:PORT/mcp
+--
+-- Requests go to the sessions in turn (with as many sessions as connections, each session sees
+-- about one request at a time); JSON-RPC ids are unique per run (thread number + counter), since
+-- a session refuses an id that is still in flight. Every response must be 200 and carry a
+-- "result" without "isError":true; done() prints one line
+--   MCPBENCH {"requests":..,"rps":..,"p50_us":..,"p99_us":..,"non200":..,"bad":..,...}
+-- that run.sh reads (and fails on non200/bad/socket errors).
+
+local sessions = {}
+for id in string.gmatch(os.getenv("MCP_SESSION_IDS") or "", "[^,]+") do
+  sessions[#sessions + 1] = id
+end
+local tool = os.getenv("MCP_TOOL") or "echo_echo"
+local arguments = os.getenv("MCP_ARGUMENTS") or '{"message":"hello","n":42}'
+
+local threads = {}
+local next_thread = 0
+
+function setup(thread)
+  thread:set("thread_no", next_thread)
+  next_thread = next_thread + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  if #sessions == 0 then
+    error("MCP_SESSION_IDS is empty: create sessions with initialize first")
+  end
+  counter = 0
+  non200 = 0
+  bad = 0
+  first_bad = ""
+  prefix = '{"jsonrpc":"2.0","id":"' .. tostring(thread_no) .. "-"
+  suffix = '","method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. "}}"
+  -- Each thread starts at a different session.
+  turn = thread_no
+end
+
+function request()
+  counter = counter + 1
+  turn = turn % #sessions + 1
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json, text/event-stream",
+    ["Mcp-Session-Id"] = sessions[turn],
+    ["MCP-Protocol-Version"] = "2025-11-25",
+  }
+  return wrk.format("POST", nil, headers, prefix .. tostring(counter) .. suffix)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    non200 = non200 + 1
+    if first_bad == "" then first_bad = tostring(status) .. " " .. string.sub(body or "", 1, 300) end
+  elseif not string.find(body, '"result"', 1, true) or string.find(body, '"isError":true', 1, true) then
+    bad = bad + 1
+    if first_bad == "" then first_bad = "200 " .. string.sub(body or "", 1, 300) end
+  end
+end
+
+local function json_string(s)
+  return '"' .. string.gsub(s, '[%c"\\]', function(c) return string.format("\\u%04x", string.byte(c)) end) .. '"'
+end
+
+function done(summary, latency, requests)
+  local n200, nbad, first = 0, 0, ""
+  for _, t in ipairs(threads) do
+    n200 = n200 + (t:get("non200") or 0)
+    nbad = nbad + (t:get("bad") or 0)
+    local f = t:get("first_bad") or ""
+    if first == "" then first = f end
+  end
+  local e = summary.errors
+  local seconds = summary.duration / 1e6
+  io.write(string.format(
+    'MCPBENCH {"requests":%d,"duration_s":%.3f,"rps":%.1f,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
+    '"max_us":%d,"mean_us":%.1f,"non200":%d,"bad":%d,"socket_errors":%d,"first_bad":%s}\n',
+    summary.requests, seconds, summary.requests / seconds,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    n200, nbad, e.connect + e.read + e.write + e.timeout, json_string(first)))
+end

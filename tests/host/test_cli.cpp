@@ -1,0 +1,356 @@
+// The toolhost command-line contract: JSON shapes on stdout, diagnostics on stderr, exit codes.
+#define BOOST_TEST_MODULE cli
+#include <boost/test/unit_test.hpp>
+
+#include "test_support.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <unistd.h>
+
+#include <set>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using toolhost::test::process_result;
+using toolhost::test::temp_dir;
+
+namespace {
+
+using toolhost::test::contains;
+
+// Runs toolhost with an empty config (so the source tree's conf/ does not leak in) unless the
+// arguments name one.
+process_result run_toolhost(std::vector<std::string> args, const std::string& input = {},
+                        std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), TOOLHOST_TEST_EXE);
+    env.emplace("TOOLHOST_CONFIG", "");
+    env.emplace("TOOLHOST_PLUGIN_PATH", "");
+    env.emplace("TOOLHOST_LOG_LEVEL", "warning");
+    return toolhost::test::run_process(args, input, env);
+}
+
+// A folder with the testkit fixture and one bad file.
+struct plugin_folder {
+    temp_dir dir;
+    fs::path plugins = dir / "plugins";
+    fs::path conf = dir / "toolhost.json";
+    plugin_folder() {
+        fs::create_directory(plugins);
+        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
+        toolhost::test::write_file(plugins / "broken.so", "garbage");
+        toolhost::test::write_file(conf, R"({"data_dir": ")" + (dir / "var").string() + R"("})");
+    }
+    std::vector<std::string> base() const {
+        return {"--config", conf.string(), "--plugin-dir", plugins.string()};
+    }
+    std::vector<std::string> args(std::initializer_list<std::string> more) const {
+        auto a = base();
+        a.insert(a.end(), more);
+        return a;
+    }
+};
+
+json::value parse_stdout(const process_result& r) {
+    boost::system::error_code ec;
+    auto v = json::parse(r.out, ec);
+    BOOST_TEST_REQUIRE(!ec, "stdout is not one JSON value: " << r.out << "\nstderr: " << r.err);
+    return v;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(version) {
+    auto r = run_toolhost({"version"});
+    BOOST_TEST(r.exit_code == 0);
+    BOOST_TEST(contains(r.out, "toolhost "));
+    r = run_toolhost({"version", "--json"});
+    BOOST_TEST(r.exit_code == 0);
+    auto v = parse_stdout(r);
+    BOOST_TEST(v.at("abi").at("major").as_int64() == 1);
+    BOOST_TEST(v.at("version").is_string());
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_64) {
+    BOOST_TEST(run_toolhost({}).exit_code == 64);
+    BOOST_TEST(run_toolhost({"frobnicate"}).exit_code == 64);
+    BOOST_TEST(run_toolhost({"list", "--bogus"}).exit_code == 64);
+    BOOST_TEST(run_toolhost({"call", "echo"}).exit_code == 64);
+    BOOST_TEST(run_toolhost({"info"}).exit_code == 64);
+    BOOST_TEST(run_toolhost({"--threads", "many", "list"}).exit_code == 64);
+    auto r = run_toolhost({"help"});
+    BOOST_TEST(r.exit_code == 0);
+    BOOST_TEST(contains(r.out, "usage: toolhost"));
+}
+
+BOOST_AUTO_TEST_CASE(list_json_shape) {
+    plugin_folder p;
+    auto r = run_toolhost(p.args({"--no-default-plugins", "list", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.err);  // rejected files do not fail `list`
+    auto v = parse_stdout(r);
+    BOOST_TEST(v.as_object().size() == 2u);
+    const auto& tools = v.at("tools").as_array();
+    BOOST_TEST_REQUIRE(tools.size() == 2u);
+    const auto& t = tools[0].as_object();
+    BOOST_TEST(t.at("name") == "testkit");
+    BOOST_TEST(t.at("version").is_string());
+    BOOST_TEST(t.at("description").is_string());
+    BOOST_TEST(fs::path(std::string(t.at("plugin").as_string())).filename() == "testkit.so");
+    const auto& ops = t.at("operations").as_array();
+    BOOST_TEST(!ops.empty());
+    for (const auto& op : ops) {
+        BOOST_TEST(op.at("name").is_string());
+        BOOST_TEST(op.at("description").is_string());
+        BOOST_TEST(op.at("input_schema").is_object());
+    }
+    const auto& rejected = v.at("rejected").as_array();
+    BOOST_TEST_REQUIRE(rejected.size() == 1u);
+    BOOST_TEST(contains(std::string(rejected[0].at("path").as_string()), "broken.so"));
+    BOOST_TEST(contains(std::string(rejected[0].at("reason").as_string()), "not a shared library"));
+}
+
+BOOST_AUTO_TEST_CASE(bundled_plugins_are_found_next_to_the_executable) {
+    auto r = run_toolhost({"list", "--json"});
+    BOOST_TEST(r.exit_code == 0);
+    auto v = parse_stdout(r);
+    std::set<std::string> names;
+    for (const auto& t : v.at("tools").as_array()) names.insert(std::string(t.at("name").as_string()));
+    BOOST_TEST(names.count("echo") == 1u);
+    BOOST_TEST(names.count("clock") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(info) {
+    plugin_folder p;
+    auto r = run_toolhost(p.args({"info", "testkit", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    auto v = parse_stdout(r);
+    BOOST_TEST(v.at("name") == "testkit");
+    BOOST_TEST(v.at("enabled").as_bool());
+    BOOST_TEST(v.at("config_schema").is_object());
+    r = run_toolhost(p.args({"info", "testkit"}));
+    BOOST_TEST(r.exit_code == 0);
+    BOOST_TEST(contains(r.out, "operations:"));
+    r = run_toolhost(p.args({"info", "nosuch", "--json"}));
+    BOOST_TEST(r.exit_code == 69);
+    BOOST_TEST(parse_stdout(r).at("error").at("code") == "NOT_FOUND");
+}
+
+BOOST_AUTO_TEST_CASE(call_contract) {
+    plugin_folder p;
+    auto r = run_toolhost(p.args({"call", "testkit", "echo", R"({"a":[1,2,"x"]})", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(parse_stdout(r) == json::parse(R"({"ok":true,"result":{"a":[1,2,"x"]}})"));
+
+    r = run_toolhost(p.args({"call", "testkit", "echo", R"({"b":1})"}));
+    BOOST_TEST(r.exit_code == 0);
+    BOOST_TEST(parse_stdout(r) == json::parse(R"({"b":1})"));
+
+    r = run_toolhost(p.args({"call", "testkit", "echo", "-", "--json"}), R"({"from":"stdin"})");
+    BOOST_TEST(r.exit_code == 0);
+    BOOST_TEST(parse_stdout(r).at("result").at("from") == "stdin");
+
+    r = run_toolhost(p.args({"call", "testkit", "context", "--request-id", "rq", "--session-id", "ss", "--timeout-ms", "60000", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    auto ctx = parse_stdout(r).at("result");
+    BOOST_TEST(ctx.at("request_id") == "rq");
+    BOOST_TEST(ctx.at("session_id") == "ss");
+    BOOST_TEST(ctx.at("has_deadline").as_bool());
+
+    auto expect_error = [&](std::initializer_list<std::string> args, int code, const std::string& status) {
+        auto res = run_toolhost(p.args(args));
+        BOOST_TEST(res.exit_code == code, "exit " << res.exit_code << " for " << res.out << res.err);
+        auto v = parse_stdout(res);
+        BOOST_TEST(v.at("ok") == false);
+        BOOST_TEST(v.at("error").at("code").as_string() == status);
+        BOOST_TEST(v.at("error").at("message").is_string());
+        return std::string(v.at("error").at("message").as_string());
+    };
+    expect_error({"call", "testkit", "echo", "{not json", "--json"}, 65, "INVALID_ARGUMENT");
+    auto msg = expect_error({"call", "testkit", "sleep", R"({"ms":"x"})", "--json"}, 65, "INVALID_ARGUMENT");
+    BOOST_TEST(contains(msg, "/ms"), msg);
+    expect_error({"call", "nosuch", "echo", "--json"}, 69, "NOT_FOUND");
+    expect_error({"call", "testkit", "throw", "--json"}, 70, "INTERNAL");
+    expect_error({"call", "testkit", "fail", R"({"code":"NOT_FOUND","message":"m"})", "--json"}, 65, "NOT_FOUND");
+    expect_error({"call", "testkit", "fail", R"({"code":"UNAVAILABLE","message":"m"})", "--json"}, 69, "UNAVAILABLE");
+    expect_error({"call", "testkit", "wait_cancel", "--timeout-ms", "50", "--json"}, 69, "DEADLINE_EXCEEDED");
+
+    // without --json the error goes to stderr and stdout stays empty
+    r = run_toolhost(p.args({"call", "testkit", "throw"}));
+    BOOST_TEST(r.exit_code == 70);
+    BOOST_TEST(r.out.empty());
+    BOOST_TEST(contains(r.err, "INTERNAL"));
+}
+
+BOOST_AUTO_TEST_CASE(validate) {
+    plugin_folder p;
+    fs::remove(p.plugins / "broken.so");
+    auto r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, "configuration ok"));
+
+    // A tool configuration its schema rejects, a tool nobody provides, and a bad plugin file:
+    // every problem listed, exit 78.
+    toolhost::test::write_file(p.conf, "{\n  \"tools\": {\n    \"testkit\": {\"config\": {\"label\": 7}},\n    \"ghost\": {}\n  }\n}\n");
+    toolhost::test::write_file(p.plugins / "broken.so", "garbage");
+    r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 78);
+    BOOST_TEST(contains(r.err, p.conf.string() + ":3:"), r.err);
+    BOOST_TEST(contains(r.err, "/tools/testkit/config/label"), r.err);
+    BOOST_TEST(contains(r.err, "ghost"), r.err);
+    BOOST_TEST(contains(r.err, "broken.so"), r.err);
+    r = run_toolhost(p.args({"validate", "--json"}));
+    BOOST_TEST(r.exit_code == 78);
+    BOOST_TEST(parse_stdout(r).at("problems").as_array().size() == 3u);
+
+    // Syntax errors, unknown keys: file:line:col, exit 78 for any command
+    toolhost::test::write_file(p.conf, "{\n  \"threads\": 2,\n  \"bogus\": true\n}\n");
+    r = run_toolhost(p.args({"list"}));
+    BOOST_TEST(r.exit_code == 78);
+    BOOST_TEST(contains(r.err, p.conf.string() + ":3:3: error: /bogus"), r.err);
+    toolhost::test::write_file(p.conf, "{\n  \"threads\": 2,,\n}\n");
+    r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 78);
+    BOOST_TEST(contains(r.err, p.conf.string() + ":2:"), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(tool_config_rejected_by_its_schema_is_a_config_error_for_call) {
+    plugin_folder p;
+    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"config": {"label": 1}}}})");
+    auto r = run_toolhost(p.args({"call", "testkit", "echo", "--json"}));
+    BOOST_TEST(r.exit_code == 78, r.out << r.err);
+}
+
+BOOST_AUTO_TEST_CASE(disabled_tool_is_unavailable) {
+    plugin_folder p;
+    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"enabled": false}}})");
+    auto r = run_toolhost(p.args({"call", "testkit", "echo", "--json"}));
+    BOOST_TEST(r.exit_code == 69, r.out << r.err);
+    BOOST_TEST(contains(r.out, "disabled"), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(environment_overrides) {
+    plugin_folder p;
+    auto r = run_toolhost({"--config", p.conf.string(), "--no-default-plugins", "list", "--json"}, {},
+                      {{"TOOLHOST_PLUGIN_PATH", p.plugins.string()}});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(parse_stdout(r).at("tools").as_array().size() == 2u);
+    r = run_toolhost({"--config", p.conf.string(), "list"}, {}, {{"TOOLHOST_THREADS", "lots"}});
+    BOOST_TEST(r.exit_code == 78);
+    BOOST_TEST(contains(r.err, "TOOLHOST_THREADS"), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_plugin_file_is_rejected_not_fatal) {
+    plugin_folder p;
+    auto secret = toolhost::test::copy_into(TOOLHOST_FIXTURE_MULTI, p.plugins, "secret.so");
+    fs::permissions(secret, fs::perms::none);
+    std::vector<std::string> args = {TOOLHOST_TEST_EXE, "--config", p.conf.string(), "--no-default-plugins",
+                                     "--plugin-dir", p.plugins.string(), "list", "--json"};
+    if (::geteuid() == 0) {
+        // root reads anything: run the command as the unprivileged uid 65534 instead
+        fs::permissions(p.dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                          fs::perms::others_read | fs::perms::others_exec);
+        toolhost::test::write_file(p.conf, "{}");
+        fs::permissions(p.conf, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read | fs::perms::group_read);
+        args.insert(args.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+    }
+    auto r = toolhost::test::run_process(args, {}, {{"TOOLHOST_CONFIG", ""}, {"TOOLHOST_PLUGIN_PATH", ""}});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.out << r.err);
+    auto v = parse_stdout(r);
+    BOOST_TEST(v.at("tools").as_array().size() == 2u);  // testkit still loads
+    bool found = false;
+    for (const auto& rej : v.at("rejected").as_array()) {
+        if (contains(std::string(rej.at("path").as_string()), "secret.so")) {
+            found = true;
+            BOOST_TEST(contains(std::string(rej.at("reason").as_string()), "Permission denied"));
+        }
+    }
+    BOOST_TEST(found, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(bundled_c_plugin_clock) {
+    temp_dir d;
+    auto conf = d / "toolhost.json";
+    toolhost::test::write_file(conf, R"({"data_dir": ")" + (d / "var").string() + R"("})");
+    auto r = run_toolhost({"--config", conf.string(), "call", "clock", "now", R"({"timezone":"utc"})", "--json"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.out << r.err);
+    auto v = parse_stdout(r).at("result");
+    BOOST_TEST(v.at("unix_ms").as_int64() > 1700000000000);
+    std::string iso(v.at("iso8601").as_string());
+    BOOST_TEST(iso.size() == 24u, iso);
+    BOOST_TEST(iso.back() == 'Z');
+
+    r = run_toolhost({"--config", conf.string(), "call", "clock", "now", R"({"timezone":"mars"})", "--json"});
+    BOOST_TEST(r.exit_code == 65);
+    BOOST_TEST(contains(r.out, "/timezone"), r.out);
+
+    r = run_toolhost({"--config", conf.string(), "call", "clock", "sleep", R"({"ms":60000})", "--timeout-ms", "40", "--json"});
+    BOOST_TEST(r.exit_code == 69);
+    BOOST_TEST(parse_stdout(r).at("error").at("code").as_string() == "DEADLINE_EXCEEDED");
+}
+
+BOOST_AUTO_TEST_CASE(metrics_are_valid_prometheus_exposition) {
+    plugin_folder p;
+    auto r = run_toolhost(p.args({"--no-default-plugins", "metrics"}));
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, "toolhost_tool_calls_total{"), r.out);
+    BOOST_TEST(contains(r.out, "toolhost_tool_circuit_breaker_state{tool=\"testkit\"} 0"), r.out);
+    auto check = toolhost::test::run_process({"/usr/bin/promtool", "check", "metrics"}, r.out);
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    BOOST_TEST(check.out.empty(), check.out);  // promtool prints lint problems
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "--json"}));
+    BOOST_TEST(r.exit_code == 0);
+    BOOST_TEST(parse_stdout(r).as_object().contains("toolhost_tool_calls_total"));
+
+    // One tool's series only (the seed's get_tool_metrics), still a valid exposition.
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "testkit_mt"}));
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, "toolhost_tool_circuit_breaker_state{tool=\"testkit_mt\"} 0"), r.out);
+    BOOST_TEST(!contains(r.out, "tool=\"testkit\""), r.out);
+    check = toolhost::test::run_process({"/usr/bin/promtool", "check", "metrics"}, r.out);
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "testkit_mt", "--json"}));
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    const auto doc = parse_stdout(r);
+    BOOST_TEST(!doc.as_object().empty());
+    for (const auto& [name, family] : doc.as_object())
+        for (const auto& sample : family.at("samples").as_array())
+            BOOST_TEST(sample.at("labels").at("tool") == "testkit_mt", name);
+    r = run_toolhost(p.args({"--no-default-plugins", "metrics", "nosuch"}));
+    BOOST_TEST(r.exit_code != 0);
+    BOOST_TEST(contains(r.err, "nosuch"), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(resilience_settings_in_the_file_are_checked) {
+    plugin_folder p;
+    fs::remove(p.plugins / "broken.so");
+    toolhost::test::write_file(p.conf, R"({
+  "resilience": {"retry": {"max_attempts": 2, "jitter": "sometimes"}},
+  "tools": {
+    "testkit": {
+      "resilience": {"timeout_ms": 1000, "attempt_timeout_ms": 800, "bulkhead": {"max_running": 3}},
+      "operations": {"fail": {"resilience": {"retry": {"retry_on": ["UNAVAILABLE", "SOMETIMES"]}}}}
+    }
+  }
+})");
+    auto r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 78, r.out << r.err);
+    BOOST_TEST(contains(r.err, ":2:57: error: /resilience/retry/jitter: expected \"none\", \"full\" or \"equal\""), r.err);
+    BOOST_TEST(contains(r.err, ":5:82: error: /tools/testkit/resilience/bulkhead/max_running: unknown key"), r.err);
+    BOOST_TEST(contains(r.err, "/tools/testkit/operations/fail/resilience/retry/retry_on/1: expected a status name"), r.err);
+
+    // A policy whose attempts cannot fit in its deadline is rejected at its own location.
+    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"resilience": {"timeout_ms": 1000, "attempt_timeout_ms": 800}}}})");
+    r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 78, r.out << r.err);
+    BOOST_TEST(contains(r.err, "/tools/testkit/resilience: "), r.err);
+    BOOST_TEST(contains(r.err, "does not fit in timeout"), r.err);
+
+    // A valid one is applied: no retries for fail, so the injected error comes back at once.
+    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"operations": {"fail": {"resilience": {"retry": {"max_attempts": 1}}}}}}})");
+    r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 0, r.out << r.err);
+    r = run_toolhost(p.args({"call", "testkit", "fail", R"({"code":"UNAVAILABLE","message":"once","succeed_on_attempt":2})", "--json"}));
+    BOOST_TEST(r.exit_code == 69, r.out << r.err);
+    r = run_toolhost(p.args({"call", "testkit", "echo", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.out << r.err);
+}

@@ -1,0 +1,1104 @@
+// The HTTP server (serve.hpp): MCP Streamable HTTP (sessions, JSON and SSE responses, the GET
+// stream, DELETE, stateless mode), the REST API, health, readiness and metrics, the Host /
+// Origin / token checks, request limits, keep-alive and pipelining, and a graceful stop that
+// waits for a call in flight. A real host with the testkit plugin, a real server on 127.0.0.1
+// and a real HTTP client (Beast) on loopback. No sleeps decide an outcome: waits poll a state
+// with a generous limit that only matters when something is broken.
+#define BOOST_TEST_MODULE serve_http
+#include <boost/test/unit_test.hpp>
+
+#include <toolhost/host.hpp>
+#include <toolhost/mcp.hpp>
+#include <toolhost/serve.hpp>
+
+#include "test_support.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <sstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using namespace toolhost;
+using toolhost::test::temp_dir;
+
+namespace {
+
+constexpr auto io_limit = 30s;  // safety net for every client operation
+
+using response = bhttp::response<bhttp::string_body>;
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+using toolhost::test::contains;
+
+// The client helpers run on several threads at once in one test, where Boost.Test's assertions
+// must not be used: they throw instead (and Boost.Test reports the exception as a failure).
+void require(bool ok, const std::string& what) {
+    if (!ok) throw std::runtime_error(what);
+}
+
+// Polls `done` until it holds or `limit` passes (a safety net, not a timing assumption).
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 30s) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(2ms);
+    }
+    return true;
+}
+
+// ----------------------------------------------------------------------------------- client
+
+// A keep-alive HTTP/1.1 client on one connection. Every operation runs asynchronously on a
+// private io_context with a time limit, so a broken server fails the test instead of hanging it.
+class client {
+public:
+    explicit client(uint16_t port) : port_(port) {
+        boost::system::error_code ec;
+        sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+        require(!ec, "connect: " + ec.message());
+    }
+
+    uint16_t port() const noexcept { return port_; }
+    std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+    tcp::socket& socket() noexcept { return sock_; }
+
+    // Runs one asynchronous operation to completion (or fails the test after io_limit).
+    boost::system::error_code run(const std::function<void(std::function<void(boost::system::error_code)>)>& start) {
+        boost::system::error_code result;
+        bool done = false;
+        io_.restart();
+        start([&](boost::system::error_code ec) {
+            result = ec;
+            done = true;
+        });
+        io_.run_for(io_limit);
+        if (!done) {
+            boost::system::error_code ignored;
+            sock_.close(ignored);
+            io_.restart();
+            io_.run();
+            throw std::runtime_error("the server did not answer within the time limit");
+        }
+        return result;
+    }
+
+    bhttp::request<bhttp::string_body> make(bhttp::verb verb, std::string target, std::string body = {},
+                                            const header_list& headers = {}, bool with_host = true) {
+        bhttp::request<bhttp::string_body> req{verb, target, 11};
+        if (with_host) req.set(bhttp::field::host, host());
+        for (const auto& [n, v] : headers) req.set(n, v);
+        if (!body.empty() && req.find(bhttp::field::content_type) == req.end())
+            req.set(bhttp::field::content_type, "application/json");
+        req.body() = std::move(body);
+        req.prepare_payload();
+        return req;
+    }
+
+    void send(bhttp::request<bhttp::string_body>& req) {
+        auto ec = run([&](auto done) {
+            bhttp::async_write(sock_, req, [done](boost::system::error_code ec, std::size_t) { done(ec); });
+        });
+        require(!ec, "write: " + ec.message());
+    }
+
+    void send_raw(std::string data) {
+        auto ec = run([&](auto done) {
+            asio::async_write(sock_, asio::buffer(data), [done](boost::system::error_code ec, std::size_t) { done(ec); });
+        });
+        require(!ec, "write: " + ec.message());
+    }
+
+    response read() {
+        bhttp::response_parser<bhttp::string_body> p;
+        p.body_limit(64u << 20);
+        auto ec = run([&](auto done) {
+            bhttp::async_read(sock_, buf_, p, [done](boost::system::error_code ec, std::size_t) { done(ec); });
+        });
+        require(!ec, "read: " + ec.message());
+        return p.release();
+    }
+
+    // Reads until the server closes the connection; the error says how it ended.
+    boost::system::error_code read_until_closed() {
+        return run([&](auto done) { read_to_end(done); });
+    }
+
+    response request(bhttp::verb verb, std::string target, std::string body = {}, const header_list& headers = {}) {
+        auto req = make(verb, std::move(target), std::move(body), headers);
+        send(req);
+        return read();
+    }
+
+    beast::flat_buffer& buffer() noexcept { return buf_; }
+
+private:
+    void read_to_end(std::function<void(boost::system::error_code)> done) {
+        sock_.async_read_some(buf_.prepare(4096), [this, done](boost::system::error_code ec, std::size_t n) {
+            buf_.commit(n);
+            if (ec) return done(ec);
+            read_to_end(done);
+        });
+    }
+
+    uint16_t port_;
+    asio::io_context io_;
+    tcp::socket sock_{io_};
+    beast::flat_buffer buf_;
+};
+
+// An open SSE response read piece by piece (the GET /mcp stream).
+class sse_reader {
+public:
+    explicit sse_reader(client& c) : c_(c) { parser_.body_limit(64u << 20); }
+
+    void read_header() {
+        auto ec = c_.run([&](auto done) {
+            bhttp::async_read_header(c_.socket(), c_.buffer(), parser_,
+                                     [done](boost::system::error_code ec, std::size_t) { done(ec); });
+        });
+        require(!ec, "read header: " + ec.message());
+    }
+    const bhttp::response_parser<bhttp::string_body>::value_type& get() const { return parser_.get(); }
+
+    // Sends GET /mcp for `session` and reads the answer's header, which must be a 200.
+    void open(const std::string& session) {
+        auto req = c_.make(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+        c_.send(req);
+        read_header();
+        BOOST_TEST(get().result_int() == 200u);
+    }
+
+    // Reads until the body holds `needle`; false if the stream ended first.
+    bool read_until(std::string_view needle) {
+        while (!contains(parser_.get().body(), needle)) {
+            if (parser_.is_done()) return false;
+            auto ec = c_.run([&](auto done) {
+                bhttp::async_read_some(c_.socket(), c_.buffer(), parser_,
+                                       [done](boost::system::error_code ec, std::size_t) { done(ec); });
+            });
+            if (ec) return false;
+        }
+        return true;
+    }
+
+    // Reads until the response ends (the last chunk).
+    bool read_to_end() {
+        while (!parser_.is_done()) {
+            auto ec = c_.run([&](auto done) {
+                bhttp::async_read_some(c_.socket(), c_.buffer(), parser_,
+                                       [done](boost::system::error_code ec, std::size_t) { done(ec); });
+            });
+            if (ec) return false;
+        }
+        return true;
+    }
+
+private:
+    client& c_;
+    bhttp::response_parser<bhttp::string_body> parser_;
+};
+
+// The data of each SSE event, and its id.
+struct sse_event {
+    std::string id;
+    json::value data;
+};
+
+std::vector<sse_event> parse_sse(std::string_view body) {
+    std::vector<sse_event> events;
+    while (!body.empty()) {
+        const auto end = body.find("\n\n");
+        std::string_view block = body.substr(0, end);
+        body = end == std::string_view::npos ? std::string_view() : body.substr(end + 2);
+        sse_event e;
+        std::string data;
+        bool any = false;
+        while (!block.empty()) {
+            const auto nl = block.find('\n');
+            const std::string_view line = block.substr(0, nl);
+            block = nl == std::string_view::npos ? std::string_view() : block.substr(nl + 1);
+            if (line.starts_with("id: ")) e.id = std::string(line.substr(4));
+            if (line.starts_with("data: ")) {
+                if (any) data += '\n';
+                data += line.substr(6);
+                any = true;
+            }
+        }
+        if (any) {
+            e.data = json::parse(data);
+            events.push_back(std::move(e));
+        }
+    }
+    return events;
+}
+
+json::value body_json(const response& r) {
+    boost::system::error_code ec;
+    auto v = json::parse(r.body(), ec);
+    BOOST_TEST_REQUIRE(!ec, "not JSON: " << r.body());
+    return v;
+}
+
+std::string header(const response& r, std::string_view name) { return std::string(r[name]); }
+
+// ------------------------------------------------------------------------------- the server
+
+serve_settings local_settings() {
+    serve_settings s;
+    s.listen = "127.0.0.1:0";
+    return s;
+}
+
+// A host with testkit (testkit and testkit_mt), the MCP engine and the HTTP server on a free port.
+struct server_env {
+    temp_dir dir;
+    std::unique_ptr<host> h;
+    std::unique_ptr<mcp::server> mcp;
+    std::unique_ptr<serve::http_server> server;
+
+    explicit server_env(serve_settings s = local_settings()) {
+        h = std::make_unique<host>(toolhost::test::testkit_config(dir.path(), 4));
+        h->load_plugins();
+        auto report = h->start({});
+        BOOST_TEST_REQUIRE(report.ok());
+        mcp = std::make_unique<mcp::server>(*h, mcp::server_options{});
+        server = std::make_unique<serve::http_server>(*h, *mcp, std::move(s));
+        auto started = server->start(2);
+        BOOST_TEST_REQUIRE(started.has_value(), (started ? std::string() : started.error()));
+        BOOST_TEST_REQUIRE(server->port() != 0);
+    }
+    ~server_env() {
+        server->stop(5s);
+        server.reset();
+        mcp.reset();
+        h->shutdown();
+    }
+    uint16_t port() const { return server->port(); }
+};
+
+// ------------------------------------------------------------------------------ MCP helpers
+
+std::string rpc(int id, std::string_view method, const json::object& params = {}) {
+    return json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}});
+}
+
+std::string notification(std::string_view method) {
+    return json::serialize(json::object{{"jsonrpc", "2.0"}, {"method", method}});
+}
+
+header_list mcp_headers(const std::string& session = {}, std::string accept = "application/json, text/event-stream") {
+    header_list h{{"Accept", std::move(accept)}, {"Content-Type", "application/json"}};
+    if (!session.empty()) h.emplace_back("Mcp-Session-Id", session);
+    return h;
+}
+
+const json::object init_params{{"protocolVersion", "2025-11-25"},
+                               {"capabilities", json::object{}},
+                               {"clientInfo", {{"name", "test"}, {"version", "1"}}}};
+
+// initialize + notifications/initialized; returns the session id.
+std::string open_session(client& c) {
+    auto r = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    require(r.result_int() == 200u, "initialize: " + r.body());
+    const std::string id = header(r, "Mcp-Session-Id");
+    require(!id.empty(), "initialize: no Mcp-Session-Id");
+    auto n = c.request(bhttp::verb::post, "/mcp", notification("notifications/initialized"), mcp_headers(id));
+    require(n.result_int() == 202u, "notifications/initialized: " + std::to_string(n.result_int()));
+    return id;
+}
+
+json::value tool_call(std::string_view name, const json::object& arguments, int id = 7,
+                      std::optional<json::value> progress_token = std::nullopt) {
+    json::object params{{"name", name}, {"arguments", arguments}};
+    if (progress_token) params["_meta"] = json::object{{"progressToken", *progress_token}};
+    return json::parse(rpc(id, "tools/call", params));
+}
+
+}  // namespace
+
+// ===================================================================================== MCP
+
+BOOST_AUTO_TEST_CASE(initialize_gives_a_session_id_and_notifications_get_202) {
+    server_env env;
+    client c(env.port());
+    auto r = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    BOOST_TEST(r.result_int() == 200u);
+    BOOST_TEST(contains(header(r, "Content-Type"), "application/json"));
+    const std::string id = header(r, "Mcp-Session-Id");
+    BOOST_TEST(id.size() == 32u);
+    BOOST_TEST(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    auto v = body_json(r);
+    BOOST_TEST(v.at("id").as_int64() == 1);
+    BOOST_TEST(v.at("result").at("protocolVersion").as_string() == "2025-11-25");
+    BOOST_TEST(env.server->sessions() == 1u);
+
+    auto n = c.request(bhttp::verb::post, "/mcp", notification("notifications/initialized"), mcp_headers(id));
+    BOOST_TEST(n.result_int() == 202u);
+    BOOST_TEST(n.body().empty());
+
+    // Another initialize makes another session.
+    client c2(env.port());
+    auto r2 = c2.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    BOOST_TEST(r2.result_int() == 200u);
+    BOOST_TEST(header(r2, "Mcp-Session-Id") != id);
+    BOOST_TEST(env.server->sessions() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_initialize_leaves_no_session) {
+    server_env env;
+    client c(env.port());
+    auto r = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", {}), mcp_headers());  // no protocolVersion
+    BOOST_TEST(r.result_int() == 200u);
+    BOOST_TEST(body_json(r).as_object().contains("error"));
+    BOOST_TEST(header(r, "Mcp-Session-Id").empty());
+    BOOST_TEST(env.server->sessions() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(tools_list_and_call_answer_json) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+
+    auto list = c.request(bhttp::verb::post, "/mcp", rpc(2, "tools/list"), mcp_headers(id));
+    BOOST_TEST(list.result_int() == 200u);
+    BOOST_TEST(contains(header(list, "Content-Type"), "application/json"));
+    bool found = false;
+    const auto listed = body_json(list);
+    for (const auto& t : listed.at("result").at("tools").as_array())
+        found = found || t.at("name").as_string() == "testkit_echo";
+    BOOST_TEST(found);
+
+    auto call = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_echo", {{"x", 42}})),
+                          mcp_headers(id));
+    BOOST_TEST(call.result_int() == 200u);
+    BOOST_TEST(contains(header(call, "Content-Type"), "application/json"));
+    auto v = body_json(call);
+    BOOST_TEST(v.at("id").as_int64() == 7);
+    BOOST_TEST(v.at("result").at("structuredContent").at("x").as_int64() == 42);
+
+    // The protocol version header, when sent, must be one the server speaks.
+    auto h = mcp_headers(id);
+    h.emplace_back("MCP-Protocol-Version", "2025-06-18");
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(3, "ping"), h).result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(progress_turns_the_response_into_an_sse_stream) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    auto r = c.request(bhttp::verb::post, "/mcp",
+                       json::serialize(tool_call("testkit_progress", {{"steps", 3}}, 9, json::value("tok"))),
+                       mcp_headers(id));
+    BOOST_TEST(r.result_int() == 200u);
+    BOOST_TEST(header(r, "Content-Type") == "text/event-stream");
+    BOOST_TEST(header(r, "Cache-Control") == "no-cache");
+    auto events = parse_sse(r.body());
+    BOOST_TEST_REQUIRE(events.size() == 4u, r.body());
+    for (int i = 0; i < 3; ++i) {
+        BOOST_TEST(events[i].data.at("method").as_string() == "notifications/progress");
+        BOOST_TEST(events[i].data.at("params").at("progressToken").as_string() == "tok");
+        BOOST_TEST(events[i].data.at("params").at("progress").to_number<double>() == i + 1.0);
+    }
+    BOOST_TEST(events[3].data.at("id").as_int64() == 9);
+    BOOST_TEST(events[3].data.at("result").at("structuredContent").at("steps").as_int64() == 3);
+    std::set<std::string> ids;
+    for (const auto& e : events) ids.insert(e.id);
+    BOOST_TEST(ids.size() == events.size());  // unique, and present
+    BOOST_TEST(!ids.contains(""));
+
+    // The connection is still usable afterwards.
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(10, "ping"), mcp_headers(id)).result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(the_accept_header_chooses_json_or_sse) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    // application/json only: the notifications are dropped, the response is JSON.
+    auto json_only = c.request(bhttp::verb::post, "/mcp",
+                               json::serialize(tool_call("testkit_progress", {{"steps", 2}}, 11, json::value(5))),
+                               mcp_headers(id, "application/json"));
+    BOOST_TEST(json_only.result_int() == 200u);
+    BOOST_TEST(contains(header(json_only, "Content-Type"), "application/json"));
+    BOOST_TEST(body_json(json_only).at("id").as_int64() == 11);
+
+    // text/event-stream only: always a stream, even for a plain response.
+    auto sse_only = c.request(bhttp::verb::post, "/mcp", rpc(12, "ping"), mcp_headers(id, "text/event-stream"));
+    BOOST_TEST(sse_only.result_int() == 200u);
+    BOOST_TEST(header(sse_only, "Content-Type") == "text/event-stream");
+    auto events = parse_sse(sse_only.body());
+    BOOST_TEST_REQUIRE(events.size() == 1u);
+    BOOST_TEST(events[0].data.at("id").as_int64() == 12);
+
+    // Wildcards and a missing Accept are fine; something else is not.
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(13, "ping"), mcp_headers(id, "*/*")).result_int() == 200u);
+    auto h = mcp_headers(id);
+    h.erase(h.begin());
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(14, "ping"), h).result_int() == 200u);
+    auto refused = c.request(bhttp::verb::post, "/mcp", rpc(15, "ping"), mcp_headers(id, "text/html"));
+    BOOST_TEST(refused.result_int() == 406u);
+    BOOST_TEST(body_json(refused).at("error").at("code").as_int64() == -32000);
+}
+
+BOOST_AUTO_TEST_CASE(session_errors) {
+    server_env env;
+    client c(env.port());
+    // No session id on something other than initialize.
+    auto missing = c.request(bhttp::verb::post, "/mcp", rpc(1, "tools/list"), mcp_headers());
+    BOOST_TEST(missing.result_int() == 400u);
+    auto mv = body_json(missing);
+    BOOST_TEST(mv.at("jsonrpc").as_string() == "2.0");
+    BOOST_TEST(mv.at("id").is_null());
+    BOOST_TEST(contains(mv.at("error").at("message").as_string(), "Mcp-Session-Id header is required"));
+
+    // An id the server never gave.
+    auto unknown = c.request(bhttp::verb::post, "/mcp", rpc(1, "tools/list"), mcp_headers("0123456789abcdef0123456789abcdef"));
+    BOOST_TEST(unknown.result_int() == 404u);
+    BOOST_TEST(body_json(unknown).at("error").at("code").as_int64() == -32001);
+
+    // DELETE ends the session; afterwards it is unknown.
+    const auto id = open_session(c);
+    BOOST_TEST(env.server->sessions() == 1u);
+    auto del = c.request(bhttp::verb::delete_, "/mcp", {}, {{"Mcp-Session-Id", id}});
+    BOOST_TEST(del.result_int() == 200u);
+    BOOST_TEST(env.server->sessions() == 0u);
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(2, "tools/list"), mcp_headers(id)).result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::delete_, "/mcp", {}, {{"Mcp-Session-Id", id}}).result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::delete_, "/mcp").result_int() == 400u);
+
+    // GET needs a session too (and a known one).
+    BOOST_TEST(c.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}}).result_int() == 400u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", id}})
+                   .result_int() == 404u);
+
+    // Other methods.
+    auto put = c.request(bhttp::verb::put, "/mcp", "{}");
+    BOOST_TEST(put.result_int() == 405u);
+    BOOST_TEST(header(put, "Allow") == "GET, POST, DELETE");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_messages) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    auto bad = c.request(bhttp::verb::post, "/mcp", R"({"jsonrpc":"2.0",)", mcp_headers(id));
+    BOOST_TEST(bad.result_int() == 400u);
+    BOOST_TEST(body_json(bad).at("error").at("code").as_int64() == -32700);
+
+    auto wrong_type = c.request(bhttp::verb::post, "/mcp", rpc(1, "ping"),
+                                {{"Content-Type", "text/plain"}, {"Mcp-Session-Id", id}});
+    BOOST_TEST(wrong_type.result_int() == 415u);
+    // Parameters and case do not matter.
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(2, "ping"),
+                         {{"Content-Type", "Application/JSON; charset=utf-8"}, {"Mcp-Session-Id", id}})
+                   .result_int() == 200u);
+
+    auto h = mcp_headers(id);
+    h.emplace_back("MCP-Protocol-Version", "1999-01-01");
+    auto version = c.request(bhttp::verb::post, "/mcp", rpc(3, "ping"), h);
+    BOOST_TEST(version.result_int() == 400u);
+    const std::string message(body_json(version).at("error").at("message").as_string());
+    BOOST_TEST(contains(message, "1999-01-01"));
+    BOOST_TEST(contains(message, "2025-11-25"));
+}
+
+BOOST_AUTO_TEST_CASE(the_get_stream_carries_list_changed_and_ends_with_the_session) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+
+    client listener(env.port());
+    sse_reader stream(listener);
+    stream.open(id);
+    BOOST_TEST(stream.get()[bhttp::field::content_type] == "text/event-stream");
+
+    // One stream per session.
+    client second(env.port());
+    auto conflict = second.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", id}});
+    BOOST_TEST(conflict.result_int() == 409u);
+    // The stream must be acceptable to the client.
+    BOOST_TEST(second.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "application/json"}, {"Mcp-Session-Id", id}})
+                   .result_int() == 406u);
+
+    // A tool going away changes the list: the stream hears it.
+    BOOST_TEST(env.h->unregister("testkit"));
+    BOOST_TEST(stream.read_until("notifications/tools/list_changed"));
+    auto events = parse_sse(stream.get().body());
+    BOOST_TEST_REQUIRE(!events.empty());
+    BOOST_TEST(events[0].data.at("method").as_string() == "notifications/tools/list_changed");
+
+    // DELETE ends the session and its stream.
+    BOOST_TEST(c.request(bhttp::verb::delete_, "/mcp", {}, {{"Mcp-Session-Id", id}}).result_int() == 200u);
+    BOOST_TEST(stream.read_to_end());
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_get_stream_can_be_opened_again) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    {
+        client listener(env.port());
+        sse_reader stream(listener);
+        stream.open(id);
+    }  // the client disconnects
+    // The server notices the disconnect; until then a new stream gets 409.
+    unsigned status = 0;
+    std::unique_ptr<client> again;
+    BOOST_TEST(eventually([&] {
+        again = std::make_unique<client>(env.port());
+        auto get = again->make(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", id}});
+        again->send(get);
+        sse_reader stream(*again);
+        stream.read_header();
+        status = stream.get().result_int();
+        return status == 200u;
+    }));
+}
+
+BOOST_AUTO_TEST_CASE(idle_sessions_expire) {
+    auto s = local_settings();
+    s.session_idle_timeout_ms = 50;
+    server_env env(s);
+    client c(env.port());
+    const auto id = open_session(c);
+    BOOST_TEST(eventually([&] { return env.server->sessions() == 0u; }));
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(2, "ping"), mcp_headers(id)).result_int() == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(max_sessions_is_enforced) {
+    auto s = local_settings();
+    s.max_sessions = 1;
+    server_env env(s);
+    client c(env.port());
+    open_session(c);
+    auto r = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    BOOST_TEST(r.result_int() == 503u);
+    BOOST_TEST(env.server->sessions() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(stateless_mode_needs_no_session) {
+    auto s = local_settings();
+    s.stateless = true;
+    server_env env(s);
+    client c(env.port());
+    auto list = c.request(bhttp::verb::post, "/mcp", rpc(1, "tools/list"), mcp_headers());
+    BOOST_TEST(list.result_int() == 200u);
+    BOOST_TEST(header(list, "Mcp-Session-Id").empty());
+    BOOST_TEST(body_json(list).at("result").at("tools").as_array().size() > 0u);
+    auto call = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_echo", {{"y", "z"}})),
+                          mcp_headers());
+    BOOST_TEST(body_json(call).at("result").at("structuredContent").at("y").as_string() == "z");
+    BOOST_TEST(env.server->sessions() == 0u);
+    auto get = c.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}});
+    BOOST_TEST(get.result_int() == 405u);
+    BOOST_TEST(header(get, "Allow") == "POST");
+    BOOST_TEST(c.request(bhttp::verb::delete_, "/mcp").result_int() == 405u);
+}
+
+// =============================================================================== security
+
+BOOST_AUTO_TEST_CASE(host_and_origin_are_checked) {
+    auto s = local_settings();
+    s.allowed_hosts = {"tools.example.test"};
+    s.allowed_origins = {"https://app.example.test"};
+    server_env env(s);
+    client c(env.port());
+    const std::string init = rpc(1, "initialize", init_params);
+    auto post = [&](std::string host, std::optional<std::string> origin) {
+        auto h = mcp_headers();
+        if (origin) h.emplace_back("Origin", *origin);
+        auto req = c.make(bhttp::verb::post, "/mcp", init, h, false);
+        req.set(bhttp::field::host, host);
+        c.send(req);
+        return c.read().result_int();
+    };
+    const std::string port = std::to_string(env.port());
+    // What the MCP conformance suite sends.
+    BOOST_TEST(post("evil.example.com", "http://evil.example.com") == 403u);
+    BOOST_TEST(post("127.0.0.1:" + port, "http://127.0.0.1:" + port) == 200u);
+    BOOST_TEST(post("evil.example.com:" + port, std::nullopt) == 403u);
+    BOOST_TEST(post("localhost:" + port, std::nullopt) == 200u);
+    BOOST_TEST(post("LOCALHOST", std::nullopt) == 200u);
+    BOOST_TEST(post("[::1]:" + port, std::nullopt) == 200u);
+    BOOST_TEST(post("tools.example.test:8443", std::nullopt) == 200u);
+    BOOST_TEST(post("localhost:" + port, "http://evil.example.com") == 403u);
+    BOOST_TEST(post("localhost:" + port, "null") == 403u);
+    BOOST_TEST(post("localhost:" + port, "http://localhost:3000") == 200u);
+    BOOST_TEST(post("localhost:" + port, "https://[::1]") == 200u);
+    BOOST_TEST(post("localhost:" + port, "https://app.example.test") == 200u);
+    BOOST_TEST(post("localhost:" + port, "http://localhost.evil.com") == 403u);
+
+    // REST errors have the REST shape.
+    auto req = c.make(bhttp::verb::get, "/v1/tools", {}, {}, false);
+    req.set(bhttp::field::host, "evil.example.com");
+    c.send(req);
+    auto r = c.read();
+    BOOST_TEST(r.result_int() == 403u);
+    BOOST_TEST(body_json(r).at("error").at("code").as_string() == "PERMISSION_DENIED");
+}
+
+BOOST_AUTO_TEST_CASE(the_bearer_token_guards_all_but_health) {
+    auto s = local_settings();
+    s.auth_token = "s3cret-token";
+    server_env env(s);
+    client c(env.port());
+    auto none = c.request(bhttp::verb::get, "/v1/tools");
+    BOOST_TEST(none.result_int() == 401u);
+    BOOST_TEST(header(none, "WWW-Authenticate") == "Bearer");
+    BOOST_TEST(body_json(none).at("error").at("code").as_string() == "UNAUTHENTICATED");
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Bearer wrong"}}).result_int() == 401u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Bearer s3cret-token-and-more"}})
+                   .result_int() == 401u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Basic s3cret-token"}}).result_int() == 401u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Bearer s3cret-token"}}).result_int() == 200u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "bearer s3cret-token"}}).result_int() == 200u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/metrics").result_int() == 401u);
+    auto mcp = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    BOOST_TEST(mcp.result_int() == 401u);
+    auto h = mcp_headers();
+    h.emplace_back("Authorization", "Bearer s3cret-token");
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), h).result_int() == 200u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/readyz").result_int() == 503u);  // not ready, but not 401
+}
+
+// ================================================================================= limits
+
+BOOST_AUTO_TEST_CASE(a_body_over_the_limit_gets_413) {
+    auto s = local_settings();
+    s.max_request_bytes = 1024;
+    server_env env(s);
+    client c(env.port());
+    auto r = c.request(bhttp::verb::post, "/mcp", std::string(2000, ' ') + "{}", mcp_headers());
+    BOOST_TEST(r.result_int() == 413u);
+    BOOST_TEST(!r.keep_alive());
+    // Just under the limit is fine.
+    client c2(env.port());
+    auto ok = c2.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params) + std::string(500, ' '), mcp_headers());
+    BOOST_TEST(ok.result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_that_takes_too_long_gets_408) {
+    auto s = local_settings();
+    s.request_timeout_ms = 100;
+    server_env env(s);
+    client c(env.port());
+    c.send_raw("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n{\"a\"");
+    auto r = c.read();
+    BOOST_TEST(r.result_int() == 408u);
+    BOOST_TEST(!r.keep_alive());
+}
+
+BOOST_AUTO_TEST_CASE(idle_keep_alive_connections_are_closed) {
+    auto s = local_settings();
+    s.idle_timeout_ms = 50;
+    server_env env(s);
+    client c(env.port());
+    BOOST_TEST(c.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    const auto ec = c.read_until_closed();
+    BOOST_TEST((ec == asio::error::eof || ec == asio::error::connection_reset), ec.message());
+}
+
+// =================================================================================== REST
+
+BOOST_AUTO_TEST_CASE(rest_lists_and_describes_tools) {
+    server_env env;
+    client c(env.port());
+    auto list = c.request(bhttp::verb::get, "/v1/tools");
+    BOOST_TEST(list.result_int() == 200u);
+    std::set<std::string> names;
+    const auto listed = body_json(list);
+    for (const auto& t : listed.at("tools").as_array()) {
+        names.insert(std::string(t.at("name").as_string()));
+        BOOST_TEST(t.at("state").as_string() == "ready");
+        BOOST_TEST(t.at("operations").as_array().size() > 0u);
+    }
+    BOOST_TEST(names == (std::set<std::string>{"testkit", "testkit_mt"}));
+
+    auto one = c.request(bhttp::verb::get, "/v1/tools/testkit_mt");
+    BOOST_TEST(one.result_int() == 200u);
+    BOOST_TEST(body_json(one).at("name").as_string() == "testkit_mt");
+
+    auto none = c.request(bhttp::verb::get, "/v1/tools/nope");
+    BOOST_TEST(none.result_int() == 404u);
+    auto nv = body_json(none);
+    BOOST_TEST(nv.at("ok").as_bool() == false);
+    BOOST_TEST(nv.at("error").at("code").as_string() == "NOT_FOUND");
+
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools").result_int() == 405u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools/testkit/echo").result_int() == 405u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/nowhere").result_int() == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(rest_calls_answer_like_toolhost_call_json) {
+    server_env env;
+    client c(env.port());
+    auto r = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", R"({"a":[1,2,{"b":null}]})",
+                       {{"X-Request-Id", "req-123"}});
+    BOOST_TEST(r.result_int() == 200u);
+    BOOST_TEST(header(r, "X-Request-Id") == "req-123");
+    BOOST_TEST(body_json(r) == json::parse(R"({"ok":true,"result":{"a":[1,2,{"b":null}]}})"));
+
+    // An empty body is {}.
+    auto stats = c.request(bhttp::verb::post, "/v1/tools/testkit/stats");
+    BOOST_TEST(stats.result_int() == 200u);
+    BOOST_TEST(body_json(stats).at("ok").as_bool());
+
+    // The call context carries the headers.
+    auto ctx = c.request(bhttp::verb::post, "/v1/tools/testkit/context", "{}",
+                         {{"X-Request-Id", "rid-1"},
+                          {"X-Session-Id", "sid-1"},
+                          {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                          {"X-Timeout-Ms", "60000"}});
+    BOOST_TEST(ctx.result_int() == 200u);
+    auto cv = body_json(ctx).at("result");
+    BOOST_TEST(cv.at("request_id").as_string() == "rid-1");
+    BOOST_TEST(cv.at("session_id").as_string() == "sid-1");
+    BOOST_TEST(contains(cv.at("traceparent").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736"));
+    BOOST_TEST(cv.at("has_deadline").as_bool());
+
+    auto bad_timeout = c.request(bhttp::verb::post, "/v1/tools/testkit/context", "{}", {{"X-Timeout-Ms", "soon"}});
+    BOOST_TEST(bad_timeout.result_int() == 400u);
+}
+
+BOOST_AUTO_TEST_CASE(rest_errors_map_to_http_statuses) {
+    server_env env;
+    BOOST_TEST_REQUIRE(env.h->disable_circuit_breaker("testkit"));  // the failures on purpose would open it
+    client c(env.port());
+    auto bad = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", R"({"a":})");
+    BOOST_TEST(bad.result_int() == 400u);
+    auto bv = body_json(bad);
+    BOOST_TEST(bv.at("error").at("code").as_string() == "INVALID_ARGUMENT");
+    BOOST_TEST(contains(bv.at("error").at("message").as_string(), "offset 5"), bv);
+
+    // The input schema refuses it before the plugin runs.
+    auto schema = c.request(bhttp::verb::post, "/v1/tools/testkit/sleep", "{}");
+    BOOST_TEST(schema.result_int() == 400u);
+    BOOST_TEST(body_json(schema).at("error").at("code").as_string() == "INVALID_ARGUMENT");
+
+    auto no_op = c.request(bhttp::verb::post, "/v1/tools/testkit/nope", "{}");
+    BOOST_TEST(no_op.result_int() == 404u);
+    BOOST_TEST(body_json(no_op).at("error").at("code").as_string() == "NOT_FOUND");
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/nope/echo", "{}").result_int() == 404u);
+
+    const std::pair<std::string, unsigned> cases[] = {
+        {"INVALID_ARGUMENT", 400}, {"OUT_OF_RANGE", 400},      {"FAILED_PRECONDITION", 412}, {"UNAUTHENTICATED", 401},
+        {"PERMISSION_DENIED", 403}, {"NOT_FOUND", 404},        {"ALREADY_EXISTS", 409},      {"ABORTED", 409},
+        {"RESOURCE_EXHAUSTED", 429}, {"CANCELLED", 499},       {"UNIMPLEMENTED", 501},       {"UNAVAILABLE", 503},
+        {"DEADLINE_EXCEEDED", 504}, {"INTERNAL", 500},         {"DATA_LOSS", 500},           {"UNKNOWN", 500},
+    };
+    for (const auto& [code, status] : cases) {
+        auto r = c.request(bhttp::verb::post, "/v1/tools/testkit/fail",
+                           json::serialize(json::object{{"code", code}, {"message", "failed on purpose"}}));
+        BOOST_TEST(r.result_int() == status, code);
+        auto v = body_json(r);
+        BOOST_TEST(v.at("ok").as_bool() == false);
+        BOOST_TEST(v.at("error").at("code").as_string() == code);
+        BOOST_TEST(v.at("error").at("message").as_string() == "failed on purpose");
+    }
+    auto retry = c.request(bhttp::verb::post, "/v1/tools/testkit/fail",
+                           R"({"code":"RESOURCE_EXHAUSTED","message":"slow down","retry_after_ms":1500})");
+    BOOST_TEST(retry.result_int() == 429u);
+    BOOST_TEST(header(retry, "Retry-After") == "2");
+}
+
+BOOST_AUTO_TEST_CASE(a_rest_client_that_disconnects_cancels_its_call) {
+    server_env env;
+    {
+        client c(env.port());
+        auto req = c.make(bhttp::verb::post, "/v1/tools/testkit_mt/wait_cancel", "{}");
+        c.send(req);
+        BOOST_TEST_REQUIRE(eventually([&] { return env.h->in_flight() > 0; }));
+    }  // closes the connection
+    // wait_cancel runs for 60 s unless cancelled.
+    BOOST_TEST(eventually([&] { return env.h->in_flight() == 0; }, 20s));
+}
+
+// ======================================================================= health, metrics
+
+BOOST_AUTO_TEST_CASE(health_readiness_and_metrics) {
+    server_env env;
+    client c(env.port());
+    auto health = c.request(bhttp::verb::get, "/healthz");
+    BOOST_TEST(health.result_int() == 200u);
+    BOOST_TEST(body_json(health).at("status").as_string() == "ok");
+
+    auto not_ready = c.request(bhttp::verb::get, "/readyz");
+    BOOST_TEST(not_ready.result_int() == 503u);
+    BOOST_TEST(body_json(not_ready).at("status").as_string() == "not_ready");
+    env.server->set_ready(true);
+    auto ready = c.request(bhttp::verb::get, "/readyz");
+    BOOST_TEST(ready.result_int() == 200u);
+    auto rv = body_json(ready);
+    BOOST_TEST(rv.at("status").as_string() == "ready");
+    BOOST_TEST(rv.at("tools").as_array().size() == 2u);
+    BOOST_TEST(rv.at("tools").at(0).at("state").as_string() == "ready");
+
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit/echo", "{}").result_int() == 200u);
+    auto metrics = c.request(bhttp::verb::get, "/metrics");
+    BOOST_TEST(metrics.result_int() == 200u);
+    BOOST_TEST(header(metrics, "Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+    BOOST_TEST(contains(metrics.body(), "toolhost_tool_calls_total"));
+    BOOST_TEST(contains(metrics.body(), R"(toolhost_http_requests_total{route="call",code="200"} 1)"));
+    BOOST_TEST(contains(metrics.body(), R"(toolhost_http_requests_total{route="readyz",code="503"} 1)"));
+    BOOST_TEST(contains(metrics.body(), "toolhost_http_request_duration_seconds_bucket"));
+}
+
+// =============================================================================== connections
+
+BOOST_AUTO_TEST_CASE(keep_alive_and_pipelining) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    for (int i = 0; i < 20; ++i) {
+        auto r = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", json::serialize(json::object{{"i", i}}));
+        BOOST_TEST_REQUIRE(r.result_int() == 200u);
+        BOOST_TEST(body_json(r).at("result").at("i").as_int64() == i);
+        BOOST_TEST(r.keep_alive());
+    }
+    // Three requests written at once (an MCP call answered from a worker thread among them)
+    // are answered in order.
+    auto a = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_echo", {{"n", 1}}, 31)), mcp_headers(id));
+    auto b = c.make(bhttp::verb::get, "/healthz");
+    auto d = c.make(bhttp::verb::post, "/v1/tools/testkit_mt/echo", R"({"n":3})");
+    std::string all;
+    for (auto* req : {&a, &b, &d}) {
+        std::ostringstream os;
+        os << *req;
+        all += os.str();
+    }
+    c.send_raw(all);
+    auto ra = c.read();
+    auto rb = c.read();
+    auto rd = c.read();
+    BOOST_TEST(body_json(ra).at("id").as_int64() == 31);
+    BOOST_TEST(body_json(rb).at("status").as_string() == "ok");
+    BOOST_TEST(body_json(rd).at("result").at("n").as_int64() == 3);
+}
+
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered) {
+    server_env env;
+    client c(env.port());
+    const std::string body = R"({"x":1})";
+    c.send_raw("POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               "Expect: 100-continue\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n");
+    auto interim = c.read();
+    BOOST_TEST(interim.result_int() == 100u);
+    c.send_raw(body);
+    auto r = c.read();
+    BOOST_TEST(r.result_int() == 200u);
+    BOOST_TEST(body_json(r).at("result").at("x").as_int64() == 1);
+}
+
+// ===================================================================================== stop
+
+BOOST_AUTO_TEST_CASE(stop_waits_for_a_call_in_flight_and_refuses_new_requests) {
+    server_env env;
+    // A call that returns once a second caller meets it.
+    client busy(env.port());
+    auto req = busy.make(bhttp::verb::post, "/v1/tools/testkit_mt/rendezvous", R"({"n":2,"timeout_ms":60000})");
+    busy.send(req);
+    BOOST_TEST_REQUIRE(eventually([&] { return env.h->in_flight() > 0; }));
+
+    // A request whose header the server has read (it answered 100 Continue) but not its body.
+    client late(env.port());
+    late.send_raw("POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                  "Content-Length: 2\r\n\r\n");
+    BOOST_TEST_REQUIRE(late.read().result_int() == 100u);
+
+    std::atomic<bool> stopped{false};
+    std::thread stopper([&] {
+        env.server->stop(60s);
+        stopped = true;
+    });
+    // Once the listening socket is closed, connecting fails.
+    BOOST_TEST(eventually([&] {
+        asio::io_context io;
+        tcp::socket s(io);
+        boost::system::error_code ec;
+        s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), env.port()), ec);
+        return static_cast<bool>(ec);
+    }));
+    late.send_raw("{}");
+    auto refused = late.read();
+    BOOST_TEST(refused.result_int() == 503u);
+    BOOST_TEST(!refused.keep_alive());
+
+    BOOST_TEST(!stopped.load());  // the call is still in flight
+    auto other = env.h->call("testkit_mt", "rendezvous", {{"n", 2}, {"timeout_ms", 60000}});
+    BOOST_TEST_REQUIRE(other.has_value());
+    auto answer = busy.read();
+    BOOST_TEST(answer.result_int() == 200u);
+    BOOST_TEST(body_json(answer) == json::parse(R"({"ok":true,"result":{"reached":true}})"));
+    BOOST_TEST(!answer.keep_alive());
+    stopper.join();
+    BOOST_TEST(stopped.load());
+}
+
+BOOST_AUTO_TEST_CASE(stop_with_no_grace_ends_a_hanging_call_and_never_hangs) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    auto req = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_wait_cancel", {})), mcp_headers(id));
+    c.send(req);
+    BOOST_TEST_REQUIRE(eventually([&] { return env.h->in_flight() > 0; }));
+    env.server->stop(0ms);  // closes the session, which cancels the call
+    BOOST_TEST(env.server->sessions() == 0u);
+    BOOST_TEST(eventually([&] { return env.h->in_flight() == 0; }, 20s));
+    const auto ec = c.read_until_closed();
+    BOOST_TEST(static_cast<bool>(ec));
+    env.server->stop(0ms);  // idempotent
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_request_gets_an_empty_event_stream_not_202) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    auto req = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_wait_cancel", {}, 41)), mcp_headers(id));
+    c.send(req);
+    BOOST_TEST_REQUIRE(eventually([&] { return env.h->in_flight() > 0; }));
+    client other(env.port());
+    auto n = other.request(bhttp::verb::post, "/mcp",
+                           R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":41}})", mcp_headers(id));
+    BOOST_TEST(n.result_int() == 202u);
+    // A request is owed a 200 with JSON or a stream (202 is for notifications and responses).
+    auto answer = c.read();
+    BOOST_TEST(answer.result_int() == 200u);
+    BOOST_TEST(contains(header(answer, "Content-Type"), "text/event-stream"));
+    BOOST_TEST(parse_sse(answer.body()).empty(), answer.body());
+    BOOST_TEST(eventually([&] { return env.h->in_flight() == 0; }));
+    // The connection is still good.
+    auto ping = c.request(bhttp::verb::post, "/mcp", rpc(42, "ping"), mcp_headers(id));
+    BOOST_TEST(ping.result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(circuit_breakers_are_listed_and_reset_over_http_and_by_the_cli) {
+    server_env env;
+    client c(env.port());
+    auto state_of = [&](std::string_view tool) {
+        auto r = c.request(bhttp::verb::get, "/v1/circuit-breakers");
+        BOOST_TEST_REQUIRE(r.result_int() == 200u);
+        const auto listed = body_json(r);
+        for (const auto& b : listed.at("circuit_breakers").as_array())
+            if (b.at("tool").as_string() == tool) {
+                BOOST_TEST(b.at("operation").is_null());
+                return std::string(b.at("state").as_string());
+            }
+        return std::string("none");
+    };
+    BOOST_TEST(state_of("testkit_mt") == "closed");
+    auto opened = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/open");
+    BOOST_TEST(opened.result_int() == 200u, opened.body());
+    BOOST_TEST(state_of("testkit_mt") == "forced_open");
+    auto refused = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", "{}");
+    BOOST_TEST(refused.result_int() == 503u);
+    BOOST_TEST(body_json(refused).at("error").at("code").as_string() == "UNAVAILABLE");
+
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/nosuch/circuit-breaker/reset").result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/reset", R"({"operation":"nosuch"})")
+                   .result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/explode").result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools/testkit_mt/circuit-breaker/reset").result_int() == 405u);
+
+    // The command line talks to the running server.
+    const std::string url = "http://127.0.0.1:" + std::to_string(env.port());
+    auto listed = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "list", "--json", "--server", url});
+    BOOST_TEST(listed.exit_code == 0, listed.err);
+    BOOST_TEST(contains(listed.out, R"("tool":"testkit_mt","operation":null,"state":"forced_open")"), listed.out);
+    auto text = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "list", "--server", url});
+    BOOST_TEST(contains(text.out, "testkit_mt forced_open"), text.out);
+    auto reset = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "reset", "--all", "--server", url});
+    BOOST_TEST(reset.exit_code == 0, reset.err);
+    BOOST_TEST(state_of("testkit_mt") == "closed");
+    auto missing = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "reset", "nosuch", "--server", url});
+    BOOST_TEST(missing.exit_code == 65, missing.err);
+    BOOST_TEST(contains(missing.err, "NOT_FOUND: no tool named 'nosuch'"), missing.err);
+    auto one = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "open", "testkit_mt", "echo", "--server", url});
+    BOOST_TEST(one.exit_code == 0, one.err);
+    BOOST_TEST(state_of("testkit_mt") == "forced_open");
+    auto metrics = toolhost::test::run_process({TOOLHOST_TEST_EXE, "metrics", "testkit_mt", "--server", url});
+    BOOST_TEST(metrics.exit_code == 0, metrics.err);
+    BOOST_TEST(contains(metrics.out, R"(toolhost_tool_circuit_breaker_state{tool="testkit_mt"} 3)"), metrics.out);
+    BOOST_TEST(!contains(metrics.out, R"(tool="testkit")"), metrics.out);
+    auto down = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "list", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(down.exit_code == 69, down.err);
+    BOOST_TEST(contains(down.err, "no answer from toolhost serve"), down.err);
+}
+
+BOOST_AUTO_TEST_CASE(start_reports_a_busy_port) {
+    server_env env;
+    auto s = local_settings();
+    s.listen = "127.0.0.1:" + std::to_string(env.port());
+    serve::http_server second(*env.h, *env.mcp, s);
+    auto r = second.start(1);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST(contains(r.error(), "cannot listen on"), r.error());
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_clients_get_their_own_answers) {
+    server_env env;
+    constexpr int clients = 6;
+    constexpr int rounds = 60;
+    std::atomic<int> wrong{0};
+    // One client's work; any wrong answer or failure counts (no Boost.Test assertion off the
+    // main thread).
+    auto work = [&](int t) {
+        client c(env.port());
+        const auto id = open_session(c);
+        for (int i = 0; i < rounds; ++i) {
+            const int n = t * 1000 + i;
+            auto mcp = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_echo", {{"n", n}}, n)),
+                                 mcp_headers(id));
+            auto mv = json::parse(mcp.body());
+            if (mv.at("id").as_int64() != n || mv.at("result").at("structuredContent").at("n").as_int64() != n) ++wrong;
+            auto rest = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", json::serialize(json::object{{"n", n}}));
+            if (json::parse(rest.body()).at("result").at("n").as_int64() != n) ++wrong;
+            if (i % 10 == 0) {
+                auto sse = c.request(bhttp::verb::post, "/mcp",
+                                     json::serialize(tool_call("testkit_mt_progress", {{"steps", 2}}, n, json::value(n))),
+                                     mcp_headers(id));
+                auto events = parse_sse(sse.body());
+                if (events.size() != 3u || events.back().data.at("id").as_int64() != n) ++wrong;
+            }
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t)
+        threads.emplace_back([&, t] {
+            try {
+                work(t);
+            } catch (const std::exception&) {
+                ++wrong;
+            }
+        });
+    for (auto& th : threads) th.join();
+    BOOST_TEST(wrong.load() == 0);
+    BOOST_TEST(env.server->sessions() == static_cast<std::size_t>(clients));
+}
