@@ -267,7 +267,7 @@ void call_pipeline::do_run(const std::shared_ptr<call_state>& call, const circui
         do_settle(call, adm, leave_queue(core, adm), true, now);
         return;
     }
-    auto attempt = std::make_shared<attempt_state>(call, adm, core.optional_deadline(attempt_deadline), clock_);
+    auto attempt = std::make_shared<attempt_state>(call, adm, core.optional_deadline(attempt_deadline), clock_, now);
     slot.in_flight.fetch_add(1);  // the plugin call itself, released when it really returns
     if (attempt_deadline != clock::time_point::max()) {
         std::lock_guard lock(attempt->timer_mutex);
@@ -282,20 +282,21 @@ void call_pipeline::do_run(const std::shared_ptr<call_state>& call, const circui
 void call_pipeline::on_worker(const std::shared_ptr<attempt_state>& attempt) {
     auto& core = attempt->call->core;
     auto& slot = *core.slot;
-    attempt->started = clock_.now();
+    const auto started = clock_.now();
+    attempt->started.store(started, std::memory_order_relaxed);
     call_result r = attempt->control.cancelled() ? call_result(errors::cancelled_before_plugin())
                                                  : invoke(core, attempt->call->arguments, attempt->control);
     const auto ended = clock_.now();
     slot.bulkhead->release();
     if (attempt->decided.exchange(true)) {
         // Abandoned earlier: the caller has its answer; only the accounting is left.
-        telemetry_.abandoned_returned(core, r, attempt->started, ended);
+        telemetry_.abandoned_returned(core, r, started, ended);
     } else {
         {
             std::lock_guard lock(attempt->timer_mutex);
             if (attempt->timer) timers_.cancel(*attempt->timer);
         }
-        telemetry_.attempt_finished(core, r, attempt->started, ended);
+        telemetry_.attempt_finished(core, r, started, ended);
         do_settle(attempt->call, attempt->admission, std::move(r), false, ended);
     }
     registry_.release(slot);
@@ -312,7 +313,7 @@ void call_pipeline::on_attempt_timeout(const std::shared_ptr<attempt_state>& att
     telemetry_.attempt_timed_out(core, e);
     const auto now = clock_.now();
     call_result r(std::move(e));
-    telemetry_.attempt_finished(core, r, attempt->started, now);
+    telemetry_.attempt_finished(core, r, attempt->started.load(std::memory_order_relaxed), now);
     do_settle(attempt->call, attempt->admission, std::move(r), true, now);
 }
 

@@ -69,10 +69,12 @@ struct call_state {
 // deadline, decides it.
 struct attempt_state {
     attempt_state(std::shared_ptr<call_state> c, const circuit_breaker::admission& adm,
-                  std::optional<clock::time_point> deadline, const clock& clk)
-        : call(std::move(c)), admission(adm), control(deadline, clk, call->caller) {}
+                  std::optional<clock::time_point> deadline, const clock& clk, clock::time_point queued)
+        : call(std::move(c)), started(queued), admission(adm), control(deadline, clk, call->caller) {}
     std::shared_ptr<call_state> call;
-    clock::time_point started;  // when the plugin call began (written before it runs)
+    // When the plugin call began; until then, when the attempt was queued. Atomic: the timeout
+    // reads it on the timer thread while the worker may be writing it.
+    std::atomic<clock::time_point> started;
     circuit_breaker::admission admission;
     call_control control;
     std::atomic<bool> decided{false};
