@@ -1,5 +1,5 @@
 // The host's monotonic clock: steady_clock_source, and the counter-based clock behind it
-// (host/src/tsc_clock.hpp) driven by a simulated counter, where the tests decide when the
+// (host/src/execution/tsc_clock.hpp) driven by a simulated counter, where the tests decide when the
 // counter and steady_clock part (a suspend, a paused VM, a counter stepping back, a drifting
 // frequency).
 #define BOOST_TEST_MODULE clock
@@ -7,7 +7,7 @@
 
 #include <toolhost/clock.hpp>
 
-#include "tsc_clock.hpp"
+#include "execution/tsc_clock.hpp"
 
 #include <algorithm>
 #include <atomic>

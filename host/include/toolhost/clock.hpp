@@ -28,7 +28,7 @@ public:
 /// the kernel's vDSO (about 24 ns); the conversion is calibrated against steady_clock when first
 /// used and re-anchored to it every 10 ms (slewing; resynchronized at once when the two part by
 /// more than 1 ms, as after a suspend), and a thread never reads a time below its previous
-/// reading (host/src/tsc_clock.hpp). Elsewhere, or when TOOLHOST_CLOCK=steady is in the environment at the first use, now() is
+/// reading (host/src/execution/tsc_clock.hpp). Elsewhere, or when TOOLHOST_CLOCK=steady is in the environment at the first use, now() is
 /// std::chrono::steady_clock::now().
 class steady_clock_source final : public clock {
 public:

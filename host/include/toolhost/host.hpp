@@ -146,8 +146,12 @@ using host_event_handler = std::function<void(const host_event&)>;
 
 namespace detail {
 struct tool_slot;
-struct call_core;
 struct call_state;
+class event_bus;
+class call_telemetry;
+class tool_registry;
+class call_pipeline;
+class tool_lifecycle;
 
 // A move-only, type-erased completion: what the call pipeline hands its result to.
 class completion_fn {
@@ -213,7 +217,7 @@ public:
     /// refused descriptors and duplicate names are in the returned report; the rest load.
     const load_report& load_plugins();
     /// The last scan's report.
-    const load_report& last_load() const noexcept { return load_report_; }
+    const load_report& last_load() const noexcept;
 
     /// Looks in the plugin directories again for files added (or replaced by a file with a new
     /// modification time) since the last scan, loads them, registers their tools and starts the
@@ -345,7 +349,7 @@ public:
     const metrics_registry& metrics() const noexcept { return metrics_; }
 
     /// Calls abandoned at their deadline whose plugin call has not returned yet.
-    int64_t abandoned_calls() const noexcept { return abandoned_.load(std::memory_order_relaxed); }
+    int64_t abandoned_calls() const noexcept;
 
 private:
     using completion = detail::completion_fn;
@@ -355,42 +359,14 @@ private:
         return o;
     }
 
-    // --- steps shared by the async and the inline path (host.cpp)
-    void begin_call(detail::call_core& core, clock::time_point now);
-    void begin_call_telemetry(detail::call_core& core);  // the span and the start log line, when on
-    std::optional<tool_error> gate(detail::call_core& core, const call_control& caller,
-                                   circuit_breaker::admission& adm, clock::time_point now);
-    struct retry_plan {
-        bool retry = false;
-        clock::time_point at{};
-    };
-    retry_plan plan_retry(detail::call_core& core, const call_control& caller, const tool_error& error);
-    void attempt_finished(detail::call_core& core, const call_result& r, clock::time_point started,
-                          clock::time_point ended);
-    void end_call(detail::call_core& core, const call_result& r, clock::time_point ended);
-    call_result deadline_exceeded_if_late(const detail::call_core& core, const call_control& caller,
-                                          call_result r) const;
-    void emit(const host_event& e) const;
-    void emit_tool_state(std::string_view tool, tool_state state, std::string_view reason = {}) const;
-    bool wait_until(clock::time_point at, const call_control& caller);  // inline retries
-    /// `arguments_text`, when not empty, is `arguments` as the caller already has it in text
-    /// (a nested call's), handed to the plugin instead of serializing `arguments` again.
-    call_result call_inline_impl(const operation_ref& target, const boost::json::value& arguments,
-                                 std::string_view arguments_text,
-                                 const call_options& options, const call_control* parent, uint32_t nesting);
-    call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
-                            std::string_view arguments) noexcept override;
-
+    // The asynchronous path's entry into the pipeline (host/src/pipeline/call_pipeline.cpp).
     boost::system::result<std::shared_ptr<detail::call_state>, tool_error> prepare_call(
         std::string_view tool, std::string_view operation, const boost::json::value& arguments,
         call_options&& options);
     void launch(std::shared_ptr<detail::call_state> call, completion done);
-    void start_attempt(const std::shared_ptr<detail::call_state>& call);
-    void run_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm);
-    void complete_attempt(const std::shared_ptr<detail::call_state>& call, const circuit_breaker::admission& adm,
-                          call_result result, bool abandoned);
-    void finish(const std::shared_ptr<detail::call_state>& call, call_result result);
     static const std::shared_ptr<call_control>& caller_control(const detail::call_state& call) noexcept;
+    call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
+                            std::string_view arguments) noexcept override;
 
     template <class Handler>
     void start_call(Handler handler, std::string_view tool, std::string_view operation,
@@ -415,48 +391,20 @@ private:
                }));
     }
 
-    void stop_slot(detail::tool_slot& slot);
-    void start_on_demand(detail::tool_slot& slot);
-    void initialize_slot(detail::tool_slot& slot);
-    void release(detail::tool_slot& slot) noexcept;
-    void install_policy(detail::tool_slot& slot, const call_policy& policy);
-    void install_breakers(detail::tool_slot& slot);
-    std::unique_ptr<circuit_breaker> make_breaker(const detail::tool_slot& slot, const operation_descriptor* op,
-                                                  const call_policy& policy);
-    void install_metrics(detail::tool_slot& slot);
-    call_policy policy_from_config(std::string_view tool) const;
-    std::optional<call_policy> operation_policy_from_config(std::string_view tool, std::string_view op) const;
-
+    // The rooms of the host (host/src/*/), in construction order; each is reached through the
+    // ones declared before it.
     host_config config_;
-    plugin_loader loader_;
-    call_policy default_policy_;
     const clock* clock_;
     std::unique_ptr<timer_service> own_timers_;
     timer_service* timers_;
     random_source* random_;
-    std::atomic<int64_t> abandoned_{0};
-    metrics_registry metrics_;  // before the slots, which hold references into it
-    load_report load_report_;
-    std::map<std::filesystem::path, std::filesystem::file_time_type> seen_plugin_files_;  // canonical path -> mtime
+    metrics_registry metrics_;  // before the registry, whose slots hold references into it
     worker_pool pool_;
-
-    mutable std::shared_mutex registry_mutex_;
-    std::vector<std::shared_ptr<detail::tool_slot>> slots_;  // registration order
-    std::map<std::string, std::shared_ptr<detail::tool_slot>, std::less<>> by_name_;
-
-    std::mutex lifecycle_mutex_;  // serializes start/shutdown/unregister
-    std::mutex drain_mutex_;
-    std::condition_variable drained_;
-    std::atomic<bool> shut_down_{false};
-    uint64_t next_init_seq_ = 0;
-
-    std::shared_ptr<span_exporter> exporter_;
-    double sample_ratio_ = 1.0;
-
-    std::atomic<bool> has_subscribers_{false};
-    mutable std::shared_mutex events_mutex_;
-    std::vector<std::pair<uint64_t, host_event_handler>> subscribers_;
-    uint64_t next_subscriber_ = 1;
+    std::unique_ptr<detail::event_bus> events_;
+    std::unique_ptr<detail::call_telemetry> telemetry_;
+    std::unique_ptr<detail::tool_registry> registry_;  // after the pool: strands use its executor
+    std::unique_ptr<detail::call_pipeline> pipeline_;
+    std::unique_ptr<detail::tool_lifecycle> lifecycle_;
 };
 
 }  // namespace toolhost

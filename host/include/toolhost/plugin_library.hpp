@@ -5,7 +5,6 @@
 #include <toolhost/entry.h>
 #include <toolhost/tool_instance.hpp>
 
-#include <boost/dll/shared_library.hpp>
 #include <boost/system/result.hpp>
 
 #include <filesystem>
@@ -62,7 +61,9 @@ private:
     plugin_library() = default;
     boost::system::result<void, std::string> init();
 
-    boost::dll::shared_library library_;  // empty for from_entry()
+    // Boost.DLL behind a pointer, so that embedders including this header do not need it.
+    struct shared_object;
+    std::unique_ptr<shared_object> library_;  // null for from_entry()
     const toolhost_plugin_entry_t* entry_ = nullptr;
     std::string path_;
     std::unique_ptr<host_services> services_;

@@ -3,6 +3,8 @@
 #include <toolhost/client.h>
 #include <toolhost/tool_caller.h>
 
+#include <boost/dll/shared_library.hpp>
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -370,6 +372,10 @@ boost::system::result<void, std::string> plugin_library::check_entry(const toolh
     return {};
 }
 
+struct plugin_library::shared_object {
+    boost::dll::shared_library library;
+};
+
 boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_library::open(
     const std::filesystem::path& file, toolhost_abi_version_t host_abi) {
     // Boost.DLL discards dlerror()'s text, which is the only actionable part of a failed load
@@ -386,16 +392,17 @@ boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_libra
     std::shared_ptr<plugin_library> lib(new plugin_library());
     lib->path_ = file.string();
     boost::system::error_code ec;
-    lib->library_.load(file, ec, static_cast<boost::dll::load_mode::type>(mode));
+    lib->library_ = std::make_unique<shared_object>();
+    lib->library_->library.load(file, ec, static_cast<boost::dll::load_mode::type>(mode));
     ::dlclose(probe);  // Boost.DLL now holds its own reference to the same handle
     if (ec) return "cannot load: " + ec.message();
 
-    if (!lib->library_.has(TOOLHOST_ENTRY_SYMBOL)) {
+    if (!lib->library_->library.has(TOOLHOST_ENTRY_SYMBOL)) {
         // Say which ABI the file was built for, if it exports another major's entry.
         for (int major = 0; major <= 9; ++major) {
             if (major == TOOLHOST_ABI_VERSION_MAJOR) continue;
             std::string sym = "toolhost_plugin_entry_v" + std::to_string(major);
-            if (lib->library_.has(sym))
+            if (lib->library_->library.has(sym))
                 return "built for toolhost ABI " + std::to_string(major) + " (exports '" + sym +
                        "'), but this host implements ABI " + version_string(host_abi) +
                        " and looks for '" TOOLHOST_ENTRY_SYMBOL "'";
@@ -404,7 +411,7 @@ boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_libra
                            "': not a toolhost plugin (define it with TOOLHOST_PLUGIN or export it "
                            "as in docs/plugin-abi.md)");
     }
-    lib->entry_ = &lib->library_.get<const toolhost_plugin_entry_t>(TOOLHOST_ENTRY_SYMBOL);
+    lib->entry_ = &lib->library_->library.get<const toolhost_plugin_entry_t>(TOOLHOST_ENTRY_SYMBOL);
     if (auto ok = check_entry(*lib->entry_, host_abi); !ok) return ok.error();
     if (auto ok = lib->init(); !ok) return ok.error();
     return lib;

@@ -1,0 +1,294 @@
+#include "lifecycle/tool_lifecycle.hpp"
+
+#include "pipeline/call_pipeline.hpp"
+#include "telemetry/event_bus.hpp"
+
+#include <toolhost/logging.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace toolhost::detail {
+
+namespace json = boost::json;
+
+tool_lifecycle::tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
+                               call_pipeline& pipeline, const event_bus& events)
+    : config_(config), loader_(loader), registry_(registry), pipeline_(pipeline), events_(events) {}
+
+// ------------------------------------------------------------------------------ loading
+
+namespace {
+std::filesystem::file_time_type modified(const std::filesystem::path& p) {
+    std::error_code ec;
+    auto t = std::filesystem::last_write_time(p, ec);
+    return ec ? std::filesystem::file_time_type{} : t;
+}
+}  // namespace
+
+const load_report& tool_lifecycle::load_plugins() {
+    load_report report = loader_.scan(config_.plugin_dirs, false, [this](const std::filesystem::path& p) {
+        seen_plugin_files_[p] = modified(p);
+        return false;
+    });
+    std::vector<library_tool> kept;
+    for (auto& t : report.tools) {
+        const std::string path = t.factory->descriptor().plugin;
+        if (auto ok = register_factory(t.factory); !ok) {
+            report.rejected.push_back({path, ok.error()});
+            logging::write(logging::level::warning, "loader", "tool rejected",
+                           {{"path", path}, {"error", ok.error()}});
+            continue;
+        }
+        kept.push_back(std::move(t));
+    }
+    report.tools = std::move(kept);
+    load_report_ = std::move(report);
+    return load_report_;
+}
+
+std::vector<std::string> tool_lifecycle::load_new_plugins() {
+    std::set<std::filesystem::path> loaded;
+    for (const auto& lib : load_report_.libraries) {
+        std::error_code ec;
+        auto canon = std::filesystem::canonical(lib->path(), ec);
+        loaded.insert(ec ? std::filesystem::path(lib->path()) : canon);
+    }
+    auto report = loader_.scan(config_.plugin_dirs, true, [&](const std::filesystem::path& p) {
+        const auto mtime = modified(p);
+        auto [it, fresh] = seen_plugin_files_.try_emplace(p, mtime);
+        if (!fresh && it->second == mtime) return true;  // seen, unchanged
+        it->second = mtime;
+        if (loaded.contains(p)) {
+            logging::write(logging::level::warning, "loader",
+                           "a loaded plugin file changed; restart the host to load the new version",
+                           {{"path", p.string()}});
+            return true;
+        }
+        return false;
+    });
+    std::vector<std::string> added;
+    for (auto& t : report.tools) {
+        const std::string path = t.factory->descriptor().plugin;
+        const std::string name = t.factory->descriptor().name;
+        if (auto ok = register_factory(t.factory); !ok) {
+            logging::write(logging::level::warning, "loader", "tool rejected", {{"path", path}, {"error", ok.error()}});
+            load_report_.rejected.push_back({path, ok.error()});
+            continue;
+        }
+        logging::write(logging::level::info, "loader", "new plugin tool registered", {{"tool", name}, {"path", path}});
+        load_report_.tools.push_back(std::move(t));
+        added.push_back(name);
+    }
+    for (auto& r : report.rejected) load_report_.rejected.push_back(std::move(r));
+    for (auto& l : report.libraries) load_report_.libraries.push_back(std::move(l));
+    if (!added.empty() && !registry_.closed()) {
+        start_options so;
+        so.concurrent = config_.concurrent_init;
+        so.only = added;
+        start(so);
+    }
+    return added;
+}
+
+// ------------------------------------------------------------------------------ registering
+
+boost::system::result<void, std::string> tool_lifecycle::register_factory(std::shared_ptr<tool_factory> factory) {
+    const std::string name = factory ? factory->descriptor().name : std::string();
+    if (auto ok = registry_.add(std::move(factory)); !ok) return ok;
+    logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
+    events_.emit_tool_state(name, tool_state::registered, "registered");
+    return {};
+}
+
+boost::system::result<void, std::string> tool_lifecycle::register_entry(const toolhost_plugin_entry_t* entry,
+                                                                        std::string name) {
+    auto lib = plugin_library::from_entry(entry, std::move(name), loader_.abi());
+    if (!lib) return lib.error();
+    std::string errors;
+    for (auto& t : (*lib)->tools()) {
+        auto ok = t.factory ? register_factory(t.factory) : boost::system::result<void, std::string>(t.error);
+        if (!ok) errors += (errors.empty() ? "" : "; ") + ok.error();
+    }
+    if (!errors.empty()) return errors;
+    return {};
+}
+
+bool tool_lifecycle::unregister(std::string_view name) {
+    std::lock_guard life(mutex_);
+    auto slot = registry_.remove(name);
+    if (!slot) return false;
+    // No new call can find the slot now; stop_slot waits for those that already did.
+    stop_slot(*slot);
+    registry_.forget(*slot);
+    registry_.wait_drained(*slot);
+    logging::write(logging::level::info, "registry", "tool unregistered", {{"tool", std::string(name)}});
+    events_.emit_tool_state(name, tool_state::stopped, "unregistered");
+    return true;
+}
+
+boost::system::result<void, std::string> tool_lifecycle::set_policy(std::string_view tool, call_policy policy) {
+    std::lock_guard life(mutex_);
+    return registry_.set_policy(tool, std::move(policy));
+}
+
+boost::system::result<void, std::string> tool_lifecycle::set_operation_policy(std::string_view tool,
+                                                                              std::string_view operation,
+                                                                              call_policy policy) {
+    std::lock_guard life(mutex_);
+    return registry_.set_operation_policy(tool, operation, std::move(policy));
+}
+
+// ------------------------------------------------------------------------------ starting
+
+void tool_lifecycle::initialize_slot(tool_slot& slot) {
+    const auto& d = slot.descriptor();
+    auto fail = [&](const tool_error& e) {
+        slot.set_error(e);
+        slot.state.store(tool_state::failed);
+        logging::write(logging::level::error, "lifecycle", "tool failed to start",
+                       {{"tool", slot.name}, {"status", status_name(e.code)}, {"error", e.message}});
+        events_.emit_tool_state(slot.name, tool_state::failed);
+    };
+    if (auto err = check_tool_config(config_, d)) {
+        fail(make_tool_error(status_code::invalid_argument, *err));
+        return;
+    }
+    auto created = slot.factory->create();
+    if (!created) {
+        fail(created.error());
+        return;
+    }
+    slot.instance = std::move(*created);
+    slot.state.store(tool_state::initializing);
+
+    std::error_code ec;
+    auto dir = config_.data_dir / d.name;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        slot.instance.reset();
+        fail(make_tool_error(status_code::unavailable,
+                             "cannot create data directory '" + dir.string() + "': " + ec.message()));
+        return;
+    }
+    auto it = config_.tools.find(d.name);
+    const std::string conf = it != config_.tools.end() ? json::serialize(it->second.config) : "{}";
+    auto started = std::chrono::steady_clock::now();
+    auto ok = slot.instance->initialize(conf, dir);
+    if (!ok) {
+        slot.instance.reset();  // destroy() even when initialize() failed; no cleanup()
+        fail(ok.error());
+        return;
+    }
+    slot.set_error(std::nullopt);
+    slot.state.store(tool_state::ready);
+    logging::write(logging::level::info, "lifecycle", "tool ready",
+                   {{"tool", slot.name},
+                    {"duration_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
+    events_.emit_tool_state(slot.name, tool_state::ready);
+}
+
+std::vector<tool_registry::slot_ptr> tool_lifecycle::slots_to_start(const start_options& options,
+                                                                    start_report& report) const {
+    std::vector<tool_registry::slot_ptr> to_start;
+    auto wanted = [&](const std::string& n) {
+        return !options.only || std::find(options.only->begin(), options.only->end(), n) != options.only->end();
+    };
+    for (const auto& s : registry_.slots()) {
+        s->enabled = config_.tool_enabled(s->name);
+        if (!s->enabled || !wanted(s->name) || s->state.load() == tool_state::ready) continue;
+        to_start.push_back(s);
+    }
+    // A tool asked for by name or configured as enabled that no plugin provides is a failure.
+    if (options.only) {
+        for (const auto& n : *options.only) {
+            if (!registry_.contains(n))
+                report.failed.emplace_back(n, make_tool_error(status_code::not_found, "no tool named '" + n + "'"));
+            else if (!config_.tool_enabled(n))
+                report.failed.emplace_back(n, make_tool_error(status_code::failed_precondition,
+                                                              "tool '" + n + "' is disabled in the configuration"));
+        }
+    } else {
+        for (const auto& [n, settings] : config_.tools)
+            if (settings.enabled && !registry_.contains(n))
+                report.failed.emplace_back(
+                    n, make_tool_error(status_code::not_found,
+                                       config_.error_at(settings.pointer, "no plugin provides a tool named '" + n + "'").to_string()));
+    }
+    return to_start;
+}
+
+start_report tool_lifecycle::start(const start_options& options) {
+    std::lock_guard life(mutex_);
+    start_report report;
+    if (registry_.closed()) {
+        report.failed.emplace_back("*", make_tool_error(status_code::unavailable, "the host is shut down"));
+        return report;
+    }
+    auto to_start = slots_to_start(options, report);
+    logging::write(logging::level::info, "lifecycle", "starting tools",
+                   {{"count", to_start.size()}, {"concurrent", options.concurrent}});
+
+    if (options.concurrent && to_start.size() > 1) {
+        // One thread per tool: initialize() may block on I/O, and the pool's threads belong to
+        // calls. Start-up is rare enough that a thread each costs nothing that matters.
+        std::vector<std::jthread> threads;
+        threads.reserve(to_start.size());
+        for (auto& s : to_start) threads.emplace_back([this, s] { initialize_slot(*s); });
+    } else {
+        for (auto& s : to_start) initialize_slot(*s);
+    }
+
+    for (auto& s : to_start) {
+        if (s->state.load() == tool_state::ready)
+            report.ready.push_back(s->name);
+        else
+            report.failed.emplace_back(s->name, s->get_error().value_or(make_tool_error(status_code::unknown, "failed to start")));
+    }
+    if (options.fail_on_error && !report.failed.empty()) {
+        // Clean up the ones that did start, newest first, so nothing is left half-running.
+        for (auto it = to_start.rbegin(); it != to_start.rend(); ++it)
+            if ((*it)->state.load() == tool_state::ready) stop_slot(**it);
+        report.ready.clear();
+    }
+    return report;
+}
+
+void tool_lifecycle::start_on_demand(tool_slot& slot) {
+    // try_lock: a shutdown holding the lifecycle lock waits for this very call to drain, so
+    // waiting for the lock here could deadlock. Losing the race only means the nested call
+    // finds the tool not ready and says so.
+    std::unique_lock life(mutex_, std::try_to_lock);
+    if (!life.owns_lock() || registry_.closed() || slot.state.load() != tool_state::registered) return;
+    slot.enabled = true;
+    initialize_slot(slot);  // a failure shows in the nested call's answer (state failed)
+}
+
+// ------------------------------------------------------------------------------ stopping
+
+void tool_lifecycle::stop_slot(tool_slot& slot) {
+    if (slot.state.load() != tool_state::ready) return;
+    slot.state.store(tool_state::stopping);
+    // Calls waiting for a retry would otherwise hold the drain for their whole backoff.
+    pipeline_.end_waiting_retries(slot);
+    registry_.wait_drained(slot);
+    slot.instance->cleanup();
+    slot.instance.reset();
+    slot.state.store(tool_state::stopped);
+    logging::write(logging::level::info, "lifecycle", "tool stopped", {{"tool", slot.name}});
+    events_.emit_tool_state(slot.name, tool_state::stopped);
+}
+
+bool tool_lifecycle::shutdown() {
+    std::lock_guard life(mutex_);
+    if (!registry_.close()) return false;
+    auto slots = registry_.slots();
+    for (auto it = slots.rbegin(); it != slots.rend(); ++it) stop_slot(**it);
+    return true;
+}
+
+}  // namespace toolhost::detail

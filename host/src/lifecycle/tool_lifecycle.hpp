@@ -1,0 +1,60 @@
+#pragma once
+// The life of the registered tools: loading them from plugin files, registering and removing
+// them, creating and initializing them (start), draining and cleaning them up (shutdown).
+// Every function here is serialized by one mutex, except load_new_plugins' scan.
+
+#include "registry/tool_registry.hpp"
+
+#include <toolhost/plugin_loader.hpp>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+namespace toolhost::detail {
+
+class call_pipeline;
+class event_bus;
+
+class tool_lifecycle {
+public:
+    tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
+                   call_pipeline& pipeline, const event_bus& events);
+
+    /// Scans the plugin folders and registers every valid tool (host::load_plugins).
+    const load_report& load_plugins();
+    const load_report& last_load() const noexcept { return load_report_; }
+    /// Loads the files added since the last scan and starts their tools (host::load_new_plugins).
+    std::vector<std::string> load_new_plugins();
+
+    boost::system::result<void, std::string> register_factory(std::shared_ptr<tool_factory> factory);
+    boost::system::result<void, std::string> register_entry(const toolhost_plugin_entry_t* entry, std::string name);
+    /// Stops the tool if it runs, then removes it. False if there is no such tool.
+    bool unregister(std::string_view name);
+    /// Policies change only while the tool does not run: serialized with start().
+    boost::system::result<void, std::string> set_policy(std::string_view tool, call_policy policy);
+    boost::system::result<void, std::string> set_operation_policy(std::string_view tool, std::string_view operation,
+                                                                  call_policy policy);
+
+    start_report start(const start_options& options);
+    /// Starts a registered tool that another tool calls, unless a lifecycle change is running.
+    void start_on_demand(tool_slot& slot);
+    /// Closes the registry, then stops every tool, newest first. False if it was shut down already.
+    bool shutdown();
+
+private:
+    void initialize_slot(tool_slot& slot);
+    void stop_slot(tool_slot& slot);
+    std::vector<tool_registry::slot_ptr> slots_to_start(const start_options& options, start_report& report) const;
+
+    const host_config& config_;
+    plugin_loader loader_;
+    tool_registry& registry_;
+    call_pipeline& pipeline_;
+    const event_bus& events_;
+    std::mutex mutex_;  // serializes start/shutdown/unregister/set_policy
+    load_report load_report_;
+    std::map<std::filesystem::path, std::filesystem::file_time_type> seen_plugin_files_;  // canonical path -> mtime
+};
+
+}  // namespace toolhost::detail

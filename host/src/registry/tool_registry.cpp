@@ -1,0 +1,295 @@
+#include "registry/tool_registry.hpp"
+
+#include "telemetry/call_telemetry.hpp"
+
+#include <toolhost/logging.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+
+namespace toolhost::detail {
+
+namespace json = boost::json;
+
+tool_registry::tool_registry(const host_config& config, call_policy default_policy, const clock& clk,
+                             call_telemetry& telemetry, worker_pool::executor_type executor)
+    : config_(config), default_policy_(std::move(default_policy)), clock_(clk), telemetry_(telemetry),
+      executor_(std::move(executor)) {}
+
+// ------------------------------------------------------------------------------ the map
+
+boost::system::result<void, std::string> tool_registry::add(std::shared_ptr<tool_factory> factory) {
+    if (!factory) return std::string("no factory (null)");
+    if (auto ok = factory->descriptor().validate(); !ok) return ok.error();
+    const auto& name = factory->descriptor().name;
+    std::unique_lock lock(mutex_);
+    if (auto it = by_name_.find(name); it != by_name_.end())
+        return "duplicate tool name '" + name + "': already provided by " +
+               it->second->descriptor().plugin + "; this one was not registered";
+    auto slot = std::make_shared<tool_slot>(std::move(factory), executor_);
+    install_policy(*slot, policy_from_config(slot->name));
+    for (const auto& op : slot->descriptor().operations)
+        if (auto p = operation_policy_from_config(slot->name, op.name)) slot->operation_policies.emplace(op.name, std::move(*p));
+    telemetry_.install(*slot);
+    install_breakers(*slot);
+    by_name_.emplace(slot->name, slot);
+    slots_.push_back(std::move(slot));
+    return {};
+}
+
+tool_registry::slot_ptr tool_registry::remove(std::string_view name) {
+    std::unique_lock lock(mutex_);
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return nullptr;
+    auto slot = it->second;
+    by_name_.erase(it);
+    slots_.erase(std::find(slots_.begin(), slots_.end(), slot));
+    return slot;
+}
+
+void tool_registry::forget(const tool_slot& slot) { telemetry_.uninstall(slot); }
+
+tool_registry::slot_ptr tool_registry::find(std::string_view name) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
+}
+
+tool_slot* tool_registry::acquire(std::string_view name) {
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return nullptr;
+    // No shared_ptr copy: its reference count would be one more cache line every calling
+    // thread writes.
+    it->second->in_flight.fetch_add(1);
+    return it->second.get();
+}
+
+void tool_registry::wake_drain(const tool_slot& slot) noexcept {
+    // Only a stopping (or removed) tool has anyone waiting for its last call.
+    auto st = slot.state.load();
+    if (st != tool_state::ready && st != tool_state::initializing) {
+        std::lock_guard lock(drain_mutex_);
+        drained_.notify_all();
+    }
+}
+
+void tool_registry::wait_drained(const tool_slot& slot) {
+    std::unique_lock lock(drain_mutex_);
+    drained_.wait(lock, [&] { return slot.in_flight.load() == 0; });
+}
+
+std::vector<tool_registry::slot_ptr> tool_registry::slots() const {
+    std::shared_lock lock(mutex_);
+    return slots_;
+}
+
+bool tool_registry::contains(std::string_view name) const {
+    std::shared_lock lock(mutex_);
+    return by_name_.contains(name);
+}
+
+// ------------------------------------------------------------------------------ policies
+
+call_policy tool_registry::policy_from_config(std::string_view tool) const {
+    // The embedder's default, then the file's global "resilience", then the tool's.
+    call_policy p = default_policy_;
+    if (config_.resilience) apply_resilience(p, config_.resilience->settings);
+    if (auto it = config_.tools.find(tool); it != config_.tools.end() && it->second.resilience)
+        apply_resilience(p, it->second.resilience->settings);
+    return p;
+}
+
+std::optional<call_policy> tool_registry::operation_policy_from_config(std::string_view tool,
+                                                                       std::string_view op) const {
+    auto it = config_.tools.find(tool);
+    if (it == config_.tools.end()) return std::nullopt;
+    auto r = it->second.operation_resilience.find(op);
+    if (r == it->second.operation_resilience.end()) return std::nullopt;
+    call_policy p = policy_from_config(tool);
+    apply_resilience(p, r->second.settings);
+    return p;
+}
+
+void tool_registry::install_policy(tool_slot& slot, const call_policy& policy) {
+    slot.policy = policy;
+    slot.bulkhead = std::make_unique<bulkhead>(policy.bulkhead);
+    slot.budget = std::make_unique<retry_budget>(policy.retry_budget_ratio, policy.retry_budget_min_per_second, clock_);
+}
+
+std::unique_ptr<circuit_breaker> tool_registry::make_breaker(const tool_slot& slot, const operation_descriptor* op,
+                                                             const call_policy& policy) {
+    const std::string name = op ? slot.name + "." + op->name : slot.name;
+    auto breaker = std::make_unique<circuit_breaker>(name, policy.breaker, clock_);
+    breaker->on_transition(telemetry_.watch_breaker(slot, op));
+    return breaker;
+}
+
+void tool_registry::install_breakers(tool_slot& slot) {
+    slot.breaker = slot.policy.breaker_enabled && !slot.policy.breaker_per_operation
+                       ? make_breaker(slot, nullptr, slot.policy)
+                       : nullptr;
+    const auto& ops = slot.descriptor().operations;
+    slot.policy_by_op.clear();
+    for (const auto& op : ops) slot.policy_by_op.push_back(&slot.policy_for(op.name));
+    slot.op_breakers.clear();
+    slot.op_breakers.resize(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+        const call_policy& p = slot.policy_for(ops[i].name);
+        if (p.breaker_enabled && p.breaker_per_operation) {
+            slot.op_breakers[i] = make_breaker(slot, &ops[i], p);
+            telemetry_.watch_operation_breaker(slot, i);
+        }
+    }
+}
+
+boost::system::result<void, std::string> tool_registry::set_policy(std::string_view tool, call_policy policy) {
+    if (auto problems = toolhost::validate(policy); !problems.empty()) return "policy of '" + std::string(tool) + "': " + problems;
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(tool);
+    if (it == by_name_.end()) return "no tool named '" + std::string(tool) + "'";
+    auto& slot = *it->second;
+    if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
+        return "tool '" + slot.name + "' is running; set its policy before start()";
+    install_policy(slot, policy);
+    install_breakers(slot);
+    return {};
+}
+
+boost::system::result<void, std::string> tool_registry::set_operation_policy(std::string_view tool,
+                                                                             std::string_view operation,
+                                                                             call_policy policy) {
+    if (auto problems = toolhost::validate(policy); !problems.empty())
+        return "policy of '" + std::string(tool) + "." + std::string(operation) + "': " + problems;
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(tool);
+    if (it == by_name_.end()) return "no tool named '" + std::string(tool) + "'";
+    auto& slot = *it->second;
+    if (!slot.descriptor().find_operation(operation))
+        return "tool '" + slot.name + "' has no operation '" + std::string(operation) + "'";
+    if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
+        return "tool '" + slot.name + "' is running; set its policies before start()";
+    slot.operation_policies.insert_or_assign(std::string(operation), std::move(policy));
+    install_breakers(slot);
+    return {};
+}
+
+// ------------------------------------------------------------------------------ breakers
+
+bool tool_registry::for_breakers(std::string_view tool, std::string_view operation,
+                                 const std::function<void(circuit_breaker&)>& f) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(tool);
+    if (it == by_name_.end()) return false;
+    const auto& slot = *it->second;
+    if (operation.empty()) {
+        if (slot.breaker) f(*slot.breaker);
+        for (const auto& b : slot.op_breakers)
+            if (b) f(*b);
+        return true;
+    }
+    const auto* op = slot.descriptor().find_operation(operation);
+    if (op == nullptr) return false;
+    if (auto* b = slot.breaker_for(op)) f(*b);
+    return true;
+}
+
+void tool_registry::reset_all_breakers() {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_) {
+        if (s->breaker) s->breaker->reset();
+        for (const auto& b : s->op_breakers)
+            if (b) b->reset();
+    }
+}
+
+std::vector<host::breaker_report> tool_registry::breakers() const {
+    std::shared_lock lock(mutex_);
+    std::vector<host::breaker_report> out;
+    for (const auto& s : slots_) {
+        if (s->breaker) out.push_back({s->name, {}, s->breaker->get_snapshot()});
+        const auto& ops = s->descriptor().operations;
+        for (std::size_t i = 0; i < s->op_breakers.size() && i < ops.size(); ++i)
+            if (s->op_breakers[i]) out.push_back({s->name, ops[i].name, s->op_breakers[i]->get_snapshot()});
+    }
+    return out;
+}
+
+// ------------------------------------------------------------------------------ views
+
+namespace {
+tool_status snapshot(const tool_slot& s, const host_config& cfg) {
+    tool_status st;
+    st.name = s.name;
+    st.version = s.descriptor().version;
+    st.plugin = s.descriptor().plugin;
+    st.enabled = cfg.tool_enabled(s.name);
+    st.state = s.state.load();
+    st.error = s.error_text();
+    st.in_flight = s.in_flight.load();
+    return st;
+}
+}  // namespace
+
+std::vector<std::string> tool_registry::list() const {
+    std::shared_lock lock(mutex_);
+    std::vector<std::string> names;
+    for (const auto& s : slots_) names.push_back(s->name);
+    return names;
+}
+
+std::optional<tool_status> tool_registry::status(std::string_view name) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return std::nullopt;
+    return snapshot(*it->second, config_);
+}
+
+std::vector<tool_status> tool_registry::status() const {
+    std::shared_lock lock(mutex_);
+    std::vector<tool_status> out;
+    for (const auto& s : slots_) out.push_back(snapshot(*s, config_));
+    return out;
+}
+
+int64_t tool_registry::in_flight() const noexcept {
+    std::shared_lock lock(mutex_);
+    int64_t n = 0;
+    for (const auto& s : slots_) n += s->in_flight.load();
+    return n;
+}
+
+std::optional<std::string> check_tool_config(const host_config& cfg, const tool_descriptor& d) {
+    auto it = cfg.tools.find(d.name);
+    const json::object empty;
+    const json::object& conf = it != cfg.tools.end() ? it->second.config : empty;
+    const std::string base = (it != cfg.tools.end() ? it->second.pointer : "/tools/" + json_pointer_escape(d.name)) + "/config";
+    if (!d.config_schema) {
+        if (!conf.empty())
+            return cfg.error_at(base, "tool '" + d.name + "' takes no configuration").to_string();
+        return std::nullopt;
+    }
+    json::value v = conf;
+    if (auto err = d.config_schema->validate(v))
+        return cfg.error_at(base + err->pointer, err->message).to_string();
+    return std::nullopt;
+}
+
+std::vector<std::string> tool_registry::validate(const load_report& loaded) const {
+    std::vector<std::string> problems;
+    for (const auto& r : loaded.rejected) problems.push_back(r.path + ": " + r.reason);
+    std::shared_lock lock(mutex_);
+    for (const auto& [name, settings] : config_.tools) {
+        if (!by_name_.contains(name) && settings.enabled)
+            problems.push_back(
+                config_.error_at(settings.pointer, "no plugin provides a tool named '" + name + "'").to_string());
+    }
+    for (const auto& s : slots_) {
+        if (!config_.tool_enabled(s->name)) continue;
+        if (auto err = check_tool_config(config_, s->descriptor())) problems.push_back(*err);
+    }
+    return problems;
+}
+
+}  // namespace toolhost::detail

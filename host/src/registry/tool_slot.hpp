@@ -1,0 +1,111 @@
+#pragma once
+// One registered tool: its factory, its instance once started, and the resilience state and
+// metric handles its calls use. Owned by the tool_registry; the pipeline reaches it through a
+// raw pointer that the slot's in_flight counter keeps valid.
+
+#include <toolhost/bulkhead.hpp>
+#include <toolhost/call_policy.hpp>
+#include <toolhost/circuit_breaker.hpp>
+#include <toolhost/host.hpp>
+#include <toolhost/metrics.hpp>
+#include <toolhost/retry_policy.hpp>
+#include <toolhost/timer_service.hpp>
+#include <toolhost/tool_instance.hpp>
+#include <toolhost/worker_pool.hpp>
+
+#include <boost/asio/strand.hpp>
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace toolhost::detail {
+
+struct call_state;
+
+struct tool_slot {
+    using strand_type = boost::asio::strand<worker_pool::executor_type>;
+
+    tool_slot(std::shared_ptr<tool_factory> f, worker_pool::executor_type ex)
+        : factory(std::move(f)), name(factory->descriptor().name), operations(factory->descriptor().operations.data()) {
+        if (!factory->descriptor().thread_safe) strand.emplace(ex);
+    }
+
+    const tool_descriptor& descriptor() const noexcept { return factory->descriptor(); }
+
+    void set_error(std::optional<tool_error> e) {
+        std::lock_guard lock(error_mutex);
+        error = std::move(e);
+    }
+    std::optional<tool_error> get_error() const {
+        std::lock_guard lock(error_mutex);
+        return error;
+    }
+    std::string error_text() const {
+        auto e = get_error();
+        return e ? e->to_string() : std::string();
+    }
+
+    std::shared_ptr<tool_factory> factory;
+    std::string name;
+    const operation_descriptor* operations;  // the descriptor's (it never changes), for index_of()
+    std::atomic<tool_state> state{tool_state::registered};
+    std::unique_ptr<tool_instance> instance;  // written only under the lifecycle mutex, before ready
+    std::optional<strand_type> strand;        // serializes calls of tools that are not thread-safe
+    std::atomic<int64_t> in_flight{0};  // calls accepted and not finished, plus plugin calls running
+    bool enabled = true;
+
+    // Resilience state, installed from the policy when the slot is created or the policy set.
+    call_policy policy;
+    std::map<std::string, call_policy, std::less<>> operation_policies;
+    std::unique_ptr<circuit_breaker> breaker;                   // the tool's, when enabled
+    std::vector<std::unique_ptr<circuit_breaker>> op_breakers;  // by operation index; set when per-operation
+    std::unique_ptr<toolhost::bulkhead> bulkhead;
+    std::unique_ptr<retry_budget> budget;
+    // Metric handles, looked up once at registration so the call path only increments.
+    struct op_metrics {
+        std::array<counter*, 17> calls{};  // by status code
+        histogram* call_duration = nullptr;
+        histogram* attempt_duration = nullptr;
+        counter* retries = nullptr;
+        counter* timeouts = nullptr;
+    };
+    std::vector<op_metrics> metrics_by_op;  // in the descriptor's operation order
+    counter* rejected_breaker = nullptr;
+    counter* rejected_bulkhead = nullptr;
+    counter* rejected_budget = nullptr;
+    std::atomic<int64_t> abandoned{0};
+
+    std::size_t index_of(const operation_descriptor* op) const noexcept {
+        return static_cast<std::size_t>(op - operations);
+    }
+    op_metrics& metrics_for(const operation_descriptor* op) { return metrics_by_op[index_of(op)]; }
+    /// The breaker a call of `op` goes through: the operation's own, else the tool's (or none).
+    circuit_breaker* breaker_for(const operation_descriptor* op) const noexcept {
+        const std::size_t i = index_of(op);
+        if (i < op_breakers.size() && op_breakers[i]) return op_breakers[i].get();
+        return breaker.get();
+    }
+
+    // Calls waiting for a retry timer, so that stopping the tool can end them at once.
+    std::mutex retry_mutex;
+    std::map<timer_service::timer_id, std::shared_ptr<call_state>> waiting_retries;
+
+    const call_policy& policy_for(std::string_view op) const {
+        auto it = operation_policies.find(op);
+        return it != operation_policies.end() ? it->second : policy;
+    }
+    // policy_for() of each operation, by operation index, for the call path (no name lookup).
+    // Rebuilt by tool_registry::install_breakers(), which runs after every policy change.
+    std::vector<const call_policy*> policy_by_op;
+    const call_policy& policy_of(const operation_descriptor* op) const noexcept { return *policy_by_op[index_of(op)]; }
+    mutable std::mutex error_mutex;
+    std::optional<tool_error> error;  // why the last start failed
+};
+
+}  // namespace toolhost::detail
