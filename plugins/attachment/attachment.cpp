@@ -9,6 +9,7 @@
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/json_operation.hpp>
 #include <toolhost_plugins/paths.hpp>
 #include <toolhost_plugins/sha256.hpp>
 #include <toolhost_plugins/text.hpp>
@@ -28,6 +29,7 @@ namespace sdk = toolhost::sdk;
 namespace paths = toolhost::plugins::paths;
 using toolhost::plugins::args;
 using toolhost::plugins::invalid_argument;
+using toolhost::plugins::json_table;
 using namespace toolhost::attachment;
 
 constexpr int64_t mib = 1024 * 1024;
@@ -132,28 +134,7 @@ bool is_blank(std::string_view s) {
 
 class attachment_tool {
 public:
-    static sdk::tool_info describe() {
-        sdk::tool_info info;
-        info.name = "attachment";
-        info.version = "1.0.0";
-        info.description =
-            "Processes an uploaded file: size limit, type from the content (libmagic), SHA-256, text extraction for "
-            "text, Markdown, CSV, JSON, HTML and PDF; refuses executables, scripts and archives; can index the "
-            "text in rag.";
-        info.config_schema = config_schema;
-        // The libmagic cookie is behind a mutex, PDF extraction is serialized process-wide, and
-        // everything else is per call or read-only after initialize().
-        info.thread_safe = true;
-        info.operations = {sdk::operation_info{
-            "process",
-            "Checks, identifies, fingerprints and extracts the text of a file given by path (under allowed_dirs) or "
-            "as base64 content with a filename. With index: true, also indexes the text with rag's index_text "
-            "(the same content and name replace the earlier document, so a retry is harmless).",
-            process_input, process_output,
-            // Not READ_ONLY: with index: true it writes to the index.
-            TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE}};
-        return info;
-    }
+    static const json_table<attachment_tool>& table();
 
     explicit attachment_tool(sdk::host host) : host_(host) {}
 
@@ -168,15 +149,8 @@ public:
 
     void cleanup() { detector_.reset(); }
 
-    sdk::result invoke(sdk::call_context& call) {
-        if (call.operation() != "process")
-            return sdk::result::fail(sdk::status::unimplemented,
-                                     "attachment has no operation " + std::string(call.operation()));
-        return process(call, args(call.arguments()));
-    }
-
 private:
-    sdk::result process(const sdk::call_context& call, const args& a) {
+    json::object process(const args& a, const sdk::call_context& call) {
         const int64_t max_chars = a.int_or("max_text_chars", config_.max_text_chars, 1, config_.max_text_chars);
         const bool want_text = a.bool_or("return_text", true);
         const bool want_index = a.bool_or("index", config_.index_by_default);
@@ -207,7 +181,7 @@ private:
         if (ex.pages) out["pages"] = *ex.pages;
         if (ex.rows) out["rows"] = *ex.rows;
         if (want_index) out["index"] = index(call, a, up, sha, mime, v, ex);
-        return sdk::result::ok(json::serialize(out));
+        return out;
     }
 
     upload read_upload(const args& a) const {
@@ -272,6 +246,35 @@ private:
     paths::allowed_dirs allowed_;
     std::unique_ptr<mime_detector> detector_;
 };
+
+
+const json_table<attachment_tool>& attachment_tool::table() {
+    static const json_table<attachment_tool> t{
+        .name = "attachment",
+        .version = "1.0.0",
+        .description = "Processes an uploaded file: size limit, type from the content (libmagic), SHA-256, text "
+                       "extraction for text, Markdown, CSV, JSON, HTML and PDF; refuses executables, scripts and "
+                       "archives; can index the text in rag.",
+        .config_schema = config_schema,
+        // The libmagic cookie is behind a mutex, PDF extraction is serialized process-wide, and
+        // everything else is per call or read-only after initialize().
+        .thread_safe = true,
+        .operations =
+            {
+                {.name = "process",
+                 .description = "Checks, identifies, fingerprints and extracts the text of a file given by path "
+                                "(under allowed_dirs) or as base64 content with a filename. With index: true, also "
+                                "indexes the text with rag's index_text (the same content and name replace the "
+                                "earlier document, so a retry is harmless).",
+                 .input_schema = process_input,
+                 .output_schema = process_output,
+                 // Not READ_ONLY: with index: true it writes to the index.
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&attachment_tool::process}},
+            },
+    };
+    return t;
+}
 
 }  // namespace
 

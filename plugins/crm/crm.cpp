@@ -16,6 +16,7 @@
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/json_operation.hpp>
 
 #include <boost/json.hpp>
 
@@ -28,7 +29,6 @@ namespace toolhost::plugins::crm {
 namespace {
 
 namespace json = boost::json;
-using sdk::status;
 
 bool valid_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
@@ -91,51 +91,7 @@ class crm_tool {
 public:
     explicit crm_tool(sdk::host host) : host_(host) {}
 
-    static sdk::tool_info describe() {
-        constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY |
-                                   TOOLHOST_OPERATION_CANCELLABLE;
-        return {
-            .name = "crm",
-            .version = "1.0.0",
-            .description = "Customers and their interactions: look up, search, create or update, log and list "
-                           "(SQLite with sample data, or a CRM service over REST).",
-            .config_schema = schemas::config,
-            .thread_safe = true,
-            .operations =
-                {
-                    {.name = "get_customer",
-                     .description = "Finds one customer by exactly one of id, email or phone (phone numbers are "
-                                    "normalized before matching).",
-                     .input_schema = schemas::get_customer_input,
-                     .output_schema = schemas::get_customer_output(),
-                     .flags = query},
-                    {.name = "search",
-                     .description = "Customers whose name, e-mail address or company contain every word of the "
-                                    "query, by name, a page at a time.",
-                     .input_schema = schemas::search_input,
-                     .output_schema = schemas::search_output(),
-                     .flags = query},
-                    {.name = "upsert",
-                     .description = "Creates or updates a customer, found by id, or by email without an id. Absent "
-                                    "fields stay; null clears email, phone, company or notes.",
-                     .input_schema = schemas::upsert_input,
-                     .output_schema = schemas::upsert_output(),
-                     .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
-                              TOOLHOST_OPERATION_CANCELLABLE},
-                    {.name = "log_interaction",
-                     .description = "Records a contact with a customer (channel, summary, outcome). Idempotent: the "
-                                    "same idempotency_key (default: the request id) returns the same interaction.",
-                     .input_schema = schemas::log_interaction_input,
-                     .output_schema = schemas::log_interaction_output(),
-                     .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE},
-                    {.name = "recent_interactions",
-                     .description = "A customer's latest interactions, newest first.",
-                     .input_schema = schemas::recent_interactions_input,
-                     .output_schema = schemas::recent_interactions_output(),
-                     .flags = query},
-                },
-        };
-    }
+    static const json_table<crm_tool>& table();
 
     void initialize(sdk::init_context& init) {
         const args cfg(init.config(), "config");
@@ -172,26 +128,12 @@ public:
 
     void cleanup() { backend_.reset(); }
 
-    sdk::result invoke(sdk::call_context& call) {
-        const args a(call.arguments());
-        const auto op = call.operation();
-        json::object out;
-        if (op == "get_customer")
-            out = json::object{{"customer", backend_->get_customer(key_of(a), call)}};
-        else if (op == "search")
-            out = search(a, call);
-        else if (op == "upsert")
-            out = upsert(a, call);
-        else if (op == "log_interaction")
-            out = log_interaction(a, call);
-        else if (op == "recent_interactions")
-            out = recent_interactions(a, call);
-        else
-            return sdk::result::fail(status::unimplemented, "crm has no operation '" + std::string(op) + "'");
-        return sdk::result::ok(to_json(out));
+private:
+    // The operations, in the order of the table.
+    json::object get_customer(const args& a, const sdk::call_context& call) {
+        return json::object{{"customer", backend_->get_customer(key_of(a), call)}};
     }
 
-private:
     customer_key key_of(const args& a) const {
         const int given = (a.has("id") ? 1 : 0) + (a.has("email") ? 1 : 0) + (a.has("phone") ? 1 : 0);
         if (given != 1) invalid_argument("id|email|phone", "give exactly one of id, email, phone");
@@ -267,6 +209,59 @@ private:
     std::string country_code_;
     std::unique_ptr<backend> backend_;
 };
+
+
+const json_table<crm_tool>& crm_tool::table() {
+    constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY |
+                               TOOLHOST_OPERATION_CANCELLABLE;
+    static const json_table<crm_tool> t{
+        .name = "crm",
+        .version = "1.0.0",
+        .description = "Customers and their interactions: look up, search, create or update, log and list "
+                       "(SQLite with sample data, or a CRM service over REST).",
+        .config_schema = schemas::config,
+        .thread_safe = true,
+        .operations =
+            {
+                {.name = "get_customer",
+                 .description = "Finds one customer by exactly one of id, email or phone (phone numbers are "
+                                "normalized before matching).",
+                 .input_schema = schemas::get_customer_input,
+                 .output_schema = schemas::get_customer_output(),
+                 .flags = query,
+                 .run = {&crm_tool::get_customer}},
+                {.name = "search",
+                 .description = "Customers whose name, e-mail address or company contain every word of the "
+                                "query, by name, a page at a time.",
+                 .input_schema = schemas::search_input,
+                 .output_schema = schemas::search_output(),
+                 .flags = query,
+                 .run = {&crm_tool::search}},
+                {.name = "upsert",
+                 .description = "Creates or updates a customer, found by id, or by email without an id. Absent "
+                                "fields stay; null clears email, phone, company or notes.",
+                 .input_schema = schemas::upsert_input,
+                 .output_schema = schemas::upsert_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
+                          TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&crm_tool::upsert}},
+                {.name = "log_interaction",
+                 .description = "Records a contact with a customer (channel, summary, outcome). Idempotent: the "
+                                "same idempotency_key (default: the request id) returns the same interaction.",
+                 .input_schema = schemas::log_interaction_input,
+                 .output_schema = schemas::log_interaction_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&crm_tool::log_interaction}},
+                {.name = "recent_interactions",
+                 .description = "A customer's latest interactions, newest first.",
+                 .input_schema = schemas::recent_interactions_input,
+                 .output_schema = schemas::recent_interactions_output(),
+                 .flags = query,
+                 .run = {&crm_tool::recent_interactions}},
+            },
+    };
+    return t;
+}
 
 }  // namespace
 }  // namespace toolhost::plugins::crm

@@ -233,41 +233,66 @@ constexpr std::string_view seeded_key = "sample_seeded";
 
 // ----------------------------------------------------------------------------------- description
 
-sdk::tool_info memory_tool::describe() {
-    sdk::tool_info info;
-    info.name = "memory";
-    info.version = "1.0.0";
-    info.description =
-        "Conversation memory per session: store facts, preferences, summaries and messages, then "
-        "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
-        "the data directory.";
-    info.config_schema = std::string(config_schema());
-    info.thread_safe = true;
-    info.operations = {
-        {"store",
-         "Stores a memory in a session. Not idempotent by itself; with an idempotency_key, storing "
-         "again with the same key returns the first memory (replayed: true) instead of a copy.",
-         schemas::store_input(), schemas::store_output(), 0},
-        {"recall",
-         "The session's memories that best match a query, ranked by a blend of full-text relevance, "
-         "recency and importance; each result carries its score components. Without a query: by "
-         "recency and importance. Expired memories are never returned.",
-         schemas::recall_input(), schemas::recall_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-        {"list", "The session's memories, newest first, a page at a time (pass next_cursor back as cursor).",
-         schemas::list_input(), schemas::list_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-        {"get", "One memory by id; NOT_FOUND when it does not exist or has expired.", schemas::get_input(),
-         schemas::memory(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-        {"forget",
-         "Deletes one memory by id, or every memory of a session. Forgetting what is already gone "
-         "succeeds with forgotten: 0.",
-         schemas::forget_input(), schemas::forget_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE},
-        {"prune",
-         "Deletes expired memories, then trims every session to max_memories_per_session, dropping "
-         "the least important and oldest first. Works in batches; cancelling keeps what was done.",
-         schemas::prune_input(), schemas::prune_output(),
-         TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE | TOOLHOST_OPERATION_CANCELLABLE},
+const json_table<memory_tool>& memory_tool::table() {
+    constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY;
+    static const json_table<memory_tool> t{
+        .name = "memory",
+        .version = "1.0.0",
+        .description = "Conversation memory per session: store facts, preferences, summaries and messages, then "
+                       "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
+                       "the data directory.",
+        .config_schema = std::string(config_schema()),
+        .thread_safe = true,
+        .operations =
+            {
+                {.name = "store",
+                 .description = "Stores a memory in a session. Not idempotent by itself; with an idempotency_key, "
+                                "storing again with the same key returns the first memory (replayed: true) instead "
+                                "of a copy.",
+                 .input_schema = schemas::store_input(),
+                 .output_schema = schemas::store_output(),
+                 .flags = 0,
+                 .run = {&memory_tool::store}},
+                {.name = "recall",
+                 .description = "The session's memories that best match a query, ranked by a blend of full-text "
+                                "relevance, recency and importance; each result carries its score components. "
+                                "Without a query: by recency and importance. Expired memories are never returned.",
+                 .input_schema = schemas::recall_input(),
+                 .output_schema = schemas::recall_output(),
+                 .flags = query,
+                 .run = {&memory_tool::recall}},
+                {.name = "list",
+                 .description = "The session's memories, newest first, a page at a time (pass next_cursor back as "
+                                "cursor).",
+                 .input_schema = schemas::list_input(),
+                 .output_schema = schemas::list_output(),
+                 .flags = query,
+                 .run = {&memory_tool::list}},
+                {.name = "get",
+                 .description = "One memory by id; NOT_FOUND when it does not exist or has expired.",
+                 .input_schema = schemas::get_input(),
+                 .output_schema = schemas::memory(),
+                 .flags = query,
+                 .run = {&memory_tool::get}},
+                {.name = "forget",
+                 .description = "Deletes one memory by id, or every memory of a session. Forgetting what is already "
+                                "gone succeeds with forgotten: 0.",
+                 .input_schema = schemas::forget_input(),
+                 .output_schema = schemas::forget_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE,
+                 .run = {&memory_tool::forget}},
+                {.name = "prune",
+                 .description = "Deletes expired memories, then trims every session to max_memories_per_session, "
+                                "dropping the least important and oldest first. Works in batches; cancelling keeps "
+                                "what was done.",
+                 .input_schema = schemas::prune_input(),
+                 .output_schema = schemas::prune_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
+                          TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&memory_tool::prune}},
+            },
     };
-    return info;
+    return t;
 }
 
 // ------------------------------------------------------------------------------------- lifecycle
@@ -329,32 +354,11 @@ sqlite::connection_pool::lease memory_tool::connect(const sdk::call_context& cal
 
 // ------------------------------------------------------------------------------------ operations
 
-sdk::result memory_tool::invoke(sdk::call_context& call) {
-    const std::string_view op = call.operation();
-    const args a(call.arguments());
-    try {
-        json::object out;
-        if (op == "store") {
-            out = store(a, call);
-        } else if (op == "recall") {
-            out = recall(a, call);
-        } else if (op == "list") {
-            out = list(a, call);
-        } else if (op == "get") {
-            out = get(a, call);
-        } else if (op == "forget") {
-            out = forget(a, call);
-        } else if (op == "prune") {
-            out = prune(a, call);
-        } else {
-            return sdk::result::fail(sdk::status::unimplemented, "memory has no operation '" + std::string(op) + "'");
-        }
-        return sdk::result::ok(to_json(out));
-    } catch (const sqlite::sqlite_error& e) {
-        // Same status (BUSY -> UNAVAILABLE, CORRUPT -> DATA_LOSS...), with the file named for the
-        // operator who has to look at it.
-        throw sdk::error(e.code(), std::string(op) + " on " + pool_->path().string() + ": " + e.what());
-    }
+void memory_tool::error_context(std::string_view operation, const sdk::error& e) const {
+    // Same status (BUSY -> UNAVAILABLE, CORRUPT -> DATA_LOSS...), with the file named for the
+    // operator who has to look at it.
+    if (dynamic_cast<const sqlite::sqlite_error*>(&e) != nullptr)
+        throw sdk::error(e.code(), std::string(operation) + " on " + pool_->path().string() + ": " + e.what());
 }
 
 json::object memory_tool::store(const args& a, const sdk::call_context& call) {

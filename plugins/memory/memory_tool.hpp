@@ -11,6 +11,7 @@
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/connection_pool.hpp>
+#include <toolhost_plugins/json_operation.hpp>
 
 #include <boost/json/object.hpp>
 
@@ -22,11 +23,12 @@ class memory_tool {
 public:
     explicit memory_tool(sdk::host host) : host_(host) {}
 
-    static sdk::tool_info describe();
+    static const json_table<memory_tool>& table();
     /// Reads the configuration, opens (creating or migrating) the database, seeds the sample.
     void initialize(sdk::init_context& init);
-    sdk::result invoke(sdk::call_context& call);
     void cleanup();
+    /// Names the database file in the SQLite errors of every operation.
+    void error_context(std::string_view operation, const sdk::error& e) const;
 
 private:
     boost::json::object store(const args& a, const sdk::call_context& call);

@@ -9,6 +9,7 @@
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/json_operation.hpp>
 #include <toolhost_plugins/paths.hpp>
 #include <toolhost_plugins/sha256.hpp>
 #include <toolhost_plugins/sqlite.hpp>
@@ -29,6 +30,7 @@ namespace sdk = toolhost::sdk;
 namespace paths = toolhost::plugins::paths;
 using toolhost::plugins::args;
 using toolhost::plugins::invalid_argument;
+using toolhost::plugins::json_table;
 using namespace toolhost::rag;
 
 constexpr uint64_t mib = 1024 * 1024;
@@ -254,40 +256,7 @@ std::string summary(const index_report& r) {
 
 class rag_tool {
 public:
-    static sdk::tool_info describe() {
-        using sdk::operation_info;
-        sdk::tool_info info;
-        info.name = "rag";
-        info.version = "1.0.0";
-        info.description =
-            "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
-            "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).";
-        info.config_schema = config_schema;
-        info.thread_safe = true;  // the store pools connections; everything else is read-only after initialize
-        info.operations = {
-            operation_info{"index",
-                           "Indexes a file or a folder (recursively) under allowed_dirs. Incremental: unchanged files "
-                           "are skipped, changed ones re-chunked, and documents of files that disappeared from the "
-                           "folder removed. Reports progress per file and can be cancelled between files.",
-                           index_input, index_output,
-                           TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE},
-            operation_info{"index_text",
-                           "Indexes text that does not live in a file under a source name (e.g. an attachment's "
-                           "text). The same name again replaces the document.",
-                           index_text_input, index_text_output, TOOLHOST_OPERATION_IDEMPOTENT},
-            operation_info{"search",
-                           "The best chunks for a query, ranked by BM25, with source, position, score and a "
-                           "snippet whose matches are marked <mark>...</mark>. Filters: source, folder, tags.",
-                           search_input, search_output,
-                           TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-            operation_info{"stats", "How many documents, chunks and bytes are indexed, and when the last write was.",
-                           stats_input, stats_output, TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-            operation_info{"delete", "Removes one document (source) or every document below a folder (folder).",
-                           delete_input, delete_output,
-                           TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE},
-        };
-        return info;
-    }
+    static const json_table<rag_tool>& table();
 
     explicit rag_tool(sdk::host host) : host_(host) {}
 
@@ -306,17 +275,6 @@ public:
     void cleanup() {
         indexer_.reset();
         store_.reset();
-    }
-
-    sdk::result invoke(sdk::call_context& call) {
-        const args a(call.arguments());
-        const std::string_view op = call.operation();
-        if (op == "search") return search(a);
-        if (op == "index") return index(call, a);
-        if (op == "index_text") return index_text(a);
-        if (op == "stats") return stats();
-        if (op == "delete") return remove(a);
-        return sdk::result::fail(sdk::status::unimplemented, "rag has no operation " + std::string(op));
     }
 
 private:
@@ -339,7 +297,8 @@ private:
         }
     }
 
-    sdk::result index(const sdk::call_context& call, const args& a) {
+    // The operations, in the order of the table.
+    json::object index(const args& a, const sdk::call_context& call) {
         run_hooks hooks;
         hooks.cancelled = [&call] { return call.cancelled(); };
         hooks.progress = [&call](double done, double total, std::string_view message) {
@@ -347,10 +306,10 @@ private:
         };
         const index_report r = indexer_->index_path("path", a.required_string("path"), optional_tags(a),
                                                     a.bool_or("force", false), hooks);
-        return sdk::result::ok(json::serialize(report_json(r)));
+        return report_json(r);
     }
 
-    sdk::result index_text(const args& a) {
+    json::object index_text(const args& a, const sdk::call_context&) {
         document_input doc;
         doc.source = a.required_string("source");
         if (doc.source.empty() || doc.source.size() > 1024) invalid_argument("source", "must be 1 to 1024 bytes long");
@@ -370,11 +329,11 @@ private:
         doc.bytes = static_cast<int64_t>(text.size());
         doc.tags = optional_tags(a);
         const upsert_result r = store_->upsert(doc, false);
-        return sdk::result::ok(json::serialize(json::object{
-            {"source", doc.source}, {"status", change_name(r.what)}, {"chunks", r.chunks}, {"chars", r.chars}}));
+        return json::object{
+            {"source", doc.source}, {"status", change_name(r.what)}, {"chunks", r.chunks}, {"chars", r.chars}};
     }
 
-    sdk::result search(const args& a) {
+    json::object search(const args& a, const sdk::call_context&) {
         const std::string query = a.required_string("query");
         search_request req;
         req.match = match_expression(query);
@@ -394,26 +353,26 @@ private:
                 {"tags", json::parse(h.tags_json)},
             });
         }
-        return sdk::result::ok(json::serialize(json::object{{"query", query}, {"results", std::move(results)}}));
+        return json::object{{"query", query}, {"results", std::move(results)}};
     }
 
-    sdk::result stats() {
+    json::object stats(const args&, const sdk::call_context&) {
         const store_stats s = store_->stats();
         json::value last = s.last_indexed ? json::value(*s.last_indexed) : json::value(nullptr);
-        return sdk::result::ok(json::serialize(json::object{
-            {"documents", s.documents}, {"chunks", s.chunks}, {"bytes", s.bytes}, {"last_indexed", std::move(last)}}));
+        return json::object{
+            {"documents", s.documents}, {"chunks", s.chunks}, {"bytes", s.bytes}, {"last_indexed", std::move(last)}};
     }
 
-    sdk::result remove(const args& a) {
+    json::object remove(const args& a, const sdk::call_context&) {
         const auto source = a.optional_string("source");
         const auto folder = a.optional_string("folder");
         if (source.has_value() == folder.has_value()) invalid_argument("source", "give either source or folder, not both");
         const removal r = source ? store_->remove(name_forms(*source), {}) : store_->remove({}, name_forms(*folder));
         if (r.documents == 0) {
-            if (source) return sdk::result::fail(sdk::status::not_found, "source: no document named " + *source);
-            return sdk::result::fail(sdk::status::not_found, "folder: no document below " + *folder);
+            if (source) throw sdk::error(sdk::status::not_found, "source: no document named " + *source);
+            throw sdk::error(sdk::status::not_found, "folder: no document below " + *folder);
         }
-        return sdk::result::ok(json::serialize(json::object{{"documents", r.documents}, {"chunks", r.chunks}}));
+        return json::object{{"documents", r.documents}, {"chunks", r.chunks}};
     }
 
     sdk::host host_;
@@ -422,6 +381,57 @@ private:
     std::unique_ptr<store> store_;
     std::unique_ptr<indexer> indexer_;
 };
+
+
+const json_table<rag_tool>& rag_tool::table() {
+    static const json_table<rag_tool> t{
+        .name = "rag",
+        .version = "1.0.0",
+        .description = "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
+                       "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).",
+        .config_schema = config_schema,
+        .thread_safe = true,  // the store pools connections; everything else is read-only after initialize
+        .operations =
+            {
+                {.name = "index",
+                 .description = "Indexes a file or a folder (recursively) under allowed_dirs. Incremental: unchanged "
+                                "files are skipped, changed ones re-chunked, and documents of files that disappeared "
+                                "from the folder removed. Reports progress per file and can be cancelled between "
+                                "files.",
+                 .input_schema = index_input,
+                 .output_schema = index_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&rag_tool::index}},
+                {.name = "index_text",
+                 .description = "Indexes text that does not live in a file under a source name (e.g. an "
+                                "attachment's text). The same name again replaces the document.",
+                 .input_schema = index_text_input,
+                 .output_schema = index_text_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT,
+                 .run = {&rag_tool::index_text}},
+                {.name = "search",
+                 .description = "The best chunks for a query, ranked by BM25, with source, position, score and a "
+                                "snippet whose matches are marked <mark>...</mark>. Filters: source, folder, tags.",
+                 .input_schema = search_input,
+                 .output_schema = search_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
+                 .run = {&rag_tool::search}},
+                {.name = "stats",
+                 .description = "How many documents, chunks and bytes are indexed, and when the last write was.",
+                 .input_schema = stats_input,
+                 .output_schema = stats_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
+                 .run = {&rag_tool::stats}},
+                {.name = "delete",
+                 .description = "Removes one document (source) or every document below a folder (folder).",
+                 .input_schema = delete_input,
+                 .output_schema = delete_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE,
+                 .run = {&rag_tool::remove}},
+            },
+    };
+    return t;
+}
 
 }  // namespace
 
