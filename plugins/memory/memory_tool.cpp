@@ -1,12 +1,13 @@
 #include "memory_tool.hpp"
 
-#include "memory_db.hpp"
+#include "store.hpp"
 #include "ranking.hpp"
-#include "rfc3339.hpp"
 #include "schemas.hpp"
 
 #include <boost/json.hpp>
 #include <toolhost_plugins/paths.hpp>
+#include <toolhost_plugins/sample.hpp>
+#include <toolhost_plugins/time.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -21,6 +22,12 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
+
+using time::format_rfc3339;
+using time::max_rfc3339_ms;
+using time::now_ms;
+using time::parse_rfc3339;
+using time::unix_ms;
 
 // Rows a prune deletes per transaction: short write locks for other writers, and a point to
 // stop at when the call is cancelled. Every batch commits on its own; prune is idempotent.
@@ -227,8 +234,6 @@ std::vector<db::new_memory> read_sample(const fs::path& file, unix_ms now, size_
     return out;
 }
 
-constexpr std::string_view seeded_key = "sample_seeded";
-
 }  // namespace
 
 // ----------------------------------------------------------------------------------- description
@@ -298,11 +303,11 @@ const json_table<memory_tool>& memory_tool::table() {
 // ------------------------------------------------------------------------------------- lifecycle
 
 void memory_tool::initialize(sdk::init_context& init) {
-    settings_ = read_settings(init.config(), fs::path(init.data_dir()));
+    config_ = read_config(init.config(), fs::path(init.data_dir()));
     sqlite::open_options options;
-    options.sync = settings_.sync;
-    options.busy_timeout_ms = settings_.busy_timeout_ms;
-    pool_ = std::make_unique<sqlite::connection_pool>(settings_.database, options, max_idle_connections);
+    options.sync = config_.sync;
+    options.busy_timeout_ms = config_.busy_timeout_ms;
+    pool_ = std::make_unique<sqlite::connection_pool>(config_.database, options, max_idle_connections);
     auto db = pool_->acquire();
     sqlite::migrate(*db, db::schema_steps());
     seed_sample(*db);
@@ -321,32 +326,31 @@ void memory_tool::cleanup() {
 }
 
 void memory_tool::seed_sample(sqlite::database& db) {
-    if (!settings_.seed_sample || db::get_meta(db, seeded_key)) return;
-    const fs::path& file = settings_.sample_file;
+    if (!config_.sample_data || sqlite::sample_seeded(db, db::meta_table)) return;
+    const fs::path& file = config_.sample_file;
     std::error_code ec;
     if (file.empty() || !fs::is_regular_file(file, ec)) {
-        if (settings_.sample_file_configured)
+        if (config_.sample_file_configured)
             throw sdk::error(sdk::status::invalid_argument, "sample_file: " + file.string() + " is not a file");
         host_.log(sdk::log_level::info, "no sample memories at " + file.string() + "; nothing seeded");
         return;
     }
+    // Read before the write lock is taken, which seed_once holds only for the inserts.
     const unix_ms now = now_ms();
-    const auto memories = read_sample(file, now, settings_.max_content_bytes);
-
-    sqlite::transaction tx(db);
-    // Checked again under the write lock: another process may have seeded since the read above.
-    if (db::get_meta(db, seeded_key)) return;
-    for (const auto& m : memories) db::insert(db, m);
-    // Remembered even when the user later forgets the demo session: seeding happens once.
-    db::set_meta(db, seeded_key, format_rfc3339(now) + " from " + file.string());
-    tx.commit();
-    host_.log(sdk::log_level::info,
-              "seeded " + std::to_string(memories.size()) + " sample memories from " + file.string());
+    const auto memories = read_sample(file, now, config_.max_content_bytes);
+    // The marker stays when the user later forgets the demo session: seeding happens once.
+    const bool seeded = sqlite::seed_once(db, db::meta_table, [&] {
+        for (const auto& m : memories) db::insert(db, m);
+        return format_rfc3339(now) + " from " + file.string();
+    });
+    if (seeded)
+        host_.log(sdk::log_level::info,
+                  "seeded " + std::to_string(memories.size()) + " sample memories from " + file.string());
 }
 
 sqlite::connection_pool::lease memory_tool::connect(const sdk::call_context& call) {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(call.remaining()).count();
-    const auto timeout = std::clamp<int64_t>(remaining, 0, settings_.busy_timeout_ms);
+    const auto timeout = std::clamp<int64_t>(remaining, 0, config_.busy_timeout_ms);
     auto db = pool_->acquire(std::chrono::milliseconds(timeout));
     sqlite3_busy_timeout(db->handle(), static_cast<int>(timeout));
     return db;
@@ -363,7 +367,7 @@ void memory_tool::error_context(std::string_view operation, const sdk::error& e)
 
 json::object memory_tool::store(const args& a, const sdk::call_context& call) {
     const unix_ms now = now_ms();
-    const store_request req = read_store_request(a, now, settings_.max_content_bytes);
+    const store_request req = read_store_request(a, now, config_.max_content_bytes);
     const db::new_memory& m = req.memory;
 
     auto db = connect(call);
@@ -405,8 +409,8 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
     auto db = connect(call);
     read_snapshot snapshot(*db);
     const auto candidates = fts.empty() ? db::all_live(*db, scope)
-                                        : db::matching(*db, scope, fts, settings_.recall_candidates);
-    const auto best = rank(candidates, settings_.blend, scope.now, settings_.half_life_ms, limit);
+                                        : db::matching(*db, scope, fts, config_.recall_candidates);
+    const auto best = rank(candidates, config_.blend, scope.now, config_.half_life_ms, limit);
 
     std::vector<int64_t> ids;
     for (const auto& r : best) ids.push_back(r.id);
@@ -425,7 +429,7 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
     return json::object{{"session_id", session_id},
                         {"query", query},
                         {"now", format_rfc3339(scope.now)},
-                        {"weights", weights_json(settings_.blend)},
+                        {"weights", weights_json(config_.blend)},
                         {"memories", std::move(memories)}};
 }
 
@@ -497,9 +501,9 @@ json::object memory_tool::prune(const args& a, const sdk::call_context& call) {
         }
     };
     in_batches(expired, [&] { return db::delete_expired(*db, now, only, prune_batch); });
-    if (settings_.max_per_session > 0) {
-        for (const auto& s : db::sessions_over_cap(*db, settings_.max_per_session, only))
-            in_batches(over_cap, [&] { return db::delete_over_cap(*db, s, settings_.max_per_session, prune_batch); });
+    if (config_.max_per_session > 0) {
+        for (const auto& s : db::sessions_over_cap(*db, config_.max_per_session, only))
+            in_batches(over_cap, [&] { return db::delete_over_cap(*db, s, config_.max_per_session, prune_batch); });
     }
     return json::object{{"expired", expired}, {"over_cap", over_cap}, {"now", format_rfc3339(now)}};
 }

@@ -6,7 +6,7 @@
 // plus a busy timeout) orders writers, here and in other processes on the same file alike.
 #pragma once
 
-#include "settings.hpp"
+#include "config.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
@@ -43,7 +43,7 @@ private:
     void seed_sample(sqlite::database& db);
 
     sdk::host host_;
-    settings settings_;
+    memory_config config_;
     std::unique_ptr<sqlite::connection_pool> pool_;
 };
 

@@ -10,15 +10,12 @@
 // (with its notification marked pending) before the webhook is attempted, and a repeated call
 // with the same idempotency key (default: the call's request id) returns the stored ticket and
 // re-sends a notification that was not delivered yet, instead of opening a second ticket.
-#include "notifier.hpp"
-#include "rules.hpp"
+#include "config.hpp"
 #include "schemas.hpp"
-#include "ticket_store.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/json_operation.hpp>
-#include <toolhost_plugins/paths.hpp>
 
 #include <boost/json.hpp>
 
@@ -55,17 +52,11 @@ public:
     static const json_table<escalation_tool>& table();
 
     void initialize(sdk::init_context& init) {
-        const args cfg(init.config(), "config");
-        rules_ = std::make_unique<rule_set>(rule_config::from_config(cfg.object()));
-        ticket_store::options store_options;
-        store_options.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
-        store_options.seed_sample = cfg.bool_or("sample_data", true);
-        if (store_options.seed_sample)
-            store_options.sample_json = toolhost::plugins::paths::read_small_file(
-                toolhost::plugins::paths::next_to_plugin("escalation/sample/tickets.json"), "config/sample_data");
-        store_ = std::make_unique<ticket_store>(std::filesystem::path(init.data_dir()) / "tickets.db", store_options);
-        if (auto hook = webhook_settings::from_config(cfg.object())) {
-            notifier_ = std::make_unique<notifier>(std::move(*hook));
+        escalation_config config = read_config(init.config());
+        rules_ = std::make_unique<rule_set>(std::move(config.rules));
+        store_ = std::make_unique<ticket_store>(std::filesystem::path(init.data_dir()) / "tickets.db", config.store);
+        if (config.webhook) {
+            notifier_ = std::make_unique<notifier>(std::move(*config.webhook));
             host_.log(sdk::log_level::info, "new tickets are announced to " + notifier_->url());
         }
     }

@@ -2,9 +2,11 @@
 // allowed folders (`index`) or from callers (`index_text`, e.g. the attachment tool); they are
 // cut into overlapping chunks, and `search` returns the best chunks with their source, position,
 // score and a highlighted snippet. docs/tools/rag.md is the user's guide.
+#include "config.hpp"
 #include "extract.hpp"
 #include "indexer.hpp"
 #include "query.hpp"
+#include "schemas.hpp"
 #include "store.hpp"
 
 #include <toolhost/plugin.hpp>
@@ -22,187 +24,11 @@
 #include <filesystem>
 #include <memory>
 
+namespace toolhost::plugins::rag {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-namespace sdk = toolhost::sdk;
-namespace paths = toolhost::plugins::paths;
-using toolhost::plugins::args;
-using toolhost::plugins::invalid_argument;
-using toolhost::plugins::json_table;
-using namespace toolhost::rag;
-
-constexpr uint64_t mib = 1024 * 1024;
-
-// ------------------------------------------------------------------------------ schemas
-
-constexpr const char* config_schema = R"({
-  "type": "object",
-  "additionalProperties": false,
-  "properties": {
-    "allowed_dirs": {"type": "array", "items": {"type": "string", "minLength": 1},
-                     "description": "Folders index may read (symlinks resolved first). Default: the bundled sample folder and the tool's data folder."},
-    "index_on_start": {"type": "array", "items": {"type": "string", "minLength": 1},
-                       "description": "Files or folders indexed (incrementally) when the tool starts. Default: the bundled sample folder. [] turns it off."},
-    "chunk_size": {"type": "integer", "minimum": 100, "maximum": 20000,
-                   "description": "Target chunk length in characters. Default 1000."},
-    "chunk_overlap": {"type": "integer", "minimum": 0, "maximum": 10000,
-                      "description": "Characters a chunk repeats from the previous one, at most chunk_size/2. Default 150."},
-    "max_file_bytes": {"type": "integer", "minimum": 1, "maximum": 1073741824,
-                       "description": "Larger files are not indexed (and index_text refuses longer text). Default 16 MiB."},
-    "busy_timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                        "description": "How long a write waits for another writer before UNAVAILABLE. Default 5000."}
-  }
-})";
-
-constexpr const char* tags_schema = R"({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 32})";
-
-std::string with_tags(std::string schema) {
-    const std::string marker = "\"$TAGS\"";
-    schema.replace(schema.find(marker), marker.size(), tags_schema);
-    return schema;
-}
-
-const std::string index_input = with_tags(R"({
-  "type": "object",
-  "additionalProperties": false,
-  "required": ["path"],
-  "properties": {
-    "path": {"type": "string", "minLength": 1, "description": "A file or folder under allowed_dirs."},
-    "tags": "$TAGS",
-    "force": {"type": "boolean", "description": "Re-chunk files even when their content did not change."}
-  }
-})");
-
-constexpr const char* index_output = R"({
-  "type": "object",
-  "required": ["path", "files", "added", "updated", "unchanged", "removed", "chunks", "errors"],
-  "properties": {
-    "path": {"type": "string"},
-    "files": {"type": "integer"}, "added": {"type": "integer"}, "updated": {"type": "integer"},
-    "unchanged": {"type": "integer"}, "removed": {"type": "integer"}, "chunks": {"type": "integer"},
-    "errors": {"type": "array", "items": {"type": "object", "required": ["path", "code", "message"],
-               "properties": {"path": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}
-  }
-})";
-
-const std::string index_text_input = with_tags(R"({
-  "type": "object",
-  "additionalProperties": false,
-  "required": ["source", "text"],
-  "properties": {
-    "source": {"type": "string", "minLength": 1, "maxLength": 1024, "description": "The document's name; indexing the same name again replaces it."},
-    "text": {"type": "string", "minLength": 1},
-    "format": {"enum": ["text", "markdown", "html", "json"], "description": "Default text."},
-    "tags": "$TAGS"
-  }
-})");
-
-constexpr const char* index_text_output = R"({
-  "type": "object",
-  "required": ["source", "status", "chunks", "chars"],
-  "properties": {
-    "source": {"type": "string"}, "status": {"enum": ["added", "updated", "unchanged"]},
-    "chunks": {"type": "integer"}, "chars": {"type": "integer"}
-  }
-})";
-
-const std::string search_input = with_tags(R"({
-  "type": "object",
-  "additionalProperties": false,
-  "required": ["query"],
-  "properties": {
-    "query": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Words to look for; punctuation and FTS syntax are searched as text."},
-    "top_k": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Default 5."},
-    "source": {"type": "string", "minLength": 1, "description": "Only this document."},
-    "folder": {"type": "string", "minLength": 1, "description": "Only documents whose source lies below this folder (or name prefix up to a '/')."},
-    "tags": "$TAGS"
-  }
-})");
-
-constexpr const char* search_output = R"({
-  "type": "object",
-  "required": ["query", "results"],
-  "properties": {
-    "query": {"type": "string"},
-    "results": {"type": "array", "items": {
-      "type": "object",
-      "required": ["source", "position", "score", "snippet", "text", "tags"],
-      "properties": {
-        "source": {"type": "string"},
-        "position": {"type": "object", "required": ["chunk", "start", "end"],
-                     "properties": {"chunk": {"type": "integer"}, "start": {"type": "integer"}, "end": {"type": "integer"}}},
-        "score": {"type": "number"}, "snippet": {"type": "string"}, "text": {"type": "string"},
-        "tags": {"type": "array", "items": {"type": "string"}}
-      }}}
-  }
-})";
-
-constexpr const char* stats_input = R"({"type": "object", "additionalProperties": false})";
-
-constexpr const char* stats_output = R"({
-  "type": "object",
-  "required": ["documents", "chunks", "bytes", "last_indexed"],
-  "properties": {
-    "documents": {"type": "integer"}, "chunks": {"type": "integer"}, "bytes": {"type": "integer"},
-    "last_indexed": {"type": ["string", "null"]}
-  }
-})";
-
-constexpr const char* delete_input = R"({
-  "type": "object",
-  "additionalProperties": false,
-  "properties": {
-    "source": {"type": "string", "minLength": 1, "description": "Delete this document."},
-    "folder": {"type": "string", "minLength": 1, "description": "Delete every document below this folder."}
-  },
-  "oneOf": [{"required": ["source"]}, {"required": ["folder"]}]
-})";
-
-constexpr const char* delete_output = R"({
-  "type": "object",
-  "required": ["documents", "chunks"],
-  "properties": {"documents": {"type": "integer"}, "chunks": {"type": "integer"}}
-})";
-
-// ------------------------------------------------------------------------------ helpers
-
-struct rag_config {
-    std::vector<fs::path> allowed_dirs;
-    std::vector<fs::path> index_on_start;
-    chunk_options chunking;
-    uint64_t max_file_bytes = 16 * mib;
-    int busy_timeout_ms = 5000;
-};
-
-std::vector<fs::path> path_list(const args& a, std::string_view field, std::vector<fs::path> fallback) {
-    if (!a.has(field)) return fallback;
-    std::vector<fs::path> out;
-    for (auto& s : a.string_list(field)) out.emplace_back(std::move(s));
-    return out;
-}
-
-rag_config parse_config(std::string_view text, const fs::path& data_dir, const fs::path& sample_dir) {
-    const args a(text, "config");
-    rag_config c;
-    std::vector<fs::path> defaults_allowed{data_dir};
-    std::vector<fs::path> defaults_start;
-    if (!sample_dir.empty()) {
-        defaults_allowed.insert(defaults_allowed.begin(), sample_dir);
-        defaults_start.push_back(sample_dir);
-    }
-    c.allowed_dirs = path_list(a, "allowed_dirs", defaults_allowed);
-    c.index_on_start = path_list(a, "index_on_start", defaults_start);
-    c.chunking.size = static_cast<size_t>(a.int_or("chunk_size", 1000, 100, 20000));
-    c.chunking.overlap = static_cast<size_t>(a.int_or("chunk_overlap", 150, 0, 10000));
-    if (c.chunking.overlap * 2 > c.chunking.size)
-        invalid_argument("chunk_overlap", "must be at most half of chunk_size (" + std::to_string(c.chunking.size) +
-                                              "), got " + std::to_string(c.chunking.overlap));
-    c.max_file_bytes = static_cast<uint64_t>(a.int_or("max_file_bytes", 16 * mib, 1, 1024 * mib));
-    c.busy_timeout_ms = static_cast<int>(a.int_or("busy_timeout_ms", 5000, 0, 600000));
-    return c;
-}
 
 std::optional<std::vector<std::string>> optional_tags(const args& a) {
     if (!a.has("tags")) return std::nullopt;
@@ -265,7 +91,7 @@ public:
         fs::path sample = paths::next_to_plugin("rag/sample");
         std::error_code ec;
         if (!sample.empty() && !fs::is_directory(sample, ec)) sample.clear();
-        config_ = parse_config(init.config(), data_dir, sample);
+        config_ = read_config(init.config(), data_dir, sample);
         allowed_ = paths::allowed_dirs(config_.allowed_dirs);
         store_ = std::make_unique<store>(store_options{data_dir / "rag.db", config_.chunking, config_.busy_timeout_ms});
         indexer_ = std::make_unique<indexer>(*store_, allowed_, config_.max_file_bytes);
@@ -288,7 +114,7 @@ private:
                 const index_report r = indexer_->index_path(field, path, std::nullopt, false, run_hooks{});
                 host_.log(sdk::log_level::info, summary(r));
                 for (const auto& e : r.errors) host_.log(sdk::log_level::warning, "not indexed: " + e.message);
-            } catch (const toolhost::plugins::sqlite::sqlite_error&) {
+            } catch (const sqlite::sqlite_error&) {
                 throw;
             } catch (const sdk::error& e) {
                 if (e.code() != sdk::status::not_found) throw;
@@ -325,7 +151,7 @@ private:
         if (std::all_of(doc.text.begin(), doc.text.end(), [](unsigned char c) { return std::isspace(c); }))
             invalid_argument("text", "has nothing to index (only white space or markup)");
         // The format is part of the fingerprint: the same bytes read as HTML are another text.
-        doc.content_hash = toolhost::plugins::sha256::of(format_name + '\n' + text);
+        doc.content_hash = sha256::of(format_name + '\n' + text);
         doc.bytes = static_cast<int64_t>(text.size());
         doc.tags = optional_tags(a);
         const upsert_result r = store_->upsert(doc, false);
@@ -389,7 +215,7 @@ const json_table<rag_tool>& rag_tool::table() {
         .version = "1.0.0",
         .description = "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
                        "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).",
-        .config_schema = config_schema,
+        .config_schema = schemas::config,
         .thread_safe = true,  // the store pools connections; everything else is read-only after initialize
         .operations =
             {
@@ -398,34 +224,34 @@ const json_table<rag_tool>& rag_tool::table() {
                                 "files are skipped, changed ones re-chunked, and documents of files that disappeared "
                                 "from the folder removed. Reports progress per file and can be cancelled between "
                                 "files.",
-                 .input_schema = index_input,
-                 .output_schema = index_output,
+                 .input_schema = schemas::index_input,
+                 .output_schema = schemas::index_output,
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE,
                  .run = {&rag_tool::index}},
                 {.name = "index_text",
                  .description = "Indexes text that does not live in a file under a source name (e.g. an "
                                 "attachment's text). The same name again replaces the document.",
-                 .input_schema = index_text_input,
-                 .output_schema = index_text_output,
+                 .input_schema = schemas::index_text_input,
+                 .output_schema = schemas::index_text_output,
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT,
                  .run = {&rag_tool::index_text}},
                 {.name = "search",
                  .description = "The best chunks for a query, ranked by BM25, with source, position, score and a "
                                 "snippet whose matches are marked <mark>...</mark>. Filters: source, folder, tags.",
-                 .input_schema = search_input,
-                 .output_schema = search_output,
+                 .input_schema = schemas::search_input,
+                 .output_schema = schemas::search_output,
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
                  .run = {&rag_tool::search}},
                 {.name = "stats",
                  .description = "How many documents, chunks and bytes are indexed, and when the last write was.",
-                 .input_schema = stats_input,
-                 .output_schema = stats_output,
+                 .input_schema = schemas::stats_input,
+                 .output_schema = schemas::stats_output,
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
                  .run = {&rag_tool::stats}},
                 {.name = "delete",
                  .description = "Removes one document (source) or every document below a folder (folder).",
-                 .input_schema = delete_input,
-                 .output_schema = delete_output,
+                 .input_schema = schemas::delete_input,
+                 .output_schema = schemas::delete_output,
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE,
                  .run = {&rag_tool::remove}},
             },
@@ -434,5 +260,6 @@ const json_table<rag_tool>& rag_tool::table() {
 }
 
 }  // namespace
+}  // namespace toolhost::plugins::rag
 
-TOOLHOST_PLUGIN("rag", "1.0.0", rag_tool)
+TOOLHOST_PLUGIN("rag", "1.0.0", toolhost::plugins::rag::rag_tool)

@@ -1,7 +1,8 @@
-#include "settings.hpp"
+#include "config.hpp"
 
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/paths.hpp>
+#include <toolhost_plugins/sample.hpp>
 
 namespace toolhost::plugins::memory {
 
@@ -31,8 +32,10 @@ std::string_view config_schema() {
     "max_content_bytes": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 32768},
     "recall_candidates": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000,
       "description": "A recall with a query re-ranks this many of the best full-text matches."},
-    "seed_sample": {"type": "boolean", "default": true,
+    "sample_data": {"type": "boolean", "default": true,
       "description": "On first start, store the sample memories (session 'demo')."},
+    "seed_sample": {"type": "boolean",
+      "description": "Deprecated: the earlier name of sample_data, still read; give one of them."},
     "sample_file": {"type": "string", "minLength": 1,
       "description": "The sample to seed from (relative to the current directory). Default: memory/sample/demo.json next to memory.so."}
   }
@@ -41,9 +44,9 @@ std::string_view config_schema() {
 
 fs::path default_sample_file() { return paths::next_to_plugin("memory/sample/demo.json"); }
 
-settings read_settings(std::string_view config_json, const fs::path& data_dir) {
+memory_config read_config(std::string_view config_json, const fs::path& data_dir) {
     const args config(config_json, "config");
-    settings s;
+    memory_config s;
 
     const fs::path database = config.string_or("database", "memory.db");
     s.database = database.is_absolute() ? database : data_dir / database;
@@ -75,7 +78,7 @@ settings read_settings(std::string_view config_json, const fs::path& data_dir) {
     s.recall_candidates = static_cast<size_t>(
         config.int_or("recall_candidates", static_cast<int64_t>(s.recall_candidates), 1, 100000));
 
-    s.seed_sample = config.bool_or("seed_sample", true);
+    s.sample_data = sqlite::sample_data_wanted(config);
     if (auto file = config.optional_string("sample_file")) {
         s.sample_file = *file;
         s.sample_file_configured = true;
