@@ -32,13 +32,10 @@ struct memory_config {
     bool sample_file_configured = false;  ///< a configured file must exist; the default may not
 };
 
-/// Reads the configuration object (already validated against the config schema by the host);
+/// Reads the configuration object (already validated against schemas::config by the host);
 /// throws INVALID_ARGUMENT naming the key for what a schema cannot express. `data_dir` is the
 /// folder the host made for the tool; a relative "database" lives there.
 memory_config read_config(std::string_view config_json, const std::filesystem::path& data_dir);
-
-/// The JSON Schema (draft-07) of the configuration.
-std::string_view config_schema();
 
 /// Where the sample ships: <folder of memory.so>/memory/sample/demo.json. Empty if the
 /// library's own path cannot be found.

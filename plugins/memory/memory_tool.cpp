@@ -1,19 +1,30 @@
-#include "memory_tool.hpp"
-
-#include "store.hpp"
+// The "memory" tool: conversation memory per session, stored in SQLite (WAL) with an FTS5 index.
+//
+// Operations: store, recall, list, get, forget, prune (docs/tools/memory.md). The tool is
+// thread-safe: the configuration is fixed after initialize(), and every call leases its own
+// SQLite connection from a pool, so calls run concurrently; SQLite's locking (BEGIN IMMEDIATE
+// plus a busy timeout) orders writers, here and in other processes on the same file alike.
+#include "config.hpp"
 #include "ranking.hpp"
 #include "schemas.hpp"
+#include "store.hpp"
 
-#include <boost/json.hpp>
+#include <toolhost/plugin.hpp>
+#include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/connection_pool.hpp>
+#include <toolhost_plugins/json_operation.hpp>
 #include <toolhost_plugins/paths.hpp>
 #include <toolhost_plugins/sample.hpp>
 #include <toolhost_plugins/time.hpp>
+
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace toolhost::plugins::memory {
@@ -236,7 +247,41 @@ std::vector<db::new_memory> read_sample(const fs::path& file, unix_ms now, size_
 
 }  // namespace
 
-// ----------------------------------------------------------------------------------- description
+// ---------------------------------------------------------------------------------------- the tool
+
+namespace {
+
+class memory_tool {
+public:
+    explicit memory_tool(sdk::host host) : host_(host) {}
+
+    static const json_table<memory_tool>& table();
+    /// Reads the configuration, opens (creating or migrating) the database, seeds the sample.
+    void initialize(sdk::init_context& init);
+    void cleanup();
+    /// Names the database file in the SQLite errors of every operation.
+    void error_context(std::string_view operation, const sdk::error& e) const;
+
+private:
+    json::object store(const args& a, const sdk::call_context& call);
+    json::object recall(const args& a, const sdk::call_context& call);
+    json::object list(const args& a, const sdk::call_context& call);
+    json::object get(const args& a, const sdk::call_context& call);
+    json::object forget(const args& a, const sdk::call_context& call);
+    json::object prune(const args& a, const sdk::call_context& call);
+
+    /// A connection whose busy timeout never outlasts the call's deadline.
+    sqlite::connection_pool::lease connect(const sdk::call_context& call);
+    void seed_sample(sqlite::database& db);
+
+    sdk::host host_;
+    memory_config config_;
+    std::unique_ptr<sqlite::connection_pool> pool_;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------- the operation table
 
 const json_table<memory_tool>& memory_tool::table() {
     constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY;
@@ -246,7 +291,7 @@ const json_table<memory_tool>& memory_tool::table() {
         .description = "Conversation memory per session: store facts, preferences, summaries and messages, then "
                        "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
                        "the data directory.",
-        .config_schema = std::string(config_schema()),
+        .config_schema = schemas::config,
         .thread_safe = true,
         .operations =
             {
