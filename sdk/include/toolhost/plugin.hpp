@@ -344,7 +344,7 @@ result invoke(T& tool, call_context& call) {
         return tool.invoke(call);
 }
 
-// Descriptor storage built once from T::describe(); the ABI structs point into it.
+// Descriptor storage built once from the tool's table() (or describe()); the ABI structs point into it.
 struct descriptor_storage {
     tool_info info;
     std::vector<toolhost_operation_descriptor_t> ops;
