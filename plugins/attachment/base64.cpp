@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-namespace toolhost::attachment {
+namespace toolhost::plugins::attachment {
 
 namespace {
 
@@ -86,4 +86,4 @@ std::string encode_base64(std::string_view in) {
     return out;
 }
 
-}  // namespace toolhost::attachment
+}  // namespace toolhost::plugins::attachment

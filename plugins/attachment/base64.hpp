@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace toolhost::attachment {
+namespace toolhost::plugins::attachment {
 
 /// Decodes base64 (RFC 4648, standard or URL-safe alphabet; padding optional; ASCII white space
 /// such as MIME line breaks ignored). Stops as soon as the output would exceed `max_bytes`, so an
@@ -16,4 +16,4 @@ std::string decode_base64(std::string_view in, std::string_view field, uint64_t 
 /// Encodes with the standard alphabet and padding (used by tests and docs examples).
 std::string encode_base64(std::string_view in);
 
-}  // namespace toolhost::attachment
+}  // namespace toolhost::plugins::attachment

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-namespace toolhost::attachment {
+namespace toolhost::plugins::attachment {
 
 mime_detector::mime_detector() {
     cookie_ = magic_open(MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING);
@@ -101,4 +101,4 @@ verdict classify(const mime_info& mime, std::string_view data) {
     return {std::nullopt, std::nullopt};
 }
 
-}  // namespace toolhost::attachment
+}  // namespace toolhost::plugins::attachment

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace toolhost::attachment {
+namespace toolhost::plugins::attachment {
 
 struct mime_info {
     std::string type;     ///< e.g. "application/pdf"
@@ -53,4 +53,4 @@ struct verdict {
 /// inspected, so they could hide anything). Every other text/* type is plain text.
 verdict classify(const mime_info& mime, std::string_view data);
 
-}  // namespace toolhost::attachment
+}  // namespace toolhost::plugins::attachment

@@ -15,7 +15,7 @@
 #include <memory>
 #include <mutex>
 
-namespace toolhost::attachment {
+namespace toolhost::plugins::attachment {
 
 namespace text = toolhost::plugins::text;
 
@@ -208,4 +208,4 @@ extraction extract_text(text_kind kind, std::string_view data, std::string_view 
     return ex;
 }
 
-}  // namespace toolhost::attachment
+}  // namespace toolhost::plugins::attachment

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace toolhost::attachment {
+namespace toolhost::plugins::attachment {
 
 struct extraction {
     std::string text;                ///< at most max_chars characters
@@ -43,4 +43,4 @@ std::string to_utf8(std::string_view data, std::string_view charset);
 extraction extract_text(text_kind kind, std::string_view data, std::string_view charset, size_t max_chars,
                         const extract_hooks& hooks, std::string_view field);
 
-}  // namespace toolhost::attachment
+}  // namespace toolhost::plugins::attachment

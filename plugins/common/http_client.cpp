@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <ctime>
 
 namespace toolhost::plugins::http {
@@ -539,6 +540,16 @@ void raise_for_status(const response& r, const sdk::call_context* call) {
         if (auto header = r.header("Retry-After"))
             if (auto delay = parse_retry_after(*header)) call->retry_after(*delay);
     throw sdk::error(code, message);
+}
+
+std::string bearer_token(const args& config, std::string_view where) {
+    if (auto env = config.optional_string("bearer_token_env")) {
+        const char* value = std::getenv(env->c_str());
+        if (value == nullptr || *value == '\0')
+            invalid_argument(std::string(where) + "/bearer_token_env", "environment variable " + *env + " is not set");
+        return value;
+    }
+    return config.string_or("bearer_token", "");
 }
 
 }  // namespace toolhost::plugins::http

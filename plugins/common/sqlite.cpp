@@ -1,7 +1,8 @@
 #include "toolhost_plugins/sqlite.hpp"
 
+#include "toolhost_plugins/text.hpp"
+
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <thread>
 #include <system_error>
@@ -283,23 +284,16 @@ void migrate(database& db, const std::vector<std::string_view>& steps) {
 
 // ----------------------------------------------------------------------------------------- fts
 
-std::string fts5_query(std::string_view text, std::string_view joiner) {
+std::string fts5_query(std::string_view query, std::string_view joiner) {
     std::string out;
-    size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-        size_t j = i;
-        while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
-        if (j > i) {
-            if (!out.empty()) out += joiner;
-            out += '"';
-            for (char c : text.substr(i, j - i)) {
-                if (c == '"') out += '"';
-                out += c;
-            }
-            out += '"';
+    for (std::string_view word : text::words(query)) {
+        if (!out.empty()) out += joiner;
+        out += '"';
+        for (char c : word) {
+            if (c == '"') out += '"';
+            out += c;
         }
-        i = j;
+        out += '"';
     }
     return out;
 }

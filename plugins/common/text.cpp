@@ -309,4 +309,17 @@ std::string html_to_text(std::string_view raw) {
     return std::move(out).take();
 }
 
+std::vector<std::string_view> words(std::string_view text) {
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+        size_t j = i;
+        while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+        if (j > i) out.push_back(text.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
 }  // namespace toolhost::plugins::text

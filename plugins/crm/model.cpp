@@ -1,11 +1,10 @@
 #include "model.hpp"
 
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/time.hpp>
 
 #include <boost/json/serialize.hpp>
 
-#include <chrono>
-#include <ctime>
 
 namespace toolhost::plugins::crm {
 
@@ -22,31 +21,6 @@ std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
         s.remove_suffix(1);
     return s;
-}
-
-std::string format_utc(std::time_t t) {
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-// Reads `len` digits at `pos`; false when they are not all digits.
-bool digits_at(std::string_view s, size_t pos, size_t len, int& out) {
-    if (pos + len > s.size()) return false;
-    out = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-        if (!is_digit(s[i])) return false;
-        out = out * 10 + (s[i] - '0');
-    }
-    return true;
-}
-
-int days_in_month(int year, int month) {
-    static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return month == 2 && leap ? 29 : days[month - 1];
 }
 
 [[noreturn]] void contract_broken(std::string_view where, std::string_view what) {
@@ -133,48 +107,15 @@ std::string normalize_phone(std::string_view raw, std::string_view country_code,
 
 std::string normalize_time(std::string_view raw, std::string_view field) {
     const std::string_view s = trim(raw);
-    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-    const bool shape = digits_at(s, 0, 4, year) && s.size() >= 20 && s[4] == '-' && digits_at(s, 5, 2, month) &&
-                       s[7] == '-' && digits_at(s, 8, 2, day) && (s[10] == 'T' || s[10] == 't' || s[10] == ' ') &&
-                       digits_at(s, 11, 2, hour) && s[13] == ':' && digits_at(s, 14, 2, minute) && s[16] == ':' &&
-                       digits_at(s, 17, 2, second);
-    if (!shape) invalid_argument(field, "must be a date-time like 2025-03-01T10:00:00Z, got '" + std::string(s.substr(0, 40)) + "'");
-    size_t pos = 19;
-    if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        const size_t start = pos;
-        while (pos < s.size() && is_digit(s[pos])) ++pos;
-        if (pos == start) invalid_argument(field, "has a '.' without fraction digits");
-    }
-    int offset_minutes = 0;
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-        ++pos;
-    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-        int oh = 0, om = 0;
-        if (!digits_at(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits_at(s, pos + 4, 2, om) ||
-            oh > 23 || om > 59)
-            invalid_argument(field, "has an invalid zone offset (expected +HH:MM)");
-        offset_minutes = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
-        pos += 6;
-    } else {
-        invalid_argument(field, "needs a zone: Z or +HH:MM");
-    }
-    if (pos != s.size()) invalid_argument(field, "has extra text after the date-time");
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
-        minute > 59 || second > 60)
+    std::string_view problem;
+    const auto t = time::parse_rfc3339(s, &problem);
+    if (t ? *t < 0 : problem == "is not a valid date-time")
         invalid_argument(field, "is not a valid date-time (from 1970 on)");
-    std::tm tm{};
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second == 60 ? 59 : second;  // a leap second is stored as the second before it
-    const std::time_t local = ::timegm(&tm);
-    return format_utc(local - static_cast<std::time_t>(offset_minutes) * 60);
+    if (!t && problem.starts_with("must be"))  // not a date-time at all: show what was given
+        invalid_argument(field, std::string(problem) + ", got '" + std::string(s.substr(0, 40)) + "'");
+    if (!t) invalid_argument(field, problem);
+    return time::format_rfc3339_seconds(*t);
 }
-
-std::string utc_now() { return format_utc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())); }
 
 std::string_view customer_key::field() const noexcept {
     switch (by) {

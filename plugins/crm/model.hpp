@@ -30,9 +30,6 @@ std::string normalize_phone(std::string_view phone, std::string_view default_cou
 /// fractions allowed) to UTC "YYYY-MM-DDTHH:MM:SSZ". Throws INVALID_ARGUMENT naming `field`.
 std::string normalize_time(std::string_view text, std::string_view field = "occurred_at");
 
-/// Now as "YYYY-MM-DDTHH:MM:SSZ".
-std::string utc_now();
-
 /// How get_customer finds a customer: exactly one of these.
 struct customer_key {
     enum class kind { id, email, phone } by = kind::id;

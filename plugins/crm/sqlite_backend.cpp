@@ -1,6 +1,9 @@
 #include "sqlite_backend.hpp"
 
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/sample.hpp>
+#include <toolhost_plugins/text.hpp>
+#include <toolhost_plugins/time.hpp>
 
 #include <boost/json/parse.hpp>
 
@@ -80,16 +83,8 @@ std::string contains_pattern(std::string_view word) {
     return p + "%";
 }
 
-std::vector<std::string> words_of(const std::string& query) {
-    std::vector<std::string> words;
-    size_t i = 0;
-    while (i < query.size()) {
-        while (i < query.size() && std::isspace(static_cast<unsigned char>(query[i]))) ++i;
-        size_t j = i;
-        while (j < query.size() && !std::isspace(static_cast<unsigned char>(query[j]))) ++j;
-        if (j > i) words.push_back(query.substr(i, j - i));
-        i = j;
-    }
+std::vector<std::string_view> words_of(const std::string& query) {
+    std::vector<std::string_view> words = text::words(query);
     if (words.size() > max_query_words)
         invalid_argument("query", "at most " + std::to_string(max_query_words) + " words");
     return words;
@@ -118,22 +113,11 @@ std::optional<std::string> updated(const field_update& f, const json::value& cur
 
 }  // namespace
 
-sqlite_backend::sqlite_backend(const std::filesystem::path& file, const options& opts) {
-    sqlite::open_options o;
-    o.busy_timeout_ms = opts.busy_timeout_ms;
-    db_ = sqlite::database::open(file, o);
-    sqlite::migrate(db_, migrations);
-    if (opts.seed_sample) seed(opts.sample_json);
-}
+sqlite_backend::sqlite_backend(const std::filesystem::path& file, const options& opts)
+    : db_(sqlite::open_store(file, opts, migrations, "meta", &insert_sample)) {}
 
-// Once per database, in one transaction with its marker: deleting sample records later never
-// brings them back, and a crash half-way leaves no half sample.
-void sqlite_backend::seed(std::string_view sample_json) {
-    std::lock_guard l(m_);
-    sqlite::transaction tx(db_);
-    if (db_.prepare("SELECT 1 FROM meta WHERE key = 'sample_seeded'").step()) return;
-    const json::value sample = json::parse(sample_json);
-    auto customer = db_.prepare("INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
+void sqlite_backend::insert_sample(sqlite::database& db, const json::value& sample) {
+    auto customer = db.prepare("INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
     for (const auto& v : sample.at("customers").as_array()) {
         const auto c = customer_shape(v.as_object(), "sample customer");
@@ -148,7 +132,7 @@ void sqlite_backend::seed(std::string_view sample_json) {
         customer.run();
         customer.reset();
     }
-    auto interaction = db_.prepare(
+    auto interaction = db.prepare(
         "INSERT INTO interactions (customer_id, channel, summary, outcome, occurred_at, created_at, fingerprint) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sample')");
     for (const auto& v : sample.at("interactions").as_array()) {
@@ -161,8 +145,6 @@ void sqlite_backend::seed(std::string_view sample_json) {
         interaction.run();
         interaction.reset();
     }
-    db_.exec("INSERT INTO meta (key, value) VALUES ('sample_seeded', 'true')");
-    tx.commit();
 }
 
 std::optional<json::object> sqlite_backend::find(std::string_view column, std::string_view value) {
@@ -235,7 +217,7 @@ json::object sqlite_backend::insert_customer(const customer_update& u) {
     const std::string id = u.id ? *u.id : next_customer_id();
     check_unique("email", u.email.value, id);
     check_unique("phone", u.phone.value, id);
-    const std::string now = utc_now();
+    const std::string now = time::utc_now();
     auto st = db_.prepare("INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
     st.bind(1, id)
@@ -272,7 +254,7 @@ bool sqlite_backend::update_customer(const json::object& current, const customer
     auto st = db_.prepare("UPDATE customers SET name = ?1, email = ?2, phone = ?3, company = ?4, tier = ?5, notes = ?6, "
                           "updated_at = ?7 WHERE id = ?8");
     st.bind(1, name).bind(2, email).bind(3, phone).bind(4, company).bind(5, tier.value_or("standard")).bind(6, notes);
-    st.bind(7, utc_now()).bind(8, id);
+    st.bind(7, time::utc_now()).bind(8, id);
     st.run();
     return true;
 }
@@ -318,7 +300,7 @@ log_result sqlite_backend::log_interaction(const new_interaction& in, const sdk:
         }
     }
     if (!find("id", in.customer_id)) throw sdk::error(status::not_found, "customer '" + in.customer_id + "' not found");
-    const std::string now = utc_now();
+    const std::string now = time::utc_now();
     auto st = db_.prepare(
         "INSERT INTO interactions (customer_id, channel, summary, outcome, occurred_at, created_at, idempotency_key, "
         "fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");

@@ -7,6 +7,7 @@
 
 #include "model.hpp"
 
+#include <toolhost_plugins/sample.hpp>
 #include <toolhost_plugins/sqlite.hpp>
 
 #include <filesystem>
@@ -17,12 +18,7 @@ namespace toolhost::plugins::crm {
 
 class sqlite_backend final : public backend {
 public:
-    struct options {
-        int busy_timeout_ms = 5000;
-        bool seed_sample = true;
-        /// JSON text of the seed ({"customers":[...],"interactions":[...]}).
-        std::string sample_json;  ///< the sample (sample/customers.json), when seed_sample
-    };
+    using options = sqlite::store_options;
 
     sqlite_backend(const std::filesystem::path& file, const options& opts);
 
@@ -40,7 +36,7 @@ private:
     boost::json::object insert_customer(const customer_update& update);
     bool update_customer(const boost::json::object& current, const customer_update& update);
     boost::json::object load_interaction(int64_t seq);
-    void seed(std::string_view sample_json);
+    static void insert_sample(sqlite::database& db, const boost::json::value& sample);
 
     std::mutex m_;
     sqlite::database db_;

@@ -5,10 +5,12 @@
 
 namespace {
 
+namespace sdk = toolhost::sdk;
+
 class echo_tool {
 public:
-    static toolhost::sdk::tool_info describe() {
-        return {
+    static const sdk::tool_table<echo_tool>& table() {
+        static const sdk::tool_table<echo_tool> t{
             .name = "echo",
             .version = "1.0.0",
             .description = "Returns its arguments unchanged. Useful to check that the host works.",
@@ -20,13 +22,13 @@ public:
                 .input_schema = R"({"type":"object"})",
                 .output_schema = R"({"type":"object"})",
                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY | TOOLHOST_OPERATION_NONBLOCKING,
+                .run = &echo_tool::echo,
             }},
         };
+        return t;
     }
 
-    toolhost::sdk::result invoke(toolhost::sdk::call_context& call) {
-        return toolhost::sdk::result::ok(std::string(call.arguments()));
-    }
+    sdk::result echo(sdk::call_context& call) { return sdk::result::ok(std::string(call.arguments())); }
 };
 
 }  // namespace

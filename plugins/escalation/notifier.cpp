@@ -5,7 +5,6 @@
 #include <toolhost_plugins/args.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace toolhost::plugins::escalation {
 
@@ -35,13 +34,7 @@ std::optional<webhook_settings> webhook_settings::from_config(const json::object
     http::parse_url(s.url, "config/webhook/url");  // refuse a bad URL at start-up, not at the first ticket
     s.timeout = std::chrono::milliseconds(h.int_or("timeout_ms", 5000, 1, 600000));
     s.connect_timeout = std::chrono::milliseconds(h.int_or("connect_timeout_ms", 2000, 1, 600000));
-    s.bearer_token = h.string_or("bearer_token", "");
-    if (auto env = h.optional_string("bearer_token_env")) {
-        const char* value = std::getenv(env->c_str());
-        if (value == nullptr || *value == '\0')
-            invalid_argument("config/webhook/bearer_token_env", "environment variable " + *env + " is not set");
-        s.bearer_token = value;
-    }
+    s.bearer_token = http::bearer_token(h, "config/webhook");
     return s;
 }
 

@@ -1,13 +1,14 @@
 #include "ticket_store.hpp"
 
+#include <toolhost_plugins/sample.hpp>
+#include <toolhost_plugins/time.hpp>
+
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <array>
-#include <chrono>
-#include <ctime>
 
 namespace toolhost::plugins::escalation {
 
@@ -119,15 +120,6 @@ std::string allowed_from(std::string_view from) {
     return out.empty() ? "none" : out;
 }
 
-std::string utc_now() {
-    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 json::object notification_payload(const json::object& ticket) {
     json::object t = ticket;
     t.erase("notification");
@@ -137,26 +129,14 @@ json::object notification_payload(const json::object& ticket) {
 
 // --------------------------------------------------------------------------------------- store
 
-ticket_store::ticket_store(const std::filesystem::path& file, const options& opts) {
-    sqlite::open_options o;
-    o.busy_timeout_ms = opts.busy_timeout_ms;
-    db_ = sqlite::database::open(file, o);
-    sqlite::migrate(db_, migrations);
-    if (opts.seed_sample) seed(opts.sample_json);
-}
+ticket_store::ticket_store(const std::filesystem::path& file, const options& opts)
+    : db_(sqlite::open_store(file, opts, migrations, "meta", &insert_sample)) {}
 
-// The sample goes in once per database, in one transaction with its marker, so that deleting
-// the sample tickets later never brings them back and a crash half-way leaves no half sample.
-void ticket_store::seed(std::string_view sample_json) {
-    std::lock_guard l(m_);
-    sqlite::transaction tx(db_);
-    auto seeded = db_.prepare("SELECT 1 FROM meta WHERE key = 'sample_seeded'");
-    if (seeded.step()) return;
-    const json::value sample = json::parse(sample_json);
-    auto insert = db_.prepare(
+void ticket_store::insert_sample(sqlite::database& db, const json::value& sample) {
+    auto insert = db.prepare(
         "INSERT INTO tickets (fingerprint, customer, subject, description, priority, status, reasons, created_at, "
         "updated_at, notification) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'none')");
-    auto event = db_.prepare("INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    auto event = db.prepare("INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
     for (const auto& v : sample.at("tickets").as_array()) {
         const auto& t = v.as_object();
         const std::string status_now(t.at("status").as_string());
@@ -171,7 +151,7 @@ void ticket_store::seed(std::string_view sample_json) {
             .bind(8, at);
         insert.run();
         insert.reset();
-        const int64_t id = db_.last_insert_rowid();
+        const int64_t id = db.last_insert_rowid();
         event.bind(1, id).bind(2, nullptr).bind(3, "open").bind(4, "sample ticket").bind(5, at);
         event.run();
         event.reset();
@@ -181,8 +161,6 @@ void ticket_store::seed(std::string_view sample_json) {
             event.reset();
         }
     }
-    db_.exec("INSERT INTO meta (key, value) VALUES ('sample_seeded', 'true')");
-    tx.commit();
 }
 
 json::object ticket_store::load(int64_t id) {
@@ -210,7 +188,7 @@ create_outcome ticket_store::create(const new_ticket& t, bool notify) {
             return out;
         }
     }
-    const std::string now = utc_now();
+    const std::string now = time::utc_now();
     auto insert = db_.prepare(
         "INSERT INTO tickets (idempotency_key, fingerprint, customer, subject, description, priority, status, "
         "reasons, session_id, created_at, updated_at, notification) "
@@ -283,7 +261,7 @@ status_change ticket_store::update_status(int64_t id, std::string_view to, const
         throw sdk::error(status::failed_precondition, "ticket " + std::to_string(id) + ": cannot move from '" + from +
                                                           "' to '" + std::string(to) + "' (allowed from '" + from +
                                                           "': " + allowed_from(from) + ")");
-    const std::string now = utc_now();
+    const std::string now = time::utc_now();
     auto update = db_.prepare("UPDATE tickets SET status = ?1, updated_at = ?2 WHERE id = ?3");
     update.bind(1, to).bind(2, now).bind(3, id);
     update.run();
@@ -301,7 +279,7 @@ void ticket_store::mark_delivered(int64_t id) {
     auto st = db_.prepare(
         "UPDATE tickets SET notification = 'delivered', notification_attempts = notification_attempts + 1, "
         "notification_error = NULL, notified_at = ?1 WHERE id = ?2 AND notification = 'pending'");
-    st.bind(1, utc_now()).bind(2, id);
+    st.bind(1, time::utc_now()).bind(2, id);
     st.run();
 }
 

@@ -6,6 +6,7 @@
 // between create() and mark_delivered()/mark_failed().
 #pragma once
 
+#include <toolhost_plugins/sample.hpp>
 #include <toolhost_plugins/sqlite.hpp>
 
 #include <boost/json/array.hpp>
@@ -60,11 +61,7 @@ struct status_change {
 
 class ticket_store {
 public:
-    struct options {
-        int busy_timeout_ms = 5000;
-        bool seed_sample = true;
-        std::string sample_json;  ///< the sample (sample/tickets.json), when seed_sample
-    };
+    using options = sqlite::store_options;
 
     /// Opens (creating and migrating) the database at `file`. On first use, and when asked,
     /// loads the sample tickets (options::sample_json) once.
@@ -91,7 +88,7 @@ public:
 
 private:
     boost::json::object load(int64_t id);
-    void seed(std::string_view sample_json);
+    static void insert_sample(sqlite::database& db, const boost::json::value& sample);
 
     std::mutex m_;
     sqlite::database db_;
@@ -100,8 +97,5 @@ private:
 /// The ticket's notification payload: {"event":"ticket.created","ticket":{...}} without the
 /// delivery bookkeeping.
 boost::json::object notification_payload(const boost::json::object& ticket);
-
-/// Now, as "YYYY-MM-DDTHH:MM:SSZ".
-std::string utc_now();
 
 }  // namespace toolhost::plugins::escalation

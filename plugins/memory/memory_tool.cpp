@@ -1,18 +1,30 @@
-#include "memory_tool.hpp"
-
-#include "memory_db.hpp"
+// The "memory" tool: conversation memory per session, stored in SQLite (WAL) with an FTS5 index.
+//
+// Operations: store, recall, list, get, forget, prune (docs/tools/memory.md). The tool is
+// thread-safe: the configuration is fixed after initialize(), and every call leases its own
+// SQLite connection from a pool, so calls run concurrently; SQLite's locking (BEGIN IMMEDIATE
+// plus a busy timeout) orders writers, here and in other processes on the same file alike.
+#include "config.hpp"
 #include "ranking.hpp"
-#include "rfc3339.hpp"
 #include "schemas.hpp"
+#include "store.hpp"
+
+#include <toolhost/plugin.hpp>
+#include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/connection_pool.hpp>
+#include <toolhost_plugins/json_operation.hpp>
+#include <toolhost_plugins/paths.hpp>
+#include <toolhost_plugins/sample.hpp>
+#include <toolhost_plugins/time.hpp>
 
 #include <boost/json.hpp>
-#include <toolhost_plugins/paths.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace toolhost::plugins::memory {
@@ -21,6 +33,12 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
+
+using time::format_rfc3339;
+using time::max_rfc3339_ms;
+using time::now_ms;
+using time::parse_rfc3339;
+using time::unix_ms;
 
 // Rows a prune deletes per transaction: short write locks for other writers, and a point to
 // stop at when the call is cancelled. Every batch commits on its own; prune is idempotent.
@@ -227,57 +245,114 @@ std::vector<db::new_memory> read_sample(const fs::path& file, unix_ms now, size_
     return out;
 }
 
-constexpr std::string_view seeded_key = "sample_seeded";
+}  // namespace
+
+// ---------------------------------------------------------------------------------------- the tool
+
+namespace {
+
+class memory_tool {
+public:
+    explicit memory_tool(sdk::host host) : host_(host) {}
+
+    static const json_table<memory_tool>& table();
+    /// Reads the configuration, opens (creating or migrating) the database, seeds the sample.
+    void initialize(sdk::init_context& init);
+    void cleanup();
+    /// Names the database file in the SQLite errors of every operation.
+    void error_context(std::string_view operation, const sdk::error& e) const;
+
+private:
+    json::object store(const args& a, const sdk::call_context& call);
+    json::object recall(const args& a, const sdk::call_context& call);
+    json::object list(const args& a, const sdk::call_context& call);
+    json::object get(const args& a, const sdk::call_context& call);
+    json::object forget(const args& a, const sdk::call_context& call);
+    json::object prune(const args& a, const sdk::call_context& call);
+
+    /// A connection whose busy timeout never outlasts the call's deadline.
+    sqlite::connection_pool::lease connect(const sdk::call_context& call);
+    void seed_sample(sqlite::database& db);
+
+    sdk::host host_;
+    memory_config config_;
+    std::unique_ptr<sqlite::connection_pool> pool_;
+};
 
 }  // namespace
 
-// ----------------------------------------------------------------------------------- description
+// ------------------------------------------------------------------------------- the operation table
 
-sdk::tool_info memory_tool::describe() {
-    sdk::tool_info info;
-    info.name = "memory";
-    info.version = "1.0.0";
-    info.description =
-        "Conversation memory per session: store facts, preferences, summaries and messages, then "
-        "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
-        "the data directory.";
-    info.config_schema = std::string(config_schema());
-    info.thread_safe = true;
-    info.operations = {
-        {"store",
-         "Stores a memory in a session. Not idempotent by itself; with an idempotency_key, storing "
-         "again with the same key returns the first memory (replayed: true) instead of a copy.",
-         schemas::store_input(), schemas::store_output(), 0},
-        {"recall",
-         "The session's memories that best match a query, ranked by a blend of full-text relevance, "
-         "recency and importance; each result carries its score components. Without a query: by "
-         "recency and importance. Expired memories are never returned.",
-         schemas::recall_input(), schemas::recall_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-        {"list", "The session's memories, newest first, a page at a time (pass next_cursor back as cursor).",
-         schemas::list_input(), schemas::list_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-        {"get", "One memory by id; NOT_FOUND when it does not exist or has expired.", schemas::get_input(),
-         schemas::memory(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY},
-        {"forget",
-         "Deletes one memory by id, or every memory of a session. Forgetting what is already gone "
-         "succeeds with forgotten: 0.",
-         schemas::forget_input(), schemas::forget_output(), TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE},
-        {"prune",
-         "Deletes expired memories, then trims every session to max_memories_per_session, dropping "
-         "the least important and oldest first. Works in batches; cancelling keeps what was done.",
-         schemas::prune_input(), schemas::prune_output(),
-         TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE | TOOLHOST_OPERATION_CANCELLABLE},
+const json_table<memory_tool>& memory_tool::table() {
+    constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY;
+    static const json_table<memory_tool> t{
+        .name = "memory",
+        .version = "1.0.0",
+        .description = "Conversation memory per session: store facts, preferences, summaries and messages, then "
+                       "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
+                       "the data directory.",
+        .config_schema = schemas::config,
+        .thread_safe = true,
+        .operations =
+            {
+                {.name = "store",
+                 .description = "Stores a memory in a session. Not idempotent by itself; with an idempotency_key, "
+                                "storing again with the same key returns the first memory (replayed: true) instead "
+                                "of a copy.",
+                 .input_schema = schemas::store_input(),
+                 .output_schema = schemas::store_output(),
+                 .flags = 0,
+                 .run = {&memory_tool::store}},
+                {.name = "recall",
+                 .description = "The session's memories that best match a query, ranked by a blend of full-text "
+                                "relevance, recency and importance; each result carries its score components. "
+                                "Without a query: by recency and importance. Expired memories are never returned.",
+                 .input_schema = schemas::recall_input(),
+                 .output_schema = schemas::recall_output(),
+                 .flags = query,
+                 .run = {&memory_tool::recall}},
+                {.name = "list",
+                 .description = "The session's memories, newest first, a page at a time (pass next_cursor back as "
+                                "cursor).",
+                 .input_schema = schemas::list_input(),
+                 .output_schema = schemas::list_output(),
+                 .flags = query,
+                 .run = {&memory_tool::list}},
+                {.name = "get",
+                 .description = "One memory by id; NOT_FOUND when it does not exist or has expired.",
+                 .input_schema = schemas::get_input(),
+                 .output_schema = schemas::memory(),
+                 .flags = query,
+                 .run = {&memory_tool::get}},
+                {.name = "forget",
+                 .description = "Deletes one memory by id, or every memory of a session. Forgetting what is already "
+                                "gone succeeds with forgotten: 0.",
+                 .input_schema = schemas::forget_input(),
+                 .output_schema = schemas::forget_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE,
+                 .run = {&memory_tool::forget}},
+                {.name = "prune",
+                 .description = "Deletes expired memories, then trims every session to max_memories_per_session, "
+                                "dropping the least important and oldest first. Works in batches; cancelling keeps "
+                                "what was done.",
+                 .input_schema = schemas::prune_input(),
+                 .output_schema = schemas::prune_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
+                          TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&memory_tool::prune}},
+            },
     };
-    return info;
+    return t;
 }
 
 // ------------------------------------------------------------------------------------- lifecycle
 
 void memory_tool::initialize(sdk::init_context& init) {
-    settings_ = read_settings(init.config(), fs::path(init.data_dir()));
+    config_ = read_config(init.config(), fs::path(init.data_dir()));
     sqlite::open_options options;
-    options.sync = settings_.sync;
-    options.busy_timeout_ms = settings_.busy_timeout_ms;
-    pool_ = std::make_unique<sqlite::connection_pool>(settings_.database, options, max_idle_connections);
+    options.sync = config_.sync;
+    options.busy_timeout_ms = config_.busy_timeout_ms;
+    pool_ = std::make_unique<sqlite::connection_pool>(config_.database, options, max_idle_connections);
     auto db = pool_->acquire();
     sqlite::migrate(*db, db::schema_steps());
     seed_sample(*db);
@@ -296,32 +371,31 @@ void memory_tool::cleanup() {
 }
 
 void memory_tool::seed_sample(sqlite::database& db) {
-    if (!settings_.seed_sample || db::get_meta(db, seeded_key)) return;
-    const fs::path& file = settings_.sample_file;
+    if (!config_.sample_data || sqlite::sample_seeded(db, db::meta_table)) return;
+    const fs::path& file = config_.sample_file;
     std::error_code ec;
     if (file.empty() || !fs::is_regular_file(file, ec)) {
-        if (settings_.sample_file_configured)
+        if (config_.sample_file_configured)
             throw sdk::error(sdk::status::invalid_argument, "sample_file: " + file.string() + " is not a file");
         host_.log(sdk::log_level::info, "no sample memories at " + file.string() + "; nothing seeded");
         return;
     }
+    // Read before the write lock is taken, which seed_once holds only for the inserts.
     const unix_ms now = now_ms();
-    const auto memories = read_sample(file, now, settings_.max_content_bytes);
-
-    sqlite::transaction tx(db);
-    // Checked again under the write lock: another process may have seeded since the read above.
-    if (db::get_meta(db, seeded_key)) return;
-    for (const auto& m : memories) db::insert(db, m);
-    // Remembered even when the user later forgets the demo session: seeding happens once.
-    db::set_meta(db, seeded_key, format_rfc3339(now) + " from " + file.string());
-    tx.commit();
-    host_.log(sdk::log_level::info,
-              "seeded " + std::to_string(memories.size()) + " sample memories from " + file.string());
+    const auto memories = read_sample(file, now, config_.max_content_bytes);
+    // The marker stays when the user later forgets the demo session: seeding happens once.
+    const bool seeded = sqlite::seed_once(db, db::meta_table, [&] {
+        for (const auto& m : memories) db::insert(db, m);
+        return format_rfc3339(now) + " from " + file.string();
+    });
+    if (seeded)
+        host_.log(sdk::log_level::info,
+                  "seeded " + std::to_string(memories.size()) + " sample memories from " + file.string());
 }
 
 sqlite::connection_pool::lease memory_tool::connect(const sdk::call_context& call) {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(call.remaining()).count();
-    const auto timeout = std::clamp<int64_t>(remaining, 0, settings_.busy_timeout_ms);
+    const auto timeout = std::clamp<int64_t>(remaining, 0, config_.busy_timeout_ms);
     auto db = pool_->acquire(std::chrono::milliseconds(timeout));
     sqlite3_busy_timeout(db->handle(), static_cast<int>(timeout));
     return db;
@@ -329,37 +403,16 @@ sqlite::connection_pool::lease memory_tool::connect(const sdk::call_context& cal
 
 // ------------------------------------------------------------------------------------ operations
 
-sdk::result memory_tool::invoke(sdk::call_context& call) {
-    const std::string_view op = call.operation();
-    const args a(call.arguments());
-    try {
-        json::object out;
-        if (op == "store") {
-            out = store(a, call);
-        } else if (op == "recall") {
-            out = recall(a, call);
-        } else if (op == "list") {
-            out = list(a, call);
-        } else if (op == "get") {
-            out = get(a, call);
-        } else if (op == "forget") {
-            out = forget(a, call);
-        } else if (op == "prune") {
-            out = prune(a, call);
-        } else {
-            return sdk::result::fail(sdk::status::unimplemented, "memory has no operation '" + std::string(op) + "'");
-        }
-        return sdk::result::ok(to_json(out));
-    } catch (const sqlite::sqlite_error& e) {
-        // Same status (BUSY -> UNAVAILABLE, CORRUPT -> DATA_LOSS...), with the file named for the
-        // operator who has to look at it.
-        throw sdk::error(e.code(), std::string(op) + " on " + pool_->path().string() + ": " + e.what());
-    }
+void memory_tool::error_context(std::string_view operation, const sdk::error& e) const {
+    // Same status (BUSY -> UNAVAILABLE, CORRUPT -> DATA_LOSS...), with the file named for the
+    // operator who has to look at it.
+    if (dynamic_cast<const sqlite::sqlite_error*>(&e) != nullptr)
+        throw sdk::error(e.code(), std::string(operation) + " on " + pool_->path().string() + ": " + e.what());
 }
 
 json::object memory_tool::store(const args& a, const sdk::call_context& call) {
     const unix_ms now = now_ms();
-    const store_request req = read_store_request(a, now, settings_.max_content_bytes);
+    const store_request req = read_store_request(a, now, config_.max_content_bytes);
     const db::new_memory& m = req.memory;
 
     auto db = connect(call);
@@ -401,8 +454,8 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
     auto db = connect(call);
     read_snapshot snapshot(*db);
     const auto candidates = fts.empty() ? db::all_live(*db, scope)
-                                        : db::matching(*db, scope, fts, settings_.recall_candidates);
-    const auto best = rank(candidates, settings_.blend, scope.now, settings_.half_life_ms, limit);
+                                        : db::matching(*db, scope, fts, config_.recall_candidates);
+    const auto best = rank(candidates, config_.blend, scope.now, config_.half_life_ms, limit);
 
     std::vector<int64_t> ids;
     for (const auto& r : best) ids.push_back(r.id);
@@ -421,7 +474,7 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
     return json::object{{"session_id", session_id},
                         {"query", query},
                         {"now", format_rfc3339(scope.now)},
-                        {"weights", weights_json(settings_.blend)},
+                        {"weights", weights_json(config_.blend)},
                         {"memories", std::move(memories)}};
 }
 
@@ -493,9 +546,9 @@ json::object memory_tool::prune(const args& a, const sdk::call_context& call) {
         }
     };
     in_batches(expired, [&] { return db::delete_expired(*db, now, only, prune_batch); });
-    if (settings_.max_per_session > 0) {
-        for (const auto& s : db::sessions_over_cap(*db, settings_.max_per_session, only))
-            in_batches(over_cap, [&] { return db::delete_over_cap(*db, s, settings_.max_per_session, prune_batch); });
+    if (config_.max_per_session > 0) {
+        for (const auto& s : db::sessions_over_cap(*db, config_.max_per_session, only))
+            in_batches(over_cap, [&] { return db::delete_over_cap(*db, s, config_.max_per_session, prune_batch); });
     }
     return json::object{{"expired", expired}, {"over_cap", over_cap}, {"now", format_rfc3339(now)}};
 }

@@ -16,12 +16,12 @@ weights weights::normalized(double relevance, double recency, double importance)
     return weights{relevance / sum, recency / sum, importance / sum};
 }
 
-double recency(unix_ms created_at, unix_ms now, double half_life_ms) noexcept {
-    const double age = static_cast<double>(std::max<unix_ms>(0, now - created_at));
+double recency(time::unix_ms created_at, time::unix_ms now, double half_life_ms) noexcept {
+    const double age = static_cast<double>(std::max<time::unix_ms>(0, now - created_at));
     return std::exp2(-age / half_life_ms);
 }
 
-std::vector<ranked> rank(std::span<const candidate> candidates, const weights& w, unix_ms now,
+std::vector<ranked> rank(std::span<const candidate> candidates, const weights& w, time::unix_ms now,
                          double half_life_ms, size_t limit) {
     double best = 0;
     for (const auto& c : candidates) best = std::max(best, c.bm25);

@@ -15,7 +15,7 @@
 // ordered and reproducible for a given `now`.
 #pragma once
 
-#include "rfc3339.hpp"
+#include <toolhost_plugins/time.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -39,14 +39,14 @@ struct weights {
 struct candidate {
     int64_t id = 0;
     double bm25 = 0;  ///< FTS5 relevance made positive (-bm25()): larger is better; 0 without a query
-    unix_ms created_at = 0;
+    time::unix_ms created_at = 0;
     double importance = 0;
 };
 
 /// A candidate with its score and the score's components.
 struct ranked {
     int64_t id = 0;
-    unix_ms created_at = 0;
+    time::unix_ms created_at = 0;
     double score = 0;
     double relevance = 0;
     double recency = 0;
@@ -54,10 +54,10 @@ struct ranked {
 };
 
 /// 0.5 ^ (max(0, now - created_at) / half_life_ms). `half_life_ms` must be > 0.
-double recency(unix_ms created_at, unix_ms now, double half_life_ms) noexcept;
+double recency(time::unix_ms created_at, time::unix_ms now, double half_life_ms) noexcept;
 
 /// Scores every candidate and returns the best `limit`, best first.
-std::vector<ranked> rank(std::span<const candidate> candidates, const weights& w, unix_ms now,
+std::vector<ranked> rank(std::span<const candidate> candidates, const weights& w, time::unix_ms now,
                          double half_life_ms, size_t limit);
 
 }  // namespace toolhost::plugins::memory

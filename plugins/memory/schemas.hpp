@@ -1,11 +1,43 @@
-// JSON Schemas (draft-07) of the memory tool's operations. The host validates arguments against
-// the input schemas before invoke() runs; the output schemas document the results. Built once,
-// by describe().
+// JSON Schemas (draft-07) of the memory tool: its configuration and its operations. The host
+// validates the configuration and the arguments against them before the tool sees them; the
+// output schemas document the results. Built once, by table().
 #pragma once
 
 #include <string>
 
 namespace toolhost::plugins::memory::schemas {
+
+inline constexpr const char* config = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "database": {"type": "string", "minLength": 1, "default": "memory.db",
+      "description": "SQLite file. A relative path is inside the tool's data folder (<data_dir>/memory)."},
+    "synchronous": {"enum": ["normal", "full"], "default": "full",
+      "description": "full: a stored memory survives a power cut (one fsync per store). normal: it survives a killed process, and a power cut may lose the last stores."},
+    "busy_timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000, "default": 5000,
+      "description": "How long a write waits for another writer (thread or process) before failing with UNAVAILABLE. Never longer than the call's deadline."},
+    "recency_half_life_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 604800,
+      "description": "Age at which the recency component of a recall score falls to 0.5."},
+    "weights": {"type": "object", "additionalProperties": false,
+      "description": "Weights of the recall score's components; scaled to sum to 1.",
+      "properties": {
+        "relevance": {"type": "number", "minimum": 0, "default": 0.6},
+        "recency": {"type": "number", "minimum": 0, "default": 0.25},
+        "importance": {"type": "number", "minimum": 0, "default": 0.15}}},
+    "max_memories_per_session": {"type": "integer", "minimum": 0, "default": 10000,
+      "description": "prune keeps at most this many memories per session, dropping the least important and oldest first. 0: no cap."},
+    "max_content_bytes": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 32768},
+    "recall_candidates": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000,
+      "description": "A recall with a query re-ranks this many of the best full-text matches."},
+    "sample_data": {"type": "boolean", "default": true,
+      "description": "On first start, store the sample memories (session 'demo')."},
+    "seed_sample": {"type": "boolean",
+      "description": "Deprecated: the earlier name of sample_data, still read; give one of them."},
+    "sample_file": {"type": "string", "minLength": 1,
+      "description": "The sample to seed from (relative to the current directory). Default: memory/sample/demo.json next to memory.so."}
+  }
+})";
 
 // ------------------------------------------------------------------------------- building blocks
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 namespace {
 
@@ -98,4 +98,4 @@ std::vector<chunk_span> split_into_chunks(std::string_view text, const chunk_opt
     return chunks;
 }
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

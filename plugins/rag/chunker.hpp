@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 struct chunk_options {
     size_t size = 1000;    ///< target chunk length in characters (code points), > 0
@@ -29,4 +29,4 @@ struct chunk_span {
 /// Pure and thread-safe; the input must be valid UTF-8 (see text::sanitize_utf8).
 std::vector<chunk_span> split_into_chunks(std::string_view text, const chunk_options& options);
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

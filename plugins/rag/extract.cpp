@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cctype>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 namespace json = boost::json;
 namespace text = toolhost::plugins::text;
@@ -83,4 +83,4 @@ std::string extract_text(std::string_view content, text_format format, std::stri
     return {};
 }
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 enum class text_format { plain, markdown, html, json };
 
@@ -29,4 +29,4 @@ std::string_view supported_extensions() noexcept;
 /// that does not parse.
 std::string extract_text(std::string_view content, text_format format, std::string_view field);
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

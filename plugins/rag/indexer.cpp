@@ -9,7 +9,7 @@
 #include <set>
 #include <system_error>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 namespace fs = std::filesystem;
 
@@ -115,4 +115,4 @@ void indexer::index_folder(const fs::path& folder, const std::optional<std::vect
     if (!gone.empty()) report.removed = store_.remove(gone, {}).documents;
 }
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 /// A file of a folder run that could not be indexed; the run goes on without it.
 struct file_error {
@@ -70,4 +70,4 @@ private:
     uint64_t max_file_bytes_;
 };
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

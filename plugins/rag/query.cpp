@@ -1,13 +1,14 @@
 #include "query.hpp"
 
 #include <toolhost_plugins/sqlite.hpp>
+#include <toolhost_plugins/text.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <vector>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 namespace {
 
@@ -36,24 +37,11 @@ bool is_stop_word(std::string_view token) {
     return std::find(stop_words.begin(), stop_words.end(), lower) != stop_words.end();
 }
 
-std::vector<std::string_view> words_of(std::string_view text) {
-    std::vector<std::string_view> words;
-    size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-        size_t j = i;
-        while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
-        if (j > i) words.push_back(text.substr(i, j - i));
-        i = j;
-    }
-    return words;
-}
-
 }  // namespace
 
 std::string without_stop_words(std::string_view query) {
     std::string kept;
-    for (std::string_view w : words_of(query)) {
+    for (std::string_view w : text::words(query)) {
         if (is_stop_word(w)) continue;
         if (!kept.empty()) kept += ' ';
         kept += w;
@@ -65,4 +53,4 @@ std::string match_expression(std::string_view query) {
     return plugins::sqlite::fts5_query(without_stop_words(query));
 }
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 /// The words of `query` without common English function words ("how", "do", "i", "the", "a",
 /// ...), unless nothing would be left. With OR semantics every such word matches almost every
@@ -19,4 +19,4 @@ std::string without_stop_words(std::string_view query);
 /// Empty when the query has no words.
 std::string match_expression(std::string_view query);
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

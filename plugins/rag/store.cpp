@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <utility>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 namespace json = boost::json;
 
@@ -344,4 +344,4 @@ std::vector<std::string> store::file_sources_under(const std::string& folder) {
     return out;
 }
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

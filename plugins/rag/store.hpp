@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace toolhost::rag {
+namespace toolhost::plugins::rag {
 
 namespace sqlite = toolhost::plugins::sqlite;
 
@@ -117,4 +117,4 @@ private:
     sqlite::connection_pool pool_;
 };
 
-}  // namespace toolhost::rag
+}  // namespace toolhost::plugins::rag

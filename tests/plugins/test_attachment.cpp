@@ -27,7 +27,7 @@
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace toolhost;
-using toolhost::attachment::encode_base64;
+using toolhost::plugins::attachment::encode_base64;
 using toolhost::test::read_file;
 using toolhost::test::temp_dir;
 using toolhost::test::write_file;

@@ -32,6 +32,7 @@
 namespace fs = std::filesystem;
 namespace json = boost::json;
 namespace text = toolhost::plugins::text;
+namespace rag = toolhost::plugins::rag;
 using namespace toolhost;
 using toolhost::test::temp_dir;
 using toolhost::test::write_file;

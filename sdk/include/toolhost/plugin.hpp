@@ -4,13 +4,18 @@
 //
 //     class echo_tool {
 //     public:
-//         static toolhost::sdk::tool_info describe();                  // required
+//         static const toolhost::sdk::tool_table<echo_tool>& table();  // required: see below
 //         explicit echo_tool(toolhost::sdk::host host);                 // or default-constructible
 //         void initialize(toolhost::sdk::init_context& init);           // optional
-//         toolhost::sdk::result invoke(toolhost::sdk::call_context& call);  // required
 //         void cleanup();                                              // optional
+//         toolhost::sdk::result echo(toolhost::sdk::call_context& call);   // one member per operation
 //     };
 //     TOOLHOST_PLUGIN("echo", "1.0.0", echo_tool)   // several tool classes may follow
+//
+// The table names the tool and lists each operation with its schemas, flags and the member that
+// runs it; the helper builds the descriptor and the dispatch from it, so an operation the table
+// does not list is answered in one place. A class may instead define `static tool_info
+// describe()` and `result invoke(call_context&)` and dispatch by itself.
 //
 // Every exception is caught at the ABI boundary: toolhost::sdk::error becomes its status code and
 // message, any other exception becomes TOOLHOST_STATUS_INTERNAL with its what(). Nothing of C++
@@ -22,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -227,6 +233,49 @@ private:
     std::string text_;
 };
 
+/// One row of a tool's operation table: what the descriptor says about the operation, and
+/// `run`, the handler std::invoke calls as (Tool&, call_context&) returning a result; by default
+/// a member function `result Tool::op(call_context&)`.
+template <class Tool, class Handler = result (Tool::*)(call_context&)>
+struct operation {
+    std::string name;
+    std::string description;
+    std::string input_schema = R"({"type":"object"})";
+    std::string output_schema;  ///< empty: not declared
+    uint64_t flags = 0;         ///< TOOLHOST_OPERATION_* bits
+    Handler run{};
+};
+
+/// A tool described by one table, returned by the tool class's static table(): the helper
+/// derives the descriptor (info()) and the dispatch (dispatch()) from the same rows.
+template <class Tool, class Handler = result (Tool::*)(call_context&)>
+struct tool_table {
+    std::string name;
+    std::string version;
+    std::string description;
+    std::string config_schema;  ///< empty: the tool takes no configuration
+    bool thread_safe = false;
+    std::vector<operation<Tool, Handler>> operations;
+
+    /// The tool as the descriptor shows it.
+    tool_info info() const {
+        tool_info out{name, version, description, config_schema, thread_safe, {}};
+        out.operations.reserve(operations.size());
+        for (const auto& op : operations)
+            out.operations.push_back({op.name, op.description, op.input_schema, op.output_schema, op.flags});
+        return out;
+    }
+
+    /// Runs the operation the call names. The host only sends operations the descriptor lists,
+    /// so the UNIMPLEMENTED answer is for a host that does not check.
+    result dispatch(Tool& tool, call_context& call) const {
+        const std::string_view wanted = call.operation();
+        for (const auto& op : operations)
+            if (op.name == wanted) return std::invoke(op.run, tool, call);
+        return result::fail(status::unimplemented, name + " has no operation '" + std::string(wanted) + "'");
+    }
+};
+
 namespace detail {
 // Collects what a toolhost_call_result_fn reports.
 struct call_outcome {
@@ -276,8 +325,26 @@ template <class T>
 concept has_initialize = requires(T& t, init_context& c) { t.initialize(c); };
 template <class T>
 concept has_cleanup = requires(T& t) { t.cleanup(); };
+template <class T>
+concept has_table = requires { T::table(); };
 
-// Descriptor storage built once from T::describe(); the ABI structs point into it.
+template <class T>
+tool_info describe() {
+    if constexpr (has_table<T>)
+        return T::table().info();
+    else
+        return T::describe();
+}
+
+template <class T>
+result invoke(T& tool, call_context& call) {
+    if constexpr (has_table<T>)
+        return T::table().dispatch(tool, call);
+    else
+        return tool.invoke(call);
+}
+
+// Descriptor storage built once from the tool's table() (or describe()); the ABI structs point into it.
 struct descriptor_storage {
     tool_info info;
     std::vector<toolhost_operation_descriptor_t> ops;
@@ -311,7 +378,7 @@ struct descriptor_storage {
 template <class T>
 const toolhost_tool_descriptor_t* descriptor_of() noexcept {
     try {
-        static const descriptor_storage storage(T::describe());
+        static const descriptor_storage storage(detail::describe<T>());
         return &storage.desc;
     } catch (...) {
         return nullptr;  // the host reports "no descriptor for tool #i"
@@ -368,7 +435,7 @@ struct instance {
                                                     const toolhost_call_t* c) noexcept {
         try {
             call_context ctx(c);
-            result r = self(t).tool->invoke(ctx);
+            result r = detail::invoke(*self(t).tool, ctx);
             if (r.code() == status::ok) {
                 c->set_result(c, to_abi(r.text()));
             } else {

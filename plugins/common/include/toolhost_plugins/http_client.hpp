@@ -40,6 +40,7 @@
 #include <vector>
 
 #include <toolhost/plugin.hpp>
+#include <toolhost_plugins/args.hpp>
 
 namespace toolhost::plugins::http {
 
@@ -143,5 +144,10 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
 /// JSON body's "error"/"message", else the start of the body). For retryable statuses the
 /// Retry-After header, when present, is handed to `call->retry_after()`.
 void raise_for_status(const response& r, const sdk::call_context* call = nullptr);
+
+/// The bearer token a configuration object gives: the environment variable named by
+/// "bearer_token_env" (which must be set), else "bearer_token", else "". `where` names the
+/// object in errors ("config/webhook").
+std::string bearer_token(const args& config, std::string_view where);
 
 }  // namespace toolhost::plugins::http

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace toolhost::plugins::text {
 
@@ -23,6 +24,10 @@ size_t count_chars(std::string_view utf8) noexcept;
 
 /// The longest prefix of `utf8` with at most `max_chars` code points; never splits a code point.
 std::string_view truncate_chars(std::string_view utf8, size_t max_chars) noexcept;
+
+/// The white-space separated words of `text` (white space as std::isspace in the C locale),
+/// pointing into `text`.
+std::vector<std::string_view> words(std::string_view text);
 
 /// Appends the UTF-8 encoding of `cp` (U+FFFD for surrogates and values above U+10FFFF).
 void append_utf8(std::string& out, char32_t cp);

@@ -10,14 +10,12 @@
 // (with its notification marked pending) before the webhook is attempted, and a repeated call
 // with the same idempotency key (default: the call's request id) returns the stored ticket and
 // re-sends a notification that was not delivered yet, instead of opening a second ticket.
-#include "notifier.hpp"
-#include "rules.hpp"
+#include "config.hpp"
 #include "schemas.hpp"
-#include "ticket_store.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
-#include <toolhost_plugins/paths.hpp>
+#include <toolhost_plugins/json_operation.hpp>
 
 #include <boost/json.hpp>
 
@@ -30,7 +28,6 @@ namespace toolhost::plugins::escalation {
 namespace {
 
 namespace json = boost::json;
-using sdk::status;
 
 std::string trimmed_required(const args& a, std::string_view field) {
     std::string s = a.required_string(field);
@@ -52,63 +49,14 @@ class escalation_tool {
 public:
     explicit escalation_tool(sdk::host host) : host_(host) {}
 
-    static sdk::tool_info describe() {
-        constexpr uint64_t idempotent = TOOLHOST_OPERATION_IDEMPOTENT;
-        constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY;
-        return {
-            .name = "escalation",
-            .version = "1.0.0",
-            .description = "Decides whether a conversation should be handed to a human, and opens and tracks the "
-                           "tickets for them (SQLite; optional notification webhook).",
-            .config_schema = schemas::config,
-            .thread_safe = true,
-            .operations =
-                {
-                    {.name = "evaluate",
-                     .description = "Scores a customer message and its context with the configured rules and says "
-                                    "whether to escalate, with the reasons.",
-                     .input_schema = schemas::evaluate_input,
-                     .output_schema = schemas::evaluate_output,
-                     .flags = query},
-                    {.name = "create_ticket",
-                     .description = "Opens a ticket for a human and notifies the webhook. Idempotent: the same "
-                                    "idempotency_key (default: the request id) returns the same ticket.",
-                     .input_schema = schemas::create_ticket_input,
-                     .output_schema = schemas::create_ticket_output(),
-                     .flags = idempotent | TOOLHOST_OPERATION_CANCELLABLE},
-                    {.name = "get_ticket",
-                     .description = "Returns a ticket with its status history.",
-                     .input_schema = schemas::get_ticket_input,
-                     .output_schema = schemas::get_ticket_output(),
-                     .flags = query},
-                    {.name = "list_tickets",
-                     .description = "Lists tickets, newest first, filtered by status and customer, a page at a time.",
-                     .input_schema = schemas::list_tickets_input,
-                     .output_schema = schemas::list_tickets_output(),
-                     .flags = query},
-                    {.name = "update_status",
-                     .description = "Moves a ticket along open -> in_progress -> resolved -> closed (also: open -> "
-                                    "resolved|closed, in_progress -> open, resolved -> open). Setting the current "
-                                    "status again changes nothing.",
-                     .input_schema = schemas::update_status_input,
-                     .output_schema = schemas::update_status_output(),
-                     .flags = idempotent},
-                },
-        };
-    }
+    static const json_table<escalation_tool>& table();
 
     void initialize(sdk::init_context& init) {
-        const args cfg(init.config(), "config");
-        rules_ = std::make_unique<rule_set>(rule_config::from_config(cfg.object()));
-        ticket_store::options store_options;
-        store_options.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
-        store_options.seed_sample = cfg.bool_or("sample_data", true);
-        if (store_options.seed_sample)
-            store_options.sample_json = toolhost::plugins::paths::read_small_file(
-                toolhost::plugins::paths::next_to_plugin("escalation/sample/tickets.json"), "config/sample_data");
-        store_ = std::make_unique<ticket_store>(std::filesystem::path(init.data_dir()) / "tickets.db", store_options);
-        if (auto hook = webhook_settings::from_config(cfg.object())) {
-            notifier_ = std::make_unique<notifier>(std::move(*hook));
+        escalation_config config = read_config(init.config());
+        rules_ = std::make_unique<rule_set>(std::move(config.rules));
+        store_ = std::make_unique<ticket_store>(std::filesystem::path(init.data_dir()) / "tickets.db", config.store);
+        if (config.webhook) {
+            notifier_ = std::make_unique<notifier>(std::move(*config.webhook));
             host_.log(sdk::log_level::info, "new tickets are announced to " + notifier_->url());
         }
     }
@@ -119,27 +67,9 @@ public:
         rules_.reset();
     }
 
-    sdk::result invoke(sdk::call_context& call) {
-        const args a(call.arguments());
-        const auto op = call.operation();
-        json::object out;
-        if (op == "evaluate")
-            out = evaluate(a);
-        else if (op == "create_ticket")
-            out = create_ticket(a, call);
-        else if (op == "get_ticket")
-            out = json::object{{"ticket", store_->get(a.required_int("id"), /*history=*/true)}};
-        else if (op == "list_tickets")
-            out = list_tickets(a);
-        else if (op == "update_status")
-            out = update_status(a);
-        else
-            return sdk::result::fail(status::unimplemented, "escalation has no operation '" + std::string(op) + "'");
-        return sdk::result::ok(to_json(out));
-    }
-
 private:
-    json::object evaluate(const args& a) const {
+    // The operations, in the order of the table.
+    json::object evaluate(const args& a, const sdk::call_context&) {
         const std::string message = a.required_string("message");
         conversation_context ctx;
         if (auto c = a.optional_object("context")) {
@@ -214,7 +144,11 @@ private:
         }
     }
 
-    json::object list_tickets(const args& a) {
+    json::object get_ticket(const args& a, const sdk::call_context&) {
+        return json::object{{"ticket", store_->get(a.required_int("id"), /*history=*/true)}};
+    }
+
+    json::object list_tickets(const args& a, const sdk::call_context&) {
         const auto status_filter = a.optional_string("status");
         if (status_filter && !is_status(*status_filter))
             invalid_argument("status", "must be one of open, in_progress, resolved, closed");
@@ -227,7 +161,7 @@ private:
                             {"next_offset", next < page.total ? json::value(next) : json::value(nullptr)}};
     }
 
-    json::object update_status(const args& a) {
+    json::object update_status(const args& a, const sdk::call_context&) {
         const int64_t id = a.required_int("id");
         const std::string to = a.required_string("status");
         if (!is_status(to)) invalid_argument("status", "must be one of open, in_progress, resolved, closed");
@@ -242,6 +176,58 @@ private:
     std::unique_ptr<ticket_store> store_;
     std::unique_ptr<notifier> notifier_;
 };
+
+
+const json_table<escalation_tool>& escalation_tool::table() {
+    constexpr uint64_t idempotent = TOOLHOST_OPERATION_IDEMPOTENT;
+    constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY;
+    static const json_table<escalation_tool> t{
+        .name = "escalation",
+        .version = "1.0.0",
+        .description = "Decides whether a conversation should be handed to a human, and opens and tracks the "
+                       "tickets for them (SQLite; optional notification webhook).",
+        .config_schema = schemas::config,
+        .thread_safe = true,
+        .operations =
+            {
+                {.name = "evaluate",
+                 .description = "Scores a customer message and its context with the configured rules and says "
+                                "whether to escalate, with the reasons.",
+                 .input_schema = schemas::evaluate_input,
+                 .output_schema = schemas::evaluate_output,
+                 .flags = query,
+                 .run = {&escalation_tool::evaluate}},
+                {.name = "create_ticket",
+                 .description = "Opens a ticket for a human and notifies the webhook. Idempotent: the same "
+                                "idempotency_key (default: the request id) returns the same ticket.",
+                 .input_schema = schemas::create_ticket_input,
+                 .output_schema = schemas::create_ticket_output(),
+                 .flags = idempotent | TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&escalation_tool::create_ticket}},
+                {.name = "get_ticket",
+                 .description = "Returns a ticket with its status history.",
+                 .input_schema = schemas::get_ticket_input,
+                 .output_schema = schemas::get_ticket_output(),
+                 .flags = query,
+                 .run = {&escalation_tool::get_ticket}},
+                {.name = "list_tickets",
+                 .description = "Lists tickets, newest first, filtered by status and customer, a page at a time.",
+                 .input_schema = schemas::list_tickets_input,
+                 .output_schema = schemas::list_tickets_output(),
+                 .flags = query,
+                 .run = {&escalation_tool::list_tickets}},
+                {.name = "update_status",
+                 .description = "Moves a ticket along open -> in_progress -> resolved -> closed (also: open -> "
+                                "resolved|closed, in_progress -> open, resolved -> open). Setting the current "
+                                "status again changes nothing.",
+                 .input_schema = schemas::update_status_input,
+                 .output_schema = schemas::update_status_output(),
+                 .flags = idempotent,
+                 .run = {&escalation_tool::update_status}},
+            },
+    };
+    return t;
+}
 
 }  // namespace
 }  // namespace toolhost::plugins::escalation

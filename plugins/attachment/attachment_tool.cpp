@@ -4,11 +4,14 @@
 // CSV, JSON, HTML, PDF) and optionally hands that text to rag's index_text through the host.
 // docs/tools/attachment.md is the user's guide.
 #include "base64.hpp"
+#include "config.hpp"
 #include "detect.hpp"
 #include "extract.hpp"
+#include "schemas.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/json_operation.hpp>
 #include <toolhost_plugins/paths.hpp>
 #include <toolhost_plugins/sha256.hpp>
 #include <toolhost_plugins/text.hpp>
@@ -20,94 +23,11 @@
 #include <filesystem>
 #include <memory>
 
+namespace toolhost::plugins::attachment {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-namespace sdk = toolhost::sdk;
-namespace paths = toolhost::plugins::paths;
-using toolhost::plugins::args;
-using toolhost::plugins::invalid_argument;
-using namespace toolhost::attachment;
-
-constexpr int64_t mib = 1024 * 1024;
-
-constexpr const char* config_schema = R"({
-  "type": "object",
-  "additionalProperties": false,
-  "properties": {
-    "allowed_dirs": {"type": "array", "items": {"type": "string", "minLength": 1},
-                     "description": "Folders `path` may point into (symlinks resolved first). Default: the bundled sample folder and the tool's data folder."},
-    "max_bytes": {"type": "integer", "minimum": 1, "maximum": 1073741824,
-                  "description": "Largest file accepted, checked before it is read. Default 20 MiB."},
-    "max_text_chars": {"type": "integer", "minimum": 1, "maximum": 100000000,
-                       "description": "Longest text returned (and indexed); longer text is cut and marked truncated. Default 200000."},
-    "index_by_default": {"type": "boolean", "description": "Index extracted text when a call does not say. Default false."},
-    "index_tool": {"type": "string", "minLength": 1, "description": "The tool whose index_text receives the text. Default rag."}
-  }
-})";
-
-constexpr const char* process_input = R"({
-  "type": "object",
-  "additionalProperties": false,
-  "properties": {
-    "path": {"type": "string", "minLength": 1, "description": "A file under allowed_dirs."},
-    "content": {"type": "string", "description": "The file's bytes in base64 (instead of path)."},
-    "filename": {"type": "string", "minLength": 1, "maxLength": 255, "description": "The file's name, for display and the index only; required with content. Never used to decide the type."},
-    "max_text_chars": {"type": "integer", "minimum": 1, "description": "Return at most this many characters (at most the configured max_text_chars)."},
-    "return_text": {"type": "boolean", "description": "Include the text in the result. Default true."},
-    "index": {"type": "boolean", "description": "Hand the text to the index tool (rag index_text). Default: index_by_default."},
-    "source": {"type": "string", "minLength": 1, "maxLength": 1024, "description": "The document name in the index. Default attachment/<sha256 prefix>/<filename>."},
-    "tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 31}
-  },
-  "oneOf": [{"required": ["path"]}, {"required": ["content", "filename"]}]
-})";
-
-constexpr const char* process_output = R"({
-  "type": "object",
-  "required": ["filename", "bytes", "sha256", "mime_type", "charset", "format", "text_chars", "truncated"],
-  "properties": {
-    "filename": {"type": "string"},
-    "path": {"type": "string"},
-    "bytes": {"type": "integer"},
-    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-    "mime_type": {"type": "string"},
-    "charset": {"type": "string"},
-    "format": {"enum": ["text", "csv", "json", "html", "pdf", null]},
-    "text": {"type": ["string", "null"]},
-    "text_chars": {"type": "integer"},
-    "truncated": {"type": "boolean"},
-    "pages": {"type": "integer"},
-    "rows": {"type": "integer"},
-    "index": {"type": "object", "required": ["indexed"],
-              "properties": {"indexed": {"type": "boolean"}, "tool": {"type": "string"}, "source": {"type": "string"},
-                             "status": {"type": "string"}, "chunks": {"type": "integer"}, "reason": {"type": "string"}}}
-  }
-})";
-
-struct attachment_config {
-    std::vector<fs::path> allowed_dirs;
-    uint64_t max_bytes = 20 * mib;
-    int64_t max_text_chars = 200000;
-    bool index_by_default = false;
-    std::string index_tool = "rag";
-};
-
-attachment_config parse_config(std::string_view text, const fs::path& data_dir, const fs::path& sample_dir) {
-    const args a(text, "config");
-    attachment_config c;
-    if (a.has("allowed_dirs")) {
-        for (auto& s : a.string_list("allowed_dirs")) c.allowed_dirs.emplace_back(std::move(s));
-    } else {
-        if (!sample_dir.empty()) c.allowed_dirs.push_back(sample_dir);
-        c.allowed_dirs.push_back(data_dir);
-    }
-    c.max_bytes = static_cast<uint64_t>(a.int_or("max_bytes", 20 * mib, 1, 1024 * mib));
-    c.max_text_chars = a.int_or("max_text_chars", 200000, 1, 100000000);
-    c.index_by_default = a.bool_or("index_by_default", false);
-    c.index_tool = a.string_or("index_tool", "rag");
-    return c;
-}
 
 // The bytes of an upload and what to call it.
 struct upload {
@@ -132,28 +52,7 @@ bool is_blank(std::string_view s) {
 
 class attachment_tool {
 public:
-    static sdk::tool_info describe() {
-        sdk::tool_info info;
-        info.name = "attachment";
-        info.version = "1.0.0";
-        info.description =
-            "Processes an uploaded file: size limit, type from the content (libmagic), SHA-256, text extraction for "
-            "text, Markdown, CSV, JSON, HTML and PDF; refuses executables, scripts and archives; can index the "
-            "text in rag.";
-        info.config_schema = config_schema;
-        // The libmagic cookie is behind a mutex, PDF extraction is serialized process-wide, and
-        // everything else is per call or read-only after initialize().
-        info.thread_safe = true;
-        info.operations = {sdk::operation_info{
-            "process",
-            "Checks, identifies, fingerprints and extracts the text of a file given by path (under allowed_dirs) or "
-            "as base64 content with a filename. With index: true, also indexes the text with rag's index_text "
-            "(the same content and name replace the earlier document, so a retry is harmless).",
-            process_input, process_output,
-            // Not READ_ONLY: with index: true it writes to the index.
-            TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE}};
-        return info;
-    }
+    static const json_table<attachment_tool>& table();
 
     explicit attachment_tool(sdk::host host) : host_(host) {}
 
@@ -161,29 +60,22 @@ public:
         fs::path sample = paths::next_to_plugin("attachment/sample");
         std::error_code ec;
         if (!sample.empty() && !fs::is_directory(sample, ec)) sample.clear();
-        config_ = parse_config(init.config(), fs::path(init.data_dir()), sample);
+        config_ = read_config(init.config(), fs::path(init.data_dir()), sample);
         allowed_ = paths::allowed_dirs(config_.allowed_dirs);
         detector_ = std::make_unique<mime_detector>();
     }
 
     void cleanup() { detector_.reset(); }
 
-    sdk::result invoke(sdk::call_context& call) {
-        if (call.operation() != "process")
-            return sdk::result::fail(sdk::status::unimplemented,
-                                     "attachment has no operation " + std::string(call.operation()));
-        return process(call, args(call.arguments()));
-    }
-
 private:
-    sdk::result process(const sdk::call_context& call, const args& a) {
+    json::object process(const args& a, const sdk::call_context& call) {
         const int64_t max_chars = a.int_or("max_text_chars", config_.max_text_chars, 1, config_.max_text_chars);
         const bool want_text = a.bool_or("return_text", true);
         const bool want_index = a.bool_or("index", config_.index_by_default);
         const upload up = read_upload(a);
         if (call.cancelled()) throw sdk::error(sdk::status::cancelled, "cancelled before the file was examined");
 
-        const std::string sha = toolhost::plugins::sha256::of(up.data);
+        const std::string sha = sha256::of(up.data);
         const mime_info mime = detector_->detect(up.data);
         const verdict v = classify(mime, up.data);
         if (v.refused)
@@ -200,14 +92,14 @@ private:
 
         extraction ex;
         if (v.kind) ex = extract(call, *v.kind, up, mime, static_cast<size_t>(max_chars));
-        const auto chars = static_cast<int64_t>(toolhost::plugins::text::count_chars(ex.text));
+        const auto chars = static_cast<int64_t>(text::count_chars(ex.text));
         if (want_text) out["text"] = v.kind ? json::value(ex.text) : json::value(nullptr);
         out["text_chars"] = chars;
         out["truncated"] = ex.truncated;
         if (ex.pages) out["pages"] = *ex.pages;
         if (ex.rows) out["rows"] = *ex.rows;
         if (want_index) out["index"] = index(call, a, up, sha, mime, v, ex);
-        return sdk::result::ok(json::serialize(out));
+        return out;
     }
 
     upload read_upload(const args& a) const {
@@ -273,6 +165,36 @@ private:
     std::unique_ptr<mime_detector> detector_;
 };
 
-}  // namespace
 
-TOOLHOST_PLUGIN("attachment", "1.0.0", attachment_tool)
+const json_table<attachment_tool>& attachment_tool::table() {
+    static const json_table<attachment_tool> t{
+        .name = "attachment",
+        .version = "1.0.0",
+        .description = "Processes an uploaded file: size limit, type from the content (libmagic), SHA-256, text "
+                       "extraction for text, Markdown, CSV, JSON, HTML and PDF; refuses executables, scripts and "
+                       "archives; can index the text in rag.",
+        .config_schema = schemas::config,
+        // The libmagic cookie is behind a mutex, PDF extraction is serialized process-wide, and
+        // everything else is per call or read-only after initialize().
+        .thread_safe = true,
+        .operations =
+            {
+                {.name = "process",
+                 .description = "Checks, identifies, fingerprints and extracts the text of a file given by path "
+                                "(under allowed_dirs) or as base64 content with a filename. With index: true, also "
+                                "indexes the text with rag's index_text (the same content and name replace the "
+                                "earlier document, so a retry is harmless).",
+                 .input_schema = schemas::process_input,
+                 .output_schema = schemas::process_output,
+                 // Not READ_ONLY: with index: true it writes to the index.
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&attachment_tool::process}},
+            },
+    };
+    return t;
+}
+
+}  // namespace
+}  // namespace toolhost::plugins::attachment
+
+TOOLHOST_PLUGIN("attachment", "1.0.0", toolhost::plugins::attachment::attachment_tool)

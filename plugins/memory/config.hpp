@@ -14,7 +14,7 @@
 
 namespace toolhost::plugins::memory {
 
-struct settings {
+struct memory_config {
     std::filesystem::path database;  ///< absolute, or relative to the current directory
     /// FULL by default: a stored memory is something an agent has told its user it will
     /// remember, so an acknowledged store must survive a power cut, not only a killed process
@@ -26,19 +26,16 @@ struct settings {
     int64_t max_per_session = 10000;  ///< prune keeps at most this many per session; 0: no cap
     size_t max_content_bytes = 32768;
     size_t recall_candidates = 1000;  ///< best FTS matches that a recall with a query re-ranks
-    bool seed_sample = true;
+    bool sample_data = true;
     /// The sample to seed from: the configured file, or the one installed next to the plugin.
     std::filesystem::path sample_file;
     bool sample_file_configured = false;  ///< a configured file must exist; the default may not
 };
 
-/// Reads the configuration object (already validated against the config schema by the host);
+/// Reads the configuration object (already validated against schemas::config by the host);
 /// throws INVALID_ARGUMENT naming the key for what a schema cannot express. `data_dir` is the
 /// folder the host made for the tool; a relative "database" lives there.
-settings read_settings(std::string_view config_json, const std::filesystem::path& data_dir);
-
-/// The JSON Schema (draft-07) of the configuration.
-std::string_view config_schema();
+memory_config read_config(std::string_view config_json, const std::filesystem::path& data_dir);
 
 /// Where the sample ships: <folder of memory.so>/memory/sample/demo.json. Empty if the
 /// library's own path cannot be found.

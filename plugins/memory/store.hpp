@@ -7,7 +7,7 @@
 #pragma once
 
 #include "ranking.hpp"
-#include "rfc3339.hpp"
+#include <toolhost_plugins/time.hpp>
 
 #include <toolhost_plugins/sqlite.hpp>
 
@@ -32,13 +32,13 @@ struct memory_record {
     std::string kind;
     std::string content;
     double importance = 0;
-    unix_ms created_at = 0;
-    std::optional<unix_ms> expires_at;
+    time::unix_ms created_at = 0;
+    std::optional<time::unix_ms> expires_at;
     std::optional<int64_t> ttl_seconds;  ///< as requested; expires_at = created_at + ttl
     std::string metadata;                ///< a JSON object, as text
     std::optional<std::string> idempotency_key;
 
-    bool live_at(unix_ms now) const noexcept { return !expires_at || *expires_at > now; }
+    bool live_at(time::unix_ms now) const noexcept { return !expires_at || *expires_at > now; }
 };
 
 /// What store inserts (memory_record without the id).
@@ -47,8 +47,8 @@ struct new_memory {
     std::string kind;
     std::string content;
     double importance = 0;
-    unix_ms created_at = 0;
-    std::optional<unix_ms> expires_at;
+    time::unix_ms created_at = 0;
+    std::optional<time::unix_ms> expires_at;
     std::optional<int64_t> ttl_seconds;
     std::string metadata = "{}";
     std::optional<std::string> idempotency_key;
@@ -73,7 +73,7 @@ int remove_session(sqlite::database& db, std::string_view session_id);
 /// Which memories a read may see: one session, live at `now`, optionally only some kinds.
 struct scope {
     std::string_view session_id;
-    unix_ms now = 0;
+    time::unix_ms now = 0;
     std::optional<std::string> kinds_json;  ///< a JSON array of kind names; nullopt: every kind
 };
 
@@ -85,7 +85,7 @@ std::vector<candidate> all_live(sqlite::database& db, const scope& s);
 
 /// Where a page of `list` starts: strictly older than this (created_at, id).
 struct page_position {
-    unix_ms created_at = 0;
+    time::unix_ms created_at = 0;
     int64_t id = 0;
 };
 /// Up to `limit` memories of the scope, newest first, after `after` when given.
@@ -93,7 +93,7 @@ std::vector<memory_record> page(sqlite::database& db, const scope& s, std::optio
                                 size_t limit);
 
 /// Deletes up to `batch` memories that expired at or before `now` (of one session, or all).
-int delete_expired(sqlite::database& db, unix_ms now, std::optional<std::string_view> session_id, int batch);
+int delete_expired(sqlite::database& db, time::unix_ms now, std::optional<std::string_view> session_id, int batch);
 /// Sessions with more than `cap` memories (only `session_id` when given).
 std::vector<std::string> sessions_over_cap(sqlite::database& db, int64_t cap,
                                            std::optional<std::string_view> session_id);
@@ -101,8 +101,8 @@ std::vector<std::string> sessions_over_cap(sqlite::database& db, int64_t cap,
 /// important first and, among equally important ones, the oldest first.
 int delete_over_cap(sqlite::database& db, std::string_view session_id, int64_t cap, int batch);
 
-/// A value of the tool's own key/value table (e.g. whether the sample was seeded).
-std::optional<std::string> get_meta(sqlite::database& db, std::string_view key);
-void set_meta(sqlite::database& db, std::string_view key, std::string_view value);
+/// The tool's own key/value table (key TEXT PRIMARY KEY, value TEXT NOT NULL), where the
+/// sample's marker lives.
+inline constexpr std::string_view meta_table = "memory_meta";
 
 }  // namespace toolhost::plugins::memory::db

@@ -1,4 +1,4 @@
-#include "memory_db.hpp"
+#include "store.hpp"
 
 namespace toolhost::plugins::memory::db {
 
@@ -219,7 +219,7 @@ std::vector<memory_record> page(sqlite::database& db, const scope& s, std::optio
     return out;
 }
 
-int delete_expired(sqlite::database& db, unix_ms now, std::optional<std::string_view> session_id, int batch) {
+int delete_expired(sqlite::database& db, time::unix_ms now, std::optional<std::string_view> session_id, int batch) {
     auto st = db.prepare(
         "DELETE FROM memories WHERE id IN (SELECT id FROM memories"
         " WHERE expires_at <= ?1 AND (?2 IS NULL OR session_id = ?2) LIMIT ?3)");
@@ -249,21 +249,6 @@ int delete_over_cap(sqlite::database& db, std::string_view session_id, int64_t c
     st.bind(1, session_id).bind(2, cap).bind(3, batch);
     st.run();
     return db.changes();
-}
-
-std::optional<std::string> get_meta(sqlite::database& db, std::string_view key) {
-    auto st = db.prepare("SELECT value FROM memory_meta WHERE key = ?");
-    st.bind(1, key);
-    if (!st.step()) return std::nullopt;
-    return st.string(0);
-}
-
-void set_meta(sqlite::database& db, std::string_view key, std::string_view value) {
-    auto st = db.prepare(
-        "INSERT INTO memory_meta (key, value) VALUES (?1, ?2)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-    st.bind(1, key).bind(2, value);
-    st.run();
 }
 
 }  // namespace toolhost::plugins::memory::db

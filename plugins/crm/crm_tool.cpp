@@ -8,18 +8,17 @@
 // upsert and log_interaction are idempotent, so the host may retry them: upsert converges to the
 // same record; log_interaction takes an idempotency key (default: the call's request id) and
 // returns the interaction stored earlier under that key instead of logging a second one.
+#include "config.hpp"
 #include "model.hpp"
-#include "rest_backend.hpp"
-#include <toolhost_plugins/paths.hpp>
 #include "schemas.hpp"
-#include "sqlite_backend.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/json_operation.hpp>
+#include <toolhost_plugins/text.hpp>
 
 #include <boost/json.hpp>
 
-#include <cstdlib>
 #include <initializer_list>
 #include <filesystem>
 #include <memory>
@@ -28,7 +27,6 @@ namespace toolhost::plugins::crm {
 namespace {
 
 namespace json = boost::json;
-using sdk::status;
 
 bool valid_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
@@ -66,132 +64,33 @@ std::string one_of(const args& a, std::string_view field, std::initializer_list<
 // Search words are ANDed; more than this is a sentence, not a search.
 constexpr size_t max_query_words = 8;
 
-size_t word_count(std::string_view text) {
-    size_t n = 0;
-    bool in_word = false;
-    for (char c : text) {
-        const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-        if (!space && !in_word) ++n;
-        in_word = !space;
-    }
-    return n;
-}
-
-std::string token_from(const args& a) {
-    if (auto env = a.optional_string("bearer_token_env")) {
-        const char* value = std::getenv(env->c_str());
-        if (value == nullptr || *value == '\0')
-            invalid_argument("config/rest/bearer_token_env", "environment variable " + *env + " is not set");
-        return value;
-    }
-    return a.string_or("bearer_token", "");
-}
-
 class crm_tool {
 public:
     explicit crm_tool(sdk::host host) : host_(host) {}
 
-    static sdk::tool_info describe() {
-        constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY |
-                                   TOOLHOST_OPERATION_CANCELLABLE;
-        return {
-            .name = "crm",
-            .version = "1.0.0",
-            .description = "Customers and their interactions: look up, search, create or update, log and list "
-                           "(SQLite with sample data, or a CRM service over REST).",
-            .config_schema = schemas::config,
-            .thread_safe = true,
-            .operations =
-                {
-                    {.name = "get_customer",
-                     .description = "Finds one customer by exactly one of id, email or phone (phone numbers are "
-                                    "normalized before matching).",
-                     .input_schema = schemas::get_customer_input,
-                     .output_schema = schemas::get_customer_output(),
-                     .flags = query},
-                    {.name = "search",
-                     .description = "Customers whose name, e-mail address or company contain every word of the "
-                                    "query, by name, a page at a time.",
-                     .input_schema = schemas::search_input,
-                     .output_schema = schemas::search_output(),
-                     .flags = query},
-                    {.name = "upsert",
-                     .description = "Creates or updates a customer, found by id, or by email without an id. Absent "
-                                    "fields stay; null clears email, phone, company or notes.",
-                     .input_schema = schemas::upsert_input,
-                     .output_schema = schemas::upsert_output(),
-                     .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
-                              TOOLHOST_OPERATION_CANCELLABLE},
-                    {.name = "log_interaction",
-                     .description = "Records a contact with a customer (channel, summary, outcome). Idempotent: the "
-                                    "same idempotency_key (default: the request id) returns the same interaction.",
-                     .input_schema = schemas::log_interaction_input,
-                     .output_schema = schemas::log_interaction_output(),
-                     .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE},
-                    {.name = "recent_interactions",
-                     .description = "A customer's latest interactions, newest first.",
-                     .input_schema = schemas::recent_interactions_input,
-                     .output_schema = schemas::recent_interactions_output(),
-                     .flags = query},
-                },
-        };
-    }
+    static const json_table<crm_tool>& table();
 
     void initialize(sdk::init_context& init) {
-        const args cfg(init.config(), "config");
-        country_code_ = cfg.string_or("default_country_code", "");
-        if (!country_code_.empty() &&
-            (country_code_.size() > 3 || country_code_.front() == '0' ||
-             country_code_.find_first_not_of("0123456789") != std::string::npos))
-            invalid_argument("config/default_country_code", "must be 1 to 3 digits, e.g. \"1\" or \"44\"");
-        const std::string kind = cfg.string_or("backend", "sqlite");
-        if (kind == "rest") {
-            auto rest = cfg.optional_object("rest");
-            if (!rest) invalid_argument("config/rest", "is required when backend is rest");
-            const args r(*rest);
-            rest_backend::options o;
-            o.base_url = r.required_string("base_url");
-            o.bearer_token = token_from(r);
-            o.connect_timeout = std::chrono::milliseconds(r.int_or("connect_timeout_ms", 2000, 1, 600000));
-            o.request_timeout = std::chrono::milliseconds(r.int_or("request_timeout_ms", 10000, 1, 600000));
-            o.ca_file = r.string_or("ca_file", "");
-            backend_ = std::make_unique<rest_backend>(std::move(o));
-            host_.log(sdk::log_level::info, "customers come from " + r.required_string("base_url"));
-        } else if (kind == "sqlite") {
-            sqlite_backend::options o;
-            o.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
-            o.seed_sample = cfg.bool_or("sample_data", true);
-            if (o.seed_sample)
-                o.sample_json = toolhost::plugins::paths::read_small_file(
-                    toolhost::plugins::paths::next_to_plugin("crm/sample/customers.json"), "config/sample_data");
-            backend_ = std::make_unique<sqlite_backend>(std::filesystem::path(init.data_dir()) / "crm.db", o);
+        crm_config config = read_config(init.config());
+        country_code_ = config.country_code;
+        if (config.rest) {
+            const std::string url = config.rest_options.base_url;
+            backend_ = std::make_unique<rest_backend>(std::move(config.rest_options));
+            host_.log(sdk::log_level::info, "customers come from " + url);
         } else {
-            invalid_argument("config/backend", "must be sqlite or rest, got '" + kind + "'");
+            backend_ = std::make_unique<sqlite_backend>(std::filesystem::path(init.data_dir()) / "crm.db",
+                                                        config.sqlite_options);
         }
     }
 
     void cleanup() { backend_.reset(); }
 
-    sdk::result invoke(sdk::call_context& call) {
-        const args a(call.arguments());
-        const auto op = call.operation();
-        json::object out;
-        if (op == "get_customer")
-            out = json::object{{"customer", backend_->get_customer(key_of(a), call)}};
-        else if (op == "search")
-            out = search(a, call);
-        else if (op == "upsert")
-            out = upsert(a, call);
-        else if (op == "log_interaction")
-            out = log_interaction(a, call);
-        else if (op == "recent_interactions")
-            out = recent_interactions(a, call);
-        else
-            return sdk::result::fail(status::unimplemented, "crm has no operation '" + std::string(op) + "'");
-        return sdk::result::ok(to_json(out));
+private:
+    // The operations, in the order of the table.
+    json::object get_customer(const args& a, const sdk::call_context& call) {
+        return json::object{{"customer", backend_->get_customer(key_of(a), call)}};
     }
 
-private:
     customer_key key_of(const args& a) const {
         const int given = (a.has("id") ? 1 : 0) + (a.has("email") ? 1 : 0) + (a.has("phone") ? 1 : 0);
         if (given != 1) invalid_argument("id|email|phone", "give exactly one of id, email, phone");
@@ -202,7 +101,7 @@ private:
 
     json::object search(const args& a, const sdk::call_context& call) {
         const std::string query = a.string_or("query", "");
-        if (word_count(query) > max_query_words)
+        if (text::words(query).size() > max_query_words)
             invalid_argument("query", "at most " + std::to_string(max_query_words) + " words");
         const int64_t limit = a.int_or("limit", 20, 1, 100);
         const int64_t offset = a.int_or("offset", 0, 0, INT64_MAX);
@@ -267,6 +166,59 @@ private:
     std::string country_code_;
     std::unique_ptr<backend> backend_;
 };
+
+
+const json_table<crm_tool>& crm_tool::table() {
+    constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY |
+                               TOOLHOST_OPERATION_CANCELLABLE;
+    static const json_table<crm_tool> t{
+        .name = "crm",
+        .version = "1.0.0",
+        .description = "Customers and their interactions: look up, search, create or update, log and list "
+                       "(SQLite with sample data, or a CRM service over REST).",
+        .config_schema = schemas::config,
+        .thread_safe = true,
+        .operations =
+            {
+                {.name = "get_customer",
+                 .description = "Finds one customer by exactly one of id, email or phone (phone numbers are "
+                                "normalized before matching).",
+                 .input_schema = schemas::get_customer_input,
+                 .output_schema = schemas::get_customer_output(),
+                 .flags = query,
+                 .run = {&crm_tool::get_customer}},
+                {.name = "search",
+                 .description = "Customers whose name, e-mail address or company contain every word of the "
+                                "query, by name, a page at a time.",
+                 .input_schema = schemas::search_input,
+                 .output_schema = schemas::search_output(),
+                 .flags = query,
+                 .run = {&crm_tool::search}},
+                {.name = "upsert",
+                 .description = "Creates or updates a customer, found by id, or by email without an id. Absent "
+                                "fields stay; null clears email, phone, company or notes.",
+                 .input_schema = schemas::upsert_input,
+                 .output_schema = schemas::upsert_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
+                          TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&crm_tool::upsert}},
+                {.name = "log_interaction",
+                 .description = "Records a contact with a customer (channel, summary, outcome). Idempotent: the "
+                                "same idempotency_key (default: the request id) returns the same interaction.",
+                 .input_schema = schemas::log_interaction_input,
+                 .output_schema = schemas::log_interaction_output(),
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&crm_tool::log_interaction}},
+                {.name = "recent_interactions",
+                 .description = "A customer's latest interactions, newest first.",
+                 .input_schema = schemas::recent_interactions_input,
+                 .output_schema = schemas::recent_interactions_output(),
+                 .flags = query,
+                 .run = {&crm_tool::recent_interactions}},
+            },
+    };
+    return t;
+}
 
 }  // namespace
 }  // namespace toolhost::plugins::crm

@@ -1,0 +1,56 @@
+#include "config.hpp"
+
+#include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/http_client.hpp>
+#include <toolhost_plugins/paths.hpp>
+#include <toolhost_plugins/sample.hpp>
+
+namespace toolhost::plugins::crm {
+
+namespace {
+
+rest_backend::options rest_options_of(const args& cfg) {
+    auto rest = cfg.optional_object("rest");
+    if (!rest) invalid_argument("config/rest", "is required when backend is rest");
+    const args r(*rest);
+    rest_backend::options o;
+    o.base_url = r.required_string("base_url");
+    o.bearer_token = http::bearer_token(r, "config/rest");
+    o.connect_timeout = std::chrono::milliseconds(r.int_or("connect_timeout_ms", 2000, 1, 600000));
+    o.request_timeout = std::chrono::milliseconds(r.int_or("request_timeout_ms", 10000, 1, 600000));
+    o.ca_file = r.string_or("ca_file", "");
+    return o;
+}
+
+sqlite_backend::options sqlite_options_of(const args& cfg) {
+    sqlite_backend::options o;
+    o.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
+    o.seed_sample = sqlite::sample_data_wanted(cfg);
+    if (o.seed_sample)
+        o.sample_json = paths::read_small_file(paths::next_to_plugin("crm/sample/customers.json"), "config/sample_data");
+    return o;
+}
+
+}  // namespace
+
+crm_config read_config(std::string_view json) {
+    const args cfg(json, "config");
+    crm_config c;
+    c.country_code = cfg.string_or("default_country_code", "");
+    if (!c.country_code.empty() &&
+        (c.country_code.size() > 3 || c.country_code.front() == '0' ||
+         c.country_code.find_first_not_of("0123456789") != std::string::npos))
+        invalid_argument("config/default_country_code", "must be 1 to 3 digits, e.g. \"1\" or \"44\"");
+    const std::string kind = cfg.string_or("backend", "sqlite");
+    if (kind == "rest") {
+        c.rest = true;
+        c.rest_options = rest_options_of(cfg);
+    } else if (kind == "sqlite") {
+        c.sqlite_options = sqlite_options_of(cfg);
+    } else {
+        invalid_argument("config/backend", "must be sqlite or rest, got '" + kind + "'");
+    }
+    return c;
+}
+
+}  // namespace toolhost::plugins::crm

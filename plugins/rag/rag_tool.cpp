@@ -1,0 +1,265 @@
+// rag: a knowledge base searched with SQLite FTS5 (BM25). Documents come from files under the
+// allowed folders (`index`) or from callers (`index_text`, e.g. the attachment tool); they are
+// cut into overlapping chunks, and `search` returns the best chunks with their source, position,
+// score and a highlighted snippet. docs/tools/rag.md is the user's guide.
+#include "config.hpp"
+#include "extract.hpp"
+#include "indexer.hpp"
+#include "query.hpp"
+#include "schemas.hpp"
+#include "store.hpp"
+
+#include <toolhost/plugin.hpp>
+#include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/json_operation.hpp>
+#include <toolhost_plugins/paths.hpp>
+#include <toolhost_plugins/sha256.hpp>
+#include <toolhost_plugins/sqlite.hpp>
+#include <toolhost_plugins/text.hpp>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <memory>
+
+namespace toolhost::plugins::rag {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::optional<std::vector<std::string>> optional_tags(const args& a) {
+    if (!a.has("tags")) return std::nullopt;
+    auto tags = a.string_list("tags");
+    for (size_t i = 0; i < tags.size(); ++i)
+        if (tags[i].empty()) invalid_argument("tags/" + std::to_string(i), "must not be empty");
+    return tags;
+}
+
+// The names a `source`/`folder` argument may mean: as given (index_text names, or a stored path
+// copied from a result), and as a path resolved like `index` resolves it ("docs/faq.md" from
+// the directory the host runs in).
+std::vector<std::string> name_forms(const std::string& given) {
+    std::vector<std::string> forms{given};
+    std::string resolved = paths::resolve(fs::path(given)).string();
+    if (resolved != given) forms.push_back(std::move(resolved));
+    return forms;
+}
+
+// The codes a file of a folder run can fail with, spelled as the host spells them.
+std::string_view status_name(sdk::status s) noexcept {
+    switch (s) {
+        case sdk::status::invalid_argument: return "INVALID_ARGUMENT";
+        case sdk::status::not_found: return "NOT_FOUND";
+        case sdk::status::permission_denied: return "PERMISSION_DENIED";
+        case sdk::status::failed_precondition: return "FAILED_PRECONDITION";
+        case sdk::status::resource_exhausted: return "RESOURCE_EXHAUSTED";
+        case sdk::status::unavailable: return "UNAVAILABLE";
+        case sdk::status::data_loss: return "DATA_LOSS";
+        case sdk::status::cancelled: return "CANCELLED";
+        default: return "INTERNAL";
+    }
+}
+
+json::object report_json(const index_report& r) {
+    json::array errors;
+    for (const auto& e : r.errors)
+        errors.push_back(json::object{{"path", e.path}, {"code", status_name(e.code)}, {"message", e.message}});
+    return {{"path", r.path},           {"files", r.files},       {"added", r.added},
+            {"updated", r.updated},     {"unchanged", r.unchanged}, {"removed", r.removed},
+            {"chunks", r.chunks},       {"errors", std::move(errors)}};
+}
+
+std::string summary(const index_report& r) {
+    return "indexed " + r.path + ": " + std::to_string(r.files) + " files, " + std::to_string(r.added) + " added, " +
+           std::to_string(r.updated) + " updated, " + std::to_string(r.unchanged) + " unchanged, " +
+           std::to_string(r.removed) + " removed, " + std::to_string(r.errors.size()) + " errors";
+}
+
+// ------------------------------------------------------------------------------ the tool
+
+class rag_tool {
+public:
+    static const json_table<rag_tool>& table();
+
+    explicit rag_tool(sdk::host host) : host_(host) {}
+
+    void initialize(sdk::init_context& init) {
+        const fs::path data_dir(init.data_dir());
+        fs::path sample = paths::next_to_plugin("rag/sample");
+        std::error_code ec;
+        if (!sample.empty() && !fs::is_directory(sample, ec)) sample.clear();
+        config_ = read_config(init.config(), data_dir, sample);
+        allowed_ = paths::allowed_dirs(config_.allowed_dirs);
+        store_ = std::make_unique<store>(store_options{data_dir / "rag.db", config_.chunking, config_.busy_timeout_ms});
+        indexer_ = std::make_unique<indexer>(*store_, allowed_, config_.max_file_bytes);
+        index_on_start();
+    }
+
+    void cleanup() {
+        indexer_.reset();
+        store_.reset();
+    }
+
+private:
+    // Brings the configured folders up to date. A folder that is missing is only a warning (the
+    // tool still serves what it has); one outside allowed_dirs is a configuration error.
+    void index_on_start() {
+        for (size_t i = 0; i < config_.index_on_start.size(); ++i) {
+            const std::string field = "index_on_start/" + std::to_string(i);
+            const std::string path = config_.index_on_start[i].string();
+            try {
+                const index_report r = indexer_->index_path(field, path, std::nullopt, false, run_hooks{});
+                host_.log(sdk::log_level::info, summary(r));
+                for (const auto& e : r.errors) host_.log(sdk::log_level::warning, "not indexed: " + e.message);
+            } catch (const sqlite::sqlite_error&) {
+                throw;
+            } catch (const sdk::error& e) {
+                if (e.code() != sdk::status::not_found) throw;
+                host_.log(sdk::log_level::warning, std::string("index_on_start: ") + e.what());
+            }
+        }
+    }
+
+    // The operations, in the order of the table.
+    json::object index(const args& a, const sdk::call_context& call) {
+        run_hooks hooks;
+        hooks.cancelled = [&call] { return call.cancelled(); };
+        hooks.progress = [&call](double done, double total, std::string_view message) {
+            call.progress(done, total, message);
+        };
+        const index_report r = indexer_->index_path("path", a.required_string("path"), optional_tags(a),
+                                                    a.bool_or("force", false), hooks);
+        return report_json(r);
+    }
+
+    json::object index_text(const args& a, const sdk::call_context&) {
+        document_input doc;
+        doc.source = a.required_string("source");
+        if (doc.source.empty() || doc.source.size() > 1024) invalid_argument("source", "must be 1 to 1024 bytes long");
+        const std::string text = a.required_string("text");
+        if (text.size() > config_.max_file_bytes)
+            invalid_argument("text", "is " + std::to_string(text.size()) + " bytes, over the limit of " +
+                                         std::to_string(config_.max_file_bytes) + " (max_file_bytes)");
+        const std::string format_name = a.string_or("format", "text");
+        const auto format = parse_format(format_name);
+        if (!format) invalid_argument("format", "must be text, markdown, html or json, got " + format_name);
+        doc.kind = document_kind::text;
+        doc.text = extract_text(text, *format, "text");
+        if (std::all_of(doc.text.begin(), doc.text.end(), [](unsigned char c) { return std::isspace(c); }))
+            invalid_argument("text", "has nothing to index (only white space or markup)");
+        // The format is part of the fingerprint: the same bytes read as HTML are another text.
+        doc.content_hash = sha256::of(format_name + '\n' + text);
+        doc.bytes = static_cast<int64_t>(text.size());
+        doc.tags = optional_tags(a);
+        const upsert_result r = store_->upsert(doc, false);
+        return json::object{
+            {"source", doc.source}, {"status", change_name(r.what)}, {"chunks", r.chunks}, {"chars", r.chars}};
+    }
+
+    json::object search(const args& a, const sdk::call_context&) {
+        const std::string query = a.required_string("query");
+        search_request req;
+        req.match = match_expression(query);
+        if (req.match.empty()) invalid_argument("query", "has no words to search for");
+        req.limit = a.int_or("top_k", 5, 1, 100);
+        if (auto s = a.optional_string("source")) req.sources = name_forms(*s);
+        if (auto f = a.optional_string("folder")) req.folders = name_forms(*f);
+        if (auto t = optional_tags(a)) req.tags = std::move(*t);
+        json::array results;
+        for (auto& h : store_->search(req)) {
+            results.push_back(json::object{
+                {"source", std::move(h.source)},
+                {"position", json::object{{"chunk", h.chunk}, {"start", h.start_char}, {"end", h.end_char}}},
+                {"score", h.score},
+                {"snippet", std::move(h.snippet)},
+                {"text", std::move(h.text)},
+                {"tags", json::parse(h.tags_json)},
+            });
+        }
+        return json::object{{"query", query}, {"results", std::move(results)}};
+    }
+
+    json::object stats(const args&, const sdk::call_context&) {
+        const store_stats s = store_->stats();
+        json::value last = s.last_indexed ? json::value(*s.last_indexed) : json::value(nullptr);
+        return json::object{
+            {"documents", s.documents}, {"chunks", s.chunks}, {"bytes", s.bytes}, {"last_indexed", std::move(last)}};
+    }
+
+    json::object remove(const args& a, const sdk::call_context&) {
+        const auto source = a.optional_string("source");
+        const auto folder = a.optional_string("folder");
+        if (source.has_value() == folder.has_value()) invalid_argument("source", "give either source or folder, not both");
+        const removal r = source ? store_->remove(name_forms(*source), {}) : store_->remove({}, name_forms(*folder));
+        if (r.documents == 0) {
+            if (source) throw sdk::error(sdk::status::not_found, "source: no document named " + *source);
+            throw sdk::error(sdk::status::not_found, "folder: no document below " + *folder);
+        }
+        return json::object{{"documents", r.documents}, {"chunks", r.chunks}};
+    }
+
+    sdk::host host_;
+    rag_config config_;
+    paths::allowed_dirs allowed_;
+    std::unique_ptr<store> store_;
+    std::unique_ptr<indexer> indexer_;
+};
+
+
+const json_table<rag_tool>& rag_tool::table() {
+    static const json_table<rag_tool> t{
+        .name = "rag",
+        .version = "1.0.0",
+        .description = "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
+                       "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).",
+        .config_schema = schemas::config,
+        .thread_safe = true,  // the store pools connections; everything else is read-only after initialize
+        .operations =
+            {
+                {.name = "index",
+                 .description = "Indexes a file or a folder (recursively) under allowed_dirs. Incremental: unchanged "
+                                "files are skipped, changed ones re-chunked, and documents of files that disappeared "
+                                "from the folder removed. Reports progress per file and can be cancelled between "
+                                "files.",
+                 .input_schema = schemas::index_input,
+                 .output_schema = schemas::index_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_CANCELLABLE,
+                 .run = {&rag_tool::index}},
+                {.name = "index_text",
+                 .description = "Indexes text that does not live in a file under a source name (e.g. an "
+                                "attachment's text). The same name again replaces the document.",
+                 .input_schema = schemas::index_text_input,
+                 .output_schema = schemas::index_text_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT,
+                 .run = {&rag_tool::index_text}},
+                {.name = "search",
+                 .description = "The best chunks for a query, ranked by BM25, with source, position, score and a "
+                                "snippet whose matches are marked <mark>...</mark>. Filters: source, folder, tags.",
+                 .input_schema = schemas::search_input,
+                 .output_schema = schemas::search_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
+                 .run = {&rag_tool::search}},
+                {.name = "stats",
+                 .description = "How many documents, chunks and bytes are indexed, and when the last write was.",
+                 .input_schema = schemas::stats_input,
+                 .output_schema = schemas::stats_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
+                 .run = {&rag_tool::stats}},
+                {.name = "delete",
+                 .description = "Removes one document (source) or every document below a folder (folder).",
+                 .input_schema = schemas::delete_input,
+                 .output_schema = schemas::delete_output,
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE,
+                 .run = {&rag_tool::remove}},
+            },
+    };
+    return t;
+}
+
+}  // namespace
+}  // namespace toolhost::plugins::rag
+
+TOOLHOST_PLUGIN("rag", "1.0.0", toolhost::plugins::rag::rag_tool)

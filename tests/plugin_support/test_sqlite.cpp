@@ -1,0 +1,127 @@
+// toolhost_plugin_sqlite: the RAII layer over SQLite, the connection pool, and the sample data
+// seeded once (sample.hpp).
+#include <boost/test/unit_test.hpp>
+
+#include <toolhost_plugins/connection_pool.hpp>
+#include <toolhost_plugins/sample.hpp>
+#include <toolhost_plugins/sqlite.hpp>
+
+#include "test_support.hpp"
+
+namespace plugins = toolhost::plugins;
+namespace sqlite = toolhost::plugins::sqlite;
+namespace sdk = toolhost::sdk;
+using toolhost::test::temp_dir;
+
+namespace {
+
+int64_t count(sqlite::database& db, const std::string& table) {
+    auto st = db.prepare("SELECT count(*) FROM " + table);
+    st.step();
+    return st.int64(0);
+}
+
+const std::vector<std::string_view> schema = {
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sqlite_database)
+
+BOOST_AUTO_TEST_CASE(migrates_once_and_rolls_back_what_is_not_committed) {
+    temp_dir dir;
+    auto db = sqlite::database::open(dir.path() / "sub" / "a.db");
+    sqlite::migrate(db, schema);
+    sqlite::migrate(db, schema);  // already there: nothing to do
+    {
+        sqlite::transaction tx(db);
+        db.prepare("INSERT INTO items (name) VALUES (?1)").bind(1, "kept").run();
+        tx.commit();
+    }
+    {
+        sqlite::transaction tx(db);
+        db.prepare("INSERT INTO items (name) VALUES (?1)").bind(1, "dropped").run();
+    }
+    BOOST_TEST(count(db, "items") == 1);
+    const std::vector<std::string_view> older = {schema[0]};
+    BOOST_CHECK_THROW(sqlite::migrate(db, older), sdk::error);  // newer than the code
+}
+
+BOOST_AUTO_TEST_CASE(errors_carry_a_status_that_says_whether_to_retry) {
+    BOOST_TEST(static_cast<int>(sqlite::status_of(SQLITE_BUSY)) == static_cast<int>(sdk::status::unavailable));
+    BOOST_TEST(static_cast<int>(sqlite::status_of(SQLITE_CORRUPT)) == static_cast<int>(sdk::status::data_loss));
+    BOOST_TEST(static_cast<int>(sqlite::status_of(SQLITE_CONSTRAINT_UNIQUE)) ==
+               static_cast<int>(sdk::status::failed_precondition));
+    temp_dir dir;
+    auto db = sqlite::database::open(dir.path() / "a.db");
+    BOOST_CHECK_THROW(db.exec("SELECT * FROM nowhere"), sqlite::sqlite_error);
+}
+
+BOOST_AUTO_TEST_CASE(fts5_queries_quote_every_word) {
+    BOOST_TEST(sqlite::fts5_query("refund  NOT \"x") == R"("refund" OR "NOT" OR """x")");
+    BOOST_TEST(sqlite::fts5_query("a b", " AND ") == R"("a" AND "b")");
+    BOOST_TEST(sqlite::fts5_query("   ").empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_pool_hands_out_connections_and_keeps_idle_ones) {
+    temp_dir dir;
+    sqlite::connection_pool pool(dir.path() / "p.db", {}, 2);
+    {
+        auto a = pool.acquire();
+        auto b = pool.acquire();
+        a->exec("CREATE TABLE t (x)");
+        b->exec("INSERT INTO t VALUES (1)");
+    }
+    auto c = pool.acquire();
+    BOOST_TEST(count(*c, "t") == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(sample_data)
+
+BOOST_AUTO_TEST_CASE(is_wanted_by_default_and_seed_sample_is_its_old_name) {
+    BOOST_TEST(sqlite::sample_data_wanted(plugins::args("{}")));
+    BOOST_TEST(!sqlite::sample_data_wanted(plugins::args(R"({"sample_data":false})")));
+    BOOST_TEST(!sqlite::sample_data_wanted(plugins::args(R"({"seed_sample":false})")));
+    BOOST_TEST(sqlite::sample_data_wanted(plugins::args(R"({"seed_sample":true})")));
+    BOOST_CHECK_THROW(sqlite::sample_data_wanted(plugins::args(R"({"seed_sample":true,"sample_data":true})")),
+                      sdk::error);
+}
+
+BOOST_AUTO_TEST_CASE(is_seeded_once_even_after_its_records_are_deleted) {
+    temp_dir dir;
+    auto db = sqlite::database::open(dir.path() / "s.db");
+    sqlite::migrate(db, schema);
+    int runs = 0;
+    const auto insert = [&] {
+        ++runs;
+        db.exec("INSERT INTO items (name) VALUES ('sample')");
+        return std::string("seeded for the test");
+    };
+    BOOST_TEST(!sqlite::sample_seeded(db, "meta"));
+    BOOST_TEST(sqlite::seed_once(db, "meta", insert));
+    BOOST_TEST(sqlite::sample_seeded(db, "meta"));
+    db.exec("DELETE FROM items");
+    BOOST_TEST(!sqlite::seed_once(db, "meta", insert));
+    BOOST_TEST(runs == 1);
+    BOOST_TEST(count(db, "items") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_seed_leaves_nothing_behind) {
+    temp_dir dir;
+    auto db = sqlite::database::open(dir.path() / "s.db");
+    sqlite::migrate(db, schema);
+    BOOST_CHECK_THROW(sqlite::seed_once(db, "meta",
+                                        [&]() -> std::string {
+                                            db.exec("INSERT INTO items (name) VALUES ('half')");
+                                            throw sdk::error(sdk::status::invalid_argument, "bad sample");
+                                        }),
+                      sdk::error);
+    BOOST_TEST(count(db, "items") == 0);
+    BOOST_TEST(!sqlite::sample_seeded(db, "meta"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
