@@ -4,7 +4,9 @@
 #include <toolhost/config.hpp>
 #include <toolhost/host.hpp>
 #include <toolhost/logging.hpp>
-#include <toolhost/serve.hpp>
+#include <toolhost/serve/failure_json.hpp>
+#include <toolhost/serve/http_server.hpp>
+#include <toolhost/serve/stdio_server.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -388,7 +390,7 @@ private:
 
     int fail(status_code code, const std::string& message, int rc) {
         if (o_.json)
-            out_ << failure_json(status_name(code), message) << '\n';
+            out_ << serve::failure_json(status_name(code), message) << '\n';
         else
             err_ << "toolhost: " << status_name(code) << ": " << message << '\n';
         rc_ = rc;

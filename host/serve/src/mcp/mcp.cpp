@@ -1,5 +1,5 @@
 #include <toolhost/logging.hpp>
-#include <toolhost/mcp.hpp>
+#include <toolhost/serve/mcp.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

@@ -18,7 +18,8 @@
 // - stop() waits for "busy" tokens: one per request from the moment it is read until its
 //   response is written, one per MCP message handed to the engine until finish(), one per REST
 //   call until its completion.
-#include <toolhost/serve.hpp>
+#include <toolhost/serve/http_server.hpp>
+#include <toolhost/serve/failure_json.hpp>
 
 #include <toolhost/logging.hpp>
 #include <toolhost/tool_descriptor.hpp>
