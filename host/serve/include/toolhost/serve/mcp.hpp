@@ -129,8 +129,14 @@ private:
     friend class server;
     session(server& srv, std::string id, bool stateless);
     void on_notification(std::string_view method, const boost::json::object& params);
+    // Finds the method in a table and checks the session state it needs.
     void on_request(std::string_view method, const boost::json::value& id, boost::json::object params,
                     std::shared_ptr<exchange> out);
+    // The methods of the table (session_methods.cpp, tools_call.cpp).
+    void on_ping(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void on_initialize(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void on_tools_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void on_set_level(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
     void call_tool(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
     void send_standalone(const std::string& message);
     server& server_;
