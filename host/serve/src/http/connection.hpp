@@ -150,6 +150,7 @@ private:
     };
 
     void mcp_post();
+    void handle_in_engine(mcp::session& session, json::value message, std::shared_ptr<mcp::exchange> ex);
     void mcp_get();
     void mcp_delete();
     void start_sse(std::string_view session_header);

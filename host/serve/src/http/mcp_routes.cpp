@@ -128,10 +128,15 @@ void connection::mcp_post() {
     self_hold_ = shared_from_this();
     auto ex = std::make_shared<mcp_exchange>(st_, this, weak_from_this(), seq_, mcp_.json_only);
 
+    handle_in_engine(*session, std::move(message), std::move(ex));
+}
+
+// Hands the message to the engine; what it sends from inside handle() goes out once it returned.
+void connection::handle_in_engine(mcp::session& session, json::value message, std::shared_ptr<mcp::exchange> ex) {
     mcp_.in_handle = true;
     tls_handling = this;
     try {
-        session->handle(std::move(message), std::move(ex));
+        session.handle(std::move(message), std::move(ex));
     } catch (...) {
         tls_handling = nullptr;
         mcp_.in_handle = false;
