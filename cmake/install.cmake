@@ -10,7 +10,7 @@ install(TARGETS toolhost_sdk toolhost_host toolhost_serve
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS toolhost RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
-install(DIRECTORY sdk/include/ host/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(DIRECTORY sdk/include/ host/include/ host/serve/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(EXPORT ToolhostTargets
     NAMESPACE Toolhost::
     DESTINATION ${TOOLHOST_CMAKE_DIR}

@@ -1,8 +1,5 @@
 #include <toolhost/status.hpp>
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/object.hpp>
-
 #include <array>
 
 namespace toolhost {
@@ -83,10 +80,6 @@ tool_exception::tool_exception(tool_error e) : std::runtime_error(e.to_string())
 
 void throw_exception_from_error(const tool_error& e, const boost::source_location&) {
     throw tool_exception(e);
-}
-
-std::string failure_json(std::string_view code, std::string_view message) {
-    return boost::json::serialize(boost::json::object{{"ok", false}, {"error", {{"code", code}, {"message", message}}}});
 }
 
 }  // namespace toolhost

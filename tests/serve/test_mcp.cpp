@@ -4,7 +4,7 @@
 #define BOOST_TEST_MODULE mcp
 #include <boost/test/unit_test.hpp>
 
-#include <toolhost/mcp.hpp>
+#include <toolhost/serve/mcp.hpp>
 
 #include "test_support.hpp"
 

@@ -8,8 +8,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <toolhost/host.hpp>
-#include <toolhost/mcp.hpp>
-#include <toolhost/serve.hpp>
+#include <toolhost/serve/mcp.hpp>
+#include <toolhost/serve/http_server.hpp>
 
 #include "test_support.hpp"
 

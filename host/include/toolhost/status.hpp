@@ -51,10 +51,6 @@ std::string_view status_name(status_code c) noexcept;
 /// Parses "INVALID_ARGUMENT" (case-sensitive) back to a code.
 std::optional<status_code> parse_status_name(std::string_view name) noexcept;
 
-/// A failed call as `toolhost call --json` and the REST API answer it:
-/// {"ok":false,"error":{"code":"<code>","message":"<message>"}}.
-std::string failure_json(std::string_view code, std::string_view message);
-
 /// Maps a raw ABI status from a plugin to the enum; values outside 0..16 become unknown.
 status_code status_from_abi(toolhost_status_t raw) noexcept;
 

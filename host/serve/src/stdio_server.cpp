@@ -1,5 +1,5 @@
 #include <toolhost/logging.hpp>
-#include <toolhost/serve.hpp>
+#include <toolhost/serve/stdio_server.hpp>
 
 #include <atomic>
 #include <cerrno>

@@ -1,0 +1,172 @@
+#include "command_context.hpp"
+
+#include <toolhost/logging.hpp>
+#include <toolhost/serve/failure_json.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#ifndef TOOLHOST_SOURCE_CONF
+#define TOOLHOST_SOURCE_CONF ""
+#endif
+
+namespace toolhost::cli {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string server_url(const options& o) {
+    if (o.server) return *o.server;
+    if (auto env = process_env("TOOLHOST_SERVER"); env && !env->empty()) return *env;
+    return "http://127.0.0.1:8080";
+}
+}  // namespace
+
+int exit_code_for(status_code c) {
+    switch (c) {
+    case status_code::ok: return exit_code::ok;
+    case status_code::invalid_argument:
+    case status_code::out_of_range:
+    case status_code::not_found:
+    case status_code::already_exists:
+    case status_code::failed_precondition: return exit_code::data;
+    case status_code::permission_denied:
+    case status_code::unauthenticated: return exit_code::no_perm;
+    case status_code::unavailable:
+    case status_code::deadline_exceeded:
+    case status_code::resource_exhausted:
+    case status_code::cancelled:
+    case status_code::aborted:
+    case status_code::unimplemented: return exit_code::unavailable;
+    case status_code::internal:
+    case status_code::unknown:
+    case status_code::data_loss: return exit_code::internal;
+    }
+    return exit_code::internal;
+}
+
+
+int command_context::usage(std::string_view problem) {
+    err_ << "toolhost: " << problem << "\n\n" << usage_text;
+    return exit_code::usage;
+}
+
+int command_context::check_args(std::size_t min, std::size_t max, std::string_view problem) {
+    const auto n = o_.positional.size();
+    return n < min || n > max ? usage(problem) : exit_code::ok;
+}
+
+int command_context::open_host() {
+    if (int rc = load_config(); rc != exit_code::ok) return rc;
+    host_.emplace(std::move(config_));
+    host_->load_plugins();
+    return exit_code::ok;
+}
+
+int command_context::config_errors(const std::vector<json_diagnostic>& errors) {
+    for (const auto& d : errors) err_ << d.to_string() << '\n';
+    if (o_.json) {
+        json::array a;
+        for (const auto& d : errors) a.push_back(json::value(d.to_string()));
+        out_ << json::serialize(json::object{{"ok", false}, {"problems", std::move(a)}}) << '\n';
+    }
+    return exit_code::config;
+}
+
+int command_context::load_config() {
+    std::optional<fs::path> file = o_.config_file;
+    if (!file) {
+        if (auto env = process_env("TOOLHOST_CONFIG"); env && !env->empty())
+            file = *env;
+        else if (std::string_view(TOOLHOST_SOURCE_CONF).size() > 0 && fs::exists(TOOLHOST_SOURCE_CONF))
+            file = fs::path(TOOLHOST_SOURCE_CONF);
+    }
+    auto loaded = file ? toolhost::load_config(*file, process_env) : default_config(process_env);
+    if (!loaded) return config_errors(loaded.error());
+    config_ = std::move(*loaded);
+
+    // Command line beats environment beats file.
+    std::vector<json_diagnostic> errors;
+    if (o_.log_level) {
+        if (!logging::parse_level(*o_.log_level))
+            errors.push_back({"command line", 1, 1, "--log-level", "expected trace, debug, info, warning, error or off, got '" + *o_.log_level + "'"});
+        else
+            config_.log_level = *o_.log_level;
+    }
+    if (o_.log_format) {
+        if (!logging::parse_format(*o_.log_format))
+            errors.push_back({"command line", 1, 1, "--log-format", "expected text or json, got '" + *o_.log_format + "'"});
+        else
+            config_.log_format = *o_.log_format;
+    }
+    if (!errors.empty()) return config_errors(errors);
+    if (o_.threads) config_.threads = *o_.threads;
+    std::vector<fs::path> dirs;
+    if (o_.default_plugins) {
+        auto bundled = exe_.parent_path().parent_path() / "lib" / "toolhost" / "plugins";
+        std::error_code ec;
+        if (fs::is_directory(bundled, ec)) dirs.push_back(bundled);
+    }
+    dirs.insert(dirs.end(), config_.plugin_dirs.begin(), config_.plugin_dirs.end());
+    dirs.insert(dirs.end(), o_.plugin_dirs.begin(), o_.plugin_dirs.end());
+    config_.plugin_dirs = std::move(dirs);
+    logging::init(*logging::parse_level(config_.log_level), *logging::parse_format(config_.log_format));
+    return exit_code::ok;
+}
+
+json::array command_context::rejected_json() const {
+    json::array a;
+    for (const auto& r : host_->last_load().rejected) a.push_back(json::object{{"path", r.path}, {"reason", r.reason}});
+    return a;
+}
+
+int command_context::tool_missing(const std::string& name) {
+    std::string msg = "no tool named '" + name + "'";
+    for (const auto& r : host_->last_load().rejected)
+        if (r.reason.find("'" + name + "'") != std::string::npos) msg += " (" + r.path + " was rejected: " + r.reason + ")";
+    return fail(status_code::not_found, msg, exit_code::unavailable);
+}
+
+int command_context::fail(status_code code, const std::string& message, int rc) {
+    if (o_.json)
+        out_ << serve::failure_json(status_name(code), message) << '\n';
+    else
+        err_ << "toolhost: " << status_name(code) << ": " << message << '\n';
+    rc_ = rc;
+    return rc;
+}
+
+std::optional<remote_response> command_context::remote(std::string_view method, const std::string& path, std::string_view body) {
+    const std::string token = process_env("TOOLHOST_AUTH_TOKEN").value_or("");
+    auto r = remote_request(method, server_url(o_), path, body, token);
+    if (r.status == 0) {
+        fail(status_code::unavailable, "no answer from toolhost serve: " + r.error + " (is it running? --server URL)",
+             exit_code::unavailable);
+        return std::nullopt;
+    }
+    if (r.status == 401) {
+        fail(status_code::unauthenticated,
+             "the server wants a bearer token: set TOOLHOST_AUTH_TOKEN to its serve.http.auth_token", exit_code::no_perm);
+        return std::nullopt;
+    }
+    return r;
+}
+
+int command_context::remote_failure(const remote_response& r) {
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    const json::object* e = nullptr;
+    if (!ec && v.is_object())
+        if (const auto* err = v.as_object().if_contains("error"); err && err->is_object()) e = &err->as_object();
+    if (e == nullptr)
+        return fail(status_code::internal, "HTTP " + std::to_string(r.status) + ": " + r.body, exit_code::internal);
+    const auto* c = e->if_contains("code");
+    const status_code code = c && c->is_string() ? parse_status_name(c->get_string()).value_or(status_code::unknown)
+                                                 : status_code::unknown;
+    const std::string message = e->contains("message") && e->at("message").is_string() ? std::string(e->at("message").as_string()) : r.body;
+    return fail(code, message, exit_code_for(code));
+}
+
+}  // namespace toolhost::cli

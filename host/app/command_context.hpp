@@ -1,0 +1,73 @@
+#pragma once
+// What every command works with: the parsed options, the output streams, the host (opened by
+// the commands that need one) and the steps they share (arguments, configuration, failures).
+
+#include "cli.hpp"
+#include "options.hpp"
+#include "remote.hpp"
+
+#include <toolhost/config.hpp>
+#include <toolhost/host.hpp>
+
+#include <boost/json/array.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace toolhost::cli {
+
+/// The exit code for a call's status code.
+int exit_code_for(status_code c);
+
+class command_context {
+public:
+    command_context(options o, std::filesystem::path exe, std::ostream& out, std::ostream& err)
+        : o_(std::move(o)), exe_(std::move(exe)), out_(out), err_(err) {}
+
+    const options& opts() const noexcept { return o_; }
+    std::ostream& out() noexcept { return out_; }
+    std::ostream& err() noexcept { return err_; }
+    /// The host; only after open_host() succeeded.
+    toolhost::host& host() noexcept { return *host_; }
+
+    /// Prints `problem` and the usage text; returns the usage exit code.
+    int usage(std::string_view problem);
+    /// ok when the command got from `min` to `max` arguments, else usage(problem).
+    int check_args(std::size_t min, std::size_t max, std::string_view problem);
+    /// Loads the configuration (file < environment < command line), starts logging, creates the
+    /// host and loads the plugins. ok, or the exit code of a configuration error.
+    int open_host();
+
+    /// Reports a failure (text on stderr, or the failure JSON with --json); returns `rc`.
+    int fail(status_code code, const std::string& message, int rc);
+    /// fail() for a tool that is not there, naming a rejected file that claimed the name.
+    int tool_missing(const std::string& name);
+    /// The exit code of the last fail().
+    int last_failure() const noexcept { return rc_; }
+    /// The rejected plugin files, as `list --json` and `status --json` show them.
+    boost::json::array rejected_json() const;
+
+    /// One request to the running `toolhost serve` (--server, $TOOLHOST_SERVER); on no usable
+    /// answer prints why and returns nullopt (last_failure() has the exit code).
+    std::optional<remote_response> remote(std::string_view method, const std::string& path, std::string_view body = {});
+    /// Prints an error answer of the REST API like a local failure; returns its exit code.
+    int remote_failure(const remote_response& r);
+
+private:
+    int config_errors(const std::vector<json_diagnostic>& errors);
+    int load_config();
+
+    options o_;
+    std::filesystem::path exe_;
+    std::ostream& out_;
+    std::ostream& err_;
+    host_config config_;
+    std::optional<toolhost::host> host_;
+    int rc_ = exit_code::ok;
+};
+
+}  // namespace toolhost::cli

@@ -1,0 +1,43 @@
+#include "commands.hpp"
+
+#include <toolhost/serve/service.hpp>
+#include <toolhost/serve/stdio_server.hpp>
+#include <toolhost/serve/stop_signals.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include <unistd.h>
+
+namespace toolhost::cli {
+namespace {
+
+// With --stdio the protocol stream is moved out of the plugins' reach before they load.
+int protect_protocol_stream(command_context& c) {
+    c.out().flush();
+    const int fd = serve::protect_stdout();
+    if (fd < 0) c.err() << "toolhost: cannot protect stdout: " << std::strerror(errno) << '\n';
+    return fd;
+}
+
+}  // namespace
+
+int cmd_serve(command_context& c) {
+    if (int rc = c.check_args(0, 0, "'serve' takes no arguments"); rc != exit_code::ok) return rc;
+    const options& o = c.opts();
+    serve::stop_signals signals;  // before the host starts threads, which inherit the blocked signals
+    const int protocol_fd = o.stdio ? protect_protocol_stream(c) : -1;
+    if (int rc = c.open_host(); rc != exit_code::ok) return rc;
+    if (o.stdio && protocol_fd < 0) return exit_code::internal;
+    serve::service_settings s{.serve = c.host().config().serve, .http = o.http.has_value() || !o.stdio,
+                              .stdio = o.stdio, .stdio_in = STDIN_FILENO, .stdio_out = protocol_fd,
+                              .port_file = o.port_file};
+    if (o.http) s.serve.listen = *o.http;
+    if (o.stateless) s.serve.stateless = true;
+    serve::service svc(c.host(), std::move(s), c.err());
+    if (!svc.start()) return exit_code::unavailable;
+    signals.run(svc);
+    return exit_code::ok;
+}
+
+}  // namespace toolhost::cli

@@ -1,0 +1,91 @@
+#pragma once
+/// The MCP engine for one host (toolhost/serve/mcp.hpp has the overview).
+
+#include <toolhost/host.hpp>
+#include <toolhost/serve/mcp_protocol.hpp>
+#include <toolhost/serve/mcp_session.hpp>
+
+#include <boost/json/array.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace toolhost::mcp {
+
+/// How the engine names and serves the tools.
+struct server_options {
+    /// How an MCP tool name is made from a tool and an operation: "{tool}" and "{operation}" are
+    /// replaced. The result must be 1-64 characters of [A-Za-z0-9_-]; longer names are cut and
+    /// given a hash suffix so they stay unique.
+    std::string tool_name = "{tool}_{operation}";
+    /// Tools per tools/list page.
+    std::size_t page_size = 100;
+    std::string server_name = "toolhost";
+    std::string server_title = "toolhost";
+    std::string server_version;  ///< empty: the host's version
+    /// Sent in the initialize result when not empty.
+    std::string instructions;
+    /// How long a tool call waits for the client's answer to a request of its own (sampling,
+    /// elicitation) at most; the call's own deadline may end the wait earlier.
+    std::chrono::milliseconds client_request_timeout{300000};
+    /// The deadline of a tools/call without one of its own; zero: none (the tool's policy
+    /// still applies).
+    std::chrono::milliseconds call_timeout{0};
+    /// Run calls of operations flagged TOOLHOST_OPERATION_NONBLOCKING (of thread-safe tools) on
+    /// the thread that handles the message (host::call_inline) instead of the worker pool.
+    bool inline_nonblocking = true;
+};
+
+/// The engine for one host; shared by every session and transport. Thread-safe.
+class server {
+public:
+    server(toolhost::host& h, server_options options);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    toolhost::host& host() noexcept { return host_; }
+    const server_options& options() const noexcept { return options_; }
+
+    /// A new session with the given id (the HTTP transport makes ids; "" for stdio).
+    std::shared_ptr<session> open_session(std::string id);
+    /// A session for stateless serving: it accepts every request without initialize, as if
+    /// the client had initialized with the latest revision and no capabilities.
+    std::shared_ptr<session> stateless_session();
+
+    /// The MCP tool list as tools/list returns it (all pages), for tests and the REST API.
+    boost::json::array tools() const;
+    /// The tool and operation an MCP tool name stands for, if any.
+    std::optional<std::pair<std::string, std::string>> resolve(std::string_view mcp_name) const;
+    /// Rebuilds the tool list from the host now and tells sessions if it changed. The server does
+    /// this by itself when a tool's state changes; embedders call it after set_policy() and such.
+    void refresh();
+    /// Problems found building names (collisions, invalid templates), as complete messages.
+    std::vector<std::string> naming_problems() const;
+
+    struct catalog;  ///< (internal) the tool list, rebuilt when tools change
+
+private:
+    friend class session;
+    void on_host_event(const host_event& e);
+    void broadcast_list_changed();
+    std::shared_ptr<const catalog> current() const;
+
+    toolhost::host& host_;
+    server_options options_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const catalog> catalog_;
+    std::vector<std::weak_ptr<session>> sessions_;
+    uint64_t subscription_ = 0;
+};
+
+/// The name template applied to one tool and operation (without the uniqueness suffix).
+std::string apply_name_template(std::string_view tmpl, std::string_view tool, std::string_view operation);
+
+}  // namespace toolhost::mcp

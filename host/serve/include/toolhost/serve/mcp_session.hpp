@@ -1,0 +1,73 @@
+#pragma once
+/// One MCP client's session (toolhost/serve/mcp.hpp has the overview).
+
+#include <toolhost/serve/mcp_protocol.hpp>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace toolhost::mcp {
+
+class server;
+
+/// One client's session: the negotiated protocol revision, its capabilities, its log level,
+/// its requests in flight and the requests the server has sent it. Thread-safe.
+class session : public std::enable_shared_from_this<session> {
+public:
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    /// The session id ("" for a stdio session or a stateless one).
+    const std::string& id() const noexcept { return id_; }
+    /// Handles one message (a JSON-RPC request, notification or response, as text). Returns at
+    /// once; the response comes through `out` (possibly on another thread, after handle()
+    /// returned). Messages that are not JSON, not JSON-RPC 2.0 or batches get their error
+    /// response through `out` too.
+    void handle(std::string_view message, std::shared_ptr<exchange> out);
+    void handle(const char* message, std::shared_ptr<exchange> out) { handle(std::string_view(message), std::move(out)); }
+    /// The same, for a message already parsed.
+    void handle(boost::json::value message, std::shared_ptr<exchange> out);
+
+    /// Whether initialize has completed (the initialize request answered).
+    bool initialized() const noexcept;
+    /// The negotiated revision; empty before initialize.
+    std::string protocol_version() const;
+    /// Sets the stream for unrelated notifications (null: none; they are dropped).
+    void set_standalone(std::shared_ptr<standalone_stream> s);
+    /// Ends the session: cancels its calls in flight and fails the server-to-client requests
+    /// it is waiting for. Idempotent.
+    void close();
+    bool closed() const noexcept;
+    /// Calls in flight.
+    std::size_t in_flight() const;
+    /// The last time a message arrived (for idle expiry by the transport).
+    std::chrono::steady_clock::time_point last_activity() const;
+
+    struct state;  ///< (internal)
+
+private:
+    friend class server;
+    session(server& srv, std::string id, bool stateless);
+    void on_notification(std::string_view method, const boost::json::object& params);
+    // Finds the method in a table and checks the session state it needs.
+    void on_request(std::string_view method, const boost::json::value& id, boost::json::object params,
+                    std::shared_ptr<exchange> out);
+    // The methods of the table (session_methods.cpp, tools_call.cpp).
+    void on_ping(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void on_initialize(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void on_tools_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void on_set_level(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void call_tool(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    void send_standalone(const std::string& message);
+    server& server_;
+    std::string id_;
+    std::unique_ptr<state> st_;
+};
+
+}  // namespace toolhost::mcp

@@ -1,0 +1,61 @@
+#pragma once
+/// Serving as one unit: the tools started, the transports, hot reload and the graceful stop, the
+/// same for `toolhost serve` and for a program that embeds the host.
+///
+///     toolhost::serve::service svc(host, {.serve = host.config().serve}, std::cerr);
+///     if (!svc.start()) return 1;
+///     svc.run();                    // until svc.stop() (another thread) or stdio's end of input
+
+#include <toolhost/config.hpp>
+#include <toolhost/host.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace toolhost::serve {
+
+/// What to serve and where.
+struct service_settings {
+    serve_settings serve;  ///< the "serve" section, with any overrides applied
+    bool http = true;      ///< serve HTTP (MCP, REST, health, metrics) at serve.listen
+    bool stdio = false;    ///< serve MCP on stdio_in / stdio_out
+    int stdio_in = 0;
+    int stdio_out = -1;    ///< the protocol stream, from protect_stdout()
+    /// Where to write the bound HTTP port (written to FILE.tmp, then renamed), when set.
+    std::optional<std::filesystem::path> port_file;
+};
+
+/// Starts the tools and the transports, serves, looks for new plugin files every
+/// serve.plugin_rescan_ms, and stops in order: hot reload, HTTP (letting calls in flight finish
+/// within serve.shutdown_grace_ms), stdio, then the host's tools.
+class service {
+public:
+    /// `report` receives the lines an operator reads: tools that did not start, where serving
+    /// happens, why it could not start. It must outlive the service.
+    service(toolhost::host& h, service_settings settings, std::ostream& report);
+    ~service();  ///< stop() and the stop sequence if run() did not finish them
+    service(const service&) = delete;
+    service& operator=(const service&) = delete;
+
+    /// Starts the tools (the host's concurrent_init and fail_on_error), then the transports and
+    /// hot reload. False when serving could not start; the report says why and the host's tools
+    /// are shut down again.
+    [[nodiscard]] bool start();
+    /// Serves until stop() or the end of stdio's input, then runs the stop sequence.
+    void run();
+    /// Makes run() return after the stop sequence; `signal` ("SIGTERM", ...) is logged when
+    /// given. Any thread; idempotent.
+    void stop(std::string_view signal = {});
+    /// The bound HTTP port (0 without HTTP).
+    std::uint16_t http_port() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace toolhost::serve

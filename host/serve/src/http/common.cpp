@@ -1,0 +1,222 @@
+#include "common.hpp"
+
+namespace toolhost::serve::detail {
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = lower(c);
+    return out;
+}
+
+bool all_digits(std::string_view s) noexcept {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = std::max(a.size(), b.size());
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+        const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+        const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+        diff |= static_cast<unsigned char>(x ^ y);
+    }
+    return diff == 0;
+}
+
+std::string random_session_id() {
+    std::array<unsigned char, 16> bytes{};
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+        const ssize_t n = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    if (got < bytes.size()) {
+        std::random_device rd;
+        for (auto& b : bytes) b = static_cast<unsigned char>(rd());
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id(32, '0');
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        id[2 * i] = hex[bytes[i] >> 4];
+        id[2 * i + 1] = hex[bytes[i] & 15];
+    }
+    return id;
+}
+
+bool is_json_media_type(std::string_view content_type) noexcept {
+    return iequals(trim(content_type.substr(0, content_type.find(';'))), "application/json");
+}
+
+accepted_types parse_accept(std::string_view accept) {
+    accepted_types a;
+    if (trim(accept).empty()) return {true, true};
+    while (!accept.empty()) {
+        const auto comma = accept.find(',');
+        std::string_view item = accept.substr(0, comma);
+        accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+        std::string_view range = trim(item.substr(0, item.find(';')));
+        bool refused = false;
+        for (auto params = item.find(';'); params != std::string_view::npos;) {
+            std::string_view rest = item.substr(params + 1);
+            const auto next = rest.find(';');
+            const std::string_view p = trim(rest.substr(0, next));
+            if (p.size() >= 2 && lower(p[0]) == 'q' && p[1] == '=') {
+                const std::string_view q = trim(p.substr(2));
+                refused = !q.empty() && std::all_of(q.begin(), q.end(), [](char c) { return c == '0' || c == '.'; });
+            }
+            params = next == std::string_view::npos ? std::string_view::npos : params + 1 + next;
+        }
+        if (refused) continue;
+        if (iequals(range, "*/*")) a.json = a.sse = true;
+        else if (iequals(range, "application/*") || iequals(range, "application/json")) a.json = true;
+        else if (iequals(range, "text/*") || iequals(range, "text/event-stream")) a.sse = true;
+    }
+    return a;
+}
+
+host_port split_host(std::string_view h) {
+    host_port r;
+    h = trim(h);
+    if (h.empty()) return r;
+    std::string_view name, port;
+    if (h.front() == '[') {
+        const auto close = h.find(']');
+        if (close == std::string_view::npos) return r;
+        name = h.substr(0, close + 1);
+        const std::string_view rest = h.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') return r;
+            port = rest.substr(1);
+        }
+    } else {
+        const auto colon = h.rfind(':');
+        name = h.substr(0, colon);
+        if (colon != std::string_view::npos) {
+            port = h.substr(colon + 1);
+            if (name.find(':') != std::string_view::npos) return r;  // a bare IPv6 address
+        }
+    }
+    if (name.empty() || (!port.empty() && !all_digits(port))) return r;
+    if (h.find(':') != std::string_view::npos && port.empty() && h.back() == ':') return r;
+    r.name = to_lower(name);
+    r.port = std::string(port);
+    r.valid = true;
+    return r;
+}
+
+bool is_loopback_name(std::string_view lower_name) noexcept {
+    return lower_name == "localhost" || lower_name == "127.0.0.1" || lower_name == "[::1]";
+}
+
+bool is_loopback_origin(std::string_view origin) {
+    std::string o = to_lower(trim(origin));
+    std::string_view rest = o;
+    if (rest.starts_with("http://")) rest.remove_prefix(7);
+    else if (rest.starts_with("https://")) rest.remove_prefix(8);
+    else return false;
+    if (rest.ends_with('/')) rest.remove_suffix(1);
+    const host_port hp = split_host(rest);
+    return hp.valid && is_loopback_name(hp.name);
+}
+
+std::string normalize_origin(std::string_view origin) {
+    std::string o = to_lower(trim(origin));
+    while (o.size() > 1 && o.back() == '/') o.pop_back();
+    return o;
+}
+
+unsigned http_status_for(status_code c) noexcept {
+    switch (c) {
+    case status_code::ok: return 200;
+    case status_code::invalid_argument:
+    case status_code::out_of_range: return 400;
+    case status_code::failed_precondition: return 412;
+    case status_code::unauthenticated: return 401;
+    case status_code::permission_denied: return 403;
+    case status_code::not_found: return 404;
+    case status_code::already_exists:
+    case status_code::aborted: return 409;
+    case status_code::resource_exhausted: return 429;
+    case status_code::cancelled: return 499;
+    case status_code::unimplemented: return 501;
+    case status_code::unavailable: return 503;
+    case status_code::deadline_exceeded: return 504;
+    default: return 500;
+    }
+}
+
+std::string_view code_for_http_status(unsigned s) noexcept {
+    switch (s) {
+    case 401: return "UNAUTHENTICATED";
+    case 403: return "PERMISSION_DENIED";
+    case 404: return "NOT_FOUND";
+    case 405: return "UNIMPLEMENTED";
+    case 408: return "DEADLINE_EXCEEDED";
+    case 409: return "ALREADY_EXISTS";
+    case 413:
+    case 431:
+    case 429: return "RESOURCE_EXHAUSTED";
+    case 503: return "UNAVAILABLE";
+    case 500: return "INTERNAL";
+    default: return "INVALID_ARGUMENT";
+    }
+}
+
+json::parse_options parse_opts() {
+    json::parse_options o;
+    o.max_depth = json_max_depth;
+    return o;
+}
+
+// Where parsing `text` fails: the offset of the first byte that cannot be part of a JSON
+// document (the length when the text just ends too early). Only on the error path.
+static std::size_t json_error_offset(std::string_view text) {
+    auto fails = [&](std::size_t len) {
+        json::stream_parser p({}, parse_opts());
+        json::error_code ec;
+        p.write(text.data(), len, ec);
+        return static_cast<bool>(ec);
+    };
+    if (!fails(text.size())) return text.size();
+    std::size_t ok = 0, bad = text.size();  // prefix `ok` parses so far, prefix `bad` fails
+    while (bad - ok > 1) {
+        const std::size_t mid = ok + (bad - ok) / 2;
+        (fails(mid) ? bad : ok) = mid;
+    }
+    return bad - 1;
+}
+
+std::string json_error_message(std::string_view what, std::string_view text, const json::error_code& ec) {
+    return std::string(what) + " is not valid JSON: " + ec.message() + " at offset " +
+           std::to_string(json_error_offset(text));
+}
+
+void append_event(std::string& out, std::uint64_t id, std::string_view data) {
+    out += "id: ";
+    out += std::to_string(id);
+    out += '\n';
+    for (;;) {
+        const auto nl = data.find('\n');
+        std::string_view line = data.substr(0, nl);
+        if (line.ends_with('\r')) line.remove_suffix(1);
+        out += "data: ";
+        out += line;
+        out += '\n';
+        if (nl == std::string_view::npos) break;
+        data.remove_prefix(nl + 1);
+    }
+    out += '\n';
+}
+
+void append_chunk(std::string& out, std::string_view payload) {
+    char size[20];
+    auto [end, ec] = std::to_chars(size, size + sizeof size, payload.size(), 16);
+    (void)ec;
+    out.append(size, end);
+    out += "\r\n";
+    out += payload;
+    out += "\r\n";
+}
+
+}  // namespace toolhost::serve::detail

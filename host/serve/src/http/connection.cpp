@@ -1,0 +1,449 @@
+#include "connection.hpp"
+
+#include <toolhost/serve/failure_json.hpp>
+
+namespace toolhost::serve::detail {
+
+void connection::start_read() {
+    phase_ = phase::reading;
+    parser_.emplace();
+    fields_ = {};
+    parser_->header_limit(header_limit);
+    parser_->body_limit(srv_.settings_.max_request_bytes);
+    header_checked_ = false;
+    timed_out_ = false;
+    refusal_.reset();
+    request_started_ = buffer_.size() > 0;
+    if (!request_started_ && srv_.stopping()) return close_now();
+    set_deadline(steady::now() + std::chrono::milliseconds(request_started_ ? srv_.settings_.request_timeout_ms
+                                                                             : srv_.settings_.idle_timeout_ms));
+    parse_buffered();
+}
+
+void connection::parse_buffered() {
+    for (;;) {
+        if (parser_->is_header_done() && !header_checked_) {
+            header_checked_ = true;
+            if (!on_header()) return;
+            continue;
+        }
+        if (parser_->is_done()) return on_request();
+        if (buffer_.size() == 0) return read_some();
+        beast::error_code ec;
+        const std::size_t n = parser_->put(buffer_.data(), ec);
+        buffer_.consume(n);
+        if (ec == bhttp::error::need_more) {
+            if (n == 0 || buffer_.size() == 0) return read_some();
+            continue;
+        }
+        if (ec) return on_parse_error(ec);
+    }
+}
+
+void connection::read_some() {
+    if (read_pending_ || phase_ == phase::closed) return;
+    read_pending_ = true;
+    sock_.async_read_some(asio::buffer(rbuf_),
+                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                              self->on_read(ec, n);
+                          });
+}
+
+void connection::on_read(const boost::system::error_code& ec, std::size_t n) {
+    read_pending_ = false;
+    if (n > 0 && phase_ != phase::draining && phase_ != phase::closed) {
+        std::memcpy(buffer_.prepare(n).data(), rbuf_.data(), n);
+        buffer_.commit(n);
+    }
+    switch (phase_) {
+    case phase::reading: return on_request_bytes(ec, n);
+    case phase::closed: return;
+    case phase::draining:
+        drained_ += n;
+        if (ec || drained_ > linger_cap) return close_now();
+        return read_some();
+    default:  // an answer is pending or being written: watching
+        if (ec == asio::error::operation_aborted) return;
+        if (ec == asio::error::eof && phase_ == phase::writing) {
+            keep_alive_ = false;  // a half-closed client still gets this response
+            return;
+        }
+        if (ec) return close_now();  // the client went away
+        return watch();
+    }
+}
+
+void connection::on_request_bytes(const boost::system::error_code& ec, std::size_t n) {
+    if (timed_out_) {
+        if (request_started_) return fail_request(bhttp::status::request_timeout, "the request took too long to arrive");
+        return close_now();
+    }
+    if (ec) {
+        if (ec == asio::error::eof && request_started_ && parser_->got_some()) {
+            beast::error_code pec;
+            parser_->put_eof(pec);
+            if (!pec && parser_->is_done()) return on_request();
+        }
+        return close_now();
+    }
+    if (!request_started_ && n > 0) {
+        request_started_ = true;
+        set_deadline(steady::now() + std::chrono::milliseconds(srv_.settings_.request_timeout_ms));
+    }
+    parse_buffered();
+}
+
+void connection::on_parse_error(const beast::error_code& ec) {
+    if (ec == bhttp::error::body_limit)
+        return fail_request(bhttp::status::payload_too_large,
+                            "the request body is larger than " + std::to_string(srv_.settings_.max_request_bytes) +
+                                " bytes");
+    if (ec == bhttp::error::header_limit)
+        return fail_request(bhttp::status::request_header_fields_too_large, "the request header is too large");
+    fail_request(bhttp::status::bad_request, "malformed HTTP request: " + ec.message());
+}
+
+bool connection::on_header() {
+    auto& h = parser_->get();
+    route_ = classify(h.target());
+    fields_ = request_fields::of(h);
+    const auto& f = fields_;
+    const bool body_expected = !parser_->is_done();
+    const bool expect_continue = body_expected && iequals(trim(f.expect), "100-continue");
+    // A refused request with a small body is read to its end, so that the connection can
+    // stay open; otherwise the answer goes out now and the connection closes.
+    auto refuse = [&](bhttp::status st, std::string message) {
+        const auto length = parser_->content_length();
+        if (!body_expected || (length && *length <= refuse_body_limit && !expect_continue)) {
+            refusal_ = st;
+            refusal_message_ = std::move(message);
+            parser_->eager(true);
+            return true;
+        }
+        fail_request(st, std::move(message));
+        return false;
+    };
+    if (!f.host) {
+        if (h.version() >= 11) return refuse(bhttp::status::bad_request, "Bad Request: the Host header is required");
+    } else if (!srv_.host_allowed(*f.host)) {
+        return refuse(bhttp::status::forbidden, "Forbidden: the Host header is not allowed");
+    }
+    if (f.origin && !srv_.origin_allowed(*f.origin))
+        return refuse(bhttp::status::forbidden, "Forbidden: the Origin is not allowed");
+    if (!srv_.settings_.auth_token.empty() && route_ != r_healthz && route_ != r_readyz) {
+        const std::string_view auth = trim(f.authorization);
+        const bool bearer = auth.size() > 7 && iequals(auth.substr(0, 7), "bearer ");
+        if (!bearer || !constant_time_equal(trim(auth.substr(7)), srv_.settings_.auth_token))
+            return refuse(bhttp::status::unauthorized, "Unauthorized: a valid bearer token is required");
+    }
+    parser_->eager(true);
+    if (expect_continue) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        asio::async_write(sock_, asio::buffer(cont.data(), cont.size()),
+                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                              if (ec) return self->close_now();
+                              if (self->phase_ == phase::reading) self->parse_buffered();
+                          });
+        return false;
+    }
+    return true;
+}
+
+route_id connection::classify(std::string_view target) noexcept {
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/mcp") return r_mcp;
+    if (path == "/healthz") return r_healthz;
+    if (path == "/readyz") return r_readyz;
+    if (path == "/metrics") return r_metrics;
+    if (path == "/v1/tools") return r_tools;
+    if (path == "/v1/circuit-breakers" || path == "/v1/circuit-breakers/reset") return r_breakers;
+    if (path.starts_with("/v1/tools/")) {
+        const std::string_view rest = path.substr(10);
+        const auto slash = rest.find('/');
+        if (slash == std::string_view::npos) return r_tool;
+        const auto second = rest.find('/', slash + 1);
+        if (second == std::string_view::npos) return r_call;
+        if (rest.substr(slash + 1, second - slash - 1) == "circuit-breaker" &&
+            rest.find('/', second + 1) == std::string_view::npos)
+            return r_breakers;
+    }
+    return r_other;
+}
+
+void connection::on_request() {
+    set_deadline(steady::time_point::max());
+    phase_ = phase::handling;
+    started_at_ = steady::now();
+    seq_ = st_->next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+    token_ = busy_token(st_);
+    counted_ = false;
+    keep_alive_ = req().keep_alive();
+    version_ = req().version();
+    request_id_.clear();
+    if (srv_.stopping()) {
+        keep_alive_ = false;
+        return http_error(bhttp::status::service_unavailable, "Service Unavailable: the server is shutting down");
+    }
+    if (refusal_) {
+        const auto st = *refusal_;
+        refusal_.reset();
+        return http_error(st, refusal_message_);
+    }
+    if (logging::enabled(logging::level::debug))
+        logging::write(logging::level::debug, "serve.http", "request",
+                       {{"method", std::string(req().method_string())}, {"target", std::string(req().target())}});
+    try {
+        route();
+    } catch (const std::exception& e) {
+        if (phase_ == phase::handling)
+            http_error(bhttp::status::internal_server_error, std::string("Internal error: ") + e.what());
+    }
+}
+
+void connection::route() {
+    const auto method = req().method();
+    switch (route_) {
+    case r_mcp:
+        if (const auto& pv = fields_.protocol_version; pv && !mcp::supported_protocol_version(trim(*pv))) {
+            std::string supported;
+            for (auto v : mcp::protocol_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
+            return http_error(bhttp::status::bad_request, "Bad Request: Unsupported protocol version: " +
+                                                              std::string(trim(*pv)) +
+                                                              " (supported versions: " + supported + ")");
+        }
+        if (method == bhttp::verb::post) return mcp_post();
+        if (srv_.settings_.stateless)
+            return http_error(bhttp::status::method_not_allowed,
+                              "Method Not Allowed: this server is stateless and only takes POST", "POST");
+        if (method == bhttp::verb::get) return mcp_get();
+        if (method == bhttp::verb::delete_) return mcp_delete();
+        return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET, POST, DELETE");
+    case r_healthz:
+        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        return reply(bhttp::status::ok, R"({"status":"ok"})");
+    case r_readyz:
+        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        return readyz();
+    case r_metrics:
+        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        return reply(bhttp::status::ok, srv_.host_.metrics().render_prometheus(),
+                     "text/plain; version=0.0.4; charset=utf-8");
+    case r_tools:
+        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        return list_tools();
+    case r_tool:
+    case r_call: return rest_tool(method);
+    case r_breakers: return breakers(method);
+    default: return http_error(bhttp::status::not_found, "Not Found: " + std::string(req().target()));
+    }
+}
+
+void connection::http_error(bhttp::status s, std::string_view message, std::string_view allow, int rpc_code) {
+    std::string body;
+    const unsigned code = static_cast<unsigned>(s);
+    if (route_ == r_mcp)
+        body = mcp::error_response(nullptr, rpc_code != 0 ? rpc_code : jsonrpc_server_error, message);
+    else
+        body = failure_json(code_for_http_status(code), message);
+    prepare(s);
+    if (!allow.empty()) res_.set("Allow", allow);
+    if (s == bhttp::status::unauthorized) res_.set("WWW-Authenticate", "Bearer");
+    if (s == bhttp::status::service_unavailable && srv_.stopping()) keep_alive_ = false;
+    res_.set("Content-Type", "application/json");
+    res_.body() = std::move(body);
+    send_response();
+}
+
+void connection::send_response() {
+    if (srv_.stopping()) keep_alive_ = false;
+    if (!request_id_.empty()) res_.set("X-Request-Id", request_id_);
+    status_ = res_.status();
+    phase_ = phase::writing;
+    set_deadline(steady::now() + std::chrono::milliseconds(srv_.settings_.request_timeout_ms));
+    asio::async_write(sock_, res_.buffers(version_, keep_alive_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                          self->on_response_written(ec);
+                      });
+}
+
+void connection::response_done() {
+    set_deadline(steady::time_point::max());
+    if (!counted_) srv_.count(route_, status_, steady::now() - started_at_, true);
+    finish_request_state();
+    if (!keep_alive_ || srv_.stopping()) return linger_close();
+    start_read();
+}
+
+void connection::finish_request_state() {
+    token_.reset();
+    stateless_session_.reset();
+    mcp_ = {};
+    rest_pending_ = false;
+    cancel_.slot().clear();
+    sse_ = false;
+    stream_end_queued_ = false;
+    self_hold_.reset();  // callers hold a reference of their own (handlers capture one)
+}
+
+void connection::fail_request(bhttp::status s, std::string message) {
+    phase_ = phase::handling;
+    started_at_ = steady::now();
+    const bool have_header = parser_ && parser_->is_header_done();
+    version_ = have_header ? parser_->get().version() : 11;
+    route_ = have_header ? classify(parser_->get().target()) : r_other;
+    keep_alive_ = false;
+    parser_.reset();
+    fields_ = {};
+    token_ = busy_token(st_);
+    counted_ = false;
+    request_id_.clear();
+    http_error(s, message);
+}
+
+void connection::linger_close() {
+    if (phase_ == phase::closed) return;
+    phase_ = phase::draining;
+    boost::system::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+    drained_ = 0;
+    buffer_.consume(buffer_.size());
+    set_deadline(steady::now() + linger_time);
+    read_some();
+}
+
+void connection::close_now() {
+    if (phase_ == phase::closed) return;
+    const bool was_stream = phase_ == phase::stream;
+    phase_ = phase::closed;
+    gone.store(true, std::memory_order_release);
+    boost::system::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
+    timer_.cancel();
+    deadline_ = steady::time_point::max();
+    if (rest_pending_) cancel_.emit(asio::cancellation_type::terminal);  // the REST client went away
+    rest_pending_ = false;
+    if (was_stream || stream_entry_) unregister_stream();
+    token_.reset();
+    stateless_session_.reset();  // a stateless MCP call keeps running: disconnecting is no cancel
+    self_hold_.reset();
+}
+
+void connection::set_deadline(steady::time_point d) {
+    deadline_ = d;
+    if (d == steady::time_point::max()) return;
+    if (timer_armed_ && timer_at_ <= d) return;
+    timer_armed_ = true;
+    timer_at_ = d;
+    const std::uint64_t gen = ++timer_gen_;
+    timer_.expires_at(d);
+    timer_.async_wait([self = shared_from_this(), gen](const boost::system::error_code& ec) {
+        self->on_timer(ec, gen);
+    });
+}
+
+void connection::on_timer(const boost::system::error_code& ec, std::uint64_t gen) {
+    if (gen != timer_gen_ || ec == asio::error::operation_aborted) return;
+    timer_armed_ = false;
+    if (phase_ == phase::closed || deadline_ == steady::time_point::max()) return;
+    const auto now = steady::now();
+    if (now < deadline_) {
+        const auto d = deadline_;
+        return set_deadline(d);
+    }
+    deadline_ = steady::time_point::max();
+    on_deadline();
+}
+
+void connection::on_deadline() {
+    switch (phase_) {
+    case phase::reading: {
+        // Interrupt the read; on_read answers 408 (a request had begun) or just closes.
+        timed_out_ = true;
+        boost::system::error_code ignored;
+        sock_.cancel(ignored);
+        return;
+    }
+    case phase::stream:
+        if (!sse_write_busy_ && out_.empty()) {
+            if (version_ >= 11) append_chunk(out_, ": keep-alive\n\n");
+            else out_ += ": keep-alive\n\n";
+            flush_stream();
+        }
+        set_deadline(steady::now() + stream_keepalive);
+        return;
+    case phase::writing:
+    case phase::draining: return close_now();
+    default: return;
+    }
+}
+
+// ------------------------------------------------------------------ SSE output
+
+// Starts a 200 text/event-stream response: chunked on HTTP/1.1, delimited by the close on 1.0.
+void connection::start_sse(std::string_view session_header) {
+    sse_ = true;
+    stream_end_queued_ = false;
+    status_ = 200;
+    phase_ = phase::stream;
+    if (srv_.stopping()) keep_alive_ = false;
+    out_.clear();
+    out_ += version_ >= 11 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n";
+    out_ += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n";
+    if (!session_header.empty()) {
+        out_ += "Mcp-Session-Id: ";
+        out_ += session_header;
+        out_ += "\r\n";
+    }
+    if (version_ >= 11) {
+        out_ += "Transfer-Encoding: chunked\r\n";
+        if (!keep_alive_) out_ += "Connection: close\r\n";
+    } else {
+        keep_alive_ = false;
+    }
+    out_ += "\r\n";
+}
+
+void connection::queue_event(std::string_view message) {
+    thread_local std::string event;
+    event.clear();
+    append_event(event, st_->next_event_id.fetch_add(1, std::memory_order_relaxed) + 1, message);
+    if (version_ >= 11) append_chunk(out_, event);
+    else out_ += event;
+}
+
+void connection::queue_stream_end() {
+    if (stream_end_queued_) return;
+    stream_end_queued_ = true;
+    if (version_ >= 11) out_ += "0\r\n\r\n";
+    else keep_alive_ = false;
+}
+
+void connection::flush_stream() {
+    if (sse_write_busy_ || phase_ == phase::closed) return;
+    if (out_.empty()) {
+        if (stream_end_queued_) {
+            // Everything is out.
+            if (stream_entry_) unregister_stream();
+            return response_done();
+        }
+        return;
+    }
+    if (out_.size() > stream_backlog_cap) return close_now();  // the client does not read
+    wbuf_.swap(out_);
+    out_.clear();
+    sse_write_busy_ = true;
+    asio::async_write(sock_, asio::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        self->on_stream_written(ec);
+    });
+}
+
+void connection::on_stream_written(const boost::system::error_code& ec) {
+    sse_write_busy_ = false;
+    wbuf_.clear();
+    if (phase_ == phase::closed) return;
+    if (ec) return close_now();
+    flush_stream();
+}
+
+}  // namespace toolhost::serve::detail

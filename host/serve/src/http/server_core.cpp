@@ -1,0 +1,314 @@
+#include "server_core.hpp"
+
+#include "connection.hpp"
+
+namespace toolhost::serve::detail {
+
+server_core::server_core(toolhost::host& h, mcp::server& m, serve_settings s)
+    : host_(h), mcp_(m), settings_(std::move(s)) {
+    for (const auto& a : settings_.allowed_hosts) {
+        host_port hp = split_host(a);
+        if (hp.valid) allowed_hosts_.push_back(std::move(hp));
+    }
+    for (const auto& o : settings_.allowed_origins) allowed_origins_.push_back(normalize_origin(o));
+    auto& reg = host_.metrics();
+    requests_ = &reg.counters("toolhost_http_requests_total", "HTTP requests served, by route and status code.",
+                              {"route", "code"});
+    durations_ = &reg.histograms("toolhost_http_request_duration_seconds",
+                                 "Time from a request's arrival to its response's end (SSE streams of GET /mcp excluded).",
+                                 {"route"});
+    gauges_ = &reg.gauges("toolhost_http_open", "Open HTTP connections and MCP sessions.", {"what"});
+    std::weak_ptr<shared_state> weak = st_;
+    gauges_->set_callback({"connections"}, [weak] {
+        auto s = weak.lock();
+        return s ? static_cast<double>(s->connections.load(std::memory_order_relaxed)) : 0.0;
+    });
+    gauges_->set_callback({"mcp_sessions"}, [weak] {
+        auto s = weak.lock();
+        return s ? static_cast<double>(s->sessions.load(std::memory_order_relaxed)) : 0.0;
+    });
+}
+
+server_core::~server_core() {
+    stop(0ms);
+    gauges_->remove_callback({"connections"});
+    gauges_->remove_callback({"mcp_sessions"});
+}
+
+bool server_core::host_allowed(std::string_view host) const {
+    const host_port hp = split_host(host);
+    if (!hp.valid) return false;
+    if (is_loopback_name(hp.name) || hp.name == listen_name_) return true;
+    return std::any_of(allowed_hosts_.begin(), allowed_hosts_.end(), [&](const host_port& a) {
+        return a.name == hp.name && (a.port.empty() || a.port == hp.port);
+    });
+}
+
+bool server_core::origin_allowed(std::string_view origin) const {
+    if (is_loopback_origin(origin)) return true;
+    if (allowed_origins_.empty()) return false;
+    const std::string o = normalize_origin(origin);
+    return std::find(allowed_origins_.begin(), allowed_origins_.end(), o) != allowed_origins_.end();
+}
+
+std::shared_ptr<session_entry> server_core::add_session(std::string id) {
+    auto entry = std::make_shared<session_entry>();
+    {
+        std::unique_lock l(sessions_m_);
+        if (sessions_.size() >= settings_.max_sessions) return nullptr;
+        entry->session = mcp_.open_session(id);
+        sessions_.emplace(std::move(id), entry);
+        st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
+    }
+    if (logging::enabled(logging::level::debug))
+        logging::write(logging::level::debug, "serve.http", "MCP session opened", {{"sessions", session_count()}});
+    return entry;
+}
+
+void server_core::end_session(const std::string& id, const std::shared_ptr<session_entry>& e) {
+    if (!e) return;
+    {
+        std::unique_lock l(sessions_m_);
+        auto it = sessions_.find(id);
+        if (it != sessions_.end() && it->second == e) sessions_.erase(it);
+        st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
+    }
+    std::weak_ptr<connection> stream;
+    std::uint64_t stream_seq = 0;
+    {
+        std::lock_guard l(e->m);
+        stream = e->stream;
+        stream_seq = e->stream_seq;
+    }
+    e->session->close();
+    if (stream_seq != 0) post_to(st_, stream, [stream_seq](connection& c) { c.stream_end(stream_seq); });
+}
+
+void server_core::count(route_id route, unsigned status, steady::duration took, bool timed) {
+    if (status >= 600) status = 599;
+    auto& slot = counters_[route][status];
+    counter* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) {
+        const std::string code = std::to_string(status);
+        c = &requests_->with({route_names[route], code});
+        slot.store(c, std::memory_order_release);
+    }
+    c->inc();
+    if (!timed) return;
+    histogram* h = histograms_[route].load(std::memory_order_acquire);
+    if (h == nullptr) {
+        h = &durations_->with({route_names[route]});
+        histograms_[route].store(h, std::memory_order_release);
+    }
+    h->observe(took);
+}
+
+// An I/O thread. After handling something it keeps polling for a short while before it blocks
+// in epoll_wait: a client that sends its next request right after an answer (an agent's tool
+// loop) then finds the thread awake instead of paying a wake-up, which measured as half the
+// round trip of a single client. Under load there is always work and the spin never runs; when
+// idle the thread blocks after the spin, so it costs nothing either.
+void server_core::run_io(asio::io_context& io) {
+    using clock = std::chrono::steady_clock;
+    constexpr auto spin = std::chrono::microseconds(50);
+    auto active = clock::now();
+    while (!io.stopped()) {
+        if (io.poll() != 0) {
+            active = clock::now();
+            continue;
+        }
+        if (io.stopped()) break;
+        if (clock::now() - active < spin) continue;
+        if (io.run_one() == 0) break;  // stopped
+        active = clock::now();
+    }
+}
+
+boost::system::result<void, std::string> server_core::start(unsigned threads) {
+    std::lock_guard l(lifecycle_m_);
+    if (started_) return std::string("the HTTP server was already started");
+    if (auto problem = check_listen_address(settings_.listen); !problem.empty())
+        return "serve.http.listen '" + settings_.listen + "': " + problem;
+    auto [host, port] = split_listen_address(settings_.listen);
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) return "serve.http.listen '" + settings_.listen + "': " + ec.message();
+    listen_name_ = address.is_v6() ? "[" + to_lower(address.to_string()) + "]" : address.to_string();
+    const tcp::endpoint where(address, port);
+    acceptor_.open(where.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(where, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        return "cannot listen on " + settings_.listen + ": " + ec.message();
+    }
+    port_.store(acceptor_.local_endpoint(ec).port());
+    started_ = true;
+    const unsigned n = std::max(1u, threads);
+    while (ios_.size() < n) ios_.push_back(std::make_unique<asio::io_context>(1));
+    for (auto& io : ios_) work_.push_back(asio::make_work_guard(*io));
+    asio::dispatch(main_, [this] {
+        do_accept();
+        if (!settings_.stateless) schedule_sweep();
+    });
+    threads_.reserve(n);
+    for (auto& io : ios_) threads_.emplace_back([this, &io = *io] { run_io(io); });
+    logging::write(logging::level::info, "serve.http", "listening",
+                   {{"address", listen_name_ + ":" + std::to_string(port_.load())},
+                    {"threads", n},
+                    {"stateless", settings_.stateless},
+                    {"auth", !settings_.auth_token.empty()}});
+    return {};
+}
+
+void server_core::do_accept() {
+    auto c = std::make_shared<connection>(*this, *ios_[next_io_++ % ios_.size()]);
+    acceptor_.async_accept(c->socket(), [this, c](const boost::system::error_code& ec) {
+        if (!acceptor_.is_open() || ec == asio::error::operation_aborted) return;
+        if (ec) {
+            // Out of descriptors and the like: wait a little instead of spinning.
+            logging::write(logging::level::warning, "serve.http", "accept failed", {{"error", ec.message()}});
+            accept_retry_.expires_after(50ms);
+            accept_retry_.async_wait([this](const boost::system::error_code& e) {
+                if (!e && acceptor_.is_open()) do_accept();
+            });
+            return;
+        }
+        if (st_->stopping.load()) {
+            boost::system::error_code ignored;
+            c->socket().close(ignored);
+            return;
+        }
+        {
+            std::lock_guard l(conns_m_);
+            conns_.push_front(c);
+            c->set_registration(conns_.begin());
+        }
+        const auto& ex = c->executor();
+        asio::dispatch(ex, [c = std::move(c)] { c->start(); });
+        do_accept();
+    });
+}
+
+std::chrono::milliseconds sweep_interval(std::uint64_t timeout_ms) {
+    return std::clamp(std::chrono::milliseconds(timeout_ms / 2), std::chrono::milliseconds(10),
+                      std::chrono::milliseconds(60000));
+}
+
+void server_core::schedule_sweep() {
+    sweep_timer_.expires_after(sweep_interval(settings_.session_idle_timeout_ms));
+    sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || st_->stopping.load()) return;
+        sweep();
+        schedule_sweep();
+    });
+}
+
+// Ends sessions that were closed, or have been idle too long with nothing in flight and no
+// GET stream open (a client listening on its stream is still there).
+void server_core::sweep() {
+    const auto now = steady::now();
+    const auto limit = std::chrono::milliseconds(settings_.session_idle_timeout_ms);
+    std::vector<std::pair<std::string, std::shared_ptr<session_entry>>> expired;
+    {
+        std::shared_lock l(sessions_m_);
+        for (const auto& [id, e] : sessions_) {
+            if (e->session->closed()) {
+                expired.emplace_back(id, e);
+                continue;
+            }
+            if (now - e->session->last_activity() < limit || e->session->in_flight() != 0) continue;
+            std::lock_guard sl(e->m);
+            if (e->stream_seq != 0) {
+                auto s = e->stream.lock();
+                if (s && !s->gone.load(std::memory_order_acquire)) continue;
+            }
+            expired.emplace_back(id, e);
+        }
+    }
+    for (const auto& [id, e] : expired) end_session(id, e);
+    if (!expired.empty() && logging::enabled(logging::level::debug))
+        logging::write(logging::level::debug, "serve.http", "MCP sessions expired",
+                       {{"expired", expired.size()}, {"sessions", session_count()}});
+}
+
+std::vector<std::shared_ptr<connection>> server_core::snapshot() {
+    std::vector<std::shared_ptr<connection>> all;
+    std::lock_guard l(conns_m_);
+    all.reserve(conns_.size());
+    for (const auto& w : conns_)
+        if (auto c = w.lock()) all.push_back(std::move(c));
+    return all;
+}
+
+void server_core::stop(std::chrono::milliseconds grace) {
+    std::lock_guard l(lifecycle_m_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (!started_) return;
+    st_->stopping.store(true);
+    logging::write(logging::level::info, "serve.http", "stopping",
+                   {{"grace_ms", static_cast<std::int64_t>(grace.count())}, {"in_progress", st_->busy.load()}});
+
+    // 1. No new connections.
+    std::promise<void> closed;
+    auto closed_future = closed.get_future();
+    asio::post(main_, [this, &closed] {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        accept_retry_.cancel();
+        sweep_timer_.cancel();
+        closed.set_value();
+    });
+    const bool acceptor_closed = closed_future.wait_for(10s) == std::future_status::ready;
+
+    // 2. Idle connections close, GET streams end, the others answer 503 from now on.
+    {
+        auto all = snapshot();
+        for (auto& c : all) {
+            const auto& ex = c->executor();
+            asio::post(ex, [c = std::move(c)] { c->on_stopping(); });
+        }
+    }
+
+    // 3. Wait for the requests and calls in progress, up to `grace`.
+    {
+        std::unique_lock lk(st_->wait_m);
+        st_->wait_cv.wait_for(lk, grace, [&] { return st_->busy.load() == 0; });
+    }
+
+    // 4. Nothing reaches a connection any more; sessions end (their calls are cancelled).
+    {
+        std::unique_lock gate(st_->gate_m);
+        st_->open = false;
+    }
+    std::vector<std::shared_ptr<session_entry>> entries;
+    {
+        std::unique_lock sl(sessions_m_);
+        for (auto& [id, e] : sessions_) entries.push_back(std::move(e));
+        sessions_.clear();
+        st_->sessions.store(0);
+    }
+    for (auto& e : entries) e->session->close();
+    entries.clear();
+
+    // 5. The I/O threads end; every socket closes.
+    work_.clear();
+    for (auto& io : ios_) io->stop();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    threads_.clear();
+    if (!acceptor_closed) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+    }
+    {
+        auto all = snapshot();
+        for (auto& c : all) c->force_close();
+    }
+    logging::write(logging::level::info, "serve.http", "stopped", {{"abandoned", st_->busy.load()}});
+}
+
+}  // namespace toolhost::serve::detail

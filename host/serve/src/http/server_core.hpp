@@ -1,0 +1,103 @@
+#pragma once
+// The server: the acceptor, the I/O threads (an io_context each), the MCP sessions, the request
+// metrics and the stop sequence. Connections (connection.hpp) use it from their threads.
+
+#include "common.hpp"
+#include "shared_state.hpp"
+
+namespace toolhost::serve::detail {
+
+class server_core {
+public:
+    server_core(toolhost::host& h, mcp::server& m, serve_settings s);
+    ~server_core();
+
+    boost::system::result<void, std::string> start(unsigned threads);
+    void stop(std::chrono::milliseconds grace);
+    std::uint16_t port() const noexcept { return port_.load(); }
+    void set_ready(bool r) noexcept { ready_.store(r); }
+    std::size_t session_count() const {
+        std::shared_lock l(sessions_m_);
+        return sessions_.size();
+    }
+
+    // ---- used by connections (on their threads)
+    bool stopping() const noexcept { return st_->stopping.load(std::memory_order_relaxed); }
+    bool host_allowed(std::string_view host) const;
+    bool origin_allowed(std::string_view origin) const;
+
+    std::shared_ptr<session_entry> find_session(std::string_view id) const {
+        std::shared_lock l(sessions_m_);
+        auto it = sessions_.find(id);
+        return it == sessions_.end() ? nullptr : it->second;
+    }
+    // Adds a session unless max_sessions are open; null then.
+    std::shared_ptr<session_entry> add_session(std::string id);
+    // Forgets a session (if `e` is still the one under `id`), closes it and ends its stream.
+    void end_session(const std::string& id, const std::shared_ptr<session_entry>& e);
+
+    void count(route_id route, unsigned status, steady::duration took, bool timed);
+
+    void unregister(std::list<std::weak_ptr<connection>>::iterator it) {
+        std::lock_guard l(conns_m_);
+        conns_.erase(it);
+    }
+
+    toolhost::host& host_;
+    mcp::server& mcp_;
+    const serve_settings settings_;
+    const std::shared_ptr<shared_state> st_ = std::make_shared<shared_state>();
+
+private:
+    friend class connection;
+    void do_accept();
+    void run_io(asio::io_context& io);
+    void schedule_sweep();
+    void sweep();
+    std::vector<std::shared_ptr<connection>> snapshot();
+
+    std::atomic<std::uint16_t> port_{0};
+    std::atomic<bool> ready_{false};
+    std::vector<host_port> allowed_hosts_;
+    std::vector<std::string> allowed_origins_;
+    std::string listen_name_;  // lower case, IPv6 in brackets
+
+    // Metrics (references into the host's registry, which outlives the server).
+    counter_family* requests_ = nullptr;
+    histogram_family* durations_ = nullptr;
+    std::array<std::array<std::atomic<counter*>, 600>, r_count> counters_{};
+    std::array<std::atomic<histogram*>, r_count> histograms_{};
+    gauge_family* gauges_ = nullptr;
+
+    mutable std::shared_mutex sessions_m_;
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::shared_ptr<session_entry>, string_hash, std::equal_to<>> sessions_;
+
+    // Declared before the io_context: connections destroyed with it unregister here.
+    std::mutex conns_m_;
+    std::list<std::weak_ptr<connection>> conns_;
+
+    std::mutex lifecycle_m_;
+    bool started_ = false;
+    bool stopped_ = false;
+
+    // One io_context per I/O thread (start() adds all but the first); the first one also runs
+    // the acceptor and the sweep.
+    std::vector<std::unique_ptr<asio::io_context>> ios_ = [] {
+        std::vector<std::unique_ptr<asio::io_context>> v;
+        v.push_back(std::make_unique<asio::io_context>(1));
+        return v;
+    }();
+    std::vector<asio::executor_work_guard<io_executor>> work_;
+    std::size_t next_io_ = 0;  // round robin at accept
+    io_executor main_ = ios_.front()->get_executor();
+    asio::basic_socket_acceptor<tcp, io_executor> acceptor_{main_};
+    timer_type accept_retry_{main_};
+    timer_type sweep_timer_{main_};
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace toolhost::serve::detail

@@ -1,0 +1,40 @@
+#pragma once
+// The client of one tools/call, as the plugin sees it (call_peer).
+
+#include "session_state.hpp"
+
+#include <toolhost/host.hpp>
+#include <toolhost/serve/mcp.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+namespace toolhost::mcp {
+
+// Log messages become notifications/message and requests go to the client on the call's
+// exchange.
+class client_peer final : public call_peer {
+public:
+    client_peer(std::weak_ptr<session> s, session::state* st, std::shared_ptr<exchange> out,
+                std::chrono::milliseconds timeout, bool inline_call)
+        : session_(std::move(s)), st_(st), out_(std::move(out)), timeout_(timeout), inline_call_(inline_call) {}
+
+    bool wants_log(int32_t level) const noexcept override {
+        return level >= st_->log_threshold.load(std::memory_order_relaxed);
+    }
+
+    void log(int32_t level, std::string_view logger, std::string_view message) noexcept override;
+    call_result request(std::string_view method, std::string_view params, const call_control& control) noexcept override;
+
+private:
+    call_result request_impl(std::string_view method, std::string_view params, const call_control& control);
+
+    std::weak_ptr<session> session_;
+    session::state* st_;  // valid while session_ locks
+    std::shared_ptr<exchange> out_;
+    std::chrono::milliseconds timeout_;
+    bool inline_call_;
+};
+
+}  // namespace toolhost::mcp

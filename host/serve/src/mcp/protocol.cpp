@@ -1,0 +1,65 @@
+#include "protocol.hpp"
+
+#include <toolhost/serve/mcp.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <iterator>
+
+namespace toolhost::mcp {
+
+namespace json = boost::json;
+
+std::string_view mcp_level_name(int32_t toolhost_level) noexcept {
+    switch (toolhost_level) {
+    case TOOLHOST_LOG_TRACE:
+    case TOOLHOST_LOG_DEBUG: return "debug";
+    case TOOLHOST_LOG_INFO: return "info";
+    case TOOLHOST_LOG_WARNING: return "warning";
+    default: return "error";
+    }
+}
+
+json::value number(double d) {
+    if (d >= -9.0e15 && d <= 9.0e15 && d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+    return d;
+}
+
+bool modern(std::string_view version) noexcept { return version != "2025-03-26"; }
+
+std::string response(const json::value& id, json::value result) {
+    json::object o;
+    o["jsonrpc"] = "2.0";
+    o["id"] = id;
+    o["result"] = std::move(result);
+    return json::serialize(o);
+}
+
+std::string notification(std::string_view method, json::object params) {
+    json::object o;
+    o["jsonrpc"] = "2.0";
+    o["method"] = method;
+    o["params"] = std::move(params);
+    return json::serialize(o);
+}
+
+bool valid_id(const json::value& id) noexcept { return id.is_string() || id.is_int64() || id.is_uint64(); }
+
+bool supported_protocol_version(std::string_view v) noexcept {
+    return std::find(std::begin(protocol_versions), std::end(protocol_versions), v) != std::end(protocol_versions);
+}
+
+std::string error_response(const json::value& id, int code, std::string_view message, const json::value* data) {
+    json::object err;
+    err["code"] = code;
+    err["message"] = message;
+    if (data != nullptr) err["data"] = *data;
+    json::object o;
+    o["jsonrpc"] = "2.0";
+    o["id"] = id;
+    o["error"] = std::move(err);
+    return json::serialize(o);
+}
+
+}  // namespace toolhost::mcp

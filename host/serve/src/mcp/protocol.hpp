@@ -1,0 +1,48 @@
+#pragma once
+// JSON-RPC and MCP pieces shared by the session, its methods and the client peer.
+
+#include <toolhost/toolhost.h>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace toolhost::mcp {
+
+// The MCP log levels, least severe first, and the lowest TOOLHOST_LOG_* level each lets through.
+struct mcp_level {
+    std::string_view name;
+    int32_t threshold;
+};
+inline constexpr std::array<mcp_level, 8> mcp_levels{{{"debug", TOOLHOST_LOG_TRACE},
+                                                {"info", TOOLHOST_LOG_INFO},
+                                                {"notice", TOOLHOST_LOG_WARNING},
+                                                {"warning", TOOLHOST_LOG_WARNING},
+                                                {"error", TOOLHOST_LOG_ERROR},
+                                                {"critical", TOOLHOST_LOG_ERROR + 1},
+                                                {"alert", TOOLHOST_LOG_ERROR + 1},
+                                                {"emergency", TOOLHOST_LOG_ERROR + 1}}};
+
+/// The MCP log level name of a TOOLHOST_LOG_* level.
+std::string_view mcp_level_name(int32_t toolhost_level) noexcept;
+
+/// A whole number as an integer ("50", not Boost.JSON's "5E1" for the double).
+boost::json::value number(double d);
+
+/// Whether a revision is 2025-06-18 or later (titles, outputSchema, structuredContent).
+bool modern(std::string_view version) noexcept;
+
+/// A JSON-RPC result response.
+std::string response(const boost::json::value& id, boost::json::value result);
+
+/// A JSON-RPC notification.
+std::string notification(std::string_view method, boost::json::object params);
+
+/// A JSON-RPC id: a string or an integer (MCP forbids null).
+bool valid_id(const boost::json::value& id) noexcept;
+
+}  // namespace toolhost::mcp

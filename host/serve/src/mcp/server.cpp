@@ -1,0 +1,93 @@
+#include "catalog.hpp"
+#include "protocol.hpp"
+
+#include <toolhost/logging.hpp>
+#include <toolhost/serve/mcp.hpp>
+
+namespace toolhost::mcp {
+
+namespace json = boost::json;
+
+server::server(toolhost::host& h, server_options options) : host_(h), options_(std::move(options)) {
+    if (options_.page_size == 0) options_.page_size = 100;
+    catalog_ = build_catalog(host_, options_);
+    for (const auto& p : catalog_->problems) logging::write(logging::level::error, "mcp", p);
+    subscription_ = host_.subscribe([this](const host_event& e) { on_host_event(e); });
+}
+
+server::~server() {
+    host_.unsubscribe(subscription_);
+    std::vector<std::shared_ptr<session>> live;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& w : sessions_)
+            if (auto s = w.lock()) live.push_back(std::move(s));
+        sessions_.clear();
+    }
+    for (auto& s : live) s->close();
+}
+
+std::shared_ptr<session> server::open_session(std::string id) {
+    std::shared_ptr<session> s(new session(*this, std::move(id), false));
+    std::lock_guard lock(mutex_);
+    // Forget sessions that are gone, so the list stays as long as the live ones.
+    std::erase_if(sessions_, [](const std::weak_ptr<session>& w) { return w.expired(); });
+    sessions_.push_back(s);
+    return s;
+}
+
+std::shared_ptr<session> server::stateless_session() {
+    return std::shared_ptr<session>(new session(*this, std::string(), true));
+}
+
+std::shared_ptr<const server::catalog> server::current() const {
+    std::lock_guard lock(mutex_);
+    return catalog_;
+}
+
+json::array server::tools() const {
+    auto cat = current();
+    json::array a;
+    for (const auto& e : cat->entries) a.push_back(e.listing);
+    return a;
+}
+
+std::optional<std::pair<std::string, std::string>> server::resolve(std::string_view mcp_name) const {
+    auto cat = current();
+    if (const auto* e = cat->find(mcp_name)) return std::pair{e->tool, e->operation};
+    return std::nullopt;
+}
+
+std::vector<std::string> server::naming_problems() const { return current()->problems; }
+
+void server::refresh() {
+    auto fresh = build_catalog(host_, options_);
+    bool changed = false;
+    {
+        std::lock_guard lock(mutex_);
+        changed = fresh->fingerprint != catalog_->fingerprint;
+        if (changed) catalog_ = fresh;
+    }
+    if (!changed) return;
+    for (const auto& p : fresh->problems) logging::write(logging::level::error, "mcp", p);
+    logging::write(logging::level::info, "mcp", "tool list changed", {{"tools", fresh->entries.size()}});
+    broadcast_list_changed();
+}
+
+void server::broadcast_list_changed() {
+    std::vector<std::shared_ptr<session>> live;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& w : sessions_)
+            if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+    const std::string message = notification("notifications/tools/list_changed", {});
+    for (auto& s : live) s->send_standalone(message);
+}
+
+void server::on_host_event(const host_event& e) {
+    if (e.kind != host_event_kind::tool_state_changed) return;
+    refresh();
+}
+
+}  // namespace toolhost::mcp

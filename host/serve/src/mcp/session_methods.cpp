@@ -1,0 +1,101 @@
+#include "catalog.hpp"
+#include "protocol.hpp"
+#include "session_state.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+
+#ifndef TOOLHOST_VERSION_STRING
+#define TOOLHOST_VERSION_STRING "0.0.0"
+#endif
+
+// The methods a session answers besides tools/call (tools_call.cpp); session::on_request finds
+// them by name in its table.
+namespace toolhost::mcp {
+
+namespace json = boost::json;
+
+void session::on_ping(const json::value& id, json::object, std::shared_ptr<exchange> out) {
+    out->finish(response(id, json::object{}));
+}
+
+void session::on_initialize(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
+    const json::value* pv = params.if_contains("protocolVersion");
+    if (pv == nullptr || !pv->is_string()) {
+        out->finish(error_response(id, invalid_params, "invalid params: initialize needs \"protocolVersion\" (a string)"));
+        return;
+    }
+    std::string version = supported_protocol_version(pv->get_string()) ? std::string(pv->get_string())
+                                                                       : std::string(latest_protocol_version);
+    bool again = false;
+    {
+        std::lock_guard lock(st_->m);
+        again = st_->initialized && !st_->stateless;
+        if (!again) {
+            st_->version = version;
+            if (const auto* c = params.if_contains("capabilities"); c && c->is_object())
+                st_->client_capabilities = c->get_object();
+            st_->initialized = true;
+        }
+    }
+    if (again) {
+        out->finish(error_response(id, invalid_request, "invalid request: the session is already initialized"));
+        return;
+    }
+    const auto& o = server_.options();
+    json::object info{{"name", o.server_name},
+                      {"version", o.server_version.empty() ? std::string(TOOLHOST_VERSION_STRING) : o.server_version}};
+    if (modern(version)) info["title"] = o.server_title;
+    json::object result{{"protocolVersion", version},
+                        {"capabilities", {{"tools", {{"listChanged", true}}}, {"logging", json::object{}}}},
+                        {"serverInfo", std::move(info)}};
+    if (!o.instructions.empty()) result["instructions"] = o.instructions;
+    out->finish(response(id, std::move(result)));
+}
+
+void session::on_tools_list(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
+    const std::string version = protocol_version();
+    auto cat = server_.current();
+    std::size_t offset = 0;
+    if (const auto* c = params.if_contains("cursor"); c && !c->is_null()) {
+        const auto* cs = c->if_string();
+        bool ok = cs != nullptr && cs->size() > 5 && std::string_view(*cs).starts_with("page:");
+        if (ok) {
+            auto [end, err] = std::from_chars(cs->data() + 5, cs->data() + cs->size(), offset);
+            ok = err == std::errc() && end == cs->data() + cs->size() && offset <= cat->entries.size();
+        }
+        if (!ok) {
+            out->finish(error_response(id, invalid_params,
+                                       "invalid params: \"cursor\" is not a cursor this server gave out"));
+            return;
+        }
+    }
+    const std::size_t end = std::min(cat->entries.size(), offset + server_.options().page_size);
+    json::array tools;
+    tools.reserve(end - offset);
+    const bool is_modern = modern(version);
+    for (std::size_t i = offset; i < end; ++i)
+        tools.push_back(is_modern ? cat->entries[i].listing : cat->entries[i].legacy);
+    json::object result{{"tools", std::move(tools)}};
+    if (end < cat->entries.size()) result["nextCursor"] = "page:" + std::to_string(end);
+    out->finish(response(id, std::move(result)));
+}
+
+void session::on_set_level(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
+    const json::value* level = params.if_contains("level");
+    const mcp_level* found = nullptr;
+    if (level != nullptr && level->is_string())
+        for (const auto& l : mcp_levels)
+            if (l.name == level->get_string()) found = &l;
+    if (found == nullptr) {
+        out->finish(error_response(id, invalid_params,
+                                   "invalid params: \"level\" must be one of debug, info, notice, warning, error, "
+                                   "critical, alert, emergency"));
+        return;
+    }
+    st_->log_threshold.store(found->threshold, std::memory_order_relaxed);
+    out->finish(response(id, json::object{}));
+}
+
+}  // namespace toolhost::mcp

@@ -1,0 +1,46 @@
+#pragma once
+// What a session keeps between messages; shared by the session, its methods and its client peers.
+
+#include <toolhost/serve/mcp.hpp>
+#include <toolhost/toolhost.h>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace toolhost::mcp {
+
+// A request of the server's to the client (sampling, elicitation), waiting for its answer.
+struct pending_request {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    boost::json::value answer;  // the response object ("result" or "error")
+};
+
+struct session::state {
+    mutable std::mutex m;
+    bool stateless = false;
+    bool initialized = false;     // initialize answered
+    bool client_ready = false;    // notifications/initialized received
+    bool closed = false;
+    std::string version;
+    boost::json::object client_capabilities;
+    std::atomic<int32_t> log_threshold{TOOLHOST_LOG_INFO};
+    std::shared_ptr<standalone_stream> standalone;
+    // tools/call requests in flight, by the serialized JSON-RPC id, with their cancellation.
+    std::unordered_map<std::string, std::shared_ptr<boost::asio::cancellation_signal>> in_flight;
+    std::unordered_map<int64_t, std::shared_ptr<pending_request>> pending;
+    int64_t next_request_id = 1;
+    std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+};
+
+}  // namespace toolhost::mcp

@@ -1,0 +1,177 @@
+#include "catalog.hpp"
+#include "client_peer.hpp"
+#include "protocol.hpp"
+#include "session_state.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+// tools/call: arguments and options from the request, then the call, inline or through the
+// host's pipeline, and its result as MCP content.
+namespace toolhost::mcp {
+
+namespace json = boost::json;
+
+namespace {
+
+json::object tool_error_result(const tool_error& e) {
+    std::string text(status_name(e.code));
+    text += ": ";
+    text += e.message;
+    json::object err{{"code", status_name(e.code)}, {"message", e.message}};
+    if (e.retry_after) err["retryAfterMs"] = static_cast<int64_t>(e.retry_after->count());
+    return {{"content", json::array{json::object{{"type", "text"}, {"text", std::move(text)}}}},
+            {"isError", true},
+            {"_meta", {{"toolhost/error", std::move(err)}}}};
+}
+
+// A tool's result as a tools/call result: content blocks, plus structuredContent from 2025-06-18.
+json::object call_result_json(const server::catalog::entry& e, const call_result& r, bool is_modern) {
+    if (!r) return tool_error_result(r.error());
+    boost::system::error_code ec;
+    json::value v = json::parse(*r, ec);
+    if (ec)
+        return tool_error_result(make_tool_error(
+            status_code::internal, e.tool + "." + e.operation + " returned a result that is not valid JSON: " + ec.message()));
+    if (e.content_result) {
+        json::object* o = v.if_object();
+        json::value* content = o ? o->if_contains("content") : nullptr;
+        if (content == nullptr || !content->is_array())
+            return tool_error_result(make_tool_error(
+                status_code::internal,
+                e.tool + "." + e.operation + " is declared to return content blocks but its result has no \"content\" array"));
+        json::object out{{"content", std::move(*content)}};
+        if (is_modern) {
+            if (json::value* sc = o->if_contains("structuredContent")) out["structuredContent"] = std::move(*sc);
+        }
+        if (json::value* err = o->if_contains("isError"); err && err->is_bool()) out["isError"] = err->get_bool();
+        return out;
+    }
+    json::object out{{"content", json::array{json::object{{"type", "text"}, {"text", *r}}}}};
+    if (is_modern && v.is_object()) out["structuredContent"] = std::move(v);
+    return out;
+}
+
+// The tools/call response. A result that is JSON text goes into it as it is (escaped once for the
+// text block, spliced in as structuredContent when it is an object) instead of being parsed and
+// serialized again: the common case, and the one on every call's path.
+std::string call_response(const json::value& id, const server::catalog::entry& e, const call_result& r, bool is_modern) {
+    if (r && !e.content_result && is_valid_json(*r)) {
+        const std::string_view text = *r;
+        const auto first = text.find_first_not_of(" \t\r\n");
+        const bool object = first != std::string_view::npos && text[first] == '{';
+        std::string out;
+        out.reserve(96 + 2 * text.size());
+        out += R"({"jsonrpc":"2.0","id":)";
+        out += json::serialize(id);
+        out += R"(,"result":{"content":[{"type":"text","text":)";
+        out += json::serialize(json::string_view(text.data(), text.size()));
+        out += "}]";
+        if (object && is_modern) {
+            out += R"(,"structuredContent":)";
+            out += text;
+        }
+        out += "}}";
+        return out;
+    }
+    return response(id, call_result_json(e, r, is_modern));
+}
+
+// The call's deadline, trace context and progress notifications, from the request.
+call_options options_for(const json::object& params, const std::string& session_id, const server_options& o,
+                         const std::shared_ptr<exchange>& out) {
+    call_options options;
+    options.session_id = session_id;
+    if (o.call_timeout.count() > 0) options.deadline = std::chrono::steady_clock::now() + o.call_timeout;
+    if (const auto* meta = params.if_contains("_meta"); meta && meta->is_object()) {
+        const auto& m = meta->get_object();
+        if (const auto* tp = m.if_contains("traceparent"); tp && tp->is_string()) options.traceparent = tp->get_string();
+        if (const auto* token = m.if_contains("progressToken"); token && valid_id(*token)) {
+            options.on_progress = [out, token = *token](double done, double total, std::string_view message) {
+                json::object p{{"progressToken", token}, {"progress", number(done)}};
+                if (total > 0) p["total"] = number(total);
+                if (!message.empty()) p["message"] = message;
+                out->send(notification("notifications/progress", std::move(p)));
+            };
+        }
+    }
+    return options;
+}
+
+}  // namespace
+
+void session::call_tool(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
+    const json::value* name = params.if_contains("name");
+    if (name == nullptr || !name->is_string()) {
+        out->finish(error_response(id, invalid_params, "invalid params: tools/call needs \"name\" (a string)"));
+        return;
+    }
+    auto cat = server_.current();
+    const server::catalog::entry* e = cat->find(name->get_string());
+    if (e == nullptr) {
+        out->finish(error_response(id, invalid_params, "unknown tool: " + std::string(name->get_string())));
+        return;
+    }
+    json::value arguments = json::object{};
+    if (json::value* a = params.if_contains("arguments"); a && !a->is_null()) {
+        if (!a->is_object()) {
+            out->finish(error_response(id, invalid_params, "invalid params: \"arguments\" must be an object"));
+            return;
+        }
+        arguments = std::move(*a);
+    }
+    call_options options = options_for(params, id_, server_.options(), out);
+    const auto& o = server_.options();
+    if (e->run_inline) {
+        // Microseconds on this thread: cheaper than two thread hand-offs. Nothing can cancel it
+        // while it runs, so it is not registered as in flight. The call ends before this
+        // function returns, so its peer lives on the stack (not owned by the shared_ptr).
+        std::string version;
+        {
+            std::lock_guard lock(st_->m);
+            version = st_->version;
+        }
+        client_peer peer(weak_from_this(), st_.get(), out, o.client_request_timeout, true);
+        options.peer = std::shared_ptr<call_peer>(std::shared_ptr<call_peer>(), &peer);
+        call_result r = server_.host().call_inline(e->ref, arguments, options);
+        options.peer.reset();
+        out->finish(call_response(id, *e, r, modern(version)));
+        return;
+    }
+    options.peer = std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false);
+
+    const std::string key = json::serialize(id);
+    auto signal = std::make_shared<boost::asio::cancellation_signal>();
+    std::string version;
+    bool taken = false;
+    {
+        std::lock_guard lock(st_->m);
+        taken = !st_->in_flight.try_emplace(key, signal).second;
+        version = st_->version;
+    }
+    if (taken) {  // (answered outside the lock: an exchange may call back into the session)
+        out->finish(error_response(id, invalid_request, "invalid request: request id " + key + " is already in use"));
+        return;
+    }
+    auto self = shared_from_this();
+    server_.host().async_call(
+        e->tool, e->operation, std::move(arguments), std::move(options),
+        boost::asio::bind_cancellation_slot(
+            signal->slot(), [self, cat, e, id, key, out, version = std::move(version)](call_result r) {
+                bool cancelled = false;
+                {
+                    std::lock_guard lock(self->st_->m);
+                    self->st_->in_flight.erase(key);
+                    cancelled = !r && r.error().code == status_code::cancelled;
+                }
+                // A request the client cancelled gets no response (the client has stopped waiting).
+                if (cancelled) {
+                    out->finish({});
+                    return;
+                }
+                out->finish(call_response(id, *e, r, modern(version)));
+            }));
+}
+
+}  // namespace toolhost::mcp

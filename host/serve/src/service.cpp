@@ -1,0 +1,172 @@
+#include <toolhost/serve/service.hpp>
+
+#include "plugin_rescanner.hpp"
+
+#include <toolhost/logging.hpp>
+#include <toolhost/serve/http_server.hpp>
+#include <toolhost/serve/mcp.hpp>
+#include <toolhost/serve/stdio_server.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <thread>
+
+namespace toolhost::serve {
+namespace {
+
+mcp::server_options mcp_options(const serve_settings& s) {
+    mcp::server_options o;
+    o.tool_name = s.tool_name;
+    o.page_size = s.page_size;
+    o.instructions = s.instructions;
+    o.call_timeout = std::chrono::milliseconds(s.call_timeout_ms);
+    return o;
+}
+
+}  // namespace
+
+struct service::impl {
+    toolhost::host& host;
+    const service_settings settings;
+    std::ostream& report;
+    const std::chrono::milliseconds grace{settings.serve.shutdown_grace_ms};
+
+    std::optional<mcp::server> mcp;
+    std::optional<http_server> http;
+    std::unique_ptr<stdio_server> stdio;
+    std::unique_ptr<plugin_rescanner> rescanner;
+
+    std::mutex m;
+    std::condition_variable stop_cv;
+    bool started = false;
+    bool stop_requested = false;
+    bool stopped = false;
+
+    impl(toolhost::host& h, service_settings s, std::ostream& r) : host(h), settings(std::move(s)), report(r) {}
+
+    bool start_tools() {
+        start_options so;
+        so.concurrent = host.config().concurrent_init;
+        so.fail_on_error = host.config().fail_on_error;
+        auto started_tools = host.start(so);
+        for (const auto& [name, e] : started_tools.failed)
+            report << "toolhost: tool '" << name << "' did not start: " << status_name(e.code) << ": " << e.message << '\n';
+        return started_tools.ok() || !host.config().fail_on_error;
+    }
+
+    bool start_http() {
+        const serve_settings& s = settings.serve;
+        http.emplace(host, *mcp, s);
+        const unsigned io_threads = s.io_threads > 0 ? s.io_threads : std::max(1u, std::thread::hardware_concurrency() / 2);
+        if (auto bound = http->start(io_threads); !bound) {
+            report << "toolhost: cannot serve HTTP on " << s.listen << ": " << bound.error() << '\n';
+            http.reset();
+            return false;
+        }
+        http->set_ready(true);
+        auto [address, port] = split_listen_address(s.listen);
+        if (address.find(':') != std::string::npos) address = "[" + address + "]";
+        report << "toolhost: serving MCP at http://" << address << ':' << http->port() << "/mcp, REST at /v1/tools ("
+               << mcp->tools().size() << " MCP tools" << (s.stateless ? ", stateless" : "") << ")\n";
+        if (settings.port_file) write_port_file(*settings.port_file);
+        return true;
+    }
+
+    // Written aside and renamed, so that a reader never sees half a number.
+    void write_port_file(const std::filesystem::path& file) {
+        std::filesystem::path tmp = file;
+        tmp += ".tmp";
+        std::ofstream(tmp) << http->port() << '\n';
+        std::error_code ec;
+        std::filesystem::rename(tmp, file, ec);
+        if (ec) report << "toolhost: cannot write " << file.string() << ": " << ec.message() << '\n';
+    }
+
+    // Hot reload first (no tool appears while stopping), then the transports, then the tools.
+    void stop_sequence() {
+        {
+            std::lock_guard lock(m);
+            if (stopped || !started) return;
+            stopped = true;
+        }
+        if (rescanner) rescanner->stop();
+        if (http) http->stop(grace);
+        std::unique_ptr<stdio_server> closing;
+        {
+            std::lock_guard lock(m);  // stop() may be telling it to stop right now
+            closing = std::move(stdio);
+        }
+        closing.reset();
+        host.shutdown();
+        logging::write(logging::level::info, "serve", "stopped");
+    }
+};
+
+service::service(toolhost::host& h, service_settings settings, std::ostream& report)
+    : impl_(std::make_unique<impl>(h, std::move(settings), report)) {}
+
+service::~service() {
+    stop();
+    impl_->stop_sequence();
+}
+
+bool service::start() {
+    impl& s = *impl_;
+    if (!s.start_tools()) {
+        s.host.shutdown();
+        return false;
+    }
+    s.mcp.emplace(s.host, mcp_options(s.settings.serve));
+    for (const auto& p : s.mcp->naming_problems()) s.report << "toolhost: " << p << '\n';
+    if (s.settings.http && !s.start_http()) {
+        s.host.shutdown();
+        return false;
+    }
+    if (s.settings.stdio) {
+        s.stdio = std::make_unique<stdio_server>(*s.mcp, s.settings.stdio_in, s.settings.stdio_out);
+        s.report << "toolhost: serving MCP on stdio (" << s.mcp->tools().size() << " MCP tools)\n";
+    }
+    s.report.flush();
+    if (s.settings.serve.plugin_rescan_ms > 0)
+        s.rescanner = std::make_unique<plugin_rescanner>(s.host, std::chrono::milliseconds(s.settings.serve.plugin_rescan_ms));
+    std::lock_guard lock(s.m);
+    s.started = true;
+    return true;
+}
+
+void service::run() {
+    impl& s = *impl_;
+    if (s.stdio) {
+        s.stdio->run(s.grace);
+    } else {
+        std::unique_lock lock(s.m);
+        s.stop_cv.wait(lock, [&] { return s.stop_requested; });
+    }
+    s.stop_sequence();
+}
+
+void service::stop(std::string_view signal) {
+    impl& s = *impl_;
+    {
+        std::lock_guard lock(s.m);
+        if (s.stop_requested) return;
+        s.stop_requested = true;
+    }
+    if (!signal.empty())
+        logging::write(logging::level::info, "serve", "stopping: finishing calls in flight",
+                       {{"signal", std::string(signal)}, {"grace_ms", s.settings.serve.shutdown_grace_ms}});
+    {
+        std::lock_guard lock(s.m);
+        if (s.stdio) s.stdio->stop();
+    }
+    s.stop_cv.notify_all();
+}
+
+std::uint16_t service::http_port() const noexcept { return impl_->http ? impl_->http->port() : 0; }
+
+}  // namespace toolhost::serve

@@ -1,0 +1,44 @@
+#include <toolhost/serve/service.hpp>
+#include <toolhost/serve/stop_signals.hpp>
+
+#include <csignal>
+#include <thread>
+
+#include <pthread.h>
+#include <signal.h>
+
+namespace toolhost::serve {
+namespace {
+
+// SIGUSR2 is our own wake-up: it ends the wait when serving ended without a signal.
+sigset_t stop_set() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);
+    return set;
+}
+
+}  // namespace
+
+stop_signals::stop_signals() {
+    std::signal(SIGPIPE, SIG_IGN);
+    const sigset_t set = stop_set();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void stop_signals::run(service& svc) {
+    std::thread waiter([&svc] {
+        const sigset_t set = stop_set();
+        int sig = 0;
+        sigwait(&set, &sig);
+        if (sig == SIGINT || sig == SIGTERM) svc.stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    });
+    svc.run();
+    // A thread that returned from sigwait but is not joined yet still has a valid id.
+    pthread_kill(waiter.native_handle(), SIGUSR2);
+    waiter.join();
+}
+
+}  // namespace toolhost::serve
