@@ -4,7 +4,7 @@
 #include <toolhost/serve/failure_json.hpp>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #ifndef TOOLHOST_SOURCE_CONF
 #define TOOLHOST_SOURCE_CONF ""
@@ -70,7 +70,7 @@ int command_context::config_errors(const std::vector<json_diagnostic>& errors) {
     if (o_.json) {
         json::array a;
         for (const auto& d : errors) a.push_back(json::value(d.to_string()));
-        out_ << json::serialize(json::object{{"ok", false}, {"problems", std::move(a)}}) << '\n';
+        out_ << toolhost::json_text(json::object{{"ok", false}, {"problems", std::move(a)}}) << '\n';
     }
     return exit_code::config;
 }

@@ -4,6 +4,7 @@
 // CSV, JSON, HTML, PDF) and optionally hands that text to rag's index_text through the host.
 // docs/tools/attachment.md is the user's guide.
 #include "base64.hpp"
+#include <toolhost/json_text.hpp>
 #include "config.hpp"
 #include "detect.hpp"
 #include "extract.hpp"
@@ -143,7 +144,7 @@ private:
         for (auto& t : a.string_list("tags"))
             if (t != "attachment") tags.emplace_back(t);
         const json::object request{{"source", source}, {"text", ex.text}, {"format", "text"}, {"tags", std::move(tags)}};
-        const sdk::result r = host_.call_tool(&call, config_.index_tool, "index_text", json::serialize(request));
+        const sdk::result r = host_.call_tool(&call, config_.index_tool, "index_text", toolhost::json_text(request));
         if (r.code() != sdk::status::ok) {
             // NOT_FOUND from the host means the index tool or its operation is missing, which is
             // this tool's precondition, not a missing record of the caller's.

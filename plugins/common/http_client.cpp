@@ -8,7 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -396,7 +396,7 @@ request request::json(std::string method, std::string url, const boost::json::va
     r.method = std::move(method);
     r.url = std::move(url);
     r.headers.emplace_back("Content-Type", "application/json");
-    r.body = boost::json::serialize(body);
+    r.body = toolhost::json_text(body);
     return r;
 }
 

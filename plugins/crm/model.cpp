@@ -3,7 +3,7 @@
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/time.hpp>
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 
 namespace toolhost::plugins::crm {
@@ -43,7 +43,7 @@ json::value required_text(const json::object& record, std::string_view key, std:
 // Ids are strings in this contract; a backend that uses numbers gets them as text.
 json::value id_text(const json::object& record, std::string_view key, std::string_view where) {
     const auto* v = record.if_contains(key);
-    if (v != nullptr && (v->is_int64() || v->is_uint64())) return json::string(json::serialize(*v));
+    if (v != nullptr && (v->is_int64() || v->is_uint64())) return json::string(toolhost::json_text(*v));
     return required_text(record, key, where);
 }
 
@@ -142,7 +142,7 @@ json::object customer_update::fields_json() const {
 }
 
 std::string new_interaction::fingerprint() const {
-    return json::serialize(json::object{{"customer_id", customer_id},
+    return toolhost::json_text(json::object{{"customer_id", customer_id},
                                         {"channel", channel},
                                         {"summary", summary},
                                         {"outcome", outcome},

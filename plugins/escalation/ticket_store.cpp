@@ -5,7 +5,7 @@
 
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <algorithm>
 #include <array>
@@ -86,7 +86,7 @@ json::object ticket_from_row(const sqlite::statement& st) {
 
 // What a repeated create_ticket must agree on to count as the same request.
 std::string fingerprint(const new_ticket& t) {
-    return json::serialize(json::object{{"customer", t.customer},
+    return toolhost::json_text(json::object{{"customer", t.customer},
                                         {"subject", t.subject},
                                         {"description", t.description},
                                         {"priority", t.priority},
@@ -147,7 +147,7 @@ void ticket_store::insert_sample(sqlite::database& db, const json::value& sample
             .bind(4, std::string_view(t.at("description").as_string()))
             .bind(5, std::string_view(t.at("priority").as_string()))
             .bind(6, status_now)
-            .bind(7, json::serialize(t.at("reasons")))
+            .bind(7, toolhost::json_text(t.at("reasons")))
             .bind(8, at);
         insert.run();
         insert.reset();
@@ -199,7 +199,7 @@ create_outcome ticket_store::create(const new_ticket& t, bool notify) {
         .bind(4, t.subject)
         .bind(5, t.description)
         .bind(6, t.priority)
-        .bind(7, json::serialize(t.reasons))
+        .bind(7, toolhost::json_text(t.reasons))
         .bind(8, t.session_id)
         .bind(9, now)
         .bind(10, notify ? "pending" : "none");

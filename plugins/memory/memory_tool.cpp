@@ -5,6 +5,7 @@
 // SQLite connection from a pool, so calls run concurrently; SQLite's locking (BEGIN IMMEDIATE
 // plus a busy timeout) orders writers, here and in other processes on the same file alike.
 #include "config.hpp"
+#include <toolhost/json_text.hpp>
 #include "ranking.hpp"
 #include "schemas.hpp"
 #include "store.hpp"
@@ -90,7 +91,7 @@ std::optional<std::string> kinds_arg(const args& a) {
         if (!valid_kind(kinds[i])) invalid_argument("kinds/" + std::to_string(i), kind_rule);
         arr.emplace_back(kinds[i]);
     }
-    return json::serialize(arr);
+    return toolhost::json_text(arr);
 }
 
 db::scope scope_arg(const args& a, const std::string& session_id) {
@@ -132,7 +133,7 @@ store_request read_store_request(const args& a, unix_ms now, size_t max_content_
         if (*m.expires_at > max_rfc3339_ms) invalid_argument("ttl_seconds", "would expire after the year 9999");
     }
 
-    if (auto metadata = a.optional_object("metadata")) m.metadata = json::serialize(*metadata);
+    if (auto metadata = a.optional_object("metadata")) m.metadata = toolhost::json_text(*metadata);
     if (m.metadata.size() > max_metadata_bytes)
         invalid_argument("metadata", "is " + std::to_string(m.metadata.size()) + " bytes as JSON, more than the " +
                                          std::to_string(max_metadata_bytes) + " allowed");

@@ -1,4 +1,5 @@
 #include "extract.hpp"
+#include <toolhost/json_text.hpp>
 
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/text.hpp>
@@ -60,7 +61,7 @@ void flatten(const json::value& v, const std::string& path, std::string& out) {
             break;
         case json::kind::string: line(v.get_string()); break;
         case json::kind::null: break;
-        default: line(json::serialize(v)); break;  // numbers and booleans as JSON spells them
+        default: line(toolhost::json_text(v)); break;  // numbers and booleans as JSON spells them
     }
 }
 

@@ -1,4 +1,5 @@
 #include "store.hpp"
+#include <toolhost/json_text.hpp>
 
 #include <toolhost_plugins/text.hpp>
 
@@ -176,7 +177,7 @@ std::optional<std::string> json_list(const std::vector<std::string>& items) {
     if (items.empty()) return std::nullopt;
     json::array a;
     for (const auto& s : items) a.emplace_back(s);
-    return json::serialize(a);
+    return toolhost::json_text(a);
 }
 
 // Folder prefixes without a trailing '/', so that "docs/" and "docs" mean the same and the

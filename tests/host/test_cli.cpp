@@ -181,6 +181,18 @@ BOOST_AUTO_TEST_CASE(call_contract) {
     BOOST_TEST(contains(r.err, "INTERNAL"));
 }
 
+// Doubles as people write them (toolhost/json_text.hpp), not Boost.JSON's 6E-1.
+BOOST_AUTO_TEST_CASE(numbers_are_written_as_people_write_them) {
+    plugin_folder p;
+    for (const bool as_json : {true, false}) {
+        auto argv = p.args({"call", "testkit", "echo", R"({"x":0.6,"y":1.4,"z":3.2010905023064775,"zero":0.0})"});
+        if (as_json) argv.push_back("--json");
+        const auto r = run_toolhost(argv);
+        BOOST_TEST(r.exit_code == 0, r.err);
+        BOOST_TEST(contains(r.out, R"("x":0.6,"y":1.4,"z":3.2010905023064775,"zero":0)"), r.out);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(validate) {
     plugin_folder p;
     fs::remove(p.plugins / "broken.so");

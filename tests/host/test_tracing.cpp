@@ -889,13 +889,13 @@ BOOST_AUTO_TEST_CASE(every_problem_is_located) {
         f + at(text, "\"https://") + ": error: /tracing/otlp_endpoint: https is not supported; send to a collector on "
             "this machine or a sidecar that forwards over TLS, got \"https://collector/v1/traces\"",
         f + at(text, "\"\",") + ": error: /tracing/service_name: expected a non-empty string, got \"\"",
-        f + at(text, "1.5") + ": error: /tracing/sample_ratio: expected a number from 0 to 1, got 1.5E0",
+        f + at(text, "1.5") + ": error: /tracing/sample_ratio: expected a number from 0 to 1, got 1.5",
         f + at(text, "\"Content-Type\"") + ": error: /tracing/headers/Content-Type: the exporter sets 'Content-Type' itself",
         f + at(text, "\"a\\r") + ": error: /tracing/headers/x-bad: header values cannot contain control characters",
         f + at(text, "5}") + ": error: /tracing/headers/x-num: expected a string, got 5",
         f + at(text, "0,\n    \"max_batch") + ": error: /tracing/max_queue: expected an integer from 1 to 1000000, got 0",
         f + at(text, "\"many\"") + ": error: /tracing/max_batch: expected an integer from 1 to 1000000, got \"many\"",
-        f + at(text, "2.5") + ": error: /tracing/flush_interval_ms: expected an integer from 1 to 3600000, got 2.5E0",
+        f + at(text, "2.5") + ": error: /tracing/flush_interval_ms: expected an integer from 1 to 3600000, got 2.5",
         f + at(text, "-1") + ": error: /tracing/request_timeout_ms: expected an integer from 1 to 3600000, got -1",
         f + at(text, "\"exporter\"") + ": error: /tracing/exporter: unknown key 'exporter' (expected one of: "
             "otlp_endpoint, service_name, sample_ratio, headers, max_queue, max_batch, flush_interval_ms, request_timeout_ms)",

@@ -333,14 +333,14 @@ BOOST_AUTO_TEST_CASE(store_then_get_returns_what_was_stored) {
     BOOST_TEST(got.at("session_id").as_string() == "s1");
     BOOST_TEST(got.at("content").as_string() == "Ada prefers window seats");
     BOOST_TEST(got.at("kind").as_string() == "preference");
-    BOOST_TEST(got.at("importance").as_double() == 0.75);
+    BOOST_TEST(got.at("importance").to_number<double>() == 0.75);
     BOOST_TEST(got.at("created_at").as_string() == "2024-05-01T12:00:00.000Z");
     BOOST_TEST(got.at("expires_at").as_string() == "2024-05-01T13:00:00.000Z");
     BOOST_TEST(got.at("metadata") == (json::value{{"source", "chat"}, {"turn", 3}}));
 
     const auto defaults = ok(*h, "get", {{"id", store(*h, {{"session_id", "s1"}, {"content", "plain"}})}});
     BOOST_TEST(defaults.at("kind").as_string() == "fact");
-    BOOST_TEST(defaults.at("importance").as_double() == 0.5);
+    BOOST_TEST(defaults.at("importance").to_number<double>() == 0.5);
     BOOST_TEST(defaults.at("metadata") == json::object{});
     BOOST_TEST(!defaults.as_object().contains("expires_at"));
 }
@@ -465,23 +465,23 @@ BOOST_AUTO_TEST_CASE(scores_are_the_documented_blend_of_their_components) {
     const auto r = ok(*h, "recall", {{"session_id", "s"}, {"query", "coffee"}, {"now", at(t0)}});
     BOOST_TEST(r.at("now").as_string() == "2024-05-01T12:00:00.000Z");
     const auto& w = r.at("weights");
-    BOOST_TEST(w.at("relevance").as_double() == 0.6, boost::test_tools::tolerance(1e-12));
-    BOOST_TEST(w.at("recency").as_double() == 0.25, boost::test_tools::tolerance(1e-12));
-    BOOST_TEST(w.at("importance").as_double() == 0.15, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(w.at("relevance").to_number<double>() == 0.6, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(w.at("recency").to_number<double>() == 0.25, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(w.at("importance").to_number<double>() == 0.15, boost::test_tools::tolerance(1e-12));
     const auto& ms = r.at("memories").as_array();
     BOOST_TEST_REQUIRE(ms.size() == 2u);  // "tea" does not match
     double best_relevance = 0;
     double previous = 2;
     for (const auto& m : ms) {
         const auto& c = m.at("components");
-        const double rel = c.at("relevance").as_double(), rec = c.at("recency").as_double(),
-                     imp = c.at("importance").as_double();
-        const double expected = w.at("relevance").as_double() * rel + w.at("recency").as_double() * rec +
-                                w.at("importance").as_double() * imp;
-        BOOST_TEST(m.at("score").as_double() == expected, boost::test_tools::tolerance(1e-12));
-        BOOST_TEST(imp == m.at("importance").as_double());
-        BOOST_TEST(m.at("score").as_double() <= previous);  // best first
-        previous = m.at("score").as_double();
+        const double rel = c.at("relevance").to_number<double>(), rec = c.at("recency").to_number<double>(),
+                     imp = c.at("importance").to_number<double>();
+        const double expected = w.at("relevance").to_number<double>() * rel + w.at("recency").to_number<double>() * rec +
+                                w.at("importance").to_number<double>() * imp;
+        BOOST_TEST(m.at("score").to_number<double>() == expected, boost::test_tools::tolerance(1e-12));
+        BOOST_TEST(imp == m.at("importance").to_number<double>());
+        BOOST_TEST(m.at("score").to_number<double>() <= previous);  // best first
+        previous = m.at("score").to_number<double>();
         best_relevance = std::max(best_relevance, rel);
         if (m.at("id").as_int64() == a) BOOST_TEST(rec == std::exp2(-1.0 / 7), boost::test_tools::tolerance(1e-12));
         if (m.at("id").as_int64() == b) BOOST_TEST(rec == 0.5, boost::test_tools::tolerance(1e-12));
@@ -529,7 +529,7 @@ BOOST_AUTO_TEST_CASE(an_empty_query_recalls_by_recency_and_importance) {
     // scores (relevance 0): new 1/7*1 + 0 = .143; middle (.5 + .6)/7 = .157; old (.125 + 1)/7 = .161
     const auto r = ok(*h, "recall", {{"session_id", "s"}, {"now", at(t0)}});
     BOOST_TEST(ids_of(r) == (std::vector<int64_t>{old_important, middle, new_trivial}));
-    for (const auto& m : r.at("memories").as_array()) BOOST_TEST(m.at("components").at("relevance").as_double() == 0.0);
+    for (const auto& m : r.at("memories").as_array()) BOOST_TEST(m.at("components").at("relevance").to_number<double>() == 0.0);
     BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "   "}, {"now", at(t0)}, {"limit", 1}})) ==
                std::vector<int64_t>{old_important});
 }

@@ -408,6 +408,25 @@ BOOST_AUTO_TEST_CASE(tools_list_and_call_answer_json) {
     BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(3, "ping"), h).result_int() == 200u);
 }
 
+// Doubles as people write them (toolhost/json_text.hpp), not Boost.JSON's 6E-1, in what MCP and
+// REST send.
+BOOST_AUTO_TEST_CASE(numbers_are_written_as_people_write_them) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    const json::object args{{"x", 0.6}, {"y", 1.4}, {"z", 3.2010905023064775}, {"zero", 0.0}};
+    const auto mcp = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_echo", args)), mcp_headers(id));
+    BOOST_TEST(mcp.result_int() == 200u);
+    const auto rest = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", json::serialize(args),
+                                {{"Content-Type", "application/json"}});
+    BOOST_TEST(rest.result_int() == 200u);
+    for (const std::string& body : {mcp.body(), rest.body()}) {
+        BOOST_TEST(contains(body, R"("x":0.6,"y":1.4,"z":3.2010905023064775,"zero":0)"), body);
+        BOOST_TEST(!contains(body, "E-1"), body);
+        BOOST_TEST(!contains(body, "E0"), body);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(progress_turns_the_response_into_an_sse_stream) {
     server_env env;
     client c(env.port());

@@ -1,7 +1,7 @@
 #include "commands.hpp"
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #ifndef TOOLHOST_VERSION_STRING
 #define TOOLHOST_VERSION_STRING "0.0.0"
@@ -16,7 +16,7 @@ int cmd_help(command_context& c) {
 
 int cmd_version(command_context& c) {
     if (c.opts().json) {
-        c.out() << boost::json::serialize(boost::json::object{
+        c.out() << toolhost::json_text(boost::json::object{
                           {"version", TOOLHOST_VERSION_STRING},
                           {"abi", {{"major", TOOLHOST_ABI_VERSION_MAJOR}, {"minor", TOOLHOST_ABI_VERSION_MINOR}}}})
                 << '\n';

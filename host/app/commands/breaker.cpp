@@ -1,7 +1,7 @@
 #include "commands.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 namespace toolhost::cli {
 
@@ -51,7 +51,7 @@ int cmd_breaker(command_context& c) {
         path = "/v1/circuit-breakers/reset";
     } else {
         path = "/v1/tools/" + p[1] + "/circuit-breaker/" + action;
-        if (p.size() == 3) body = json::serialize(json::object{{"operation", p[2]}});
+        if (p.size() == 3) body = toolhost::json_text(json::object{{"operation", p[2]}});
     }
     auto r = c.remote("POST", path, body);
     if (!r) return c.last_failure();

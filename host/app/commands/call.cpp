@@ -1,7 +1,7 @@
 #include "commands.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <iostream>
 #include <iterator>
@@ -48,9 +48,9 @@ int cmd_call(command_context& c) {
         return c.fail(status_code::internal, tool + "." + op + " returned a result that is not valid JSON: " + pec.message(),
                       exit_code::internal);
     if (c.opts().json)
-        c.out() << json::serialize(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';
+        c.out() << toolhost::json_text(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';
     else
-        c.out() << json::serialize(result) << '\n';
+        c.out() << toolhost::json_text(result) << '\n';
     return exit_code::ok;
 }
 

@@ -1,6 +1,6 @@
 #include "commands.hpp"
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <sstream>
 
@@ -54,7 +54,7 @@ int local_metrics(command_context& c) {
             }
             all = std::move(kept);
         }
-        c.out() << json::serialize(all) << '\n';
+        c.out() << toolhost::json_text(all) << '\n';
     } else {
         const std::string text = c.host().metrics().render_prometheus();
         c.out() << (tool ? prometheus_for_tool(text, *tool) : text);

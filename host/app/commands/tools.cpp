@@ -2,7 +2,7 @@
 
 #include <toolhost/tool_descriptor.hpp>
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 // list, info, status, validate: what the plugins provide and what state the tools are in.
 namespace toolhost::cli {
@@ -17,7 +17,7 @@ int cmd_list(command_context& c) {
     if (c.opts().json) {
         json::array tools;
         for (const auto& n : names) tools.push_back(to_json(c.host().find(n)->descriptor()));
-        c.out() << json::serialize(json::object{{"tools", std::move(tools)}, {"rejected", c.rejected_json()}}) << '\n';
+        c.out() << toolhost::json_text(json::object{{"tools", std::move(tools)}, {"rejected", c.rejected_json()}}) << '\n';
         return exit_code::ok;
     }
     for (const auto& n : names) {
@@ -44,14 +44,14 @@ int cmd_info(command_context& c) {
         auto o = to_json(d);
         o["enabled"] = c.host().config().tool_enabled(name);
         o["config"] = std::move(configured);
-        c.out() << json::serialize(o) << '\n';
+        c.out() << toolhost::json_text(o) << '\n';
         return exit_code::ok;
     }
     c.out() << "name:        " << d.name << "\nversion:     " << d.version << "\ndescription: " << d.description
             << "\nplugin:      " << d.plugin << "\nthread-safe: " << (d.thread_safe ? "yes" : "no")
             << "\nenabled:     " << (c.host().config().tool_enabled(name) ? "yes" : "no")
-            << "\nconfig:      " << json::serialize(configured) << '\n';
-    if (d.config_schema) c.out() << "config schema: " << json::serialize(d.config_schema->source()) << '\n';
+            << "\nconfig:      " << toolhost::json_text(configured) << '\n';
+    if (d.config_schema) c.out() << "config schema: " << toolhost::json_text(d.config_schema->source()) << '\n';
     c.out() << "operations:\n";
     for (const auto& op : d.operations) {
         c.out() << "  " << op.name << "  " << op.description << '\n';
@@ -61,8 +61,8 @@ int cmd_info(command_context& c) {
         if (op.destructive()) flags += " destructive";
         if (op.cancellable()) flags += " cancellable";
         if (!flags.empty()) c.out() << "    flags:" << flags << '\n';
-        c.out() << "    input:  " << json::serialize(op.input_schema.source()) << '\n';
-        if (op.output_schema) c.out() << "    output: " << json::serialize(op.output_schema->source()) << '\n';
+        c.out() << "    input:  " << toolhost::json_text(op.input_schema.source()) << '\n';
+        if (op.output_schema) c.out() << "    output: " << toolhost::json_text(op.output_schema->source()) << '\n';
     }
     return exit_code::ok;
 }
@@ -88,7 +88,7 @@ int cmd_status(command_context& c) {
         json::array failed;
         for (const auto& [n, e] : report.failed)
             failed.push_back(json::object{{"tool", n}, {"code", status_name(e.code)}, {"message", e.message}});
-        c.out() << json::serialize(json::object{{"ok", report.ok()}, {"tools", std::move(a)}, {"failed", std::move(failed)}, {"rejected", c.rejected_json()}})
+        c.out() << toolhost::json_text(json::object{{"ok", report.ok()}, {"tools", std::move(a)}, {"failed", std::move(failed)}, {"rejected", c.rejected_json()}})
                 << '\n';
     } else {
         for (const auto& s : statuses)
@@ -108,7 +108,7 @@ int cmd_validate(command_context& c) {
     if (c.opts().json) {
         json::array a;
         for (const auto& p : problems) a.push_back(json::value(p));
-        c.out() << json::serialize(json::object{{"ok", problems.empty()},
+        c.out() << toolhost::json_text(json::object{{"ok", problems.empty()},
                                                 {"tools", c.host().list().size()},
                                                 {"problems", std::move(a)}})
                 << '\n';

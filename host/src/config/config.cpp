@@ -2,7 +2,7 @@
 #include <toolhost/config.hpp>
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -46,10 +46,10 @@ bool one_of(std::string_view word, words words) {
 std::string describe(const value& v) {
     if (v.is_object()) return "an object";
     if (v.is_array()) return "an array";
-    return boost::json::serialize(v);
+    return toolhost::json_text(v);
 }
 
-std::string json_quoted(std::string_view s) { return boost::json::serialize(value(s)); }
+std::string json_quoted(std::string_view s) { return toolhost::json_text(value(s)); }
 
 json_diagnostic env_error(std::string_view variable, std::string message) {
     return json_diagnostic{"environment", 1, 1, std::string(variable), std::move(message)};

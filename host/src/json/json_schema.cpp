@@ -21,7 +21,7 @@
 #pragma GCC diagnostic pop
 #endif
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 #include <boost/json/stream_parser.hpp>
 
 #include <algorithm>
@@ -90,7 +90,7 @@ bool has_type(const value& v, std::string_view type) {
 
 // A short rendering of a value for messages; large values are cut.
 std::string render(const value& v) {
-    std::string s = boost::json::serialize(v);
+    std::string s = toolhost::json_text(v);
     if (s.size() > 60) {
         s.resize(57);
         s += "...";

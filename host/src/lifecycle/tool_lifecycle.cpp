@@ -5,7 +5,7 @@
 
 #include <toolhost/logging.hpp>
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -176,7 +176,7 @@ void tool_lifecycle::initialize_slot(tool_slot& slot) {
         return;
     }
     auto it = config_.tools.find(d.name);
-    const std::string conf = it != config_.tools.end() ? json::serialize(it->second.config) : "{}";
+    const std::string conf = it != config_.tools.end() ? toolhost::json_text(it->second.config) : "{}";
     auto started = std::chrono::steady_clock::now();
     auto ok = slot.instance->initialize(conf, dir);
     if (!ok) {

@@ -18,9 +18,9 @@
 #include "pipeline/blocking_wait.hpp"
 #include "pipeline/call_errors.hpp"
 
+#include <toolhost/json_text.hpp>
+
 #include <boost/asio/post.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/serializer.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -70,17 +70,28 @@ void hex16(uint64_t bits, char* out) noexcept {
 // `arguments` as text: in `small` when it fits (no heap for small arguments), else in `large`.
 std::string_view serialize_arguments(const json::value& arguments, char (&small)[512], std::string& large) {
     if (arguments.get_object().empty()) return "{}";  // operations without arguments are common
-    // Reused per thread: constructing a serializer costs more than serializing "{}".
-    thread_local json::serializer sr;
-    sr.reset(&arguments);
-    std::string_view first = sr.read(small, sizeof(small));
-    if (sr.done()) return first;
-    large.assign(first);
-    while (!sr.done()) {
-        char chunk[4096];
-        large.append(sr.read(chunk, sizeof(chunk)));
-    }
-    return large;
+    // The project's JSON writer into the stack buffer, moving to `large` once it overflows.
+    struct spilling_sink {
+        char (&small)[512];
+        std::string& large;
+        std::size_t size = 0;
+        bool spilled = false;
+        void append(const char* p, std::size_t n) {
+            if (!spilled && size + n <= sizeof(small)) {
+                std::memcpy(small + size, p, n);
+                size += n;
+                return;
+            }
+            if (!spilled) {
+                large.assign(small, size);
+                spilled = true;
+            }
+            large.append(p, n);
+        }
+        void push_back(char c) { append(&c, 1); }
+    } sink{small, large};
+    toolhost::write_json(sink, arguments);
+    return sink.spilled ? std::string_view(large) : std::string_view(small, sink.size);
 }
 
 }  // namespace
@@ -212,7 +223,7 @@ boost::system::result<std::shared_ptr<call_state>, tool_error> call_pipeline::pr
     }
     auto call = std::make_shared<call_state>();
     call->core.target(*slot, op);
-    call->arguments = json::serialize(arguments);
+    call->arguments = toolhost::json_text(arguments);
     call->caller = std::make_shared<call_control>(std::nullopt, clock_);
     if (options.on_progress) call->caller->set_progress_handler(std::move(options.on_progress));
     if (options.peer) call->caller->set_peer(options.peer);

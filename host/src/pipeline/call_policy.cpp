@@ -1,6 +1,6 @@
 #include <toolhost/call_policy.hpp>
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <initializer_list>
 
@@ -11,7 +11,7 @@ namespace {
 namespace json = boost::json;
 using problems_t = std::vector<std::pair<std::string, std::string>>;
 
-std::string shown(const json::value& v) { return json::serialize(v); }
+std::string shown(const json::value& v) { return toolhost::json_text(v); }
 
 // Reads one resilience object; each reader records (pointer, message) and leaves the target
 // alone on a bad value.

@@ -1,6 +1,6 @@
 #include <toolhost/logging.hpp>
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 #include <boost/log/attributes/constant.hpp>
 #include <boost/log/core.hpp>
 #include <boost/log/sinks/sync_frontend.hpp>
@@ -50,7 +50,7 @@ void format_record(const bl::record_view& rec, bl::formatting_ostream& out) {
     if (!p) return;
     const json::object& o = p->fields;
     if (static_cast<format>(current_format.load(std::memory_order_relaxed)) == format::json) {
-        out << json::serialize(o);
+        out << toolhost::json_text(o);
         return;
     }
     // text: "<ts> <LEVEL> [channel] message key=value ..."
@@ -67,7 +67,7 @@ void format_record(const bl::record_view& rec, bl::formatting_ostream& out) {
         if (kv.value().is_string())
             out << std::string_view(kv.value().get_string());
         else
-            out << json::serialize(kv.value());
+            out << toolhost::json_text(kv.value());
     }
 }
 

@@ -7,7 +7,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 #include <boost/json/value.hpp>
 
 #include <type_traits>
@@ -124,7 +124,7 @@ std::string otlp_http_exporter::to_otlp_json(const std::vector<span_data>& spans
     resource_spans_array.emplace_back(std::move(resource_spans));
     json::object request;
     request["resourceSpans"] = std::move(resource_spans_array);
-    return json::serialize(request);
+    return toolhost::json_text(request);
 }
 
 }  // namespace toolhost

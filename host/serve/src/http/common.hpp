@@ -23,7 +23,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <boost/url/parse.hpp>
 

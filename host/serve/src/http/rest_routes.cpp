@@ -1,6 +1,7 @@
 // REST on /v1/tools, the circuit breakers on /v1/circuit-breakers and /v1/tools/{tool}/circuit-breaker,
 // readiness on /readyz.
 #include "connection.hpp"
+#include <toolhost/json_text.hpp>
 
 #include <toolhost/serve/failure_json.hpp>
 
@@ -15,7 +16,7 @@ void connection::readyz() {
         tools.push_back(std::move(o));
     }
     reply(ready ? bhttp::status::ok : bhttp::status::service_unavailable,
-          json::serialize(json::object{{"status", ready ? "ready" : "not_ready"}, {"tools", std::move(tools)}}));
+          toolhost::json_text(json::object{{"status", ready ? "ready" : "not_ready"}, {"tools", std::move(tools)}}));
 }
 
 json::object tool_json(const toolhost::host& h, const tool_status& s) {
@@ -31,7 +32,7 @@ json::object tool_json(const toolhost::host& h, const tool_status& s) {
 void connection::list_tools() {
     json::array tools;
     for (const auto& s : srv_.host_.status()) tools.push_back(tool_json(srv_.host_, s));
-    reply(bhttp::status::ok, json::serialize(json::object{{"tools", std::move(tools)}}));
+    reply(bhttp::status::ok, toolhost::json_text(json::object{{"tools", std::move(tools)}}));
 }
 
 // The seed's reset_circuit_breaker / reset_all_circuit_breakers, for `toolhost breaker`:
@@ -59,7 +60,7 @@ void connection::breakers(bhttp::verb method) {
                     std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(b.state.next_probe_at - now).count());
             all.push_back(std::move(o));
         }
-        return reply(bhttp::status::ok, json::serialize(json::object{{"circuit_breakers", std::move(all)}}));
+        return reply(bhttp::status::ok, toolhost::json_text(json::object{{"circuit_breakers", std::move(all)}}));
     }
     if (method != bhttp::verb::post) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "POST");
     if (path == "/v1/circuit-breakers/reset") {
@@ -108,7 +109,7 @@ void connection::rest_tool(bhttp::verb method) {
         if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
         auto s = srv_.host_.status(segments[2]);
         if (!s) return http_error(bhttp::status::not_found, "no tool named '" + segments[2] + "'");
-        return reply(bhttp::status::ok, json::serialize(tool_json(srv_.host_, *s)));
+        return reply(bhttp::status::ok, toolhost::json_text(tool_json(srv_.host_, *s)));
     }
     if (route_ == r_call && segments.size() == 4) {
         if (method != bhttp::verb::post) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "POST");

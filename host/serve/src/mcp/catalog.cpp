@@ -1,6 +1,6 @@
 #include "catalog.hpp"
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <cstdio>
 
@@ -108,7 +108,7 @@ std::shared_ptr<const server::catalog> build_catalog(toolhost::host& h, const se
             }
             listing["annotations"] = std::move(annotations);
             e.listing = std::move(listing);
-            cat->fingerprint += json::serialize(e.listing);
+            cat->fingerprint += toolhost::json_text(e.listing);
             cat->fingerprint += '\n';
             cat->by_name.emplace(e.name, cat->entries.size());
             cat->entries.push_back(std::move(e));

@@ -3,7 +3,7 @@
 #include "protocol.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 namespace toolhost::mcp {
 
@@ -65,7 +65,7 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
     };
     json::object req{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
     if (!p.is_null()) req["params"] = std::move(p);
-    if (!out_->send(json::serialize(req))) {
+    if (!out_->send(toolhost::json_text(req))) {
         forget();
         return make_tool_error(status_code::unavailable, "the MCP client's stream is gone; cannot send " + std::string(method));
     }
@@ -86,10 +86,10 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
         }
     }
     const json::object& answer = pr->answer.as_object();
-    if (const auto* r = answer.if_contains("result")) return json::serialize(*r);
+    if (const auto* r = answer.if_contains("result")) return toolhost::json_text(*r);
     std::string text = "the MCP client answered " + std::string(method) + " with an error";
     if (const auto* e = answer.if_contains("error"); e && e->is_object()) {
-        if (const auto* c = e->get_object().if_contains("code")) text += " " + json::serialize(*c);
+        if (const auto* c = e->get_object().if_contains("code")) text += " " + toolhost::json_text(*c);
         if (const auto* m = e->get_object().if_contains("message"); m && m->is_string())
             text += ": " + std::string(m->get_string());
     }

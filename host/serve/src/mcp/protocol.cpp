@@ -2,7 +2,7 @@
 
 #include <toolhost/serve/mcp.hpp>
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <algorithm>
 #include <iterator>
@@ -33,7 +33,7 @@ std::string response(const json::value& id, json::value result) {
     o["jsonrpc"] = "2.0";
     o["id"] = id;
     o["result"] = std::move(result);
-    return json::serialize(o);
+    return toolhost::json_text(o);
 }
 
 std::string notification(std::string_view method, json::object params) {
@@ -41,7 +41,7 @@ std::string notification(std::string_view method, json::object params) {
     o["jsonrpc"] = "2.0";
     o["method"] = method;
     o["params"] = std::move(params);
-    return json::serialize(o);
+    return toolhost::json_text(o);
 }
 
 bool valid_id(const json::value& id) noexcept { return id.is_string() || id.is_int64() || id.is_uint64(); }
@@ -59,7 +59,7 @@ std::string error_response(const json::value& id, int code, std::string_view mes
     o["jsonrpc"] = "2.0";
     o["id"] = id;
     o["error"] = std::move(err);
-    return json::serialize(o);
+    return toolhost::json_text(o);
 }
 
 }  // namespace toolhost::mcp

@@ -5,7 +5,7 @@
 #include <toolhost/serve/mcp.hpp>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <algorithm>
 #include <iterator>
@@ -145,7 +145,7 @@ void session::handle(json::value message, std::shared_ptr<exchange> out) {
             p->cv.notify_all();
         } else {
             logging::write(logging::level::debug, "mcp", "response to no pending request ignored",
-                           {{"session", id_}, {"id", json::serialize(*idp)}});
+                           {{"session", id_}, {"id", toolhost::json_text(*idp)}});
         }
         out->finish({});
         return;
@@ -197,7 +197,7 @@ void session::on_notification(std::string_view method, const json::object& param
     if (method == "notifications/cancelled") {
         const json::value* rid = params.if_contains("requestId");
         if (rid == nullptr || !valid_id(*rid)) return;
-        const std::string key = json::serialize(*rid);
+        const std::string key = toolhost::json_text(*rid);
         std::lock_guard lock(st_->m);
         if (auto it = st_->in_flight.find(key); it != st_->in_flight.end()) {
             it->second->emit(boost::asio::cancellation_type::terminal);

@@ -2,7 +2,7 @@
 #include "protocol.hpp"
 #include "session_state.hpp"
 
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <charconv>
 

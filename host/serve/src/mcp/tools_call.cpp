@@ -5,7 +5,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 // tools/call: arguments and options from the request, then the call, inline or through the
 // host's pipeline, and its result as MCP content.
@@ -64,9 +64,9 @@ std::string call_response(const json::value& id, const server::catalog::entry& e
         std::string out;
         out.reserve(96 + 2 * text.size());
         out += R"({"jsonrpc":"2.0","id":)";
-        out += json::serialize(id);
+        out += toolhost::json_text(id);
         out += R"(,"result":{"content":[{"type":"text","text":)";
-        out += json::serialize(json::string_view(text.data(), text.size()));
+        out += toolhost::json_text(std::string_view(text.data(), text.size()));
         out += "}]";
         if (object && is_modern) {
             out += R"(,"structuredContent":)";
@@ -141,7 +141,7 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
     }
     options.peer = std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false);
 
-    const std::string key = json::serialize(id);
+    const std::string key = toolhost::json_text(id);
     auto signal = std::make_shared<boost::asio::cancellation_signal>();
     std::string version;
     bool taken = false;

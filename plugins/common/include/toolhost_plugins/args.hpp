@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -55,6 +56,6 @@ private:
 };
 
 /// Serializes a JSON value to text (the form a result is returned in).
-inline std::string to_json(const boost::json::value& v) { return boost::json::serialize(v); }
+inline std::string to_json(const boost::json::value& v) { return toolhost::json_text(v); }
 
 }  // namespace toolhost::plugins

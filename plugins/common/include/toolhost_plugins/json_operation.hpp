@@ -17,7 +17,7 @@
 #include <toolhost/plugin.hpp>
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include <toolhost/json_text.hpp>
 
 #include <string_view>
 
@@ -31,13 +31,13 @@ struct json_operation {
         const args a(call.arguments());
         if constexpr (requires(std::string_view op, const sdk::error& e) { tool.error_context(op, e); }) {
             try {
-                return sdk::result::ok(boost::json::serialize((tool.*method)(a, call)));
+                return sdk::result::ok(toolhost::json_text((tool.*method)(a, call)));
             } catch (const sdk::error& e) {
                 tool.error_context(call.operation(), e);
                 throw;
             }
         } else {
-            return sdk::result::ok(boost::json::serialize((tool.*method)(a, call)));
+            return sdk::result::ok(toolhost::json_text((tool.*method)(a, call)));
         }
     }
 };
