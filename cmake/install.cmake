@@ -1,5 +1,6 @@
 # Install rules and the Toolhost CMake package:
-#   find_package(Toolhost CONFIG) -> Toolhost::sdk, Toolhost::host, Toolhost::serve, toolhost_add_plugin()
+#   find_package(Toolhost CONFIG) -> Toolhost::sdk, Toolhost::host, Toolhost::serve, toolhost_add_plugin(),
+#   from an install prefix or, through export(), from the build tree
 include(CMakePackageConfigHelpers)
 
 set(TOOLHOST_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/Toolhost")
@@ -10,7 +11,8 @@ install(TARGETS toolhost_sdk toolhost_host toolhost_serve
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS toolhost RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
-install(DIRECTORY sdk/include/ host/include/ host/serve/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(DIRECTORY sdk/include/ host/include/ host/serve/include/ "${TOOLHOST_GENERATED_INCLUDE_DIR}/"
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(EXPORT ToolhostTargets
     NAMESPACE Toolhost::
     DESTINATION ${TOOLHOST_CMAKE_DIR}
@@ -28,4 +30,11 @@ install(FILES
     sdk/cmake/toolhost_plugin.map
     DESTINATION ${TOOLHOST_CMAKE_DIR}
     COMPONENT dev)
+
+# The same package from the build tree, without installing: find_package(Toolhost) with
+# Toolhost_DIR=<build dir> (fmt and spdlog do the same).
+export(EXPORT ToolhostTargets NAMESPACE Toolhost:: FILE "${PROJECT_BINARY_DIR}/ToolhostTargets.cmake")
+configure_file(sdk/cmake/ToolhostPlugin.cmake "${PROJECT_BINARY_DIR}/ToolhostPlugin.cmake" COPYONLY)
+configure_file(sdk/cmake/toolhost_plugin.map "${PROJECT_BINARY_DIR}/toolhost_plugin.map" COPYONLY)
+
 install(FILES conf/toolhost.json DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/toolhost COMPONENT runtime)

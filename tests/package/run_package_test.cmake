@@ -21,6 +21,7 @@ endfunction()
 
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
 foreach(f bin/toolhost include/toolhost/toolhost.h include/toolhost/plugin.hpp include/toolhost/host.hpp
+          include/toolhost/version.hpp include/toolhost/json_text.hpp include/toolhost/serve/service.hpp
           lib/cmake/Toolhost/ToolhostConfig.cmake lib/cmake/Toolhost/ToolhostPlugin.cmake
           lib/toolhost/plugins/echo.so)
     if(NOT EXISTS "${prefix}/${f}")

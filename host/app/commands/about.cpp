@@ -1,11 +1,8 @@
 #include "commands.hpp"
+#include <toolhost/version.hpp>
 
 #include <boost/json/object.hpp>
 #include <toolhost/json_text.hpp>
-
-#ifndef TOOLHOST_VERSION_STRING
-#define TOOLHOST_VERSION_STRING "0.0.0"
-#endif
 
 namespace toolhost::cli {
 
@@ -17,8 +14,8 @@ int cmd_help(command_context& c) {
 int cmd_version(command_context& c) {
     if (c.opts().json) {
         c.out() << toolhost::json_text(boost::json::object{
-                          {"version", TOOLHOST_VERSION_STRING},
-                          {"abi", {{"major", TOOLHOST_ABI_VERSION_MAJOR}, {"minor", TOOLHOST_ABI_VERSION_MINOR}}}})
+                       {"version", TOOLHOST_VERSION_STRING},
+                       {"abi", {{"major", TOOLHOST_ABI_VERSION_MAJOR}, {"minor", TOOLHOST_ABI_VERSION_MINOR}}}})
                 << '\n';
     } else {
         c.out() << "toolhost " TOOLHOST_VERSION_STRING " (plugin ABI " << TOOLHOST_ABI_VERSION_MAJOR << '.'

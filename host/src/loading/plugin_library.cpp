@@ -1,4 +1,5 @@
 #include <toolhost/logging.hpp>
+#include <toolhost/version.hpp>
 #include <toolhost/plugin_library.hpp>
 #include <toolhost/client.h>
 #include <toolhost/tool_caller.h>
@@ -11,10 +12,6 @@
 #include <climits>
 #include <cstddef>
 #include <string_view>
-
-#ifndef TOOLHOST_VERSION_STRING
-#define TOOLHOST_VERSION_STRING "0.0.0"
-#endif
 
 namespace toolhost {
 
@@ -64,9 +61,7 @@ std::string_view view(toolhost_str_t s) noexcept {
     return s.size == 0 || s.data == nullptr ? std::string_view{} : std::string_view(s.data, s.size);
 }
 
-std::string version_string(toolhost_abi_version_t v) {
-    return std::to_string(v.major) + "." + std::to_string(v.minor);
-}
+std::string version_string(toolhost_abi_version_t v) { return std::to_string(v.major) + "." + std::to_string(v.minor); }
 
 // The state of one invoke(): the ABI call struct the plugin sees plus where its answers go.
 // Lives on the worker's stack for the duration of the call.
@@ -78,12 +73,8 @@ struct call_frame {
     std::string error;
     std::optional<uint64_t> retry_after_ms;
 
-    static call_frame& self(const toolhost_call_t* c) noexcept {
-        return *static_cast<call_frame*>(c->host_data);
-    }
-    static bool TOOLHOST_ABI is_cancelled(const toolhost_call_t* c) {
-        return self(c).inv->control->cancelled();
-    }
+    static call_frame& self(const toolhost_call_t* c) noexcept { return *static_cast<call_frame*>(c->host_data); }
+    static bool TOOLHOST_ABI is_cancelled(const toolhost_call_t* c) { return self(c).inv->control->cancelled(); }
     static int64_t TOOLHOST_ABI remaining_ns(const toolhost_call_t* c) {
         auto r = self(c).inv->control->remaining();
         return r == std::chrono::nanoseconds::max() ? INT64_MAX : static_cast<int64_t>(r.count());
@@ -130,20 +121,29 @@ struct call_frame {
     static void TOOLHOST_ABI set_error(const toolhost_call_t* c, toolhost_str_t message) {
         self(c).error.assign(view(message));
     }
-    static void TOOLHOST_ABI set_retry_after_ms(const toolhost_call_t* c, uint64_t ms) {
-        self(c).retry_after_ms = ms;
-    }
+    static void TOOLHOST_ABI set_retry_after_ms(const toolhost_call_t* c, uint64_t ms) { self(c).retry_after_ms = ms; }
 
     static toolhost_str_t str(std::string_view v) noexcept { return {v.data(), v.size()}; }
 
     // Every member of the ABI struct given: an empty initializer would zero it first (a
     // `rep stos`, measurable on the inline call path).
     call_frame(const invocation& i, std::string& out)
-        : abi{sizeof(toolhost_call_t), this,        str(i.operation), str(i.arguments), str(i.request_id),
-              str(i.session_id),       str(i.traceparent), i.attempt,  &is_cancelled,  &remaining_ns,
-              &log,                    &report_progress,   &set_result, &set_error,    &set_retry_after_ms},
-          inv(&i),
-          result(&out) {}
+        : abi{sizeof(toolhost_call_t),
+              this,
+              str(i.operation),
+              str(i.arguments),
+              str(i.request_id),
+              str(i.session_id),
+              str(i.traceparent),
+              i.attempt,
+              &is_cancelled,
+              &remaining_ns,
+              &log,
+              &report_progress,
+              &set_result,
+              &set_error,
+              &set_retry_after_ms},
+          inv(&i), result(&out) {}
 };
 
 // ----------------------------------------------------------- extensions that act on a call
@@ -177,9 +177,8 @@ const invocation* running_invocation(const toolhost_call_t* parent) noexcept {
 
 // toolhost.tool_caller/1
 toolhost_status_t TOOLHOST_ABI call_other_tool(const toolhost_tool_caller_t*, const toolhost_call_t* parent,
-                                               toolhost_str_t tool, toolhost_str_t operation,
-                                               toolhost_str_t arguments, toolhost_call_result_fn on_result,
-                                               void* user) {
+                                               toolhost_str_t tool, toolhost_str_t operation, toolhost_str_t arguments,
+                                               toolhost_call_result_fn on_result, void* user) {
     const extension_answer answer(on_result, user);
     const invocation* inv = running_invocation(parent);
     if (inv == nullptr)
@@ -193,8 +192,9 @@ toolhost_status_t TOOLHOST_ABI call_other_tool(const toolhost_tool_caller_t*, co
 const toolhost_tool_caller_t tool_caller_extension{sizeof(toolhost_tool_caller_t), nullptr, &call_other_tool};
 
 // toolhost.client/1
-toolhost_status_t TOOLHOST_ABI ask_client(const toolhost_client_t*, const toolhost_call_t* parent, toolhost_str_t method,
-                                          toolhost_str_t params, toolhost_call_result_fn on_result, void* user) {
+toolhost_status_t TOOLHOST_ABI ask_client(const toolhost_client_t*, const toolhost_call_t* parent,
+                                          toolhost_str_t method, toolhost_str_t params,
+                                          toolhost_call_result_fn on_result, void* user) {
     const extension_answer answer(on_result, user);
     const invocation* inv = running_invocation(parent);
     if (inv == nullptr)
@@ -222,9 +222,8 @@ struct init_frame {
 
 class abi_tool_instance final : public tool_instance {
 public:
-    abi_tool_instance(std::shared_ptr<plugin_library> lib,
-                      std::unique_ptr<plugin_library::host_services> services, toolhost_tool_t* tool,
-                      std::string name)
+    abi_tool_instance(std::shared_ptr<plugin_library> lib, std::unique_ptr<plugin_library::host_services> services,
+                      toolhost_tool_t* tool, std::string name)
         : lib_(std::move(lib)), services_(std::move(services)), tool_(tool), name_(std::move(name)) {}
 
     ~abi_tool_instance() override {
@@ -290,13 +289,12 @@ public:
     const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
 
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
-        auto services = std::make_unique<plugin_library::host_services>("plugin." + descriptor_.name,
-                                                                        descriptor_.name);
+        auto services = std::make_unique<plugin_library::host_services>("plugin." + descriptor_.name, descriptor_.name);
         toolhost_tool_t* tool = nullptr;
         auto code = status_from_abi(lib_->entry().create_tool(index_, &services->abi, &tool));
         if (code != status_code::ok)
-            return make_tool_error(code, "create_tool for '" + descriptor_.name + "' failed with " +
-                                             std::string(status_name(code)));
+            return make_tool_error(
+                code, "create_tool for '" + descriptor_.name + "' failed with " + std::string(status_name(code)));
         if (tool == nullptr)
             return make_tool_error(status_code::internal,
                                    "create_tool for '" + descriptor_.name + "' returned OK but no instance");
@@ -308,8 +306,7 @@ public:
                                        "' returned an instance without invoke/destroy or too small (" +
                                        std::to_string(tool->struct_size) + " bytes)");
         }
-        return std::unique_ptr<tool_instance>(
-            new abi_tool_instance(lib_, std::move(services), tool, descriptor_.name));
+        return std::unique_ptr<tool_instance>(new abi_tool_instance(lib_, std::move(services), tool, descriptor_.name));
     }
 
 private:
@@ -326,7 +323,9 @@ public:
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
         try {
             auto p = make_();
-            if (!p) return make_tool_error(status_code::internal, "factory of '" + descriptor_.name + "' returned no instance");
+            if (!p)
+                return make_tool_error(status_code::internal,
+                                       "factory of '" + descriptor_.name + "' returned no instance");
             return p;
         } catch (const std::exception& e) {
             return make_tool_error(status_code::internal, "factory of '" + descriptor_.name + "' threw: " + e.what());
@@ -338,8 +337,7 @@ private:
     std::function<std::unique_ptr<tool_instance>()> make_;
 };
 
-constexpr std::size_t min_entry_size =
-    offsetof(toolhost_plugin_entry_t, create_tool) + sizeof(void*);
+constexpr std::size_t min_entry_size = offsetof(toolhost_plugin_entry_t, create_tool) + sizeof(void*);
 
 }  // namespace
 
@@ -350,7 +348,7 @@ std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
 }
 
 boost::system::result<void, std::string> plugin_library::check_entry(const toolhost_plugin_entry_t& e,
-                                                                      toolhost_abi_version_t host_abi) {
+                                                                     toolhost_abi_version_t host_abi) {
     // Read the version before trusting the size: a plugin of another major may lay out the
     // struct differently, but struct_size and abi_version lead every major by contract.
     if (e.struct_size < offsetof(toolhost_plugin_entry_t, plugin_name))
@@ -358,15 +356,16 @@ boost::system::result<void, std::string> plugin_library::check_entry(const toolh
     const auto v = e.abi_version;
     if (v.major != host_abi.major)
         return "built for toolhost ABI " + version_string(v) + ", but this host implements ABI " +
-               version_string(host_abi) + " (the major versions must match; rebuild the plugin "
+               version_string(host_abi) +
+               " (the major versions must match; rebuild the plugin "
                "against this host's SDK)";
     if (v.minor > host_abi.minor)
         return "built for toolhost ABI " + version_string(v) + ", newer than this host's ABI " +
                version_string(host_abi) + " (upgrade toolhost, or rebuild the plugin against SDK " +
                version_string(host_abi) + ")";
     if (e.struct_size < min_entry_size)
-        return "entry struct too small (" + std::to_string(e.struct_size) + " bytes, ABI " +
-               version_string(v) + " needs at least " + std::to_string(min_entry_size) + ")";
+        return "entry struct too small (" + std::to_string(e.struct_size) + " bytes, ABI " + version_string(v) +
+               " needs at least " + std::to_string(min_entry_size) + ")";
     if (e.tool_count == nullptr || e.tool_descriptor == nullptr || e.create_tool == nullptr)
         return std::string("entry struct lacks tool_count, tool_descriptor or create_tool (NULL)");
     return {};
@@ -429,8 +428,8 @@ boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_libra
 }
 
 boost::system::result<void, std::string> plugin_library::init() {
-    services_ = std::make_unique<host_services>(
-        "plugin." + std::filesystem::path(path_).filename().string(), std::string());
+    services_ =
+        std::make_unique<host_services>("plugin." + std::filesystem::path(path_).filename().string(), std::string());
     if (entry_->init != nullptr) {
         auto code = status_from_abi(entry_->init(&services_->abi));
         if (code != status_code::ok)
@@ -464,8 +463,7 @@ std::vector<library_tool> plugin_library::tools() {
             continue;
         }
         std::string name = d->name;
-        out.push_back({std::make_shared<abi_tool_factory>(shared_from_this(), i, std::move(*d)),
-                       std::move(name), {}});
+        out.push_back({std::make_shared<abi_tool_factory>(shared_from_this(), i, std::move(*d)), std::move(name), {}});
     }
     return out;
 }

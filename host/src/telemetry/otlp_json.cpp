@@ -1,6 +1,7 @@
 // The OTLP/JSON body of an export request (otlp_http_exporter::to_otlp_json).
 
 #include "telemetry/hex.hpp"
+#include <toolhost/version.hpp>
 #include "telemetry/utf8.hpp"
 
 #include <toolhost/tracing.hpp>
@@ -11,10 +12,6 @@
 #include <boost/json/value.hpp>
 
 #include <type_traits>
-
-#ifndef TOOLHOST_VERSION_STRING
-#define TOOLHOST_VERSION_STRING "0.0.0"
-#endif
 
 namespace toolhost {
 

@@ -2,6 +2,7 @@
 // is built in otlp_json.cpp, the HTTP request in http_post.hpp, trace ids in trace_context.cpp.
 
 #include "telemetry/http_post.hpp"
+#include <toolhost/version.hpp>
 #include "telemetry/utf8.hpp"
 
 #include <toolhost/clock.hpp>
@@ -66,16 +67,14 @@ std::string quoted_body(std::string_view body) {
 
 struct otlp_http_exporter::impl {
     impl(otlp_options o, http_endpoint e, metrics_registry& metrics)
-        : options(std::move(o)),
-          endpoint(std::move(e)),
-          max_batch(std::min(options.max_batch, options.max_queue)),
-          exported(metrics.counters("toolhost_trace_spans_exported_total", "Spans the OTLP collector accepted.").with({})),
+        : options(std::move(o)), endpoint(std::move(e)), max_batch(std::min(options.max_batch, options.max_queue)),
+          exported(
+              metrics.counters("toolhost_trace_spans_exported_total", "Spans the OTLP collector accepted.").with({})),
           dropped_queue_full(dropped_family(metrics).with({"queue_full"})),
           dropped_export_failed(dropped_family(metrics).with({"export_failed"})),
           requests_ok(requests_family(metrics).with({"ok"})),
           requests_http_error(requests_family(metrics).with({"http_error"})),
-          requests_network_error(requests_family(metrics).with({"network_error"})),
-          ring(options.max_queue) {}
+          requests_network_error(requests_family(metrics).with({"network_error"})), ring(options.max_queue) {}
 
     static counter_family& dropped_family(metrics_registry& m) {
         return m.counters("toolhost_trace_spans_dropped_total",
@@ -108,11 +107,11 @@ struct otlp_http_exporter::impl {
     std::vector<span_data> ring;
     std::size_t head = 0;
     std::size_t count = 0;
-    uint64_t accepted = 0;        // spans ever queued
-    uint64_t taken = 0;           // of those, taken by the worker
-    uint64_t finished = 0;        // of those, whose request finished (or that were dropped)
-    uint64_t flush_upto = 0;      // flush() wants every span before this one sent
-    uint64_t full_unlogged = 0;   // queue-full drops not yet reported in the log
+    uint64_t accepted = 0;       // spans ever queued
+    uint64_t taken = 0;          // of those, taken by the worker
+    uint64_t finished = 0;       // of those, whose request finished (or that were dropped)
+    uint64_t flush_upto = 0;     // flush() wants every span before this one sent
+    uint64_t full_unlogged = 0;  // queue-full drops not yet reported in the log
     bool stopping = false;
     bool worker_done = false;
     steady::time_point stop_deadline{};
@@ -175,9 +174,7 @@ void otlp_http_exporter::impl::send(std::vector<span_data>& batch, steady::time_
         requests_http_error.inc();
         if (!outcome.body.empty()) outcome.error += ": " + quoted_body(outcome.body);
         break;
-    case post_result::network_error:
-        requests_network_error.inc();
-        break;
+    case post_result::network_error: requests_network_error.inc(); break;
     }
     dropped_export_failed.inc(n);
     ++failures_since_ok;
@@ -226,8 +223,8 @@ void otlp_http_exporter::impl::run() {
         }
         count -= n;
         taken += n;
-        const auto deadline = stopping ? std::min(now + options.request_timeout, stop_deadline)
-                                       : now + options.request_timeout;
+        const auto deadline =
+            stopping ? std::min(now + options.request_timeout, stop_deadline) : now + options.request_timeout;
         lock.unlock();
         send(batch, deadline);
         lock.lock();

@@ -1,14 +1,11 @@
 #include "catalog.hpp"
+#include <toolhost/version.hpp>
 #include "protocol.hpp"
 #include "session_state.hpp"
 
 #include <toolhost/json_text.hpp>
 
 #include <charconv>
-
-#ifndef TOOLHOST_VERSION_STRING
-#define TOOLHOST_VERSION_STRING "0.0.0"
-#endif
 
 // The methods a session answers besides tools/call (tools_call.cpp); session::on_request finds
 // them by name in its table.
@@ -23,7 +20,8 @@ void session::on_ping(const json::value& id, json::object, std::shared_ptr<excha
 void session::on_initialize(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
     const json::value* pv = params.if_contains("protocolVersion");
     if (pv == nullptr || !pv->is_string()) {
-        out->finish(error_response(id, invalid_params, "invalid params: initialize needs \"protocolVersion\" (a string)"));
+        out->finish(
+            error_response(id, invalid_params, "invalid params: initialize needs \"protocolVersion\" (a string)"));
         return;
     }
     std::string version = supported_protocol_version(pv->get_string()) ? std::string(pv->get_string())
@@ -66,8 +64,8 @@ void session::on_tools_list(const json::value& id, json::object params, std::sha
             ok = err == std::errc() && end == cs->data() + cs->size() && offset <= cat->entries.size();
         }
         if (!ok) {
-            out->finish(error_response(id, invalid_params,
-                                       "invalid params: \"cursor\" is not a cursor this server gave out"));
+            out->finish(
+                error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out"));
             return;
         }
     }
