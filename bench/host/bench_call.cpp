@@ -120,9 +120,9 @@ void BM_host_call_latency(benchmark::State& state) {
         });
         int64_t t1 = 0;
         while ((t1 = completed_at.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
-        samples.push_back(std::chrono::duration<double, std::micro>(
-                              std::chrono::steady_clock::duration(t1) - t0.time_since_epoch())
-                              .count());
+        samples.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::duration(t1) - t0.time_since_epoch())
+                .count());
     }
     std::sort(samples.begin(), samples.end());
     if (!samples.empty()) {
@@ -171,7 +171,8 @@ call_policy bare_policy() {
 // next. Items/s is calls completed per second of wall time. range(1) = 1: the bare policy.
 void BM_host_call_throughput(benchmark::State& state) {
     const auto outstanding = static_cast<int>(state.range(0));
-    host_options options{bench_config(2), {}, state.range(1) ? bare_policy() : call_policy{}, nullptr, nullptr, nullptr, nullptr};
+    host_options options{bench_config(2), {},     state.range(1) ? bare_policy() : call_policy{}, nullptr, nullptr,
+                         nullptr,         nullptr};
     host h(std::move(options));
     h.load_plugins();
     h.start({});

@@ -117,9 +117,19 @@ BENCHMARK_TEMPLATE(BM_latency, worker_pool)->Apply(latency_args);
 BENCHMARK_TEMPLATE(BM_latency, asio_pool)->Apply(idle_latency_args);
 BENCHMARK_TEMPLATE(BM_latency, worker_pool)->Apply(idle_latency_args);
 BENCHMARK_TEMPLATE(BM_throughput, asio_pool)
-    ->ArgName("outstanding")->Arg(1)->Arg(16)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->ArgName("outstanding")
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_throughput, worker_pool)
-    ->ArgName("outstanding")->Arg(1)->Arg(16)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->ArgName("outstanding")
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -39,14 +39,16 @@ constexpr int64_t target_chunks = 10000;
 // English function words, most frequent first: they open the Zipf distribution, as in real text,
 // where they fill every chunk (and rag drops them from queries).
 const std::vector<std::string> function_words = {
-    "the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on", "are", "with",
-    "as", "i", "his", "they", "be", "at", "have", "this", "from", "or", "had", "by", "but", "what", "we",
-    "can", "when", "your", "which", "their", "if", "do", "will", "how", "there", "so", "my", "than", "been"};
+    "the",  "of", "and",  "to",   "a",     "in",   "is",  "it",   "you",  "that", "he",    "was",
+    "for",  "on", "are",  "with", "as",    "i",    "his", "they", "be",   "at",   "have",  "this",
+    "from", "or", "had",  "by",   "but",   "what", "we",  "can",  "when", "your", "which", "their",
+    "if",   "do", "will", "how",  "there", "so",   "my",  "than", "been"};
 
 // The vocabulary: the function words, then pronounceable made-up content words (deterministic).
 std::vector<std::string> make_vocabulary(std::mt19937& rng, size_t n) {
-    static const char* syllables[] = {"ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "den", "mar", "pol", "tri",
-                                      "sun", "gal", "bre", "fo", "quin", "zer", "lu", "ost", "ran", "pe", "dor", "wil"};
+    static const char* syllables[] = {"ka",   "lo",  "mi",  "ne",  "ru",  "ta",  "vo",  "shi",
+                                      "den",  "mar", "pol", "tri", "sun", "gal", "bre", "fo",
+                                      "quin", "zer", "lu",  "ost", "ran", "pe",  "dor", "wil"};
     std::uniform_int_distribution<size_t> pick(0, std::size(syllables) - 1);
     std::uniform_int_distribution<int> length(2, 4);
     std::vector<std::string> words = function_words;
@@ -67,7 +69,8 @@ public:
     }
     size_t operator()(std::mt19937& rng) const {
         std::uniform_real_distribution<double> u(0, cumulative_.back());
-        return static_cast<size_t>(std::lower_bound(cumulative_.begin(), cumulative_.end(), u(rng)) - cumulative_.begin());
+        return static_cast<size_t>(std::lower_bound(cumulative_.begin(), cumulative_.end(), u(rng)) -
+                                   cumulative_.begin());
     }
 
 private:
@@ -127,7 +130,8 @@ private:
                 if (text.size() % 5 == 0) text += "\n\n";
             }
             auto r = host_->call("rag", "index_text",
-                                 json::object{{"source", "bench/doc" + std::to_string(doc)}, {"text", text},
+                                 json::object{{"source", "bench/doc" + std::to_string(doc)},
+                                              {"text", text},
                                               {"tags", json::array{"t" + std::to_string(tag(rng))}}});
             if (!r) throw std::runtime_error("index_text failed: " + r.error().to_string());
             chunks_ += json::parse(*r).at("chunks").as_int64();
@@ -139,10 +143,10 @@ private:
         auto topic = [&] { return vocab[function_words.size() + content(rng)]; };
         for (int i = 0; i < 64; ++i) {
             switch (i % 4) {
-                case 0: queries_.push_back("how do I " + topic() + " my " + topic()); break;
-                case 1: queries_.push_back("what is the " + topic() + " for " + topic() + "?"); break;
-                case 2: queries_.push_back(topic() + " " + topic() + " " + topic()); break;
-                default: queries_.push_back(topic()); break;
+            case 0: queries_.push_back("how do I " + topic() + " my " + topic()); break;
+            case 1: queries_.push_back("what is the " + topic() + " for " + topic() + "?"); break;
+            case 2: queries_.push_back(topic() + " " + topic() + " " + topic()); break;
+            default: queries_.push_back(topic()); break;
             }
         }
         most_common_topic_ = vocab[function_words.size()];

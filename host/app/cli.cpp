@@ -11,10 +11,9 @@ namespace {
 
 // The command table: each command checks its own arguments and opens the host if it needs one.
 constexpr command commands[] = {
-    {"help", cmd_help},       {"version", cmd_version}, {"list", cmd_list},
-    {"info", cmd_info},       {"call", cmd_call},       {"status", cmd_status},
-    {"metrics", cmd_metrics}, {"breaker", cmd_breaker}, {"serve", cmd_serve},
-    {"validate", cmd_validate},
+    {"help", cmd_help},   {"version", cmd_version},   {"list", cmd_list},       {"info", cmd_info},
+    {"call", cmd_call},   {"status", cmd_status},     {"metrics", cmd_metrics}, {"breaker", cmd_breaker},
+    {"serve", cmd_serve}, {"validate", cmd_validate},
 };
 
 }  // namespace
@@ -28,7 +27,8 @@ int run(const std::vector<std::string>& args, const std::filesystem::path& exe, 
     command_context c(std::move(*parsed), exe, out, err);
     const std::string& name = c.opts().command;
     if (name.empty()) return c.usage("no command given");
-    const auto* it = std::find_if(std::begin(commands), std::end(commands), [&](const command& k) { return k.name == name; });
+    const auto* it =
+        std::find_if(std::begin(commands), std::end(commands), [&](const command& k) { return k.name == name; });
     if (it == std::end(commands)) return c.usage("unknown command '" + name + "'");
     return it->run(c);
 }

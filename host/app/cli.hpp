@@ -21,7 +21,6 @@ enum exit_code : int {
 
 /// Runs the command line; returns the process exit code. `exe` is the path of the running
 /// executable, used to find the bundled plugins at ../lib/toolhost/plugins.
-int run(const std::vector<std::string>& args, const std::filesystem::path& exe, std::ostream& out,
-        std::ostream& err);
+int run(const std::vector<std::string>& args, const std::filesystem::path& exe, std::ostream& out, std::ostream& err);
 
 }  // namespace toolhost::cli

@@ -47,7 +47,6 @@ int exit_code_for(status_code c) {
     return exit_code::internal;
 }
 
-
 int command_context::usage(std::string_view problem) {
     err_ << "toolhost: " << problem << "\n\n" << usage_text;
     return exit_code::usage;
@@ -91,13 +90,15 @@ int command_context::load_config() {
     std::vector<json_diagnostic> errors;
     if (o_.log_level) {
         if (!logging::parse_level(*o_.log_level))
-            errors.push_back({"command line", 1, 1, "--log-level", "expected trace, debug, info, warning, error or off, got '" + *o_.log_level + "'"});
+            errors.push_back({"command line", 1, 1, "--log-level",
+                              "expected trace, debug, info, warning, error or off, got '" + *o_.log_level + "'"});
         else
             config_.log_level = *o_.log_level;
     }
     if (o_.log_format) {
         if (!logging::parse_format(*o_.log_format))
-            errors.push_back({"command line", 1, 1, "--log-format", "expected text or json, got '" + *o_.log_format + "'"});
+            errors.push_back(
+                {"command line", 1, 1, "--log-format", "expected text or json, got '" + *o_.log_format + "'"});
         else
             config_.log_format = *o_.log_format;
     }
@@ -125,7 +126,8 @@ json::array command_context::rejected_json() const {
 int command_context::tool_missing(const std::string& name) {
     std::string msg = "no tool named '" + name + "'";
     for (const auto& r : host_->last_load().rejected)
-        if (r.reason.find("'" + name + "'") != std::string::npos) msg += " (" + r.path + " was rejected: " + r.reason + ")";
+        if (r.reason.find("'" + name + "'") != std::string::npos)
+            msg += " (" + r.path + " was rejected: " + r.reason + ")";
     return fail(status_code::not_found, msg, exit_code::unavailable);
 }
 
@@ -138,7 +140,8 @@ int command_context::fail(status_code code, const std::string& message, int rc) 
     return rc;
 }
 
-std::optional<remote_response> command_context::remote(std::string_view method, const std::string& path, std::string_view body) {
+std::optional<remote_response> command_context::remote(std::string_view method, const std::string& path,
+                                                       std::string_view body) {
     const std::string token = process_env("TOOLHOST_AUTH_TOKEN").value_or("");
     auto r = remote_request(method, server_url(o_), path, body, token);
     if (r.status == 0) {
@@ -148,7 +151,8 @@ std::optional<remote_response> command_context::remote(std::string_view method, 
     }
     if (r.status == 401) {
         fail(status_code::unauthenticated,
-             "the server wants a bearer token: set TOOLHOST_AUTH_TOKEN to its serve.http.auth_token", exit_code::no_perm);
+             "the server wants a bearer token: set TOOLHOST_AUTH_TOKEN to its serve.http.auth_token",
+             exit_code::no_perm);
         return std::nullopt;
     }
     return r;
@@ -163,9 +167,10 @@ int command_context::remote_failure(const remote_response& r) {
     if (e == nullptr)
         return fail(status_code::internal, "HTTP " + std::to_string(r.status) + ": " + r.body, exit_code::internal);
     const auto* c = e->if_contains("code");
-    const status_code code = c && c->is_string() ? parse_status_name(c->get_string()).value_or(status_code::unknown)
-                                                 : status_code::unknown;
-    const std::string message = e->contains("message") && e->at("message").is_string() ? std::string(e->at("message").as_string()) : r.body;
+    const status_code code =
+        c && c->is_string() ? parse_status_name(c->get_string()).value_or(status_code::unknown) : status_code::unknown;
+    const std::string message =
+        e->contains("message") && e->at("message").is_string() ? std::string(e->at("message").as_string()) : r.body;
     return fail(code, message, exit_code_for(code));
 }
 

@@ -61,26 +61,34 @@ std::optional<T> parse_number(std::string_view s) {
 
 // Sets an option that takes a value; nullopt when the value is fine.
 std::optional<usage_error> set_value_option(options& o, const std::string& name, const std::string& v) {
-    if (name == "--config") o.config_file = v;
-    else if (name == "--plugin-dir") o.plugin_dirs.emplace_back(v);
-    else if (name == "--log-level") o.log_level = v;
-    else if (name == "--log-format") o.log_format = v;
-    else if (name == "--request-id") o.request_id = v;
-    else if (name == "--session-id") o.session_id = v;
-    else if (name == "--port-file") o.port_file = v;
-    else if (name == "--server") o.server = v;
+    if (name == "--config")
+        o.config_file = v;
+    else if (name == "--plugin-dir")
+        o.plugin_dirs.emplace_back(v);
+    else if (name == "--log-level")
+        o.log_level = v;
+    else if (name == "--log-format")
+        o.log_format = v;
+    else if (name == "--request-id")
+        o.request_id = v;
+    else if (name == "--session-id")
+        o.session_id = v;
+    else if (name == "--port-file")
+        o.port_file = v;
+    else if (name == "--server")
+        o.server = v;
     else if (name == "--http") {
         if (auto problem = check_listen_address(v); !problem.empty())
             return usage_error{"--http expects ADDRESS:PORT (e.g. 127.0.0.1:8080): " + problem + ", got '" + v + "'"};
         o.http = v;
-    }
-    else if (name == "--threads") {
+    } else if (name == "--threads") {
         auto n = parse_number<unsigned>(v);
         if (!n || *n > 1024) return usage_error{"--threads expects a number from 0 to 1024, got '" + v + "'"};
         o.threads = *n;
     } else if (name == "--timeout-ms") {
         auto n = parse_number<long long>(v);
-        if (!n || *n <= 0) return usage_error{"--timeout-ms expects a positive number of milliseconds, got '" + v + "'"};
+        if (!n || *n <= 0)
+            return usage_error{"--timeout-ms expects a positive number of milliseconds, got '" + v + "'"};
         o.timeout_ms = *n;
     }
     return std::nullopt;
@@ -89,10 +97,9 @@ std::optional<usage_error> set_value_option(options& o, const std::string& name,
 }  // namespace
 
 boost::system::result<options, usage_error> parse_args(const std::vector<std::string>& args) {
-    static constexpr std::string_view value_options[] = {"--config",     "--plugin-dir", "--log-level",
-                                                         "--log-format", "--threads",    "--request-id",
-                                                         "--session-id", "--timeout-ms", "--http",
-                                                         "--port-file", "--server"};
+    static constexpr std::string_view value_options[] = {"--config",  "--plugin-dir", "--log-level",  "--log-format",
+                                                         "--threads", "--request-id", "--session-id", "--timeout-ms",
+                                                         "--http",    "--port-file",  "--server"};
     options o;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];

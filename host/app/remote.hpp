@@ -11,7 +11,7 @@ namespace toolhost::cli {
 struct remote_response {
     unsigned status = 0;  ///< 0: no answer (see error)
     std::string body;
-    std::string error;    ///< why there is no answer: connection refused, timeout, bad URL
+    std::string error;  ///< why there is no answer: connection refused, timeout, bad URL
 };
 
 /// Sends one request to `base` (http://host:port, with or without a trailing path) + `path`.

@@ -55,12 +55,10 @@ std::string_view tool_state_name(tool_state s) noexcept {
 }
 
 host::host(host_options options)
-    : config_(std::move(options.config)),
-      clock_(options.time ? options.time : &steady_clock_instance()),
+    : config_(std::move(options.config)), clock_(options.time ? options.time : &steady_clock_instance()),
       own_timers_(options.timers ? nullptr : std::make_unique<thread_timer_service>()),
       timers_(options.timers ? options.timers : own_timers_.get()),
-      random_(options.random ? options.random : &default_random()),
-      pool_(thread_count(config_.threads)) {
+      random_(options.random ? options.random : &default_random()), pool_(thread_count(config_.threads)) {
     // The configuration's log settings apply to the whole process: Boost.Log is process-wide.
     logging::init(logging::parse_level(config_.log_level).value_or(logging::level::info),
                   logging::parse_format(config_.log_format).value_or(logging::format::text));
@@ -120,7 +118,7 @@ bool host::disable_circuit_breaker(std::string_view tool, std::string_view opera
 }
 
 std::optional<circuit_breaker::snapshot> host::circuit_breaker_state(std::string_view tool,
-                                                                      std::string_view operation) const {
+                                                                     std::string_view operation) const {
     std::optional<circuit_breaker::snapshot> out;
     registry_->for_breakers(tool, operation, [&](circuit_breaker& b) {
         if (!out) out = b.get_snapshot();  // the tool's own breaker comes first
@@ -152,8 +150,10 @@ void host::shutdown() {
 
 // ------------------------------------------------------------------------------------ calls
 
-boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::prepare_call(
-    std::string_view tool, std::string_view operation, const json::value& arguments, call_options&& options) {
+boost::system::result<std::shared_ptr<detail::call_state>, tool_error> host::prepare_call(std::string_view tool,
+                                                                                          std::string_view operation,
+                                                                                          const json::value& arguments,
+                                                                                          call_options&& options) {
     return pipeline_->prepare(tool, operation, arguments, std::move(options));
 }
 
@@ -171,7 +171,8 @@ call_result host::call(std::string tool, std::string operation, json::value argu
     return f.get();
 }
 
-boost::system::result<operation_ref, tool_error> host::resolve(std::string_view tool, std::string_view operation) const {
+boost::system::result<operation_ref, tool_error> host::resolve(std::string_view tool,
+                                                               std::string_view operation) const {
     operation_ref ref;
     ref.slot_ = registry_->find(tool);
     if (!ref.slot_) return detail::call_errors::no_such_tool(tool);
@@ -203,14 +204,15 @@ call_result host::call_nested(const invocation& parent, std::string_view tool, s
             return make_tool_error(status_code::failed_precondition,
                                    "tool '" + std::string(tool) + "' cannot call itself through the host");
         if (parent.nesting + 1 > max_nesting)
-            return make_tool_error(status_code::failed_precondition,
-                                   "nested tool calls go deeper than " + std::to_string(max_nesting) + " levels (a cycle?)");
+            return make_tool_error(
+                status_code::failed_precondition,
+                "nested tool calls go deeper than " + std::to_string(max_nesting) + " levels (a cycle?)");
         boost::system::error_code ec;
         json::value args = json::parse(arguments, ec);
         if (ec)
-            return make_tool_error(status_code::invalid_argument,
-                                   "arguments for " + std::string(tool) + "." + std::string(operation) +
-                                       " are not valid JSON: " + ec.message());
+            return make_tool_error(status_code::invalid_argument, "arguments for " + std::string(tool) + "." +
+                                                                      std::string(operation) +
+                                                                      " are not valid JSON: " + ec.message());
         auto target = resolve(tool, operation);
         if (!target) return std::move(target).error();
         // A host started with only some tools (`toolhost call` starts just the one it calls)

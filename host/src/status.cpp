@@ -6,31 +6,16 @@ namespace toolhost {
 namespace {
 
 constexpr std::array<std::string_view, 17> names = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
+    "OK",        "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED",
 };
 
 class category_impl final : public boost::system::error_category {
 public:
     const char* name() const noexcept override { return "toolhost"; }
-    std::string message(int ev) const override {
-        return std::string(status_name(static_cast<status_code>(ev)));
-    }
+    std::string message(int ev) const override { return std::string(status_name(static_cast<status_code>(ev))); }
 };
 
 }  // namespace
@@ -54,7 +39,7 @@ std::optional<status_code> parse_status_name(std::string_view name) noexcept {
 
 status_code status_from_abi(toolhost_status_t raw) noexcept {
     return raw >= 0 && static_cast<std::size_t>(raw) < names.size() ? static_cast<status_code>(raw)
-                                                                     : status_code::unknown;
+                                                                    : status_code::unknown;
 }
 
 bool is_retryable(status_code c) noexcept {
@@ -62,10 +47,8 @@ bool is_retryable(status_code c) noexcept {
     case status_code::unavailable:
     case status_code::deadline_exceeded:
     case status_code::resource_exhausted:
-    case status_code::aborted:
-        return true;
-    default:
-        return false;
+    case status_code::aborted: return true;
+    default: return false;
     }
 }
 
@@ -78,8 +61,6 @@ std::string tool_error::to_string() const {
 
 tool_exception::tool_exception(tool_error e) : std::runtime_error(e.to_string()), error_(std::move(e)) {}
 
-void throw_exception_from_error(const tool_error& e, const boost::source_location&) {
-    throw tool_exception(e);
-}
+void throw_exception_from_error(const tool_error& e, const boost::source_location&) { throw tool_exception(e); }
 
 }  // namespace toolhost

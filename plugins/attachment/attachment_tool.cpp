@@ -80,8 +80,8 @@ private:
         const mime_info mime = detector_->detect(up.data);
         const verdict v = classify(mime, up.data);
         if (v.refused)
-            invalid_argument(up.field, "refused: " + *v.refused +
-                                           "; executables, scripts and archives are not processed");
+            invalid_argument(up.field,
+                             "refused: " + *v.refused + "; executables, scripts and archives are not processed");
 
         json::object out{{"filename", up.filename}};
         if (up.path) out["path"] = *up.path;
@@ -143,7 +143,8 @@ private:
         json::array tags{"attachment"};
         for (auto& t : a.string_list("tags"))
             if (t != "attachment") tags.emplace_back(t);
-        const json::object request{{"source", source}, {"text", ex.text}, {"format", "text"}, {"tags", std::move(tags)}};
+        const json::object request{
+            {"source", source}, {"text", ex.text}, {"format", "text"}, {"tags", std::move(tags)}};
         const sdk::result r = host_.call_tool(&call, config_.index_tool, "index_text", toolhost::json_text(request));
         if (r.code() != sdk::status::ok) {
             // NOT_FOUND from the host means the index tool or its operation is missing, which is
@@ -166,14 +167,14 @@ private:
     std::unique_ptr<mime_detector> detector_;
 };
 
-
 const json_table<attachment_tool>& attachment_tool::table() {
     static const json_table<attachment_tool> t{
         .name = "attachment",
         .version = "1.0.0",
-        .description = "Processes an uploaded file: size limit, type from the content (libmagic), SHA-256, text "
-                       "extraction for text, Markdown, CSV, JSON, HTML and PDF; refuses executables, scripts and "
-                       "archives; can index the text in rag.",
+        .description =
+            "Processes an uploaded file: size limit, type from the content (libmagic), SHA-256, text "
+            "extraction for text, Markdown, CSV, JSON, HTML and PDF; refuses executables, scripts and "
+            "archives; can index the text in rag.",
         .config_schema = schemas::config,
         // The libmagic cookie is behind a mutex, PDF extraction is serialized process-wide, and
         // everything else is per call or read-only after initialize().

@@ -44,7 +44,8 @@ std::string decode_base64(std::string_view in, std::string_view field, uint64_t 
             continue;
         }
         if (v == invalid || pads > 0)
-            plugins::invalid_argument(field, "is not valid base64: unexpected character at offset " + std::to_string(i));
+            plugins::invalid_argument(field,
+                                      "is not valid base64: unexpected character at offset " + std::to_string(i));
         ++symbols;
         bits = (bits << 6) | static_cast<uint32_t>(v);
         nbits += 6;

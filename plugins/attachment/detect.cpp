@@ -46,11 +46,11 @@ mime_info mime_detector::detect(std::string_view data) {
 
 std::string_view kind_name(text_kind k) noexcept {
     switch (k) {
-        case text_kind::plain: return "text";
-        case text_kind::csv: return "csv";
-        case text_kind::json: return "json";
-        case text_kind::html: return "html";
-        case text_kind::pdf: return "pdf";
+    case text_kind::plain: return "text";
+    case text_kind::csv: return "csv";
+    case text_kind::json: return "json";
+    case text_kind::html: return "html";
+    case text_kind::pdf: return "pdf";
     }
     return "text";
 }
@@ -62,26 +62,50 @@ bool one_of(std::string_view type, std::initializer_list<std::string_view> list)
 }
 
 bool is_executable(std::string_view type) {
-    return one_of(type, {"application/x-executable", "application/x-pie-executable", "application/x-sharedlib",
-                         "application/x-object", "application/x-coredump", "application/x-elf",
-                         "application/x-mach-binary", "application/x-dosexec",
-                         "application/vnd.microsoft.portable-executable", "application/x-msdownload",
-                         "application/x-ms-installer", "application/x-msi", "application/x-java-applet",
-                         "application/java-archive", "application/x-java-archive", "application/wasm",
-                         "application/x-bytecode.python", "application/x-android-dex", "application/vnd.android.package-archive"});
+    return one_of(
+        type,
+        {"application/x-executable", "application/x-pie-executable", "application/x-sharedlib", "application/x-object",
+         "application/x-coredump", "application/x-elf", "application/x-mach-binary", "application/x-dosexec",
+         "application/vnd.microsoft.portable-executable", "application/x-msdownload", "application/x-ms-installer",
+         "application/x-msi", "application/x-java-applet", "application/java-archive", "application/x-java-archive",
+         "application/wasm", "application/x-bytecode.python", "application/x-android-dex",
+         "application/vnd.android.package-archive"});
 }
 
 bool is_archive(std::string_view type) {
-    return one_of(type, {"application/zip", "application/x-zip-compressed", "application/x-tar", "application/gzip",
-                         "application/x-gzip", "application/x-bzip2", "application/x-bzip", "application/x-xz",
-                         "application/zstd", "application/x-zstd", "application/x-lzma", "application/x-lzip",
-                         "application/x-lz4", "application/x-lzop", "application/x-compress",
-                         "application/x-7z-compressed", "application/x-rar", "application/vnd.rar",
-                         "application/x-rar-compressed", "application/vnd.ms-cab-compressed", "application/x-archive",
-                         "application/x-cpio", "application/x-arj", "application/x-lzh-compressed",
-                         "application/x-lha", "application/x-iso9660-image", "application/x-apple-diskimage",
-                         "application/x-debian-package", "application/vnd.debian.binary-package",
-                         "application/x-rpm", "application/x-xar", "application/x-stuffit", "application/x-ace-compressed"});
+    return one_of(type, {"application/zip",
+                         "application/x-zip-compressed",
+                         "application/x-tar",
+                         "application/gzip",
+                         "application/x-gzip",
+                         "application/x-bzip2",
+                         "application/x-bzip",
+                         "application/x-xz",
+                         "application/zstd",
+                         "application/x-zstd",
+                         "application/x-lzma",
+                         "application/x-lzip",
+                         "application/x-lz4",
+                         "application/x-lzop",
+                         "application/x-compress",
+                         "application/x-7z-compressed",
+                         "application/x-rar",
+                         "application/vnd.rar",
+                         "application/x-rar-compressed",
+                         "application/vnd.ms-cab-compressed",
+                         "application/x-archive",
+                         "application/x-cpio",
+                         "application/x-arj",
+                         "application/x-lzh-compressed",
+                         "application/x-lha",
+                         "application/x-iso9660-image",
+                         "application/x-apple-diskimage",
+                         "application/x-debian-package",
+                         "application/vnd.debian.binary-package",
+                         "application/x-rpm",
+                         "application/x-xar",
+                         "application/x-stuffit",
+                         "application/x-ace-compressed"});
 }
 
 }  // namespace

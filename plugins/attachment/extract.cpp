@@ -128,7 +128,7 @@ std::string csv_to_text(std::string_view csv, int64_t& rows) {
 
 // ----------------------------------------------------------------------------------- PDF
 
-std::mutex pdf_mutex;                              // see extract_text(): poppler runs one at a time
+std::mutex pdf_mutex;                                   // see extract_text(): poppler runs one at a time
 thread_local const extract_hooks* pdf_hooks = nullptr;  // where poppler's messages go, on this thread
 
 // Poppler reports problems of damaged files through one process-wide callback; route them to
@@ -149,7 +149,8 @@ extraction pdf_to_text(std::string_view data, size_t max_chars, const extract_ho
         ~reset_hooks() { pdf_hooks = nullptr; }
     } reset;
 
-    if (data.size() > static_cast<size_t>(INT_MAX)) plugins::invalid_argument(field, "the PDF is too large for poppler");
+    if (data.size() > static_cast<size_t>(INT_MAX))
+        plugins::invalid_argument(field, "the PDF is too large for poppler");
     std::unique_ptr<poppler::document> doc(
         poppler::document::load_from_raw_data(data.data(), static_cast<int>(data.size())));
     if (!doc) plugins::invalid_argument(field, "the PDF cannot be read (it is damaged or not really a PDF)");
@@ -161,13 +162,14 @@ extraction pdf_to_text(std::string_view data, size_t max_chars, const extract_ho
     size_t chars = 0;
     for (int i = 0; i < pages; ++i) {
         if (hooks.cancelled())
-            throw sdk::error(sdk::status::cancelled, "cancelled after " + std::to_string(i) + " of " +
-                                                         std::to_string(pages) + " PDF pages");
+            throw sdk::error(sdk::status::cancelled,
+                             "cancelled after " + std::to_string(i) + " of " + std::to_string(pages) + " PDF pages");
         std::unique_ptr<poppler::page> page(doc->create_page(i));
         if (page) {
             std::string page_text = text::sanitize_utf8(byte_array_view(page->text().to_utf8()));
             // poppler ends a page with a form feed; the pages are joined with a blank line instead.
-            while (!page_text.empty() && std::isspace(static_cast<unsigned char>(page_text.back()))) page_text.pop_back();
+            while (!page_text.empty() && std::isspace(static_cast<unsigned char>(page_text.back())))
+                page_text.pop_back();
             if (!ex.text.empty() && !page_text.empty()) {
                 ex.text += "\n\n";
                 chars += 2;
@@ -189,16 +191,16 @@ extraction extract_text(text_kind kind, std::string_view data, std::string_view 
                         const extract_hooks& hooks, std::string_view field) {
     extraction ex;
     switch (kind) {
-        case text_kind::plain:
-        case text_kind::json: ex.text = to_utf8(data, charset); break;
-        case text_kind::html: ex.text = text::html_to_text(to_utf8(data, charset)); break;
-        case text_kind::csv: {
-            int64_t rows = 0;
-            ex.text = csv_to_text(to_utf8(data, charset), rows);
-            ex.rows = rows;
-            break;
-        }
-        case text_kind::pdf: ex = pdf_to_text(data, max_chars, hooks, field); break;
+    case text_kind::plain:
+    case text_kind::json: ex.text = to_utf8(data, charset); break;
+    case text_kind::html: ex.text = text::html_to_text(to_utf8(data, charset)); break;
+    case text_kind::csv: {
+        int64_t rows = 0;
+        ex.text = csv_to_text(to_utf8(data, charset), rows);
+        ex.rows = rows;
+        break;
+    }
+    case text_kind::pdf: ex = pdf_to_text(data, max_chars, hooks, field); break;
     }
     const std::string_view kept = text::truncate_chars(ex.text, max_chars);
     if (kept.size() < ex.text.size()) {

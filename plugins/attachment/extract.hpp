@@ -14,10 +14,10 @@
 namespace toolhost::plugins::attachment {
 
 struct extraction {
-    std::string text;                ///< at most max_chars characters
-    bool truncated = false;          ///< the text was longer than max_chars
-    std::optional<int64_t> pages;    ///< PDF: pages in the document
-    std::optional<int64_t> rows;     ///< CSV: records, header included
+    std::string text;              ///< at most max_chars characters
+    bool truncated = false;        ///< the text was longer than max_chars
+    std::optional<int64_t> pages;  ///< PDF: pages in the document
+    std::optional<int64_t> rows;   ///< CSV: records, header included
 };
 
 /// What a long extraction (a PDF, page by page) needs from the call.

@@ -98,8 +98,7 @@ typedef struct scanner {
 } scanner_t;
 
 static void skip_ws(scanner_t *s) {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        ++s->p;
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) ++s->p;
 }
 
 static int consume(scanner_t *s, char c) {
@@ -154,8 +153,7 @@ static int scan_integer(scanner_t *s, long long min, long long max, long long *o
 typedef int (*field_fn)(scanner_t *s, toolhost_str_t key, void *out, char *error, size_t error_size);
 
 /* Walks a flat JSON object, handing each member to `on_field`. */
-static int scan_object(toolhost_str_t json, field_fn on_field, void *out, char *error,
-                       size_t error_size) {
+static int scan_object(toolhost_str_t json, field_fn on_field, void *out, char *error, size_t error_size) {
     scanner_t s = {json.data, json.data + json.size};
     if (json.size == 0 || !consume(&s, '{')) {
         snprintf(error, error_size, "arguments: expected a JSON object");
@@ -185,8 +183,7 @@ static int scan_object(toolhost_str_t json, field_fn on_field, void *out, char *
 }
 
 static int unknown_field(toolhost_str_t key, char *error, size_t error_size) {
-    snprintf(error, error_size, "arguments: unknown field \"%.*s\"",
-             (int)(key.size > 64 ? 64 : key.size), key.data);
+    snprintf(error, error_size, "arguments: unknown field \"%.*s\"", (int)(key.size > 64 ? 64 : key.size), key.data);
     return 0;
 }
 
@@ -249,8 +246,7 @@ static toolhost_status_t clock_now(const toolhost_call_t *call) {
 
     /* Only digits and the fixed characters above go into the text, so it is valid JSON. */
     char result[128];
-    snprintf(result, sizeof result, "{\"unix_ms\":%lld,\"iso8601\":\"%s.%03d%s\"}", unix_ms, date,
-             millis, zone);
+    snprintf(result, sizeof result, "{\"unix_ms\":%lld,\"iso8601\":\"%s.%03d%s\"}", unix_ms, date, millis, zone);
     succeed(call, result);
     return TOOLHOST_STATUS_OK;
 }
@@ -306,14 +302,13 @@ static toolhost_status_t clock_sleep(const toolhost_call_t *call) {
         const int64_t remaining = call->remaining_ns(call);
         const long long slept_ms = (monotonic_ns() - start) / 1000000LL;
         if (remaining <= 0) {
-            snprintf(message, sizeof message,
-                     "sleep: the call's deadline passed after %lld of %lld ms", slept_ms, args.ms);
+            snprintf(message, sizeof message, "sleep: the call's deadline passed after %lld of %lld ms", slept_ms,
+                     args.ms);
             fail(call, message);
             return TOOLHOST_STATUS_DEADLINE_EXCEEDED;
         }
         if (call->is_cancelled(call)) {
-            snprintf(message, sizeof message, "sleep: cancelled after %lld of %lld ms", slept_ms,
-                     args.ms);
+            snprintf(message, sizeof message, "sleep: cancelled after %lld of %lld ms", slept_ms, args.ms);
             fail(call, message);
             return TOOLHOST_STATUS_CANCELLED;
         }
@@ -338,15 +333,13 @@ typedef struct clock_instance {
     const toolhost_host_t *host; /* lives until destroy() returns */
 } clock_instance_t;
 
-static toolhost_status_t TOOLHOST_ABI clock_initialize(toolhost_tool_t *tool,
-                                                       const toolhost_init_context_t *init) {
+static toolhost_status_t TOOLHOST_ABI clock_initialize(toolhost_tool_t *tool, const toolhost_init_context_t *init) {
     (void)tool;
     (void)init; /* no configuration: the host only accepts "{}" */
     return TOOLHOST_STATUS_OK;
 }
 
-static toolhost_status_t TOOLHOST_ABI clock_invoke(toolhost_tool_t *tool,
-                                                   const toolhost_call_t *call) {
+static toolhost_status_t TOOLHOST_ABI clock_invoke(toolhost_tool_t *tool, const toolhost_call_t *call) {
     (void)tool;
     if (str_equals(call->operation, "now")) return clock_now(call);
     if (str_equals(call->operation, "sleep")) return clock_sleep(call);

@@ -73,8 +73,8 @@ int64_t args::required_int(std::string_view field) const {
 int64_t args::int_or(std::string_view field, int64_t fallback, int64_t min, int64_t max) const {
     const int64_t v = optional_int(field).value_or(fallback);
     if (v < min || v > max)
-        invalid_argument(field, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                                    ", got " + std::to_string(v));
+        invalid_argument(field, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                                    std::to_string(v));
     return v;
 }
 
@@ -98,9 +98,7 @@ std::optional<bool> args::optional_bool(std::string_view field) const {
     return v->as_bool();
 }
 
-bool args::bool_or(std::string_view field, bool fallback) const {
-    return optional_bool(field).value_or(fallback);
-}
+bool args::bool_or(std::string_view field, bool fallback) const { return optional_bool(field).value_or(fallback); }
 
 std::vector<std::string> args::string_list(std::string_view field) const {
     std::vector<std::string> out;
@@ -110,8 +108,7 @@ std::vector<std::string> args::string_list(std::string_view field) const {
     const auto& arr = v->as_array();
     out.reserve(arr.size());
     for (size_t i = 0; i < arr.size(); ++i) {
-        if (!arr[i].is_string())
-            invalid_argument(std::string(field) + "/" + std::to_string(i), "must be a string");
+        if (!arr[i].is_string()) invalid_argument(std::string(field) + "/" + std::to_string(i), "must be a string");
         out.emplace_back(arr[i].as_string());
     }
     return out;

@@ -32,8 +32,7 @@ database connection_pool::open_connection(std::chrono::milliseconds max_wait) co
     // database::open waits out a concurrent switch to WAL for up to the busy timeout; this call
     // may have less time left than that. give_back() restores the full timeout.
     open_options options = options_;
-    options.busy_timeout_ms =
-        static_cast<int>(std::clamp<int64_t>(max_wait.count(), 0, options.busy_timeout_ms));
+    options.busy_timeout_ms = static_cast<int>(std::clamp<int64_t>(max_wait.count(), 0, options.busy_timeout_ms));
     return database::open(path_, options);
 }
 

@@ -109,8 +109,7 @@ bool is_certificate_failure(const boost::system::error_code& ec) {
 // beast::tcp_stream: one place decides about time, for resolving, connecting and I/O alike.
 class exchange {
 public:
-    exchange(const client_options& options, asio::ssl::context* tls, const url& target,
-             const sdk::call_context* call)
+    exchange(const client_options& options, asio::ssl::context* tls, const url& target, const sdk::call_context* call)
         : options_(options), tls_(tls), url_(target), call_(call), socket_(io_), resolver_(io_) {
         const auto now = steady_clock::now();
         overall_ = now + options_.request_timeout;
@@ -203,8 +202,7 @@ private:
             ec = e;
             done = true;
         });
-        if (auto why = wait(done, connect_); why != interruption::none)
-            fail_connect_interrupted(why, "connecting to");
+        if (auto why = wait(done, connect_); why != interruption::none) fail_connect_interrupted(why, "connecting to");
         if (ec) fail(sdk::status::unavailable, "HTTP cannot connect to " + url_.origin() + ": " + ec.message());
         socket_.set_option(tcp::no_delay(true), ec);  // a request is one write; do not hold it back
     }
@@ -218,8 +216,7 @@ private:
                                     for (const auto& entry : r) endpoints.push_back(entry.endpoint());
                                     done = true;
                                 });
-        if (auto why = wait(done, connect_); why != interruption::none)
-            fail_connect_interrupted(why, "resolving");
+        if (auto why = wait(done, connect_); why != interruption::none) fail_connect_interrupted(why, "resolving");
         if (ec) fail(sdk::status::unavailable, "HTTP cannot resolve " + url_.host + ": " + ec.message());
     }
 
@@ -265,7 +262,8 @@ private:
             msg.set(name, value);
         }
         msg.body() = req.body;
-        const bool has_body_method = iequals(req.method, "POST") || iequals(req.method, "PUT") || iequals(req.method, "PATCH");
+        const bool has_body_method =
+            iequals(req.method, "POST") || iequals(req.method, "PUT") || iequals(req.method, "PATCH");
         if (!req.body.empty() || has_body_method) msg.prepare_payload();
         return msg;
     }
@@ -292,8 +290,7 @@ private:
             done = true;
         });
         if (auto why = wait(done, overall_); why != interruption::none)
-            fail_interrupted(why, "waiting for the response of", overall_, options_.request_timeout,
-                             "request_timeout");
+            fail_interrupted(why, "waiting for the response of", overall_, options_.request_timeout, "request_timeout");
         // A TLS server that closes without close_notify ends a body delimited by the end of the
         // connection with stream_truncated instead of eof; like most clients, accept it as the
         // end. (Bodies with a length or chunked framing never get here complete.)
@@ -304,7 +301,9 @@ private:
             fail(sdk::status::resource_exhausted, "HTTP response of " + url_.origin() + url_.target +
                                                       " is larger than the limit of " +
                                                       std::to_string(options_.max_body_bytes) + " bytes");
-        if (ec) fail(sdk::status::unavailable, "HTTP reading the response of " + url_.origin() + " failed: " + ec.message());
+        if (ec)
+            fail(sdk::status::unavailable,
+                 "HTTP reading the response of " + url_.origin() + " failed: " + ec.message());
 
         // The whole response is read and the request said "Connection: close": closing without
         // a TLS close_notify is safe here (the body's length was known or ended the connection)
@@ -335,9 +334,7 @@ private:
 
 // ----------------------------------------------------------------------------------------- url
 
-std::string url::origin() const {
-    return scheme + "://" + host_header(*this);
-}
+std::string url::origin() const { return scheme + "://" + host_header(*this); }
 
 url parse_url(std::string_view text, std::string_view what) {
     const std::string field(what);
@@ -350,7 +347,8 @@ url parse_url(std::string_view text, std::string_view what) {
     else if (u.scheme_id() == boost::urls::scheme::https)
         out.scheme = "https";
     else
-        fail(sdk::status::invalid_argument, field + ": scheme must be http or https, got '" + std::string(u.scheme()) + "'");
+        fail(sdk::status::invalid_argument,
+             field + ": scheme must be http or https, got '" + std::string(u.scheme()) + "'");
     if (u.has_userinfo())
         fail(sdk::status::invalid_argument, field + ": user info in the URL is not supported (use a bearer token)");
     out.host = u.host_address();
@@ -410,8 +408,8 @@ boost::json::value response::json() const {
     boost::system::error_code ec;
     auto v = boost::json::parse(body, ec);
     if (ec)
-        fail(sdk::status::internal, method + " " + url + ": the response is not valid JSON (" + ec.message() +
-                                        "): " + excerpt(body, 120));
+        fail(sdk::status::internal,
+             method + " " + url + ": the response is not valid JSON (" + ec.message() + "): " + excerpt(body, 120));
     return v;
 }
 
@@ -433,7 +431,8 @@ client::client(client_options options) : impl_(std::make_unique<impl>()) {
     tls.set_default_verify_paths(ec);
     if (!impl_->options.ca_file.empty()) {
         tls.load_verify_file(impl_->options.ca_file, ec);
-        if (ec) fail(sdk::status::invalid_argument, "ca_file: cannot load " + impl_->options.ca_file + ": " + ec.message());
+        if (ec)
+            fail(sdk::status::invalid_argument, "ca_file: cannot load " + impl_->options.ca_file + ": " + ec.message());
     }
     tls.set_verify_mode(impl_->options.verify_tls ? asio::ssl::verify_peer : asio::ssl::verify_none);
     check_header_text(impl_->options.bearer_token, "bearer_token");
@@ -462,21 +461,21 @@ response client::send(const request& req, const sdk::call_context* call) const {
 sdk::status status_for(int s) noexcept {
     if (s >= 200 && s < 300) return sdk::status::ok;
     switch (s) {
-        case 400:
-        case 413:
-        case 414:
-        case 415:
-        case 422: return sdk::status::invalid_argument;
-        case 401: return sdk::status::unauthenticated;
-        case 403: return sdk::status::permission_denied;
-        case 404:
-        case 410: return sdk::status::not_found;
-        case 409: return sdk::status::already_exists;
-        case 412: return sdk::status::failed_precondition;
-        case 408:
-        case 429: return sdk::status::unavailable;
-        case 501: return sdk::status::unimplemented;
-        default: break;
+    case 400:
+    case 413:
+    case 414:
+    case 415:
+    case 422: return sdk::status::invalid_argument;
+    case 401: return sdk::status::unauthenticated;
+    case 403: return sdk::status::permission_denied;
+    case 404:
+    case 410: return sdk::status::not_found;
+    case 409: return sdk::status::already_exists;
+    case 412: return sdk::status::failed_precondition;
+    case 408:
+    case 429: return sdk::status::unavailable;
+    case 501: return sdk::status::unimplemented;
+    default: break;
     }
     if (s >= 500 && s < 600) return sdk::status::unavailable;
     if (s >= 400 && s < 500) return sdk::status::failed_precondition;
@@ -492,8 +491,10 @@ std::optional<milliseconds> parse_retry_after(std::string_view v, std::chrono::s
     if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         int64_t seconds = 0;
         auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-        if (ec == std::errc::result_out_of_range || seconds > max_seconds) seconds = max_seconds;
-        else if (ec != std::errc()) return std::nullopt;
+        if (ec == std::errc::result_out_of_range || seconds > max_seconds)
+            seconds = max_seconds;
+        else if (ec != std::errc())
+            return std::nullopt;
         return std::chrono::seconds(seconds);
     }
     // IMF-fixdate, the only date form senders may generate: "Sun, 06 Nov 1994 08:49:37 GMT".

@@ -54,15 +54,15 @@ private:
 // permissions are PERMISSION_DENIED, resource shortages and I/O trouble may pass (UNAVAILABLE).
 status status_of_errno(int e) noexcept {
     switch (e) {
-        case ENOENT:
-        case ENOTDIR: return status::not_found;
-        case EACCES:
-        case EPERM: return status::permission_denied;
-        case EISDIR:
-        case ELOOP:
-        case ENAMETOOLONG:
-        case ENXIO: return status::invalid_argument;
-        default: return status::unavailable;  // EIO, EMFILE, ENFILE, ENOMEM, EINTR storms, ...
+    case ENOENT:
+    case ENOTDIR: return status::not_found;
+    case EACCES:
+    case EPERM: return status::permission_denied;
+    case EISDIR:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case ENXIO: return status::invalid_argument;
+    default: return status::unavailable;  // EIO, EMFILE, ENFILE, ENOMEM, EINTR storms, ...
     }
 }
 
@@ -87,8 +87,7 @@ fs::path next_to_plugin(const fs::path& relative) {
     Dl_info info{};
     // Any function of this library will do: dladdr() names the object that contains it, which
     // is the plugin this static support library is linked into.
-    if (dladdr(reinterpret_cast<const void*>(&next_to_plugin), &info) == 0 || info.dli_fname == nullptr)
-        return {};
+    if (dladdr(reinterpret_cast<const void*>(&next_to_plugin), &info) == 0 || info.dli_fname == nullptr) return {};
     std::error_code ec;
     fs::path lib = fs::canonical(info.dli_fname, ec);
     if (ec) return {};

@@ -12,30 +12,23 @@ namespace toolhost::plugins::sqlite {
 
 sdk::status status_of(int code) noexcept {
     switch (code & 0xff) {
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-        case SQLITE_IOERR:
-        case SQLITE_FULL:
-        case SQLITE_CANTOPEN:
-        case SQLITE_READONLY:
-        case SQLITE_PROTOCOL:
-        case SQLITE_NOLFS:
-            return sdk::status::unavailable;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-            return sdk::status::data_loss;
-        case SQLITE_CONSTRAINT:
-            return sdk::status::failed_precondition;
-        case SQLITE_TOOBIG:
-        case SQLITE_NOMEM:
-            return sdk::status::resource_exhausted;
-        case SQLITE_INTERRUPT:
-            return sdk::status::cancelled;
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-            return sdk::status::permission_denied;
-        default:
-            return sdk::status::internal;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOLFS: return sdk::status::unavailable;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return sdk::status::data_loss;
+    case SQLITE_CONSTRAINT: return sdk::status::failed_precondition;
+    case SQLITE_TOOBIG:
+    case SQLITE_NOMEM: return sdk::status::resource_exhausted;
+    case SQLITE_INTERRUPT: return sdk::status::cancelled;
+    case SQLITE_PERM:
+    case SQLITE_AUTH: return sdk::status::permission_denied;
+    default: return sdk::status::internal;
     }
 }
 
@@ -58,7 +51,8 @@ void switch_to_wal(database& db, int busy_timeout_ms) {
             return;
         } catch (const sqlite_error& e) {
             const int primary = e.sqlite_code() & 0xff;
-            if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || std::chrono::steady_clock::now() + pause > give_up)
+            if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) ||
+                std::chrono::steady_clock::now() + pause > give_up)
                 throw;
         }
         std::this_thread::sleep_for(pause);
@@ -72,13 +66,13 @@ database database::open(const std::filesystem::path& path, const open_options& o
         std::error_code ec;
         std::filesystem::create_directories(path.parent_path(), ec);
         if (ec)
-            throw sqlite_error(SQLITE_CANTOPEN, "cannot create folder " + path.parent_path().string() +
-                                                    ": " + ec.message());
+            throw sqlite_error(SQLITE_CANTOPEN,
+                               "cannot create folder " + path.parent_path().string() + ": " + ec.message());
     }
     database db;
     db.path_ = path;
-    const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db.db_ ? sqlite3_errmsg(db.db_) : sqlite3_errstr(rc);
@@ -91,9 +85,9 @@ database database::open(const std::filesystem::path& path, const open_options& o
         db.exec("PRAGMA foreign_keys = ON");
         if (!options.read_only && options.wal) switch_to_wal(db, options.busy_timeout_ms);
         switch (options.sync) {
-            case synchronous::off: db.exec("PRAGMA synchronous = OFF"); break;
-            case synchronous::normal: db.exec("PRAGMA synchronous = NORMAL"); break;
-            case synchronous::full: db.exec("PRAGMA synchronous = FULL"); break;
+        case synchronous::off: db.exec("PRAGMA synchronous = OFF"); break;
+        case synchronous::normal: db.exec("PRAGMA synchronous = NORMAL"); break;
+        case synchronous::full: db.exec("PRAGMA synchronous = FULL"); break;
         }
         auto check = db.prepare("SELECT count(*) FROM sqlite_schema");
         check.step();
@@ -103,8 +97,7 @@ database database::open(const std::filesystem::path& path, const open_options& o
     return db;
 }
 
-database::database(database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+database::database(database&& other) noexcept : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
 
 database& database::operator=(database&& other) noexcept {
     if (this != &other) {
@@ -184,8 +177,7 @@ statement& statement::bind(int index, double value) {
     return *this;
 }
 statement& statement::bind(int index, std::string_view text) {
-    check_bind(db_, sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-               index);
+    check_bind(db_, sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8), index);
     return *this;
 }
 statement& statement::bind_blob(int index, const void* data, size_t size) {
@@ -274,8 +266,8 @@ void migrate(database& db, const std::vector<std::string_view>& steps) {
         try {
             db.exec(steps[i]);
         } catch (const sqlite_error& e) {
-            throw sqlite_error(e.sqlite_code(), "schema step " + std::to_string(i + 1) + " of " +
-                                                    db.path().string() + ": " + e.what());
+            throw sqlite_error(e.sqlite_code(),
+                               "schema step " + std::to_string(i + 1) + " of " + db.path().string() + ": " + e.what());
         }
         db.exec("PRAGMA user_version = " + std::to_string(i + 1));
         tx.commit();

@@ -124,10 +124,10 @@ enum class brk { none = 0, space = 1, line = 2, paragraph = 3 };
 brk break_of(std::string_view tag) noexcept {
     static constexpr std::array<std::string_view, 6> line{"br", "li", "tr", "dt", "dd", "option"};
     static constexpr std::array<std::string_view, 33> paragraph{
-        "p",       "div",    "h1",      "h2",     "h3",         "h4",     "h5",       "h6",      "ul",
-        "ol",      "dl",     "table",   "thead",  "tbody",      "tfoot",  "section",  "article", "header",
-        "footer",  "nav",    "main",    "aside",  "blockquote", "pre",    "hr",       "address", "figure",
-        "figcaption", "form", "fieldset", "title", "caption", "details"};
+        "p",          "div",  "h1",       "h2",    "h3",         "h4",     "h5",      "h6",      "ul",
+        "ol",         "dl",   "table",    "thead", "tbody",      "tfoot",  "section", "article", "header",
+        "footer",     "nav",  "main",     "aside", "blockquote", "pre",    "hr",      "address", "figure",
+        "figcaption", "form", "fieldset", "title", "caption",    "details"};
     static constexpr std::array<std::string_view, 3> space{"td", "th", "img"};
     auto in = [&](const auto& list) {
         return std::any_of(list.begin(), list.end(), [&](std::string_view t) { return ascii_iequals(t, tag); });
@@ -146,14 +146,14 @@ bool is_raw_text_element(std::string_view tag) noexcept {
 
 char32_t named_entity(std::string_view name) noexcept {
     static constexpr std::pair<std::string_view, char32_t> table[] = {
-        {"amp", U'&'},       {"lt", U'<'},        {"gt", U'>'},        {"quot", U'"'},      {"apos", U'\''},
-        {"nbsp", U' '},      {"copy", 0xA9},      {"reg", 0xAE},       {"trade", 0x2122},   {"hellip", 0x2026},
-        {"mdash", 0x2014},   {"ndash", 0x2013},   {"lsquo", 0x2018},   {"rsquo", 0x2019},   {"ldquo", 0x201C},
-        {"rdquo", 0x201D},   {"laquo", 0xAB},     {"raquo", 0xBB},     {"euro", 0x20AC},    {"pound", 0xA3},
-        {"yen", 0xA5},       {"cent", 0xA2},      {"deg", 0xB0},       {"middot", 0xB7},    {"bull", 0x2022},
-        {"times", 0xD7},     {"divide", 0xF7},    {"para", 0xB6},      {"sect", 0xA7},      {"eacute", 0xE9},
-        {"egrave", 0xE8},    {"agrave", 0xE0},    {"ccedil", 0xE7},    {"uuml", 0xFC},      {"ouml", 0xF6},
-        {"auml", 0xE4},      {"szlig", 0xDF},     {"rarr", 0x2192},    {"larr", 0x2190},    {"check", 0x2713},
+        {"amp", U'&'},     {"lt", U'<'},      {"gt", U'>'},      {"quot", U'"'},    {"apos", U'\''},
+        {"nbsp", U' '},    {"copy", 0xA9},    {"reg", 0xAE},     {"trade", 0x2122}, {"hellip", 0x2026},
+        {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
+        {"rdquo", 0x201D}, {"laquo", 0xAB},   {"raquo", 0xBB},   {"euro", 0x20AC},  {"pound", 0xA3},
+        {"yen", 0xA5},     {"cent", 0xA2},    {"deg", 0xB0},     {"middot", 0xB7},  {"bull", 0x2022},
+        {"times", 0xD7},   {"divide", 0xF7},  {"para", 0xB6},    {"sect", 0xA7},    {"eacute", 0xE9},
+        {"egrave", 0xE8},  {"agrave", 0xE0},  {"ccedil", 0xE7},  {"uuml", 0xFC},    {"ouml", 0xF6},
+        {"auml", 0xE4},    {"szlig", 0xDF},   {"rarr", 0x2192},  {"larr", 0x2190},  {"check", 0x2713},
     };
     for (const auto& [n, cp] : table)
         if (n == name) return cp;
@@ -212,10 +212,10 @@ private:
     void flush() {
         if (!out_.empty()) {
             switch (pending_) {
-                case brk::none: break;
-                case brk::space: out_ += ' '; break;
-                case brk::line: out_ += '\n'; break;
-                case brk::paragraph: out_ += "\n\n"; break;
+            case brk::none: break;
+            case brk::space: out_ += ' '; break;
+            case brk::line: out_ += '\n'; break;
+            case brk::paragraph: out_ += "\n\n"; break;
             }
         }
         pending_ = brk::none;
@@ -295,7 +295,8 @@ std::string html_to_text(std::string_view raw) {
             continue;
         }
         size_t name_end = name_begin;
-        while (name_end < html.size() && (std::isalnum(static_cast<unsigned char>(html[name_end])) || html[name_end] == '-'))
+        while (name_end < html.size() &&
+               (std::isalnum(static_cast<unsigned char>(html[name_end])) || html[name_end] == '-'))
             ++name_end;
         const std::string_view name = html.substr(name_begin, name_end - name_begin);
         i = tag_end(html, i);

@@ -27,7 +27,8 @@ sqlite_backend::options sqlite_options_of(const args& cfg) {
     o.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
     o.seed_sample = sqlite::sample_data_wanted(cfg);
     if (o.seed_sample)
-        o.sample_json = paths::read_small_file(paths::next_to_plugin("crm/sample/customers.json"), "config/sample_data");
+        o.sample_json =
+            paths::read_small_file(paths::next_to_plugin("crm/sample/customers.json"), "config/sample_data");
     return o;
 }
 
@@ -37,9 +38,8 @@ crm_config read_config(std::string_view json) {
     const args cfg(json, "config");
     crm_config c;
     c.country_code = cfg.string_or("default_country_code", "");
-    if (!c.country_code.empty() &&
-        (c.country_code.size() > 3 || c.country_code.front() == '0' ||
-         c.country_code.find_first_not_of("0123456789") != std::string::npos))
+    if (!c.country_code.empty() && (c.country_code.size() > 3 || c.country_code.front() == '0' ||
+                                    c.country_code.find_first_not_of("0123456789") != std::string::npos))
         invalid_argument("config/default_country_code", "must be 1 to 3 digits, e.g. \"1\" or \"44\"");
     const std::string kind = cfg.string_or("backend", "sqlite");
     if (kind == "rest") {

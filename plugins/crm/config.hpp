@@ -11,7 +11,7 @@ namespace toolhost::plugins::crm {
 
 struct crm_config {
     std::string country_code;  ///< default_country_code: "" or 1 to 3 digits
-    bool rest = false;          ///< backend "rest"; otherwise "sqlite"
+    bool rest = false;         ///< backend "rest"; otherwise "sqlite"
     rest_backend::options rest_options;
     sqlite_backend::options sqlite_options;  ///< with the sample's text when sample_data is on
 };

@@ -41,7 +41,8 @@ bool valid_id(std::string_view id) {
 std::string customer_id_arg(const args& a, std::string_view field) {
     std::string id = a.required_string(field);
     if (!valid_id(id))
-        invalid_argument(field, "'" + id.substr(0, 80) + "' is not a customer id (letters, digits and . _ : -, at most 64)");
+        invalid_argument(field,
+                         "'" + id.substr(0, 80) + "' is not a customer id (letters, digits and . _ : -, at most 64)");
     return id;
 }
 
@@ -167,15 +168,15 @@ private:
     std::unique_ptr<backend> backend_;
 };
 
-
 const json_table<crm_tool>& crm_tool::table() {
-    constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY |
-                               TOOLHOST_OPERATION_CANCELLABLE;
+    constexpr uint64_t query =
+        TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY | TOOLHOST_OPERATION_CANCELLABLE;
     static const json_table<crm_tool> t{
         .name = "crm",
         .version = "1.0.0",
-        .description = "Customers and their interactions: look up, search, create or update, log and list "
-                       "(SQLite with sample data, or a CRM service over REST).",
+        .description =
+            "Customers and their interactions: look up, search, create or update, log and list "
+            "(SQLite with sample data, or a CRM service over REST).",
         .config_schema = schemas::config,
         .thread_safe = true,
         .operations =
@@ -199,8 +200,8 @@ const json_table<crm_tool>& crm_tool::table() {
                                 "fields stay; null clears email, phone, company or notes.",
                  .input_schema = schemas::upsert_input,
                  .output_schema = schemas::upsert_output(),
-                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
-                          TOOLHOST_OPERATION_CANCELLABLE,
+                 .flags =
+                     TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE | TOOLHOST_OPERATION_CANCELLABLE,
                  .run = {&crm_tool::upsert}},
                 {.name = "log_interaction",
                  .description = "Records a contact with a customer (channel, summary, outcome). Idempotent: the "

@@ -5,7 +5,6 @@
 
 #include <toolhost/json_text.hpp>
 
-
 namespace toolhost::plugins::crm {
 
 namespace json = boost::json;
@@ -57,10 +56,12 @@ std::string normalize_email(std::string_view raw, std::string_view field) {
         invalid_argument(field, msg);
     };
     const auto at = s.find('@');
-    if (s.empty() || s.size() > 254 || at == std::string_view::npos || at == 0 || s.find('@', at + 1) != std::string_view::npos)
+    if (s.empty() || s.size() > 254 || at == std::string_view::npos || at == 0 ||
+        s.find('@', at + 1) != std::string_view::npos)
         refuse("");
     const auto domain = s.substr(at + 1);
-    if (domain.size() < 3 || domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.')
+    if (domain.size() < 3 || domain.find('.') == std::string_view::npos || domain.front() == '.' ||
+        domain.back() == '.')
         refuse(" (domain)");
     std::string out;
     out.reserve(s.size());
@@ -119,9 +120,9 @@ std::string normalize_time(std::string_view raw, std::string_view field) {
 
 std::string_view customer_key::field() const noexcept {
     switch (by) {
-        case kind::email: return "email";
-        case kind::phone: return "phone";
-        case kind::id: break;
+    case kind::email: return "email";
+    case kind::phone: return "phone";
+    case kind::id: break;
     }
     return "id";
 }
@@ -142,11 +143,12 @@ json::object customer_update::fields_json() const {
 }
 
 std::string new_interaction::fingerprint() const {
-    return toolhost::json_text(json::object{{"customer_id", customer_id},
-                                        {"channel", channel},
-                                        {"summary", summary},
-                                        {"outcome", outcome},
-                                        {"occurred_at", occurred_at ? json::value(*occurred_at) : json::value(nullptr)}});
+    return toolhost::json_text(
+        json::object{{"customer_id", customer_id},
+                     {"channel", channel},
+                     {"summary", summary},
+                     {"outcome", outcome},
+                     {"occurred_at", occurred_at ? json::value(*occurred_at) : json::value(nullptr)}});
 }
 
 json::object customer_shape(const json::object& r, std::string_view where) {

@@ -58,7 +58,8 @@ json::object rest_backend::object_body(const http::response& res) const {
 
 std::optional<json::object> rest_backend::find_by(std::string_view field, const std::string& value,
                                                   const sdk::call_context& call) const {
-    const auto res = exchange(get(base_ + "/customers?" + std::string(field) + "=" + http::encode_component(value)), call);
+    const auto res =
+        exchange(get(base_ + "/customers?" + std::string(field) + "=" + http::encode_component(value)), call);
     const auto body = object_body(res);
     const auto* list = body.if_contains("customers");
     if (list == nullptr || !list->is_array())
@@ -75,13 +76,15 @@ json::object rest_backend::get_customer(const customer_key& key, const sdk::call
         return customer_shape(object_body(res), res.url);
     }
     auto found = find_by(key.field(), key.value, call);
-    if (!found) throw sdk::error(status::not_found, "no customer with " + std::string(key.field()) + " '" + key.value + "'");
+    if (!found)
+        throw sdk::error(status::not_found, "no customer with " + std::string(key.field()) + " '" + key.value + "'");
     return std::move(*found);
 }
 
-customer_page rest_backend::search(const std::string& query, int64_t limit, int64_t offset, const sdk::call_context& call) {
-    const auto res = exchange(get(base_ + "/customers?q=" + http::encode_component(query) + "&limit=" +
-                                  std::to_string(limit) + "&offset=" + std::to_string(offset)),
+customer_page rest_backend::search(const std::string& query, int64_t limit, int64_t offset,
+                                   const sdk::call_context& call) {
+    const auto res = exchange(get(base_ + "/customers?q=" + http::encode_component(query) +
+                                  "&limit=" + std::to_string(limit) + "&offset=" + std::to_string(offset)),
                               call);
     const auto body = object_body(res);
     const auto* list = body.if_contains("customers");
@@ -133,7 +136,8 @@ log_result rest_backend::log_interaction(const new_interaction& in, const sdk::c
     return {interaction_shape(object_body(res), res.url), res.status == 201};
 }
 
-json::array rest_backend::recent_interactions(const std::string& customer_id, int64_t limit, const sdk::call_context& call) {
+json::array rest_backend::recent_interactions(const std::string& customer_id, int64_t limit,
+                                              const sdk::call_context& call) {
     const auto res = exchange(get(customer_url(customer_id) + "/interactions?limit=" + std::to_string(limit)), call);
     const auto body = object_body(res);
     const auto* list = body.if_contains("interactions");

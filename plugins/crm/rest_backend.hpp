@@ -27,7 +27,8 @@ public:
     explicit rest_backend(options opts);
 
     boost::json::object get_customer(const customer_key& key, const sdk::call_context& call) override;
-    customer_page search(const std::string& query, int64_t limit, int64_t offset, const sdk::call_context& call) override;
+    customer_page search(const std::string& query, int64_t limit, int64_t offset,
+                         const sdk::call_context& call) override;
     upsert_result upsert(const customer_update& update, const sdk::call_context& call) override;
     log_result log_interaction(const new_interaction& interaction, const sdk::call_context& call) override;
     boost::json::array recent_interactions(const std::string& customer_id, int64_t limit,
@@ -40,7 +41,8 @@ private:
     boost::json::object object_body(const http::response& res) const;
     std::optional<boost::json::object> find_by(std::string_view field, const std::string& value,
                                                const sdk::call_context& call) const;
-    upsert_result put_customer(const std::string& id, const customer_update& update, const sdk::call_context& call) const;
+    upsert_result put_customer(const std::string& id, const customer_update& update,
+                               const sdk::call_context& call) const;
 
     std::string base_;
     http::client client_;

@@ -77,8 +77,8 @@ inline constexpr const char* get_customer_input = R"json({
 })json";
 
 inline std::string get_customer_output() {
-    return std::string(R"json({"type": "object", "required": ["customer"], "properties": {"customer": )json") + customer +
-           "}}";
+    return std::string(R"json({"type": "object", "required": ["customer"], "properties": {"customer": )json") +
+           customer + "}}";
 }
 
 inline constexpr const char* search_input = R"json({

@@ -57,9 +57,9 @@ json::value nullable(const sqlite::statement& st, int col) {
 }
 
 json::object customer_from_row(const sqlite::statement& st) {
-    return json::object{{"id", st.string(0)},          {"name", st.string(1)},        {"email", nullable(st, 2)},
-                        {"phone", nullable(st, 3)},    {"company", nullable(st, 4)},  {"tier", st.string(5)},
-                        {"notes", nullable(st, 6)},    {"created_at", st.string(7)},  {"updated_at", st.string(8)}};
+    return json::object{{"id", st.string(0)},       {"name", st.string(1)},       {"email", nullable(st, 2)},
+                        {"phone", nullable(st, 3)}, {"company", nullable(st, 4)}, {"tier", st.string(5)},
+                        {"notes", nullable(st, 6)}, {"created_at", st.string(7)}, {"updated_at", st.string(8)}};
 }
 
 json::object interaction_from_row(const sqlite::statement& st) {
@@ -107,7 +107,8 @@ std::string value_or_empty(const json::value& v) { return v.is_string() ? std::s
 
 // The value a field has after an update.
 std::optional<std::string> updated(const field_update& f, const json::value& current) {
-    if (!f.present) return current.is_string() ? std::optional<std::string>(std::string(current.as_string())) : std::nullopt;
+    if (!f.present)
+        return current.is_string() ? std::optional<std::string>(std::string(current.as_string())) : std::nullopt;
     return f.value;
 }
 
@@ -117,14 +118,17 @@ sqlite_backend::sqlite_backend(const std::filesystem::path& file, const options&
     : db_(sqlite::open_store(file, opts, migrations, "meta", &insert_sample)) {}
 
 void sqlite_backend::insert_sample(sqlite::database& db, const json::value& sample) {
-    auto customer = db.prepare("INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+    auto customer = db.prepare(
+        "INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
     for (const auto& v : sample.at("customers").as_array()) {
         const auto c = customer_shape(v.as_object(), "sample customer");
         customer.bind(1, value_or_empty(c.at("id")))
             .bind(2, value_or_empty(c.at("name")))
-            .bind(3, c.at("email").is_null() ? std::optional<std::string>() : normalize_email(c.at("email").as_string()))
-            .bind(4, c.at("phone").is_null() ? std::optional<std::string>() : normalize_phone(c.at("phone").as_string(), ""))
+            .bind(3,
+                  c.at("email").is_null() ? std::optional<std::string>() : normalize_email(c.at("email").as_string()))
+            .bind(4, c.at("phone").is_null() ? std::optional<std::string>()
+                                             : normalize_phone(c.at("phone").as_string(), ""))
             .bind(5, c.at("company").is_null() ? std::optional<std::string>() : value_or_empty(c.at("company")))
             .bind(6, c.at("tier").is_null() ? std::string("standard") : value_or_empty(c.at("tier")))
             .bind(7, c.at("notes").is_null() ? std::optional<std::string>() : value_or_empty(c.at("notes")))
@@ -166,13 +170,15 @@ json::object sqlite_backend::get_customer(const customer_key& key, const sdk::ca
     std::lock_guard l(m_);
     auto c = find(key.field(), key.value);
     if (!c) {
-        if (key.by == customer_key::kind::id) throw sdk::error(status::not_found, "customer '" + key.value + "' not found");
+        if (key.by == customer_key::kind::id)
+            throw sdk::error(status::not_found, "customer '" + key.value + "' not found");
         throw sdk::error(status::not_found, "no customer with " + std::string(key.field()) + " '" + key.value + "'");
     }
     return std::move(*c);
 }
 
-customer_page sqlite_backend::search(const std::string& query, int64_t limit, int64_t offset, const sdk::call_context&) {
+customer_page sqlite_backend::search(const std::string& query, int64_t limit, int64_t offset,
+                                     const sdk::call_context&) {
     const auto words = words_of(query);
     const std::string where = search_filter(words.size());
     const int limit_index = static_cast<int>(words.size()) + 1;
@@ -190,11 +196,13 @@ customer_page sqlite_backend::search(const std::string& query, int64_t limit, in
     return page;
 }
 
-void sqlite_backend::check_unique(std::string_view column, const std::optional<std::string>& value, std::string_view own_id) {
+void sqlite_backend::check_unique(std::string_view column, const std::optional<std::string>& value,
+                                  std::string_view own_id) {
     if (!value) return;
     auto other = find(column, *value);
     if (other && other->at("id").as_string() != own_id)
-        throw sdk::error(status::already_exists, std::string(column) + " '" + *value + "' already belongs to customer " +
+        throw sdk::error(status::already_exists, std::string(column) + " '" + *value +
+                                                     "' already belongs to customer " +
                                                      std::string(other->at("id").as_string()));
 }
 
@@ -218,8 +226,9 @@ json::object sqlite_backend::insert_customer(const customer_update& u) {
     check_unique("email", u.email.value, id);
     check_unique("phone", u.phone.value, id);
     const std::string now = time::utc_now();
-    auto st = db_.prepare("INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+    auto st = db_.prepare(
+        "INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
     st.bind(1, id)
         .bind(2, *u.name.value)
         .bind(3, u.email.value)
@@ -251,8 +260,9 @@ bool sqlite_backend::update_customer(const json::object& current, const customer
         return false;
     check_unique("email", email, id);
     check_unique("phone", phone, id);
-    auto st = db_.prepare("UPDATE customers SET name = ?1, email = ?2, phone = ?3, company = ?4, tier = ?5, notes = ?6, "
-                          "updated_at = ?7 WHERE id = ?8");
+    auto st = db_.prepare(
+        "UPDATE customers SET name = ?1, email = ?2, phone = ?3, company = ?4, tier = ?5, notes = ?6, "
+        "updated_at = ?7 WHERE id = ?8");
     st.bind(1, name).bind(2, email).bind(3, phone).bind(4, company).bind(5, tier.value_or("standard")).bind(6, notes);
     st.bind(7, time::utc_now()).bind(8, id);
     st.run();
@@ -291,9 +301,9 @@ log_result sqlite_backend::log_interaction(const new_interaction& in, const sdk:
         existing.bind(1, *in.idempotency_key);
         if (existing.step()) {
             if (existing.text(1) != fp)
-                throw sdk::error(status::already_exists, "idempotency_key '" + *in.idempotency_key +
-                                                             "': already used for interaction I-" +
-                                                             std::to_string(existing.int64(0)) + " with different fields");
+                throw sdk::error(status::already_exists,
+                                 "idempotency_key '" + *in.idempotency_key + "': already used for interaction I-" +
+                                     std::to_string(existing.int64(0)) + " with different fields");
             log_result out{load_interaction(existing.int64(0)), false};
             tx.commit();
             return out;
@@ -318,7 +328,8 @@ log_result sqlite_backend::log_interaction(const new_interaction& in, const sdk:
     return out;
 }
 
-json::array sqlite_backend::recent_interactions(const std::string& customer_id, int64_t limit, const sdk::call_context&) {
+json::array sqlite_backend::recent_interactions(const std::string& customer_id, int64_t limit,
+                                                const sdk::call_context&) {
     std::lock_guard l(m_);
     if (!find("id", customer_id)) throw sdk::error(status::not_found, "customer '" + customer_id + "' not found");
     auto st = db_.prepare("SELECT " + std::string(interaction_columns) +

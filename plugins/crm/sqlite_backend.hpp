@@ -23,7 +23,8 @@ public:
     sqlite_backend(const std::filesystem::path& file, const options& opts);
 
     boost::json::object get_customer(const customer_key& key, const sdk::call_context& call) override;
-    customer_page search(const std::string& query, int64_t limit, int64_t offset, const sdk::call_context& call) override;
+    customer_page search(const std::string& query, int64_t limit, int64_t offset,
+                         const sdk::call_context& call) override;
     upsert_result upsert(const customer_update& update, const sdk::call_context& call) override;
     log_result log_interaction(const new_interaction& interaction, const sdk::call_context& call) override;
     boost::json::array recent_interactions(const std::string& customer_id, int64_t limit,

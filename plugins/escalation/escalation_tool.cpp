@@ -123,12 +123,14 @@ private:
             if (!has_key) {
                 call.log(sdk::log_level::warning, "ticket " + std::to_string(id) +
                                                       " stored without an idempotency key; its notification failed "
-                                                      "and stays pending: " + e.what());
+                                                      "and stays pending: " +
+                                                      e.what());
                 return store_->get(id);
             }
             throw sdk::error(e.code(), "ticket " + std::to_string(id) +
                                            " is stored but its notification failed (repeat the call with the same "
-                                           "idempotency_key to send it again): " + e.what());
+                                           "idempotency_key to send it again): " +
+                                           e.what());
         }
         store_->mark_delivered(id);
         return store_->get(id);
@@ -139,8 +141,8 @@ private:
             store_->mark_failed(id, error);
         } catch (const std::exception& e) {
             // The delivery error is what the caller needs; the bookkeeping error goes to the log.
-            call.log(sdk::log_level::warning, "ticket " + std::to_string(id) +
-                                                  ": cannot record the failed notification: " + e.what());
+            call.log(sdk::log_level::warning,
+                     "ticket " + std::to_string(id) + ": cannot record the failed notification: " + e.what());
         }
     }
 
@@ -177,15 +179,15 @@ private:
     std::unique_ptr<notifier> notifier_;
 };
 
-
 const json_table<escalation_tool>& escalation_tool::table() {
     constexpr uint64_t idempotent = TOOLHOST_OPERATION_IDEMPOTENT;
     constexpr uint64_t query = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY;
     static const json_table<escalation_tool> t{
         .name = "escalation",
         .version = "1.0.0",
-        .description = "Decides whether a conversation should be handed to a human, and opens and tracks the "
-                       "tickets for them (SQLite; optional notification webhook).",
+        .description =
+            "Decides whether a conversation should be handed to a human, and opens and tracks the "
+            "tickets for them (SQLite; optional notification webhook).",
         .config_schema = schemas::config,
         .thread_safe = true,
         .operations =

@@ -77,22 +77,48 @@ std::string normalize_words(std::string_view text) {
 rule_config rule_config::defaults() {
     rule_config c;
     c.explicit_request_phrases = {
-        "talk to a person", "speak to a person", "speak with a person", "talk to someone", "speak to someone",
-        "speak with someone", "real person",     "live person",        "a human",         "human being",
-        "agent",            "representative",    "operator",           "manager",         "supervisor",
-        "not a bot",        "not a robot",       "customer service",
+        "talk to a person",
+        "speak to a person",
+        "speak with a person",
+        "talk to someone",
+        "speak to someone",
+        "speak with someone",
+        "real person",
+        "live person",
+        "a human",
+        "human being",
+        "agent",
+        "representative",
+        "operator",
+        "manager",
+        "supervisor",
+        "not a bot",
+        "not a robot",
+        "customer service",
     };
     c.keywords = {
-        "lawyer",        "attorney",         "legal action",       "lawsuit",         "sue",
-        "refund",        "chargeback",       "cancel my account",  "cancel my subscription",
-        "close my account", "fraud",          "unauthorized charge", "data breach",    "gdpr",
-        "complaint",     "hacked",           "emergency",
+        "lawyer",
+        "attorney",
+        "legal action",
+        "lawsuit",
+        "sue",
+        "refund",
+        "chargeback",
+        "cancel my account",
+        "cancel my subscription",
+        "close my account",
+        "fraud",
+        "unauthorized charge",
+        "data breach",
+        "gdpr",
+        "complaint",
+        "hacked",
+        "emergency",
     };
     c.negative_terms = {
-        "angry",    "furious",   "frustrated", "frustrating", "annoyed",     "upset",
-        "terrible", "horrible",  "awful",      "useless",     "ridiculous",  "unacceptable",
-        "worst",    "disappointed", "pathetic", "incompetent", "waste of time", "fed up",
-        "hate",     "scam",
+        "angry",    "furious",     "frustrated",    "frustrating", "annoyed",      "upset", "terrible",
+        "horrible", "awful",       "useless",       "ridiculous",  "unacceptable", "worst", "disappointed",
+        "pathetic", "incompetent", "waste of time", "fed up",      "hate",         "scam",
     };
     return c;
 }
@@ -156,10 +182,8 @@ std::vector<std::string> rule_set::lexicon::matches(const std::string& text) con
 }
 
 rule_set::rule_set(rule_config config)
-    : config_(std::move(config)),
-      explicit_(make_lexicon(config_.explicit_request_phrases)),
-      keywords_(make_lexicon(config_.keywords)),
-      negative_(make_lexicon(config_.negative_terms)) {}
+    : config_(std::move(config)), explicit_(make_lexicon(config_.explicit_request_phrases)),
+      keywords_(make_lexicon(config_.keywords)), negative_(make_lexicon(config_.negative_terms)) {}
 
 assessment rule_set::evaluate(std::string_view message, const conversation_context& context) const {
     assessment a;
@@ -180,11 +204,14 @@ assessment rule_set::evaluate(std::string_view message, const conversation_conte
     if (context.failed_attempts > 0) {
         const double points =
             std::min(w.failed_attempt * static_cast<double>(context.failed_attempts), w.failed_attempts_max);
-        a.reasons.push_back({"failed_attempts", points,
-                             std::to_string(context.failed_attempts) + " earlier answer(s) did not help", {}});
+        a.reasons.push_back({"failed_attempts",
+                             points,
+                             std::to_string(context.failed_attempts) + " earlier answer(s) did not help",
+                             {}});
     }
     if (context.retrieval_confidence && *context.retrieval_confidence < config_.low_confidence_below)
-        a.reasons.push_back({"low_retrieval_confidence", w.low_confidence,
+        a.reasons.push_back({"low_retrieval_confidence",
+                             w.low_confidence,
                              "retrieval confidence " + number_text(*context.retrieval_confidence) + " is below " +
                                  number_text(config_.low_confidence_below),
                              {}});
@@ -192,8 +219,10 @@ assessment rule_set::evaluate(std::string_view message, const conversation_conte
         const auto tier = config_.tier_thresholds.find(lower_ascii(*context.customer_tier));
         if (tier != config_.tier_thresholds.end()) {
             a.threshold = tier->second;
-            a.reasons.push_back({"customer_tier", 0,
-                                 "tier '" + tier->first + "' sets the threshold to " + number_text(tier->second), {}});
+            a.reasons.push_back({"customer_tier",
+                                 0,
+                                 "tier '" + tier->first + "' sets the threshold to " + number_text(tier->second),
+                                 {}});
         }
     }
 

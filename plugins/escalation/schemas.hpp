@@ -161,7 +161,8 @@ inline constexpr const char* get_ticket_input = R"json({
 })json";
 
 inline std::string get_ticket_output() {
-    return std::string(R"json({"type": "object", "required": ["ticket"], "properties": {"ticket": )json") + ticket + "}}";
+    return std::string(R"json({"type": "object", "required": ["ticket"], "properties": {"ticket": )json") + ticket +
+           "}}";
 }
 
 inline constexpr const char* list_tickets_input = R"json({

@@ -3,7 +3,6 @@
 #include <toolhost_plugins/sample.hpp>
 #include <toolhost_plugins/time.hpp>
 
-
 #include <boost/json/parse.hpp>
 #include <toolhost/json_text.hpp>
 
@@ -76,21 +75,20 @@ json::object ticket_from_row(const sqlite::statement& st) {
         {"idempotency_key", nullable(st.optional_string(8))},
         {"created_at", st.string(9)},
         {"updated_at", st.string(10)},
-        {"notification",
-         json::object{{"state", st.string(11)},
-                      {"attempts", st.int64(12)},
-                      {"last_error", nullable(st.optional_string(13))},
-                      {"delivered_at", nullable(st.optional_string(14))}}},
+        {"notification", json::object{{"state", st.string(11)},
+                                      {"attempts", st.int64(12)},
+                                      {"last_error", nullable(st.optional_string(13))},
+                                      {"delivered_at", nullable(st.optional_string(14))}}},
     };
 }
 
 // What a repeated create_ticket must agree on to count as the same request.
 std::string fingerprint(const new_ticket& t) {
     return toolhost::json_text(json::object{{"customer", t.customer},
-                                        {"subject", t.subject},
-                                        {"description", t.description},
-                                        {"priority", t.priority},
-                                        {"reasons", t.reasons}});
+                                            {"subject", t.subject},
+                                            {"description", t.description},
+                                            {"priority", t.priority},
+                                            {"reasons", t.reasons}});
 }
 
 [[noreturn]] void not_found(int64_t id) {
@@ -99,9 +97,7 @@ std::string fingerprint(const new_ticket& t) {
 
 }  // namespace
 
-bool is_status(std::string_view s) noexcept {
-    return std::find(statuses.begin(), statuses.end(), s) != statuses.end();
-}
+bool is_status(std::string_view s) noexcept { return std::find(statuses.begin(), statuses.end(), s) != statuses.end(); }
 
 bool transition_allowed(std::string_view from, std::string_view to) noexcept {
     if (from == "open") return to == "in_progress" || to == "resolved" || to == "closed";
@@ -136,7 +132,8 @@ void ticket_store::insert_sample(sqlite::database& db, const json::value& sample
     auto insert = db.prepare(
         "INSERT INTO tickets (fingerprint, customer, subject, description, priority, status, reasons, created_at, "
         "updated_at, notification) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'none')");
-    auto event = db.prepare("INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    auto event = db.prepare(
+        "INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
     for (const auto& v : sample.at("tickets").as_array()) {
         const auto& t = v.as_object();
         const std::string status_now(t.at("status").as_string());
@@ -180,9 +177,9 @@ create_outcome ticket_store::create(const new_ticket& t, bool notify) {
         if (existing.step()) {
             const int64_t id = existing.int64(0);
             if (existing.text(1) != fp)
-                throw sdk::error(status::already_exists,
-                                 "idempotency_key '" + *t.idempotency_key + "': already used for ticket " +
-                                     std::to_string(id) + " with different fields; use a new key for a new ticket");
+                throw sdk::error(status::already_exists, "idempotency_key '" + *t.idempotency_key +
+                                                             "': already used for ticket " + std::to_string(id) +
+                                                             " with different fields; use a new key for a new ticket");
             create_outcome out{load(id), false, existing.text(2) == "pending"};
             tx.commit();
             return out;
@@ -205,7 +202,9 @@ create_outcome ticket_store::create(const new_ticket& t, bool notify) {
         .bind(10, notify ? "pending" : "none");
     insert.run();
     const int64_t id = db_.last_insert_rowid();
-    auto event = db_.prepare("INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, NULL, 'open', 'created', ?2)");
+    auto event = db_.prepare(
+        "INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, NULL, 'open', 'created', "
+        "?2)");
     event.bind(1, id).bind(2, now);
     event.run();
     create_outcome out{load(id), true, notify};
@@ -218,7 +217,8 @@ json::object ticket_store::get(int64_t id, bool history) {
     json::object ticket = load(id);
     if (history) {
         json::array events;
-        auto st = db_.prepare("SELECT from_status, to_status, note, at FROM ticket_events WHERE ticket_id = ?1 ORDER BY id");
+        auto st =
+            db_.prepare("SELECT from_status, to_status, note, at FROM ticket_events WHERE ticket_id = ?1 ORDER BY id");
         st.bind(1, id);
         while (st.step())
             events.emplace_back(json::object{{"from", nullable(st.optional_string(0))},
@@ -265,7 +265,8 @@ status_change ticket_store::update_status(int64_t id, std::string_view to, const
     auto update = db_.prepare("UPDATE tickets SET status = ?1, updated_at = ?2 WHERE id = ?3");
     update.bind(1, to).bind(2, now).bind(3, id);
     update.run();
-    auto event = db_.prepare("INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    auto event = db_.prepare(
+        "INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
     event.bind(1, id).bind(2, from).bind(3, to).bind(4, note).bind(5, now);
     event.run();
     out.ticket = load(id);

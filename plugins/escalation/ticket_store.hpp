@@ -44,7 +44,7 @@ struct new_ticket {
 
 struct create_outcome {
     boost::json::object ticket;
-    bool created = false;            ///< false: the idempotency key returned an existing ticket
+    bool created = false;  ///< false: the idempotency key returned an existing ticket
     bool notification_pending = false;
 };
 

@@ -34,15 +34,15 @@ memory_config read_config(std::string_view config_json, const fs::path& data_dir
 
     const args w(config.optional_object("weights").value_or(boost::json::object{}));
     const weights defaults;
-    s.blend = weights::normalized(w.number_or("relevance", defaults.relevance),
-                                  w.number_or("recency", defaults.recency),
-                                  w.number_or("importance", defaults.importance));
+    s.blend =
+        weights::normalized(w.number_or("relevance", defaults.relevance), w.number_or("recency", defaults.recency),
+                            w.number_or("importance", defaults.importance));
 
     s.max_per_session = config.int_or("max_memories_per_session", s.max_per_session, 0);
-    s.max_content_bytes = static_cast<size_t>(
-        config.int_or("max_content_bytes", static_cast<int64_t>(s.max_content_bytes), 1, 1048576));
-    s.recall_candidates = static_cast<size_t>(
-        config.int_or("recall_candidates", static_cast<int64_t>(s.recall_candidates), 1, 100000));
+    s.max_content_bytes =
+        static_cast<size_t>(config.int_or("max_content_bytes", static_cast<int64_t>(s.max_content_bytes), 1, 1048576));
+    s.recall_candidates =
+        static_cast<size_t>(config.int_or("recall_candidates", static_cast<int64_t>(s.recall_candidates), 1, 100000));
 
     s.sample_data = sqlite::sample_data_wanted(config);
     if (auto file = config.optional_string("sample_file")) {

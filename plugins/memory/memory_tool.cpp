@@ -58,9 +58,8 @@ bool valid_kind(std::string_view k) {
     if (k.empty() || k.size() > 64) return false;
     const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
     if (!alpha(k[0])) return false;
-    return std::all_of(k.begin(), k.end(), [&](char c) {
-        return alpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-    });
+    return std::all_of(k.begin(), k.end(),
+                       [&](char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'; });
 }
 
 bool blank(std::string_view s) {
@@ -170,7 +169,7 @@ json::object memory_json(const db::memory_record& r) {
 }
 
 db::memory_record record_of(int64_t id, const db::new_memory& m) {
-    return db::memory_record{id,           m.session_id, m.kind,     m.content,         m.importance,
+    return db::memory_record{id,           m.session_id, m.kind,        m.content,  m.importance,
                              m.created_at, m.expires_at, m.ttl_seconds, m.metadata, m.idempotency_key};
 }
 
@@ -179,9 +178,7 @@ json::object weights_json(const weights& w) {
 }
 
 // A page position as list hands it out: "<created_at ms>:<id>". Opaque to callers.
-std::string cursor_of(const db::memory_record& r) {
-    return std::to_string(r.created_at) + ":" + std::to_string(r.id);
-}
+std::string cursor_of(const db::memory_record& r) { return std::to_string(r.created_at) + ":" + std::to_string(r.id); }
 
 db::page_position parse_cursor(std::string_view text) {
     const auto colon = text.find(':');
@@ -289,9 +286,10 @@ const json_table<memory_tool>& memory_tool::table() {
     static const json_table<memory_tool> t{
         .name = "memory",
         .version = "1.0.0",
-        .description = "Conversation memory per session: store facts, preferences, summaries and messages, then "
-                       "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
-                       "the data directory.",
+        .description =
+            "Conversation memory per session: store facts, preferences, summaries and messages, then "
+            "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
+            "the data directory.",
         .config_schema = schemas::config,
         .thread_safe = true,
         .operations =
@@ -338,8 +336,8 @@ const json_table<memory_tool>& memory_tool::table() {
                                 "what was done.",
                  .input_schema = schemas::prune_input(),
                  .output_schema = schemas::prune_output(),
-                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE |
-                          TOOLHOST_OPERATION_CANCELLABLE,
+                 .flags =
+                     TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE | TOOLHOST_OPERATION_CANCELLABLE,
                  .run = {&memory_tool::prune}},
             },
     };
@@ -454,8 +452,8 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
 
     auto db = connect(call);
     read_snapshot snapshot(*db);
-    const auto candidates = fts.empty() ? db::all_live(*db, scope)
-                                        : db::matching(*db, scope, fts, config_.recall_candidates);
+    const auto candidates =
+        fts.empty() ? db::all_live(*db, scope) : db::matching(*db, scope, fts, config_.recall_candidates);
     const auto best = rank(candidates, config_.blend, scope.now, config_.half_life_ms, limit);
 
     std::vector<int64_t> ids;
@@ -469,7 +467,8 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
         if (next >= records.size() || records[next].id != r.id) continue;
         auto m = memory_json(records[next++]);
         m["score"] = r.score;
-        m["components"] = json::object{{"relevance", r.relevance}, {"recency", r.recency}, {"importance", r.importance}};
+        m["components"] =
+            json::object{{"relevance", r.relevance}, {"recency", r.recency}, {"importance", r.importance}};
         memories.push_back(std::move(m));
     }
     return json::object{{"session_id", session_id},
@@ -494,7 +493,8 @@ json::object memory_tool::list(const args& a, const sdk::call_context& call) {
     json::array memories;
     for (const auto& r : rows) memories.push_back(memory_json(r));
     json::value next = more ? json::value(cursor_of(rows.back())) : json::value(nullptr);
-    return json::object{{"session_id", session_id}, {"memories", std::move(memories)}, {"next_cursor", std::move(next)}};
+    return json::object{
+        {"session_id", session_id}, {"memories", std::move(memories)}, {"next_cursor", std::move(next)}};
 }
 
 json::object memory_tool::get(const args& a, const sdk::call_context& call) {
@@ -526,7 +526,8 @@ json::object memory_tool::prune(const args& a, const sdk::call_context& call) {
     const unix_ms now = time_arg(a, "now").value_or(now_ms());
     const std::optional<std::string> session_id =
         a.has("session_id") ? std::optional<std::string>(session_arg(a)) : std::nullopt;
-    const std::optional<std::string_view> only = session_id ? std::optional<std::string_view>(*session_id) : std::nullopt;
+    const std::optional<std::string_view> only =
+        session_id ? std::optional<std::string_view>(*session_id) : std::nullopt;
 
     auto db = connect(call);
     int64_t expired = 0;

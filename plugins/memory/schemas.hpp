@@ -55,13 +55,15 @@ inline std::string now() {
     return timestamp("RFC 3339; the time to evaluate expiry and recency at (default: the real clock).");
 }
 inline std::string kinds() {
-    return R"({"type":"array","items":)" + kind() + R"(,"maxItems":32,"description":"Only these kinds (default: all)."})";
+    return R"({"type":"array","items":)" + kind() +
+           R"(,"maxItems":32,"description":"Only these kinds (default: all)."})";
 }
 
 inline std::string memory_properties() {
     return R"("id":{"type":"integer"},"session_id":{"type":"string"},"kind":{"type":"string"},)"
            R"("content":{"type":"string"},"importance":{"type":"number","minimum":0,"maximum":1},)"
-           R"("created_at":)" + timestamp() + R"(,"expires_at":)" + timestamp() +
+           R"("created_at":)" +
+           timestamp() + R"(,"expires_at":)" + timestamp() +
            R"(,"metadata":{"type":"object"},"idempotency_key":{"type":"string"})";
 }
 inline std::string memory_required() {
@@ -69,70 +71,79 @@ inline std::string memory_required() {
 }
 /// A memory as every operation returns it, plus `extra_properties` (",\"name\":{...}").
 inline std::string memory(const std::string& extra_properties = "") {
-    return R"({"type":"object",)" + memory_required() + R"(,"properties":{)" + memory_properties() +
-           extra_properties + "}}";
+    return R"({"type":"object",)" + memory_required() + R"(,"properties":{)" + memory_properties() + extra_properties +
+           "}}";
 }
 
 // ------------------------------------------------------------------------------------ operations
 
 inline std::string store_input() {
     return R"({"type":"object","additionalProperties":false,"required":["session_id","content"],"properties":{)"
-           R"("session_id":)" + session_id() +
+           R"("session_id":)" +
+           session_id() +
            R"(,"content":{"type":"string","minLength":1,"description":"The text to remember; recall searches it."})"
-           R"(,"kind":)" + kind(R"("default":"fact",)") +
+           R"(,"kind":)" +
+           kind(R"("default":"fact",)") +
            R"(,"importance":{"type":"number","minimum":0,"maximum":1,"default":0.5})"
            R"(,"ttl_seconds":{"type":"integer","minimum":1,"maximum":3155760000,)"
            R"("description":"Forget it this long after created_at (default: keep until forgotten or pruned)."})"
            R"(,"metadata":{"type":"object","description":"Any JSON object, returned as stored."})"
            R"(,"idempotency_key":{"type":"string","minLength":1,"maxLength":256,)"
            R"("description":"Makes the store safe to retry: the same key in the same session stores once."})"
-           R"(,"created_at":)" + timestamp("RFC 3339, for imports (default: now).") + "}}";
+           R"(,"created_at":)" +
+           timestamp("RFC 3339, for imports (default: now).") + "}}";
 }
 inline std::string store_output() {
-    return memory(R"(,"replayed":{"type":"boolean","description":"true: returned by an earlier store with this idempotency_key"})");
+    return memory(
+        R"(,"replayed":{"type":"boolean","description":"true: returned by an earlier store with this idempotency_key"})");
 }
 
 inline std::string recall_input() {
     return R"({"type":"object","additionalProperties":false,"required":["session_id"],"properties":{)"
-           R"("session_id":)" + session_id() +
+           R"("session_id":)" +
+           session_id() +
            R"(,"query":{"type":"string","maxLength":4096,"description":"Words to search for; empty: recall by recency and importance."})"
            R"(,"limit":{"type":"integer","minimum":1,"maximum":100,"default":10})"
-           R"(,"kinds":)" + kinds() + R"(,"now":)" + now() + "}}";
+           R"(,"kinds":)" +
+           kinds() + R"(,"now":)" + now() + "}}";
 }
 inline std::string recall_output() {
     const std::string components =
         R"({"type":"object","required":["relevance","recency","importance"],"properties":{)"
         R"("relevance":{"type":"number"},"recency":{"type":"number"},"importance":{"type":"number"}}})";
     return R"({"type":"object","required":["session_id","query","now","weights","memories"],"properties":{)"
-           R"("session_id":{"type":"string"},"query":{"type":"string"},"now":)" + timestamp() +
-           R"(,"weights":)" + components +
-           R"(,"memories":{"type":"array","items":)" +
+           R"("session_id":{"type":"string"},"query":{"type":"string"},"now":)" +
+           timestamp() + R"(,"weights":)" + components + R"(,"memories":{"type":"array","items":)" +
            memory(R"(,"score":{"type":"number","minimum":0,"maximum":1},"components":)" + components) + "}}}";
 }
 
 inline std::string list_input() {
     return R"({"type":"object","additionalProperties":false,"required":["session_id"],"properties":{)"
-           R"("session_id":)" + session_id() +
+           R"("session_id":)" +
+           session_id() +
            R"(,"limit":{"type":"integer","minimum":1,"maximum":200,"default":20})"
            R"(,"cursor":{"type":"string","minLength":1,"description":"next_cursor of the previous page."})"
-           R"(,"kinds":)" + kinds() + R"(,"now":)" + now() + "}}";
+           R"(,"kinds":)" +
+           kinds() + R"(,"now":)" + now() + "}}";
 }
 inline std::string list_output() {
     return R"({"type":"object","required":["session_id","memories","next_cursor"],"properties":{)"
-           R"("session_id":{"type":"string"},"memories":{"type":"array","items":)" + memory() +
-           R"(},"next_cursor":{"type":["string","null"],"description":"null on the last page"}}})";
+           R"("session_id":{"type":"string"},"memories":{"type":"array","items":)" +
+           memory() + R"(},"next_cursor":{"type":["string","null"],"description":"null on the last page"}}})";
 }
 
 inline std::string get_input() {
     return R"({"type":"object","additionalProperties":false,"required":["id"],"properties":{)"
-           R"("id":{"type":"integer","minimum":1},"now":)" + now() + "}}";
+           R"("id":{"type":"integer","minimum":1},"now":)" +
+           now() + "}}";
 }
 
 inline std::string forget_input() {
     return R"({"type":"object","additionalProperties":false,)"
            R"("anyOf":[{"required":["id"]},{"required":["session_id"]}],"properties":{)"
            R"("id":{"type":"integer","minimum":1,"description":"The memory to forget (with session_id: only if it is in that session)."})"
-           R"(,"session_id":)" + session_id("Without id: forget the whole session.") + "}}";
+           R"(,"session_id":)" +
+           session_id("Without id: forget the whole session.") + "}}";
 }
 inline std::string forget_output() {
     return R"({"type":"object","required":["forgotten"],"properties":{"forgotten":{"type":"integer","minimum":0}}})";
@@ -140,8 +151,8 @@ inline std::string forget_output() {
 
 inline std::string prune_input() {
     return R"({"type":"object","additionalProperties":false,"properties":{)"
-           R"("session_id":)" + session_id("Only this session (default: every session).") +
-           R"(,"now":)" + now() + "}}";
+           R"("session_id":)" +
+           session_id("Only this session (default: every session).") + R"(,"now":)" + now() + "}}";
 }
 inline std::string prune_output() {
     return R"({"type":"object","required":["expired","over_cap","now"],"properties":{)"

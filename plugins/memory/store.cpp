@@ -192,8 +192,8 @@ std::vector<candidate> matching(sqlite::database& db, const scope& s, std::strin
 }
 
 std::vector<candidate> all_live(sqlite::database& db, const scope& s) {
-    auto st = db.prepare("SELECT m.id, m.created_at, m.importance FROM memories AS m WHERE" +
-                         std::string(scope_conditions));
+    auto st =
+        db.prepare("SELECT m.id, m.created_at, m.importance FROM memories AS m WHERE" + std::string(scope_conditions));
     bind_scope(st, s);
     std::vector<candidate> out;
     while (st.step()) out.push_back({st.int64(0), 0.0, st.int64(1), st.real(2)});
@@ -207,8 +207,7 @@ std::vector<memory_record> page(sqlite::database& db, const scope& s, std::optio
     // the others are two statements, so that the row-value bound becomes a range on
     // memories_by_session instead of a filter over every newer row.
     const std::string sql = "SELECT " + std::string(record_columns) + " FROM memories AS m WHERE" +
-                            std::string(scope_conditions) +
-                            (after ? " AND (m.created_at, m.id) < (?4, ?5)" : "") +
+                            std::string(scope_conditions) + (after ? " AND (m.created_at, m.id) < (?4, ?5)" : "") +
                             " ORDER BY m.created_at DESC, m.id DESC LIMIT ?6";
     auto st = db.prepare(sql);
     bind_scope(st, s);

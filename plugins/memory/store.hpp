@@ -89,8 +89,7 @@ struct page_position {
     int64_t id = 0;
 };
 /// Up to `limit` memories of the scope, newest first, after `after` when given.
-std::vector<memory_record> page(sqlite::database& db, const scope& s, std::optional<page_position> after,
-                                size_t limit);
+std::vector<memory_record> page(sqlite::database& db, const scope& s, std::optional<page_position> after, size_t limit);
 
 /// Deletes up to `batch` memories that expired at or before `now` (of one session, or all).
 int delete_expired(sqlite::database& db, time::unix_ms now, std::optional<std::string_view> session_id, int batch);

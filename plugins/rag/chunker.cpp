@@ -30,9 +30,9 @@ size_t backward_chars(std::string_view text, size_t from, size_t n, size_t floor
 }
 
 size_t count_chars(std::string_view text, size_t from, size_t to) noexcept {
-    return static_cast<size_t>(
-        std::count_if(text.begin() + static_cast<std::ptrdiff_t>(from), text.begin() + static_cast<std::ptrdiff_t>(to),
-                      [](char c) { return !is_continuation(c); }));
+    return static_cast<size_t>(std::count_if(text.begin() + static_cast<std::ptrdiff_t>(from),
+                                             text.begin() + static_cast<std::ptrdiff_t>(to),
+                                             [](char c) { return !is_continuation(c); }));
 }
 
 size_t skip_space(std::string_view text, size_t p) noexcept {

@@ -49,19 +49,19 @@ void flatten(const json::value& v, const std::string& path, std::string& out) {
         out += '\n';
     };
     switch (v.kind()) {
-        case json::kind::object:
-            for (const auto& [key, member] : v.get_object())
-                flatten(member, path.empty() ? std::string(key) : path + "." + std::string(key), out);
-            break;
-        case json::kind::array:
-            for (const auto& element : v.get_array()) {
-                flatten(element, path, out);
-                if (element.is_structured()) out += '\n';
-            }
-            break;
-        case json::kind::string: line(v.get_string()); break;
-        case json::kind::null: break;
-        default: line(toolhost::json_text(v)); break;  // numbers and booleans as JSON spells them
+    case json::kind::object:
+        for (const auto& [key, member] : v.get_object())
+            flatten(member, path.empty() ? std::string(key) : path + "." + std::string(key), out);
+        break;
+    case json::kind::array:
+        for (const auto& element : v.get_array()) {
+            flatten(element, path, out);
+            if (element.is_structured()) out += '\n';
+        }
+        break;
+    case json::kind::string: line(v.get_string()); break;
+    case json::kind::null: break;
+    default: line(toolhost::json_text(v)); break;  // numbers and booleans as JSON spells them
     }
 }
 
@@ -69,17 +69,17 @@ void flatten(const json::value& v, const std::string& path, std::string& out) {
 
 std::string extract_text(std::string_view content, text_format format, std::string_view field) {
     switch (format) {
-        case text_format::plain:
-        case text_format::markdown: return text::sanitize_utf8(content);
-        case text_format::html: return text::html_to_text(content);
-        case text_format::json: {
-            boost::system::error_code ec;
-            const json::value v = json::parse(content, ec);
-            if (ec) plugins::invalid_argument(field, "is not valid JSON: " + ec.message());
-            std::string out;
-            flatten(v, "", out);
-            return text::sanitize_utf8(out);
-        }
+    case text_format::plain:
+    case text_format::markdown: return text::sanitize_utf8(content);
+    case text_format::html: return text::html_to_text(content);
+    case text_format::json: {
+        boost::system::error_code ec;
+        const json::value v = json::parse(content, ec);
+        if (ec) plugins::invalid_argument(field, "is not valid JSON: " + ec.message());
+        std::string out;
+        flatten(v, "", out);
+        return text::sanitize_utf8(out);
+    }
     }
     return {};
 }

@@ -25,9 +25,11 @@ std::vector<fs::path> collect_files(const fs::path& folder) {
     std::vector<fs::path> files;
     std::error_code ec;
     fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec);
-    if (ec) throw sdk::error(sdk::status::unavailable, "path: cannot read folder " + folder.string() + ": " + ec.message());
+    if (ec)
+        throw sdk::error(sdk::status::unavailable, "path: cannot read folder " + folder.string() + ": " + ec.message());
     for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-        if (ec) throw sdk::error(sdk::status::unavailable, "path: cannot walk " + folder.string() + ": " + ec.message());
+        if (ec)
+            throw sdk::error(sdk::status::unavailable, "path: cannot walk " + folder.string() + ": " + ec.message());
         if (is_hidden(it->path())) {
             if (it->is_directory(ec)) it.disable_recursion_pending();
             continue;
@@ -54,8 +56,9 @@ index_report indexer::index_path(std::string_view field, std::string_view path,
         // Name the document by the path as given, with its folders resolved but not a final
         // symlink: the same name a run over its folder gives it.
         const fs::path given(path);
-        const fs::path source = plugins::paths::resolve(given.parent_path().empty() ? fs::path(".") : given.parent_path()) /
-                                given.filename();
+        const fs::path source =
+            plugins::paths::resolve(given.parent_path().empty() ? fs::path(".") : given.parent_path()) /
+            given.filename();
         report.path = source.string();
         index_file(field, source, tags, force, report);
     } else {
@@ -81,9 +84,9 @@ void indexer::index_file(std::string_view field, const fs::path& file,
     ++report.files;
     const upsert_result r = store_.upsert(doc, force);
     switch (r.what) {
-        case change::added: ++report.added; break;
-        case change::updated: ++report.updated; break;
-        case change::unchanged: ++report.unchanged; break;
+    case change::added: ++report.added; break;
+    case change::updated: ++report.updated; break;
+    case change::unchanged: ++report.unchanged; break;
     }
     if (r.what != change::unchanged) report.chunks += r.chunks;
 }

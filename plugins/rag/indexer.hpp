@@ -25,20 +25,20 @@ struct file_error {
 
 struct index_report {
     std::string path;
-    int64_t files = 0;      ///< supported files seen
+    int64_t files = 0;  ///< supported files seen
     int64_t added = 0;
     int64_t updated = 0;
     int64_t unchanged = 0;
-    int64_t removed = 0;    ///< documents of files that disappeared from the folder
-    int64_t chunks = 0;     ///< chunks written by this run
+    int64_t removed = 0;  ///< documents of files that disappeared from the folder
+    int64_t chunks = 0;   ///< chunks written by this run
     std::vector<file_error> errors;
 };
 
 /// How a run reports progress and learns that it should stop (from a call, or no-ops at start-up).
 struct run_hooks {
     std::function<bool()> cancelled = [] { return false; };
-    std::function<void(double done, double total, std::string_view message)> progress =
-        [](double, double, std::string_view) {};
+    std::function<void(double done, double total, std::string_view message)> progress = [](double, double,
+                                                                                           std::string_view) {};
 };
 
 /// Thread-safe: it only reads its configuration and uses the (thread-safe) store.

@@ -16,16 +16,15 @@ namespace {
 // ("not", "no", "off", "new", "free") stays searchable. A linear scan of a hundred short strings
 // costs less than the rest of a search by orders of magnitude.
 constexpr std::array<std::string_view, 103> stop_words = {
-    "a",      "about", "after",  "all",   "also",  "am",    "an",    "and",    "any",   "are",   "as",
-    "at",     "be",    "been",   "being", "but",   "by",    "can",   "could",  "did",   "do",    "does",
-    "doing",  "for",   "from",   "had",   "has",   "have",  "having", "he",    "her",   "here",  "him",
-    "his",    "how",   "i",      "i'm",   "if",    "in",    "into",  "is",     "it",    "it's",  "its",
-    "just",   "may",   "me",     "might", "my",    "of",    "on",    "or",     "our",   "ours",  "shall",
-    "she",    "should", "so",    "some",  "such",  "than",  "that",  "the",    "their", "them",  "then",
-    "there",  "these", "they",   "this",  "those", "to",    "too",   "us",     "very",  "was",   "we",
-    "were",   "what",  "when",   "where", "which", "while", "who",   "whom",   "why",   "will",  "with",
-    "would",  "you",   "you're", "your",  "yours", "can't", "don't", "i've",   "isn't", "let",   "lets",
-    "shouldn't", "won't", "wasn't", "doesn't"};
+    "a",     "about", "after", "all",       "also",   "am",     "an",     "and",   "any",    "are",   "as",    "at",
+    "be",    "been",  "being", "but",       "by",     "can",    "could",  "did",   "do",     "does",  "doing", "for",
+    "from",  "had",   "has",   "have",      "having", "he",     "her",    "here",  "him",    "his",   "how",   "i",
+    "i'm",   "if",    "in",    "into",      "is",     "it",     "it's",   "its",   "just",   "may",   "me",    "might",
+    "my",    "of",    "on",    "or",        "our",    "ours",   "shall",  "she",   "should", "so",    "some",  "such",
+    "than",  "that",  "the",   "their",     "them",   "then",   "there",  "these", "they",   "this",  "those", "to",
+    "too",   "us",    "very",  "was",       "we",     "were",   "what",   "when",  "where",  "which", "while", "who",
+    "whom",  "why",   "will",  "with",      "would",  "you",    "you're", "your",  "yours",  "can't", "don't", "i've",
+    "isn't", "let",   "lets",  "shouldn't", "won't",  "wasn't", "doesn't"};
 
 bool is_stop_word(std::string_view token) {
     auto keep = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
@@ -49,8 +48,6 @@ std::string without_stop_words(std::string_view query) {
     return kept.empty() ? std::string(query) : kept;
 }
 
-std::string match_expression(std::string_view query) {
-    return plugins::sqlite::fts5_query(without_stop_words(query));
-}
+std::string match_expression(std::string_view query) { return plugins::sqlite::fts5_query(without_stop_words(query)); }
 
 }  // namespace toolhost::plugins::rag

@@ -51,15 +51,15 @@ std::vector<std::string> name_forms(const std::string& given) {
 // The codes a file of a folder run can fail with, spelled as the host spells them.
 std::string_view status_name(sdk::status s) noexcept {
     switch (s) {
-        case sdk::status::invalid_argument: return "INVALID_ARGUMENT";
-        case sdk::status::not_found: return "NOT_FOUND";
-        case sdk::status::permission_denied: return "PERMISSION_DENIED";
-        case sdk::status::failed_precondition: return "FAILED_PRECONDITION";
-        case sdk::status::resource_exhausted: return "RESOURCE_EXHAUSTED";
-        case sdk::status::unavailable: return "UNAVAILABLE";
-        case sdk::status::data_loss: return "DATA_LOSS";
-        case sdk::status::cancelled: return "CANCELLED";
-        default: return "INTERNAL";
+    case sdk::status::invalid_argument: return "INVALID_ARGUMENT";
+    case sdk::status::not_found: return "NOT_FOUND";
+    case sdk::status::permission_denied: return "PERMISSION_DENIED";
+    case sdk::status::failed_precondition: return "FAILED_PRECONDITION";
+    case sdk::status::resource_exhausted: return "RESOURCE_EXHAUSTED";
+    case sdk::status::unavailable: return "UNAVAILABLE";
+    case sdk::status::data_loss: return "DATA_LOSS";
+    case sdk::status::cancelled: return "CANCELLED";
+    default: return "INTERNAL";
     }
 }
 
@@ -67,9 +67,8 @@ json::object report_json(const index_report& r) {
     json::array errors;
     for (const auto& e : r.errors)
         errors.push_back(json::object{{"path", e.path}, {"code", status_name(e.code)}, {"message", e.message}});
-    return {{"path", r.path},           {"files", r.files},       {"added", r.added},
-            {"updated", r.updated},     {"unchanged", r.unchanged}, {"removed", r.removed},
-            {"chunks", r.chunks},       {"errors", std::move(errors)}};
+    return {{"path", r.path},           {"files", r.files},     {"added", r.added},   {"updated", r.updated},
+            {"unchanged", r.unchanged}, {"removed", r.removed}, {"chunks", r.chunks}, {"errors", std::move(errors)}};
 }
 
 std::string summary(const index_report& r) {
@@ -130,8 +129,8 @@ private:
         hooks.progress = [&call](double done, double total, std::string_view message) {
             call.progress(done, total, message);
         };
-        const index_report r = indexer_->index_path("path", a.required_string("path"), optional_tags(a),
-                                                    a.bool_or("force", false), hooks);
+        const index_report r =
+            indexer_->index_path("path", a.required_string("path"), optional_tags(a), a.bool_or("force", false), hooks);
         return report_json(r);
     }
 
@@ -192,7 +191,8 @@ private:
     json::object remove(const args& a, const sdk::call_context&) {
         const auto source = a.optional_string("source");
         const auto folder = a.optional_string("folder");
-        if (source.has_value() == folder.has_value()) invalid_argument("source", "give either source or folder, not both");
+        if (source.has_value() == folder.has_value())
+            invalid_argument("source", "give either source or folder, not both");
         const removal r = source ? store_->remove(name_forms(*source), {}) : store_->remove({}, name_forms(*folder));
         if (r.documents == 0) {
             if (source) throw sdk::error(sdk::status::not_found, "source: no document named " + *source);
@@ -208,13 +208,13 @@ private:
     std::unique_ptr<indexer> indexer_;
 };
 
-
 const json_table<rag_tool>& rag_tool::table() {
     static const json_table<rag_tool> t{
         .name = "rag",
         .version = "1.0.0",
-        .description = "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
-                       "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).",
+        .description =
+            "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
+            "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).",
         .config_schema = schemas::config,
         .thread_safe = true,  // the store pools connections; everything else is read-only after initialize
         .operations =

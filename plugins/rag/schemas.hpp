@@ -25,7 +25,8 @@ inline constexpr const char* config = R"({
   }
 })";
 
-inline constexpr const char* tags_schema = R"({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 32})";
+inline constexpr const char* tags_schema =
+    R"({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "maxItems": 32})";
 
 inline std::string with_tags(std::string schema) {
     const std::string marker = "\"$TAGS\"";

@@ -16,9 +16,9 @@ std::string_view kind_name(document_kind k) noexcept { return k == document_kind
 
 std::string_view change_name(change c) noexcept {
     switch (c) {
-        case change::added: return "added";
-        case change::updated: return "updated";
-        case change::unchanged: return "unchanged";
+    case change::added: return "added";
+    case change::updated: return "updated";
+    case change::unchanged: return "unchanged";
     }
     return "unchanged";
 }
@@ -76,8 +76,7 @@ std::optional<stored_document> find_document(sqlite::database& db, std::string_v
         "SELECT id, kind, content_hash, chars, chunks, chunk_size, chunk_overlap FROM documents WHERE source = ?1");
     st.bind(1, source);
     if (!st.step()) return std::nullopt;
-    return stored_document{st.int64(0), st.string(1), st.string(2), st.int64(3),
-                           st.int64(4), st.int64(5), st.int64(6)};
+    return stored_document{st.int64(0), st.string(1), st.string(2), st.int64(3), st.int64(4), st.int64(5), st.int64(6)};
 }
 
 void check_kind(const std::optional<stored_document>& stored, const document_input& doc) {
@@ -154,7 +153,8 @@ int64_t write_document(sqlite::database& db, const document_input& doc, const st
             .run();
         id = db.last_insert_rowid();
     }
-    auto insert_chunk = db.prepare("INSERT INTO chunks (document_id, seq, start_char, end_char) VALUES (?1, ?2, ?3, ?4)");
+    auto insert_chunk =
+        db.prepare("INSERT INTO chunks (document_id, seq, start_char, end_char) VALUES (?1, ?2, ?3, ?4)");
     auto insert_text = db.prepare("INSERT INTO chunks_fts (rowid, text) VALUES (?1, ?2)");
     const std::string_view text = doc.text;
     for (size_t i = 0; i < chunks.size(); ++i) {
@@ -296,8 +296,9 @@ store_stats store::stats() {
     db->exec("BEGIN");
     store_stats s;
     {
-        auto st = db->prepare("SELECT count(*), coalesce(sum(chunks), 0), coalesce(sum(bytes), 0), max(indexed_at) "
-                              "FROM documents");
+        auto st = db->prepare(
+            "SELECT count(*), coalesce(sum(chunks), 0), coalesce(sum(bytes), 0), max(indexed_at) "
+            "FROM documents");
         if (st.step()) {
             s.documents = st.int64(0);
             s.chunks = st.int64(1);

@@ -36,7 +36,7 @@ enum class document_kind { file, text };
 std::string_view kind_name(document_kind k) noexcept;
 
 struct document_input {
-    std::string source;        ///< unique name: a file's path, or index_text's source
+    std::string source;  ///< unique name: a file's path, or index_text's source
     document_kind kind = document_kind::text;
     std::string content_hash;  ///< SHA-256 of the raw content; equal hashes mean "unchanged"
     int64_t bytes = 0;         ///< size of the raw content
@@ -56,10 +56,10 @@ struct upsert_result {
 };
 
 struct search_request {
-    std::string match;                  ///< an FTS5 expression (from sqlite::fts5_query)
-    std::vector<std::string> sources;   ///< keep documents with one of these exact names (empty: all)
-    std::vector<std::string> folders;   ///< keep documents below one of these prefixes (empty: all)
-    std::vector<std::string> tags;      ///< keep documents that carry every one of these
+    std::string match;                 ///< an FTS5 expression (from sqlite::fts5_query)
+    std::vector<std::string> sources;  ///< keep documents with one of these exact names (empty: all)
+    std::vector<std::string> folders;  ///< keep documents below one of these prefixes (empty: all)
+    std::vector<std::string> tags;     ///< keep documents that carry every one of these
     int64_t limit = 5;
     int snippet_tokens = 24;
 };
@@ -70,9 +70,9 @@ struct search_hit {
     int64_t start_char = 0;  ///< character range of the chunk in the document's text
     int64_t end_char = 0;
     std::string text;
-    double score = 0;        ///< -bm25: higher is better
-    std::string snippet;     ///< with the matched terms in <mark></mark>
-    std::string tags_json;   ///< the document's tags as a JSON array
+    double score = 0;       ///< -bm25: higher is better
+    std::string snippet;    ///< with the matched terms in <mark></mark>
+    std::string tags_json;  ///< the document's tags as a JSON array
 };
 
 struct store_stats {

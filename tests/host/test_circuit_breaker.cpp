@@ -115,8 +115,7 @@ BOOST_AUTO_TEST_CASE(default_failure_codes) {
 
 BOOST_AUTO_TEST_CASE(invalid_argument_and_cancelled_are_never_failures) {
     breaker_options o;
-    o.failure_codes = {status_code::invalid_argument, status_code::cancelled, status_code::ok,
-                       status_code::not_found};
+    o.failure_codes = {status_code::invalid_argument, status_code::cancelled, status_code::ok, status_code::not_found};
     fixture f(o);
     BOOST_TEST(!f.breaker.counts_as_failure(status_code::invalid_argument));
     BOOST_TEST(!f.breaker.counts_as_failure(status_code::cancelled));
@@ -470,8 +469,9 @@ BOOST_AUTO_TEST_CASE(rejection_error_after_a_rate_trip) {
     f.succeed(8);
     f.fail(12);
     auto e = f.breaker.rejection_error(f.breaker.try_acquire());
-    BOOST_TEST(e.message ==
-               "circuit breaker 'rag' is open after a failure rate of 60% (12 of 20 calls in 30 s); next probe in 30.0 s");
+    BOOST_TEST(
+        e.message ==
+        "circuit breaker 'rag' is open after a failure rate of 60% (12 of 20 calls in 30 s); next probe in 30.0 s");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -532,7 +532,7 @@ BOOST_AUTO_TEST_CASE(reset_from_every_state) {
         fixture f;
         f.fail(5);
         f.clk.advance(30s);
-        auto probe = f.breaker.try_acquire();  // half_open
+        auto probe = f.breaker.try_acquire();                  // half_open
         f.breaker.on_result(probe, status_code::unavailable);  // open, 60 s
         if (from == 0) f.breaker.reset();
         if (from == 1) {
@@ -591,9 +591,9 @@ BOOST_AUTO_TEST_CASE(every_state_change_is_reported_in_order) {
 
     using S = breaker_state;
     const std::vector<std::pair<S, S>> expected = {
-        {S::closed, S::open},    {S::open, S::half_open},        {S::half_open, S::open},
-        {S::open, S::half_open}, {S::half_open, S::closed},      {S::closed, S::forced_open},
-        {S::forced_open, S::closed}, {S::closed, S::disabled},   {S::disabled, S::closed},
+        {S::closed, S::open},        {S::open, S::half_open},   {S::half_open, S::open},
+        {S::open, S::half_open},     {S::half_open, S::closed}, {S::closed, S::forced_open},
+        {S::forced_open, S::closed}, {S::closed, S::disabled},  {S::disabled, S::closed},
     };
     BOOST_TEST_REQUIRE(seen.size() == expected.size());
     for (std::size_t i = 0; i < seen.size(); ++i) {
@@ -688,8 +688,10 @@ BOOST_AUTO_TEST_CASE(eight_threads_hammering) {
                 if (t == 0 && r < 50) f.clk.advance(1ms);
                 if (t == 0 && i % 2000 == 0) sick.store(!sick.load());
                 if (t == 1 && i % 5000 == 4999) {
-                    if (r < 30) f.breaker.force_open();
-                    else if (r < 60) f.breaker.disable();
+                    if (r < 30)
+                        f.breaker.force_open();
+                    else if (r < 60)
+                        f.breaker.disable();
                     f.breaker.reset();
                 }
                 auto a = f.breaker.try_acquire();

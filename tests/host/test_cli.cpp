@@ -22,7 +22,7 @@ using toolhost::test::contains;
 // Runs toolhost with an empty config (so the source tree's conf/ does not leak in) unless the
 // arguments name one.
 process_result run_toolhost(std::vector<std::string> args, const std::string& input = {},
-                        std::map<std::string, std::string> env = {}) {
+                            std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), TOOLHOST_TEST_EXE);
     env.emplace("TOOLHOST_CONFIG", "");
     env.emplace("TOOLHOST_PLUGIN_PATH", "");
@@ -41,9 +41,7 @@ struct plugin_folder {
         toolhost::test::write_file(plugins / "broken.so", "garbage");
         toolhost::test::write_file(conf, R"({"data_dir": ")" + (dir / "var").string() + R"("})");
     }
-    std::vector<std::string> base() const {
-        return {"--config", conf.string(), "--plugin-dir", plugins.string()};
-    }
+    std::vector<std::string> base() const { return {"--config", conf.string(), "--plugin-dir", plugins.string()}; }
     std::vector<std::string> args(std::initializer_list<std::string> more) const {
         auto a = base();
         a.insert(a.end(), more);
@@ -149,7 +147,8 @@ BOOST_AUTO_TEST_CASE(call_contract) {
     BOOST_TEST(r.exit_code == 0);
     BOOST_TEST(parse_stdout(r).at("result").at("from") == "stdin");
 
-    r = run_toolhost(p.args({"call", "testkit", "context", "--request-id", "rq", "--session-id", "ss", "--timeout-ms", "60000", "--json"}));
+    r = run_toolhost(p.args(
+        {"call", "testkit", "context", "--request-id", "rq", "--session-id", "ss", "--timeout-ms", "60000", "--json"}));
     BOOST_TEST(r.exit_code == 0, r.err);
     auto ctx = parse_stdout(r).at("result");
     BOOST_TEST(ctx.at("request_id") == "rq");
@@ -202,7 +201,8 @@ BOOST_AUTO_TEST_CASE(validate) {
 
     // A tool configuration its schema rejects, a tool nobody provides, and a bad plugin file:
     // every problem listed, exit 78.
-    toolhost::test::write_file(p.conf, "{\n  \"tools\": {\n    \"testkit\": {\"config\": {\"label\": 7}},\n    \"ghost\": {}\n  }\n}\n");
+    toolhost::test::write_file(
+        p.conf, "{\n  \"tools\": {\n    \"testkit\": {\"config\": {\"label\": 7}},\n    \"ghost\": {}\n  }\n}\n");
     toolhost::test::write_file(p.plugins / "broken.so", "garbage");
     r = run_toolhost(p.args({"validate"}));
     BOOST_TEST(r.exit_code == 78);
@@ -243,7 +243,7 @@ BOOST_AUTO_TEST_CASE(disabled_tool_is_unavailable) {
 BOOST_AUTO_TEST_CASE(environment_overrides) {
     plugin_folder p;
     auto r = run_toolhost({"--config", p.conf.string(), "--no-default-plugins", "list", "--json"}, {},
-                      {{"TOOLHOST_PLUGIN_PATH", p.plugins.string()}});
+                          {{"TOOLHOST_PLUGIN_PATH", p.plugins.string()}});
     BOOST_TEST(r.exit_code == 0, r.err);
     BOOST_TEST(parse_stdout(r).at("tools").as_array().size() == 2u);
     r = run_toolhost({"--config", p.conf.string(), "list"}, {}, {{"TOOLHOST_THREADS", "lots"}});
@@ -255,14 +255,15 @@ BOOST_AUTO_TEST_CASE(unreadable_plugin_file_is_rejected_not_fatal) {
     plugin_folder p;
     auto secret = toolhost::test::copy_into(TOOLHOST_FIXTURE_MULTI, p.plugins, "secret.so");
     fs::permissions(secret, fs::perms::none);
-    std::vector<std::string> args = {TOOLHOST_TEST_EXE, "--config", p.conf.string(), "--no-default-plugins",
-                                     "--plugin-dir", p.plugins.string(), "list", "--json"};
+    std::vector<std::string> args = {TOOLHOST_TEST_EXE, "--config",         p.conf.string(), "--no-default-plugins",
+                                     "--plugin-dir",    p.plugins.string(), "list",          "--json"};
     if (::geteuid() == 0) {
         // root reads anything: run the command as the unprivileged uid 65534 instead
         fs::permissions(p.dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                           fs::perms::others_read | fs::perms::others_exec);
         toolhost::test::write_file(p.conf, "{}");
-        fs::permissions(p.conf, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read | fs::perms::group_read);
+        fs::permissions(
+            p.conf, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read | fs::perms::group_read);
         args.insert(args.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
     }
     auto r = toolhost::test::run_process(args, {}, {{"TOOLHOST_CONFIG", ""}, {"TOOLHOST_PLUGIN_PATH", ""}});
@@ -295,7 +296,8 @@ BOOST_AUTO_TEST_CASE(bundled_c_plugin_clock) {
     BOOST_TEST(r.exit_code == 65);
     BOOST_TEST(contains(r.out, "/timezone"), r.out);
 
-    r = run_toolhost({"--config", conf.string(), "call", "clock", "sleep", R"({"ms":60000})", "--timeout-ms", "40", "--json"});
+    r = run_toolhost(
+        {"--config", conf.string(), "call", "clock", "sleep", R"({"ms":60000})", "--timeout-ms", "40", "--json"});
     BOOST_TEST(r.exit_code == 69);
     BOOST_TEST(parse_stdout(r).at("error").at("code").as_string() == "DEADLINE_EXCEEDED");
 }
@@ -346,22 +348,27 @@ BOOST_AUTO_TEST_CASE(resilience_settings_in_the_file_are_checked) {
 })");
     auto r = run_toolhost(p.args({"validate"}));
     BOOST_TEST(r.exit_code == 78, r.out << r.err);
-    BOOST_TEST(contains(r.err, ":2:57: error: /resilience/retry/jitter: expected \"none\", \"full\" or \"equal\""), r.err);
+    BOOST_TEST(contains(r.err, ":2:57: error: /resilience/retry/jitter: expected \"none\", \"full\" or \"equal\""),
+               r.err);
     BOOST_TEST(contains(r.err, ":5:82: error: /tools/testkit/resilience/bulkhead/max_running: unknown key"), r.err);
-    BOOST_TEST(contains(r.err, "/tools/testkit/operations/fail/resilience/retry/retry_on/1: expected a status name"), r.err);
+    BOOST_TEST(contains(r.err, "/tools/testkit/operations/fail/resilience/retry/retry_on/1: expected a status name"),
+               r.err);
 
     // A policy whose attempts cannot fit in its deadline is rejected at its own location.
-    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"resilience": {"timeout_ms": 1000, "attempt_timeout_ms": 800}}}})");
+    toolhost::test::write_file(
+        p.conf, R"({"tools": {"testkit": {"resilience": {"timeout_ms": 1000, "attempt_timeout_ms": 800}}}})");
     r = run_toolhost(p.args({"validate"}));
     BOOST_TEST(r.exit_code == 78, r.out << r.err);
     BOOST_TEST(contains(r.err, "/tools/testkit/resilience: "), r.err);
     BOOST_TEST(contains(r.err, "does not fit in timeout"), r.err);
 
     // A valid one is applied: no retries for fail, so the injected error comes back at once.
-    toolhost::test::write_file(p.conf, R"({"tools": {"testkit": {"operations": {"fail": {"resilience": {"retry": {"max_attempts": 1}}}}}}})");
+    toolhost::test::write_file(
+        p.conf, R"({"tools": {"testkit": {"operations": {"fail": {"resilience": {"retry": {"max_attempts": 1}}}}}}})");
     r = run_toolhost(p.args({"validate"}));
     BOOST_TEST(r.exit_code == 0, r.out << r.err);
-    r = run_toolhost(p.args({"call", "testkit", "fail", R"({"code":"UNAVAILABLE","message":"once","succeed_on_attempt":2})", "--json"}));
+    r = run_toolhost(p.args(
+        {"call", "testkit", "fail", R"({"code":"UNAVAILABLE","message":"once","succeed_on_attempt":2})", "--json"}));
     BOOST_TEST(r.exit_code == 69, r.out << r.err);
     r = run_toolhost(p.args({"call", "testkit", "echo", "--json"}));
     BOOST_TEST(r.exit_code == 0, r.out << r.err);

@@ -89,7 +89,8 @@ public:
         return {};
     }
     call_result invoke(const invocation& inv) noexcept override {
-        return std::string(R"({"tool":")") + name_ + R"(","config":)" + config_ + R"(,"args":)" + std::string(inv.arguments) + "}";
+        return std::string(R"({"tool":")") + name_ + R"(","config":)" + config_ + R"(,"args":)" +
+               std::string(inv.arguments) + "}";
     }
     void cleanup() noexcept override { log_.add("cleanup " + name_); }
 
@@ -105,15 +106,14 @@ tool_descriptor simple_descriptor(const std::string& name) {
     d.name = name;
     d.version = "1.0";
     d.thread_safe = true;
-    d.operations.push_back(operation_descriptor{
-        "run", "", *json_schema::compile_text(R"({"type":"object"})"), std::nullopt, 0});
+    d.operations.push_back(
+        operation_descriptor{"run", "", *json_schema::compile_text(R"({"type":"object"})"), std::nullopt, 0});
     return d;
 }
 
 std::shared_ptr<tool_factory> recording_factory(const std::string& name, event_log& log, bool fail = false) {
-    return make_tool_factory(simple_descriptor(name), [name, &log, fail] {
-        return std::make_unique<recording_instance>(name, log, fail);
-    });
+    return make_tool_factory(simple_descriptor(name),
+                             [name, &log, fail] { return std::make_unique<recording_instance>(name, log, fail); });
 }
 
 host_config plain_config(const fs::path& data) {
@@ -151,12 +151,12 @@ BOOST_AUTO_TEST_CASE(sequential_start_and_reverse_cleanup) {
         BOOST_TEST(report.ok());
         BOOST_TEST(report.ready == (std::vector<std::string>{"a", "b", "c"}));
         BOOST_TEST(log.take() == (std::vector<std::string>{"create a", "initialize a", "create b", "initialize b",
-                                                          "create c", "initialize c"}));
+                                                           "create c", "initialize c"}));
         auto r = h.call("b", "run", json::object{{"x", 1}});
         BOOST_TEST(result_json(r).at("tool") == "b");
         h.shutdown();
         BOOST_TEST(log.take() == (std::vector<std::string>{"cleanup c", "destroy c", "cleanup b", "destroy b",
-                                                          "cleanup a", "destroy a"}));
+                                                           "cleanup a", "destroy a"}));
         auto after = h.call("a", "run", json::object{});
         BOOST_TEST_REQUIRE(!after.has_value());
         BOOST_TEST((after.error().code == status_code::unavailable));
@@ -176,8 +176,8 @@ BOOST_AUTO_TEST_CASE(concurrent_start_initializes_all_and_cleans_up_in_reverse) 
     auto started = log.take();
     BOOST_TEST(std::count_if(started.begin(), started.end(), [](auto& e) { return e.starts_with("initialize"); }) == 4);
     h.shutdown();
-    BOOST_TEST(log.take() == (std::vector<std::string>{"cleanup d", "destroy d", "cleanup c", "destroy c",
-                                                      "cleanup b", "destroy b", "cleanup a", "destroy a"}));
+    BOOST_TEST(log.take() == (std::vector<std::string>{"cleanup d", "destroy d", "cleanup c", "destroy c", "cleanup b",
+                                                       "destroy b", "cleanup a", "destroy a"}));
 }
 
 BOOST_AUTO_TEST_CASE(one_failure_does_not_stop_the_others) {
@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(one_failure_does_not_stop_the_others) {
     BOOST_TEST((report.failed[0].second.code == status_code::unavailable));
     // initialize failed: destroyed, never cleaned up
     BOOST_TEST(log.take() == (std::vector<std::string>{"create a", "initialize a", "create b", "initialize b",
-                                                      "destroy b", "create c", "initialize c"}));
+                                                       "destroy b", "create c", "initialize c"}));
     auto st = h.status("b");
     BOOST_TEST_REQUIRE(st.has_value());
     BOOST_TEST((st->state == tool_state::failed));
@@ -217,8 +217,8 @@ BOOST_AUTO_TEST_CASE(fail_on_error_cleans_up_the_tools_that_started) {
     BOOST_TEST(!report.ok());
     BOOST_TEST(report.ready.empty());
     BOOST_TEST(log.take() == (std::vector<std::string>{"create a", "initialize a", "create b", "initialize b",
-                                                      "create c", "initialize c", "destroy c", "cleanup b",
-                                                      "destroy b", "cleanup a", "destroy a"}));
+                                                       "create c", "initialize c", "destroy c", "cleanup b",
+                                                       "destroy b", "cleanup a", "destroy a"}));
     auto r = h.call("a", "run", json::object{});
     BOOST_TEST_REQUIRE(!r.has_value());
 }
@@ -298,7 +298,8 @@ BOOST_AUTO_TEST_CASE(calls_through_callback_future_and_coroutine) {
     BOOST_TEST_REQUIRE(h.start({}).ok());
 
     std::promise<call_result> p;
-    h.async_call("testkit", "echo", json::object{{"via", "callback"}}, {}, [&](call_result r) { p.set_value(std::move(r)); });
+    h.async_call("testkit", "echo", json::object{{"via", "callback"}}, {},
+                 [&](call_result r) { p.set_value(std::move(r)); });
     BOOST_TEST(result_json(p.get_future().get()) == json::parse(R"({"via":"callback"})"));
 
     auto f = h.async_call("testkit", "echo", json::object{{"via", "future"}}, {}, boost::asio::use_future);
@@ -325,7 +326,8 @@ BOOST_AUTO_TEST_CASE(errors_are_values) {
     BOOST_TEST((r.error().code == status_code::internal));
     BOOST_TEST(contains(r.error().message, "boom from testkit"));
 
-    r = h.call("testkit", "fail", json::object{{"code", "NOT_FOUND"}, {"message", "customer 9 not found"}, {"retry_after_ms", 250}});
+    r = h.call("testkit", "fail",
+               json::object{{"code", "NOT_FOUND"}, {"message", "customer 9 not found"}, {"retry_after_ms", 250}});
     BOOST_TEST_REQUIRE(!r.has_value());
     BOOST_TEST((r.error().code == status_code::not_found));
     BOOST_TEST(r.error().message == "customer 9 not found");
@@ -386,8 +388,10 @@ BOOST_AUTO_TEST_CASE(thread_safe_tool_runs_calls_at_once) {
     h.start({});
     // Both calls must be inside the plugin at the same time to meet; a serialized tool would
     // time out instead.
-    auto a = h.async_call("testkit_mt", "rendezvous", json::object{{"n", 2}, {"timeout_ms", 20000}}, {}, boost::asio::use_future);
-    auto b = h.async_call("testkit_mt", "rendezvous", json::object{{"n", 2}, {"timeout_ms", 20000}}, {}, boost::asio::use_future);
+    auto a = h.async_call("testkit_mt", "rendezvous", json::object{{"n", 2}, {"timeout_ms", 20000}}, {},
+                          boost::asio::use_future);
+    auto b = h.async_call("testkit_mt", "rendezvous", json::object{{"n", 2}, {"timeout_ms", 20000}}, {},
+                          boost::asio::use_future);
     BOOST_TEST(result_json(a.get()).at("reached").as_bool());
     BOOST_TEST(result_json(b.get()).at("reached").as_bool());
 }
@@ -480,7 +484,8 @@ BOOST_AUTO_TEST_CASE(context_and_progress_reach_the_caller) {
     call_options po;
     po.on_progress = [&](double done, double total, std::string_view msg) {
         std::lock_guard l(m);
-        seen.push_back(std::to_string(static_cast<int>(done)) + "/" + std::to_string(static_cast<int>(total)) + " " + std::string(msg));
+        seen.push_back(std::to_string(static_cast<int>(done)) + "/" + std::to_string(static_cast<int>(total)) + " " +
+                       std::string(msg));
     };
     BOOST_TEST(h.call("testkit", "progress", json::object{{"steps", 3}}, po).has_value());
     BOOST_TEST(seen == (std::vector<std::string>{"1/3 step 1", "2/3 step 2", "3/3 step 3"}));
@@ -496,7 +501,8 @@ BOOST_AUTO_TEST_CASE(plugin_logs_arrive_on_their_channel) {
     logging::init(logging::level::info, logging::format::json);
     call_options o;
     o.request_id = "r-42";
-    auto r = h.call("testkit", "log", json::object{{"level", "warning"}, {"message", "quote \" and newline \n inside"}}, o);
+    auto r =
+        h.call("testkit", "log", json::object{{"level", "warning"}, {"message", "quote \" and newline \n inside"}}, o);
     logging::init(logging::level::warning, logging::format::text);
     std::clog.rdbuf(old);
     BOOST_TEST_REQUIRE(r.has_value());
@@ -515,7 +521,9 @@ BOOST_AUTO_TEST_CASE(plugin_logs_arrive_on_their_channel) {
 
 BOOST_AUTO_TEST_CASE(tool_config_is_validated_before_initialize) {
     testkit_env env;
-    host h(env.config("{\n  \"tools\": {\n    \"testkit\": {\"config\": {\"label\": 5}},\n    \"testkit_mt\": {\"config\": {\"fail_init\": true}}\n  }\n}\n"));
+    host h(
+        env.config("{\n  \"tools\": {\n    \"testkit\": {\"config\": {\"label\": 5}},\n    \"testkit_mt\": "
+                   "{\"config\": {\"fail_init\": true}}\n  }\n}\n"));
     h.load_plugins();
     auto problems = h.validate();
     BOOST_TEST_REQUIRE(problems.size() == 1u);

@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(locate_finds_nested_values) {
         "{\n"                                   // 1
         "  \"tools\": {\n"                      // 2
         "    \"echo\": {\"enabled\": true},\n"  // 3
-        "    \"a/b\": {\"m~n\": [10,\n"          // 4
+        "    \"a/b\": {\"m~n\": [10,\n"         // 4
         "\t20]}\n"                              // 5
         "  },\n"                                // 6
         "  \"\": 5\n"                           // 7
@@ -244,11 +244,14 @@ BOOST_AUTO_TEST_CASE(messages_name_the_value_and_what_was_expected) {
     BOOST_TEST(check(s, R"({"query": "x", "foo": 1})") == "/: unexpected property 'foo'");
     BOOST_TEST(check(s, R"([])") == "/: expected type object, got array");
     BOOST_TEST(check(s, R"({"query": "x", "limit": 1.5})") == "/limit: expected type integer, got number");
-    BOOST_TEST(check(s, R"({"query": "x", "limit": 0})") == "/limit: expected number greater than or equal to 1.000000");
-    BOOST_TEST(check(s, R"({"query": "x", "mode": "slow"})") == R"(/mode: expected one of "fast", "exact", got "slow")");
+    BOOST_TEST(check(s, R"({"query": "x", "limit": 0})") ==
+               "/limit: expected number greater than or equal to 1.000000");
+    BOOST_TEST(check(s, R"({"query": "x", "mode": "slow"})") ==
+               R"(/mode: expected one of "fast", "exact", got "slow")");
     BOOST_TEST(check(s, R"({"query": "x", "tags": ["a", 2]})") == "/tags/1: expected type string, got number");
     BOOST_TEST(check(s, R"({"query": "x", "filter": {}})") == "/filter: missing required property 'field'");
-    BOOST_TEST(check(s, R"({"query": "x", "filter": {"field": null}})") == "/filter/field: expected type string, got null");
+    BOOST_TEST(check(s, R"({"query": "x", "filter": {"field": null}})") ==
+               "/filter/field: expected type string, got null");
 }
 
 BOOST_AUTO_TEST_CASE(pointers_escape_property_names) {
@@ -303,7 +306,8 @@ BOOST_AUTO_TEST_CASE(compile_errors) {
 
     e = json_schema::compile(json(R"({"$ref": "http://example.com/s.json"})"));
     BOOST_TEST_REQUIRE(e.has_error());
-    BOOST_TEST(e.error() == "remote $ref 'http://example.com/s.json' is not supported (remote schemas are not fetched)");
+    BOOST_TEST(e.error() ==
+               "remote $ref 'http://example.com/s.json' is not supported (remote schemas are not fetched)");
 
     e = json_schema::compile(json(R"({"$ref": "http://example.com/s.json"})"),
                              [](std::string_view) { return std::optional<boost::json::value>(); });
@@ -454,7 +458,8 @@ BOOST_AUTO_TEST_CASE(json_schema_test_suite_draft7) {
                     BOOST_TEST(!problem.empty(), where << ": known failure now passes; remove it from known_failures");
                     if (!problem.empty()) {
                         ++expected_failures;
-                        BOOST_TEST_MESSAGE("known failure: " << where << ": " << problem << " (" << known->reason << ")");
+                        BOOST_TEST_MESSAGE("known failure: " << where << ": " << problem << " (" << known->reason
+                                                             << ")");
                     }
                     continue;
                 }
@@ -518,7 +523,8 @@ BOOST_AUTO_TEST_CASE(valid_file) {
     BOOST_TEST(!c.tool_enabled("kb/search"));
     BOOST_TEST(!c.tool_enabled("not-listed"));
     BOOST_TEST_REQUIRE(c.document != nullptr);
-    BOOST_TEST(c.error_at("/tools/echo/config", "bad").to_string() == file.string() + ":11:41: error: /tools/echo/config: bad");
+    BOOST_TEST(c.error_at("/tools/echo/config", "bad").to_string() ==
+               file.string() + ":11:41: error: /tools/echo/config: bad");
 }
 
 BOOST_AUTO_TEST_CASE(empty_file_object_gives_defaults) {
@@ -605,7 +611,8 @@ BOOST_AUTO_TEST_CASE(out_of_range_and_wrong_root) {
 BOOST_AUTO_TEST_CASE(duplicate_and_syntax_errors) {
     temp_dir dir;
     fake_env env;
-    auto file = dir.write("dup.json", "{\n  \"tools\": {\n    \"echo\": {},\n    \"echo\": {\"enabled\": false}\n  }\n}\n");
+    auto file =
+        dir.write("dup.json", "{\n  \"tools\": {\n    \"echo\": {},\n    \"echo\": {\"enabled\": false}\n  }\n}\n");
     auto config = toolhost::load_config(file, env.fn());
     BOOST_TEST_REQUIRE(config.has_error());
     BOOST_TEST_REQUIRE(config.error().size() == 1u);
@@ -689,18 +696,27 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(!empty->serve.stateless);
     BOOST_TEST(empty->serve.auth_token.empty());
 
-    auto bad = dir.write("bad.json",
-                         "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
-                         "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}}}");
+    auto bad =
+        dir.write("bad.json",
+                  "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
+                  "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}}}");
     auto errors = toolhost::load_config(bad, fake_env{}.fn());
     BOOST_TEST_REQUIRE(errors.has_error());
     const std::string text = all(errors.error());
-    BOOST_TEST(text.find("/serve/http/listen: 'example.com' is not an IP address (or localhost), got \"example.com:80\"") != std::string::npos, text);
-    BOOST_TEST(text.find("/serve/http/max_sessions: expected an integer from 1 to 10000000, got 0") != std::string::npos, text);
+    BOOST_TEST(
+        text.find("/serve/http/listen: 'example.com' is not an IP address (or localhost), got \"example.com:80\"") !=
+            std::string::npos,
+        text);
+    BOOST_TEST(
+        text.find("/serve/http/max_sessions: expected an integer from 1 to 10000000, got 0") != std::string::npos,
+        text);
     BOOST_TEST(text.find("/serve/http/tls: unknown key 'tls'") != std::string::npos, text);
     BOOST_TEST(text.find("/serve/mcp/tool_name: the template must contain {operation}") != std::string::npos, text);
-    BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos, text);
-    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms)") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
+               text);
+    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms)") !=
+                   std::string::npos,
+               text);
 
     BOOST_TEST(toolhost::check_listen_address("127.0.0.1:8080").empty());
     BOOST_TEST(toolhost::check_listen_address("localhost:0").empty());
@@ -716,13 +732,17 @@ BOOST_AUTO_TEST_CASE(bad_environment_values) {
     BOOST_TEST_REQUIRE(config.has_error());
     const auto& errors = config.error();
     BOOST_TEST(errors.size() == 3u, all(errors));
-    BOOST_TEST(has_diagnostic(errors, "environment:1:1: error: TOOLHOST_THREADS: expected an integer from 0 to 1024, got \"many\""),
+    BOOST_TEST(
+        has_diagnostic(errors,
+                       "environment:1:1: error: TOOLHOST_THREADS: expected an integer from 0 to 1024, got \"many\""),
+        all(errors));
+    BOOST_TEST(has_diagnostic(errors,
+                              "environment:1:1: error: TOOLHOST_LOG_LEVEL: expected one of trace, debug, info, "
+                              "warning, error, off, got \"loud\""),
                all(errors));
-    BOOST_TEST(has_diagnostic(errors, "environment:1:1: error: TOOLHOST_LOG_LEVEL: expected one of trace, debug, info, "
-                                      "warning, error, off, got \"loud\""),
-               all(errors));
-    BOOST_TEST(has_diagnostic(errors, "environment:1:1: error: TOOLHOST_LOG_FORMAT: expected one of text, json, got \"xml\""),
-               all(errors));
+    BOOST_TEST(
+        has_diagnostic(errors, "environment:1:1: error: TOOLHOST_LOG_FORMAT: expected one of text, json, got \"xml\""),
+        all(errors));
 
     for (auto bad : {"1025", "-1", "4x", " 4", "99999999999999999999"}) {
         env.vars = {{"TOOLHOST_THREADS", bad}};

@@ -93,8 +93,7 @@ BOOST_AUTO_TEST_CASE(exact_exposition_of_a_small_registry) {
     calls.with({"echo", "OK"}).inc(3);
     calls.with({"alpha", "UNAVAILABLE"}).inc();
     r.gauges("toolhost_in_flight", "Calls in flight.").with({}).set(2);
-    auto& latency = r.histograms("toolhost_call_duration_seconds", "Call latency.", {"tool"},
-                                 {0.001, 0.01, 0.1});
+    auto& latency = r.histograms("toolhost_call_duration_seconds", "Call latency.", {"tool"}, {0.001, 0.01, 0.1});
     auto& h = latency.with({"echo"});
     h.observe(500us);
     h.observe(1ms);
@@ -147,8 +146,8 @@ BOOST_AUTO_TEST_CASE(programming_errors_throw) {
 
     auto& f = r.counters("x_total", "h", {"a", "b"});
     BOOST_CHECK_THROW(f.with({"only one"}), std::invalid_argument);
-    BOOST_CHECK_THROW(r.gauges("x_total", "h", {"a", "b"}), std::invalid_argument);   // other type
-    BOOST_CHECK_THROW(r.counters("x_total", "h", {"a"}), std::invalid_argument);      // other labels
+    BOOST_CHECK_THROW(r.gauges("x_total", "h", {"a", "b"}), std::invalid_argument);  // other type
+    BOOST_CHECK_THROW(r.counters("x_total", "h", {"a"}), std::invalid_argument);     // other labels
     r.histograms("lat_seconds", "h", {}, {0.1, 1.0});
     BOOST_CHECK_THROW(r.histograms("lat_seconds", "h", {}, {0.1, 2.0}), std::invalid_argument);
     BOOST_CHECK_THROW(r.counters("lat_seconds_count", "h"), std::invalid_argument);  // sample clash
@@ -172,17 +171,14 @@ BOOST_AUTO_TEST_CASE(name_validation) {
 
 BOOST_AUTO_TEST_CASE(label_values_and_help_are_escaped) {
     metrics_registry r;
-    r.counters("esc_total", "Back\\slash and\nnewline, \"quotes\" stay.", {"v"})
-        .with({"a\\b\"c\nd"})
-        .inc();
+    r.counters("esc_total", "Back\\slash and\nnewline, \"quotes\" stay.", {"v"}).with({"a\\b\"c\nd"}).inc();
     // Invalid UTF-8 is replaced by U+FFFD; valid multi-byte text is kept.
     r.counters("utf_total", "h", {"v"}).with({"caf\xC3\xA9 \xFF\xC0\xAF"}).inc();
     const std::string text = r.render_prometheus();
     BOOST_TEST(text.find("# HELP esc_total Back\\\\slash and\\nnewline, \"quotes\" stay.\n") != std::string::npos,
                text);
     BOOST_TEST(text.find("esc_total{v=\"a\\\\b\\\"c\\nd\"} 1\n") != std::string::npos, text);
-    BOOST_TEST(text.find("utf_total{v=\"caf\xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"} 1\n") !=
-                   std::string::npos,
+    BOOST_TEST(text.find("utf_total{v=\"caf\xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"} 1\n") != std::string::npos,
                text);
 }
 
@@ -333,17 +329,18 @@ BOOST_AUTO_TEST_CASE(json_has_the_same_content) {
     auto& h = r.histograms("h_seconds", "H.", {}, {0.5}).with({});
     h.observe(100ms);
     h.observe(1s);
-    BOOST_TEST(boost::json::serialize(r.to_json()) ==
-               R"({"c_total":{"type":"counter","help":"C.","labels":["tool"],"samples":[{"labels":{"tool":"e\"cho"},"value":4}]},)"
-               R"("g":{"type":"gauge","help":"G.","labels":[],"samples":[{"labels":{},"value":"NaN"}]},)"
-               R"("h_seconds":{"type":"histogram","help":"H.","labels":[],"samples":[{"labels":{},"count":2,"sum":1.1E0,)"
-               R"("buckets":[{"le":5E-1,"count":1},{"le":"+Inf","count":2}]}]}})");
+    BOOST_TEST(
+        boost::json::serialize(r.to_json()) ==
+        R"({"c_total":{"type":"counter","help":"C.","labels":["tool"],"samples":[{"labels":{"tool":"e\"cho"},"value":4}]},)"
+        R"("g":{"type":"gauge","help":"G.","labels":[],"samples":[{"labels":{},"value":"NaN"}]},)"
+        R"("h_seconds":{"type":"histogram","help":"H.","labels":[],"samples":[{"labels":{},"count":2,"sum":1.1E0,)"
+        R"("buckets":[{"le":5E-1,"count":1},{"le":"+Inf","count":2}]}]}})");
 }
 
 BOOST_AUTO_TEST_CASE(promtool_accepts_every_metric_type_with_awkward_labels) {
     metrics_registry r;
-    auto& calls = r.counters("toolhost_calls_total", "Calls by tool, operation and status.",
-                             {"tool", "operation", "status"});
+    auto& calls =
+        r.counters("toolhost_calls_total", "Calls by tool, operation and status.", {"tool", "operation", "status"});
     calls.with({"echo", "say", "OK"}).inc(41);
     calls.with({"quote\"back\\slash\nnewline", "sp ace,comma=eq{}", "UNAVAILABLE"}).inc();
     calls.with({"", "empty tool", "INTERNAL"}).inc();
@@ -355,9 +352,9 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_every_metric_type_with_awkward_labels) {
     r.gauges("toolhost_breaker_state", "Breaker state (0 closed, 1 open, 2 half-open).", {"tool"})
         .set_callback({"echo"}, [] { return 1.0; });
     r.gauges("toolhost_odd_values", "Non-finite values.", {"kind"}).with({"nan"}).set(std::nan(""));
-    auto& lat = r.histograms("toolhost_call_duration_seconds", "Call latency.\nSecond \\ line.",
-                             {"tool", "operation"});
-    for (std::chrono::nanoseconds d : {10us, 70us, 3000us, 40000us, 2000000us, 31000000us}) lat.with({"echo", "say"}).observe(d);
+    auto& lat = r.histograms("toolhost_call_duration_seconds", "Call latency.\nSecond \\ line.", {"tool", "operation"});
+    for (std::chrono::nanoseconds d : {10us, 70us, 3000us, 40000us, 2000000us, 31000000us})
+        lat.with({"echo", "say"}).observe(d);
     lat.with({"a\"b", "c\nd"}).observe(1ms);
     r.histograms("toolhost_unlabelled_seconds", "No labels.", {}, {0.1, 1}).with({}).observe(500ms);
     // A registry with an overflow, so that the overflow metric is checked too.

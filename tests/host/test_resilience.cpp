@@ -167,7 +167,8 @@ BOOST_AUTO_TEST_CASE(nobody_hears_events_after_unsubscribing) {
 BOOST_AUTO_TEST_CASE(non_idempotent_operation_is_never_retried) {
     fixture fx;
     fx.start();
-    auto f = fx.call("testkit", "fail_unsafe", {{"code", "UNAVAILABLE"}, {"message", "down"}, {"succeed_on_attempt", 2}});
+    auto f =
+        fx.call("testkit", "fail_unsafe", {{"code", "UNAVAILABLE"}, {"message", "down"}, {"succeed_on_attempt", 2}});
     auto r = fx.drive(f);
     BOOST_TEST_REQUIRE(!r.has_value());
     BOOST_TEST((r.error().code == status_code::unavailable));
@@ -192,8 +193,9 @@ BOOST_AUTO_TEST_CASE(retry_after_hint_is_honoured) {
     p.retry.max_attempts = 2;
     fixture fx(p);
     fx.start();
-    auto f = fx.call("testkit", "fail",
-                     {{"code", "UNAVAILABLE"}, {"message", "busy"}, {"retry_after_ms", 5000}, {"succeed_on_attempt", 2}});
+    auto f =
+        fx.call("testkit", "fail",
+                {{"code", "UNAVAILABLE"}, {"message", "busy"}, {"retry_after_ms", 5000}, {"succeed_on_attempt", 2}});
     // The first attempt fails at once; the retry must wait for the hint, not the 100 ms backoff.
     for (int i = 0; i < 20 && f.wait_for(1ms) != std::future_status::ready; ++i) fx.timers.advance(200ms);
     BOOST_TEST((f.wait_for(5ms) != std::future_status::ready));  // 4 s later: still waiting
@@ -212,17 +214,20 @@ BOOST_AUTO_TEST_CASE(no_retry_when_the_deadline_leaves_no_time) {
     BOOST_TEST(!toolhost::validate(p).empty());  // validate rejects it: 2 x 50 + 200 > 150
     auto ok = fixture::quick_policy();
     fixture fx(ok);
-    BOOST_TEST_REQUIRE(fx.h->set_operation_policy("testkit", "fail", [] {
-        auto q = fixture::quick_policy();
-        q.timeout = 250ms;
-        q.attempt_timeout = 20ms;
-        q.retry.max_attempts = 2;
-        q.retry.initial_backoff = 200ms;
-        q.retry.max_backoff = 200ms;
-        return q;
-    }()).has_value());
+    BOOST_TEST_REQUIRE(fx.h->set_operation_policy("testkit", "fail",
+                                                  [] {
+                                                      auto q = fixture::quick_policy();
+                                                      q.timeout = 250ms;
+                                                      q.attempt_timeout = 20ms;
+                                                      q.retry.max_attempts = 2;
+                                                      q.retry.initial_backoff = 200ms;
+                                                      q.retry.max_backoff = 200ms;
+                                                      return q;
+                                                  }())
+                           .has_value());
     fx.start();
-    auto f = fx.call("testkit", "fail", {{"code", "UNAVAILABLE"}, {"message", "m"}, {"succeed_on_attempt", 2}, {"retry_after_ms", 1000}});
+    auto f = fx.call("testkit", "fail",
+                     {{"code", "UNAVAILABLE"}, {"message", "m"}, {"succeed_on_attempt", 2}, {"retry_after_ms", 1000}});
     auto r = fx.drive(f);
     BOOST_TEST_REQUIRE(!r.has_value());
     BOOST_TEST((r.error().code == status_code::unavailable));  // the last error stands
@@ -290,8 +295,8 @@ BOOST_AUTO_TEST_CASE(bulkhead_limits_queues_and_rejects) {
     auto first = fx.h->async_call("testkit_mt", "rendezvous", json::object{{"n", 5}, {"timeout_ms", 60000}}, {},
                                   boost::asio::bind_cancellation_slot(cancel_first.slot(), boost::asio::use_future));
     while (fx.h->status("testkit_mt")->in_flight < 2) std::this_thread::yield();  // call + its plugin call
-    auto second = fx.call("testkit_mt", "echo", {{"n", 2}});  // queued
-    auto third = fx.call("testkit_mt", "echo", {{"n", 3}});   // rejected at once
+    auto second = fx.call("testkit_mt", "echo", {{"n", 2}});                      // queued
+    auto third = fx.call("testkit_mt", "echo", {{"n", 3}});                       // rejected at once
     auto r3 = third.get();
     BOOST_TEST_REQUIRE(!r3.has_value());
     BOOST_TEST((r3.error().code == status_code::resource_exhausted));
@@ -370,7 +375,7 @@ BOOST_AUTO_TEST_CASE(many_calls_with_faults_each_get_exactly_one_result) {
     call_policy p;
     p.retry.initial_backoff = 0ms;
     p.retry.jitter = backoff_jitter::none;
-    p.breaker_enabled = false;  // faults are injected on purpose; the breaker is tested above
+    p.breaker_enabled = false;    // faults are injected on purpose; the breaker is tested above
     p.bulkhead.max_queue = 4096;  // 16 callers x 64 outstanding: room for all of them
     host h(host_options{testkit_config(dir.path(), 2), {}, p, nullptr, nullptr, nullptr, nullptr});
     h.load_plugins();
@@ -392,7 +397,8 @@ BOOST_AUTO_TEST_CASE(many_calls_with_faults_each_get_exactly_one_result) {
                 std::string op = "echo";
                 if (n % 20 == 0) {  // 5% faults
                     op = "fail";
-                    args = {{"code", "UNAVAILABLE"}, {"message", "injected"}, {"succeed_on_attempt", n % 40 == 0 ? 2 : 99}};
+                    args = {
+                        {"code", "UNAVAILABLE"}, {"message", "injected"}, {"succeed_on_attempt", n % 40 == 0 ? 2 : 99}};
                 }
                 while (outstanding.load() > 64) std::this_thread::yield();
                 outstanding.fetch_add(1);
@@ -455,7 +461,8 @@ BOOST_AUTO_TEST_CASE(inline_call_runs_the_pipeline_on_the_calling_thread) {
 
     // Metrics count inline calls like any other.
     auto text = fx.h->metrics().render_prometheus();
-    BOOST_TEST(contains(text, R"(toolhost_tool_calls_total{tool="testkit_mt",operation="context",status="OK"} 1)"), text);
+    BOOST_TEST(contains(text, R"(toolhost_tool_calls_total{tool="testkit_mt",operation="context",status="OK"} 1)"),
+               text);
 
     // A resolved operation outlives the tool's run: afterwards it answers UNAVAILABLE.
     fx.h->shutdown();
@@ -472,8 +479,9 @@ BOOST_AUTO_TEST_CASE(inline_call_retries_on_the_virtual_clock_and_trips_the_brea
     event_log events(*fx.h);
     // Retries wait on the host's timers: drive them from here while the call blocks its thread.
     auto f = std::async(std::launch::async, [&] {
-        return fx.h->call_inline("testkit_mt", "fail",
-                                 json::object{{"code", "UNAVAILABLE"}, {"message", "flaky"}, {"succeed_on_attempt", 3}});
+        return fx.h->call_inline(
+            "testkit_mt", "fail",
+            json::object{{"code", "UNAVAILABLE"}, {"message", "flaky"}, {"succeed_on_attempt", 3}});
     });
     auto r = fx.drive(f);
     BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
@@ -481,7 +489,8 @@ BOOST_AUTO_TEST_CASE(inline_call_retries_on_the_virtual_clock_and_trips_the_brea
     BOOST_TEST(events.of(host_event_kind::retry).size() == 2u);
     // Three failures in a row (the success reset the count): the breaker opens and rejects.
     for (int i = 0; i < 3; ++i) {
-        auto fail = fx.h->call_inline("testkit_mt", "fail_unsafe", json::object{{"code", "UNAVAILABLE"}, {"message", "down"}});
+        auto fail =
+            fx.h->call_inline("testkit_mt", "fail_unsafe", json::object{{"code", "UNAVAILABLE"}, {"message", "down"}});
         BOOST_TEST(fail.error().message == "down");
     }
     auto rejected = fx.h->call_inline("testkit_mt", "echo", json::object{});
@@ -505,9 +514,10 @@ BOOST_AUTO_TEST_CASE(a_tool_calls_another_through_the_host) {
     call_options o;
     o.request_id = "outer";
     o.session_id = "s1";
-    auto f = fx.h->async_call("testkit", "call_tool",
-                              json::object{{"tool", "testkit_mt"}, {"operation", "context"}, {"arguments", json::object{}}}, o,
-                              boost::asio::use_future);
+    auto f =
+        fx.h->async_call("testkit", "call_tool",
+                         json::object{{"tool", "testkit_mt"}, {"operation", "context"}, {"arguments", json::object{}}},
+                         o, boost::asio::use_future);
     auto r = fx.drive(f);
     BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
     auto v = json::parse(*r);
@@ -518,9 +528,10 @@ BOOST_AUTO_TEST_CASE(a_tool_calls_another_through_the_host) {
     BOOST_TEST(v.at("result").at("remaining_ms").as_int64() <= 10000);
 
     // Its arguments are validated like anyone's.
-    f = fx.h->async_call("testkit", "call_tool",
-                         json::object{{"tool", "testkit_mt"}, {"operation", "sleep"}, {"arguments", json::object{{"ms", "x"}}}},
-                         {}, boost::asio::use_future);
+    f = fx.h->async_call(
+        "testkit", "call_tool",
+        json::object{{"tool", "testkit_mt"}, {"operation", "sleep"}, {"arguments", json::object{{"ms", "x"}}}}, {},
+        boost::asio::use_future);
     v = json::parse(*fx.drive(f));
     BOOST_TEST(v.at("status").as_int64() == static_cast<int>(status_code::invalid_argument));
     BOOST_TEST(contains(std::string(v.at("error").as_string()), "/ms"));
@@ -568,7 +579,8 @@ std::shared_ptr<tool_factory> bouncing_factory(const std::string& name, const st
     d.name = name;
     d.version = "1.0";
     d.thread_safe = true;
-    d.operations.push_back(operation_descriptor{"run", "", *json_schema::compile_text(R"({"type":"object"})"), std::nullopt, 0});
+    d.operations.push_back(
+        operation_descriptor{"run", "", *json_schema::compile_text(R"({"type":"object"})"), std::nullopt, 0});
     return make_tool_factory(std::move(d), [next] { return std::make_unique<bouncing_instance>(next); });
 }
 }  // namespace
@@ -590,7 +602,9 @@ BOOST_AUTO_TEST_CASE(cycles_of_nested_calls_stop_at_the_nesting_limit) {
     // Every level was counted, and every level finished (the outer plugin call's own count
     // drops just after its result is delivered).
     auto text = h.metrics().render_prometheus();
-    BOOST_TEST(contains(text, R"(toolhost_tool_calls_total{tool="pong",operation="run",status="FAILED_PRECONDITION"} 4)"), text);
+    BOOST_TEST(
+        contains(text, R"(toolhost_tool_calls_total{tool="pong",operation="run",status="FAILED_PRECONDITION"} 4)"),
+        text);
     while (h.in_flight() != 0) std::this_thread::yield();
 }
 
@@ -619,7 +633,8 @@ BOOST_AUTO_TEST_CASE(per_operation_breakers_keep_healthy_operations_open) {
     BOOST_TEST_REQUIRE(transitions.size() == 1u);
     BOOST_TEST(transitions[0].operation == "fail_unsafe");
     auto text = fx.h->metrics().render_prometheus();
-    BOOST_TEST(contains(text, R"(toolhost_operation_circuit_breaker_state{tool="testkit",operation="fail_unsafe"} 1)"), text);
+    BOOST_TEST(contains(text, R"(toolhost_operation_circuit_breaker_state{tool="testkit",operation="fail_unsafe"} 1)"),
+               text);
     // Resetting one operation's breaker, then all of the tool's.
     BOOST_TEST(fx.h->reset_circuit_breaker("testkit", "fail_unsafe"));
     BOOST_TEST((fx.h->circuit_breaker_state("testkit", "fail_unsafe")->state == breaker_state::closed));

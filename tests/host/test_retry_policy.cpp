@@ -49,9 +49,9 @@ BOOST_AUTO_TEST_CASE(backoff_is_exponential_and_capped_without_jitter) {
     BOOST_TEST((toolhost::backoff(o, 2, rnd) == 400ms));
     BOOST_TEST((toolhost::backoff(o, 3, rnd) == 800ms));
     BOOST_TEST((toolhost::backoff(o, 6, rnd) == 6400ms));
-    BOOST_TEST((toolhost::backoff(o, 7, rnd) == 10s));  // 12.8 s capped
+    BOOST_TEST((toolhost::backoff(o, 7, rnd) == 10s));              // 12.8 s capped
     BOOST_TEST((toolhost::backoff(o, 1'000'000'000, rnd) == 10s));  // no overflow
-    BOOST_TEST(rnd.draws() == 0u);  // no jitter draws no number
+    BOOST_TEST(rnd.draws() == 0u);                                  // no jitter draws no number
 
     auto slow = no_jitter();
     slow.initial_backoff = 100ms;
@@ -66,10 +66,10 @@ BOOST_AUTO_TEST_CASE(backoff_is_exponential_and_capped_without_jitter) {
 BOOST_AUTO_TEST_CASE(full_jitter_is_uniform_between_zero_and_d) {
     retry_options o;  // full jitter by default
     sequence_random rnd({0.5, 0.0, 1.0, 0.25});
-    BOOST_TEST((toolhost::backoff(o, 1, rnd) == 100ms));  // 0.5 x 200 ms
+    BOOST_TEST((toolhost::backoff(o, 1, rnd) == 100ms));    // 0.5 x 200 ms
     BOOST_TEST(toolhost::backoff(o, 2, rnd).count() == 0);  // 0 x 400 ms
-    BOOST_TEST((toolhost::backoff(o, 3, rnd) == 800ms));  // 1 x 800 ms
-    BOOST_TEST((toolhost::backoff(o, 10, rnd) == 2500ms)); // 0.25 x 10 s (capped first)
+    BOOST_TEST((toolhost::backoff(o, 3, rnd) == 800ms));    // 1 x 800 ms
+    BOOST_TEST((toolhost::backoff(o, 10, rnd) == 2500ms));  // 0.25 x 10 s (capped first)
     BOOST_TEST(rnd.draws() == 4u);
 }
 
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(worst_case_total_adds_timeouts_and_unjittered_backoffs) {
     retry_options huge;
     huge.max_attempts = std::numeric_limits<std::uint32_t>::max();
     BOOST_TEST((toolhost::worst_case_total(huge, 1h) == nanoseconds::max()));  // saturates
-    BOOST_TEST((toolhost::worst_case_total(o, -1s) == 600ms));  // a negative timeout counts as 0
+    BOOST_TEST((toolhost::worst_case_total(o, -1s) == 600ms));                 // a negative timeout counts as 0
 }
 
 BOOST_AUTO_TEST_CASE(validate_names_each_problem) {
@@ -284,8 +284,12 @@ BOOST_AUTO_TEST_CASE(default_random_is_uniform_in_unit_interval_and_per_thread) 
     BOOST_TEST(std::abs(sum / n - 0.5) < 0.02);  // 0.02 is > 9 standard deviations
 
     std::vector<double> a, b;
-    std::thread ta([&] { for (int i = 0; i < 8; ++i) a.push_back(rnd.next_unit()); });
-    std::thread tb([&] { for (int i = 0; i < 8; ++i) b.push_back(rnd.next_unit()); });
+    std::thread ta([&] {
+        for (int i = 0; i < 8; ++i) a.push_back(rnd.next_unit());
+    });
+    std::thread tb([&] {
+        for (int i = 0; i < 8; ++i) b.push_back(rnd.next_unit());
+    });
     ta.join();
     tb.join();
     BOOST_TEST(a != b);

@@ -185,7 +185,8 @@ BOOST_AUTO_TEST_CASE(call_start_and_finish_are_json_lines_at_info) {
     o.request_id = "r-\"quoted\"\n";
     o.session_id = "s-9";
     auto ok = e.h->call("testkit_mt", "echo", json::object{}, o);
-    auto failed = e.h->call("testkit_mt", "fail_unsafe", json::object{{"code", "NOT_FOUND"}, {"message", "no \"such\" row\n"}}, o);
+    auto failed = e.h->call("testkit_mt", "fail_unsafe",
+                            json::object{{"code", "NOT_FOUND"}, {"message", "no \"such\" row\n"}}, o);
     logging::init(logging::level::off, logging::format::text);
     // Off: nothing more is written.
     auto quiet = e.h->call("testkit_mt", "echo", json::object{}, o);
@@ -215,16 +216,16 @@ BOOST_AUTO_TEST_CASE(call_start_and_finish_are_json_lines_at_info) {
 
 BOOST_AUTO_TEST_CASE(configured_tracing_ships_spans_to_a_real_collector) {
     // A collector on loopback, and a configuration file that names it.
-    toolhost::test::http_server collector([](const toolhost::test::http_request&) {
-        return toolhost::test::http_response::json(200, json::object{});
-    });
+    toolhost::test::http_server collector(
+        [](const toolhost::test::http_request&) { return toolhost::test::http_response::json(200, json::object{}); });
     temp_dir dir;
     auto plugins = dir / "plugins";
     fs::create_directory(plugins);
     toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
-    toolhost::test::write_file(dir / "toolhost.json",
-                               "{\"log_level\": \"error\", \"tracing\": {\"otlp_endpoint\": \"" + collector.url() +
-                                   "/v1/traces\", \"service_name\": \"support-agent\", \"flush_interval_ms\": 3600000}}");
+    toolhost::test::write_file(
+        dir / "toolhost.json",
+        "{\"log_level\": \"error\", \"tracing\": {\"otlp_endpoint\": \"" + collector.url() +
+            "/v1/traces\", \"service_name\": \"support-agent\", \"flush_interval_ms\": 3600000}}");
     auto c = load_config(dir / "toolhost.json", [](std::string_view) { return std::optional<std::string>(); });
     BOOST_TEST_REQUIRE(c.has_value());
     c->plugin_dirs = {plugins};

@@ -72,9 +72,8 @@ BOOST_AUTO_TEST_CASE(cancelled_timers_never_run_and_fired_ones_cannot_be_cancell
 BOOST_AUTO_TEST_CASE(a_callback_may_schedule_another_timer) {
     thread_timer_service timers;
     std::promise<int> second;
-    timers.schedule(steady_clock_instance().now(), [&] {
-        timers.schedule(steady_clock_instance().now() + 5ms, [&] { second.set_value(2); });
-    });
+    timers.schedule(steady_clock_instance().now(),
+                    [&] { timers.schedule(steady_clock_instance().now() + 5ms, [&] { second.set_value(2); }); });
     auto f = second.get_future();
     BOOST_TEST_REQUIRE((f.wait_for(guard) == std::future_status::ready));
     BOOST_TEST(f.get() == 2);
@@ -88,4 +87,3 @@ BOOST_AUTO_TEST_CASE(destruction_drops_pending_timers) {
     }
     BOOST_TEST(ran.load() == 0);
 }
-

@@ -197,8 +197,8 @@ BOOST_AUTO_TEST_CASE(flags_are_a_bit_field_and_reserved_bits_are_not_passed_on) 
 
 BOOST_AUTO_TEST_CASE(future_versions_are_read_by_their_first_fields) {
     const std::string ids = "12345678901234567890123456789012-1234567890123456-01";
-    for (std::string valid : {"cc-" + ids, "cc-" + ids + "-what-the-future-will-be-like", "01-" + ids,
-                              "fe-" + ids + "-"}) {
+    for (std::string valid :
+         {"cc-" + ids, "cc-" + ids + "-what-the-future-will-be-like", "01-" + ids, "fe-" + ids + "-"}) {
         auto c = trace_context::parse(valid);
         BOOST_TEST_REQUIRE(c.has_value(), valid);
         BOOST_TEST(c->trace_id_hex() == "12345678901234567890123456789012");
@@ -227,37 +227,37 @@ BOOST_AUTO_TEST_CASE(invalid_values_are_ignored) {
     const std::vector<std::string> invalid = {
         "",
         "00",
-        "00-12345678901234567890123456789012-1234567890123456-01.",                            // trailing character
+        "00-12345678901234567890123456789012-1234567890123456-01.",                              // trailing character
         "00-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like",  // 00 has no more fields
-        "ff-12345678901234567890123456789012-1234567890123456-01",                             // version ff
+        "ff-12345678901234567890123456789012-1234567890123456-01",                               // version ff
         "ff-12345678901234567890123456789012-1234567890123456-01-future",
-        ".0-12345678901234567890123456789012-1234567890123456-01",                             // version characters
+        ".0-12345678901234567890123456789012-1234567890123456-01",  // version characters
         "0.-12345678901234567890123456789012-1234567890123456-01",
         "0A-12345678901234567890123456789012-1234567890123456-01",
-        "000-12345678901234567890123456789012-1234567890123456-01",                            // version too long
+        "000-12345678901234567890123456789012-1234567890123456-01",  // version too long
         "0000-12345678901234567890123456789012-1234567890123456-01",
-        "0-12345678901234567890123456789012-1234567890123456-01",                              // version too short
-        "00-00000000000000000000000000000000-1234567890123456-01",                             // all-zero trace id
-        "00-.2345678901234567890123456789012-1234567890123456-01",                             // trace id characters
+        "0-12345678901234567890123456789012-1234567890123456-01",   // version too short
+        "00-00000000000000000000000000000000-1234567890123456-01",  // all-zero trace id
+        "00-.2345678901234567890123456789012-1234567890123456-01",  // trace id characters
         "00-1234567890123456789012345678901.-1234567890123456-01",
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",                             // upper case
-        "00-123456789012345678901234567890123-1234567890123456-01",                            // trace id too long
-        "00-1234567890123456789012345678901-1234567890123456-01",                              // trace id too short
-        "00-12345678901234567890123456789012-0000000000000000-01",                             // all-zero parent id
-        "00-12345678901234567890123456789012-.234567890123456-01",                             // parent id characters
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   // upper case
+        "00-123456789012345678901234567890123-1234567890123456-01",  // trace id too long
+        "00-1234567890123456789012345678901-1234567890123456-01",    // trace id too short
+        "00-12345678901234567890123456789012-0000000000000000-01",   // all-zero parent id
+        "00-12345678901234567890123456789012-.234567890123456-01",   // parent id characters
         "00-12345678901234567890123456789012-123456789012345.-01",
-        "00-12345678901234567890123456789012-00F067AA0BA902B7-01",                             // upper case
-        "00-12345678901234567890123456789012-12345678901234567-01",                            // parent id too long
-        "00-12345678901234567890123456789012-123456789012345-01",                              // parent id too short
-        "00-12345678901234567890123456789012-1234567890123456-.0",                             // flags characters
+        "00-12345678901234567890123456789012-00F067AA0BA902B7-01",   // upper case
+        "00-12345678901234567890123456789012-12345678901234567-01",  // parent id too long
+        "00-12345678901234567890123456789012-123456789012345-01",    // parent id too short
+        "00-12345678901234567890123456789012-1234567890123456-.0",   // flags characters
         "00-12345678901234567890123456789012-1234567890123456-0.",
-        "00-12345678901234567890123456789012-1234567890123456-0A",                             // upper case
-        "00-12345678901234567890123456789012-1234567890123456-001",                            // flags too long
-        "00-12345678901234567890123456789012-1234567890123456-1",                              // flags too short
-        "00_12345678901234567890123456789012-1234567890123456-01",                             // separators
+        "00-12345678901234567890123456789012-1234567890123456-0A",   // upper case
+        "00-12345678901234567890123456789012-1234567890123456-001",  // flags too long
+        "00-12345678901234567890123456789012-1234567890123456-1",    // flags too short
+        "00_12345678901234567890123456789012-1234567890123456-01",   // separators
         "00-12345678901234567890123456789012_1234567890123456-01",
         "00-12345678901234567890123456789012-1234567890123456_01",
-        "00-12345678901234567890123456789012-1234567890123456-01\n",                           // not whitespace OWS
+        "00-12345678901234567890123456789012-1234567890123456-01\n",  // not whitespace OWS
         std::string("00-12345678901234567890123456789012-1234567890123456-0\0", 55),
     };
     for (const auto& v : invalid) BOOST_TEST(!trace_context::parse(v).has_value(), '"' << v << '"');
@@ -402,13 +402,15 @@ BOOST_AUTO_TEST_CASE(body_has_the_otlp_json_shape) {
         {"key": "not_a_number", "value": {"doubleValue": "NaN"}},
         {"key": "infinite", "value": {"doubleValue": "-Infinity"}},
         {"key": "bad \ufffd key", "value": {"stringValue": "bad \ufffd( value"}}
-    ])"), s.at("attributes"));
+    ])"),
+               s.at("attributes"));
     BOOST_TEST(s.at("events") == json::parse(R"([
         {"timeUnixNano": "1700000000123556789", "name": "attempt",
          "attributes": [{"key": "attempt", "value": {"intValue": "1"}},
                         {"key": "status", "value": {"stringValue": "UNAVAILABLE"}}]},
         {"timeUnixNano": "1700000000123656789", "name": "retry", "attributes": []}
-    ])"), s.at("events"));
+    ])"),
+               s.at("events"));
     BOOST_TEST(s.at("status") == json::parse(R"({"code": 2, "message": "backend said \"no\"\nand hung up"})"));
 
     // No parent: no parentSpanId; OK status without a message.
@@ -425,10 +427,10 @@ BOOST_AUTO_TEST_CASE(endpoints_and_headers_are_checked) {
                              "HTTP://otel-collector.monitoring.svc:4318/v1/traces?tenant=a", "http://h:65535/"}) {
         BOOST_TEST(toolhost::check_otlp_endpoint(good) == "", good);
     }
-    for (const char* bad : {"", "127.0.0.1:4318", "https://collector/v1/traces", "ftp://h/", "http://", "http:///v1/traces",
-                            "http://h:0/", "http://h:65536/", "http://h:/", "http://h:x/", "http://user:pw@h/",
-                            "http://h/v1/traces#top", "http://h/v1 traces", "http://[::1/", "http://[zz]:1/",
-                            "http://h_o$t/"}) {
+    for (const char* bad :
+         {"", "127.0.0.1:4318", "https://collector/v1/traces", "ftp://h/", "http://", "http:///v1/traces",
+          "http://h:0/", "http://h:65536/", "http://h:/", "http://h:x/", "http://user:pw@h/", "http://h/v1/traces#top",
+          "http://h/v1 traces", "http://[::1/", "http://[zz]:1/", "http://h_o$t/"}) {
         BOOST_TEST(toolhost::check_otlp_endpoint(bad) != "", bad);
     }
     BOOST_TEST(toolhost::check_http_header("x-api-key", "s3cret") == "");
@@ -505,7 +507,7 @@ BOOST_AUTO_TEST_CASE(full_batches_go_out_at_once_and_flush_sends_the_rest) {
     exporter->flush(patience);  // nothing queued: returns, sends nothing
     for (int64_t i = 0; i < 7; ++i) exporter->export_span(numbered_span(i));
     BOOST_TEST_REQUIRE(server.wait_for_requests(2, patience));  // two full batches, no flush needed
-    exporter->flush(patience);                                   // the seventh span
+    exporter->flush(patience);                                  // the seventh span
 
     BOOST_TEST(batch_sizes(server) == (std::vector<std::size_t>{3, 3, 1}), boost::test_tools::per_element());
     BOOST_TEST(numbers_received(server) == range(0, 7), boost::test_tools::per_element());
@@ -537,7 +539,8 @@ BOOST_AUTO_TEST_CASE(full_batches_go_out_at_once_and_flush_sends_the_rest) {
 BOOST_AUTO_TEST_CASE(a_collector_error_drops_the_batch_and_the_exporter_goes_on) {
     std::atomic<bool> failing{true};
     http_server server([&](const http_request&) {
-        if (failing.load()) return http_response{.status = 500, .headers = {}, .body = "collector broke", .hold = {}, .drop = false};
+        if (failing.load())
+            return http_response{.status = 500, .headers = {}, .body = "collector broke", .hold = {}, .drop = false};
         return http_response::json(200, json::object{});
     });
     metrics_registry metrics;
@@ -636,7 +639,7 @@ BOOST_AUTO_TEST_CASE(a_full_queue_drops_and_counts_while_the_collector_stalls) {
     auto exporter = make_exporter(o, metrics);
 
     exporter->export_span(numbered_span(0));
-    exporter->export_span(numbered_span(1));             // a full batch: sent, and held by the collector
+    exporter->export_span(numbered_span(1));  // a full batch: sent, and held by the collector
     BOOST_TEST_REQUIRE(server.wait_for_requests(1, patience));
     for (int64_t i = 2; i < 9; ++i) exporter->export_span(numbered_span(i));  // 4 fit, 3 do not
     BOOST_TEST(m.dropped("queue_full") == 3u);
@@ -657,7 +660,8 @@ BOOST_AUTO_TEST_CASE(a_full_queue_drops_and_counts_while_the_collector_stalls) {
 
 BOOST_AUTO_TEST_CASE(partial_success_counts_the_rejected_spans) {
     http_server server([](const http_request&) {
-        return http_response::json(200, json::parse(R"({"partialSuccess": {"rejectedSpans": "2", "errorMessage": "too old"}})"));
+        return http_response::json(
+            200, json::parse(R"({"partialSuccess": {"rejectedSpans": "2", "errorMessage": "too old"}})"));
     });
     metrics_registry metrics;
     exporter_metrics m(metrics);
@@ -757,7 +761,8 @@ std::string at(const std::string& text, const std::string& needle) {
     const auto pos = text.find(needle);
     BOOST_TEST_REQUIRE(pos != std::string::npos, needle);
     const auto line_start = text.rfind('\n', pos);
-    const std::size_t line = static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n')) + 1;
+    const std::size_t line =
+        static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n')) + 1;
     const std::size_t column = pos - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
     return std::to_string(line) + ":" + std::to_string(column);
 }
@@ -839,7 +844,9 @@ BOOST_AUTO_TEST_CASE(the_environment_sets_the_endpoint) {
     BOOST_TEST(no_file->tracing->exporter.endpoint == "http://collector:4318");
 
     // Over the file: the endpoint changes, the file's other keys stay. Empty counts as unset.
-    toolhost::test::write_file(file, R"({"tracing": {"otlp_endpoint": "http://127.0.0.1:4318/v1/traces", "service_name": "a", "sample_ratio": 0.5}})");
+    toolhost::test::write_file(
+        file,
+        R"({"tracing": {"otlp_endpoint": "http://127.0.0.1:4318/v1/traces", "service_name": "a", "sample_ratio": 0.5}})");
     auto over = toolhost::load_config(file, env_of({{"TOOLHOST_OTLP_ENDPOINT", "http://[::1]:9999/traces"}}));
     BOOST_TEST_REQUIRE(over.has_value());
     BOOST_TEST(over->tracing->exporter.endpoint == "http://[::1]:9999/traces");
@@ -859,7 +866,8 @@ BOOST_AUTO_TEST_CASE(the_environment_sets_the_endpoint) {
     auto bad = toolhost::load_config(file, env_of({{"TOOLHOST_OTLP_ENDPOINT", "https://collector"}}));
     BOOST_TEST_REQUIRE(bad.has_error());
     BOOST_TEST_REQUIRE(bad.error().size() == 1u);
-    BOOST_TEST(bad.error()[0].to_string().starts_with("environment:1:1: error: TOOLHOST_OTLP_ENDPOINT: https is not supported"),
+    BOOST_TEST(bad.error()[0].to_string().starts_with(
+                   "environment:1:1: error: TOOLHOST_OTLP_ENDPOINT: https is not supported"),
                bad.error()[0].to_string());
     BOOST_TEST(bad.error()[0].to_string().ends_with(", got \"https://collector\""), bad.error()[0].to_string());
 }
@@ -873,7 +881,8 @@ BOOST_AUTO_TEST_CASE(every_problem_is_located) {
         "    \"otlp_endpoint\": \"https://collector/v1/traces\",\n"
         "    \"service_name\": \"\",\n"
         "    \"sample_ratio\": 1.5,\n"
-        "    \"headers\": {\"Content-Type\": \"text/plain\", \"x-ok\": \"fine\", \"x-bad\": \"a\\r\\nb\", \"x-num\": 5},\n"
+        "    \"headers\": {\"Content-Type\": \"text/plain\", \"x-ok\": \"fine\", \"x-bad\": \"a\\r\\nb\", \"x-num\": "
+        "5},\n"
         "    \"max_queue\": 0,\n"
         "    \"max_batch\": \"many\",\n"
         "    \"flush_interval_ms\": 2.5,\n"
@@ -886,19 +895,24 @@ BOOST_AUTO_TEST_CASE(every_problem_is_located) {
     BOOST_TEST_REQUIRE(config.has_error());
     const std::string f = file.string() + ":";
     const std::vector<std::string> expected = {
-        f + at(text, "\"https://") + ": error: /tracing/otlp_endpoint: https is not supported; send to a collector on "
+        f + at(text, "\"https://") +
+            ": error: /tracing/otlp_endpoint: https is not supported; send to a collector on "
             "this machine or a sidecar that forwards over TLS, got \"https://collector/v1/traces\"",
         f + at(text, "\"\",") + ": error: /tracing/service_name: expected a non-empty string, got \"\"",
         f + at(text, "1.5") + ": error: /tracing/sample_ratio: expected a number from 0 to 1, got 1.5",
-        f + at(text, "\"Content-Type\"") + ": error: /tracing/headers/Content-Type: the exporter sets 'Content-Type' itself",
+        f + at(text, "\"Content-Type\"") +
+            ": error: /tracing/headers/Content-Type: the exporter sets 'Content-Type' itself",
         f + at(text, "\"a\\r") + ": error: /tracing/headers/x-bad: header values cannot contain control characters",
         f + at(text, "5}") + ": error: /tracing/headers/x-num: expected a string, got 5",
-        f + at(text, "0,\n    \"max_batch") + ": error: /tracing/max_queue: expected an integer from 1 to 1000000, got 0",
+        f + at(text, "0,\n    \"max_batch") +
+            ": error: /tracing/max_queue: expected an integer from 1 to 1000000, got 0",
         f + at(text, "\"many\"") + ": error: /tracing/max_batch: expected an integer from 1 to 1000000, got \"many\"",
         f + at(text, "2.5") + ": error: /tracing/flush_interval_ms: expected an integer from 1 to 3600000, got 2.5",
         f + at(text, "-1") + ": error: /tracing/request_timeout_ms: expected an integer from 1 to 3600000, got -1",
-        f + at(text, "\"exporter\"") + ": error: /tracing/exporter: unknown key 'exporter' (expected one of: "
-            "otlp_endpoint, service_name, sample_ratio, headers, max_queue, max_batch, flush_interval_ms, request_timeout_ms)",
+        f + at(text, "\"exporter\"") +
+            ": error: /tracing/exporter: unknown key 'exporter' (expected one of: "
+            "otlp_endpoint, service_name, sample_ratio, headers, max_queue, max_batch, flush_interval_ms, "
+            "request_timeout_ms)",
     };
     BOOST_TEST(messages(config.error()) == expected, boost::test_tools::per_element());
 
@@ -906,7 +920,7 @@ BOOST_AUTO_TEST_CASE(every_problem_is_located) {
     auto not_object = toolhost::load_config(file, env_of({}));
     BOOST_TEST_REQUIRE(not_object.has_error());
     BOOST_TEST(messages(not_object.error()) ==
-               std::vector<std::string>{file.string() + ":1:13: error: /tracing: expected an object, got an array"},
+                   std::vector<std::string>{file.string() + ":1:13: error: /tracing: expected an object, got an array"},
                boost::test_tools::per_element());
 }
 

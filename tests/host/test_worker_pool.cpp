@@ -34,8 +34,7 @@ using toolhost::worker_pool;
 namespace {
 
 using executor = worker_pool::executor_type;
-using tracked_executor =
-    decltype(asio::require(std::declval<executor>(), execution::outstanding_work.tracked));
+using tracked_executor = decltype(asio::require(std::declval<executor>(), execution::outstanding_work.tracked));
 
 // The properties Asio relies on, checked at compile time.
 static_assert(execution::is_executor<executor>::value);
@@ -233,7 +232,8 @@ BOOST_AUTO_TEST_CASE(dispatch_runs_inline_only_on_a_pool_thread) {
 
 BOOST_AUTO_TEST_CASE(tracked_executor_keeps_join_waiting) {
     worker_pool pool(2);
-    auto work = std::make_unique<tracked_executor>(asio::prefer(pool.get_executor(), execution::outstanding_work.tracked));
+    auto work =
+        std::make_unique<tracked_executor>(asio::prefer(pool.get_executor(), execution::outstanding_work.tracked));
     // Copies hold the pool too; a move transfers the hold; assignment swaps holds correctly.
     auto held = std::make_unique<tracked_executor>(*work);
     {
@@ -352,9 +352,7 @@ BOOST_AUTO_TEST_CASE(defer_from_a_worker_runs_with_others_parked) {
     worker_pool pool(2, std::chrono::nanoseconds(0));
     std::this_thread::sleep_for(10ms);
     std::promise<bool> done;
-    asio::post(pool, [&] {
-        asio::defer(pool, [&] { done.set_value(pool.get_executor().running_in_this_thread()); });
-    });
+    asio::post(pool, [&] { asio::defer(pool, [&] { done.set_value(pool.get_executor().running_in_this_thread()); }); });
     auto f = done.get_future();
     BOOST_TEST((f.wait_for(10s) == std::future_status::ready));
     BOOST_TEST(f.get());

@@ -86,8 +86,11 @@ toolhost::sdk::error error_of(F&& f) {
 }
 
 http_response text(int status, std::string body) {
-    return http_response{.status = status, .headers = {{"Content-Type", "text/plain"}}, .body = std::move(body),
-                         .hold = nullptr, .drop = false};
+    return http_response{.status = status,
+                         .headers = {{"Content-Type", "text/plain"}},
+                         .body = std::move(body),
+                         .hold = nullptr,
+                         .drop = false};
 }
 
 }  // namespace
@@ -234,7 +237,9 @@ BOOST_AUTO_TEST_CASE(connection_refused_is_unavailable) {
     const auto port = holder.local_endpoint().port();
 
     http::client c;
-    auto e = error_of([&] { c.send({.method = "GET", .url = "http://127.0.0.1:" + std::to_string(port) + "/", .headers = {}, .body = {}}); });
+    auto e = error_of([&] {
+        c.send({.method = "GET", .url = "http://127.0.0.1:" + std::to_string(port) + "/", .headers = {}, .body = {}});
+    });
     BOOST_TEST((e.code() == status::unavailable));
     BOOST_TEST(contains(e.what(), "cannot connect to http://127.0.0.1:" + std::to_string(port)), e.what());
 }
@@ -277,7 +282,8 @@ BOOST_AUTO_TEST_CASE(the_call_deadline_bounds_the_request) {
     });
     http::client c;  // 30 s request timeout
     fake_call call(100ms);
-    auto e = error_of([&] { c.send({.method = "GET", .url = server.url(), .headers = {}, .body = {}}, &call.context()); });
+    auto e =
+        error_of([&] { c.send({.method = "GET", .url = server.url(), .headers = {}, .body = {}}, &call.context()); });
     BOOST_TEST((e.code() == status::unavailable));
     BOOST_TEST(contains(e.what(), "timed out at the call's deadline"), e.what());
 }
@@ -292,7 +298,8 @@ BOOST_AUTO_TEST_CASE(cancelling_the_call_aborts_the_request) {
     http::client c;
     fake_call call;
     auto sent = std::async(std::launch::async, [&] {
-        return error_of([&] { c.send({.method = "GET", .url = server.url(), .headers = {}, .body = {}}, &call.context()); });
+        return error_of(
+            [&] { c.send({.method = "GET", .url = server.url(), .headers = {}, .body = {}}, &call.context()); });
     });
     BOOST_TEST_REQUIRE(server.wait_for_requests(1));  // the request is in the server: now cancel
     call.cancel();
@@ -300,7 +307,8 @@ BOOST_AUTO_TEST_CASE(cancelling_the_call_aborts_the_request) {
     BOOST_TEST((e.code() == status::cancelled));
     held->open();
 
-    auto before = error_of([&] { c.send({.method = "GET", .url = server.url(), .headers = {}, .body = {}}, &call.context()); });
+    auto before =
+        error_of([&] { c.send({.method = "GET", .url = server.url(), .headers = {}, .body = {}}, &call.context()); });
     BOOST_TEST((before.code() == status::cancelled));
     BOOST_TEST(server.request_count() == 1u);  // a call cancelled before sending sends nothing
 }
@@ -310,7 +318,12 @@ BOOST_AUTO_TEST_CASE(https_to_a_plain_http_server_fails_in_the_handshake) {
     http::client_options o;
     o.connect_timeout = 5s;
     http::client c(o);
-    auto e = error_of([&] { c.send({.method = "GET", .url = "https://127.0.0.1:" + std::to_string(server.port()) + "/", .headers = {}, .body = {}}); });
+    auto e = error_of([&] {
+        c.send({.method = "GET",
+                .url = "https://127.0.0.1:" + std::to_string(server.port()) + "/",
+                .headers = {},
+                .body = {}});
+    });
     BOOST_TEST((e.code() == status::unavailable));
     BOOST_TEST(contains(e.what(), "TLS handshake"), e.what());
 }
@@ -368,7 +381,11 @@ BOOST_AUTO_TEST_CASE(raise_for_status_names_the_request_and_passes_retry_after) 
             return res;
         }
         if (code == 302) {
-            http_response res{.status = 302, .headers = {{"Location", "http://elsewhere/"}}, .body = {}, .hold = nullptr, .drop = false};
+            http_response res{.status = 302,
+                              .headers = {{"Location", "http://elsewhere/"}},
+                              .body = {},
+                              .hold = nullptr,
+                              .drop = false};
             return res;
         }
         if (code == 422) return http_response::json(422, {{"message", "email: not an address"}});
@@ -376,7 +393,9 @@ BOOST_AUTO_TEST_CASE(raise_for_status_names_the_request_and_passes_retry_after) 
     });
     http::client c;
     auto fail = [&](int code, fake_call& call) {
-        auto res = c.send({.method = "PUT", .url = server.url() + "/" + std::to_string(code), .headers = {}, .body = "x"}, &call.context());
+        auto res =
+            c.send({.method = "PUT", .url = server.url() + "/" + std::to_string(code), .headers = {}, .body = "x"},
+                   &call.context());
         BOOST_TEST(res.status == code);
         return error_of([&] { http::raise_for_status(res, &call.context()); });
     };
@@ -437,7 +456,9 @@ BOOST_AUTO_TEST_CASE(a_held_response_does_not_block_other_requests) {
         return res;
     });
     http::client c;
-    auto slow = std::async(std::launch::async, [&] { return c.send({.method = "GET", .url = server.url() + "/slow", .headers = {}, .body = {}}); });
+    auto slow = std::async(std::launch::async, [&] {
+        return c.send({.method = "GET", .url = server.url() + "/slow", .headers = {}, .body = {}});
+    });
     BOOST_TEST_REQUIRE(server.wait_for_requests(1));
     BOOST_TEST(c.send({.method = "GET", .url = server.url() + "/fast", .headers = {}, .body = {}}).body == "/fast");
     held->open();
@@ -462,7 +483,9 @@ BOOST_AUTO_TEST_CASE(many_concurrent_clients) {
     std::vector<std::future<std::string>> results;
     for (int i = 0; i < 16; ++i)
         results.push_back(std::async(std::launch::async, [&c, &server, i] {
-            return c.send({.method = "GET", .url = server.url() + "/?i=" + std::to_string(i), .headers = {}, .body = {}}).body;
+            return c
+                .send({.method = "GET", .url = server.url() + "/?i=" + std::to_string(i), .headers = {}, .body = {}})
+                .body;
         }));
     for (int i = 0; i < 16; ++i) BOOST_TEST(results[static_cast<size_t>(i)].get() == std::to_string(i));
     BOOST_TEST(handled.load() == 16);

@@ -39,16 +39,17 @@ int main(int argc, char** argv) {
 
     toolhost::host host(std::move(*config));
     host.load_plugins();
-    const auto report = host.start({.concurrent = false, .fail_on_error = true, .only = std::vector<std::string>{"memory"}});
+    const auto report =
+        host.start({.concurrent = false, .fail_on_error = true, .only = std::vector<std::string>{"memory"}});
     if (!report.ok()) {
-        std::cerr << "memory_writer: the memory tool did not start: " << report.failed.front().second.to_string() << "\n";
+        std::cerr << "memory_writer: the memory tool did not start: " << report.failed.front().second.to_string()
+                  << "\n";
         return 2;
     }
 
     for (long n = 0; count == 0 || n < count; ++n) {
-        json::object args{{"session_id", "writers"},
-                          {"content", "entry " + std::to_string(n) + " from " + tag},
-                          {"kind", "message"}};
+        json::object args{
+            {"session_id", "writers"}, {"content", "entry " + std::to_string(n) + " from " + tag}, {"kind", "message"}};
         const auto r = host.call("memory", "store", std::move(args));
         if (!r) {
             std::cerr << "memory_writer: store " << n << " failed: " << r.error().to_string() << "\n";

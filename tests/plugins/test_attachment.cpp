@@ -165,7 +165,9 @@ std::string make_tar(const std::string& name, const std::string& content) {
     field(136, octal(0, 12));
     field(148, "        ");
     h[156] = '0';
-    field(257, std::string("ustar\0" "00", 8));
+    field(257, std::string("ustar\0"
+                           "00",
+                           8));
     unsigned sum = 0;
     for (unsigned char c : h) sum += c;
     field(148, octal(sum, 7) + std::string("\0 ", 2));
@@ -174,7 +176,9 @@ std::string make_tar(const std::string& name, const std::string& content) {
 }
 
 // gzip of the empty input: header, an empty final stored deflate block, CRC 0, size 0 (RFC 1952).
-std::string make_gzip() { return std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20); }
+std::string make_gzip() {
+    return std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
+}
 
 // A 1x1 PNG: signature, IHDR, IDAT (one zlib-compressed scanline) and IEND, each with its CRC.
 std::string make_png() {
@@ -233,8 +237,9 @@ BOOST_AUTO_TEST_CASE(markdown_csv_json_html_and_pdf) {
     BOOST_TEST(csv.at("mime_type") == "text/csv");
     BOOST_TEST(csv.at("format") == "csv");
     BOOST_TEST(csv.at("rows") == 4);
-    BOOST_TEST(csv.at("text") == "city | country | population\nUtrecht | Netherlands | 361966\n"
-                                 "Rotterdam, South Holland | Netherlands | 655468\nQuote \"inside\" | Nowhere | 1 2\n");
+    BOOST_TEST(csv.at("text") ==
+               "city | country | population\nUtrecht | Netherlands | 361966\n"
+               "Rotterdam, South Holland | Netherlands | 655468\nQuote \"inside\" | Nowhere | 1 2\n");
 
     auto js = env.ok_path(env.uploads / "order.json");
     BOOST_TEST(js.at("mime_type") == "application/json");
@@ -285,7 +290,9 @@ BOOST_AUTO_TEST_CASE(encodings_become_utf8) {
     auto utf16 = env.ok_path(env.upload("utf16.txt", std::string("\xFF\xFEh\0\xE9\0l\0l\0o\0\n\0", 14)));
     BOOST_TEST(utf16.at("charset") == "utf-16le");
     BOOST_TEST(utf16.at("text") == "héllo\n");
-    auto cp1252 = env.ok_path(env.upload("cp1252.txt", "\x93" "Caf\xE9\x94 costs 3 \x80 \x96 cheap\n"));
+    auto cp1252 = env.ok_path(env.upload("cp1252.txt",
+                                         "\x93"
+                                         "Caf\xE9\x94 costs 3 \x80 \x96 cheap\n"));
     BOOST_TEST(cp1252.at("charset") == "unknown-8bit");
     BOOST_TEST(cp1252.at("text") == "“Café” costs 3 € – cheap\n");
     auto bom = env.ok_path(env.upload("bom.txt", "\xEF\xBB\xBFplain"));
@@ -353,8 +360,10 @@ BOOST_AUTO_TEST_CASE(executables_scripts_and_archives_are_refused_whatever_their
         {"notes.txt", read_file(TOOLHOST_ATTACHMENT_PLUGIN), "executable file (application/x-sharedlib)"},
         {"readme.txt", "#!/bin/sh\nrm -rf ~\n", "script with a #! interpreter line"},
         {"data.csv", "#!/usr/bin/env python3\nprint('hi')\n", "script with a #! interpreter line"},
-        {"report.pdf", make_zip("inner.txt", "hello from inside the zip\n"), "archive or compressed file (application/zip)"},
-        {"photo.png", make_tar("inner.txt", "hello from inside the tar\n"), "archive or compressed file (application/x-tar)"},
+        {"report.pdf", make_zip("inner.txt", "hello from inside the zip\n"),
+         "archive or compressed file (application/zip)"},
+        {"photo.png", make_tar("inner.txt", "hello from inside the tar\n"),
+         "archive or compressed file (application/x-tar)"},
         {"letter.docx", make_gzip(), "archive or compressed file (application/gzip)"},
         {"table.csv", std::string("7z\xBC\xAF\x27\x1C\x00\x04", 8) + std::string(24, '\0'),
          "archive or compressed file (application/x-7z-compressed)"},
@@ -429,8 +438,8 @@ BOOST_AUTO_TEST_CASE(bad_arguments_name_the_field) {
 BOOST_AUTO_TEST_CASE(a_damaged_pdf_is_invalid_argument) {
     attachment_env env;
     env.start();
-    const auto e = env.fails({{"content", encode_base64("%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage\n")},
-                              {"filename", "broken.pdf"}});
+    const auto e = env.fails(
+        {{"content", encode_base64("%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage\n")}, {"filename", "broken.pdf"}});
     BOOST_TEST((e.code == status_code::invalid_argument), e.to_string());
     BOOST_TEST(contains(e.message, "content: the PDF"));
 }
@@ -453,8 +462,9 @@ BOOST_AUTO_TEST_CASE(pdf_extraction_reports_progress_and_can_be_cancelled) {
         BOOST_TEST(total == 2.0);
         signal.emit(boost::asio::cancellation_type::terminal);  // after the first page
     };
-    auto f = env.h().async_call("attachment", "process", json::object{{"path", (env.uploads / "doc.pdf").string()}},
-                                std::move(o), boost::asio::bind_cancellation_slot(signal.slot(), boost::asio::use_future));
+    auto f =
+        env.h().async_call("attachment", "process", json::object{{"path", (env.uploads / "doc.pdf").string()}},
+                           std::move(o), boost::asio::bind_cancellation_slot(signal.slot(), boost::asio::use_future));
     const auto r = f.get();
     BOOST_TEST_REQUIRE(!r.has_value());
     BOOST_TEST((r.error().code == status_code::cancelled), r.error().to_string());
@@ -472,10 +482,13 @@ BOOST_AUTO_TEST_CASE(concurrent_calls) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 6; ++t) {
         threads.emplace_back([&, t] {
-            const json::object zip_args{{"content", zip_b64}, {"filename", std::string(1, 'z').append(std::to_string(t))}};
+            const json::object zip_args{{"content", zip_b64},
+                                        {"filename", std::string(1, 'z').append(std::to_string(t))}};
             for (int i = 0; i < 10; ++i) {
-                auto pdf = env.h().call("attachment", "process", json::object{{"path", (env.uploads / "doc.pdf").string()}});
-                auto html = env.h().call("attachment", "process", json::object{{"path", (env.uploads / "page.html").string()}});
+                auto pdf =
+                    env.h().call("attachment", "process", json::object{{"path", (env.uploads / "doc.pdf").string()}});
+                auto html =
+                    env.h().call("attachment", "process", json::object{{"path", (env.uploads / "page.html").string()}});
                 auto zip = env.h().call("attachment", "process", zip_args);
                 if (!pdf || !contains(*pdf, "zebra crossing")) wrong.fetch_add(1);
                 if (!html || !contains(*html, "TW-4411")) wrong.fetch_add(1);
@@ -513,9 +526,11 @@ BOOST_AUTO_TEST_SUITE(indexing_through_the_host)
 BOOST_AUTO_TEST_CASE(processed_text_is_found_by_rag_search) {
     attachment_env env(/*with_rag=*/true);
     BOOST_TEST_REQUIRE(
-        env.start(env.base_config(), json::object{{"allowed_dirs", json::array{}}, {"index_on_start", json::array{}}}).ok());
+        env.start(env.base_config(), json::object{{"allowed_dirs", json::array{}}, {"index_on_start", json::array{}}})
+            .ok());
     fs::copy_file(data_dir / "two-pages.pdf", env.uploads / "doc.pdf");
-    const auto r = env.ok({{"path", (env.uploads / "doc.pdf").string()}, {"index", true}, {"tags", json::array{"upload"}}});
+    const auto r =
+        env.ok({{"path", (env.uploads / "doc.pdf").string()}, {"index", true}, {"tags", json::array{"upload"}}});
     const auto& index = r.at("index");
     BOOST_TEST(index.at("indexed") == true);
     BOOST_TEST(index.at("tool") == "rag");

@@ -30,14 +30,14 @@
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace toolhost;
+using toolhost::test::failed;
 using toolhost::test::gate;
 using toolhost::test::http_request;
 using toolhost::test::http_response;
 using toolhost::test::http_server;
-using toolhost::test::temp_dir;
-using toolhost::test::failed;
 using toolhost::test::ok;
 using toolhost::test::refused_port;
+using toolhost::test::temp_dir;
 
 namespace {
 
@@ -156,10 +156,12 @@ private:
             std::string text;
             for (auto key : {"name", "email", "company"})
                 if (c.at(key).is_string()) text += lower(std::string(c.at(key).as_string())) + "\n";
-            if (std::all_of(words.begin(), words.end(), [&](const auto& w) { return contains(text, w); })) hits.push_back(&c);
+            if (std::all_of(words.begin(), words.end(), [&](const auto& w) { return contains(text, w); }))
+                hits.push_back(&c);
         }
         std::sort(hits.begin(), hits.end(), [](const json::object* a, const json::object* b) {
-            const auto na = lower(std::string(a->at("name").as_string())), nb = lower(std::string(b->at("name").as_string()));
+            const auto na = lower(std::string(a->at("name").as_string())),
+                       nb = lower(std::string(b->at("name").as_string()));
             return na != nb ? na < nb : a->at("id").as_string() < b->at("id").as_string();
         });
         const size_t offset = std::stoul(r.query("offset").value_or("0"));
@@ -173,12 +175,14 @@ private:
     std::optional<http_response> apply(json::object& c, const json::object& fields) {
         json::object next = c;
         for (const auto& [key, value] : fields) next[key] = value;
-        if (!next.contains("name") || !next.at("name").is_string()) return error(422, "name: is required to create a customer");
+        if (!next.contains("name") || !next.at("name").is_string())
+            return error(422, "name: is required to create a customer");
         for (auto key : {"email", "phone"}) {
             if (!next.at(key).is_string()) continue;
             auto* other = find(key, next.at(key).as_string());
             if (other && other->at("id") != next.at("id"))
-                return error(409, std::string(key) + " already belongs to customer " + std::string(other->at("id").as_string()));
+                return error(
+                    409, std::string(key) + " already belongs to customer " + std::string(other->at("id").as_string()));
         }
         if (!next.at("tier").is_string()) next["tier"] = "standard";
         if (next != c) {
@@ -190,9 +194,9 @@ private:
 
     json::object blank(std::string id) {
         const auto now = now_text();
-        return json::object{{"id", std::move(id)}, {"name", nullptr}, {"email", nullptr}, {"phone", nullptr},
-                            {"company", nullptr},  {"tier", nullptr}, {"notes", nullptr}, {"created_at", now},
-                            {"updated_at", now}};
+        return json::object{{"id", std::move(id)}, {"name", nullptr},    {"email", nullptr},
+                            {"phone", nullptr},    {"company", nullptr}, {"tier", nullptr},
+                            {"notes", nullptr},    {"created_at", now},  {"updated_at", now}};
     }
 
     std::string next_id() {
@@ -230,15 +234,17 @@ private:
 
     http_response log(const std::string& id, const http_request& r) {
         const auto body = r.json().as_object();
-        const json::object fingerprint{{"customer_id", id},
-                                       {"channel", body.at("channel")},
-                                       {"summary", body.at("summary")},
-                                       {"outcome", body.at("outcome")},
-                                       {"occurred_at", body.contains("occurred_at") ? body.at("occurred_at") : nullptr}};
+        const json::object fingerprint{
+            {"customer_id", id},
+            {"channel", body.at("channel")},
+            {"summary", body.at("summary")},
+            {"outcome", body.at("outcome")},
+            {"occurred_at", body.contains("occurred_at") ? body.at("occurred_at") : nullptr}};
         const auto key = r.header("Idempotency-Key");
         if (key) {
             if (auto k = keys_.find(*key); k != keys_.end()) {
-                if (k->second.second != fingerprint) return error(409, "Idempotency-Key " + *key + " was used for other data");
+                if (k->second.second != fingerprint)
+                    return error(409, "Idempotency-Key " + *key + " was used for other data");
                 return http_response::json(200, interactions_[k->second.first]);
             }
         }
@@ -344,19 +350,33 @@ const std::vector<step>& scenario() {
         {"upsert", {{"id", "X-1"}, {"name", "External Id"}, {"company", "Elsewhere"}}, ""},
         {"get_customer", {{"phone", "+1 415 555 0102"}}, ""},
         {"log_interaction",
-         {{"customer_id", "C-1002"}, {"channel", "phone"}, {"summary", "Upgrade call"}, {"outcome", "resolved"},
-          {"occurred_at", "2025-04-01T12:00:00+02:00"}, {"idempotency_key", "k-1"}},
+         {{"customer_id", "C-1002"},
+          {"channel", "phone"},
+          {"summary", "Upgrade call"},
+          {"outcome", "resolved"},
+          {"occurred_at", "2025-04-01T12:00:00+02:00"},
+          {"idempotency_key", "k-1"}},
          ""},
         {"log_interaction",
-         {{"customer_id", "C-1002"}, {"channel", "phone"}, {"summary", "Upgrade call"}, {"outcome", "resolved"},
-          {"occurred_at", "2025-04-01T12:00:00+02:00"}, {"idempotency_key", "k-1"}},
+         {{"customer_id", "C-1002"},
+          {"channel", "phone"},
+          {"summary", "Upgrade call"},
+          {"outcome", "resolved"},
+          {"occurred_at", "2025-04-01T12:00:00+02:00"},
+          {"idempotency_key", "k-1"}},
          ""},
         {"log_interaction",
-         {{"customer_id", "C-1002"}, {"channel", "chat"}, {"summary", "Follow-up"}, {"outcome", "follow_up"},
+         {{"customer_id", "C-1002"},
+          {"channel", "chat"},
+          {"summary", "Follow-up"},
+          {"outcome", "follow_up"},
           {"occurred_at", "2025-04-02T08:00:00Z"}},
          "req-7"},
         {"log_interaction",
-         {{"customer_id", "C-1002"}, {"channel", "chat"}, {"summary", "Follow-up"}, {"outcome", "follow_up"},
+         {{"customer_id", "C-1002"},
+          {"channel", "chat"},
+          {"summary", "Follow-up"},
+          {"outcome", "follow_up"},
           {"occurred_at", "2025-04-02T08:00:00Z"}},
          "req-7"},
         {"recent_interactions", {{"customer_id", "C-1002"}, {"limit", 5}}, ""},
@@ -371,8 +391,12 @@ const std::vector<step>& scenario() {
          {{"customer_id", "C-9999"}, {"channel", "chat"}, {"summary", "x"}, {"outcome", "resolved"}},
          ""},
         {"log_interaction",
-         {{"customer_id", "C-1002"}, {"channel", "phone"}, {"summary", "Different"}, {"outcome", "resolved"},
-          {"occurred_at", "2025-04-01T12:00:00+02:00"}, {"idempotency_key", "k-1"}},
+         {{"customer_id", "C-1002"},
+          {"channel", "phone"},
+          {"summary", "Different"},
+          {"outcome", "resolved"},
+          {"occurred_at", "2025-04-01T12:00:00+02:00"},
+          {"idempotency_key", "k-1"}},
          ""},
         {"recent_interactions", {{"customer_id", "C-9999"}}, ""},
         // after the failures, nothing changed
@@ -456,7 +480,7 @@ BOOST_AUTO_TEST_CASE(the_scenario_gives_the_same_results) {
     BOOST_TEST(r[18].at("interactions").as_array().size() == 3u);
     BOOST_TEST(r[18].at("interactions").at(0).at("summary") == "Follow-up");  // newest first
     BOOST_TEST(r[19].at("interactions").at(0).at("summary") == "Thanked the team for the quick rate limit change.");
-    const std::vector<std::string> errors = {"NOT_FOUND", "NOT_FOUND",     "ALREADY_EXISTS", "ALREADY_EXISTS",
+    const std::vector<std::string> errors = {"NOT_FOUND",        "NOT_FOUND", "ALREADY_EXISTS", "ALREADY_EXISTS",
                                              "INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "NOT_FOUND"};
     for (size_t i = 0; i < errors.size(); ++i)
         BOOST_TEST(r[20 + i] == json::value(json::object{{"error", errors[i]}}), "step " << 20 + i);
@@ -513,17 +537,38 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_field) {
         {"upsert", {{"id", "C-1001"}, {"name", nullptr}}, "name"},
         {"upsert", {{"id", "C-1001"}, {"name", "   "}}, "name"},
         {"upsert", {{"email", "a@@b.example"}, {"name", "X"}}, "email"},
-        {"log_interaction", {{"customer_id", "C-1001"}, {"channel", "pigeon"}, {"summary", "x"}, {"outcome", "resolved"}}, "channel"},
-        {"log_interaction", {{"customer_id", "C-1001"}, {"channel", "chat"}, {"summary", "x"}, {"outcome", "resolved"}, {"occurred_at", "yesterday"}}, "occurred_at"},
-        {"log_interaction", {{"customer_id", "C-1001"}, {"channel", "chat"}, {"summary", "x"}, {"outcome", "resolved"}, {"occurred_at", "2025-02-30T10:00:00Z"}}, "occurred_at"},
-        {"log_interaction", {{"customer_id", "C-1001"}, {"channel", "chat"}, {"summary", "x"}, {"outcome", "resolved"}, {"occurred_at", "2025-02-03T10:00:00"}}, "occurred_at"},
+        {"log_interaction",
+         {{"customer_id", "C-1001"}, {"channel", "pigeon"}, {"summary", "x"}, {"outcome", "resolved"}},
+         "channel"},
+        {"log_interaction",
+         {{"customer_id", "C-1001"},
+          {"channel", "chat"},
+          {"summary", "x"},
+          {"outcome", "resolved"},
+          {"occurred_at", "yesterday"}},
+         "occurred_at"},
+        {"log_interaction",
+         {{"customer_id", "C-1001"},
+          {"channel", "chat"},
+          {"summary", "x"},
+          {"outcome", "resolved"},
+          {"occurred_at", "2025-02-30T10:00:00Z"}},
+         "occurred_at"},
+        {"log_interaction",
+         {{"customer_id", "C-1001"},
+          {"channel", "chat"},
+          {"summary", "x"},
+          {"outcome", "resolved"},
+          {"occurred_at", "2025-02-03T10:00:00"}},
+         "occurred_at"},
         {"search", {{"query", "a b c d e f g h i"}}, "query"},
         {"search", {{"limit", 1000}}, "limit"},
         {"recent_interactions", {{"customer_id", "C-1001"}, {"limit", 0}}, "limit"},
     };
     for (const auto& c : cases) {
         auto e = failed(h->call("crm", c.op, c.args));
-        BOOST_TEST((e.code == status_code::invalid_argument), c.op << " " << json::serialize(c.args) << ": " << e.to_string());
+        BOOST_TEST((e.code == status_code::invalid_argument),
+                   c.op << " " << json::serialize(c.args) << ": " << e.to_string());
         BOOST_TEST(contains(e.message, c.field), c.op << " " << json::serialize(c.args) << ": " << e.message);
     }
     BOOST_TEST(customer_total(*h) == 10);
@@ -547,7 +592,9 @@ BOOST_AUTO_TEST_CASE(search_treats_wildcards_as_text) {
     for (const char* q : {"%", "_", "a%", "\\"})
         BOOST_TEST(ok(h->call("crm", "search", json::object{{"query", q}})).at("total").as_int64() == 0, q);
     BOOST_TEST(ok(h->call("crm", "search", json::object{{"query", "berners-lee"}})).at("total").as_int64() == 1);
-    BOOST_TEST(ok(h->call("crm", "search", json::object{{"query", "'; DROP TABLE customers; --"}})).at("total").as_int64() == 0);
+    BOOST_TEST(
+        ok(h->call("crm", "search", json::object{{"query", "'; DROP TABLE customers; --"}})).at("total").as_int64() ==
+        0);
     BOOST_TEST(customer_total(*h) == 10);
 }
 
@@ -568,7 +615,8 @@ BOOST_AUTO_TEST_CASE(a_refused_upsert_changes_nothing) {
     const auto before_1001 = ok(h->call("crm", "get_customer", json::object{{"id", "C-1001"}}));
     const auto before_1002 = ok(h->call("crm", "get_customer", json::object{{"id", "C-1002"}}));
     // The name would change, but the e-mail address is taken: the whole update is refused.
-    auto e = failed(h->call("crm", "upsert", json::object{{"id", "C-1001"}, {"name", "Renamed"}, {"email", "grace@cobol.example"}}));
+    auto e = failed(h->call("crm", "upsert",
+                            json::object{{"id", "C-1001"}, {"name", "Renamed"}, {"email", "grace@cobol.example"}}));
     BOOST_TEST((e.code == status_code::already_exists));
     BOOST_TEST(e.message == "email 'grace@cobol.example' already belongs to customer C-1002");
     BOOST_TEST(ok(h->call("crm", "get_customer", json::object{{"id", "C-1001"}})) == before_1001);
@@ -579,9 +627,11 @@ BOOST_AUTO_TEST_CASE(concurrent_logs_with_one_key_record_one_interaction) {
     crm_env env;
     auto h = env.start();
     std::vector<std::future<call_result>> calls;
-    const json::object args{{"customer_id", "C-1006"}, {"channel", "email"}, {"summary", "Renewal"}, {"outcome", "follow_up"}};
+    const json::object args{
+        {"customer_id", "C-1006"}, {"channel", "email"}, {"summary", "Renewal"}, {"outcome", "follow_up"}};
     for (int i = 0; i < 12; ++i)
-        calls.push_back(h->async_call("crm", "log_interaction", args, with_request_id("same-request"), boost::asio::use_future));
+        calls.push_back(
+            h->async_call("crm", "log_interaction", args, with_request_id("same-request"), boost::asio::use_future));
     std::set<std::string> ids;
     int created = 0;
     for (auto& f : calls) {
@@ -603,9 +653,10 @@ BOOST_AUTO_TEST_CASE(a_locked_database_is_unavailable_and_loses_nothing) {
     BOOST_TEST_REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
     auto e = failed(h->call("crm", "upsert", json::object{{"email", "new@x.example"}, {"name", "New"}}));
     BOOST_TEST((e.code == status_code::unavailable), e.to_string());
-    e = failed(h->call("crm", "log_interaction",
-                       json::object{{"customer_id", "C-1001"}, {"channel", "chat"}, {"summary", "x"}, {"outcome", "resolved"}},
-                       with_request_id("locked-1")));
+    e = failed(
+        h->call("crm", "log_interaction",
+                json::object{{"customer_id", "C-1001"}, {"channel", "chat"}, {"summary", "x"}, {"outcome", "resolved"}},
+                with_request_id("locked-1")));
     BOOST_TEST((e.code == status_code::unavailable), e.to_string());
     BOOST_TEST(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(other);
@@ -634,7 +685,9 @@ BOOST_AUTO_TEST_CASE(data_survives_a_restart) {
         ok(h->call("crm", "upsert", json::object{{"email", "kept@x.example"}, {"name", "Kept"}}));
     }
     auto h = env.start();
-    BOOST_TEST(ok(h->call("crm", "get_customer", json::object{{"email", "kept@x.example"}})).at("customer").at("name") == "Kept");
+    BOOST_TEST(
+        ok(h->call("crm", "get_customer", json::object{{"email", "kept@x.example"}})).at("customer").at("name") ==
+        "Kept");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -651,8 +704,10 @@ BOOST_AUTO_TEST_CASE(requests_follow_the_contract) {
     call_options o;
     o.request_id = "req-h";
     o.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    ok(h->call("crm", "log_interaction",
-               json::object{{"customer_id", "C-1001"}, {"channel", "chat"}, {"summary", "hello"}, {"outcome", "resolved"}}, o));
+    ok(h->call(
+        "crm", "log_interaction",
+        json::object{{"customer_id", "C-1001"}, {"channel", "chat"}, {"summary", "hello"}, {"outcome", "resolved"}},
+        o));
     ok(h->call("crm", "get_customer", json::object{{"email", "Ada@Analytical.example"}}));
     ok(h->call("crm", "search", json::object{{"query", "a&b=c"}, {"limit", 3}, {"offset", 2}}));
     auto seen = server.requests();
@@ -694,10 +749,11 @@ BOOST_AUTO_TEST_CASE(http_statuses_map_to_fitting_codes) {
         status_code code;
     };
     const std::vector<expectation> table = {
-        {400, status_code::invalid_argument}, {422, status_code::invalid_argument}, {401, status_code::unauthenticated},
-        {403, status_code::permission_denied}, {404, status_code::not_found},       {409, status_code::already_exists},
-        {429, status_code::unavailable},       {500, status_code::unavailable},     {502, status_code::unavailable},
-        {503, status_code::unavailable},
+        {400, status_code::invalid_argument}, {422, status_code::invalid_argument},
+        {401, status_code::unauthenticated},  {403, status_code::permission_denied},
+        {404, status_code::not_found},        {409, status_code::already_exists},
+        {429, status_code::unavailable},      {500, status_code::unavailable},
+        {502, status_code::unavailable},      {503, status_code::unavailable},
     };
     std::atomic<int> answer{200};
     http_server server([&](const http_request&) {
@@ -741,7 +797,8 @@ BOOST_AUTO_TEST_CASE(the_host_retries_a_503_and_succeeds) {
         return service(r);
     });
     crm_env env;
-    auto h = env.start(rest_config(server), {{"retry", {{"max_attempts", 3}, {"initial_backoff_ms", 1}, {"max_backoff_ms", 2}}}});
+    auto h = env.start(rest_config(server),
+                       {{"retry", {{"max_attempts", 3}, {"initial_backoff_ms", 1}, {"max_backoff_ms", 2}}}});
     auto c = ok(h->call("crm", "get_customer", json::object{{"id", "C-1004"}})).at("customer");
     BOOST_TEST(c.at("name") == "Katherine Johnson");
     BOOST_TEST(server.request_count() == 2u);
@@ -757,8 +814,10 @@ BOOST_AUTO_TEST_CASE(a_retried_log_interaction_is_stored_once) {
         return res;
     });
     crm_env env;
-    auto h = env.start(rest_config(server), {{"retry", {{"max_attempts", 3}, {"initial_backoff_ms", 1}, {"max_backoff_ms", 2}}}});
-    const json::object args{{"customer_id", "C-1009"}, {"channel", "chat"}, {"summary", "lost answer"}, {"outcome", "resolved"}};
+    auto h = env.start(rest_config(server),
+                       {{"retry", {{"max_attempts", 3}, {"initial_backoff_ms", 1}, {"max_backoff_ms", 2}}}});
+    const json::object args{
+        {"customer_id", "C-1009"}, {"channel", "chat"}, {"summary", "lost answer"}, {"outcome", "resolved"}};
     auto r = ok(h->call("crm", "log_interaction", args, with_request_id("req-lost")));
     BOOST_TEST(!r.at("created").as_bool());  // the retry got the interaction of the first attempt
     auto recent = ok(h->call("crm", "recent_interactions", json::object{{"customer_id", "C-1009"}}));
@@ -795,9 +854,9 @@ BOOST_AUTO_TEST_CASE(a_service_that_breaks_the_contract_is_internal) {
     std::atomic<int> mode{0};
     http_server server([&](const http_request&) {
         switch (mode.load()) {
-            case 0: return http_response{.status = 200, .headers = {}, .body = "<html>", .hold = nullptr, .drop = false};
-            case 1: return http_response::json(200, {{"name", "no id"}});
-            default: return http_response::json(200, json::array{1, 2});
+        case 0: return http_response{.status = 200, .headers = {}, .body = "<html>", .hold = nullptr, .drop = false};
+        case 1: return http_response::json(200, {{"name", "no id"}});
+        default: return http_response::json(200, json::array{1, 2});
         }
     });
     crm_env env;
@@ -818,7 +877,9 @@ BOOST_AUTO_TEST_CASE(configuration_errors_name_the_key) {
     e = env.start_failure({{"backend", "rest"}, {"rest", {{"base_url", "ftp://crm.example"}}}});
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(contains(e.message, "config/rest/base_url"), e.message);
-    e = env.start_failure({{"backend", "rest"}, {"rest", {{"base_url", "http://127.0.0.1:1"}, {"bearer_token_env", "TOOLHOST_TEST_NO_SUCH_VAR"}}}});
+    e = env.start_failure(
+        {{"backend", "rest"},
+         {"rest", {{"base_url", "http://127.0.0.1:1"}, {"bearer_token_env", "TOOLHOST_TEST_NO_SUCH_VAR"}}}});
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(contains(e.message, "TOOLHOST_TEST_NO_SUCH_VAR"), e.message);
 }

@@ -24,14 +24,14 @@
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace toolhost;
+using toolhost::test::failed;
 using toolhost::test::gate;
 using toolhost::test::http_request;
 using toolhost::test::http_response;
 using toolhost::test::http_server;
-using toolhost::test::temp_dir;
-using toolhost::test::failed;
 using toolhost::test::ok;
 using toolhost::test::refused_port;
+using toolhost::test::temp_dir;
 
 namespace {
 
@@ -213,7 +213,8 @@ BOOST_AUTO_TEST_CASE(bad_input_names_the_field) {
     auto e = failed(h->call("escalation", "evaluate", json::object{}));
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(contains(e.message, "message"), e.message);
-    e = failed(h->call("escalation", "evaluate", json::object{{"message", "hi"}, {"context", {{"failed_attempts", -1}}}}));
+    e = failed(
+        h->call("escalation", "evaluate", json::object{{"message", "hi"}, {"context", {{"failed_attempts", -1}}}}));
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(contains(e.message, "failed_attempts"), e.message);
     e = failed(h->call("escalation", "evaluate",
@@ -233,7 +234,8 @@ BOOST_AUTO_TEST_CASE(a_configuration_that_cannot_work_fails_start_up_naming_the_
     e = env.start_failure(webhook("ftp://example.com/hook"));
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(contains(e.message, "config/webhook/url"), e.message);
-    e = env.start_failure({{"webhook", {{"url", "http://127.0.0.1:1/"}, {"bearer_token_env", "TOOLHOST_TEST_SURELY_UNSET_VAR"}}}});
+    e = env.start_failure(
+        {{"webhook", {{"url", "http://127.0.0.1:1/"}, {"bearer_token_env", "TOOLHOST_TEST_SURELY_UNSET_VAR"}}}});
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(contains(e.message, "TOOLHOST_TEST_SURELY_UNSET_VAR"), e.message);
 }
@@ -331,7 +333,8 @@ BOOST_AUTO_TEST_CASE(bad_ticket_input_names_the_field) {
     e = failed(h->call("escalation", "create_ticket", json::object{{"customer", "  "}, {"subject", "x"}}));
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(e.message == "customer: must not be blank");
-    e = failed(h->call("escalation", "create_ticket", json::object{{"customer", "C"}, {"subject", "x"}, {"priority", "asap"}}));
+    e = failed(h->call("escalation", "create_ticket",
+                       json::object{{"customer", "C"}, {"subject", "x"}, {"priority", "asap"}}));
     BOOST_TEST((e.code == status_code::invalid_argument));
     BOOST_TEST(contains(e.message, "priority"), e.message);
     e = failed(h->call("escalation", "list_tickets", json::object{{"limit", 0}}));
@@ -348,7 +351,8 @@ BOOST_AUTO_TEST_CASE(status_workflow) {
     auto h = env.start({{"sample_data", false}});
     ok(h->call("escalation", "create_ticket", new_ticket()));
     auto move = [&](const char* to) {
-        return h->call("escalation", "update_status", json::object{{"id", 1}, {"status", to}, {"note", std::string("to ") + to}});
+        return h->call("escalation", "update_status",
+                       json::object{{"id", 1}, {"status", to}, {"note", std::string("to ") + to}});
     };
     auto r = ok(move("in_progress"));
     BOOST_TEST(r.at("changed").as_bool());
@@ -638,8 +642,9 @@ BOOST_AUTO_TEST_CASE(without_a_key_the_hosts_retries_still_open_one_ticket) {
     escalation_env env;
     // Three attempts, no explicit key: the host's request id (the same for every attempt) is the
     // key, so each retry finds the ticket the first attempt stored and only retries the webhook.
-    auto h = env.start(webhook(port.url() + "/hook"),
-                       json::object{{"retry", json::object{{"max_attempts", 3}, {"initial_backoff_ms", 1}, {"max_backoff_ms", 1}}}});
+    auto h = env.start(
+        webhook(port.url() + "/hook"),
+        json::object{{"retry", json::object{{"max_attempts", 3}, {"initial_backoff_ms", 1}, {"max_backoff_ms", 1}}}});
     auto e = failed(h->call("escalation", "create_ticket", new_ticket()));
     BOOST_TEST((e.code == status_code::unavailable));
     BOOST_TEST(ticket_count(*h) == 1);

@@ -85,7 +85,8 @@ struct memory_env {
     std::unique_ptr<toolhost::host> start(json::object tool_config = {}, unsigned threads = 4) const {
         auto h = std::make_unique<toolhost::host>(config(std::move(tool_config), threads));
         h->load_plugins();
-        const auto report = h->start({.concurrent = false, .fail_on_error = false, .only = std::vector<std::string>{"memory"}});
+        const auto report =
+            h->start({.concurrent = false, .fail_on_error = false, .only = std::vector<std::string>{"memory"}});
         BOOST_TEST_REQUIRE(report.ok(), (report.ok() ? "" : report.failed.front().second.to_string()));
         return h;
     }
@@ -94,14 +95,14 @@ struct memory_env {
     toolhost::tool_error start_error(json::object tool_config) const {
         toolhost::host h(config(std::move(tool_config), 2));
         h.load_plugins();
-        const auto report = h.start({.concurrent = false, .fail_on_error = false, .only = std::vector<std::string>{"memory"}});
+        const auto report =
+            h.start({.concurrent = false, .fail_on_error = false, .only = std::vector<std::string>{"memory"}});
         BOOST_TEST_REQUIRE(report.failed.size() == 1u);
         return report.failed.front().second;
     }
 };
 
-json::value ok(toolhost::host& h, const std::string& op, json::object args,
-               toolhost::call_options options = {}) {
+json::value ok(toolhost::host& h, const std::string& op, json::object args, toolhost::call_options options = {}) {
     const auto r = h.call("memory", op, std::move(args), std::move(options));
     BOOST_TEST_REQUIRE(r.has_value(), op << " failed: " << (r ? "" : r.error().to_string()));
     return json::parse(*r);
@@ -279,8 +280,8 @@ BOOST_AUTO_TEST_CASE(weights_are_scaled_to_sum_to_one) {
 
 BOOST_AUTO_TEST_CASE(relevance_is_relative_to_the_best_match_and_ties_prefer_newer) {
     const auto w = mem::weights::normalized(1, 1, 1);
-    const std::vector<mem::candidate> c{{1, 4.0, t0, 0.5}, {2, 1.0, t0, 0.5}, {3, 4.0, t0 - hour, 0.5},
-                                        {4, 4.0, t0, 0.5}};
+    const std::vector<mem::candidate> c{
+        {1, 4.0, t0, 0.5}, {2, 1.0, t0, 0.5}, {3, 4.0, t0 - hour, 0.5}, {4, 4.0, t0, 0.5}};
     const auto r = mem::rank(c, w, t0, 1.0 * hour, 3);
     BOOST_TEST_REQUIRE(r.size() == 3u);
     BOOST_TEST(r[0].id == 4);  // same score as 1: the larger id (stored later) first
@@ -325,8 +326,12 @@ BOOST_AUTO_TEST_CASE(store_then_get_returns_what_was_stored) {
     memory_env env;
     auto h = env.start();
     const auto stored = ok(*h, "store",
-                           {{"session_id", "s1"}, {"content", "Ada prefers window seats"}, {"kind", "preference"},
-                            {"importance", 0.75}, {"created_at", "2024-05-01T14:00:00+02:00"}, {"ttl_seconds", 3600},
+                           {{"session_id", "s1"},
+                            {"content", "Ada prefers window seats"},
+                            {"kind", "preference"},
+                            {"importance", 0.75},
+                            {"created_at", "2024-05-01T14:00:00+02:00"},
+                            {"ttl_seconds", 3600},
                             {"metadata", {{"source", "chat"}, {"turn", 3}}}});
     BOOST_TEST(stored.at("replayed").as_bool() == false);
     const auto got = ok(*h, "get", {{"id", stored.at("id")}, {"now", at(t0 + 1000)}});
@@ -373,7 +378,9 @@ BOOST_AUTO_TEST_SUITE(idempotency)
 BOOST_AUTO_TEST_CASE(the_same_key_stores_once_and_replays_the_first_memory) {
     memory_env env;
     auto h = env.start();
-    const json::object args{{"session_id", "s"}, {"content", "remember me"}, {"idempotency_key", "turn-7"},
+    const json::object args{{"session_id", "s"},
+                            {"content", "remember me"},
+                            {"idempotency_key", "turn-7"},
                             {"metadata", {{"a", 1}, {"b", 2}}}};
     const auto first = ok(*h, "store", args);
     json::object again = args;
@@ -397,10 +404,10 @@ BOOST_AUTO_TEST_CASE(reusing_a_key_for_a_different_memory_is_invalid_and_changes
     auto h = env.start();
     store(*h, {{"session_id", "s"}, {"content", "first"}, {"idempotency_key", "k"}});
     const auto before = dump(env.database());
-    for (const json::object& changed : {json::object{{"content", "second"}}, json::object{{"importance", 0.9}},
-                                        json::object{{"kind", "summary"}}, json::object{{"ttl_seconds", 60}},
-                                        json::object{{"metadata", {{"x", 1}}}},
-                                        json::object{{"created_at", "2001-01-01T00:00:00Z"}}}) {
+    for (const json::object& changed :
+         {json::object{{"content", "second"}}, json::object{{"importance", 0.9}}, json::object{{"kind", "summary"}},
+          json::object{{"ttl_seconds", 60}}, json::object{{"metadata", {{"x", 1}}}},
+          json::object{{"created_at", "2001-01-01T00:00:00Z"}}}) {
         json::object args{{"session_id", "s"}, {"content", "first"}, {"idempotency_key", "k"}};
         for (const auto& [k, v] : changed) args[k] = v;
         const auto e = fails(*h, "store", args);
@@ -414,8 +421,11 @@ BOOST_AUTO_TEST_CASE(an_expired_memory_gives_up_its_key) {
     memory_env env;
     auto h = env.start();
     // Created in 2024 with a one-minute TTL: expired by the real clock.
-    const auto old_id = store(*h, {{"session_id", "s"}, {"content", "old"}, {"idempotency_key", "k"},
-                                   {"created_at", at(t0)}, {"ttl_seconds", 60}});
+    const auto old_id = store(*h, {{"session_id", "s"},
+                                   {"content", "old"},
+                                   {"idempotency_key", "k"},
+                                   {"created_at", at(t0)},
+                                   {"ttl_seconds", 60}});
     const auto fresh = ok(*h, "store", {{"session_id", "s"}, {"content", "new"}, {"idempotency_key", "k"}});
     BOOST_TEST(fresh.at("replayed").as_bool() == false);
     BOOST_TEST(fresh.at("id").as_int64() != old_id);
@@ -456,9 +466,12 @@ BOOST_AUTO_TEST_SUITE(recall)
 BOOST_AUTO_TEST_CASE(scores_are_the_documented_blend_of_their_components) {
     memory_env env;
     auto h = env.start();  // default weights 0.6 / 0.25 / 0.15, half-life 7 days
-    const auto a = store(*h, {{"session_id", "s"}, {"content", "coffee in the morning"}, {"importance", 0.2},
-                              {"created_at", at(t0 - day)}});
-    const auto b = store(*h, {{"session_id", "s"}, {"content", "the coffee shop on the corner"}, {"importance", 0.9},
+    const auto a = store(
+        *h,
+        {{"session_id", "s"}, {"content", "coffee in the morning"}, {"importance", 0.2}, {"created_at", at(t0 - day)}});
+    const auto b = store(*h, {{"session_id", "s"},
+                              {"content", "the coffee shop on the corner"},
+                              {"importance", 0.9},
                               {"created_at", at(t0 - 7 * day)}});
     store(*h, {{"session_id", "s"}, {"content", "tea at five"}, {"importance", 1.0}, {"created_at", at(t0)}});
 
@@ -476,7 +489,8 @@ BOOST_AUTO_TEST_CASE(scores_are_the_documented_blend_of_their_components) {
         const auto& c = m.at("components");
         const double rel = c.at("relevance").to_number<double>(), rec = c.at("recency").to_number<double>(),
                      imp = c.at("importance").to_number<double>();
-        const double expected = w.at("relevance").to_number<double>() * rel + w.at("recency").to_number<double>() * rec +
+        const double expected = w.at("relevance").to_number<double>() * rel +
+                                w.at("recency").to_number<double>() * rec +
                                 w.at("importance").to_number<double>() * imp;
         BOOST_TEST(m.at("score").to_number<double>() == expected, boost::test_tools::tolerance(1e-12));
         BOOST_TEST(imp == m.at("importance").to_number<double>());
@@ -494,7 +508,8 @@ BOOST_AUTO_TEST_CASE(the_configured_weights_decide_the_order) {
     const json::array memories{
         json::object{{"content", "coffee coffee coffee"}, {"importance", 0.1}, {"created_at", at(t0 - 30 * day)}},
         json::object{{"content", "coffee with a long story about many other unrelated things and places"},
-                     {"importance", 0.9}, {"created_at", at(t0 - 10 * day)}},
+                     {"importance", 0.9},
+                     {"created_at", at(t0 - 10 * day)}},
         json::object{{"content", "a coffee today"}, {"importance", 0.5}, {"created_at", at(t0)}}};
     const auto order_with = [&](double rel, double rec, double imp) {
         temp_dir scratch;
@@ -518,18 +533,21 @@ BOOST_AUTO_TEST_CASE(the_configured_weights_decide_the_order) {
 
 BOOST_AUTO_TEST_CASE(an_empty_query_recalls_by_recency_and_importance) {
     memory_env env;
-    auto h = env.start({{"weights", {{"relevance", 5}, {"recency", 1}, {"importance", 1}}},
-                        {"recency_half_life_seconds", 86400}});
-    const auto old_important = store(*h, {{"session_id", "s"}, {"content", "old but vital"}, {"importance", 1.0},
-                                          {"created_at", at(t0 - 3 * day)}});
-    const auto new_trivial = store(*h, {{"session_id", "s"}, {"content", "new and trivial"}, {"importance", 0.0},
-                                        {"created_at", at(t0)}});
-    const auto middle = store(*h, {{"session_id", "s"}, {"content", "yesterday, fairly important"},
-                                   {"importance", 0.6}, {"created_at", at(t0 - day)}});
+    auto h = env.start(
+        {{"weights", {{"relevance", 5}, {"recency", 1}, {"importance", 1}}}, {"recency_half_life_seconds", 86400}});
+    const auto old_important = store(
+        *h, {{"session_id", "s"}, {"content", "old but vital"}, {"importance", 1.0}, {"created_at", at(t0 - 3 * day)}});
+    const auto new_trivial =
+        store(*h, {{"session_id", "s"}, {"content", "new and trivial"}, {"importance", 0.0}, {"created_at", at(t0)}});
+    const auto middle = store(*h, {{"session_id", "s"},
+                                   {"content", "yesterday, fairly important"},
+                                   {"importance", 0.6},
+                                   {"created_at", at(t0 - day)}});
     // scores (relevance 0): new 1/7*1 + 0 = .143; middle (.5 + .6)/7 = .157; old (.125 + 1)/7 = .161
     const auto r = ok(*h, "recall", {{"session_id", "s"}, {"now", at(t0)}});
     BOOST_TEST(ids_of(r) == (std::vector<int64_t>{old_important, middle, new_trivial}));
-    for (const auto& m : r.at("memories").as_array()) BOOST_TEST(m.at("components").at("relevance").to_number<double>() == 0.0);
+    for (const auto& m : r.at("memories").as_array())
+        BOOST_TEST(m.at("components").at("relevance").to_number<double>() == 0.0);
     BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "   "}, {"now", at(t0)}, {"limit", 1}})) ==
                std::vector<int64_t>{old_important});
 }
@@ -538,7 +556,8 @@ BOOST_AUTO_TEST_CASE(filters_by_session_and_kind_and_reads_operators_as_words) {
     memory_env env;
     auto h = env.start();
     const auto fact = store(*h, {{"session_id", "s"}, {"content", "Lisbon trip in June"}, {"kind", "fact"}});
-    const auto summary = store(*h, {{"session_id", "s"}, {"content", "Summary: Lisbon, June, Alfama"}, {"kind", "summary"}});
+    const auto summary =
+        store(*h, {{"session_id", "s"}, {"content", "Summary: Lisbon, June, Alfama"}, {"kind", "summary"}});
     store(*h, {{"session_id", "other"}, {"content", "Lisbon for someone else"}});
 
     auto ids = ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "lisbon"}}));
@@ -574,18 +593,22 @@ BOOST_AUTO_TEST_SUITE(expiry_list_forget_prune)
 BOOST_AUTO_TEST_CASE(expired_memories_are_never_returned_even_before_prune) {
     memory_env env;
     auto h = env.start();
-    const auto id = store(*h, {{"session_id", "s"}, {"content", "parking spot B12"}, {"created_at", at(t0)}, {"ttl_seconds", 3600}});
-    const auto keep = store(*h, {{"session_id", "s"}, {"content", "parking is free on Sundays"}, {"created_at", at(t0)}});
+    const auto id = store(
+        *h, {{"session_id", "s"}, {"content", "parking spot B12"}, {"created_at", at(t0)}, {"ttl_seconds", 3600}});
+    const auto keep =
+        store(*h, {{"session_id", "s"}, {"content", "parking is free on Sundays"}, {"created_at", at(t0)}});
 
     const auto before = at(t0 + hour - 1);
     BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "parking"}, {"now", before}})).size() == 2u);
     BOOST_TEST(ok(*h, "get", {{"id", id}, {"now", before}}).at("id").as_int64() == id);
 
     const auto after = at(t0 + hour);  // expires_at is exclusive: gone at that instant
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "parking"}, {"now", after}})) == std::vector<int64_t>{keep});
+    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "parking"}, {"now", after}})) ==
+               std::vector<int64_t>{keep});
     BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"now", after}})) == std::vector<int64_t>{keep});
     BOOST_TEST(ids_of(ok(*h, "list", {{"session_id", "s"}, {"now", after}})) == std::vector<int64_t>{keep});
-    BOOST_TEST(static_cast<int>(fails(*h, "get", {{"id", id}, {"now", after}}).code) == static_cast<int>(status_code::not_found));
+    BOOST_TEST(static_cast<int>(fails(*h, "get", {{"id", id}, {"now", after}}).code) ==
+               static_cast<int>(status_code::not_found));
     BOOST_TEST(count_rows(env.database()) == 2);  // still stored, only hidden
 
     const auto pruned = ok(*h, "prune", {{"now", after}});
@@ -601,7 +624,8 @@ BOOST_AUTO_TEST_CASE(list_pages_newest_first_without_repeating_or_skipping) {
     auto h = env.start();
     std::vector<int64_t> ids;
     for (int i = 0; i < 5; ++i)
-        ids.push_back(store(*h, {{"session_id", "s"}, {"content", "item " + std::to_string(i)}, {"created_at", at(t0 + i * hour)}}));
+        ids.push_back(store(
+            *h, {{"session_id", "s"}, {"content", "item " + std::to_string(i)}, {"created_at", at(t0 + i * hour)}}));
     // Two memories at the same instant are ordered by id, newest first.
     ids.push_back(store(*h, {{"session_id", "s"}, {"content", "tie"}, {"created_at", at(t0 + 4 * hour)}}));
     store(*h, {{"session_id", "other"}, {"content", "not in s"}});
@@ -610,20 +634,25 @@ BOOST_AUTO_TEST_CASE(list_pages_newest_first_without_repeating_or_skipping) {
     BOOST_TEST(ids_of(page1) == (std::vector<int64_t>{ids[5], ids[4]}));
     // Something stored between two pages does not shift the next page.
     store(*h, {{"session_id", "s"}, {"content", "late"}, {"created_at", at(t0 + 5 * hour)}});
-    auto page2 = ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"cursor", page1.at("next_cursor")}, {"now", at(t0 + day)}});
+    auto page2 =
+        ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"cursor", page1.at("next_cursor")}, {"now", at(t0 + day)}});
     BOOST_TEST(ids_of(page2) == (std::vector<int64_t>{ids[3], ids[2]}));
-    auto page3 = ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"cursor", page2.at("next_cursor")}, {"now", at(t0 + day)}});
+    auto page3 =
+        ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"cursor", page2.at("next_cursor")}, {"now", at(t0 + day)}});
     BOOST_TEST(ids_of(page3) == (std::vector<int64_t>{ids[1], ids[0]}));
     BOOST_TEST(page3.at("next_cursor").is_null());  // nothing older: the last page
 
     // A page boundary between two memories of the same instant.
-    auto single = ok(*h, "list", {{"session_id", "s"}, {"limit", 1}, {"cursor", page1.at("next_cursor")}, {"now", at(t0 + day)}});
+    auto single =
+        ok(*h, "list", {{"session_id", "s"}, {"limit", 1}, {"cursor", page1.at("next_cursor")}, {"now", at(t0 + day)}});
     BOOST_TEST(ids_of(single) == std::vector<int64_t>{ids[3]});
     const auto first = ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"now", at(t0 + day)}});  // late, ids[5]
     BOOST_TEST(ids_of(first).back() == ids[5]);
-    single = ok(*h, "list", {{"session_id", "s"}, {"limit", 1}, {"cursor", first.at("next_cursor")}, {"now", at(t0 + day)}});
+    single =
+        ok(*h, "list", {{"session_id", "s"}, {"limit", 1}, {"cursor", first.at("next_cursor")}, {"now", at(t0 + day)}});
     BOOST_TEST(ids_of(single) == std::vector<int64_t>{ids[4]});  // same instant as ids[5], smaller id
-    single = ok(*h, "list", {{"session_id", "s"}, {"limit", 1}, {"cursor", single.at("next_cursor")}, {"now", at(t0 + day)}});
+    single = ok(*h, "list",
+                {{"session_id", "s"}, {"limit", 1}, {"cursor", single.at("next_cursor")}, {"now", at(t0 + day)}});
     BOOST_TEST(ids_of(single) == std::vector<int64_t>{ids[3]});
 
     BOOST_TEST(ok(*h, "list", {{"session_id", "s"}, {"limit", 10}}).at("next_cursor").is_null());
@@ -654,14 +683,18 @@ BOOST_AUTO_TEST_CASE(prune_caps_each_session_dropping_the_least_important_oldest
     memory_env env;
     auto h = env.start({{"max_memories_per_session", 3}});
     const auto add = [&](const char* session, double importance, ptime::unix_ms created) {
-        return store(*h, {{"session_id", session}, {"content", "m"}, {"importance", importance}, {"created_at", at(created)}});
+        return store(
+            *h, {{"session_id", session}, {"content", "m"}, {"importance", importance}, {"created_at", at(created)}});
     };
     const auto old_mid = add("big", 0.5, t0 - 3 * day);
     const auto low = add("big", 0.1, t0);
     const auto high = add("big", 0.9, t0 - 9 * day);
     const auto mid = add("big", 0.5, t0 - 2 * day);
     const auto new_mid = add("big", 0.5, t0 - day);
-    store(*h, {{"session_id", "big"}, {"content", "m"}, {"importance", 1.0}, {"created_at", at(t0 - day)},
+    store(*h, {{"session_id", "big"},
+               {"content", "m"},
+               {"importance", 1.0},
+               {"created_at", at(t0 - day)},
                {"ttl_seconds", 60}});  // expired at t0
     add("small", 0.0, t0 - 9 * day);
     add("small", 0.0, t0 - 9 * day);
@@ -690,10 +723,14 @@ BOOST_AUTO_TEST_CASE(prune_works_in_batches_across_many_memories) {
     {
         auto db = open_raw(env.database());
         sqlite::transaction tx(db);
-        auto st = db.prepare("INSERT INTO memories (session_id, kind, content, importance, created_at, expires_at)"
-                             " VALUES (?, 'fact', ?, 0.5, ?, ?)");
+        auto st = db.prepare(
+            "INSERT INTO memories (session_id, kind, content, importance, created_at, expires_at)"
+            " VALUES (?, 'fact', ?, 0.5, ?, ?)");
         for (int i = 0; i < 1200; ++i) {
-            st.bind(1, "bulk").bind(2, "bulk " + std::to_string(i)).bind(3, t0 + i).bind(4, i % 2 ? std::optional<int64_t>() : t0);
+            st.bind(1, "bulk")
+                .bind(2, "bulk " + std::to_string(i))
+                .bind(3, t0 + i)
+                .bind(4, i % 2 ? std::optional<int64_t>() : t0);
             st.run();
             st.reset();
         }
@@ -732,7 +769,9 @@ BOOST_AUTO_TEST_CASE(bad_input_is_invalid_argument_naming_the_field_and_stores_n
         {"store", {{"session_id", "s"}, {"content", "x"}, {"importance", 1.5}}, "importance"},
         {"store", {{"session_id", "s"}, {"content", "x"}, {"importance", "high"}}, "importance"},
         {"store", {{"session_id", "s"}, {"content", "x"}, {"ttl_seconds", 0}}, "ttl_seconds"},
-        {"store", {{"session_id", "s"}, {"content", "x"}, {"created_at", "9999-12-31T00:00:00Z"}, {"ttl_seconds", 86400}}, "ttl_seconds"},
+        {"store",
+         {{"session_id", "s"}, {"content", "x"}, {"created_at", "9999-12-31T00:00:00Z"}, {"ttl_seconds", 86400}},
+         "ttl_seconds"},
         {"store", {{"session_id", "s"}, {"content", "x"}, {"created_at", "yesterday"}}, "created_at"},
         {"store", {{"session_id", "s"}, {"content", "x"}, {"created_at", "2024-02-30T00:00:00Z"}}, "created_at"},
         {"store", {{"session_id", "s"}, {"content", "x"}, {"metadata", json::array{1}}}, "metadata"},
@@ -749,7 +788,8 @@ BOOST_AUTO_TEST_CASE(bad_input_is_invalid_argument_naming_the_field_and_stores_n
     };
     for (const auto& c : calls) {
         const auto e = fails(*h, c.op, c.args);
-        BOOST_TEST(static_cast<int>(e.code) == static_cast<int>(status_code::invalid_argument), c.op << " " << json::serialize(c.args));
+        BOOST_TEST(static_cast<int>(e.code) == static_cast<int>(status_code::invalid_argument),
+                   c.op << " " << json::serialize(c.args));
         BOOST_TEST(contains(e.message, c.field), c.op << ": \"" << e.message << "\" does not name " << c.field);
     }
     BOOST_TEST(dump(env.database()) == before);
@@ -759,12 +799,17 @@ BOOST_AUTO_TEST_CASE(a_store_failing_mid_transaction_leaves_everything_as_it_was
     memory_env env;
     auto h = env.start();
     // An expired memory holding key "k": the next store with "k" first deletes it, then inserts.
-    store(*h, {{"session_id", "s"}, {"content", "old"}, {"idempotency_key", "k"}, {"created_at", at(t0)}, {"ttl_seconds", 60}});
+    store(*h, {{"session_id", "s"},
+               {"content", "old"},
+               {"idempotency_key", "k"},
+               {"created_at", at(t0)},
+               {"ttl_seconds", 60}});
     store(*h, {{"session_id", "s"}, {"content", "bystander"}});
     // Make the insert fail after the delete has run, inside the same transaction.
     open_raw(env.database())
-        .exec("CREATE TRIGGER inject_failure AFTER INSERT ON memories WHEN new.content = 'poison'"
-              " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+        .exec(
+            "CREATE TRIGGER inject_failure AFTER INSERT ON memories WHEN new.content = 'poison'"
+            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
     const auto before = dump(env.database());
 
     const auto e = fails(*h, "store", {{"session_id", "s"}, {"content", "poison"}, {"idempotency_key", "k"}});
@@ -773,7 +818,9 @@ BOOST_AUTO_TEST_CASE(a_store_failing_mid_transaction_leaves_everything_as_it_was
     BOOST_TEST(dump(env.database()) == before);  // the expired "old" is still there: the delete rolled back
     check_integrity(env.database());
     // And the tool goes on working.
-    BOOST_TEST(ok(*h, "store", {{"session_id", "s"}, {"content", "fine"}, {"idempotency_key", "k"}}).at("replayed").as_bool() == false);
+    BOOST_TEST(ok(*h, "store", {{"session_id", "s"}, {"content", "fine"}, {"idempotency_key", "k"}})
+                   .at("replayed")
+                   .as_bool() == false);
 }
 
 BOOST_AUTO_TEST_CASE(a_forget_failing_half_way_through_a_session_deletes_nothing) {
@@ -783,8 +830,9 @@ BOOST_AUTO_TEST_CASE(a_forget_failing_half_way_through_a_session_deletes_nothing
     store(*h, {{"session_id", "s"}, {"content", "undeletable note"}});
     store(*h, {{"session_id", "s"}, {"content", "last note"}});
     open_raw(env.database())
-        .exec("CREATE TRIGGER inject_failure BEFORE DELETE ON memories WHEN old.content = 'undeletable note'"
-              " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+        .exec(
+            "CREATE TRIGGER inject_failure BEFORE DELETE ON memories WHEN old.content = 'undeletable note'"
+            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
     const auto before = dump(env.database());
     fails(*h, "forget", {{"session_id", "s"}});
     BOOST_TEST(dump(env.database()) == before);
@@ -913,8 +961,10 @@ BOOST_AUTO_TEST_CASE(threads_of_one_host_store_and_recall_at_once) {
             workers.emplace_back([&, t] {
                 for (int i = 0; i < per_thread; ++i) {
                     const auto s = h->call("memory", "store",
-                                           {{"session_id", "shared"}, {"content", "thread " + std::to_string(t) + " item " + std::to_string(i)}});
-                    const auto r = h->call("memory", "recall", {{"session_id", "shared"}, {"query", "item"}, {"limit", 5}});
+                                           {{"session_id", "shared"},
+                                            {"content", "thread " + std::to_string(t) + " item " + std::to_string(i)}});
+                    const auto r =
+                        h->call("memory", "recall", {{"session_id", "shared"}, {"query", "item"}, {"limit", 5}});
                     if (!s || !r) {
                         ++failures;
                         continue;
@@ -1013,6 +1063,8 @@ void kill_a_writer_and_check(const std::string& synchronous) {
 
 BOOST_AUTO_TEST_CASE(a_killed_writer_loses_nothing_acknowledged_synchronous_full) { kill_a_writer_and_check("full"); }
 
-BOOST_AUTO_TEST_CASE(a_killed_writer_loses_nothing_acknowledged_synchronous_normal) { kill_a_writer_and_check("normal"); }
+BOOST_AUTO_TEST_CASE(a_killed_writer_loses_nothing_acknowledged_synchronous_normal) {
+    kill_a_writer_and_check("normal");
+}
 
 BOOST_AUTO_TEST_SUITE_END()

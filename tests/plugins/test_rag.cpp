@@ -139,16 +139,20 @@ void check_integrity(const fs::path& db) {
     BOOST_TEST(sql_value(db, "PRAGMA integrity_check") == "ok");
     sql_value(db, "INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')");  // fails the query if broken
     BOOST_TEST(sql_value(db, "SELECT count(*) FROM chunks") == sql_value(db, "SELECT count(*) FROM chunks_fts"));
-    BOOST_TEST(sql_value(db, "SELECT count(*) FROM chunks c LEFT JOIN chunks_fts f ON f.rowid = c.id WHERE f.rowid IS NULL") == "0");
-    BOOST_TEST(sql_value(db, "SELECT coalesce(sum(chunks), 0) FROM documents") == sql_value(db, "SELECT count(*) FROM chunks"));
+    BOOST_TEST(
+        sql_value(db, "SELECT count(*) FROM chunks c LEFT JOIN chunks_fts f ON f.rowid = c.id WHERE f.rowid IS NULL") ==
+        "0");
+    BOOST_TEST(sql_value(db, "SELECT coalesce(sum(chunks), 0) FROM documents") ==
+               sql_value(db, "SELECT count(*) FROM chunks"));
 }
 
 // A small knowledge base in four formats, plus files the index must ignore.
 void write_docs(const fs::path& docs) {
     fs::create_directories(docs / "billing");
     fs::create_directories(docs / ".hidden");
-    write_file(docs / "returns.md", "# Returns\n\nYou can return a parcel within 30 days. The refund reaches your card "
-                                    "within 5 business days after we receive the return.\n");
+    write_file(docs / "returns.md",
+               "# Returns\n\nYou can return a parcel within 30 days. The refund reaches your card "
+               "within 5 business days after we receive the return.\n");
     write_file(docs / "shipping.txt", "Parcels ship from Rotterdam. Express delivery takes one business day.\n");
     write_file(docs / "billing" / "invoices.html",
                "<html><head><title>Invoices</title><script>var secretword = 1;</script>"
@@ -247,8 +251,11 @@ BOOST_AUTO_TEST_CASE(html_becomes_readable_text) {
 
 BOOST_AUTO_TEST_CASE(invalid_utf8_is_replaced) {
     BOOST_TEST(text::sanitize_utf8("ok\xC3\xA9") == "ok\xC3\xA9");
-    BOOST_TEST(text::sanitize_utf8("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
-    BOOST_TEST(text::sanitize_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+    BOOST_TEST(text::sanitize_utf8("a\xFF"
+                                   "b") ==
+               "a\xEF\xBF\xBD"
+               "b");
+    BOOST_TEST(text::sanitize_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
     BOOST_TEST(text::sanitize_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
     BOOST_TEST(text::sanitize_utf8(std::string("a\0b", 3)) == "ab");
     BOOST_TEST(text::truncate_chars("héllo", 2) == "hé");
@@ -258,10 +265,9 @@ BOOST_AUTO_TEST_CASE(json_files_become_key_value_lines) {
     const std::string t = rag::extract_text(R"({"faq":[{"q":"Refund?","a":"Within 5 days"}],"n":3,"x":null})",
                                             rag::text_format::json, "path");
     BOOST_TEST(t == "faq.q: Refund?\nfaq.a: Within 5 days\n\nn: 3\n");
-    BOOST_CHECK_EXCEPTION(rag::extract_text("{oops", rag::text_format::json, "path"), sdk::error,
-                          [](const sdk::error& e) {
-                              return e.code() == sdk::status::invalid_argument && contains(e.what(), "path:");
-                          });
+    BOOST_CHECK_EXCEPTION(
+        rag::extract_text("{oops", rag::text_format::json, "path"), sdk::error,
+        [](const sdk::error& e) { return e.code() == sdk::status::invalid_argument && contains(e.what(), "path:"); });
 }
 
 BOOST_AUTO_TEST_CASE(queries_drop_function_words_unless_nothing_is_left) {
@@ -327,7 +333,8 @@ BOOST_AUTO_TEST_CASE(indexing_is_incremental) {
     BOOST_TEST(again.at("unchanged") == 4);
     BOOST_TEST(again.at("added") == 0);
     BOOST_TEST(again.at("chunks") == 0);
-    const std::string first_indexed = sql_value(env.db(), "SELECT indexed_at FROM documents WHERE source LIKE '%shipping.txt'");
+    const std::string first_indexed =
+        sql_value(env.db(), "SELECT indexed_at FROM documents WHERE source LIKE '%shipping.txt'");
 
     write_file(env.docs / "shipping.txt", "Parcels now ship from Antwerp by zeppelin.\n");
     fs::remove(env.docs / "returns.md");
@@ -338,15 +345,16 @@ BOOST_AUTO_TEST_CASE(indexing_is_incremental) {
     BOOST_TEST(changed.at("updated") == 1);
     BOOST_TEST(changed.at("unchanged") == 2);
     BOOST_TEST(changed.at("removed") == 1);
-    BOOST_TEST(env.search("refund").empty());       // the removed file is gone
-    BOOST_TEST(env.search("Rotterdam").empty());    // the old content of the changed file is gone
+    BOOST_TEST(env.search("refund").empty());     // the removed file is gone
+    BOOST_TEST(env.search("Rotterdam").empty());  // the old content of the changed file is gone
     BOOST_TEST(env.search("zeppelin").size() == 1u);
     BOOST_TEST(env.search("gift cards").size() == 1u);
     BOOST_TEST(env.ok("stats", {}).at("documents") == 4);
 
     auto forced = env.ok("index", {{"path", env.docs.string()}, {"force", true}});
     BOOST_TEST(forced.at("updated") == 4);
-    BOOST_TEST(sql_value(env.db(), "SELECT count(*) FROM documents WHERE indexed_at >= '" + first_indexed + "'") == "4");
+    BOOST_TEST(sql_value(env.db(), "SELECT count(*) FROM documents WHERE indexed_at >= '" + first_indexed + "'") ==
+               "4");
     check_integrity(env.db());
 }
 
@@ -390,18 +398,21 @@ BOOST_AUTO_TEST_CASE(index_a_single_file_with_tags) {
 BOOST_AUTO_TEST_CASE(index_text_filters_and_replacement) {
     rag_env env;
     env.start();
-    auto r = env.ok("index_text", {{"source", "tickets/1042"}, {"text", "The customer asks about a refund for order 7."},
+    auto r = env.ok("index_text", {{"source", "tickets/1042"},
+                                   {"text", "The customer asks about a refund for order 7."},
                                    {"tags", json::array{"ticket", "open"}}});
     BOOST_TEST(r.at("status") == "added");
     BOOST_TEST(r.at("chunks") == 1);
-    env.ok("index_text", {{"source", "tickets/1043"}, {"text", "Another refund question, about shipping costs."},
+    env.ok("index_text", {{"source", "tickets/1043"},
+                          {"text", "Another refund question, about shipping costs."},
                           {"tags", json::array{"ticket"}}});
-    env.ok("index_text", {{"source", "notes/refunds"}, {"text", "<p>Internal note: <b>refund</b> policy.</p>"},
-                          {"format", "html"}});
+    env.ok("index_text",
+           {{"source", "notes/refunds"}, {"text", "<p>Internal note: <b>refund</b> policy.</p>"}, {"format", "html"}});
 
     BOOST_TEST(env.sources_found("refund").size() == 3u);
     BOOST_TEST(env.sources_found("refund", {{"source", "tickets/1043"}}) == (std::set<std::string>{"tickets/1043"}));
-    BOOST_TEST(env.sources_found("refund", {{"folder", "tickets"}}) == (std::set<std::string>{"tickets/1042", "tickets/1043"}));
+    BOOST_TEST(env.sources_found("refund", {{"folder", "tickets"}}) ==
+               (std::set<std::string>{"tickets/1042", "tickets/1043"}));
     BOOST_TEST(env.sources_found("refund", {{"folder", "tickets/"}}).size() == 2u);
     BOOST_TEST(env.sources_found("refund", {{"folder", "tick"}}).empty());  // a prefix stops at '/'
     BOOST_TEST(env.sources_found("refund", {{"tags", json::array{"ticket", "open"}}}) ==
@@ -426,7 +437,8 @@ BOOST_AUTO_TEST_CASE(index_text_filters_and_replacement) {
 BOOST_AUTO_TEST_CASE(user_punctuation_is_never_fts_syntax) {
     rag_env env;
     env.start();
-    env.ok("index_text", {{"source", "a"}, {"text", "Refund (partial) for order #12: AND-or-NOT? \"quoted\" col:value"}});
+    env.ok("index_text",
+           {{"source", "a"}, {"text", "Refund (partial) for order #12: AND-or-NOT? \"quoted\" col:value"}});
     for (const char* q : {"refund\" OR (NEAR", "*", "\"", "AND", "-refund", "col:value", "refund)", "NOT refund",
                           "(partial)", "#12", "^refund", "{a b}", "refund* OR", "\"quoted\""}) {
         auto r = env.call("search", {{"query", q}});
@@ -696,7 +708,8 @@ BOOST_AUTO_TEST_CASE(the_bundled_sample_is_found_next_to_the_plugin_and_indexed)
     // Every format of the sample is indexed, and the sample folder is allowed by default.
     for (const char* q : {"password", "invoice", "tracking", "customs", "warranty", "LED", "dishwasher"})
         BOOST_TEST(!env.search(q).empty(), q);
-    BOOST_TEST(env.ok("index", {{"path", (env.plugins / "rag" / "sample").string()}}).at("unchanged") == s.at("documents"));
+    BOOST_TEST(env.ok("index", {{"path", (env.plugins / "rag" / "sample").string()}}).at("unchanged") ==
+               s.at("documents"));
     // The data folder is allowed by default too; anything else is not.
     fs::create_directories(env.var / "rag" / "uploads");
     write_file(env.var / "rag" / "uploads" / "extra.md", "uploaded refund note");

@@ -3,7 +3,8 @@
 #include <stddef.h>
 #include <toolhost/toolhost.h>
 
-#define ENTRY(type, field) {#type "." #field, offsetof(type, field)}
+#define ENTRY(type, field) \
+    { #type "." #field, offsetof(type, field) }
 
 typedef struct toolhost_layout_item {
     const char *name;

@@ -18,7 +18,8 @@ struct toolhost_layout_item {
 size_t toolhost_c_layout(const toolhost_layout_item** out);
 }
 
-#define CXX_ENTRY(type, field) {#type "." #field, offsetof(type, field)}
+#define CXX_ENTRY(type, field) \
+    { #type "." #field, offsetof(type, field) }
 
 BOOST_AUTO_TEST_CASE(c_and_cxx_agree_on_layout) {
     const std::map<std::string, size_t> cxx = {
@@ -46,7 +47,8 @@ BOOST_AUTO_TEST_CASE(c_and_cxx_agree_on_layout) {
     for (size_t i = 0; i < n; ++i) {
         auto it = cxx.find(items[i].name);
         BOOST_TEST_REQUIRE((it != cxx.end()), "C++ side lacks " << items[i].name);
-        BOOST_TEST(it->second == items[i].value, items[i].name << ": C says " << items[i].value << ", C++ says " << it->second);
+        BOOST_TEST(it->second == items[i].value,
+                   items[i].name << ": C says " << items[i].value << ", C++ says " << it->second);
     }
 }
 

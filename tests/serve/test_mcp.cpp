@@ -146,7 +146,8 @@ BOOST_AUTO_TEST_CASE(initialize_negotiates_the_revision_and_declares_tools_and_l
                               std::pair{"2025-03-26", "2025-03-26"}, std::pair{"2024-11-05", "2025-11-25"},
                               std::pair{"2099-01-01", "2025-11-25"}}) {
         auto s = e.srv->open_session("x");
-        auto r = result_of(env::request(*s, 1, "initialize", {{"protocolVersion", asked}, {"capabilities", json::object{}}}));
+        auto r = result_of(
+            env::request(*s, 1, "initialize", {{"protocolVersion", asked}, {"capabilities", json::object{}}}));
         BOOST_TEST(r.at("protocolVersion").as_string() == got);
         BOOST_TEST(r.at("capabilities").at("tools").at("listChanged").as_bool());
         BOOST_TEST(r.at("capabilities").as_object().contains("logging"));
@@ -154,7 +155,8 @@ BOOST_AUTO_TEST_CASE(initialize_negotiates_the_revision_and_declares_tools_and_l
         BOOST_TEST(!r.at("serverInfo").at("version").as_string().empty());
         BOOST_TEST(s->protocol_version() == got);
         // A second initialize on the same session is refused.
-        BOOST_TEST(error_code_of(env::request(*s, 2, "initialize", {{"protocolVersion", asked}})) == mcp::invalid_request);
+        BOOST_TEST(error_code_of(env::request(*s, 2, "initialize", {{"protocolVersion", asked}})) ==
+                   mcp::invalid_request);
     }
     auto s = e.srv->open_session("y");
     BOOST_TEST(error_code_of(env::request(*s, 1, "initialize", {})) == mcp::invalid_params);
@@ -184,8 +186,10 @@ BOOST_AUTO_TEST_CASE(malformed_messages_get_json_rpc_errors) {
     BOOST_TEST(error_code_of(send_raw(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])")) == mcp::invalid_request);
     BOOST_TEST(error_code_of(send_raw(R"({"id":1,"method":"ping"})")) == mcp::invalid_request);
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":7})")) == mcp::invalid_request);
-    BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]})")) == mcp::invalid_params);
-    BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"resources/list"})")) == mcp::method_not_found);
+    BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]})")) ==
+               mcp::invalid_params);
+    BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"resources/list"})")) ==
+               mcp::method_not_found);
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"no/such"})")) == mcp::method_not_found);
     auto r = send_raw(R"({"jsonrpc":"2.0","id":"abc","method":"ping"})");
     BOOST_TEST(r.at("id").as_string() == "abc");
@@ -217,7 +221,8 @@ BOOST_AUTO_TEST_CASE(tools_list_shows_every_operation_with_schemas_and_annotatio
     for (const auto& t : all) {
         const std::string name(t.at("name").as_string());
         BOOST_TEST(name.size() <= 64u);
-        BOOST_TEST(name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string::npos);
+        BOOST_TEST(name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+                   std::string::npos);
         BOOST_TEST(!t.at("description").as_string().empty());
         BOOST_TEST(t.at("inputSchema").at("type").as_string() == "object");
         if (name == "testkit_mt_echo") echo = &t.as_object();
@@ -261,8 +266,8 @@ BOOST_AUTO_TEST_CASE(tools_call_returns_content_and_structured_content) {
 BOOST_AUTO_TEST_CASE(tool_failures_are_is_error_results_and_protocol_problems_are_errors) {
     env e;
     auto s = e.initialized();
-    auto failed = result_of(env::request(*s, 1, "tools/call",
-                                         call("testkit_mt_fail_unsafe", {{"code", "NOT_FOUND"}, {"message", "no such customer"}})));
+    auto failed = result_of(env::request(
+        *s, 1, "tools/call", call("testkit_mt_fail_unsafe", {{"code", "NOT_FOUND"}, {"message", "no such customer"}})));
     BOOST_TEST(failed.at("isError").as_bool());
     BOOST_TEST(failed.at("content").at(0).at("text").as_string() == "NOT_FOUND: no such customer");
     BOOST_TEST(failed.at("_meta").at("toolhost/error").at("code").as_string() == "NOT_FOUND");
@@ -273,7 +278,8 @@ BOOST_AUTO_TEST_CASE(tool_failures_are_is_error_results_and_protocol_problems_ar
     BOOST_TEST(std::string(invalid.at("content").at(0).at("text").as_string()).starts_with("INVALID_ARGUMENT: "));
 
     BOOST_TEST(error_code_of(env::request(*s, 3, "tools/call", call("no_such_tool", {}))) == mcp::invalid_params);
-    BOOST_TEST(error_code_of(env::request(*s, 4, "tools/call", {{"arguments", json::object{}}})) == mcp::invalid_params);
+    BOOST_TEST(error_code_of(env::request(*s, 4, "tools/call", {{"arguments", json::object{}}})) ==
+               mcp::invalid_params);
     BOOST_TEST(error_code_of(env::request(*s, 5, "tools/call", {{"name", "testkit_mt_echo"}, {"arguments", 3}})) ==
                mcp::invalid_params);
 }
@@ -302,7 +308,9 @@ BOOST_AUTO_TEST_CASE(progress_notifications_come_only_with_a_progress_token) {
         BOOST_TEST(sent[i].at("params").at("message").as_string() == "step " + std::to_string(i + 1));
     }
     auto quiet = std::make_shared<recorder>();
-    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"},
+                                           {"id", 2},
+                                           {"method", "tools/call"},
                                            {"params", call("testkit_mt_progress", {{"steps", 3}})}}),
               quiet);
     quiet->wait();
@@ -314,9 +322,12 @@ BOOST_AUTO_TEST_CASE(log_messages_of_a_call_reach_the_client_at_its_level) {
     auto s = e.initialized();
     auto log_call = [&](int id, std::string_view level) {
         auto r = std::make_shared<recorder>();
-        s->handle(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
-                                               {"params", call("testkit_mt_log", {{"level", level}, {"message", "note"}})}}),
-                  r);
+        s->handle(
+            json::serialize(json::object{{"jsonrpc", "2.0"},
+                                         {"id", id},
+                                         {"method", "tools/call"},
+                                         {"params", call("testkit_mt_log", {{"level", level}, {"message", "note"}})}}),
+            r);
         r->wait();
         return r->all_sent();
     };
@@ -343,12 +354,15 @@ BOOST_AUTO_TEST_CASE(notifications_cancelled_cancels_the_call_and_it_gets_no_res
     env e;
     auto s = e.initialized();
     auto r = std::make_shared<recorder>();
-    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", "c-7"}, {"method", "tools/call"},
+    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"},
+                                           {"id", "c-7"},
+                                           {"method", "tools/call"},
                                            {"params", call("testkit_mt_wait_cancel", {})}}),
               r);
     BOOST_TEST(s->in_flight() == 1u);
     auto n = std::make_shared<recorder>();
-    s->handle(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c-7","reason":"user"}})", n);
+    s->handle(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c-7","reason":"user"}})",
+              n);
     BOOST_TEST(n->wait().is_null());
     BOOST_TEST(r->wait().is_null());
     BOOST_TEST(s->in_flight() == 0u);
@@ -358,9 +372,10 @@ BOOST_AUTO_TEST_CASE(closing_a_session_cancels_its_calls) {
     env e;
     auto s = e.initialized();
     auto r = std::make_shared<recorder>();
-    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
-                                           {"params", call("testkit_mt_wait_cancel", {})}}),
-              r);
+    s->handle(
+        json::serialize(json::object{
+            {"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"}, {"params", call("testkit_mt_wait_cancel", {})}}),
+        r);
     s->close();
     BOOST_TEST(r->wait().is_null());
     BOOST_TEST(s->closed());
@@ -371,21 +386,26 @@ BOOST_AUTO_TEST_CASE(a_tool_can_ask_the_client_and_gets_its_answer) {
     env e;
     auto s = e.initialized("2025-11-25", {{"sampling", json::object{}}});
     auto r = std::make_shared<recorder>();
-    const json::object params{{"messages", json::array{{{"role", "user"}, {"content", {{"type", "text"}, {"text", "hi"}}}}}},
-                              {"maxTokens", 10}};
-    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
-                                           {"params", call("testkit_mt_ask_client",
-                                                           {{"method", "sampling/createMessage"}, {"params", params}})}}),
-              r);
+    const json::object params{
+        {"messages", json::array{{{"role", "user"}, {"content", {{"type", "text"}, {"text", "hi"}}}}}},
+        {"maxTokens", 10}};
+    s->handle(
+        json::serialize(json::object{
+            {"jsonrpc", "2.0"},
+            {"id", 1},
+            {"method", "tools/call"},
+            {"params", call("testkit_mt_ask_client", {{"method", "sampling/createMessage"}, {"params", params}})}}),
+        r);
     auto request = r->sent(0);
     BOOST_TEST(request.at("method").as_string() == "sampling/createMessage");
     BOOST_TEST(request.at("params") == params);
     BOOST_TEST(!r->finished());
     // The client answers on the session (over HTTP: another POST).
     auto ack = std::make_shared<recorder>();
-    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"},
-                                           {"id", request.at("id")},
-                                           {"result", {{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "hello"}}}}}}),
+    s->handle(json::serialize(json::object{
+                  {"jsonrpc", "2.0"},
+                  {"id", request.at("id")},
+                  {"result", {{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "hello"}}}}}}),
               ack);
     BOOST_TEST(ack->wait().is_null());
     auto out = result_of(r->wait()).at("structuredContent");
@@ -394,20 +414,28 @@ BOOST_AUTO_TEST_CASE(a_tool_can_ask_the_client_and_gets_its_answer) {
 
     // An error answer is UNAVAILABLE naming the client's error.
     auto r2 = std::make_shared<recorder>();
-    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
-                                           {"params", call("testkit_mt_ask_client", {{"method", "sampling/createMessage"}})}}),
+    s->handle(json::serialize(
+                  json::object{{"jsonrpc", "2.0"},
+                               {"id", 2},
+                               {"method", "tools/call"},
+                               {"params", call("testkit_mt_ask_client", {{"method", "sampling/createMessage"}})}}),
               r2);
     auto req2 = r2->sent(0);
-    env::ask(*s, json::object{{"jsonrpc", "2.0"}, {"id", req2.at("id")}, {"error", {{"code", -1}, {"message", "user declined"}}}});
+    env::ask(*s,
+             json::object{
+                 {"jsonrpc", "2.0"}, {"id", req2.at("id")}, {"error", {{"code", -1}, {"message", "user declined"}}}});
     auto out2 = result_of(r2->wait()).at("structuredContent");
     BOOST_TEST(out2.at("status").to_number<int>() == static_cast<int>(status_code::unavailable));
     BOOST_TEST(std::string(out2.at("error").as_string()).find("user declined") != std::string::npos);
 
     // Without the capability the tool learns why at once.
     auto r3 = std::make_shared<recorder>();
-    s->handle(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
-                                           {"params", call("testkit_mt_ask_client", {{"method", "elicitation/create"}})}}),
-              r3);
+    s->handle(
+        json::serialize(json::object{{"jsonrpc", "2.0"},
+                                     {"id", 3},
+                                     {"method", "tools/call"},
+                                     {"params", call("testkit_mt_ask_client", {{"method", "elicitation/create"}})}}),
+        r3);
     auto out3 = result_of(r3->wait()).at("structuredContent");
     BOOST_TEST(out3.at("status").to_number<int>() == static_cast<int>(status_code::failed_precondition));
     BOOST_TEST(std::string(out3.at("error").as_string()).find("'elicitation' capability") != std::string::npos);
@@ -497,14 +525,20 @@ BOOST_AUTO_TEST_CASE(serve_stdio_speaks_json_rpc_lines_and_keeps_plugin_output_o
     toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
     std::string input;
     auto line = [&](const json::value& v) { input += json::serialize(v) + "\n"; };
-    line(json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
-                      {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object{}},
-                                  {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}});
+    line(json::object{{"jsonrpc", "2.0"},
+                      {"id", 1},
+                      {"method", "initialize"},
+                      {"params",
+                       {{"protocolVersion", "2025-06-18"},
+                        {"capabilities", json::object{}},
+                        {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}});
     line(json::object{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
-    line(json::object{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+    line(json::object{{"jsonrpc", "2.0"},
+                      {"id", 2},
+                      {"method", "tools/call"},
                       {"params", call("testkit_mt_print", {{"text", "PLUGIN NOISE"}})}});
-    line(json::object{{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
-                      {"params", call("testkit_mt_sleep", {{"ms", 200}})}});
+    line(json::object{
+        {"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"}, {"params", call("testkit_mt_sleep", {{"ms", 200}})}});
     input += "\r\n{broken\n";
     toolhost::test::write_file(dir / "toolhost.json", R"({"log_level": "info", "data_dir": "var"})");
     auto r = toolhost::test::run_process({TOOLHOST_TEST_EXE, "--no-default-plugins", "--plugin-dir", plugins.string(),
@@ -520,8 +554,10 @@ BOOST_AUTO_TEST_CASE(serve_stdio_speaks_json_rpc_lines_and_keeps_plugin_output_o
         auto v = json::parse(l, ec);
         BOOST_TEST_REQUIRE(!ec, "stdout carries only JSON-RPC lines, got: " + l);
         BOOST_TEST(v.at("jsonrpc").as_string() == "2.0");
-        if (v.at("id").is_null()) parse_error = v;
-        else by_id[v.at("id").to_number<int64_t>()] = v;
+        if (v.at("id").is_null())
+            parse_error = v;
+        else
+            by_id[v.at("id").to_number<int64_t>()] = v;
     }
     BOOST_TEST(by_id.size() == 3u);
     BOOST_TEST(result_of(by_id[1]).at("protocolVersion").as_string() == "2025-06-18");

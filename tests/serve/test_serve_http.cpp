@@ -129,7 +129,8 @@ public:
 
     void send_raw(std::string data) {
         auto ec = run([&](auto done) {
-            asio::async_write(sock_, asio::buffer(data), [done](boost::system::error_code ec, std::size_t) { done(ec); });
+            asio::async_write(sock_, asio::buffer(data),
+                              [done](boost::system::error_code ec, std::size_t) { done(ec); });
         });
         require(!ec, "write: " + ec.message());
     }
@@ -188,7 +189,8 @@ public:
 
     // Sends GET /mcp for `session` and reads the answer's header, which must be a 200.
     void open(const std::string& session) {
-        auto req = c_.make(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+        auto req =
+            c_.make(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
         c_.send(req);
         read_header();
         BOOST_TEST(get().result_int() == 200u);
@@ -394,8 +396,8 @@ BOOST_AUTO_TEST_CASE(tools_list_and_call_answer_json) {
         found = found || t.at("name").as_string() == "testkit_echo";
     BOOST_TEST(found);
 
-    auto call = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_echo", {{"x", 42}})),
-                          mcp_headers(id));
+    auto call =
+        c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_echo", {{"x", 42}})), mcp_headers(id));
     BOOST_TEST(call.result_int() == 200u);
     BOOST_TEST(contains(header(call, "Content-Type"), "application/json"));
     auto v = body_json(call);
@@ -415,7 +417,8 @@ BOOST_AUTO_TEST_CASE(numbers_are_written_as_people_write_them) {
     client c(env.port());
     const auto id = open_session(c);
     const json::object args{{"x", 0.6}, {"y", 1.4}, {"z", 3.2010905023064775}, {"zero", 0.0}};
-    const auto mcp = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_echo", args)), mcp_headers(id));
+    const auto mcp =
+        c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_echo", args)), mcp_headers(id));
     BOOST_TEST(mcp.result_int() == 200u);
     const auto rest = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", json::serialize(args),
                                 {{"Content-Type", "application/json"}});
@@ -497,7 +500,8 @@ BOOST_AUTO_TEST_CASE(session_errors) {
     BOOST_TEST(contains(mv.at("error").at("message").as_string(), "Mcp-Session-Id header is required"));
 
     // An id the server never gave.
-    auto unknown = c.request(bhttp::verb::post, "/mcp", rpc(1, "tools/list"), mcp_headers("0123456789abcdef0123456789abcdef"));
+    auto unknown =
+        c.request(bhttp::verb::post, "/mcp", rpc(1, "tools/list"), mcp_headers("0123456789abcdef0123456789abcdef"));
     BOOST_TEST(unknown.result_int() == 404u);
     BOOST_TEST(body_json(unknown).at("error").at("code").as_int64() == -32001);
 
@@ -530,8 +534,8 @@ BOOST_AUTO_TEST_CASE(malformed_messages) {
     BOOST_TEST(bad.result_int() == 400u);
     BOOST_TEST(body_json(bad).at("error").at("code").as_int64() == -32700);
 
-    auto wrong_type = c.request(bhttp::verb::post, "/mcp", rpc(1, "ping"),
-                                {{"Content-Type", "text/plain"}, {"Mcp-Session-Id", id}});
+    auto wrong_type =
+        c.request(bhttp::verb::post, "/mcp", rpc(1, "ping"), {{"Content-Type", "text/plain"}, {"Mcp-Session-Id", id}});
     BOOST_TEST(wrong_type.result_int() == 415u);
     // Parameters and case do not matter.
     BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(2, "ping"),
@@ -559,7 +563,8 @@ BOOST_AUTO_TEST_CASE(the_get_stream_carries_list_changed_and_ends_with_the_sessi
 
     // One stream per session.
     client second(env.port());
-    auto conflict = second.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", id}});
+    auto conflict =
+        second.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", id}});
     BOOST_TEST(conflict.result_int() == 409u);
     // The stream must be acceptable to the client.
     BOOST_TEST(second.request(bhttp::verb::get, "/mcp", {}, {{"Accept", "application/json"}, {"Mcp-Session-Id", id}})
@@ -694,9 +699,12 @@ BOOST_AUTO_TEST_CASE(the_bearer_token_guards_all_but_health) {
     BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Bearer wrong"}}).result_int() == 401u);
     BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Bearer s3cret-token-and-more"}})
                    .result_int() == 401u);
-    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Basic s3cret-token"}}).result_int() == 401u);
-    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Bearer s3cret-token"}}).result_int() == 200u);
-    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "bearer s3cret-token"}}).result_int() == 200u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Basic s3cret-token"}}).result_int() ==
+               401u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "Bearer s3cret-token"}}).result_int() ==
+               200u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, {{"Authorization", "bearer s3cret-token"}}).result_int() ==
+               200u);
     BOOST_TEST(c.request(bhttp::verb::get, "/metrics").result_int() == 401u);
     auto mcp = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
     BOOST_TEST(mcp.result_int() == 401u);
@@ -719,7 +727,8 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_gets_413) {
     BOOST_TEST(!r.keep_alive());
     // Just under the limit is fine.
     client c2(env.port());
-    auto ok = c2.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params) + std::string(500, ' '), mcp_headers());
+    auto ok =
+        c2.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params) + std::string(500, ' '), mcp_headers());
     BOOST_TEST(ok.result_int() == 200u);
 }
 
@@ -827,10 +836,10 @@ BOOST_AUTO_TEST_CASE(rest_errors_map_to_http_statuses) {
     BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/nope/echo", "{}").result_int() == 404u);
 
     const std::pair<std::string, unsigned> cases[] = {
-        {"INVALID_ARGUMENT", 400}, {"OUT_OF_RANGE", 400},      {"FAILED_PRECONDITION", 412}, {"UNAUTHENTICATED", 401},
-        {"PERMISSION_DENIED", 403}, {"NOT_FOUND", 404},        {"ALREADY_EXISTS", 409},      {"ABORTED", 409},
-        {"RESOURCE_EXHAUSTED", 429}, {"CANCELLED", 499},       {"UNIMPLEMENTED", 501},       {"UNAVAILABLE", 503},
-        {"DEADLINE_EXCEEDED", 504}, {"INTERNAL", 500},         {"DATA_LOSS", 500},           {"UNKNOWN", 500},
+        {"INVALID_ARGUMENT", 400},   {"OUT_OF_RANGE", 400}, {"FAILED_PRECONDITION", 412}, {"UNAUTHENTICATED", 401},
+        {"PERMISSION_DENIED", 403},  {"NOT_FOUND", 404},    {"ALREADY_EXISTS", 409},      {"ABORTED", 409},
+        {"RESOURCE_EXHAUSTED", 429}, {"CANCELLED", 499},    {"UNIMPLEMENTED", 501},       {"UNAVAILABLE", 503},
+        {"DEADLINE_EXCEEDED", 504},  {"INTERNAL", 500},     {"DATA_LOSS", 500},           {"UNKNOWN", 500},
     };
     for (const auto& [code, status] : cases) {
         auto r = c.request(bhttp::verb::post, "/v1/tools/testkit/fail",
@@ -903,7 +912,8 @@ BOOST_AUTO_TEST_CASE(keep_alive_and_pipelining) {
     }
     // Three requests written at once (an MCP call answered from a worker thread among them)
     // are answered in order.
-    auto a = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_echo", {{"n", 1}}, 31)), mcp_headers(id));
+    auto a = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_echo", {{"n", 1}}, 31)),
+                    mcp_headers(id));
     auto b = c.make(bhttp::verb::get, "/healthz");
     auto d = c.make(bhttp::verb::post, "/v1/tools/testkit_mt/echo", R"({"n":3})");
     std::string all;
@@ -925,9 +935,10 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered) {
     server_env env;
     client c(env.port());
     const std::string body = R"({"x":1})";
-    c.send_raw("POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               "Expect: 100-continue\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\n\r\n");
+    c.send_raw(
+        "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Expect: 100-continue\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n");
     auto interim = c.read();
     BOOST_TEST(interim.result_int() == 100u);
     c.send_raw(body);
@@ -948,8 +959,9 @@ BOOST_AUTO_TEST_CASE(stop_waits_for_a_call_in_flight_and_refuses_new_requests) {
 
     // A request whose header the server has read (it answered 100 Continue) but not its body.
     client late(env.port());
-    late.send_raw("POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
-                  "Content-Length: 2\r\n\r\n");
+    late.send_raw(
+        "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        "Content-Length: 2\r\n\r\n");
     BOOST_TEST_REQUIRE(late.read().result_int() == 100u);
 
     std::atomic<bool> stopped{false};
@@ -985,7 +997,8 @@ BOOST_AUTO_TEST_CASE(stop_with_no_grace_ends_a_hanging_call_and_never_hangs) {
     server_env env;
     client c(env.port());
     const auto id = open_session(c);
-    auto req = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_wait_cancel", {})), mcp_headers(id));
+    auto req =
+        c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_wait_cancel", {})), mcp_headers(id));
     c.send(req);
     BOOST_TEST_REQUIRE(eventually([&] { return env.h->in_flight() > 0; }));
     env.server->stop(0ms);  // closes the session, which cancels the call
@@ -1000,12 +1013,14 @@ BOOST_AUTO_TEST_CASE(a_cancelled_request_gets_an_empty_event_stream_not_202) {
     server_env env;
     client c(env.port());
     const auto id = open_session(c);
-    auto req = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_wait_cancel", {}, 41)), mcp_headers(id));
+    auto req = c.make(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_wait_cancel", {}, 41)),
+                      mcp_headers(id));
     c.send(req);
     BOOST_TEST_REQUIRE(eventually([&] { return env.h->in_flight() > 0; }));
     client other(env.port());
     auto n = other.request(bhttp::verb::post, "/mcp",
-                           R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":41}})", mcp_headers(id));
+                           R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":41}})",
+                           mcp_headers(id));
     BOOST_TEST(n.result_int() == 202u);
     // A request is owed a 200 with JSON or a stream (202 is for notifications and responses).
     auto answer = c.read();
@@ -1059,7 +1074,8 @@ BOOST_AUTO_TEST_CASE(circuit_breakers_are_listed_and_reset_over_http_and_by_the_
     auto missing = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "reset", "nosuch", "--server", url});
     BOOST_TEST(missing.exit_code == 65, missing.err);
     BOOST_TEST(contains(missing.err, "NOT_FOUND: no tool named 'nosuch'"), missing.err);
-    auto one = toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "open", "testkit_mt", "echo", "--server", url});
+    auto one =
+        toolhost::test::run_process({TOOLHOST_TEST_EXE, "breaker", "open", "testkit_mt", "echo", "--server", url});
     BOOST_TEST(one.exit_code == 0, one.err);
     BOOST_TEST(state_of("testkit_mt") == "forced_open");
     auto metrics = toolhost::test::run_process({TOOLHOST_TEST_EXE, "metrics", "testkit_mt", "--server", url});
@@ -1093,16 +1109,18 @@ BOOST_AUTO_TEST_CASE(concurrent_clients_get_their_own_answers) {
         const auto id = open_session(c);
         for (int i = 0; i < rounds; ++i) {
             const int n = t * 1000 + i;
-            auto mcp = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_mt_echo", {{"n", n}}, n)),
-                                 mcp_headers(id));
+            auto mcp = c.request(bhttp::verb::post, "/mcp",
+                                 json::serialize(tool_call("testkit_mt_echo", {{"n", n}}, n)), mcp_headers(id));
             auto mv = json::parse(mcp.body());
             if (mv.at("id").as_int64() != n || mv.at("result").at("structuredContent").at("n").as_int64() != n) ++wrong;
-            auto rest = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", json::serialize(json::object{{"n", n}}));
+            auto rest =
+                c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", json::serialize(json::object{{"n", n}}));
             if (json::parse(rest.body()).at("result").at("n").as_int64() != n) ++wrong;
             if (i % 10 == 0) {
-                auto sse = c.request(bhttp::verb::post, "/mcp",
-                                     json::serialize(tool_call("testkit_mt_progress", {{"steps", 2}}, n, json::value(n))),
-                                     mcp_headers(id));
+                auto sse =
+                    c.request(bhttp::verb::post, "/mcp",
+                              json::serialize(tool_call("testkit_mt_progress", {{"steps", 2}}, n, json::value(n))),
+                              mcp_headers(id));
                 auto events = parse_sse(sse.body());
                 if (events.size() != 3u || events.back().data.at("id").as_int64() != n) ++wrong;
             }

@@ -226,8 +226,11 @@ void http_server::serve(std::shared_ptr<connection> c) {
         try {
             answer = handler_(req);
         } catch (const std::exception& e) {
-            answer = http_response{.status = 500, .headers = {}, .body = std::string("handler threw: ") + e.what(),
-                                   .hold = nullptr, .drop = false};
+            answer = http_response{.status = 500,
+                                   .headers = {},
+                                   .body = std::string("handler threw: ") + e.what(),
+                                   .hold = nullptr,
+                                   .drop = false};
         }
         if (answer.hold) {
             bool wait = false;

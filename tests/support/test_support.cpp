@@ -23,14 +23,16 @@ namespace fs = std::filesystem;
 temp_dir::temp_dir() {
     const char* base = std::getenv("TMPDIR");
     std::string tmpl = std::string(base && *base ? base : "/tmp") + "/toolhost-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+    if (::mkdtemp(tmpl.data()) == nullptr)
+        throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
     path_ = tmpl;
 }
 
 temp_dir::~temp_dir() {
     std::error_code ec;
     // Restore permissions a test may have taken away, so removal works.
-    for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
         if (!it->is_symlink(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
     }
     fs::remove_all(path_, ec);
@@ -91,9 +93,18 @@ process_result run_process(const std::vector<std::string>& argv, const std::stri
         pollfd pfd[3];
         int n = 0;
         int out_i = -1, err_i = -1, in_i = -1;
-        if (out_pipe[0] >= 0) { pfd[n] = {out_pipe[0], POLLIN, 0}; out_i = n++; }
-        if (err_pipe[0] >= 0) { pfd[n] = {err_pipe[0], POLLIN, 0}; err_i = n++; }
-        if (in_fd >= 0) { pfd[n] = {in_fd, POLLOUT, 0}; in_i = n++; }
+        if (out_pipe[0] >= 0) {
+            pfd[n] = {out_pipe[0], POLLIN, 0};
+            out_i = n++;
+        }
+        if (err_pipe[0] >= 0) {
+            pfd[n] = {err_pipe[0], POLLIN, 0};
+            err_i = n++;
+        }
+        if (in_fd >= 0) {
+            pfd[n] = {in_fd, POLLOUT, 0};
+            in_i = n++;
+        }
         if (::poll(pfd, n, -1) < 0) {
             if (errno == EINTR) continue;
             break;

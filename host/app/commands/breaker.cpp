@@ -56,8 +56,10 @@ int cmd_breaker(command_context& c) {
     auto r = c.remote("POST", path, body);
     if (!r) return c.last_failure();
     if (r->status != 200) return c.remote_failure(*r);
-    if (c.opts().json) c.out() << r->body << (r->body.ends_with('\n') ? "" : "\n");
-    else c.out() << "ok\n";
+    if (c.opts().json)
+        c.out() << r->body << (r->body.ends_with('\n') ? "" : "\n");
+    else
+        c.out() << "ok\n";
     return exit_code::ok;
 }
 

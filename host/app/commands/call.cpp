@@ -38,14 +38,16 @@ int cmd_call(command_context& c) {
     call_options co;
     if (c.opts().request_id) co.request_id = *c.opts().request_id;
     if (c.opts().session_id) co.session_id = *c.opts().session_id;
-    if (c.opts().timeout_ms) co.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*c.opts().timeout_ms);
+    if (c.opts().timeout_ms)
+        co.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*c.opts().timeout_ms);
     auto r = c.host().call(tool, op, std::move(args), std::move(co));
     c.host().shutdown();
     if (!r) return c.fail(r.error().code, r.error().message, exit_code_for(r.error().code));
     boost::system::error_code pec;
     json::value result = json::parse(*r, pec);
     if (pec)
-        return c.fail(status_code::internal, tool + "." + op + " returned a result that is not valid JSON: " + pec.message(),
+        return c.fail(status_code::internal,
+                      tool + "." + op + " returned a result that is not valid JSON: " + pec.message(),
                       exit_code::internal);
     if (c.opts().json)
         c.out() << toolhost::json_text(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';

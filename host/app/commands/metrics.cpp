@@ -16,8 +16,10 @@ std::string prometheus_for_tool(const std::string& text, const std::string& tool
     std::string out, header;
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
-        if (line.rfind("# HELP ", 0) == 0) header = line + '\n';
-        else if (line.rfind("# TYPE ", 0) == 0) header += line + '\n';
+        if (line.rfind("# HELP ", 0) == 0)
+            header = line + '\n';
+        else if (line.rfind("# TYPE ", 0) == 0)
+            header += line + '\n';
         else if (line.find(label) != std::string::npos &&
                  (line.find("{" + label) != std::string::npos || line.find("," + label) != std::string::npos)) {
             out += header;
@@ -46,7 +48,8 @@ int local_metrics(command_context& c) {
             for (auto& [name, family] : all.as_object()) {
                 json::array samples;
                 for (auto& sample : family.at("samples").as_array())
-                    if (const auto* t = sample.at("labels").as_object().if_contains("tool"); t && t->is_string() && t->get_string() == *tool)
+                    if (const auto* t = sample.at("labels").as_object().if_contains("tool");
+                        t && t->is_string() && t->get_string() == *tool)
                         samples.push_back(sample);
                 if (samples.empty()) continue;
                 family.as_object()["samples"] = std::move(samples);

@@ -29,8 +29,11 @@ int cmd_serve(command_context& c) {
     const int protocol_fd = o.stdio ? protect_protocol_stream(c) : -1;
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
     if (o.stdio && protocol_fd < 0) return exit_code::internal;
-    serve::service_settings s{.serve = c.host().config().serve, .http = o.http.has_value() || !o.stdio,
-                              .stdio = o.stdio, .stdio_in = STDIN_FILENO, .stdio_out = protocol_fd,
+    serve::service_settings s{.serve = c.host().config().serve,
+                              .http = o.http.has_value() || !o.stdio,
+                              .stdio = o.stdio,
+                              .stdio_in = STDIN_FILENO,
+                              .stdio_out = protocol_fd,
                               .port_file = o.port_file};
     if (o.http) s.serve.listen = *o.http;
     if (o.stateless) s.serve.stateless = true;

@@ -17,7 +17,8 @@ int cmd_list(command_context& c) {
     if (c.opts().json) {
         json::array tools;
         for (const auto& n : names) tools.push_back(to_json(c.host().find(n)->descriptor()));
-        c.out() << toolhost::json_text(json::object{{"tools", std::move(tools)}, {"rejected", c.rejected_json()}}) << '\n';
+        c.out() << toolhost::json_text(json::object{{"tools", std::move(tools)}, {"rejected", c.rejected_json()}})
+                << '\n';
         return exit_code::ok;
     }
     for (const auto& n : names) {
@@ -80,15 +81,21 @@ int cmd_status(command_context& c) {
     if (c.opts().json) {
         json::array a;
         for (const auto& s : statuses) {
-            json::object o{{"name", s.name},       {"version", s.version}, {"plugin", s.plugin},
-                           {"enabled", s.enabled}, {"state", tool_state_name(s.state)}};
+            json::object o{{"name", s.name},
+                           {"version", s.version},
+                           {"plugin", s.plugin},
+                           {"enabled", s.enabled},
+                           {"state", tool_state_name(s.state)}};
             if (!s.error.empty()) o["error"] = s.error;
             a.push_back(std::move(o));
         }
         json::array failed;
         for (const auto& [n, e] : report.failed)
             failed.push_back(json::object{{"tool", n}, {"code", status_name(e.code)}, {"message", e.message}});
-        c.out() << toolhost::json_text(json::object{{"ok", report.ok()}, {"tools", std::move(a)}, {"failed", std::move(failed)}, {"rejected", c.rejected_json()}})
+        c.out() << toolhost::json_text(json::object{{"ok", report.ok()},
+                                                    {"tools", std::move(a)},
+                                                    {"failed", std::move(failed)},
+                                                    {"rejected", c.rejected_json()}})
                 << '\n';
     } else {
         for (const auto& s : statuses)
@@ -108,15 +115,15 @@ int cmd_validate(command_context& c) {
     if (c.opts().json) {
         json::array a;
         for (const auto& p : problems) a.push_back(json::value(p));
-        c.out() << toolhost::json_text(json::object{{"ok", problems.empty()},
-                                                {"tools", c.host().list().size()},
-                                                {"problems", std::move(a)}})
+        c.out() << toolhost::json_text(json::object{
+                       {"ok", problems.empty()}, {"tools", c.host().list().size()}, {"problems", std::move(a)}})
                 << '\n';
     } else {
         for (const auto& p : problems) c.err() << p << '\n';
         if (problems.empty())
             c.out() << "configuration ok: " << c.host().list().size() << " tools"
-                    << (c.host().config().file.empty() ? std::string() : " (" + c.host().config().file.string() + ")") << '\n';
+                    << (c.host().config().file.empty() ? std::string() : " (" + c.host().config().file.string() + ")")
+                    << '\n';
         else
             c.err() << problems.size() << (problems.size() == 1 ? " problem" : " problems") << " found\n";
     }

@@ -116,14 +116,14 @@ public:
     /// The counters and timers at one instant.
     struct snapshot {
         breaker_state state;
-        std::uint64_t calls;                 ///< calls recorded in the current window
-        std::uint64_t failures;              ///< failures recorded in the current window
-        std::uint64_t consecutive_failures;  ///< the current run of failures
-        double failure_rate;                 ///< failures / calls, 0 without calls
-        clock::time_point opened_at;         ///< when it last opened; epoch if never since reset
-        clock::time_point next_probe_at;     ///< open: next probe; half_open: probe timeout
+        std::uint64_t calls;                              ///< calls recorded in the current window
+        std::uint64_t failures;                           ///< failures recorded in the current window
+        std::uint64_t consecutive_failures;               ///< the current run of failures
+        double failure_rate;                              ///< failures / calls, 0 without calls
+        clock::time_point opened_at;                      ///< when it last opened; epoch if never since reset
+        clock::time_point next_probe_at;                  ///< open: next probe; half_open: probe timeout
         std::chrono::milliseconds current_open_duration;  ///< the next or current open period
-        std::uint64_t transitions;           ///< state changes since construction
+        std::uint64_t transitions;                        ///< state changes since construction
     };
 
     /// Throws std::invalid_argument if the options are out of range (failure_rate outside

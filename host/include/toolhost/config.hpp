@@ -28,9 +28,9 @@ struct resilience_settings {
 
 struct tool_settings {
     bool enabled = true;
-    boost::json::object config;  ///< the tool's "config"; empty when absent
-    std::string pointer;         ///< where the tool's entry is, e.g. "/tools/echo", for diagnostics
-    std::optional<resilience_settings> resilience;                                  ///< "resilience"
+    boost::json::object config;                     ///< the tool's "config"; empty when absent
+    std::string pointer;                            ///< where the tool's entry is, e.g. "/tools/echo", for diagnostics
+    std::optional<resilience_settings> resilience;  ///< "resilience"
     std::map<std::string, resilience_settings, std::less<>> operation_resilience;  ///< "operations"/<op>/"resilience"
 };
 
@@ -84,11 +84,11 @@ struct host_config {
     bool tools_enabled_by_default = true;            ///< whether tools not listed under "tools" are enabled
     std::filesystem::path data_dir = "var";          ///< absolute after loading
     std::map<std::string, tool_settings, std::less<>> tools;  ///< "tools" by tool name
-    std::optional<resilience_settings> resilience;              ///< the global "resilience"
+    std::optional<resilience_settings> resilience;            ///< the global "resilience"
     /// "tracing", or TOOLHOST_OTLP_ENDPOINT; empty when no endpoint is configured (tracing off).
     std::optional<tracing_settings> tracing;
-    serve_settings serve;                            ///< "serve"
-    std::shared_ptr<const json_document> document;   ///< the parsed file; null when built from defaults
+    serve_settings serve;                           ///< "serve"
+    std::shared_ptr<const json_document> document;  ///< the parsed file; null when built from defaults
 
     /// A diagnostic at a pointer in the config file ("<defaults>:1:1" when there is no file).
     json_diagnostic error_at(std::string_view pointer, std::string message) const;

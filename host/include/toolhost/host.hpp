@@ -62,8 +62,8 @@ struct tool_status {
     std::string plugin;
     bool enabled = true;
     tool_state state = tool_state::registered;
-    std::string error;        ///< why it failed, when state == failed
-    int64_t in_flight = 0;    ///< calls running now
+    std::string error;      ///< why it failed, when state == failed
+    int64_t in_flight = 0;  ///< calls running now
 };
 
 /// How start() creates and initializes the enabled tools.
@@ -76,8 +76,8 @@ struct start_options {
 
 /// What start() did.
 struct start_report {
-    std::vector<std::string> ready;                            ///< initialized, in order
-    std::vector<std::pair<std::string, tool_error>> failed;    ///< create/initialize failures
+    std::vector<std::string> ready;                          ///< initialized, in order
+    std::vector<std::pair<std::string, tool_error>> failed;  ///< create/initialize failures
     bool ok() const noexcept { return failed.empty(); }
 };
 
@@ -128,13 +128,13 @@ std::string_view host_event_kind_name(host_event_kind k) noexcept;
 struct host_event {
     host_event_kind kind{};
     std::string_view tool;
-    std::string_view operation;   ///< empty for breaker transitions
+    std::string_view operation;  ///< empty for breaker transitions
     std::string_view request_id;
-    uint32_t attempt = 0;         ///< the attempt that failed, timed out or was refused
+    uint32_t attempt = 0;  ///< the attempt that failed, timed out or was refused
     status_code status = status_code::ok;
-    std::string_view message;     ///< the error, rejection text or transition reason
-    std::string_view reason;      ///< rejections: circuit_open, bulkhead_full, retry_budget
-    std::chrono::nanoseconds delay{};  ///< retries: the backoff before the next attempt
+    std::string_view message;                    ///< the error, rejection text or transition reason
+    std::string_view reason;                     ///< rejections: circuit_open, bulkhead_full, retry_budget
+    std::chrono::nanoseconds delay{};            ///< retries: the backoff before the next attempt
     breaker_state from = breaker_state::closed;  ///< breaker transitions
     breaker_state to = breaker_state::closed;
     tool_state state = tool_state::registered;  ///< tool_state_changed: the state it is in now
@@ -231,8 +231,7 @@ public:
     /// the descriptor is invalid.
     boost::system::result<void, std::string> register_factory(std::shared_ptr<tool_factory> factory);
     /// Registers the tools of a plugin entry linked into this program (no .so).
-    boost::system::result<void, std::string> register_entry(const toolhost_plugin_entry_t* entry,
-                                                            std::string name);
+    boost::system::result<void, std::string> register_entry(const toolhost_plugin_entry_t* entry, std::string name);
     /// Stops the tool if it runs (drains its calls, cleans it up) and removes its factory.
     /// False if no such tool.
     bool unregister(std::string_view name);
@@ -241,8 +240,7 @@ public:
     /// the breaker and bulkhead are per tool). Only before the tool starts; the message says
     /// what is wrong otherwise.
     boost::system::result<void, std::string> set_policy(std::string_view tool, call_policy policy);
-    boost::system::result<void, std::string> set_operation_policy(std::string_view tool,
-                                                                  std::string_view operation,
+    boost::system::result<void, std::string> set_operation_policy(std::string_view tool, std::string_view operation,
                                                                   call_policy policy);
 
     /// The seed's reset_circuit_breaker / reset_all_circuit_breakers, plus force-open and
@@ -301,8 +299,8 @@ public:
     /// Cancellation: bind a cancellation slot to the token (boost::asio::bind_cancellation_slot);
     /// emitting it marks the call cancelled for the plugin.
     template <class CompletionToken>
-    auto async_call(std::string tool, std::string operation, boost::json::value arguments,
-                    call_options options, CompletionToken&& token) {
+    auto async_call(std::string tool, std::string operation, boost::json::value arguments, call_options options,
+                    CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, void(call_result)>(
             [this](auto handler, std::string tool, std::string operation, boost::json::value arguments,
                    call_options options) {
@@ -312,12 +310,10 @@ public:
     }
 
     /// Blocking convenience: async_call + wait. Must not be called from a pool thread.
-    call_result call(std::string tool, std::string operation, boost::json::value arguments,
-                     call_options options = {});
+    call_result call(std::string tool, std::string operation, boost::json::value arguments, call_options options = {});
 
     /// Looks up a tool's operation once, for call_inline().
-    boost::system::result<operation_ref, tool_error> resolve(std::string_view tool,
-                                                             std::string_view operation) const;
+    boost::system::result<operation_ref, tool_error> resolve(std::string_view tool, std::string_view operation) const;
 
     /// The inline path: runs the call on the calling thread, through the same validation,
     /// deadline, retry, circuit breaker, bulkhead, logs, traces and metrics as async_call.
@@ -331,8 +327,8 @@ public:
     /// any object, with small arguments and result, logging below info and no tracing.
     call_result call_inline(const operation_ref& target, const boost::json::value& arguments,
                             const call_options& options = {});
-    call_result call_inline(std::string_view tool, std::string_view operation,
-                            const boost::json::value& arguments, const call_options& options = {});
+    call_result call_inline(std::string_view tool, std::string_view operation, const boost::json::value& arguments,
+                            const call_options& options = {});
 
     /// Subscribes to host events (breaker transitions, retries, timeouts, rejections). Returns
     /// an id for unsubscribe(). With no subscriber, a call pays one relaxed atomic load per
@@ -361,8 +357,7 @@ private:
 
     // The asynchronous path's entry into the pipeline (host/src/pipeline/call_pipeline.cpp).
     boost::system::result<std::shared_ptr<detail::call_state>, tool_error> prepare_call(
-        std::string_view tool, std::string_view operation, const boost::json::value& arguments,
-        call_options&& options);
+        std::string_view tool, std::string_view operation, const boost::json::value& arguments, call_options&& options);
     void launch(std::shared_ptr<detail::call_state> call, completion done);
     static const std::shared_ptr<call_control>& caller_control(const detail::call_state& call) noexcept;
     call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
@@ -386,8 +381,10 @@ private:
             slot.assign([control = caller_control(**prepared)](boost::asio::cancellation_type) { control->cancel(); });
         }
         // The handler runs on its own executor, which is kept busy (outstanding work) until then.
-        launch(std::move(*prepared), completion([h = std::move(handler), work = std::move(work)](call_result r) mutable {
-                   boost::asio::dispatch(work, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+        launch(std::move(*prepared),
+               completion([h = std::move(handler), work = std::move(work)](call_result r) mutable {
+                   boost::asio::dispatch(
+                       work, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
                }));
     }
 

@@ -32,8 +32,7 @@ class json_document {
 public:
     /// Parses text with // and /* */ comments and trailing commas; duplicate keys are an error
     /// located at the second occurrence. `file_name` is only used in diagnostics.
-    static boost::system::result<json_document, json_diagnostic> parse(std::string text,
-                                                                       std::string file_name);
+    static boost::system::result<json_document, json_diagnostic> parse(std::string text, std::string file_name);
 
     /// Reads a file then parse(); an unreadable file gives `file:1:1: error: /: cannot read file: ...`.
     static boost::system::result<json_document, json_diagnostic> load(const std::filesystem::path& file);

@@ -44,7 +44,6 @@ struct field {
 
 /// Writes one record. `channel` is e.g. "host", "loader", "plugin.echo". Fields with null
 /// values are left out. Thread-safe.
-void write(level l, std::string_view channel, std::string_view message,
-           std::initializer_list<field> fields = {});
+void write(level l, std::string_view channel, std::string_view message, std::initializer_list<field> fields = {});
 
 }  // namespace toolhost::logging

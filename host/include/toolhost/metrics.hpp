@@ -286,9 +286,8 @@ public:
 
 private:
     friend class metrics_registry;
-    histogram_family(metrics_registry& owner, std::string name, std::string help,
-                     std::vector<std::string> label_names, std::size_t max_children,
-                     std::vector<double> bounds_seconds);
+    histogram_family(metrics_registry& owner, std::string name, std::string help, std::vector<std::string> label_names,
+                     std::size_t max_children, std::vector<double> bounds_seconds);
     histogram& with_impl(const std::string_view* values, std::size_t n);
     bool contains(const label_values& values) const override { return children_.contains(values); }
     std::size_t child_count() const override { return children_.size(); }

@@ -15,8 +15,7 @@
 namespace toolhost {
 
 /// The ABI version this host implements.
-inline constexpr toolhost_abi_version_t host_abi_version{TOOLHOST_ABI_VERSION_MAJOR,
-                                                         TOOLHOST_ABI_VERSION_MINOR};
+inline constexpr toolhost_abi_version_t host_abi_version{TOOLHOST_ABI_VERSION_MAJOR, TOOLHOST_ABI_VERSION_MINOR};
 
 /// One tool offered by a library, or the reason it was refused.
 struct library_tool {
@@ -37,8 +36,7 @@ public:
     /// Wraps an entry struct linked into the executable (a plugin built statically into an
     /// embedding program). `name` stands in for the file path in messages.
     static boost::system::result<std::shared_ptr<plugin_library>, std::string> from_entry(
-        const toolhost_plugin_entry_t* entry, std::string name,
-        toolhost_abi_version_t host_abi = host_abi_version);
+        const toolhost_plugin_entry_t* entry, std::string name, toolhost_abi_version_t host_abi = host_abi_version);
 
     ~plugin_library();
     plugin_library(const plugin_library&) = delete;

@@ -46,8 +46,7 @@ public:
                      const std::function<bool(const std::filesystem::path&)>& skip = {}) const;
 
     /// Loads one file after check_file().
-    boost::system::result<std::shared_ptr<plugin_library>, std::string> load(
-        const std::filesystem::path& file) const;
+    boost::system::result<std::shared_ptr<plugin_library>, std::string> load(const std::filesystem::path& file) const;
 
     /// Checks a candidate without loading it: a readable regular file (symlinks followed),
     /// not writable by group or others, owned by root or the current user, in a directory

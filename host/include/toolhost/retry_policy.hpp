@@ -18,9 +18,9 @@ namespace toolhost {
 
 /// How the computed backoff d is randomised.
 enum class backoff_jitter {
-    none,  ///< exactly d
-    full,  ///< uniform in [0, d]
-    equal, ///< d/2 + uniform in [0, d/2]
+    none,   ///< exactly d
+    full,   ///< uniform in [0, d]
+    equal,  ///< d/2 + uniform in [0, d/2]
 };
 
 /// The retry settings of a tool or operation. Defaults follow design.md.
@@ -65,16 +65,15 @@ bool should_retry(const retry_options& o, const tool_error& error, std::uint32_t
 /// before 30 s" will fail again if asked sooner, and the call's total deadline bounds the wait
 /// anyway. A caller whose remaining deadline is shorter than the delay should not wait at all
 /// but return the error at once.
-std::chrono::nanoseconds next_delay(const retry_options& o, const tool_error& error,
-                                    std::uint32_t attempt, random_source& random);
+std::chrono::nanoseconds next_delay(const retry_options& o, const tool_error& error, std::uint32_t attempt,
+                                    random_source& random);
 
 /// The longest a call can take with these options when every attempt runs into
 /// `attempt_timeout`: max_attempts * attempt_timeout + the sum of the max_attempts - 1 backoffs
 /// before jitter (jitter only shortens them). Retry-after hints are not included. Saturates at
 /// nanoseconds::max(). `toolhost validate` rejects options whose worst case exceeds the total
 /// deadline.
-std::chrono::nanoseconds worst_case_total(const retry_options& o,
-                                          std::chrono::nanoseconds attempt_timeout) noexcept;
+std::chrono::nanoseconds worst_case_total(const retry_options& o, std::chrono::nanoseconds attempt_timeout) noexcept;
 
 /// A per-tool token bucket that bounds retries to a fraction of calls.
 ///
@@ -108,7 +107,7 @@ public:
     std::uint32_t min_retries_per_second() const noexcept { return min_per_second_; }
 
 private:
-    static constexpr std::int64_t unit = 1'000'000; // fixed point: micro-tokens
+    static constexpr std::int64_t unit = 1'000'000;  // fixed point: micro-tokens
 
     bool try_reserve() noexcept;
 

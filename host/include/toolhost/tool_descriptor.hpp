@@ -52,8 +52,8 @@ struct tool_descriptor {
 bool is_valid_name(std::string_view name) noexcept;
 
 /// Reads and validates a plugin's descriptor (struct sizes, names, schemas as JSON Schema).
-boost::system::result<tool_descriptor, std::string> descriptor_from_abi(
-    const toolhost_tool_descriptor_t* abi, std::string plugin_path);
+boost::system::result<tool_descriptor, std::string> descriptor_from_abi(const toolhost_tool_descriptor_t* abi,
+                                                                        std::string plugin_path);
 
 /// The descriptor as JSON, in the shape of `toolhost list --json` entries.
 boost::json::object to_json(const tool_descriptor& d);

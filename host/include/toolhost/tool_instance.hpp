@@ -50,9 +50,7 @@ public:
         : deadline_(deadline), clock_(&clk), parent_(std::move(parent)) {}
 
     /// True once cancel() was called (here or on the parent) or the deadline has passed.
-    bool cancelled() const noexcept {
-        return cancel_requested() || (deadline_ && clock_->now() >= *deadline_);
-    }
+    bool cancelled() const noexcept { return cancel_requested() || (deadline_ && clock_->now() >= *deadline_); }
     /// True only if cancel() was called (not merely the deadline).
     bool cancel_requested() const noexcept {
         return cancelled_.load(std::memory_order_acquire) || (parent_ && parent_->cancel_requested());
@@ -71,8 +69,10 @@ public:
 
     void set_progress_handler(progress_handler h) { progress_ = std::move(h); }
     void report_progress(double done, double total, std::string_view message) const {
-        if (progress_) progress_(done, total, message);
-        else if (parent_) parent_->report_progress(done, total, message);
+        if (progress_)
+            progress_(done, total, message);
+        else if (parent_)
+            parent_->report_progress(done, total, message);
     }
 
     /// The party the call came from (set before the call starts), or the parent's, or null.
@@ -123,8 +123,7 @@ public:
 
     /// Prepares the instance with its validated configuration (a JSON object) and a data folder
     /// that exists. Called once, before any invoke().
-    virtual void_result initialize(std::string_view config_json,
-                                   const std::filesystem::path& data_dir) = 0;
+    virtual void_result initialize(std::string_view config_json, const std::filesystem::path& data_dir) = 0;
 
     /// Runs one operation. Never throws: failures are values. Called concurrently only if the
     /// tool's descriptor says thread_safe.
@@ -144,7 +143,7 @@ public:
 };
 
 /// A factory for in-process C++ tools (embedders, no .so): `make` builds a fresh instance.
-std::shared_ptr<tool_factory> make_tool_factory(
-    tool_descriptor descriptor, std::function<std::unique_ptr<tool_instance>()> make);
+std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
+                                                std::function<std::unique_ptr<tool_instance>()> make);
 
 }  // namespace toolhost

@@ -74,8 +74,8 @@ struct span_data {
     std::chrono::system_clock::time_point end;
     toolhost::attributes attributes;
     std::vector<span_event> events;
-    bool error = false;           ///< OTLP status code ERROR (else OK)
-    std::string status_message;   ///< the error message when error
+    bool error = false;          ///< OTLP status code ERROR (else OK)
+    std::string status_message;  ///< the error message when error
 };
 
 /// Receives finished spans. export_span() is called on the call path: it must never block
@@ -97,9 +97,9 @@ struct otlp_options {
     std::string service_name = "toolhost";
     /// Extra HTTP headers (e.g. an API key).
     std::map<std::string, std::string> headers;
-    std::size_t max_queue = 2048;       ///< spans waiting; more are dropped (and counted)
-    std::size_t max_batch = 512;        ///< spans per request (at most max_queue)
-    std::chrono::milliseconds flush_interval{1000};  ///< send at least this often when not empty
+    std::size_t max_queue = 2048;                     ///< spans waiting; more are dropped (and counted)
+    std::size_t max_batch = 512;                      ///< spans per request (at most max_queue)
+    std::chrono::milliseconds flush_interval{1000};   ///< send at least this often when not empty
     std::chrono::milliseconds request_timeout{5000};  ///< connect + send + receive, per request
     /// At most one warning about failed exports per interval; the others are counted in the next.
     std::chrono::milliseconds error_log_interval{60000};

@@ -176,13 +176,12 @@ private:
 /// std::allocator<void>), context, mapping and occupancy.
 template <unsigned Bits>
 class worker_pool::basic_executor_type {
-    static constexpr unsigned tracked_bit = 1;      // compile-time: Bits
+    static constexpr unsigned tracked_bit = 1;         // compile-time: Bits
     static constexpr unsigned blocking_never_bit = 1;  // run-time: bits_
     static constexpr unsigned continuation_bit = 2;    // run-time: bits_
 
 public:
-    basic_executor_type(const basic_executor_type& other) noexcept
-        : pool_(other.pool_), bits_(other.bits_) {
+    basic_executor_type(const basic_executor_type& other) noexcept : pool_(other.pool_), bits_(other.bits_) {
         if constexpr ((Bits & tracked_bit) != 0) {
             if (pool_) pool_->work_started();
         }
@@ -315,9 +314,7 @@ public:
     friend bool operator==(const basic_executor_type& a, const basic_executor_type& b) noexcept {
         return a.pool_ == b.pool_ && a.bits_ == b.bits_;
     }
-    friend bool operator!=(const basic_executor_type& a, const basic_executor_type& b) noexcept {
-        return !(a == b);
-    }
+    friend bool operator!=(const basic_executor_type& a, const basic_executor_type& b) noexcept { return !(a == b); }
 
 private:
     friend class worker_pool;

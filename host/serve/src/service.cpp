@@ -55,14 +55,16 @@ struct service::impl {
         so.fail_on_error = host.config().fail_on_error;
         auto started_tools = host.start(so);
         for (const auto& [name, e] : started_tools.failed)
-            report << "toolhost: tool '" << name << "' did not start: " << status_name(e.code) << ": " << e.message << '\n';
+            report << "toolhost: tool '" << name << "' did not start: " << status_name(e.code) << ": " << e.message
+                   << '\n';
         return started_tools.ok() || !host.config().fail_on_error;
     }
 
     bool start_http() {
         const serve_settings& s = settings.serve;
         http.emplace(host, *mcp, s);
-        const unsigned io_threads = s.io_threads > 0 ? s.io_threads : std::max(1u, std::thread::hardware_concurrency() / 2);
+        const unsigned io_threads =
+            s.io_threads > 0 ? s.io_threads : std::max(1u, std::thread::hardware_concurrency() / 2);
         if (auto bound = http->start(io_threads); !bound) {
             report << "toolhost: cannot serve HTTP on " << s.listen << ": " << bound.error() << '\n';
             http.reset();
@@ -133,7 +135,8 @@ bool service::start() {
     }
     s.report.flush();
     if (s.settings.serve.plugin_rescan_ms > 0)
-        s.rescanner = std::make_unique<plugin_rescanner>(s.host, std::chrono::milliseconds(s.settings.serve.plugin_rescan_ms));
+        s.rescanner =
+            std::make_unique<plugin_rescanner>(s.host, std::chrono::milliseconds(s.settings.serve.plugin_rescan_ms));
     std::lock_guard lock(s.m);
     s.started = true;
     return true;

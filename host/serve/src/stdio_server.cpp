@@ -157,9 +157,9 @@ void stdio_server::run(std::chrono::milliseconds grace) {
             buffer.clear();
         }
         if (buffer.size() > max_message_bytes) {
-            s.out.write_line(mcp::error_response(nullptr, mcp::parse_error,
-                                                 "message too long: over " + std::to_string(max_message_bytes >> 20) +
-                                                     " MiB without a newline"));
+            s.out.write_line(mcp::error_response(
+                nullptr, mcp::parse_error,
+                "message too long: over " + std::to_string(max_message_bytes >> 20) + " MiB without a newline"));
             buffer.clear();
         }
     }

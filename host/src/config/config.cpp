@@ -38,9 +38,7 @@ std::string join(words words) {
     return s;
 }
 
-bool one_of(std::string_view word, words words) {
-    return std::find(words.begin(), words.end(), word) != words.end();
-}
+bool one_of(std::string_view word, words words) { return std::find(words.begin(), words.end(), word) != words.end(); }
 
 // What a person wrote, for "got ..." in messages; containers are named, not dumped.
 std::string describe(const value& v) {
@@ -75,7 +73,8 @@ public:
         if (const auto* v = obj.if_contains("plugin_dirs")) read_plugin_dirs(*v);
         if (const auto* v = obj.if_contains("threads")) read_threads(*v);
         if (const auto* v = obj.if_contains("log_level")) read_word("/log_level", *v, log_levels, config_.log_level);
-        if (const auto* v = obj.if_contains("log_format")) read_word("/log_format", *v, log_formats, config_.log_format);
+        if (const auto* v = obj.if_contains("log_format"))
+            read_word("/log_format", *v, log_formats, config_.log_format);
         if (const auto* v = obj.if_contains("lifecycle")) read_lifecycle(*v);
         if (const auto* v = obj.if_contains("tools_enabled_by_default"))
             read_bool("/tools_enabled_by_default", *v, config_.tools_enabled_by_default);
@@ -90,7 +89,9 @@ public:
     }
 
 private:
-    void error(std::string pointer, std::string message) { errors_.push_back(doc_.error_at(pointer, std::move(message))); }
+    void error(std::string pointer, std::string message) {
+        errors_.push_back(doc_.error_at(pointer, std::move(message)));
+    }
     void key_error(std::string pointer, std::string message) {
         errors_.push_back(doc_.error_at_key(pointer, std::move(message)));
     }
@@ -101,7 +102,7 @@ private:
         for (const auto& member : obj) {
             if (!one_of(member.key(), allowed)) {
                 key_error(pointer + "/" + json_pointer_escape(member.key()),
-                      "unknown key '" + std::string(member.key()) + "' (expected one of: " + join(allowed) + ")");
+                          "unknown key '" + std::string(member.key()) + "' (expected one of: " + join(allowed) + ")");
             }
         }
     }
@@ -114,8 +115,7 @@ private:
         }
     }
 
-    void read_word(const std::string& pointer, const value& v, words allowed_words,
-                   std::string& out) {
+    void read_word(const std::string& pointer, const value& v, words allowed_words, std::string& out) {
         if (v.is_string() && one_of(v.get_string(), allowed_words)) {
             out = v.get_string();
         } else {
@@ -220,33 +220,39 @@ private:
             } else {
                 const auto& o = h->get_object();
                 check_keys("/serve/http", o,
-                           {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
-                            "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions",
-                            "shutdown_grace_ms", "io_threads"});
+                           {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless",
+                            "max_request_bytes", "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms",
+                            "max_sessions", "shutdown_grace_ms", "io_threads"});
                 if (const auto* x = o.if_contains("listen")) {
                     read_string("/serve/http/listen", *x, s.listen, false);
                     if (auto problem = check_listen_address(s.listen); x->is_string() && !problem.empty())
                         error("/serve/http/listen", problem + ", got " + describe(*x));
                 }
-                if (const auto* x = o.if_contains("allowed_hosts")) read_strings("/serve/http/allowed_hosts", *x, s.allowed_hosts);
+                if (const auto* x = o.if_contains("allowed_hosts"))
+                    read_strings("/serve/http/allowed_hosts", *x, s.allowed_hosts);
                 if (const auto* x = o.if_contains("allowed_origins"))
                     read_strings("/serve/http/allowed_origins", *x, s.allowed_origins);
-                if (const auto* x = o.if_contains("auth_token")) read_string("/serve/http/auth_token", *x, s.auth_token, true);
+                if (const auto* x = o.if_contains("auth_token"))
+                    read_string("/serve/http/auth_token", *x, s.auth_token, true);
                 if (const auto* x = o.if_contains("stateless")) read_bool("/serve/http/stateless", *x, s.stateless);
                 if (const auto* x = o.if_contains("max_request_bytes"))
-                    if (auto n = read_integer("/serve/http/max_request_bytes", *x, 1024, std::uint64_t(1) << 30)) s.max_request_bytes = *n;
+                    if (auto n = read_integer("/serve/http/max_request_bytes", *x, 1024, std::uint64_t(1) << 30))
+                        s.max_request_bytes = *n;
                 if (const auto* x = o.if_contains("request_timeout_ms"))
-                    if (auto n = read_integer("/serve/http/request_timeout_ms", *x, 1, day_ms)) s.request_timeout_ms = *n;
+                    if (auto n = read_integer("/serve/http/request_timeout_ms", *x, 1, day_ms))
+                        s.request_timeout_ms = *n;
                 if (const auto* x = o.if_contains("idle_timeout_ms"))
                     if (auto n = read_integer("/serve/http/idle_timeout_ms", *x, 1, day_ms)) s.idle_timeout_ms = *n;
                 if (const auto* x = o.if_contains("session_idle_timeout_ms"))
-                    if (auto n = read_integer("/serve/http/session_idle_timeout_ms", *x, 1, 30 * day_ms)) s.session_idle_timeout_ms = *n;
+                    if (auto n = read_integer("/serve/http/session_idle_timeout_ms", *x, 1, 30 * day_ms))
+                        s.session_idle_timeout_ms = *n;
                 if (const auto* x = o.if_contains("max_sessions"))
                     if (auto n = read_integer("/serve/http/max_sessions", *x, 1, 10000000)) s.max_sessions = *n;
                 if (const auto* x = o.if_contains("shutdown_grace_ms"))
                     if (auto n = read_integer("/serve/http/shutdown_grace_ms", *x, 0, day_ms)) s.shutdown_grace_ms = *n;
                 if (const auto* x = o.if_contains("io_threads"))
-                    if (auto n = read_integer("/serve/http/io_threads", *x, 0, 256)) s.io_threads = static_cast<unsigned>(*n);
+                    if (auto n = read_integer("/serve/http/io_threads", *x, 0, 256))
+                        s.io_threads = static_cast<unsigned>(*n);
             }
         }
         if (const auto* m = obj.if_contains("mcp")) {
@@ -258,12 +264,14 @@ private:
                 if (const auto* x = o.if_contains("tool_name")) {
                     read_string("/serve/mcp/tool_name", *x, s.tool_name, false);
                     if (x->is_string() && s.tool_name.find("{operation}") == std::string::npos)
-                        error("/serve/mcp/tool_name",
-                              "the template must contain {operation} (it may also contain {tool}), got " + describe(*x));
+                        error(
+                            "/serve/mcp/tool_name",
+                            "the template must contain {operation} (it may also contain {tool}), got " + describe(*x));
                 }
                 if (const auto* x = o.if_contains("page_size"))
                     if (auto n = read_integer("/serve/mcp/page_size", *x, 1, 10000)) s.page_size = *n;
-                if (const auto* x = o.if_contains("instructions")) read_string("/serve/mcp/instructions", *x, s.instructions, true);
+                if (const auto* x = o.if_contains("instructions"))
+                    read_string("/serve/mcp/instructions", *x, s.instructions, true);
                 if (const auto* x = o.if_contains("call_timeout_ms"))
                     if (auto n = read_integer("/serve/mcp/call_timeout_ms", *x, 0, day_ms)) s.call_timeout_ms = *n;
             }
@@ -322,7 +330,8 @@ private:
                     // A bad name is reported at the key, a bad value at the value.
                     if (auto problem = check_http_header(h.key(), ""); !problem.empty()) {
                         key_error(pointer, std::move(problem));
-                    } else if (auto bad_value = check_http_header(h.key(), h.value().get_string()); !bad_value.empty()) {
+                    } else if (auto bad_value = check_http_header(h.key(), h.value().get_string());
+                               !bad_value.empty()) {
                         error(pointer, std::move(bad_value));
                     } else {
                         e.headers.insert_or_assign(std::string(h.key()), std::string(h.value().get_string()));
@@ -362,10 +371,12 @@ private:
             tool_settings settings;
             settings.pointer = pointer;
             check_keys(pointer, obj, {"enabled", "config", "resilience", "operations"});
-            if (const auto* r = obj.if_contains("resilience")) settings.resilience = read_resilience(pointer + "/resilience", *r);
+            if (const auto* r = obj.if_contains("resilience"))
+                settings.resilience = read_resilience(pointer + "/resilience", *r);
             if (const auto* ops = obj.if_contains("operations")) {
                 if (!ops->is_object()) {
-                    error(pointer + "/operations", "expected an object mapping operation names to settings, got " + describe(*ops));
+                    error(pointer + "/operations",
+                          "expected an object mapping operation names to settings, got " + describe(*ops));
                 } else {
                     for (const auto& op : ops->get_object()) {
                         std::string op_pointer = pointer + "/operations/" + json_pointer_escape(op.key());
@@ -470,14 +481,16 @@ void apply_environment(host_config& config, const getenv_function& getenv, std::
         if (one_of(*v, log_levels)) {
             config.log_level = *v;
         } else {
-            errors.push_back(env_error("TOOLHOST_LOG_LEVEL", "expected one of " + join(log_levels) + ", got " + json_quoted(*v)));
+            errors.push_back(
+                env_error("TOOLHOST_LOG_LEVEL", "expected one of " + join(log_levels) + ", got " + json_quoted(*v)));
         }
     }
     if (auto v = lookup(getenv, "TOOLHOST_LOG_FORMAT")) {
         if (one_of(*v, log_formats)) {
             config.log_format = *v;
         } else {
-            errors.push_back(env_error("TOOLHOST_LOG_FORMAT", "expected one of " + join(log_formats) + ", got " + json_quoted(*v)));
+            errors.push_back(
+                env_error("TOOLHOST_LOG_FORMAT", "expected one of " + join(log_formats) + ", got " + json_quoted(*v)));
         }
     }
     if (auto v = lookup(getenv, "TOOLHOST_DATA_DIR")) config.data_dir = *v;

@@ -78,7 +78,7 @@ public:
                 break;
             }
             if (reanchor(base_tsc, base_ns, mult)) continue;  // answer with the new calibration
-            t = src_.steady_ns();  // another thread is re-anchoring right now
+            t = src_.steady_ns();                             // another thread is re-anchoring right now
             break;
         }
         thread_local struct {

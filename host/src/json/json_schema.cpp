@@ -199,8 +199,9 @@ std::optional<std::string> explain(const value& schema, const value& instance) {
 // Rewrites valijson's constraint-centred wording into what is wrong with the value.
 std::string reword(const std::string& description, const value* instance) {
     constexpr std::string_view missing = "Missing required property '";
-    constexpr std::string_view unexpected = "Object contains a property that could not be validated using "
-                                            "'properties' or 'additionalProperties' constraints: '";
+    constexpr std::string_view unexpected =
+        "Object contains a property that could not be validated using "
+        "'properties' or 'additionalProperties' constraints: '";
     std::string_view d = description;
     if (!d.empty() && d.back() == '.') d.remove_suffix(1);
     if (d.starts_with(missing)) return "missing required property '" + std::string(d.substr(missing.size()));
@@ -342,13 +343,11 @@ const value& json_schema::source() const noexcept { return impl_->source; }
 
 std::optional<validation_error> json_schema::validate(const value& instance) const {
     switch (impl_->kind) {
-    case schema_kind::accept_all:
-        return std::nullopt;
+    case schema_kind::accept_all: return std::nullopt;
     case schema_kind::any_object:
         if (instance.is_object()) return std::nullopt;
         return validation_error{"", "expected type object, got " + std::string(instance_type(instance))};
-    case schema_kind::general:
-        break;
+    case schema_kind::general: break;
     }
 
     using adapter_type = valijson::adapters::BoostJsonAdapter;

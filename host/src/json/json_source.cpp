@@ -150,8 +150,7 @@ std::vector<std::size_t> find_line_starts(std::string_view text) {
     return starts;
 }
 
-std::pair<std::size_t, std::size_t> offset_to_line_column(const std::vector<std::size_t>& starts,
-                                                          std::size_t offset) {
+std::pair<std::size_t, std::size_t> offset_to_line_column(const std::vector<std::size_t>& starts, std::size_t offset) {
     auto it = std::upper_bound(starts.begin(), starts.end(), offset);
     auto line = static_cast<std::size_t>(it - starts.begin());  // >= 1 because starts[0] == 0
     return {line, offset - starts[line - 1] + 1};
@@ -187,8 +186,7 @@ std::string json_pointer_escape(std::string_view token) {
     return out;
 }
 
-boost::system::result<json_document, json_diagnostic> json_document::parse(std::string text,
-                                                                            std::string file_name) {
+boost::system::result<json_document, json_diagnostic> json_document::parse(std::string text, std::string file_name) {
     // Some editors start UTF-8 files with a byte order mark, which JSON does not allow. Blanking
     // it keeps every byte offset (and so every column) where it was.
     if (text.starts_with("\xEF\xBB\xBF")) text.replace(0, 3, "   ");
@@ -217,14 +215,12 @@ boost::system::result<json_document, json_diagnostic> json_document::parse(std::
 
     if (auto dup = location_scanner(text, doc.offsets_, doc.key_offsets_).run()) {
         auto [line, column] = offset_to_line_column(doc.line_starts_, dup->offset);
-        return json_diagnostic{doc.file_, line, column, std::move(dup->pointer),
-                               "duplicate key '" + dup->key + "'"};
+        return json_diagnostic{doc.file_, line, column, std::move(dup->pointer), "duplicate key '" + dup->key + "'"};
     }
     return doc;
 }
 
-boost::system::result<json_document, json_diagnostic> json_document::load(
-    const std::filesystem::path& file) {
+boost::system::result<json_document, json_diagnostic> json_document::load(const std::filesystem::path& file) {
     std::string name = file.string();
     auto fail = [&](int error) {
         return json_diagnostic{name, 1, 1, "", std::string("cannot read file: ") + std::strerror(error)};

@@ -40,8 +40,7 @@ const load_report& tool_lifecycle::load_plugins() {
         const std::string path = t.factory->descriptor().plugin;
         if (auto ok = register_factory(t.factory); !ok) {
             report.rejected.push_back({path, ok.error()});
-            logging::write(logging::level::warning, "loader", "tool rejected",
-                           {{"path", path}, {"error", ok.error()}});
+            logging::write(logging::level::warning, "loader", "tool rejected", {{"path", path}, {"error", ok.error()}});
             continue;
         }
         kept.push_back(std::move(t));
@@ -188,7 +187,8 @@ void tool_lifecycle::initialize_slot(tool_slot& slot) {
     slot.state.store(tool_state::ready);
     logging::write(logging::level::info, "lifecycle", "tool ready",
                    {{"tool", slot.name},
-                    {"duration_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
+                    {"duration_ms",
+                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
     events_.emit_tool_state(slot.name, tool_state::ready);
 }
 
@@ -216,8 +216,10 @@ std::vector<tool_registry::slot_ptr> tool_lifecycle::slots_to_start(const start_
         for (const auto& [n, settings] : config_.tools)
             if (settings.enabled && !registry_.contains(n))
                 report.failed.emplace_back(
-                    n, make_tool_error(status_code::not_found,
-                                       config_.error_at(settings.pointer, "no plugin provides a tool named '" + n + "'").to_string()));
+                    n,
+                    make_tool_error(
+                        status_code::not_found,
+                        config_.error_at(settings.pointer, "no plugin provides a tool named '" + n + "'").to_string()));
     }
     return to_start;
 }
@@ -247,7 +249,8 @@ start_report tool_lifecycle::start(const start_options& options) {
         if (s->state.load() == tool_state::ready)
             report.ready.push_back(s->name);
         else
-            report.failed.emplace_back(s->name, s->get_error().value_or(make_tool_error(status_code::unknown, "failed to start")));
+            report.failed.emplace_back(
+                s->name, s->get_error().value_or(make_tool_error(status_code::unknown, "failed to start")));
     }
     if (options.fail_on_error && !report.failed.empty()) {
         // Clean up the ones that did start, newest first, so nothing is left half-running.

@@ -27,7 +27,7 @@ std::string mode_string(mode_t m) {
 
 // ssh-style ownership rule: refuse what another user could have replaced.
 boost::system::result<void, std::string> check_owner_and_mode(const struct stat& st, std::string_view what,
-                                                               const std::string& path) {
+                                                              const std::string& path) {
     if (st.st_uid != 0 && st.st_uid != ::geteuid())
         return "refused: the " + std::string(what) + " is owned by uid " + std::to_string(st.st_uid) +
                ", neither root nor the user running toolhost (uid " + std::to_string(::geteuid()) + ")";
@@ -102,12 +102,12 @@ boost::system::result<void, std::string> check_elf(int fd, const std::array<unsi
     if (n == 0) return std::string("empty file (0 bytes), not a shared library");
     if (n < 4 || std::memcmp(hdr.data(), ELFMAG, SELFMAG) != 0)
         return std::string("not a shared library (no ELF header)");
-    if (static_cast<std::size_t>(n) < sizeof(Elf64_Ehdr))
-        return "truncated ELF file (" + std::to_string(n) + " bytes)";
+    if (static_cast<std::size_t>(n) < sizeof(Elf64_Ehdr)) return "truncated ELF file (" + std::to_string(n) + " bytes)";
     if (hdr[EI_CLASS] != ELFCLASS64) return std::string("not a 64-bit ELF file; this host is 64-bit");
     Elf64_Ehdr eh;
     std::memcpy(&eh, hdr.data(), sizeof eh);
-    if (eh.e_type != ET_DYN) return std::string("an ELF file but not a shared library (build it as a MODULE/SHARED library)");
+    if (eh.e_type != ET_DYN)
+        return std::string("an ELF file but not a shared library (build it as a MODULE/SHARED library)");
     if (host_machine != EM_NONE && eh.e_machine != host_machine)
         return "built for another processor (ELF machine " + std::to_string(eh.e_machine) + ")";
     const auto size = static_cast<uint64_t>(file_size);
@@ -132,8 +132,7 @@ boost::system::result<void, std::string> check_elf(int fd, const std::array<unsi
 }
 }  // namespace
 
-boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_loader::load(
-    const fs::path& file) const {
+boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_loader::load(const fs::path& file) const {
     if (auto ok = check_file(file); !ok) return ok.error();
     return plugin_library::open(file, options_.abi);
 }
@@ -180,8 +179,9 @@ load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_
                 report.rejected.push_back({file.string(), lib.error()});
                 continue;
             }
-            logging::write(logging::level::debug, "loader", "plugin loaded",
-                           {{"path", file.string()}, {"plugin", (*lib)->entry().plugin_name ? (*lib)->entry().plugin_name : ""}});
+            logging::write(
+                logging::level::debug, "loader", "plugin loaded",
+                {{"path", file.string()}, {"plugin", (*lib)->entry().plugin_name ? (*lib)->entry().plugin_name : ""}});
             for (auto& t : (*lib)->tools()) {
                 if (t.factory)
                     report.tools.push_back(std::move(t));

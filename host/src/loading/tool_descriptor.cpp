@@ -7,13 +7,11 @@ namespace toolhost {
 namespace {
 
 // The smallest struct sizes a v1.0 plugin may declare: up to and including the last v1.0 field.
-constexpr std::size_t min_tool_descriptor_size =
-    offsetof(toolhost_tool_descriptor_t, operations) + sizeof(void*);
+constexpr std::size_t min_tool_descriptor_size = offsetof(toolhost_tool_descriptor_t, operations) + sizeof(void*);
 constexpr std::size_t min_operation_descriptor_size =
     offsetof(toolhost_operation_descriptor_t, flags) + sizeof(uint64_t);
 
-boost::system::result<json_schema, std::string> schema_from_text(const char* text,
-                                                                 std::string_view what) {
+boost::system::result<json_schema, std::string> schema_from_text(const char* text, std::string_view what) {
     auto s = json_schema::compile_text(text);
     if (!s) return std::string(what) + " is not a valid JSON Schema: " + s.error();
     return s;
@@ -45,26 +43,24 @@ const operation_descriptor* tool_descriptor::find_operation(std::string_view op)
 
 boost::system::result<void, std::string> tool_descriptor::validate() const {
     if (!is_valid_name(name))
-        return "invalid tool name '" + name +
-               "': use 1 to 64 characters of [A-Za-z0-9_-], starting with a letter";
+        return "invalid tool name '" + name + "': use 1 to 64 characters of [A-Za-z0-9_-], starting with a letter";
     if (operations.empty()) return "tool '" + name + "' declares no operations";
     std::set<std::string_view> seen;
     for (const auto& op : operations) {
         if (!is_valid_name(op.name))
             return "tool '" + name + "': invalid operation name '" + op.name +
                    "': use 1 to 64 characters of [A-Za-z0-9_-], starting with a letter";
-        if (!seen.insert(op.name).second)
-            return "tool '" + name + "': operation '" + op.name + "' is declared twice";
+        if (!seen.insert(op.name).second) return "tool '" + name + "': operation '" + op.name + "' is declared twice";
     }
     return {};
 }
 
-boost::system::result<tool_descriptor, std::string> descriptor_from_abi(
-    const toolhost_tool_descriptor_t* abi, std::string plugin_path) {
+boost::system::result<tool_descriptor, std::string> descriptor_from_abi(const toolhost_tool_descriptor_t* abi,
+                                                                        std::string plugin_path) {
     if (abi == nullptr) return bad(std::string("the plugin returned no descriptor (NULL)"));
     if (abi->struct_size < min_tool_descriptor_size)
         return bad("tool descriptor struct too small (" + std::to_string(abi->struct_size) +
-               " bytes, ABI 1.0 needs at least " + std::to_string(min_tool_descriptor_size) + ")");
+                   " bytes, ABI 1.0 needs at least " + std::to_string(min_tool_descriptor_size) + ")");
     if (abi->name == nullptr) return bad(std::string("tool descriptor has no name (NULL)"));
 
     tool_descriptor d;
@@ -81,16 +77,14 @@ boost::system::result<tool_descriptor, std::string> descriptor_from_abi(
         d.config_schema = std::move(*s);
     }
     if (abi->operation_count > 0 && abi->operations == nullptr)
-        return bad(where + ": operation_count is " + std::to_string(abi->operation_count) +
-               " but operations is NULL");
+        return bad(where + ": operation_count is " + std::to_string(abi->operation_count) + " but operations is NULL");
     for (uint32_t i = 0; i < abi->operation_count; ++i) {
         const auto* op = abi->operations[i];
         auto op_where = where + " operation #" + std::to_string(i);
         if (op == nullptr) return bad(op_where + " is NULL");
         if (op->struct_size < min_operation_descriptor_size)
-            return bad(op_where + ": operation descriptor struct too small (" +
-                   std::to_string(op->struct_size) + " bytes, ABI 1.0 needs at least " +
-                   std::to_string(min_operation_descriptor_size) + ")");
+            return bad(op_where + ": operation descriptor struct too small (" + std::to_string(op->struct_size) +
+                       " bytes, ABI 1.0 needs at least " + std::to_string(min_operation_descriptor_size) + ")");
         if (op->name == nullptr) return bad(op_where + " has no name (NULL)");
         std::string op_name = op->name;
         op_where = where + " operation '" + op_name + "'";
@@ -103,8 +97,7 @@ boost::system::result<tool_descriptor, std::string> descriptor_from_abi(
             if (!out) return bad(out.error());
             out_schema = std::move(*out);
         }
-        d.operations.push_back(operation_descriptor{std::move(op_name),
-                                                    op->description ? op->description : "",
+        d.operations.push_back(operation_descriptor{std::move(op_name), op->description ? op->description : "",
                                                     std::move(*in), std::move(out_schema), op->flags});
     }
     if (auto v = d.validate(); !v) return bad(v.error());

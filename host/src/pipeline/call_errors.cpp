@@ -54,8 +54,7 @@ tool_error not_ready(const tool_slot& slot, tool_state state) {
         return make_tool_error(status_code::failed_precondition,
                                "tool '" + slot.name + "' is not available: it failed to start: " + slot.error_text());
     case tool_state::stopping:
-    case tool_state::stopped:
-        return make_tool_error(status_code::unavailable, "tool '" + slot.name + "' is shut down");
+    case tool_state::stopped: return make_tool_error(status_code::unavailable, "tool '" + slot.name + "' is shut down");
     default:
         return make_tool_error(status_code::failed_precondition,
                                "tool '" + slot.name + "' is not initialized (state: " +
@@ -102,8 +101,9 @@ tool_error cancelled_before_plugin() {
 }
 
 tool_error attempt_timed_out(const call_core& core) {
-    return make_tool_error(status_code::deadline_exceeded, tool_operation(core) + " did not answer by its deadline (attempt " +
-                                                               std::to_string(core.attempts) + ")");
+    return make_tool_error(
+        status_code::deadline_exceeded,
+        tool_operation(core) + " did not answer by its deadline (attempt " + std::to_string(core.attempts) + ")");
 }
 
 tool_error stopped_at_deadline(const call_core& core, std::string_view message) {
@@ -117,15 +117,16 @@ tool_error shut_down_before_retry(const tool_slot& slot) {
 }
 
 tool_error strand_from_worker(const tool_slot& slot) {
-    return make_tool_error(status_code::failed_precondition,
-                           "call_inline of '" + slot.name +
-                               "' (not thread-safe) from a worker thread would wait on the pool it occupies");
+    return make_tool_error(
+        status_code::failed_precondition,
+        "call_inline of '" + slot.name + "' (not thread-safe) from a worker thread would wait on the pool it occupies");
 }
 
 tool_error strand_reentered(const tool_slot& slot) {
     return make_tool_error(status_code::failed_precondition,
-                           "'" + slot.name + "' is not thread-safe and is already serving this chain of calls; "
-                           "calling it again would wait for itself");
+                           "'" + slot.name +
+                               "' is not thread-safe and is already serving this chain of calls; "
+                               "calling it again would wait for itself");
 }
 
 }  // namespace toolhost::detail::call_errors

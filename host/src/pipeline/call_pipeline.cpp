@@ -172,9 +172,8 @@ tool_error call_pipeline::leave_queue(call_core& core, const circuit_breaker::ad
 call_result call_pipeline::invoke(call_core& core, std::string_view arguments, const call_control& control) {
     // Every member named: a default-constructed one would be zeroed first (a `rep stos` that
     // measured as a tenth of the inline call).
-    const invocation inv{core.slot->name,           core.op->name, arguments, core.request_id,
-                         core.options->session_id, core.plugin_traceparent(), core.attempts, &control,
-                         &nested_,                 core.nesting};
+    const invocation inv{core.slot->name,           core.op->name, arguments, core.request_id, core.options->session_id,
+                         core.plugin_traceparent(), core.attempts, &control,  &nested_,        core.nesting};
     return core.slot->instance->invoke(inv);
 }
 
@@ -183,10 +182,11 @@ call_pipeline::retry_plan call_pipeline::settle(call_core& core, const call_cont
                                                 bool breaker_told, clock::time_point ended) {
     // A plugin that stopped because its deadline passed reports CANCELLED; the caller did not
     // cancel, so say what really happened.
-    if (!result && result.error().code == status_code::cancelled && !caller.cancel_requested() &&
-        core.has_deadline() && clock_.now() >= core.deadline)
+    if (!result && result.error().code == status_code::cancelled && !caller.cancel_requested() && core.has_deadline() &&
+        clock_.now() >= core.deadline)
         result = errors::stopped_at_deadline(core, result.error().message);
-    if (core.breaker && !breaker_told) core.breaker->on_result(adm, result ? status_code::ok : result.error().code, ended);
+    if (core.breaker && !breaker_told)
+        core.breaker->on_result(adm, result ? status_code::ok : result.error().code, ended);
     if (result) return {};
     return plan_retry(core, caller, result.error());
 }
@@ -210,8 +210,10 @@ call_pipeline::retry_plan call_pipeline::plan_retry(call_core& core, const call_
 
 // ===================================================================== the asynchronous chain
 
-boost::system::result<std::shared_ptr<call_state>, tool_error> call_pipeline::prepare(
-    std::string_view tool, std::string_view operation, const json::value& arguments, call_options&& options) {
+boost::system::result<std::shared_ptr<call_state>, tool_error> call_pipeline::prepare(std::string_view tool,
+                                                                                      std::string_view operation,
+                                                                                      const json::value& arguments,
+                                                                                      call_options&& options) {
     tool_slot* slot = registry_.acquire(tool);
     if (slot == nullptr) return errors::no_such_tool(tool);
     const auto* op = slot->descriptor().find_operation(operation);
@@ -403,7 +405,8 @@ call_result call_pipeline::call_inline(tool_slot& slot, const operation_descript
     char small[512];
     std::string large;
     // A nested call's text was already checked to parse.
-    const std::string_view args_text = arguments_text.empty() ? serialize_arguments(arguments, small, large) : arguments_text;
+    const std::string_view args_text =
+        arguments_text.empty() ? serialize_arguments(arguments, small, large) : arguments_text;
 
     call_core core;
     core.target(slot, op);
@@ -412,8 +415,9 @@ call_result call_pipeline::call_inline(tool_slot& slot, const operation_descript
     // One control for the whole call, its deadline moved for each attempt: the parent's
     // cancellation (for nested calls; non-owning, the parent outlives this blocking call) and
     // progress reports.
-    call_control caller(std::nullopt, clock_,
-                        parent ? std::shared_ptr<const call_control>(std::shared_ptr<const call_control>(), parent) : nullptr);
+    call_control caller(
+        std::nullopt, clock_,
+        parent ? std::shared_ptr<const call_control>(std::shared_ptr<const call_control>(), parent) : nullptr);
     if (options.on_progress) caller.set_progress_handler(options.on_progress);
     if (options.peer) caller.set_peer(options.peer);
     // One clock reading per step: the call's start is also the first attempt's admission and start.

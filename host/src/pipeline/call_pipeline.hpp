@@ -26,9 +26,9 @@ public:
     /// Looks the call up and checks it (host::async_call before it returns): the tool's
     /// in-flight count is raised on success, until the call finishes.
     boost::system::result<std::shared_ptr<call_state>, tool_error> prepare(std::string_view tool,
-                                                                          std::string_view operation,
-                                                                          const boost::json::value& arguments,
-                                                                          call_options&& options);
+                                                                           std::string_view operation,
+                                                                           const boost::json::value& arguments,
+                                                                           call_options&& options);
     /// Runs a prepared call asynchronously; `done` gets its result, once.
     void launch(std::shared_ptr<call_state> call, completion_fn done);
 
@@ -36,8 +36,8 @@ public:
     /// `arguments` as the caller already has it in text (a nested call's). `parent`: the
     /// running call that makes this one, for nested calls.
     call_result call_inline(tool_slot& slot, const operation_descriptor* op, const boost::json::value& arguments,
-                            std::string_view arguments_text, const call_options& options,
-                            const call_control* parent, uint32_t nesting);
+                            std::string_view arguments_text, const call_options& options, const call_control* parent,
+                            uint32_t nesting);
 
     /// Ends the calls of `slot` that wait for a retry (the tool is stopping).
     void end_waiting_retries(tool_slot& slot);
@@ -49,7 +49,8 @@ private:
     };
 
     // --- the steps, in order
-    std::optional<tool_error> check(tool_slot& slot, const operation_descriptor* op, const boost::json::value& arguments);
+    std::optional<tool_error> check(tool_slot& slot, const operation_descriptor* op,
+                                    const boost::json::value& arguments);
     void open(call_core& core, clock::time_point now);
     std::optional<tool_error> admit(call_core& core, const call_control& caller, circuit_breaker::admission& adm,
                                     clock::time_point now);
@@ -67,8 +68,8 @@ private:
     void do_run(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm);
     void on_worker(const std::shared_ptr<attempt_state>& attempt);
     void on_attempt_timeout(const std::shared_ptr<attempt_state>& attempt);
-    void do_settle(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm,
-                   call_result result, bool breaker_told, clock::time_point ended);
+    void do_settle(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm, call_result result,
+                   bool breaker_told, clock::time_point ended);
     void do_retry(const std::shared_ptr<call_state>& call, clock::time_point at);
     void on_retry_timer(const std::shared_ptr<call_state>& call);
     void do_finish(const std::shared_ptr<call_state>& call, call_result result);
@@ -77,8 +78,9 @@ private:
     std::optional<tool_error> wait_for_bulkhead(call_core& core, const call_control& caller,
                                                 const circuit_breaker::admission& adm);
     bool wait_for_retry(clock::time_point at, const call_control& caller);
-    call_result call_through_strand(tool_slot& slot, const operation_descriptor* op, const boost::json::value& arguments,
-                                    const call_options& options, const call_control* parent, uint32_t nesting);
+    call_result call_through_strand(tool_slot& slot, const operation_descriptor* op,
+                                    const boost::json::value& arguments, const call_options& options,
+                                    const call_control* parent, uint32_t nesting);
 
     tool_registry& registry_;
     call_telemetry& telemetry_;

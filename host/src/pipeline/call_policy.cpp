@@ -26,7 +26,8 @@ public:
             if (!known) {
                 std::string list;
                 for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-                fail(at + "/" + std::string(m.key()), "unknown key '" + std::string(m.key()) + "' (expected one of: " + list + ")");
+                fail(at + "/" + std::string(m.key()),
+                     "unknown key '" + std::string(m.key()) + "' (expected one of: " + list + ")");
             }
         }
     }
@@ -48,8 +49,8 @@ public:
         } else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(max)) {
             out = static_cast<T>(v->get_uint64());
         } else {
-            fail(at + "/" + std::string(key),
-                 "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + shown(*v));
+            fail(at + "/" + std::string(key), "expected an integer from " + std::to_string(min) + " to " +
+                                                  std::to_string(max) + ", got " + shown(*v));
         }
     }
     void millis(const std::string& at, const json::object& o, std::string_view key, std::chrono::milliseconds& out) {
@@ -72,27 +73,31 @@ public:
         integer(at, o, key, value, 1, int64_t(366) * 24 * 3600 * 1000);
         out = std::chrono::milliseconds(value);
     }
-    void number(const std::string& at, const json::object& o, std::string_view key, double& out, double min, double max) {
+    void number(const std::string& at, const json::object& o, std::string_view key, double& out, double min,
+                double max) {
         auto* v = o.if_contains(key);
         if (!v) return;
         if (v->is_number() && v->to_number<double>() >= min && v->to_number<double>() <= max) {
             out = v->to_number<double>();
         } else {
-            fail(at + "/" + std::string(key),
-                 "expected a number from " + shown(json::value(min)) + " to " + shown(json::value(max)) + ", got " + shown(*v));
+            fail(at + "/" + std::string(key), "expected a number from " + shown(json::value(min)) + " to " +
+                                                  shown(json::value(max)) + ", got " + shown(*v));
         }
     }
     void boolean(const std::string& at, const json::object& o, std::string_view key, bool& out) {
         auto* v = o.if_contains(key);
         if (!v) return;
-        if (v->is_bool()) out = v->get_bool();
-        else fail(at + "/" + std::string(key), "expected true or false, got " + shown(*v));
+        if (v->is_bool())
+            out = v->get_bool();
+        else
+            fail(at + "/" + std::string(key), "expected true or false, got " + shown(*v));
     }
     void codes(const std::string& at, const json::object& o, std::string_view key, std::vector<status_code>& out) {
         auto* v = o.if_contains(key);
         if (!v) return;
         if (!v->is_array()) {
-            fail(at + "/" + std::string(key), "expected an array of status names such as \"UNAVAILABLE\", got " + shown(*v));
+            fail(at + "/" + std::string(key),
+                 "expected an array of status names such as \"UNAVAILABLE\", got " + shown(*v));
             return;
         }
         std::vector<status_code> result;
@@ -109,7 +114,9 @@ public:
         }
         out = std::move(result);
     }
-    void fail(std::string pointer, std::string message) { problems_.emplace_back(std::move(pointer), std::move(message)); }
+    void fail(std::string pointer, std::string message) {
+        problems_.emplace_back(std::move(pointer), std::move(message));
+    }
 
 private:
     problems_t& problems_;
@@ -130,17 +137,22 @@ problems_t apply_resilience(call_policy& p, const json::object& o) {
     }
     if (const auto* retry = r.object("", o, "retry")) {
         const std::string at = "/retry";
-        r.keys(at, *retry, {"max_attempts", "initial_backoff_ms", "multiplier", "max_backoff_ms", "jitter", "retry_on",
-                            "budget_ratio", "budget_min_per_second"});
+        r.keys(at, *retry,
+               {"max_attempts", "initial_backoff_ms", "multiplier", "max_backoff_ms", "jitter", "retry_on",
+                "budget_ratio", "budget_min_per_second"});
         r.integer(at, *retry, "max_attempts", p.retry.max_attempts, 1, 100);
         r.millis(at, *retry, "initial_backoff_ms", p.retry.initial_backoff);
         r.number(at, *retry, "multiplier", p.retry.multiplier, 1.0, 100.0);
         r.millis(at, *retry, "max_backoff_ms", p.retry.max_backoff);
         if (auto* j = retry->if_contains("jitter")) {
-            if (*j == "none") p.retry.jitter = backoff_jitter::none;
-            else if (*j == "full") p.retry.jitter = backoff_jitter::full;
-            else if (*j == "equal") p.retry.jitter = backoff_jitter::equal;
-            else r.fail(at + "/jitter", "expected \"none\", \"full\" or \"equal\", got " + shown(*j));
+            if (*j == "none")
+                p.retry.jitter = backoff_jitter::none;
+            else if (*j == "full")
+                p.retry.jitter = backoff_jitter::full;
+            else if (*j == "equal")
+                p.retry.jitter = backoff_jitter::equal;
+            else
+                r.fail(at + "/jitter", "expected \"none\", \"full\" or \"equal\", got " + shown(*j));
         }
         r.codes(at, *retry, "retry_on", p.retry.retry_on);
         r.number(at, *retry, "budget_ratio", p.retry_budget_ratio, 0.0, 1000.0);
@@ -148,8 +160,9 @@ problems_t apply_resilience(call_policy& p, const json::object& o) {
     }
     if (const auto* b = r.object("", o, "circuit_breaker")) {
         const std::string at = "/circuit_breaker";
-        r.keys(at, *b, {"enabled", "per_operation", "consecutive_failures", "failure_rate", "minimum_calls", "window_ms", "open_ms",
-                        "open_multiplier", "max_open_ms", "probe_timeout_ms", "failure_codes"});
+        r.keys(at, *b,
+               {"enabled", "per_operation", "consecutive_failures", "failure_rate", "minimum_calls", "window_ms",
+                "open_ms", "open_multiplier", "max_open_ms", "probe_timeout_ms", "failure_codes"});
         r.boolean(at, *b, "enabled", p.breaker_enabled);
         r.boolean(at, *b, "per_operation", p.breaker_per_operation);
         r.integer(at, *b, "consecutive_failures", p.breaker.consecutive_failures, 0, 1000000);

@@ -27,10 +27,10 @@ struct call_core {
     // after open() writes it, and copying a just-written optional stalled store forwarding.
     clock::time_point deadline = clock::time_point::max();
     clock::time_point started;
-    uint32_t attempts = 0;  // attempts started; only touched by one step at a time
-    uint32_t nesting = 0;   // 0: called from outside; n: a tool's nested call, n deep
-    std::string_view request_id;  // the caller's, or generated_id
-    char generated_id[16];        // a request id made by the host when the caller gave none
+    uint32_t attempts = 0;            // attempts started; only touched by one step at a time
+    uint32_t nesting = 0;             // 0: called from outside; n: a tool's nested call, n deep
+    std::string_view request_id;      // the caller's, or generated_id
+    char generated_id[16];            // a request id made by the host when the caller gave none
     std::unique_ptr<span_data> span;  // set when the call is traced (sampled)
     std::string own_traceparent;      // the traceparent naming `span`, handed to the plugin
 

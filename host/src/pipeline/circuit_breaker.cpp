@@ -55,13 +55,9 @@ std::string_view breaker_state_name(breaker_state s) noexcept {
 }
 
 circuit_breaker::circuit_breaker(std::string name, breaker_options options, const clock& clk)
-    : name_(std::move(name)),
-      options_(std::move(options)),
-      clock_(clk),
-      base_(clk.now()),
-      bucket_width_(std::max(clock::duration(1),
-                             std::chrono::duration_cast<clock::duration>(options_.window) /
-                                 static_cast<long>(bucket_count))),
+    : name_(std::move(name)), options_(std::move(options)), clock_(clk), base_(clk.now()),
+      bucket_width_(std::max(clock::duration(1), std::chrono::duration_cast<clock::duration>(options_.window) /
+                                                     static_cast<long>(bucket_count))),
       current_open_(options_.open_duration) {
     if (!(options_.failure_rate > 0.0 && options_.failure_rate <= 1.0)) {
         throw std::invalid_argument("circuit breaker option failure_rate must be in (0, 1]");
@@ -103,10 +99,8 @@ circuit_breaker::admission circuit_breaker::acquire_slow(clock::time_point now) 
     admission result;
     switch (state_) {
     case breaker_state::closed:
-    case breaker_state::disabled:
-        return {true, false, generation_, {}, state_};
-    case breaker_state::forced_open:
-        return {false, false, 0, clock::time_point::max(), state_};
+    case breaker_state::disabled: return {true, false, generation_, {}, state_};
+    case breaker_state::forced_open: return {false, false, 0, clock::time_point::max(), state_};
     case breaker_state::open:
         if (now < next_probe_at_) return {false, false, 0, next_probe_at_, state_};
         set_state(breaker_state::half_open, now, "open period over");
@@ -162,7 +156,8 @@ void circuit_breaker::record(const admission& adm, status_code code, clock::time
             b.failures.fetch_add(1, std::memory_order_relaxed);
             // Until this failure ages out of the window, successes take the locked path, where
             // the rate is evaluated (a success can complete minimum_calls).
-            failure_horizon_.store(bucket_index(now) + static_cast<std::int64_t>(bucket_count), std::memory_order_release);
+            failure_horizon_.store(bucket_index(now) + static_cast<std::int64_t>(bucket_count),
+                                   std::memory_order_release);
         }
         const std::uint64_t consecutive = failure ? consecutive_.load(std::memory_order_relaxed) + 1 : 0;
         consecutive_.store(consecutive, std::memory_order_relaxed);
@@ -177,8 +172,8 @@ void circuit_breaker::record(const admission& adm, status_code code, clock::time
                 static_cast<double>(failures) >= options_.failure_rate * static_cast<double>(calls)) {
                 const auto percent = static_cast<long long>(
                     std::lround(100.0 * static_cast<double>(failures) / static_cast<double>(calls)));
-                reason = "a failure rate of " + std::to_string(percent) + "% (" + std::to_string(failures) +
-                         " of " + std::to_string(calls) + " calls in " + format_duration(options_.window) + ")";
+                reason = "a failure rate of " + std::to_string(percent) + "% (" + std::to_string(failures) + " of " +
+                         std::to_string(calls) + " calls in " + format_duration(options_.window) + ")";
             }
         }
         if (reason.empty()) return;
@@ -207,8 +202,7 @@ void circuit_breaker::record(const admission& adm, status_code code, clock::time
         break;
     case breaker_state::open:
     case breaker_state::forced_open:
-    case breaker_state::disabled:
-        return;  // not reachable with a current generation; nothing to record anyway
+    case breaker_state::disabled: return;  // not reachable with a current generation; nothing to record anyway
     }
     publish();
     const bool notify = !pending_.empty();
@@ -342,15 +336,9 @@ void circuit_breaker::publish() noexcept {
     switch (state_) {
     case breaker_state::closed:
     case breaker_state::disabled:
-    case breaker_state::forced_open:
-        payload = generation_ & payload_max;
-        break;
-    case breaker_state::open:
-        payload = ticks_since_base(next_probe_at_);
-        break;
-    case breaker_state::half_open:
-        payload = probe_running_ ? ticks_since_base(probe_deadline_) : 0;
-        break;
+    case breaker_state::forced_open: payload = generation_ & payload_max; break;
+    case breaker_state::open: payload = ticks_since_base(next_probe_at_); break;
+    case breaker_state::half_open: payload = probe_running_ ? ticks_since_base(probe_deadline_) : 0; break;
     }
     word_.store((payload << state_bits) | static_cast<std::uint64_t>(state_), std::memory_order_release);
 }

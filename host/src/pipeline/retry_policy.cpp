@@ -77,8 +77,8 @@ std::string validate(const retry_options& o) {
     if (o.initial_backoff.count() < 0) problem("initial_backoff: must not be negative");
     if (o.max_backoff.count() < 0) problem("max_backoff: must not be negative");
     if (o.initial_backoff > o.max_backoff) {
-        problem("initial_backoff: " + std::to_string(o.initial_backoff.count()) +
-                " ms is more than max_backoff (" + std::to_string(o.max_backoff.count()) + " ms)");
+        problem("initial_backoff: " + std::to_string(o.initial_backoff.count()) + " ms is more than max_backoff (" +
+                std::to_string(o.max_backoff.count()) + " ms)");
     }
     for (status_code c : o.retry_on) {
         if (c == status_code::cancelled || c == status_code::ok) {
@@ -105,8 +105,7 @@ bool should_retry(const retry_options& o, const tool_error& error, std::uint32_t
     return std::find(o.retry_on.begin(), o.retry_on.end(), error.code) != o.retry_on.end();
 }
 
-nanoseconds next_delay(const retry_options& o, const tool_error& error, std::uint32_t attempt,
-                       random_source& random) {
+nanoseconds next_delay(const retry_options& o, const tool_error& error, std::uint32_t attempt, random_source& random) {
     const nanoseconds d = backoff(o, attempt, random);
     if (error.retry_after && *error.retry_after > d) return nanoseconds(*error.retry_after);
     return d;
@@ -130,15 +129,11 @@ nanoseconds worst_case_total(const retry_options& o, nanoseconds attempt_timeout
 
 // --- retry_budget
 
-retry_budget::retry_budget(double ratio, std::uint32_t min_retries_per_second, const clock& clk,
-                           double max_tokens)
-    : ratio_(ratio),
-      min_per_second_(min_retries_per_second),
-      clock_(clk),
+retry_budget::retry_budget(double ratio, std::uint32_t min_retries_per_second, const clock& clk, double max_tokens)
+    : ratio_(ratio), min_per_second_(min_retries_per_second), clock_(clk),
       deposit_units_(std::isfinite(ratio) && ratio >= 0 ? to_units(ratio, unit) : 0),
       cap_units_(std::isfinite(max_tokens) && max_tokens >= 0 ? to_units(max_tokens, unit) : 0),
-      interval_ns_(min_retries_per_second > 0 ? 1'000'000'000 / min_retries_per_second : 0),
-      window_ns_(1'000'000'000),
+      interval_ns_(min_retries_per_second > 0 ? 1'000'000'000 / min_retries_per_second : 0), window_ns_(1'000'000'000),
       reserve_tat_(std::numeric_limits<std::int64_t>::min()) {
     if (!std::isfinite(ratio) || ratio < 0) {
         throw std::invalid_argument("retry_budget: ratio must be a finite number >= 0");

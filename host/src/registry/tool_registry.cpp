@@ -25,12 +25,13 @@ boost::system::result<void, std::string> tool_registry::add(std::shared_ptr<tool
     const auto& name = factory->descriptor().name;
     std::unique_lock lock(mutex_);
     if (auto it = by_name_.find(name); it != by_name_.end())
-        return "duplicate tool name '" + name + "': already provided by " +
-               it->second->descriptor().plugin + "; this one was not registered";
+        return "duplicate tool name '" + name + "': already provided by " + it->second->descriptor().plugin +
+               "; this one was not registered";
     auto slot = std::make_shared<tool_slot>(std::move(factory), executor_);
     install_policy(*slot, policy_from_config(slot->name));
     for (const auto& op : slot->descriptor().operations)
-        if (auto p = operation_policy_from_config(slot->name, op.name)) slot->operation_policies.emplace(op.name, std::move(*p));
+        if (auto p = operation_policy_from_config(slot->name, op.name))
+            slot->operation_policies.emplace(op.name, std::move(*p));
     telemetry_.install(*slot);
     install_breakers(*slot);
     by_name_.emplace(slot->name, slot);
@@ -145,7 +146,8 @@ void tool_registry::install_breakers(tool_slot& slot) {
 }
 
 boost::system::result<void, std::string> tool_registry::set_policy(std::string_view tool, call_policy policy) {
-    if (auto problems = toolhost::validate(policy); !problems.empty()) return "policy of '" + std::string(tool) + "': " + problems;
+    if (auto problems = toolhost::validate(policy); !problems.empty())
+        return "policy of '" + std::string(tool) + "': " + problems;
     std::shared_lock lock(mutex_);
     auto it = by_name_.find(tool);
     if (it == by_name_.end()) return "no tool named '" + std::string(tool) + "'";
@@ -264,15 +266,14 @@ std::optional<std::string> check_tool_config(const host_config& cfg, const tool_
     auto it = cfg.tools.find(d.name);
     const json::object empty;
     const json::object& conf = it != cfg.tools.end() ? it->second.config : empty;
-    const std::string base = (it != cfg.tools.end() ? it->second.pointer : "/tools/" + json_pointer_escape(d.name)) + "/config";
+    const std::string base =
+        (it != cfg.tools.end() ? it->second.pointer : "/tools/" + json_pointer_escape(d.name)) + "/config";
     if (!d.config_schema) {
-        if (!conf.empty())
-            return cfg.error_at(base, "tool '" + d.name + "' takes no configuration").to_string();
+        if (!conf.empty()) return cfg.error_at(base, "tool '" + d.name + "' takes no configuration").to_string();
         return std::nullopt;
     }
     json::value v = conf;
-    if (auto err = d.config_schema->validate(v))
-        return cfg.error_at(base + err->pointer, err->message).to_string();
+    if (auto err = d.config_schema->validate(v)) return cfg.error_at(base + err->pointer, err->message).to_string();
     return std::nullopt;
 }
 

@@ -27,8 +27,8 @@ class tool_registry {
 public:
     using slot_ptr = std::shared_ptr<tool_slot>;
 
-    tool_registry(const host_config& config, call_policy default_policy, const clock& clk,
-                  call_telemetry& telemetry, worker_pool::executor_type executor);
+    tool_registry(const host_config& config, call_policy default_policy, const clock& clk, call_telemetry& telemetry,
+                  worker_pool::executor_type executor);
 
     /// Registers a factory with the policy the configuration gives it. The message names the
     /// other plugin on a duplicate name.

@@ -57,7 +57,7 @@ struct tool_slot {
     std::atomic<tool_state> state{tool_state::registered};
     std::unique_ptr<tool_instance> instance;  // written only under the lifecycle mutex, before ready
     std::optional<strand_type> strand;        // serializes calls of tools that are not thread-safe
-    std::atomic<int64_t> in_flight{0};  // calls accepted and not finished, plus plugin calls running
+    std::atomic<int64_t> in_flight{0};        // calls accepted and not finished, plus plugin calls running
     bool enabled = true;
 
     // Resilience state, installed from the policy when the slot is created or the policy set.

@@ -42,22 +42,23 @@ std::chrono::system_clock::time_point wall_at(const span_data& span, clock::time
 
 call_telemetry::call_telemetry(metrics_registry& metrics, const event_bus& events,
                                std::shared_ptr<span_exporter> exporter, double sample_ratio, random_source& random)
-    : metrics_(metrics), events_(events), exporter_(std::move(exporter)), sample_ratio_(sample_ratio), random_(random) {}
+    : metrics_(metrics), events_(events), exporter_(std::move(exporter)), sample_ratio_(sample_ratio), random_(random) {
+}
 
 // ------------------------------------------------------------------------- a tool's instruments
 
 void call_telemetry::install(tool_slot& slot) {
     auto& calls = metrics_.counters("toolhost_tool_calls_total", "Calls finished, by tool, operation and status.",
                                     {"tool", "operation", "status"});
-    auto& call_duration = metrics_.histograms("toolhost_tool_call_duration_seconds",
-                                              "Call latency from submit to result, retries included.",
-                                              {"tool", "operation"});
+    auto& call_duration =
+        metrics_.histograms("toolhost_tool_call_duration_seconds",
+                            "Call latency from submit to result, retries included.", {"tool", "operation"});
     auto& attempt_duration = metrics_.histograms("toolhost_tool_attempt_duration_seconds",
                                                  "Latency of one attempt (one plugin call).", {"tool", "operation"});
     auto& retries = metrics_.counters("toolhost_tool_retries_total", "Retries made.", {"tool", "operation"});
-    auto& timeouts = metrics_.counters("toolhost_tool_attempt_timeouts_total",
-                                       "Attempts that hit their deadline (their plugin call abandoned).",
-                                       {"tool", "operation"});
+    auto& timeouts =
+        metrics_.counters("toolhost_tool_attempt_timeouts_total",
+                          "Attempts that hit their deadline (their plugin call abandoned).", {"tool", "operation"});
     auto& rejections = metrics_.counters("toolhost_tool_rejections_total",
                                          "Calls or retries refused without running, by reason.", {"tool", "reason"});
     for (const auto& op : slot.descriptor().operations) {
@@ -77,20 +78,23 @@ void call_telemetry::install(tool_slot& slot) {
     tool_slot* s = &slot;
     metrics_.gauges("toolhost_tool_in_flight", "Calls accepted and not finished, plus plugin calls running.", {"tool"})
         .set_callback({slot.name}, [s] { return static_cast<double>(s->in_flight.load()); });
-    metrics_.gauges("toolhost_tool_abandoned_calls",
-                    "Plugin calls still running after their caller was answered with DEADLINE_EXCEEDED.", {"tool"})
+    metrics_
+        .gauges("toolhost_tool_abandoned_calls",
+                "Plugin calls still running after their caller was answered with DEADLINE_EXCEEDED.", {"tool"})
         .set_callback({slot.name}, [s] { return static_cast<double>(s->abandoned.load()); });
-    metrics_.gauges("toolhost_tool_circuit_breaker_state",
-                    "Circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.", {"tool"})
+    metrics_
+        .gauges("toolhost_tool_circuit_breaker_state",
+                "Circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.", {"tool"})
         .set_callback({slot.name}, [s] { return s->breaker ? static_cast<double>(s->breaker->state()) : 4.0; });
-    metrics_.gauges("toolhost_tool_state", "Lifecycle state: 0 registered, 1 initializing, 2 ready, 3 failed, 4 stopping, 5 stopped.",
-                    {"tool"})
+    metrics_
+        .gauges("toolhost_tool_state",
+                "Lifecycle state: 0 registered, 1 initializing, 2 ready, 3 failed, 4 stopping, 5 stopped.", {"tool"})
         .set_callback({slot.name}, [s] { return static_cast<double>(s->state.load()); });
 }
 
 void call_telemetry::uninstall(const tool_slot& slot) {
-    for (auto family : {"toolhost_tool_in_flight", "toolhost_tool_abandoned_calls", "toolhost_tool_circuit_breaker_state",
-                        "toolhost_tool_state"})
+    for (auto family : {"toolhost_tool_in_flight", "toolhost_tool_abandoned_calls",
+                        "toolhost_tool_circuit_breaker_state", "toolhost_tool_state"})
         metrics_.gauges(family, "", {"tool"}).remove_callback({slot.name});
     for (std::size_t i = 0; i < slot.op_breakers.size(); ++i)
         if (slot.op_breakers[i])
@@ -99,7 +103,7 @@ void call_telemetry::uninstall(const tool_slot& slot) {
 }
 
 std::function<void(const breaker_transition&)> call_telemetry::watch_breaker(const tool_slot& slot,
-                                                                            const operation_descriptor* op) {
+                                                                             const operation_descriptor* op) {
     counter_family& transitions =
         op ? metrics_.counters("toolhost_operation_circuit_breaker_transitions_total",
                                "State changes of per-operation circuit breakers, by the state entered.",
@@ -131,9 +135,10 @@ std::function<void(const breaker_transition&)> call_telemetry::watch_breaker(con
 }
 
 void call_telemetry::watch_operation_breaker(tool_slot& slot, std::size_t index) {
-    auto& state = metrics_.gauges("toolhost_operation_circuit_breaker_state",
-                                  "Per-operation circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.",
-                                  {"tool", "operation"});
+    auto& state = metrics_.gauges(
+        "toolhost_operation_circuit_breaker_state",
+        "Per-operation circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.",
+        {"tool", "operation"});
     tool_slot* s = &slot;
     state.set_callback({slot.name, slot.descriptor().operations[index].name}, [s, index] {
         return s->op_breakers[index] ? static_cast<double>(s->op_breakers[index]->state()) : 4.0;
@@ -145,8 +150,8 @@ void call_telemetry::watch_operation_breaker(tool_slot& slot, std::size_t index)
 void call_telemetry::begin_traced(call_core& core) {
     if (exporter_) {
         // Sampling: a caller's traceparent decides (its sampled flag); without one, the ratio.
-        auto parent = core.options->traceparent.empty() ? std::nullopt
-                                                         : trace_context::parse(core.options->traceparent);
+        auto parent =
+            core.options->traceparent.empty() ? std::nullopt : trace_context::parse(core.options->traceparent);
         const bool sampled = parent ? parent->sampled() : (sample_ratio_ >= 1.0 || random_.next_unit() < sample_ratio_);
         if (sampled) {
             auto span = std::make_unique<span_data>();
@@ -180,8 +185,8 @@ void call_telemetry::begin_traced(call_core& core) {
 void call_telemetry::circuit_open(const call_core& core, const tool_error& e, clock::time_point now) {
     core.slot->rejected_breaker->inc();
     if (core.span)
-        core.span->events.push_back({"rejected", wall_at(*core.span, core.started, now),
-                                     {{"reason", std::string("circuit_open")}}});
+        core.span->events.push_back(
+            {"rejected", wall_at(*core.span, core.started, now), {{"reason", std::string("circuit_open")}}});
     events_.emit(call_event(host_event_kind::rejection, core, core.attempts + 1, e.code, e.message, "circuit_open"));
 }
 
@@ -226,8 +231,9 @@ void call_telemetry::abandoned_returned(const call_core& core, const call_result
 
 void call_telemetry::budget_exhausted(const call_core& core, const tool_error& error) {
     core.slot->rejected_budget->inc();
-    logging::write(logging::level::warning, "call", "retry budget exhausted; not retrying",
-                   {{"tool", core.slot->name}, {"operation", core.op->name}, {"request_id", opt_string(core.request_id)}});
+    logging::write(
+        logging::level::warning, "call", "retry budget exhausted; not retrying",
+        {{"tool", core.slot->name}, {"operation", core.op->name}, {"request_id", opt_string(core.request_id)}});
     events_.emit(call_event(host_event_kind::rejection, core, core.attempts, error.code, "retry budget exhausted",
                             "retry_budget"));
 }
@@ -247,7 +253,8 @@ void call_telemetry::retrying(call_core& core, const tool_error& error, std::chr
                         {"error", error.message},
                         {"delay_ms", ms(wait)}});
     if (core.span)
-        core.span->events.push_back({"retry", wall_at(*core.span, core.started, now),
+        core.span->events.push_back({"retry",
+                                     wall_at(*core.span, core.started, now),
                                      {{"attempt", static_cast<int64_t>(core.attempts)}, {"delay_ms", ms(wait)}}});
     host_event ev = call_event(host_event_kind::retry, core, core.attempts, error.code, error.message);
     ev.delay = delay;
@@ -274,7 +281,8 @@ void call_telemetry::end_traced(call_core& core, const call_result& result, cloc
                        {"toolhost.attempts", static_cast<int64_t>(core.attempts)},
                        {"toolhost.status", std::string(status_text(result))}};
     span.attributes.emplace_back("toolhost.request_id", std::string(core.request_id));
-    if (!core.options->session_id.empty()) span.attributes.emplace_back("toolhost.session_id", core.options->session_id);
+    if (!core.options->session_id.empty())
+        span.attributes.emplace_back("toolhost.session_id", core.options->session_id);
     if (core.nesting > 0) span.attributes.emplace_back("toolhost.nesting", static_cast<int64_t>(core.nesting));
     if (!result) {
         span.error = true;

@@ -67,9 +67,8 @@ boost::json::value json_double(double v) {
 
 /// `{a="x",b="y"` with the closing brace left to the caller (histograms add le), or nothing
 /// for an unlabelled sample without extra labels.
-void append_labels(std::string& out, const std::vector<std::string>& names,
-                   const std::vector<std::string>& values, std::string_view extra_name,
-                   std::string_view extra_value) {
+void append_labels(std::string& out, const std::vector<std::string>& names, const std::vector<std::string>& values,
+                   std::string_view extra_name, std::string_view extra_value) {
     if (names.empty() && extra_name.empty()) return;
     out += '{';
     for (std::size_t i = 0; i < names.size(); ++i) {
@@ -104,8 +103,7 @@ void append_header(std::string& out, const metric_family& f, std::string_view ty
     out += '\n';
 }
 
-boost::json::object json_labels(const std::vector<std::string>& names,
-                                const std::vector<std::string>& values) {
+boost::json::object json_labels(const std::vector<std::string>& names, const std::vector<std::string>& values) {
     boost::json::object o;
     for (std::size_t i = 0; i < names.size(); ++i) o[names[i]] = sanitize_utf8(values[i]);
     return o;

@@ -42,7 +42,8 @@ std::string parse_endpoint(std::string_view url, http_endpoint& out) {
     if (url.size() < scheme.size() || !ascii_iequals(url.substr(0, scheme.size()), scheme))
         return "expected an http:// URL such as \"http://127.0.0.1:4318/v1/traces\"";
     for (char c : url) {
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return "URLs cannot contain spaces or control characters";
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+            return "URLs cannot contain spaces or control characters";
     }
     std::string_view rest = url.substr(scheme.size());
     if (rest.find('#') != std::string_view::npos) return "a URL fragment ('#...') is never sent; remove it";
@@ -103,7 +104,8 @@ std::string parse_endpoint(std::string_view url, http_endpoint& out) {
 bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
     constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-    return std::all_of(s.begin(), s.end(), [&](char c) { return is_alnum(c) || extra.find(c) != std::string_view::npos; });
+    return std::all_of(s.begin(), s.end(),
+                       [&](char c) { return is_alnum(c) || extra.find(c) != std::string_view::npos; });
 }
 
 }  // namespace detail

@@ -42,9 +42,9 @@ enum class post_result { ok, http_error, network_error };
 
 struct post_outcome {
     post_result result = post_result::network_error;
-    unsigned status = 0;       ///< the HTTP status, when one was received
-    std::string error;         ///< what went wrong, for the log
-    std::string body;          ///< the answer's body (at most response_body_limit bytes)
+    unsigned status = 0;  ///< the HTTP status, when one was received
+    std::string error;    ///< what went wrong, for the log
+    std::string body;     ///< the answer's body (at most response_body_limit bytes)
 };
 
 /// One POST on the exporter's private io_context: resolve (unless the host is an IP literal),
@@ -72,10 +72,9 @@ private:
             endpoints_.push_back(tcp::endpoint(address, port));
             return do_connect();
         }
-        resolver_.async_resolve(endpoint_.host, endpoint_.port,
-                                [this](const boost::system::error_code& ec, const tcp::resolver::results_type& r) {
-                                    on_resolve(ec, r);
-                                });
+        resolver_.async_resolve(
+            endpoint_.host, endpoint_.port,
+            [this](const boost::system::error_code& ec, const tcp::resolver::results_type& r) { on_resolve(ec, r); });
     }
 
     void on_resolve(const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
@@ -86,20 +85,21 @@ private:
 
     void do_connect() {
         stream_.expires_at(deadline_);  // covers connect, write and read together
-        stream_.async_connect(endpoints_, [this](const boost::system::error_code& ec, const tcp::endpoint&) {
-            on_connect(ec);
-        });
+        stream_.async_connect(endpoints_,
+                              [this](const boost::system::error_code& ec, const tcp::endpoint&) { on_connect(ec); });
     }
 
     void on_connect(const boost::system::error_code& ec) {
         if (ec) return fail("cannot connect: " + describe(ec));
-        http::async_write(stream_, request_, [this](const boost::system::error_code& ec, std::size_t) { on_write(ec); });
+        http::async_write(stream_, request_,
+                          [this](const boost::system::error_code& ec, std::size_t) { on_write(ec); });
     }
 
     void on_write(const boost::system::error_code& ec) {
         if (ec) return fail("cannot send the request: " + describe(ec));
         parser_.body_limit(response_body_limit);
-        http::async_read(stream_, buffer_, parser_, [this](const boost::system::error_code& ec, std::size_t) { on_read(ec); });
+        http::async_read(stream_, buffer_, parser_,
+                         [this](const boost::system::error_code& ec, std::size_t) { on_read(ec); });
     }
 
     void on_read(const boost::system::error_code& ec) {

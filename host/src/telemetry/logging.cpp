@@ -39,9 +39,8 @@ std::string utc_timestamp(std::chrono::system_clock::time_point tp) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
     return buf;
 }
 
@@ -57,7 +56,7 @@ void format_record(const bl::record_view& rec, bl::formatting_ostream& out) {
     auto str = [&](std::string_view k) -> std::string_view {
         auto it = o.find(k);
         return it != o.end() && it->value().is_string() ? std::string_view(it->value().get_string())
-                                                          : std::string_view{};
+                                                        : std::string_view{};
     };
     out << str("ts") << ' ' << str("level") << " [" << str("channel") << "] " << str("message");
     for (const auto& kv : o) {
@@ -79,9 +78,8 @@ boost::shared_ptr<sink_t> installed_sink;
 
 std::optional<level> parse_level(std::string_view name) noexcept {
     static constexpr std::pair<std::string_view, level> table[] = {
-        {"trace", level::trace}, {"debug", level::debug}, {"info", level::info},
-        {"warning", level::warning}, {"warn", level::warning}, {"error", level::error},
-        {"off", level::off}};
+        {"trace", level::trace},  {"debug", level::debug}, {"info", level::info}, {"warning", level::warning},
+        {"warn", level::warning}, {"error", level::error}, {"off", level::off}};
     for (auto& [n, l] : table)
         if (n == name) return l;
     return std::nullopt;
@@ -130,8 +128,7 @@ void init(level min_level, format fmt) {
     ensure_sink();
 }
 
-void write(level l, std::string_view channel, std::string_view message,
-           std::initializer_list<field> fields) {
+void write(level l, std::string_view channel, std::string_view message, std::initializer_list<field> fields) {
     if (!enabled(l)) return;
     ensure_sink();
     payload p;

@@ -17,12 +17,12 @@ namespace toolhost {
 namespace {
 
 using detail::append_double;
+using detail::append_header;
+using detail::append_labels;
 using detail::append_uint;
 using detail::json_double;
-using detail::ns_to_seconds;
-using detail::append_labels;
-using detail::append_header;
 using detail::json_labels;
+using detail::ns_to_seconds;
 
 constexpr std::string_view overflow_value = "__overflow__";
 
@@ -38,7 +38,6 @@ std::vector<std::int64_t> to_nanoseconds(const std::vector<double>& bounds) {
     }
     return ns;
 }
-
 
 /// Copies the (key, child) pairs of a map under the family's lock; the keys and children are
 /// never erased, so the pointers stay valid after the lock is released.
@@ -58,21 +57,15 @@ auto snapshot(std::mutex& m, const Map& children) {
 
 metric_family::metric_family(metrics_registry& owner, kind k, std::string name, std::string help,
                              std::vector<std::string> label_names, std::size_t max_children)
-    : owner_(owner),
-      kind_(k),
-      name_(std::move(name)),
-      help_(std::move(help)),
-      label_names_(std::move(label_names)),
-      max_children_(max_children),
-      overflow_key_(label_names_.size(), std::string(overflow_value)) {}
+    : owner_(owner), kind_(k), name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      max_children_(max_children), overflow_key_(label_names_.size(), std::string(overflow_value)) {}
 
 std::size_t metric_family::size() const {
     std::lock_guard lock(mutex_);
     return child_count();
 }
 
-const metric_family::label_values& metric_family::admit(const std::string_view* values,
-                                                        std::size_t n, bool& overflow,
+const metric_family::label_values& metric_family::admit(const std::string_view* values, std::size_t n, bool& overflow,
                                                         label_values& scratch) const {
     if (n != label_names_.size()) {
         throw std::invalid_argument("metric " + name_ + " has " + std::to_string(label_names_.size()) +
@@ -131,8 +124,7 @@ void counter_family::render(std::string& out) const {
 
 void counter_family::to_json(boost::json::array& samples) const {
     for (const auto& [labels, c] : snapshot(mutex_, children_)) {
-        samples.push_back(boost::json::object{{"labels", json_labels(label_names_, *labels)},
-                                              {"value", c->value()}});
+        samples.push_back(boost::json::object{{"labels", json_labels(label_names_, *labels)}, {"value", c->value()}});
     }
 }
 
@@ -165,8 +157,7 @@ gauge& gauge_family::with_impl(const std::string_view* values, std::size_t n) {
     return *g;
 }
 
-bool gauge_family::set_callback(std::initializer_list<std::string_view> values,
-                                std::function<double()> fn) {
+bool gauge_family::set_callback(std::initializer_list<std::string_view> values, std::function<double()> fn) {
     bool overflow = false;
     {
         std::lock_guard lock(mutex_);
@@ -201,8 +192,7 @@ std::vector<std::pair<gauge_family::label_values, double>> gauge_family::collect
     }
     // Callbacks run unlocked: they may be slow or even touch the registry.
     for (auto& [k, fn] : calls) out.emplace_back(std::move(k), (*fn)());
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     return out;
 }
 
@@ -221,8 +211,8 @@ void gauge_family::render(std::string& out) const {
 
 void gauge_family::to_json(boost::json::array& samples) const {
     for (const auto& [labels, v] : collect()) {
-        samples.push_back(boost::json::object{{"labels", json_labels(label_names_, labels)},
-                                              {"value", json_double(v)}});
+        samples.push_back(
+            boost::json::object{{"labels", json_labels(label_names_, labels)}, {"value", json_double(v)}});
     }
 }
 
@@ -231,10 +221,8 @@ void gauge_family::to_json(boost::json::array& samples) const {
 histogram_family::histogram_family(metrics_registry& owner, std::string name, std::string help,
                                    std::vector<std::string> label_names, std::size_t max_children,
                                    std::vector<double> bounds_seconds)
-    : metric_family(owner, kind::histogram, std::move(name), std::move(help),
-                    std::move(label_names), max_children),
-      bounds_seconds_(std::move(bounds_seconds)),
-      bounds_ns_(to_nanoseconds(bounds_seconds_)) {}
+    : metric_family(owner, kind::histogram, std::move(name), std::move(help), std::move(label_names), max_children),
+      bounds_seconds_(std::move(bounds_seconds)), bounds_ns_(to_nanoseconds(bounds_seconds_)) {}
 
 histogram& histogram_family::with(std::initializer_list<std::string_view> values) {
     return with_impl(values.begin(), values.size());
@@ -308,8 +296,8 @@ void histogram_family::to_json(boost::json::array& samples) const {
         std::uint64_t cumulative = 0;
         for (std::size_t i = 0; i < counts.size(); ++i) {
             cumulative += counts[i];
-            boost::json::value le = i < bounds_seconds_.size() ? boost::json::value(bounds_seconds_[i])
-                                                               : boost::json::value("+Inf");
+            boost::json::value le =
+                i < bounds_seconds_.size() ? boost::json::value(bounds_seconds_[i]) : boost::json::value("+Inf");
             buckets.push_back(boost::json::object{{"le", std::move(le)}, {"count", cumulative}});
         }
         samples.push_back(boost::json::object{{"labels", json_labels(label_names_, *labels)},

@@ -19,9 +19,7 @@ namespace {
 
 using detail::sanitize_utf8;
 
-bool is_alpha_(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool is_alpha_(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 /// The names of the samples a family writes; two families must not share one.
@@ -33,12 +31,9 @@ std::vector<std::string> sample_names(metric_family::kind k, std::string_view na
 
 std::string_view kind_name(metric_family::kind k) noexcept {
     switch (k) {
-    case metric_family::kind::counter:
-        return "counter";
-    case metric_family::kind::gauge:
-        return "gauge";
-    case metric_family::kind::histogram:
-        return "histogram";
+    case metric_family::kind::counter: return "counter";
+    case metric_family::kind::gauge: return "gauge";
+    case metric_family::kind::histogram: return "histogram";
     }
     return "untyped";
 }
@@ -93,8 +88,7 @@ metric_shard_id assign_metric_shard() noexcept {
 }  // namespace detail
 
 histogram::histogram(std::span<const std::int64_t> bounds_ns)
-    : bounds_(bounds_ns),
-      stride_((bounds_ns.size() + 1 + 7) / 8 * 8),  // 8 counters = one 64-byte line
+    : bounds_(bounds_ns), stride_((bounds_ns.size() + 1 + 7) / 8 * 8),  // 8 counters = one 64-byte line
       buckets_(new std::atomic<std::uint64_t>[stride_ * detail::metric_shards]) {
     for (std::size_t i = 0; i < stride_ * detail::metric_shards; ++i) buckets_[i].store(0, std::memory_order_relaxed);
 }
@@ -102,27 +96,28 @@ histogram::histogram(std::span<const std::int64_t> bounds_ns)
 void histogram::observe_seconds(double seconds) noexcept {
     if (!(seconds > 0)) return observe(std::chrono::nanoseconds(0));  // also NaN
     const double ns = seconds * 1e9;
-    observe(std::chrono::nanoseconds(
-        ns >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : std::llround(ns)));
+    observe(std::chrono::nanoseconds(ns >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : std::llround(ns)));
 }
 
 std::vector<std::uint64_t> histogram::bucket_counts() const {
     std::vector<std::uint64_t> out(bounds_.size() + 1);
     for (std::size_t shard = 0; shard < detail::metric_shards; ++shard)
-        for (std::size_t i = 0; i < out.size(); ++i) out[i] += buckets_[shard * stride_ + i].load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < out.size(); ++i)
+            out[i] += buckets_[shard * stride_ + i].load(std::memory_order_relaxed);
     return out;
 }
 
 std::uint64_t histogram::count() const noexcept {
     std::uint64_t n = 0;
     for (std::size_t shard = 0; shard < detail::metric_shards; ++shard)
-        for (std::size_t i = 0; i <= bounds_.size(); ++i) n += buckets_[shard * stride_ + i].load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i <= bounds_.size(); ++i)
+            n += buckets_[shard * stride_ + i].load(std::memory_order_relaxed);
     return n;
 }
 
 std::vector<double> default_latency_buckets() {
     return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,
-            50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0, 10.0, 30.0};
+            50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0,  10.0,  30.0};
 }
 
 // --- metrics_registry
@@ -141,8 +136,7 @@ metrics_registry::~metrics_registry() = default;
 
 bool metrics_registry::valid_metric_name(std::string_view s) noexcept {
     if (s.empty() || !(is_alpha_(s[0]) || s[0] == ':')) return false;
-    return std::all_of(s.begin() + 1, s.end(),
-                       [](char c) { return is_alpha_(c) || is_digit(c) || c == ':'; });
+    return std::all_of(s.begin() + 1, s.end(), [](char c) { return is_alpha_(c) || is_digit(c) || c == ':'; });
 }
 
 bool metrics_registry::valid_label_name(std::string_view s) noexcept {
@@ -152,23 +146,22 @@ bool metrics_registry::valid_label_name(std::string_view s) noexcept {
 
 template <class Family, class Make>
 Family& metrics_registry::get_or_create(std::string_view name, metric_family::kind k,
-                                        std::initializer_list<std::string_view> label_names,
-                                        Make make) {
+                                        std::initializer_list<std::string_view> label_names, Make make) {
     if (!valid_metric_name(name)) {
         throw std::invalid_argument("invalid metric name \"" + std::string(name) + "\"");
     }
     std::vector<std::string> labels;
     for (std::string_view l : label_names) {
         if (!valid_label_name(l)) {
-            throw std::invalid_argument("metric " + std::string(name) + ": invalid label name \"" +
-                                        std::string(l) + "\"");
+            throw std::invalid_argument("metric " + std::string(name) + ": invalid label name \"" + std::string(l) +
+                                        "\"");
         }
         if (k == metric_family::kind::histogram && l == "le") {
             throw std::invalid_argument("metric " + std::string(name) + ": \"le\" is reserved in histograms");
         }
         if (std::find(labels.begin(), labels.end(), l) != labels.end()) {
-            throw std::invalid_argument("metric " + std::string(name) + ": duplicate label name \"" +
-                                        std::string(l) + "\"");
+            throw std::invalid_argument("metric " + std::string(name) + ": duplicate label name \"" + std::string(l) +
+                                        "\"");
         }
         labels.emplace_back(l);
     }
@@ -186,8 +179,8 @@ Family& metrics_registry::get_or_create(std::string_view name, metric_family::ki
     for (const auto& [other_name, other] : families_) {
         for (const auto& s : sample_names(other->type(), other_name)) {
             if (std::find(mine.begin(), mine.end(), s) != mine.end()) {
-                throw std::invalid_argument("metric " + std::string(name) + " would write samples named " +
-                                            s + ", as " + other_name + " does");
+                throw std::invalid_argument("metric " + std::string(name) + " would write samples named " + s +
+                                            ", as " + other_name + " does");
             }
         }
     }
@@ -200,20 +193,18 @@ Family& metrics_registry::get_or_create(std::string_view name, metric_family::ki
 counter_family& metrics_registry::counters(std::string_view name, std::string_view help,
                                            std::initializer_list<std::string_view> label_names) {
     return get_or_create<counter_family>(
-        name, metric_family::kind::counter, label_names,
-        [&](std::string n, std::vector<std::string> l) {
-            return new counter_family(*this, metric_family::kind::counter, std::move(n),
-                                      std::string(help), std::move(l), options_.max_children);
+        name, metric_family::kind::counter, label_names, [&](std::string n, std::vector<std::string> l) {
+            return new counter_family(*this, metric_family::kind::counter, std::move(n), std::string(help),
+                                      std::move(l), options_.max_children);
         });
 }
 
 gauge_family& metrics_registry::gauges(std::string_view name, std::string_view help,
                                        std::initializer_list<std::string_view> label_names) {
     return get_or_create<gauge_family>(
-        name, metric_family::kind::gauge, label_names,
-        [&](std::string n, std::vector<std::string> l) {
-            return new gauge_family(*this, metric_family::kind::gauge, std::move(n),
-                                    std::string(help), std::move(l), options_.max_children);
+        name, metric_family::kind::gauge, label_names, [&](std::string n, std::vector<std::string> l) {
+            return new gauge_family(*this, metric_family::kind::gauge, std::move(n), std::string(help), std::move(l),
+                                    options_.max_children);
         });
 }
 
@@ -221,14 +212,12 @@ histogram_family& metrics_registry::histograms(std::string_view name, std::strin
                                                std::initializer_list<std::string_view> label_names,
                                                std::vector<double> bounds_seconds) {
     auto& f = get_or_create<histogram_family>(
-        name, metric_family::kind::histogram, label_names,
-        [&](std::string n, std::vector<std::string> l) {
-            return new histogram_family(*this, std::move(n), std::string(help), std::move(l),
-                                        options_.max_children, bounds_seconds);
+        name, metric_family::kind::histogram, label_names, [&](std::string n, std::vector<std::string> l) {
+            return new histogram_family(*this, std::move(n), std::string(help), std::move(l), options_.max_children,
+                                        bounds_seconds);
         });
     if (f.bounds() != bounds_seconds) {
-        throw std::invalid_argument("metric " + std::string(name) +
-                                    " is already registered with other bucket bounds");
+        throw std::invalid_argument("metric " + std::string(name) + " is already registered with other bucket bounds");
     }
     return f;
 }
@@ -267,4 +256,3 @@ boost::json::value metrics_registry::to_json() const {
 }
 
 }  // namespace toolhost
-

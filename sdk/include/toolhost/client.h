@@ -33,10 +33,9 @@ typedef struct toolhost_client {
      * capability the method needs ("sampling" for sampling/createMessage, "elicitation" for
      * elicitation/create, "roots" for roots/list).
      * [thread-safe; may block] */
-    toolhost_status_t(TOOLHOST_ABI *request)(const struct toolhost_client *client,
-                                             const toolhost_call_t *parent, toolhost_str_t method,
-                                             toolhost_str_t params, toolhost_call_result_fn on_result,
-                                             void *user);
+    toolhost_status_t(TOOLHOST_ABI *request)(const struct toolhost_client *client, const toolhost_call_t *parent,
+                                             toolhost_str_t method, toolhost_str_t params,
+                                             toolhost_call_result_fn on_result, void *user);
 } toolhost_client_t;
 
 TOOLHOST_EXTERN_C_END

@@ -117,8 +117,8 @@ typedef struct toolhost_call {
     /* Reports progress: `progress` so far out of `total` (total <= 0 when unknown), with an
      * optional message. Delivered to the caller if it asked for progress, dropped otherwise.
      * The host copies the message. [thread-safe] */
-    void(TOOLHOST_ABI *report_progress)(const struct toolhost_call *call, double progress,
-                                        double total, toolhost_str_t message);
+    void(TOOLHOST_ABI *report_progress)(const struct toolhost_call *call, double progress, double total,
+                                        toolhost_str_t message);
 
     /* Sets the result of a successful call: a JSON value (an object, by convention). The host
      * copies it. Call at most once, then return TOOLHOST_STATUS_OK; a call that returns OK

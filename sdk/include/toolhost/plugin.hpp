@@ -135,12 +135,9 @@ public:
     /// (see toolhost/client.h): "sampling/createMessage", "elicitation/create", "roots/list".
     /// Returns the client's result object (JSON text) or the failure; FAILED_PRECONDITION when
     /// the call has no client that can answer, UNIMPLEMENTED when the host cannot do it at all.
-    inline result ask_client(const call_context& parent, std::string_view method,
-                             std::string_view params_json) const;
+    inline result ask_client(const call_context& parent, std::string_view method, std::string_view params_json) const;
 
-    bool log_enabled(log_level level) const noexcept {
-        return h_->log_enabled(h_, static_cast<int32_t>(level));
-    }
+    bool log_enabled(log_level level) const noexcept { return h_->log_enabled(h_, static_cast<int32_t>(level)); }
     void log(log_level level, std::string_view message) const noexcept {
         h_->log(h_, static_cast<int32_t>(level), detail::to_abi(message));
     }
@@ -194,9 +191,7 @@ public:
     /// True once the caller gave up, the host is stopping or the deadline passed.
     bool cancelled() const noexcept { return c_->is_cancelled(c_); }
     /// Time left until the deadline; nanoseconds::max() when there is none.
-    std::chrono::nanoseconds remaining() const noexcept {
-        return std::chrono::nanoseconds(c_->remaining_ns(c_));
-    }
+    std::chrono::nanoseconds remaining() const noexcept { return std::chrono::nanoseconds(c_->remaining_ns(c_)); }
     void log(log_level level, std::string_view message) const noexcept {
         c_->log(c_, static_cast<int32_t>(level), detail::to_abi(message));
     }
@@ -322,11 +317,17 @@ inline result host::ask_client(const call_context& parent, std::string_view meth
 namespace detail {
 
 template <class T>
-concept has_initialize = requires(T& t, init_context& c) { t.initialize(c); };
+concept has_initialize = requires(T& t, init_context& c) {
+    t.initialize(c);
+};
 template <class T>
-concept has_cleanup = requires(T& t) { t.cleanup(); };
+concept has_cleanup = requires(T& t) {
+    t.cleanup();
+};
 template <class T>
-concept has_table = requires { T::table(); };
+concept has_table = requires {
+    T::table();
+};
 
 template <class T>
 tool_info describe() {
@@ -411,8 +412,7 @@ struct instance {
 
     static instance& self(toolhost_tool_t* t) noexcept { return *static_cast<instance*>(t->tool_data); }
 
-    static toolhost_status_t TOOLHOST_ABI do_initialize(toolhost_tool_t* t,
-                                                        const toolhost_init_context_t* c) noexcept {
+    static toolhost_status_t TOOLHOST_ABI do_initialize(toolhost_tool_t* t, const toolhost_init_context_t* c) noexcept {
         try {
             if constexpr (has_initialize<T>) {
                 init_context ctx(c);
@@ -421,8 +421,7 @@ struct instance {
             return TOOLHOST_STATUS_OK;
         } catch (const error& e) {
             set_init_error(c, e.what());
-            return e.code() == status::ok ? TOOLHOST_STATUS_INTERNAL
-                                          : static_cast<toolhost_status_t>(e.code());
+            return e.code() == status::ok ? TOOLHOST_STATUS_INTERNAL : static_cast<toolhost_status_t>(e.code());
         } catch (const std::exception& e) {
             set_init_error(c, std::string("initialize threw: ") + e.what());
         } catch (...) {
@@ -431,8 +430,7 @@ struct instance {
         return TOOLHOST_STATUS_INTERNAL;
     }
 
-    static toolhost_status_t TOOLHOST_ABI do_invoke(toolhost_tool_t* t,
-                                                    const toolhost_call_t* c) noexcept {
+    static toolhost_status_t TOOLHOST_ABI do_invoke(toolhost_tool_t* t, const toolhost_call_t* c) noexcept {
         try {
             call_context ctx(c);
             result r = detail::invoke(*self(t).tool, ctx);
@@ -444,8 +442,7 @@ struct instance {
             return static_cast<toolhost_status_t>(r.code());
         } catch (const error& e) {
             c->set_error(c, to_abi(e.what()));
-            return e.code() == status::ok ? TOOLHOST_STATUS_INTERNAL
-                                          : static_cast<toolhost_status_t>(e.code());
+            return e.code() == status::ok ? TOOLHOST_STATUS_INTERNAL : static_cast<toolhost_status_t>(e.code());
         } catch (const std::bad_alloc&) {
             c->set_error(c, to_abi("out of memory"));
             return TOOLHOST_STATUS_RESOURCE_EXHAUSTED;
@@ -533,7 +530,7 @@ struct plugin {
 
 /// Defines the plugin's entry symbol for the given tool classes. Use once per library, at
 /// namespace scope, in one source file.
-#define TOOLHOST_PLUGIN(plugin_name, plugin_version, ...)                                        \
+#define TOOLHOST_PLUGIN(plugin_name, plugin_version, ...)                                      \
     TOOLHOST_EXTERN_C TOOLHOST_EXPORT const toolhost_plugin_entry_t toolhost_plugin_entry_v1 = \
         ::toolhost::sdk::detail::plugin<__VA_ARGS__>::entry(plugin_name, plugin_version);
 

@@ -109,8 +109,7 @@ typedef struct toolhost_tool {
      * Returns OK, or another status after init->set_error(). Called at most once, before any
      * invoke(). May block; the host calls it on a worker thread.
      * [lifecycle: never concurrent with any other function of this instance] */
-    toolhost_status_t(TOOLHOST_ABI *initialize)(struct toolhost_tool *tool,
-                                                const toolhost_init_context_t *init);
+    toolhost_status_t(TOOLHOST_ABI *initialize)(struct toolhost_tool *tool, const toolhost_init_context_t *init);
 
     /* Runs one operation. Returns OK after call->set_result(), or another status after
      * call->set_error(). May block; the host calls it on a worker thread and never holds a lock

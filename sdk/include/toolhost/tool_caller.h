@@ -17,8 +17,7 @@ TOOLHOST_EXTERN_C_BEGIN
 
 /* Receives the outcome of a nested call: `text` is the result JSON when `status` is OK, the
  * error message otherwise. Borrowed: valid only during the callback. */
-typedef void(TOOLHOST_ABI *toolhost_call_result_fn)(void *user, toolhost_status_t status,
-                                                     toolhost_str_t text);
+typedef void(TOOLHOST_ABI *toolhost_call_result_fn)(void *user, toolhost_status_t status, toolhost_str_t text);
 
 typedef struct toolhost_tool_caller {
     uint32_t struct_size;
@@ -35,9 +34,8 @@ typedef struct toolhost_tool_caller {
      * NOT_FOUND. The nested call runs on the calling thread when the target tool is
      * thread-safe, so a busy worker pool cannot deadlock it.
      * [thread-safe; may block] */
-    toolhost_status_t(TOOLHOST_ABI *call)(const struct toolhost_tool_caller *caller,
-                                          const toolhost_call_t *parent, toolhost_str_t tool,
-                                          toolhost_str_t operation, toolhost_str_t arguments,
+    toolhost_status_t(TOOLHOST_ABI *call)(const struct toolhost_tool_caller *caller, const toolhost_call_t *parent,
+                                          toolhost_str_t tool, toolhost_str_t operation, toolhost_str_t arguments,
                                           toolhost_call_result_fn on_result, void *user);
 } toolhost_tool_caller_t;
 

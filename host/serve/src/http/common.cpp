@@ -68,9 +68,12 @@ accepted_types parse_accept(std::string_view accept) {
             params = next == std::string_view::npos ? std::string_view::npos : params + 1 + next;
         }
         if (refused) continue;
-        if (iequals(range, "*/*")) a.json = a.sse = true;
-        else if (iequals(range, "application/*") || iequals(range, "application/json")) a.json = true;
-        else if (iequals(range, "text/*") || iequals(range, "text/event-stream")) a.sse = true;
+        if (iequals(range, "*/*"))
+            a.json = a.sse = true;
+        else if (iequals(range, "application/*") || iequals(range, "application/json"))
+            a.json = true;
+        else if (iequals(range, "text/*") || iequals(range, "text/event-stream"))
+            a.sse = true;
     }
     return a;
 }
@@ -112,9 +115,12 @@ bool is_loopback_name(std::string_view lower_name) noexcept {
 bool is_loopback_origin(std::string_view origin) {
     std::string o = to_lower(trim(origin));
     std::string_view rest = o;
-    if (rest.starts_with("http://")) rest.remove_prefix(7);
-    else if (rest.starts_with("https://")) rest.remove_prefix(8);
-    else return false;
+    if (rest.starts_with("http://"))
+        rest.remove_prefix(7);
+    else if (rest.starts_with("https://"))
+        rest.remove_prefix(8);
+    else
+        return false;
     if (rest.ends_with('/')) rest.remove_suffix(1);
     const host_port hp = split_host(rest);
     return hp.valid && is_loopback_name(hp.name);

@@ -4,7 +4,6 @@
 
 #include <toolhost/serve/http_server.hpp>
 
-
 #include <toolhost/logging.hpp>
 #include <toolhost/tool_descriptor.hpp>
 
@@ -59,7 +58,7 @@ using timer_type = asio::basic_waitable_timer<steady, asio::wait_traits<steady>,
 
 // ------------------------------------------------------------------------------ limits, names
 
-constexpr std::uint32_t header_limit = 64 * 1024;      // request line and headers (431 above)
+constexpr std::uint32_t header_limit = 64 * 1024;       // request line and headers (431 above)
 constexpr std::size_t read_chunk = 16 * 1024;           // bytes asked for per read
 constexpr std::uint64_t refuse_body_limit = 64 * 1024;  // a refused request's body is still read up to this
 constexpr std::size_t watch_cap = 64 * 1024;            // pipelined bytes buffered while a response is pending
@@ -69,12 +68,23 @@ constexpr auto linger_time = 1s;                        // time given to drain t
 constexpr auto stream_keepalive = 15s;                  // SSE comment interval on GET /mcp
 constexpr int json_max_depth = 256;
 
-constexpr int jsonrpc_server_error = -32000;       // transport-level errors (as the TypeScript SDK)
+constexpr int jsonrpc_server_error = -32000;  // transport-level errors (as the TypeScript SDK)
 constexpr int jsonrpc_session_not_found = -32001;
 
-enum route_id : std::uint8_t { r_mcp, r_tools, r_tool, r_call, r_healthz, r_readyz, r_metrics, r_breakers, r_other, r_count };
-constexpr std::string_view route_names[r_count] = {"mcp",     "tools",   "tool",    "call",    "healthz",
-                                                   "readyz",  "metrics", "breakers", "other"};
+enum route_id : std::uint8_t {
+    r_mcp,
+    r_tools,
+    r_tool,
+    r_call,
+    r_healthz,
+    r_readyz,
+    r_metrics,
+    r_breakers,
+    r_other,
+    r_count
+};
+constexpr std::string_view route_names[r_count] = {"mcp",    "tools",   "tool",     "call", "healthz",
+                                                   "readyz", "metrics", "breakers", "other"};
 
 inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 

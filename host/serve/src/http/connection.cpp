@@ -16,7 +16,7 @@ void connection::start_read() {
     request_started_ = buffer_.size() > 0;
     if (!request_started_ && srv_.stopping()) return close_now();
     set_deadline(steady::now() + std::chrono::milliseconds(request_started_ ? srv_.settings_.request_timeout_ms
-                                                                             : srv_.settings_.idle_timeout_ms));
+                                                                            : srv_.settings_.idle_timeout_ms));
     parse_buffered();
 }
 
@@ -43,10 +43,8 @@ void connection::parse_buffered() {
 void connection::read_some() {
     if (read_pending_ || phase_ == phase::closed) return;
     read_pending_ = true;
-    sock_.async_read_some(asio::buffer(rbuf_),
-                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                              self->on_read(ec, n);
-                          });
+    sock_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                           std::size_t n) { self->on_read(ec, n); });
 }
 
 void connection::on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -75,7 +73,8 @@ void connection::on_read(const boost::system::error_code& ec, std::size_t n) {
 
 void connection::on_request_bytes(const boost::system::error_code& ec, std::size_t n) {
     if (timed_out_) {
-        if (request_started_) return fail_request(bhttp::status::request_timeout, "the request took too long to arrive");
+        if (request_started_)
+            return fail_request(bhttp::status::request_timeout, "the request took too long to arrive");
         return close_now();
     }
     if (ec) {
@@ -95,9 +94,9 @@ void connection::on_request_bytes(const boost::system::error_code& ec, std::size
 
 void connection::on_parse_error(const beast::error_code& ec) {
     if (ec == bhttp::error::body_limit)
-        return fail_request(bhttp::status::payload_too_large,
-                            "the request body is larger than " + std::to_string(srv_.settings_.max_request_bytes) +
-                                " bytes");
+        return fail_request(
+            bhttp::status::payload_too_large,
+            "the request body is larger than " + std::to_string(srv_.settings_.max_request_bytes) + " bytes");
     if (ec == bhttp::error::header_limit)
         return fail_request(bhttp::status::request_header_fields_too_large, "the request header is too large");
     fail_request(bhttp::status::bad_request, "malformed HTTP request: " + ec.message());
@@ -207,9 +206,9 @@ void connection::route() {
         if (const auto& pv = fields_.protocol_version; pv && !mcp::supported_protocol_version(trim(*pv))) {
             std::string supported;
             for (auto v : mcp::protocol_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
-            return http_error(bhttp::status::bad_request, "Bad Request: Unsupported protocol version: " +
-                                                              std::string(trim(*pv)) +
-                                                              " (supported versions: " + supported + ")");
+            return http_error(bhttp::status::bad_request,
+                              "Bad Request: Unsupported protocol version: " + std::string(trim(*pv)) +
+                                  " (supported versions: " + supported + ")");
         }
         if (method == bhttp::verb::post) return mcp_post();
         if (srv_.settings_.stateless)
@@ -219,17 +218,21 @@ void connection::route() {
         if (method == bhttp::verb::delete_) return mcp_delete();
         return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET, POST, DELETE");
     case r_healthz:
-        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        if (method != bhttp::verb::get)
+            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
         return reply(bhttp::status::ok, R"({"status":"ok"})");
     case r_readyz:
-        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        if (method != bhttp::verb::get)
+            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
         return readyz();
     case r_metrics:
-        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        if (method != bhttp::verb::get)
+            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
         return reply(bhttp::status::ok, srv_.host_.metrics().render_prometheus(),
                      "text/plain; version=0.0.4; charset=utf-8");
     case r_tools:
-        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        if (method != bhttp::verb::get)
+            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
         return list_tools();
     case r_tool:
     case r_call: return rest_tool(method);
@@ -337,9 +340,8 @@ void connection::set_deadline(steady::time_point d) {
     timer_at_ = d;
     const std::uint64_t gen = ++timer_gen_;
     timer_.expires_at(d);
-    timer_.async_wait([self = shared_from_this(), gen](const boost::system::error_code& ec) {
-        self->on_timer(ec, gen);
-    });
+    timer_.async_wait(
+        [self = shared_from_this(), gen](const boost::system::error_code& ec) { self->on_timer(ec, gen); });
 }
 
 void connection::on_timer(const boost::system::error_code& ec, std::uint64_t gen) {
@@ -366,8 +368,10 @@ void connection::on_deadline() {
     }
     case phase::stream:
         if (!sse_write_busy_ && out_.empty()) {
-            if (version_ >= 11) append_chunk(out_, ": keep-alive\n\n");
-            else out_ += ": keep-alive\n\n";
+            if (version_ >= 11)
+                append_chunk(out_, ": keep-alive\n\n");
+            else
+                out_ += ": keep-alive\n\n";
             flush_stream();
         }
         set_deadline(steady::now() + stream_keepalive);
@@ -408,15 +412,19 @@ void connection::queue_event(std::string_view message) {
     thread_local std::string event;
     event.clear();
     append_event(event, st_->next_event_id.fetch_add(1, std::memory_order_relaxed) + 1, message);
-    if (version_ >= 11) append_chunk(out_, event);
-    else out_ += event;
+    if (version_ >= 11)
+        append_chunk(out_, event);
+    else
+        out_ += event;
 }
 
 void connection::queue_stream_end() {
     if (stream_end_queued_) return;
     stream_end_queued_ = true;
-    if (version_ >= 11) out_ += "0\r\n\r\n";
-    else keep_alive_ = false;
+    if (version_ >= 11)
+        out_ += "0\r\n\r\n";
+    else
+        keep_alive_ = false;
 }
 
 void connection::flush_stream() {
@@ -433,9 +441,9 @@ void connection::flush_stream() {
     wbuf_.swap(out_);
     out_.clear();
     sse_write_busy_ = true;
-    asio::async_write(sock_, asio::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-        self->on_stream_written(ec);
-    });
+    asio::async_write(
+        sock_, asio::buffer(wbuf_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) { self->on_stream_written(ec); });
 }
 
 void connection::on_stream_written(const boost::system::error_code& ec) {

@@ -15,8 +15,7 @@ namespace toolhost::serve::detail {
 class connection : public std::enable_shared_from_this<connection> {
 public:
     connection(server_core& srv, asio::io_context& io)
-        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_),
-          jp_({}, parse_opts()) {
+        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_), jp_({}, parse_opts()) {
         st_->connections.fetch_add(1, std::memory_order_relaxed);
     }
     ~connection() {
@@ -138,10 +137,10 @@ private:
     // ------------------------------------------------------------------ MCP
     struct mcp_request {
         std::uint64_t seq = 0;
-        bool json_only = false;  // the client takes application/json only
-        bool sse_only = false;   // the client takes text/event-stream only
-        bool is_request = false; // the message is a request (it is owed a 200 answer)
-        bool in_handle = false;  // session::handle() is running on this thread
+        bool json_only = false;   // the client takes application/json only
+        bool sse_only = false;    // the client takes text/event-stream only
+        bool is_request = false;  // the message is a request (it is owed a 200 answer)
+        bool in_handle = false;   // session::handle() is running on this thread
         std::string new_session_id;
         std::shared_ptr<session_entry> new_entry;
         std::vector<std::string> held_sends;  // from inside handle()
@@ -178,8 +177,8 @@ private:
     io_executor ex_;
     socket_type sock_;
     timer_type timer_;
-    beast::flat_buffer buffer_;                // received, not yet parsed
-    std::array<char, read_chunk> rbuf_;        // what the pending read fills
+    beast::flat_buffer buffer_;          // received, not yet parsed
+    std::array<char, read_chunk> rbuf_;  // what the pending read fills
     json::parser jp_;
     // The request being read or handled: it stays in its parser until the next one begins, so
     // the views in fields_ stay valid and nothing is moved out.

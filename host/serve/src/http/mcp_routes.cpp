@@ -23,9 +23,8 @@ public:
             raw_->deliver_send(seq_, std::move(message));
             return true;
         }
-        return post_to(st_, conn_, [seq = seq_, m = std::move(message)](connection& c) mutable {
-            c.mcp_send(seq, std::move(m));
-        });
+        return post_to(st_, conn_,
+                       [seq = seq_, m = std::move(message)](connection& c) mutable { c.mcp_send(seq, std::move(m)); });
     }
 
     void finish(std::string message) override {
@@ -33,9 +32,8 @@ public:
         if (tls_handling == raw_) {
             raw_->deliver_finish(seq_, std::move(message));
         } else {
-            post_to(st_, conn_, [seq = seq_, m = std::move(message)](connection& c) mutable {
-                c.mcp_finish(seq, std::move(m));
-            });
+            post_to(st_, conn_,
+                    [seq = seq_, m = std::move(message)](connection& c) mutable { c.mcp_finish(seq, std::move(m)); });
         }
         token_.reset();
     }
@@ -103,9 +101,9 @@ void connection::mcp_post() {
             std::string id = random_session_id();
             auto entry = srv_.add_session(id);
             if (!entry)
-                return http_error(bhttp::status::service_unavailable,
-                                  "Service Unavailable: too many MCP sessions (" +
-                                      std::to_string(srv_.settings_.max_sessions) + ")");
+                return http_error(
+                    bhttp::status::service_unavailable,
+                    "Service Unavailable: too many MCP sessions (" + std::to_string(srv_.settings_.max_sessions) + ")");
             session = entry->session;
             mcp_.new_session_id = std::move(id);
             mcp_.new_entry = std::move(entry);
@@ -165,14 +163,18 @@ void connection::handle_in_engine(mcp::session& session, json::value message, st
 // that nothing re-enters the engine from within it.
 void connection::deliver_send(std::uint64_t seq, std::string message) {
     if (seq != mcp_.seq) return;
-    if (mcp_.in_handle) mcp_.held_sends.push_back(std::move(message));
-    else mcp_send(seq, std::move(message));
+    if (mcp_.in_handle)
+        mcp_.held_sends.push_back(std::move(message));
+    else
+        mcp_send(seq, std::move(message));
 }
 
 void connection::deliver_finish(std::uint64_t seq, std::string message) {
     if (seq != mcp_.seq) return;
-    if (mcp_.in_handle) mcp_.held_finish = std::move(message);
-    else mcp_finish(seq, std::move(message));
+    if (mcp_.in_handle)
+        mcp_.held_finish = std::move(message);
+    else
+        mcp_finish(seq, std::move(message));
 }
 
 void connection::mcp_send(std::uint64_t seq, std::string message) {
@@ -229,7 +231,8 @@ void connection::mcp_finish(std::uint64_t seq, std::string message) {
 
 void connection::mcp_get() {
     const accepted_types accept = parse_accept(fields_.accept);
-    if (!accept.sse) return http_error(bhttp::status::not_acceptable, "Not Acceptable: Client must accept text/event-stream");
+    if (!accept.sse)
+        return http_error(bhttp::status::not_acceptable, "Not Acceptable: Client must accept text/event-stream");
     const auto& header = fields_.session_id;
     if (!header) return http_error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
     auto entry = srv_.find_session(trim(*header));

@@ -31,12 +31,18 @@ struct request_fields {
             case bhttp::field::content_type: first_sv(r.content_type, seen_type, f.value()); break;
             case bhttp::field::unknown: {
                 const std::string_view n = f.name_string();
-                if (iequals(n, "Mcp-Session-Id")) first(r.session_id, f.value());
-                else if (iequals(n, "MCP-Protocol-Version")) first(r.protocol_version, f.value());
-                else if (iequals(n, "X-Request-Id")) first(r.request_id, f.value());
-                else if (iequals(n, "X-Session-Id")) first(r.client_session_id, f.value());
-                else if (iequals(n, "traceparent")) first(r.traceparent, f.value());
-                else if (iequals(n, "X-Timeout-Ms")) first(r.timeout_ms, f.value());
+                if (iequals(n, "Mcp-Session-Id"))
+                    first(r.session_id, f.value());
+                else if (iequals(n, "MCP-Protocol-Version"))
+                    first(r.protocol_version, f.value());
+                else if (iequals(n, "X-Request-Id"))
+                    first(r.request_id, f.value());
+                else if (iequals(n, "X-Session-Id"))
+                    first(r.client_session_id, f.value());
+                else if (iequals(n, "traceparent"))
+                    first(r.traceparent, f.value());
+                else if (iequals(n, "X-Timeout-Ms"))
+                    first(r.timeout_ms, f.value());
                 break;
             }
             default: break;

@@ -55,7 +55,7 @@ private:
     unsigned status_ = 200;
     std::string fields_;  // "Name: value\r\n" lines
     std::string body_;
-    std::string head_;    // kept, like the others, so that its capacity is reused
+    std::string head_;  // kept, like the others, so that its capacity is reused
 };
 
 }  // namespace toolhost::serve::detail

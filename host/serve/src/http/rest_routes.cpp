@@ -21,8 +21,10 @@ void connection::readyz() {
 
 json::object tool_json(const toolhost::host& h, const tool_status& s) {
     json::object o;
-    if (auto f = h.find(s.name)) o = to_json(f->descriptor());
-    else o["name"] = s.name;
+    if (auto f = h.find(s.name))
+        o = to_json(f->descriptor());
+    else
+        o["name"] = s.name;
     o["state"] = tool_state_name(s.state);
     o["enabled"] = s.enabled;
     if (!s.error.empty()) o["error"] = s.error;
@@ -43,7 +45,8 @@ void connection::breakers(bhttp::verb method) {
     const std::string_view path = std::string_view(req().target()).substr(0, req().target().find('?'));
     auto& h = srv_.host_;
     if (path == "/v1/circuit-breakers") {
-        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        if (method != bhttp::verb::get)
+            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
         const auto now = std::chrono::steady_clock::now();
         json::array all;
         for (const auto& b : h.circuit_breakers()) {
@@ -56,8 +59,8 @@ void connection::breakers(bhttp::verb method) {
                            {"failure_rate", b.state.failure_rate},
                            {"transitions", b.state.transitions}};
             if (b.state.state == breaker_state::open || b.state.state == breaker_state::half_open)
-                o["next_probe_in_ms"] =
-                    std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(b.state.next_probe_at - now).count());
+                o["next_probe_in_ms"] = std::max<int64_t>(
+                    0, std::chrono::duration_cast<std::chrono::milliseconds>(b.state.next_probe_at - now).count());
             all.push_back(std::move(o));
         }
         return reply(bhttp::status::ok, toolhost::json_text(json::object{{"circuit_breakers", std::move(all)}}));
@@ -86,14 +89,18 @@ void connection::breakers(bhttp::verb method) {
         if (op != nullptr) operation = op->get_string();
     }
     bool found = false;
-    if (action == "reset") found = h.reset_circuit_breaker(tool, operation);
-    else if (action == "open") found = h.force_open_circuit_breaker(tool, operation);
-    else if (action == "disable") found = h.disable_circuit_breaker(tool, operation);
-    else return http_error(bhttp::status::not_found, "no breaker action '" + action + "' (reset, open or disable)");
+    if (action == "reset")
+        found = h.reset_circuit_breaker(tool, operation);
+    else if (action == "open")
+        found = h.force_open_circuit_breaker(tool, operation);
+    else if (action == "disable")
+        found = h.disable_circuit_breaker(tool, operation);
+    else
+        return http_error(bhttp::status::not_found, "no breaker action '" + action + "' (reset, open or disable)");
     if (!found)
-        return http_error(bhttp::status::not_found,
-                          operation.empty() ? "no tool named '" + tool + "'"
-                                            : "no operation '" + operation + "' in tool '" + tool + "'");
+        return http_error(bhttp::status::not_found, operation.empty()
+                                                        ? "no tool named '" + tool + "'"
+                                                        : "no operation '" + operation + "' in tool '" + tool + "'");
     logging::write(logging::level::info, "serve", "circuit breaker changed over HTTP",
                    {{"tool", tool}, {"operation", operation}, {"action", action}});
     return reply(bhttp::status::ok, R"({"ok":true})");
@@ -106,13 +113,15 @@ void connection::rest_tool(bhttp::verb method) {
     for (auto seg : target->segments()) segments.push_back(seg);
     // segments: v1, tools, {tool}[, {operation}]
     if (route_ == r_tool && segments.size() == 3) {
-        if (method != bhttp::verb::get) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
+        if (method != bhttp::verb::get)
+            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
         auto s = srv_.host_.status(segments[2]);
         if (!s) return http_error(bhttp::status::not_found, "no tool named '" + segments[2] + "'");
         return reply(bhttp::status::ok, toolhost::json_text(tool_json(srv_.host_, *s)));
     }
     if (route_ == r_call && segments.size() == 4) {
-        if (method != bhttp::verb::post) return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "POST");
+        if (method != bhttp::verb::post)
+            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "POST");
         return rest_call(std::move(segments[2]), std::move(segments[3]));
     }
     http_error(bhttp::status::not_found, "Not Found: " + std::string(req().target()));

@@ -14,9 +14,9 @@ server_core::server_core(toolhost::host& h, mcp::server& m, serve_settings s)
     auto& reg = host_.metrics();
     requests_ = &reg.counters("toolhost_http_requests_total", "HTTP requests served, by route and status code.",
                               {"route", "code"});
-    durations_ = &reg.histograms("toolhost_http_request_duration_seconds",
-                                 "Time from a request's arrival to its response's end (SSE streams of GET /mcp excluded).",
-                                 {"route"});
+    durations_ = &reg.histograms(
+        "toolhost_http_request_duration_seconds",
+        "Time from a request's arrival to its response's end (SSE streams of GET /mcp excluded).", {"route"});
     gauges_ = &reg.gauges("toolhost_http_open", "Open HTTP connections and MCP sessions.", {"what"});
     std::weak_ptr<shared_state> weak = st_;
     gauges_->set_callback({"connections"}, [weak] {
@@ -39,9 +39,8 @@ bool server_core::host_allowed(std::string_view host) const {
     const host_port hp = split_host(host);
     if (!hp.valid) return false;
     if (is_loopback_name(hp.name) || hp.name == listen_name_) return true;
-    return std::any_of(allowed_hosts_.begin(), allowed_hosts_.end(), [&](const host_port& a) {
-        return a.name == hp.name && (a.port.empty() || a.port == hp.port);
-    });
+    return std::any_of(allowed_hosts_.begin(), allowed_hosts_.end(),
+                       [&](const host_port& a) { return a.name == hp.name && (a.port.empty() || a.port == hp.port); });
 }
 
 bool server_core::origin_allowed(std::string_view origin) const {

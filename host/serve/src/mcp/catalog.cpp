@@ -73,8 +73,8 @@ std::shared_ptr<const server::catalog> build_catalog(toolhost::host& h, const se
             }
             if (auto it = cat->by_name.find(name); it != cat->by_name.end()) {
                 const auto& other = cat->entries[it->second];
-                cat->problems.push_back("MCP tool name '" + name + "' of " + d.name + "." + op.name +
-                                        " is taken by " + other.tool + "." + other.operation +
+                cat->problems.push_back("MCP tool name '" + name + "' of " + d.name + "." + op.name + " is taken by " +
+                                        other.tool + "." + other.operation +
                                         "; change serve.mcp.tool_name (it must contain {tool} when operations of "
                                         "different tools share a name)");
                 continue;
@@ -96,9 +96,8 @@ std::shared_ptr<const server::catalog> build_catalog(toolhost::host& h, const se
                                      {"destructiveHint", !op.read_only() && op.destructive()},
                                      {"idempotentHint", op.idempotent()},
                                      {"openWorldHint", (op.flags & TOOLHOST_OPERATION_OPEN_WORLD) != 0}};
-            json::object listing{{"name", name},
-                                 {"description", description},
-                                 {"inputSchema", object_schema(op.input_schema.source())}};
+            json::object listing{
+                {"name", name}, {"description", description}, {"inputSchema", object_schema(op.input_schema.source())}};
             e.legacy = listing;
             e.legacy["annotations"] = annotations;
             listing["title"] = d.name + " " + op.name;

@@ -20,9 +20,9 @@ struct server::catalog {
         std::string tool;
         std::string operation;
         bool content_result = false;
-        bool object_output = false;  // outputSchema declared (an object schema)
-        bool run_inline = false;     // nonblocking operation of a thread-safe tool
-        operation_ref ref;           // for host::call_inline
+        bool object_output = false;   // outputSchema declared (an object schema)
+        bool run_inline = false;      // nonblocking operation of a thread-safe tool
+        operation_ref ref;            // for host::call_inline
         boost::json::object listing;  // the tools/list entry for 2025-06-18 and later
         boost::json::object legacy;   // ... for 2025-03-26 (no title, no outputSchema)
     };

@@ -19,7 +19,8 @@ void client_peer::log(int32_t level, std::string_view logger, std::string_view m
     }
 }
 
-call_result client_peer::request(std::string_view method, std::string_view params, const call_control& control) noexcept {
+call_result client_peer::request(std::string_view method, std::string_view params,
+                                 const call_control& control) noexcept {
     try {
         return request_impl(method, params, control);
     } catch (const std::exception& e) {
@@ -45,7 +46,7 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
         p = json::parse(params, ec);
         if (ec || !p.is_object())
             return make_tool_error(status_code::invalid_argument,
-                              "the params of " + std::string(method) + " must be a JSON object");
+                                   "the params of " + std::string(method) + " must be a JSON object");
     }
     auto pr = std::make_shared<pending_request>();
     int64_t id = 0;
@@ -54,8 +55,8 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
         if (st_->closed) return make_tool_error(status_code::unavailable, "the MCP session has ended");
         if (!capability.empty() && !st_->client_capabilities.contains(capability))
             return make_tool_error(status_code::failed_precondition,
-                              "the MCP client did not declare the '" + std::string(capability) +
-                                  "' capability, so it cannot answer " + std::string(method));
+                                   "the MCP client did not declare the '" + std::string(capability) +
+                                       "' capability, so it cannot answer " + std::string(method));
         id = st_->next_request_id++;
         st_->pending.emplace(id, pr);
     }
@@ -67,7 +68,8 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
     if (!p.is_null()) req["params"] = std::move(p);
     if (!out_->send(toolhost::json_text(req))) {
         forget();
-        return make_tool_error(status_code::unavailable, "the MCP client's stream is gone; cannot send " + std::string(method));
+        return make_tool_error(status_code::unavailable,
+                               "the MCP client's stream is gone; cannot send " + std::string(method));
     }
     const auto give_up = std::chrono::steady_clock::now() + timeout_;
     std::unique_lock lock(pr->m);
@@ -78,11 +80,13 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
         if (cancelled || late) {
             lock.unlock();
             forget();
-            out_->send(notification("notifications/cancelled",
-                                    {{"requestId", id}, {"reason", cancelled ? "the tool call was cancelled" : "timed out"}}));
-            if (cancelled) return make_tool_error(status_code::cancelled, std::string(method) + " cancelled with its call");
+            out_->send(
+                notification("notifications/cancelled",
+                             {{"requestId", id}, {"reason", cancelled ? "the tool call was cancelled" : "timed out"}}));
+            if (cancelled)
+                return make_tool_error(status_code::cancelled, std::string(method) + " cancelled with its call");
             return make_tool_error(status_code::deadline_exceeded,
-                              "the MCP client did not answer " + std::string(method) + " in time");
+                                   "the MCP client did not answer " + std::string(method) + " in time");
         }
     }
     const json::object& answer = pr->answer.as_object();

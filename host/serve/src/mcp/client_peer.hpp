@@ -25,7 +25,8 @@ public:
     }
 
     void log(int32_t level, std::string_view logger, std::string_view message) noexcept override;
-    call_result request(std::string_view method, std::string_view params, const call_control& control) noexcept override;
+    call_result request(std::string_view method, std::string_view params,
+                        const call_control& control) noexcept override;
 
 private:
     call_result request_impl(std::string_view method, std::string_view params, const call_control& control);

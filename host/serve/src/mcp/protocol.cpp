@@ -22,7 +22,8 @@ std::string_view mcp_level_name(int32_t toolhost_level) noexcept {
 }
 
 json::value number(double d) {
-    if (d >= -9.0e15 && d <= 9.0e15 && d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+    if (d >= -9.0e15 && d <= 9.0e15 && d == static_cast<double>(static_cast<int64_t>(d)))
+        return static_cast<int64_t>(d);
     return d;
 }
 

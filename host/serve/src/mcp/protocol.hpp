@@ -19,13 +19,13 @@ struct mcp_level {
     int32_t threshold;
 };
 inline constexpr std::array<mcp_level, 8> mcp_levels{{{"debug", TOOLHOST_LOG_TRACE},
-                                                {"info", TOOLHOST_LOG_INFO},
-                                                {"notice", TOOLHOST_LOG_WARNING},
-                                                {"warning", TOOLHOST_LOG_WARNING},
-                                                {"error", TOOLHOST_LOG_ERROR},
-                                                {"critical", TOOLHOST_LOG_ERROR + 1},
-                                                {"alert", TOOLHOST_LOG_ERROR + 1},
-                                                {"emergency", TOOLHOST_LOG_ERROR + 1}}};
+                                                      {"info", TOOLHOST_LOG_INFO},
+                                                      {"notice", TOOLHOST_LOG_WARNING},
+                                                      {"warning", TOOLHOST_LOG_WARNING},
+                                                      {"error", TOOLHOST_LOG_ERROR},
+                                                      {"critical", TOOLHOST_LOG_ERROR + 1},
+                                                      {"alert", TOOLHOST_LOG_ERROR + 1},
+                                                      {"emergency", TOOLHOST_LOG_ERROR + 1}}};
 
 /// The MCP log level name of a TOOLHOST_LOG_* level.
 std::string_view mcp_level_name(int32_t toolhost_level) noexcept;

@@ -94,7 +94,8 @@ void session::handle(std::string_view message, std::shared_ptr<exchange> out) {
     boost::system::error_code ec;
     json::value v = json::parse(message, ec);
     if (ec) {
-        out->finish(error_response(nullptr, parse_error, "parse error: the message is not valid JSON (" + ec.message() + ")"));
+        out->finish(
+            error_response(nullptr, parse_error, "parse error: the message is not valid JSON (" + ec.message() + ")"));
         return;
     }
     handle(std::move(v), std::move(out));
@@ -201,7 +202,8 @@ void session::on_notification(std::string_view method, const json::object& param
         std::lock_guard lock(st_->m);
         if (auto it = st_->in_flight.find(key); it != st_->in_flight.end()) {
             it->second->emit(boost::asio::cancellation_type::terminal);
-            logging::write(logging::level::debug, "mcp", "call cancelled by the client", {{"session", id_}, {"id", key}});
+            logging::write(logging::level::debug, "mcp", "call cancelled by the client",
+                           {{"session", id_}, {"id", key}});
         }
         return;
     }
@@ -217,7 +219,8 @@ void session::on_request(std::string_view method, const json::value& id, json::o
         {"tools/call", false, &session::call_tool},
         {"logging/setLevel", false, &session::on_set_level},
     };
-    const auto* m = std::find_if(std::begin(methods), std::end(methods), [&](const method_entry& e) { return e.name == method; });
+    const auto* m =
+        std::find_if(std::begin(methods), std::end(methods), [&](const method_entry& e) { return e.name == method; });
     if (m == std::end(methods) || !m->before_initialize) {
         bool closed = false, initialized = false;
         {
@@ -228,8 +231,8 @@ void session::on_request(std::string_view method, const json::value& id, json::o
         // (Answers outside the lock: an exchange may call back into the session.)
         if (closed) return out->finish(error_response(id, invalid_request, "the session has ended"));
         if (!initialized)
-            return out->finish(
-                error_response(id, invalid_request, "invalid request: the session is not initialized; send initialize first"));
+            return out->finish(error_response(
+                id, invalid_request, "invalid request: the session is not initialized; send initialize first"));
         if (m == std::end(methods))
             return out->finish(error_response(id, method_not_found, "method not found: " + std::string(method)));
     }

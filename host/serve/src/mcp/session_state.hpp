@@ -29,8 +29,8 @@ struct pending_request {
 struct session::state {
     mutable std::mutex m;
     bool stateless = false;
-    bool initialized = false;     // initialize answered
-    bool client_ready = false;    // notifications/initialized received
+    bool initialized = false;   // initialize answered
+    bool client_ready = false;  // notifications/initialized received
     bool closed = false;
     std::string version;
     boost::json::object client_capabilities;

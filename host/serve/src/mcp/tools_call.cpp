@@ -32,15 +32,17 @@ json::object call_result_json(const server::catalog::entry& e, const call_result
     boost::system::error_code ec;
     json::value v = json::parse(*r, ec);
     if (ec)
-        return tool_error_result(make_tool_error(
-            status_code::internal, e.tool + "." + e.operation + " returned a result that is not valid JSON: " + ec.message()));
+        return tool_error_result(
+            make_tool_error(status_code::internal,
+                            e.tool + "." + e.operation + " returned a result that is not valid JSON: " + ec.message()));
     if (e.content_result) {
         json::object* o = v.if_object();
         json::value* content = o ? o->if_contains("content") : nullptr;
         if (content == nullptr || !content->is_array())
-            return tool_error_result(make_tool_error(
-                status_code::internal,
-                e.tool + "." + e.operation + " is declared to return content blocks but its result has no \"content\" array"));
+            return tool_error_result(
+                make_tool_error(status_code::internal,
+                                e.tool + "." + e.operation +
+                                    " is declared to return content blocks but its result has no \"content\" array"));
         json::object out{{"content", std::move(*content)}};
         if (is_modern) {
             if (json::value* sc = o->if_contains("structuredContent")) out["structuredContent"] = std::move(*sc);
@@ -56,7 +58,8 @@ json::object call_result_json(const server::catalog::entry& e, const call_result
 // The tools/call response. A result that is JSON text goes into it as it is (escaped once for the
 // text block, spliced in as structuredContent when it is an object) instead of being parsed and
 // serialized again: the common case, and the one on every call's path.
-std::string call_response(const json::value& id, const server::catalog::entry& e, const call_result& r, bool is_modern) {
+std::string call_response(const json::value& id, const server::catalog::entry& e, const call_result& r,
+                          bool is_modern) {
     if (r && !e.content_result && is_valid_json(*r)) {
         const std::string_view text = *r;
         const auto first = text.find_first_not_of(" \t\r\n");
@@ -86,7 +89,8 @@ call_options options_for(const json::object& params, const std::string& session_
     if (o.call_timeout.count() > 0) options.deadline = std::chrono::steady_clock::now() + o.call_timeout;
     if (const auto* meta = params.if_contains("_meta"); meta && meta->is_object()) {
         const auto& m = meta->get_object();
-        if (const auto* tp = m.if_contains("traceparent"); tp && tp->is_string()) options.traceparent = tp->get_string();
+        if (const auto* tp = m.if_contains("traceparent"); tp && tp->is_string())
+            options.traceparent = tp->get_string();
         if (const auto* token = m.if_contains("progressToken"); token && valid_id(*token)) {
             options.on_progress = [out, token = *token](double done, double total, std::string_view message) {
                 json::object p{{"progressToken", token}, {"progress", number(done)}};
@@ -157,21 +161,21 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
     auto self = shared_from_this();
     server_.host().async_call(
         e->tool, e->operation, std::move(arguments), std::move(options),
-        boost::asio::bind_cancellation_slot(
-            signal->slot(), [self, cat, e, id, key, out, version = std::move(version)](call_result r) {
-                bool cancelled = false;
-                {
-                    std::lock_guard lock(self->st_->m);
-                    self->st_->in_flight.erase(key);
-                    cancelled = !r && r.error().code == status_code::cancelled;
-                }
-                // A request the client cancelled gets no response (the client has stopped waiting).
-                if (cancelled) {
-                    out->finish({});
-                    return;
-                }
-                out->finish(call_response(id, *e, r, modern(version)));
-            }));
+        boost::asio::bind_cancellation_slot(signal->slot(),
+                                            [self, cat, e, id, key, out, version = std::move(version)](call_result r) {
+                                                bool cancelled = false;
+                                                {
+                                                    std::lock_guard lock(self->st_->m);
+                                                    self->st_->in_flight.erase(key);
+                                                    cancelled = !r && r.error().code == status_code::cancelled;
+                                                }
+                                                // A request the client cancelled gets no response (the client has stopped waiting).
+                                                if (cancelled) {
+                                                    out->finish({});
+                                                    return;
+                                                }
+                                                out->finish(call_response(id, *e, r, modern(version)));
+                                            }));
 }
 
 }  // namespace toolhost::mcp

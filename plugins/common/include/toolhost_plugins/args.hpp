@@ -36,8 +36,7 @@ public:
     int64_t required_int(std::string_view field) const;
     std::optional<int64_t> optional_int(std::string_view field) const;
     /// Also checks min <= value <= max.
-    int64_t int_or(std::string_view field, int64_t fallback, int64_t min = INT64_MIN,
-                   int64_t max = INT64_MAX) const;
+    int64_t int_or(std::string_view field, int64_t fallback, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const;
 
     std::optional<double> optional_number(std::string_view field) const;
     double number_or(std::string_view field, double fallback) const;

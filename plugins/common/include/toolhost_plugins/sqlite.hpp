@@ -34,8 +34,7 @@ sdk::status status_of(int sqlite_code) noexcept;
 
 class sqlite_error : public sdk::error {
 public:
-    sqlite_error(int code, const std::string& message)
-        : sdk::error(status_of(code), message), sqlite_code_(code) {}
+    sqlite_error(int code, const std::string& message) : sdk::error(status_of(code), message), sqlite_code_(code) {}
     int sqlite_code() const noexcept { return sqlite_code_; }
 
 private:

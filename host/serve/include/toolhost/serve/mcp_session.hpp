@@ -30,7 +30,9 @@ public:
     /// returned). Messages that are not JSON, not JSON-RPC 2.0 or batches get their error
     /// response through `out` too.
     void handle(std::string_view message, std::shared_ptr<exchange> out);
-    void handle(const char* message, std::shared_ptr<exchange> out) { handle(std::string_view(message), std::move(out)); }
+    void handle(const char* message, std::shared_ptr<exchange> out) {
+        handle(std::string_view(message), std::move(out));
+    }
     /// The same, for a message already parsed.
     void handle(boost::json::value message, std::shared_ptr<exchange> out);
 

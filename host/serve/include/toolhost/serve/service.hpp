@@ -24,7 +24,7 @@ struct service_settings {
     bool http = true;      ///< serve HTTP (MCP, REST, health, metrics) at serve.listen
     bool stdio = false;    ///< serve MCP on stdio_in / stdio_out
     int stdio_in = 0;
-    int stdio_out = -1;    ///< the protocol stream, from protect_stdout()
+    int stdio_out = -1;  ///< the protocol stream, from protect_stdout()
     /// Where to write the bound HTTP port (written to FILE.tmp, then renamed), when set.
     std::optional<std::filesystem::path> port_file;
 };
