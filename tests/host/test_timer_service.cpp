@@ -87,3 +87,41 @@ BOOST_AUTO_TEST_CASE(destruction_drops_pending_timers) {
     }
     BOOST_TEST(ran.load() == 0);
 }
+
+// Each shard keeps its timers in a slab of reused entries ordered by an indexed heap: cancelling
+// from the middle must keep the order of the rest, and a reused entry must not answer to the id
+// of the timer that had it before.
+BOOST_AUTO_TEST_CASE(cancelling_from_the_middle_keeps_the_order_and_stale_ids_miss) {
+    thread_timer_service timers;
+    const auto base = steady_clock_instance().now() + 200ms;
+    std::mutex m;
+    std::vector<int> fired;
+    std::vector<timer_service::timer_id> ids;
+    // Deadlines scheduled out of order: 0, 7, 14, ... (mod 50) milliseconds after base.
+    for (int i = 0; i < 50; ++i) {
+        const int at = (i * 7) % 50;
+        ids.push_back(timers.schedule(base + std::chrono::milliseconds(at), [&, at] {
+            std::lock_guard lock(m);
+            fired.push_back(at);
+        }));
+    }
+    // Cancel every third one, from all over the heap.
+    std::vector<bool> cancelled(50, false);
+    for (int i = 0; i < 50; i += 3) {
+        BOOST_TEST(timers.cancel(ids[i]));
+        cancelled[static_cast<std::size_t>((i * 7) % 50)] = true;
+    }
+    BOOST_TEST(!timers.cancel(ids[0]));  // twice: already cancelled
+    // New timers reuse the freed entries; the old ids must not cancel them.
+    std::promise<void> reused_ran;
+    const auto reused = timers.schedule(base + 60ms, [&] { reused_ran.set_value(); });
+    for (int i = 0; i < 50; i += 3) BOOST_TEST(!timers.cancel(ids[i]));
+    BOOST_TEST_REQUIRE((reused_ran.get_future().wait_for(guard) == std::future_status::ready));
+    BOOST_TEST(!timers.cancel(reused));  // ran: too late
+
+    std::lock_guard lock(m);
+    std::vector<int> expected;
+    for (int at = 0; at < 50; ++at)
+        if (!cancelled[static_cast<std::size_t>(at)]) expected.push_back(at);
+    BOOST_TEST(fired == expected, boost::test_tools::per_element());
+}

@@ -15,7 +15,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
+#include <vector>
 
 namespace toolhost {
 
@@ -39,8 +39,11 @@ public:
 ///
 /// The queue is split into shards, one picked per scheduling thread, each with its own lock: the
 /// call path arms and cancels an attempt timer per call from every worker, and one shared lock
-/// was the pipeline's main cost under load. A timer id names its shard, so cancel() locks only
-/// that one. The timer thread sleeps until the earliest deadline it knows of; a new timer due
+/// was the pipeline's main cost under load. A timer id names its shard and its place there, so
+/// cancel() locks only that shard and finds the timer without a search. A shard keeps its timers
+/// in a slab of reused entries ordered by an indexed binary heap: arming and cancelling cost
+/// O(log n) and, once the slab has grown to the number of timers pending at once, no heap
+/// allocation. The timer thread sleeps until the earliest deadline it knows of; a new timer due
 /// before that wakes it, a later one (the common case: attempt timeouts of seconds, cancelled
 /// within microseconds) costs no wake-up.
 class thread_timer_service final : public timer_service {
@@ -54,10 +57,29 @@ public:
 private:
     static constexpr std::size_t shard_count = 8;
     struct alignas(64) shard {
+        struct entry {
+            clock::time_point when{};
+            timer_id id = 0;  // 0: a free entry
+            callback fn;
+            std::uint32_t heap_pos = 0;
+        };
         std::mutex mutex;
-        std::multimap<clock::time_point, std::pair<timer_id, callback>> queue;
-        std::unordered_map<timer_id, std::multimap<clock::time_point, std::pair<timer_id, callback>>::iterator> index;
+        std::vector<entry> slab;  // entries, reused through `free_entries`
+        std::vector<std::uint32_t> free_entries;
+        std::vector<std::uint32_t> heap;  // entry indexes, earliest (when, id) first
         timer_id next_seq = 1;
+
+        bool earlier(std::uint32_t a, std::uint32_t b) const noexcept {
+            return slab[a].when < slab[b].when || (slab[a].when == slab[b].when && slab[a].id < slab[b].id);
+        }
+        void place(std::size_t pos, std::uint32_t e) noexcept {
+            heap[pos] = e;
+            slab[e].heap_pos = static_cast<std::uint32_t>(pos);
+        }
+        void sift_up(std::size_t pos) noexcept;
+        void sift_down(std::size_t pos) noexcept;
+        /// Takes entry `e` out of the heap and frees it; returns its callback.
+        callback take(std::uint32_t e) noexcept;
     };
     void run();
     /// Pops one timer due at `now` from any shard into `fn`; else returns the earliest deadline.
