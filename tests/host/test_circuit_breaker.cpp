@@ -656,6 +656,43 @@ BOOST_AUTO_TEST_CASE(exactly_one_probe_among_many_callers) {
     }
 }
 
+// Successes while closed are counted without the lock, in per-thread shards; more threads than
+// there are shards share the last one. Every one must count, and a reset must clear them all.
+BOOST_AUTO_TEST_CASE(successes_from_more_threads_than_shards_all_count) {
+    constexpr int threads = 12;
+    constexpr int per_thread = 5000;
+    fixture f;
+    std::barrier start(threads);
+    std::atomic<int> refused{0};  // Boost.Test's assertions are not for other threads
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&] {
+            start.arrive_and_wait();
+            for (int i = 0; i < per_thread; ++i) {
+                auto a = f.breaker.try_acquire();
+                if (!a.allowed) refused.fetch_add(1);
+                f.breaker.on_result(a, status_code::ok, f.clk.now());
+            }
+        });
+    for (auto& t : pool) t.join();
+    BOOST_TEST(refused.load() == 0);
+    BOOST_TEST(f.breaker.get_snapshot().calls == std::uint64_t{threads} * per_thread);
+
+    // The successes count towards the rate's minimum: one failure in that many calls is a rate
+    // far below the threshold, so the breaker stays closed.
+    f.fail();
+    BOOST_TEST(f.breaker.get_snapshot().calls == std::uint64_t{threads} * per_thread + 1);
+    BOOST_TEST((f.breaker.state() == breaker_state::closed));
+
+    f.breaker.reset();
+    BOOST_TEST(f.breaker.get_snapshot().calls == 0u);
+    f.succeed(3);
+    BOOST_TEST(f.breaker.get_snapshot().calls == 3u);
+    // A whole window later, the slices have aged out.
+    f.clk.advance(f.breaker.options().window + 1s);
+    BOOST_TEST(f.breaker.get_snapshot().calls == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(eight_threads_hammering) {
     constexpr int threads = 8;
     constexpr int iterations = 20000;

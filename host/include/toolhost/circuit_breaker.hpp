@@ -33,6 +33,7 @@
 /// one transition at a time and in order, on one of the threads that caused a transition.
 
 #include <toolhost/clock.hpp>
+#include <toolhost/metrics.hpp>
 #include <toolhost/status.hpp>
 
 #include <array>
@@ -207,6 +208,20 @@ private:
     };
     static constexpr std::size_t bucket_count = 10;
 
+    /// Successes counted without the lock, by thread shard (metrics.hpp) and slice of the
+    /// window: each word holds a tag naming the slice (and the counters' epoch) in its high half
+    /// and the count in its low half, so that a thread that owns its shard counts with a plain
+    /// load and store, and a word left from an older slice or epoch is told apart without being
+    /// zeroed.
+    struct alignas(64) success_shard {
+        std::array<std::atomic<std::uint64_t>, bucket_count> words{};
+    };
+    static std::uint32_t slice_tag(std::int64_t index, std::uint32_t epoch) noexcept {
+        return static_cast<std::uint32_t>(index) + epoch * 2654435761u;  // distinct for any slice within 2^32
+    }
+    /// The lock-free successes of slice `index` (in the window).
+    std::uint64_t fast_successes(std::int64_t index, std::uint32_t epoch) const noexcept;
+
     admission try_acquire_other(std::uint64_t word) noexcept;  // forced_open, open, half_open
 
     // The fast-path word: state in the low 3 bits, a payload above. For closed, disabled and
@@ -234,11 +249,19 @@ private:
         if (state != breaker_state::closed || (word >> state_bits) != (adm.generation & payload_max)) return false;
         const std::int64_t index = bucket_index(now);
         if (index < failure_horizon_.load(std::memory_order_acquire)) return false;
-        bucket& b = buckets_[static_cast<std::size_t>(index) % bucket_count];
-        if (b.index.load(std::memory_order_acquire) != index) return false;
-        // A thread stalled for a whole window between these two lines would count its call in
-        // a newer slice: harmless.
-        b.calls.fetch_add(1, std::memory_order_relaxed);
+        // A thread stalled between the check of the state and this line would count its call
+        // after a transition (in the new epoch): harmless.
+        const std::uint64_t tag = std::uint64_t{slice_tag(index, epoch_.load(std::memory_order_acquire))} << 32;
+        const detail::metric_shard_id s = detail::metric_shard();
+        std::atomic<std::uint64_t>& cell = successes_[s.index].words[static_cast<std::size_t>(index) % bucket_count];
+        std::uint64_t w = cell.load(std::memory_order_relaxed);
+        if (s.exclusive) {
+            cell.store((w & ~std::uint64_t{0xffffffff}) == tag ? w + 1 : tag | 1, std::memory_order_relaxed);
+        } else {
+            while (!cell.compare_exchange_weak(w, (w & ~std::uint64_t{0xffffffff}) == tag ? w + 1 : tag | 1,
+                                               std::memory_order_relaxed)) {
+            }
+        }
         if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
         return true;
     }
@@ -269,6 +292,10 @@ private:
     std::uint64_t generation_ = 1;
     std::atomic<std::uint64_t> consecutive_{0};  ///< written under the lock, except reset to 0 by a success
     std::array<bucket, bucket_count> buckets_{};
+    std::array<success_shard, detail::metric_shards> successes_{};
+    /// Raised (under the lock) when the counters are cleared: the words of successes_ tagged
+    /// with an older epoch count no more.
+    std::atomic<std::uint32_t> epoch_{0};
     /// Bucket index from which the window holds no failure (written under the lock).
     std::atomic<std::int64_t> failure_horizon_{0};
     std::chrono::milliseconds current_open_;

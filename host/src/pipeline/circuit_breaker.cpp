@@ -323,6 +323,7 @@ void circuit_breaker::open_for(clock::time_point now, milliseconds duration) {
 
 void circuit_breaker::clear_counters() noexcept {
     consecutive_.store(0, std::memory_order_relaxed);
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
     failure_horizon_.store(0, std::memory_order_release);
     for (bucket& b : buckets_) {
         b.index.store(-1, std::memory_order_relaxed);
@@ -373,6 +374,20 @@ void circuit_breaker::window_totals(clock::time_point now, std::uint64_t& calls,
             failures += b.failures.load(std::memory_order_relaxed);
         }
     }
+    const std::uint32_t epoch = epoch_.load(std::memory_order_acquire);
+    for (std::int64_t i = std::max<std::int64_t>(0, index - static_cast<std::int64_t>(bucket_count) + 1); i <= index;
+         ++i)
+        calls += fast_successes(i, epoch);
+}
+
+std::uint64_t circuit_breaker::fast_successes(std::int64_t index, std::uint32_t epoch) const noexcept {
+    const std::uint64_t tag = std::uint64_t{slice_tag(index, epoch)} << 32;
+    std::uint64_t n = 0;
+    for (const success_shard& s : successes_) {
+        const std::uint64_t w = s.words[static_cast<std::size_t>(index) % bucket_count].load(std::memory_order_relaxed);
+        if ((w & ~std::uint64_t{0xffffffff}) == tag) n += w & 0xffffffff;
+    }
+    return n;
 }
 
 void circuit_breaker::deliver_transitions() {
