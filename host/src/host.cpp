@@ -161,8 +161,8 @@ void host::launch(std::shared_ptr<detail::call_state> call, completion done) {
     pipeline_->launch(std::move(call), std::move(done));
 }
 
-const std::shared_ptr<call_control>& host::caller_control(const detail::call_state& call) noexcept {
-    return call.caller;
+std::weak_ptr<call_control> host::caller_control(const std::shared_ptr<detail::call_state>& call) noexcept {
+    return std::shared_ptr<call_control>(call, &call->caller);
 }
 
 call_result host::call(std::string tool, std::string operation, json::value arguments, call_options options) {

@@ -506,6 +506,46 @@ BOOST_AUTO_TEST_CASE(inline_call_of_a_serialized_tool_goes_through_its_strand) {
     BOOST_TEST(json::parse(*r).at("a").as_int64() == 1);
 }
 
+// An inline call counts itself in its thread's shard, without a locked instruction; removing
+// the tool must still wait for it to leave the plugin, and in_flight() must show it meanwhile.
+BOOST_AUTO_TEST_CASE(unregistering_waits_for_a_running_inline_call) {
+    fixture fx;
+    fx.start();
+    std::promise<void> inside;
+    std::promise<void> go_on;
+    std::shared_future<void> go = go_on.get_future().share();
+    call_options o;
+    // Called by the plugin, inside its call, on the calling thread: holds the call there.
+    o.on_progress = [&inside, go](double, double, std::string_view) {
+        inside.set_value();
+        go.wait();
+    };
+    std::promise<call_result> answered;
+    std::thread caller([&] {
+        answered.set_value(fx.h->call_inline("testkit_mt", "progress", json::object{{"steps", 1}}, o));
+    });
+    inside.get_future().wait();
+    BOOST_TEST(fx.h->in_flight() == 1);
+
+    std::atomic<bool> removed{false};
+    std::atomic<bool> returned{false};
+    std::thread remover([&] {
+        removed.store(fx.h->unregister("testkit_mt"));
+        returned.store(true);
+    });
+    // The plugin cannot return before go_on, so neither can the removal, however long we look.
+    std::this_thread::sleep_for(100ms);
+    BOOST_TEST(!returned.load());
+    go_on.set_value();
+    remover.join();
+    caller.join();
+    BOOST_TEST(removed.load());
+    auto r = answered.get_future().get();
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().to_string()));
+    BOOST_TEST(json::parse(*r).at("steps").as_int64() == 1);
+    BOOST_TEST(fx.h->in_flight() == 0);
+}
+
 // --------------------------------------------------------------------- a tool calls a tool
 
 BOOST_AUTO_TEST_CASE(a_tool_calls_another_through_the_host) {

@@ -37,9 +37,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace toolhost {
@@ -153,31 +155,73 @@ class tool_registry;
 class call_pipeline;
 class tool_lifecycle;
 
-// A move-only, type-erased completion: what the call pipeline hands its result to.
+// A move-only, type-erased completion: what the call pipeline hands its result to. A callable
+// of up to 64 bytes that moves without throwing (an Asio handler with its work-tracking
+// executor, typically) is kept inside, so that a call does not allocate for its completion.
 class completion_fn {
 public:
     completion_fn() = default;
     template <class F>
-    explicit completion_fn(F&& f) : impl_(new model<std::decay_t<F>>(std::forward<F>(f))) {}
+    explicit completion_fn(F&& f) {
+        using model_t = model<std::decay_t<F>>;
+        if constexpr (sizeof(model_t) <= sizeof(buffer_) && alignof(model_t) <= alignof(std::max_align_t) &&
+                      std::is_nothrow_move_constructible_v<std::decay_t<F>>)
+            impl_ = ::new (static_cast<void*>(buffer_)) model_t(std::forward<F>(f));
+        else
+            impl_ = new model_t(std::forward<F>(f));
+    }
+    completion_fn(completion_fn&& o) noexcept { take(o); }
+    completion_fn& operator=(completion_fn&& o) noexcept {
+        if (this != &o) {
+            reset();
+            take(o);
+        }
+        return *this;
+    }
+    ~completion_fn() { reset(); }
     explicit operator bool() const noexcept { return impl_ != nullptr; }
     /// Calls it once; it is empty afterwards.
     void operator()(call_result r) {
-        auto impl = std::move(impl_);
-        impl->call(std::move(r));
+        completion_fn self(std::move(*this));
+        self.impl_->call(std::move(r));
     }
 
 private:
     struct concept_t {
         virtual ~concept_t() = default;
         virtual void call(call_result r) = 0;
+        /// Moves itself into `to` (inside buffers only) and destroys itself.
+        virtual concept_t* relocate(void* to) noexcept = 0;
     };
     template <class F>
     struct model final : concept_t {
-        explicit model(F&& f) : fn(std::move(f)) {}
+        template <class G>
+        explicit model(G&& g) : fn(std::forward<G>(g)) {}
         void call(call_result r) override { std::move(fn)(std::move(r)); }
+        concept_t* relocate(void* to) noexcept override {
+            auto* moved = ::new (to) model(std::move(fn));
+            this->~model();
+            return moved;
+        }
         F fn;
     };
-    std::unique_ptr<concept_t> impl_;
+    bool is_inline() const noexcept { return static_cast<const void*>(impl_) == static_cast<const void*>(buffer_); }
+    void take(completion_fn& o) noexcept {
+        if (o.impl_ == nullptr) return;
+        impl_ = o.is_inline() ? o.impl_->relocate(buffer_) : o.impl_;
+        o.impl_ = nullptr;
+    }
+    void reset() noexcept {
+        if (impl_ == nullptr) return;
+        if (is_inline())
+            impl_->~concept_t();
+        else
+            delete impl_;
+        impl_ = nullptr;
+    }
+
+    alignas(std::max_align_t) unsigned char buffer_[64];
+    concept_t* impl_ = nullptr;
 };
 }  // namespace detail
 
@@ -359,7 +403,9 @@ private:
     boost::system::result<std::shared_ptr<detail::call_state>, tool_error> prepare_call(
         std::string_view tool, std::string_view operation, const boost::json::value& arguments, call_options&& options);
     void launch(std::shared_ptr<detail::call_state> call, completion done);
-    static const std::shared_ptr<call_control>& caller_control(const detail::call_state& call) noexcept;
+    // The call's control, for a cancellation slot: weak, so that a slot kept after the call
+    // finished does not keep the call's state alive.
+    static std::weak_ptr<call_control> caller_control(const std::shared_ptr<detail::call_state>& call) noexcept;
     call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
                             std::string_view arguments) noexcept override;
 
@@ -378,7 +424,9 @@ private:
         }
         auto slot = boost::asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) {
-            slot.assign([control = caller_control(**prepared)](boost::asio::cancellation_type) { control->cancel(); });
+            slot.assign([control = caller_control(*prepared)](boost::asio::cancellation_type) {
+                if (auto c = control.lock()) c->cancel();
+            });
         }
         // The handler runs on its own executor, which is kept busy (outstanding work) until then.
         launch(std::move(*prepared),

@@ -67,6 +67,28 @@ void hex16(uint64_t bits, char* out) noexcept {
     std::memcpy(out + 8, &hi, 8);
 }
 
+// A request id made by the host: 16 lower-case hex digits, different for every call. Each
+// thread starts at 64 random bits and counts up in the text itself, so that most calls change
+// one digit instead of drawing and formatting 64 new bits.
+void next_request_id(char (&out)[16]) noexcept {
+    thread_local char id[16] = {};  // constant-initialized: no guard on the call path
+    if (id[0] == 0) [[unlikely]]
+        hex16(request_id_bits(), id);
+    for (int i = 15; i >= 0; --i) {
+        char& c = id[i];
+        if (c == '9') {
+            c = 'a';
+            break;
+        }
+        if (c != 'f') {
+            ++c;
+            break;
+        }
+        c = '0';  // and carry into the digit before
+    }
+    std::memcpy(out, id, sizeof(id));
+}
+
 // `arguments` as text: in `small` when it fits (no heap for small arguments), else in `large`.
 std::string_view serialize_arguments(const json::value& arguments, char (&small)[512], std::string& large) {
     if (arguments.get_object().empty()) return "{}";  // operations without arguments are common
@@ -123,7 +145,7 @@ void call_pipeline::open(call_core& core, clock::time_point now) {
     // an idempotency key (a retried create must not create twice).
     core.request_id = core.options->request_id;
     if (core.request_id.empty()) {
-        hex16(request_id_bits(), core.generated_id);
+        next_request_id(core.generated_id);
         core.request_id = std::string_view(core.generated_id, sizeof(core.generated_id));
     }
     // The total deadline: the caller's, or the policy's, whichever comes first.
@@ -223,12 +245,11 @@ boost::system::result<std::shared_ptr<call_state>, tool_error> call_pipeline::pr
         registry_.release(*slot);
         return std::move(*refused);
     }
-    auto call = std::make_shared<call_state>();
+    auto call = std::make_shared<call_state>(clock_);
     call->core.target(*slot, op);
     call->arguments = toolhost::json_text(arguments);
-    call->caller = std::make_shared<call_control>(std::nullopt, clock_);
-    if (options.on_progress) call->caller->set_progress_handler(std::move(options.on_progress));
-    if (options.peer) call->caller->set_peer(options.peer);
+    if (options.on_progress) call->caller.set_progress_handler(std::move(options.on_progress));
+    if (options.peer) call->caller.set_peer(options.peer);
     call->options = std::move(options);
     call->core.options = &call->options;
     return call;
@@ -236,44 +257,48 @@ boost::system::result<std::shared_ptr<call_state>, tool_error> call_pipeline::pr
 
 void call_pipeline::launch(std::shared_ptr<call_state> call, completion_fn done) {
     call->done = std::move(done);
-    open(call->core, clock_.now());
-    do_admit(call);
+    // One clock reading for the steps that follow each other without waiting: open, admit,
+    // enter and the attempt's start (as on the inline path).
+    const auto now = clock_.now();
+    open(call->core, now);
+    do_admit(call, now);
 }
 
-void call_pipeline::do_admit(const std::shared_ptr<call_state>& call) {
+void call_pipeline::do_admit(const std::shared_ptr<call_state>& call, clock::time_point now) {
     circuit_breaker::admission adm;
-    if (auto refused = admit(call->core, *call->caller, adm, clock_.now())) {
-        do_finish(call, std::move(*refused));
+    if (auto refused = admit(call->core, call->caller, adm, now)) {
+        do_finish(call, std::move(*refused), now);
         return;
     }
     ++call->core.attempts;
-    do_enter(call, adm);
+    do_enter(call, adm, now);
 }
 
-void call_pipeline::do_enter(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm) {
+void call_pipeline::do_enter(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm,
+                             clock::time_point now) {
     auto& bulkhead = *call->core.slot->bulkhead;
     if (bulkhead.try_enter()) {
-        do_run(call, adm);
+        do_run(call, adm, now);
         return;
     }
     // The queue holds the call: nothing else may while it waits for a slot.
     switch (bulkhead.acquire([this, call, adm] { return on_slot_free(call, adm); })) {
-    case bulkhead::admission::entered: do_run(call, adm); break;
+    case bulkhead::admission::entered: do_run(call, adm, now); break;
     case bulkhead::admission::queued: break;  // on_slot_free() runs when a slot frees
-    case bulkhead::admission::rejected: do_finish(call, refuse_entry(call->core, adm)); break;
+    case bulkhead::admission::rejected: do_finish(call, refuse_entry(call->core, adm), now); break;
     }
 }
 
 bool call_pipeline::on_slot_free(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm) {
     if (call->finished.load()) return false;
-    do_run(call, adm);  // checks the deadline, which may have passed in the queue
+    do_run(call, adm, clock_.now());  // checks the deadline, which may have passed in the queue
     return true;
 }
 
-void call_pipeline::do_run(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm) {
+void call_pipeline::do_run(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm,
+                           clock::time_point now) {
     auto& core = call->core;
     auto& slot = *core.slot;
-    const auto now = clock_.now();
     const auto attempt_deadline = core.attempt_deadline(now);
     if (now >= attempt_deadline) {
         slot.bulkhead->release();
@@ -281,7 +306,7 @@ void call_pipeline::do_run(const std::shared_ptr<call_state>& call, const circui
         return;
     }
     auto attempt = std::make_shared<attempt_state>(call, adm, core.optional_deadline(attempt_deadline), clock_, now);
-    slot.in_flight.fetch_add(1);  // the plugin call itself, released when it really returns
+    slot.in_flight.add();  // the plugin call itself, released when it really returns
     if (attempt_deadline != clock::time_point::max()) {
         std::lock_guard lock(attempt->timer_mutex);
         attempt->timer = timers_.schedule(attempt_deadline, [this, attempt] { on_attempt_timeout(attempt); });
@@ -332,11 +357,11 @@ void call_pipeline::on_attempt_timeout(const std::shared_ptr<attempt_state>& att
 
 void call_pipeline::do_settle(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm,
                               call_result result, bool breaker_told, clock::time_point ended) {
-    const auto plan = settle(call->core, *call->caller, adm, result, breaker_told, ended);
+    const auto plan = settle(call->core, call->caller, adm, result, breaker_told, ended);
     if (plan.retry)
         do_retry(call, plan.at);
     else
-        do_finish(call, std::move(result));
+        do_finish(call, std::move(result), ended);
 }
 
 void call_pipeline::do_retry(const std::shared_ptr<call_state>& call, clock::time_point at) {
@@ -345,7 +370,7 @@ void call_pipeline::do_retry(const std::shared_ptr<call_state>& call, clock::tim
     // Checked under the lock end_waiting_retries() takes after the tool is marked stopping, so
     // a retry is either seen and ended there, or not scheduled at all.
     if (slot.state.load() != tool_state::ready) {
-        do_finish(call, errors::shut_down_before_retry(slot));
+        do_finish(call, errors::shut_down_before_retry(slot), clock_.now());
         return;
     }
     auto id = timers_.schedule(at, [this, call] { on_retry_timer(call); });
@@ -362,12 +387,12 @@ void call_pipeline::on_retry_timer(const std::shared_ptr<call_state>& call) {
         if (it == slot.waiting_retries.end()) return;
         slot.waiting_retries.erase(it);
     }
-    do_admit(call);
+    do_admit(call, clock_.now());
 }
 
-void call_pipeline::do_finish(const std::shared_ptr<call_state>& call, call_result result) {
+void call_pipeline::do_finish(const std::shared_ptr<call_state>& call, call_result result, clock::time_point now) {
     if (call->finished.exchange(true)) return;
-    telemetry_.end(call->core, result, clock_.now());
+    telemetry_.end(call->core, result, now);
     auto done = std::move(call->done);
     registry_.release(*call->core.slot);
     done(std::move(result));
@@ -386,7 +411,7 @@ void call_pipeline::end_waiting_retries(tool_slot& slot) {
             }
         }
     }
-    for (auto& c : ended) do_finish(c, errors::shut_down_before_retry(slot));
+    for (auto& c : ended) do_finish(c, errors::shut_down_before_retry(slot), clock_.now());
 }
 
 // =========================================================================== the inline loop
@@ -395,12 +420,13 @@ call_result call_pipeline::call_inline(tool_slot& slot, const operation_descript
                                        std::string_view arguments_text, const call_options& options,
                                        const call_control* parent, uint32_t nesting) {
     if (slot.strand) return call_through_strand(slot, op, arguments, options, parent, nesting);
-    slot.in_flight.fetch_add(1);
+    // Counted on this thread, where the call also ends: no locked instruction (in_flight_count.hpp).
     struct in_flight_guard {
         tool_registry& registry;
         tool_slot& slot;
-        ~in_flight_guard() { registry.release(slot); }
-    } guard{registry_, slot};
+        metric_shard_id shard;
+        ~in_flight_guard() { registry.leave_here(slot, shard); }
+    } guard{registry_, slot, registry_.enter_here(slot)};
     if (auto refused = check(slot, op, arguments)) return std::move(*refused);
     char small[512];
     std::string large;

@@ -62,17 +62,18 @@ private:
     retry_plan plan_retry(call_core& core, const call_control& caller, const tool_error& error);
 
     // --- the asynchronous chain
-    void do_admit(const std::shared_ptr<call_state>& call);
-    void do_enter(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm);
+    void do_admit(const std::shared_ptr<call_state>& call, clock::time_point now);
+    void do_enter(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm,
+                  clock::time_point now);
     bool on_slot_free(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm);
-    void do_run(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm);
+    void do_run(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm, clock::time_point now);
     void on_worker(const std::shared_ptr<attempt_state>& attempt);
     void on_attempt_timeout(const std::shared_ptr<attempt_state>& attempt);
     void do_settle(const std::shared_ptr<call_state>& call, const circuit_breaker::admission& adm, call_result result,
                    bool breaker_told, clock::time_point ended);
     void do_retry(const std::shared_ptr<call_state>& call, clock::time_point at);
     void on_retry_timer(const std::shared_ptr<call_state>& call);
-    void do_finish(const std::shared_ptr<call_state>& call, call_result result);
+    void do_finish(const std::shared_ptr<call_state>& call, call_result result, clock::time_point now);
 
     // --- the inline loop's waits and detours
     std::optional<tool_error> wait_for_bulkhead(call_core& core, const call_control& caller,

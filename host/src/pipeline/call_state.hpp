@@ -57,10 +57,11 @@ struct call_core {
 
 // One asynchronous call: from prepare to the completion handler, across attempts.
 struct call_state {
+    explicit call_state(const clock& clk) : caller(std::nullopt, clk) {}
     call_core core;
     std::string arguments;
     call_options options;
-    std::shared_ptr<call_control> caller;  // the caller's cancellation, progress
+    call_control caller;  // the caller's cancellation and progress; shared by aliasing the call
     completion_fn done;
     std::atomic<bool> finished{false};
 };
@@ -70,7 +71,8 @@ struct call_state {
 struct attempt_state {
     attempt_state(std::shared_ptr<call_state> c, const circuit_breaker::admission& adm,
                   std::optional<clock::time_point> deadline, const clock& clk, clock::time_point queued)
-        : call(std::move(c)), started(queued), admission(adm), control(deadline, clk, call->caller) {}
+        : call(std::move(c)), started(queued), admission(adm),
+          control(deadline, clk, std::shared_ptr<const call_control>(call, &call->caller)) {}
     std::shared_ptr<call_state> call;
     // When the plugin call began; until then, when the attempt was queued. Atomic: the timeout
     // reads it on the timer thread while the worker may be writing it.

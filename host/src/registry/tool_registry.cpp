@@ -63,7 +63,7 @@ tool_slot* tool_registry::acquire(std::string_view name) {
     if (it == by_name_.end()) return nullptr;
     // No shared_ptr copy: its reference count would be one more cache line every calling
     // thread writes.
-    it->second->in_flight.fetch_add(1);
+    it->second->in_flight.add();
     return it->second.get();
 }
 
@@ -77,8 +77,11 @@ void tool_registry::wake_drain(const tool_slot& slot) noexcept {
 }
 
 void tool_registry::wait_drained(const tool_slot& slot) {
+    // The slot's state was set so that no call starts any more; inline calls count themselves
+    // without a full fence, and this one orders them (in_flight_count.hpp).
+    heavy_fence();
     std::unique_lock lock(drain_mutex_);
-    drained_.wait(lock, [&] { return slot.in_flight.load() == 0; });
+    drained_.wait(lock, [&] { return slot.in_flight.total() == 0; });
 }
 
 std::vector<tool_registry::slot_ptr> tool_registry::slots() const {
@@ -152,7 +155,7 @@ boost::system::result<void, std::string> tool_registry::set_policy(std::string_v
     auto it = by_name_.find(tool);
     if (it == by_name_.end()) return "no tool named '" + std::string(tool) + "'";
     auto& slot = *it->second;
-    if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
+    if (slot.state.load() == tool_state::ready || slot.in_flight.total() != 0)
         return "tool '" + slot.name + "' is running; set its policy before start()";
     install_policy(slot, policy);
     install_breakers(slot);
@@ -170,7 +173,7 @@ boost::system::result<void, std::string> tool_registry::set_operation_policy(std
     auto& slot = *it->second;
     if (!slot.descriptor().find_operation(operation))
         return "tool '" + slot.name + "' has no operation '" + std::string(operation) + "'";
-    if (slot.state.load() == tool_state::ready || slot.in_flight.load() != 0)
+    if (slot.state.load() == tool_state::ready || slot.in_flight.total() != 0)
         return "tool '" + slot.name + "' is running; set its policies before start()";
     slot.operation_policies.insert_or_assign(std::string(operation), std::move(policy));
     install_breakers(slot);
@@ -229,7 +232,7 @@ tool_status snapshot(const tool_slot& s, const host_config& cfg) {
     st.enabled = cfg.tool_enabled(s.name);
     st.state = s.state.load();
     st.error = s.error_text();
-    st.in_flight = s.in_flight.load();
+    st.in_flight = s.in_flight.total();
     return st;
 }
 }  // namespace
@@ -258,7 +261,7 @@ std::vector<tool_status> tool_registry::status() const {
 int64_t tool_registry::in_flight() const noexcept {
     std::shared_lock lock(mutex_);
     int64_t n = 0;
-    for (const auto& s : slots_) n += s->in_flight.load();
+    for (const auto& s : slots_) n += s->in_flight.total();
     return n;
 }
 

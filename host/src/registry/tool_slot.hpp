@@ -1,7 +1,9 @@
 #pragma once
 // One registered tool: its factory, its instance once started, and the resilience state and
 // metric handles its calls use. Owned by the tool_registry; the pipeline reaches it through a
-// raw pointer that the slot's in_flight counter keeps valid.
+// raw pointer that the slot's in_flight count keeps valid.
+
+#include "registry/in_flight_count.hpp"
 
 #include <toolhost/bulkhead.hpp>
 #include <toolhost/call_policy.hpp>
@@ -57,7 +59,7 @@ struct tool_slot {
     std::atomic<tool_state> state{tool_state::registered};
     std::unique_ptr<tool_instance> instance;  // written only under the lifecycle mutex, before ready
     std::optional<strand_type> strand;        // serializes calls of tools that are not thread-safe
-    std::atomic<int64_t> in_flight{0};        // calls accepted and not finished, plus plugin calls running
+    in_flight_count in_flight;                // calls accepted and not finished, plus plugin calls running
     bool enabled = true;
 
     // Resilience state, installed from the policy when the slot is created or the policy set.

@@ -77,7 +77,7 @@ void call_telemetry::install(tool_slot& slot) {
     // Gauges read at render time. The slot outlives them: uninstall() removes them first.
     tool_slot* s = &slot;
     metrics_.gauges("toolhost_tool_in_flight", "Calls accepted and not finished, plus plugin calls running.", {"tool"})
-        .set_callback({slot.name}, [s] { return static_cast<double>(s->in_flight.load()); });
+        .set_callback({slot.name}, [s] { return static_cast<double>(s->in_flight.total()); });
     metrics_
         .gauges("toolhost_tool_abandoned_calls",
                 "Plugin calls still running after their caller was answered with DEADLINE_EXCEEDED.", {"tool"})
