@@ -187,6 +187,32 @@ BOOST_AUTO_TEST_CASE(is_wanted_by_default_and_seed_sample_is_its_old_name) {
                       sdk::error);
 }
 
+BOOST_AUTO_TEST_CASE(store_options_come_from_the_configuration) {
+    BOOST_TEST(sqlite::busy_timeout_ms(plugins::args("{}")) == 5000);
+    BOOST_TEST(sqlite::busy_timeout_ms(plugins::args(R"({"busy_timeout_ms":0})")) == 0);
+    BOOST_CHECK_THROW(sqlite::busy_timeout_ms(plugins::args(R"({"busy_timeout_ms":600001})")), sdk::error);
+
+    temp_dir dir;
+    const auto sample = dir.path() / "sample.json";
+    toolhost::test::write_file(sample, R"({"rows":[1,2]})");
+    const auto on = sqlite::store_options_of(plugins::args(R"({"busy_timeout_ms":250})"), sample);
+    BOOST_TEST(on.busy_timeout_ms == 250);
+    BOOST_TEST(on.seed_sample);
+    BOOST_TEST(on.sample_json == R"({"rows":[1,2]})");
+
+    // Not wanted: the file is not read, so a missing one is no error.
+    const auto off = sqlite::store_options_of(plugins::args(R"({"sample_data":false})"), dir.path() / "missing.json");
+    BOOST_TEST(!off.seed_sample);
+    BOOST_TEST(off.sample_json.empty());
+    try {
+        sqlite::store_options_of(plugins::args("{}"), dir.path() / "missing.json");
+        BOOST_FAIL("a wanted sample that cannot be read must fail");
+    } catch (const sdk::error& e) {
+        BOOST_TEST(static_cast<int>(e.code()) == static_cast<int>(sdk::status::invalid_argument));
+        BOOST_TEST(toolhost::test::contains(e.what(), "config/sample_data"), e.what());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(is_seeded_once_even_after_its_records_are_deleted) {
     temp_dir dir;
     auto db = sqlite::database::open(dir.path() / "s.db");
