@@ -10,12 +10,9 @@ attachment_config read_config(std::string_view text, const fs::path& data_dir, c
     constexpr int64_t mib = 1024 * 1024;
     const args a(text, "config");
     attachment_config c;
-    if (a.has("allowed_dirs")) {
-        for (auto& s : a.string_list("allowed_dirs")) c.allowed_dirs.emplace_back(std::move(s));
-    } else {
-        if (!sample_dir.empty()) c.allowed_dirs.push_back(sample_dir);
-        c.allowed_dirs.push_back(data_dir);
-    }
+    std::vector<fs::path> default_allowed{data_dir};
+    if (!sample_dir.empty()) default_allowed.insert(default_allowed.begin(), sample_dir);
+    c.allowed_dirs = a.path_list("allowed_dirs", std::move(default_allowed));
     c.max_bytes = static_cast<uint64_t>(a.int_or("max_bytes", 20 * mib, 1, 1024 * mib));
     c.max_text_chars = a.int_or("max_text_chars", 200000, 1, 100000000);
     c.index_by_default = a.bool_or("index_by_default", false);

@@ -114,6 +114,14 @@ std::vector<std::string> args::string_list(std::string_view field) const {
     return out;
 }
 
+std::vector<std::filesystem::path> args::path_list(std::string_view field,
+                                                   std::vector<std::filesystem::path> fallback) const {
+    if (!has(field)) return fallback;
+    std::vector<std::filesystem::path> out;
+    for (auto& s : string_list(field)) out.emplace_back(std::move(s));
+    return out;
+}
+
 std::optional<json::object> args::optional_object(std::string_view field) const {
     const auto* v = find(field);
     if (!v) return std::nullopt;

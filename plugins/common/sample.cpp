@@ -1,5 +1,7 @@
 #include "toolhost_plugins/sample.hpp"
 
+#include "toolhost_plugins/paths.hpp"
+
 #include <boost/json/parse.hpp>
 
 namespace toolhost::plugins::sqlite {
@@ -33,6 +35,18 @@ bool seed_once(database& db, std::string_view meta_table, const std::function<st
     st.run();
     tx.commit();
     return true;
+}
+
+int busy_timeout_ms(const args& config) {
+    return static_cast<int>(config.int_or("busy_timeout_ms", store_options{}.busy_timeout_ms, 0, 600000));
+}
+
+store_options store_options_of(const args& config, const std::filesystem::path& sample_file) {
+    store_options o;
+    o.busy_timeout_ms = busy_timeout_ms(config);
+    o.seed_sample = sample_data_wanted(config);
+    if (o.seed_sample) o.sample_json = paths::read_small_file(sample_file, "config/sample_data");
+    return o;
 }
 
 database open_store(const std::filesystem::path& file, const store_options& options,

@@ -191,6 +191,26 @@ int statement::parameter_index(const char* name) const {
     return i;
 }
 
+int statement::parameter_count() const noexcept { return sqlite3_bind_parameter_count(stmt_); }
+
+void statement::too_big(int index) const {
+    throw sqlite_error(SQLITE_TOOBIG, "cannot bind parameter " + std::to_string(index) + ": above the 64-bit range");
+}
+
+void statement::check_parameter_count(int given) const {
+    const int wanted = parameter_count();
+    if (given != wanted)
+        throw sqlite_error(SQLITE_RANGE, "bind_all: the statement has " + std::to_string(wanted) + " parameters, " +
+                                             std::to_string(given) + " values were given");
+}
+
+void statement::check_column_count(int wanted) const {
+    const int has = column_count();
+    if (wanted > has)
+        throw sqlite_error(SQLITE_RANGE, "read_row: the row has " + std::to_string(has) + " columns, " +
+                                             std::to_string(wanted) + " were read");
+}
+
 bool statement::step() {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;

@@ -22,16 +22,6 @@ rest_backend::options rest_options_of(const args& cfg) {
     return o;
 }
 
-sqlite_backend::options sqlite_options_of(const args& cfg) {
-    sqlite_backend::options o;
-    o.busy_timeout_ms = static_cast<int>(cfg.int_or("busy_timeout_ms", 5000, 0, 600000));
-    o.seed_sample = sqlite::sample_data_wanted(cfg);
-    if (o.seed_sample)
-        o.sample_json =
-            paths::read_small_file(paths::next_to_plugin("crm/sample/customers.json"), "config/sample_data");
-    return o;
-}
-
 }  // namespace
 
 crm_config read_config(std::string_view json) {
@@ -46,7 +36,7 @@ crm_config read_config(std::string_view json) {
         c.rest = true;
         c.rest_options = rest_options_of(cfg);
     } else if (kind == "sqlite") {
-        c.sqlite_options = sqlite_options_of(cfg);
+        c.sqlite_options = sqlite::store_options_of(cfg, paths::next_to_plugin("crm/sample/customers.json"));
     } else {
         invalid_argument("config/backend", "must be sqlite or rest, got '" + kind + "'");
     }

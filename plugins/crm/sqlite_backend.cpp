@@ -123,17 +123,16 @@ void sqlite_backend::insert_sample(sqlite::database& db, const json::value& samp
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
     for (const auto& v : sample.at("customers").as_array()) {
         const auto c = customer_shape(v.as_object(), "sample customer");
-        customer.bind(1, value_or_empty(c.at("id")))
-            .bind(2, value_or_empty(c.at("name")))
-            .bind(3,
-                  c.at("email").is_null() ? std::optional<std::string>() : normalize_email(c.at("email").as_string()))
-            .bind(4, c.at("phone").is_null() ? std::optional<std::string>()
-                                             : normalize_phone(c.at("phone").as_string(), ""))
-            .bind(5, c.at("company").is_null() ? std::optional<std::string>() : value_or_empty(c.at("company")))
-            .bind(6, c.at("tier").is_null() ? std::string("standard") : value_or_empty(c.at("tier")))
-            .bind(7, c.at("notes").is_null() ? std::optional<std::string>() : value_or_empty(c.at("notes")))
-            .bind(8, value_or_empty(c.at("created_at")));
-        customer.run();
+        customer
+            .bind_all(
+                value_or_empty(c.at("id")), value_or_empty(c.at("name")),
+                c.at("email").is_null() ? std::optional<std::string>() : normalize_email(c.at("email").as_string()),
+                c.at("phone").is_null() ? std::optional<std::string>() : normalize_phone(c.at("phone").as_string(), ""),
+                c.at("company").is_null() ? std::optional<std::string>() : value_or_empty(c.at("company")),
+                c.at("tier").is_null() ? std::string("standard") : value_or_empty(c.at("tier")),
+                c.at("notes").is_null() ? std::optional<std::string>() : value_or_empty(c.at("notes")),
+                value_or_empty(c.at("created_at")))
+            .run();
         customer.reset();
     }
     auto interaction = db.prepare(
@@ -141,12 +140,10 @@ void sqlite_backend::insert_sample(sqlite::database& db, const json::value& samp
         "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sample')");
     for (const auto& v : sample.at("interactions").as_array()) {
         const auto& i = v.as_object();
-        interaction.bind(1, std::string_view(i.at("customer_id").as_string()))
-            .bind(2, std::string_view(i.at("channel").as_string()))
-            .bind(3, std::string_view(i.at("summary").as_string()))
-            .bind(4, std::string_view(i.at("outcome").as_string()))
-            .bind(5, normalize_time(i.at("occurred_at").as_string()));
-        interaction.run();
+        interaction
+            .bind_all(i.at("customer_id").as_string(), i.at("channel").as_string(), i.at("summary").as_string(),
+                      i.at("outcome").as_string(), normalize_time(i.at("occurred_at").as_string()))
+            .run();
         interaction.reset();
     }
 }
@@ -229,15 +226,9 @@ json::object sqlite_backend::insert_customer(const customer_update& u) {
     auto st = db_.prepare(
         "INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
-    st.bind(1, id)
-        .bind(2, *u.name.value)
-        .bind(3, u.email.value)
-        .bind(4, u.phone.value)
-        .bind(5, u.company.value)
-        .bind(6, u.tier.value.value_or("standard"))
-        .bind(7, u.notes.value)
-        .bind(8, now);
-    st.run();
+    st.bind_all(id, *u.name.value, u.email.value, u.phone.value, u.company.value, u.tier.value.value_or("standard"),
+                u.notes.value, now)
+        .run();
     return *find("id", id);
 }
 
@@ -263,9 +254,7 @@ bool sqlite_backend::update_customer(const json::object& current, const customer
     auto st = db_.prepare(
         "UPDATE customers SET name = ?1, email = ?2, phone = ?3, company = ?4, tier = ?5, notes = ?6, "
         "updated_at = ?7 WHERE id = ?8");
-    st.bind(1, name).bind(2, email).bind(3, phone).bind(4, company).bind(5, tier.value_or("standard")).bind(6, notes);
-    st.bind(7, time::utc_now()).bind(8, id);
-    st.run();
+    st.bind_all(name, email, phone, company, tier.value_or("standard"), notes, time::utc_now(), id).run();
     return true;
 }
 
@@ -314,15 +303,9 @@ log_result sqlite_backend::log_interaction(const new_interaction& in, const sdk:
     auto st = db_.prepare(
         "INSERT INTO interactions (customer_id, channel, summary, outcome, occurred_at, created_at, idempotency_key, "
         "fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    st.bind(1, in.customer_id)
-        .bind(2, in.channel)
-        .bind(3, in.summary)
-        .bind(4, in.outcome)
-        .bind(5, in.occurred_at.value_or(now))
-        .bind(6, now)
-        .bind(7, in.idempotency_key)
-        .bind(8, fp);
-    st.run();
+    st.bind_all(in.customer_id, in.channel, in.summary, in.outcome, in.occurred_at.value_or(now), now,
+                in.idempotency_key, fp)
+        .run();
     log_result out{load_interaction(db_.last_insert_rowid()), true};
     tx.commit();
     return out;
@@ -334,7 +317,7 @@ json::array sqlite_backend::recent_interactions(const std::string& customer_id, 
     if (!find("id", customer_id)) throw sdk::error(status::not_found, "customer '" + customer_id + "' not found");
     auto st = db_.prepare("SELECT " + std::string(interaction_columns) +
                           " FROM interactions WHERE customer_id = ?1 ORDER BY occurred_at DESC, seq DESC LIMIT ?2");
-    st.bind(1, customer_id).bind(2, limit);
+    st.bind_all(customer_id, limit);
     json::array out;
     while (st.step()) out.emplace_back(interaction_from_row(st));
     return out;

@@ -138,23 +138,17 @@ void ticket_store::insert_sample(sqlite::database& db, const json::value& sample
         const auto& t = v.as_object();
         const std::string status_now(t.at("status").as_string());
         const std::string at(t.at("created_at").as_string());
-        insert.bind(1, "sample")
-            .bind(2, std::string_view(t.at("customer").as_string()))
-            .bind(3, std::string_view(t.at("subject").as_string()))
-            .bind(4, std::string_view(t.at("description").as_string()))
-            .bind(5, std::string_view(t.at("priority").as_string()))
-            .bind(6, status_now)
-            .bind(7, toolhost::json_text(t.at("reasons")))
-            .bind(8, at);
-        insert.run();
+        insert
+            .bind_all("sample", t.at("customer").as_string(), t.at("subject").as_string(),
+                      t.at("description").as_string(), t.at("priority").as_string(), status_now,
+                      toolhost::json_text(t.at("reasons")), at)
+            .run();
         insert.reset();
         const int64_t id = db.last_insert_rowid();
-        event.bind(1, id).bind(2, nullptr).bind(3, "open").bind(4, "sample ticket").bind(5, at);
-        event.run();
+        event.bind_all(id, nullptr, "open", "sample ticket", at).run();
         event.reset();
         if (status_now != "open") {
-            event.bind(1, id).bind(2, "open").bind(3, status_now).bind(4, nullptr).bind(5, at);
-            event.run();
+            event.bind_all(id, "open", status_now, nullptr, at).run();
             event.reset();
         }
     }
@@ -190,23 +184,15 @@ create_outcome ticket_store::create(const new_ticket& t, bool notify) {
         "INSERT INTO tickets (idempotency_key, fingerprint, customer, subject, description, priority, status, "
         "reasons, session_id, created_at, updated_at, notification) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?8, ?9, ?9, ?10)");
-    insert.bind(1, t.idempotency_key)
-        .bind(2, fp)
-        .bind(3, t.customer)
-        .bind(4, t.subject)
-        .bind(5, t.description)
-        .bind(6, t.priority)
-        .bind(7, toolhost::json_text(t.reasons))
-        .bind(8, t.session_id)
-        .bind(9, now)
-        .bind(10, notify ? "pending" : "none");
-    insert.run();
+    insert
+        .bind_all(t.idempotency_key, fp, t.customer, t.subject, t.description, t.priority,
+                  toolhost::json_text(t.reasons), t.session_id, now, notify ? "pending" : "none")
+        .run();
     const int64_t id = db_.last_insert_rowid();
     auto event = db_.prepare(
         "INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, NULL, 'open', 'created', "
         "?2)");
-    event.bind(1, id).bind(2, now);
-    event.run();
+    event.bind_all(id, now).run();
     create_outcome out{load(id), true, notify};
     tx.commit();
     return out;
@@ -236,11 +222,11 @@ ticket_page ticket_store::list(const std::optional<std::string>& status_filter,
     std::lock_guard l(m_);
     ticket_page page;
     auto count = db_.prepare("SELECT count(*) FROM tickets" + std::string(where));
-    count.bind(1, status_filter).bind(2, customer);
+    count.bind_all(status_filter, customer);
     if (count.step()) page.total = count.int64(0);
     auto st = db_.prepare("SELECT " + std::string(ticket_columns) + " FROM tickets" + std::string(where) +
                           " ORDER BY id DESC LIMIT ?3 OFFSET ?4");
-    st.bind(1, status_filter).bind(2, customer).bind(3, limit).bind(4, offset);
+    st.bind_all(status_filter, customer, limit, offset);
     while (st.step()) page.tickets.emplace_back(ticket_from_row(st));
     return page;
 }
@@ -263,12 +249,10 @@ status_change ticket_store::update_status(int64_t id, std::string_view to, const
                                                           "': " + allowed_from(from) + ")");
     const std::string now = time::utc_now();
     auto update = db_.prepare("UPDATE tickets SET status = ?1, updated_at = ?2 WHERE id = ?3");
-    update.bind(1, to).bind(2, now).bind(3, id);
-    update.run();
+    update.bind_all(to, now, id).run();
     auto event = db_.prepare(
         "INSERT INTO ticket_events (ticket_id, from_status, to_status, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
-    event.bind(1, id).bind(2, from).bind(3, to).bind(4, note).bind(5, now);
-    event.run();
+    event.bind_all(id, from, to, note, now).run();
     out.ticket = load(id);
     out.changed = true;
     tx.commit();
@@ -280,8 +264,7 @@ void ticket_store::mark_delivered(int64_t id) {
     auto st = db_.prepare(
         "UPDATE tickets SET notification = 'delivered', notification_attempts = notification_attempts + 1, "
         "notification_error = NULL, notified_at = ?1 WHERE id = ?2 AND notification = 'pending'");
-    st.bind(1, time::utc_now()).bind(2, id);
-    st.run();
+    st.bind_all(time::utc_now(), id).run();
 }
 
 void ticket_store::mark_failed(int64_t id, std::string_view error) {
@@ -289,8 +272,7 @@ void ticket_store::mark_failed(int64_t id, std::string_view error) {
     auto st = db_.prepare(
         "UPDATE tickets SET notification_attempts = notification_attempts + 1, notification_error = ?1 "
         "WHERE id = ?2 AND notification = 'pending'");
-    st.bind(1, error).bind(2, id);
-    st.run();
+    st.bind_all(error, id).run();
 }
 
 }  // namespace toolhost::plugins::escalation

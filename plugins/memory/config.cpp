@@ -26,7 +26,7 @@ memory_config read_config(std::string_view config_json, const fs::path& data_dir
         invalid_argument("synchronous", "must be \"normal\" or \"full\"");
     }
 
-    s.busy_timeout_ms = static_cast<int>(config.int_or("busy_timeout_ms", s.busy_timeout_ms, 0, 600000));
+    s.busy_timeout_ms = sqlite::busy_timeout_ms(config);
 
     const double half_life_s = config.number_or("recency_half_life_seconds", s.half_life_ms / 1000);
     if (!(half_life_s > 0)) invalid_argument("recency_half_life_seconds", "must be greater than 0");

@@ -168,11 +168,6 @@ json::object memory_json(const db::memory_record& r) {
     return o;
 }
 
-db::memory_record record_of(int64_t id, const db::new_memory& m) {
-    return db::memory_record{id,           m.session_id, m.kind,        m.content,  m.importance,
-                             m.created_at, m.expires_at, m.ttl_seconds, m.metadata, m.idempotency_key};
-}
-
 json::object weights_json(const weights& w) {
     return json::object{{"relevance", w.relevance}, {"recency", w.recency}, {"importance", w.importance}};
 }
@@ -438,7 +433,7 @@ json::object memory_tool::store(const args& a, const sdk::call_context& call) {
     }
     const int64_t id = db::insert(*db, m);
     tx.commit();
-    auto out = memory_json(record_of(id, m));
+    auto out = memory_json(db::memory_record{m, id});
     out["replayed"] = false;
     return out;
 }

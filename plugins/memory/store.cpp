@@ -69,16 +69,8 @@ constexpr std::string_view record_columns =
 
 memory_record read_record(const sqlite::statement& st) {
     memory_record r;
-    r.id = st.int64(0);
-    r.session_id = st.string(1);
-    r.kind = st.string(2);
-    r.content = st.string(3);
-    r.importance = st.real(4);
-    r.created_at = st.int64(5);
-    r.expires_at = st.optional_int64(6);
-    r.ttl_seconds = st.optional_int64(7);
-    r.metadata = st.string(8);
-    r.idempotency_key = st.optional_string(9);
+    st.read_row(r.id, r.session_id, r.kind, r.content, r.importance, r.created_at, r.expires_at, r.ttl_seconds,
+                r.metadata, r.idempotency_key);
     return r;
 }
 
@@ -122,16 +114,9 @@ int64_t insert(sqlite::database& db, const new_memory& m) {
     auto st = db.prepare(
         "INSERT INTO memories (session_id, kind, content, importance, created_at, expires_at, ttl_seconds,"
         " metadata, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    st.bind(1, m.session_id)
-        .bind(2, m.kind)
-        .bind(3, m.content)
-        .bind(4, m.importance)
-        .bind(5, m.created_at)
-        .bind(6, m.expires_at)
-        .bind(7, m.ttl_seconds)
-        .bind(8, m.metadata)
-        .bind(9, m.idempotency_key);
-    st.run();
+    st.bind_all(m.session_id, m.kind, m.content, m.importance, m.created_at, m.expires_at, m.ttl_seconds, m.metadata,
+                m.idempotency_key)
+        .run();
     return db.last_insert_rowid();
 }
 
@@ -156,14 +141,13 @@ std::vector<memory_record> find_all(sqlite::database& db, std::span<const int64_
 std::optional<memory_record> find_by_key(sqlite::database& db, std::string_view session_id, std::string_view key) {
     auto st = db.prepare("SELECT " + std::string(record_columns) +
                          " FROM memories WHERE session_id = ? AND idempotency_key = ?");
-    st.bind(1, session_id).bind(2, key);
+    st.bind_all(session_id, key);
     return first_record(st);
 }
 
 int remove(sqlite::database& db, int64_t id, std::optional<std::string_view> session_id) {
     auto st = db.prepare("DELETE FROM memories WHERE id = ?1 AND (?2 IS NULL OR session_id = ?2)");
-    st.bind(1, id).bind(2, session_id);
-    st.run();
+    st.bind_all(id, session_id).run();
     return db.changes();
 }
 
@@ -185,7 +169,7 @@ std::vector<candidate> matching(sqlite::database& db, const scope& s, std::strin
     bind_scope(st, s);
     const std::string match =
         "session_key : \"" + session_token(s.session_id) + "\" AND content : (" + std::string(fts_query) + ")";
-    st.bind(4, match).bind(5, static_cast<int64_t>(max));
+    st.bind(4, match).bind(5, max);
     std::vector<candidate> out;
     while (st.step()) out.push_back({st.int64(0), st.real(1), st.int64(2), st.real(3)});
     return out;
@@ -212,7 +196,7 @@ std::vector<memory_record> page(sqlite::database& db, const scope& s, std::optio
     auto st = db.prepare(sql);
     bind_scope(st, s);
     if (after) st.bind(4, after->created_at).bind(5, after->id);
-    st.bind(6, static_cast<int64_t>(limit));
+    st.bind(6, limit);
     std::vector<memory_record> out;
     while (st.step()) out.push_back(read_record(st));
     return out;
@@ -222,8 +206,7 @@ int delete_expired(sqlite::database& db, time::unix_ms now, std::optional<std::s
     auto st = db.prepare(
         "DELETE FROM memories WHERE id IN (SELECT id FROM memories"
         " WHERE expires_at <= ?1 AND (?2 IS NULL OR session_id = ?2) LIMIT ?3)");
-    st.bind(1, now).bind(2, session_id).bind(3, batch);
-    st.run();
+    st.bind_all(now, session_id, batch).run();
     return db.changes();
 }
 
@@ -232,7 +215,7 @@ std::vector<std::string> sessions_over_cap(sqlite::database& db, int64_t cap,
     auto st = db.prepare(
         "SELECT session_id FROM memories WHERE (?1 IS NULL OR session_id = ?1)"
         " GROUP BY session_id HAVING count(*) > ?2 ORDER BY session_id");
-    st.bind(1, session_id).bind(2, cap);
+    st.bind_all(session_id, cap);
     std::vector<std::string> out;
     while (st.step()) out.push_back(st.string(0));
     return out;
@@ -245,8 +228,7 @@ int delete_over_cap(sqlite::database& db, std::string_view session_id, int64_t c
         "   (ORDER BY importance DESC, created_at DESC, id DESC) AS position"
         "   FROM memories WHERE session_id = ?1)"
         " WHERE position > ?2 ORDER BY position DESC LIMIT ?3)");
-    st.bind(1, session_id).bind(2, cap).bind(3, batch);
-    st.run();
+    st.bind_all(session_id, cap, batch).run();
     return db.changes();
 }
 

@@ -25,23 +25,7 @@ namespace toolhost::plugins::memory::db {
 /// find nothing to do rather than fail.
 const std::vector<std::string_view>& schema_steps();
 
-/// One stored memory.
-struct memory_record {
-    int64_t id = 0;
-    std::string session_id;
-    std::string kind;
-    std::string content;
-    double importance = 0;
-    time::unix_ms created_at = 0;
-    std::optional<time::unix_ms> expires_at;
-    std::optional<int64_t> ttl_seconds;  ///< as requested; expires_at = created_at + ttl
-    std::string metadata;                ///< a JSON object, as text
-    std::optional<std::string> idempotency_key;
-
-    bool live_at(time::unix_ms now) const noexcept { return !expires_at || *expires_at > now; }
-};
-
-/// What store inserts (memory_record without the id).
+/// What store inserts.
 struct new_memory {
     std::string session_id;
     std::string kind;
@@ -49,9 +33,16 @@ struct new_memory {
     double importance = 0;
     time::unix_ms created_at = 0;
     std::optional<time::unix_ms> expires_at;
-    std::optional<int64_t> ttl_seconds;
-    std::string metadata = "{}";
+    std::optional<int64_t> ttl_seconds;  ///< as requested; expires_at = created_at + ttl
+    std::string metadata = "{}";         ///< a JSON object, as text
     std::optional<std::string> idempotency_key;
+};
+
+/// One stored memory: what was inserted, and the id it was given.
+struct memory_record : new_memory {
+    int64_t id = 0;
+
+    bool live_at(time::unix_ms now) const noexcept { return !expires_at || *expires_at > now; }
 };
 
 /// Inserts a memory (and, by trigger, its full-text entry); returns its id. Ids are never

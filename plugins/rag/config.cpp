@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/sample.hpp>
 
 namespace toolhost::plugins::rag {
 
@@ -9,13 +10,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t mib = 1024 * 1024;
-
-std::vector<fs::path> path_list(const args& a, std::string_view field, std::vector<fs::path> fallback) {
-    if (!a.has(field)) return fallback;
-    std::vector<fs::path> out;
-    for (auto& s : a.string_list(field)) out.emplace_back(std::move(s));
-    return out;
-}
 
 }  // namespace
 
@@ -28,15 +22,15 @@ rag_config read_config(std::string_view text, const fs::path& data_dir, const fs
         defaults_allowed.insert(defaults_allowed.begin(), sample_dir);
         defaults_start.push_back(sample_dir);
     }
-    c.allowed_dirs = path_list(a, "allowed_dirs", defaults_allowed);
-    c.index_on_start = path_list(a, "index_on_start", defaults_start);
+    c.allowed_dirs = a.path_list("allowed_dirs", defaults_allowed);
+    c.index_on_start = a.path_list("index_on_start", defaults_start);
     c.chunking.size = static_cast<size_t>(a.int_or("chunk_size", 1000, 100, 20000));
     c.chunking.overlap = static_cast<size_t>(a.int_or("chunk_overlap", 150, 0, 10000));
     if (c.chunking.overlap * 2 > c.chunking.size)
         invalid_argument("chunk_overlap", "must be at most half of chunk_size (" + std::to_string(c.chunking.size) +
                                               "), got " + std::to_string(c.chunking.overlap));
     c.max_file_bytes = static_cast<uint64_t>(a.int_or("max_file_bytes", 16 * mib, 1, 1024 * mib));
-    c.busy_timeout_ms = static_cast<int>(a.int_or("busy_timeout_ms", 5000, 0, 600000));
+    c.busy_timeout_ms = sqlite::busy_timeout_ms(a);
     return c;
 }
 

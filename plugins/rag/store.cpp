@@ -76,7 +76,9 @@ std::optional<stored_document> find_document(sqlite::database& db, std::string_v
         "SELECT id, kind, content_hash, chars, chunks, chunk_size, chunk_overlap FROM documents WHERE source = ?1");
     st.bind(1, source);
     if (!st.step()) return std::nullopt;
-    return stored_document{st.int64(0), st.string(1), st.string(2), st.int64(3), st.int64(4), st.int64(5), st.int64(6)};
+    stored_document d;
+    st.read_row(d.id, d.kind, d.content_hash, d.chars, d.chunks, d.chunk_size, d.chunk_overlap);
+    return d;
 }
 
 void check_kind(const std::optional<stored_document>& stored, const document_input& doc) {
@@ -107,7 +109,7 @@ bool replace_tags(sqlite::database& db, int64_t id, const std::vector<std::strin
     db.prepare("DELETE FROM tags WHERE document_id = ?1").bind(1, id).run();
     auto insert = db.prepare("INSERT INTO tags (document_id, tag) VALUES (?1, ?2)");
     for (const auto& tag : tags) {
-        insert.bind(1, id).bind(2, tag).run();
+        insert.bind_all(id, tag).run();
         insert.reset();
     }
     return true;
@@ -130,26 +132,14 @@ int64_t write_document(sqlite::database& db, const document_input& doc, const st
         db.prepare(
               "UPDATE documents SET content_hash = ?2, bytes = ?3, chars = ?4, chunks = ?5, chunk_size = ?6, "
               "chunk_overlap = ?7, indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1")
-            .bind(1, id)
-            .bind(2, doc.content_hash)
-            .bind(3, doc.bytes)
-            .bind(4, chars)
-            .bind(5, static_cast<int64_t>(chunks.size()))
-            .bind(6, static_cast<int64_t>(chunking.size))
-            .bind(7, static_cast<int64_t>(chunking.overlap))
+            .bind_all(id, doc.content_hash, doc.bytes, chars, chunks.size(), chunking.size, chunking.overlap)
             .run();
     } else {
         db.prepare(
               "INSERT INTO documents (source, kind, content_hash, bytes, chars, chunks, chunk_size, chunk_overlap, "
               "indexed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))")
-            .bind(1, doc.source)
-            .bind(2, kind_name(doc.kind))
-            .bind(3, doc.content_hash)
-            .bind(4, doc.bytes)
-            .bind(5, chars)
-            .bind(6, static_cast<int64_t>(chunks.size()))
-            .bind(7, static_cast<int64_t>(chunking.size))
-            .bind(8, static_cast<int64_t>(chunking.overlap))
+            .bind_all(doc.source, kind_name(doc.kind), doc.content_hash, doc.bytes, chars, chunks.size(), chunking.size,
+                      chunking.overlap)
             .run();
         id = db.last_insert_rowid();
     }
@@ -159,13 +149,9 @@ int64_t write_document(sqlite::database& db, const document_input& doc, const st
     const std::string_view text = doc.text;
     for (size_t i = 0; i < chunks.size(); ++i) {
         const auto& c = chunks[i];
-        insert_chunk.bind(1, id)
-            .bind(2, static_cast<int64_t>(i))
-            .bind(3, static_cast<int64_t>(c.begin_char))
-            .bind(4, static_cast<int64_t>(c.end_char))
-            .run();
+        insert_chunk.bind_all(id, i, c.begin_char, c.end_char).run();
         insert_chunk.reset();
-        insert_text.bind(1, db.last_insert_rowid()).bind(2, text.substr(c.begin_byte, c.end_byte - c.begin_byte)).run();
+        insert_text.bind_all(db.last_insert_rowid(), text.substr(c.begin_byte, c.end_byte - c.begin_byte)).run();
         insert_text.reset();
     }
     return id;
@@ -276,12 +262,8 @@ upsert_result store::upsert(const document_input& doc, bool force) {
 std::vector<search_hit> store::search(const search_request& request) {
     auto db = pool_.acquire();
     auto st = db->prepare(search_sql);
-    st.bind(1, request.match);
-    st.bind(2, json_list(request.sources));
-    st.bind(3, json_list(folder_prefixes(request.folders)));
-    st.bind(4, json_list(sorted_unique(request.tags)));
-    st.bind(5, request.limit);
-    st.bind(6, static_cast<int64_t>(request.snippet_tokens));
+    st.bind_all(request.match, json_list(request.sources), json_list(folder_prefixes(request.folders)),
+                json_list(sorted_unique(request.tags)), request.limit, request.snippet_tokens);
     std::vector<search_hit> hits;
     while (st.step()) {
         hits.push_back(search_hit{st.string(0), st.int64(1), st.int64(2), st.int64(3), st.string(4), st.real(5),
@@ -316,8 +298,7 @@ removal store::remove(const std::vector<std::string>& sources, const std::vector
     std::vector<std::pair<int64_t, int64_t>> doomed;  // id, chunks
     {
         auto st = db->prepare(documents_matching);
-        st.bind(1, json_list(sources).value_or("[]"));
-        st.bind(2, json_list(folder_prefixes(folders)).value_or("[]"));
+        st.bind_all(json_list(sources).value_or("[]"), json_list(folder_prefixes(folders)).value_or("[]"));
         while (st.step()) doomed.emplace_back(st.int64(0), st.int64(1));
     }
     removal r;
@@ -340,7 +321,7 @@ std::vector<std::string> store::file_sources_under(const std::string& folder) {
     const std::string prefix = folder_prefixes({folder}).front();
     auto db = pool_.acquire();
     auto st = db->prepare("SELECT source FROM documents WHERE kind = 'file' AND source > ?1 AND source < ?2");
-    st.bind(1, prefix + "/").bind(2, prefix + "0");
+    st.bind_all(prefix + "/", prefix + "0");
     std::vector<std::string> out;
     while (st.step()) out.push_back(st.string(0));
     return out;

@@ -55,6 +55,17 @@ BOOST_AUTO_TEST_CASE(errors_name_the_field_and_are_invalid_argument) {
     BOOST_TEST(contains(e.what(), "config"), e.what());
 }
 
+BOOST_AUTO_TEST_CASE(path_lists_fall_back_only_when_absent) {
+    const plugins::args a(R"({"dirs":["/a","b/c"],"none":[],"null":null,"bad":["x",1]})");
+    const std::vector<std::filesystem::path> fallback{"/default"};
+    BOOST_TEST((a.path_list("dirs", fallback) == std::vector<std::filesystem::path>{"/a", "b/c"}));
+    BOOST_TEST(a.path_list("none", fallback).empty());  // [] means none, not the default
+    BOOST_TEST((a.path_list("null", fallback) == fallback));
+    BOOST_TEST((a.path_list("absent", fallback) == fallback));
+    const auto e = thrown_by([&] { a.path_list("bad", fallback); });
+    BOOST_TEST(contains(e.what(), "bad/1"), e.what());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(json_operation)

@@ -8,6 +8,10 @@
 
 #include "test_support.hpp"
 
+#include <functional>
+#include <limits>
+#include <optional>
+
 namespace plugins = toolhost::plugins;
 namespace sqlite = toolhost::plugins::sqlite;
 namespace sdk = toolhost::sdk;
@@ -80,6 +84,98 @@ BOOST_AUTO_TEST_CASE(the_pool_hands_out_connections_and_keeps_idle_ones) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(sqlite_statement)
+
+// A table with a column of every kind the helpers read, and the statement that fills it.
+sqlite::database typed_table(const temp_dir& dir) {
+    auto db = sqlite::database::open(dir.path() / "t.db");
+    db.exec("CREATE TABLE t (i INTEGER, r REAL, s TEXT, n TEXT, copy TEXT)");
+    return db;
+}
+constexpr std::string_view insert_typed = "INSERT INTO t (i, r, s, n, copy) VALUES (?1, ?2, ?3, ?4, ?3)";
+
+int64_t sqlite_code(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const sqlite::sqlite_error& e) {
+        return e.sqlite_code();
+    }
+    return SQLITE_OK;
+}
+
+BOOST_AUTO_TEST_CASE(bind_all_binds_the_numbered_parameters_in_order) {
+    temp_dir dir;
+    auto db = typed_table(dir);
+    const size_t count_of_things = 7;
+    db.prepare(insert_typed).bind_all(count_of_things, 0.5, std::string("text"), std::optional<std::string>()).run();
+    db.prepare(insert_typed).bind_all(-3, 1.5, "second", std::optional<std::string>("given")).run();
+    auto st = db.prepare("SELECT i, r, s, n, copy FROM t ORDER BY rowid");
+    BOOST_TEST_REQUIRE(st.step());
+    BOOST_TEST(st.int64(0) == 7);
+    BOOST_TEST(st.real(1) == 0.5);
+    BOOST_TEST(st.string(2) == "text");
+    BOOST_TEST(st.is_null(3));
+    BOOST_TEST(st.string(4) == "text");  // ?3 used twice, bound once
+    BOOST_TEST_REQUIRE(st.step());
+    BOOST_TEST(st.int64(0) == -3);
+    BOOST_TEST(st.string(3) == "given");
+    BOOST_TEST(!st.step());
+}
+
+BOOST_AUTO_TEST_CASE(bind_all_refuses_too_few_or_too_many_values) {
+    temp_dir dir;
+    auto db = typed_table(dir);
+    auto st = db.prepare(insert_typed);
+    BOOST_TEST(st.parameter_count() == 4);
+    BOOST_TEST(sqlite_code([&] { st.bind_all(1, 2.0, "three"); }) == SQLITE_RANGE);
+    BOOST_TEST(sqlite_code([&] { st.bind_all(1, 2.0, "three", "four", "five"); }) == SQLITE_RANGE);
+    BOOST_TEST(sqlite_code([&] { db.prepare("SELECT 1").bind_all(); }) == SQLITE_OK);
+}
+
+BOOST_AUTO_TEST_CASE(unsigned_values_beyond_int64_are_refused_not_wrapped) {
+    temp_dir dir;
+    auto db = typed_table(dir);
+    auto st = db.prepare("SELECT ?1");
+    const uint64_t largest = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    st.bind(1, largest);
+    BOOST_TEST_REQUIRE(st.step());
+    BOOST_TEST(st.int64(0) == std::numeric_limits<int64_t>::max());
+    st.reset();
+    BOOST_TEST(sqlite_code([&] { st.bind(1, largest + 1); }) == SQLITE_TOOBIG);
+    const uint32_t small = 4000000000u;  // fits: widened, not wrapped
+    st.bind(1, small);
+    BOOST_TEST_REQUIRE(st.step());
+    BOOST_TEST(st.int64(0) == 4000000000);
+}
+
+BOOST_AUTO_TEST_CASE(read_row_reads_the_columns_in_order_by_type) {
+    temp_dir dir;
+    auto db = typed_table(dir);
+    db.prepare(insert_typed).bind_all(42, 2.5, "word", nullptr).run();
+    auto st = db.prepare("SELECT i, r, s, n, i, s FROM t");
+    BOOST_TEST_REQUIRE(st.step());
+    int64_t i = 0;
+    double r = 0;
+    std::string s = "old";
+    std::optional<std::string> n = "not null before";
+    std::optional<int64_t> i_again;
+    std::optional<std::string> s_again;
+    st.read_row(i, r, s, n, i_again, s_again);
+    BOOST_TEST(i == 42);
+    BOOST_TEST(r == 2.5);
+    BOOST_TEST(s == "word");
+    BOOST_TEST(!n.has_value());
+    BOOST_TEST((i_again == std::optional<int64_t>(42)));
+    BOOST_TEST((s_again == std::optional<std::string>("word")));
+    int64_t first = 0;
+    st.read_row(first);  // a prefix of the columns is fine
+    BOOST_TEST(first == 42);
+    std::string extra;
+    BOOST_TEST(sqlite_code([&] { st.read_row(i, r, s, n, i_again, s_again, extra); }) == SQLITE_RANGE);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(sample_data)
 
 BOOST_AUTO_TEST_CASE(is_wanted_by_default_and_seed_sample_is_its_old_name) {
@@ -89,6 +185,32 @@ BOOST_AUTO_TEST_CASE(is_wanted_by_default_and_seed_sample_is_its_old_name) {
     BOOST_TEST(sqlite::sample_data_wanted(plugins::args(R"({"seed_sample":true})")));
     BOOST_CHECK_THROW(sqlite::sample_data_wanted(plugins::args(R"({"seed_sample":true,"sample_data":true})")),
                       sdk::error);
+}
+
+BOOST_AUTO_TEST_CASE(store_options_come_from_the_configuration) {
+    BOOST_TEST(sqlite::busy_timeout_ms(plugins::args("{}")) == 5000);
+    BOOST_TEST(sqlite::busy_timeout_ms(plugins::args(R"({"busy_timeout_ms":0})")) == 0);
+    BOOST_CHECK_THROW(sqlite::busy_timeout_ms(plugins::args(R"({"busy_timeout_ms":600001})")), sdk::error);
+
+    temp_dir dir;
+    const auto sample = dir.path() / "sample.json";
+    toolhost::test::write_file(sample, R"({"rows":[1,2]})");
+    const auto on = sqlite::store_options_of(plugins::args(R"({"busy_timeout_ms":250})"), sample);
+    BOOST_TEST(on.busy_timeout_ms == 250);
+    BOOST_TEST(on.seed_sample);
+    BOOST_TEST(on.sample_json == R"({"rows":[1,2]})");
+
+    // Not wanted: the file is not read, so a missing one is no error.
+    const auto off = sqlite::store_options_of(plugins::args(R"({"sample_data":false})"), dir.path() / "missing.json");
+    BOOST_TEST(!off.seed_sample);
+    BOOST_TEST(off.sample_json.empty());
+    try {
+        sqlite::store_options_of(plugins::args("{}"), dir.path() / "missing.json");
+        BOOST_FAIL("a wanted sample that cannot be read must fail");
+    } catch (const sdk::error& e) {
+        BOOST_TEST(static_cast<int>(e.code()) == static_cast<int>(sdk::status::invalid_argument));
+        BOOST_TEST(toolhost::test::contains(e.what(), "config/sample_data"), e.what());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(is_seeded_once_even_after_its_records_are_deleted) {

@@ -8,6 +8,7 @@
 #include <toolhost/json_text.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,10 @@ public:
 
     /// An array of strings (absent → empty).
     std::vector<std::string> string_list(std::string_view field) const;
+    /// An array of strings as paths; `fallback` when the field is absent (an empty array stays
+    /// empty: it means "none", not "the default").
+    std::vector<std::filesystem::path> path_list(std::string_view field,
+                                                 std::vector<std::filesystem::path> fallback) const;
     /// A nested object (absent → nullopt).
     std::optional<boost::json::object> optional_object(std::string_view field) const;
 

@@ -1,6 +1,7 @@
-// The sample data a tool puts into a new database (crm's customers, escalation's tickets,
-// memory's demo session): whether the configuration wants it, seeding it exactly once, and
-// opening a store that seeds its sample as it opens.
+// A tool's SQLite store as its configuration describes it: the busy timeout, the sample data a
+// tool puts into a new database (crm's customers, escalation's tickets, memory's demo session):
+// whether the configuration wants it, seeding it exactly once, and opening a store that seeds
+// its sample as it opens.
 #pragma once
 
 #include <toolhost_plugins/args.hpp>
@@ -36,6 +37,16 @@ struct store_options {
     bool seed_sample = true;
     std::string sample_json;  ///< the sample's JSON text, when seed_sample
 };
+
+/// The "busy_timeout_ms" key of a SQLite tool's configuration: how long a statement waits for
+/// another connection's lock, 0 to 600000 ms, 5000 when absent.
+int busy_timeout_ms(const args& config);
+
+/// A store's options from a tool's configuration: busy_timeout_ms, and sample_data (see
+/// sample_data_wanted()); when the sample is wanted, `sample_file` (the JSON the plugin ships,
+/// see paths::next_to_plugin) is read now, so a missing file fails initialize() naming
+/// config/sample_data rather than the first call.
+store_options store_options_of(const args& config, const std::filesystem::path& sample_file);
 
 /// Opens (creating) the database at `file`, brings it to `migrations` (see migrate()), and when
 /// options.seed_sample seeds the parsed sample once (see seed_once()) by calling `insert`; the

@@ -18,11 +18,14 @@
 
 #include <sqlite3.h>
 
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <toolhost/plugin.hpp>
@@ -96,7 +99,14 @@ public:
 
     statement& bind(int index, std::nullptr_t);
     statement& bind(int index, int64_t value);
-    statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+    /// Any other integer (int, size_t...) as a 64-bit integer; an unsigned value above INT64_MAX
+    /// throws sqlite_error (SQLITE_TOOBIG) instead of wrapping around.
+    template <std::integral T>
+    statement& bind(int index, T value) {
+        if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(int64_t))
+            if (value > static_cast<T>(std::numeric_limits<int64_t>::max())) too_big(index);
+        return bind(index, static_cast<int64_t>(value));
+    }
     statement& bind(int index, double value);
     statement& bind(int index, std::string_view text);
     statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
@@ -113,6 +123,18 @@ public:
         return bind(parameter_index(name), value);
     }
     int parameter_index(const char* name) const;
+    /// Binds `values` to ?1, ?2, ... in order: one value per parameter number (a number used
+    /// twice in the SQL, "VALUES (?8, ?8)", takes one value). Throws sqlite_error (SQLITE_RANGE)
+    /// when the statement's highest parameter number is not sizeof...(values), so a value cannot
+    /// go missing or land in the wrong column unnoticed.
+    template <class... T>
+    statement& bind_all(const T&... values) {
+        check_parameter_count(static_cast<int>(sizeof...(values)));
+        int index = 0;
+        (bind(++index, values), ...);
+        return *this;
+    }
+    int parameter_count() const noexcept;
 
     /// Steps once: true when a row is available, false when done.
     bool step();
@@ -131,10 +153,35 @@ public:
     std::optional<std::string> optional_string(int col) const;
     std::optional<int64_t> optional_int64(int col) const noexcept;
     std::optional<double> optional_real(int col) const noexcept;
+    /// Reads the current row's columns 0, 1, ... into `out`, in order, each by its type
+    /// (int64_t, double, std::string, or std::optional of one: NULL -> nullopt). Reading fewer
+    /// columns than the row has is allowed (the rest are ignored); reading more throws
+    /// sqlite_error (SQLITE_RANGE).
+    template <class... T>
+    void read_row(T&... out) const {
+        check_column_count(static_cast<int>(sizeof...(out)));
+        int col = 0;
+        (read(col++, out), ...);
+    }
 
     sqlite3_stmt* handle() const noexcept { return stmt_; }
 
 private:
+    void read(int col, int64_t& out) const noexcept { out = int64(col); }
+    void read(int col, double& out) const noexcept { out = real(col); }
+    void read(int col, std::string& out) const { out.assign(text(col)); }
+    template <class T>
+    void read(int col, std::optional<T>& out) const {
+        if (is_null(col)) {
+            out.reset();
+        } else {
+            read(col, out.emplace());
+        }
+    }
+    [[noreturn]] void too_big(int index) const;
+    void check_parameter_count(int given) const;
+    void check_column_count(int wanted) const;
+
     const database* db_ = nullptr;
     sqlite3_stmt* stmt_ = nullptr;
 };
