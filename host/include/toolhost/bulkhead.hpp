@@ -5,6 +5,8 @@
 /// A slot is held from acquire until release(), which the pipeline calls only when the plugin
 /// really returns: a call abandoned at its deadline keeps its slot until then.
 
+#include <toolhost/export.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -18,7 +20,7 @@ struct bulkhead_options {
     uint32_t max_queue = 256;
 };
 
-class bulkhead {
+class TOOLHOST_API bulkhead {
 public:
     /// Called with a slot held once a queued acquire gets one. Returns false when the caller no
     /// longer wants it (its deadline passed while it waited); the slot then goes to the next.

@@ -3,6 +3,7 @@
 
 #include <toolhost/bulkhead.hpp>
 #include <toolhost/circuit_breaker.hpp>
+#include <toolhost/export.hpp>
 #include <toolhost/retry_policy.hpp>
 
 #include <boost/json/object.hpp>
@@ -39,11 +40,11 @@ struct call_policy {
 /// change (timeout_ms, attempt_timeout_ms, idempotent, retry{...}, circuit_breaker{...},
 /// bulkhead{...}; see docs/resilience.md). Every problem is returned as (JSON pointer relative to
 /// `settings`, message); unknown keys are problems.
-std::vector<std::pair<std::string, std::string>> apply_resilience(call_policy& policy,
-                                                                  const boost::json::object& settings);
+TOOLHOST_API std::vector<std::pair<std::string, std::string>> apply_resilience(call_policy& policy,
+                                                                               const boost::json::object& settings);
 
 /// Empty when the policy can work; otherwise one line per problem. Rejects combinations whose
 /// worst case (attempts x attempt timeout + backoff) does not fit in the total deadline.
-std::string validate(const call_policy& p);
+TOOLHOST_API std::string validate(const call_policy& p);
 
 }  // namespace toolhost

@@ -33,6 +33,7 @@
 /// one transition at a time and in order, on one of the threads that caused a transition.
 
 #include <toolhost/clock.hpp>
+#include <toolhost/export.hpp>
 #include <toolhost/metrics.hpp>
 #include <toolhost/status.hpp>
 
@@ -59,7 +60,7 @@ enum class breaker_state : std::uint8_t {
 };
 
 /// "closed", "open", "half_open", "forced_open", "disabled"; "unknown" outside the enum.
-std::string_view breaker_state_name(breaker_state s) noexcept;
+TOOLHOST_API std::string_view breaker_state_name(breaker_state s) noexcept;
 
 /// Configuration of a circuit_breaker. The defaults are those of design.md.
 struct breaker_options {
@@ -97,7 +98,7 @@ struct breaker_transition {
 };
 
 /// A circuit breaker. Not copyable or movable. All members are [thread-safe].
-class circuit_breaker {
+class TOOLHOST_API circuit_breaker {
 public:
     /// The answer of try_acquire().
     struct admission {

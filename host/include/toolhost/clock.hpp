@@ -2,6 +2,8 @@
 /// Time and randomness as injectable services, so every policy that depends on them (deadlines,
 /// backoff, breaker windows, jitter) can be tested deterministically on a virtual clock.
 
+#include <toolhost/export.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -12,7 +14,7 @@
 namespace toolhost {
 
 /// A monotonic clock. The host uses steady_clock; tests use manual_clock.
-class clock {
+class TOOLHOST_API clock {
 public:
     using duration = std::chrono::steady_clock::duration;
     using time_point = std::chrono::steady_clock::time_point;
@@ -30,7 +32,7 @@ public:
 /// more than 1 ms, as after a suspend), and a thread never reads a time below its previous
 /// reading (host/src/execution/tsc_clock.hpp). Elsewhere, or when TOOLHOST_CLOCK=steady is in the environment at the first use, now() is
 /// std::chrono::steady_clock::now().
-class steady_clock_source final : public clock {
+class TOOLHOST_API steady_clock_source final : public clock {
 public:
     time_point now() const noexcept override;
     /// Whether now() reads the time-stamp counter.
@@ -38,13 +40,13 @@ public:
 };
 
 /// The process-wide steady clock instance.
-inline const clock& steady_clock_instance() noexcept {
+TOOLHOST_API inline const clock& steady_clock_instance() noexcept {
     static const steady_clock_source instance;
     return instance;
 }
 
 /// A clock that moves only when told to. [thread-safe]
-class manual_clock final : public clock {
+class TOOLHOST_API manual_clock final : public clock {
 public:
     explicit manual_clock(time_point start = time_point(std::chrono::hours(1))) : now_(start) {}
     time_point now() const noexcept override {
@@ -66,7 +68,7 @@ private:
 };
 
 /// A source of uniformly distributed random numbers in [0, 1), for jitter. [thread-safe]
-class random_source {
+class TOOLHOST_API random_source {
 public:
     virtual ~random_source() = default;
     virtual double next_unit() noexcept = 0;

@@ -1,6 +1,7 @@
 #pragma once
 /// The host configuration: conf/toolhost.json (JSON with comments) plus TOOLHOST_* variables.
 
+#include <toolhost/export.hpp>
 #include <toolhost/json_source.hpp>
 #include <toolhost/tracing.hpp>
 
@@ -73,7 +74,7 @@ struct serve_settings {
 };
 
 /// The effective host configuration (defaults < file < environment).
-struct host_config {
+struct TOOLHOST_API host_config {
     std::filesystem::path file;                      ///< the config file; empty when built from defaults
     std::vector<std::filesystem::path> plugin_dirs;  ///< absolute; file entries first, then TOOLHOST_PLUGIN_PATH
     unsigned threads = 0;                            ///< worker threads; 0 in the file means one per hardware thread
@@ -99,22 +100,23 @@ struct host_config {
 
 /// Checks a listen address ("127.0.0.1:8080", "[::1]:0", "0.0.0.0:80"): empty when fine, else
 /// what is wrong.
-std::string check_listen_address(std::string_view listen);
+TOOLHOST_API std::string check_listen_address(std::string_view listen);
 /// Splits a checked listen address into host (without brackets) and port.
-std::pair<std::string, uint16_t> split_listen_address(std::string_view listen);
+TOOLHOST_API std::pair<std::string, uint16_t> split_listen_address(std::string_view listen);
 
 /// Looks up an environment variable; nullopt when unset.
 using getenv_function = std::function<std::optional<std::string>(std::string_view)>;
 
 /// Loads and checks a config file then applies the environment; returns every problem found.
 /// Unknown and duplicate keys are errors.
-boost::system::result<host_config, std::vector<json_diagnostic>> load_config(const std::filesystem::path& file,
-                                                                             const getenv_function& getenv);
+TOOLHOST_API boost::system::result<host_config, std::vector<json_diagnostic>> load_config(
+    const std::filesystem::path& file, const getenv_function& getenv);
 
 /// Defaults plus environment only (no file).
-boost::system::result<host_config, std::vector<json_diagnostic>> default_config(const getenv_function& getenv);
+TOOLHOST_API boost::system::result<host_config, std::vector<json_diagnostic>> default_config(
+    const getenv_function& getenv);
 
 /// The process environment, in the shape load_config() expects.
-std::optional<std::string> process_env(std::string_view name);
+TOOLHOST_API std::optional<std::string> process_env(std::string_view name);
 
 }  // namespace toolhost

@@ -13,6 +13,7 @@
 #include <toolhost/call_policy.hpp>
 #include <toolhost/clock.hpp>
 #include <toolhost/config.hpp>
+#include <toolhost/export.hpp>
 #include <toolhost/metrics.hpp>
 #include <toolhost/plugin_loader.hpp>
 #include <toolhost/timer_service.hpp>
@@ -55,7 +56,7 @@ enum class tool_state {
     stopping,      ///< draining calls before cleanup
     stopped,       ///< cleaned up
 };
-std::string_view tool_state_name(tool_state s) noexcept;
+TOOLHOST_API std::string_view tool_state_name(tool_state s) noexcept;
 
 /// A snapshot of one registered tool.
 struct tool_status {
@@ -125,7 +126,7 @@ enum class host_event_kind {
     tool_state_changed,  ///< a tool was registered, became ready, failed, stopped or was removed
                          ///< (state; reason "registered" / "unregistered" for those two)
 };
-std::string_view host_event_kind_name(host_event_kind k) noexcept;
+TOOLHOST_API std::string_view host_event_kind_name(host_event_kind k) noexcept;
 
 struct host_event {
     host_event_kind kind{};
@@ -240,7 +241,7 @@ private:
     const operation_descriptor* op_ = nullptr;
 };
 
-class host : private nested_caller {
+class TOOLHOST_API host : private nested_caller {
 public:
     using executor_type = worker_pool::executor_type;
     using strand_type = boost::asio::strand<executor_type>;

@@ -1,6 +1,8 @@
 #pragma once
 /// Compiled JSON Schemas (draft-07) for validating tool arguments and configuration.
 
+#include <toolhost/export.hpp>
+
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 
@@ -13,7 +15,7 @@
 namespace toolhost {
 
 /// Why an instance does not match a schema.
-struct validation_error {
+struct TOOLHOST_API validation_error {
     std::string pointer;  ///< JSON pointer to the offending value in the instance ("" = root)
     std::string message;
 
@@ -25,7 +27,7 @@ struct validation_error {
 ///
 /// Cheap to copy (copies share the compiled form). validate() may be called from many threads
 /// at once on the same schema.
-class json_schema {
+class TOOLHOST_API json_schema {
 public:
     /// Fetches a remote schema document by URI (without fragment); nullopt when unavailable.
     using fetch_function = std::function<std::optional<boost::json::value>(std::string_view uri)>;

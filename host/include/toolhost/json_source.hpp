@@ -1,6 +1,8 @@
 #pragma once
 /// JSON-with-comments documents that remember where each value came from, for diagnostics.
 
+#include <toolhost/export.hpp>
+
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 
@@ -15,7 +17,7 @@
 namespace toolhost {
 
 /// One diagnostic, printed as `file:line:col: error: /json/pointer: message`.
-struct json_diagnostic {
+struct TOOLHOST_API json_diagnostic {
     std::string file;
     std::size_t line = 1;    ///< 1-based
     std::size_t column = 1;  ///< 1-based, counted in bytes
@@ -28,7 +30,7 @@ struct json_diagnostic {
 
 /// A parsed JSON document (comments and trailing commas allowed, duplicate keys rejected) that
 /// can tell the line and column of every value in it.
-class json_document {
+class TOOLHOST_API json_document {
 public:
     /// Parses text with // and /* */ comments and trailing commas; duplicate keys are an error
     /// located at the second occurrence. `file_name` is only used in diagnostics.
@@ -68,10 +70,10 @@ private:
 };
 
 /// Escapes one reference token for a JSON pointer ("a/b" -> "a~1b", "m~n" -> "m~0n").
-std::string json_pointer_escape(std::string_view token);
+TOOLHOST_API std::string json_pointer_escape(std::string_view token);
 
 /// Whether `text` is exactly one JSON value (whitespace around it allowed), checked without
 /// building it: for relaying a tool's result text as it is.
-bool is_valid_json(std::string_view text) noexcept;
+TOOLHOST_API bool is_valid_json(std::string_view text) noexcept;
 
 }  // namespace toolhost

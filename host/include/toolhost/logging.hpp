@@ -2,6 +2,8 @@
 /// Host logging: Boost.Log to stderr as text or JSON lines. Plugins never link this; their log
 /// calls arrive through the host services and land on channel "plugin.<tool>".
 
+#include <toolhost/export.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <atomic>
@@ -16,16 +18,16 @@ enum class level : int { trace = 0, debug = 1, info = 2, warning = 3, error = 4,
 enum class format { text, json };
 
 /// "trace", "debug", "info", "warning", "error", "off".
-std::optional<level> parse_level(std::string_view name) noexcept;
-std::string_view level_name(level l) noexcept;
-std::optional<format> parse_format(std::string_view name) noexcept;
+TOOLHOST_API std::optional<level> parse_level(std::string_view name) noexcept;
+TOOLHOST_API std::string_view level_name(level l) noexcept;
+TOOLHOST_API std::optional<format> parse_format(std::string_view name) noexcept;
 
 /// Installs the stderr sink (replacing any earlier one). Safe to call again to change level or
 /// format at run time.
-void init(level min_level, format fmt);
+TOOLHOST_API void init(level min_level, format fmt);
 
 namespace detail {
-extern std::atomic<int> min_level;
+extern TOOLHOST_API std::atomic<int> min_level;
 }
 
 /// True when a record at `l` would be written. One relaxed atomic load: the call path checks it
@@ -44,6 +46,7 @@ struct field {
 
 /// Writes one record. `channel` is e.g. "host", "loader", "plugin.echo". Fields with null
 /// values are left out. Thread-safe.
-void write(level l, std::string_view channel, std::string_view message, std::initializer_list<field> fields = {});
+TOOLHOST_API void write(level l, std::string_view channel, std::string_view message,
+                        std::initializer_list<field> fields = {});
 
 }  // namespace toolhost::logging

@@ -19,6 +19,8 @@
 /// Programming errors (an invalid metric or label name, the wrong number of label values, the
 /// same name registered with another type, labels or buckets) throw std::invalid_argument.
 
+#include <toolhost/export.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <array>
@@ -57,9 +59,9 @@ struct metric_shard_id {
     bool assigned = false;
 };
 /// Constant-initialized, so reading it is a plain thread-local access.
-inline thread_local metric_shard_id tls_metric_shard{};
+TOOLHOST_API inline thread_local metric_shard_id tls_metric_shard{};
 /// Claims a shard for this thread (out of line; first use only).
-metric_shard_id assign_metric_shard() noexcept;
+TOOLHOST_API metric_shard_id assign_metric_shard() noexcept;
 
 /// This thread's shard.
 inline metric_shard_id metric_shard() noexcept {
@@ -117,7 +119,7 @@ private:
 /// observe() is a binary search over the boundaries plus two relaxed integer atomic adds (the
 /// bucket and the sum): no CAS loop on a double. The sum is exact up to 584 years of total
 /// observed time and is rendered in seconds. Negative durations count as zero.
-class histogram {
+class TOOLHOST_API histogram {
 public:
     /// `bounds_ns` must outlive the histogram (it belongs to the family).
     explicit histogram(std::span<const std::int64_t> bounds_ns);
@@ -172,11 +174,11 @@ private:
 };
 
 /// Upper bounds in seconds from 50 µs to 30 s, for call and attempt latencies.
-std::vector<double> default_latency_buckets();
+TOOLHOST_API std::vector<double> default_latency_buckets();
 
 /// The common part of counter, gauge and histogram families: name, help, label names and the
 /// bounded set of label values. [thread-safe]
-class metric_family {
+class TOOLHOST_API metric_family {
 public:
     enum class kind { counter, gauge, histogram };
 
@@ -221,7 +223,7 @@ protected:
 };
 
 /// Counters sharing a name and label names.
-class counter_family final : public metric_family {
+class TOOLHOST_API counter_family final : public metric_family {
 public:
     /// The counter for these label values (one per label name, in order), created on first use;
     /// the reference stays valid for the registry's lifetime. Not for the hot path: look up
@@ -242,7 +244,7 @@ private:
 };
 
 /// Gauges sharing a name and label names, set directly or computed by a callback at render time.
-class gauge_family final : public metric_family {
+class TOOLHOST_API gauge_family final : public metric_family {
 public:
     /// As counter_family::with().
     gauge& with(std::initializer_list<std::string_view> values);
@@ -275,7 +277,7 @@ private:
 };
 
 /// Latency histograms sharing a name, label names and bucket boundaries.
-class histogram_family final : public metric_family {
+class TOOLHOST_API histogram_family final : public metric_family {
 public:
     /// As counter_family::with().
     histogram& with(std::initializer_list<std::string_view> values);
@@ -305,7 +307,7 @@ struct metrics_options {
 };
 
 /// The set of metric families that one host exposes. [thread-safe]
-class metrics_registry {
+class TOOLHOST_API metrics_registry {
 public:
     explicit metrics_registry(metrics_options options = {});
     ~metrics_registry();

@@ -3,6 +3,7 @@
 /// it provides. Instances hold the library, so it stays loaded while any of them lives.
 
 #include <toolhost/entry.h>
+#include <toolhost/export.hpp>
 #include <toolhost/tool_instance.hpp>
 
 #include <boost/system/result.hpp>
@@ -24,7 +25,7 @@ struct library_tool {
     std::string error;                      ///< why it was refused
 };
 
-class plugin_library : public std::enable_shared_from_this<plugin_library> {
+class TOOLHOST_API plugin_library : public std::enable_shared_from_this<plugin_library> {
 public:
     /// Loads a shared library (RTLD_LOCAL | RTLD_NOW | RTLD_NODELETE), finds the entry symbol,
     /// checks the ABI version against `host_abi` and calls the entry's init(). The error says

@@ -2,6 +2,7 @@
 /// Finds plugin files in directories, checks them, and loads them. One bad file never stops a
 /// scan: it is reported with its path and a reason a person can act on.
 
+#include <toolhost/export.hpp>
 #include <toolhost/plugin_library.hpp>
 
 #include <filesystem>
@@ -24,7 +25,7 @@ struct load_report {
     std::vector<rejected_plugin> rejected;
 };
 
-class plugin_loader {
+class TOOLHOST_API plugin_loader {
 public:
     struct options {
         /// The ABI version the host claims; tests raise it to prove older minors load.

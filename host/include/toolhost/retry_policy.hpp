@@ -6,6 +6,7 @@
 /// with the call, never in the policy (design.md, "Resilience defaults").
 
 #include <toolhost/clock.hpp>
+#include <toolhost/export.hpp>
 #include <toolhost/status.hpp>
 
 #include <atomic>
@@ -43,20 +44,20 @@ struct retry_options {
 /// (field = the member name, e.g. "max_attempts: must be at least 1, got 0"). Checks:
 /// max_attempts >= 1, multiplier finite and >= 1, backoffs >= 0, initial <= max, and that
 /// retry_on names neither OK nor CANCELLED (listing them would have no effect).
-std::string validate(const retry_options& o);
+TOOLHOST_API std::string validate(const retry_options& o);
 
 /// The delay before attempt `attempt + 1`: attempt 1 is the delay before the 2nd attempt.
 /// d = min(initial_backoff * multiplier^(attempt-1), max_backoff), then jitter with
 /// `random.next_unit()` u (clamped to [0, 1]): full = u*d, equal = d/2 + u*d/2, none = d (no
 /// random number is drawn). attempt 0 gives 0. [thread-safe if `random` is]
-std::chrono::nanoseconds backoff(const retry_options& o, std::uint32_t attempt, random_source& random);
+TOOLHOST_API std::chrono::nanoseconds backoff(const retry_options& o, std::uint32_t attempt, random_source& random);
 
 /// Whether to try again after `error`, having made `attempts_made` attempts (>= 1): only if the
 /// operation is idempotent, the code is listed in retry_on and is not CANCELLED (nor OK), and
 /// attempts_made < max_attempts. The retry budget and the remaining deadline are the caller's
 /// next checks. [thread-safe]
-bool should_retry(const retry_options& o, const tool_error& error, std::uint32_t attempts_made,
-                  bool idempotent) noexcept;
+TOOLHOST_API bool should_retry(const retry_options& o, const tool_error& error, std::uint32_t attempts_made,
+                               bool idempotent) noexcept;
 
 /// The delay before the next attempt after `error` on attempt number `attempt` (as backoff()):
 /// max(backoff(o, attempt, random), error.retry_after).
@@ -65,15 +66,16 @@ bool should_retry(const retry_options& o, const tool_error& error, std::uint32_t
 /// before 30 s" will fail again if asked sooner, and the call's total deadline bounds the wait
 /// anyway. A caller whose remaining deadline is shorter than the delay should not wait at all
 /// but return the error at once.
-std::chrono::nanoseconds next_delay(const retry_options& o, const tool_error& error, std::uint32_t attempt,
-                                    random_source& random);
+TOOLHOST_API std::chrono::nanoseconds next_delay(const retry_options& o, const tool_error& error, std::uint32_t attempt,
+                                                 random_source& random);
 
 /// The longest a call can take with these options when every attempt runs into
 /// `attempt_timeout`: max_attempts * attempt_timeout + the sum of the max_attempts - 1 backoffs
 /// before jitter (jitter only shortens them). Retry-after hints are not included. Saturates at
 /// nanoseconds::max(). `toolhost validate` rejects options whose worst case exceeds the total
 /// deadline.
-std::chrono::nanoseconds worst_case_total(const retry_options& o, std::chrono::nanoseconds attempt_timeout) noexcept;
+TOOLHOST_API std::chrono::nanoseconds worst_case_total(const retry_options& o,
+                                                       std::chrono::nanoseconds attempt_timeout) noexcept;
 
 /// A per-tool token bucket that bounds retries to a fraction of calls.
 ///
@@ -86,7 +88,7 @@ std::chrono::nanoseconds worst_case_total(const retry_options& o, std::chrono::n
 /// Lock-free: the pool is an atomic fixed-point balance (a deposit into a full pool is a single
 /// load, no write), the reserve a GCRA "theoretical arrival time" in one atomic. Deterministic on
 /// a manual_clock. [thread-safe]
-class retry_budget {
+class TOOLHOST_API retry_budget {
 public:
     /// Throws std::invalid_argument unless ratio is finite and >= 0 and max_tokens >= 0.
     /// `clk` must outlive the budget.
@@ -127,17 +129,17 @@ private:
 /// Uniform doubles in [0, 1) from a per-thread splitmix64 generator seeded from
 /// std::random_device, so concurrent callers never share state or a lock. One process-wide
 /// instance: default_random(). [thread-safe]
-class thread_local_random final : public random_source {
+class TOOLHOST_API thread_local_random final : public random_source {
 public:
     double next_unit() noexcept override;
 };
 
 /// The process-wide thread_local_random.
-random_source& default_random() noexcept;
+TOOLHOST_API random_source& default_random() noexcept;
 
 /// Returns the given values in order, starting over after the last, for tests. An empty
 /// sequence returns 0. [thread-safe]
-class sequence_random final : public random_source {
+class TOOLHOST_API sequence_random final : public random_source {
 public:
     explicit sequence_random(std::vector<double> values) : values_(std::move(values)) {}
     double next_unit() noexcept override;

@@ -1,6 +1,7 @@
 #pragma once
 /// Status codes, tool errors and call results of the host's C++ API.
 
+#include <toolhost/export.hpp>
 #include <toolhost/status.h>
 
 #include <boost/assert/source_location.hpp>
@@ -39,26 +40,26 @@ enum class status_code : int {
 };
 
 /// The category of status_code error codes ("toolhost").
-const boost::system::error_category& status_category() noexcept;
+TOOLHOST_API const boost::system::error_category& status_category() noexcept;
 
 inline boost::system::error_code make_error_code(status_code c) noexcept {
     return {static_cast<int>(c), status_category()};
 }
 
 /// "INVALID_ARGUMENT" etc.; "UNKNOWN" for values outside the enum.
-std::string_view status_name(status_code c) noexcept;
+TOOLHOST_API std::string_view status_name(status_code c) noexcept;
 
 /// Parses "INVALID_ARGUMENT" (case-sensitive) back to a code.
-std::optional<status_code> parse_status_name(std::string_view name) noexcept;
+TOOLHOST_API std::optional<status_code> parse_status_name(std::string_view name) noexcept;
 
 /// Maps a raw ABI status from a plugin to the enum; values outside 0..16 become unknown.
-status_code status_from_abi(toolhost_status_t raw) noexcept;
+TOOLHOST_API status_code status_from_abi(toolhost_status_t raw) noexcept;
 
 /// Whether a retry of an idempotent operation may succeed after this code.
-bool is_retryable(status_code c) noexcept;
+TOOLHOST_API bool is_retryable(status_code c) noexcept;
 
 /// A failed call or lifecycle step: a code and a message that names what was wrong.
-struct tool_error {
+struct TOOLHOST_API tool_error {
     status_code code = status_code::unknown;
     std::string message;
     /// The plugin's hint for when a retry may succeed (toolhost_call_t.set_retry_after_ms).
@@ -69,7 +70,7 @@ struct tool_error {
 };
 
 /// The exception thrown by call_result::value() on an error, for callers who prefer exceptions.
-class tool_exception : public std::runtime_error {
+class TOOLHOST_API tool_exception : public std::runtime_error {
 public:
     explicit tool_exception(tool_error e);
     const tool_error& error() const noexcept { return error_; }
@@ -79,7 +80,7 @@ private:
 };
 
 /// Lets boost::system::result<T, tool_error>::value() throw tool_exception.
-[[noreturn]] void throw_exception_from_error(const tool_error& e, const boost::source_location& loc);
+[[noreturn]] TOOLHOST_API void throw_exception_from_error(const tool_error& e, const boost::source_location& loc);
 
 /// The result of a tool call: the JSON text the tool returned, or an error value.
 using call_result = boost::system::result<std::string, tool_error>;

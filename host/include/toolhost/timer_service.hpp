@@ -6,6 +6,7 @@
 /// retries, timeouts and breaker windows run deterministically in virtual time.
 
 #include <toolhost/clock.hpp>
+#include <toolhost/export.hpp>
 
 #include <array>
 #include <atomic>
@@ -19,7 +20,7 @@
 
 namespace toolhost {
 
-class timer_service {
+class TOOLHOST_API timer_service {
 public:
     using callback = std::function<void()>;
     using timer_id = uint64_t;
@@ -46,7 +47,7 @@ public:
 /// allocation. The timer thread sleeps until the earliest deadline it knows of; a new timer due
 /// before that wakes it, a later one (the common case: attempt timeouts of seconds, cancelled
 /// within microseconds) costs no wake-up.
-class thread_timer_service final : public timer_service {
+class TOOLHOST_API thread_timer_service final : public timer_service {
 public:
     thread_timer_service();
     ~thread_timer_service() override;  // pending timers are dropped, not run
@@ -96,7 +97,7 @@ private:
 
 /// Timers on a manual_clock: advance() moves the clock and fires what is due, in deadline
 /// order, on the calling thread. For tests.
-class manual_timer_service final : public timer_service {
+class TOOLHOST_API manual_timer_service final : public timer_service {
 public:
     explicit manual_timer_service(manual_clock& c) : clock_(c) {}
     const clock& get_clock() const noexcept override { return clock_; }

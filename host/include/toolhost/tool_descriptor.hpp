@@ -2,6 +2,7 @@
 /// The host's validated model of what a tool offers, built from a plugin's ABI descriptor or
 /// written directly by embedders for in-process tools.
 
+#include <toolhost/export.hpp>
 #include <toolhost/json_schema.hpp>
 #include <toolhost/tool.h>
 
@@ -31,7 +32,7 @@ struct operation_descriptor {
 };
 
 /// What a tool is and offers.
-struct tool_descriptor {
+struct TOOLHOST_API tool_descriptor {
     std::string name;
     std::string version;
     std::string description;
@@ -49,13 +50,13 @@ struct tool_descriptor {
 };
 
 /// Tool and operation names: 1 to 64 characters of [A-Za-z0-9_-], starting with a letter.
-bool is_valid_name(std::string_view name) noexcept;
+TOOLHOST_API bool is_valid_name(std::string_view name) noexcept;
 
 /// Reads and validates a plugin's descriptor (struct sizes, names, schemas as JSON Schema).
-boost::system::result<tool_descriptor, std::string> descriptor_from_abi(const toolhost_tool_descriptor_t* abi,
-                                                                        std::string plugin_path);
+TOOLHOST_API boost::system::result<tool_descriptor, std::string> descriptor_from_abi(
+    const toolhost_tool_descriptor_t* abi, std::string plugin_path);
 
 /// The descriptor as JSON, in the shape of `toolhost list --json` entries.
-boost::json::object to_json(const tool_descriptor& d);
+TOOLHOST_API boost::json::object to_json(const tool_descriptor& d);
 
 }  // namespace toolhost

@@ -4,6 +4,7 @@
 /// over a socket) can implement it later without touching the call path.
 
 #include <toolhost/clock.hpp>
+#include <toolhost/export.hpp>
 #include <toolhost/status.hpp>
 #include <toolhost/tool_descriptor.hpp>
 
@@ -23,7 +24,7 @@ using progress_handler = std::function<void(double, double, std::string_view)>;
 /// The party a call came from, when it can hear from the call while it runs (an MCP client):
 /// the call's log messages and requests of the plugin's to it ("toolhost.client/1").
 /// Implementations are thread-safe; the plugin's worker thread calls them.
-class call_peer {
+class TOOLHOST_API call_peer {
 public:
     virtual ~call_peer() = default;
     /// Whether log messages at `level` (TOOLHOST_LOG_*) are wanted.
@@ -93,7 +94,7 @@ struct invocation;
 /// Lets a running call call another tool (the "toolhost.tool_caller/1" ABI extension). The host
 /// implements it; `parent` is the running call, whose deadline, cancellation, ids and trace
 /// context the nested call inherits.
-class nested_caller {
+class TOOLHOST_API nested_caller {
 public:
     virtual call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
                                     std::string_view arguments) noexcept = 0;
@@ -117,7 +118,7 @@ struct invocation {
 };
 
 /// One live instance of a tool.
-class tool_instance {
+class TOOLHOST_API tool_instance {
 public:
     virtual ~tool_instance() = default;
 
@@ -135,7 +136,7 @@ public:
 };
 
 /// Creates instances of one tool. The registry keeps one factory per tool name.
-class tool_factory {
+class TOOLHOST_API tool_factory {
 public:
     virtual ~tool_factory() = default;
     virtual const tool_descriptor& descriptor() const noexcept = 0;
@@ -143,7 +144,7 @@ public:
 };
 
 /// A factory for in-process C++ tools (embedders, no .so): `make` builds a fresh instance.
-std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
-                                                std::function<std::unique_ptr<tool_instance>()> make);
+TOOLHOST_API std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
+                                                             std::function<std::unique_ptr<tool_instance>()> make);
 
 }  // namespace toolhost

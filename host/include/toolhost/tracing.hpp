@@ -7,6 +7,7 @@
 /// child of the caller's; the plugin is handed a traceparent naming the call's own span, so what
 /// the plugin calls downstream joins the same trace.
 
+#include <toolhost/export.hpp>
 #include <toolhost/metrics.hpp>
 
 #include <array>
@@ -27,7 +28,7 @@ class random_source;
 // ------------------------------------------------------------------------------- trace context
 
 /// A W3C trace context (https://www.w3.org/TR/trace-context/), version 00.
-struct trace_context {
+struct TOOLHOST_API trace_context {
     std::array<uint8_t, 16> trace_id{};
     std::array<uint8_t, 8> span_id{};
     uint8_t flags = 0;  ///< bit 0: sampled
@@ -50,7 +51,7 @@ struct trace_context {
 /// Fills `bytes` with random bits, never all zero (an all-zero id is invalid): 48 bits per
 /// random_source::next_unit() draw, most significant first. Should the source keep returning
 /// zeros, the last byte is set to 1 rather than loop.
-void random_id(random_source& random, uint8_t* bytes, std::size_t n) noexcept;
+TOOLHOST_API void random_id(random_source& random, uint8_t* bytes, std::size_t n) noexcept;
 
 // ---------------------------------------------------------------------------------------- spans
 
@@ -80,7 +81,7 @@ struct span_data {
 
 /// Receives finished spans. export_span() is called on the call path: it must never block
 /// (queue and return). [thread-safe]
-class span_exporter {
+class TOOLHOST_API span_exporter {
 public:
     virtual ~span_exporter() = default;
     virtual void export_span(span_data span) noexcept = 0;
@@ -111,13 +112,13 @@ struct otlp_options {
 /// What is wrong with `url` as an OTLP/HTTP endpoint, or an empty string when it is usable.
 /// Accepted: "http://host[:port][/path][?query]" with a host name, an IPv4 address or an IPv6
 /// address in brackets; the port defaults to 80 and an empty path means "/v1/traces".
-std::string check_otlp_endpoint(std::string_view url);
+TOOLHOST_API std::string check_otlp_endpoint(std::string_view url);
 
 /// What is wrong with an extra request header, or an empty string when it can be sent: the name
 /// must be an HTTP token and not one the exporter sets itself (Host, Content-Type,
 /// Content-Length, Transfer-Encoding, Connection); the value must have no control characters
 /// other than tab.
-std::string check_http_header(std::string_view name, std::string_view value);
+TOOLHOST_API std::string check_http_header(std::string_view name, std::string_view value);
 
 /// Batches spans on a background thread and POSTs them as OTLP/HTTP JSON
 /// (ExportTraceServiceRequest). export_span() only moves the span into a slot of a bounded
@@ -134,7 +135,7 @@ std::string check_http_header(std::string_view name, std::string_view value);
 /// Spans a collector reports as rejected in a 2xx partial-success answer count as
 /// export_failed drops. Host names are resolved by the system resolver, outside the deadline;
 /// IP literals need no resolution.
-class otlp_http_exporter final : public span_exporter {
+class TOOLHOST_API otlp_http_exporter final : public span_exporter {
 public:
     /// Starts the exporter's thread. Returns null and sets `*error` (when not null) to a message
     /// naming the problem for an endpoint that check_otlp_endpoint() rejects, a bad header,

@@ -14,6 +14,8 @@
 /// it escape run() and end the worker thread, after which the pool silently has one thread
 /// less; a crash with a message is easier to diagnose than a slowly dying pool.
 
+#include <toolhost/export.hpp>
+
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
 
@@ -42,11 +44,11 @@ struct worker_pool_op {
 
 /// Memory for ops. Small, default-aligned ops are recycled through per-thread caches, so a
 /// steady stream of posts does not touch the heap. [thread-safe]
-void* allocate_op(std::size_t size, std::size_t align);
-void deallocate_op(void* p, std::size_t size, std::size_t align) noexcept;
+TOOLHOST_API void* allocate_op(std::size_t size, std::size_t align);
+TOOLHOST_API void deallocate_op(void* p, std::size_t size, std::size_t align) noexcept;
 
 /// Reports an exception that escaped a handler and calls std::terminate(). Call from a catch.
-[[noreturn]] void worker_pool_handler_threw() noexcept;
+[[noreturn]] TOOLHOST_API void worker_pool_handler_threw() noexcept;
 
 template <class Function>
 struct worker_pool_op_impl final : worker_pool_op {
@@ -88,7 +90,7 @@ worker_pool_op* make_worker_pool_op(F&& f) {
 
 /// N worker threads that run posted functions, with a short spin before idle workers sleep.
 /// All members are [thread-safe] unless stated otherwise.
-class worker_pool : public boost::asio::execution_context {
+class TOOLHOST_API worker_pool : public boost::asio::execution_context {
 public:
     template <unsigned Bits>
     class basic_executor_type;

@@ -1,6 +1,8 @@
 #pragma once
 /// The JSON shape of a failure, shared by the REST API and `toolhost ... --json`.
 
+#include <toolhost/serve/export.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -8,6 +10,6 @@ namespace toolhost::serve {
 
 /// A failed call as `toolhost call --json` and the REST API answer it:
 /// {"ok":false,"error":{"code":"<code>","message":"<message>"}}.
-std::string failure_json(std::string_view code, std::string_view message);
+TOOLHOST_SERVE_API std::string failure_json(std::string_view code, std::string_view message);
 
 }  // namespace toolhost::serve

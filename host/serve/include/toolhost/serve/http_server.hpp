@@ -3,6 +3,7 @@
 
 #include <toolhost/config.hpp>
 #include <toolhost/host.hpp>
+#include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp.hpp>
 
 #include <boost/system/result.hpp>
@@ -23,7 +24,7 @@ namespace toolhost::serve {
 ///   GET  /healthz, /readyz, /metrics liveness, readiness (tools initialized), Prometheus text
 /// Host and Origin are checked against DNS rebinding, an optional bearer token guards everything
 /// but the health endpoints, and request size and time are limited. Settings: serve_settings.
-class http_server {
+class TOOLHOST_SERVE_API http_server {
 public:
     http_server(toolhost::host& h, mcp::server& mcp, serve_settings settings);
     ~http_server();  ///< stop(0) if still running

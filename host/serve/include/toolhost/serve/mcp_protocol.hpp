@@ -2,6 +2,8 @@
 /// What an MCP transport deals with: the revisions, JSON-RPC errors, and the two interfaces
 /// through which the engine answers (exchange, standalone_stream).
 
+#include <toolhost/serve/export.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <string>
@@ -13,7 +15,7 @@ namespace toolhost::mcp {
 inline constexpr std::string_view protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 inline constexpr std::string_view latest_protocol_version = protocol_versions[0];
 /// Whether `v` is one of protocol_versions.
-bool supported_protocol_version(std::string_view v) noexcept;
+TOOLHOST_SERVE_API bool supported_protocol_version(std::string_view v) noexcept;
 
 /// JSON-RPC error codes.
 enum error_code : int {
@@ -25,14 +27,14 @@ enum error_code : int {
 };
 
 /// The JSON-RPC error response for `id` (null when unknown).
-std::string error_response(const boost::json::value& id, int code, std::string_view message,
-                           const boost::json::value* data = nullptr);
+TOOLHOST_SERVE_API std::string error_response(const boost::json::value& id, int code, std::string_view message,
+                                              const boost::json::value* data = nullptr);
 
 /// Where the engine sends what belongs to one incoming message: notifications and requests
 /// related to it (progress, log messages, sampling), then the response. The transport decides
 /// how (stdio: lines on stdout; HTTP: a JSON body, or an SSE stream once something comes before
 /// the response). Implementations are thread-safe: a call's worker thread may send.
-class exchange {
+class TOOLHOST_SERVE_API exchange {
 public:
     virtual ~exchange() = default;
     /// A notification or a server-to-client request related to the message being handled.
@@ -45,7 +47,7 @@ public:
 
 /// A stream for messages not related to any request (notifications/tools/list_changed): stdout
 /// for stdio, the GET SSE stream for HTTP.
-class standalone_stream {
+class TOOLHOST_SERVE_API standalone_stream {
 public:
     virtual ~standalone_stream() = default;
     virtual bool send(std::string message) = 0;

@@ -2,6 +2,7 @@
 /// The MCP engine for one host (toolhost/serve/mcp.hpp has the overview).
 
 #include <toolhost/host.hpp>
+#include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp_protocol.hpp>
 #include <toolhost/serve/mcp_session.hpp>
 
@@ -43,7 +44,7 @@ struct server_options {
 };
 
 /// The engine for one host; shared by every session and transport. Thread-safe.
-class server {
+class TOOLHOST_SERVE_API server {
 public:
     server(toolhost::host& h, server_options options);
     ~server();
@@ -86,6 +87,7 @@ private:
 };
 
 /// The name template applied to one tool and operation (without the uniqueness suffix).
-std::string apply_name_template(std::string_view tmpl, std::string_view tool, std::string_view operation);
+TOOLHOST_SERVE_API std::string apply_name_template(std::string_view tmpl, std::string_view tool,
+                                                   std::string_view operation);
 
 }  // namespace toolhost::mcp

@@ -1,6 +1,7 @@
 #pragma once
 /// One MCP client's session (toolhost/serve/mcp.hpp has the overview).
 
+#include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp_protocol.hpp>
 
 #include <boost/json/object.hpp>
@@ -17,7 +18,7 @@ class server;
 
 /// One client's session: the negotiated protocol revision, its capabilities, its log level,
 /// its requests in flight and the requests the server has sent it. Thread-safe.
-class session : public std::enable_shared_from_this<session> {
+class TOOLHOST_SERVE_API session : public std::enable_shared_from_this<session> {
 public:
     ~session();
     session(const session&) = delete;

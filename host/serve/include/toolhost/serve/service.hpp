@@ -8,6 +8,7 @@
 
 #include <toolhost/config.hpp>
 #include <toolhost/host.hpp>
+#include <toolhost/serve/export.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -32,7 +33,7 @@ struct service_settings {
 /// Starts the tools and the transports, serves, looks for new plugin files every
 /// serve.plugin_rescan_ms, and stops in order: hot reload, HTTP (letting calls in flight finish
 /// within serve.shutdown_grace_ms), stdio, then the host's tools.
-class service {
+class TOOLHOST_SERVE_API service {
 public:
     /// `report` receives the lines an operator reads: tools that did not start, where serving
     /// happens, why it could not start. It must outlive the service.

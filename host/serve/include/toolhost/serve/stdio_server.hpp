@@ -1,6 +1,7 @@
 #pragma once
 /// MCP over stdio: one session on a pair of file descriptors.
 
+#include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp.hpp>
 
 #include <chrono>
@@ -11,7 +12,7 @@ namespace toolhost::serve {
 /// MCP over stdio: newline-delimited JSON-RPC on a reader fd and a writer fd, one session.
 /// run() returns when the reader reaches end of file (after the calls in flight finished or
 /// `grace` passed) or stop() was called.
-class stdio_server {
+class TOOLHOST_SERVE_API stdio_server {
 public:
     stdio_server(mcp::server& mcp, int in_fd, int out_fd);
     ~stdio_server();
@@ -30,6 +31,6 @@ private:
 /// Moves the process's stdout out of the plugins' reach: returns a new descriptor for the
 /// original stdout (close-on-exec) and points descriptor 1 at stderr, so whatever a plugin
 /// prints lands in the log stream instead of the protocol stream. -1 with errno on failure.
-int protect_stdout() noexcept;
+TOOLHOST_SERVE_API int protect_stdout() noexcept;
 
 }  // namespace toolhost::serve

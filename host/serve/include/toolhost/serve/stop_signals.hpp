@@ -1,6 +1,8 @@
 #pragma once
 /// SIGINT and SIGTERM as the graceful stop of a service, for a process that serves until signalled.
 
+#include <toolhost/serve/export.hpp>
+
 namespace toolhost::serve {
 
 class service;
@@ -8,7 +10,7 @@ class service;
 /// Construct it before any other thread starts: it blocks SIGINT, SIGTERM and SIGUSR2 in the
 /// calling thread, which every thread started later inherits, so that one thread takes them
 /// with sigwait; and it ignores SIGPIPE, so that a broken pipe is an error, not a signal.
-class stop_signals {
+class TOOLHOST_SERVE_API stop_signals {
 public:
     stop_signals();
     stop_signals(const stop_signals&) = delete;
