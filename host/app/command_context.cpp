@@ -85,6 +85,10 @@ int command_context::load_config() {
     auto loaded = file ? toolhost::load_config(*file, process_env) : default_config(process_env);
     if (!loaded) return config_errors(loaded.error());
     config_ = std::move(*loaded);
+    // Serving parses its section; every command checks it, as it checks the rest of the file.
+    auto serving = serve::load_settings(config_, process_env);
+    if (!serving) return config_errors(serving.error());
+    serving_ = std::move(*serving);
 
     // Command line beats environment beats file.
     std::vector<json_diagnostic> errors;

@@ -8,6 +8,7 @@
 
 #include <toolhost/config.hpp>
 #include <toolhost/host.hpp>
+#include <toolhost/serve/settings.hpp>
 
 #include <boost/json/array.hpp>
 
@@ -57,6 +58,9 @@ public:
     /// Prints an error answer of the REST API like a local failure; returns its exit code.
     int remote_failure(const remote_response& r);
 
+    /// The "serve" section, parsed by serving when the configuration is loaded (open_host()).
+    const serve_settings& serving() const noexcept { return serving_; }
+
 private:
     int config_errors(const std::vector<json_diagnostic>& errors);
     int load_config();
@@ -66,6 +70,7 @@ private:
     std::ostream& out_;
     std::ostream& err_;
     host_config config_;
+    serve_settings serving_;
     std::optional<toolhost::host> host_;
     int rc_ = exit_code::ok;
 };

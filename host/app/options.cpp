@@ -1,6 +1,7 @@
 #include "options.hpp"
 
 #include <toolhost/config.hpp>
+#include <toolhost/serve/settings.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -78,7 +79,7 @@ std::optional<usage_error> set_value_option(options& o, const std::string& name,
     else if (name == "--server")
         o.server = v;
     else if (name == "--http") {
-        if (auto problem = check_listen_address(v); !problem.empty())
+        if (auto problem = serve::check_listen_address(v); !problem.empty())
             return usage_error{"--http expects ADDRESS:PORT (e.g. 127.0.0.1:8080): " + problem + ", got '" + v + "'"};
         o.http = v;
     } else if (name == "--threads") {

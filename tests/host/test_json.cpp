@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE json
 #include <boost/test/unit_test.hpp>
 
+#include "test_support.hpp"
+
 #include <toolhost/config.hpp>
 #include <toolhost/json_schema.hpp>
 #include <toolhost/json_source.hpp>
@@ -81,23 +83,8 @@ struct temp_dir {
     }
 };
 
-// A deterministic environment for config tests.
-struct fake_env {
-    std::map<std::string, std::string, std::less<>> vars;
-    toolhost::getenv_function fn() const {
-        return [this](std::string_view name) -> std::optional<std::string> {
-            auto it = vars.find(name);
-            if (it == vars.end()) return std::nullopt;
-            return it->second;
-        };
-    }
-};
-
-std::string all(const std::vector<json_diagnostic>& errors) {
-    std::string s;
-    for (const auto& e : errors) s += e.to_string() + "\n";
-    return s;
-}
+using toolhost::test::all;
+using toolhost::test::fake_env;
 
 bool has_diagnostic(const std::vector<json_diagnostic>& errors, std::string_view text) {
     return std::any_of(errors.begin(), errors.end(), [&](const auto& e) { return e.to_string() == text; });
@@ -657,72 +644,6 @@ BOOST_AUTO_TEST_CASE(environment_overrides_the_file) {
     BOOST_TEST(config->threads == 2u);
     BOOST_TEST(config->log_level == "error");
     BOOST_TEST(config->data_dir == fs::current_path() / "from-file");
-}
-
-BOOST_AUTO_TEST_CASE(serve_section) {
-    temp_dir dir;
-    auto good = dir.write("good.json", R"({"serve": {
-        "http": {"listen": "[::1]:0", "allowed_hosts": ["tools.internal:8080"], "allowed_origins": ["https://a.example"],
-                 "auth_token": "from-file", "stateless": true, "max_request_bytes": 65536, "request_timeout_ms": 500,
-                 "idle_timeout_ms": 1000, "session_idle_timeout_ms": 2000, "max_sessions": 3, "shutdown_grace_ms": 0},
-        "mcp": {"tool_name": "t_{tool}_{operation}", "page_size": 7, "instructions": "be nice", "call_timeout_ms": 9000}}})");
-    fake_env env;
-    auto config = toolhost::load_config(good, env.fn());
-    if (config.has_error()) BOOST_FAIL(all(config.error()));
-    const auto& s = config->serve;
-    BOOST_TEST(s.listen == "[::1]:0");
-    BOOST_TEST(toolhost::split_listen_address(s.listen).first == "::1");
-    BOOST_TEST(s.allowed_hosts == std::vector<std::string>{"tools.internal:8080"});
-    BOOST_TEST(s.allowed_origins == std::vector<std::string>{"https://a.example"});
-    BOOST_TEST(s.auth_token == "from-file");
-    BOOST_TEST(s.stateless);
-    BOOST_TEST(s.max_request_bytes == 65536u);
-    BOOST_TEST(s.request_timeout_ms == 500u);
-    BOOST_TEST(s.idle_timeout_ms == 1000u);
-    BOOST_TEST(s.session_idle_timeout_ms == 2000u);
-    BOOST_TEST(s.max_sessions == 3u);
-    BOOST_TEST(s.shutdown_grace_ms == 0u);
-    BOOST_TEST(s.tool_name == "t_{tool}_{operation}");
-    BOOST_TEST(s.page_size == 7u);
-    BOOST_TEST(s.instructions == "be nice");
-    BOOST_TEST(s.call_timeout_ms == 9000u);
-    env.vars = {{"TOOLHOST_AUTH_TOKEN", "from-env"}};
-    BOOST_TEST(toolhost::load_config(good, env.fn())->serve.auth_token == "from-env");
-
-    // Defaults: loopback, the {tool}_{operation} names.
-    auto empty = toolhost::load_config(dir.write("empty.json", "{}"), fake_env{}.fn());
-    BOOST_TEST(empty->serve.listen == "127.0.0.1:8080");
-    BOOST_TEST(empty->serve.tool_name == "{tool}_{operation}");
-    BOOST_TEST(!empty->serve.stateless);
-    BOOST_TEST(empty->serve.auth_token.empty());
-
-    auto bad =
-        dir.write("bad.json",
-                  "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
-                  "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}}}");
-    auto errors = toolhost::load_config(bad, fake_env{}.fn());
-    BOOST_TEST_REQUIRE(errors.has_error());
-    const std::string text = all(errors.error());
-    BOOST_TEST(
-        text.find("/serve/http/listen: 'example.com' is not an IP address (or localhost), got \"example.com:80\"") !=
-            std::string::npos,
-        text);
-    BOOST_TEST(
-        text.find("/serve/http/max_sessions: expected an integer from 1 to 10000000, got 0") != std::string::npos,
-        text);
-    BOOST_TEST(text.find("/serve/http/tls: unknown key 'tls'") != std::string::npos, text);
-    BOOST_TEST(text.find("/serve/mcp/tool_name: the template must contain {operation}") != std::string::npos, text);
-    BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
-               text);
-    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms)") !=
-                   std::string::npos,
-               text);
-
-    BOOST_TEST(toolhost::check_listen_address("127.0.0.1:8080").empty());
-    BOOST_TEST(toolhost::check_listen_address("localhost:0").empty());
-    BOOST_TEST(!toolhost::check_listen_address("127.0.0.1").empty());
-    BOOST_TEST(!toolhost::check_listen_address("127.0.0.1:99999").empty());
-    BOOST_TEST(!toolhost::check_listen_address("[::1:80").empty());
 }
 
 BOOST_AUTO_TEST_CASE(bad_environment_values) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,25 @@ namespace toolhost::test {
 /// Whether `needle` occurs in `hay`.
 inline bool contains(std::string_view hay, std::string_view needle) noexcept {
     return hay.find(needle) != std::string_view::npos;
+}
+
+/// A deterministic environment for configuration tests: `vars` and nothing else.
+struct fake_env {
+    std::map<std::string, std::string, std::less<>> vars;
+    getenv_function fn() const {
+        return [this](std::string_view name) -> std::optional<std::string> {
+            auto it = vars.find(name);
+            if (it == vars.end()) return std::nullopt;
+            return it->second;
+        };
+    }
+};
+
+/// Configuration problems, one per line.
+inline std::string all(const std::vector<json_diagnostic>& errors) {
+    std::string s;
+    for (const auto& e : errors) s += e.to_string() + "\n";
+    return s;
 }
 
 /// A fresh folder (mode 0700) under $TMPDIR or /tmp, removed with everything in it on exit.

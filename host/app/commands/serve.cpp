@@ -20,6 +20,19 @@ int protect_protocol_stream(command_context& c) {
     return fd;
 }
 
+// The flags over the file's "serve" section.
+serve::service_settings service_settings(const options& o, serve_settings file, int protocol_fd) {
+    serve::service_settings s{.serve = std::move(file),
+                              .http = o.http.has_value() || !o.stdio,
+                              .stdio = o.stdio,
+                              .stdio_in = STDIN_FILENO,
+                              .stdio_out = protocol_fd,
+                              .port_file = o.port_file};
+    if (o.http) s.serve.listen = *o.http;
+    if (o.stateless) s.serve.stateless = true;
+    return s;
+}
+
 }  // namespace
 
 int cmd_serve(command_context& c) {
@@ -29,15 +42,7 @@ int cmd_serve(command_context& c) {
     const int protocol_fd = o.stdio ? protect_protocol_stream(c) : -1;
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
     if (o.stdio && protocol_fd < 0) return exit_code::internal;
-    serve::service_settings s{.serve = c.host().config().serve,
-                              .http = o.http.has_value() || !o.stdio,
-                              .stdio = o.stdio,
-                              .stdio_in = STDIN_FILENO,
-                              .stdio_out = protocol_fd,
-                              .port_file = o.port_file};
-    if (o.http) s.serve.listen = *o.http;
-    if (o.stateless) s.serve.stateless = true;
-    serve::service svc(c.host(), std::move(s), c.err());
+    serve::service svc(c.host(), service_settings(o, c.serving(), protocol_fd), c.err());
     if (!svc.start()) return exit_code::unavailable;
     signals.run(svc);
     return exit_code::ok;

@@ -1,15 +1,13 @@
 #include <toolhost/call_policy.hpp>
 #include <toolhost/config.hpp>
+#include <toolhost/config_reader.hpp>
 
-#include <boost/asio/ip/address.hpp>
 #include <toolhost/json_text.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <array>
-#include <initializer_list>
-#include <span>
 #include <thread>
 #include <tuple>
 
@@ -24,28 +22,11 @@ constexpr std::string_view threads_expected = "expected an integer from 0 to 102
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info", "warning", "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
 
-using words = std::span<const std::string_view>;
+constexpr auto join = &config_reader::join;
+constexpr auto one_of = &config_reader::one_of;
 
 // The longest tracing flush interval or request timeout: an hour.
 constexpr std::uint64_t max_tracing_interval_ms = 3'600'000;
-
-std::string join(words words) {
-    std::string s;
-    for (auto w : words) {
-        if (!s.empty()) s += ", ";
-        s += w;
-    }
-    return s;
-}
-
-bool one_of(std::string_view word, words words) { return std::find(words.begin(), words.end(), word) != words.end(); }
-
-// What a person wrote, for "got ..." in messages; containers are named, not dumped.
-std::string describe(const value& v) {
-    if (v.is_object()) return "an object";
-    if (v.is_array()) return "an array";
-    return toolhost::json_text(v);
-}
 
 std::string json_quoted(std::string_view s) { return toolhost::json_text(value(s)); }
 
@@ -55,15 +36,15 @@ json_diagnostic env_error(std::string_view variable, std::string message) {
 
 // Checks the parsed file section by section and copies what is valid into the config. Every
 // problem is recorded and checking goes on, so one run shows the user everything to fix.
-class file_reader {
+class file_reader : config_reader {
 public:
     file_reader(const json_document& doc, host_config& config, std::vector<json_diagnostic>& errors)
-        : doc_(doc), config_(config), errors_(errors) {}
+        : config_reader(&doc, errors), doc_(doc), config_(config) {}
 
     void read() {
         const value& root = doc_.value();
         if (!root.is_object()) {
-            error("", "expected an object, got " + describe(root));
+            error("", "expected an object, got " + describe_json(root));
             return;
         }
         check_keys("", root.get_object(),
@@ -84,64 +65,26 @@ public:
         if (const auto* v = obj.if_contains("resilience")) config_.resilience = read_resilience("/resilience", *v);
         if (const auto* v = obj.if_contains("tools")) read_tools(*v);
         if (const auto* v = obj.if_contains("tracing")) read_tracing(*v);
-        if (const auto* v = obj.if_contains("serve")) read_serve(*v);
+        if (const auto* v = obj.if_contains("serve")) {
+            if (const auto* o = object("/serve", *v)) config_.serve = *o;  // parsed by serving
+        }
         check_policies();
     }
 
 private:
-    void error(std::string pointer, std::string message) {
-        errors_.push_back(doc_.error_at(pointer, std::move(message)));
-    }
-    void key_error(std::string pointer, std::string message) {
-        errors_.push_back(doc_.error_at_key(pointer, std::move(message)));
-    }
-
-    void check_keys(const std::string& pointer, const boost::json::object& obj,
-                    std::initializer_list<std::string_view> allowed_list) {
-        words allowed(allowed_list.begin(), allowed_list.size());
-        for (const auto& member : obj) {
-            if (!one_of(member.key(), allowed)) {
-                key_error(pointer + "/" + json_pointer_escape(member.key()),
-                          "unknown key '" + std::string(member.key()) + "' (expected one of: " + join(allowed) + ")");
-            }
-        }
-    }
-
-    void read_bool(const std::string& pointer, const value& v, bool& out) {
-        if (v.is_bool()) {
-            out = v.get_bool();
-        } else {
-            error(pointer, "expected true or false, got " + describe(v));
-        }
-    }
-
-    void read_word(const std::string& pointer, const value& v, words allowed_words, std::string& out) {
-        if (v.is_string() && one_of(v.get_string(), allowed_words)) {
-            out = v.get_string();
-        } else {
-            error(pointer, "expected one of " + join(allowed_words) + ", got " + describe(v));
-        }
-    }
-
-    std::optional<fs::path> read_path(const std::string& pointer, const value& v) {
-        if (v.is_string() && !v.get_string().empty()) return fs::path(std::string(v.get_string()));
-        error(pointer, "expected a non-empty path string, got " + describe(v));
-        return std::nullopt;
-    }
-
     void read_threads(const value& v) {
         if (v.is_int64() && v.get_int64() >= 0 && v.get_int64() <= max_threads) {
             config_.threads = static_cast<unsigned>(v.get_int64());
         } else if (v.is_uint64() && v.get_uint64() <= max_threads) {
             config_.threads = static_cast<unsigned>(v.get_uint64());
         } else {
-            error("/threads", std::string(threads_expected) + ", got " + describe(v));
+            error("/threads", std::string(threads_expected) + ", got " + describe_json(v));
         }
     }
 
     void read_plugin_dirs(const value& v) {
         if (!v.is_array()) {
-            error("/plugin_dirs", "expected an array of directory paths, got " + describe(v));
+            error("/plugin_dirs", "expected an array of directory paths, got " + describe_json(v));
             return;
         }
         // Relative entries are relative to the file that names them, not to wherever the
@@ -157,7 +100,7 @@ private:
 
     void read_lifecycle(const value& v) {
         if (!v.is_object()) {
-            error("/lifecycle", "expected an object, got " + describe(v));
+            error("/lifecycle", "expected an object, got " + describe_json(v));
             return;
         }
         const auto& obj = v.get_object();
@@ -168,121 +111,11 @@ private:
             read_bool("/lifecycle/fail_on_error", *b, config_.fail_on_error);
     }
 
-    // An integer from `min` to `max` (JSON numbers with a fraction are not integers here).
-    std::optional<std::uint64_t> read_integer(const std::string& pointer, const value& v, std::uint64_t min,
-                                              std::uint64_t max) {
-        std::optional<std::uint64_t> n;
-        if (v.is_int64() && v.get_int64() >= 0) n = static_cast<std::uint64_t>(v.get_int64());
-        if (v.is_uint64()) n = v.get_uint64();
-        if (n && *n >= min && *n <= max) return n;
-        error(pointer, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
-                           describe(v));
-        return std::nullopt;
-    }
-
-    void read_string(const std::string& pointer, const value& v, std::string& out, bool allow_empty) {
-        if (v.is_string() && (allow_empty || !v.get_string().empty())) {
-            out = v.get_string();
-        } else {
-            error(pointer, std::string(allow_empty ? "expected a string" : "expected a non-empty string") + ", got " +
-                               describe(v));
-        }
-    }
-
-    void read_strings(const std::string& pointer, const value& v, std::vector<std::string>& out) {
-        if (!v.is_array()) {
-            error(pointer, "expected an array of strings, got " + describe(v));
-            return;
-        }
-        const auto& a = v.get_array();
-        for (std::size_t i = 0; i < a.size(); ++i) {
-            std::string item;
-            read_string(pointer + "/" + std::to_string(i), a[i], item, false);
-            if (!item.empty()) out.push_back(std::move(item));
-        }
-    }
-
-    // "serve": `toolhost serve` (docs/serving.md).
-    void read_serve(const value& v) {
-        if (!v.is_object()) {
-            error("/serve", "expected an object, got " + describe(v));
-            return;
-        }
-        const auto& obj = v.get_object();
-        check_keys("/serve", obj, {"http", "mcp", "plugin_rescan_ms"});
-        serve_settings& s = config_.serve;
-        constexpr std::uint64_t day_ms = 86400000;
-        if (const auto* x = obj.if_contains("plugin_rescan_ms"))
-            if (auto n = read_integer("/serve/plugin_rescan_ms", *x, 0, day_ms)) s.plugin_rescan_ms = *n;
-        if (const auto* h = obj.if_contains("http")) {
-            if (!h->is_object()) {
-                error("/serve/http", "expected an object, got " + describe(*h));
-            } else {
-                const auto& o = h->get_object();
-                check_keys("/serve/http", o,
-                           {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless",
-                            "max_request_bytes", "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms",
-                            "max_sessions", "shutdown_grace_ms", "io_threads"});
-                if (const auto* x = o.if_contains("listen")) {
-                    read_string("/serve/http/listen", *x, s.listen, false);
-                    if (auto problem = check_listen_address(s.listen); x->is_string() && !problem.empty())
-                        error("/serve/http/listen", problem + ", got " + describe(*x));
-                }
-                if (const auto* x = o.if_contains("allowed_hosts"))
-                    read_strings("/serve/http/allowed_hosts", *x, s.allowed_hosts);
-                if (const auto* x = o.if_contains("allowed_origins"))
-                    read_strings("/serve/http/allowed_origins", *x, s.allowed_origins);
-                if (const auto* x = o.if_contains("auth_token"))
-                    read_string("/serve/http/auth_token", *x, s.auth_token, true);
-                if (const auto* x = o.if_contains("stateless")) read_bool("/serve/http/stateless", *x, s.stateless);
-                if (const auto* x = o.if_contains("max_request_bytes"))
-                    if (auto n = read_integer("/serve/http/max_request_bytes", *x, 1024, std::uint64_t(1) << 30))
-                        s.max_request_bytes = *n;
-                if (const auto* x = o.if_contains("request_timeout_ms"))
-                    if (auto n = read_integer("/serve/http/request_timeout_ms", *x, 1, day_ms))
-                        s.request_timeout_ms = *n;
-                if (const auto* x = o.if_contains("idle_timeout_ms"))
-                    if (auto n = read_integer("/serve/http/idle_timeout_ms", *x, 1, day_ms)) s.idle_timeout_ms = *n;
-                if (const auto* x = o.if_contains("session_idle_timeout_ms"))
-                    if (auto n = read_integer("/serve/http/session_idle_timeout_ms", *x, 1, 30 * day_ms))
-                        s.session_idle_timeout_ms = *n;
-                if (const auto* x = o.if_contains("max_sessions"))
-                    if (auto n = read_integer("/serve/http/max_sessions", *x, 1, 10000000)) s.max_sessions = *n;
-                if (const auto* x = o.if_contains("shutdown_grace_ms"))
-                    if (auto n = read_integer("/serve/http/shutdown_grace_ms", *x, 0, day_ms)) s.shutdown_grace_ms = *n;
-                if (const auto* x = o.if_contains("io_threads"))
-                    if (auto n = read_integer("/serve/http/io_threads", *x, 0, 256))
-                        s.io_threads = static_cast<unsigned>(*n);
-            }
-        }
-        if (const auto* m = obj.if_contains("mcp")) {
-            if (!m->is_object()) {
-                error("/serve/mcp", "expected an object, got " + describe(*m));
-            } else {
-                const auto& o = m->get_object();
-                check_keys("/serve/mcp", o, {"tool_name", "page_size", "instructions", "call_timeout_ms"});
-                if (const auto* x = o.if_contains("tool_name")) {
-                    read_string("/serve/mcp/tool_name", *x, s.tool_name, false);
-                    if (x->is_string() && s.tool_name.find("{operation}") == std::string::npos)
-                        error(
-                            "/serve/mcp/tool_name",
-                            "the template must contain {operation} (it may also contain {tool}), got " + describe(*x));
-                }
-                if (const auto* x = o.if_contains("page_size"))
-                    if (auto n = read_integer("/serve/mcp/page_size", *x, 1, 10000)) s.page_size = *n;
-                if (const auto* x = o.if_contains("instructions"))
-                    read_string("/serve/mcp/instructions", *x, s.instructions, true);
-                if (const auto* x = o.if_contains("call_timeout_ms"))
-                    if (auto n = read_integer("/serve/mcp/call_timeout_ms", *x, 0, day_ms)) s.call_timeout_ms = *n;
-            }
-        }
-    }
-
     // "tracing": the OTLP exporter. Kept even without an endpoint, so that TOOLHOST_OTLP_ENDPOINT
     // alone turns tracing on with the file's other settings; finish() drops it if none is set.
     void read_tracing(const value& v) {
         if (!v.is_object()) {
-            error("/tracing", "expected an object, got " + describe(v));
+            error("/tracing", "expected an object, got " + describe_json(v));
             return;
         }
         const auto& obj = v.get_object();
@@ -293,11 +126,11 @@ private:
         otlp_options& e = t.exporter;
         if (const auto* x = obj.if_contains("otlp_endpoint")) {
             if (!x->is_string()) {
-                error("/tracing/otlp_endpoint", "expected an http:// URL string, got " + describe(*x));
+                error("/tracing/otlp_endpoint", "expected an http:// URL string, got " + describe_json(*x));
             } else if (x->get_string().empty()) {
                 // "" leaves tracing off
             } else if (auto problem = check_otlp_endpoint(x->get_string()); !problem.empty()) {
-                error("/tracing/otlp_endpoint", problem + ", got " + describe(*x));
+                error("/tracing/otlp_endpoint", problem + ", got " + describe_json(*x));
             } else {
                 e.endpoint = x->get_string();
             }
@@ -306,7 +139,7 @@ private:
             if (x->is_string() && !x->get_string().empty()) {
                 e.service_name = x->get_string();
             } else {
-                error("/tracing/service_name", "expected a non-empty string, got " + describe(*x));
+                error("/tracing/service_name", "expected a non-empty string, got " + describe_json(*x));
             }
         }
         if (const auto* x = obj.if_contains("sample_ratio")) {
@@ -314,17 +147,18 @@ private:
             if (x->is_number() && r >= 0.0 && r <= 1.0) {
                 t.sample_ratio = r;
             } else {
-                error("/tracing/sample_ratio", "expected a number from 0 to 1, got " + describe(*x));
+                error("/tracing/sample_ratio", "expected a number from 0 to 1, got " + describe_json(*x));
             }
         }
         if (const auto* x = obj.if_contains("headers")) {
             if (!x->is_object()) {
-                error("/tracing/headers", "expected an object mapping header names to values, got " + describe(*x));
+                error("/tracing/headers",
+                      "expected an object mapping header names to values, got " + describe_json(*x));
             } else {
                 for (const auto& h : x->get_object()) {
                     const std::string pointer = "/tracing/headers/" + json_pointer_escape(h.key());
                     if (!h.value().is_string()) {
-                        error(pointer, "expected a string, got " + describe(h.value()));
+                        error(pointer, "expected a string, got " + describe_json(h.value()));
                         continue;
                     }
                     // A bad name is reported at the key, a bad value at the value.
@@ -354,7 +188,7 @@ private:
 
     void read_tools(const value& v) {
         if (!v.is_object()) {
-            error("/tools", "expected an object mapping tool names to settings, got " + describe(v));
+            error("/tools", "expected an object mapping tool names to settings, got " + describe_json(v));
             return;
         }
         for (const auto& member : v.get_object()) {
@@ -364,7 +198,8 @@ private:
                 continue;
             }
             if (!member.value().is_object()) {
-                error(pointer, "expected an object with \"enabled\" and \"config\", got " + describe(member.value()));
+                error(pointer,
+                      "expected an object with \"enabled\" and \"config\", got " + describe_json(member.value()));
                 continue;
             }
             const auto& obj = member.value().get_object();
@@ -376,12 +211,13 @@ private:
             if (const auto* ops = obj.if_contains("operations")) {
                 if (!ops->is_object()) {
                     error(pointer + "/operations",
-                          "expected an object mapping operation names to settings, got " + describe(*ops));
+                          "expected an object mapping operation names to settings, got " + describe_json(*ops));
                 } else {
                     for (const auto& op : ops->get_object()) {
                         std::string op_pointer = pointer + "/operations/" + json_pointer_escape(op.key());
                         if (!op.value().is_object()) {
-                            error(op_pointer, "expected an object with \"resilience\", got " + describe(op.value()));
+                            error(op_pointer,
+                                  "expected an object with \"resilience\", got " + describe_json(op.value()));
                             continue;
                         }
                         check_keys(op_pointer, op.value().get_object(), {"resilience"});
@@ -396,7 +232,7 @@ private:
                 if (c->is_object()) {
                     settings.config = c->get_object();
                 } else {
-                    error(pointer + "/config", "expected an object, got " + describe(*c));
+                    error(pointer + "/config", "expected an object, got " + describe_json(*c));
                 }
             }
             config_.tools.insert_or_assign(std::string(member.key()), std::move(settings));
@@ -407,7 +243,7 @@ private:
     // again, over the outer levels, when the tool registers).
     std::optional<resilience_settings> read_resilience(const std::string& pointer, const value& v) {
         if (!v.is_object()) {
-            error(pointer, "expected an object, got " + describe(v));
+            error(pointer, "expected an object, got " + describe_json(v));
             return std::nullopt;
         }
         call_policy scratch;
@@ -447,7 +283,6 @@ private:
 
     const json_document& doc_;
     host_config& config_;
-    std::vector<json_diagnostic>& errors_;
 };
 
 // An empty variable counts as unset, as with most Unix tools: `TOOLHOST_THREADS= toolhost` runs
@@ -494,7 +329,6 @@ void apply_environment(host_config& config, const getenv_function& getenv, std::
         }
     }
     if (auto v = lookup(getenv, "TOOLHOST_DATA_DIR")) config.data_dir = *v;
-    if (auto v = lookup(getenv, "TOOLHOST_AUTH_TOKEN")) config.serve.auth_token = *v;
     if (auto v = lookup(getenv, "TOOLHOST_OTLP_ENDPOINT")) {
         if (auto problem = check_otlp_endpoint(*v); problem.empty()) {
             if (!config.tracing) config.tracing.emplace();
@@ -533,9 +367,7 @@ boost::system::result<host_config, std::vector<json_diagnostic>> load_config(con
         config.document = std::make_shared<const json_document>(std::move(*doc));
         file_reader(*config.document, config, errors).read();
         // Checking goes section by section; people fix files top to bottom.
-        std::stable_sort(errors.begin(), errors.end(), [](const auto& a, const auto& b) {
-            return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-        });
+        config_reader::sort(errors);
     } else {
         errors.push_back(std::move(doc.error()));
     }
@@ -558,45 +390,6 @@ std::optional<std::string> process_env(std::string_view name) {
     // getenv() needs a terminated string; names are short, so the copy is cheap.
     if (const char* v = std::getenv(std::string(name).c_str())) return std::string(v);
     return std::nullopt;
-}
-
-}  // namespace toolhost
-
-namespace toolhost {
-
-std::string check_listen_address(std::string_view listen) {
-    std::string_view host, port;
-    if (listen.starts_with('[')) {
-        auto close = listen.find(']');
-        if (close == std::string_view::npos) return "an IPv6 address needs a closing ']'";
-        host = listen.substr(1, close - 1);
-        if (close + 1 >= listen.size() || listen[close + 1] != ':') return "expected [address]:port";
-        port = listen.substr(close + 2);
-    } else {
-        auto colon = listen.rfind(':');
-        if (colon == std::string_view::npos) return "expected address:port";
-        host = listen.substr(0, colon);
-        port = listen.substr(colon + 1);
-    }
-    if (host.empty()) return "the address is empty";
-    boost::system::error_code ec;
-    boost::asio::ip::make_address(std::string(host), ec);
-    if (ec && host != "localhost") return "'" + std::string(host) + "' is not an IP address (or localhost)";
-    unsigned p = 0;
-    auto [end, perr] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (port.empty() || perr != std::errc() || end != port.data() + port.size() || p > 65535)
-        return "the port must be a number from 0 to 65535";
-    return {};
-}
-
-std::pair<std::string, uint16_t> split_listen_address(std::string_view listen) {
-    auto colon = listen.rfind(':');
-    std::string_view host = listen.substr(0, colon);
-    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-    unsigned p = 0;
-    std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), p);
-    if (host == "localhost") host = "127.0.0.1";
-    return {std::string(host), static_cast<uint16_t>(p)};
 }
 
 }  // namespace toolhost

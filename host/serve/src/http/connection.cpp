@@ -104,7 +104,7 @@ void connection::on_parse_error(const beast::error_code& ec) {
 
 bool connection::on_header() {
     auto& h = parser_->get();
-    route_ = classify(h.target());
+    route_ = find_route(h.target());
     fields_ = request_fields::of(h);
     const auto& f = fields_;
     const bool body_expected = !parser_->is_done();
@@ -129,7 +129,7 @@ bool connection::on_header() {
     }
     if (f.origin && !srv_.origin_allowed(*f.origin))
         return refuse(bhttp::status::forbidden, "Forbidden: the Origin is not allowed");
-    if (!srv_.settings_.auth_token.empty() && route_ != r_healthz && route_ != r_readyz) {
+    if (!srv_.settings_.auth_token.empty() && !(route_ && route_->open)) {
         const std::string_view auth = trim(f.authorization);
         const bool bearer = auth.size() > 7 && iequals(auth.substr(0, 7), "bearer ");
         if (!bearer || !constant_time_equal(trim(auth.substr(7)), srv_.settings_.auth_token))
@@ -148,27 +148,6 @@ bool connection::on_header() {
     return true;
 }
 
-route_id connection::classify(std::string_view target) noexcept {
-    const std::string_view path = target.substr(0, target.find('?'));
-    if (path == "/mcp") return r_mcp;
-    if (path == "/healthz") return r_healthz;
-    if (path == "/readyz") return r_readyz;
-    if (path == "/metrics") return r_metrics;
-    if (path == "/v1/tools") return r_tools;
-    if (path == "/v1/circuit-breakers" || path == "/v1/circuit-breakers/reset") return r_breakers;
-    if (path.starts_with("/v1/tools/")) {
-        const std::string_view rest = path.substr(10);
-        const auto slash = rest.find('/');
-        if (slash == std::string_view::npos) return r_tool;
-        const auto second = rest.find('/', slash + 1);
-        if (second == std::string_view::npos) return r_call;
-        if (rest.substr(slash + 1, second - slash - 1) == "circuit-breaker" &&
-            rest.find('/', second + 1) == std::string_view::npos)
-            return r_breakers;
-    }
-    return r_other;
-}
-
 void connection::on_request() {
     set_deadline(steady::time_point::max());
     phase_ = phase::handling;
@@ -176,79 +155,46 @@ void connection::on_request() {
     seq_ = st_->next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
     token_ = busy_token(st_);
     counted_ = false;
-    keep_alive_ = req().keep_alive();
-    version_ = req().version();
+    keep_alive_ = request().keep_alive();
+    version_ = request().version();
     request_id_.clear();
     if (srv_.stopping()) {
         keep_alive_ = false;
-        return http_error(bhttp::status::service_unavailable, "Service Unavailable: the server is shutting down");
+        return error(bhttp::status::service_unavailable, "Service Unavailable: the server is shutting down");
     }
     if (refusal_) {
         const auto st = *refusal_;
         refusal_.reset();
-        return http_error(st, refusal_message_);
+        return error(st, refusal_message_);
     }
     if (logging::enabled(logging::level::debug))
-        logging::write(logging::level::debug, "serve.http", "request",
-                       {{"method", std::string(req().method_string())}, {"target", std::string(req().target())}});
+        logging::write(
+            logging::level::debug, "serve.http", "request",
+            {{"method", std::string(request().method_string())}, {"target", std::string(request().target())}});
+    dispatch();
+    if (phase_ == phase::waiting || phase_ == phase::stream) watch();
+}
+
+// Hands the request to its route (Beast's handle_request); a route that throws before it
+// answered gets a 500.
+void connection::dispatch() {
     try {
-        route();
+        if (!route_) return error(bhttp::status::not_found, "Not Found: " + std::string(request().target()));
+        route_->handle(srv_.services_, *this);
     } catch (const std::exception& e) {
         if (phase_ == phase::handling)
-            http_error(bhttp::status::internal_server_error, std::string("Internal error: ") + e.what());
+            error(bhttp::status::internal_server_error, std::string("Internal error: ") + e.what());
     }
 }
 
-void connection::route() {
-    const auto method = req().method();
-    switch (route_) {
-    case r_mcp:
-        if (const auto& pv = fields_.protocol_version; pv && !mcp::supported_protocol_version(trim(*pv))) {
-            std::string supported;
-            for (auto v : mcp::protocol_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
-            return http_error(bhttp::status::bad_request,
-                              "Bad Request: Unsupported protocol version: " + std::string(trim(*pv)) +
-                                  " (supported versions: " + supported + ")");
-        }
-        if (method == bhttp::verb::post) return mcp_post();
-        if (srv_.settings_.stateless)
-            return http_error(bhttp::status::method_not_allowed,
-                              "Method Not Allowed: this server is stateless and only takes POST", "POST");
-        if (method == bhttp::verb::get) return mcp_get();
-        if (method == bhttp::verb::delete_) return mcp_delete();
-        return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET, POST, DELETE");
-    case r_healthz:
-        if (method != bhttp::verb::get)
-            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
-        return reply(bhttp::status::ok, R"({"status":"ok"})");
-    case r_readyz:
-        if (method != bhttp::verb::get)
-            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
-        return readyz();
-    case r_metrics:
-        if (method != bhttp::verb::get)
-            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
-        return reply(bhttp::status::ok, srv_.host_.metrics().render_prometheus(),
-                     "text/plain; version=0.0.4; charset=utf-8");
-    case r_tools:
-        if (method != bhttp::verb::get)
-            return http_error(bhttp::status::method_not_allowed, "Method Not Allowed", "GET");
-        return list_tools();
-    case r_tool:
-    case r_call: return rest_tool(method);
-    case r_breakers: return breakers(method);
-    default: return http_error(bhttp::status::not_found, "Not Found: " + std::string(req().target()));
-    }
-}
-
-void connection::http_error(bhttp::status s, std::string_view message, std::string_view allow, int rpc_code) {
+void connection::error(bhttp::status s, std::string_view message, std::string_view allow, int rpc_code) {
     std::string body;
     const unsigned code = static_cast<unsigned>(s);
-    if (route_ == r_mcp)
+    if (route_ && route_->jsonrpc_errors)
         body = mcp::error_response(nullptr, rpc_code != 0 ? rpc_code : jsonrpc_server_error, message);
     else
         body = failure_json(code_for_http_status(code), message);
-    prepare(s);
+    res_.reset(s);
     if (!allow.empty()) res_.set("Allow", allow);
     if (s == bhttp::status::unauthorized) res_.set("WWW-Authenticate", "Bearer");
     if (s == bhttp::status::service_unavailable && srv_.stopping()) keep_alive_ = false;
@@ -257,7 +203,17 @@ void connection::http_error(bhttp::status s, std::string_view message, std::stri
     send_response();
 }
 
+json::value connection::body_json(json::error_code& ec) {
+    const std::string& body = request().body();
+    jp_.reset();
+    jp_.write(body.data(), body.size(), ec);
+    if (!ec) return jp_.release();
+    jp_.reset();
+    return nullptr;
+}
+
 void connection::send_response() {
+    disarm_cancel();
     if (srv_.stopping()) keep_alive_ = false;
     if (!request_id_.empty()) res_.set("X-Request-Id", request_id_);
     status_ = res_.status();
@@ -271,7 +227,7 @@ void connection::send_response() {
 
 void connection::response_done() {
     set_deadline(steady::time_point::max());
-    if (!counted_) srv_.count(route_, status_, steady::now() - started_at_, true);
+    if (!counted_) srv_.count(metric(), status_, steady::now() - started_at_, true);
     finish_request_state();
     if (!keep_alive_ || srv_.stopping()) return linger_close();
     start_read();
@@ -279,9 +235,8 @@ void connection::response_done() {
 
 void connection::finish_request_state() {
     token_.reset();
-    stateless_session_.reset();
-    mcp_ = {};
-    rest_pending_ = false;
+    drop_state();
+    cancel_armed_ = false;
     cancel_.slot().clear();
     sse_ = false;
     stream_end_queued_ = false;
@@ -293,14 +248,14 @@ void connection::fail_request(bhttp::status s, std::string message) {
     started_at_ = steady::now();
     const bool have_header = parser_ && parser_->is_header_done();
     version_ = have_header ? parser_->get().version() : 11;
-    route_ = have_header ? classify(parser_->get().target()) : r_other;
+    route_ = have_header ? find_route(parser_->get().target()) : nullptr;
     keep_alive_ = false;
     parser_.reset();
     fields_ = {};
     token_ = busy_token(st_);
     counted_ = false;
     request_id_.clear();
-    http_error(s, message);
+    error(s, message);
 }
 
 void connection::linger_close() {
@@ -316,19 +271,17 @@ void connection::linger_close() {
 
 void connection::close_now() {
     if (phase_ == phase::closed) return;
-    const bool was_stream = phase_ == phase::stream;
     phase_ = phase::closed;
-    gone.store(true, std::memory_order_release);
+    gone_.store(true, std::memory_order_release);
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
     timer_.cancel();
     deadline_ = steady::time_point::max();
-    if (rest_pending_) cancel_.emit(asio::cancellation_type::terminal);  // the REST client went away
-    rest_pending_ = false;
-    if (was_stream || stream_entry_) unregister_stream();
+    if (cancel_armed_) cancel_.emit(asio::cancellation_type::terminal);  // e.g. a REST call's client went away
+    cancel_armed_ = false;
+    drop_state();
     token_.reset();
-    stateless_session_.reset();  // a stateless MCP call keeps running: disconnecting is no cancel
     self_hold_.reset();
 }
 
@@ -385,7 +338,8 @@ void connection::on_deadline() {
 // ------------------------------------------------------------------ SSE output
 
 // Starts a 200 text/event-stream response: chunked on HTTP/1.1, delimited by the close on 1.0.
-void connection::start_sse(std::string_view session_header) {
+void connection::start_events(std::string_view session_header) {
+    disarm_cancel();
     sse_ = true;
     stream_end_queued_ = false;
     status_ = 200;
@@ -430,11 +384,7 @@ void connection::queue_stream_end() {
 void connection::flush_stream() {
     if (sse_write_busy_ || phase_ == phase::closed) return;
     if (out_.empty()) {
-        if (stream_end_queued_) {
-            // Everything is out.
-            if (stream_entry_) unregister_stream();
-            return response_done();
-        }
+        if (stream_end_queued_) return response_done();  // everything is out
         return;
     }
     if (out_.size() > stream_backlog_cap) return close_now();  // the client does not read
@@ -452,6 +402,40 @@ void connection::on_stream_written(const boost::system::error_code& ec) {
     if (phase_ == phase::closed) return;
     if (ec) return close_now();
     flush_stream();
+}
+
+void connection::end_events(std::string_view last) {
+    if (phase_ != phase::stream) return;
+    drop_state();
+    if (!last.empty()) queue_event(last);
+    keep_alive_ = keep_alive_ && !srv_.stopping();
+    queue_stream_end();
+    flush_stream();
+}
+
+void connection::keep_open() {
+    // Not a request that stop() waits for: counted now, and it ends when the server stops.
+    srv_.count(metric(), 200, {}, false);
+    counted_ = true;
+    token_.reset();
+    flush_stream();
+    set_deadline(steady::now() + stream_keepalive);
+    if (srv_.stopping()) end_events();
+}
+
+// ------------------------------------------------------------------ deferred answers
+
+responder connection::defer(std::shared_ptr<route_state> state) {
+    phase_ = phase::waiting;
+    self_hold_ = shared_from_this();
+    state_ = std::move(state);
+    return responder(st_, weak_from_this(), seq_);
+}
+
+void connection::undo_defer() {
+    drop_state();
+    self_hold_.reset();
+    phase_ = phase::handling;
 }
 
 }  // namespace toolhost::serve::detail

@@ -8,10 +8,11 @@
 //   connection's handlers are serial because its io_context has one thread, and a request
 //   costs no strand queue. The first io_context also runs the acceptor and the session sweep.
 // - The MCP engine and the host answer on their own threads (workers) through an exchange, a
-//   standalone stream or a call completion. Those hold only a weak reference to the connection
-//   and post to its io_context under the "gate" (a shared lock on shared_state::gate_m): stop()
-//   closes the gate before the io_context goes away, so nothing is ever posted to a dead one,
-//   and nothing that owns a socket is released off the gate after that.
+//   standalone stream or a call completion. Those hold a responder (route.hpp): a weak reference
+//   to the connection that posts to its io_context under the "gate" (a shared lock on
+//   shared_state::gate_m): stop() closes the gate before the io_context goes away, so nothing
+//   is ever posted to a dead one, and nothing that owns a socket is released off the gate after
+//   that. What a responder posts runs only if its request is still the one being answered.
 // - A connection stays alive through its pending operations (read, write, timer) and, while it
 //   waits for an answer from another thread, through a reference to itself (self_hold_) that
 //   the answer, a disconnect or stop() releases.
@@ -20,7 +21,9 @@
 //   call until its completion.
 //
 // Files: common (names, limits, text helpers), request_fields, response, shared_state,
-// server_core, connection (the transport and the route dispatch), mcp_routes, rest_routes.
+// server_core (acceptor, threads, metrics, stop), sessions (the MCP sessions), connection (the
+// transport), route (the interface between the transport and the routes), routes (the route
+// table), mcp_routes and rest_routes (the handlers).
 #include <toolhost/serve/http_server.hpp>
 
 #include "server_core.hpp"

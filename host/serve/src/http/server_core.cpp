@@ -50,39 +50,6 @@ bool server_core::origin_allowed(std::string_view origin) const {
     return std::find(allowed_origins_.begin(), allowed_origins_.end(), o) != allowed_origins_.end();
 }
 
-std::shared_ptr<session_entry> server_core::add_session(std::string id) {
-    auto entry = std::make_shared<session_entry>();
-    {
-        std::unique_lock l(sessions_m_);
-        if (sessions_.size() >= settings_.max_sessions) return nullptr;
-        entry->session = mcp_.open_session(id);
-        sessions_.emplace(std::move(id), entry);
-        st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
-    }
-    if (logging::enabled(logging::level::debug))
-        logging::write(logging::level::debug, "serve.http", "MCP session opened", {{"sessions", session_count()}});
-    return entry;
-}
-
-void server_core::end_session(const std::string& id, const std::shared_ptr<session_entry>& e) {
-    if (!e) return;
-    {
-        std::unique_lock l(sessions_m_);
-        auto it = sessions_.find(id);
-        if (it != sessions_.end() && it->second == e) sessions_.erase(it);
-        st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
-    }
-    std::weak_ptr<connection> stream;
-    std::uint64_t stream_seq = 0;
-    {
-        std::lock_guard l(e->m);
-        stream = e->stream;
-        stream_seq = e->stream_seq;
-    }
-    e->session->close();
-    if (stream_seq != 0) post_to(st_, stream, [stream_seq](connection& c) { c.stream_end(stream_seq); });
-}
-
 void server_core::count(route_id route, unsigned status, steady::duration took, bool timed) {
     if (status >= 600) status = 599;
     auto& slot = counters_[route][status];
@@ -186,7 +153,7 @@ void server_core::do_accept() {
             c->set_registration(conns_.begin());
         }
         const auto& ex = c->executor();
-        asio::dispatch(ex, [c = std::move(c)] { c->start(); });
+        asio::dispatch(ex, [c = std::move(c)] { c->run(); });
         do_accept();
     });
 }
@@ -200,37 +167,9 @@ void server_core::schedule_sweep() {
     sweep_timer_.expires_after(sweep_interval(settings_.session_idle_timeout_ms));
     sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || st_->stopping.load()) return;
-        sweep();
+        sessions_.sweep(std::chrono::milliseconds(settings_.session_idle_timeout_ms));
         schedule_sweep();
     });
-}
-
-// Ends sessions that were closed, or have been idle too long with nothing in flight and no
-// GET stream open (a client listening on its stream is still there).
-void server_core::sweep() {
-    const auto now = steady::now();
-    const auto limit = std::chrono::milliseconds(settings_.session_idle_timeout_ms);
-    std::vector<std::pair<std::string, std::shared_ptr<session_entry>>> expired;
-    {
-        std::shared_lock l(sessions_m_);
-        for (const auto& [id, e] : sessions_) {
-            if (e->session->closed()) {
-                expired.emplace_back(id, e);
-                continue;
-            }
-            if (now - e->session->last_activity() < limit || e->session->in_flight() != 0) continue;
-            std::lock_guard sl(e->m);
-            if (e->stream_seq != 0) {
-                auto s = e->stream.lock();
-                if (s && !s->gone.load(std::memory_order_acquire)) continue;
-            }
-            expired.emplace_back(id, e);
-        }
-    }
-    for (const auto& [id, e] : expired) end_session(id, e);
-    if (!expired.empty() && logging::enabled(logging::level::debug))
-        logging::write(logging::level::debug, "serve.http", "MCP sessions expired",
-                       {{"expired", expired.size()}, {"sessions", session_count()}});
 }
 
 std::vector<std::shared_ptr<connection>> server_core::snapshot() {
@@ -283,15 +222,7 @@ void server_core::stop(std::chrono::milliseconds grace) {
         std::unique_lock gate(st_->gate_m);
         st_->open = false;
     }
-    std::vector<std::shared_ptr<session_entry>> entries;
-    {
-        std::unique_lock sl(sessions_m_);
-        for (auto& [id, e] : sessions_) entries.push_back(std::move(e));
-        sessions_.clear();
-        st_->sessions.store(0);
-    }
-    for (auto& e : entries) e->session->close();
-    entries.clear();
+    sessions_.close_all();
 
     // 5. The I/O threads end; every socket closes.
     work_.clear();

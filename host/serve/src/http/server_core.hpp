@@ -3,9 +3,13 @@
 // metrics and the stop sequence. Connections (connection.hpp) use it from their threads.
 
 #include "common.hpp"
+#include "route.hpp"
+#include "sessions.hpp"
 #include "shared_state.hpp"
 
 namespace toolhost::serve::detail {
+
+class connection;
 
 class server_core {
 public:
@@ -16,25 +20,12 @@ public:
     void stop(std::chrono::milliseconds grace);
     std::uint16_t port() const noexcept { return port_.load(); }
     void set_ready(bool r) noexcept { ready_.store(r); }
-    std::size_t session_count() const {
-        std::shared_lock l(sessions_m_);
-        return sessions_.size();
-    }
+    std::size_t session_count() const { return sessions_.size(); }
 
     // ---- used by connections (on their threads)
     bool stopping() const noexcept { return st_->stopping.load(std::memory_order_relaxed); }
     bool host_allowed(std::string_view host) const;
     bool origin_allowed(std::string_view origin) const;
-
-    std::shared_ptr<session_entry> find_session(std::string_view id) const {
-        std::shared_lock l(sessions_m_);
-        auto it = sessions_.find(id);
-        return it == sessions_.end() ? nullptr : it->second;
-    }
-    // Adds a session unless max_sessions are open; null then.
-    std::shared_ptr<session_entry> add_session(std::string id);
-    // Forgets a session (if `e` is still the one under `id`), closes it and ends its stream.
-    void end_session(const std::string& id, const std::shared_ptr<session_entry>& e);
 
     void count(route_id route, unsigned status, steady::duration took, bool timed);
 
@@ -49,15 +40,19 @@ public:
     const std::shared_ptr<shared_state> st_ = std::make_shared<shared_state>();
 
 private:
-    friend class connection;
+    std::atomic<bool> ready_{false};
+    session_table sessions_{mcp_, settings_.max_sessions, st_};
+
+public:
+    const route_services services_{host_, mcp_, settings_, sessions_, ready_};
+
+private:
     void do_accept();
     void run_io(asio::io_context& io);
     void schedule_sweep();
-    void sweep();
     std::vector<std::shared_ptr<connection>> snapshot();
 
     std::atomic<std::uint16_t> port_{0};
-    std::atomic<bool> ready_{false};
     std::vector<host_port> allowed_hosts_;
     std::vector<std::string> allowed_origins_;
     std::string listen_name_;  // lower case, IPv6 in brackets
@@ -68,13 +63,6 @@ private:
     std::array<std::array<std::atomic<counter*>, 600>, r_count> counters_{};
     std::array<std::atomic<histogram*>, r_count> histograms_{};
     gauge_family* gauges_ = nullptr;
-
-    mutable std::shared_mutex sessions_m_;
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    std::unordered_map<std::string, std::shared_ptr<session_entry>, string_hash, std::equal_to<>> sessions_;
 
     // Declared before the io_context: connections destroyed with it unregister here.
     std::mutex conns_m_;

@@ -54,19 +54,4 @@ private:
     std::shared_ptr<shared_state> st_;
 };
 
-class connection;
-class server_core;
-
-// The connection whose thread is running session::handle() on this thread right now: an
-// exchange called back from inside handle() delivers directly instead of posting.
-inline thread_local connection* tls_handling = nullptr;
-
-// One MCP session known to the server, with its GET stream.
-struct session_entry {
-    std::shared_ptr<mcp::session> session;
-    std::mutex m;
-    std::weak_ptr<connection> stream;  // the GET /mcp stream
-    std::uint64_t stream_seq = 0;      // non-zero while one is registered
-};
-
 }  // namespace toolhost::serve::detail

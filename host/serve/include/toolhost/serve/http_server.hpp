@@ -1,7 +1,7 @@
 #pragma once
 /// The HTTP server: MCP over Streamable HTTP plus the REST API, health and metrics.
 
-#include <toolhost/config.hpp>
+#include <toolhost/serve/settings.hpp>
 #include <toolhost/host.hpp>
 #include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp.hpp>

@@ -2,11 +2,12 @@
 /// Serving as one unit: the tools started, the transports, hot reload and the graceful stop, the
 /// same for `toolhost serve` and for a program that embeds the host.
 ///
-///     toolhost::serve::service svc(host, {.serve = host.config().serve}, std::cerr);
+///     auto settings = toolhost::serve::load_settings(host.config(), toolhost::process_env);
+///     toolhost::serve::service svc(host, {.serve = settings.value()}, std::cerr);
 ///     if (!svc.start()) return 1;
 ///     svc.run();                    // until svc.stop() (another thread) or stdio's end of input
 
-#include <toolhost/config.hpp>
+#include <toolhost/serve/settings.hpp>
 #include <toolhost/host.hpp>
 #include <toolhost/serve/export.hpp>
 

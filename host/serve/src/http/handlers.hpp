@@ -1,0 +1,22 @@
+#pragma once
+// The routes' handlers, listed in the route table (routes.cpp).
+
+#include "route.hpp"
+
+namespace toolhost::serve::detail {
+
+// mcp_routes.cpp: MCP Streamable HTTP.
+void mcp_route(const route_services& s, exchange& ex);
+
+// rest_routes.cpp: health, readiness, metrics, the REST API and the circuit breakers.
+void healthz_route(const route_services& s, exchange& ex);
+void readyz_route(const route_services& s, exchange& ex);
+void metrics_route(const route_services& s, exchange& ex);
+void tools_route(const route_services& s, exchange& ex);
+void tool_route(const route_services& s, exchange& ex);
+void call_route(const route_services& s, exchange& ex);
+void breakers_route(const route_services& s, exchange& ex);
+void breakers_reset_route(const route_services& s, exchange& ex);
+void breaker_action_route(const route_services& s, exchange& ex);
+
+}  // namespace toolhost::serve::detail

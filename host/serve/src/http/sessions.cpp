@@ -1,0 +1,71 @@
+#include "sessions.hpp"
+
+namespace toolhost::serve::detail {
+
+std::shared_ptr<session_entry> session_table::add(std::string id) {
+    auto entry = std::make_shared<session_entry>();
+    {
+        std::unique_lock l(m_);
+        if (sessions_.size() >= max_) return nullptr;
+        entry->session = mcp_.open_session(id);
+        sessions_.emplace(std::move(id), entry);
+        st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
+    }
+    if (logging::enabled(logging::level::debug))
+        logging::write(logging::level::debug, "serve.http", "MCP session opened", {{"sessions", size()}});
+    return entry;
+}
+
+void session_table::end(const std::string& id, const std::shared_ptr<session_entry>& e) {
+    if (!e) return;
+    {
+        std::unique_lock l(m_);
+        auto it = sessions_.find(id);
+        if (it != sessions_.end() && it->second == e) sessions_.erase(it);
+        st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
+    }
+    responder stream;
+    std::uint64_t stream_seq = 0;
+    {
+        std::lock_guard l(e->m);
+        stream = e->stream;
+        stream_seq = e->stream_seq;
+    }
+    e->session->close();
+    if (stream_seq != 0) stream.post([](exchange& ex) { ex.end_events(); });
+}
+
+void session_table::sweep(steady::duration limit) {
+    const auto now = steady::now();
+    std::vector<std::pair<std::string, std::shared_ptr<session_entry>>> expired;
+    {
+        std::shared_lock l(m_);
+        for (const auto& [id, e] : sessions_) {
+            if (e->session->closed()) {
+                expired.emplace_back(id, e);
+                continue;
+            }
+            if (now - e->session->last_activity() < limit || e->session->in_flight() != 0) continue;
+            std::lock_guard sl(e->m);
+            if (e->stream_seq != 0 && e->stream.alive()) continue;
+            expired.emplace_back(id, e);
+        }
+    }
+    for (const auto& [id, e] : expired) end(id, e);
+    if (!expired.empty() && logging::enabled(logging::level::debug))
+        logging::write(logging::level::debug, "serve.http", "MCP sessions expired",
+                       {{"expired", expired.size()}, {"sessions", size()}});
+}
+
+void session_table::close_all() {
+    std::vector<std::shared_ptr<session_entry>> entries;
+    {
+        std::unique_lock l(m_);
+        for (auto& [id, e] : sessions_) entries.push_back(std::move(e));
+        sessions_.clear();
+        st_->sessions.store(0);
+    }
+    for (auto& e : entries) e->session->close();
+}
+
+}  // namespace toolhost::serve::detail

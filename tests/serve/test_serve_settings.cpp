@@ -1,0 +1,118 @@
+// The "serve" section of the config file, parsed by serving (serve::load_settings): the core
+// keeps it as written.
+#define BOOST_TEST_MODULE serve_settings
+#include <boost/test/unit_test.hpp>
+
+#include "test_support.hpp"
+
+#include <toolhost/config.hpp>
+#include <toolhost/serve/settings.hpp>
+
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using toolhost::json_diagnostic;
+using toolhost::test::all;
+using toolhost::test::fake_env;
+using toolhost::test::temp_dir;
+
+namespace {
+
+fs::path write(const temp_dir& dir, const std::string& name, const std::string& text) {
+    const fs::path file = dir / name;
+    std::ofstream(file, std::ios::binary) << text;
+    return file;
+}
+
+// The file's config, then its "serve" section as serving reads it.
+auto load(const fs::path& file, const fake_env& env) {
+    auto config = toolhost::load_config(file, env.fn());
+    if (config.has_error()) BOOST_FAIL(all(config.error()));
+    return toolhost::serve::load_settings(*config, env.fn());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(serve_section) {
+    temp_dir dir;
+    auto good = write(dir, "good.json", R"({"serve": {
+        "http": {"listen": "[::1]:0", "allowed_hosts": ["tools.internal:8080"], "allowed_origins": ["https://a.example"],
+                 "auth_token": "from-file", "stateless": true, "max_request_bytes": 65536, "request_timeout_ms": 500,
+                 "idle_timeout_ms": 1000, "session_idle_timeout_ms": 2000, "max_sessions": 3, "shutdown_grace_ms": 0},
+        "mcp": {"tool_name": "t_{tool}_{operation}", "page_size": 7, "instructions": "be nice", "call_timeout_ms": 9000}}})");
+    fake_env env;
+    auto settings = load(good, env);
+    if (settings.has_error()) BOOST_FAIL(all(settings.error()));
+    const auto& s = *settings;
+    BOOST_TEST(s.listen == "[::1]:0");
+    BOOST_TEST(toolhost::serve::split_listen_address(s.listen).first == "::1");
+    BOOST_TEST(s.allowed_hosts == std::vector<std::string>{"tools.internal:8080"});
+    BOOST_TEST(s.allowed_origins == std::vector<std::string>{"https://a.example"});
+    BOOST_TEST(s.auth_token == "from-file");
+    BOOST_TEST(s.stateless);
+    BOOST_TEST(s.max_request_bytes == 65536u);
+    BOOST_TEST(s.request_timeout_ms == 500u);
+    BOOST_TEST(s.idle_timeout_ms == 1000u);
+    BOOST_TEST(s.session_idle_timeout_ms == 2000u);
+    BOOST_TEST(s.max_sessions == 3u);
+    BOOST_TEST(s.shutdown_grace_ms == 0u);
+    BOOST_TEST(s.tool_name == "t_{tool}_{operation}");
+    BOOST_TEST(s.page_size == 7u);
+    BOOST_TEST(s.instructions == "be nice");
+    BOOST_TEST(s.call_timeout_ms == 9000u);
+    env.vars = {{"TOOLHOST_AUTH_TOKEN", "from-env"}};
+    BOOST_TEST(load(good, env)->auth_token == "from-env");
+    env.vars = {{"TOOLHOST_AUTH_TOKEN", ""}};  // empty: unset
+    BOOST_TEST(load(good, env)->auth_token == "from-file");
+
+    // Defaults: loopback, the {tool}_{operation} names; the same without a file.
+    auto empty = load(write(dir, "empty.json", "{}"), fake_env{});
+    BOOST_TEST(empty->listen == "127.0.0.1:8080");
+    BOOST_TEST(empty->tool_name == "{tool}_{operation}");
+    BOOST_TEST(!empty->stateless);
+    BOOST_TEST(empty->auth_token.empty());
+    auto defaults = toolhost::default_config(fake_env{}.fn());
+    BOOST_TEST_REQUIRE(defaults.has_value());
+    BOOST_TEST(toolhost::serve::load_settings(*defaults, fake_env{}.fn())->listen == "127.0.0.1:8080");
+
+    auto bad = write(dir, "bad.json",
+                     "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
+                     "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}}}");
+    auto errors = load(bad, fake_env{});
+    BOOST_TEST_REQUIRE(errors.has_error());
+    const std::string text = all(errors.error());
+    BOOST_TEST(
+        text.find("/serve/http/listen: 'example.com' is not an IP address (or localhost), got \"example.com:80\"") !=
+            std::string::npos,
+        text);
+    BOOST_TEST(
+        text.find("/serve/http/max_sessions: expected an integer from 1 to 10000000, got 0") != std::string::npos,
+        text);
+    BOOST_TEST(text.find("/serve/http/tls: unknown key 'tls'") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/mcp/tool_name: the template must contain {operation}") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
+               text);
+    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms)") !=
+                   std::string::npos,
+               text);
+    // Each problem names the file and its place in it, in the order of the file.
+    BOOST_TEST(text.find(bad.string() + ":1:") != std::string::npos, text);
+    BOOST_TEST(text.find(bad.string() + ":2:") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/http/listen") < text.find("/serve/mcp/tool_name"), text);
+
+    // A "serve" that is not an object is the core's to report: it keeps the section as written.
+    auto not_object = toolhost::load_config(write(dir, "not_object.json", R"({"serve": 3})"), fake_env{}.fn());
+    BOOST_TEST_REQUIRE(not_object.has_error());
+    BOOST_TEST(all(not_object.error()).find("/serve: expected an object, got 3") != std::string::npos,
+               all(not_object.error()));
+
+    BOOST_TEST(toolhost::serve::check_listen_address("127.0.0.1:8080").empty());
+    BOOST_TEST(toolhost::serve::check_listen_address("localhost:0").empty());
+    BOOST_TEST(!toolhost::serve::check_listen_address("127.0.0.1").empty());
+    BOOST_TEST(!toolhost::serve::check_listen_address("127.0.0.1:99999").empty());
+    BOOST_TEST(!toolhost::serve::check_listen_address("[::1:80").empty());
+}
