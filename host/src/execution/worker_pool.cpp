@@ -159,6 +159,25 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+// Takes the pool's mutex, trying for a moment before sleeping on it. Its critical sections are a
+// few pointer moves, so a holder lets go within nanoseconds; a worker that sleeps on the mutex
+// instead pays a futex wake-up, and on a VM whose vCPU went idle meanwhile that wake-up costs
+// microseconds (measured: two workers passing calls to each other ran at half the speed).
+void lock_spinning(std::mutex& m) noexcept {
+    for (int i = 0; i < 64; ++i) {
+        if (m.try_lock()) return;
+        cpu_relax();
+    }
+    m.lock();
+}
+
+// lock_spinning() for an unlocked unique_lock.
+void relock(std::unique_lock<std::mutex>& lock) noexcept {
+    std::mutex* m = lock.release();
+    lock_spinning(*m);
+    lock = std::unique_lock<std::mutex>(*m, std::adopt_lock);
+}
+
 }  // namespace
 
 namespace detail {
@@ -247,7 +266,8 @@ void worker_pool::work_finished() noexcept {
 
 void worker_pool::enqueue(detail::worker_pool_op* op, bool continuation) noexcept {
     work_started();  // before the push, so that join() cannot finish while the op is queued
-    std::lock_guard lock(mutex_);
+    lock_spinning(mutex_);
+    std::lock_guard lock(mutex_, std::adopt_lock);
     op->next_ = nullptr;
     if (tail_)
         tail_->next_ = op;
@@ -309,7 +329,7 @@ detail::worker_pool_op* worker_pool::spin_for_work(std::unique_lock<std::mutex>&
         // Polling two relaxed atomics keeps the spinners off the mutex (and its cache line)
         // until there is something to take; the lock then decides who gets it.
         if (queued_.load(std::memory_order_relaxed) != 0 || stopped_.load(std::memory_order_relaxed)) {
-            lock.lock();
+            relock(lock);
             if (stopped_.load(std::memory_order_relaxed)) {
                 --spinning_;
                 return nullptr;
@@ -331,7 +351,7 @@ detail::worker_pool_op* worker_pool::spin_for_work(std::unique_lock<std::mutex>&
             yielding = now >= yield_from;
         }
     }
-    lock.lock();
+    relock(lock);
     --spinning_;
     return stopped_.load(std::memory_order_relaxed) ? nullptr : pop_locked();
 }
@@ -364,7 +384,7 @@ void worker_pool::run_worker() {
         }
         lock.unlock();
         complete(op);
-        lock.lock();
+        relock(lock);
     }
     current_pool = nullptr;
 }
