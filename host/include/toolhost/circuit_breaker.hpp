@@ -255,14 +255,14 @@ private:
         const std::uint64_t tag = std::uint64_t{slice_tag(index, epoch_.load(std::memory_order_acquire))} << 32;
         const detail::metric_shard_id s = detail::metric_shard();
         std::atomic<std::uint64_t>& cell = successes_[s.index].words[static_cast<std::size_t>(index) % bucket_count];
+        // One more for this slice, or the first of it when the word still holds an older one.
+        auto counted = [tag](std::uint64_t w) { return (w & ~std::uint64_t{0xffffffff}) == tag ? w + 1 : tag | 1; };
         std::uint64_t w = cell.load(std::memory_order_relaxed);
-        if (s.exclusive) {
-            cell.store((w & ~std::uint64_t{0xffffffff}) == tag ? w + 1 : tag | 1, std::memory_order_relaxed);
-        } else {
-            while (!cell.compare_exchange_weak(w, (w & ~std::uint64_t{0xffffffff}) == tag ? w + 1 : tag | 1,
-                                               std::memory_order_relaxed)) {
+        if (s.exclusive)
+            cell.store(counted(w), std::memory_order_relaxed);
+        else
+            while (!cell.compare_exchange_weak(w, counted(w), std::memory_order_relaxed)) {
             }
-        }
         if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
         return true;
     }

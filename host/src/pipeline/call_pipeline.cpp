@@ -411,7 +411,8 @@ void call_pipeline::end_waiting_retries(tool_slot& slot) {
             }
         }
     }
-    for (auto& c : ended) do_finish(c, errors::shut_down_before_retry(slot), clock_.now());
+    const auto now = clock_.now();
+    for (auto& c : ended) do_finish(c, errors::shut_down_before_retry(slot), now);
 }
 
 // =========================================================================== the inline loop
