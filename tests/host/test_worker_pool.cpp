@@ -23,6 +23,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -356,6 +357,53 @@ BOOST_AUTO_TEST_CASE(defer_from_a_worker_runs_with_others_parked) {
     auto f = done.get_future();
     BOOST_TEST((f.wait_for(10s) == std::future_status::ready));
     BOOST_TEST(f.get());
+}
+
+BOOST_AUTO_TEST_CASE(work_posted_by_a_blocked_worker_runs_on_another) {
+    // A worker's posts go to its own queue; if it then blocks (a plugin call), another worker
+    // must take them, whether it was spinning, parked, or the pool never spins.
+    for (auto spin : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(worker_pool::default_spin)}) {
+        for (auto pause : {0ms, 20ms}) {  // 20 ms: far past the spin budget, the other worker parked
+            worker_pool pool(2, spin);
+            std::this_thread::sleep_for(pause);
+            std::promise<std::thread::id> ran_on;
+            std::shared_future<std::thread::id> ran = ran_on.get_future().share();
+            std::promise<std::thread::id> blocked_on;
+            asio::post(pool, [&, ran] {
+                asio::post(pool, [&] { ran_on.set_value(std::this_thread::get_id()); });
+                blocked_on.set_value(std::this_thread::get_id());
+                ran.wait_for(10s);  // blocks this worker until the posted function ran elsewhere
+            });
+            const auto blocker = blocked_on.get_future().get();
+            BOOST_TEST_REQUIRE((ran.wait_for(10s) == std::future_status::ready),
+                               "spin " << spin.count() << " ns, pause " << pause.count() << " ms");
+            BOOST_TEST((ran.get() != blocker));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_backlog_on_one_worker_is_shared) {
+    // One handler posts many functions that each block for a while: the other workers take
+    // from the backlog at once instead of waiting for the owner to work through it alone.
+    worker_pool pool(3);
+    std::mutex m;
+    std::set<std::thread::id> threads;
+    std::atomic<int> done{0};
+    asio::post(pool, [&] {
+        for (int i = 0; i < 40; ++i) {
+            asio::post(pool, [&] {
+                {
+                    std::lock_guard lock(m);
+                    threads.insert(std::this_thread::get_id());
+                }
+                std::this_thread::sleep_for(3ms);
+                done.fetch_add(1);
+            });
+        }
+    });
+    BOOST_TEST(wait_until([&] { return done.load() == 40; }));
+    std::lock_guard lock(m);
+    BOOST_TEST(threads.size() == 3u);
 }
 
 asio::awaitable<int> add_on_pool(worker_pool& pool, int a, int b) {

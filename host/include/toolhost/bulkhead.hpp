@@ -35,14 +35,23 @@ public:
     /// thread that releases a slot. rejected: the queue is full. [thread-safe]
     admission acquire(waiter w);
     /// Frees a slot, or hands it to the oldest waiter that still wants it. [thread-safe]
-    void release();
+    void release() {
+        running_.fetch_sub(1);
+        if (queued_.load() != 0) hand_out_free_slots();
+    }
 
     const bulkhead_options& options() const noexcept { return options_; }
     uint32_t running() const noexcept { return running_.load(std::memory_order_relaxed); }
     uint32_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
 private:
-    bool try_take_slot() noexcept;
+    bool try_take_slot() noexcept {
+        uint32_t r = running_.load();
+        while (r < options_.max_concurrent) {
+            if (running_.compare_exchange_weak(r, r + 1)) return true;
+        }
+        return false;
+    }
     void hand_out_free_slots();
 
     // Fast path: while nobody waits, acquire and release are one atomic operation each. The

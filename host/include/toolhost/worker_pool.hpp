@@ -23,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -35,11 +36,40 @@ namespace toolhost {
 
 namespace detail {
 
+class sharded_count;
+
 /// One queued function, type-erased behind a single function pointer.
 struct worker_pool_op {
     worker_pool_op* next_ = nullptr;
     /// Invokes the function if `invoke`, then always destroys it and frees the op.
     void (*complete_)(worker_pool_op* op, bool invoke);
+};
+
+/// An intrusive FIFO of ops, guarded by its user's mutex; the size is written under it and
+/// may be read without it.
+struct op_fifo {
+    worker_pool_op* head = nullptr;
+    worker_pool_op* tail = nullptr;
+    std::atomic<std::size_t> size{0};
+
+    void push(worker_pool_op* op) noexcept {
+        op->next_ = nullptr;
+        if (tail)
+            tail->next_ = op;
+        else
+            head = op;
+        tail = op;
+        size.store(size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    worker_pool_op* pop() noexcept {
+        worker_pool_op* op = head;
+        if (op) {
+            head = op->next_;
+            if (!head) tail = nullptr;
+            size.store(size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        }
+        return op;
+    }
 };
 
 /// Memory for ops. Small, default-aligned ops are recycled through per-thread caches, so a
@@ -136,12 +166,23 @@ private:
     template <unsigned>
     friend class basic_executor_type;
 
-    void run_worker();
-    detail::worker_pool_op* spin_for_work(std::unique_lock<std::mutex>& lock);
+    struct local_queue;  // a worker's own queue (worker_pool.cpp)
+    struct steal_watch;  // what an idle worker saw of the others' queues (worker_pool.cpp)
+
+    void run_worker(std::size_t index);
+    detail::worker_pool_op* next_op(local_queue& own, uint32_t tick) noexcept;
+    detail::worker_pool_op* pop_shared() noexcept;
+    detail::worker_pool_op* idle(std::size_t index, steal_watch& watch);
+    detail::worker_pool_op* spin_for_work(std::size_t index, steal_watch& watch, std::unique_lock<std::mutex>& lock);
+    detail::worker_pool_op* try_steal(std::size_t index, steal_watch& watch,
+                                      std::chrono::steady_clock::time_point now) noexcept;
+    bool locals_empty() const noexcept;
+    std::size_t pending() const noexcept;
     detail::worker_pool_op* pop_locked() noexcept;
     void enqueue(detail::worker_pool_op* op, bool continuation) noexcept;  // counts it as work
-    void complete(detail::worker_pool_op* op) noexcept;
-    void work_started() noexcept { outstanding_.fetch_add(1, std::memory_order_relaxed); }
+    void wake_one_locked(bool shared_only) noexcept;
+    void complete(detail::worker_pool_op* op, bool invoke) noexcept;
+    void work_started() noexcept;
     void work_finished() noexcept;
     void stop_locked() noexcept;
     void destroy_queued() noexcept;
@@ -151,21 +192,24 @@ private:
 
     std::mutex mutex_;
     std::condition_variable wake_;
-    // The queue: an intrusive FIFO. Guarded by mutex_.
-    detail::worker_pool_op* head_ = nullptr;
-    detail::worker_pool_op* tail_ = nullptr;
-    // Size of the queue; written under mutex_, read without it by spinning workers.
-    std::atomic<std::size_t> queued_{0};
+    // The shared queue, guarded by mutex_ (its size is read without it).
+    detail::op_fifo shared_;
     // Written under mutex_, read without it by spinning workers.
     std::atomic<bool> stopped_{false};
     // Worker states, guarded by mutex_: polling for work, asleep, and woken-but-not-yet-running
     // (a submitter that wakes a sleeper moves it from parked_ to spinning_ and adds a token).
+    // parked_ is also read without the lock, by a worker that posted to its own queue.
     std::size_t spinning_ = 0;
-    std::size_t parked_ = 0;
+    std::atomic<std::size_t> parked_{0};
     std::size_t wake_tokens_ = 0;
+    std::unique_ptr<local_queue[]> locals_;  // one per worker, made before the threads start
+    std::size_t local_count_ = 0;            // entries in locals_ (threads_ grows while workers run)
 
     // Queued and running handlers, tracked executors, plus one held by the pool until join().
-    std::atomic<std::size_t> outstanding_{1};
+    // Counted per thread (sharded_count.hpp), so that a call's post and completion and its
+    // tracked executor do not each write a line every worker shares; join() sets join_called_,
+    // and from then on each finished unit checks whether it was the last.
+    std::unique_ptr<detail::sharded_count> outstanding_;
     std::atomic<bool> join_called_{false};
 
     std::mutex join_mutex_;  ///< serializes joining the threads

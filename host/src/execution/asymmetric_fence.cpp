@@ -22,8 +22,10 @@ bool register_membarrier() noexcept {
 
 }  // namespace
 
-bool asymmetric_fences() noexcept {
+bool register_asymmetric_fences() noexcept {
+    // Registering twice (two threads racing here) is harmless; both see the same answer.
     static const bool registered = register_membarrier();
+    asymmetric_fence_mode.store(registered ? 1 : 2, std::memory_order_relaxed);
     return registered;
 }
 

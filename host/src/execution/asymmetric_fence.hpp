@@ -16,8 +16,20 @@
 
 namespace toolhost::detail {
 
-/// Whether heavy_fence() uses membarrier (decided once, at the first call). [thread-safe]
-bool asymmetric_fences() noexcept;
+/// Registers with membarrier once and returns whether heavy_fence() uses it (out of line).
+bool register_asymmetric_fences() noexcept;
+
+/// 0 before the first call of asymmetric_fences(), then 1 (membarrier) or 2 (plain fences).
+inline constinit std::atomic<unsigned char> asymmetric_fence_mode{0};
+
+/// Whether heavy_fence() uses membarrier (decided once, at the first call): one relaxed load
+/// on the hot paths that ask. [thread-safe]
+inline bool asymmetric_fences() noexcept {
+    const unsigned char mode = asymmetric_fence_mode.load(std::memory_order_relaxed);
+    if (mode != 0) [[likely]]
+        return mode == 1;
+    return register_asymmetric_fences();
+}
 
 /// The hot side: a compiler barrier when asymmetric_fences(), else a full fence.
 inline void light_fence() noexcept {

@@ -1,5 +1,8 @@
 #include <toolhost/worker_pool.hpp>
 
+#include "execution/asymmetric_fence.hpp"
+#include "execution/sharded_count.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -148,8 +151,20 @@ void deallocate_block(void* p) noexcept {
     if (batch) depot().put(batch);
 }
 
-// The pool whose worker is the current thread, for running_in_this_thread().
+// The pool whose worker is the current thread, for running_in_this_thread(), and that worker's
+// index in the pool.
 constinit thread_local const worker_pool* current_pool = nullptr;
+constinit thread_local std::size_t current_index = 0;
+
+// How long an idle worker lets another worker's only queued function wait before it takes it.
+// A worker that posts the next step of its work (a completion starting the next call) returns
+// from its handler and picks that step up within a microsecond or so; taking it away sooner
+// moves the call's cache lines to another core for nothing. A worker still inside the same
+// handler after this long is blocked (a plugin call), and the function should not wait for it.
+constexpr auto steal_delay = std::chrono::microseconds(4);
+
+// Every how many handlers a worker looks at the shared queue before its own.
+constexpr uint32_t shared_queue_interval = 61;
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -207,15 +222,49 @@ void worker_pool_handler_threw() noexcept {
 
 }  // namespace detail
 
+// A worker's own queue: what the worker posts. The owner pushes and pops; an idle worker may
+// take from it (try_steal). The mutex is uncontended unless someone steals.
+struct alignas(64) worker_pool::local_queue {
+    std::mutex mutex;
+    detail::op_fifo ops;                // guarded by mutex
+    std::atomic<uint64_t> handlers{0};  // handlers the owner started; written by the owner only
+
+    void push(detail::worker_pool_op* op) noexcept {
+        lock_spinning(mutex);
+        std::lock_guard lock(mutex, std::adopt_lock);
+        ops.push(op);
+    }
+    detail::worker_pool_op* pop() noexcept {
+        lock_spinning(mutex);
+        std::lock_guard lock(mutex, std::adopt_lock);
+        return ops.pop();
+    }
+    std::size_t size() const noexcept { return ops.size.load(std::memory_order_relaxed); }
+};
+
+// What an idle worker last saw of each other worker whose queue held one function: the owner's
+// handler count then, and when. Unchanged for steal_delay: the owner is stuck in that handler.
+struct worker_pool::steal_watch {
+    struct seen {
+        uint64_t handlers = 0;
+        std::chrono::steady_clock::time_point since{};
+        bool armed = false;
+    };
+    std::vector<seen> workers;
+};
+
 worker_pool::worker_pool(std::size_t threads, std::chrono::nanoseconds spin)
     : spin_(std::max(spin, std::chrono::nanoseconds::zero())) {
     threads = std::max<std::size_t>(threads, 1);
     // Spinners beyond half the cores would steal CPU from the threads that submit work (and
     // from each other), which costs more latency than the spin saves.
     max_spinning_ = std::clamp<std::size_t>(std::thread::hardware_concurrency() / 2, 1, threads);
+    outstanding_ = std::make_unique<detail::sharded_count>();
+    locals_ = std::make_unique<local_queue[]>(threads);
+    local_count_ = threads;
     threads_.reserve(threads);
     try {
-        for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run_worker(); });
+        for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run_worker(i); });
     } catch (...) {
         stop();
         for (auto& t : threads_) t.join();
@@ -247,7 +296,12 @@ void worker_pool::stop_locked() noexcept {
 }
 
 void worker_pool::join() {
-    if (!join_called_.exchange(true, std::memory_order_acq_rel)) work_finished();
+    if (!join_called_.exchange(true, std::memory_order_acq_rel)) {
+        // Pairs with the fence in work_finished(): either a unit finishing from now on sees
+        // join_called_, or this reading sees it finished.
+        detail::heavy_fence();
+        if (outstanding_->total() == 0) stop();
+    }
     {
         std::lock_guard lock(join_mutex_);
         for (auto& t : threads_) {
@@ -257,31 +311,36 @@ void worker_pool::join() {
     destroy_queued();
 }
 
+void worker_pool::work_started() noexcept { outstanding_->add(); }
+
 void worker_pool::work_finished() noexcept {
-    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard lock(mutex_);
-        stop_locked();
-    }
+    outstanding_->remove();
+    // Before join(), nobody needs to know whether this was the last unit.
+    if (join_called_.load() && outstanding_->total() == 0) stop();
 }
 
-void worker_pool::enqueue(detail::worker_pool_op* op, bool continuation) noexcept {
-    work_started();  // before the push, so that join() cannot finish while the op is queued
-    lock_spinning(mutex_);
-    std::lock_guard lock(mutex_, std::adopt_lock);
-    op->next_ = nullptr;
-    if (tail_)
-        tail_->next_ = op;
-    else
-        head_ = op;
-    tail_ = op;
-    const std::size_t queued = queued_.load(std::memory_order_relaxed) + 1;
-    queued_.store(queued, std::memory_order_relaxed);
-    // Wake a sleeper only if the spinners cannot take all queued work. A continuation posted
-    // by one of our workers is left to that worker, which checks the queue as soon as its
-    // handler returns.
-    if (parked_ != 0 && queued > spinning_ && !stopped_.load(std::memory_order_relaxed) &&
-        !(continuation && current_pool == this)) {
-        --parked_;
+bool worker_pool::locals_empty() const noexcept {
+    for (std::size_t i = 0; i < local_count_; ++i) {
+        if (locals_[i].size() != 0) return false;
+    }
+    return true;
+}
+
+std::size_t worker_pool::pending() const noexcept {
+    std::size_t n = shared_.size.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < local_count_; ++i) n += locals_[i].size();
+    return n;
+}
+
+// Wakes a sleeper if the spinners cannot take all queued work: the shared queue's after a push
+// there (a spinner looks at it before anything else), everything after a push to a worker's own
+// queue (which only a thief takes). Called with mutex_ held.
+void worker_pool::wake_one_locked(bool shared_only) noexcept {
+    const std::size_t parked = parked_.load(std::memory_order_relaxed);
+    if (parked == 0 || stopped_.load(std::memory_order_relaxed)) return;
+    const std::size_t waiting = shared_only ? shared_.size.load(std::memory_order_relaxed) : pending();
+    if (waiting > spinning_) {
+        parked_.store(parked - 1, std::memory_order_relaxed);
         ++spinning_;
         ++wake_tokens_;
         // Under the lock, although the woken worker may then wait for it briefly: once the
@@ -291,31 +350,95 @@ void worker_pool::enqueue(detail::worker_pool_op* op, bool continuation) noexcep
     }
 }
 
-detail::worker_pool_op* worker_pool::pop_locked() noexcept {
-    detail::worker_pool_op* op = head_;
-    if (op) {
-        head_ = op->next_;
-        if (!head_) tail_ = nullptr;
-        queued_.store(queued_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+void worker_pool::enqueue(detail::worker_pool_op* op, bool continuation) noexcept {
+    work_started();  // before the push, so that join() cannot finish while the op is queued
+    if (current_pool == this) {
+        // One of our workers: its own queue. A continuation is left to it (it checks its queue
+        // as soon as its handler returns), and so is anything else while no worker sleeps.
+        locals_[current_index].push(op);
+        if (continuation) return;
+        // Pairs with the heavy_fence() of a worker about to park (idle()): either it sees this
+        // push, or this load sees it parked.
+        detail::light_fence();
+        if (parked_.load(std::memory_order_relaxed) == 0) return;
+        lock_spinning(mutex_);
+        std::lock_guard lock(mutex_, std::adopt_lock);
+        wake_one_locked(false);
+        return;
     }
-    return op;
+    lock_spinning(mutex_);
+    std::lock_guard lock(mutex_, std::adopt_lock);
+    shared_.push(op);
+    wake_one_locked(true);
 }
 
-void worker_pool::complete(detail::worker_pool_op* op) noexcept {
+detail::worker_pool_op* worker_pool::pop_locked() noexcept { return shared_.pop(); }
+
+detail::worker_pool_op* worker_pool::pop_shared() noexcept {
+    if (shared_.size.load(std::memory_order_relaxed) == 0) return nullptr;
+    lock_spinning(mutex_);
+    std::lock_guard lock(mutex_, std::adopt_lock);
+    return stopped_.load(std::memory_order_relaxed) ? nullptr : pop_locked();
+}
+
+// The worker's own queue first, except every shared_queue_interval-th time, so that work from
+// outside is not held back by a worker that keeps posting to itself.
+detail::worker_pool_op* worker_pool::next_op(local_queue& own, uint32_t tick) noexcept {
+    if (tick % shared_queue_interval == 0) {
+        if (detail::worker_pool_op* op = pop_shared()) return op;
+    }
+    if (own.size() != 0) {
+        if (detail::worker_pool_op* op = own.pop()) return op;
+    }
+    return pop_shared();
+}
+
+// Takes a function from another worker's queue: from a backlog (more than the owner can start
+// at once) at once, a single one only when the owner has been inside one handler for
+// steal_delay (blocked, most likely in a plugin call).
+detail::worker_pool_op* worker_pool::try_steal(std::size_t index, steal_watch& watch,
+                                               std::chrono::steady_clock::time_point now) noexcept {
+    const std::size_t n = local_count_;
+    for (std::size_t k = 1; k < n; ++k) {
+        const std::size_t v = (index + k) % n;
+        local_queue& q = locals_[v];
+        auto& seen = watch.workers[v];
+        const std::size_t size = q.size();
+        if (size == 0) {
+            seen.armed = false;
+            continue;
+        }
+        if (size == 1) {
+            const uint64_t handlers = q.handlers.load(std::memory_order_relaxed);
+            if (!seen.armed || seen.handlers != handlers) {
+                seen = {handlers, now, true};
+                continue;
+            }
+            if (now - seen.since < steal_delay) continue;
+        }
+        seen.armed = false;
+        if (detail::worker_pool_op* op = q.pop()) return op;
+    }
+    return nullptr;
+}
+
+void worker_pool::complete(detail::worker_pool_op* op, bool invoke) noexcept {
     try {
-        op->complete_(op, true);
+        op->complete_(op, invoke);
     } catch (...) {
         detail::worker_pool_handler_threw();
     }
     work_finished();
 }
 
-// Called unlocked by a worker counted in spinning_. Returns with the lock held and the worker
-// no longer counted in spinning_, with an op, or with nullptr if the pool stopped or the budget
-// ran out (the queue was then seen empty under the lock, so parking right away loses nothing).
-detail::worker_pool_op* worker_pool::spin_for_work(std::unique_lock<std::mutex>& lock) {
+// Called with the lock released by a worker counted in spinning_. Returns with the lock held
+// and the worker no longer counted in spinning_, with an op, or with nullptr if the pool
+// stopped or the budget ran out (the shared queue was then seen empty under the lock).
+detail::worker_pool_op* worker_pool::spin_for_work(std::size_t index, steal_watch& watch,
+                                                   std::unique_lock<std::mutex>& lock) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
+    auto now = start;
     // Pause-polling answers fastest but holds the core: when the scheduler has put this worker
     // on the submitter's CPU (it often does after a wake-up), the submitter cannot run until we
     // stop, which measured as 50-200 us per call with a 100 us pause phase. So pause only for a
@@ -326,9 +449,9 @@ detail::worker_pool_op* worker_pool::spin_for_work(std::unique_lock<std::mutex>&
     const auto deadline = start + spin_;
     bool yielding = false;
     for (unsigned i = 1;; ++i) {
-        // Polling two relaxed atomics keeps the spinners off the mutex (and its cache line)
+        // Polling relaxed atomics keeps the spinners off the mutexes (and their cache lines)
         // until there is something to take; the lock then decides who gets it.
-        if (queued_.load(std::memory_order_relaxed) != 0 || stopped_.load(std::memory_order_relaxed)) {
+        if (shared_.size.load(std::memory_order_relaxed) != 0 || stopped_.load(std::memory_order_relaxed)) {
             relock(lock);
             if (stopped_.load(std::memory_order_relaxed)) {
                 --spinning_;
@@ -340,13 +463,18 @@ detail::worker_pool_op* worker_pool::spin_for_work(std::unique_lock<std::mutex>&
             }
             lock.unlock();  // another worker was faster
         }
+        if (detail::worker_pool_op* op = try_steal(index, watch, now)) {
+            relock(lock);
+            --spinning_;
+            return op;
+        }
         if (yielding)
             std::this_thread::yield();
         else
             cpu_relax();
         // The clock costs about as much as a few pauses, so read it once every 16 of them.
         if (yielding || i % 16 == 0) {
-            const auto now = clock::now();
+            now = clock::now();
             if (now >= deadline) break;
             yielding = now >= yield_from;
         }
@@ -356,35 +484,81 @@ detail::worker_pool_op* worker_pool::spin_for_work(std::unique_lock<std::mutex>&
     return stopped_.load(std::memory_order_relaxed) ? nullptr : pop_locked();
 }
 
-// Lost wake-ups are impossible because every change of a worker's state (running, spinning,
-// parked) and every push happen under mutex_, and the push decides whether to wake from exact
-// counts: a worker only parks after seeing the queue empty under the lock, so a later push sees
-// it in parked_; while spinning_ >= queued, each spinner re-checks the queue under the lock
-// before it may park; running workers re-check it when their handler returns. A woken worker
-// is claimed by a token, so spurious wake-ups and double wakes of the same sleeper do not count.
-void worker_pool::run_worker() {
-    current_pool = this;
-    std::unique_lock lock(mutex_);
-    while (!stopped_.load(std::memory_order_relaxed)) {
-        detail::worker_pool_op* op = pop_locked();
-        if (!op && spin_.count() > 0 && spinning_ < max_spinning_) {
+// A worker with nothing in its own queue: spins for work, then parks. Returns an op, or nullptr
+// when the pool stopped or the worker was woken with nothing left for it (it then looks again).
+//
+// Lost wake-ups are impossible. Every change of a worker's state (running, spinning, parked)
+// and every push to the shared queue happen under mutex_, and the push decides whether to wake
+// from exact counts: a worker parks only after seeing the shared queue empty under the lock, so
+// a later push sees it in parked_; while spinning_ >= pending, each spinner re-checks under the
+// lock before it may park; running workers re-check when their handler returns. A worker's push
+// to its own queue is not under mutex_: it reads parked_ after a fence, and a parking worker
+// raises parked_ and then, after the matching fence, checks every worker's queue, so one of the
+// two sees the other. A woken worker is claimed by a token, so spurious wake-ups and double
+// wakes of the same sleeper do not count.
+detail::worker_pool_op* worker_pool::idle(std::size_t index, steal_watch& watch) {
+    std::unique_lock lock(mutex_, std::defer_lock);
+    relock(lock);
+    for (;;) {
+        if (stopped_.load(std::memory_order_relaxed)) return nullptr;
+        if (detail::worker_pool_op* op = pop_locked()) return op;
+        detail::worker_pool_op* op = nullptr;
+        bool spun = false;
+        if (spin_.count() > 0 && spinning_ < max_spinning_) {
             ++spinning_;
             lock.unlock();
-            op = spin_for_work(lock);
+            op = spin_for_work(index, watch, lock);
+            if (op || stopped_.load(std::memory_order_relaxed)) return op;
+            spun = true;
         }
-        if (!op) {
-            if (stopped_.load(std::memory_order_relaxed)) break;
-            ++parked_;
-            wake_.wait(lock, [this] { return wake_tokens_ != 0 || stopped_.load(std::memory_order_relaxed); });
-            if (stopped_.load(std::memory_order_relaxed)) break;  // the counts no longer matter
-            --wake_tokens_;  // the waker already moved us from parked_ to spinning_
-            lock.unlock();
-            op = spin_for_work(lock);
-            if (!op) continue;
+        // Park. Another worker's queue may still hold work its owner is about to run; someone
+        // must stay awake to take it should the owner block, and a spinner does.
+        parked_.store(parked_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        detail::heavy_fence();
+        if (!locals_empty() && spinning_ == 0) {
+            parked_.store(parked_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+            if (spin_.count() == 0 || !spun) {
+                // No spin budget (or no room to spin): take what is there, waiting for the owner
+                // as a spinner would.
+                lock.unlock();
+                if (detail::worker_pool_op* stolen = try_steal(index, watch, std::chrono::steady_clock::now()))
+                    return stolen;
+                std::this_thread::yield();
+                relock(lock);
+            }
+            continue;
         }
+        wake_.wait(lock, [this] { return wake_tokens_ != 0 || stopped_.load(std::memory_order_relaxed); });
+        if (stopped_.load(std::memory_order_relaxed)) return nullptr;  // the counts no longer matter
+        --wake_tokens_;  // the waker already moved us from parked_ to spinning_
         lock.unlock();
-        complete(op);
-        relock(lock);
+        if (spin_.count() == 0) {
+            relock(lock);
+            --spinning_;
+            continue;
+        }
+        return spin_for_work(index, watch, lock);
+    }
+}
+
+void worker_pool::run_worker(std::size_t index) {
+    current_pool = this;
+    current_index = index;
+    local_queue& own = locals_[index];
+    steal_watch watch;
+    watch.workers.resize(local_count_);
+    uint32_t tick = 0;
+    while (!stopped_.load(std::memory_order_relaxed)) {
+        detail::worker_pool_op* op = next_op(own, ++tick);
+        if (!op) op = idle(index, watch);
+        if (!op) continue;
+        if (stopped_.load(std::memory_order_relaxed)) {
+            // Stopped while this worker took it: it must not run (stop()'s promise).
+            complete(op, false);
+            break;
+        }
+        own.handlers.store(own.handlers.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        complete(op, true);
     }
     current_pool = nullptr;
 }
@@ -395,9 +569,15 @@ void worker_pool::destroy_queued() noexcept {
         detail::worker_pool_op* list;
         {
             std::lock_guard lock(mutex_);
-            list = head_;
-            head_ = tail_ = nullptr;
-            queued_.store(0, std::memory_order_relaxed);
+            list = shared_.head;
+            shared_.head = shared_.tail = nullptr;
+            shared_.size.store(0, std::memory_order_relaxed);
+        }
+        for (std::size_t i = 0; i < local_count_; ++i) {
+            while (detail::worker_pool_op* op = locals_[i].pop()) {
+                op->next_ = list;
+                list = op;
+            }
         }
         if (!list) return;
         while (list) {

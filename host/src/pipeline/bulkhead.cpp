@@ -2,14 +2,6 @@
 
 namespace toolhost {
 
-bool bulkhead::try_take_slot() noexcept {
-    uint32_t r = running_.load();
-    while (r < options_.max_concurrent) {
-        if (running_.compare_exchange_weak(r, r + 1)) return true;
-    }
-    return false;
-}
-
 bulkhead::admission bulkhead::acquire(waiter w) {
     // Nobody waits: take a slot without the lock (waiters, when there are any, go first).
     if (queued_.load() == 0 && try_take_slot()) return admission::entered;
@@ -23,11 +15,6 @@ bulkhead::admission bulkhead::acquire(waiter w) {
     // A slot freed between the failed take and the push would otherwise go unnoticed.
     hand_out_free_slots();
     return admission::queued;
-}
-
-void bulkhead::release() {
-    running_.fetch_sub(1);
-    if (queued_.load() != 0) hand_out_free_slots();
 }
 
 void bulkhead::hand_out_free_slots() {

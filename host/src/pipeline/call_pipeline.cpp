@@ -48,8 +48,8 @@ uint64_t request_id_bits() noexcept {
     return z ^ (z >> 31);
 }
 
-// 64 bits as 16 lower-case hex digits, without a loop: the nibbles spread to one per byte,
-// then turned into '0'-'9' and 'a'-'f' eight at a time (the low nibble first).
+// 64 bits as 16 lower-case hex digits, most significant first, without a loop: the nibbles
+// spread to one per byte, then turned into '0'-'9' and 'a'-'f' eight at a time.
 void hex16(uint64_t bits, char* out) noexcept {
     auto spread = [](uint64_t x) {  // 8 nibbles (x < 2^32) into the low half of 8 bytes
         x = (x | (x << 16)) & 0x0000ffff0000ffffull;
@@ -59,34 +59,27 @@ void hex16(uint64_t bits, char* out) noexcept {
     };
     auto digits = [](uint64_t x) {
         const uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;  // nibble > 9
-        return x + 0x3030303030303030ull + letters * ('a' - '0' - 10);
+        // The lowest nibble is in the lowest byte: swapped, it comes last in memory.
+        return __builtin_bswap64(x + 0x3030303030303030ull + letters * ('a' - '0' - 10));
     };
-    const uint64_t lo = digits(spread(bits & 0xffffffffull));
     const uint64_t hi = digits(spread(bits >> 32));
-    std::memcpy(out, &lo, 8);
-    std::memcpy(out + 8, &hi, 8);
+    const uint64_t lo = digits(spread(bits & 0xffffffffull));
+    std::memcpy(out, &hi, 8);
+    std::memcpy(out + 8, &lo, 8);
 }
 
 // A request id made by the host: 16 lower-case hex digits, different for every call. Each
-// thread starts at 64 random bits and counts up in the text itself, so that most calls change
-// one digit instead of drawing and formatting 64 new bits.
+// thread starts at 64 random bits and counts up from there, so that a call costs an increment
+// and a formatting without a loop, not a random draw. (Counting in the text itself was slower:
+// the 16-byte copy of a text whose last byte was just stored stalls store forwarding.)
 void next_request_id(char (&out)[16]) noexcept {
-    thread_local char id[16] = {};  // constant-initialized: no guard on the call path
-    if (id[0] == 0) [[unlikely]]
-        hex16(request_id_bits(), id);
-    for (int i = 15; i >= 0; --i) {
-        char& c = id[i];
-        if (c == '9') {
-            c = 'a';
-            break;
-        }
-        if (c != 'f') {
-            ++c;
-            break;
-        }
-        c = '0';  // and carry into the digit before
+    constinit thread_local uint64_t counter = 0;
+    constinit thread_local bool seeded = false;
+    if (!seeded) [[unlikely]] {
+        counter = request_id_bits();
+        seeded = true;
     }
-    std::memcpy(out, id, sizeof(id));
+    hex16(++counter, out);
 }
 
 // `arguments` as text: in `small` when it fits (no heap for small arguments), else in `large`.
@@ -306,7 +299,7 @@ void call_pipeline::do_run(const std::shared_ptr<call_state>& call, const circui
         return;
     }
     auto attempt = std::make_shared<attempt_state>(call, adm, core.optional_deadline(attempt_deadline), clock_, now);
-    slot.in_flight.add();  // the plugin call itself, released when it really returns
+    registry_.enter(slot);  // the plugin call itself, released when it really returns
     if (attempt_deadline != clock::time_point::max()) {
         std::lock_guard lock(attempt->timer_mutex);
         attempt->timer = timers_.schedule(attempt_deadline, [this, attempt] { on_attempt_timeout(attempt); });
@@ -421,13 +414,13 @@ call_result call_pipeline::call_inline(tool_slot& slot, const operation_descript
                                        std::string_view arguments_text, const call_options& options,
                                        const call_control* parent, uint32_t nesting) {
     if (slot.strand) return call_through_strand(slot, op, arguments, options, parent, nesting);
-    // Counted on this thread, where the call also ends: no locked instruction (in_flight_count.hpp).
+    // Counted in this thread's shard: no locked instruction (sharded_count.hpp).
     struct in_flight_guard {
         tool_registry& registry;
         tool_slot& slot;
-        metric_shard_id shard;
-        ~in_flight_guard() { registry.leave_here(slot, shard); }
-    } guard{registry_, slot, registry_.enter_here(slot)};
+        ~in_flight_guard() { registry.release(slot); }
+    } guard{registry_, slot};
+    registry_.enter(slot);
     if (auto refused = check(slot, op, arguments)) return std::move(*refused);
     char small[512];
     std::string large;

@@ -68,7 +68,8 @@ tool_slot* tool_registry::acquire(std::string_view name) {
 }
 
 void tool_registry::wake_drain(const tool_slot& slot) noexcept {
-    // Only a stopping (or removed) tool has anyone waiting for its last call.
+    // Only a stopping (or removed) tool has anyone waiting for its last call. The count's shards
+    // do not tell whether this was the last one, so the drain re-reads their sum.
     auto st = slot.state.load();
     if (st != tool_state::ready && st != tool_state::initializing) {
         std::lock_guard lock(drain_mutex_);
@@ -78,7 +79,7 @@ void tool_registry::wake_drain(const tool_slot& slot) noexcept {
 
 void tool_registry::wait_drained(const tool_slot& slot) {
     // The slot's state was set so that no call starts any more; inline calls count themselves
-    // without a full fence, and this one orders them (in_flight_count.hpp).
+    // without a full fence, and this one orders them (sharded_count.hpp).
     heavy_fence();
     std::unique_lock lock(drain_mutex_);
     drained_.wait(lock, [&] { return slot.in_flight.total() == 0; });

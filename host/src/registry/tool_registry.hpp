@@ -43,14 +43,12 @@ public:
     /// The slot named `name` with its in-flight count raised (release() it), or null. The count
     /// rises under the registry lock, so remove() cannot free the slot before the caller holds it.
     tool_slot* acquire(std::string_view name);
-    /// Ends what acquire() (or in_flight.add()) began; wakes a drain waiting for the last call.
+    /// Counts a call (or a part of one) on a slot the caller already holds: ended by release().
+    void enter(tool_slot& slot) noexcept { slot.in_flight.add(); }
+    /// Ends what acquire() or enter() began, on any thread; wakes a drain waiting for the last call.
     void release(tool_slot& slot) noexcept {
-        if (slot.in_flight.remove()) wake_drain(slot);
-    }
-    /// Counts a call that starts and ends on this thread (the inline path): ended by leave_here().
-    metric_shard_id enter_here(tool_slot& slot) noexcept { return slot.in_flight.enter_here(); }
-    void leave_here(tool_slot& slot, metric_shard_id shard) noexcept {
-        if (slot.in_flight.leave_here(shard)) wake_drain(slot);
+        slot.in_flight.remove();
+        wake_drain(slot);
     }
     /// Waits until no call uses the slot.
     void wait_drained(const tool_slot& slot);

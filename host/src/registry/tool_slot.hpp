@@ -3,7 +3,7 @@
 // metric handles its calls use. Owned by the tool_registry; the pipeline reaches it through a
 // raw pointer that the slot's in_flight count keeps valid.
 
-#include "registry/in_flight_count.hpp"
+#include "execution/sharded_count.hpp"
 
 #include <toolhost/bulkhead.hpp>
 #include <toolhost/call_policy.hpp>
@@ -59,7 +59,7 @@ struct tool_slot {
     std::atomic<tool_state> state{tool_state::registered};
     std::unique_ptr<tool_instance> instance;  // written only under the lifecycle mutex, before ready
     std::optional<strand_type> strand;        // serializes calls of tools that are not thread-safe
-    in_flight_count in_flight;                // calls accepted and not finished, plus plugin calls running
+    sharded_count in_flight;                  // calls accepted and not finished, plus plugin calls running
     bool enabled = true;
 
     // Resilience state, installed from the policy when the slot is created or the policy set.
