@@ -23,7 +23,7 @@ bool register_membarrier() noexcept {
 }  // namespace
 
 bool register_asymmetric_fences() noexcept {
-    // Registering twice (two threads racing here) is harmless; both see the same answer.
+    // Registers once; threads racing here wait for it and store the same mode.
     static const bool registered = register_membarrier();
     asymmetric_fence_mode.store(registered ? 1 : 2, std::memory_order_relaxed);
     return registered;

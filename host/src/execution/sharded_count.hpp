@@ -33,11 +33,11 @@ class sharded_count {
 public:
     /// A unit starts. Ordered before the caller's next load (a stopping flag) by a fence that
     /// pairs with the waiter's heavy_fence(). [thread-safe]
-    void add() noexcept { count(&cell::added, cells_); }
+    void add() noexcept { count(&cell::added); }
     /// A unit that add() counted ends, on this thread or another. Everything done before
     /// happens before a waiter that sees the sum fall (release), and the change is ordered
     /// before the caller's next load as in add(). [thread-safe]
-    void remove() noexcept { count(&cell::removed, cells_); }
+    void remove() noexcept { count(&cell::removed); }
 
     /// The units open. Exact only after a heavy_fence() that follows the store of a state in
     /// which no unit starts (a drain); a reading for gauges otherwise (never negative).
@@ -56,9 +56,9 @@ private:
         std::atomic<uint64_t> removed{0};
     };
 
-    static void count(std::atomic<uint64_t> cell::*which, std::array<cell, metric_shards>& cells) noexcept {
+    void count(std::atomic<uint64_t> cell::*which) noexcept {
         const metric_shard_id s = metric_shard();
-        std::atomic<uint64_t>& n = cells[s.index].*which;
+        std::atomic<uint64_t>& n = cells_[s.index].*which;
         if (s.exclusive && asymmetric_fences()) {
             n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_release);
             light_fence();

@@ -316,7 +316,13 @@ void worker_pool::work_started() noexcept { outstanding_->add(); }
 void worker_pool::work_finished() noexcept {
     outstanding_->remove();
     // Before join(), nobody needs to know whether this was the last unit.
-    if (join_called_.load() && outstanding_->total() == 0) stop();
+    if (!join_called_.load()) return;
+    // Two units finishing at once on two threads each store their removal and then read the
+    // other's: without a full fence between (remove() has only a compiler barrier when the
+    // asymmetric fences are on), both could read the other's older count, neither would see
+    // zero, and join() would wait forever.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (outstanding_->total() == 0) stop();
 }
 
 bool worker_pool::locals_empty() const noexcept {
@@ -502,30 +508,36 @@ detail::worker_pool_op* worker_pool::idle(std::size_t index, steal_watch& watch)
     for (;;) {
         if (stopped_.load(std::memory_order_relaxed)) return nullptr;
         if (detail::worker_pool_op* op = pop_locked()) return op;
-        detail::worker_pool_op* op = nullptr;
-        bool spun = false;
         if (spin_.count() > 0 && spinning_ < max_spinning_) {
             ++spinning_;
             lock.unlock();
-            op = spin_for_work(index, watch, lock);
+            detail::worker_pool_op* op = spin_for_work(index, watch, lock);
             if (op || stopped_.load(std::memory_order_relaxed)) return op;
-            spun = true;
         }
-        // Park. Another worker's queue may still hold work its owner is about to run; someone
-        // must stay awake to take it should the owner block, and a spinner does.
+        // Park, unless a push to a worker's own queue (which takes no lock) would have woken us
+        // had we been parked a moment earlier: the same rule as wake_one_locked(), and one more
+        // since the owner of a queued function may be blocked: someone must stay awake to
+        // take it.
         parked_.store(parked_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         detail::heavy_fence();
-        if (!locals_empty() && spinning_ == 0) {
+        const bool backlog = pending() > spinning_;                // more than the spinners can take
+        const bool unwatched = spinning_ == 0 && !locals_empty();  // nobody awake to watch the owners
+        if (backlog || unwatched) {
             parked_.store(parked_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-            if (spin_.count() == 0 || !spun) {
-                // No spin budget (or no room to spin): take what is there, waiting for the owner
-                // as a spinner would.
+            if (spin_.count() > 0) {
+                ++spinning_;  // as a waker counts the worker it wakes
                 lock.unlock();
-                if (detail::worker_pool_op* stolen = try_steal(index, watch, std::chrono::steady_clock::now()))
-                    return stolen;
-                std::this_thread::yield();
-                relock(lock);
+                return spin_for_work(index, watch, lock);
             }
+            // No spin budget: wait for those queues as a spinner would, until they empty or the
+            // shared queue gets work.
+            lock.unlock();
+            while (!locals_empty() && shared_.size.load(std::memory_order_relaxed) == 0 &&
+                   !stopped_.load(std::memory_order_relaxed)) {
+                if (detail::worker_pool_op* op = try_steal(index, watch, std::chrono::steady_clock::now())) return op;
+                std::this_thread::yield();
+            }
+            relock(lock);
             continue;
         }
         wake_.wait(lock, [this] { return wake_tokens_ != 0 || stopped_.load(std::memory_order_relaxed); });

@@ -415,12 +415,12 @@ call_result call_pipeline::call_inline(tool_slot& slot, const operation_descript
                                        const call_control* parent, uint32_t nesting) {
     if (slot.strand) return call_through_strand(slot, op, arguments, options, parent, nesting);
     // Counted in this thread's shard: no locked instruction (sharded_count.hpp).
+    registry_.enter(slot);
     struct in_flight_guard {
         tool_registry& registry;
         tool_slot& slot;
         ~in_flight_guard() { registry.release(slot); }
     } guard{registry_, slot};
-    registry_.enter(slot);
     if (auto refused = check(slot, op, arguments)) return std::move(*refused);
     char small[512];
     std::string large;
