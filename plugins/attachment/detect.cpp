@@ -7,28 +7,22 @@
 
 namespace toolhost::plugins::attachment {
 
-mime_detector::mime_detector() {
-    cookie_ = magic_open(MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING);
-    if (cookie_ == nullptr) throw sdk::error(sdk::status::unavailable, "libmagic: magic_open failed");
-    if (magic_load(cookie_, nullptr) != 0) {
-        std::string why = magic_error(cookie_) ? magic_error(cookie_) : "unknown error";
-        magic_close(cookie_);
-        cookie_ = nullptr;
-        throw sdk::error(sdk::status::unavailable, "libmagic cannot load its default database: " + why);
+mime_detector::mime_detector() : cookie_(magic_open(MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING)) {
+    if (!cookie_) throw sdk::error(sdk::status::unavailable, "libmagic: magic_open failed");
+    if (magic_load(cookie_.get(), nullptr) != 0) {
+        const char* why = magic_error(cookie_.get());
+        throw sdk::error(sdk::status::unavailable,
+                         std::string("libmagic cannot load its default database: ") + (why ? why : "unknown error"));
     }
-}
-
-mime_detector::~mime_detector() {
-    if (cookie_) magic_close(cookie_);
 }
 
 mime_info mime_detector::detect(std::string_view data) {
     std::string answer;
     {
         std::lock_guard lock(mutex_);
-        const char* r = magic_buffer(cookie_, data.data(), data.size());
+        const char* r = magic_buffer(cookie_.get(), data.data(), data.size());
         if (r == nullptr) {
-            const char* why = magic_error(cookie_);
+            const char* why = magic_error(cookie_.get());
             throw sdk::error(sdk::status::internal, std::string("libmagic failed: ") + (why ? why : "unknown error"));
         }
         answer = r;  // copied under the lock: the cookie owns the buffer until its next call

@@ -4,10 +4,12 @@
 
 #include <magic.h>
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace toolhost::plugins::attachment {
 
@@ -25,15 +27,15 @@ class mime_detector {
 public:
     /// Throws toolhost::sdk::error(UNAVAILABLE) when the magic database cannot be loaded.
     mime_detector();
-    ~mime_detector();
-    mime_detector(const mime_detector&) = delete;
-    mime_detector& operator=(const mime_detector&) = delete;
 
     mime_info detect(std::string_view data);
 
 private:
-    std::mutex mutex_;
-    magic_t cookie_ = nullptr;
+    struct close_cookie {
+        void operator()(magic_t cookie) const noexcept { magic_close(cookie); }
+    };
+    std::mutex mutex_;  // neither copied nor moved: the cookie stays with its lock
+    std::unique_ptr<std::remove_pointer_t<magic_t>, close_cookie> cookie_;
 };
 
 /// How attachment turns a type into text.

@@ -15,8 +15,6 @@ sha256::sha256() : ctx_(EVP_MD_CTX_new()) {
         throw sdk::error(sdk::status::internal, "OpenSSL cannot start a SHA-256 digest");
 }
 
-sha256::~sha256() = default;
-
 void sha256::update(std::string_view data) {
     if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1)
         throw sdk::error(sdk::status::internal, "OpenSSL SHA-256 update failed");

@@ -2,7 +2,7 @@
 // digest), with OpenSSL's EVP interface behind it: the sha256 target links OpenSSL itself, so a
 // plugin that uses it needs no OpenSSL headers or flags of its own. Throws toolhost::sdk::error
 // (INTERNAL) if OpenSSL fails, which in practice means it is out of memory or misconfigured.
-// A sha256 object is not thread-safe; use one per computation.
+// A sha256 object is not thread-safe; use one per computation. It can be moved, not copied.
 #pragma once
 
 #include <memory>
@@ -16,9 +16,6 @@ namespace toolhost::plugins {
 class sha256 {
 public:
     sha256();
-    ~sha256();
-    sha256(const sha256&) = delete;
-    sha256& operator=(const sha256&) = delete;
 
     /// Adds `data` to the digest.
     void update(std::string_view data);
