@@ -11,6 +11,10 @@ install(TARGETS toolhost_sdk toolhost_host toolhost_serve
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS toolhost RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+# Exported as Toolhost::worker, so that a program embedding the host can hand its path to the
+# loader ($<TARGET_FILE:Toolhost::worker>) wherever the package was installed.
+install(TARGETS toolhost-worker EXPORT ToolhostTargets
+    RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/toolhost COMPONENT runtime)
 install(DIRECTORY sdk/include/ host/include/ host/serve/include/ "${TOOLHOST_GENERATED_INCLUDE_DIR}/"
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(EXPORT ToolhostTargets

@@ -14,6 +14,8 @@ const std::string_view usage_text = R"(usage: toolhost [global options] <command
 commands:
   list [--json]                       tools of every loadable plugin, and rejected files
   info TOOL [--json]                  one tool: operations, schemas, configuration
+  inspect FILE [--json]               one plugin file without running its code here: verdict,
+                                      sha256, tools, linked libraries and exported symbols
   call TOOL OPERATION [ARGS_JSON]     call an operation (ARGS_JSON defaults to {}; - reads stdin)
        [--request-id ID] [--session-id ID] [--timeout-ms N] [--json]
   status [--json]                     start the enabled tools and report their state

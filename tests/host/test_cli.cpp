@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <set>
 
 namespace fs = std::filesystem;
@@ -372,4 +374,123 @@ BOOST_AUTO_TEST_CASE(resilience_settings_in_the_file_are_checked) {
     BOOST_TEST(r.exit_code == 69, r.out << r.err);
     r = run_toolhost(p.args({"call", "testkit", "echo", "--json"}));
     BOOST_TEST(r.exit_code == 0, r.out << r.err);
+}
+
+// ------------------------------------------------------- plugins that misbehave while loading
+
+namespace {
+
+// A plugin folder with testkit and libraries whose constructors abort, exit, segfault, throw
+// and print (the hanging one is left to test_scanner: the CLI's scan timeout is 10 s).
+struct misbehaving_folder : plugin_folder {
+    misbehaving_folder() {
+        fs::remove(plugins / "broken.so");
+        for (auto [fixture, name] : {std::pair{TOOLHOST_FIXTURE_CTOR_ABORT, "abort.so"},
+                                     {TOOLHOST_FIXTURE_CTOR_EXIT, "exit.so"},
+                                     {TOOLHOST_FIXTURE_CTOR_SEGV, "segv.so"},
+                                     {TOOLHOST_FIXTURE_CTOR_THROW, "throw.so"},
+                                     {TOOLHOST_FIXTURE_CTOR_PRINT, "print.so"}})
+            toolhost::test::copy_into(fixture, plugins, name);
+    }
+};
+
+std::map<std::string, std::string> rejected_by_file(const json::value& listed) {
+    std::map<std::string, std::string> why;
+    for (const auto& r : listed.at("rejected").as_array())
+        why[fs::path(std::string(r.at("path").as_string())).filename().string()] = r.at("reason").as_string();
+    return why;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(list_and_call_survive_libraries_that_crash_exit_or_print_while_loading) {
+    misbehaving_folder f;
+    auto r = run_toolhost(f.args({"--no-default-plugins", "list", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    const auto listed = parse_stdout(r);  // one JSON value: the printing constructor never reached stdout
+    BOOST_TEST(!contains(r.out, "hello from a constructor\n"));  // (the reason quotes it, escaped)
+    std::set<std::string> names;
+    for (const auto& t : listed.at("tools").as_array()) names.insert(std::string(t.at("name").as_string()));
+    BOOST_TEST((names == std::set<std::string>{"testkit", "testkit_mt"}));
+    auto why = rejected_by_file(listed);
+    BOOST_TEST(contains(why["abort.so"], "SIGABRT"), why["abort.so"]);
+    BOOST_TEST(contains(why["exit.so"], "exited with code 3"), why["exit.so"]);
+    BOOST_TEST(contains(why["segv.so"], "SIGSEGV"), why["segv.so"]);
+    BOOST_TEST(contains(why["throw.so"], "SIGABRT"), why["throw.so"]);
+    BOOST_TEST(contains(why["print.so"], "standard output"), why["print.so"]);
+
+    r = run_toolhost(f.args({"call", "testkit", "echo", R"({"x":1})", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(parse_stdout(r).at("result").at("x").as_int64() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_unchanged_folder_is_listed_from_the_scan_cache) {
+    misbehaving_folder f;
+    const auto first = run_toolhost(f.args({"--no-default-plugins", "list", "--json"}));
+    BOOST_TEST_REQUIRE(first.exit_code == 0, first.err);
+    BOOST_TEST(fs::exists(f.dir / "var" / "plugin-scan-cache.json"));
+    // Without a worker, only the cache can answer: the same list, no plugin opened anywhere.
+    const auto second = run_toolhost(f.args({"--no-default-plugins", "list", "--json"}), {},
+                                     {{"TOOLHOST_WORKER", "/nonexistent/worker"}});
+    BOOST_TEST_REQUIRE(second.exit_code == 0, second.err);
+    BOOST_TEST(parse_stdout(second) == parse_stdout(first));
+}
+
+BOOST_AUTO_TEST_CASE(inspect_shows_a_plugin_without_loading_it) {
+    plugin_folder f;
+    auto r = run_toolhost({"inspect", (f.plugins / "testkit.so").string(), "--json"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    auto v = parse_stdout(r);
+    BOOST_TEST(v.at("loads").as_bool());
+    BOOST_TEST(v.at("plugin").at("name").as_string() == "testkit");
+    BOOST_TEST(v.at("plugin").at("abi").as_string() == "1.0");
+    BOOST_TEST(v.at("sha256").as_string().size() == 64u);
+    BOOST_TEST(v.at("tools").as_array().size() == 2u);
+    bool exports_entry = false;
+    for (const auto& s : v.at("elf").at("exported").as_array())
+        exports_entry |= s.as_string() == "toolhost_plugin_entry_v1";
+    BOOST_TEST(exports_entry);
+    BOOST_TEST(!v.at("elf").at("needed").as_array().empty());
+
+    // A library whose constructor aborts: refused with the reason, exit 65, the command unharmed.
+    toolhost::test::copy_into(TOOLHOST_FIXTURE_CTOR_ABORT, f.plugins, "abort.so");
+    r = run_toolhost({"inspect", (f.plugins / "abort.so").string()});
+    BOOST_TEST(r.exit_code == 65);
+    BOOST_TEST(contains(r.out, "refused: loading it crashed the scanner process"), r.out);
+    BOOST_TEST(contains(r.out, "toolhost_plugin_entry_v1"), r.out);  // its exports, read from the file
+
+    r = run_toolhost({"inspect", (f.dir / "missing.so").string(), "--json"});
+    BOOST_TEST(r.exit_code == 65);
+    BOOST_TEST(contains(std::string(parse_stdout(r).at("refused").as_string()), "cannot access"));
+    BOOST_TEST(run_toolhost({"inspect"}).exit_code == 64);
+}
+
+BOOST_AUTO_TEST_CASE(serve_stays_up_when_a_crashing_library_is_dropped_into_its_folder) {
+    plugin_folder f;
+    fs::remove(f.plugins / "broken.so");
+    toolhost::test::write_file(
+        f.conf, R"({"data_dir": ")" + (f.dir / "var").string() + R"(", "serve": {"plugin_rescan_ms": 100}})");
+    const auto port_file = f.dir / "port";
+    toolhost::test::background_process server(
+        {TOOLHOST_TEST_EXE, "--config", f.conf.string(), "--plugin-dir", f.plugins.string(), "serve", "--http",
+         "127.0.0.1:0", "--port-file", port_file.string()},
+        f.dir.path(), {{"TOOLHOST_PLUGIN_PATH", ""}, {"TOOLHOST_LOG_LEVEL", "warning"}});
+    BOOST_TEST_REQUIRE(toolhost::test::eventually([&] { return fs::exists(port_file) && fs::file_size(port_file) > 0; },
+                                                  std::chrono::seconds(20)),
+                       server.err());
+    auto port = toolhost::test::read_file(port_file);
+    port.erase(port.find_last_not_of("\n") + 1);
+    const std::string url = "http://127.0.0.1:" + port;
+    auto metrics = [&] { return run_toolhost({"metrics", "--server", url}); };
+    BOOST_TEST_REQUIRE(metrics().exit_code == 0);
+
+    // The bad one and a good one, dropped in together: the good one appears, the server stays.
+    toolhost::test::copy_into(TOOLHOST_FIXTURE_CTOR_ABORT, f.plugins, "abort.so");
+    toolhost::test::copy_into(TOOLHOST_FIXTURE_MULTI, f.plugins, "multi.so");
+    BOOST_TEST(
+        toolhost::test::eventually([&] { return contains(metrics().out, "multi_one"); }, std::chrono::seconds(20)),
+        server.err());
+    BOOST_TEST(server.running(), server.err());
+    BOOST_TEST(contains(server.err(), "SIGABRT"), server.err());
+    BOOST_TEST(server.stop(SIGTERM) == 0, server.err());
 }

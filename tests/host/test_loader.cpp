@@ -17,15 +17,9 @@ namespace fs = std::filesystem;
 using toolhost::plugin_loader;
 using toolhost::test::copy_into;
 using toolhost::test::temp_dir;
+using toolhost::test::tool_names;
 
 namespace {
-
-std::vector<std::string> tool_names(const toolhost::load_report& r) {
-    std::vector<std::string> names;
-    for (const auto& t : r.tools) names.push_back(t.name);
-    std::sort(names.begin(), names.end());
-    return names;
-}
 
 // The reason a single-file scan of `file` gives, or "" if it loaded.
 std::string reason_for(const fs::path& dir, const std::string& file_name, plugin_loader::options o = {}) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -38,6 +39,34 @@ temp_dir::~temp_dir() {
     fs::remove_all(path_, ec);
 }
 
+namespace {
+
+// argv and the environment (this process's, with `env` over it) as posix_spawn takes them.
+struct spawn_arguments {
+    std::vector<std::string> strings;
+    std::vector<char*> argv;
+    std::vector<char*> envp;
+
+    spawn_arguments(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+        std::map<std::string, std::string> merged;
+        for (char** e = environ; *e; ++e) {
+            const std::string kv = *e;
+            const auto eq = kv.find('=');
+            if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        for (const auto& [k, v] : env) merged[k] = v;
+        strings = args;
+        for (const auto& [k, v] : merged) strings.push_back(k + "=" + v);
+        for (std::size_t i = 0; i < strings.size(); ++i) {
+            (i < args.size() ? argv : envp).push_back(strings[i].data());
+            if (i + 1 == args.size()) argv.push_back(nullptr);
+        }
+        envp.push_back(nullptr);
+    }
+};
+
+}  // namespace
+
 process_result run_process(const std::vector<std::string>& argv, const std::string& input,
                            const std::map<std::string, std::string>& env) {
     ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill the test with SIGPIPE
@@ -50,25 +79,9 @@ process_result run_process(const std::vector<std::string>& argv, const std::stri
     posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
 
-    std::map<std::string, std::string> merged;
-    for (char** e = environ; *e; ++e) {
-        std::string kv = *e;
-        auto eq = kv.find('=');
-        if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    for (const auto& [k, v] : env) merged[k] = v;
-    std::vector<std::string> env_strings;
-    for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> args = argv;
-    std::vector<char*> argvp;
-    for (auto& s : args) argvp.push_back(s.data());
-    argvp.push_back(nullptr);
-
+    spawn_arguments spawn(argv, env);
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, argvp[0], &fa, nullptr, argvp.data(), envp.data());
+    int rc = ::posix_spawn(&pid, spawn.argv[0], &fa, nullptr, spawn.argv.data(), spawn.envp.data());
     posix_spawn_file_actions_destroy(&fa);
     ::close(in_pipe[0]);
     ::close(out_pipe[1]);
@@ -138,6 +151,57 @@ process_result run_process(const std::vector<std::string>& argv, const std::stri
     return r;
 }
 
+background_process::background_process(const std::vector<std::string>& argv, const fs::path& log_dir,
+                                       const std::map<std::string, std::string>& env) {
+    err_file_ = log_dir / (fs::path(argv.at(0)).filename().string() + ".stderr");
+    const auto out_file = log_dir / (fs::path(argv.at(0)).filename().string() + ".stdout");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    spawn_arguments spawn(argv, env);
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, spawn.argv[0], &fa, nullptr, spawn.argv.data(), spawn.envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
+    pid_ = pid;
+}
+
+background_process::~background_process() {
+    if (running()) stop(SIGKILL);
+}
+
+bool background_process::running() {
+    if (status_) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+}
+
+int background_process::stop(int signal) {
+    if (!status_) {
+        ::kill(pid_, signal);
+        int status = 0;
+        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return *status_;
+}
+
+std::string background_process::err() const { return read_file(err_file_); }
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (condition()) return true;
+        if (std::chrono::steady_clock::now() >= until) return false;
+        ::usleep(20000);
+    }
+}
+
 void write_file(const fs::path& file, const std::string& content) {
     std::ofstream f(file, std::ios::binary | std::ios::trunc);
     f << content;
@@ -169,6 +233,13 @@ host_config testkit_config(const std::filesystem::path& dir, unsigned threads) {
     c.threads = threads;
     c.log_level = "error";
     return c;
+}
+
+std::vector<std::string> tool_names(const load_report& report) {
+    std::vector<std::string> names;
+    for (const auto& t : report.tools) names.push_back(t.name);
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 }  // namespace toolhost::test

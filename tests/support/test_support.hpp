@@ -2,8 +2,11 @@
 // Helpers shared by the test executables: temporary folders and child processes.
 
 #include <toolhost/config.hpp>
+#include <toolhost/plugin_loader.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -61,12 +64,41 @@ struct process_result {
 process_result run_process(const std::vector<std::string>& argv, const std::string& input = {},
                            const std::map<std::string, std::string>& env = {});
 
+/// A program running in the background (a server under test), its stdout and stderr going to
+/// files in `log_dir`. Killed (SIGKILL) and reaped on destruction if still running.
+class background_process {
+public:
+    background_process(const std::vector<std::string>& argv, const std::filesystem::path& log_dir,
+                       const std::map<std::string, std::string>& env = {});
+    ~background_process();
+    background_process(const background_process&) = delete;
+    background_process& operator=(const background_process&) = delete;
+
+    int pid() const noexcept { return pid_; }
+    /// Whether it still runs (it is reaped when it has ended).
+    bool running();
+    /// Sends `signal` and waits for the end: the exit status, or 128 + signal number.
+    int stop(int signal);
+    std::string err() const;
+
+private:
+    int pid_ = -1;
+    std::optional<int> status_;
+    std::filesystem::path err_file_;
+};
+
+/// Waits up to `timeout` for `condition`, checking every 20 ms; whether it held.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
 void write_file(const std::filesystem::path& file, const std::string& content);
 std::string read_file(const std::filesystem::path& file);
 
 /// Copies a file into `dir` (under `name`, or its own name) with mode 0755, and returns the copy.
 std::filesystem::path copy_into(const std::filesystem::path& file, const std::filesystem::path& dir,
                                 const std::string& name = {});
+
+/// The names of the tools a scan found, sorted.
+std::vector<std::string> tool_names(const load_report& report);
 
 /// A configuration whose only plugin is the testkit fixture (copied to `dir`/plugins), with its
 /// data in `dir`/var, `threads` workers and error-level logs.

@@ -20,6 +20,7 @@ int cmd_list(command_context& c);      // tools.cpp
 int cmd_info(command_context& c);      // tools.cpp
 int cmd_status(command_context& c);    // tools.cpp
 int cmd_validate(command_context& c);  // tools.cpp
+int cmd_inspect(command_context& c);   // inspect.cpp
 int cmd_call(command_context& c);      // call.cpp
 int cmd_metrics(command_context& c);   // metrics.cpp
 int cmd_breaker(command_context& c);   // breaker.cpp

@@ -16,9 +16,17 @@ namespace toolhost::detail {
 
 namespace json = boost::json;
 
+namespace {
+// The host keeps its scan cache in the data directory unless the embedder chose a file.
+plugin_loader with_cache(plugin_loader::options o, const host_config& config) {
+    if (o.scan_cache.empty() && !config.data_dir.empty()) o.scan_cache = config.data_dir / "plugin-scan-cache.json";
+    return plugin_loader(std::move(o));
+}
+}  // namespace
+
 tool_lifecycle::tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
                                call_pipeline& pipeline, const event_bus& events)
-    : config_(config), loader_(loader), registry_(registry), pipeline_(pipeline), events_(events) {}
+    : config_(config), loader_(with_cache(loader, config)), registry_(registry), pipeline_(pipeline), events_(events) {}
 
 // ------------------------------------------------------------------------------ loading
 
@@ -52,10 +60,10 @@ const load_report& tool_lifecycle::load_plugins() {
 
 std::vector<std::string> tool_lifecycle::load_new_plugins() {
     std::set<std::filesystem::path> loaded;
-    for (const auto& lib : load_report_.libraries) {
+    for (const auto& plugin : load_report_.plugins) {
         std::error_code ec;
-        auto canon = std::filesystem::canonical(lib->path(), ec);
-        loaded.insert(ec ? std::filesystem::path(lib->path()) : canon);
+        auto canon = std::filesystem::canonical(plugin.path, ec);
+        loaded.insert(ec ? std::filesystem::path(plugin.path) : canon);
     }
     auto report = loader_.scan(config_.plugin_dirs, true, [&](const std::filesystem::path& p) {
         const auto mtime = modified(p);
@@ -84,7 +92,7 @@ std::vector<std::string> tool_lifecycle::load_new_plugins() {
         added.push_back(name);
     }
     for (auto& r : report.rejected) load_report_.rejected.push_back(std::move(r));
-    for (auto& l : report.libraries) load_report_.libraries.push_back(std::move(l));
+    for (auto& p : report.plugins) load_report_.plugins.push_back(std::move(p));
     if (!added.empty() && !registry_.closed()) {
         start_options so;
         so.concurrent = config_.concurrent_init;

@@ -4,6 +4,8 @@
 #include <toolhost/client.h>
 #include <toolhost/tool_caller.h>
 
+#include "loading/descriptor_wire.hpp"
+
 #include <boost/dll/shared_library.hpp>
 
 #include <dlfcn.h>
@@ -448,22 +450,18 @@ std::vector<library_tool> plugin_library::tools() {
     std::vector<library_tool> out;
     const uint32_t n = entry_->tool_count();
     if (n == 0) {
-        out.push_back({nullptr, {}, "the library provides no tools (tool_count() returned 0)"});
+        out.push_back({nullptr, {}, detail::no_tools_error});
         return out;
     }
     for (uint32_t i = 0; i < n; ++i) {
-        const auto* abi = entry_->tool_descriptor(i);
-        auto d = descriptor_from_abi(abi, path_);
-        if (!d) {
-            std::string name = abi != nullptr && abi->struct_size >= offsetof(toolhost_tool_descriptor_t, version) &&
-                                       abi->name != nullptr
-                                   ? abi->name
-                                   : std::string();
-            out.push_back({nullptr, std::move(name), "tool #" + std::to_string(i) + ": " + d.error()});
+        auto t = detail::read_abi_tool(*entry_, i, path_);
+        if (!t.descriptor) {
+            out.push_back({nullptr, std::move(t.name), std::move(t.error)});
             continue;
         }
-        std::string name = d->name;
-        out.push_back({std::make_shared<abi_tool_factory>(shared_from_this(), i, std::move(*d)), std::move(name), {}});
+        out.push_back({std::make_shared<abi_tool_factory>(shared_from_this(), i, std::move(*t.descriptor)),
+                       std::move(t.name),
+                       {}});
     }
     return out;
 }

@@ -1,6 +1,10 @@
 #include <toolhost/logging.hpp>
 #include <toolhost/plugin_loader.hpp>
 
+#include "loading/deferred_library.hpp"
+#include "loading/elf_info.hpp"
+#include "loading/sha256.hpp"
+
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -140,6 +144,7 @@ boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_loade
 load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_ok,
                                 const std::function<bool(const fs::path&)>& skip) const {
     load_report report;
+    std::vector<fs::path> files;
     std::set<fs::path> seen_dirs;
     std::set<fs::path> seen_files;
     for (const auto& dir : dirs) {
@@ -172,26 +177,79 @@ load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_
             auto canon = fs::canonical(file, cec);
             if (!cec && !seen_files.insert(canon).second) continue;
             if (skip && skip(cec ? file : canon)) continue;
-            auto lib = load(file);
-            if (!lib) {
-                logging::write(logging::level::warning, "loader", "plugin rejected",
-                               {{"path", file.string()}, {"error", lib.error()}});
-                report.rejected.push_back({file.string(), lib.error()});
+            if (auto ok = check_file(file); !ok) {
+                reject(report, file, ok.error());
                 continue;
             }
-            logging::write(
-                logging::level::debug, "loader", "plugin loaded",
-                {{"path", file.string()}, {"plugin", (*lib)->entry().plugin_name ? (*lib)->entry().plugin_name : ""}});
-            for (auto& t : (*lib)->tools()) {
-                if (t.factory)
-                    report.tools.push_back(std::move(t));
-                else
-                    report.rejected.push_back({file.string(), t.error});
-            }
-            report.libraries.push_back(std::move(*lib));
+            files.push_back(file);
         }
     }
+    add_scanned(report, files);
     return report;
+}
+
+void plugin_loader::reject(load_report& report, const fs::path& file, std::string reason) const {
+    logging::write(logging::level::warning, "loader", "plugin rejected", {{"path", file.string()}, {"error", reason}});
+    report.rejected.push_back({file.string(), std::move(reason)});
+}
+
+void plugin_loader::add_scanned(load_report& report, const std::vector<fs::path>& files) const {
+    detail::plugin_scanner scanner({options_.worker, options_.scan_timeout, options_.abi, options_.scan_cache});
+    auto results = scanner.scan(files);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        auto& r = results[i];
+        if (!r.loaded || !r.identity) {
+            reject(report, files[i], r.loaded ? "the file disappeared while it was scanned" : std::move(r.reason));
+            continue;
+        }
+        logging::write(logging::level::debug, "loader", "plugin scanned",
+                       {{"path", files[i].string()}, {"plugin", r.plugin_name}, {"cached", r.from_cache}});
+        report.plugins.push_back({files[i].string(), r.plugin_name, r.plugin_version, r.abi, r.from_cache});
+        for (auto& t : detail::deferred_library::tools(files[i], *r.identity, options_.abi, r)) {
+            if (t.factory)
+                report.tools.push_back(std::move(t));
+            else
+                reject(report, files[i], std::move(t.error));
+        }
+    }
+}
+
+plugin_inspection plugin_loader::inspect(const fs::path& file) const {
+    plugin_inspection out;
+    out.path = file.string();
+    if (auto digest = detail::sha256::of_file(file)) out.sha256 = std::move(*digest);
+    if (auto elf = detail::read_elf_info(file)) {
+        out.soname = std::move(elf->soname);
+        out.needed = std::move(elf->needed);
+        out.exported = std::move(elf->exported);
+    } else {
+        out.elf_error = elf.error();
+    }
+    if (auto ok = check_file(file); !ok) {
+        out.refused = ok.error();
+        return out;
+    }
+    auto o = options_;
+    o.scan_cache.clear();
+    detail::plugin_scanner scanner({o.worker, o.scan_timeout, o.abi, {}});
+    auto r = std::move(scanner.scan({file}).front());
+    if (!r.loaded) {
+        out.refused = std::move(r.reason);
+        return out;
+    }
+    out.plugin_name = std::move(r.plugin_name);
+    out.plugin_version = std::move(r.plugin_version);
+    out.abi = r.abi;
+    for (const auto& t : r.tools) {
+        auto d = t.raw ? detail::descriptor_from_raw(*t.raw, file.string())
+                       : boost::system::result<tool_descriptor, std::string>(boost::system::in_place_error, t.error);
+        if (d)
+            out.tools.push_back(std::move(*d));
+        else
+            out.problems.push_back(
+                {file.string(), t.raw ? "tool #" + std::to_string(t.index) + ": " + d.error() : t.error});
+    }
+    return out;
 }
 
 }  // namespace toolhost

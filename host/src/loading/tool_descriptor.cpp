@@ -1,5 +1,7 @@
 #include <toolhost/tool_descriptor.hpp>
 
+#include "loading/descriptor_wire.hpp"
+
 #include <cstddef>
 #include <set>
 
@@ -11,7 +13,7 @@ constexpr std::size_t min_tool_descriptor_size = offsetof(toolhost_tool_descript
 constexpr std::size_t min_operation_descriptor_size =
     offsetof(toolhost_operation_descriptor_t, flags) + sizeof(uint64_t);
 
-boost::system::result<json_schema, std::string> schema_from_text(const char* text, std::string_view what) {
+boost::system::result<json_schema, std::string> schema_from_text(std::string_view text, std::string_view what) {
     auto s = json_schema::compile_text(text);
     if (!s) return std::string(what) + " is not a valid JSON Schema: " + s.error();
     return s;
@@ -57,52 +59,80 @@ boost::system::result<void, std::string> tool_descriptor::validate() const {
 
 boost::system::result<tool_descriptor, std::string> descriptor_from_abi(const toolhost_tool_descriptor_t* abi,
                                                                         std::string plugin_path) {
-    if (abi == nullptr) return bad(std::string("the plugin returned no descriptor (NULL)"));
-    if (abi->struct_size < min_tool_descriptor_size)
-        return bad("tool descriptor struct too small (" + std::to_string(abi->struct_size) +
-                   " bytes, ABI 1.0 needs at least " + std::to_string(min_tool_descriptor_size) + ")");
-    if (abi->name == nullptr) return bad(std::string("tool descriptor has no name (NULL)"));
+    auto raw = detail::read_abi_descriptor(abi);
+    if (!raw) return bad(raw.error());
+    return detail::descriptor_from_raw(std::move(*raw), std::move(plugin_path));
+}
 
-    tool_descriptor d;
+namespace detail {
+
+boost::system::result<raw_tool_descriptor, std::string> read_abi_descriptor(const toolhost_tool_descriptor_t* abi) {
+    using raw_result = boost::system::result<raw_tool_descriptor, std::string>;
+    auto fail = [](std::string m) { return raw_result(boost::system::in_place_error, std::move(m)); };
+    if (abi == nullptr) return fail("the plugin returned no descriptor (NULL)");
+    if (abi->struct_size < min_tool_descriptor_size)
+        return fail("tool descriptor struct too small (" + std::to_string(abi->struct_size) +
+                    " bytes, ABI 1.0 needs at least " + std::to_string(min_tool_descriptor_size) + ")");
+    if (abi->name == nullptr) return fail("tool descriptor has no name (NULL)");
+    raw_tool_descriptor d;
     d.name = abi->name;
-    auto where = "tool '" + d.name + "'";
-    if (abi->version == nullptr) return bad(where + " has no version (NULL)");
+    const auto where = "tool '" + d.name + "'";
+    if (abi->version == nullptr) return fail(where + " has no version (NULL)");
     d.version = abi->version;
     d.description = abi->description ? abi->description : "";
     d.thread_safe = abi->flags & TOOLHOST_TOOL_THREAD_SAFE;
-    d.plugin = std::move(plugin_path);
-    if (abi->config_schema != nullptr) {
-        auto s = schema_from_text(abi->config_schema, where + ": config_schema");
-        if (!s) return bad(s.error());
-        d.config_schema = std::move(*s);
-    }
+    if (abi->config_schema != nullptr) d.config_schema = abi->config_schema;
     if (abi->operation_count > 0 && abi->operations == nullptr)
-        return bad(where + ": operation_count is " + std::to_string(abi->operation_count) + " but operations is NULL");
+        return fail(where + ": operation_count is " + std::to_string(abi->operation_count) + " but operations is NULL");
     for (uint32_t i = 0; i < abi->operation_count; ++i) {
         const auto* op = abi->operations[i];
         auto op_where = where + " operation #" + std::to_string(i);
-        if (op == nullptr) return bad(op_where + " is NULL");
+        if (op == nullptr) return fail(op_where + " is NULL");
         if (op->struct_size < min_operation_descriptor_size)
-            return bad(op_where + ": operation descriptor struct too small (" + std::to_string(op->struct_size) +
-                       " bytes, ABI 1.0 needs at least " + std::to_string(min_operation_descriptor_size) + ")");
-        if (op->name == nullptr) return bad(op_where + " has no name (NULL)");
-        std::string op_name = op->name;
-        op_where = where + " operation '" + op_name + "'";
-        if (op->input_schema == nullptr) return bad(op_where + " has no input_schema (NULL)");
-        auto in = schema_from_text(op->input_schema, op_where + ": input_schema");
+            return fail(op_where + ": operation descriptor struct too small (" + std::to_string(op->struct_size) +
+                        " bytes, ABI 1.0 needs at least " + std::to_string(min_operation_descriptor_size) + ")");
+        if (op->name == nullptr) return fail(op_where + " has no name (NULL)");
+        if (op->input_schema == nullptr)
+            return fail(where + " operation '" + op->name + "' has no input_schema (NULL)");
+        d.operations.push_back({op->name, op->description ? op->description : "", op->input_schema,
+                                op->output_schema ? std::optional<std::string>(op->output_schema) : std::nullopt,
+                                op->flags});
+    }
+    return d;
+}
+
+boost::system::result<tool_descriptor, std::string> descriptor_from_raw(raw_tool_descriptor raw,
+                                                                        std::string plugin_path) {
+    tool_descriptor d;
+    d.name = std::move(raw.name);
+    const auto where = "tool '" + d.name + "'";
+    d.version = std::move(raw.version);
+    d.description = std::move(raw.description);
+    d.thread_safe = raw.thread_safe;
+    d.plugin = std::move(plugin_path);
+    if (raw.config_schema) {
+        auto s = schema_from_text(*raw.config_schema, where + ": config_schema");
+        if (!s) return bad(s.error());
+        d.config_schema = std::move(*s);
+    }
+    for (auto& op : raw.operations) {
+        const auto op_where = where + " operation '" + op.name + "'";
+        auto in = schema_from_text(op.input_schema, op_where + ": input_schema");
         if (!in) return bad(in.error());
         std::optional<json_schema> out_schema;
-        if (op->output_schema != nullptr) {
-            auto out = schema_from_text(op->output_schema, op_where + ": output_schema");
+        if (op.output_schema) {
+            auto out = schema_from_text(*op.output_schema, op_where + ": output_schema");
             if (!out) return bad(out.error());
             out_schema = std::move(*out);
         }
-        d.operations.push_back(operation_descriptor{std::move(op_name), op->description ? op->description : "",
-                                                    std::move(*in), std::move(out_schema), op->flags});
+        d.operations.push_back(operation_descriptor{std::move(op.name), std::move(op.description), std::move(*in),
+                                                    std::move(out_schema), op.flags});
     }
     if (auto v = d.validate(); !v) return bad(v.error());
     return d;
 }
+
+}  // namespace detail
 
 boost::json::object to_json(const tool_descriptor& d) {
     boost::json::object o;

@@ -15,7 +15,11 @@ int main(int argc, char** argv) {
     if (!config) return 78;
     config->plugin_dirs = {argv[1]};
     config->data_dir = std::filesystem::temp_directory_path() / "toolhost-embed-test";
-    toolhost::host host(std::move(*config));
+    // The host opens plugin files in toolhost-worker: the package says where it is installed.
+    toolhost::host_options options;
+    options.config = std::move(*config);
+    options.loader.worker = TOOLHOST_WORKER_PATH;
+    toolhost::host host(std::move(options));
     host.load_plugins();
     if (!host.start({}).ok()) return 69;
     auto r = host.call("hello", "greet", boost::json::object{});

@@ -1,0 +1,53 @@
+// toolhost-worker: the process in which the host opens plugin code it does not trust yet.
+//
+//   toolhost-worker scan --abi MAJOR.MINOR --parent PID
+//
+// serves scan requests on descriptor 3 (plugin_scanner.hpp) until the host closes it. It is
+// started by the host (child_process.hpp), never by hand; it dies with the host.
+
+#include "isolation/child_process.hpp"
+#include "loading/plugin_scanner.hpp"
+
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace {
+
+int usage() {
+    std::fputs(
+        "usage: toolhost-worker scan --abi MAJOR.MINOR --parent PID\n"
+        "(started by the toolhost host process; not meant to be run by hand)\n",
+        stderr);
+    return 64;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || std::string_view(argv[1]) != "scan") return usage();
+    toolhost_abi_version_t abi{TOOLHOST_ABI_VERSION_MAJOR, TOOLHOST_ABI_VERSION_MINOR};
+    long parent = -1;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const std::string_view key = argv[i];
+        const std::string value = argv[i + 1];
+        unsigned major = 0, minor = 0;
+        if (key == "--abi" && std::sscanf(value.c_str(), "%u.%u", &major, &minor) == 2) {
+            abi = {static_cast<uint16_t>(major), static_cast<uint16_t>(minor)};
+        } else if (key == "--parent") {
+            parent = std::strtol(value.c_str(), nullptr, 10);
+        } else {
+            return usage();
+        }
+    }
+    // Die with the host: the kernel sends SIGKILL when the parent goes; a parent that went
+    // before this line is noticed by the pid check.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (parent <= 0 || ::getppid() != static_cast<pid_t>(parent)) return 70;
+    return toolhost::detail::run_scan_child(toolhost::detail::child_process::channel_fd, abi);
+}
