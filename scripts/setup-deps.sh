@@ -16,6 +16,7 @@ packages=(
   libbenchmark-dev
   prometheus
   wrk
+  curl
 )
 
 missing=()

@@ -4,6 +4,14 @@
 #include <toolhost/serve/failure_json.hpp>
 
 #include <boost/json/parse.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <toolhost/json_text.hpp>
 
 #ifndef TOOLHOST_SOURCE_CONF
@@ -16,6 +24,40 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
+
+// An output stream buffer on a file descriptor (the saved stdout).
+class fd_streambuf final : public std::streambuf {
+public:
+    explicit fd_streambuf(int fd) : fd_(fd) { setp(buf_, buf_ + sizeof buf_); }
+    ~fd_streambuf() override {
+        sync();
+        ::close(fd_);
+    }
+
+protected:
+    int_type overflow(int_type c) override {
+        if (sync() != 0) return traits_type::eof();
+        if (!traits_type::eq_int_type(c, traits_type::eof())) {
+            *pptr() = traits_type::to_char_type(c);
+            pbump(1);
+        }
+        return traits_type::not_eof(c);
+    }
+    int sync() override {
+        for (const char* p = pbase(); p < pptr();) {
+            const ssize_t n = ::write(fd_, p, static_cast<std::size_t>(pptr() - p));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return -1;
+            p += n;
+        }
+        setp(buf_, buf_ + sizeof buf_);
+        return 0;
+    }
+
+private:
+    int fd_;
+    char buf_[8192];
+};
 
 std::string server_url(const options& o) {
     if (o.server) return *o.server;
@@ -57,6 +99,36 @@ int command_context::check_args(std::size_t min, std::size_t max, std::string_vi
     return n < min || n > max ? usage(problem) : exit_code::ok;
 }
 
+void command_context::protect_stdout() {
+    if (protected_out_) return;
+    out_.flush();
+    std::fflush(stdout);
+    const int saved = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (saved < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        if (saved >= 0) ::close(saved);
+        return;  // no descriptors to spare: output stays where it was
+    }
+    if (&out_ != &std::cout) {
+        ::close(saved);  // the command writes elsewhere already; descriptor 1 is covered anyway
+        return;
+    }
+    protected_buf_ = std::make_unique<fd_streambuf>(saved);
+    protected_out_ = std::make_unique<std::ostream>(protected_buf_.get());
+}
+
+int command_context::finish(int rc, std::chrono::milliseconds grace) {
+    if (!host_) return rc;
+    const auto report = host_->shutdown(grace);
+    if (report.complete()) return rc;
+    err_ << "toolhost: ending while calls of these tools still run in plugin code (it cannot be stopped): ";
+    for (std::size_t i = 0; i < report.left_running.size(); ++i) err_ << (i ? ", " : "") << report.left_running[i];
+    err_ << '\n';
+    out().flush();
+    err_.flush();
+    std::fflush(nullptr);
+    std::_Exit(rc);
+}
+
 int command_context::open_host() {
     if (int rc = load_config(); rc != exit_code::ok) return rc;
     host_.emplace(std::move(config_));
@@ -69,7 +141,7 @@ int command_context::config_errors(const std::vector<json_diagnostic>& errors) {
     if (o_.json) {
         json::array a;
         for (const auto& d : errors) a.push_back(json::value(d.to_string()));
-        out_ << toolhost::json_text(json::object{{"ok", false}, {"problems", std::move(a)}}) << '\n';
+        out() << toolhost::json_text(json::object{{"ok", false}, {"problems", std::move(a)}}) << '\n';
     }
     return exit_code::config;
 }
@@ -137,7 +209,7 @@ int command_context::tool_missing(const std::string& name) {
 
 int command_context::fail(status_code code, const std::string& message, int rc) {
     if (o_.json)
-        out_ << serve::failure_json(status_name(code), message) << '\n';
+        out() << serve::failure_json(status_name(code), message) << '\n';
     else
         err_ << "toolhost: " << status_name(code) << ": " << message << '\n';
     rc_ = rc;

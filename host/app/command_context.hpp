@@ -12,7 +12,9 @@
 
 #include <boost/json/array.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -30,7 +32,7 @@ public:
         : o_(std::move(o)), exe_(std::move(exe)), out_(out), err_(err) {}
 
     const options& opts() const noexcept { return o_; }
-    std::ostream& out() noexcept { return out_; }
+    std::ostream& out() noexcept { return protected_out_ ? *protected_out_ : out_; }
     std::ostream& err() noexcept { return err_; }
     /// The host; only after open_host() succeeded.
     toolhost::host& host() noexcept { return *host_; }
@@ -58,6 +60,15 @@ public:
     /// Prints an error answer of the REST API like a local failure; returns its exit code.
     int remote_failure(const remote_response& r);
 
+    /// For the commands that run tools in this process: from here on the process's descriptor 1
+    /// is stderr, so that a plugin's writes to stdout can never mix with the command's output,
+    /// which goes to the original stdout through out(). Call before any tool starts.
+    void protect_stdout();
+    /// Ends the command with `rc` after shutting the host down, waiting at most `grace` for calls
+    /// still in plugin code; if some do not return, names them on stderr and ends the process
+    /// at once (in-process plugin code cannot be stopped otherwise).
+    int finish(int rc, std::chrono::milliseconds grace);
+
     /// The "serve" section, parsed by serving when the configuration is loaded (open_host()).
     const serve_settings& serving() const noexcept { return serving_; }
 
@@ -72,6 +83,8 @@ private:
     host_config config_;
     serve_settings serving_;
     std::optional<toolhost::host> host_;
+    std::unique_ptr<std::streambuf> protected_buf_;  // the original stdout, after protect_stdout()
+    std::unique_ptr<std::ostream> protected_out_;
     int rc_ = exit_code::ok;
 };
 

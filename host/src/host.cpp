@@ -143,9 +143,17 @@ std::vector<std::string> host::validate() const { return registry_->validate(lif
 start_report host::start(const start_options& options) { return lifecycle_->start(options); }
 
 void host::shutdown() {
-    if (!lifecycle_->shutdown()) return;
+    if (!lifecycle_->shutdown(std::nullopt)) return;
     telemetry_->flush();
     logging::write(logging::level::debug, "lifecycle", "host shut down");
+}
+
+shutdown_report host::shutdown(std::chrono::milliseconds grace) {
+    auto left = lifecycle_->shutdown(std::chrono::steady_clock::now() + grace);
+    if (!left) return {};
+    telemetry_->flush();
+    logging::write(logging::level::debug, "lifecycle", "host shut down", {{"left_running", left->size()}});
+    return {std::move(*left)};
 }
 
 // ------------------------------------------------------------------------------------ calls

@@ -11,6 +11,8 @@
 #include <csignal>
 
 #include <set>
+#include <thread>
+#include <tuple>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -394,6 +396,33 @@ struct misbehaving_folder : plugin_folder {
     }
 };
 
+// `toolhost serve --http 127.0.0.1:0` on a folder's plugins with `serve_section` as the file's
+// "serve" object, running until the test ends; `url` once it listens.
+struct running_server {
+    toolhost::test::background_process process;
+    std::string url;
+    running_server(const plugin_folder& f, const std::string& serve_section, const std::string& log_level)
+        : process(start(f, serve_section, log_level)) {
+        const auto port_file = f.dir / "port";
+        BOOST_TEST_REQUIRE(
+            toolhost::test::eventually([&] { return fs::exists(port_file) && fs::file_size(port_file) > 0; },
+                                       std::chrono::seconds(20)),
+            process.err());
+        auto port = toolhost::test::read_file(port_file);
+        port.erase(port.find_last_not_of('\n') + 1);
+        url = "http://127.0.0.1:" + port;
+    }
+    static toolhost::test::background_process start(const plugin_folder& f, const std::string& serve_section,
+                                                    const std::string& log_level) {
+        toolhost::test::write_file(
+            f.conf, R"({"data_dir": ")" + (f.dir / "var").string() + R"(", "serve": )" + serve_section + "}");
+        return toolhost::test::background_process(
+            {TOOLHOST_TEST_EXE, "--config", f.conf.string(), "--plugin-dir", f.plugins.string(), "serve", "--http",
+             "127.0.0.1:0", "--port-file", (f.dir / "port").string()},
+            f.dir.path(), {{"TOOLHOST_PLUGIN_PATH", ""}, {"TOOLHOST_LOG_LEVEL", log_level}});
+    }
+};
+
 std::map<std::string, std::string> rejected_by_file(const json::value& listed) {
     std::map<std::string, std::string> why;
     for (const auto& r : listed.at("rejected").as_array())
@@ -468,19 +497,9 @@ BOOST_AUTO_TEST_CASE(inspect_shows_a_plugin_without_loading_it) {
 BOOST_AUTO_TEST_CASE(serve_stays_up_when_a_crashing_library_is_dropped_into_its_folder) {
     plugin_folder f;
     fs::remove(f.plugins / "broken.so");
-    toolhost::test::write_file(
-        f.conf, R"({"data_dir": ")" + (f.dir / "var").string() + R"(", "serve": {"plugin_rescan_ms": 100}})");
-    const auto port_file = f.dir / "port";
-    toolhost::test::background_process server(
-        {TOOLHOST_TEST_EXE, "--config", f.conf.string(), "--plugin-dir", f.plugins.string(), "serve", "--http",
-         "127.0.0.1:0", "--port-file", port_file.string()},
-        f.dir.path(), {{"TOOLHOST_PLUGIN_PATH", ""}, {"TOOLHOST_LOG_LEVEL", "warning"}});
-    BOOST_TEST_REQUIRE(toolhost::test::eventually([&] { return fs::exists(port_file) && fs::file_size(port_file) > 0; },
-                                                  std::chrono::seconds(20)),
-                       server.err());
-    auto port = toolhost::test::read_file(port_file);
-    port.erase(port.find_last_not_of("\n") + 1);
-    const std::string url = "http://127.0.0.1:" + port;
+    running_server serving(f, R"({"plugin_rescan_ms": 100})", "warning");
+    auto& server = serving.process;
+    const std::string url = serving.url;
     auto metrics = [&] { return run_toolhost({"metrics", "--server", url}); };
     BOOST_TEST_REQUIRE(metrics().exit_code == 0);
 
@@ -493,4 +512,78 @@ BOOST_AUTO_TEST_CASE(serve_stays_up_when_a_crashing_library_is_dropped_into_its_
     BOOST_TEST(server.running(), server.err());
     BOOST_TEST(contains(server.err(), "SIGABRT"), server.err());
     BOOST_TEST(server.stop(SIGTERM) == 0, server.err());
+}
+
+BOOST_AUTO_TEST_CASE(a_crash_in_an_in_process_plugin_names_the_plugin_tool_operation_and_request) {
+    plugin_folder f;
+    for (auto [how, status, signal] : {std::tuple{"segv", 139, "SIGSEGV"}, {"abort", 134, "SIGABRT"}}) {
+        BOOST_TEST_CONTEXT(how) {
+            auto r = run_toolhost(f.args({"call", "testkit", "misbehave", std::string(R"({"how":")") + how + R"("})",
+                                          "--request-id", "rq-crash", "--json"}));
+            BOOST_TEST(r.exit_code == status, r.err);
+            BOOST_TEST(contains(r.err, std::string("toolhost: fatal signal ") + signal +
+                                           " in plugin code: " + (f.plugins / "testkit.so").string() +
+                                           ", tool testkit, operation misbehave, request id rq-crash"),
+                       r.err);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(call_answers_at_its_deadline_and_exits_though_the_plugin_never_returns) {
+    plugin_folder f;
+    for (const std::string how : {"spin", "hang"}) {
+        BOOST_TEST_CONTEXT(how) {
+            // If the command waited for the plugin, this would never return (ctest's timeout).
+            auto r = run_toolhost(f.args(
+                {"call", "testkit", "misbehave", R"({"how":")" + how + R"("})", "--timeout-ms", "300", "--json"}));
+            BOOST_TEST(r.exit_code == 69, r.err);
+            BOOST_TEST(parse_stdout(r).at("error").at("code") == "DEADLINE_EXCEEDED");
+            BOOST_TEST(contains(r.err, "still run in plugin code"), r.err);
+            BOOST_TEST(contains(r.err, "testkit"), r.err);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(interrupting_call_ends_it_whether_or_not_the_plugin_stops) {
+    plugin_folder f;
+    auto args = f.args({"call", "testkit", "misbehave", R"({"how":"spin"})", "--json"});
+    args.insert(args.begin(), TOOLHOST_TEST_EXE);
+    toolhost::test::background_process call(
+        args, f.dir.path(), {{"TOOLHOST_CONFIG", ""}, {"TOOLHOST_PLUGIN_PATH", ""}, {"TOOLHOST_LOG_LEVEL", "info"}});
+    // Once the call runs (its "call started" line), Ctrl-C.
+    BOOST_TEST_REQUIRE(
+        toolhost::test::eventually([&] { return contains(call.err(), "call started"); }, std::chrono::seconds(20)),
+        call.err());
+    BOOST_TEST(call.stop(SIGINT) == 69, call.err());
+    boost::system::error_code ec;
+    const auto answer = json::parse(call.out(), ec);
+    BOOST_TEST_REQUIRE(!ec, call.out());
+    BOOST_TEST(answer.at("error").at("code") == "CANCELLED");
+    BOOST_TEST(contains(std::string(answer.at("error").at("message").as_string()), "interrupted by SIGINT"));
+}
+
+BOOST_AUTO_TEST_CASE(a_plugins_writes_to_stdout_never_reach_the_output_of_call) {
+    plugin_folder f;
+    auto r = run_toolhost(f.args({"call", "testkit", "print", R"({"text":"stray line"})", "--json"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(parse_stdout(r) == json::parse(R"({"ok":true,"result":{}})"));
+    BOOST_TEST(contains(r.err, "stray line"), r.err);  // where it went instead
+}
+
+BOOST_AUTO_TEST_CASE(serve_stops_after_its_grace_though_a_plugin_never_returns) {
+    plugin_folder f;
+    running_server serving(f, R"({"http": {"shutdown_grace_ms": 300}})", "info");
+    auto& server = serving.process;
+    // A call that never returns, over REST, from a client that gives up after a moment.
+    std::thread client([&] {
+        toolhost::test::run_process({"/usr/bin/curl", "-s", "-m", "1", "-X", "POST", "-H",
+                                     "Content-Type: application/json", "-d", R"({"how":"hang"})",
+                                     serving.url + "/v1/tools/testkit/misbehave"});
+    });
+    BOOST_TEST(
+        toolhost::test::eventually([&] { return contains(server.err(), "call started"); }, std::chrono::seconds(20)),
+        server.err());
+    client.join();
+    BOOST_TEST(server.stop(SIGTERM) == 0, server.err());  // if it waited for the plugin: ctest's timeout
+    BOOST_TEST(contains(server.err(), "still run in plugin code (it cannot be stopped): testkit"), server.err());
 }

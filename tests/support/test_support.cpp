@@ -154,11 +154,11 @@ process_result run_process(const std::vector<std::string>& argv, const std::stri
 background_process::background_process(const std::vector<std::string>& argv, const fs::path& log_dir,
                                        const std::map<std::string, std::string>& env) {
     err_file_ = log_dir / (fs::path(argv.at(0)).filename().string() + ".stderr");
-    const auto out_file = log_dir / (fs::path(argv.at(0)).filename().string() + ".stdout");
+    out_file_ = log_dir / (fs::path(argv.at(0)).filename().string() + ".stdout");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 1, out_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, err_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     spawn_arguments spawn(argv, env);
     pid_t pid = 0;
@@ -191,6 +191,7 @@ int background_process::stop(int signal) {
     return *status_;
 }
 
+std::string background_process::out() const { return read_file(out_file_); }
 std::string background_process::err() const { return read_file(err_file_); }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

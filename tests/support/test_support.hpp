@@ -79,11 +79,13 @@ public:
     bool running();
     /// Sends `signal` and waits for the end: the exit status, or 128 + signal number.
     int stop(int signal);
+    std::string out() const;
     std::string err() const;
 
 private:
     int pid_ = -1;
     std::optional<int> status_;
+    std::filesystem::path out_file_;
     std::filesystem::path err_file_;
 };
 

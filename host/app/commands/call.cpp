@@ -3,12 +3,78 @@
 #include <boost/json/parse.hpp>
 #include <toolhost/json_text.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <atomic>
+#include <csignal>
 #include <iostream>
 #include <iterator>
 
 namespace toolhost::cli {
 
 namespace json = boost::json;
+
+namespace {
+
+// How long the command waits, once it has its answer (or was interrupted), for calls still in
+// plugin code before it ends anyway.
+constexpr std::chrono::milliseconds plugin_grace{500};
+
+std::atomic<int> interrupted{0};
+extern "C" void on_interrupt(int signal) { interrupted.store(signal); }
+
+// Runs the call; SIGINT or SIGTERM cancels it, and the command answers CANCELLED at once
+// whether or not the plugin stops.
+call_result call_interruptibly(toolhost::host& h, const std::string& tool, const std::string& op, json::value args,
+                               call_options co) {
+    struct sigaction sa {};
+    sa.sa_handler = &on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old_int {
+    }, old_term{};
+    ::sigaction(SIGINT, &sa, &old_int);
+    ::sigaction(SIGTERM, &sa, &old_term);
+    boost::asio::cancellation_signal cancel;
+    auto f = h.async_call(tool, op, std::move(args), std::move(co),
+                          boost::asio::bind_cancellation_slot(cancel.slot(), boost::asio::use_future));
+    std::optional<call_result> r;
+    while (!r) {
+        if (f.wait_for(std::chrono::milliseconds(20)) == std::future_status::ready) {
+            r = f.get();
+        } else if (const int signal = interrupted.load(); signal != 0) {
+            cancel.emit(boost::asio::cancellation_type::terminal);
+            if (f.wait_for(plugin_grace) == std::future_status::ready)
+                r = f.get();
+            else
+                r = make_tool_error(status_code::cancelled, std::string("interrupted by ") +
+                                                                (signal == SIGINT ? "SIGINT" : "SIGTERM") + " while " +
+                                                                tool + "." + op + " was running");
+        }
+    }
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+    return std::move(*r);
+}
+
+// Prints the call's answer as the command's output; the exit code.
+int print_result(command_context& c, const std::string& tool, const std::string& op, call_result& r) {
+    if (!r) return c.fail(r.error().code, r.error().message, exit_code_for(r.error().code));
+    boost::system::error_code pec;
+    json::value result = json::parse(*r, pec);
+    if (pec)
+        return c.fail(status_code::internal,
+                      tool + "." + op + " returned a result that is not valid JSON: " + pec.message(),
+                      exit_code::internal);
+    if (c.opts().json)
+        c.out() << toolhost::json_text(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';
+    else
+        c.out() << toolhost::json_text(result) << '\n';
+    return exit_code::ok;
+}
+
+}  // namespace
 
 int cmd_call(command_context& c) {
     if (int rc = c.check_args(2, 3, "'call' needs TOOL OPERATION [ARGS_JSON]"); rc != exit_code::ok) return rc;
@@ -24,6 +90,7 @@ int cmd_call(command_context& c) {
         return c.fail(status_code::invalid_argument, "ARGS_JSON is not valid JSON: " + ec.message(), exit_code::data);
     if (!c.host().find(tool)) return c.tool_missing(tool);
 
+    c.protect_stdout();  // from here on, plugin code runs in this process
     start_options so;
     so.concurrent = false;
     so.only = std::vector<std::string>{tool};
@@ -40,20 +107,8 @@ int cmd_call(command_context& c) {
     if (c.opts().session_id) co.session_id = *c.opts().session_id;
     if (c.opts().timeout_ms)
         co.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*c.opts().timeout_ms);
-    auto r = c.host().call(tool, op, std::move(args), std::move(co));
-    c.host().shutdown();
-    if (!r) return c.fail(r.error().code, r.error().message, exit_code_for(r.error().code));
-    boost::system::error_code pec;
-    json::value result = json::parse(*r, pec);
-    if (pec)
-        return c.fail(status_code::internal,
-                      tool + "." + op + " returned a result that is not valid JSON: " + pec.message(),
-                      exit_code::internal);
-    if (c.opts().json)
-        c.out() << toolhost::json_text(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';
-    else
-        c.out() << toolhost::json_text(result) << '\n';
-    return exit_code::ok;
+    auto r = call_interruptibly(c.host(), tool, op, std::move(args), std::move(co));
+    return c.finish(print_result(c, tool, op, r), plugin_grace);
 }
 
 }  // namespace toolhost::cli

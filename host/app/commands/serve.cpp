@@ -5,6 +5,8 @@
 #include <toolhost/serve/stop_signals.hpp>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <unistd.h>
@@ -45,6 +47,14 @@ int cmd_serve(command_context& c) {
     serve::service svc(c.host(), service_settings(o, c.serving(), protocol_fd), c.err());
     if (!svc.start()) return exit_code::unavailable;
     signals.run(svc);
+    if (!svc.left_running().empty()) {
+        c.err() << "toolhost: stopped while calls of these tools still run in plugin code (it cannot be stopped):";
+        for (const auto& t : svc.left_running()) c.err() << ' ' << t;
+        c.err() << '\n';
+        c.err().flush();
+        std::fflush(nullptr);
+        std::_Exit(exit_code::ok);  // the threads stuck in plugin code would hold the exit
+    }
     return exit_code::ok;
 }
 

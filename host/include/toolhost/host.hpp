@@ -101,6 +101,13 @@ struct call_options {
     std::shared_ptr<call_peer> peer;
 };
 
+/// What a shutdown with a grace period left behind.
+struct shutdown_report {
+    /// The tools with calls still running in plugin code when the grace ran out.
+    std::vector<std::string> left_running;
+    bool complete() const noexcept { return left_running.empty(); }
+};
+
 struct host_options {
     host_config config;
     plugin_loader::options loader;
@@ -334,6 +341,11 @@ public:
     /// Refuses new calls (UNAVAILABLE), waits for calls in flight, then cleans up every tool in
     /// reverse order of initialization. Idempotent. Must not be called from a pool thread.
     void shutdown();
+    /// shutdown(), waiting at most `grace` for the calls in flight. A tool whose calls are still
+    /// in plugin code then is left as it is (not cleaned up) and named in the report: in-process
+    /// plugin code cannot be stopped, so such a program ends with std::_Exit() or quick_exit()
+    /// (the host's destructor would wait for those calls, as it joins its threads).
+    shutdown_report shutdown(std::chrono::milliseconds grace);
 
     // ------------------------------------------------------------------ calls
 

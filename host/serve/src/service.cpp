@@ -40,6 +40,7 @@ struct service::impl {
     std::optional<http_server> http;
     std::unique_ptr<stdio_server> stdio;
     std::unique_ptr<plugin_rescanner> rescanner;
+    std::vector<std::string> left_running;  // tools whose calls outlived the stop's grace
 
     std::mutex m;
     std::condition_variable stop_cv;
@@ -104,10 +105,12 @@ struct service::impl {
             closing = std::move(stdio);
         }
         closing.reset();
-        host.shutdown();
+        left_running = host.shutdown(grace).left_running;
         logging::write(logging::level::info, "serve", "stopped");
     }
 };
+
+const std::vector<std::string>& service::left_running() const noexcept { return impl_->left_running; }
 
 service::service(toolhost::host& h, service_settings settings, std::ostream& report)
     : impl_(std::make_unique<impl>(h, std::move(settings), report)) {}

@@ -281,25 +281,39 @@ void tool_lifecycle::start_on_demand(tool_slot& slot) {
 
 // ------------------------------------------------------------------------------ stopping
 
-void tool_lifecycle::stop_slot(tool_slot& slot) {
-    if (slot.state.load() != tool_state::ready) return;
+bool tool_lifecycle::stop_slot(tool_slot& slot, std::optional<std::chrono::steady_clock::time_point> until) {
+    if (slot.state.load() != tool_state::ready) return true;
     slot.state.store(tool_state::stopping);
     // Calls waiting for a retry would otherwise hold the drain for their whole backoff.
     pipeline_.end_waiting_retries(slot);
-    registry_.wait_drained(slot);
+    if (!until) {
+        registry_.wait_drained(slot);
+    } else if (!registry_.wait_drained(slot, *until)) {
+        // In-process plugin code cannot be stopped: the instance stays as it is, cleanup() is not
+        // called under a running call, and only the end of the process ends the call.
+        const auto running = slot.in_flight.total();
+        logging::write(logging::level::error, "lifecycle", "tool left running: its calls did not return in time",
+                       {{"tool", slot.name}, {"calls", running}});
+        return false;
+    }
     slot.instance->cleanup();
     slot.instance.reset();
     slot.state.store(tool_state::stopped);
     logging::write(logging::level::info, "lifecycle", "tool stopped", {{"tool", slot.name}});
     events_.emit_tool_state(slot.name, tool_state::stopped);
+    return true;
 }
 
-bool tool_lifecycle::shutdown() {
+std::optional<std::vector<std::string>> tool_lifecycle::shutdown(
+    std::optional<std::chrono::steady_clock::time_point> until) {
     std::lock_guard life(mutex_);
-    if (!registry_.close()) return false;
+    if (!registry_.close()) return std::nullopt;
+    std::vector<std::string> left_running;
     auto slots = registry_.slots();
-    for (auto it = slots.rbegin(); it != slots.rend(); ++it) stop_slot(**it);
-    return true;
+    for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
+        if (!stop_slot(**it, until)) left_running.push_back((*it)->name);
+    }
+    return left_running;
 }
 
 }  // namespace toolhost::detail

@@ -39,12 +39,15 @@ public:
     start_report start(const start_options& options);
     /// Starts a registered tool that another tool calls, unless a lifecycle change is running.
     void start_on_demand(tool_slot& slot);
-    /// Closes the registry, then stops every tool, newest first. False if it was shut down already.
-    bool shutdown();
+    /// Closes the registry, then stops every tool, newest first, waiting for each tool's calls
+    /// until `until` (none: as long as they take). Returns the tools with calls still in plugin
+    /// code then: they are left running, not cleaned up. Nullopt if shut down already.
+    std::optional<std::vector<std::string>> shutdown(std::optional<std::chrono::steady_clock::time_point> until);
 
 private:
     void initialize_slot(tool_slot& slot);
-    void stop_slot(tool_slot& slot);
+    /// Whether the tool stopped (false: its calls were still running at `until`).
+    bool stop_slot(tool_slot& slot, std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
     std::vector<tool_registry::slot_ptr> slots_to_start(const start_options& options, start_report& report) const;
 
     const host_config& config_;

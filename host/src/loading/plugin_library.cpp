@@ -4,6 +4,7 @@
 #include <toolhost/client.h>
 #include <toolhost/tool_caller.h>
 
+#include "isolation/crash_report.hpp"
 #include "loading/descriptor_wire.hpp"
 
 #include <boost/dll/shared_library.hpp>
@@ -241,6 +242,7 @@ public:
         f.abi.config = {config_json.data(), config_json.size()};
         f.abi.data_dir = {dir.data(), dir.size()};
         f.abi.set_error = &init_frame::set_error;
+        const detail::crash_report::scope running(lib_->path(), name_, "initialize", {});
         auto code = status_from_abi(tool_->initialize(tool_, &f.abi));
         if (code == status_code::ok) return {};
         if (f.error.empty()) f.error = "initialize failed with " + std::string(status_name(code)) + " and no message";
@@ -253,6 +255,7 @@ public:
         call_result out;
         try {
             call_frame f(inv, *out);
+            const detail::crash_report::scope running(lib_->path(), name_, inv.operation, inv.request_id);
             auto code = status_from_abi(tool_->invoke(tool_, &f.abi));
             if (code == status_code::ok) {
                 if (!f.has_result || out->empty()) *out = "null";
@@ -273,6 +276,7 @@ public:
     }
 
     void cleanup() noexcept override {
+        const detail::crash_report::scope running(lib_->path(), name_, "cleanup", {});
         if (tool_->cleanup != nullptr) tool_->cleanup(tool_);
     }
 
@@ -384,6 +388,9 @@ boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_libra
     // the code mapped even after the last handle closes: many real plugins (thread-locals,
     // atexit handlers, third-party libraries) are not safe to unload.
     constexpr int mode = RTLD_LOCAL | RTLD_NOW | RTLD_NODELETE;
+    // The library's code runs from here on (constructors, init()): a crash names it.
+    detail::crash_report::install();
+    const detail::crash_report::scope loading(file.native(), {}, "while loading", {});
     ::dlerror();
     void* probe = ::dlopen(file.c_str(), mode);
     if (probe == nullptr) {

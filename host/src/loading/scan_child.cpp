@@ -4,6 +4,7 @@
 // killed at the host's deadline, and writes to stdout are caught and refuse the library.
 
 #include "isolation/channel.hpp"
+#include "isolation/crash_report.hpp"
 #include "loading/plugin_scanner.hpp"
 
 #include <toolhost/json_text.hpp>
@@ -61,6 +62,7 @@ scan_result scan_one(const std::string& path, toolhost_abi_version_t abi) {
 }  // namespace
 
 int run_scan_child(int fd, toolhost_abi_version_t abi) {
+    crash_report::never_install();  // the host tells how this process ended, naming the file
     const int printed_fd = capture_stdout();
     // The host reads stderr between answers; a library that writes more than the pipe holds in
     // the meantime loses the rest instead of blocking the scan.

@@ -85,6 +85,12 @@ void tool_registry::wait_drained(const tool_slot& slot) {
     drained_.wait(lock, [&] { return slot.in_flight.total() == 0; });
 }
 
+bool tool_registry::wait_drained(const tool_slot& slot, std::chrono::steady_clock::time_point until) {
+    heavy_fence();
+    std::unique_lock lock(drain_mutex_);
+    return drained_.wait_until(lock, until, [&] { return slot.in_flight.total() == 0; });
+}
+
 std::vector<tool_registry::slot_ptr> tool_registry::slots() const {
     std::shared_lock lock(mutex_);
     return slots_;

@@ -52,6 +52,8 @@ public:
     }
     /// Waits until no call uses the slot.
     void wait_drained(const tool_slot& slot);
+    /// The same, giving up at `until`: whether the slot drained.
+    bool wait_drained(const tool_slot& slot, std::chrono::steady_clock::time_point until);
     /// Every slot, in registration order.
     std::vector<slot_ptr> slots() const;
     bool contains(std::string_view name) const;

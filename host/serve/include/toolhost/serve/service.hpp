@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -54,6 +56,10 @@ public:
     void stop(std::string_view signal = {});
     /// The bound HTTP port (0 without HTTP).
     std::uint16_t http_port() const noexcept;
+    /// After the stop sequence: the tools whose calls were still in plugin code when the host's
+    /// shutdown grace (serve.shutdown_grace_ms) ran out. In-process plugin code cannot be
+    /// stopped; a program that wants to end ends with std::_Exit() (toolhost serve does).
+    const std::vector<std::string>& left_running() const noexcept;
 
 private:
     struct impl;
