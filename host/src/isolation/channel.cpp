@@ -109,8 +109,11 @@ channel::received channel::receive(std::chrono::steady_clock::time_point deadlin
             }
             if (w > 0) continue;
         }
+        // A peer that exits with requests it never read makes the kernel report ECONNRESET once,
+        // ahead of the answers it did send: read on, those come next, then the end.
+        if (n < 0 && errno == ECONNRESET) continue;
         if (n < 0) {
-            r.state = errno == ECONNRESET ? status::closed : status::error;
+            r.state = status::error;
             r.error = std::strerror(errno);
             return r;
         }
