@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs every benchmark: the C++ ones in build/release/bench/
-# (host: call, worker_pool, metrics, circuit_breaker; plugins: crm, escalation, memory, rag), then
+# (host: call, worker_pool, metrics, circuit_breaker, scan; plugins: crm, escalation, memory, rag), then
 # the MCP benchmark against the TypeScript SDK server (bench/serve/run.sh). Figures are recorded
 # in docs/performance.md with the command that produced them.
 #
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(call worker_pool metrics circuit_breaker crm escalation memory rag serve)
+all=(call worker_pool metrics circuit_breaker scan crm escalation memory rag serve)
 only=()
 if [ "${1:-}" = "--only" ]; then
   IFS=, read -r -a only <<<"${2:?--only needs a list of names}"
