@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <csignal>
+#include <iterator>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -190,4 +192,69 @@ BOOST_AUTO_TEST_CASE(scans_from_several_threads_at_once_each_get_their_answers) 
         BOOST_TEST(found[i] == 2u);
         BOOST_TEST(refused[i] == 1u);
     }
+}
+
+namespace {
+
+std::size_t open_descriptors() {
+    return static_cast<std::size_t>(std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator()));
+}
+
+// The pids of this process's children, from every thread's /proc children list.
+std::vector<std::string> child_pids(const std::string& pid = "self") {
+    std::vector<std::string> pids;
+    for (const auto& task : fs::directory_iterator("/proc/" + pid + "/task")) {
+        std::ifstream in(task.path() / "children");
+        for (std::string p; in >> p;) pids.push_back(p);
+    }
+    return pids;
+}
+
+// Whether process `pid` has ended: gone, or a zombie waiting for whoever adopted it to reap it.
+bool ended(const std::string& pid) {
+    std::ifstream stat("/proc/" + pid + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(scans_leave_no_descriptor_and_no_process_behind) {
+    temp_dir d;
+    copy_into(TOOLHOST_FIXTURE_TESTKIT, d.path(), "a.so");
+    copy_into(TOOLHOST_FIXTURE_CTOR_SEGV, d.path(), "b.so");
+    copy_into(TOOLHOST_FIXTURE_CTOR_HANG, d.path(), "c.so");
+    copy_into(TOOLHOST_FIXTURE_MULTI, d.path(), "d.so");
+    auto o = quick();
+    o.scan_timeout = std::chrono::milliseconds(300);
+    (void)plugin_loader(o).scan({d.path()});  // warm-up: whatever the first use opens for good
+    const auto before = open_descriptors();
+    for (int i = 0; i < 3; ++i) {
+        const auto r = plugin_loader(o).scan({d.path()});
+        BOOST_TEST(r.rejected.size() == 2u);
+    }
+    BOOST_TEST(open_descriptors() == before);
+    BOOST_TEST(child_pids().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_scanner_child_dies_with_its_host) {
+    temp_dir d;
+    copy_into(TOOLHOST_FIXTURE_CTOR_HANG, d.path(), "hang.so");
+    // A host (toolhost list) whose scanner child hangs in a constructor, killed outright.
+    toolhost::test::background_process host(
+        {TOOLHOST_TEST_EXE, "--no-default-plugins", "--plugin-dir", d.path().string(), "list"}, d.path(),
+        {{"TOOLHOST_CONFIG", ""}, {"TOOLHOST_PLUGIN_PATH", ""}});
+    std::vector<std::string> children;
+    BOOST_TEST_REQUIRE(toolhost::test::eventually(
+        [&] {
+            children = child_pids(std::to_string(host.pid()));
+            return !children.empty();
+        },
+        std::chrono::seconds(20)));
+    BOOST_TEST(host.stop(SIGKILL) == 128 + SIGKILL);
+    for (const auto& pid : children)
+        BOOST_TEST(toolhost::test::eventually([&] { return ended(pid); }, std::chrono::seconds(10)),
+                   "scanner child " << pid << " outlived its host");
 }
