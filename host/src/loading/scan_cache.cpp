@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -97,7 +98,9 @@ void scan_cache::save() {
     const std::string text = toolhost::json_text(json::object{{"made_by", key()}, {"files", std::move(files)}});
     std::error_code ec;
     fs::create_directories(file_.parent_path(), ec);
-    const fs::path tmp = file_.string() + ".tmp." + std::to_string(::getpid());
+    // A name of its own per writer (process and call), so that concurrent writers never share one.
+    static std::atomic<unsigned> writes{0};
+    const fs::path tmp = file_.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++writes);
     bool ok = false;
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
