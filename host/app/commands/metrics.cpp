@@ -38,6 +38,7 @@ int local_metrics(command_context& c) {
     const std::optional<std::string> tool =
         c.opts().positional.empty() ? std::nullopt : std::optional<std::string>(c.opts().positional[0]);
     if (tool && !c.host().find(*tool)) return c.tool_missing(*tool);
+    c.protect_stdout();  // the tools start in this process
     start_options so;
     so.concurrent = c.host().config().concurrent_init;
     c.host().start(so);

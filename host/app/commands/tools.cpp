@@ -72,6 +72,7 @@ int cmd_status(command_context& c) {
     if (int rc = c.check_args(0, 0, "'status' takes no arguments"); rc != exit_code::ok) return rc;
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
 
+    c.protect_stdout();  // the tools start in this process
     start_options so;
     so.concurrent = c.host().config().concurrent_init;
     so.fail_on_error = false;
