@@ -103,11 +103,18 @@ BENCHMARK(BM_tool_instance_invoke);
 
 // One caller, one call at a time: the time from submitting a call to its completion handler
 // starting (timestamped in the handler, on the worker). The caller waits for each call with
-// yield() before submitting the next, as a thread with other work would.
+// yield() before submitting the next, as a thread with other work would. range(0): calls of
+// clock.sleep(3000) started first, which hold a thread each for 3 s (issue 13: one slow tool
+// must not delay another; the pool's two workers are both blocked, extra threads take the rest).
 void BM_host_call_latency(benchmark::State& state) {
     host h(bench_config(2));
     h.load_plugins();
     h.start({});
+    const auto blocked = state.range(0);
+    std::atomic<int> slept{0};
+    for (int i = 0; i < blocked; ++i)
+        h.async_call("clock", "sleep", json::object{{"ms", 3000}}, {}, [&](call_result) { slept.fetch_add(1); });
+    if (blocked > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the sleeps hold their threads
     std::vector<double> samples;
     samples.reserve(1 << 20);
     std::atomic<int64_t> completed_at{0};
@@ -130,8 +137,11 @@ void BM_host_call_latency(benchmark::State& state) {
         state.counters["p99_us"] = samples[samples.size() * 99 / 100];
     }
     state.SetItemsProcessed(state.iterations());
+    if (blocked > 0) state.counters["sleeps_done_during"] = slept.load();  // 0: they held their threads throughout
 }
-BENCHMARK(BM_host_call_latency)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_host_call_latency)->UseRealTime()->Arg(0)->MinTime(2.0);
+// Within the sleeps' 3 s: a fixed number of calls.
+BENCHMARK(BM_host_call_latency)->UseRealTime()->Arg(10)->Iterations(20000);
 
 // The inline path (host::call_inline): the whole pipeline on the calling thread with the default
 // policy (total and attempt deadlines, retry, circuit breaker, bulkhead, retry budget), metrics

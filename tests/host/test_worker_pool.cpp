@@ -385,7 +385,8 @@ BOOST_AUTO_TEST_CASE(work_posted_by_a_blocked_worker_runs_on_another) {
 BOOST_AUTO_TEST_CASE(a_backlog_on_one_worker_is_shared) {
     // One handler posts many functions that each block for a while: the other workers take
     // from the backlog at once instead of waiting for the owner to work through it alone.
-    worker_pool pool(3);
+    // (A fixed pool: the workers share, no extra thread helps.)
+    worker_pool pool(3, worker_pool::default_spin, {.max_extra = 0});
     std::mutex m;
     std::set<std::thread::id> threads;
     std::atomic<int> done{0};
@@ -429,4 +430,48 @@ BOOST_AUTO_TEST_CASE(co_spawn_onto_the_pool) {
             asio::co_spawn(asio::make_strand(pool.get_executor()), add_on_pool(pool, i, 10), asio::use_future));
     }
     for (int i = 0; i < 20; ++i) BOOST_TEST(results[i].get() == i + 10);
+}
+
+BOOST_AUTO_TEST_CASE(work_runs_while_every_worker_is_blocked) {
+    // Both workers blocked (as by plugin calls that never return): an extra thread takes what
+    // waits, and ends once there is nothing left.
+    worker_pool pool(2, worker_pool::default_spin, {.max_extra = 4, .stall = 1ms, .keep_alive = 50ms});
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<int> blocked{0};
+    for (int i = 0; i < 2; ++i)
+        asio::post(pool, [&, released] {
+            blocked.fetch_add(1);
+            released.wait();
+        });
+    BOOST_TEST_REQUIRE(wait_until([&] { return blocked.load() == 2; }));
+    std::promise<bool> ran;
+    asio::post(pool, [&] { ran.set_value(pool.running_in_this_thread()); });
+    auto f = ran.get_future();
+    BOOST_TEST_REQUIRE((f.wait_for(10s) == std::future_status::ready));
+    BOOST_TEST(f.get());  // an extra thread counts as the pool's
+    BOOST_TEST(pool.extra_threads_started() >= 1u);
+    release.set_value();
+    BOOST_TEST(wait_until([&] { return pool.extra_thread_count() == 0; }));  // after keep_alive
+    pool.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_fixed_pool_starts_no_extra_thread) {
+    worker_pool pool(1, worker_pool::default_spin, {.max_extra = 0});
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<bool> started{false};
+    asio::post(pool, [&, released] {
+        started = true;
+        released.wait();
+    });
+    BOOST_TEST_REQUIRE(wait_until([&] { return started.load(); }));
+    std::atomic<bool> second{false};
+    asio::post(pool, [&] { second = true; });
+    std::this_thread::sleep_for(50ms);
+    BOOST_TEST(!second.load());  // it waits for the one worker, as before
+    BOOST_TEST(pool.extra_threads_started() == 0u);
+    release.set_value();
+    pool.join();
+    BOOST_TEST(second.load());
 }

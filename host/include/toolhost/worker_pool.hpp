@@ -130,10 +130,23 @@ public:
     /// How long an idle worker polls for new work before it parks.
     static constexpr std::chrono::nanoseconds default_spin = std::chrono::microseconds(100);
 
+    /// When the workers are all stuck (blocked in plugin calls, most likely), extra threads take
+    /// the work that waits, so that one slow tool cannot hold up the others: a monitor thread
+    /// looks every `stall` while work is queued, and when no handler started since its last
+    /// look, it starts an extra thread (at most `max_extra` at once). An extra thread takes
+    /// queued work from the shared queue and from the workers' own queues, and ends after
+    /// `keep_alive` without work. `max_extra` 0: a fixed pool.
+    struct elastic_options {
+        std::size_t max_extra = 256;
+        std::chrono::microseconds stall{1000};
+        std::chrono::milliseconds keep_alive{2000};
+    };
+
     /// Starts `threads` workers (at least one). `spin` is the idle polling budget; zero makes
     /// idle workers park at once, like thread_pool. Throws std::system_error if a thread cannot
     /// be started (the ones already started are stopped and joined first).
     explicit worker_pool(std::size_t threads, std::chrono::nanoseconds spin = default_spin);
+    worker_pool(std::size_t threads, std::chrono::nanoseconds spin, elastic_options elastic);
 
     /// Stops, joins the threads, and destroys work that never ran. Must not run on a worker.
     ~worker_pool();
@@ -153,8 +166,12 @@ public:
     /// run; it is destroyed by join() or the destructor. Does not wait.
     void stop();
 
-    /// The number of worker threads.
+    /// The number of worker threads (without the extra ones).
     std::size_t thread_count() const noexcept { return threads_.size(); }
+    /// The extra threads running now (elastic_options).
+    std::size_t extra_thread_count() const noexcept;
+    /// Extra threads started since construction.
+    std::uint64_t extra_threads_started() const noexcept;
 
     /// The idle polling budget given at construction.
     std::chrono::nanoseconds spin_budget() const noexcept { return spin_; }
@@ -167,9 +184,16 @@ private:
     friend class basic_executor_type;
 
     struct local_queue;  // a worker's own queue (worker_pool.cpp)
+    struct elastic;      // the monitor and the extra threads (worker_pool_elastic.cpp)
     struct steal_watch;  // what an idle worker saw of the others' queues (worker_pool.cpp)
 
     void run_worker(std::size_t index);
+    void run_monitor();
+    void run_extra();
+    detail::worker_pool_op* take_any() noexcept;
+    std::uint64_t handlers_started() const noexcept;
+    void start_elastic(elastic_options o);
+    void stop_elastic() noexcept;
     detail::worker_pool_op* next_op(local_queue& own, uint32_t tick) noexcept;
     detail::worker_pool_op* pop_shared() noexcept;
     detail::worker_pool_op* idle(std::size_t index, steal_watch& watch);
@@ -214,6 +238,7 @@ private:
 
     std::mutex join_mutex_;  ///< serializes joining the threads
     std::vector<std::thread> threads_;
+    std::unique_ptr<elastic> elastic_;  // null for a fixed pool
 };
 
 /// The executor of a worker_pool. `Bits` holds the compile-time properties (outstanding_work).

@@ -2,6 +2,7 @@
 
 #include "execution/asymmetric_fence.hpp"
 #include "execution/sharded_count.hpp"
+#include "execution/worker_pool_parts.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,152 +10,14 @@
 
 namespace toolhost {
 
+using detail::cpu_relax;
+using detail::current_extra_pool;
+using detail::current_index;
+using detail::current_pool;
+using detail::lock_spinning;
+using detail::relock;
+
 namespace {
-
-// --- Memory for queued functions.
-//
-// The usual pattern is one thread posting and another running and freeing, so a plain
-// per-thread free list would only ever fill on the worker and stay empty on the poster. Blocks
-// therefore travel in batches through a shared depot: a thread whose cache grows past
-// cache_limit hands batch_size blocks to the depot, and a thread with an empty cache takes a
-// whole batch back. That is one short lock per batch_size posts instead of a malloc/free pair
-// per post.
-
-constexpr std::size_t block_size = 128;  // the op header plus a handler of up to 112 bytes
-constexpr std::size_t block_align = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
-constexpr std::size_t batch_size = 32;
-constexpr std::size_t cache_limit = 2 * batch_size;
-constexpr std::size_t depot_limit = 64;  // batches, so at most 256 KiB parked in the depot
-
-// ASan should see every op freed, so that a use after free is caught.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool recycle_blocks = false;
-#else
-constexpr bool recycle_blocks = true;
-#endif
-
-struct free_block {
-    free_block* next;        // next block in this batch / cache
-    free_block* next_batch;  // next batch in the depot (first block of a batch only)
-};
-static_assert(sizeof(free_block) <= block_size);
-
-void free_chain(free_block* b) noexcept {
-    while (b) {
-        free_block* next = b->next;
-        ::operator delete(b);
-        b = next;
-    }
-}
-
-class block_depot {
-public:
-    // Takes a chain of blocks (a full batch, or what a dying thread had left).
-    void put(free_block* batch) noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            if (count_ < depot_limit) {
-                batch->next_batch = batches_;
-                batches_ = batch;
-                ++count_;
-                return;
-            }
-        }
-        free_chain(batch);
-    }
-
-    // Returns a chain of blocks, or nullptr when the depot is empty.
-    free_block* take() noexcept {
-        std::lock_guard lock(mutex_);
-        free_block* batch = batches_;
-        if (batch) {
-            batches_ = batch->next_batch;
-            --count_;
-        }
-        return batch;
-    }
-
-private:
-    std::mutex mutex_;
-    free_block* batches_ = nullptr;
-    std::size_t count_ = 0;
-};
-
-// Never destroyed: threads that outlive main() may still return blocks during their exit.
-block_depot& depot() {
-    static block_depot* instance = new block_depot;
-    return *instance;
-}
-
-// Trivially destructible, so it stays usable while the thread's other thread_local objects
-// (which may free ops) are destroyed; `dead` then sends blocks straight to the heap.
-struct block_cache {
-    free_block* head;
-    std::size_t count;
-    bool flusher_armed;
-    bool dead;
-};
-constinit thread_local block_cache cache{};
-
-// Returns the cache's blocks when the thread exits. Only odr-used (and so only registered for
-// destruction) by threads that actually free a block.
-struct cache_flusher {
-    bool armed = false;
-    ~cache_flusher() {
-        block_cache& c = cache;
-        c.dead = true;
-        if (c.head) depot().put(c.head);
-        c.head = nullptr;
-        c.count = 0;
-    }
-};
-thread_local cache_flusher flusher;
-
-void* allocate_block() {
-    block_cache& c = cache;
-    if (!c.head && !c.dead) {
-        if (free_block* batch = depot().take()) {
-            c.head = batch;
-            // A batch is batch_size blocks, except the leftovers of an exited thread; the count
-            // only decides when to give blocks back, so an estimate is enough.
-            c.count = batch_size;
-        }
-    }
-    if (free_block* b = c.head) {
-        c.head = b->next;
-        if (c.count) --c.count;
-        return b;
-    }
-    return ::operator new(block_size);
-}
-
-void deallocate_block(void* p) noexcept {
-    block_cache& c = cache;
-    if (c.dead) {
-        ::operator delete(p);
-        return;
-    }
-    if (!c.flusher_armed) {
-        c.flusher_armed = true;
-        flusher.armed = true;
-    }
-    auto* b = static_cast<free_block*>(p);
-    b->next = c.head;
-    c.head = b;
-    if (++c.count < cache_limit) return;
-    // Keep the most recently freed blocks (warm in this core's cache); give away the rest.
-    free_block* last = c.head;
-    for (std::size_t i = 1; i < cache_limit - batch_size && last->next; ++i) last = last->next;
-    free_block* batch = last->next;
-    last->next = nullptr;
-    c.count = cache_limit - batch_size;
-    if (batch) depot().put(batch);
-}
-
-// The pool whose worker is the current thread, for running_in_this_thread(), and that worker's
-// index in the pool.
-constinit thread_local const worker_pool* current_pool = nullptr;
-constinit thread_local std::size_t current_index = 0;
 
 // How long an idle worker lets another worker's only queued function wait before it takes it.
 // A worker that posts the next step of its work (a completion starting the next call) returns
@@ -166,48 +29,9 @@ constexpr auto steal_delay = std::chrono::microseconds(4);
 // Every how many handlers a worker looks at the shared queue before its own.
 constexpr uint32_t shared_queue_interval = 61;
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield" ::: "memory");
-#endif
-}
-
-// Takes the pool's mutex, trying for a moment before sleeping on it. Its critical sections are a
-// few pointer moves, so a holder lets go within nanoseconds; a worker that sleeps on the mutex
-// instead pays a futex wake-up, and on a VM whose vCPU went idle meanwhile that wake-up costs
-// microseconds (measured: two workers passing calls to each other ran at half the speed).
-void lock_spinning(std::mutex& m) noexcept {
-    for (int i = 0; i < 64; ++i) {
-        if (m.try_lock()) return;
-        cpu_relax();
-    }
-    m.lock();
-}
-
-// lock_spinning() for an unlocked unique_lock.
-void relock(std::unique_lock<std::mutex>& lock) noexcept {
-    std::mutex* m = lock.release();
-    lock_spinning(*m);
-    lock = std::unique_lock<std::mutex>(*m, std::adopt_lock);
-}
-
 }  // namespace
 
 namespace detail {
-
-void* allocate_op(std::size_t size, std::size_t align) {
-    if (recycle_blocks && size <= block_size && align <= block_align) return allocate_block();
-    if (align > block_align) return ::operator new(size, std::align_val_t(align));
-    return ::operator new(size);
-}
-
-void deallocate_op(void* p, std::size_t size, std::size_t align) noexcept {
-    if (recycle_blocks && size <= block_size && align <= block_align) return deallocate_block(p);
-    if (align > block_align) return ::operator delete(p, size, std::align_val_t(align));
-    ::operator delete(p, size);
-}
 
 void worker_pool_handler_threw() noexcept {
     try {
@@ -222,26 +46,6 @@ void worker_pool_handler_threw() noexcept {
 
 }  // namespace detail
 
-// A worker's own queue: what the worker posts. The owner pushes and pops; an idle worker may
-// take from it (try_steal). The mutex is uncontended unless someone steals.
-struct alignas(64) worker_pool::local_queue {
-    std::mutex mutex;
-    detail::op_fifo ops;                // guarded by mutex
-    std::atomic<uint64_t> handlers{0};  // handlers the owner started; written by the owner only
-
-    void push(detail::worker_pool_op* op) noexcept {
-        lock_spinning(mutex);
-        std::lock_guard lock(mutex, std::adopt_lock);
-        ops.push(op);
-    }
-    detail::worker_pool_op* pop() noexcept {
-        lock_spinning(mutex);
-        std::lock_guard lock(mutex, std::adopt_lock);
-        return ops.pop();
-    }
-    std::size_t size() const noexcept { return ops.size.load(std::memory_order_relaxed); }
-};
-
 // What an idle worker last saw of each other worker whose queue held one function: the owner's
 // handler count then, and when. Unchanged for steal_delay: the owner is stuck in that handler.
 struct worker_pool::steal_watch {
@@ -254,6 +58,9 @@ struct worker_pool::steal_watch {
 };
 
 worker_pool::worker_pool(std::size_t threads, std::chrono::nanoseconds spin)
+    : worker_pool(threads, spin, elastic_options{}) {}
+
+worker_pool::worker_pool(std::size_t threads, std::chrono::nanoseconds spin, elastic_options elastic)
     : spin_(std::max(spin, std::chrono::nanoseconds::zero())) {
     threads = std::max<std::size_t>(threads, 1);
     // Spinners beyond half the cores would steal CPU from the threads that submit work (and
@@ -265,8 +72,10 @@ worker_pool::worker_pool(std::size_t threads, std::chrono::nanoseconds spin)
     threads_.reserve(threads);
     try {
         for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run_worker(i); });
+        if (elastic.max_extra > 0) start_elastic(elastic);
     } catch (...) {
         stop();
+        stop_elastic();
         for (auto& t : threads_) t.join();
         throw;
     }
@@ -281,7 +90,7 @@ worker_pool::~worker_pool() {
     destroy_queued();
 }
 
-bool worker_pool::running_in_this_thread() const noexcept { return current_pool == this; }
+bool worker_pool::running_in_this_thread() const noexcept { return current_pool == this || current_extra_pool == this; }
 
 void worker_pool::stop() {
     std::lock_guard lock(mutex_);
@@ -307,6 +116,7 @@ void worker_pool::join() {
         for (auto& t : threads_) {
             if (t.joinable()) t.join();
         }
+        stop_elastic();  // after the workers: the pool has stopped, so the extra threads end too
     }
     destroy_queued();
 }

@@ -233,6 +233,10 @@ struct symbol_table {
 // (section headers are optional, and sstrip-style tools remove them).
 checked<std::optional<symbol_table>> symbols_from_sections(std::string_view file, const Elf64_Ehdr& h) {
     if (h.e_shoff == 0) return std::optional<symbol_table>();
+    // The section headers come last in a linked file: past its end, the file was cut short.
+    if (h.e_shoff >= file.size())
+        return elf_error{"truncated ELF file: its section header table starts at " + hex(h.e_shoff) + ", past its " +
+                         std::to_string(file.size()) + " bytes"};
     if (h.e_shentsize != sizeof(Elf64_Shdr))
         return elf_error{"unexpected section header size " + std::to_string(h.e_shentsize)};
     std::uint64_t count = h.e_shnum;

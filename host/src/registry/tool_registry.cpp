@@ -32,8 +32,9 @@ boost::system::result<void, std::string> tool_registry::add(std::shared_ptr<tool
     for (const auto& op : slot->descriptor().operations)
         if (auto p = operation_policy_from_config(slot->name, op.name))
             slot->operation_policies.emplace(op.name, std::move(*p));
-    telemetry_.install(*slot);
+    // Breakers first: install() publishes gauges whose callbacks read them from scrape threads.
     install_breakers(*slot);
+    telemetry_.install(*slot);
     by_name_.emplace(slot->name, slot);
     slots_.push_back(std::move(slot));
     return {};
