@@ -71,7 +71,6 @@ struct alignas(64) worker_pool::local_queue {
     std::size_t size() const noexcept { return ops.size.load(std::memory_order_relaxed); }
 };
 
-
 // The elastic part's state (worker_pool_elastic.cpp).
 struct worker_pool::elastic {
     elastic_options options;
