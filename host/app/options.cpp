@@ -27,7 +27,9 @@ commands:
   breaker reset TOOL [OPERATION]      close a tool's breakers (or one operation's)
   breaker reset --all                 close every breaker
   breaker open|disable TOOL [OP]      force a breaker open (refuse calls), or let every call through
-                                      breaker and metrics --server take --server URL (default
+  restart TOOL [--json]               stop a tool of a running `toolhost serve` and start it again
+                                      (a tool failed by its worker's crashes comes back)
+                                      breaker, restart and metrics --server take --server URL (default
                                       $TOOLHOST_SERVER, else http://127.0.0.1:8080) and send
                                       $TOOLHOST_AUTH_TOKEN as bearer token when set
   serve [--stdio] [--http ADDR:PORT]  serve the tools over MCP (stdio, Streamable HTTP at /mcp)

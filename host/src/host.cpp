@@ -70,7 +70,8 @@ host::host(host_options options)
                                                         *telemetry_, pool_.get_executor());
     pipeline_ = std::make_unique<detail::call_pipeline>(*registry_, *telemetry_, pool_, *clock_, *timers_, *random_,
                                                         static_cast<nested_caller&>(*this));
-    lifecycle_ = std::make_unique<detail::tool_lifecycle>(config_, options.loader, *registry_, *pipeline_, *events_);
+    lifecycle_ = std::make_unique<detail::tool_lifecycle>(config_, options.loader, *registry_, *pipeline_, *events_,
+                                                          *telemetry_);
 }
 
 host::~host() {
@@ -141,6 +142,10 @@ std::vector<std::string> host::validate() const { return registry_->validate(lif
 // ------------------------------------------------------------------------------------ lifecycle
 
 start_report host::start(const start_options& options) { return lifecycle_->start(options); }
+
+boost::system::result<void, tool_error> host::restart_tool(std::string_view name, std::chrono::milliseconds grace) {
+    return lifecycle_->restart(name, std::chrono::steady_clock::now() + grace);
+}
 
 void host::shutdown() {
     if (!lifecycle_->shutdown(std::nullopt)) return;

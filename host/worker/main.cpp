@@ -1,11 +1,14 @@
-// toolhost-worker: the process in which the host opens plugin code it does not trust yet.
+// toolhost-worker: the process in which the host runs plugin code it does not trust.
 //
 //   toolhost-worker scan --abi MAJOR.MINOR --parent PID
+//       serves scan requests on descriptor 3 (plugin_scanner.hpp) until the host closes it;
+//   toolhost-worker tool --abi MAJOR.MINOR --parent PID [--max-memory BYTES] [--max-cpu SECONDS]
+//       loads one tool and runs its calls (worker_server.hpp, worker_protocol.hpp).
 //
-// serves scan requests on descriptor 3 (plugin_scanner.hpp) until the host closes it. It is
-// started by the host (child_process.hpp), never by hand; it dies with the host.
+// It is started by the host (child_process.hpp), never by hand; it dies with the host.
 
 #include "isolation/child_process.hpp"
+#include "isolation/worker_server.hpp"
 #include "loading/plugin_scanner.hpp"
 
 #include <sys/prctl.h>
@@ -22,6 +25,7 @@ namespace {
 int usage() {
     std::fputs(
         "usage: toolhost-worker scan --abi MAJOR.MINOR --parent PID\n"
+        "       toolhost-worker tool --abi MAJOR.MINOR --parent PID [--max-memory BYTES] [--max-cpu SECONDS]\n"
         "(started by the toolhost host process; not meant to be run by hand)\n",
         stderr);
     return 64;
@@ -30,7 +34,10 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2 || std::string_view(argv[1]) != "scan") return usage();
+    if (argc < 2) return usage();
+    const std::string_view mode = argv[1];
+    if (mode != "scan" && mode != "tool") return usage();
+    toolhost::detail::worker_limits limits;
     toolhost_abi_version_t abi{TOOLHOST_ABI_VERSION_MAJOR, TOOLHOST_ABI_VERSION_MINOR};
     long parent = -1;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -41,6 +48,10 @@ int main(int argc, char** argv) {
             abi = {static_cast<uint16_t>(major), static_cast<uint16_t>(minor)};
         } else if (key == "--parent") {
             parent = std::strtol(value.c_str(), nullptr, 10);
+        } else if (key == "--max-memory" && mode == "tool") {
+            limits.max_memory_bytes = std::strtoull(value.c_str(), nullptr, 10);
+        } else if (key == "--max-cpu" && mode == "tool") {
+            limits.max_cpu_seconds = std::strtoull(value.c_str(), nullptr, 10);
         } else {
             return usage();
         }
@@ -49,5 +60,7 @@ int main(int argc, char** argv) {
     // before this line is noticed by the pid check.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (parent <= 0 || ::getppid() != static_cast<pid_t>(parent)) return 70;
-    return toolhost::detail::run_scan_child(toolhost::detail::child_process::channel_fd, abi);
+    const int fd = toolhost::detail::child_process::channel_fd;
+    if (mode == "tool") return toolhost::detail::run_tool_worker(fd, abi, limits);
+    return toolhost::detail::run_scan_child(fd, abi);
 }

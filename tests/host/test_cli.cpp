@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include <set>
@@ -401,8 +402,10 @@ struct misbehaving_folder : plugin_folder {
 struct running_server {
     toolhost::test::background_process process;
     std::string url;
-    running_server(const plugin_folder& f, const std::string& serve_section, const std::string& log_level)
-        : process(start(f, serve_section, log_level)) {
+    // `more`: further top-level members of the configuration, e.g. `"isolation": "process"`.
+    running_server(const plugin_folder& f, const std::string& serve_section, const std::string& log_level,
+                   const std::string& more = {})
+        : process(start(f, serve_section, log_level, more)) {
         const auto port_file = f.dir / "port";
         BOOST_TEST_REQUIRE(
             toolhost::test::eventually([&] { return fs::exists(port_file) && fs::file_size(port_file) > 0; },
@@ -413,9 +416,9 @@ struct running_server {
         url = "http://127.0.0.1:" + port;
     }
     static toolhost::test::background_process start(const plugin_folder& f, const std::string& serve_section,
-                                                    const std::string& log_level) {
-        toolhost::test::write_file(
-            f.conf, R"({"data_dir": ")" + (f.dir / "var").string() + R"(", "serve": )" + serve_section + "}");
+                                                    const std::string& log_level, const std::string& more) {
+        toolhost::test::write_file(f.conf, R"({"data_dir": ")" + (f.dir / "var").string() + R"(", "serve": )" +
+                                               serve_section + (more.empty() ? "" : ", " + more) + "}");
         return toolhost::test::background_process(
             {TOOLHOST_TEST_EXE, "--config", f.conf.string(), "--plugin-dir", f.plugins.string(), "serve", "--http",
              "127.0.0.1:0", "--port-file", (f.dir / "port").string()},
@@ -590,4 +593,75 @@ BOOST_AUTO_TEST_CASE(serve_stops_after_its_grace_though_a_plugin_never_returns) 
     client.join();
     BOOST_TEST(server.stop(SIGTERM) == 0, server.err());  // if it waited for the plugin: ctest's timeout
     BOOST_TEST(contains(server.err(), "still run in plugin code (it cannot be stopped): testkit"), server.err());
+}
+
+namespace {
+// The plugin folder's configuration with every tool in a worker process.
+void isolate_all(const plugin_folder& f) {
+    toolhost::test::write_file(f.conf, R"({"data_dir": ")" + (f.dir / "var").string() +
+                                           R"(", "isolation": {"mode": "process", "cancel_grace_ms": 100}})");
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(call_with_isolated_tools_keeps_its_contract) {
+    plugin_folder f;
+    isolate_all(f);
+    auto crash = run_toolhost(f.args({"call", "testkit", "misbehave", R"({"how":"segv"})", "--json"}));
+    BOOST_TEST(crash.exit_code == 69, crash.err);
+    const auto answer = parse_stdout(crash);
+    BOOST_TEST(answer.at("error").at("code") == "UNAVAILABLE");
+    BOOST_TEST(contains(std::string(answer.at("error").at("message").as_string()), "killed by signal SIGSEGV"),
+               crash.out);
+    BOOST_TEST(!contains(crash.err, "fatal signal"), crash.err);  // the host did not crash
+
+    // A flood of output from the plugin: stdout still holds exactly the one answer.
+    auto flood = run_toolhost(f.args({"call", "testkit", "misbehave", R"({"how":"flood"})", "--json"}));
+    BOOST_TEST(flood.exit_code == 0, flood.err);
+    BOOST_TEST(parse_stdout(flood) == json::parse(R"({"ok":true,"result":{"lines":8192}})"));
+
+    // A plugin that never returns: answered at the deadline, its worker killed, nothing left over.
+    auto hang =
+        run_toolhost(f.args({"call", "testkit", "misbehave", R"({"how":"hang"})", "--timeout-ms", "300", "--json"}));
+    BOOST_TEST(hang.exit_code == 69, hang.err);
+    BOOST_TEST(parse_stdout(hang).at("error").at("code") == "DEADLINE_EXCEEDED");
+    BOOST_TEST(!contains(hang.err, "still run in plugin code"), hang.err);
+
+    auto status = run_toolhost(f.args({"status", "--json"}));
+    BOOST_TEST(status.exit_code == 0, status.err);
+    const auto tools = parse_stdout(status);
+    for (const auto& t : tools.at("tools").as_array()) {
+        BOOST_TEST(t.at("isolation") == "process");
+        BOOST_TEST(t.at("worker").at("pid").to_number<int64_t>() > 0);
+        BOOST_TEST(t.at("worker").at("state") == "running");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(serve_with_isolated_tools_survives_their_crashes_and_leaves_no_worker_behind) {
+    plugin_folder f;
+    fs::remove(f.plugins / "broken.so");
+    running_server serving(f, "{}", "warning", R"("isolation": "process")");
+    auto& server = serving.process;
+    auto post = [&](const std::string& path, const std::string& body) {
+        return toolhost::test::run_process({"/usr/bin/curl", "-s", "-m", "10", "-w", "\n%{http_code}", "-X", "POST",
+                                            "-H", "Content-Type: application/json", "-d", body, serving.url + path});
+    };
+    auto crashed = post("/v1/tools/testkit/misbehave", R"({"how":"abort"})");
+    BOOST_TEST(contains(crashed.out, "killed by signal SIGABRT"), crashed.out);
+    BOOST_TEST(server.running(), server.err());
+    BOOST_TEST(toolhost::test::eventually(
+        [&] { return contains(post("/v1/tools/testkit/echo", R"({"back":1})").out, R"("back":1)"); },
+        std::chrono::seconds(20)));
+
+    auto restarted = run_toolhost({"restart", "testkit", "--server", serving.url, "--json"});
+    BOOST_TEST(restarted.exit_code == 0, restarted.err);
+    BOOST_TEST(parse_stdout(restarted).at("worker").at("state") == "running", restarted.out);
+    BOOST_TEST(run_toolhost({"restart", "nope", "--server", serving.url}).exit_code != 0);
+
+    // Killed outright, the host takes its workers with it.
+    // One worker per tool: testkit's two and the bundled plugins' (the default plugin folder).
+    const auto workers = toolhost::test::children_of(server.pid());
+    BOOST_TEST_REQUIRE(workers.size() >= 2u);
+    BOOST_TEST(server.stop(SIGKILL) == 128 + SIGKILL);
+    BOOST_TEST(toolhost::test::eventually([&] { return std::none_of(workers.begin(), workers.end(), toolhost::test::still_runs); },
+                                          std::chrono::seconds(10)));
 }

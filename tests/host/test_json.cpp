@@ -554,14 +554,15 @@ BOOST_AUTO_TEST_CASE(every_problem_is_reported) {
         f + ":2:14: error: /threads: expected an integer from 0 to 1024, got \"x\"",
         f + ":3:16: error: /log_level: expected one of trace, debug, info, warning, error, off, got \"verbose\"",
         f + ":4:3: error: /colour: unknown key 'colour' (expected one of: plugin_dirs, threads, log_level, "
-            "log_format, lifecycle, tools_enabled_by_default, data_dir, tools, resilience, tracing, serve)",
+            "log_format, lifecycle, tools_enabled_by_default, data_dir, tools, resilience, tracing, serve, isolation)",
         f + ":5:34: error: /lifecycle/fail_on_error: expected true or false, got 1",
         f + ":5:37: error: /lifecycle/retry: unknown key 'retry' (expected one of: concurrent_init, fail_on_error)",
         f + ":6:25: error: /plugin_dirs/1: expected a non-empty path string, got 7",
         f + ":6:28: error: /plugin_dirs/2: expected a non-empty path string, got \"\"",
         f + ":7:33: error: /tools/echo/enabled: expected true or false, got \"yes\"",
         f + ":7:50: error: /tools/echo/config: expected an object, got an array",
-        f + ":7:54: error: /tools/echo/x: unknown key 'x' (expected one of: enabled, config, resilience, operations)",
+        f + ":7:54: error: /tools/echo/x: unknown key 'x' (expected one of: enabled, config, resilience, operations, "
+            "isolation)",
         f + ":7:68: error: /tools/b: expected an object with \"enabled\" and \"config\", got 3",
         f + ":8:15: error: /data_dir: expected a non-empty path string, got 5",
         f + ":9:17: error: /log_format: expected one of text, json, got \"xml\"",

@@ -243,4 +243,34 @@ std::vector<std::string> tool_names(const load_report& report) {
     return names;
 }
 
+namespace {
+// The state letter and parent of a process from /proc/PID/stat ("pid (comm) state ppid ..."; comm
+// may hold spaces and parentheses, so the fields are read after the last ')').
+std::optional<std::pair<char, int>> stat_of(const std::filesystem::path& dir) {
+    std::ifstream stat(dir / "stat");
+    std::string line;
+    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) return std::nullopt;
+    std::istringstream rest(line.substr(line.rfind(')') + 1));
+    char state = 0;
+    int ppid = 0;
+    rest >> state >> ppid;
+    return std::pair{state, ppid};
+}
+}  // namespace
+
+std::vector<int> children_of(int parent) {
+    std::vector<int> out;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        const auto name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (auto s = stat_of(e.path()); s && s->second == parent && s->first != 'Z') out.push_back(std::stoi(name));
+    }
+    return out;
+}
+
+bool still_runs(int pid) {
+    auto s = stat_of("/proc/" + std::to_string(pid));
+    return s && s->first != 'Z';
+}
+
 }  // namespace toolhost::test

@@ -89,6 +89,11 @@ private:
     std::filesystem::path err_file_;
 };
 
+/// The processes whose parent is `parent` and that still run (zombies count as ended).
+std::vector<int> children_of(int parent);
+/// Whether process `pid` still runs (not a zombie).
+bool still_runs(int pid);
+
 /// Waits up to `timeout` for `condition`, checking every 20 ms; whether it held.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

@@ -63,4 +63,19 @@ int cmd_breaker(command_context& c) {
     return exit_code::ok;
 }
 
+// `toolhost restart TOOL`: a tool of a running host stopped and started again (fresh instance,
+// fresh worker process), e.g. once its worker crashed too often and left it failed.
+int cmd_restart(command_context& c) {
+    if (int rc = c.check_args(1, 1, "'restart' needs TOOL"); rc != exit_code::ok) return rc;
+    const auto& tool = c.opts().positional[0];
+    auto r = c.remote("POST", "/v1/tools/" + tool + "/lifecycle/restart", "");
+    if (!r) return c.last_failure();
+    if (r->status != 200) return c.remote_failure(*r);
+    if (c.opts().json)
+        c.out() << r->body << (r->body.ends_with('\n') ? "" : "\n");
+    else
+        c.out() << "restarted " << tool << '\n';
+    return exit_code::ok;
+}
+
 }  // namespace toolhost::cli

@@ -24,6 +24,7 @@ int cmd_inspect(command_context& c);   // inspect.cpp
 int cmd_call(command_context& c);      // call.cpp
 int cmd_metrics(command_context& c);   // metrics.cpp
 int cmd_breaker(command_context& c);   // breaker.cpp
+int cmd_restart(command_context& c);   // breaker.cpp
 int cmd_serve(command_context& c);     // serve.cpp
 
 }  // namespace toolhost::cli

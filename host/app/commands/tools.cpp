@@ -3,6 +3,7 @@
 #include <toolhost/tool_descriptor.hpp>
 
 #include <toolhost/json_text.hpp>
+#include <toolhost/serve/status_json.hpp>
 
 // list, info, status, validate: what the plugins provide and what state the tools are in.
 namespace toolhost::cli {
@@ -82,12 +83,8 @@ int cmd_status(command_context& c) {
     if (c.opts().json) {
         json::array a;
         for (const auto& s : statuses) {
-            json::object o{{"name", s.name},
-                           {"version", s.version},
-                           {"plugin", s.plugin},
-                           {"enabled", s.enabled},
-                           {"state", tool_state_name(s.state)}};
-            if (!s.error.empty()) o["error"] = s.error;
+            json::object o{{"name", s.name}, {"version", s.version}, {"plugin", s.plugin}};
+            toolhost::serve::add_status_json(o, s);
             a.push_back(std::move(o));
         }
         json::array failed;
@@ -99,9 +96,13 @@ int cmd_status(command_context& c) {
                                                     {"rejected", c.rejected_json()}})
                 << '\n';
     } else {
-        for (const auto& s : statuses)
-            c.out() << s.name << ' ' << (s.enabled ? tool_state_name(s.state) : std::string_view("disabled"))
-                    << (s.error.empty() ? "" : "  " + s.error) << '\n';
+        for (const auto& s : statuses) {
+            c.out() << s.name << ' ' << (s.enabled ? tool_state_name(s.state) : std::string_view("disabled"));
+            if (s.worker)
+                c.out() << "  worker pid " << s.worker->pid << ", " << s.worker->state << ", " << s.worker->restarts
+                        << " restarts";
+            c.out() << (s.error.empty() ? "" : "  " + s.error) << '\n';
+        }
         for (const auto& [n, e] : report.failed)
             if (!c.host().status(n)) c.err() << "failed: " << n << ": " << e.message << '\n';
     }

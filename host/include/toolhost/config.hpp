@@ -8,6 +8,8 @@
 #include <boost/json/object.hpp>
 #include <boost/system/result.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -27,12 +29,39 @@ struct resilience_settings {
     std::string pointer;  ///< e.g. "/tools/rag/resilience"
 };
 
+/// Where a tool's plugin code runs (docs/configuration.md, "isolation").
+enum class isolation_mode {
+    in_process,  ///< in the host process: the fastest path; a crash there ends the host
+    process,     ///< in a worker process of its own, supervised, killed and restarted by the host
+};
+
+/// An "isolation" entry: a string (the mode) or an object. Unset members fall back to the
+/// top-level entry, then to the defaults.
+struct isolation_settings {
+    std::optional<isolation_mode> mode;
+    std::optional<std::chrono::milliseconds> cancel_grace;   ///< "cancel_grace_ms"
+    std::optional<std::chrono::milliseconds> start_timeout;  ///< "start_timeout_ms"
+    std::optional<std::uint64_t> max_memory_mb;              ///< "max_memory_mb" (0: no limit)
+    std::optional<std::uint64_t> max_cpu_seconds;            ///< "max_cpu_seconds" (0: no limit)
+};
+
+/// The isolation a tool gets: its own entry over the top-level one over the defaults.
+struct effective_isolation {
+    isolation_mode mode = isolation_mode::in_process;
+    bool mode_set_for_tool = false;  ///< the tool's own entry names the mode
+    std::chrono::milliseconds cancel_grace{200};
+    std::chrono::milliseconds start_timeout{60000};
+    std::uint64_t max_memory_mb = 0;
+    std::uint64_t max_cpu_seconds = 0;
+};
+
 struct tool_settings {
     bool enabled = true;
     boost::json::object config;                     ///< the tool's "config"; empty when absent
     std::string pointer;                            ///< where the tool's entry is, e.g. "/tools/echo", for diagnostics
     std::optional<resilience_settings> resilience;  ///< "resilience"
     std::map<std::string, resilience_settings, std::less<>> operation_resilience;  ///< "operations"/<op>/"resilience"
+    isolation_settings isolation;                                                  ///< "isolation"
 };
 
 /// The "tracing" section (docs/configuration.md): where spans go and which calls are traced.
@@ -54,6 +83,7 @@ struct TOOLHOST_API host_config {
     std::filesystem::path data_dir = "var";          ///< absolute after loading
     std::map<std::string, tool_settings, std::less<>> tools;  ///< "tools" by tool name
     std::optional<resilience_settings> resilience;            ///< the global "resilience"
+    isolation_settings isolation;                             ///< the top-level "isolation"
     /// "tracing", or TOOLHOST_OTLP_ENDPOINT; empty when no endpoint is configured (tracing off).
     std::optional<tracing_settings> tracing;
     /// "serve" as written (checked to be an object): serving parses it (serve::load_settings()
@@ -66,6 +96,8 @@ struct TOOLHOST_API host_config {
 
     /// Whether the named tool is enabled (its "enabled" entry, else tools_enabled_by_default).
     bool tool_enabled(std::string_view name) const;
+    /// The isolation of the named tool.
+    effective_isolation isolation_for(std::string_view name) const;
 };
 
 /// Looks up an environment variable; nullopt when unset.

@@ -58,6 +58,16 @@ enum class tool_state {
 };
 TOOLHOST_API std::string_view tool_state_name(tool_state s) noexcept;
 
+/// The worker process of a tool that runs isolated (`"isolation": "process"`).
+struct worker_status {
+    int64_t pid = 0;        ///< the running worker's pid; 0 while none runs
+    uint64_t restarts = 0;  ///< workers started after the first (crashes, kills at a deadline)
+    /// starting, running, restarting (waiting out the backoff after a crash), failed (too many
+    /// crashes: restart the tool), stopped
+    std::string state;
+    std::string last_exit;  ///< how the last worker ended, e.g. "was killed by signal SIGSEGV (...)"
+};
+
 /// A snapshot of one registered tool.
 struct tool_status {
     std::string name;
@@ -65,8 +75,10 @@ struct tool_status {
     std::string plugin;
     bool enabled = true;
     tool_state state = tool_state::registered;
-    std::string error;      ///< why it failed, when state == failed
-    int64_t in_flight = 0;  ///< calls running now
+    std::string error;                     ///< why it failed, when state == failed
+    int64_t in_flight = 0;                 ///< calls running now
+    std::string isolation = "in_process";  ///< in_process or process
+    std::optional<worker_status> worker;   ///< when isolation is process and the tool has started
 };
 
 /// How start() creates and initializes the enabled tools.
@@ -132,6 +144,8 @@ enum class host_event_kind {
     rejection,           ///< a call or retry refused without running (reason, status, message)
     tool_state_changed,  ///< a tool was registered, became ready, failed, stopped or was removed
                          ///< (state; reason "registered" / "unregistered" for those two)
+    worker_started,      ///< an isolated tool's worker process is ready (pid)
+    worker_exited,       ///< an isolated tool's worker process ended (pid; message: how)
 };
 TOOLHOST_API std::string_view host_event_kind_name(host_event_kind k) noexcept;
 
@@ -148,6 +162,7 @@ struct host_event {
     breaker_state from = breaker_state::closed;  ///< breaker transitions
     breaker_state to = breaker_state::closed;
     tool_state state = tool_state::registered;  ///< tool_state_changed: the state it is in now
+    int64_t pid = 0;                            ///< worker_started, worker_exited
 };
 /// Runs synchronously on the thread where the event happened, possibly a worker in the middle
 /// of a call: keep it short, never block, never call back into the host's lifecycle functions.
@@ -294,6 +309,12 @@ public:
     boost::system::result<void, std::string> set_policy(std::string_view tool, call_policy policy);
     boost::system::result<void, std::string> set_operation_policy(std::string_view tool, std::string_view operation,
                                                                   call_policy policy);
+
+    /// Stops the tool if it runs (waiting up to `grace` for its calls) and starts it again with a
+    /// fresh instance (and, isolated, a fresh worker process): how a tool that failed, e.g. whose
+    /// worker crashed five times within a minute, is brought back. The error says why not.
+    boost::system::result<void, tool_error> restart_tool(std::string_view name,
+                                                         std::chrono::milliseconds grace = std::chrono::seconds(10));
 
     /// The seed's reset_circuit_breaker / reset_all_circuit_breakers, plus force-open and
     /// disable. Without an operation they act on every breaker of the tool (its own, or one per

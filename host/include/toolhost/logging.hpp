@@ -48,5 +48,9 @@ struct field {
 /// values are left out. Thread-safe.
 TOOLHOST_API void write(level l, std::string_view channel, std::string_view message,
                         std::initializer_list<field> fields = {});
+/// write() with fields made at run time (a record that came from a worker process). The keys
+/// ts, level, channel and message are this record's own and are not taken from `fields`.
+TOOLHOST_API void write_fields(level l, std::string_view channel, std::string_view message,
+                               const boost::json::object& fields);
 
 }  // namespace toolhost::logging

@@ -46,6 +46,8 @@ public:
     /// The file path (or the name given to from_entry).
     const std::string& path() const noexcept { return path_; }
     const toolhost_plugin_entry_t& entry() const noexcept { return *entry_; }
+    /// True when opened from a file (open()), false for from_entry().
+    bool from_file() const noexcept { return library_ != nullptr; }
 
     /// Reads every tool descriptor the library offers and makes a factory for each valid one.
     std::vector<library_tool> tools();

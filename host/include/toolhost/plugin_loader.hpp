@@ -77,6 +77,8 @@ public:
 
     /// The ABI version this loader accepts plugins for.
     toolhost_abi_version_t abi() const noexcept { return options_.abi; }
+    /// The toolhost-worker configured (options::worker); empty: the usual places.
+    const std::filesystem::path& worker() const noexcept { return options_.worker; }
 
     /// Scans every "*.so" in each directory (not recursive), in directory order and then file
     /// name order. A directory that does not exist is reported unless `missing_ok`. The same

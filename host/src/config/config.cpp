@@ -49,7 +49,7 @@ public:
         }
         check_keys("", root.get_object(),
                    {"plugin_dirs", "threads", "log_level", "log_format", "lifecycle", "tools_enabled_by_default",
-                    "data_dir", "tools", "resilience", "tracing", "serve"});
+                    "data_dir", "tools", "resilience", "tracing", "serve", "isolation"});
         const auto& obj = root.get_object();
         if (const auto* v = obj.if_contains("plugin_dirs")) read_plugin_dirs(*v);
         if (const auto* v = obj.if_contains("threads")) read_threads(*v);
@@ -63,6 +63,7 @@ public:
             if (auto path = read_path("/data_dir", *v)) config_.data_dir = *path;
         }
         if (const auto* v = obj.if_contains("resilience")) config_.resilience = read_resilience("/resilience", *v);
+        if (const auto* v = obj.if_contains("isolation")) read_isolation("/isolation", *v, config_.isolation);
         if (const auto* v = obj.if_contains("tools")) read_tools(*v);
         if (const auto* v = obj.if_contains("tracing")) read_tracing(*v);
         if (const auto* v = obj.if_contains("serve")) {
@@ -109,6 +110,45 @@ private:
             read_bool("/lifecycle/concurrent_init", *b, config_.concurrent_init);
         if (const auto* b = obj.if_contains("fail_on_error"))
             read_bool("/lifecycle/fail_on_error", *b, config_.fail_on_error);
+    }
+
+    // "isolation": "process" | "in_process", or an object with "mode" and the worker's limits.
+    void read_isolation(const std::string& pointer, const value& v, isolation_settings& out) {
+        static constexpr std::array<std::string_view, 2> modes = {"in_process", "process"};
+        auto read_mode = [&](const std::string& where, const value& m) {
+            std::string word;
+            read_word(where, m, modes, word);
+            if (!word.empty()) out.mode = word == "process" ? isolation_mode::process : isolation_mode::in_process;
+        };
+        if (v.is_string()) {
+            read_mode(pointer, v);
+            return;
+        }
+        if (!v.is_object()) {
+            error(pointer, "expected \"process\", \"in_process\" or an object with \"mode\", got " + describe_json(v));
+            return;
+        }
+        const auto& obj = v.get_object();
+        check_keys(pointer, obj, {"mode", "cancel_grace_ms", "start_timeout_ms", "max_memory_mb", "max_cpu_seconds"});
+        if (const auto* m = obj.if_contains("mode")) read_mode(pointer + "/mode", *m);
+        if (const auto* x = obj.if_contains("cancel_grace_ms"))
+            if (auto n = read_integer(pointer + "/cancel_grace_ms", *x, 0, 600'000))
+                out.cancel_grace = std::chrono::milliseconds(*n);
+        if (const auto* x = obj.if_contains("start_timeout_ms"))
+            if (auto n = read_integer(pointer + "/start_timeout_ms", *x, 1, 3'600'000))
+                out.start_timeout = std::chrono::milliseconds(*n);
+        // 16 MiB at least: below that not even the worker program itself loads.
+        if (const auto* x = obj.if_contains("max_memory_mb")) {
+            if (auto n = read_integer(pointer + "/max_memory_mb", *x, 0, 1u << 30)) {
+                if (*n != 0 && *n < 16)
+                    error(pointer + "/max_memory_mb",
+                          "expected 0 (no limit) or at least 16, got " + std::to_string(*n));
+                else
+                    out.max_memory_mb = *n;
+            }
+        }
+        if (const auto* x = obj.if_contains("max_cpu_seconds"))
+            if (auto n = read_integer(pointer + "/max_cpu_seconds", *x, 0, 1u << 30)) out.max_cpu_seconds = *n;
     }
 
     // "tracing": the OTLP exporter. Kept even without an endpoint, so that TOOLHOST_OTLP_ENDPOINT
@@ -205,7 +245,9 @@ private:
             const auto& obj = member.value().get_object();
             tool_settings settings;
             settings.pointer = pointer;
-            check_keys(pointer, obj, {"enabled", "config", "resilience", "operations"});
+            check_keys(pointer, obj, {"enabled", "config", "resilience", "operations", "isolation"});
+            if (const auto* i = obj.if_contains("isolation"))
+                read_isolation(pointer + "/isolation", *i, settings.isolation);
             if (const auto* r = obj.if_contains("resilience"))
                 settings.resilience = read_resilience(pointer + "/resilience", *r);
             if (const auto* ops = obj.if_contains("operations")) {
@@ -356,6 +398,23 @@ json_diagnostic host_config::error_at(std::string_view pointer, std::string mess
 bool host_config::tool_enabled(std::string_view name) const {
     auto it = tools.find(name);
     return it != tools.end() ? it->second.enabled : tools_enabled_by_default;
+}
+
+effective_isolation host_config::isolation_for(std::string_view name) const {
+    effective_isolation e;
+    auto apply = [&e](const isolation_settings& s) {
+        if (s.mode) e.mode = *s.mode;
+        if (s.cancel_grace) e.cancel_grace = *s.cancel_grace;
+        if (s.start_timeout) e.start_timeout = *s.start_timeout;
+        if (s.max_memory_mb) e.max_memory_mb = *s.max_memory_mb;
+        if (s.max_cpu_seconds) e.max_cpu_seconds = *s.max_cpu_seconds;
+    };
+    apply(isolation);
+    if (auto it = tools.find(name); it != tools.end()) {
+        apply(it->second.isolation);
+        e.mode_set_for_tool = it->second.isolation.mode.has_value();
+    }
+    return e;
 }
 
 boost::system::result<host_config, std::vector<json_diagnostic>> load_config(const fs::path& file,

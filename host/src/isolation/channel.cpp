@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,12 +45,13 @@ channel::channel(int fd) noexcept : fd_(fd) {
     if (fd_ >= 0) ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
 }
 
-channel::channel(channel&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+channel::channel(channel&& o) noexcept : fd_(std::exchange(o.fd_, -1)), buffer_(std::move(o.buffer_)) {}
 
 channel& channel::operator=(channel&& o) noexcept {
     if (this != &o) {
         close();
         fd_ = std::exchange(o.fd_, -1);
+        buffer_ = std::move(o.buffer_);
     }
     return *this;
 }
@@ -67,16 +69,18 @@ channel::status channel::send(std::uint32_t kind, std::uint64_t id, std::string_
         return s;
     };
     if (fd_ < 0) return fail(status::closed, "the channel is closed");
-    std::string datagram;
     std::size_t offset = 0;
     do {
         const std::size_t piece = std::min(payload.size() - offset, max_datagram - header_size);
-        const header h{kind, offset + piece < payload.size() ? flag_more : 0u, id};
-        datagram.assign(reinterpret_cast<const char*>(&h), sizeof h);
-        datagram.append(payload.substr(offset, piece));
+        header h{kind, offset + piece < payload.size() ? flag_more : 0u, id};
+        // Header and piece gathered by the kernel: no copy of the payload here.
+        iovec parts[2] = {{&h, sizeof h}, {const_cast<char*>(payload.data() + offset), piece}};
+        msghdr mh{};
+        mh.msg_iov = parts;
+        mh.msg_iovlen = piece == 0 ? 1 : 2;
         for (;;) {
-            const ssize_t n = ::send(fd_, datagram.data(), datagram.size(), MSG_NOSIGNAL);
-            if (n == static_cast<ssize_t>(datagram.size())) break;
+            const ssize_t n = ::sendmsg(fd_, &mh, MSG_NOSIGNAL);
+            if (n == static_cast<ssize_t>(sizeof h + piece)) break;
             if (n >= 0) return fail(status::error, "short write on a SOCK_SEQPACKET socket");
             if (errno == EINTR) continue;
             if (errno == EPIPE || errno == ECONNRESET) return fail(status::closed, "the peer closed the channel");
@@ -91,17 +95,31 @@ channel::status channel::send(std::uint32_t kind, std::uint64_t id, std::string_
 }
 
 channel::received channel::receive(std::chrono::steady_clock::time_point deadline, std::size_t max_payload) {
+    return receive(true, deadline, max_payload);
+}
+
+channel::received channel::try_receive(std::size_t max_payload, std::chrono::milliseconds rest) {
+    return receive(false, std::chrono::steady_clock::now() + rest, max_payload);
+}
+
+channel::received channel::receive(bool wait_first, std::chrono::steady_clock::time_point deadline,
+                                   std::size_t max_payload) {
     received r;
     if (fd_ < 0) {
         r.state = status::closed;
         return r;
     }
-    std::string buf(max_datagram + 1, '\0');
+    if (!buffer_) buffer_.reset(new char[max_datagram + 1]);
+    char* const buf = buffer_.get();
     bool first = true;
     for (;;) {
-        const ssize_t n = ::recv(fd_, buf.data(), buf.size(), MSG_TRUNC);
+        const ssize_t n = ::recv(fd_, buf, max_datagram + 1, MSG_TRUNC);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (first && !wait_first) {
+                r.state = status::timeout;
+                return r;
+            }
             const int w = wait_until(fd_, POLLIN, deadline);
             if (w == 0) {
                 r.state = status::timeout;
@@ -129,7 +147,7 @@ channel::received channel::receive(std::chrono::steady_clock::time_point deadlin
             return r;
         }
         header h;
-        std::memcpy(&h, buf.data(), sizeof h);
+        std::memcpy(&h, buf, sizeof h);
         if (!first && (h.kind != r.msg.kind || h.id != r.msg.id)) {
             r.state = status::error;
             r.error = "a message's pieces were interleaved with another message";
@@ -142,7 +160,7 @@ channel::received channel::receive(std::chrono::steady_clock::time_point deadlin
             r.error = "message larger than " + std::to_string(max_payload) + " bytes";
             return r;
         }
-        r.msg.payload.append(buf.data() + header_size, size - header_size);
+        r.msg.payload.append(buf + header_size, size - header_size);
         first = false;
         if ((h.flags & flag_more) == 0) {
             r.state = status::ok;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -58,8 +59,14 @@ public:
     /// The next whole message, waiting until `deadline`. A payload above `max_payload` bytes is
     /// an error (the rest of it is not read).
     received receive(std::chrono::steady_clock::time_point deadline, std::size_t max_payload);
+    /// The next whole message if one has begun to arrive (timeout at once otherwise), waiting up
+    /// to `rest` for its other pieces: for a reader that poll()s several descriptors.
+    received try_receive(std::size_t max_payload, std::chrono::milliseconds rest);
 
 private:
+    std::unique_ptr<char[]> buffer_;  // one datagram; allocated at the first receive, not cleared
+    received receive(bool wait_first, std::chrono::steady_clock::time_point deadline, std::size_t max_payload);
+
     int fd_ = -1;
 };
 

@@ -82,7 +82,7 @@ void child_process::close_all() noexcept {
 
 boost::system::result<child_process, std::string> child_process::spawn(const std::filesystem::path& executable,
                                                                        const std::vector<std::string>& args,
-                                                                       int& channel) {
+                                                                       int& channel, stdout_to out) {
     const std::string what = "cannot start " + executable.string() + ": ";
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return what + errno_text(errno);
@@ -96,7 +96,10 @@ boost::system::result<child_process, std::string> child_process::spawn(const std
     posix_spawn_file_actions_t fa;
     ::posix_spawn_file_actions_init(&fa);
     ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    ::posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (out == stdout_to::stderr_pipe)
+        ::posix_spawn_file_actions_adddup2(&fa, err_write.fd, 1);
+    else
+        ::posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     ::posix_spawn_file_actions_adddup2(&fa, err_write.fd, 2);
     ::posix_spawn_file_actions_adddup2(&fa, child_end.fd, channel_fd);
     ::posix_spawn_file_actions_addclosefrom_np(&fa, channel_fd + 1);

@@ -1,8 +1,8 @@
 #pragma once
-// A child process the host starts and supervises: a plugin scanner now, a tool's worker later.
+// A child process the host starts and supervises: a plugin scanner, or a tool's worker.
 //
 // spawn() starts `executable` with posix_spawn: the child gets exactly four descriptors, stdin
-// on /dev/null, stdout on /dev/null (a plugin's stray printf goes nowhere), stderr on a pipe the
+// on /dev/null, stdout on /dev/null or on the stderr pipe (stdout_to), stderr on a pipe the
 // host reads, and descriptor 3, one end of a SOCK_SEQPACKET socket pair (channel.hpp); every
 // other descriptor is closed. The host watches the child through a pidfd, so waiting and killing
 // can never hit a recycled pid. The child dies with the host: it asks the kernel for SIGKILL when
@@ -43,14 +43,21 @@ public:
     /// Kills (SIGKILL) and reaps a child that still runs.
     ~child_process();
 
+    /// Where the child's stdout goes: nowhere (the scanner, which catches a library's writes
+    /// itself), or into the same pipe as its stderr (a tool's worker, whose output the host logs).
+    enum class stdout_to { null, stderr_pipe };
+
     /// Starts `executable` with `args` (argv[1...]). On success, `channel` holds the host's end of
     /// the socket pair. The error names the executable and the reason.
     static boost::system::result<child_process, std::string> spawn(const std::filesystem::path& executable,
-                                                                   const std::vector<std::string>& args, int& channel);
+                                                                   const std::vector<std::string>& args, int& channel,
+                                                                   stdout_to out = stdout_to::null);
 
     pid_t pid() const noexcept { return pid_; }
     /// The read end of the child's stderr (non-blocking), or -1.
     int stderr_fd() const noexcept { return stderr_; }
+    /// The pidfd: readable once the child has ended (for poll()), or -1.
+    int pidfd() const noexcept { return pidfd_; }
     /// Reads what the child wrote to stderr since the last call (at most `max` bytes kept: the end).
     std::string drain_stderr(std::size_t max = 4096);
 

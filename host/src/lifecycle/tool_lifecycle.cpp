@@ -1,6 +1,10 @@
 #include "lifecycle/tool_lifecycle.hpp"
 
+#include "isolation/worker_tool.hpp"
+#include "loading/plugin_scanner.hpp"
+#include "loading/plugin_source.hpp"
 #include "pipeline/call_pipeline.hpp"
+#include "telemetry/call_telemetry.hpp"
 #include "telemetry/event_bus.hpp"
 
 #include <toolhost/logging.hpp>
@@ -25,8 +29,9 @@ plugin_loader with_cache(plugin_loader::options o, const host_config& config) {
 }  // namespace
 
 tool_lifecycle::tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
-                               call_pipeline& pipeline, const event_bus& events)
-    : config_(config), loader_(with_cache(loader, config)), registry_(registry), pipeline_(pipeline), events_(events) {}
+                               call_pipeline& pipeline, const event_bus& events, call_telemetry& telemetry)
+    : config_(config), loader_(with_cache(loader, config)), registry_(registry), pipeline_(pipeline), events_(events),
+      telemetry_(telemetry) {}
 
 // ------------------------------------------------------------------------------ loading
 
@@ -165,7 +170,7 @@ void tool_lifecycle::initialize_slot(tool_slot& slot) {
         fail(make_tool_error(status_code::invalid_argument, *err));
         return;
     }
-    auto created = slot.factory->create();
+    auto created = create_instance(slot);
     if (!created) {
         fail(created.error());
         return;
@@ -198,6 +203,81 @@ void tool_lifecycle::initialize_slot(tool_slot& slot) {
                     {"duration_ms",
                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
     events_.emit_tool_state(slot.name, tool_state::ready);
+}
+
+boost::system::result<std::unique_ptr<tool_instance>, tool_error> tool_lifecycle::create_instance(tool_slot& slot) {
+    const auto isolation = config_.isolation_for(slot.name);
+    if (isolation.mode != isolation_mode::process) return slot.factory->create();
+    const auto* from_file = dynamic_cast<const plugin_file_factory*>(slot.factory.get());
+    const auto source = from_file ? from_file->source() : std::nullopt;
+    if (!source) {
+        // A tool of the program's own code has no file a worker could load.
+        if (!isolation.mode_set_for_tool) return slot.factory->create();
+        return make_tool_error(status_code::failed_precondition,
+                               "tool '" + slot.name +
+                                   "' is built into this program, not loaded from a plugin file, so it cannot run in "
+                                   "a worker process; set tools." +
+                                   slot.name + ".isolation to \"in_process\"");
+    }
+    auto worker = find_worker(loader_.worker());
+    if (!worker)
+        return make_tool_error(status_code::failed_precondition,
+                               "tool '" + slot.name + "' is to run in a worker process, but " + worker.error());
+    worker_settings ws;
+    ws.executable = std::move(*worker);
+    ws.plugin = source->file;
+    ws.index = source->index;
+    ws.tool = slot.name;
+    ws.abi = loader_.abi();
+    ws.cancel_grace = isolation.cancel_grace;
+    ws.start_timeout = isolation.start_timeout;
+    ws.limits.max_memory_bytes = isolation.max_memory_mb << 20;
+    ws.limits.max_cpu_seconds = isolation.max_cpu_seconds;
+    tool_slot* s = &slot;  // the slot outlives its instances
+    telemetry_.install_worker(slot);
+    slot.worker.set_listener([this, s](host_event_kind kind, std::int64_t pid, std::string_view how) {
+        if (kind == host_event_kind::worker_started)
+            logging::write(logging::level::info, "isolation", "worker process ready",
+                           {{"tool", s->name}, {"pid", pid}});
+        events_.emit_worker(s->name, kind, pid, how);
+    });
+    return std::unique_ptr<tool_instance>(
+        new worker_tool(std::move(ws), slot.worker, [this, s](const tool_error& e) { worker_gave_up(*s, e); }));
+}
+
+void tool_lifecycle::worker_gave_up(tool_slot& slot, const tool_error& error) {
+    slot.set_error(error);
+    slot.state.store(tool_state::failed);
+    logging::write(logging::level::error, "lifecycle", "tool failed", {{"tool", slot.name}, {"error", error.message}});
+    events_.emit_tool_state(slot.name, tool_state::failed, "worker_failed");
+}
+
+boost::system::result<void, tool_error> tool_lifecycle::restart(std::string_view name,
+                                                                std::chrono::steady_clock::time_point until) {
+    std::lock_guard life(mutex_);
+    if (registry_.closed()) return make_tool_error(status_code::unavailable, "the host is shut down");
+    auto slot = registry_.find(name);
+    if (!slot) return make_tool_error(status_code::not_found, "no tool named '" + std::string(name) + "'");
+    if (!config_.tool_enabled(slot->name))
+        return make_tool_error(status_code::failed_precondition,
+                               "tool '" + slot->name + "' is disabled in the configuration");
+    if (slot->state.load() == tool_state::ready) {
+        if (!stop_slot(*slot, until))
+            return make_tool_error(status_code::unavailable,
+                                   "tool '" + slot->name + "' still has calls running; it was not restarted");
+    } else if (slot->instance) {
+        // Failed while it ran (its worker crashed too often): its calls end at once.
+        if (!registry_.wait_drained(*slot, until))
+            return make_tool_error(status_code::unavailable,
+                                   "tool '" + slot->name + "' still has calls running; it was not restarted");
+        slot->instance->cleanup();
+        slot->instance.reset();
+    }
+    slot->enabled = true;
+    initialize_slot(*slot);
+    if (slot->state.load() != tool_state::ready)
+        return slot->get_error().value_or(make_tool_error(status_code::unknown, "failed to start"));
+    return {};
 }
 
 std::vector<tool_registry::slot_ptr> tool_lifecycle::slots_to_start(const start_options& options,

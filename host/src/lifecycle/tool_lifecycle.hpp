@@ -14,12 +14,13 @@
 namespace toolhost::detail {
 
 class call_pipeline;
+class call_telemetry;
 class event_bus;
 
 class tool_lifecycle {
 public:
     tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
-                   call_pipeline& pipeline, const event_bus& events);
+                   call_pipeline& pipeline, const event_bus& events, call_telemetry& telemetry);
 
     /// Scans the plugin folders and registers every valid tool (host::load_plugins).
     const load_report& load_plugins();
@@ -37,6 +38,10 @@ public:
                                                                   call_policy policy);
 
     start_report start(const start_options& options);
+    /// Stops the tool if it runs (waiting for its calls until `until`) and starts it again with a
+    /// fresh instance, and a fresh worker when it runs isolated: how an operator brings back a
+    /// tool that failed (host::restart_tool).
+    boost::system::result<void, tool_error> restart(std::string_view name, std::chrono::steady_clock::time_point until);
     /// Starts a registered tool that another tool calls, unless a lifecycle change is running.
     void start_on_demand(tool_slot& slot);
     /// Closes the registry, then stops every tool, newest first, waiting for each tool's calls
@@ -46,6 +51,10 @@ public:
 
 private:
     void initialize_slot(tool_slot& slot);
+    /// The instance for a slot: the factory's, or a worker_tool when the tool runs isolated.
+    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create_instance(tool_slot& slot);
+    /// The worker of an isolated tool crashed too often: the tool is failed until restarted.
+    void worker_gave_up(tool_slot& slot, const tool_error& error);
     /// Whether the tool stopped (false: its calls were still running at `until`).
     bool stop_slot(tool_slot& slot, std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
     std::vector<tool_registry::slot_ptr> slots_to_start(const start_options& options, start_report& report) const;
@@ -55,6 +64,7 @@ private:
     tool_registry& registry_;
     call_pipeline& pipeline_;
     const event_bus& events_;
+    call_telemetry& telemetry_;
     std::mutex mutex_;  // serializes start/shutdown/unregister/set_policy
     load_report load_report_;
     std::map<std::filesystem::path, std::filesystem::file_time_type> seen_plugin_files_;  // canonical path -> mtime

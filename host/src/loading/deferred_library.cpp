@@ -1,4 +1,5 @@
 #include "loading/deferred_library.hpp"
+#include "loading/plugin_source.hpp"
 
 namespace toolhost::detail {
 
@@ -6,12 +7,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class scanned_tool_factory final : public tool_factory {
+class scanned_tool_factory final : public tool_factory, public plugin_file_factory {
 public:
     scanned_tool_factory(std::shared_ptr<deferred_library> lib, std::uint32_t index, tool_descriptor d)
         : lib_(std::move(lib)), index_(index), descriptor_(std::move(d)) {}
 
     const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
+    std::optional<plugin_source> source() const override { return plugin_source{lib_->file(), index_}; }
 
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
         auto f = lib_->factory(index_, descriptor_.name);

@@ -21,6 +21,8 @@ public:
     static std::vector<library_tool> tools(const std::filesystem::path& file, const file_identity& id,
                                            toolhost_abi_version_t abi, const scan_result& scanned);
 
+    const std::filesystem::path& file() const noexcept { return file_; }
+
     /// Opens the library (once) and returns the factory of tool `index`, checked to be `name`.
     boost::system::result<std::shared_ptr<tool_factory>, std::string> factory(std::uint32_t index,
                                                                               const std::string& name);

@@ -6,6 +6,7 @@
 
 #include "isolation/crash_report.hpp"
 #include "loading/descriptor_wire.hpp"
+#include "loading/plugin_source.hpp"
 
 #include <boost/dll/shared_library.hpp>
 
@@ -287,12 +288,16 @@ private:
     std::string name_;
 };
 
-class abi_tool_factory final : public tool_factory {
+class abi_tool_factory final : public tool_factory, public detail::plugin_file_factory {
 public:
     abi_tool_factory(std::shared_ptr<plugin_library> lib, uint32_t index, tool_descriptor d)
         : lib_(std::move(lib)), index_(index), descriptor_(std::move(d)) {}
 
     const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
+    std::optional<detail::plugin_source> source() const override {
+        if (!lib_->from_file()) return std::nullopt;
+        return detail::plugin_source{lib_->path(), index_};
+    }
 
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
         auto services = std::make_unique<plugin_library::host_services>("plugin." + descriptor_.name, descriptor_.name);

@@ -241,6 +241,10 @@ tool_status snapshot(const tool_slot& s, const host_config& cfg) {
     st.state = s.state.load();
     st.error = s.error_text();
     st.in_flight = s.in_flight.total();
+    if (s.worker.isolated()) {
+        st.isolation = "process";
+        st.worker = s.worker.snapshot();
+    }
     return st;
 }
 }  // namespace

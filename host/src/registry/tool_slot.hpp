@@ -4,6 +4,7 @@
 // raw pointer that the slot's in_flight count keeps valid.
 
 #include "execution/sharded_count.hpp"
+#include "isolation/worker_monitor.hpp"
 
 #include <toolhost/bulkhead.hpp>
 #include <toolhost/call_policy.hpp>
@@ -82,6 +83,7 @@ struct tool_slot {
     counter* rejected_bulkhead = nullptr;
     counter* rejected_budget = nullptr;
     std::atomic<int64_t> abandoned{0};
+    worker_monitor worker;  // the worker process, when the tool runs isolated
 
     std::size_t index_of(const operation_descriptor* op) const noexcept {
         return static_cast<std::size_t>(op - operations);

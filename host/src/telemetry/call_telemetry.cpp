@@ -92,10 +92,25 @@ void call_telemetry::install(tool_slot& slot) {
         .set_callback({slot.name}, [s] { return static_cast<double>(s->state.load()); });
 }
 
+void call_telemetry::install_worker(tool_slot& slot) {
+    slot.worker.set_restart_counter(
+        &metrics_
+             .counters("toolhost_tool_worker_restarts_total",
+                       "Worker processes of an isolated tool started after the first (after a crash or a kill).",
+                       {"tool"})
+             .with({slot.name}));
+    const tool_slot* s = &slot;
+    metrics_
+        .gauges("toolhost_tool_worker_pid", "The pid of an isolated tool's worker process; 0 while none runs.",
+                {"tool"})
+        .set_callback({slot.name}, [s] { return static_cast<double>(s->worker.pid()); });
+}
+
 void call_telemetry::uninstall(const tool_slot& slot) {
     for (auto family : {"toolhost_tool_in_flight", "toolhost_tool_abandoned_calls",
                         "toolhost_tool_circuit_breaker_state", "toolhost_tool_state"})
         metrics_.gauges(family, "", {"tool"}).remove_callback({slot.name});
+    if (slot.worker.isolated()) metrics_.gauges("toolhost_tool_worker_pid", "", {"tool"}).remove_callback({slot.name});
     for (std::size_t i = 0; i < slot.op_breakers.size(); ++i)
         if (slot.op_breakers[i])
             metrics_.gauges("toolhost_operation_circuit_breaker_state", "", {"tool", "operation"})

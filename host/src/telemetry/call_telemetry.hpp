@@ -27,6 +27,8 @@ public:
     void install(tool_slot& slot);
     /// Removes the slot's gauges (before the slot goes away).
     void uninstall(const tool_slot& slot);
+    /// The metrics of an isolated tool's worker process (once the tool runs isolated).
+    void install_worker(tool_slot& slot);
     /// Counts, logs and reports the transitions of the breaker of `slot` (of `op`, when given).
     std::function<void(const breaker_transition&)> watch_breaker(const tool_slot& slot, const operation_descriptor* op);
     /// Publishes the state of the per-operation breaker `index` of `slot` as a gauge.

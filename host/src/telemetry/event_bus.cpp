@@ -14,6 +14,8 @@ std::string_view host_event_kind_name(host_event_kind k) noexcept {
     case host_event_kind::attempt_timeout: return "attempt_timeout";
     case host_event_kind::rejection: return "rejection";
     case host_event_kind::tool_state_changed: return "tool_state_changed";
+    case host_event_kind::worker_started: return "worker_started";
+    case host_event_kind::worker_exited: return "worker_exited";
     }
     return "unknown";
 }
@@ -35,6 +37,16 @@ bool event_bus::unsubscribe(uint64_t id) {
     subscribers_.erase(it);
     has_subscribers_.store(!subscribers_.empty(), std::memory_order_release);
     return true;
+}
+
+void event_bus::emit_worker(std::string_view tool, host_event_kind kind, int64_t pid, std::string_view message) const {
+    if (!active()) return;
+    host_event e;
+    e.kind = kind;
+    e.tool = tool;
+    e.pid = pid;
+    e.message = message;
+    emit(e);
 }
 
 void event_bus::emit_tool_state(std::string_view tool, tool_state state, std::string_view reason) const {

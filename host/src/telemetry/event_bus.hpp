@@ -25,6 +25,8 @@ public:
     void emit(const host_event& e) const;
     /// A tool_state_changed event.
     void emit_tool_state(std::string_view tool, tool_state state, std::string_view reason = {}) const;
+    /// A worker_started or worker_exited event (`message`: how it ended).
+    void emit_worker(std::string_view tool, host_event_kind kind, int64_t pid, std::string_view message) const;
 
 private:
     std::atomic<bool> has_subscribers_{false};

@@ -128,25 +128,44 @@ void init(level min_level, format fmt) {
     ensure_sink();
 }
 
-void write(level l, std::string_view channel, std::string_view message, std::initializer_list<field> fields) {
-    if (!enabled(l)) return;
-    ensure_sink();
+namespace {
+payload record_head(level l, std::string_view channel, std::string_view message, std::size_t extra) {
     payload p;
     auto& o = p.fields;
-    o.reserve(4 + fields.size());
+    o.reserve(4 + extra);
     o.emplace("ts", utc_timestamp(std::chrono::system_clock::now()));
     o.emplace("level", level_name(l));
     o.emplace("channel", channel);
     o.emplace("message", message);
-    for (const auto& f : fields)
-        if (!f.value.is_null()) o.emplace(f.key, f.value);
+    return p;
+}
 
+void push(payload&& p) {
     auto core = bl::core::get();
     bl::attribute_set attrs;
     attrs.insert("Payload", bl::attributes::constant<payload>(std::move(p)));
     if (bl::record rec = core->open_record(attrs)) {
         core->push_record(std::move(rec));
     }
+}
+}  // namespace
+
+void write(level l, std::string_view channel, std::string_view message, std::initializer_list<field> fields) {
+    if (!enabled(l)) return;
+    ensure_sink();
+    payload p = record_head(l, channel, message, fields.size());
+    for (const auto& f : fields)
+        if (!f.value.is_null()) p.fields.emplace(f.key, f.value);
+    push(std::move(p));
+}
+
+void write_fields(level l, std::string_view channel, std::string_view message, const boost::json::object& fields) {
+    if (!enabled(l)) return;
+    ensure_sink();
+    payload p = record_head(l, channel, message, fields.size());
+    for (const auto& f : fields)
+        if (!f.value().is_null()) p.fields.emplace(f.key(), f.value());  // emplace keeps the head's keys
+    push(std::move(p));
 }
 
 }  // namespace toolhost::logging

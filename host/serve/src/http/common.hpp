@@ -80,11 +80,12 @@ enum route_id : std::uint8_t {
     r_readyz,
     r_metrics,
     r_breakers,
+    r_lifecycle,
     r_other,
     r_count
 };
-constexpr std::string_view route_names[r_count] = {"mcp",    "tools",   "tool",     "call", "healthz",
-                                                   "readyz", "metrics", "breakers", "other"};
+constexpr std::string_view route_names[r_count] = {"mcp",    "tools",   "tool",     "call",      "healthz",
+                                                   "readyz", "metrics", "breakers", "lifecycle", "other"};
 
 inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 

@@ -1,9 +1,11 @@
 // Health on /healthz, readiness on /readyz, metrics on /metrics, REST on /v1/tools, the circuit
-// breakers on /v1/circuit-breakers and /v1/tools/{tool}/circuit-breaker.
+// breakers on /v1/circuit-breakers and /v1/tools/{tool}/circuit-breaker, a tool's restart on
+// /v1/tools/{tool}/lifecycle/restart.
 #include "handlers.hpp"
 
 #include <toolhost/json_text.hpp>
 #include <toolhost/serve/failure_json.hpp>
+#include <toolhost/serve/status_json.hpp>
 
 namespace toolhost::serve::detail {
 namespace {
@@ -21,9 +23,7 @@ json::object tool_json(const toolhost::host& h, const tool_status& s) {
         o = to_json(f->descriptor());
     else
         o["name"] = s.name;
-    o["state"] = tool_state_name(s.state);
-    o["enabled"] = s.enabled;
-    if (!s.error.empty()) o["error"] = s.error;
+    add_status_json(o, s);
     return o;
 }
 
@@ -124,8 +124,8 @@ void readyz_route(const route_services& s, exchange& ex) {
     const bool ready = s.ready.load();
     json::array tools;
     for (const auto& t : s.host.status()) {
-        json::object o{{"name", t.name}, {"state", tool_state_name(t.state)}, {"enabled", t.enabled}};
-        if (!t.error.empty()) o["error"] = t.error;
+        json::object o{{"name", t.name}};
+        add_status_json(o, t);
         tools.push_back(std::move(o));
     }
     ex.reply(ready ? bhttp::status::ok : bhttp::status::service_unavailable,
@@ -230,6 +230,27 @@ void breaker_action_route(const route_services& s, exchange& ex) {
     logging::write(logging::level::info, "serve", "circuit breaker changed over HTTP",
                    {{"tool", tool}, {"operation", operation}, {"action", action}});
     ex.reply(bhttp::status::ok, R"({"ok":true})");
+}
+
+// POST /v1/tools/{tool}/lifecycle/restart: stops the tool (waiting for its calls) and starts it
+// again with a fresh instance and worker; how a tool failed by its worker's crashes comes back.
+void restart_route(const route_services& s, exchange& ex) {
+    if (!only(ex, bhttp::verb::post, "POST")) return;
+    auto segments = segments_of(ex);  // v1, tools, {tool}, lifecycle, restart
+    if (!segments) return;
+    if (segments->size() != 5) return not_found(ex);
+    const std::string& tool = (*segments)[2];
+    auto restarted = s.host.restart_tool(tool);
+    if (!restarted) {
+        const auto& e = restarted.error();
+        return ex.error(
+            e.code == status_code::not_found ? bhttp::status::not_found : bhttp::status::service_unavailable,
+            e.message);
+    }
+    logging::write(logging::level::info, "serve", "tool restarted over HTTP", {{"tool", tool}});
+    json::object o{{"ok", true}, {"name", tool}};
+    if (auto st = s.host.status(tool)) add_status_json(o, *st);
+    ex.reply(bhttp::status::ok, toolhost::json_text(o));
 }
 
 }  // namespace toolhost::serve::detail

@@ -15,6 +15,7 @@ constexpr route routes[] = {
     {"/v1/circuit-breakers", r_breakers, breakers_route},
     {"/v1/circuit-breakers/reset", r_breakers, breakers_reset_route},
     {"/v1/tools/*/circuit-breaker/*", r_breakers, breaker_action_route},
+    {"/v1/tools/*/lifecycle/restart", r_lifecycle, restart_route},
 };
 
 // '*' matches one path segment, possibly empty.

@@ -1,0 +1,377 @@
+#include "isolation/worker_server.hpp"
+
+#include "isolation/channel.hpp"
+#include "isolation/crash_report.hpp"
+#include "isolation/worker_protocol.hpp"
+
+#include <toolhost/logging.hpp>
+#include <toolhost/plugin_library.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace toolhost::detail {
+
+namespace {
+
+namespace wp = worker_protocol;
+using steady = std::chrono::steady_clock;
+constexpr auto forever = steady::time_point::max();
+
+// The channel, shared by the reading thread and the call threads: a message of several
+// datagrams must not interleave with another, so sending is one at a time.
+class sender {
+public:
+    explicit sender(channel& ch) : ch_(ch) {}
+    void send(std::uint32_t kind, std::uint64_t id, std::string_view payload) {
+        std::lock_guard lock(mutex_);
+        if (ch_.send(kind, id, payload, forever) != channel::status::ok) {
+            // The host is gone or broke the protocol: nothing is left to answer to.
+            std::fflush(nullptr);
+            ::_exit(0);
+        }
+    }
+
+private:
+    channel& ch_;
+    std::mutex mutex_;
+};
+
+// The answers to this worker's own requests of the host (nested calls, questions to the client).
+class replies {
+public:
+    std::uint64_t open() {
+        std::lock_guard lock(mutex_);
+        const auto id = ++next_;
+        waiting_.emplace(id, std::nullopt);
+        return id;
+    }
+    void deliver(std::uint64_t id, call_result r) {
+        std::lock_guard lock(mutex_);
+        auto it = waiting_.find(id);
+        if (it == waiting_.end()) return;  // not ours: a confused host; ignore it
+        it->second = std::move(r);
+        cv_.notify_all();
+    }
+    call_result wait(std::uint64_t id) {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return waiting_.at(id).has_value(); });
+        auto node = waiting_.extract(id);
+        return std::move(*node.mapped());
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::uint64_t next_ = 0;
+    std::map<std::uint64_t, std::optional<call_result>> waiting_;
+};
+
+// Threads for the calls: one more whenever a call arrives and none is idle, so that a call
+// never waits for another (the host's bulkhead bounds how many it sends at once).
+class executor {
+public:
+    void post(std::function<void()> job) {
+        std::lock_guard lock(mutex_);
+        jobs_.push_back(std::move(job));
+        if (idle_ == 0) {
+            std::thread(&executor::run, this).detach();
+        } else {
+            cv_.notify_one();
+        }
+    }
+    // Waits until no job runs or waits (before cleanup()).
+    void drain() {
+        std::unique_lock lock(mutex_);
+        drained_.wait(lock, [&] { return jobs_.empty() && busy_ == 0; });
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            ++idle_;
+            cv_.wait(lock, [&] { return !jobs_.empty(); });
+            --idle_;
+            auto job = std::move(jobs_.front());
+            jobs_.pop_front();
+            ++busy_;
+            lock.unlock();
+            job();
+            job = nullptr;
+            lock.lock();
+            --busy_;
+            if (busy_ == 0 && jobs_.empty()) drained_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_, drained_;
+    std::deque<std::function<void()>> jobs_;
+    int idle_ = 0;
+    int busy_ = 0;
+};
+
+call_result error_of(status_code code, std::string message) { return make_tool_error(code, std::move(message)); }
+
+struct worker_state;
+
+// One call the host sent, alive while it runs.
+struct running_call : call_peer {
+    worker_state& w;
+    std::uint64_t id;
+    call_control control;
+    std::int64_t peer_log_level = -1;
+    bool can_ask = false;
+
+    running_call(worker_state& ws, std::uint64_t i, std::optional<steady::time_point> deadline)
+        : w(ws), id(i), control(deadline) {}
+
+    bool wants_log(int32_t level) const noexcept override { return peer_log_level >= 0 && level >= peer_log_level; }
+    void log(int32_t level, std::string_view, std::string_view message) noexcept override;
+    call_result request(std::string_view method, std::string_view params, const call_control&) noexcept override;
+};
+
+struct worker_state : nested_caller {
+    channel ch;
+    sender out{ch};
+    replies answers;
+    executor calls;
+    std::unique_ptr<tool_instance> instance;
+    std::mutex running_mutex;
+    std::map<std::uint64_t, running_call*> running;
+
+    explicit worker_state(int fd) : ch(fd) {}
+
+    call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
+                            std::string_view arguments) noexcept override {
+        try {
+            const auto& call = static_cast<const running_call&>(*parent.control->peer());
+            const auto rid = answers.open();
+            wp::writer m;
+            m.u64(call.id).str(tool).str(operation).str(arguments);
+            out.send(wp::nested, rid, m.text());
+            return answers.wait(rid);
+        } catch (const std::exception& e) {
+            return error_of(status_code::internal, std::string("nested call: ") + e.what());
+        }
+    }
+
+    void run_call(std::uint64_t id, const std::string& payload) {
+        wp::reader r(payload);
+        const auto operation = r.str();
+        const auto arguments = r.str();
+        const auto request_id = r.str();
+        const auto session_id = r.str();
+        const auto traceparent = r.str();
+        const auto attempt = r.u64();
+        const auto left_ns = r.i64();
+        const auto nesting = r.u64();
+        const auto peer_log_level = r.i64();
+        const auto can_ask = r.u64();
+        if (!r.ok()) {
+            out.send(wp::result, id,
+                     wp::outcome::encode(error_of(status_code::internal, "malformed call message from the host")));
+            return;
+        }
+        std::optional<steady::time_point> deadline;
+        if (left_ns >= 0) deadline = steady::now() + std::chrono::nanoseconds(left_ns);
+        // The peer is the call itself (it forwards to the host), kept alive by the shared_ptr the
+        // control holds for as long as the call runs.
+        auto call = std::make_shared<running_call>(*this, id, deadline);
+        call->peer_log_level = peer_log_level;
+        call->can_ask = can_ask != 0;
+        call->control.set_peer(call);
+        call->control.set_progress_handler([this, id](double done, double total, std::string_view message) {
+            wp::writer m;
+            m.f64(done).f64(total).str(message);
+            out.send(wp::progress, id, m.text());
+        });
+        {
+            std::lock_guard lock(running_mutex);
+            running[id] = call.get();
+        }
+        const invocation inv{instance_name,
+                             operation,
+                             arguments,
+                             request_id,
+                             session_id,
+                             traceparent,
+                             static_cast<std::uint32_t>(attempt),
+                             &call->control,
+                             this,
+                             static_cast<std::uint32_t>(nesting)};
+        const call_result result = instance->invoke(inv);
+        {
+            std::lock_guard lock(running_mutex);
+            running.erase(id);
+        }
+        call->control.set_peer(nullptr);  // breaks the cycle
+        out.send(wp::result, id, wp::outcome::encode(result));
+    }
+
+    void cancel(std::uint64_t id) {
+        std::lock_guard lock(running_mutex);
+        if (auto it = running.find(id); it != running.end()) it->second->control.cancel();
+    }
+
+    std::string instance_name;
+};
+
+void running_call::log(int32_t level, std::string_view, std::string_view message) noexcept {
+    try {
+        wp::writer m;
+        m.i64(level).str(message);
+        w.out.send(wp::call_log, id, m.text());
+    } catch (...) {
+    }
+}
+
+call_result running_call::request(std::string_view method, std::string_view params, const call_control&) noexcept {
+    if (!can_ask)
+        return error_of(status_code::failed_precondition,
+                        "this call has no client to ask (it came from the command line, the REST API or an "
+                        "embedding program, not from an MCP client)");
+    try {
+        const auto rid = w.answers.open();
+        wp::writer m;
+        m.u64(id).str(method).str(params);
+        w.out.send(wp::ask, rid, m.text());
+        return w.answers.wait(rid);
+    } catch (const std::exception& e) {
+        return error_of(status_code::internal, std::string("client request: ") + e.what());
+    }
+}
+
+void set_limit(int resource, std::uint64_t value) {
+    if (value == 0) return;
+    rlimit l{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+    // RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL a second later should the plugin catch it.
+    if (resource == RLIMIT_CPU) l.rlim_max = static_cast<rlim_t>(value + 1);
+    ::setrlimit(resource, &l);
+}
+
+// Opens the library and makes the tool: an error message, or empty when the instance is ready.
+std::string start(worker_state& w, std::string_view payload, toolhost_abi_version_t abi, status_code& code) {
+    wp::reader r(payload);
+    const std::string file(r.str());
+    const auto index = r.u64();
+    const std::string name(r.str());
+    const std::string config(r.str());
+    const std::string data_dir(r.str());
+    const auto level = r.i64();
+    code = status_code::internal;
+    if (!r.ok()) return "malformed init message from the host";
+    logging::init(static_cast<logging::level>(std::clamp<std::int64_t>(level, 0, 5)), logging::format::json);
+    auto lib = plugin_library::open(file, abi);
+    if (!lib) {
+        code = status_code::failed_precondition;
+        return file + ": " + lib.error();
+    }
+    auto tools = (*lib)->tools();
+    if (index >= tools.size() || tools[index].name != name || !tools[index].factory) {
+        code = status_code::failed_precondition;
+        return "the plugin file " + file + " no longer offers tool '" + name + "' as tool #" + std::to_string(index) +
+               " (it changed after it was scanned)";
+    }
+    auto made = tools[index].factory->create();
+    if (!made) {
+        code = made.error().code;
+        return made.error().message;
+    }
+    w.instance = std::move(*made);
+    w.instance_name = name;
+    if (auto ok = w.instance->initialize(config, data_dir); !ok) {
+        w.instance.reset();
+        code = ok.error().code;
+        return ok.error().message;
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string wp::outcome::encode(const call_result& r) {
+    writer m;
+    if (r) {
+        m.i64(static_cast<std::int64_t>(status_code::ok)).str(*r).i64(-1);
+    } else {
+        const auto& e = r.error();
+        m.i64(static_cast<std::int64_t>(e.code)).str(e.message).i64(e.retry_after ? e.retry_after->count() : -1);
+    }
+    return std::move(m.text());
+}
+
+std::optional<call_result> wp::outcome::decode(std::string_view payload) {
+    reader r(payload);
+    const auto code = r.i64();
+    const auto text = r.str();
+    const auto retry_after = r.i64();
+    if (!r.ok() || code < 0 || code > static_cast<std::int64_t>(status_code::unauthenticated)) return std::nullopt;
+    if (code == 0) return call_result(std::string(text));
+    tool_error e{static_cast<status_code>(code), std::string(text), std::nullopt};
+    if (retry_after >= 0) e.retry_after = std::chrono::milliseconds(retry_after);
+    return call_result(std::move(e));
+}
+
+int run_tool_worker(int fd, toolhost_abi_version_t abi, const worker_limits& limits) {
+    crash_report::never_install();  // the host reports how this process ended
+    set_limit(RLIMIT_AS, limits.max_memory_bytes);
+    set_limit(RLIMIT_CPU, limits.max_cpu_seconds);
+    // Leaked on purpose: call threads may still be blocked when the process exits.
+    auto& w = *new worker_state(fd);
+    {
+        wp::writer hello;
+        hello.u64(abi.major).u64(abi.minor).u64(static_cast<std::uint64_t>(::getpid()));
+        w.out.send(wp::hello, 0, hello.text());
+    }
+    auto init = w.ch.receive(forever, wp::max_message);
+    if (init.state != channel::status::ok || init.msg.kind != wp::init) return 0;
+    status_code code{};
+    if (auto error = start(w, init.msg.payload, abi, code); !error.empty()) {
+        wp::writer m;
+        m.i64(static_cast<std::int64_t>(code)).str(error);
+        w.out.send(wp::init_failed, 0, m.text());
+        return 0;
+    }
+    w.out.send(wp::ready, 0, {});
+    for (;;) {
+        auto in = w.ch.receive(forever, wp::max_message);
+        if (in.state != channel::status::ok) {
+            // The host closed the channel without a stop (it is going away): no cleanup, no wait.
+            std::fflush(nullptr);
+            ::_exit(0);
+        }
+        auto& m = in.msg;
+        switch (m.kind) {
+        case wp::call:
+            w.calls.post([&w, id = m.id, payload = std::move(m.payload)] { w.run_call(id, payload); });
+            break;
+        case wp::cancel: w.cancel(m.id); break;
+        case wp::nested_done:
+        case wp::ask_done:
+            if (auto r = wp::outcome::decode(m.payload))
+                w.answers.deliver(m.id, std::move(*r));
+            else
+                w.answers.deliver(m.id, error_of(status_code::internal, "malformed answer from the host"));
+            break;
+        case wp::stop:
+            w.calls.drain();
+            w.instance->cleanup();
+            w.instance.reset();
+            std::fflush(nullptr);
+            ::_exit(0);
+        default: break;  // unknown: a newer host; ignore
+        }
+    }
+}
+
+}  // namespace toolhost::detail
