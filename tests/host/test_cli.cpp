@@ -662,6 +662,7 @@ BOOST_AUTO_TEST_CASE(serve_with_isolated_tools_survives_their_crashes_and_leaves
     const auto workers = toolhost::test::children_of(server.pid());
     BOOST_TEST_REQUIRE(workers.size() >= 2u);
     BOOST_TEST(server.stop(SIGKILL) == 128 + SIGKILL);
-    BOOST_TEST(toolhost::test::eventually([&] { return std::none_of(workers.begin(), workers.end(), toolhost::test::still_runs); },
-                                          std::chrono::seconds(10)));
+    BOOST_TEST(toolhost::test::eventually(
+        [&] { return std::none_of(workers.begin(), workers.end(), toolhost::test::still_runs); },
+        std::chrono::seconds(10)));
 }

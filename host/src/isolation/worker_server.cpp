@@ -10,10 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -75,51 +74,6 @@ private:
     std::map<std::uint64_t, std::optional<call_result>> waiting_;
 };
 
-// Threads for the calls: one more whenever a call arrives and none is idle, so that a call
-// never waits for another (the host's bulkhead bounds how many it sends at once).
-class executor {
-public:
-    void post(std::function<void()> job) {
-        std::lock_guard lock(mutex_);
-        jobs_.push_back(std::move(job));
-        if (idle_ == 0) {
-            std::thread(&executor::run, this).detach();
-        } else {
-            cv_.notify_one();
-        }
-    }
-    // Waits until no job runs or waits (before cleanup()).
-    void drain() {
-        std::unique_lock lock(mutex_);
-        drained_.wait(lock, [&] { return jobs_.empty() && busy_ == 0; });
-    }
-
-private:
-    void run() {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            ++idle_;
-            cv_.wait(lock, [&] { return !jobs_.empty(); });
-            --idle_;
-            auto job = std::move(jobs_.front());
-            jobs_.pop_front();
-            ++busy_;
-            lock.unlock();
-            job();
-            job = nullptr;
-            lock.lock();
-            --busy_;
-            if (busy_ == 0 && jobs_.empty()) drained_.notify_all();
-        }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable cv_, drained_;
-    std::deque<std::function<void()>> jobs_;
-    int idle_ = 0;
-    int busy_ = 0;
-};
-
 call_result error_of(status_code code, std::string message) { return make_tool_error(code, std::move(message)); }
 
 struct worker_state;
@@ -144,10 +98,16 @@ struct worker_state : nested_caller {
     channel ch;
     sender out{ch};
     replies answers;
-    executor calls;
     std::unique_ptr<tool_instance> instance;
     std::mutex running_mutex;
+    std::condition_variable none_running;
     std::map<std::uint64_t, running_call*> running;
+
+    // Leader and followers: the thread holding `leader` reads the channel. When it reads a call it
+    // hands the role on (to a waiting thread, or a new one when none waits) and runs the call
+    // itself, so a call starts on the thread that woke for it, with no hand-off in between.
+    std::mutex leader;
+    std::atomic<int> waiting_to_lead{0};
 
     explicit worker_state(int fd) : ch(fd) {}
 
@@ -180,6 +140,9 @@ struct worker_state : nested_caller {
         if (!r.ok()) {
             out.send(wp::result, id,
                      wp::outcome::encode(error_of(status_code::internal, "malformed call message from the host")));
+            std::lock_guard lock(running_mutex);
+            running.erase(id);
+            if (running.empty()) none_running.notify_all();
             return;
         }
         std::optional<steady::time_point> deadline;
@@ -210,17 +173,68 @@ struct worker_state : nested_caller {
                              this,
                              static_cast<std::uint32_t>(nesting)};
         const call_result result = instance->invoke(inv);
-        {
-            std::lock_guard lock(running_mutex);
-            running.erase(id);
-        }
         call->control.set_peer(nullptr);  // breaks the cycle
         out.send(wp::result, id, wp::outcome::encode(result));
+        std::lock_guard lock(running_mutex);
+        running.erase(id);
+        if (running.empty()) none_running.notify_all();
+    }
+
+    // One thread's life: wait to lead, read, and run the calls read.
+    void serve() {
+        for (;;) {
+            waiting_to_lead.fetch_add(1, std::memory_order_relaxed);
+            std::unique_lock lead(leader);
+            waiting_to_lead.fetch_sub(1, std::memory_order_relaxed);
+            for (;;) {
+                auto in = ch.receive(forever, wp::max_message);
+                if (in.state != channel::status::ok) {
+                    // The host closed the channel without a stop (it is going away): no cleanup.
+                    std::fflush(nullptr);
+                    ::_exit(0);
+                }
+                auto& m = in.msg;
+                if (m.kind == wp::call) {
+                    {
+                        std::lock_guard lock(running_mutex);
+                        running.emplace(m.id, nullptr);  // counted from now, for stop
+                    }
+                    if (waiting_to_lead.load(std::memory_order_relaxed) == 0)
+                        std::thread(&worker_state::serve, this).detach();
+                    lead.unlock();
+                    run_call(m.id, m.payload);
+                    break;  // back in the queue to lead
+                }
+                handle(m);
+            }
+        }
+    }
+
+    void handle(channel::message& m) {
+        switch (m.kind) {
+        case wp::cancel: cancel(m.id); break;
+        case wp::nested_done:
+        case wp::ask_done:
+            if (auto r = wp::outcome::decode(m.payload))
+                answers.deliver(m.id, std::move(*r));
+            else
+                answers.deliver(m.id, error_of(status_code::internal, "malformed answer from the host"));
+            break;
+        case wp::stop: {
+            std::unique_lock lock(running_mutex);
+            none_running.wait(lock, [&] { return running.empty(); });
+            instance->cleanup();
+            instance.reset();
+            std::fflush(nullptr);
+            ::_exit(0);
+        }
+        default: break;  // unknown: a newer host; ignore
+        }
     }
 
     void cancel(std::uint64_t id) {
         std::lock_guard lock(running_mutex);
-        if (auto it = running.find(id); it != running.end()) it->second->control.cancel();
+        if (auto it = running.find(id); it != running.end() && it->second != nullptr) it->second->control.cancel();
     }
 
     std::string instance_name;
@@ -343,35 +357,8 @@ int run_tool_worker(int fd, toolhost_abi_version_t abi, const worker_limits& lim
         return 0;
     }
     w.out.send(wp::ready, 0, {});
-    for (;;) {
-        auto in = w.ch.receive(forever, wp::max_message);
-        if (in.state != channel::status::ok) {
-            // The host closed the channel without a stop (it is going away): no cleanup, no wait.
-            std::fflush(nullptr);
-            ::_exit(0);
-        }
-        auto& m = in.msg;
-        switch (m.kind) {
-        case wp::call:
-            w.calls.post([&w, id = m.id, payload = std::move(m.payload)] { w.run_call(id, payload); });
-            break;
-        case wp::cancel: w.cancel(m.id); break;
-        case wp::nested_done:
-        case wp::ask_done:
-            if (auto r = wp::outcome::decode(m.payload))
-                w.answers.deliver(m.id, std::move(*r));
-            else
-                w.answers.deliver(m.id, error_of(status_code::internal, "malformed answer from the host"));
-            break;
-        case wp::stop:
-            w.calls.drain();
-            w.instance->cleanup();
-            w.instance.reset();
-            std::fflush(nullptr);
-            ::_exit(0);
-        default: break;  // unknown: a newer host; ignore
-        }
-    }
+    w.serve();
+    return 0;
 }
 
 }  // namespace toolhost::detail

@@ -40,6 +40,7 @@ struct worker_tool::pending_call {
     std::condition_variable cv;
     std::deque<channel::message> inbox;  // result, progress, call_log, nested, ask
     bool gone = false;                   // the worker ended before the result came
+    bool take_over = false;              // the reader left: this call is to read next
     std::string gone_reason;
 };
 
@@ -308,11 +309,12 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
     std::uint64_t generation = 0;
     int chfd = -1;
     {
-        std::lock_guard lock(send_mutex_);
+        std::scoped_lock lock(send_mutex_, read_mutex_);
         channel_ = channel(fd);
         chfd = channel_.fd();
         accepting_ = false;
         generation = ++generation_;
+        channel_closed_ = false;
     }
     output_log output(settings_.tool);
     char buf[65536];
@@ -333,7 +335,9 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
     const auto start_deadline = steady::now() + settings_.start_timeout;
     std::optional<steady::time_point> closed_at;  // the worker's end of the channel closed
     for (;;) {
-        pollfd fds[4] = {{closed_at ? -1 : chfd, POLLIN, 0},
+        // After ready the calls read the channel themselves (serve_call): each wakes for its own
+        // answer, with no hand-off through this thread.
+        pollfd fds[4] = {{closed_at || out.ready ? -1 : chfd, POLLIN, 0},
                          {child.stderr_fd(), POLLIN, 0},
                          {child.pidfd(), POLLIN, 0},
                          {wake_fd_, POLLIN, 0}};
@@ -365,9 +369,11 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
             } else if (phase_ == phase::stopping && !out.ready) {
                 kill("the tool was stopped while its worker was starting");
             }
+            if (channel_closed_.load() && !closed_at) closed_at = steady::now();  // a call read the end
         }
         if (fds[1].revents) read_output(256 * 1024);
         if (fds[0].revents) {
+            std::lock_guard reading(read_mutex_);
             for (int batch = 0; batch < 256; ++batch) {
                 auto in = channel_.try_receive(wp::max_message, piece_timeout);
                 if (in.state == channel::status::timeout) break;
@@ -396,6 +402,7 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
         accepting_ = false;
     }
     if (!protocol_error) {
+        std::lock_guard reading(read_mutex_);  // a call reading now sees the end and lets go
         for (;;) {
             auto in = channel_.try_receive(wp::max_message, 0ms);
             if (in.state != channel::status::ok || !dispatch(in.msg, out, child, restart)) break;
@@ -480,28 +487,72 @@ bool worker_tool::dispatch(channel::message& m, run_outcome& out, child_process&
         out.start_error = tool_error{static_cast<status_code>(code), std::string(message), std::nullopt};
         return true;
     }
+    default: return out.ready && deliver(m);
+    }
+}
+
+bool worker_tool::deliver(channel::message& m) {
+    std::uint64_t call = m.id;
+    switch (m.kind) {
     case wp::result:
     case wp::progress:
-    case wp::call_log:
+    case wp::call_log: break;
     case wp::nested:
     case wp::ask: {
-        std::uint64_t call = m.id;
-        if (m.kind == wp::nested || m.kind == wp::ask) {
-            wp::reader r(m.payload);
-            call = r.u64();
-        }
-        std::shared_ptr<pending_call> p;
-        {
-            std::lock_guard lock(pending_mutex_);
-            if (auto it = pending_.find(call); it != pending_.end()) p = it->second;
-        }
-        if (!p) return true;  // a call that has already ended (abandoned); nothing waits
-        std::lock_guard lock(p->m);
-        p->inbox.push_back(std::move(m));
-        p->cv.notify_one();
-        return true;
+        wp::reader r(m.payload);
+        call = r.u64();
+        break;
     }
     default: return false;
+    }
+    std::shared_ptr<pending_call> p;
+    {
+        std::lock_guard lock(pending_mutex_);
+        if (auto it = pending_.find(call); it != pending_.end()) p = it->second;
+    }
+    if (!p) return true;  // a call that has already ended; nothing waits
+    std::lock_guard lock(p->m);
+    p->inbox.push_back(std::move(m));
+    p->cv.notify_one();
+    return true;
+}
+
+// Reads what has arrived (waiting up to `wait` for the first message) and hands each message to
+// its call. Only with read_mutex_ held, for the worker of `generation`.
+bool worker_tool::read_channel(std::uint64_t generation, std::chrono::milliseconds wait) {
+    if (channel_closed_.load() || generation_ != generation) return false;
+    pollfd p{channel_.fd(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return true;
+    for (int batch = 0; batch < 64; ++batch) {
+        auto in = channel_.try_receive(wp::max_message, piece_timeout);
+        if (in.state == channel::status::timeout) break;
+        if (in.state != channel::status::ok) {
+            // The end (the supervisor learns it from the pidfd too), or garbage: either way this
+            // worker is done for.
+            channel_closed_ = true;
+            if (in.state == channel::status::error) request_kill(generation, "it broke the protocol: " + in.error);
+            wake();
+            return false;
+        }
+        if (!deliver(in.msg)) {
+            channel_closed_ = true;
+            request_kill(generation, "it broke the protocol (message " + std::to_string(in.msg.kind) + ")");
+            return false;
+        }
+    }
+    return true;
+}
+
+// The reader is done reading for now: another waiting call takes over, so that answers keep
+// being read while this one works on its own messages or leaves.
+void worker_tool::hand_over(std::uint64_t except) {
+    std::lock_guard lock(pending_mutex_);
+    for (auto& [id, p] : pending_) {
+        if (id == except) continue;
+        std::lock_guard plock(p->m);
+        p->take_over = true;
+        p->cv.notify_one();
+        return;
     }
 }
 
@@ -694,11 +745,29 @@ call_result worker_tool::serve_call(const invocation& call, pending_call& p, std
                                          ") did not stop within " + ms_text(settings_.cancel_grace) +
                                          " of being cancelled");
         }
-        auto wait = std::chrono::duration_cast<steady::duration>(cancel_poll);
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(cancel_poll);
         if (cancel_sent && !kill_sent)
-            wait = std::min<steady::duration>(wait, *cancel_sent + settings_.cancel_grace - now);
-        if (kill_sent) wait = 1s;  // the supervisor ends this call when the worker is gone
-        p.cv.wait_for(lock, wait);
+            wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*cancel_sent + settings_.cancel_grace - now),
+                              0ms, wait);
+        if (kill_sent) wait = 1000ms;  // the supervisor ends this call when the worker is gone
+        // Read the channel ourselves when nobody else does; else wait for our messages, or for
+        // the reader to hand the reading over.
+        p.take_over = false;
+        lock.unlock();
+        if (!channel_closed_.load() && read_mutex_.try_lock()) {
+            std::unique_lock reading(read_mutex_, std::adopt_lock);
+            const bool more = read_channel(generation, wait);
+            reading.unlock();
+            lock.lock();
+            if (!p.inbox.empty() || p.gone || !more) {
+                lock.unlock();
+                hand_over(id);
+                lock.lock();
+            }
+            continue;
+        }
+        lock.lock();
+        if (p.inbox.empty() && !p.gone && !p.take_over) p.cv.wait_for(lock, wait);
     }
 }
 

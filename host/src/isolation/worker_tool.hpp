@@ -23,6 +23,7 @@
 
 #include <toolhost/tool_instance.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -77,6 +78,9 @@ private:
     void supervise();
     run_outcome run_worker(bool restart);
     bool dispatch(channel::message& m, run_outcome& out, child_process& child, bool restart);
+    bool deliver(channel::message& m);
+    bool read_channel(std::uint64_t generation, std::chrono::milliseconds wait);
+    void hand_over(std::uint64_t except);
     void end_pending(const std::string& reason);
     void request_kill(std::uint64_t generation, std::string reason);
     void wake() noexcept;
@@ -101,11 +105,15 @@ private:
     std::uint64_t kill_generation_ = 0;      // the worker to kill (0: none)
     std::string kill_reason_;
 
-    // Sending: the current worker's channel and whether it takes calls.
+    // The current worker's channel. Sending holds send_mutex_ (with whether it takes calls);
+    // reading holds read_mutex_: before ready the supervisor reads, after it the calls waiting for
+    // answers do, one at a time (serve_call). Replacing the channel holds both.
     std::mutex send_mutex_;
+    std::mutex read_mutex_;
     channel channel_;
     bool accepting_ = false;
-    std::uint64_t generation_ = 0;  // of the running worker, under send_mutex_
+    std::uint64_t generation_ = 0;             // of the running worker, under both mutexes
+    std::atomic<bool> channel_closed_{false};  // a reader saw its end
 
     // The calls waiting for an answer, by id.
     std::mutex pending_mutex_;
