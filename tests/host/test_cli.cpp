@@ -606,13 +606,22 @@ void isolate_all(const plugin_folder& f) {
 BOOST_AUTO_TEST_CASE(call_with_isolated_tools_keeps_its_contract) {
     plugin_folder f;
     isolate_all(f);
-    auto crash = run_toolhost(f.args({"call", "testkit", "misbehave", R"({"how":"segv"})", "--json"}));
-    BOOST_TEST(crash.exit_code == 69, crash.err);
-    const auto answer = parse_stdout(crash);
-    BOOST_TEST(answer.at("error").at("code") == "UNAVAILABLE");
-    BOOST_TEST(contains(std::string(answer.at("error").at("message").as_string()), "killed by signal SIGSEGV"),
-               crash.out);
-    BOOST_TEST(!contains(crash.err, "fatal signal"), crash.err);  // the host did not crash
+    for (auto [how, expected] : {std::pair{"segv", "killed by signal SIGSEGV"},
+                                 {"abort", "killed by signal SIGABRT"},
+                                 {"exit", "exited with code 3"}}) {
+        BOOST_TEST_CONTEXT(how) {
+            auto crash = run_toolhost(
+                f.args({"call", "testkit", "misbehave", std::string(R"({"how":")") + how + R"("})", "--json"}));
+            BOOST_TEST(crash.exit_code == 69, crash.err);
+            const auto answer = parse_stdout(crash);
+            BOOST_TEST(answer.at("error").at("code") == "UNAVAILABLE");
+            BOOST_TEST(contains(std::string(answer.at("error").at("message").as_string()), expected), crash.out);
+            BOOST_TEST(!contains(crash.err, "fatal signal"), crash.err);  // the host did not crash
+        }
+    }
+    auto big = run_toolhost(f.args({"call", "testkit", "misbehave", R"({"how":"big"})", "--json"}));
+    BOOST_TEST(big.exit_code == 0, big.err);
+    BOOST_TEST(parse_stdout(big).at("result").as_string().size() == (1u << 20));
 
     // A flood of output from the plugin: stdout still holds exactly the one answer.
     auto flood = run_toolhost(f.args({"call", "testkit", "misbehave", R"({"how":"flood"})", "--json"}));
@@ -665,4 +674,28 @@ BOOST_AUTO_TEST_CASE(serve_with_isolated_tools_survives_their_crashes_and_leaves
     BOOST_TEST(toolhost::test::eventually(
         [&] { return std::none_of(workers.begin(), workers.end(), toolhost::test::still_runs); },
         std::chrono::seconds(10)));
+}
+
+BOOST_AUTO_TEST_CASE(serve_kills_the_workers_of_calls_that_outlast_its_grace) {
+    plugin_folder f;
+    running_server serving(f, R"({"http": {"shutdown_grace_ms": 300}})", "info",
+                           R"("isolation": {"mode": "process", "cancel_grace_ms": 5000})");
+    auto& server = serving.process;
+    // A call that never returns, from a client that waits longer than the server's grace.
+    std::thread client([&] {
+        toolhost::test::run_process({"/usr/bin/curl", "-s", "-m", "20", "-X", "POST", "-H",
+                                     "Content-Type: application/json", "-d", R"({"how":"hang"})",
+                                     serving.url + "/v1/tools/testkit/misbehave"});
+    });
+    BOOST_TEST(
+        toolhost::test::eventually([&] { return contains(server.err(), "call started"); }, std::chrono::seconds(20)),
+        server.err());
+    BOOST_TEST(server.stop(SIGTERM) == 0, server.err());
+    client.join();
+    // Not after the 5 s cancel grace: at the end of the shutdown's own grace.
+    BOOST_TEST(contains(server.err(), "tool stopped by killing its worker"), server.err());
+    BOOST_TEST(
+        contains(server.err(), "was killed by the host: its calls were still running when the shutdown grace ran out"),
+        server.err());
+    BOOST_TEST(!contains(server.err(), "still run in plugin code"), server.err());
 }

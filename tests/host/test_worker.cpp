@@ -11,6 +11,7 @@
 
 #include "test_support.hpp"
 
+#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include <sys/types.h>
@@ -284,6 +285,8 @@ BOOST_AUTO_TEST_CASE(a_worker_that_crashes_or_exits_costs_only_its_call) {
     // The breaker saw the failures.
     auto text = h.metrics().render_prometheus();
     BOOST_TEST(contains(text, "toolhost_tool_worker_restarts_total{tool=\"testkit\"} 3"), text);
+    BOOST_TEST(contains(text, "toolhost_tool_worker_exits_total{tool=\"testkit\",reason=\"SIGSEGV\"} 1"), text);
+    BOOST_TEST(contains(text, "toolhost_tool_worker_exits_total{tool=\"testkit\",reason=\"exit_3\"} 1"), text);
 }
 
 BOOST_AUTO_TEST_CASE(a_call_past_its_deadline_is_answered_and_its_worker_replaced) {
@@ -484,4 +487,44 @@ BOOST_AUTO_TEST_CASE(a_tool_of_the_program_itself_cannot_be_isolated) {
     auto report = h.start({.only = std::vector<std::string>{"builtin_echo"}});
     BOOST_TEST_REQUIRE(report.failed.size() == 1u);
     BOOST_TEST(contains(report.failed[0].second.message, "built into this program"), report.failed[0].second.message);
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_that_dies_or_hangs_while_starting_fails_the_start_with_the_reason) {
+    isolated_env env;
+    host h(env.config(R"({"tools": {"testkit": {"isolation": {"mode": "process", "start_timeout_ms": 300},
+                                                "config": {"misbehave_in_initialize": "abort"}}}})"));
+    h.load_plugins();
+    auto report = h.start({});
+    BOOST_TEST_REQUIRE(report.failed.size() == 1u);
+    BOOST_TEST(report.failed[0].first == "testkit");
+    const auto& why = report.failed[0].second.message;
+    BOOST_TEST(contains(why, "killed by signal SIGABRT"), why);
+    BOOST_TEST(contains(why, "before it was ready"), why);
+    BOOST_TEST(h.call("testkit_mt", "echo", json::object{}).has_value());
+
+    host hung(env.config(R"({"tools": {"testkit": {"isolation": {"mode": "process", "start_timeout_ms": 300},
+                                                   "config": {"misbehave_in_initialize": "hang"}}}})"));
+    hung.load_plugins();
+    report = hung.start({});
+    BOOST_TEST_REQUIRE(report.failed.size() == 1u);
+    BOOST_TEST(contains(report.failed[0].second.message, "did not get ready within 300 ms"),
+               report.failed[0].second.message);
+    BOOST_TEST(toolhost::test::children_of(::getpid()).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_shutdown_whose_grace_runs_out_kills_the_workers_and_ends) {
+    isolated_env env;
+    host h(env.config());
+    h.load_plugins();
+    BOOST_TEST_REQUIRE(h.start({}).ok());
+    auto stuck = h.async_call("testkit", "misbehave", json::object{{"how", "hang"}}, {}, boost::asio::use_future);
+    BOOST_TEST_REQUIRE(eventually([&] { return h.status("testkit")->in_flight > 0; }, 5s));
+    std::this_thread::sleep_for(50ms);  // well inside the plugin
+    const auto report = h.shutdown(200ms);
+    BOOST_TEST(report.complete(), "left running: " << report.left_running.size());
+    auto r = stuck.get();
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::unavailable), error_text(r));
+    BOOST_TEST(contains(r.error().message, "shutdown grace ran out"), error_text(r));
+    BOOST_TEST(toolhost::test::children_of(::getpid()).empty());
 }

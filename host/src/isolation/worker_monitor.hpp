@@ -22,6 +22,11 @@ public:
 
     void set_listener(listener l) { listener_ = std::move(l); }
     void set_restart_counter(counter* c) noexcept { restarts_metric_ = c; }
+    /// Exits are counted in `f` by (tool, reason): SIGSEGV, exit_3, killed_by_host, ...
+    void set_exit_counters(counter_family* f, std::string tool) {
+        exits_metric_ = f;
+        tool_ = std::move(tool);
+    }
 
     void isolate() noexcept { isolated_.store(true, std::memory_order_release); }
     bool isolated() const noexcept { return isolated_.load(std::memory_order_acquire); }
@@ -39,14 +44,16 @@ public:
         }
         if (listener_) listener_(host_event_kind::worker_started, pid, {});
     }
-    /// `next`: the state it is in now (restarting, or stopped when the host stopped it).
-    void ended(std::int64_t pid, std::string how, std::string next) {
+    /// `next`: the state it is in now (restarting, or stopped when the host stopped it);
+    /// `reason`: a short word for the metric (SIGSEGV, exit_3, killed_by_host).
+    void ended(std::int64_t pid, std::string how, std::string next, std::string_view reason) {
         {
             std::lock_guard lock(mutex_);
             pid_.store(0, std::memory_order_release);
             last_exit_ = how;
             state_ = std::move(next);
         }
+        if (exits_metric_ != nullptr) exits_metric_->with({tool_, reason}).inc();
         if (listener_) listener_(host_event_kind::worker_exited, pid, how);
     }
     void set_state(std::string state) {
@@ -66,6 +73,8 @@ private:
     std::string state_ = "stopped";
     std::string last_exit_;
     counter* restarts_metric_ = nullptr;
+    counter_family* exits_metric_ = nullptr;
+    std::string tool_;
     listener listener_;
 };
 

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace toolhost::detail {
 
@@ -186,28 +187,41 @@ void_result worker_tool::initialize(std::string_view config_json, const std::fil
 
 void worker_tool::cleanup() noexcept {
     if (!supervisor_.joinable()) return;
-    bool send_stop = false;
+    bool over = false;  // failed (gave up) or stopped (abandon()ed): the supervisor is done
+    {
+        std::lock_guard lock(state_mutex_);
+        over = phase_ == phase::failed || phase_ == phase::stopped;
+        if (!over) phase_ = phase::stopping;
+        state_cv_.notify_all();
+    }
+    if (!over) {
+        bool send_stop = false;
+        {
+            std::lock_guard lock(send_mutex_);
+            if (accepting_) {
+                send_stop = channel_.send(wp::stop, 0, {}, steady::now() + 1s) == channel::status::ok;
+                accepting_ = false;
+            }
+        }
+        if (!send_stop) request_kill(UINT64_MAX, "the tool was stopped while its worker was not running");
+        std::unique_lock lock(state_mutex_);
+        if (!state_cv_.wait_for(lock, stop_timeout, [&] { return phase_ == phase::stopped; })) {
+            lock.unlock();
+            request_kill(UINT64_MAX, "cleanup() did not end within " + ms_text(stop_timeout));
+        }
+    }
+    supervisor_.join();
+}
+
+void worker_tool::abandon(std::string reason) {
     {
         std::lock_guard lock(state_mutex_);
         phase_ = phase::stopping;
+        kill_generation_ = UINT64_MAX;
+        kill_reason_ = std::move(reason);
         state_cv_.notify_all();
     }
-    {
-        std::lock_guard lock(send_mutex_);
-        if (accepting_) {
-            send_stop = channel_.send(wp::stop, 0, {}, steady::now() + 1s) == channel::status::ok;
-            accepting_ = false;
-        }
-    }
-    if (!send_stop) request_kill(UINT64_MAX, "the tool was stopped while its worker was not running");
-    std::unique_lock lock(state_mutex_);
-    if (!state_cv_.wait_for(lock, stop_timeout, [&] { return phase_ == phase::stopped; })) {
-        lock.unlock();
-        request_kill(UINT64_MAX, "cleanup() did not end within " + ms_text(stop_timeout));
-    } else {
-        lock.unlock();
-    }
-    supervisor_.join();
+    wake();
 }
 
 void worker_tool::wake() noexcept {
@@ -423,7 +437,11 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
     if (!kill_reason.empty() || !(exit.code == 0 && !exit.signaled) || !out.ready) {
         if (auto tail = output.tail(); !tail.empty() && !out.killed) out.how += " (its last output: " + tail + ")";
     }
-    monitor_.ended(pid, out.how, out.stopped ? "stopped" : "restarting");
+    std::string reason = !kill_reason.empty() ? "killed_by_host"
+                         : exit.signaled ? (::sigabbrev_np(exit.code) ? "SIG" + std::string(::sigabbrev_np(exit.code))
+                                                                      : "signal_" + std::to_string(exit.code))
+                                         : "exit_" + std::to_string(exit.code);
+    monitor_.ended(pid, out.how, out.stopped ? "stopped" : "restarting", reason);
     if (!out.stopped)
         logging::write(out.ready ? logging::level::error : logging::level::warning, "isolation", "worker process ended",
                        {{"tool", settings_.tool}, {"pid", pid}, {"how", out.how}});

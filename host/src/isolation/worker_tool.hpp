@@ -69,6 +69,10 @@ public:
     call_result invoke(const invocation& call) noexcept override;
     void cleanup() noexcept override;
 
+    /// Kills the worker without a restart: the calls it has end with UNAVAILABLE at once (a
+    /// shutdown whose grace ran out). cleanup() is still to be called.
+    void abandon(std::string reason);
+
 private:
     enum class phase { idle, starting, running, backoff, failed, stopping, stopped };
     struct pending_call;

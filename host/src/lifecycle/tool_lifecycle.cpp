@@ -245,6 +245,19 @@ boost::system::result<std::unique_ptr<tool_instance>, tool_error> tool_lifecycle
         new worker_tool(std::move(ws), slot.worker, [this, s](const tool_error& e) { worker_gave_up(*s, e); }));
 }
 
+bool tool_lifecycle::kill_worker(tool_slot& slot) {
+    auto* worker = dynamic_cast<worker_tool*>(slot.instance.get());
+    if (worker == nullptr) return false;
+    // A worker process can be stopped: kill it, and its calls end with UNAVAILABLE at once.
+    const auto running = slot.in_flight.total();
+    worker->abandon("its calls were still running when the shutdown grace ran out");
+    if (!registry_.wait_drained(slot, std::chrono::steady_clock::now() + std::chrono::seconds(5))) return false;
+    logging::write(logging::level::warning, "lifecycle",
+                   "tool stopped by killing its worker: its calls did not return in time",
+                   {{"tool", slot.name}, {"calls", running}});
+    return true;
+}
+
 void tool_lifecycle::worker_gave_up(tool_slot& slot, const tool_error& error) {
     slot.set_error(error);
     slot.state.store(tool_state::failed);
@@ -368,7 +381,7 @@ bool tool_lifecycle::stop_slot(tool_slot& slot, std::optional<std::chrono::stead
     pipeline_.end_waiting_retries(slot);
     if (!until) {
         registry_.wait_drained(slot);
-    } else if (!registry_.wait_drained(slot, *until)) {
+    } else if (!registry_.wait_drained(slot, *until) && !kill_worker(slot)) {
         // In-process plugin code cannot be stopped: the instance stays as it is, cleanup() is not
         // called under a running call, and only the end of the process ends the call.
         const auto running = slot.in_flight.total();

@@ -55,6 +55,9 @@ private:
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create_instance(tool_slot& slot);
     /// The worker of an isolated tool crashed too often: the tool is failed until restarted.
     void worker_gave_up(tool_slot& slot, const tool_error& error);
+    /// For stop_slot when the grace ran out: kills the tool's worker, if it has one, and waits for
+    /// its calls to end. False for an in-process tool (nothing can stop its calls).
+    bool kill_worker(tool_slot& slot);
     /// Whether the tool stopped (false: its calls were still running at `until`).
     bool stop_slot(tool_slot& slot, std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
     std::vector<tool_registry::slot_ptr> slots_to_start(const start_options& options, start_report& report) const;

@@ -99,6 +99,12 @@ void call_telemetry::install_worker(tool_slot& slot) {
                        "Worker processes of an isolated tool started after the first (after a crash or a kill).",
                        {"tool"})
              .with({slot.name}));
+    slot.worker.set_exit_counters(
+        &metrics_.counters("toolhost_tool_worker_exits_total",
+                           "Ends of an isolated tool's worker processes, by how: a signal (SIGSEGV, ...), exit_<code>, "
+                           "or killed_by_host (a call past its grace, a shutdown).",
+                           {"tool", "reason"}),
+        slot.name);
     const tool_slot* s = &slot;
     metrics_
         .gauges("toolhost_tool_worker_pid", "The pid of an isolated tool's worker process; 0 while none runs.",
