@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace toolhost::detail {
@@ -101,7 +102,8 @@ struct worker_state : nested_caller {
     std::unique_ptr<tool_instance> instance;
     std::mutex running_mutex;
     std::condition_variable none_running;
-    std::map<std::uint64_t, running_call*> running;
+    std::map<std::uint64_t, running_call*> running;  // null: read, not started yet
+    std::set<std::uint64_t> cancelled_early;
 
     // Leader and followers: the thread holding `leader` reads the channel. When it reads a call it
     // hands the role on (to a waiting thread, or a new one when none waits) and runs the call
@@ -142,6 +144,7 @@ struct worker_state : nested_caller {
                      wp::outcome::encode(error_of(status_code::internal, "malformed call message from the host")));
             std::lock_guard lock(running_mutex);
             running.erase(id);
+            cancelled_early.erase(id);
             if (running.empty()) none_running.notify_all();
             return;
         }
@@ -161,6 +164,7 @@ struct worker_state : nested_caller {
         {
             std::lock_guard lock(running_mutex);
             running[id] = call.get();
+            if (cancelled_early.erase(id) != 0) call->control.cancel();  // cancel came before this
         }
         const invocation inv{instance_name,
                              operation,
@@ -234,7 +238,12 @@ struct worker_state : nested_caller {
 
     void cancel(std::uint64_t id) {
         std::lock_guard lock(running_mutex);
-        if (auto it = running.find(id); it != running.end() && it->second != nullptr) it->second->control.cancel();
+        auto it = running.find(id);
+        if (it == running.end()) return;  // over already
+        if (it->second != nullptr)
+            it->second->control.cancel();
+        else
+            cancelled_early.insert(id);  // read, not started yet
     }
 
     std::string instance_name;
