@@ -528,3 +528,45 @@ BOOST_AUTO_TEST_CASE(a_shutdown_whose_grace_runs_out_kills_the_workers_and_ends)
     BOOST_TEST(contains(r.error().message, "shutdown grace ran out"), error_text(r));
     BOOST_TEST(toolhost::test::children_of(::getpid()).empty());
 }
+
+BOOST_AUTO_TEST_CASE(a_worker_that_breaks_the_protocol_costs_only_its_tool) {
+    // A fake toolhost-worker (tests/fixtures/fake_worker.cpp) that hands scanning to the real one.
+    const char* real = std::getenv("TOOLHOST_WORKER");
+    BOOST_TEST_REQUIRE(real != nullptr);
+    ::setenv("TOOLHOST_REAL_WORKER", real, 1);
+    isolated_env env;
+    auto make = [&](const char* mode) {
+        ::setenv("TOOLHOST_FAKE_WORKER", mode, 1);
+        toolhost::host_options o;
+        o.config = env.config(R"({"tools": {"testkit": {"isolation": {"mode": "process", "start_timeout_ms": 300}}}})");
+        o.loader.worker = TOOLHOST_FIXTURE_FAKE_WORKER;
+        auto h = std::make_unique<host>(std::move(o));
+        h->load_plugins();
+        return h;
+    };
+    const std::pair<const char*, const char*> refused_at_start[] = {{"bad_hello", "speaks ABI 99"},
+                                                                    {"silent", "did not get ready within 300 ms"}};
+    for (const auto& [mode, expected] : refused_at_start) {
+        auto h = make(mode);
+        auto report = h->start({});
+        BOOST_TEST_REQUIRE(report.failed.size() == 1u, mode);
+        BOOST_TEST(contains(report.failed[0].second.message, expected), report.failed[0].second.message);
+        BOOST_TEST(h->call("testkit_mt", "echo", json::object{}).has_value());
+    }
+    const std::tuple<const char*, status_code, const char*> broken_calls[] = {
+        {"garbage_on_call", status_code::unavailable, "broke the protocol"},
+        {"bad_result", status_code::internal, "sent a malformed result"},
+        {"close_on_call", status_code::unavailable, "closed its channel but did not exit"}};
+    for (const auto& [mode, code, expected] : broken_calls) {
+        auto h = make(mode);
+        BOOST_TEST_REQUIRE(h->start({}).ok(), mode);
+        call_options o;
+        o.deadline = std::chrono::steady_clock::now() + 10s;
+        auto r = h->call("testkit", "echo", json::object{}, o);
+        BOOST_TEST_REQUIRE(!r.has_value(), mode);
+        BOOST_TEST((r.error().code == code), error_text(r));
+        BOOST_TEST(contains(r.error().message, expected), error_text(r));
+        BOOST_TEST(h->call("testkit_mt", "echo", json::object{}).has_value());
+    }
+    ::unsetenv("TOOLHOST_FAKE_WORKER");
+}
