@@ -125,12 +125,12 @@ BENCHMARK(BM_isolated_calls_16_in_flight)->Threads(16)->UseRealTime();
 // loads the library and initializes. The halves are timed apart through the worker_exited and
 // worker_started events and reported as counters (milliseconds, averaged over the iterations).
 void BM_worker_restart(benchmark::State& state) {
+    std::atomic<steady::rep> exited{0}, ready{0};  // before the host: its shutdown still sends events
     auto h = started(isolation_mode::process);
     if (!h) {
         state.SkipWithError("echo did not start");
         return;
     }
-    std::atomic<steady::rep> exited{0}, ready{0};
     h->subscribe([&](const host_event& e) {
         if (e.kind == host_event_kind::worker_exited) exited = steady::now().time_since_epoch().count();
         if (e.kind == host_event_kind::worker_started) ready = steady::now().time_since_epoch().count();

@@ -20,6 +20,16 @@
 #include <string>
 #include <string_view>
 
+// Under a sanitizer, a plugin's SIGSEGV kills the worker as it does in a release build (the
+// sanitizer's handler would turn it into its own report and an abort): the host reports how its
+// worker ended, and says SIGSEGV.
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" const char* __asan_default_options() { return "handle_segv=0"; }
+#endif
+#if defined(__SANITIZE_THREAD__)
+extern "C" const char* __tsan_default_options() { return "handle_segv=0"; }
+#endif
+
 namespace {
 
 int usage() {

@@ -246,9 +246,9 @@ BOOST_AUTO_TEST_CASE(questions_to_the_client_and_call_logs_are_routed_back) {
 
 BOOST_AUTO_TEST_CASE(a_worker_that_crashes_or_exits_costs_only_its_call) {
     isolated_env env;
-    host h(env.config());
-    std::mutex m;
+    std::mutex m;  // before the host: its shutdown still delivers events
     std::vector<std::string> events;
+    host h(env.config());
     h.subscribe([&](const host_event& e) {
         if (e.kind != host_event_kind::worker_exited && e.kind != host_event_kind::worker_started) return;
         std::lock_guard l(m);
