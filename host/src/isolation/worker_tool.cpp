@@ -42,6 +42,7 @@ struct worker_tool::pending_call {
     std::deque<channel::message> inbox;  // result, progress, call_log, nested, ask
     bool gone = false;                   // the worker ended before the result came
     bool take_over = false;              // the reader left: this call is to read next
+    bool waiting = false;                // its thread sleeps on cv (for hand_over)
     std::string gone_reason;
 };
 
@@ -568,6 +569,7 @@ void worker_tool::hand_over(std::uint64_t except) {
     for (auto& [id, p] : pending_) {
         if (id == except) continue;
         std::lock_guard plock(p->m);
+        if (!p->waiting) continue;  // busy with its own messages: it tries to read when it waits
         p->take_over = true;
         p->cv.notify_one();
         return;
@@ -774,7 +776,9 @@ call_result worker_tool::serve_call(const invocation& call, pending_call& p, std
         lock.unlock();
         if (!channel_closed_.load() && read_mutex_.try_lock()) {
             std::unique_lock reading(read_mutex_, std::adopt_lock);
+            reader_active_ = true;
             const bool more = read_channel(generation, wait);
+            reader_active_ = false;
             reading.unlock();
             lock.lock();
             if (!p.inbox.empty() || p.gone || !more) {
@@ -785,7 +789,18 @@ call_result worker_tool::serve_call(const invocation& call, pending_call& p, std
             continue;
         }
         lock.lock();
-        if (p.inbox.empty() && !p.gone && !p.take_over) p.cv.wait_for(lock, wait);
+        // Sleep only while a call reads (it hands over when it leaves); with nobody reading,
+        // try again (the supervisor holding the channel for a moment, or a reader just starting).
+        if (p.inbox.empty() && !p.gone && !p.take_over) {
+            p.waiting = true;
+            if (reader_active_.load())
+                p.cv.wait_for(lock, wait);
+            else if (!channel_closed_.load())
+                std::this_thread::yield();
+            else
+                p.cv.wait_for(lock, wait);  // the end: the supervisor ends the call
+            p.waiting = false;
+        }
     }
 }
 

@@ -118,6 +118,7 @@ private:
     bool accepting_ = false;
     std::uint64_t generation_ = 0;             // of the running worker, under both mutexes
     std::atomic<bool> channel_closed_{false};  // a reader saw its end
+    std::atomic<bool> reader_active_{false};   // a call holds read_mutex_ and reads
 
     // The calls waiting for an answer, by id.
     std::mutex pending_mutex_;
