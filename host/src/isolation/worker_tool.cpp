@@ -489,13 +489,13 @@ bool worker_tool::dispatch(channel::message& m, run_outcome& out, child_process&
             std::lock_guard lock(send_mutex_);
             accepting_ = true;
         }
+        monitor_.started(child.pid(), restart);  // first: whoever waits for running sees it there
         {
             std::lock_guard lock(state_mutex_);
             if (phase_ == phase::starting) phase_ = phase::running;
             why_not_running_.clear();
             state_cv_.notify_all();
         }
-        monitor_.started(child.pid(), restart);
         return true;
     }
     case wp::init_failed: {

@@ -243,6 +243,9 @@ std::string death_reason(const child_exit& e, std::string stderr_tail) {
     return why;
 }
 
+// How long a scanner process may take to start (exec, dynamic linking) before its first file.
+constexpr std::chrono::seconds startup_timeout{30};
+
 std::string abi_arg(toolhost_abi_version_t abi) { return std::to_string(abi.major) + "." + std::to_string(abi.minor); }
 
 }  // namespace
@@ -259,6 +262,17 @@ void plugin_scanner::scan_in_children(const fs::path& worker, const std::vector<
             return;
         }
         channel ch(fd);
+        // The child says it is up before any file's time starts.
+        if (auto up = ch.receive(steady::now() + startup_timeout, 64);
+            up.state != channel::status::ok || up.msg.kind != scan_ready) {
+            const auto e = child->kill_and_wait();
+            const std::string why =
+                up.state == channel::status::timeout
+                    ? "the scanner process did not start within " + std::to_string(startup_timeout.count()) + " s"
+                    : "the scanner process failed to start: it " + e.describe();
+            for (; next < todo.size(); ++next) results[todo[next]] = scan_result::refused(why, false);
+            return;
+        }
         std::size_t sent = next;
         auto deadline = steady::now() + options_.per_file_timeout;
         bool replace_child = false;

@@ -97,6 +97,8 @@ private:
 TOOLHOST_API int run_scan_child(int fd, toolhost_abi_version_t abi);
 
 /// The messages of the scan protocol (channel.hpp kinds).
-enum scan_message : std::uint32_t { scan_request = 1, scan_answer = 2 };
+/// scan_ready: the child is up (sent once, first): the per-file timeout starts after it, so that
+/// a slow process start (a loaded machine, a sanitizer build) is not counted against a file.
+enum scan_message : std::uint32_t { scan_request = 1, scan_answer = 2, scan_ready = 3 };
 
 }  // namespace toolhost::detail

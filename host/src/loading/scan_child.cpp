@@ -69,6 +69,7 @@ int run_scan_child(int fd, toolhost_abi_version_t abi) {
     ::fcntl(STDERR_FILENO, F_SETFL, ::fcntl(STDERR_FILENO, F_GETFL) | O_NONBLOCK);
     channel ch(fd);
     const auto forever = std::chrono::steady_clock::time_point::max();
+    if (ch.send(scan_ready, 0, {}, forever) != channel::status::ok) return 0;
     for (;;) {
         auto request = ch.receive(forever, 64 * 1024);
         if (request.state == channel::status::closed) return 0;  // the host is done (or gone)
