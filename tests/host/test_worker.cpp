@@ -420,6 +420,22 @@ BOOST_AUTO_TEST_CASE(a_leaking_worker_is_stopped_by_its_memory_limit) {
     BOOST_TEST(load.failed() == 0, load.last_error());
 }
 
+BOOST_AUTO_TEST_CASE(a_spinning_worker_is_stopped_by_its_cpu_limit) {
+    isolated_env env;
+    host h(env.config(R"({"tools": {"testkit": {"isolation": {"mode": "process", "max_cpu_seconds": 1},
+                          "resilience": {"retry": {"max_attempts": 1}}}}})"));
+    h.load_plugins();
+    BOOST_TEST_REQUIRE(h.start({}).ok());
+    call_options o;
+    o.deadline = std::chrono::steady_clock::now() + 60s;  // the limit ends it long before
+    auto r = h.call("testkit", "misbehave", json::object{{"how", "spin"}}, o);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::unavailable), error_text(r));
+    BOOST_TEST(contains(r.error().message, "SIGXCPU"), error_text(r));
+    BOOST_TEST_REQUIRE(eventually([&] { return worker_of(h).state == "running"; }, 10s));
+    BOOST_TEST(h.call("testkit", "echo", json::object{}).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(no_descriptor_or_process_is_left_behind) {
     const auto fds_before = open_descriptors();
     {
