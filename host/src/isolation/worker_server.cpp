@@ -104,6 +104,7 @@ struct worker_state : nested_caller {
     std::condition_variable none_running;
     std::map<std::uint64_t, running_call*> running;  // null: read, not started yet
     std::set<std::uint64_t> cancelled_early;
+    std::set<std::string, std::less<>> nonblocking;  // operations flagged NONBLOCKING (thread-safe tool)
 
     // Leader and followers: the thread holding `leader` reads the channel. When it reads a call it
     // hands the role on (to a waiting thread, or a new one when none waits) and runs the call
@@ -202,6 +203,12 @@ struct worker_state : nested_caller {
                     {
                         std::lock_guard lock(running_mutex);
                         running.emplace(m.id, nullptr);  // counted from now, for stop
+                    }
+                    // An operation that never blocks and returns within microseconds runs on
+                    // the leader, which reads on afterwards: no hand-over, no wake-up.
+                    if (!nonblocking.empty() && nonblocking.contains(wp::reader(m.payload).str())) {
+                        run_call(m.id, m.payload);
+                        continue;
                     }
                     if (waiting_to_lead.load(std::memory_order_relaxed) == 0)
                         std::thread(&worker_state::serve, this).detach();
@@ -312,6 +319,10 @@ std::string start(worker_state& w, std::string_view payload, toolhost_abi_versio
     }
     w.instance = std::move(*made);
     w.instance_name = name;
+    const auto& d = tools[index].factory->descriptor();
+    if (d.thread_safe)
+        for (const auto& op : d.operations)
+            if (op.flags & TOOLHOST_OPERATION_NONBLOCKING) w.nonblocking.insert(op.name);
     if (auto ok = w.instance->initialize(config, data_dir); !ok) {
         w.instance.reset();
         code = ok.error().code;

@@ -540,11 +540,17 @@ bool worker_tool::deliver(channel::message& m) {
 // its call. Only with read_mutex_ held, for the worker of `generation`.
 bool worker_tool::read_channel(std::uint64_t generation, std::chrono::milliseconds wait) {
     if (channel_closed_.load() || generation_ != generation) return false;
-    pollfd p{channel_.fd(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return true;
-    for (int batch = 0; batch < 64; ++batch) {
+    bool polled = false;  // under load the answers are there already: poll() only when none is
+    for (int batch = 0; batch < 64;) {
         auto in = channel_.try_receive(wp::max_message, piece_timeout);
-        if (in.state == channel::status::timeout) break;
+        if (in.state == channel::status::timeout) {
+            if (polled || batch > 0) break;
+            pollfd p{channel_.fd(), POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return true;
+            polled = true;
+            continue;
+        }
+        ++batch;
         if (in.state != channel::status::ok) {
             // The end (the supervisor learns it from the pidfd too), or garbage: either way this
             // worker is done for.
@@ -789,16 +795,16 @@ call_result worker_tool::serve_call(const invocation& call, pending_call& p, std
             continue;
         }
         lock.lock();
-        // Sleep only while a call reads (it hands over when it leaves); with nobody reading,
-        // try again (the supervisor holding the channel for a moment, or a reader just starting).
+        // Sleep while a call reads (it hands the reading over when it leaves). With nobody
+        // reading (the supervisor holding the channel for a moment, or a reader just between
+        // taking it and saying so), look again soon, without spinning: on one vCPU a spinning
+        // waiter would take the time the reader needs.
         if (p.inbox.empty() && !p.gone && !p.take_over) {
             p.waiting = true;
-            if (reader_active_.load())
+            if (reader_active_.load() || channel_closed_.load())
                 p.cv.wait_for(lock, wait);
-            else if (!channel_closed_.load())
-                std::this_thread::yield();
             else
-                p.cv.wait_for(lock, wait);  // the end: the supervisor ends the call
+                p.cv.wait_for(lock, std::chrono::microseconds(100));
             p.waiting = false;
         }
     }
