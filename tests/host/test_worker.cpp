@@ -583,6 +583,8 @@ BOOST_AUTO_TEST_CASE(a_worker_that_breaks_the_protocol_costs_only_its_tool) {
         BOOST_TEST((r.error().code == code), error_text(r));
         BOOST_TEST(contains(r.error().message, expected), error_text(r));
         BOOST_TEST(h->call("testkit_mt", "echo", json::object{}).has_value());
+        // The broken worker is not trusted again: it is killed and replaced.
+        BOOST_TEST(eventually([&] { return worker_of(*h).restarts >= 1u; }, 10s), mode);
     }
     ::unsetenv("TOOLHOST_FAKE_WORKER");
 }

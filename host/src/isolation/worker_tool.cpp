@@ -698,10 +698,13 @@ call_result worker_tool::serve_call(const invocation& call, pending_call& p, std
             switch (m.kind) {
             case wp::result: {
                 auto outcome = wp::outcome::decode(m.payload);
-                if (!outcome)
+                if (!outcome) {
+                    // A worker that breaks the protocol is not trusted with the next call either.
+                    request_kill(generation, "it sent a malformed result");
                     return finish(
                         make_tool_error(status_code::internal,
                                         "the worker process of tool '" + settings_.tool + "' sent a malformed result"));
+                }
                 return finish(std::move(*outcome));
             }
             case wp::progress: {
