@@ -554,7 +554,8 @@ BOOST_AUTO_TEST_CASE(every_problem_is_reported) {
         f + ":2:14: error: /threads: expected an integer from 0 to 1024, got \"x\"",
         f + ":3:16: error: /log_level: expected one of trace, debug, info, warning, error, off, got \"verbose\"",
         f + ":4:3: error: /colour: unknown key 'colour' (expected one of: plugin_dirs, threads, log_level, "
-            "log_format, lifecycle, tools_enabled_by_default, data_dir, tools, resilience, tracing, serve, isolation)",
+            "log_format, lifecycle, tools_enabled_by_default, data_dir, tools, resilience, tracing, serve, isolation, "
+            "trust)",
         f + ":5:34: error: /lifecycle/fail_on_error: expected true or false, got 1",
         f + ":5:37: error: /lifecycle/retry: unknown key 'retry' (expected one of: concurrent_init, fail_on_error)",
         f + ":6:25: error: /plugin_dirs/1: expected a non-empty path string, got 7",

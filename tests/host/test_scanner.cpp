@@ -4,7 +4,10 @@
 #define BOOST_TEST_MODULE scanner
 #include <boost/test/unit_test.hpp>
 
+#include <toolhost/config.hpp>
 #include <toolhost/plugin_loader.hpp>
+
+#include "loading/sha256.hpp"
 
 #include "test_support.hpp"
 
@@ -257,4 +260,54 @@ BOOST_AUTO_TEST_CASE(a_scanner_child_dies_with_its_host) {
     for (const auto& pid : children)
         BOOST_TEST(toolhost::test::eventually([&] { return ended(pid); }, std::chrono::seconds(10)),
                    "scanner child " << pid << " outlived its host");
+}
+
+BOOST_AUTO_TEST_CASE(with_a_trust_list_only_the_listed_builds_are_opened) {
+    temp_dir d;
+    const auto listed = copy_into(TOOLHOST_FIXTURE_TESTKIT, d.path(), "listed.so");
+    copy_into(TOOLHOST_FIXTURE_MULTI, d.path(), "unlisted.so");
+    auto o = quick(d / "cache.json");
+    const auto listed_sha = *toolhost::detail::sha256::of_file(listed);
+    const auto unlisted_sha = *toolhost::detail::sha256::of_file(d / "unlisted.so");
+    o.trusted_sha256.emplace();
+    o.trusted_sha256->insert(listed_sha);
+    auto r = plugin_loader(o).scan({d.path()});
+    BOOST_TEST(tool_names(r) == (std::vector<std::string>{"testkit", "testkit_mt"}));
+    auto why = reasons(r);
+    BOOST_TEST(contains(why["unlisted.so"], "its sha256 " + unlisted_sha + " is not in trust.sha256"),
+               why["unlisted.so"]);
+
+    // Rebuilt under the same name: another digest, refused, the scan cache notwithstanding.
+    fs::remove(listed);
+    copy_into(TOOLHOST_FIXTURE_MULTI, d.path(), "listed.so");
+    r = plugin_loader(o).scan({d.path()});
+    BOOST_TEST(r.tools.empty());
+    why = reasons(r);
+    BOOST_TEST(contains(why["listed.so"], "its sha256 " + unlisted_sha), why["listed.so"]);
+
+    // Without a list, the permission checks alone decide, as before.
+    o.trusted_sha256.reset();
+    BOOST_TEST(plugin_loader(o).scan({d.path()}).rejected.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_trust_list_is_read_from_the_file_and_the_environment) {
+    temp_dir d;
+    const std::string a(64, 'a'), upper_b(64, 'B');
+    toolhost::test::write_file(d / "c.json", R"({"trust": {"sha256": [")" + a + R"(", ")" + upper_b + R"("]}})");
+    auto env = [&](std::string_view n) -> std::optional<std::string> {
+        if (n == "TOOLHOST_TRUST_SHA256") return std::string(64, 'c') + "," + std::string(64, 'd');
+        return std::nullopt;
+    };
+    auto c = toolhost::load_config(d / "c.json", env);
+    BOOST_TEST_REQUIRE(c.has_value());
+    BOOST_TEST(*c->trust_sha256 ==
+               (std::vector<std::string>{a, std::string(64, 'b'), std::string(64, 'c'), std::string(64, 'd')}));
+
+    toolhost::test::write_file(d / "bad.json", R"({"trust": {"sha256": ["abc", 7], "md5": []}})");
+    auto bad = toolhost::load_config(d / "bad.json", [](std::string_view) { return std::optional<std::string>(); });
+    BOOST_TEST_REQUIRE(!bad.has_value());
+    const auto all = toolhost::test::all(bad.error());
+    BOOST_TEST(contains(all, "/trust/sha256/0: expected a SHA-256 digest (64 hex digits), got \"abc\""), all);
+    BOOST_TEST(contains(all, "/trust/sha256/1: expected a SHA-256 digest"), all);
+    BOOST_TEST(contains(all, "unknown key 'md5'"), all);
 }

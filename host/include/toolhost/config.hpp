@@ -84,6 +84,9 @@ struct TOOLHOST_API host_config {
     std::map<std::string, tool_settings, std::less<>> tools;  ///< "tools" by tool name
     std::optional<resilience_settings> resilience;            ///< the global "resilience"
     isolation_settings isolation;                             ///< the top-level "isolation"
+    /// "trust.sha256" plus TOOLHOST_TRUST_SHA256: when set, only plugin files with a listed
+    /// SHA-256 (lower-case hex) are opened.
+    std::optional<std::vector<std::string>> trust_sha256;
     /// "tracing", or TOOLHOST_OTLP_ENDPOINT; empty when no endpoint is configured (tracing off).
     std::optional<tracing_settings> tracing;
     /// "serve" as written (checked to be an object): serving parses it (serve::load_settings()

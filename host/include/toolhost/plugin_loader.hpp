@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <functional>
 #include <string>
 #include <vector>
@@ -70,6 +72,9 @@ public:
         std::chrono::milliseconds scan_timeout{10000};
         /// The scan cache file (JSON); empty: no cache. The host uses <data_dir>/plugin-scan-cache.json.
         std::filesystem::path scan_cache;
+        /// When set, only files whose SHA-256 (64 lower-case hex digits) is in it are opened at all
+        /// (the configuration's "trust.sha256"); the others are rejected with their digest.
+        std::optional<std::set<std::string, std::less<>>> trusted_sha256;
     };
 
     plugin_loader() = default;
@@ -107,7 +112,14 @@ public:
 
 private:
     void reject(load_report& report, const std::filesystem::path& file, std::string reason) const;
-    void add_scanned(load_report& report, const std::vector<std::filesystem::path>& files) const;
+    /// `hashed`, with trusted_sha256: each file's identity when its digest was checked (the scan
+    /// must have seen the same file).
+    void add_scanned(load_report& report, const std::vector<std::filesystem::path>& files,
+                     const std::vector<std::string>& hashed = {}) const;
+    /// With trusted_sha256: whether `file`'s digest is listed (the error names the digest); on
+    /// success, the file's identity then (as text) in `identity`.
+    boost::system::result<void, std::string> check_trust(const std::filesystem::path& file,
+                                                         std::string& identity) const;
 
     options options_;
 };

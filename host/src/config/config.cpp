@@ -30,6 +30,17 @@ constexpr std::uint64_t max_tracing_interval_ms = 3'600'000;
 
 std::string json_quoted(std::string_view s) { return toolhost::json_text(value(s)); }
 
+// A SHA-256 digest in lower case, or null when `s` is not 64 hex digits.
+std::optional<std::string> normalized_sha256(std::string_view s) {
+    if (s.size() != 64) return std::nullopt;
+    std::string out(s);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    }
+    return out;
+}
+
 json_diagnostic env_error(std::string_view variable, std::string message) {
     return json_diagnostic{"environment", 1, 1, std::string(variable), std::move(message)};
 }
@@ -49,7 +60,7 @@ public:
         }
         check_keys("", root.get_object(),
                    {"plugin_dirs", "threads", "log_level", "log_format", "lifecycle", "tools_enabled_by_default",
-                    "data_dir", "tools", "resilience", "tracing", "serve", "isolation"});
+                    "data_dir", "tools", "resilience", "tracing", "serve", "isolation", "trust"});
         const auto& obj = root.get_object();
         if (const auto* v = obj.if_contains("plugin_dirs")) read_plugin_dirs(*v);
         if (const auto* v = obj.if_contains("threads")) read_threads(*v);
@@ -64,6 +75,7 @@ public:
         }
         if (const auto* v = obj.if_contains("resilience")) config_.resilience = read_resilience("/resilience", *v);
         if (const auto* v = obj.if_contains("isolation")) read_isolation("/isolation", *v, config_.isolation);
+        if (const auto* v = obj.if_contains("trust")) read_trust(*v);
         if (const auto* v = obj.if_contains("tools")) read_tools(*v);
         if (const auto* v = obj.if_contains("tracing")) read_tracing(*v);
         if (const auto* v = obj.if_contains("serve")) {
@@ -110,6 +122,30 @@ private:
             read_bool("/lifecycle/concurrent_init", *b, config_.concurrent_init);
         if (const auto* b = obj.if_contains("fail_on_error"))
             read_bool("/lifecycle/fail_on_error", *b, config_.fail_on_error);
+    }
+
+    // "trust": {"sha256": ["<64 hex digits>", ...]}
+    void read_trust(const value& v) {
+        const auto* obj = object("/trust", v);
+        if (obj == nullptr) return;
+        check_keys("/trust", *obj, {"sha256"});
+        const auto* list = obj->if_contains("sha256");
+        if (list == nullptr) return;
+        if (!list->is_array()) {
+            error("/trust/sha256", "expected an array of SHA-256 digests (64 hex digits), got " + describe_json(*list));
+            return;
+        }
+        std::vector<std::string> digests;
+        for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+            const auto& d = list->get_array()[i];
+            auto digest = d.is_string() ? normalized_sha256(d.get_string()) : std::nullopt;
+            if (!digest)
+                error("/trust/sha256/" + std::to_string(i),
+                      "expected a SHA-256 digest (64 hex digits), got " + describe_json(d));
+            else
+                digests.push_back(std::move(*digest));
+        }
+        config_.trust_sha256 = std::move(digests);
     }
 
     // "isolation": "process" | "in_process", or an object with "mode" and the worker's limits.
@@ -343,6 +379,22 @@ void apply_environment(host_config& config, const getenv_function& getenv, std::
             std::string_view entry = rest.substr(0, colon);
             rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
             if (!entry.empty()) config.plugin_dirs.push_back(fs::absolute(fs::path(entry)).lexically_normal());
+        }
+    }
+    if (auto v = lookup(getenv, "TOOLHOST_TRUST_SHA256")) {
+        // Digests separated by commas, colons or white space, added to trust.sha256.
+        if (!config.trust_sha256) config.trust_sha256.emplace();
+        std::string_view rest = *v;
+        while (!rest.empty()) {
+            const auto end = rest.find_first_of(",: \t\n");
+            const std::string_view entry = rest.substr(0, end);
+            rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+            if (entry.empty()) continue;
+            if (auto digest = normalized_sha256(entry))
+                config.trust_sha256->push_back(std::move(*digest));
+            else
+                errors.push_back(env_error("TOOLHOST_TRUST_SHA256",
+                                           "expected SHA-256 digests (64 hex digits), got " + json_quoted(entry)));
         }
     }
     if (auto v = lookup(getenv, "TOOLHOST_THREADS")) {

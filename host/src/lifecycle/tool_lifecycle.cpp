@@ -21,9 +21,12 @@ namespace toolhost::detail {
 namespace json = boost::json;
 
 namespace {
-// The host keeps its scan cache in the data directory unless the embedder chose a file.
+// The host keeps its scan cache in the data directory unless the embedder chose a file, and
+// trusts the configuration's digests unless the embedder gave its own.
 plugin_loader with_cache(plugin_loader::options o, const host_config& config) {
     if (o.scan_cache.empty() && !config.data_dir.empty()) o.scan_cache = config.data_dir / "plugin-scan-cache.json";
+    if (!o.trusted_sha256 && config.trust_sha256)
+        o.trusted_sha256.emplace(config.trust_sha256->begin(), config.trust_sha256->end());
     return plugin_loader(std::move(o));
 }
 }  // namespace

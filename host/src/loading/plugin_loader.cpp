@@ -1,3 +1,4 @@
+#include <toolhost/json_text.hpp>
 #include <toolhost/logging.hpp>
 #include <toolhost/plugin_loader.hpp>
 
@@ -15,6 +16,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -145,6 +148,7 @@ load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_
                                 const std::function<bool(const fs::path&)>& skip) const {
     load_report report;
     std::vector<fs::path> files;
+    std::vector<std::string> hashed;  // with trust: each file's identity when it was hashed
     std::set<fs::path> seen_dirs;
     std::set<fs::path> seen_files;
     for (const auto& dir : dirs) {
@@ -181,11 +185,50 @@ load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_
                 reject(report, file, ok.error());
                 continue;
             }
+            std::string identity;
+            if (auto ok = check_trust(file, identity); !ok) {
+                reject(report, file, ok.error());
+                continue;
+            }
             files.push_back(file);
+            hashed.push_back(std::move(identity));
         }
     }
-    add_scanned(report, files);
+    add_scanned(report, files, hashed);
     return report;
+}
+
+boost::system::result<void, std::string> plugin_loader::check_trust(const fs::path& file, std::string& identity) const {
+    if (!options_.trusted_sha256) return {};
+    const auto before = detail::file_identity::of(file);
+    if (!before) return std::string("cannot read the file to compute its sha256");
+    identity = toolhost::json_text(before->to_json());
+    // A file whose identity (device, inode, size, mtime, ctime: the last one no user can set) has
+    // not changed keeps its digest: a rescan hashes only what changed.
+    static std::mutex memo_mutex;
+    static std::map<std::string, std::string> memo;  // identity -> digest
+    std::string digest;
+    {
+        std::lock_guard lock(memo_mutex);
+        if (auto it = memo.find(identity); it != memo.end()) digest = it->second;
+    }
+    if (digest.empty()) {
+        auto computed = detail::sha256::of_file(file);
+        if (!computed) return computed.error();
+        // Hashed, then scanned, then opened: each step checks the file is still the same one
+        // (the scan compares the identity recorded here, the tool's start the scan's).
+        if (detail::file_identity::of(file) != before)
+            return std::string("the file changed while its sha256 was computed; it is checked again at the next scan");
+        digest = std::move(*computed);
+        std::lock_guard lock(memo_mutex);
+        if (memo.size() > 4096) memo.clear();
+        memo.emplace(identity, digest);
+    }
+    if (!options_.trusted_sha256->contains(digest))
+        return "its sha256 " + digest +
+               " is not in trust.sha256 (only the listed builds are opened; add it there, or to "
+               "TOOLHOST_TRUST_SHA256, to load this file)";
+    return {};
 }
 
 void plugin_loader::reject(load_report& report, const fs::path& file, std::string reason) const {
@@ -193,13 +236,18 @@ void plugin_loader::reject(load_report& report, const fs::path& file, std::strin
     report.rejected.push_back({file.string(), std::move(reason)});
 }
 
-void plugin_loader::add_scanned(load_report& report, const std::vector<fs::path>& files) const {
+void plugin_loader::add_scanned(load_report& report, const std::vector<fs::path>& files,
+                                const std::vector<std::string>& hashed) const {
     detail::plugin_scanner scanner({options_.worker, options_.scan_timeout, options_.abi, options_.scan_cache});
     auto results = scanner.scan(files);
     for (std::size_t i = 0; i < files.size(); ++i) {
         auto& r = results[i];
         if (!r.loaded || !r.identity) {
             reject(report, files[i], r.loaded ? "the file disappeared while it was scanned" : std::move(r.reason));
+            continue;
+        }
+        if (i < hashed.size() && !hashed[i].empty() && toolhost::json_text(r.identity->to_json()) != hashed[i]) {
+            reject(report, files[i], "the file changed between the check of its sha256 and its scan");
             continue;
         }
         logging::write(logging::level::debug, "loader", "plugin scanned",
