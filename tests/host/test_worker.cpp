@@ -588,3 +588,19 @@ BOOST_AUTO_TEST_CASE(a_worker_that_breaks_the_protocol_costs_only_its_tool) {
     }
     ::unsetenv("TOOLHOST_FAKE_WORKER");
 }
+
+BOOST_AUTO_TEST_CASE(no_worker_starts_for_a_file_replaced_after_its_scan) {
+    isolated_env env;
+    host h(env.config());
+    h.load_plugins();
+    // A new build renamed over the scanned one before the tool starts.
+    const auto file = env.plugins / "testkit.so";
+    const auto fresh = toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, env.dir.path(), "new.so");
+    fs::rename(fresh, file);
+    auto report = h.start({});
+    BOOST_TEST_REQUIRE(!report.failed.empty());
+    const auto it =
+        std::find_if(report.failed.begin(), report.failed.end(), [](const auto& f) { return f.first == "testkit"; });
+    BOOST_TEST_REQUIRE((it != report.failed.end()));
+    BOOST_TEST(contains(it->second.message, "changed after it was scanned"), it->second.message);
+}

@@ -312,6 +312,14 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
         args.push_back("--max-cpu");
         args.push_back(std::to_string(settings_.limits.max_cpu_seconds));
     }
+    if (settings_.identity && file_identity::of(settings_.plugin) != settings_.identity) {
+        // Replaced since the scan (a new build, perhaps not trusted): not this tool's file any more.
+        const std::string why = "the plugin file " + settings_.plugin.string() +
+                                " changed after it was scanned; it is loaded again at the next scan (reload)";
+        out.how = "was not started: " + why;
+        out.start_error = make_tool_error(status_code::failed_precondition, why);
+        return out;
+    }
     int fd = -1;
     auto spawned = child_process::spawn(settings_.executable, args, fd, child_process::stdout_to::stderr_pipe);
     if (!spawned) {

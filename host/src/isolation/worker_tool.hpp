@@ -20,6 +20,7 @@
 #include "isolation/child_process.hpp"
 #include "isolation/worker_monitor.hpp"
 #include "isolation/worker_server.hpp"
+#include "loading/plugin_scanner.hpp"
 
 #include <toolhost/tool_instance.hpp>
 
@@ -40,9 +41,10 @@
 namespace toolhost::detail {
 
 struct worker_settings {
-    std::filesystem::path executable;  ///< toolhost-worker
-    std::filesystem::path plugin;      ///< the library file
-    std::uint32_t index = 0;           ///< the tool's index in the library
+    std::filesystem::path executable;       ///< toolhost-worker
+    std::filesystem::path plugin;           ///< the library file
+    std::optional<file_identity> identity;  ///< the file as scanned: no worker starts for another
+    std::uint32_t index = 0;                ///< the tool's index in the library
     std::string tool;
     toolhost_abi_version_t abi{TOOLHOST_ABI_VERSION_MAJOR, TOOLHOST_ABI_VERSION_MINOR};
     std::chrono::milliseconds cancel_grace{200};

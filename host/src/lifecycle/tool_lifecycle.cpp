@@ -229,6 +229,7 @@ boost::system::result<std::unique_ptr<tool_instance>, tool_error> tool_lifecycle
     worker_settings ws;
     ws.executable = std::move(*worker);
     ws.plugin = source->file;
+    ws.identity = source->identity;
     ws.index = source->index;
     ws.tool = slot.name;
     ws.abi = loader_.abi();

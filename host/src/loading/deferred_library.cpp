@@ -13,7 +13,9 @@ public:
         : lib_(std::move(lib)), index_(index), descriptor_(std::move(d)) {}
 
     const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
-    std::optional<plugin_source> source() const override { return plugin_source{lib_->file(), index_}; }
+    std::optional<plugin_source> source() const override {
+        return plugin_source{lib_->file(), index_, lib_->identity()};
+    }
 
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
         auto f = lib_->factory(index_, descriptor_.name);

@@ -22,6 +22,7 @@ public:
                                            toolhost_abi_version_t abi, const scan_result& scanned);
 
     const std::filesystem::path& file() const noexcept { return file_; }
+    const file_identity& identity() const noexcept { return id_; }
 
     /// Opens the library (once) and returns the factory of tool `index`, checked to be `name`.
     boost::system::result<std::shared_ptr<tool_factory>, std::string> factory(std::uint32_t index,

@@ -296,7 +296,7 @@ public:
     const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
     std::optional<detail::plugin_source> source() const override {
         if (!lib_->from_file()) return std::nullopt;
-        return detail::plugin_source{lib_->path(), index_};
+        return detail::plugin_source{lib_->path(), index_, std::nullopt};
     }
 
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {

@@ -3,6 +3,8 @@
 // it, which is all a worker process needs to load the tool itself (isolation "process"). The
 // factories of plugin files implement it; those of an embedding program's code do not.
 
+#include "loading/plugin_scanner.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -12,6 +14,8 @@ namespace toolhost::detail {
 struct plugin_source {
     std::filesystem::path file;
     std::uint32_t index = 0;
+    /// The file as it was scanned: a worker is started only for that very file.
+    std::optional<file_identity> identity;
 };
 
 class plugin_file_factory {
