@@ -426,6 +426,15 @@ struct running_server {
     }
 };
 
+// A REST call of testkit's misbehave "hang" on its own thread, from a client (curl) that gives up
+// after `seconds`.
+std::thread hanging_call(const running_server& serving, int seconds) {
+    return std::thread([url = serving.url + "/v1/tools/testkit/misbehave", seconds] {
+        toolhost::test::run_process({"/usr/bin/curl", "-s", "-m", std::to_string(seconds), "-X", "POST", "-H",
+                                     "Content-Type: application/json", "-d", R"({"how":"hang"})", url});
+    });
+}
+
 std::map<std::string, std::string> rejected_by_file(const json::value& listed) {
     std::map<std::string, std::string> why;
     for (const auto& r : listed.at("rejected").as_array())
@@ -582,11 +591,7 @@ BOOST_AUTO_TEST_CASE(serve_stops_after_its_grace_though_a_plugin_never_returns) 
     running_server serving(f, R"({"http": {"shutdown_grace_ms": 300}})", "info");
     auto& server = serving.process;
     // A call that never returns, over REST, from a client that gives up after a moment.
-    std::thread client([&] {
-        toolhost::test::run_process({"/usr/bin/curl", "-s", "-m", "1", "-X", "POST", "-H",
-                                     "Content-Type: application/json", "-d", R"({"how":"hang"})",
-                                     serving.url + "/v1/tools/testkit/misbehave"});
-    });
+    std::thread client = hanging_call(serving, 1);
     BOOST_TEST(
         toolhost::test::eventually([&] { return contains(server.err(), "call started"); }, std::chrono::seconds(20)),
         server.err());
@@ -682,11 +687,7 @@ BOOST_AUTO_TEST_CASE(serve_kills_the_workers_of_calls_that_outlast_its_grace) {
                            R"("isolation": {"mode": "process", "cancel_grace_ms": 5000})");
     auto& server = serving.process;
     // A call that never returns, from a client that waits longer than the server's grace.
-    std::thread client([&] {
-        toolhost::test::run_process({"/usr/bin/curl", "-s", "-m", "20", "-X", "POST", "-H",
-                                     "Content-Type: application/json", "-d", R"({"how":"hang"})",
-                                     serving.url + "/v1/tools/testkit/misbehave"});
-    });
+    std::thread client = hanging_call(serving, 20);
     BOOST_TEST(
         toolhost::test::eventually([&] { return contains(server.err(), "call started"); }, std::chrono::seconds(20)),
         server.err());

@@ -75,8 +75,6 @@ private:
     std::map<std::uint64_t, std::optional<call_result>> waiting_;
 };
 
-call_result error_of(status_code code, std::string message) { return make_tool_error(code, std::move(message)); }
-
 struct worker_state;
 
 // One call the host sent, alive while it runs.
@@ -124,7 +122,7 @@ struct worker_state : nested_caller {
             out.send(wp::nested, rid, m.text());
             return answers.wait(rid);
         } catch (const std::exception& e) {
-            return error_of(status_code::internal, std::string("nested call: ") + e.what());
+            return make_tool_error(status_code::internal, std::string("nested call: ") + e.what());
         }
     }
 
@@ -141,8 +139,9 @@ struct worker_state : nested_caller {
         const auto peer_log_level = r.i64();
         const auto can_ask = r.u64();
         if (!r.ok()) {
-            out.send(wp::result, id,
-                     wp::outcome::encode(error_of(status_code::internal, "malformed call message from the host")));
+            out.send(
+                wp::result, id,
+                wp::outcome::encode(make_tool_error(status_code::internal, "malformed call message from the host")));
             std::lock_guard lock(running_mutex);
             running.erase(id);
             cancelled_early.erase(id);
@@ -229,7 +228,7 @@ struct worker_state : nested_caller {
             if (auto r = wp::outcome::decode(m.payload))
                 answers.deliver(m.id, std::move(*r));
             else
-                answers.deliver(m.id, error_of(status_code::internal, "malformed answer from the host"));
+                answers.deliver(m.id, make_tool_error(status_code::internal, "malformed answer from the host"));
             break;
         case wp::stop: {
             std::unique_lock lock(running_mutex);
@@ -267,9 +266,9 @@ void running_call::log(int32_t level, std::string_view, std::string_view message
 
 call_result running_call::request(std::string_view method, std::string_view params, const call_control&) noexcept {
     if (!can_ask)
-        return error_of(status_code::failed_precondition,
-                        "this call has no client to ask (it came from the command line, the REST API or an "
-                        "embedding program, not from an MCP client)");
+        return make_tool_error(status_code::failed_precondition,
+                               "this call has no client to ask (it came from the command line, the REST API or an "
+                               "embedding program, not from an MCP client)");
     try {
         const auto rid = w.answers.open();
         wp::writer m;
@@ -277,7 +276,7 @@ call_result running_call::request(std::string_view method, std::string_view para
         w.out.send(wp::ask, rid, m.text());
         return w.answers.wait(rid);
     } catch (const std::exception& e) {
-        return error_of(status_code::internal, std::string("client request: ") + e.what());
+        return make_tool_error(status_code::internal, std::string("client request: ") + e.what());
     }
 }
 
