@@ -72,9 +72,13 @@ public:
     /// The "serve" section, parsed by serving when the configuration is loaded (open_host()).
     const serve_settings& serving() const noexcept { return serving_; }
 
+    /// Loads and checks the configuration without opening a host (what open_host() starts with);
+    /// then config() is it.
+    int load_config();
+    const host_config& config() const noexcept { return config_; }
+
 private:
     int config_errors(const std::vector<json_diagnostic>& errors);
-    int load_config();
 
     options o_;
     std::filesystem::path exe_;

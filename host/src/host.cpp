@@ -50,6 +50,7 @@ std::string_view tool_state_name(tool_state s) noexcept {
     case tool_state::failed: return "failed";
     case tool_state::stopping: return "stopping";
     case tool_state::stopped: return "stopped";
+    case tool_state::draining: return "draining";
     }
     return "unknown";
 }
@@ -83,7 +84,7 @@ host::~host() {
 
 const load_report& host::load_plugins() { return lifecycle_->load_plugins(); }
 const load_report& host::last_load() const noexcept { return lifecycle_->last_load(); }
-std::vector<std::string> host::load_new_plugins() { return lifecycle_->load_new_plugins(); }
+plugin_sync_report host::sync_plugins() { return lifecycle_->sync_plugins(); }
 
 boost::system::result<void, std::string> host::register_factory(std::shared_ptr<tool_factory> factory) {
     return lifecycle_->register_factory(std::move(factory));

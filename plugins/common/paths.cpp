@@ -84,12 +84,18 @@ std::string read_small_file(const fs::path& file, std::string_view field) {
 }
 
 fs::path next_to_plugin(const fs::path& relative) {
-    Dl_info info{};
-    // Any function of this library will do: dladdr() names the object that contains it, which
-    // is the plugin this static support library is linked into.
-    if (dladdr(reinterpret_cast<const void*>(&next_to_plugin), &info) == 0 || info.dli_fname == nullptr) return {};
+    // The host says where the plugin file is: it may run a private copy of it, which dladdr()
+    // would name instead (toolhost/plugin_file.h).
+    std::string file = toolhost::sdk::plugin_file();
+    if (file.empty()) {
+        Dl_info info{};
+        // Any function of this library will do: dladdr() names the object that contains it, which
+        // is the plugin this static support library is linked into.
+        if (dladdr(reinterpret_cast<const void*>(&next_to_plugin), &info) == 0 || info.dli_fname == nullptr) return {};
+        file = info.dli_fname;
+    }
     std::error_code ec;
-    fs::path lib = fs::canonical(info.dli_fname, ec);
+    fs::path lib = fs::canonical(file, ec);
     if (ec) return {};
     return lib.parent_path() / relative;
 }

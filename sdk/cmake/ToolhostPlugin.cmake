@@ -1,8 +1,9 @@
 # toolhost_add_plugin(<target> [OUTPUT_DIRECTORY <dir>] [SOURCES] <source>...)
 #
 # Builds a toolhost plugin: a MODULE library named <target>.so that links Toolhost::sdk, compiles
-# with hidden visibility and exports exactly one symbol, toolhost_plugin_entry_v1. Works the same
-# inside the toolhost tree and out of tree after find_package(Toolhost).
+# with hidden visibility (and, with g++, -fno-gnu-unique, so that it can be unloaded) and exports
+# exactly one symbol, toolhost_plugin_entry_v1. Works the same inside the toolhost tree and out of
+# tree after find_package(Toolhost).
 include_guard(GLOBAL)
 
 function(toolhost_add_plugin target)
@@ -22,6 +23,10 @@ function(toolhost_add_plugin target)
         CXX_VISIBILITY_PRESET hidden
         VISIBILITY_INLINES_HIDDEN ON
         LINK_DEPENDS "${_TOOLHOST_PLUGIN_MAP}")
+    # -fno-gnu-unique: g++ gives the static locals of inline functions and template static
+    # members STB_GNU_UNIQUE binding, and glibc never unloads a library with such a symbol. The
+    # host unloads a plugin's old build once a new one replaced it (docs/writing-a-plugin.md).
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANG_AND_ID:CXX,GNU>:-fno-gnu-unique>)
     if(NOT APPLE AND NOT WIN32)
         # --as-needed: a plugin records only the shared libraries it really uses, so a static
         # helper library with many dependencies does not make every plugin load all of them.

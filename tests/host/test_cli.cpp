@@ -500,6 +500,18 @@ BOOST_AUTO_TEST_CASE(inspect_shows_a_plugin_without_loading_it) {
     BOOST_TEST(contains(r.out, "refused: loading it crashed the scanner process"), r.out);
     BOOST_TEST(contains(r.out, "toolhost_plugin_entry_v1"), r.out);  // its exports, read from the file
 
+    // With a trust list, the verdict says whether this build is on it; one that is not is refused.
+    const std::string digest(v.at("sha256").as_string());
+    const auto kit = (f.plugins / "testkit.so").string();
+    r = run_toolhost({"inspect", kit, "--json"}, {}, {{"TOOLHOST_TRUST_SHA256", digest}});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(parse_stdout(r).at("trusted").as_bool());
+    r = run_toolhost({"inspect", kit}, {}, {{"TOOLHOST_TRUST_SHA256", std::string(64, 'a')}});
+    BOOST_TEST(r.exit_code == 65);
+    BOOST_TEST(contains(r.out, "trusted:  no"), r.out);
+    BOOST_TEST(contains(r.out, "refused: its sha256 " + digest + " is not in trust.sha256"), r.out);
+    BOOST_TEST(!v.as_object().contains("trusted"));  // no list, no verdict on it
+
     r = run_toolhost({"inspect", (f.dir / "missing.so").string(), "--json"});
     BOOST_TEST(r.exit_code == 65);
     BOOST_TEST(contains(std::string(parse_stdout(r).at("refused").as_string()), "cannot access"));

@@ -34,12 +34,17 @@ std::map<std::string, std::string> reasons(const toolhost::load_report& r) {
 }
 
 // Whether this process has `file` mapped, i.e. loaded it.
+// Whether this process maps the file, or the private copy the host loads of it
+// (plugin_library::open_copy: "/memfd:toolhost:<name> (deleted)").
 bool mapped_here(const fs::path& file) {
     std::ifstream maps("/proc/self/maps");
     const auto canon = fs::canonical(file).string();
+    const auto copy = "/memfd:toolhost:" + file.filename().string() + " (deleted)";
+    auto ends_with = [](const std::string& line, const std::string& tail) {
+        return line.size() >= tail.size() && line.compare(line.size() - tail.size(), tail.size(), tail) == 0;
+    };
     for (std::string line; std::getline(maps, line);)
-        if (line.size() >= canon.size() && line.compare(line.size() - canon.size(), canon.size(), canon) == 0)
-            return true;
+        if (ends_with(line, canon) || ends_with(line, copy)) return true;
     return false;
 }
 

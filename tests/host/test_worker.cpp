@@ -50,15 +50,7 @@ struct isolated_env {
         toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
     }
     host_config config(const std::string& text = R"({"tools": {"testkit": {"isolation": "process"}}})") const {
-        auto file = dir / "toolhost.json";
-        toolhost::test::write_file(file, text);
-        auto c = toolhost::load_config(file, [](std::string_view) { return std::optional<std::string>(); });
-        BOOST_TEST_REQUIRE(c.has_value(), (c ? std::string() : toolhost::test::all(c.error())));
-        c->plugin_dirs = {plugins};
-        c->data_dir = dir / "var";
-        c->threads = 4;
-        c->log_level = "error";
-        return std::move(*c);
+        return toolhost::test::folder_config(dir.path(), text);
     }
 };
 

@@ -477,17 +477,17 @@ BOOST_AUTO_TEST_CASE(a_plugin_dropped_into_the_folder_is_served_and_announced) {
     auto s = e.initialized();
     auto events = std::make_shared<stream>();
     s->set_standalone(events);
-    BOOST_TEST(e.h->load_new_plugins().empty());
+    BOOST_TEST(!e.h->sync_plugins().changed());
     BOOST_TEST(events->take().empty());
     toolhost::test::copy_into(fs::path(TOOLHOST_TEST_PLUGIN_DIR) / "echo.so", e.dir / "plugins", "echo.so");
-    BOOST_TEST(e.h->load_new_plugins() == std::vector<std::string>{"echo"});
+    BOOST_TEST(e.h->sync_plugins().added == std::vector<std::string>{"echo"});
     auto got = events->take();
     BOOST_TEST_REQUIRE(!got.empty());
     BOOST_TEST(got.back().at("method").as_string() == "notifications/tools/list_changed");
     auto r = result_of(env::request(*s, 1, "tools/call", call("echo_echo", {{"hello", "world"}})));
     BOOST_TEST(r.at("structuredContent") == (json::object{{"hello", "world"}}));
     // Nothing new: nothing loaded again.
-    BOOST_TEST(e.h->load_new_plugins().empty());
+    BOOST_TEST(!e.h->sync_plugins().changed());
     BOOST_TEST(events->take().empty());
 }
 

@@ -96,8 +96,8 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(text.find("/serve/mcp/tool_name: the template must contain {operation}") != std::string::npos, text);
     BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
                text);
-    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms)") !=
-                   std::string::npos,
+    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms, "
+                         "plugin_quiet_ms, plugin_safety_scan_ms)") != std::string::npos,
                text);
     // Each problem names the file and its place in it, in the order of the file.
     BOOST_TEST(text.find(bad.string() + ":1:") != std::string::npos, text);

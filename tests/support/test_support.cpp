@@ -236,6 +236,22 @@ host_config testkit_config(const std::filesystem::path& dir, unsigned threads) {
     return c;
 }
 
+void deploy(const std::filesystem::path& build, const std::filesystem::path& dir, const std::string& name) {
+    std::filesystem::rename(copy_into(build, dir, "." + name + ".tmp"), dir / name);
+}
+
+host_config folder_config(const std::filesystem::path& dir, const std::string& text, unsigned threads) {
+    const auto file = dir / "toolhost.json";
+    write_file(file, text);
+    auto c = load_config(file, [](std::string_view) { return std::optional<std::string>(); });
+    if (!c) throw std::runtime_error("test configuration refused: " + all(c.error()));
+    c->plugin_dirs = {dir / "plugins"};
+    c->data_dir = dir / "var";
+    c->threads = threads;
+    c->log_level = "error";
+    return std::move(*c);
+}
+
 std::vector<std::string> tool_names(const load_report& report) {
     std::vector<std::string> names;
     for (const auto& t : report.tools) names.push_back(t.name);

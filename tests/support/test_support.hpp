@@ -104,6 +104,14 @@ std::string read_file(const std::filesystem::path& file);
 std::filesystem::path copy_into(const std::filesystem::path& file, const std::filesystem::path& dir,
                                 const std::string& name = {});
 
+/// Deploys `build` as `dir`/`name` the way an operator should: copied next to it under a hidden
+/// name, then renamed over it (one atomic step for whoever opens the path).
+void deploy(const std::filesystem::path& build, const std::filesystem::path& dir, const std::string& name);
+
+/// The configuration `text` (written to `dir`/toolhost.json and loaded from there) for the plugin
+/// folder `dir`/plugins, with its data in `dir`/var, `threads` workers and error-level logs.
+host_config folder_config(const std::filesystem::path& dir, const std::string& text, unsigned threads = 4);
+
 /// The names of the tools a scan found, sorted.
 std::vector<std::string> tool_names(const load_report& report);
 

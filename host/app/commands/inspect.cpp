@@ -16,6 +16,7 @@ std::string abi_text(toolhost_abi_version_t abi) { return std::to_string(abi.maj
 
 json::object inspection_json(const plugin_inspection& p) {
     json::object o{{"path", p.path}, {"sha256", p.sha256}, {"loads", p.refused.empty()}};
+    if (p.trusted) o["trusted"] = *p.trusted;
     if (!p.refused.empty()) o["refused"] = p.refused;
     if (p.refused.empty())
         o["plugin"] = json::object{{"name", p.plugin_name}, {"version", p.plugin_version}, {"abi", abi_text(p.abi)}};
@@ -38,6 +39,7 @@ void print_inspection(std::ostream& out, const plugin_inspection& p) {
         return s.empty() ? std::string("-") : s;
     };
     out << "path:     " << p.path << "\nsha256:   " << (p.sha256.empty() ? "-" : p.sha256) << '\n';
+    if (p.trusted) out << "trusted:  " << (*p.trusted ? "yes (listed in trust.sha256)" : "no") << '\n';
     if (p.refused.empty())
         out << "verdict:  loads\nplugin:   " << p.plugin_name << ' ' << p.plugin_version << " (ABI " << abi_text(p.abi)
             << ")\n";
@@ -58,7 +60,11 @@ void print_inspection(std::ostream& out, const plugin_inspection& p) {
 
 int cmd_inspect(command_context& c) {
     if (int rc = c.check_args(1, 1, "'inspect' needs exactly one plugin FILE"); rc != exit_code::ok) return rc;
-    const auto inspection = plugin_loader().inspect(c.opts().positional[0]);
+    // The configuration's trust list, when it has one, is part of the verdict.
+    if (int rc = c.load_config(); rc != exit_code::ok) return rc;
+    plugin_loader::options o;
+    if (const auto& trusted = c.config().trust_sha256) o.trusted_sha256.emplace(trusted->begin(), trusted->end());
+    const auto inspection = plugin_loader(o).inspect(c.opts().positional[0]);
     if (c.opts().json)
         c.out() << toolhost::json_text(inspection_json(inspection)) << '\n';
     else

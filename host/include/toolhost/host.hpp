@@ -55,6 +55,10 @@ enum class tool_state {
     failed,        ///< create or initialize failed (see tool_status::error)
     stopping,      ///< draining calls before cleanup
     stopped,       ///< cleaned up
+    /// Replaced by a newer generation (a new build of its plugin file, new settings) or removed:
+    /// it finishes the calls it accepted, then is cleaned up; new calls go to the new generation
+    /// (or fail as for an unknown tool).
+    draining,
 };
 TOOLHOST_API std::string_view tool_state_name(tool_state s) noexcept;
 
@@ -79,6 +83,18 @@ struct tool_status {
     int64_t in_flight = 0;                 ///< calls running now
     std::string isolation = "in_process";  ///< in_process or process
     std::optional<worker_status> worker;   ///< when isolation is process and the tool has started
+    /// 1 for the tool as first registered; +1 each time a new build or new settings replaced it.
+    uint64_t generation = 1;
+};
+
+/// What host::sync_plugins() changed.
+struct plugin_sync_report {
+    std::vector<std::string> added;     ///< tools of new files, registered (and started on a started host)
+    std::vector<std::string> replaced;  ///< tools whose new generation took over
+    std::vector<std::string> removed;   ///< tools whose file went away or no longer offers them
+    /// Files and tools refused, each with the reason; an old generation of a refused tool keeps serving.
+    std::vector<rejected_plugin> failed;
+    bool changed() const noexcept { return !added.empty() || !replaced.empty() || !removed.empty(); }
 };
 
 /// How start() creates and initializes the enabled tools.
@@ -143,7 +159,9 @@ enum class host_event_kind {
     attempt_timeout,     ///< an attempt hit its deadline; its plugin call was abandoned
     rejection,           ///< a call or retry refused without running (reason, status, message)
     tool_state_changed,  ///< a tool was registered, became ready, failed, stopped or was removed
-                         ///< (state; reason "registered" / "unregistered" for those two)
+                         ///< (state; reason "registered" / "unregistered" for those two), a new
+                         ///< generation took its place (reason "replaced"), or its plugin file
+                         ///< went away (reason "removed"; "unregistered" follows once drained)
     worker_started,      ///< an isolated tool's worker process is ready (pid)
     worker_exited,       ///< an isolated tool's worker process ended (pid; message: how)
 };
@@ -286,13 +304,22 @@ public:
     /// The last scan's report.
     const load_report& last_load() const noexcept;
 
-    /// Looks in the plugin directories again for files added (or replaced by a file with a new
-    /// modification time) since the last scan, loads them, registers their tools and starts the
-    /// enabled ones: a `.so` dropped into the folder of a running host is served without a
-    /// restart. Files already loaded are not opened again (a loaded library cannot be swapped in
-    /// place: replacing one needs a restart, and the log says so once). Returns the tools added.
-    /// Thread-safe with calls; not with the other lifecycle functions. [serve polls it]
-    std::vector<std::string> load_new_plugins();
+    /// Brings the tools in line with the plugin directories as they are now (a rescan; files whose
+    /// identity did not change are not looked at again):
+    /// - a new file's tools are scanned (in the scanner child), registered and, on a started host,
+    ///   initialized, and only then callable;
+    /// - a file replaced by a new build (or a tool that moved to another file) gets a new
+    ///   generation of each of its tools, started next to the old one (in-process, from a private
+    ///   copy of the file; isolated, in a new worker process). New calls then go to the new
+    ///   generation at once; calls in flight finish on the old one, which is then cleaned up and
+    ///   unloaded. If the new build does not scan, load or initialize, the old generation keeps
+    ///   serving and the report says why;
+    /// - a removed file's tools take no new calls (unknown tool), finish those in flight, and are
+    ///   cleaned up.
+    /// Tools registered by the program itself are never touched. One sync runs at a time; it is
+    /// thread-safe with calls and with the other lifecycle functions. [serve runs it when a plugin
+    /// directory changes]
+    plugin_sync_report sync_plugins();
 
     /// Registers a factory. Fails if the name is taken (the message names the other plugin) or
     /// the descriptor is invalid.

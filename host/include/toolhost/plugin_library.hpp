@@ -9,6 +9,7 @@
 #include <boost/system/result.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,12 +28,25 @@ struct library_tool {
 
 class TOOLHOST_API plugin_library : public std::enable_shared_from_this<plugin_library> {
 public:
-    /// Loads a shared library (RTLD_LOCAL | RTLD_NOW | RTLD_NODELETE), finds the entry symbol,
-    /// checks the ABI version against `host_abi` and calls the entry's init(). The error says
-    /// what is wrong in words a person can act on. Does not check file permissions: see
-    /// plugin_loader.
+    /// Loads a shared library (RTLD_LOCAL | RTLD_NOW), finds the entry symbol, checks the ABI
+    /// version against `host_abi` and calls the entry's init(). The error says what is wrong in
+    /// words a person can act on. Does not check file permissions: see plugin_loader. The library
+    /// is unloaded (deinit(), dlclose) when the last of this object, its factories and their
+    /// instances is gone.
     static boost::system::result<std::shared_ptr<plugin_library>, std::string> open(
         const std::filesystem::path& file, toolhost_abi_version_t host_abi = host_abi_version);
+
+    /// What open_copy() checks of the file it copies, given its open descriptor (before and
+    /// after the copy): an error message, or empty when it is the right file.
+    using file_check = std::function<std::string(int fd)>;
+    /// open(), from a private copy of `file`: its bytes are copied into a sealed in-memory file
+    /// (memfd) and the library is loaded from there. Nothing can change the code this process runs
+    /// (a build written over the file in place would crash it with SIGBUS), and a new build at the
+    /// same path loads as a new library next to the old one (dlopen() returns the loaded library
+    /// for a path it has seen). How the host loads in-process plugins.
+    static boost::system::result<std::shared_ptr<plugin_library>, std::string> open_copy(
+        const std::filesystem::path& file, toolhost_abi_version_t host_abi = host_abi_version,
+        const file_check& check = {});
 
     /// Wraps an entry struct linked into the executable (a plugin built statically into an
     /// embedding program). `name` stands in for the file path in messages.
@@ -60,6 +74,11 @@ public:
 
 private:
     plugin_library() = default;
+    /// open()'s work: loads `load_path`, naming it `file` in messages.
+    static boost::system::result<std::shared_ptr<plugin_library>, std::string> load(const std::string& load_path,
+                                                                                    const std::string& file,
+                                                                                    toolhost_abi_version_t host_abi,
+                                                                                    int copy_fd);
     boost::system::result<void, std::string> init();
 
     // Boost.DLL behind a pointer, so that embedders including this header do not need it.
@@ -69,6 +88,8 @@ private:
     std::string path_;
     std::unique_ptr<host_services> services_;
     bool initialized_ = false;
+    int copy_fd_ = -1;       // the private copy (open_copy), open while the library may be mapped
+    std::string load_path_;  // what dlopen() was given
 };
 
 }  // namespace toolhost

@@ -46,7 +46,10 @@ struct load_report {
 /// A plugin file looked at without running any of its code in this process (toolhost inspect).
 struct plugin_inspection {
     std::string path;
-    std::string sha256;       ///< of the file's bytes; empty when it cannot be read
+    std::string sha256;  ///< of the file's bytes; empty when it cannot be read
+    /// With a trust list (options::trusted_sha256): whether sha256 is in it. A file that is not
+    /// is refused, and not opened even in the scanner.
+    std::optional<bool> trusted;
     std::string refused;      ///< why the host would not load it; empty when it would
     std::string plugin_name;  ///< from the scanner, when the library loaded there
     std::string plugin_version;

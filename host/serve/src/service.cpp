@@ -1,10 +1,9 @@
 #include <toolhost/serve/service.hpp>
 
-#include "plugin_rescanner.hpp"
-
 #include <toolhost/logging.hpp>
 #include <toolhost/serve/http_server.hpp>
 #include <toolhost/serve/mcp.hpp>
+#include <toolhost/serve/plugin_watcher.hpp>
 #include <toolhost/serve/stdio_server.hpp>
 
 #include <algorithm>
@@ -39,7 +38,7 @@ struct service::impl {
     std::optional<mcp::server> mcp;
     std::optional<http_server> http;
     std::unique_ptr<stdio_server> stdio;
-    std::unique_ptr<plugin_rescanner> rescanner;
+    std::unique_ptr<plugin_watcher> watcher;
     std::vector<std::string> left_running;  // tools whose calls outlived the stop's grace
 
     std::mutex m;
@@ -97,7 +96,7 @@ struct service::impl {
             if (stopped || !started) return;
             stopped = true;
         }
-        if (rescanner) rescanner->stop();
+        if (watcher) watcher->stop();
         if (http) http->stop(grace);
         std::unique_ptr<stdio_server> closing;
         {
@@ -137,9 +136,12 @@ bool service::start() {
         s.report << "toolhost: serving MCP on stdio (" << s.mcp->tools().size() << " MCP tools)\n";
     }
     s.report.flush();
-    if (s.settings.serve.plugin_rescan_ms > 0)
-        s.rescanner =
-            std::make_unique<plugin_rescanner>(s.host, std::chrono::milliseconds(s.settings.serve.plugin_rescan_ms));
+    if (const auto& o = s.settings.serve; o.plugin_rescan_ms > 0)
+        s.watcher = std::make_unique<plugin_watcher>(
+            s.host, s.host.config().plugin_dirs,
+            plugin_watch_settings{.quiet = std::chrono::milliseconds(o.plugin_quiet_ms),
+                                  .safety_scan = std::chrono::milliseconds(o.plugin_safety_scan_ms),
+                                  .poll = std::chrono::milliseconds(o.plugin_rescan_ms)});
     std::lock_guard lock(s.m);
     s.started = true;
     return true;

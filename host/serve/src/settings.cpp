@@ -19,9 +19,10 @@ public:
         : config_reader(config.document.get(), errors), s_(s) {}
 
     void read(const json::object& obj) {
-        check_keys("/serve", obj, {"http", "mcp", "plugin_rescan_ms"});
-        if (const auto* x = obj.if_contains("plugin_rescan_ms"))
-            if (auto n = read_integer("/serve/plugin_rescan_ms", *x, 0, day_ms)) s_.plugin_rescan_ms = *n;
+        check_keys("/serve", obj, {"http", "mcp", "plugin_rescan_ms", "plugin_quiet_ms", "plugin_safety_scan_ms"});
+        integer(obj, "/serve", "plugin_rescan_ms", 0, day_ms, s_.plugin_rescan_ms);
+        integer(obj, "/serve", "plugin_quiet_ms", 0, 60000, s_.plugin_quiet_ms);
+        integer(obj, "/serve", "plugin_safety_scan_ms", 0, day_ms, s_.plugin_safety_scan_ms);
         if (const auto* h = obj.if_contains("http"))
             if (const auto* o = object("/serve/http", *h)) read_http(*o);
         if (const auto* m = obj.if_contains("mcp"))

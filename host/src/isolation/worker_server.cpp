@@ -300,7 +300,8 @@ std::string start(worker_state& w, std::string_view payload, toolhost_abi_versio
     code = status_code::internal;
     if (!r.ok()) return "malformed init message from the host";
     logging::init(static_cast<logging::level>(std::clamp<std::int64_t>(level, 0, 5)), logging::format::json);
-    auto lib = plugin_library::open(file, abi);
+    // A private copy: a build written over the file in place cannot crash this worker (SIGBUS).
+    auto lib = plugin_library::open_copy(file, abi);
     if (!lib) {
         code = status_code::failed_precondition;
         return file + ": " + lib.error();

@@ -38,27 +38,46 @@ tool_lifecycle::tool_lifecycle(const host_config& config, plugin_loader::options
 
 // ------------------------------------------------------------------------------ loading
 
+namespace fs = std::filesystem;
+
 namespace {
-std::filesystem::file_time_type modified(const std::filesystem::path& p) {
+// A path as the sync keys it: canonical while it exists, else made absolute and normal.
+fs::path file_key(const fs::path& p) {
     std::error_code ec;
-    auto t = std::filesystem::last_write_time(p, ec);
-    return ec ? std::filesystem::file_time_type{} : t;
+    auto canon = fs::canonical(p, ec);
+    if (!ec) return canon;
+    canon = fs::weakly_canonical(p, ec);
+    return ec ? p.lexically_normal() : canon;
 }
 }  // namespace
 
+tool_lifecycle::~tool_lifecycle() {
+    {
+        std::lock_guard lock(retire_mutex_);
+        retirer_stop_ = true;
+    }
+    retire_cv_.notify_all();
+    if (retirer_.joinable()) retirer_.join();
+}
+
 const load_report& tool_lifecycle::load_plugins() {
-    load_report report = loader_.scan(config_.plugin_dirs, false, [this](const std::filesystem::path& p) {
-        seen_plugin_files_[p] = modified(p);
+    std::lock_guard sync(sync_mutex_);
+    load_report report = loader_.scan(config_.plugin_dirs, false, [this](const fs::path& p) {
+        files_[p].identity = file_identity::of(p);
         return false;
     });
     std::vector<library_tool> kept;
     for (auto& t : report.tools) {
         const std::string path = t.factory->descriptor().plugin;
+        const std::string name = t.factory->descriptor().name;
         if (auto ok = register_factory(t.factory); !ok) {
             report.rejected.push_back({path, ok.error()});
             logging::write(logging::level::warning, "loader", "tool rejected", {{"path", path}, {"error", ok.error()}});
             continue;
         }
+        const auto key = file_key(path);
+        files_[key].tools.push_back(name);
+        tool_files_[name] = key;
         kept.push_back(std::move(t));
     }
     report.tools = std::move(kept);
@@ -66,55 +85,224 @@ const load_report& tool_lifecycle::load_plugins() {
     return load_report_;
 }
 
-std::vector<std::string> tool_lifecycle::load_new_plugins() {
-    std::set<std::filesystem::path> loaded;
-    for (const auto& plugin : load_report_.plugins) {
-        std::error_code ec;
-        auto canon = std::filesystem::canonical(plugin.path, ec);
-        loaded.insert(ec ? std::filesystem::path(plugin.path) : canon);
-    }
-    auto report = loader_.scan(config_.plugin_dirs, true, [&](const std::filesystem::path& p) {
-        const auto mtime = modified(p);
-        auto [it, fresh] = seen_plugin_files_.try_emplace(p, mtime);
-        if (!fresh && it->second == mtime) return true;  // seen, unchanged
-        it->second = mtime;
-        if (loaded.contains(p)) {
-            logging::write(logging::level::warning, "loader",
-                           "a loaded plugin file changed; restart the host to load the new version",
-                           {{"path", p.string()}});
-            return true;
-        }
+plugin_sync_report tool_lifecycle::sync_plugins() {
+    std::lock_guard sync(sync_mutex_);
+    plugin_sync_report out;
+    if (registry_.closed()) return out;
+    // The scan looks only at files that are new or whose identity changed.
+    std::set<fs::path> present;
+    std::map<fs::path, std::optional<file_identity>> changed;
+    auto report = loader_.scan(config_.plugin_dirs, true, [&](const fs::path& p) {
+        present.insert(p);
+        auto id = file_identity::of(p);
+        if (auto it = files_.find(p); it != files_.end() && id && it->second.identity == id) return true;
+        changed[p] = id;
         return false;
     });
-    std::vector<std::string> added;
-    for (auto& t : report.tools) {
-        const std::string path = t.factory->descriptor().plugin;
-        const std::string name = t.factory->descriptor().name;
-        if (auto ok = register_factory(t.factory); !ok) {
-            logging::write(logging::level::warning, "loader", "tool rejected", {{"path", path}, {"error", ok.error()}});
-            load_report_.rejected.push_back({path, ok.error()});
+    std::map<fs::path, std::vector<library_tool>> scanned;  // changed file -> its valid tools
+    for (auto& t : report.tools) scanned[file_key(t.factory->descriptor().plugin)].push_back(std::move(t));
+    std::map<fs::path, std::vector<std::string>> refusals;  // changed file -> why (the file, or some tools)
+    for (auto& r : report.rejected) {
+        refusals[file_key(r.path)].push_back(r.reason);
+        out.failed.push_back(std::move(r));
+    }
+    std::vector<fs::path> gone;
+    for (const auto& [path, known] : files_)
+        if (!present.contains(path)) gone.push_back(path);
+
+    std::lock_guard life(mutex_);
+    if (registry_.closed()) return out;
+    auto fail = [&](const std::string& path, std::string reason) {
+        logging::write(logging::level::error, "loader", "plugin change refused; what served before serves on",
+                       {{"path", path}, {"error", reason}});
+        out.failed.push_back({path, std::move(reason)});
+    };
+    // The file a tool comes from now: none for the program's own tools.
+    auto file_of = [&](std::string_view tool) -> const fs::path* {
+        auto it = tool_files_.find(tool);
+        return it == tool_files_.end() ? nullptr : &it->second;
+    };
+    // Changed files first, so that a tool that moved to another file is replaced, never removed.
+    for (auto& [path, identity] : changed) {
+        auto& known = files_[path];
+        auto tools = std::move(scanned[path]);
+        const bool file_refused = tools.empty() && refusals.contains(path);
+        known.identity = identity;
+        if (file_refused) {
+            if (!known.tools.empty())
+                logging::write(logging::level::error, "loader",
+                               "a new build of a plugin file was refused; its tools keep serving as they were",
+                               {{"path", path.string()}, {"error", refusals[path].front()}});
             continue;
         }
-        logging::write(logging::level::info, "loader", "new plugin tool registered", {{"tool", name}, {"path", path}});
-        load_report_.tools.push_back(std::move(t));
-        added.push_back(name);
+        std::vector<std::string> now;
+        for (auto& t : tools) {
+            const std::string name = t.factory->descriptor().name;
+            const std::string plugin = t.factory->descriptor().plugin;
+            auto current = registry_.find(name);
+            if (!current) {
+                if (auto ok = add(t.factory); !ok) {
+                    fail(plugin, ok.error());
+                    continue;
+                }
+                out.added.push_back(name);
+            } else if (const fs::path* from = file_of(name); from && (*from == path || !present.contains(*from))) {
+                if (auto ok = replace(current, t.factory); !ok) {
+                    fail(plugin, ok.error());
+                    if (*from == path) now.push_back(name);  // the old generation serves on
+                    continue;
+                }
+                if (*from != path) std::erase(files_[*from].tools, name);
+                out.replaced.push_back(name);
+            } else {
+                fail(plugin, "duplicate tool name '" + name + "': already provided by " + current->descriptor().plugin +
+                                 "; this one was not registered");
+                continue;
+            }
+            tool_files_[name] = path;
+            now.push_back(name);
+            load_report_.tools.push_back(std::move(t));
+        }
+        // The tools the new build no longer has.
+        for (const auto& name : known.tools) {
+            if (std::find(now.begin(), now.end(), name) != now.end()) continue;
+            if (const fs::path* from = file_of(name); from && *from == path) remove(name, out);
+        }
+        known.tools = std::move(now);
     }
-    for (auto& r : report.rejected) load_report_.rejected.push_back(std::move(r));
+    // Files that went away take their tools with them.
+    for (const auto& path : gone) {
+        for (const auto& name : files_[path].tools) {
+            if (const fs::path* from = file_of(name); from && *from == path) remove(name, out);
+        }
+        files_.erase(path);
+    }
+    // The report of the last load follows: what is refused now, and no file that is gone.
+    std::erase_if(load_report_.rejected, [&](const rejected_plugin& r) {
+        const auto key = file_key(r.path);
+        return changed.contains(key) || !present.contains(key);
+    });
+    for (auto& r : out.failed) load_report_.rejected.push_back(r);
     for (auto& p : report.plugins) load_report_.plugins.push_back(std::move(p));
-    if (!added.empty() && !registry_.closed()) {
-        start_options so;
-        so.concurrent = config_.concurrent_init;
-        so.only = added;
-        start(so);
+    for (const auto& name : out.added) logging::write(logging::level::info, "loader", "tool added", {{"tool", name}});
+    for (const auto& name : out.removed)
+        logging::write(logging::level::info, "loader",
+                       "tool removed: it takes no new calls, and those in flight finish", {{"tool", name}});
+    return out;
+}
+
+void tool_lifecycle::remove(const std::string& name, plugin_sync_report& out) {
+    tool_files_.erase(name);
+    auto slot = registry_.retire(name);
+    if (!slot) return;
+    out.removed.push_back(name);
+    // Said now, not once drained: clients stop offering the tool at once.
+    events_.emit_tool_state(name, slot->state.load(), "removed");
+    retire_later(std::move(slot), true);
+}
+
+boost::system::result<void, std::string> tool_lifecycle::add(std::shared_ptr<tool_factory> factory) {
+    auto made = registry_.make_slot(std::move(factory));
+    if (!made) return made.error();
+    auto slot = std::move(*made);
+    slot->enabled = config_.tool_enabled(slot->name);
+    // Initialized before it is registered: callers find it ready, or not at all. One that fails
+    // is registered all the same, so that its status says why.
+    if (started_ && slot->enabled) initialize_slot(*slot);
+    if (auto ok = registry_.insert(slot); !ok) {
+        if (slot->instance) {
+            slot->instance->cleanup();
+            slot->instance.reset();
+        }
+        return ok.error();
     }
-    return added;
+    events_.emit_tool_state(slot->name, slot->state.load(), "registered");
+    return {};
+}
+
+boost::system::result<void, std::string> tool_lifecycle::replace(const tool_registry::slot_ptr& current,
+                                                                 std::shared_ptr<tool_factory> factory) {
+    auto made = registry_.make_slot(std::move(factory));
+    if (!made) return made.error();
+    auto next = std::move(*made);
+    next->generation = current->generation + 1;
+    next->enabled = config_.tool_enabled(next->name);
+    if (started_ && next->enabled) {
+        // Started next to the old generation, which serves until this one is ready.
+        initialize_slot(*next);
+        if (next->state.load() != tool_state::ready && current->state.load() == tool_state::ready)
+            return "its new generation " + std::to_string(next->generation) + " did not start (generation " +
+                   std::to_string(current->generation) + " serves on): " + next->error_text();
+    }
+    if (!registry_.replace(current, next)) return "tool '" + next->name + "' was removed meanwhile";
+    logging::write(logging::level::info, "lifecycle", "tool replaced by a new generation",
+                   {{"tool", next->name},
+                    {"generation", next->generation},
+                    {"version", next->descriptor().version},
+                    {"plugin", next->descriptor().plugin}});
+    events_.emit_tool_state(next->name, next->state.load(), "replaced");
+    retire_later(current, false);
+    return {};
+}
+
+// ------------------------------------------------------------------------------ retiring
+
+void tool_lifecycle::retire_later(tool_registry::slot_ptr slot, bool removed) {
+    std::lock_guard lock(retire_mutex_);
+    retiring_.push_back({std::move(slot), removed});
+    if (!retirer_.joinable()) retirer_ = std::thread([this] { run_retirer(); });
+    retire_cv_.notify_all();
+}
+
+void tool_lifecycle::run_retirer() {
+    std::unique_lock lock(retire_mutex_);
+    for (;;) {
+        retire_cv_.wait(lock, [&] { return retirer_stop_ || !retiring_.empty(); });
+        if (retirer_stop_) return;
+        auto next = retiring_.front();
+        lock.unlock();
+        // Calls have deadlines, so this ends; a shutdown takes over what is still draining.
+        bool drained = false;
+        while (!(drained = registry_.wait_drained(*next.slot,
+                                                  std::chrono::steady_clock::now() + std::chrono::milliseconds(50)))) {
+            std::lock_guard check(retire_mutex_);
+            if (retirer_stop_) break;
+        }
+        if (drained) {
+            std::lock_guard life(mutex_);
+            std::unique_lock again(retire_mutex_);
+            // shutdown() may have taken it over while this thread waited for the lifecycle mutex.
+            auto it = std::find_if(retiring_.begin(), retiring_.end(),
+                                   [&](const retiring& r) { return r.slot == next.slot; });
+            if (it != retiring_.end()) {
+                retiring_.erase(it);
+                again.unlock();
+                finish_retired(*next.slot, next.removed);
+            }
+        }
+        lock.lock();
+    }
+}
+
+void tool_lifecycle::finish_retired(tool_slot& slot, bool removed) {
+    if (slot.instance) {
+        slot.instance->cleanup();
+        slot.instance.reset();  // an in-process plugin's library is unloaded with its last instance
+    }
+    if (removed) registry_.forget(slot);
+    slot.state.store(tool_state::stopped);
+    logging::write(
+        logging::level::info, "lifecycle",
+        removed ? "removed tool cleaned up: its calls finished" : "old generation cleaned up: its calls finished",
+        {{"tool", slot.name}, {"generation", slot.generation}});
+    if (removed) events_.emit_tool_state(slot.name, tool_state::stopped, "unregistered");
 }
 
 // ------------------------------------------------------------------------------ registering
 
 boost::system::result<void, std::string> tool_lifecycle::register_factory(std::shared_ptr<tool_factory> factory) {
     const std::string name = factory ? factory->descriptor().name : std::string();
-    if (auto ok = registry_.add(std::move(factory)); !ok) return ok;
+    if (auto ok = registry_.add(std::move(factory)); !ok) return ok.error();
     logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
     events_.emit_tool_state(name, tool_state::registered, "registered");
     return {};
@@ -336,6 +524,7 @@ start_report tool_lifecycle::start(const start_options& options) {
         report.failed.emplace_back("*", make_tool_error(status_code::unavailable, "the host is shut down"));
         return report;
     }
+    started_ = true;
     auto to_start = slots_to_start(options, report);
     logging::write(logging::level::info, "lifecycle", "starting tools",
                    {{"count", to_start.size()}, {"concurrent", options.concurrent}});
@@ -409,6 +598,23 @@ std::optional<std::vector<std::string>> tool_lifecycle::shutdown(
     auto slots = registry_.slots();
     for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
         if (!stop_slot(**it, until)) left_running.push_back((*it)->name);
+    }
+    // Old generations and removed tools still finishing their calls: the shutdown's grace is theirs too.
+    std::vector<retiring> draining;
+    {
+        std::lock_guard lock(retire_mutex_);
+        retirer_stop_ = true;
+        draining = std::move(retiring_);
+        retiring_.clear();
+    }
+    retire_cv_.notify_all();
+    for (auto& r : draining) {
+        const bool drained = until ? registry_.wait_drained(*r.slot, *until) : (registry_.wait_drained(*r.slot), true);
+        if (!drained && !kill_worker(*r.slot)) {
+            left_running.push_back(r.slot->name + " (generation " + std::to_string(r.slot->generation) + ")");
+            continue;
+        }
+        finish_retired(*r.slot, r.removed);
     }
     return left_running;
 }

@@ -1,15 +1,20 @@
 #pragma once
 // The life of the registered tools: loading them from plugin files, registering and removing
-// them, creating and initializing them (start), draining and cleaning them up (shutdown).
-// Every function here is serialized by one mutex, except load_new_plugins' scan.
+// them, creating and initializing them (start), replacing them by new generations and retiring
+// the old ones (sync_plugins), draining and cleaning them up (shutdown). Every function here is
+// serialized by one mutex, except sync_plugins' scan and the retirer's waits for drains.
 
 #include "registry/tool_registry.hpp"
 
 #include <toolhost/plugin_loader.hpp>
 
+#include "loading/plugin_scanner.hpp"
+
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 namespace toolhost::detail {
 
@@ -21,12 +26,13 @@ class tool_lifecycle {
 public:
     tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
                    call_pipeline& pipeline, const event_bus& events, call_telemetry& telemetry);
+    ~tool_lifecycle();  ///< joins the retirer (shutdown() has retired everything by then)
 
     /// Scans the plugin folders and registers every valid tool (host::load_plugins).
     const load_report& load_plugins();
     const load_report& last_load() const noexcept { return load_report_; }
-    /// Loads the files added since the last scan and starts their tools (host::load_new_plugins).
-    std::vector<std::string> load_new_plugins();
+    /// Adds, replaces and removes tools as the plugin folders changed (host::sync_plugins).
+    plugin_sync_report sync_plugins();
 
     boost::system::result<void, std::string> register_factory(std::shared_ptr<tool_factory> factory);
     boost::system::result<void, std::string> register_entry(const toolhost_plugin_entry_t* entry, std::string name);
@@ -62,15 +68,50 @@ private:
     bool stop_slot(tool_slot& slot, std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
     std::vector<tool_registry::slot_ptr> slots_to_start(const start_options& options, start_report& report) const;
 
+    // ---- sync_plugins' parts (under the lifecycle mutex)
+    /// A new generation of `current` from `factory`, started when the tool should run, put in its
+    /// place; `current` is retired. The error says why not (then `current` is left as it is).
+    boost::system::result<void, std::string> replace(const tool_registry::slot_ptr& current,
+                                                     std::shared_ptr<tool_factory> factory);
+    /// Takes a tool whose file went away out of service (retired: its calls in flight finish).
+    void remove(const std::string& name, plugin_sync_report& out);
+    /// Registers a new tool and starts it on a started host.
+    boost::system::result<void, std::string> add(std::shared_ptr<tool_factory> factory);
+    /// Hands a slot taken out of service to the retirer, which cleans it up once its calls ended.
+    void retire_later(tool_registry::slot_ptr slot, bool removed);
+    /// The retirer's thread: waits for each retired slot to drain, then cleans it up.
+    void run_retirer();
+    /// Cleans up a retired slot whose calls ended (under the lifecycle mutex).
+    void finish_retired(tool_slot& slot, bool removed);
+
+    struct known_file {
+        std::optional<file_identity> identity;  // as last looked at
+        std::vector<std::string> tools;         // the tools this file provides now
+    };
+    struct retiring {
+        tool_registry::slot_ptr slot;
+        bool removed = false;  // no successor: its tool went away
+    };
+
     const host_config& config_;
     plugin_loader loader_;
     tool_registry& registry_;
     call_pipeline& pipeline_;
     const event_bus& events_;
     call_telemetry& telemetry_;
-    std::mutex mutex_;  // serializes start/shutdown/unregister/set_policy
+    std::mutex mutex_;      // serializes start/shutdown/unregister/set_policy and sync's changes
+    bool started_ = false;  // start() ran: tools that appear later are started too
     load_report load_report_;
-    std::map<std::filesystem::path, std::filesystem::file_time_type> seen_plugin_files_;  // canonical path -> mtime
+
+    std::mutex sync_mutex_;  // one sync (scan + changes) at a time; guards files_ and tool_files_
+    std::map<std::filesystem::path, known_file> files_;                     // by canonical path
+    std::map<std::string, std::filesystem::path, std::less<>> tool_files_;  // tool -> its file's canonical path
+
+    std::mutex retire_mutex_;
+    std::condition_variable retire_cv_;
+    std::vector<retiring> retiring_;  // waiting for their calls to end, oldest first
+    bool retirer_stop_ = false;
+    std::thread retirer_;  // started with the first retirement
 };
 
 }  // namespace toolhost::detail

@@ -57,22 +57,26 @@ std::vector<library_tool> deferred_library::tools(const fs::path& file, const fi
 boost::system::result<std::shared_ptr<tool_factory>, std::string> deferred_library::factory(std::uint32_t index,
                                                                                             const std::string& name) {
     std::lock_guard lock(mutex_);
-    if (!library_ && error_.empty()) {
-        if (file_identity::of(file_) != id_) {
-            error_ = "the plugin file " + file_.string() +
-                     " changed after it was scanned; it is loaded again at the next scan (reload)";
-        } else if (auto lib = plugin_library::open(file_, abi_); !lib) {
-            error_ = file_.string() + ": " + lib.error();
-        } else {
-            library_ = std::move(*lib);
-            tools_ = library_->tools();
-        }
+    auto library = library_.lock();
+    if (!library) {
+        auto opened = plugin_library::open_copy(file_, abi_, [this](int fd) {
+            return file_identity::of_fd(fd) == id_
+                       ? std::string()
+                       : "the plugin file " + file_.string() +
+                             " changed after it was scanned; its new build is loaded by the next scan";
+        });
+        if (!opened)
+            return opened.error().starts_with("the plugin file") ? opened.error()
+                                                                 : file_.string() + ": " + opened.error();
+        library = std::move(*opened);
+        library_ = library;
     }
-    if (!error_.empty()) return error_;
-    if (index >= tools_.size() || !tools_[index].factory || tools_[index].name != name)
+    // The factory holds the library, and so does every instance it makes.
+    auto tools = library->tools();
+    if (index >= tools.size() || !tools[index].factory || tools[index].name != name)
         return "the plugin file " + file_.string() + " no longer offers tool '" + name + "' as tool #" +
                std::to_string(index) + " (it changed after it was scanned)";
-    return tools_[index].factory;
+    return tools[index].factory;
 }
 
 }  // namespace toolhost::detail

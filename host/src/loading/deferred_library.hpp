@@ -2,7 +2,9 @@
 // The in-process tools of a scanned plugin file: their descriptors come from the scan, and the
 // library is opened in this process only when the first of them is created (tool start), so that
 // `toolhost list`, `info` and every look at a plugin run none of its code here. Opening checks
-// that the file is still the one that was scanned.
+// that the file is still the one that was scanned, and loads a private copy of it
+// (plugin_library::open_copy). The library stays loaded while an instance of one of its tools
+// lives, and is unloaded after the last one (an old generation's, once it drained).
 
 #include "loading/plugin_scanner.hpp"
 
@@ -33,9 +35,7 @@ private:
     file_identity id_;
     toolhost_abi_version_t abi_;
     std::mutex mutex_;
-    std::shared_ptr<plugin_library> library_;
-    std::vector<library_tool> tools_;
-    std::string error_;  // why it could not be opened; final
+    std::weak_ptr<plugin_library> library_;  // the instances hold it
 };
 
 }  // namespace toolhost::detail

@@ -2,6 +2,7 @@
 #include <toolhost/version.hpp>
 #include <toolhost/plugin_library.hpp>
 #include <toolhost/client.h>
+#include <toolhost/plugin_file.h>
 #include <toolhost/tool_caller.h>
 
 #include "isolation/crash_report.hpp"
@@ -11,6 +12,14 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <climits>
@@ -24,9 +33,13 @@ struct plugin_library::host_services {
     toolhost_host_t abi{};
     std::string channel;  // "plugin.<tool>" or "plugin.<library file>"
     std::string tool;     // empty for the library-level host
+    std::string file;     // the plugin file; empty for a plugin linked into the program
+    toolhost_plugin_file_t file_extension{};
 
-    explicit host_services(std::string channel_, std::string tool_)
-        : channel(std::move(channel_)), tool(std::move(tool_)) {
+    explicit host_services(std::string channel_, std::string tool_, std::string file_)
+        : channel(std::move(channel_)), tool(std::move(tool_)), file(std::move(file_)) {
+        file_extension.struct_size = sizeof(file_extension);
+        file_extension.path = {file.data(), file.size()};
         abi.struct_size = sizeof(abi);
         abi.abi_version = host_abi_version;
         abi.host_data = this;
@@ -300,7 +313,8 @@ public:
     }
 
     boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
-        auto services = std::make_unique<plugin_library::host_services>("plugin." + descriptor_.name, descriptor_.name);
+        auto services = std::make_unique<plugin_library::host_services>(
+            "plugin." + descriptor_.name, descriptor_.name, lib_->from_file() ? lib_->path() : std::string());
         toolhost_tool_t* tool = nullptr;
         auto code = status_from_abi(lib_->entry().create_tool(index_, &services->abi, &tool));
         if (code != status_code::ok)
@@ -388,25 +402,71 @@ struct plugin_library::shared_object {
 
 boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_library::open(
     const std::filesystem::path& file, toolhost_abi_version_t host_abi) {
+    return load(file.string(), file.string(), host_abi, -1);
+}
+
+boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_library::open_copy(
+    const std::filesystem::path& file, toolhost_abi_version_t host_abi, const file_check& check) {
+    auto error = [](std::string what) { return what + ": " + std::strerror(errno); };
+    const int src = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (src < 0) return error("cannot open");
+    struct closer {
+        int fd;
+        ~closer() {
+            if (fd >= 0) ::close(fd);
+        }
+    } src_closer{src};
+    if (check)
+        if (auto why = check(src); !why.empty()) return why;
+    struct stat st {};
+    if (::fstat(src, &st) != 0) return error("cannot stat");
+    const std::string label = "toolhost:" + file.filename().string();
+    const int copy = ::memfd_create(label.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (copy < 0) return error("cannot make a private copy (memfd_create)");
+    closer copy_closer{copy};
+    for (off_t offset = 0; offset < st.st_size;) {
+        const ssize_t n = ::sendfile(copy, src, &offset, static_cast<std::size_t>(st.st_size - offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return error("cannot make a private copy");
+        if (n == 0) return std::string("cannot make a private copy: the file shrank while it was copied");
+    }
+    // The same file after the copy as before: not written to meanwhile.
+    if (check)
+        if (auto why = check(src); !why.empty()) return why;
+    if (::fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        return error("cannot seal the private copy");
+    copy_closer.fd = -1;  // load() owns it now
+    return load("/proc/self/fd/" + std::to_string(copy), file.string(), host_abi, copy);
+}
+
+boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_library::load(
+    const std::string& load_path, const std::string& file, toolhost_abi_version_t host_abi, int copy_fd) {
     // Boost.DLL discards dlerror()'s text, which is the only actionable part of a failed load
-    // ("undefined symbol: foo", "file too short"), so a raw dlopen goes first. RTLD_NODELETE keeps
-    // the code mapped even after the last handle closes: many real plugins (thread-locals,
-    // atexit handlers, third-party libraries) are not safe to unload.
-    constexpr int mode = RTLD_LOCAL | RTLD_NOW | RTLD_NODELETE;
+    // ("undefined symbol: foo", "file too short"), so a raw dlopen goes first. No RTLD_NODELETE:
+    // a replaced plugin is unloaded once its last instance is gone (docs/writing-a-plugin.md says
+    // what a plugin must do to be unloadable, and the SDK builds with -fno-gnu-unique).
+    constexpr int mode = RTLD_LOCAL | RTLD_NOW;
     // The library's code runs from here on (constructors, init()): a crash names it.
     detail::crash_report::install();
-    const detail::crash_report::scope loading(file.native(), {}, "while loading", {});
+    const detail::crash_report::scope loading(file, {}, "while loading", {});
     ::dlerror();
-    void* probe = ::dlopen(file.c_str(), mode);
+    void* probe = ::dlopen(load_path.c_str(), mode);
     if (probe == nullptr) {
         const char* err = ::dlerror();
-        return std::string("cannot load: ") + (err ? err : "dlopen failed");
+        std::string why = std::string("cannot load: ") + (err ? err : "dlopen failed");
+        // dlerror() names what it was given: say the file the operator knows.
+        for (auto at = why.find(load_path); copy_fd >= 0 && at != std::string::npos; at = why.find(load_path, at))
+            why.replace(at, load_path.size(), file);
+        if (copy_fd >= 0) ::close(copy_fd);
+        return why;
     }
     std::shared_ptr<plugin_library> lib(new plugin_library());
-    lib->path_ = file.string();
+    lib->path_ = file;
+    lib->load_path_ = load_path;
+    lib->copy_fd_ = copy_fd;
     boost::system::error_code ec;
     lib->library_ = std::make_unique<shared_object>();
-    lib->library_->library.load(file, ec, static_cast<boost::dll::load_mode::type>(mode));
+    lib->library_->library.load(std::filesystem::path(load_path), ec, static_cast<boost::dll::load_mode::type>(mode));
     ::dlclose(probe);  // Boost.DLL now holds its own reference to the same handle
     if (ec) return "cannot load: " + ec.message();
 
@@ -442,8 +502,8 @@ boost::system::result<std::shared_ptr<plugin_library>, std::string> plugin_libra
 }
 
 boost::system::result<void, std::string> plugin_library::init() {
-    services_ =
-        std::make_unique<host_services>("plugin." + std::filesystem::path(path_).filename().string(), std::string());
+    services_ = std::make_unique<host_services>("plugin." + std::filesystem::path(path_).filename().string(),
+                                                std::string(), from_file() ? path_ : std::string());
     if (entry_->init != nullptr) {
         auto code = status_from_abi(entry_->init(&services_->abi));
         if (code != status_code::ok)
@@ -456,6 +516,18 @@ boost::system::result<void, std::string> plugin_library::init() {
 
 plugin_library::~plugin_library() {
     if (initialized_ && entry_->deinit != nullptr) entry_->deinit();
+    library_.reset();  // dlclose()
+    if (copy_fd_ < 0) return;
+    // dlopen() finds a loaded library by the name it was given: while one named /proc/self/fd/N
+    // stays mapped (a library that cannot be unloaded, see docs/writing-a-plugin.md), N must not
+    // come to name another copy, so its descriptor stays open.
+    if (void* still = ::dlopen(load_path_.c_str(), RTLD_NOW | RTLD_NOLOAD)) {
+        ::dlclose(still);
+        logging::write(logging::level::debug, "loader", "a plugin library stays loaded after its last use",
+                       {{"path", path_}});
+        return;
+    }
+    ::close(copy_fd_);
 }
 
 std::vector<library_tool> plugin_library::tools() {
@@ -478,9 +550,13 @@ std::vector<library_tool> plugin_library::tools() {
     return out;
 }
 
-const void* TOOLHOST_ABI plugin_library::host_services::get_extension(const toolhost_host_t*, const char* id) {
+const void* TOOLHOST_ABI plugin_library::host_services::get_extension(const toolhost_host_t* h, const char* id) {
     if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_TOOL_CALLER_V1) return &tool_caller_extension;
     if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_CLIENT_V1) return &client_extension;
+    if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_PLUGIN_FILE_V1 && h != nullptr) {
+        const auto* self = static_cast<const host_services*>(h->host_data);
+        return self->file.empty() ? nullptr : &self->file_extension;
+    }
     return nullptr;
 }
 

@@ -198,6 +198,14 @@ load_report plugin_loader::scan(const std::vector<fs::path>& dirs, bool missing_
     return report;
 }
 
+namespace {
+std::string untrusted(const std::string& digest) {
+    return "its sha256 " + digest +
+           " is not in trust.sha256 (only the listed builds are opened; add it there, or to TOOLHOST_TRUST_SHA256, "
+           "to load this file)";
+}
+}  // namespace
+
 boost::system::result<void, std::string> plugin_loader::check_trust(const fs::path& file, std::string& identity) const {
     if (!options_.trusted_sha256) return {};
     const auto before = detail::file_identity::of(file);
@@ -224,10 +232,7 @@ boost::system::result<void, std::string> plugin_loader::check_trust(const fs::pa
         if (memo.size() > 4096) memo.clear();
         memo.emplace(identity, digest);
     }
-    if (!options_.trusted_sha256->contains(digest))
-        return "its sha256 " + digest +
-               " is not in trust.sha256 (only the listed builds are opened; add it there, or to "
-               "TOOLHOST_TRUST_SHA256, to load this file)";
+    if (!options_.trusted_sha256->contains(digest)) return untrusted(digest);
     return {};
 }
 
@@ -276,6 +281,13 @@ plugin_inspection plugin_loader::inspect(const fs::path& file) const {
     if (auto ok = check_file(file); !ok) {
         out.refused = ok.error();
         return out;
+    }
+    if (options_.trusted_sha256) {
+        out.trusted = !out.sha256.empty() && options_.trusted_sha256->contains(out.sha256);
+        if (!*out.trusted) {
+            out.refused = untrusted(out.sha256);
+            return out;
+        }
     }
     auto o = options_;
     o.scan_cache.clear();

@@ -23,11 +23,23 @@ using steady = std::chrono::steady_clock;
 
 // ----------------------------------------------------------------------------- file identity
 
+namespace {
+file_identity identity_of(const struct stat& st) {
+    auto ns = [](const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
+    return file_identity{st.st_dev, st.st_ino, st.st_size, ns(st.st_mtim), ns(st.st_ctim)};
+}
+}  // namespace
+
 std::optional<file_identity> file_identity::of(const fs::path& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-    auto ns = [](const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
-    return file_identity{st.st_dev, st.st_ino, st.st_size, ns(st.st_mtim), ns(st.st_ctim)};
+    return identity_of(st);
+}
+
+std::optional<file_identity> file_identity::of_fd(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return std::nullopt;
+    return identity_of(st);
 }
 
 json::object file_identity::to_json() const {

@@ -35,6 +35,8 @@ struct file_identity {
 
     /// The identity of the file `path` names (symlinks followed), or nullopt if it cannot be read.
     static std::optional<file_identity> of(const std::filesystem::path& path);
+    /// The identity of the open file `fd`.
+    static std::optional<file_identity> of_fd(int fd);
     boost::json::object to_json() const;
     static std::optional<file_identity> from_json(const boost::json::value& v);
 };

@@ -55,6 +55,7 @@ tool_error not_ready(const tool_slot& slot, tool_state state) {
                                "tool '" + slot.name + "' is not available: it failed to start: " + slot.error_text());
     case tool_state::stopping:
     case tool_state::stopped: return make_tool_error(status_code::unavailable, "tool '" + slot.name + "' is shut down");
+    case tool_state::draining: return make_tool_error(status_code::not_found, "tool '" + slot.name + "' was removed");
     default:
         return make_tool_error(status_code::failed_precondition,
                                "tool '" + slot.name + "' is not initialized (state: " +

@@ -23,6 +23,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -151,7 +152,9 @@ void call_pipeline::open(call_core& core, clock::time_point now) {
 std::optional<tool_error> call_pipeline::admit(call_core& core, const call_control& caller,
                                                circuit_breaker::admission& adm, clock::time_point now) {
     if (caller.cancel_requested()) return errors::cancelled(core);
-    if (const auto state = core.slot->state.load(std::memory_order_acquire); state != tool_state::ready)
+    // A call accepted by a generation that was replaced since finishes there (draining).
+    if (const auto state = core.slot->state.load(std::memory_order_acquire);
+        state != tool_state::ready && state != tool_state::draining) [[unlikely]]
         return errors::not_ready(*core.slot, state);
     if (now >= core.deadline) return errors::deadline_passed(core);
     // Member by member, not `adm = try_acquire()`: GCC copies the struct with 16-byte moves
@@ -231,6 +234,12 @@ boost::system::result<std::shared_ptr<call_state>, tool_error> call_pipeline::pr
                                                                                       call_options&& options) {
     tool_slot* slot = registry_.acquire(tool);
     if (slot == nullptr) return errors::no_such_tool(tool);
+    // Found just before a new generation took its place (or the tool was removed): look again.
+    while (slot->retired.load(std::memory_order_acquire)) [[unlikely]] {
+            registry_.release(*slot);
+            slot = registry_.acquire(tool);
+            if (slot == nullptr) return errors::no_such_tool(tool);
+        }
     const auto* op = slot->descriptor().find_operation(operation);
     auto refused = op ? check(*slot, op, arguments)
                       : std::optional<tool_error>(errors::no_such_operation(slot->descriptor(), operation));
@@ -362,7 +371,7 @@ void call_pipeline::do_retry(const std::shared_ptr<call_state>& call, clock::tim
     std::lock_guard lock(slot.retry_mutex);
     // Checked under the lock end_waiting_retries() takes after the tool is marked stopping, so
     // a retry is either seen and ended there, or not scheduled at all.
-    if (slot.state.load() != tool_state::ready) {
+    if (const auto state = slot.state.load(); state != tool_state::ready && state != tool_state::draining) {
         do_finish(call, errors::shut_down_before_retry(slot), clock_.now());
         return;
     }
@@ -419,9 +428,19 @@ call_result call_pipeline::call_inline(tool_slot& slot, const operation_descript
     struct in_flight_guard {
         tool_registry& registry;
         tool_slot& slot;
-        ~in_flight_guard() { registry.release(slot); }
+        bool held = true;
+        void release() {
+            if (std::exchange(held, false)) registry.release(slot);
+        }
+        ~in_flight_guard() { release(); }
     } guard{registry_, slot};
-    if (auto refused = check(slot, op, arguments)) return std::move(*refused);
+    if (auto refused = check(slot, op, arguments)) {
+        // A generation replaced (or a tool removed) since the caller resolved it: its calls go on
+        // to the new one. Not counted here any more, so that the old one drains.
+        if (!slot.retired.load(std::memory_order_acquire)) return std::move(*refused);
+        guard.release();
+        return call_successor(slot, op, arguments, arguments_text, options, parent, nesting);
+    }
     char small[512];
     std::string large;
     // A nested call's text was already checked to parse.
@@ -475,6 +494,19 @@ call_result call_pipeline::call_inline(tool_slot& slot, const operation_descript
         }
         now = clock_.now();
     }
+}
+
+call_result call_pipeline::call_successor(const tool_slot& retired, const operation_descriptor* op,
+                                          const json::value& arguments, std::string_view arguments_text,
+                                          const call_options& options, const call_control* parent, uint32_t nesting) {
+    // The successor is kept alive by the retired slot, which the caller holds; a removed tool's
+    // name may have come back since (a file moved out and in again).
+    std::shared_ptr<tool_slot> next = retired.successor;
+    if (!next) next = registry_.find(retired.name);
+    if (!next) return errors::no_such_tool(retired.name);
+    const auto* next_op = next->descriptor().find_operation(op->name);
+    if (next_op == nullptr) return errors::no_such_operation(next->descriptor(), op->name);
+    return call_inline(*next, next_op, arguments, arguments_text, options, parent, nesting);
 }
 
 std::optional<tool_error> call_pipeline::wait_for_bulkhead(call_core& core, const call_control& caller,

@@ -76,6 +76,10 @@ private:
     void do_finish(const std::shared_ptr<call_state>& call, call_result result, clock::time_point now);
 
     // --- the inline loop's waits and detours
+    /// call_inline() on the generation that replaced `retired` (or on the tool of its name now).
+    call_result call_successor(const tool_slot& retired, const operation_descriptor* op,
+                               const boost::json::value& arguments, std::string_view arguments_text,
+                               const call_options& options, const call_control* parent, uint32_t nesting);
     std::optional<tool_error> wait_for_bulkhead(call_core& core, const call_control& caller,
                                                 const circuit_breaker::admission& adm);
     bool wait_for_retry(clock::time_point at, const call_control& caller);

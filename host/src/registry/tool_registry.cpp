@@ -19,25 +19,52 @@ tool_registry::tool_registry(const host_config& config, call_policy default_poli
 
 // ------------------------------------------------------------------------------ the map
 
-boost::system::result<void, std::string> tool_registry::add(std::shared_ptr<tool_factory> factory) {
+boost::system::result<tool_registry::slot_ptr, std::string> tool_registry::make_slot(
+    std::shared_ptr<tool_factory> factory) {
     if (!factory) return std::string("no factory (null)");
     if (auto ok = factory->descriptor().validate(); !ok) return ok.error();
-    const auto& name = factory->descriptor().name;
-    std::unique_lock lock(mutex_);
-    if (auto it = by_name_.find(name); it != by_name_.end())
-        return "duplicate tool name '" + name + "': already provided by " + it->second->descriptor().plugin +
-               "; this one was not registered";
     auto slot = std::make_shared<tool_slot>(std::move(factory), executor_);
     install_policy(*slot, policy_from_config(slot->name));
     for (const auto& op : slot->descriptor().operations)
         if (auto p = operation_policy_from_config(slot->name, op.name))
             slot->operation_policies.emplace(op.name, std::move(*p));
-    // Breakers first: install() publishes gauges whose callbacks read them from scrape threads.
     install_breakers(*slot);
     telemetry_.install(*slot);
+    return slot;
+}
+
+boost::system::result<tool_registry::slot_ptr, std::string> tool_registry::add(std::shared_ptr<tool_factory> factory) {
+    auto made = make_slot(std::move(factory));
+    if (!made) return made;
+    if (auto ok = insert(*made); !ok) return ok.error();
+    return made;
+}
+
+boost::system::result<void, std::string> tool_registry::insert(const slot_ptr& slot) {
+    std::unique_lock lock(mutex_);
+    if (auto it = by_name_.find(slot->name); it != by_name_.end())
+        return "duplicate tool name '" + slot->name + "': already provided by " + it->second->descriptor().plugin +
+               "; this one was not registered";
+    // Breakers first (make_slot): the gauges' callbacks read them from scrape threads.
+    telemetry_.publish(*slot);
     by_name_.emplace(slot->name, slot);
-    slots_.push_back(std::move(slot));
+    slots_.push_back(slot);
     return {};
+}
+
+bool tool_registry::replace(const slot_ptr& current, slot_ptr next) {
+    std::unique_lock lock(mutex_);
+    auto it = by_name_.find(current->name);
+    if (it == by_name_.end() || it->second != current) return false;
+    telemetry_.uninstall(*current);
+    telemetry_.publish(*next);
+    it->second = next;
+    *std::find(slots_.begin(), slots_.end(), current) = next;
+    // Successor first: a caller that sees the retired flag (acquire) finds it.
+    current->successor = std::move(next);
+    current->retired.store(true, std::memory_order_release);
+    if (current->state.load() == tool_state::ready) current->state.store(tool_state::draining);
+    return true;
 }
 
 tool_registry::slot_ptr tool_registry::remove(std::string_view name) {
@@ -50,7 +77,15 @@ tool_registry::slot_ptr tool_registry::remove(std::string_view name) {
     return slot;
 }
 
-void tool_registry::forget(const tool_slot& slot) { telemetry_.uninstall(slot); }
+tool_registry::slot_ptr tool_registry::retire(std::string_view name) {
+    auto slot = remove(name);
+    if (!slot) return nullptr;
+    slot->retired.store(true, std::memory_order_release);
+    if (slot->state.load() == tool_state::ready) slot->state.store(tool_state::draining);
+    return slot;
+}
+
+void tool_registry::forget(tool_slot& slot) { telemetry_.uninstall(slot); }
 
 tool_registry::slot_ptr tool_registry::find(std::string_view name) const {
     std::shared_lock lock(mutex_);
@@ -151,7 +186,6 @@ void tool_registry::install_breakers(tool_slot& slot) {
         const call_policy& p = slot.policy_for(ops[i].name);
         if (p.breaker_enabled && p.breaker_per_operation) {
             slot.op_breakers[i] = make_breaker(slot, &ops[i], p);
-            telemetry_.watch_operation_breaker(slot, i);
         }
     }
 }
@@ -167,6 +201,7 @@ boost::system::result<void, std::string> tool_registry::set_policy(std::string_v
         return "tool '" + slot.name + "' is running; set its policy before start()";
     install_policy(slot, policy);
     install_breakers(slot);
+    telemetry_.publish(slot);
     return {};
 }
 
@@ -185,6 +220,7 @@ boost::system::result<void, std::string> tool_registry::set_operation_policy(std
         return "tool '" + slot.name + "' is running; set its policies before start()";
     slot.operation_policies.insert_or_assign(std::string(operation), std::move(policy));
     install_breakers(slot);
+    telemetry_.publish(slot);
     return {};
 }
 
@@ -241,6 +277,7 @@ tool_status snapshot(const tool_slot& s, const host_config& cfg) {
     st.state = s.state.load();
     st.error = s.error_text();
     st.in_flight = s.in_flight.total();
+    st.generation = s.generation;
     if (s.worker.isolated()) {
         st.isolation = "process";
         st.worker = s.worker.snapshot();

@@ -30,13 +30,25 @@ public:
     tool_registry(const host_config& config, call_policy default_policy, const clock& clk, call_telemetry& telemetry,
                   worker_pool::executor_type executor);
 
+    /// A slot for `factory` with the policy the configuration gives it and its metric handles,
+    /// not registered yet (a new generation is started before it takes the old one's place).
+    boost::system::result<slot_ptr, std::string> make_slot(std::shared_ptr<tool_factory> factory);
     /// Registers a factory with the policy the configuration gives it. The message names the
     /// other plugin on a duplicate name.
-    boost::system::result<void, std::string> add(std::shared_ptr<tool_factory> factory);
+    boost::system::result<slot_ptr, std::string> add(std::shared_ptr<tool_factory> factory);
+    /// Registers a slot from make_slot(); the same message on a duplicate name.
+    boost::system::result<void, std::string> insert(const slot_ptr& slot);
+    /// Puts `next` in the place of `current` (the same name, at the same position) in one step:
+    /// new calls find `next`, and `current` is retired (draining, its successor `next`). False if
+    /// `current` is not registered any more.
+    bool replace(const slot_ptr& current, slot_ptr next);
     /// Takes the slot out of the map (no new call finds it); null if there is no such tool.
     slot_ptr remove(std::string_view name);
+    /// The same, retiring it (draining): the calls it accepted still finish, the others find no
+    /// such tool. Null if there is no such tool.
+    slot_ptr retire(std::string_view name);
     /// Removes a removed slot's gauges once its calls are drained.
-    void forget(const tool_slot& slot);
+    void forget(tool_slot& slot);
 
     /// The slot named `name`, or null.
     slot_ptr find(std::string_view name) const;

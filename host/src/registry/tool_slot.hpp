@@ -63,6 +63,16 @@ struct tool_slot {
     sharded_count in_flight;                  // calls accepted and not finished, plus plugin calls running
     bool enabled = true;
 
+    // Generations: a new build of the tool's plugin file (or new settings) is a new slot that
+    // takes this one's place in the registry. The old one is then `retired`: it finishes the calls
+    // it accepted (state draining), and callers that still hold it (an operation_ref) go on to
+    // `successor`, or, without one (the tool was removed), look the name up again. Both are
+    // written before the state becomes draining and never change after.
+    std::uint64_t generation = 1;
+    std::atomic<bool> retired{false};
+    std::shared_ptr<tool_slot> successor;
+    bool published = false;  // its gauges are registered (it is, or was, the current generation)
+
     // Resilience state, installed from the policy when the slot is created or the policy set.
     call_policy policy;
     std::map<std::string, call_policy, std::less<>> operation_policies;

@@ -74,6 +74,9 @@ void call_telemetry::install(tool_slot& slot) {
     slot.rejected_breaker = &rejections.with({slot.name, "circuit_open"});
     slot.rejected_bulkhead = &rejections.with({slot.name, "bulkhead_full"});
     slot.rejected_budget = &rejections.with({slot.name, "retry_budget"});
+}
+
+void call_telemetry::publish(tool_slot& slot) {
     // Gauges read at render time. The slot outlives them: uninstall() removes them first.
     tool_slot* s = &slot;
     metrics_.gauges("toolhost_tool_in_flight", "Calls accepted and not finished, plus plugin calls running.", {"tool"})
@@ -88,8 +91,28 @@ void call_telemetry::install(tool_slot& slot) {
         .set_callback({slot.name}, [s] { return s->breaker ? static_cast<double>(s->breaker->state()) : 4.0; });
     metrics_
         .gauges("toolhost_tool_state",
-                "Lifecycle state: 0 registered, 1 initializing, 2 ready, 3 failed, 4 stopping, 5 stopped.", {"tool"})
+                "Lifecycle state: 0 registered, 1 initializing, 2 ready, 3 failed, 4 stopping, 5 stopped, 6 draining.",
+                {"tool"})
         .set_callback({slot.name}, [s] { return static_cast<double>(s->state.load()); });
+    metrics_
+        .gauges("toolhost_tool_generation", "The tool's generation: 1, then +1 for each new build or new settings.",
+                {"tool"})
+        .set_callback({slot.name}, [s] { return static_cast<double>(s->generation); });
+    auto& op_state = metrics_.gauges(
+        "toolhost_operation_circuit_breaker_state",
+        "Per-operation circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.",
+        {"tool", "operation"});
+    for (std::size_t i = 0; i < slot.op_breakers.size(); ++i)
+        if (slot.op_breakers[i])
+            op_state.set_callback({slot.name, slot.descriptor().operations[i].name}, [s, i] {
+                return s->op_breakers[i] ? static_cast<double>(s->op_breakers[i]->state()) : 4.0;
+            });
+    if (slot.worker.isolated())
+        metrics_
+            .gauges("toolhost_tool_worker_pid", "The pid of an isolated tool's worker process; 0 while none runs.",
+                    {"tool"})
+            .set_callback({slot.name}, [s] { return static_cast<double>(s->worker.pid()); });
+    slot.published = true;
 }
 
 void call_telemetry::install_worker(tool_slot& slot) {
@@ -105,16 +128,14 @@ void call_telemetry::install_worker(tool_slot& slot) {
                            "or killed_by_host (a call past its grace, a shutdown).",
                            {"tool", "reason"}),
         slot.name);
-    const tool_slot* s = &slot;
-    metrics_
-        .gauges("toolhost_tool_worker_pid", "The pid of an isolated tool's worker process; 0 while none runs.",
-                {"tool"})
-        .set_callback({slot.name}, [s] { return static_cast<double>(s->worker.pid()); });
+    // A generation that is not serving yet gets its gauge when it takes over (publish()).
+    if (slot.published) publish(slot);
 }
 
-void call_telemetry::uninstall(const tool_slot& slot) {
+void call_telemetry::uninstall(tool_slot& slot) {
+    if (!std::exchange(slot.published, false)) return;
     for (auto family : {"toolhost_tool_in_flight", "toolhost_tool_abandoned_calls",
-                        "toolhost_tool_circuit_breaker_state", "toolhost_tool_state"})
+                        "toolhost_tool_circuit_breaker_state", "toolhost_tool_state", "toolhost_tool_generation"})
         metrics_.gauges(family, "", {"tool"}).remove_callback({slot.name});
     if (slot.worker.isolated()) metrics_.gauges("toolhost_tool_worker_pid", "", {"tool"}).remove_callback({slot.name});
     for (std::size_t i = 0; i < slot.op_breakers.size(); ++i)
@@ -153,17 +174,6 @@ std::function<void(const breaker_transition&)> call_telemetry::watch_breaker(con
                         {"to", breaker_state_name(t.to)},
                         {"reason", t.reason}});
     };
-}
-
-void call_telemetry::watch_operation_breaker(tool_slot& slot, std::size_t index) {
-    auto& state = metrics_.gauges(
-        "toolhost_operation_circuit_breaker_state",
-        "Per-operation circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled.",
-        {"tool", "operation"});
-    tool_slot* s = &slot;
-    state.set_callback({slot.name, slot.descriptor().operations[index].name}, [s, index] {
-        return s->op_breakers[index] ? static_cast<double>(s->op_breakers[index]->state()) : 4.0;
-    });
 }
 
 // ------------------------------------------------------------------------------------ a call

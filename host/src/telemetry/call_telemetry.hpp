@@ -23,16 +23,18 @@ public:
                    double sample_ratio, random_source& random);
 
     // --- a tool's instruments
-    /// Looks up the slot's metric handles and registers its gauges.
+    /// Looks up the slot's metric handles (counters and histograms, shared by every generation
+    /// of the tool).
     void install(tool_slot& slot);
-    /// Removes the slot's gauges (before the slot goes away).
-    void uninstall(const tool_slot& slot);
+    /// Registers the slot's gauges, which read the slot: when it becomes the tool's current
+    /// generation. Again after its breakers change.
+    void publish(tool_slot& slot);
+    /// Removes the slot's gauges (before the slot goes away, or another generation takes over).
+    void uninstall(tool_slot& slot);
     /// The metrics of an isolated tool's worker process (once the tool runs isolated).
     void install_worker(tool_slot& slot);
     /// Counts, logs and reports the transitions of the breaker of `slot` (of `op`, when given).
     std::function<void(const breaker_transition&)> watch_breaker(const tool_slot& slot, const operation_descriptor* op);
-    /// Publishes the state of the per-operation breaker `index` of `slot` as a gauge.
-    void watch_operation_breaker(tool_slot& slot, std::size_t index);
 
     // --- a call, in the order the pipeline reports it
     /// The span and the "call started" line, when tracing or info logging is on.

@@ -495,6 +495,13 @@ toolhost_status_t create_one(const toolhost_host_t* h, toolhost_tool_t** out) no
     return TOOLHOST_STATUS_INTERNAL;
 }
 
+// The library-level host the host gave init(), for plugin_file(). A function-local static of a
+// library built with hidden visibility (toolhost_add_plugin) is the library's own.
+inline const toolhost_host_t*& library_host() noexcept {
+    static const toolhost_host_t* h = nullptr;
+    return h;
+}
+
 template <class... Tools>
 struct plugin {
     static_assert(sizeof...(Tools) > 0, "TOOLHOST_PLUGIN needs at least one tool class");
@@ -512,13 +519,19 @@ struct plugin {
         return i < sizeof...(Tools) ? creators[i](h, out) : TOOLHOST_STATUS_NOT_FOUND;
     }
 
+    static toolhost_status_t TOOLHOST_ABI init(const toolhost_host_t* h) noexcept {
+        library_host() = h;
+        return TOOLHOST_STATUS_OK;
+    }
+    static void TOOLHOST_ABI deinit() noexcept { library_host() = nullptr; }
+
     static constexpr toolhost_plugin_entry_t entry(const char* name, const char* version) noexcept {
         return toolhost_plugin_entry_t{sizeof(toolhost_plugin_entry_t),
                                        {TOOLHOST_ABI_VERSION_MAJOR, TOOLHOST_ABI_VERSION_MINOR},
                                        name,
                                        version,
-                                       nullptr,
-                                       nullptr,
+                                       &init,
+                                       &deinit,
                                        &tool_count,
                                        &tool_descriptor,
                                        &create_tool};
@@ -526,6 +539,23 @@ struct plugin {
 };
 
 }  // namespace detail
+
+/// The path of this plugin's file in its plugin folder, as the host found it (the
+/// "toolhost.plugin_file/1" extension, toolhost/plugin_file.h); empty when the host does not say
+/// (an older host, a plugin linked into the program). Use it, not dladdr(), to find files
+/// installed next to the plugin: the host may run a private copy of the file.
+inline std::string plugin_file() {
+    const toolhost_host_t* h = detail::library_host();
+    if (h == nullptr || h->struct_size < offsetof(toolhost_host_t, get_extension) + sizeof(h->get_extension) ||
+        h->get_extension == nullptr)
+        return {};
+    const auto* f = static_cast<const toolhost_plugin_file_t*>(h->get_extension(h, TOOLHOST_EXT_PLUGIN_FILE_V1));
+    if (f == nullptr || f->struct_size < offsetof(toolhost_plugin_file_t, path) + sizeof(f->path) ||
+        f->path.data == nullptr)
+        return {};
+    return std::string(f->path.data, f->path.size);
+}
+
 }  // namespace toolhost::sdk
 
 /// Defines the plugin's entry symbol for the given tool classes. Use once per library, at

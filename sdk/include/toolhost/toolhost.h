@@ -7,6 +7,7 @@
 #include "toolhost/client.h"
 #include "toolhost/entry.h"
 #include "toolhost/host.h"
+#include "toolhost/plugin_file.h"
 #include "toolhost/status.h"
 #include "toolhost/tool.h"
 #include "toolhost/tool_caller.h"

@@ -62,6 +62,7 @@ std::shared_ptr<const server::catalog> build_catalog(toolhost::host& h, const se
         if (!st.enabled || st.state != tool_state::ready) continue;
         auto factory = h.find(st.name);
         if (!factory) continue;
+        cat->generations += st.name + ':' + std::to_string(st.generation) + '\n';
         const auto& d = factory->descriptor();
         for (const auto& op : d.operations) {
             std::string name = apply_name_template(o.tool_name, d.name, op.name);

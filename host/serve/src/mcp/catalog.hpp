@@ -30,6 +30,9 @@ struct server::catalog {
     std::map<std::string, std::size_t, std::less<>> by_name;  // (looked up by string_view, no copy)
     std::vector<std::string> problems;
     std::string fingerprint;
+    /// The generation of every listed tool: a new generation with the same listing changes no
+    /// listing, but the entries' resolved operations must follow it.
+    std::string generations;
 
     const entry* find(std::string_view name) const {
         auto it = by_name.find(name);

@@ -66,7 +66,7 @@ void server::refresh() {
     {
         std::lock_guard lock(mutex_);
         changed = fresh->fingerprint != catalog_->fingerprint;
-        if (changed) catalog_ = fresh;
+        if (changed || fresh->generations != catalog_->generations) catalog_ = fresh;
     }
     if (!changed) return;
     for (const auto& p : fresh->problems) logging::write(logging::level::error, "mcp", p);

@@ -33,9 +33,10 @@ struct service_settings {
     std::optional<std::filesystem::path> port_file;
 };
 
-/// Starts the tools and the transports, serves, looks for new plugin files every
-/// serve.plugin_rescan_ms, and stops in order: hot reload, HTTP (letting calls in flight finish
-/// within serve.shutdown_grace_ms), stdio, then the host's tools.
+/// Starts the tools and the transports, serves, keeps the tools in line with the plugin folders
+/// (plugin_watcher: files added, replaced and removed while serving), and stops in order: the
+/// folder watch, HTTP (letting calls in flight finish within serve.shutdown_grace_ms), stdio,
+/// then the host's tools.
 class TOOLHOST_SERVE_API service {
 public:
     /// `report` receives the lines an operator reads: tools that did not start, where serving

@@ -36,9 +36,14 @@ struct serve_settings {
     std::size_t max_sessions = 10000;            ///< more live sessions: initialize gets 503
     uint64_t shutdown_grace_ms = 10000;          ///< SIGTERM/SIGINT: how long calls in flight may finish
     unsigned io_threads = 0;                     ///< network threads; 0: one per two cores, at least one
-    /// "serve.plugin_rescan_ms": how often a running server looks for new plugin files (a .so
-    /// dropped into a plugin folder is served within this time); 0: never.
+    /// The live plugin folder (serve::plugin_watcher). "serve.plugin_rescan_ms": where inotify is
+    /// not available, how often the plugin folders are rescanned; 0 turns the live folder off
+    /// (new, replaced and removed files then need a restart).
     uint64_t plugin_rescan_ms = 2000;
+    /// "serve.plugin_quiet_ms": a change is acted on once the folder was quiet this long.
+    uint64_t plugin_quiet_ms = 200;
+    /// "serve.plugin_safety_scan_ms": with inotify, a full rescan this often all the same; 0: never.
+    uint64_t plugin_safety_scan_ms = 60000;
     // "serve.mcp"
     std::string tool_name = "{tool}_{operation}";  ///< MCP tool names ({tool}, {operation})
     std::size_t page_size = 100;                   ///< tools per tools/list page
