@@ -146,7 +146,7 @@ int command_context::config_errors(const std::vector<json_diagnostic>& errors) {
     return exit_code::config;
 }
 
-int command_context::load_config() {
+boost::system::result<host_config, std::vector<json_diagnostic>> command_context::read_config() const {
     std::optional<fs::path> file = o_.config_file;
     if (!file) {
         if (auto env = process_env("TOOLHOST_CONFIG"); env && !env->empty())
@@ -155,12 +155,10 @@ int command_context::load_config() {
             file = fs::path(TOOLHOST_SOURCE_CONF);
     }
     auto loaded = file ? toolhost::load_config(*file, process_env) : default_config(process_env);
-    if (!loaded) return config_errors(loaded.error());
-    config_ = std::move(*loaded);
+    if (!loaded) return loaded;
+    host_config config = std::move(*loaded);
     // Serving parses its section; every command checks it, as it checks the rest of the file.
-    auto serving = serve::load_settings(config_, process_env);
-    if (!serving) return config_errors(serving.error());
-    serving_ = std::move(*serving);
+    if (auto serving = serve::load_settings(config, process_env); !serving) return serving.error();
 
     // Command line beats environment beats file.
     std::vector<json_diagnostic> errors;
@@ -169,26 +167,34 @@ int command_context::load_config() {
             errors.push_back({"command line", 1, 1, "--log-level",
                               "expected trace, debug, info, warning, error or off, got '" + *o_.log_level + "'"});
         else
-            config_.log_level = *o_.log_level;
+            config.log_level = *o_.log_level;
     }
     if (o_.log_format) {
         if (!logging::parse_format(*o_.log_format))
             errors.push_back(
                 {"command line", 1, 1, "--log-format", "expected text or json, got '" + *o_.log_format + "'"});
         else
-            config_.log_format = *o_.log_format;
+            config.log_format = *o_.log_format;
     }
-    if (!errors.empty()) return config_errors(errors);
-    if (o_.threads) config_.threads = *o_.threads;
+    if (!errors.empty()) return errors;
+    if (o_.threads) config.threads = *o_.threads;
     std::vector<fs::path> dirs;
     if (o_.default_plugins) {
         auto bundled = exe_.parent_path().parent_path() / "lib" / "toolhost" / "plugins";
         std::error_code ec;
         if (fs::is_directory(bundled, ec)) dirs.push_back(bundled);
     }
-    dirs.insert(dirs.end(), config_.plugin_dirs.begin(), config_.plugin_dirs.end());
+    dirs.insert(dirs.end(), config.plugin_dirs.begin(), config.plugin_dirs.end());
     dirs.insert(dirs.end(), o_.plugin_dirs.begin(), o_.plugin_dirs.end());
-    config_.plugin_dirs = std::move(dirs);
+    config.plugin_dirs = std::move(dirs);
+    return config;
+}
+
+int command_context::load_config() {
+    auto loaded = read_config();
+    if (!loaded) return config_errors(loaded.error());
+    config_ = std::move(*loaded);
+    serving_ = std::move(*serve::load_settings(config_, process_env));  // read_config() checked it
     logging::init(*logging::parse_level(config_.log_level), *logging::parse_format(config_.log_format));
     return exit_code::ok;
 }

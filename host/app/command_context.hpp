@@ -75,6 +75,9 @@ public:
     /// Loads and checks the configuration without opening a host (what open_host() starts with);
     /// then config() is it.
     int load_config();
+    /// The configuration as load_config() makes it (the file, the environment, this command
+    /// line's overrides), without keeping it: what a reload of `toolhost serve` reads.
+    boost::system::result<host_config, std::vector<json_diagnostic>> read_config() const;
     const host_config& config() const noexcept { return config_; }
 
 private:

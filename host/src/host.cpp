@@ -138,7 +138,11 @@ std::shared_ptr<const tool_factory> host::find(std::string_view name) const {
 
 std::optional<tool_status> host::status(std::string_view name) const { return registry_->status(name); }
 std::vector<tool_status> host::status() const { return registry_->status(); }
-std::vector<std::string> host::validate() const { return registry_->validate(lifecycle_->last_load()); }
+std::vector<std::string> host::validate() const { return lifecycle_->validate(); }
+
+boost::system::result<reload_report, std::vector<std::string>> host::reload(host_config next) {
+    return lifecycle_->reload(std::move(next));
+}
 
 // ------------------------------------------------------------------------------------ lifecycle
 

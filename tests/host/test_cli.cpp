@@ -712,3 +712,81 @@ BOOST_AUTO_TEST_CASE(serve_kills_the_workers_of_calls_that_outlast_its_grace) {
         server.err());
     BOOST_TEST(!contains(server.err(), "still run in plugin code"), server.err());
 }
+
+namespace {
+// An HTTP request with curl: the status code, then the body.
+std::pair<int, std::string> http(const std::string& method, const std::string& url, const std::string& token = {}) {
+    std::vector<std::string> argv{"/usr/bin/curl", "-s", "-m", "30", "-X", method, "-w", "\n%{http_code}", url};
+    if (!token.empty()) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + token});
+    auto r = toolhost::test::run_process(argv);
+    const auto cut = r.out.rfind('\n');
+    if (cut == std::string::npos) return {0, r.out};
+    return {std::atoi(r.out.c_str() + cut + 1), r.out.substr(0, cut)};
+}
+
+// The server's configuration file with testkit enabled or not, and `serve` as its serve section.
+void write_served_conf(const plugin_folder& f, const std::string& serve, const std::string& tools) {
+    toolhost::test::write_file(f.conf, R"({"data_dir": ")" + (f.dir / "var").string() + R"(", "serve": )" + serve +
+                                           R"(, "tools": )" + tools + "}");
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sighup_reloads_the_configuration_and_never_stops_the_server) {
+    plugin_folder f;
+    const std::string serve = R"({"plugin_rescan_ms": 0})";
+    running_server serving(f, serve, "info");
+    auto& server = serving.process;
+    auto enabled = [&] {
+        auto [code, body] = http("GET", serving.url + "/v1/tools/testkit");
+        return code == 200 && json::parse(body).at("enabled").as_bool();
+    };
+    BOOST_TEST_REQUIRE(enabled());
+
+    write_served_conf(f, serve, R"({"testkit": {"enabled": false}})");
+    BOOST_TEST_REQUIRE(::kill(server.pid(), SIGHUP) == 0);
+    BOOST_TEST(toolhost::test::eventually([&] { return !enabled(); }, std::chrono::seconds(20)), server.err());
+    BOOST_TEST(http("POST", serving.url + "/v1/tools/testkit/echo").first == 412);
+
+    // A configuration with a problem: refused, logged with where, nothing changes, still serving.
+    toolhost::test::write_file(f.conf, R"({"data_dir": ")" + (f.dir / "var").string() + R"(", "threads": "many"})");
+    BOOST_TEST_REQUIRE(::kill(server.pid(), SIGHUP) == 0);
+    BOOST_TEST(toolhost::test::eventually([&] { return contains(server.err(), "configuration reload refused"); },
+                                          std::chrono::seconds(20)),
+               server.err());
+    BOOST_TEST(contains(server.err(), "/threads"), server.err());
+    BOOST_TEST(server.running());
+    BOOST_TEST(!enabled());
+
+    write_served_conf(f, serve, "{}");
+    BOOST_TEST_REQUIRE(::kill(server.pid(), SIGHUP) == 0);
+    BOOST_TEST(toolhost::test::eventually(enabled, std::chrono::seconds(20)), server.err());
+    BOOST_TEST(server.stop(SIGTERM) == 0, server.err());
+}
+
+BOOST_AUTO_TEST_CASE(admin_reload_needs_the_token_and_answers_what_changed) {
+    plugin_folder f;
+    const std::string serve = R"({"plugin_rescan_ms": 0, "http": {"auth_token": "s3cret"}})";
+    running_server serving(f, serve, "warning");
+    const auto url = serving.url + "/v1/admin/reload";
+    BOOST_TEST(http("POST", url).first == 401);
+    BOOST_TEST(http("POST", url, "wrong").first == 401);
+
+    write_served_conf(f, serve, R"({"testkit": {"resilience": {"attempt_timeout_ms": 5000}}})");
+    auto [code, body] = http("POST", url, "s3cret");
+    BOOST_TEST_REQUIRE(code == 200, body);
+    auto answer = json::parse(body);
+    BOOST_TEST(answer.at("ok").as_bool());
+    BOOST_TEST(answer.at("policies") == (json::array{"testkit"}));
+
+    // A changed listen address is reported as needing a restart; the rest applies.
+    write_served_conf(f, R"({"plugin_rescan_ms": 0, "http": {"auth_token": "s3cret", "listen": "127.0.0.1:1"}})", "{}");
+    std::tie(code, body) = http("POST", url, "s3cret");
+    BOOST_TEST_REQUIRE(code == 200, body);
+    BOOST_TEST(json::parse(body).at("needs_restart") == (json::array{"serve"}));
+
+    write_served_conf(f, serve, R"({"testkit": {"config": {"label": 42}}})");
+    std::tie(code, body) = http("POST", url, "s3cret");
+    BOOST_TEST(code == 422, body);
+    BOOST_TEST(contains(body, "/tools/testkit/config/label"), body);
+    BOOST_TEST(serving.process.stop(SIGTERM) == 0, serving.process.err());
+}

@@ -272,3 +272,133 @@ BOOST_AUTO_TEST_CASE(a_removed_tool_answers_as_unknown_and_can_come_back) {
     BOOST_TEST(h.sync_plugins().added == std::vector<std::string>{"gen"});
     BOOST_TEST(build_of(h.call_inline(*ref, json::object{})) == "v2");
 }
+
+// ------------------------------------------------------------------------------------- reload
+
+namespace {
+
+// How many times an instance of `tool` was initialized (testkit's lifecycle log).
+int initializations(const fs::path& log, const std::string& tool, const std::string& label = {}) {
+    std::ifstream in(log);
+    int n = 0;
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with("initialize " + tool + " " + label)) ++n;
+    return n;
+}
+
+std::string reload_config(const std::string& isolation, const std::string& tools) {
+    return R"({"isolation": ")" + isolation + R"(", "tools": {)" + tools + "}}";
+}
+
+void reload_under_load(const std::string& isolation) {
+    live_env env;
+    toolhost::test::deploy(TOOLHOST_FIXTURE_TESTKIT, env.plugins, "testkit.so");
+    const auto log = env.dir / "lifecycle.log";
+    ::setenv("TOOLHOST_TEST_LIFECYCLE_LOG", log.c_str(), 1);
+    const std::string mt_one = R"("testkit_mt": {"config": {"label": "one"}})";
+    host h(toolhost::test::folder_config(env.dir.path(), reload_config(isolation, mt_one)));
+    h.load_plugins();
+    BOOST_TEST_REQUIRE(h.start({}).ok());
+    const auto pid_before = h.status("testkit_mt")->worker ? h.status("testkit_mt")->worker->pid : 0;
+    load steady(h, "steady", 1);
+    {
+        // testkit_mt's echo under load through both paths; the breaker of testkit (no load) is
+        // forced open to see that a policy change keeps it.
+        class echo_load {
+        public:
+            explicit echo_load(host& h) : h_(h) {
+                for (int i = 0; i < 3; ++i)
+                    threads_.emplace_back([this, i] {
+                        auto ref = h_.resolve("testkit_mt", "echo");
+                        while (!stop_) {
+                            auto r = i == 0 ? h_.call_inline(*ref, json::object{{"x", 1}})
+                                            : h_.call("testkit_mt", "echo", json::object{{"x", 1}});
+                            ++calls_;
+                            if (!r) {
+                                ++failures_;
+                                std::lock_guard lock(m_);
+                                if (first_.empty()) first_ = r.error().to_string();
+                            }
+                        }
+                    });
+            }
+            ~echo_load() { stop(); }
+            void stop() {
+                stop_ = true;
+                for (auto& t : threads_)
+                    if (t.joinable()) t.join();
+            }
+            long calls_ = 0;
+            std::atomic<long> failures_{0};
+            std::string first_;
+
+        private:
+            host& h_;
+            std::atomic<bool> stop_{false};
+            std::mutex m_;
+            std::vector<std::thread> threads_;
+        } echo(h);
+        BOOST_TEST_REQUIRE(h.force_open_circuit_breaker("testkit"));
+        std::this_thread::sleep_for(50ms);
+
+        // A new policy: the same instance serves on, the breaker keeps its state.
+        const std::string policy = R"("resilience": {"attempt_timeout_ms": 5000})";
+        auto r = h.reload(toolhost::test::folder_config(
+            env.dir.path(), reload_config(isolation, R"("testkit_mt": {"config": {"label": "one"}, )" + policy +
+                                                         R"(}, "testkit": {)" + policy + "}")));
+        BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().front()));
+        BOOST_TEST(r->policies == (std::vector<std::string>{"testkit", "testkit_mt"}));
+        BOOST_TEST(r->restarted.empty());
+        BOOST_TEST(h.status("testkit_mt")->generation == 2u);
+        BOOST_TEST(initializations(log, "testkit_mt") == 1);
+        BOOST_TEST(breaker_state_name(h.circuit_breaker_state("testkit")->state) == "forced_open");
+        if (pid_before != 0) BOOST_TEST(h.status("testkit_mt")->worker->pid == pid_before);
+        std::this_thread::sleep_for(50ms);
+
+        // New settings: a new generation, initialized next to the old one.
+        r = h.reload(toolhost::test::folder_config(
+            env.dir.path(), reload_config(isolation, R"("testkit_mt": {"config": {"label": "two"}, )" + policy + "}")));
+        BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().front()));
+        BOOST_TEST(r->restarted == std::vector<std::string>{"testkit_mt"});
+        BOOST_TEST(r->policies == std::vector<std::string>{"testkit"});  // its policy is the default again
+        BOOST_TEST(h.status("testkit_mt")->generation == 3u);
+        BOOST_TEST(initializations(log, "testkit_mt", "two") == 1);
+        if (pid_before != 0) BOOST_TEST(h.status("testkit_mt")->worker->pid != pid_before);
+        std::this_thread::sleep_for(50ms);
+        echo.stop();
+        BOOST_TEST(echo.calls_ > 0);
+        BOOST_TEST(echo.failures_ == 0, echo.first_);
+    }
+
+    // A configuration with a problem changes nothing, and says where the problem is.
+    auto bad = h.reload(toolhost::test::folder_config(
+        env.dir.path(), reload_config(isolation, R"("testkit_mt": {"config": {"label": 42}})")));
+    BOOST_TEST_REQUIRE(!bad.has_value());
+    BOOST_TEST(toolhost::test::contains(bad.error().front(), "/tools/testkit_mt/config/label"), bad.error().front());
+    BOOST_TEST(h.status("testkit_mt")->generation == 3u);
+
+    // Disabled, then enabled again; a thread count is only reported.
+    auto off = h.reload(
+        toolhost::test::folder_config(env.dir.path(), reload_config(isolation, R"("testkit_mt": {"enabled": false})")));
+    BOOST_TEST_REQUIRE(off.has_value());
+    BOOST_TEST(off->disabled == std::vector<std::string>{"testkit_mt"});
+    BOOST_TEST(!h.call("testkit_mt", "echo", json::object{}).has_value());
+    auto cfg = toolhost::test::folder_config(env.dir.path(), reload_config(isolation, ""));
+    cfg.threads = 7;
+    auto on = h.reload(cfg);
+    BOOST_TEST_REQUIRE(on.has_value());
+    BOOST_TEST(on->enabled == std::vector<std::string>{"testkit_mt"});
+    BOOST_TEST(on->needs_restart == std::vector<std::string>{"threads"});
+    BOOST_TEST(h.call("testkit_mt", "echo", json::object{}).has_value());
+
+    steady.stop();
+    BOOST_TEST(steady.failures() == 0, steady.first_failures());
+    h.shutdown();
+    ::unsetenv("TOOLHOST_TEST_LIFECYCLE_LOG");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(reload_applies_settings_and_policies_under_load_in_process) { reload_under_load("in_process"); }
+
+BOOST_AUTO_TEST_CASE(reload_applies_settings_and_policies_under_load_isolated) { reload_under_load("process"); }

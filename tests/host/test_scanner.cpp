@@ -315,4 +315,12 @@ BOOST_AUTO_TEST_CASE(the_trust_list_is_read_from_the_file_and_the_environment) {
     BOOST_TEST(contains(all, "/trust/sha256/0: expected a SHA-256 digest (64 hex digits), got \"abc\""), all);
     BOOST_TEST(contains(all, "/trust/sha256/1: expected a SHA-256 digest"), all);
     BOOST_TEST(contains(all, "unknown key 'md5'"), all);
+
+    // The list is only as safe as its file: one that others may write is refused.
+    fs::permissions(d / "c.json", fs::perms::group_write | fs::perms::others_write, fs::perm_options::add);
+    auto open = toolhost::load_config(d / "c.json", env);
+    BOOST_TEST_REQUIRE(!open.has_value());
+    const auto why = toolhost::test::all(open.error());
+    BOOST_TEST(contains(why, "/trust: a trust list is only trusted in a protected file"), why);
+    BOOST_TEST(contains(why, "chmod go-w"), why);
 }

@@ -44,7 +44,9 @@ int cmd_serve(command_context& c) {
     const int protocol_fd = o.stdio ? protect_protocol_stream(c) : -1;
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
     if (o.stdio && protocol_fd < 0) return exit_code::internal;
-    serve::service svc(c.host(), service_settings(o, c.serving(), protocol_fd), c.err());
+    auto settings = service_settings(o, c.serving(), protocol_fd);
+    settings.read_config = [&c] { return c.read_config(); };  // a reload keeps the command line's overrides
+    serve::service svc(c.host(), std::move(settings), c.err());
     if (!svc.start()) return exit_code::unavailable;
     signals.run(svc);
     if (!svc.left_running().empty()) {

@@ -18,6 +18,7 @@ namespace toolhost {
 struct bulkhead_options {
     uint32_t max_concurrent = 64;
     uint32_t max_queue = 256;
+    bool operator==(const bulkhead_options&) const = default;
 };
 
 class TOOLHOST_API bulkhead {

@@ -86,6 +86,7 @@ struct breaker_options {
     /// listed here.
     std::vector<status_code> failure_codes = {status_code::unavailable, status_code::deadline_exceeded,
                                               status_code::internal, status_code::resource_exhausted};
+    bool operator==(const breaker_options&) const = default;
 };
 
 /// One state change, as given to the transition callback.

@@ -53,6 +53,7 @@ struct effective_isolation {
     std::chrono::milliseconds start_timeout{60000};
     std::uint64_t max_memory_mb = 0;
     std::uint64_t max_cpu_seconds = 0;
+    bool operator==(const effective_isolation&) const = default;
 };
 
 struct tool_settings {

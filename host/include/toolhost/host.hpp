@@ -97,6 +97,20 @@ struct plugin_sync_report {
     bool changed() const noexcept { return !added.empty() || !replaced.empty() || !removed.empty(); }
 };
 
+/// What host::reload() changed.
+struct reload_report {
+    std::vector<std::string> enabled;    ///< tools enabled (and started on a started host)
+    std::vector<std::string> disabled;   ///< tools stopped because they are disabled now
+    std::vector<std::string> restarted;  ///< tools whose settings or isolation changed: a new generation
+    std::vector<std::string> policies;   ///< tools whose resilience policy changed, on the same instance
+    /// Tools whose new generation did not start (the old one serves on), with the reason.
+    std::vector<std::pair<std::string, std::string>> failed;
+    /// Settings that changed but only a restart applies: "threads", "data_dir", "plugin_dirs",
+    /// "tracing", "serve" (listen address, network threads, ...).
+    std::vector<std::string> needs_restart;
+    bool log_changed = false;  ///< log level or format applied
+};
+
 /// How start() creates and initializes the enabled tools.
 struct start_options {
     bool concurrent = true;      ///< initialize tools in parallel
@@ -293,6 +307,8 @@ public:
     host(const host&) = delete;
     host& operator=(const host&) = delete;
 
+    /// The configuration in effect. A reload() replaces it: read it on the thread that reloads,
+    /// or before serving starts.
     const host_config& config() const noexcept { return config_; }
     executor_type get_executor() noexcept { return pool_.get_executor(); }
 
@@ -320,6 +336,19 @@ public:
     /// thread-safe with calls and with the other lifecycle functions. [serve runs it when a plugin
     /// directory changes]
     plugin_sync_report sync_plugins();
+
+    /// Applies a new configuration while serving (SIGHUP and `POST /v1/admin/reload` of `toolhost
+    /// serve`). It is checked first as `toolhost validate` checks one (tools configured that no
+    /// plugin provides, configurations their schema rejects): with a problem nothing changes and
+    /// the problems are returned. Else, without a failed call: tools disabled now are stopped
+    /// (their calls finish), tools enabled now are started; a tool whose "config" or isolation
+    /// changed gets a new generation (started next to the old one, as for a new build); one whose
+    /// resilience changed gets the new policy on the same instance (nothing is initialized again),
+    /// keeping its breakers, bulkhead and retry budget where their settings did not change; the
+    /// log level and format and the trust list apply at once. Settings only a restart applies are
+    /// kept as they were and named in the report. Thread-safe with calls and the other lifecycle
+    /// functions.
+    boost::system::result<reload_report, std::vector<std::string>> reload(host_config next);
 
     /// Registers a factory. Fails if the name is taken (the message names the other plugin) or
     /// the descriptor is invalid.

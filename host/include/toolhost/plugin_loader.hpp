@@ -83,6 +83,11 @@ public:
     plugin_loader() = default;
     explicit plugin_loader(options o) : options_(o) {}
 
+    /// Replaces options::trusted_sha256 (a configuration reload); not while a scan runs.
+    void set_trusted_sha256(std::optional<std::set<std::string, std::less<>>> digests) {
+        options_.trusted_sha256 = std::move(digests);
+    }
+
     /// The ABI version this loader accepts plugins for.
     toolhost_abi_version_t abi() const noexcept { return options_.abi; }
     /// The toolhost-worker configured (options::worker); empty: the usual places.

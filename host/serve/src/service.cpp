@@ -41,6 +41,7 @@ struct service::impl {
     std::unique_ptr<plugin_watcher> watcher;
     std::vector<std::string> left_running;  // tools whose calls outlived the stop's grace
 
+    std::mutex reload_m;  // one reload at a time
     std::mutex m;
     std::condition_variable stop_cv;
     bool started = false;
@@ -70,6 +71,10 @@ struct service::impl {
             http.reset();
             return false;
         }
+        http->set_reload_handler([this] {
+            auto r = reload("POST /v1/admin/reload");
+            return std::pair{r.applied, r.to_json()};
+        });
         http->set_ready(true);
         auto [address, port] = split_listen_address(s.listen);
         if (address.find(':') != std::string::npos) address = "[" + address + "]";
@@ -77,6 +82,42 @@ struct service::impl {
                << mcp->tools().size() << " MCP tools" << (s.stateless ? ", stateless" : "") << ")\n";
         if (settings.port_file) write_port_file(*settings.port_file);
         return true;
+    }
+
+    boost::system::result<host_config, std::vector<json_diagnostic>> read_config() const {
+        if (settings.read_config) return settings.read_config();
+        const auto& file = host.config().file;
+        return file.empty() ? default_config(process_env) : load_config(file, process_env);
+    }
+
+    reload_outcome reload(std::string_view trigger) {
+        std::lock_guard one(reload_m);
+        reload_outcome out;
+        auto next = read_config();
+        if (next) {
+            // The "serve" section is checked too, though only a restart applies it.
+            if (auto serving = load_settings(*next, process_env); !serving) next = serving.error();
+        }
+        if (!next) {
+            for (const auto& d : next.error()) out.problems.push_back(d.to_string());
+        } else if (auto applied = host.reload(std::move(*next)); !applied) {
+            out.problems = std::move(applied).error();
+        } else {
+            out.applied = true;
+            out.report = std::move(*applied);
+        }
+        if (out.applied) {
+            logging::write(logging::level::info, "serve", "configuration reloaded",
+                           {{"trigger", std::string(trigger)}, {"result", out.to_json()}});
+            if (!out.report.needs_restart.empty())
+                logging::write(logging::level::warning, "serve",
+                               "changed settings that need a restart were not applied",
+                               {{"settings", out.to_json().at("needs_restart")}});
+        } else {
+            logging::write(logging::level::error, "serve", "configuration reload refused; nothing changed",
+                           {{"trigger", std::string(trigger)}, {"problems", out.to_json().at("problems")}});
+        }
+        return out;
     }
 
     // Written aside and renamed, so that a reader never sees half a number.
@@ -173,6 +214,24 @@ void service::stop(std::string_view signal) {
         if (s.stdio) s.stdio->stop();
     }
     s.stop_cv.notify_all();
+}
+
+reload_outcome service::reload(std::string_view trigger) { return impl_->reload(trigger); }
+
+boost::json::object reload_outcome::to_json() const {
+    namespace json = boost::json;
+    auto strings = [](const std::vector<std::string>& v) { return json::array(v.begin(), v.end()); };
+    if (!applied) return {{"ok", false}, {"problems", strings(problems)}};
+    json::array failed;
+    for (const auto& [tool, error] : report.failed) failed.push_back(json::object{{"tool", tool}, {"error", error}});
+    return {{"ok", true},
+            {"enabled", strings(report.enabled)},
+            {"disabled", strings(report.disabled)},
+            {"restarted", strings(report.restarted)},
+            {"policies", strings(report.policies)},
+            {"failed", std::move(failed)},
+            {"needs_restart", strings(report.needs_restart)},
+            {"log_changed", report.log_changed}};
 }
 
 std::uint16_t service::http_port() const noexcept { return impl_->http ? impl_->http->port() : 0; }

@@ -10,12 +10,14 @@
 namespace toolhost::serve {
 namespace {
 
-// SIGUSR2 is our own wake-up: it ends the wait when serving ended without a signal.
+// SIGHUP reloads the configuration. SIGUSR2 is our own wake-up: it ends the wait when serving
+// ended without a signal.
 sigset_t stop_set() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR2);
     return set;
 }
@@ -31,9 +33,16 @@ stop_signals::stop_signals() {
 void stop_signals::run(service& svc) {
     std::thread waiter([&svc] {
         const sigset_t set = stop_set();
-        int sig = 0;
-        sigwait(&set, &sig);
-        if (sig == SIGINT || sig == SIGTERM) svc.stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&set, &sig) != 0) return;
+            if (sig == SIGHUP) {
+                svc.reload("SIGHUP");  // logs what it did; the server goes on either way
+                continue;
+            }
+            if (sig == SIGINT || sig == SIGTERM) svc.stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
     });
     svc.run();
     // A thread that returned from sigwait but is not joined yet still has a valid id.

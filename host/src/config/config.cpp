@@ -3,6 +3,13 @@
 #include <toolhost/config_reader.hpp>
 
 #include <toolhost/json_text.hpp>
+#include <toolhost/plugin_loader.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <charconv>
@@ -469,6 +476,30 @@ effective_isolation host_config::isolation_for(std::string_view name) const {
     return e;
 }
 
+namespace {
+// A file that says which builds may run must be as hard to change as the builds themselves: the
+// checks plugin files get (owner root or this user, not writable by group or others, in a folder
+// others cannot write).
+void check_trust_list_file(const host_config& config, std::vector<json_diagnostic>& errors) {
+    struct stat st {};
+    std::string problem;
+    if (::stat(config.file.c_str(), &st) != 0)
+        problem = std::string("cannot check the file's permissions: ") + std::strerror(errno);
+    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        problem =
+            "the file is writable by its group or by others, so anyone could add a build to the list; "
+            "chmod go-w " +
+            config.file.string();
+    else if (st.st_uid != 0 && st.st_uid != ::geteuid())
+        problem = "the file is owned by another user (uid " + std::to_string(st.st_uid) +
+                  "), who could add a build to the list";
+    else if (auto dir = plugin_loader::check_directory(config.file.parent_path()); !dir)
+        problem = "its folder: " + dir.error();
+    if (!problem.empty())
+        errors.push_back(config.error_at("/trust", "a trust list is only trusted in a protected file: " + problem));
+}
+}  // namespace
+
 boost::system::result<host_config, std::vector<json_diagnostic>> load_config(const fs::path& file,
                                                                              const getenv_function& getenv) {
     std::vector<json_diagnostic> errors;
@@ -477,6 +508,7 @@ boost::system::result<host_config, std::vector<json_diagnostic>> load_config(con
     if (auto doc = json_document::load(file)) {
         config.document = std::make_shared<const json_document>(std::move(*doc));
         file_reader(*config.document, config, errors).read();
+        if (config.trust_sha256) check_trust_list_file(config, errors);
         // Checking goes section by section; people fix files top to bottom.
         config_reader::sort(errors);
     } else {

@@ -149,9 +149,9 @@ private:
 
 // ------------------------------------------------------------------------------ life
 
-worker_tool::worker_tool(worker_settings settings, worker_monitor& monitor,
+worker_tool::worker_tool(worker_settings settings, std::shared_ptr<worker_monitor> monitor,
                          std::function<void(const tool_error&)> gave_up)
-    : settings_(std::move(settings)), monitor_(monitor), gave_up_(std::move(gave_up)) {}
+    : settings_(std::move(settings)), monitor_(std::move(monitor)), gave_up_(std::move(gave_up)) {}
 
 worker_tool::~worker_tool() {
     if (supervisor_.joinable()) {
@@ -173,7 +173,7 @@ void_result worker_tool::initialize(std::string_view config_json, const std::fil
     data_dir_ = data_dir;
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return make_tool_error(status_code::unavailable, "eventfd: " + std::string(std::strerror(errno)));
-    monitor_.isolate();
+    monitor_->isolate();
     {
         std::lock_guard lock(state_mutex_);
         phase_ = phase::starting;
@@ -254,7 +254,7 @@ void worker_tool::supervise() {
     while (phase_ != phase::stopping) {
         phase_ = phase::starting;
         lock.unlock();
-        monitor_.set_state(restart ? "restarting" : "starting");
+        monitor_->set_state(restart ? "restarting" : "starting");
         run_outcome out = run_worker(restart);
         lock.lock();
         if (out.stopped || phase_ == phase::stopping) break;
@@ -263,7 +263,7 @@ void worker_tool::supervise() {
             start_error_ = out.start_error.value_or(
                 unavailable("the worker process of tool '" + settings_.tool + "' " + out.how + " while starting"));
             phase_ = phase::failed;
-            monitor_.set_state("failed");
+            monitor_->set_state("failed");
             state_cv_.notify_all();
             return;
         }
@@ -280,7 +280,7 @@ void worker_tool::supervise() {
                                  " (the last one " + out.how + "); the tool is failed until it is restarted");
             why_not_running_ = e.message;
             phase_ = phase::failed;
-            monitor_.set_state("failed");
+            monitor_->set_state("failed");
             state_cv_.notify_all();
             lock.unlock();
             gave_up_(e);
@@ -291,11 +291,11 @@ void worker_tool::supervise() {
         ++consecutive;
         phase_ = phase::backoff;
         restart_at_ = now + delay;
-        monitor_.set_state("restarting");
+        monitor_->set_state("restarting");
         state_cv_.wait_until(lock, restart_at_, [&] { return phase_ == phase::stopping; });
     }
     phase_ = phase::stopped;
-    monitor_.set_state("stopped");
+    monitor_->set_state("stopped");
     state_cv_.notify_all();
 }
 
@@ -450,7 +450,7 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
                          : exit.signaled ? (::sigabbrev_np(exit.code) ? "SIG" + std::string(::sigabbrev_np(exit.code))
                                                                       : "signal_" + std::to_string(exit.code))
                                          : "exit_" + std::to_string(exit.code);
-    monitor_.ended(pid, out.how, out.stopped ? "stopped" : "restarting", reason);
+    monitor_->ended(pid, out.how, out.stopped ? "stopped" : "restarting", reason);
     if (!out.stopped)
         logging::write(out.ready ? logging::level::error : logging::level::warning, "isolation", "worker process ended",
                        {{"tool", settings_.tool}, {"pid", pid}, {"how", out.how}});
@@ -497,7 +497,7 @@ bool worker_tool::dispatch(channel::message& m, run_outcome& out, child_process&
             std::lock_guard lock(send_mutex_);
             accepting_ = true;
         }
-        monitor_.started(child.pid(), restart);  // first: whoever waits for running sees it there
+        monitor_->started(child.pid(), restart);  // first: whoever waits for running sees it there
         {
             std::lock_guard lock(state_mutex_);
             if (phase_ == phase::starting) phase_ = phase::running;

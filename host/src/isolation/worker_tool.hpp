@@ -62,7 +62,8 @@ class worker_tool final : public tool_instance {
 public:
     /// `gave_up` is called (on the supervising thread) when the worker crashed too often: the
     /// tool is to be marked failed with the error.
-    worker_tool(worker_settings settings, worker_monitor& monitor, std::function<void(const tool_error&)> gave_up);
+    worker_tool(worker_settings settings, std::shared_ptr<worker_monitor> monitor,
+                std::function<void(const tool_error&)> gave_up);
     ~worker_tool() override;
     worker_tool(const worker_tool&) = delete;
     worker_tool& operator=(const worker_tool&) = delete;
@@ -96,7 +97,7 @@ private:
     tool_error unavailable(std::string message, std::optional<std::chrono::milliseconds> retry_after = {}) const;
 
     const worker_settings settings_;
-    worker_monitor& monitor_;
+    std::shared_ptr<worker_monitor> monitor_;
     std::function<void(const tool_error&)> gave_up_;
     std::string config_;
     std::filesystem::path data_dir_;

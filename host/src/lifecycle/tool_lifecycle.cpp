@@ -31,7 +31,7 @@ plugin_loader with_cache(plugin_loader::options o, const host_config& config) {
 }
 }  // namespace
 
-tool_lifecycle::tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
+tool_lifecycle::tool_lifecycle(host_config& config, plugin_loader::options loader, tool_registry& registry,
                                call_pipeline& pipeline, const event_bus& events, call_telemetry& telemetry)
     : config_(config), loader_(with_cache(loader, config)), registry_(registry), pipeline_(pipeline), events_(events),
       telemetry_(telemetry) {}
@@ -221,11 +221,13 @@ boost::system::result<void, std::string> tool_lifecycle::add(std::shared_ptr<too
 }
 
 boost::system::result<void, std::string> tool_lifecycle::replace(const tool_registry::slot_ptr& current,
-                                                                 std::shared_ptr<tool_factory> factory) {
+                                                                 std::shared_ptr<tool_factory> factory,
+                                                                 bool carry_state) {
     auto made = registry_.make_slot(std::move(factory));
     if (!made) return made.error();
     auto next = std::move(*made);
     next->generation = current->generation + 1;
+    if (carry_state) registry_.carry_state(*next, *current);
     next->enabled = config_.tool_enabled(next->name);
     if (started_ && next->enabled) {
         // Started next to the old generation, which serves until this one is ready.
@@ -245,6 +247,140 @@ boost::system::result<void, std::string> tool_lifecycle::replace(const tool_regi
     return {};
 }
 
+// ------------------------------------------------------------------------------ reloading
+
+namespace {
+// Everything of the configuration that makes a tool's policy, as written.
+json::object resilience_of(const host_config& c, std::string_view tool) {
+    json::object o;
+    if (c.resilience) o["global"] = c.resilience->settings;
+    if (auto it = c.tools.find(tool); it != c.tools.end()) {
+        if (it->second.resilience) o["tool"] = it->second.resilience->settings;
+        json::object ops;
+        for (const auto& [op, r] : it->second.operation_resilience) ops[op] = r.settings;
+        o["operations"] = std::move(ops);
+    }
+    return o;
+}
+
+json::object tool_config_of(const host_config& c, std::string_view tool) {
+    auto it = c.tools.find(tool);
+    return it == c.tools.end() ? json::object{} : it->second.config;
+}
+
+std::optional<std::set<std::string, std::less<>>> trusted_of(const host_config& c) {
+    if (!c.trust_sha256) return std::nullopt;
+    return std::set<std::string, std::less<>>(c.trust_sha256->begin(), c.trust_sha256->end());
+}
+}  // namespace
+
+std::vector<std::string> tool_lifecycle::validate() {
+    std::lock_guard life(mutex_);
+    return registry_.validate(config_, load_report_);
+}
+
+boost::system::result<reload_report, std::vector<std::string>> tool_lifecycle::reload(host_config next) {
+    std::lock_guard sync(sync_mutex_);  // the trust list is the scans' too
+    std::lock_guard life(mutex_);
+    using refused = boost::system::result<reload_report, std::vector<std::string>>;
+    if (registry_.closed())
+        return refused(boost::system::in_place_error, std::vector<std::string>{"the host is shut down"});
+    // Checked as `toolhost validate` checks a file: nothing changes unless all of it can apply.
+    if (auto problems = registry_.validate(next, {}); !problems.empty())
+        return refused(boost::system::in_place_error, std::move(problems));
+
+    reload_report report;
+    // What only a restart applies stays as it is.
+    auto keep = [&](bool same, const char* what) {
+        if (!same) report.needs_restart.emplace_back(what);
+    };
+    keep(next.threads == config_.threads, "threads");
+    keep(next.data_dir == config_.data_dir, "data_dir");
+    keep(next.plugin_dirs == config_.plugin_dirs, "plugin_dirs");
+    keep(next.tracing.has_value() == config_.tracing.has_value() &&
+             (!next.tracing || (next.tracing->exporter.endpoint == config_.tracing->exporter.endpoint &&
+                                next.tracing->sample_ratio == config_.tracing->sample_ratio)),
+         "tracing");
+    keep(next.serve == config_.serve, "serve");
+    next.threads = config_.threads;
+    next.data_dir = config_.data_dir;
+    next.plugin_dirs = config_.plugin_dirs;
+    next.tracing = config_.tracing;
+    next.serve = config_.serve;
+    const host_config old = std::exchange(config_, std::move(next));
+
+    if (old.log_level != config_.log_level || old.log_format != config_.log_format) {
+        logging::init(logging::parse_level(config_.log_level).value_or(logging::level::info),
+                      logging::parse_format(config_.log_format).value_or(logging::format::text));
+        report.log_changed = true;
+    }
+    if (old.trust_sha256 != config_.trust_sha256) loader_.set_trusted_sha256(trusted_of(config_));
+
+    for (const auto& slot : registry_.slots()) {
+        const std::string& name = slot->name;
+        const bool was = slot->enabled.load();
+        const bool now = config_.tool_enabled(name);
+        const bool running = slot->state.load() == tool_state::ready;
+        if (!now) {
+            slot->enabled = false;
+            if (was) {
+                stop_slot(*slot);  // its calls finish first
+                report.disabled.push_back(name);
+            }
+            continue;
+        }
+        if (!was) {
+            slot->enabled = true;
+            if (started_) initialize_slot(*slot);
+            report.enabled.push_back(name);
+            continue;
+        }
+        const bool settings_changed = tool_config_of(old, name) != tool_config_of(config_, name) ||
+                                      !(old.isolation_for(name) == config_.isolation_for(name));
+        const bool policy_changed = resilience_of(old, name) != resilience_of(config_, name);
+        if (!settings_changed && !policy_changed) continue;
+        if (settings_changed && running) {
+            if (auto ok = replace(slot, slot->factory, true); !ok)
+                report.failed.emplace_back(name, ok.error());
+            else
+                report.restarted.push_back(name);
+        } else if (running) {
+            replace_policy(slot);
+            report.policies.push_back(name);
+        } else {
+            // Not running: the next start takes the new settings; the policy goes in now.
+            if (auto ok = replace(slot, slot->factory, true); ok) report.policies.push_back(name);
+        }
+    }
+    logging::write(logging::level::info, "lifecycle", "configuration reloaded",
+                   {{"enabled", report.enabled.size()},
+                    {"disabled", report.disabled.size()},
+                    {"restarted", report.restarted.size()},
+                    {"policies", report.policies.size()},
+                    {"failed", report.failed.size()},
+                    {"needs_restart", report.needs_restart.size()}});
+    return report;
+}
+
+void tool_lifecycle::replace_policy(const tool_registry::slot_ptr& current) {
+    auto made = registry_.make_slot(current->factory);
+    if (!made) return;  // the factory was valid when registered, and still is
+    auto next = std::move(*made);
+    next->generation = current->generation + 1;
+    next->enabled = true;
+    // The same instance, strand and worker: nothing is initialized again.
+    next->instance = current->instance;
+    next->strand = current->strand;
+    next->worker = current->worker;
+    registry_.carry_state(*next, *current);
+    next->state.store(tool_state::ready);
+    if (!registry_.replace(current, next)) return;
+    logging::write(logging::level::info, "lifecycle", "tool's policy replaced",
+                   {{"tool", next->name}, {"generation", next->generation}});
+    events_.emit_tool_state(next->name, tool_state::ready, "replaced");
+    retire_later(current, false);
+}
+
 // ------------------------------------------------------------------------------ retiring
 
 void tool_lifecycle::retire_later(tool_registry::slot_ptr slot, bool removed) {
@@ -252,6 +388,15 @@ void tool_lifecycle::retire_later(tool_registry::slot_ptr slot, bool removed) {
     retiring_.push_back({std::move(slot), removed});
     if (!retirer_.joinable()) retirer_ = std::thread([this] { run_retirer(); });
     retire_cv_.notify_all();
+}
+
+std::vector<tool_registry::slot_ptr> tool_lifecycle::retiring_sharing(const tool_slot& slot) {
+    std::vector<tool_registry::slot_ptr> out;
+    if (!slot.instance || slot.instance.use_count() == 1) return out;
+    std::lock_guard lock(retire_mutex_);
+    for (const auto& r : retiring_)
+        if (r.slot->instance == slot.instance) out.push_back(r.slot);
+    return out;
 }
 
 void tool_lifecycle::run_retirer() {
@@ -285,10 +430,9 @@ void tool_lifecycle::run_retirer() {
 }
 
 void tool_lifecycle::finish_retired(tool_slot& slot, bool removed) {
-    if (slot.instance) {
-        slot.instance->cleanup();
-        slot.instance.reset();  // an in-process plugin's library is unloaded with its last instance
-    }
+    // An instance the next generation serves on (a policy change) is that generation's to clean up.
+    if (slot.instance && slot.instance.use_count() == 1) slot.instance->cleanup();
+    slot.instance.reset();  // an in-process plugin's library is unloaded with its last instance
     if (removed) registry_.forget(slot);
     slot.state.store(tool_state::stopped);
     logging::write(
@@ -425,16 +569,20 @@ boost::system::result<std::unique_ptr<tool_instance>, tool_error> tool_lifecycle
     ws.start_timeout = isolation.start_timeout;
     ws.limits.max_memory_bytes = isolation.max_memory_mb << 20;
     ws.limits.max_cpu_seconds = isolation.max_cpu_seconds;
-    tool_slot* s = &slot;  // the slot outlives its instances
     telemetry_.install_worker(slot);
-    slot.worker.set_listener([this, s](host_event_kind kind, std::int64_t pid, std::string_view how) {
+    // By name and monitor, not by slot: the instance (and its monitor) may serve a later
+    // generation of the tool (a reload that changed only its policy).
+    slot.worker->set_listener([this, name = slot.name](host_event_kind kind, std::int64_t pid, std::string_view how) {
         if (kind == host_event_kind::worker_started)
-            logging::write(logging::level::info, "isolation", "worker process ready",
-                           {{"tool", s->name}, {"pid", pid}});
-        events_.emit_worker(s->name, kind, pid, how);
+            logging::write(logging::level::info, "isolation", "worker process ready", {{"tool", name}, {"pid", pid}});
+        events_.emit_worker(name, kind, pid, how);
     });
+    std::weak_ptr<worker_monitor> monitor = slot.worker;
     return std::unique_ptr<tool_instance>(
-        new worker_tool(std::move(ws), slot.worker, [this, s](const tool_error& e) { worker_gave_up(*s, e); }));
+        new worker_tool(std::move(ws), slot.worker, [this, name = slot.name, monitor](const tool_error& e) {
+            auto current = registry_.find(name);
+            if (current && current->worker == monitor.lock()) worker_gave_up(*current, e);
+        }));
 }
 
 bool tool_lifecycle::kill_worker(tool_slot& slot) {
@@ -581,6 +729,15 @@ bool tool_lifecycle::stop_slot(tool_slot& slot, std::optional<std::chrono::stead
         logging::write(logging::level::error, "lifecycle", "tool left running: its calls did not return in time",
                        {{"tool", slot.name}, {"calls", running}});
         return false;
+    }
+    // Older generations still draining on the same instance (a policy change) finish first.
+    for (auto& older : retiring_sharing(slot)) {
+        if (!(until ? registry_.wait_drained(*older, *until) : (registry_.wait_drained(*older), true))) {
+            logging::write(logging::level::error, "lifecycle", "tool left running: its calls did not return in time",
+                           {{"tool", slot.name}, {"generation", older->generation}});
+            return false;
+        }
+        older->instance.reset();
     }
     slot.instance->cleanup();
     slot.instance.reset();

@@ -24,8 +24,8 @@ class event_bus;
 
 class tool_lifecycle {
 public:
-    tool_lifecycle(const host_config& config, plugin_loader::options loader, tool_registry& registry,
-                   call_pipeline& pipeline, const event_bus& events, call_telemetry& telemetry);
+    tool_lifecycle(host_config& config, plugin_loader::options loader, tool_registry& registry, call_pipeline& pipeline,
+                   const event_bus& events, call_telemetry& telemetry);
     ~tool_lifecycle();  ///< joins the retirer (shutdown() has retired everything by then)
 
     /// Scans the plugin folders and registers every valid tool (host::load_plugins).
@@ -33,6 +33,10 @@ public:
     const load_report& last_load() const noexcept { return load_report_; }
     /// Adds, replaces and removes tools as the plugin folders changed (host::sync_plugins).
     plugin_sync_report sync_plugins();
+    /// Applies a new configuration (host::reload); the problems when it is refused.
+    boost::system::result<reload_report, std::vector<std::string>> reload(host_config next);
+    /// host::validate(), under the lifecycle mutex (a reload may be replacing the configuration).
+    std::vector<std::string> validate();
 
     boost::system::result<void, std::string> register_factory(std::shared_ptr<tool_factory> factory);
     boost::system::result<void, std::string> register_entry(const toolhost_plugin_entry_t* entry, std::string name);
@@ -72,7 +76,7 @@ private:
     /// A new generation of `current` from `factory`, started when the tool should run, put in its
     /// place; `current` is retired. The error says why not (then `current` is left as it is).
     boost::system::result<void, std::string> replace(const tool_registry::slot_ptr& current,
-                                                     std::shared_ptr<tool_factory> factory);
+                                                     std::shared_ptr<tool_factory> factory, bool carry_state = false);
     /// Takes a tool whose file went away out of service (retired: its calls in flight finish).
     void remove(const std::string& name, plugin_sync_report& out);
     /// Registers a new tool and starts it on a started host.
@@ -81,6 +85,11 @@ private:
     void retire_later(tool_registry::slot_ptr slot, bool removed);
     /// The retirer's thread: waits for each retired slot to drain, then cleans it up.
     void run_retirer();
+    /// The retiring generations that share `slot`'s instance (a policy change).
+    std::vector<tool_registry::slot_ptr> retiring_sharing(const tool_slot& slot);
+    /// A generation of `current`'s tool with the configuration's new policy on the same instance:
+    /// nothing is initialized again, breakers whose settings did not change go on.
+    void replace_policy(const tool_registry::slot_ptr& current);
     /// Cleans up a retired slot whose calls ended (under the lifecycle mutex).
     void finish_retired(tool_slot& slot, bool removed);
 
@@ -93,7 +102,7 @@ private:
         bool removed = false;  // no successor: its tool went away
     };
 
-    const host_config& config_;
+    host_config& config_;  // the host's; a reload assigns it under the lifecycle mutex
     plugin_loader loader_;
     tool_registry& registry_;
     call_pipeline& pipeline_;

@@ -49,6 +49,9 @@ tool_error host_shut_down() {
 }
 
 tool_error not_ready(const tool_slot& slot, tool_state state) {
+    if (!slot.enabled.load() && state != tool_state::draining)
+        return make_tool_error(status_code::failed_precondition,
+                               "tool '" + slot.name + "' is disabled in the configuration");
     switch (state) {
     case tool_state::failed:
         return make_tool_error(status_code::failed_precondition,

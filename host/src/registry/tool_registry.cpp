@@ -24,6 +24,7 @@ boost::system::result<tool_registry::slot_ptr, std::string> tool_registry::make_
     if (!factory) return std::string("no factory (null)");
     if (auto ok = factory->descriptor().validate(); !ok) return ok.error();
     auto slot = std::make_shared<tool_slot>(std::move(factory), executor_);
+    slot->enabled = config_.tool_enabled(slot->name);
     install_policy(*slot, policy_from_config(slot->name));
     for (const auto& op : slot->descriptor().operations)
         if (auto p = operation_policy_from_config(slot->name, op.name))
@@ -86,6 +87,25 @@ tool_registry::slot_ptr tool_registry::retire(std::string_view name) {
 }
 
 void tool_registry::forget(tool_slot& slot) { telemetry_.uninstall(slot); }
+
+void tool_registry::carry_state(tool_slot& next, const tool_slot& current) const {
+    const auto& p = next.policy;
+    const auto& q = current.policy;
+    if (next.breaker && current.breaker && p.breaker == q.breaker) next.breaker = current.breaker;
+    const auto& ops = next.descriptor().operations;
+    for (std::size_t i = 0; i < next.op_breakers.size(); ++i) {
+        if (!next.op_breakers[i]) continue;
+        const auto* op = current.descriptor().find_operation(ops[i].name);
+        if (op == nullptr) continue;
+        const auto j = current.index_of(op);
+        if (j < current.op_breakers.size() && current.op_breakers[j] &&
+            next.policy_for(ops[i].name).breaker == current.policy_for(ops[i].name).breaker)
+            next.op_breakers[i] = current.op_breakers[j];
+    }
+    if (p.bulkhead == q.bulkhead) next.bulkhead = current.bulkhead;
+    if (p.retry_budget_ratio == q.retry_budget_ratio && p.retry_budget_min_per_second == q.retry_budget_min_per_second)
+        next.budget = current.budget;
+}
 
 tool_registry::slot_ptr tool_registry::find(std::string_view name) const {
     std::shared_lock lock(mutex_);
@@ -161,14 +181,14 @@ std::optional<call_policy> tool_registry::operation_policy_from_config(std::stri
 
 void tool_registry::install_policy(tool_slot& slot, const call_policy& policy) {
     slot.policy = policy;
-    slot.bulkhead = std::make_unique<bulkhead>(policy.bulkhead);
-    slot.budget = std::make_unique<retry_budget>(policy.retry_budget_ratio, policy.retry_budget_min_per_second, clock_);
+    slot.bulkhead = std::make_shared<bulkhead>(policy.bulkhead);
+    slot.budget = std::make_shared<retry_budget>(policy.retry_budget_ratio, policy.retry_budget_min_per_second, clock_);
 }
 
-std::unique_ptr<circuit_breaker> tool_registry::make_breaker(const tool_slot& slot, const operation_descriptor* op,
+std::shared_ptr<circuit_breaker> tool_registry::make_breaker(const tool_slot& slot, const operation_descriptor* op,
                                                              const call_policy& policy) {
     const std::string name = op ? slot.name + "." + op->name : slot.name;
-    auto breaker = std::make_unique<circuit_breaker>(name, policy.breaker, clock_);
+    auto breaker = std::make_shared<circuit_breaker>(name, policy.breaker, clock_);
     breaker->on_transition(telemetry_.watch_breaker(slot, op));
     return breaker;
 }
@@ -268,19 +288,19 @@ std::vector<host::breaker_report> tool_registry::breakers() const {
 // ------------------------------------------------------------------------------ views
 
 namespace {
-tool_status snapshot(const tool_slot& s, const host_config& cfg) {
+tool_status snapshot(const tool_slot& s) {
     tool_status st;
     st.name = s.name;
     st.version = s.descriptor().version;
     st.plugin = s.descriptor().plugin;
-    st.enabled = cfg.tool_enabled(s.name);
+    st.enabled = s.enabled.load();
     st.state = s.state.load();
     st.error = s.error_text();
     st.in_flight = s.in_flight.total();
     st.generation = s.generation;
-    if (s.worker.isolated()) {
+    if (s.worker->isolated()) {
         st.isolation = "process";
-        st.worker = s.worker.snapshot();
+        st.worker = s.worker->snapshot();
     }
     return st;
 }
@@ -297,13 +317,13 @@ std::optional<tool_status> tool_registry::status(std::string_view name) const {
     std::shared_lock lock(mutex_);
     auto it = by_name_.find(name);
     if (it == by_name_.end()) return std::nullopt;
-    return snapshot(*it->second, config_);
+    return snapshot(*it->second);
 }
 
 std::vector<tool_status> tool_registry::status() const {
     std::shared_lock lock(mutex_);
     std::vector<tool_status> out;
-    for (const auto& s : slots_) out.push_back(snapshot(*s, config_));
+    for (const auto& s : slots_) out.push_back(snapshot(*s));
     return out;
 }
 
@@ -329,18 +349,18 @@ std::optional<std::string> check_tool_config(const host_config& cfg, const tool_
     return std::nullopt;
 }
 
-std::vector<std::string> tool_registry::validate(const load_report& loaded) const {
+std::vector<std::string> tool_registry::validate(const host_config& config, const load_report& loaded) const {
     std::vector<std::string> problems;
     for (const auto& r : loaded.rejected) problems.push_back(r.path + ": " + r.reason);
     std::shared_lock lock(mutex_);
-    for (const auto& [name, settings] : config_.tools) {
+    for (const auto& [name, settings] : config.tools) {
         if (!by_name_.contains(name) && settings.enabled)
             problems.push_back(
-                config_.error_at(settings.pointer, "no plugin provides a tool named '" + name + "'").to_string());
+                config.error_at(settings.pointer, "no plugin provides a tool named '" + name + "'").to_string());
     }
     for (const auto& s : slots_) {
-        if (!config_.tool_enabled(s->name)) continue;
-        if (auto err = check_tool_config(config_, s->descriptor())) problems.push_back(*err);
+        if (!config.tool_enabled(s->name)) continue;
+        if (auto err = check_tool_config(config, s->descriptor())) problems.push_back(*err);
     }
     return problems;
 }

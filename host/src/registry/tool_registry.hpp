@@ -47,6 +47,10 @@ public:
     /// The same, retiring it (draining): the calls it accepted still finish, the others find no
     /// such tool. Null if there is no such tool.
     slot_ptr retire(std::string_view name);
+    /// Lets `next` (a new generation of `current`'s tool) go on with `current`'s circuit breakers,
+    /// bulkhead and retry budget where their settings did not change: an open breaker stays open,
+    /// and the bulkhead's limit holds across the switch.
+    void carry_state(tool_slot& next, const tool_slot& current) const;
     /// Removes a removed slot's gauges once its calls are drained.
     void forget(tool_slot& slot);
 
@@ -89,15 +93,16 @@ public:
     std::vector<std::string> list() const;
     std::optional<tool_status> status(std::string_view name) const;
     std::vector<tool_status> status() const;
-    /// Configured tools nobody provides, configurations their schema rejects, rejected files.
-    std::vector<std::string> validate(const load_report& loaded) const;
+    /// Configured tools nobody provides, configurations their schema rejects (of `config`, the
+    /// configuration in effect or one about to be), rejected files.
+    std::vector<std::string> validate(const host_config& config, const load_report& loaded) const;
     int64_t in_flight() const noexcept;
 
 private:
     void wake_drain(const tool_slot& slot) noexcept;
     void install_policy(tool_slot& slot, const call_policy& policy);
     void install_breakers(tool_slot& slot);
-    std::unique_ptr<circuit_breaker> make_breaker(const tool_slot& slot, const operation_descriptor* op,
+    std::shared_ptr<circuit_breaker> make_breaker(const tool_slot& slot, const operation_descriptor* op,
                                                   const call_policy& policy);
     call_policy policy_from_config(std::string_view tool) const;
     std::optional<call_policy> operation_policy_from_config(std::string_view tool, std::string_view op) const;

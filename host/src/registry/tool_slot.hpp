@@ -58,10 +58,13 @@ struct tool_slot {
     std::string name;
     const operation_descriptor* operations;  // the descriptor's (it never changes), for index_of()
     std::atomic<tool_state> state{tool_state::registered};
-    std::unique_ptr<tool_instance> instance;  // written only under the lifecycle mutex, before ready
-    std::optional<strand_type> strand;        // serializes calls of tools that are not thread-safe
-    sharded_count in_flight;                  // calls accepted and not finished, plus plugin calls running
-    bool enabled = true;
+    // Written only under the lifecycle mutex, before ready. Shared with the generation that takes
+    // this one's place when only its resilience policy changed (a reload): the same instance
+    // serves on, and the last generation holding it cleans it up.
+    std::shared_ptr<tool_instance> instance;
+    std::optional<strand_type> strand;  // serializes calls of tools that are not thread-safe (shared with the instance)
+    sharded_count in_flight;            // calls accepted and not finished, plus plugin calls running
+    std::atomic<bool> enabled{true};    // as configured; written under the lifecycle mutex
 
     // Generations: a new build of the tool's plugin file (or new settings) is a new slot that
     // takes this one's place in the registry. The old one is then `retired`: it finishes the calls
@@ -76,10 +79,12 @@ struct tool_slot {
     // Resilience state, installed from the policy when the slot is created or the policy set.
     call_policy policy;
     std::map<std::string, call_policy, std::less<>> operation_policies;
-    std::unique_ptr<circuit_breaker> breaker;                   // the tool's, when enabled
-    std::vector<std::unique_ptr<circuit_breaker>> op_breakers;  // by operation index; set when per-operation
-    std::unique_ptr<toolhost::bulkhead> bulkhead;
-    std::unique_ptr<retry_budget> budget;
+    // Shared with the next generation when their settings did not change, so that a reload or a
+    // new build keeps an open breaker open and the bulkhead's limit holds across the switch.
+    std::shared_ptr<circuit_breaker> breaker;                   // the tool's, when enabled
+    std::vector<std::shared_ptr<circuit_breaker>> op_breakers;  // by operation index; set when per-operation
+    std::shared_ptr<toolhost::bulkhead> bulkhead;
+    std::shared_ptr<retry_budget> budget;
     // Metric handles, looked up once at registration so the call path only increments.
     struct op_metrics {
         std::array<counter*, 17> calls{};  // by status code
@@ -93,7 +98,8 @@ struct tool_slot {
     counter* rejected_bulkhead = nullptr;
     counter* rejected_budget = nullptr;
     std::atomic<int64_t> abandoned{0};
-    worker_monitor worker;  // the worker process, when the tool runs isolated
+    // The worker process, when the tool runs isolated; shared like the instance.
+    std::shared_ptr<worker_monitor> worker = std::make_shared<worker_monitor>();
 
     std::size_t index_of(const operation_descriptor* op) const noexcept {
         return static_cast<std::size_t>(op - operations);

@@ -107,22 +107,22 @@ void call_telemetry::publish(tool_slot& slot) {
             op_state.set_callback({slot.name, slot.descriptor().operations[i].name}, [s, i] {
                 return s->op_breakers[i] ? static_cast<double>(s->op_breakers[i]->state()) : 4.0;
             });
-    if (slot.worker.isolated())
+    if (slot.worker->isolated())
         metrics_
             .gauges("toolhost_tool_worker_pid", "The pid of an isolated tool's worker process; 0 while none runs.",
                     {"tool"})
-            .set_callback({slot.name}, [s] { return static_cast<double>(s->worker.pid()); });
+            .set_callback({slot.name}, [s] { return static_cast<double>(s->worker->pid()); });
     slot.published = true;
 }
 
 void call_telemetry::install_worker(tool_slot& slot) {
-    slot.worker.set_restart_counter(
+    slot.worker->set_restart_counter(
         &metrics_
              .counters("toolhost_tool_worker_restarts_total",
                        "Worker processes of an isolated tool started after the first (after a crash or a kill).",
                        {"tool"})
              .with({slot.name}));
-    slot.worker.set_exit_counters(
+    slot.worker->set_exit_counters(
         &metrics_.counters("toolhost_tool_worker_exits_total",
                            "Ends of an isolated tool's worker processes, by how: a signal (SIGSEGV, ...), exit_<code>, "
                            "or killed_by_host (a call past its grace, a shutdown).",
@@ -137,7 +137,7 @@ void call_telemetry::uninstall(tool_slot& slot) {
     for (auto family : {"toolhost_tool_in_flight", "toolhost_tool_abandoned_calls",
                         "toolhost_tool_circuit_breaker_state", "toolhost_tool_state", "toolhost_tool_generation"})
         metrics_.gauges(family, "", {"tool"}).remove_callback({slot.name});
-    if (slot.worker.isolated()) metrics_.gauges("toolhost_tool_worker_pid", "", {"tool"}).remove_callback({slot.name});
+    if (slot.worker->isolated()) metrics_.gauges("toolhost_tool_worker_pid", "", {"tool"}).remove_callback({slot.name});
     for (std::size_t i = 0; i < slot.op_breakers.size(); ++i)
         if (slot.op_breakers[i])
             metrics_.gauges("toolhost_operation_circuit_breaker_state", "", {"tool", "operation"})

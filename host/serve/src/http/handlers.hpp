@@ -19,5 +19,6 @@ void breakers_route(const route_services& s, exchange& ex);
 void breakers_reset_route(const route_services& s, exchange& ex);
 void breaker_action_route(const route_services& s, exchange& ex);
 void restart_route(const route_services& s, exchange& ex);
+void reload_route(const route_services& s, exchange& ex);
 
 }  // namespace toolhost::serve::detail

@@ -46,6 +46,7 @@ boost::system::result<void, std::string> http_server::start(unsigned threads) { 
 uint16_t http_server::port() const noexcept { return impl_->port(); }
 
 void http_server::set_ready(bool ready) noexcept { impl_->set_ready(ready); }
+void http_server::set_reload_handler(reload_handler handler) { impl_->reload_ = std::move(handler); }
 
 void http_server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 

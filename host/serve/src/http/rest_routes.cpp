@@ -1,6 +1,6 @@
 // Health on /healthz, readiness on /readyz, metrics on /metrics, REST on /v1/tools, the circuit
 // breakers on /v1/circuit-breakers and /v1/tools/{tool}/circuit-breaker, a tool's restart on
-// /v1/tools/{tool}/lifecycle/restart.
+// /v1/tools/{tool}/lifecycle/restart, a configuration reload on /v1/admin/reload.
 #include "handlers.hpp"
 
 #include <toolhost/json_text.hpp>
@@ -251,6 +251,15 @@ void restart_route(const route_services& s, exchange& ex) {
     json::object o{{"ok", true}, {"name", tool}};
     if (auto st = s.host.status(tool)) add_status_json(o, *st);
     ex.reply(bhttp::status::ok, toolhost::json_text(o));
+}
+
+// POST /v1/admin/reload: reads the configuration file again and applies it (serve::service::reload):
+// 200 with what changed, or 422 with the problems (then nothing changed).
+void reload_route(const route_services& s, exchange& ex) {
+    if (!only(ex, bhttp::verb::post, "POST")) return;
+    if (!s.reload) return not_found(ex);
+    auto [applied, answer] = s.reload();
+    ex.reply(applied ? bhttp::status::ok : bhttp::status::unprocessable_entity, toolhost::json_text(answer));
 }
 
 }  // namespace toolhost::serve::detail

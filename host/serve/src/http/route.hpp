@@ -11,6 +11,9 @@
 #include "response.hpp"
 #include "shared_state.hpp"
 
+#include <functional>
+#include <utility>
+
 namespace toolhost::serve::detail {
 
 class exchange;
@@ -23,7 +26,8 @@ struct route_services {
     mcp::server& mcp;
     const serve_settings& settings;
     session_table& sessions;
-    const std::atomic<bool>& ready;  // /readyz
+    const std::atomic<bool>& ready;                                       // /readyz
+    const std::function<std::pair<bool, boost::json::object>()>& reload;  // /v1/admin/reload; may be empty
 };
 
 using route_handler = void (*)(const route_services&, exchange&);

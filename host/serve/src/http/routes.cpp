@@ -16,6 +16,7 @@ constexpr route routes[] = {
     {"/v1/circuit-breakers/reset", r_breakers, breakers_reset_route},
     {"/v1/tools/*/circuit-breaker/*", r_breakers, breaker_action_route},
     {"/v1/tools/*/lifecycle/restart", r_lifecycle, restart_route},
+    {"/v1/admin/reload", r_lifecycle, reload_route},
 };
 
 // '*' matches one path segment, possibly empty.

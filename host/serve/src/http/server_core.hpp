@@ -39,12 +39,14 @@ public:
     const serve_settings settings_;
     const std::shared_ptr<shared_state> st_ = std::make_shared<shared_state>();
 
+    std::function<std::pair<bool, boost::json::object>()> reload_;  // set before start()
+
 private:
     std::atomic<bool> ready_{false};
     session_table sessions_{mcp_, settings_.max_sessions, st_};
 
 public:
-    const route_services services_{host_, mcp_, settings_, sessions_, ready_};
+    const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_};
 
 private:
     void do_accept();

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <memory>
 #include <string>
 
@@ -38,6 +40,11 @@ public:
     uint16_t port() const noexcept;
     /// /readyz answers 200 once this is true (503 before): set it when the tools are started.
     void set_ready(bool ready) noexcept;
+    /// What `POST /v1/admin/reload` runs (serve::service sets it to its reload()): whether the
+    /// configuration was applied, and the answer's JSON object. Without one the route is 404.
+    /// Set it before start().
+    using reload_handler = std::function<std::pair<bool, boost::json::object>()>;
+    void set_reload_handler(reload_handler handler);
     /// Graceful stop: stops accepting, answers new requests on open connections with 503, waits
     /// up to `grace` for calls in flight and open responses to finish, then closes everything
     /// and joins the I/O threads. Idempotent.

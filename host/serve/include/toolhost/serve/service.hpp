@@ -12,6 +12,7 @@
 #include <toolhost/serve/export.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -31,6 +32,21 @@ struct service_settings {
     int stdio_out = -1;  ///< the protocol stream, from protect_stdout()
     /// Where to write the bound HTTP port (written to FILE.tmp, then renamed), when set.
     std::optional<std::filesystem::path> port_file;
+    /// Reads the configuration again for reload(). Empty: the file the host's configuration came
+    /// from (host_config::file) with the process environment, or the defaults and the environment
+    /// when it came from no file. `toolhost serve` adds its command line's overrides.
+    std::function<boost::system::result<host_config, std::vector<json_diagnostic>>()> read_config;
+};
+
+/// What service::reload() did.
+struct reload_outcome {
+    bool applied = false;
+    std::vector<std::string> problems;  ///< why nothing was applied (file:line:col: ... messages)
+    reload_report report;               ///< what changed, when applied
+    /// {"ok":true,"enabled":[...],"disabled":[...],"restarted":[...],"policies":[...],
+    ///  "failed":[{"tool":..,"error":..}],"needs_restart":[...],"log_changed":bool}
+    /// or {"ok":false,"problems":[...]}
+    boost::json::object to_json() const;
 };
 
 /// Starts the tools and the transports, serves, keeps the tools in line with the plugin folders
@@ -55,6 +71,11 @@ public:
     /// Makes run() return after the stop sequence; `signal` ("SIGTERM", ...) is logged when
     /// given. Any thread; idempotent.
     void stop(std::string_view signal = {});
+    /// Reads the configuration again (settings.read_config) and applies it to the host
+    /// (host::reload): checked first like `toolhost validate`, so that a configuration with a
+    /// problem changes nothing. `trigger` ("SIGHUP", "POST /v1/admin/reload") is logged. Any
+    /// thread; one reload at a time.
+    reload_outcome reload(std::string_view trigger);
     /// The bound HTTP port (0 without HTTP).
     std::uint16_t http_port() const noexcept;
     /// After the stop sequence: the tools whose calls were still in plugin code when the host's
