@@ -235,7 +235,7 @@ call_result host::call_nested(const invocation& parent, std::string_view tool, s
         if (!target) return std::move(target).error();
         // A host started with only some tools (`toolhost call` starts just the one it calls)
         // starts an enabled tool that another tool calls on first use.
-        if (target->slot_->state.load() == tool_state::registered && config_.tool_enabled(target->slot_->name))
+        if (target->slot_->state.load() == tool_state::registered && target->slot_->enabled.load())
             lifecycle_->start_on_demand(*target->slot_);
         call_options options;
         options.request_id = std::string(parent.request_id);

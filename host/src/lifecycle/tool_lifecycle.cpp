@@ -446,7 +446,10 @@ void tool_lifecycle::finish_retired(tool_slot& slot, bool removed) {
 
 boost::system::result<void, std::string> tool_lifecycle::register_factory(std::shared_ptr<tool_factory> factory) {
     const std::string name = factory ? factory->descriptor().name : std::string();
-    if (auto ok = registry_.add(std::move(factory)); !ok) return ok.error();
+    {
+        std::lock_guard life(mutex_);  // a reload may be replacing the configuration the slot is made from
+        if (auto ok = registry_.add(std::move(factory)); !ok) return ok.error();
+    }
     logging::write(logging::level::debug, "registry", "tool registered", {{"tool", name}});
     events_.emit_tool_state(name, tool_state::registered, "registered");
     return {};
