@@ -489,6 +489,21 @@ BOOST_AUTO_TEST_CASE(a_plugin_dropped_into_the_folder_is_served_and_announced) {
     // Nothing new: nothing loaded again.
     BOOST_TEST(!e.h->sync_plugins().changed());
     BOOST_TEST(events->take().empty());
+
+    // Replaced by a new build: the same listing, so no announcement, and calls go on.
+    toolhost::test::deploy(fs::path(TOOLHOST_TEST_PLUGIN_DIR) / "echo.so", e.dir / "plugins", "echo.so");
+    BOOST_TEST(e.h->sync_plugins().replaced == std::vector<std::string>{"echo"});
+    r = result_of(env::request(*s, 2, "tools/call", call("echo_echo", {{"again", true}})));
+    BOOST_TEST(r.at("structuredContent") == (json::object{{"again", true}}));
+
+    // Removed: announced at once, and gone from the list.
+    fs::remove(e.dir / "plugins" / "echo.so");
+    BOOST_TEST(e.h->sync_plugins().removed == std::vector<std::string>{"echo"});
+    got = events->take();
+    BOOST_TEST_REQUIRE(!got.empty());
+    BOOST_TEST(got.back().at("method").as_string() == "notifications/tools/list_changed");
+    const auto listed = result_of(env::request(*s, 3, "tools/list"));
+    for (const auto& t : listed.at("tools").as_array()) BOOST_TEST(t.at("name").as_string() != "echo_echo");
 }
 
 BOOST_AUTO_TEST_CASE(names_follow_the_template_and_stay_valid_and_unique) {

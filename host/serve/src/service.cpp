@@ -130,7 +130,8 @@ struct service::impl {
         if (ec) report << "toolhost: cannot write " << file.string() << ": " << ec.message() << '\n';
     }
 
-    // Hot reload first (no tool appears while stopping), then the transports, then the tools.
+    // The folder watch first (no tool appears or changes while stopping), then the transports, then
+    // the tools.
     void stop_sequence() {
         {
             std::lock_guard lock(m);

@@ -1,6 +1,7 @@
 #pragma once
-/// Serving as one unit: the tools started, the transports, hot reload and the graceful stop, the
-/// same for `toolhost serve` and for a program that embeds the host.
+/// Serving as one unit: the tools started, the transports, the live plugin folder, configuration
+/// reloads and the graceful stop, the same for `toolhost serve` and for a program that embeds the
+/// host.
 ///
 ///     auto settings = toolhost::serve::load_settings(host.config(), toolhost::process_env);
 ///     toolhost::serve::service svc(host, {.serve = settings.value()}, std::cerr);
@@ -63,7 +64,7 @@ public:
     service& operator=(const service&) = delete;
 
     /// Starts the tools (the host's concurrent_init and fail_on_error), then the transports and
-    /// hot reload. False when serving could not start; the report says why and the host's tools
+    /// the folder watch. False when serving could not start; the report says why and the host's tools
     /// are shut down again.
     [[nodiscard]] bool start();
     /// Serves until stop() or the end of stdio's input, then runs the stop sequence.
