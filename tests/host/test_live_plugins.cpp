@@ -328,7 +328,7 @@ void reload_under_load(const std::string& isolation) {
                 for (auto& t : threads_)
                     if (t.joinable()) t.join();
             }
-            long calls_ = 0;
+            std::atomic<long> calls_{0};
             std::atomic<long> failures_{0};
             std::string first_;
 

@@ -123,28 +123,37 @@ tool_slot* tool_registry::acquire(std::string_view name) {
     return it->second.get();
 }
 
-void tool_registry::wake_drain(const tool_slot& slot) noexcept {
-    // Only a stopping (or removed) tool has anyone waiting for its last call. The count's shards
-    // do not tell whether this was the last one, so the drain re-reads their sum.
-    auto st = slot.state.load();
-    if (st != tool_state::ready && st != tool_state::initializing) {
-        std::lock_guard lock(drain_mutex_);
-        drained_.notify_all();
-    }
+void tool_registry::release_to_drain(tool_slot& slot) noexcept {
+    // Under the drain lock: the drain reads the count under it too, so it cannot see zero (and
+    // free the slot) before this thread is done with it.
+    std::lock_guard lock(drain_mutex_);
+    slot.in_flight.remove();
+    drained_.notify_all();
 }
+
+namespace {
+// A release that saw the tool still serving does not wake the drain (it took no lock), so the
+// drain looks again this often.
+constexpr auto drain_recheck = std::chrono::milliseconds(5);
+}  // namespace
 
 void tool_registry::wait_drained(const tool_slot& slot) {
     // The slot's state was set so that no call starts any more; inline calls count themselves
     // without a full fence, and this one orders them (sharded_count.hpp).
     heavy_fence();
     std::unique_lock lock(drain_mutex_);
-    drained_.wait(lock, [&] { return slot.in_flight.total() == 0; });
+    while (slot.in_flight.total() != 0) drained_.wait_for(lock, drain_recheck);
 }
 
 bool tool_registry::wait_drained(const tool_slot& slot, std::chrono::steady_clock::time_point until) {
     heavy_fence();
     std::unique_lock lock(drain_mutex_);
-    return drained_.wait_until(lock, until, [&] { return slot.in_flight.total() == 0; });
+    while (slot.in_flight.total() != 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= until) return false;
+        drained_.wait_until(lock, std::min(until, now + drain_recheck));
+    }
+    return true;
 }
 
 std::vector<tool_registry::slot_ptr> tool_registry::slots() const {

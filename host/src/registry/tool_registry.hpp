@@ -62,9 +62,15 @@ public:
     /// Counts a call (or a part of one) on a slot the caller already holds: ended by release().
     void enter(tool_slot& slot) noexcept { slot.in_flight.add(); }
     /// Ends what acquire() or enter() began, on any thread; wakes a drain waiting for the last call.
+    /// The slot is not touched after the count went down: a drain that sees zero may free it (a
+    /// retired generation).
     void release(tool_slot& slot) noexcept {
-        slot.in_flight.remove();
-        wake_drain(slot);
+        // Only a stopping, draining or removed tool has anyone waiting for its last call.
+        if (const auto st = slot.state.load(); st == tool_state::ready || st == tool_state::initializing) {
+            slot.in_flight.remove();  // a drain that began meanwhile sees it at its next look
+            return;
+        }
+        release_to_drain(slot);
     }
     /// Waits until no call uses the slot.
     void wait_drained(const tool_slot& slot);
@@ -99,7 +105,7 @@ public:
     int64_t in_flight() const noexcept;
 
 private:
-    void wake_drain(const tool_slot& slot) noexcept;
+    void release_to_drain(tool_slot& slot) noexcept;
     void install_policy(tool_slot& slot, const call_policy& policy);
     void install_breakers(tool_slot& slot);
     std::shared_ptr<circuit_breaker> make_breaker(const tool_slot& slot, const operation_descriptor* op,
