@@ -223,10 +223,9 @@ boost::system::result<void, std::string> tool_lifecycle::add(std::shared_ptr<too
 boost::system::result<void, std::string> tool_lifecycle::replace(const tool_registry::slot_ptr& current,
                                                                  std::shared_ptr<tool_factory> factory,
                                                                  bool carry_state) {
-    auto made = registry_.make_slot(std::move(factory));
+    auto made = next_generation(current, std::move(factory));
     if (!made) return made.error();
     auto next = std::move(*made);
-    next->generation = current->generation + 1;
     if (carry_state) registry_.carry_state(*next, *current);
     next->enabled = config_.tool_enabled(next->name);
     if (started_ && next->enabled) {
@@ -236,15 +235,29 @@ boost::system::result<void, std::string> tool_lifecycle::replace(const tool_regi
             return "its new generation " + std::to_string(next->generation) + " did not start (generation " +
                    std::to_string(current->generation) + " serves on): " + next->error_text();
     }
-    if (!registry_.replace(current, next)) return "tool '" + next->name + "' was removed meanwhile";
-    logging::write(logging::level::info, "lifecycle", "tool replaced by a new generation",
+    if (!take_over(current, next, "tool replaced by a new generation"))
+        return "tool '" + next->name + "' was removed meanwhile";
+    return {};
+}
+
+boost::system::result<tool_registry::slot_ptr, std::string> tool_lifecycle::next_generation(
+    const tool_registry::slot_ptr& current, std::shared_ptr<tool_factory> factory) {
+    auto made = registry_.make_slot(std::move(factory));
+    if (made) (*made)->generation = current->generation + 1;
+    return made;
+}
+
+bool tool_lifecycle::take_over(const tool_registry::slot_ptr& current, const tool_registry::slot_ptr& next,
+                               std::string_view what) {
+    if (!registry_.replace(current, next)) return false;
+    logging::write(logging::level::info, "lifecycle", what,
                    {{"tool", next->name},
                     {"generation", next->generation},
                     {"version", next->descriptor().version},
                     {"plugin", next->descriptor().plugin}});
     events_.emit_tool_state(next->name, next->state.load(), "replaced");
     retire_later(current, false);
-    return {};
+    return true;
 }
 
 // ------------------------------------------------------------------------------ reloading
@@ -363,10 +376,9 @@ boost::system::result<reload_report, std::vector<std::string>> tool_lifecycle::r
 }
 
 void tool_lifecycle::replace_policy(const tool_registry::slot_ptr& current) {
-    auto made = registry_.make_slot(current->factory);
+    auto made = next_generation(current, current->factory);
     if (!made) return;  // the factory was valid when registered, and still is
     auto next = std::move(*made);
-    next->generation = current->generation + 1;
     next->enabled = true;
     // The same instance, strand and worker: nothing is initialized again.
     next->instance = current->instance;
@@ -374,11 +386,7 @@ void tool_lifecycle::replace_policy(const tool_registry::slot_ptr& current) {
     next->worker = current->worker;
     registry_.carry_state(*next, *current);
     next->state.store(tool_state::ready);
-    if (!registry_.replace(current, next)) return;
-    logging::write(logging::level::info, "lifecycle", "tool's policy replaced",
-                   {{"tool", next->name}, {"generation", next->generation}});
-    events_.emit_tool_state(next->name, tool_state::ready, "replaced");
-    retire_later(current, false);
+    take_over(current, next, "tool's policy replaced (the same instance serves on)");
 }
 
 // ------------------------------------------------------------------------------ retiring

@@ -85,6 +85,12 @@ private:
     void retire_later(tool_registry::slot_ptr slot, bool removed);
     /// The retirer's thread: waits for each retired slot to drain, then cleans it up.
     void run_retirer();
+    /// A slot for `factory` one generation after `current`, not registered yet.
+    boost::system::result<tool_registry::slot_ptr, std::string> next_generation(const tool_registry::slot_ptr& current,
+                                                                                std::shared_ptr<tool_factory> factory);
+    /// Puts `next` in `current`'s place, says so (log `what`, event "replaced") and retires
+    /// `current`. False if `current` is no longer registered.
+    bool take_over(const tool_registry::slot_ptr& current, const tool_registry::slot_ptr& next, std::string_view what);
     /// The retiring generations that share `slot`'s instance (a policy change).
     std::vector<tool_registry::slot_ptr> retiring_sharing(const tool_slot& slot);
     /// A generation of `current`'s tool with the configuration's new policy on the same instance:
