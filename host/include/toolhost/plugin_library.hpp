@@ -65,6 +65,8 @@ public:
 
     /// Reads every tool descriptor the library offers and makes a factory for each valid one.
     std::vector<library_tool> tools();
+    /// The same for tool `index` alone (an error when the library has no such tool).
+    library_tool tool(uint32_t index);
 
     /// Checks an entry struct's size and version against the host's; public for tests.
     static boost::system::result<void, std::string> check_entry(const toolhost_plugin_entry_t& e,

@@ -306,20 +306,20 @@ std::string start(worker_state& w, std::string_view payload, toolhost_abi_versio
         code = status_code::failed_precondition;
         return file + ": " + lib.error();
     }
-    auto tools = (*lib)->tools();
-    if (index >= tools.size() || tools[index].name != name || !tools[index].factory) {
+    auto tool = (*lib)->tool(static_cast<std::uint32_t>(std::min<std::uint64_t>(index, UINT32_MAX)));
+    if (tool.name != name || !tool.factory) {
         code = status_code::failed_precondition;
         return "the plugin file " + file + " no longer offers tool '" + name + "' as tool #" + std::to_string(index) +
                " (it changed after it was scanned)";
     }
-    auto made = tools[index].factory->create();
+    auto made = tool.factory->create();
     if (!made) {
         code = made.error().code;
         return made.error().message;
     }
     w.instance = std::move(*made);
     w.instance_name = name;
-    const auto& d = tools[index].factory->descriptor();
+    const auto& d = tool.factory->descriptor();
     if (d.thread_safe)
         for (const auto& op : d.operations)
             if (op.flags & TOOLHOST_OPERATION_NONBLOCKING) w.nonblocking.insert(op.name);

@@ -71,12 +71,13 @@ boost::system::result<std::shared_ptr<tool_factory>, std::string> deferred_libra
         library = std::move(*opened);
         library_ = library;
     }
-    // The factory holds the library, and so does every instance it makes.
-    auto tools = library->tools();
-    if (index >= tools.size() || !tools[index].factory || tools[index].name != name)
+    // Only this tool's descriptor is read again. The factory holds the library, and so does every
+    // instance it makes.
+    auto tool = library->tool(index);
+    if (!tool.factory || tool.name != name)
         return "the plugin file " + file_.string() + " no longer offers tool '" + name + "' as tool #" +
                std::to_string(index) + " (it changed after it was scanned)";
-    return tools[index].factory;
+    return std::move(tool.factory);
 }
 
 }  // namespace toolhost::detail

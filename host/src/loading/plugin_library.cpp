@@ -537,17 +537,16 @@ std::vector<library_tool> plugin_library::tools() {
         out.push_back({nullptr, {}, detail::no_tools_error});
         return out;
     }
-    for (uint32_t i = 0; i < n; ++i) {
-        auto t = detail::read_abi_tool(*entry_, i, path_);
-        if (!t.descriptor) {
-            out.push_back({nullptr, std::move(t.name), std::move(t.error)});
-            continue;
-        }
-        out.push_back({std::make_shared<abi_tool_factory>(shared_from_this(), i, std::move(*t.descriptor)),
-                       std::move(t.name),
-                       {}});
-    }
+    for (uint32_t i = 0; i < n; ++i) out.push_back(tool(i));
     return out;
+}
+
+library_tool plugin_library::tool(uint32_t index) {
+    if (index >= entry_->tool_count()) return {nullptr, {}, "no tool #" + std::to_string(index)};
+    auto t = detail::read_abi_tool(*entry_, index, path_);
+    if (!t.descriptor) return {nullptr, std::move(t.name), std::move(t.error)};
+    return {
+        std::make_shared<abi_tool_factory>(shared_from_this(), index, std::move(*t.descriptor)), std::move(t.name), {}};
 }
 
 const void* TOOLHOST_ABI plugin_library::host_services::get_extension(const toolhost_host_t* h, const char* id) {
