@@ -10,9 +10,9 @@
 
 namespace toolhost::detail::crash_report {
 
-namespace {
-
 constinit thread_local const scope* current = nullptr;
+
+namespace {
 
 constexpr std::array<int, 5> fatal_signals{SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 struct sigaction previous_actions[fatal_signals.size()];
@@ -50,18 +50,6 @@ void handle(int signal, siginfo_t*, void*) {
 }
 
 }  // namespace
-
-scope::scope(std::string_view plugin_, std::string_view tool_, std::string_view operation_,
-             std::string_view request_id_) noexcept
-    : plugin(plugin_), tool(tool_), operation(operation_), request_id(request_id_), previous(current) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    current = this;
-}
-
-scope::~scope() {
-    current = previous;
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-}
 
 std::size_t format(char* out, std::size_t size, int signal, const scope& s) noexcept {
     line l{out, size};

@@ -7,16 +7,33 @@
 // allocation and writes with write(2), then lets the signal do what it did before (the previous
 // handler, or the default action: a core dump or the exit status the shell reports).
 
+#include <atomic>
 #include <string_view>
 
 namespace toolhost::detail::crash_report {
 
+class scope;
+
+/// The innermost scope of the calling thread, or null (read by the handler).
+extern constinit thread_local const scope* current;
+
 /// Marks the current thread as running plugin code until destroyed. The views must outlive it.
+/// Inline, because every call enters one: out of line, its four views went through the stack
+/// and the callee's 16-byte loads of the caller's 8-byte stores stalled store forwarding
+/// (measured as a twentieth of an inline call).
 class scope {
 public:
-    scope(std::string_view plugin, std::string_view tool, std::string_view operation,
-          std::string_view request_id) noexcept;
-    ~scope();
+    scope(std::string_view plugin_, std::string_view tool_, std::string_view operation_,
+          std::string_view request_id_) noexcept
+        : plugin(plugin_), tool(tool_), operation(operation_), request_id(request_id_), previous(current) {
+        // Complete before it is visible to a handler on this thread.
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        current = this;
+    }
+    ~scope() {
+        current = previous;
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
     scope(const scope&) = delete;
     scope& operator=(const scope&) = delete;
 
