@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what toolhost needs to build and test on Debian 12, with apt-get, then the MCP test
 # tools (tests/mcp/package-lock.json) with npm. Idempotent: does nothing when everything is there.
-# Boost comes from Debian's 1.81 packages, never the default 1.74.
+# Boost comes from Debian's 1.81 packages, never the default 1.74. Extra Debian packages a script
+# needs besides these (scripts/fuzz.sh: clang) are given as arguments.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +18,7 @@ packages=(
   prometheus
   wrk
   curl
+  "$@"
 )
 
 missing=()

@@ -512,7 +512,7 @@ boost::system::result<host_config, std::vector<json_diagnostic>> load_config(con
         // Checking goes section by section; people fix files top to bottom.
         config_reader::sort(errors);
     } else {
-        errors.push_back(std::move(doc.error()));
+        errors.push_back(doc.error());
     }
     apply_environment(config, getenv, errors);
     if (!errors.empty()) return errors;
