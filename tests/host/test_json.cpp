@@ -314,6 +314,69 @@ BOOST_AUTO_TEST_CASE(compile_errors) {
     BOOST_TEST(check(*fetched, "1") == "/: a value of type number is not allowed here");
 }
 
+// valijson measures strings up to their first NUL; the host counts every code point.
+BOOST_AUTO_TEST_CASE(string_lengths_count_every_code_point_even_after_a_nul) {
+    auto s = schema_ok(R"({"properties": {"q": {"type": "string", "minLength": 2, "maxLength": 3}}})");
+    BOOST_TEST(check(s, R"({"q": "a\u0000bcd"})") == "/q: expected at most 3 characters, got 5");
+    BOOST_TEST(check(s, "{\"q\": \"\\u0000" + std::string(1u << 20, 'x') + "\"}") ==
+               "/q: expected at most 3 characters, got 1048577");
+    BOOST_TEST(check(s, R"({"q": "\u0000\u0000\u0000"})") == "");
+    BOOST_TEST(check(s, R"({"q": "\u0000x"})") == "");  // two characters, though valijson counted none
+    BOOST_TEST(check(s, R"({"q": "x"})") == "/q: expected at least 2 characters, got 1");
+    // Code points, not bytes: é, € and 😀 take 2, 3 and 4 bytes.
+    BOOST_TEST(check(s, "{\"q\": \"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}") == "");
+    BOOST_TEST(check(s, "{\"q\": \"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80!\"}") ==
+               "/q: expected at most 3 characters, got 4");
+    BOOST_TEST(check(schema_ok(R"({"maxLength": 1})"), "12345") == "");  // they apply to strings only
+
+    // Wherever the keywords are: behind a $ref, in items, in propertyNames, in a combinator.
+    auto nested = schema_ok(R"({
+        "definitions": {"short": {"maxLength": 2}},
+        "properties": {"r": {"$ref": "#/definitions/short"}, "i": {"items": {"maxLength": 1}},
+                       "n": {"propertyNames": {"maxLength": 1}}, "a": {"anyOf": [{"maxLength": 1}, {"type": "number"}]}}
+    })");
+    BOOST_TEST(check(nested, R"({"r": "\u0000ab"})") == "/r: expected at most 2 characters, got 3");
+    BOOST_TEST(check(nested, R"({"i": ["x", "\u0000y"]})") == "/i/1: expected at most 1 character, got 2");
+    BOOST_TEST(check(nested, R"({"n": {"\u0000z": 1}})") != "");
+    BOOST_TEST(check(nested, R"({"a": "\u0000b"})") != "");
+    BOOST_TEST(check(nested, R"({"a": 7})") == "");
+
+    // Property names and data that happen to be "maxLength" keep their meaning.
+    auto names = schema_ok(R"({"properties": {"maxLength": {"type": "integer"}}, "required": ["maxLength"],
+                               "definitions": {"minLength": {"type": "string"}},
+                               "additionalProperties": {"enum": [{"maxLength": 1}]}})");
+    BOOST_TEST(check(names, R"({"maxLength": 5})") == "");
+    BOOST_TEST(check(names, R"({"maxLength": "five"})") == "/maxLength: expected type integer, got string");
+    BOOST_TEST(check(names, R"({"maxLength": 5, "x": {"maxLength": 1}})") == "");
+    BOOST_TEST(check(names, R"({"maxLength": 5, "x": {"maxLength": 2}})") != "");
+
+    // A bad value is a compile error, as valijson's own check gave.
+    auto bad = json_schema::compile(json(R"({"maxLength": -1})"));
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error() == "invalid schema: Expected a non-negative integer value for 'maxLength' constraint.");
+    bad = json_schema::compile(json(R"({"minLength": 1.5})"));
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error() == "invalid schema: Expected a non-negative integer value for 'minLength' constraint.");
+}
+
+// valijson's own Boost.JSON adapter cut strings at their first NUL and threw on unsigned
+// integers above INT64_MAX; the host's adapter reads both as they are.
+BOOST_AUTO_TEST_CASE(strings_are_read_whole_and_large_unsigned_integers_are_numbers) {
+    auto s = schema_ok(R"({"properties": {"p": {"pattern": "^[a-z]+$"}, "e": {"enum": ["abc"]}, "c": {"const": "abc"},
+                                           "n": {"type": "number", "minimum": 0, "maximum": 1e30},
+                                           "m": {"maximum": 10}, "i": {"type": "integer"}}})");
+    BOOST_TEST(check(s, R"({"p": "abc", "e": "abc", "c": "abc"})") == "");
+    BOOST_TEST(check(s, R"({"p": "abc\u0000<script>"})") != "");
+    BOOST_TEST(check(s, R"({"e": "abc\u0000x"})") == R"(/e: expected one of "abc", got "abc\u0000x")");
+    BOOST_TEST(check(s, R"({"c": "abc\u0000x"})") == R"(/c: expected "abc", got "abc\u0000x")");
+    BOOST_TEST(check(s, R"({"n": 18446744073709551615})") == "");
+    BOOST_TEST(check(s, R"({"m": 18446744073709551615})") != "");  // refused, and no exception
+    BOOST_TEST(check(s, R"({"i": 18446744073709551615})") ==
+               "/i: expected an integer of at most 9223372036854775807, got 18446744073709551615");
+    boost::json::value small = boost::json::object{{"i", std::uint64_t{5}}, {"m", std::uint64_t{5}}};
+    BOOST_TEST(!s.validate(small).has_value());  // an unsigned integer that fits int64 is an integer
+}
+
 BOOST_AUTO_TEST_CASE(copies_share_and_validate_concurrently) {
     auto s = schema_ok(R"({"type": "object", "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}},
                           "required": ["name"]})");
