@@ -18,7 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-// One row of the method table.
 // The key of a request of ours (client_peer numbers them from 1) that a response's id may name;
 // none for any other id (a string, a fraction, an integer beyond int64).
 std::optional<int64_t> pending_key(const json::value& id) noexcept {
@@ -28,6 +27,7 @@ std::optional<int64_t> pending_key(const json::value& id) noexcept {
     return std::nullopt;
 }
 
+// One row of the method table.
 struct method_entry {
     std::string_view name;
     bool before_initialize;  // answered before initialize and after the session ended
