@@ -2,6 +2,7 @@
 // lifecycle/, pipeline/, telemetry/).
 
 #include <toolhost/host.hpp>
+#include <toolhost/json_input.hpp>
 #include <toolhost/logging.hpp>
 
 #include "lifecycle/tool_lifecycle.hpp"
@@ -12,7 +13,6 @@
 #include "telemetry/event_bus.hpp"
 
 #include <boost/asio/use_future.hpp>
-#include <boost/json/parse.hpp>
 
 #include <algorithm>
 #include <thread>
@@ -225,12 +225,12 @@ call_result host::call_nested(const invocation& parent, std::string_view tool, s
             return make_tool_error(
                 status_code::failed_precondition,
                 "nested tool calls go deeper than " + std::to_string(max_nesting) + " levels (a cycle?)");
-        boost::system::error_code ec;
-        json::value args = json::parse(arguments, ec);
-        if (ec)
-            return make_tool_error(status_code::invalid_argument, "arguments for " + std::string(tool) + "." +
-                                                                      std::string(operation) +
-                                                                      " are not valid JSON: " + ec.message());
+        auto parsed = parse_json_input(arguments, default_json_max_depth);
+        if (!parsed)
+            return make_tool_error(status_code::invalid_argument,
+                                   "arguments for " + std::string(tool) + "." + std::string(operation) +
+                                       " are not valid JSON: " + parsed.error().to_string());
+        const json::value& args = *parsed;
         auto target = resolve(tool, operation);
         if (!target) return std::move(target).error();
         // A host started with only some tools (`toolhost call` starts just the one it calls)

@@ -197,6 +197,30 @@ BOOST_AUTO_TEST_CASE(numbers_are_written_as_people_write_them) {
     }
 }
 
+// ARGS_JSON is client input like any other (issue 15): its errors located, and numbers that no
+// double or 64-bit integer holds refused with their path rather than rounded or made infinite.
+BOOST_AUTO_TEST_CASE(call_refuses_numbers_json_cannot_carry_and_locates_syntax_errors) {
+    plugin_folder p;
+    auto message_of = [&](const std::string& args) {
+        auto r = run_toolhost(p.args({"call", "testkit", "echo", args, "--json"}));
+        BOOST_TEST(r.exit_code == 65, "exit " << r.exit_code << " for " << args << ": " << r.out << r.err);
+        auto v = parse_stdout(r);
+        BOOST_TEST(v.at("error").at("code").as_string() == "INVALID_ARGUMENT");
+        return std::string(v.at("error").at("message").as_string());
+    };
+    auto msg = message_of(R"({"x":1e309})");
+    BOOST_TEST(contains(msg, "invalid arguments for testkit.echo: /x: number out of range"), msg);
+    msg = message_of(R"({"a":[0,-123456789012345678901234567890]})");
+    BOOST_TEST(contains(msg, "/a/1: number out of range"), msg);
+    msg = message_of(R"({"a":1}})");
+    BOOST_TEST(msg == "ARGS_JSON is not valid JSON: unexpected data after the JSON value at offset 7", msg);
+
+    auto r =
+        run_toolhost(p.args({"call", "testkit", "echo", R"({"x":18446744073709551615,"y":100000000000000000000})"}));
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, R"({"x":18446744073709551615,"y":1e+20})"), r.out);  // 1e20 exactly
+}
+
 BOOST_AUTO_TEST_CASE(validate) {
     plugin_folder p;
     fs::remove(p.plugins / "broken.so");

@@ -4,6 +4,7 @@
 #include "test_support.hpp"
 
 #include <toolhost/config.hpp>
+#include <toolhost/json_input.hpp>
 #include <toolhost/json_schema.hpp>
 #include <toolhost/json_source.hpp>
 
@@ -12,8 +13,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -311,6 +314,69 @@ BOOST_AUTO_TEST_CASE(compile_errors) {
     BOOST_TEST(check(*fetched, "1") == "/: a value of type number is not allowed here");
 }
 
+// valijson measures strings up to their first NUL; the host counts every code point.
+BOOST_AUTO_TEST_CASE(string_lengths_count_every_code_point_even_after_a_nul) {
+    auto s = schema_ok(R"({"properties": {"q": {"type": "string", "minLength": 2, "maxLength": 3}}})");
+    BOOST_TEST(check(s, R"({"q": "a\u0000bcd"})") == "/q: expected at most 3 characters, got 5");
+    BOOST_TEST(check(s, "{\"q\": \"\\u0000" + std::string(1u << 20, 'x') + "\"}") ==
+               "/q: expected at most 3 characters, got 1048577");
+    BOOST_TEST(check(s, R"({"q": "\u0000\u0000\u0000"})") == "");
+    BOOST_TEST(check(s, R"({"q": "\u0000x"})") == "");  // two characters, though valijson counted none
+    BOOST_TEST(check(s, R"({"q": "x"})") == "/q: expected at least 2 characters, got 1");
+    // Code points, not bytes: é, € and 😀 take 2, 3 and 4 bytes.
+    BOOST_TEST(check(s, "{\"q\": \"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}") == "");
+    BOOST_TEST(check(s, "{\"q\": \"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80!\"}") ==
+               "/q: expected at most 3 characters, got 4");
+    BOOST_TEST(check(schema_ok(R"({"maxLength": 1})"), "12345") == "");  // they apply to strings only
+
+    // Wherever the keywords are: behind a $ref, in items, in propertyNames, in a combinator.
+    auto nested = schema_ok(R"({
+        "definitions": {"short": {"maxLength": 2}},
+        "properties": {"r": {"$ref": "#/definitions/short"}, "i": {"items": {"maxLength": 1}},
+                       "n": {"propertyNames": {"maxLength": 1}}, "a": {"anyOf": [{"maxLength": 1}, {"type": "number"}]}}
+    })");
+    BOOST_TEST(check(nested, R"({"r": "\u0000ab"})") == "/r: expected at most 2 characters, got 3");
+    BOOST_TEST(check(nested, R"({"i": ["x", "\u0000y"]})") == "/i/1: expected at most 1 character, got 2");
+    BOOST_TEST(check(nested, R"({"n": {"\u0000z": 1}})") != "");
+    BOOST_TEST(check(nested, R"({"a": "\u0000b"})") != "");
+    BOOST_TEST(check(nested, R"({"a": 7})") == "");
+
+    // Property names and data that happen to be "maxLength" keep their meaning.
+    auto names = schema_ok(R"({"properties": {"maxLength": {"type": "integer"}}, "required": ["maxLength"],
+                               "definitions": {"minLength": {"type": "string"}},
+                               "additionalProperties": {"enum": [{"maxLength": 1}]}})");
+    BOOST_TEST(check(names, R"({"maxLength": 5})") == "");
+    BOOST_TEST(check(names, R"({"maxLength": "five"})") == "/maxLength: expected type integer, got string");
+    BOOST_TEST(check(names, R"({"maxLength": 5, "x": {"maxLength": 1}})") == "");
+    BOOST_TEST(check(names, R"({"maxLength": 5, "x": {"maxLength": 2}})") != "");
+
+    // A bad value is a compile error, as valijson's own check gave.
+    auto bad = json_schema::compile(json(R"({"maxLength": -1})"));
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error() == "invalid schema: Expected a non-negative integer value for 'maxLength' constraint.");
+    bad = json_schema::compile(json(R"({"minLength": 1.5})"));
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error() == "invalid schema: Expected a non-negative integer value for 'minLength' constraint.");
+}
+
+// valijson's own Boost.JSON adapter cut strings at their first NUL and threw on unsigned
+// integers above INT64_MAX; the host's adapter reads both as they are.
+BOOST_AUTO_TEST_CASE(strings_are_read_whole_and_large_unsigned_integers_are_numbers) {
+    auto s = schema_ok(R"({"properties": {"p": {"pattern": "^[a-z]+$"}, "e": {"enum": ["abc"]}, "c": {"const": "abc"},
+                                           "n": {"type": "number", "minimum": 0, "maximum": 1e30},
+                                           "m": {"maximum": 10}, "i": {"type": "integer"}}})");
+    BOOST_TEST(check(s, R"({"p": "abc", "e": "abc", "c": "abc"})") == "");
+    BOOST_TEST(check(s, R"({"p": "abc\u0000<script>"})") != "");
+    BOOST_TEST(check(s, R"({"e": "abc\u0000x"})") == R"(/e: expected one of "abc", got "abc\u0000x")");
+    BOOST_TEST(check(s, R"({"c": "abc\u0000x"})") == R"(/c: expected "abc", got "abc\u0000x")");
+    BOOST_TEST(check(s, R"({"n": 18446744073709551615})") == "");
+    BOOST_TEST(check(s, R"({"m": 18446744073709551615})") != "");  // refused, and no exception
+    BOOST_TEST(check(s, R"({"i": 18446744073709551615})") ==
+               "/i: expected an integer of at most 9223372036854775807, got 18446744073709551615");
+    boost::json::value small = boost::json::object{{"i", std::uint64_t{5}}, {"m", std::uint64_t{5}}};
+    BOOST_TEST(!s.validate(small).has_value());  // an unsigned integer that fits int64 is an integer
+}
+
 BOOST_AUTO_TEST_CASE(copies_share_and_validate_concurrently) {
     auto s = schema_ok(R"({"type": "object", "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}},
                           "required": ["name"]})");
@@ -333,6 +399,86 @@ BOOST_AUTO_TEST_CASE(copies_share_and_validate_concurrently) {
     }
     for (auto& t : threads) t.join();
     BOOST_TEST(wrong.load() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// JSON from outside the process (json_input.hpp).
+BOOST_AUTO_TEST_SUITE(input)
+
+BOOST_AUTO_TEST_CASE(errors_say_where_parsing_stopped) {
+    auto error_of = [](std::string_view text, std::size_t depth = 64) {
+        auto r = toolhost::parse_json_input(text, depth);
+        BOOST_TEST_REQUIRE(r.has_error(), text);
+        return r.error().to_string();
+    };
+    BOOST_TEST(error_of(R"({"a":})") == "syntax error at offset 5");
+    BOOST_TEST(error_of(R"({"a":1} x)") == "unexpected data after the JSON value at offset 8");
+    BOOST_TEST(error_of("[1,2") == "incomplete JSON at offset 4");
+    BOOST_TEST(error_of("") == "incomplete JSON at offset 0");
+    BOOST_TEST(error_of("\"\xff\"") == "syntax error at offset 1");  // not UTF-8
+    BOOST_TEST(error_of("[[[]]]", 2) == "nesting deeper than 2 levels at offset 2");
+    BOOST_TEST(toolhost::parse_json_input("[[[]]]", 3).has_value());
+    BOOST_TEST(*toolhost::parse_json_input(" {\"a\": [1, \"x\", null, true]} ", 64) ==
+               json(R"({"a": [1, "x", null, true]})"));
+
+    // The error at the end of 4 MiB: its offset, from the one pass.
+    std::string big = "[";
+    while (big.size() < (4u << 20)) big += "1,";
+    big += "1}";
+    BOOST_TEST(error_of(big) == "syntax error at offset " + std::to_string(big.size() - 1));
+}
+
+BOOST_AUTO_TEST_CASE(numbers_no_double_or_64_bit_integer_holds_become_infinity) {
+    auto number = [](std::string_view text) {
+        auto r = toolhost::parse_json_input(text, 64);
+        BOOST_TEST_REQUIRE(r.has_value(), text);
+        return *r;
+    };
+    const double inf = std::numeric_limits<double>::infinity();
+    BOOST_TEST(number("1e309") == boost::json::value(inf));
+    BOOST_TEST(number("-1e309") == boost::json::value(-inf));
+    BOOST_TEST(number("123456789012345678901234567890") == boost::json::value(inf));
+    BOOST_TEST(number("-123456789012345678901234567890") == boost::json::value(-inf));
+    BOOST_TEST(number("-9223372036854775809") == boost::json::value(-inf));
+    BOOST_TEST(number("18446744073709551617") == boost::json::value(inf));
+    BOOST_TEST(number(std::string(400, '9')) == boost::json::value(inf));
+    // Kept: what 64 bits hold, integers a double holds exactly, and every literal with a
+    // fraction or an exponent (a double, as JSON numbers are).
+    BOOST_TEST(number("18446744073709551615").is_uint64());
+    BOOST_TEST(number("18446744073709551615").get_uint64() == std::numeric_limits<std::uint64_t>::max());
+    BOOST_TEST(number("-9223372036854775808").get_int64() == std::numeric_limits<std::int64_t>::min());
+    BOOST_TEST(number("18446744073709551616") == boost::json::value(18446744073709551616.0));
+    BOOST_TEST(number("-100000000000000000000") == boost::json::value(-1e20));
+    BOOST_TEST(number("123456789012345678901234567890.0") == boost::json::value(1.2345678901234568e29));
+    BOOST_TEST(number("1e308") == boost::json::value(1e308));
+    BOOST_TEST(!toolhost::find_out_of_range_number(number("-0")));
+    BOOST_TEST(number("[1.5, -2, 0.1]") == json("[1.5, -2, 0.1]"));
+}
+
+BOOST_AUTO_TEST_CASE(out_of_range_numbers_are_found_with_their_pointer) {
+    auto find_out_of_range_number = [](const boost::json::value& v) {  // the pointer, or "none"
+        return toolhost::find_out_of_range_number(v).value_or("none");
+    };
+    const double inf = std::numeric_limits<double>::infinity();
+    BOOST_TEST(find_out_of_range_number(json(R"({"a": [1, 2.5, {"b": "1e309"}], "c": null})")) == "none");
+    BOOST_TEST(find_out_of_range_number(json("{}")) == "none");
+    BOOST_TEST(find_out_of_range_number(boost::json::value(inf)) == "");
+    BOOST_TEST(find_out_of_range_number(boost::json::value(std::nan(""))) == "");
+    auto args = *toolhost::parse_json_input(R"({"a": {"b": [1, 123456789012345678901234567890]}, "c": 1e309})", 64);
+    BOOST_TEST(find_out_of_range_number(args) == "/a/b/1");  // the first in order
+    args = json(R"({"x/y": {"m~n": [0, 0]}})");
+    args.at("x/y").at("m~n").as_array()[1] = -inf;
+    BOOST_TEST(find_out_of_range_number(args) == "/x~1y/m~0n/1");
+    // Deeper than the checker's own stack of 32 levels.
+    boost::json::value deep = inf;
+    std::string pointer;
+    for (int i = 0; i < 40; ++i) {
+        deep = boost::json::array{1, std::move(deep)};
+        pointer += "/1";
+    }
+    BOOST_TEST(find_out_of_range_number(deep) == pointer);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -20,6 +20,7 @@
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace toolhost;
+using toolhost::test::contains;
 using toolhost::test::temp_dir;
 
 namespace {
@@ -440,6 +441,43 @@ BOOST_AUTO_TEST_CASE(a_tool_can_ask_the_client_and_gets_its_answer) {
     BOOST_TEST(out3.at("status").to_number<int>() == static_cast<int>(status_code::failed_precondition));
     BOOST_TEST(std::string(out3.at("error").as_string()).find("'elicitation' capability") != std::string::npos);
     BOOST_TEST(r3->all_sent().empty());
+}
+
+// A client's answer the tool cannot use fails the tool's request with what is wrong with it,
+// at once, instead of half read (or never, for the probe's ids above INT64_MAX).
+BOOST_AUTO_TEST_CASE(a_malformed_answer_of_the_client_fails_the_tools_request_with_what_is_wrong) {
+    env e;
+    auto s = e.initialized("2025-11-25", {{"sampling", json::object{}}});
+    auto ask = [&](int id, std::string_view answer_tail) {
+        auto r = std::make_shared<recorder>();
+        s->handle(json::serialize(
+                      json::object{{"jsonrpc", "2.0"},
+                                   {"id", id},
+                                   {"method", "tools/call"},
+                                   {"params", call("testkit_mt_ask_client", {{"method", "sampling/createMessage"}})}}),
+                  r);
+        const auto request_id = json::serialize(r->sent(0).at("id"));
+        // Responses that match no request are ignored; then the answer itself.
+        auto none = std::make_shared<recorder>();
+        s->handle(R"({"jsonrpc":"2.0","id":18446744073709551615,"result":{}})", none);
+        BOOST_TEST(none->wait().is_null());
+        auto ack = std::make_shared<recorder>();
+        s->handle(R"({"jsonrpc":"2.0","id":)" + request_id + std::string(answer_tail), ack);
+        BOOST_TEST(ack->wait().is_null());
+        return result_of(r->wait()).at("structuredContent");
+    };
+    auto both = ask(1, R"(,"result":{"role":"assistant"},"error":{"code":1,"message":"no"}})");
+    BOOST_TEST(both.at("status").to_number<int>() == static_cast<int>(status_code::unavailable));
+    BOOST_TEST(contains(both.at("error").as_string(), R"(the response has both "result" and "error")"), both);
+
+    auto not_object = ask(2, R"(,"error":"declined"})");
+    BOOST_TEST(contains(not_object.at("error").as_string(), R"(has an "error" that is not an object)"), not_object);
+
+    auto infinite = ask(3, R"(,"result":{"role":"assistant","score":[0,1e309]}})");
+    BOOST_TEST(infinite.at("status").to_number<int>() == static_cast<int>(status_code::invalid_argument));
+    BOOST_TEST(contains(infinite.at("error").as_string(),
+                        "the MCP client answered sampling/createMessage with /score/1: number out of range"),
+               infinite);
 }
 
 BOOST_AUTO_TEST_CASE(calls_from_outside_mcp_have_no_client_to_ask) {

@@ -39,7 +39,7 @@ auto load(const fs::path& file, const fake_env& env) {
 
 BOOST_AUTO_TEST_CASE(serve_section) {
     temp_dir dir;
-    auto good = write(dir, "good.json", R"({"serve": {
+    auto good = write(dir, "good.json", R"({"serve": {"json_max_depth": 8,
         "http": {"listen": "[::1]:0", "allowed_hosts": ["tools.internal:8080"], "allowed_origins": ["https://a.example"],
                  "auth_token": "from-file", "stateless": true, "max_request_bytes": 65536, "request_timeout_ms": 500,
                  "idle_timeout_ms": 1000, "session_idle_timeout_ms": 2000, "max_sessions": 3, "shutdown_grace_ms": 0},
@@ -64,6 +64,7 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(s.page_size == 7u);
     BOOST_TEST(s.instructions == "be nice");
     BOOST_TEST(s.call_timeout_ms == 9000u);
+    BOOST_TEST(s.json_max_depth == 8u);
     env.vars = {{"TOOLHOST_AUTH_TOKEN", "from-env"}};
     BOOST_TEST(load(good, env)->auth_token == "from-env");
     env.vars = {{"TOOLHOST_AUTH_TOKEN", ""}};  // empty: unset
@@ -75,13 +76,15 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(empty->tool_name == "{tool}_{operation}");
     BOOST_TEST(!empty->stateless);
     BOOST_TEST(empty->auth_token.empty());
+    BOOST_TEST(empty->json_max_depth == 64u);
     auto defaults = toolhost::default_config(fake_env{}.fn());
     BOOST_TEST_REQUIRE(defaults.has_value());
     BOOST_TEST(toolhost::serve::load_settings(*defaults, fake_env{}.fn())->listen == "127.0.0.1:8080");
 
-    auto bad = write(dir, "bad.json",
-                     "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
-                     "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}}}");
+    auto bad = write(
+        dir, "bad.json",
+        "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
+        "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}, \"json_max_depth\": 3}}");
     auto errors = load(bad, fake_env{});
     BOOST_TEST_REQUIRE(errors.has_error());
     const std::string text = all(errors.error());
@@ -97,7 +100,9 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
                text);
     BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms, "
-                         "plugin_quiet_ms, plugin_safety_scan_ms)") != std::string::npos,
+                         "plugin_quiet_ms, plugin_safety_scan_ms, json_max_depth)") != std::string::npos,
+               text);
+    BOOST_TEST(text.find("/serve/json_max_depth: expected an integer from 4 to 1000, got 3") != std::string::npos,
                text);
     // Each problem names the file and its place in it, in the order of the file.
     BOOST_TEST(text.find(bad.string() + ":1:") != std::string::npos, text);

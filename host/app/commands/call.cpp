@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <boost/json/parse.hpp>
+#include <toolhost/json_input.hpp>
 #include <toolhost/json_text.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -84,10 +85,11 @@ int cmd_call(command_context& c) {
     const std::string& op = c.opts().positional[1];
     std::string text = c.opts().positional.size() > 2 ? c.opts().positional[2] : "{}";
     if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    boost::system::error_code ec;
-    json::value args = json::parse(text, ec);
-    if (ec)
-        return c.fail(status_code::invalid_argument, "ARGS_JSON is not valid JSON: " + ec.message(), exit_code::data);
+    auto parsed = parse_json_input(text, default_json_max_depth);
+    if (!parsed)
+        return c.fail(status_code::invalid_argument, "ARGS_JSON is not valid JSON: " + parsed.error().to_string(),
+                      exit_code::data);
+    json::value args = std::move(*parsed);
     if (!c.host().find(tool)) return c.tool_missing(tool);
 
     c.protect_stdout();  // from here on, plugin code runs in this process

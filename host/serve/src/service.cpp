@@ -24,6 +24,7 @@ mcp::server_options mcp_options(const serve_settings& s) {
     o.page_size = s.page_size;
     o.instructions = s.instructions;
     o.call_timeout = std::chrono::milliseconds(s.call_timeout_ms);
+    o.json_max_depth = s.json_max_depth;
     return o;
 }
 

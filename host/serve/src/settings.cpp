@@ -19,10 +19,14 @@ public:
         : config_reader(config.document.get(), errors), s_(s) {}
 
     void read(const json::object& obj) {
-        check_keys("/serve", obj, {"http", "mcp", "plugin_rescan_ms", "plugin_quiet_ms", "plugin_safety_scan_ms"});
+        check_keys("/serve", obj,
+                   {"http", "mcp", "plugin_rescan_ms", "plugin_quiet_ms", "plugin_safety_scan_ms", "json_max_depth"});
         integer(obj, "/serve", "plugin_rescan_ms", 0, day_ms, s_.plugin_rescan_ms);
         integer(obj, "/serve", "plugin_quiet_ms", 0, 60000, s_.plugin_quiet_ms);
         integer(obj, "/serve", "plugin_safety_scan_ms", 0, day_ms, s_.plugin_safety_scan_ms);
+        // At least what a tools/call with a nested argument needs; at most what every reader of
+        // the value (schema validation, serialization, plugins) handles without deep recursion.
+        integer(obj, "/serve", "json_max_depth", 4, 1000, s_.json_max_depth);
         if (const auto* h = obj.if_contains("http"))
             if (const auto* o = object("/serve/http", *h)) read_http(*o);
         if (const auto* m = obj.if_contains("mcp"))

@@ -1,3 +1,4 @@
+#include <toolhost/json_input.hpp>
 #include <toolhost/logging.hpp>
 #include <toolhost/serve/stdio_server.hpp>
 
@@ -77,12 +78,14 @@ struct stdio_server::impl {
     // What belongs to one incoming message goes straight to stdout, in order of sending.
     struct exchange final : mcp::exchange {
         impl& self;
+        std::atomic<bool> finished{false};
         explicit exchange(impl& s) : self(s) {
             std::lock_guard lock(self.m);
             ++self.open_exchanges;
         }
         bool send(std::string message) override { return self.out.write_line(message); }
         void finish(std::string message) override {
+            if (finished.exchange(true)) return;  // once: the engine's, or the answer to its failure
             if (!message.empty()) self.out.write_line(message);
             std::lock_guard lock(self.m);
             if (--self.open_exchanges == 0) self.idle.notify_all();
@@ -97,7 +100,26 @@ struct stdio_server::impl {
     void dispatch(std::string_view line) {
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-        session->handle(line, std::make_shared<exchange>(*this));
+        auto ex = std::make_shared<exchange>(*this);
+        try {
+            session->handle(line, ex);
+        } catch (const std::exception& e) {
+            failed(line, *ex, e.what());
+        } catch (...) {
+            failed(line, *ex, "an exception that is not a std::exception");
+        }
+    }
+
+    // The engine threw while handling `line`: the detail goes to the log, the client gets an
+    // internal error without it (if `line` was a request), and the next line is read as usual.
+    void failed(std::string_view line, exchange& ex, const char* what) noexcept {
+        try {
+            logging::write(logging::level::error, "stdio", "handling a message failed", {{"error", what}});
+            auto message = parse_json_input(line, mcp.options().json_max_depth);  // its id, if a request
+            ex.finish(message ? mcp::internal_error_answer(*message) : std::string());
+        } catch (...) {
+            ex.finish({});  // (out of memory: the exchange still ends)
+        }
     }
 };
 

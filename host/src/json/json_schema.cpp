@@ -12,11 +12,13 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
-#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/constraint_builder.hpp>
+#include <valijson/constraints/concrete_constraints.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validation_visitor.hpp>
+#include "json/valijson_adapter.hpp"
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
 #pragma GCC diagnostic pop
 #endif
@@ -26,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <regex>
 #include <stdexcept>
 #include <unordered_map>
@@ -160,6 +163,12 @@ std::optional<std::string> explain(const value& schema, const value& instance) {
         if (!matched && !expected.empty()) {
             return "expected type " + expected + ", got " + std::string(instance_type(instance));
         }
+        if (instance.is_uint64() &&
+            instance.get_uint64() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) &&
+            expected.find("integer") != std::string::npos && expected.find("number") == std::string::npos) {
+            // The validator reads integers as int64 (valijson): beyond it only "number" fits.
+            return "expected an integer of at most 9223372036854775807, got " + render(instance);
+        }
     }
     if (const auto* options = obj.if_contains("enum"); options && options->is_array()) {
         const auto& arr = options->get_array();
@@ -261,6 +270,102 @@ std::optional<std::string> check_patterns(const value& node) {
     return std::nullopt;
 }
 
+// ---- minLength and maxLength in code points
+//
+// valijson 1.0 measures a string with u8_strlen(s.c_str()), which stops at the first NUL: a
+// megabyte after "\u0000" passed "maxLength": 2000. Those two keywords are renamed in the copy
+// of the schema valijson reads, and these constraints, registered under the new names, count
+// every code point of the whole string instead.
+
+constexpr std::string_view min_length_key = "\x01toolhost:minLength";
+constexpr std::string_view max_length_key = "\x01toolhost:maxLength";
+
+// Code points of valid UTF-8 (what Boost.JSON accepts): the bytes that do not continue one.
+std::uint64_t code_points(std::string_view s) noexcept {
+    std::uint64_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+class string_length_constraint final : public valijson::constraints::PolyConstraint {
+public:
+    string_length_constraint(bool at_most, std::uint64_t limit) : at_most_(at_most), limit_(limit) {}
+
+    bool validate(const valijson::adapters::Adapter& target, const std::vector<std::string>& context,
+                  valijson::ValidationResults* results) const override {
+        if (!target.isString()) return true;  // the keyword applies to strings only
+        const std::uint64_t n = code_points(target.getString());
+        if (at_most_ ? n <= limit_ : n >= limit_) return true;
+        if (results)
+            results->pushError(context, std::string(at_most_ ? "expected at most " : "expected at least ") +
+                                            std::to_string(limit_) + (limit_ == 1 ? " character" : " characters") +
+                                            ", got " + std::to_string(n));
+        return false;
+    }
+
+private:
+    valijson::constraints::Constraint* cloneInto(void* memory) const override {
+        return new (memory) string_length_constraint(*this);
+    }
+    std::size_t sizeOf() const override { return sizeof(string_length_constraint); }
+
+    bool at_most_;
+    std::uint64_t limit_;
+};
+
+class string_length_builder final : public valijson::ConstraintBuilder {
+public:
+    explicit string_length_builder(bool at_most) : at_most_(at_most) {}
+    valijson::constraints::Constraint* make(const valijson::adapters::Adapter& node) const override {
+        // As valijson checks its own minLength and maxLength.
+        if (node.maybeInteger()) {
+            if (const int64_t limit = node.asInteger(); limit >= 0)
+                return new string_length_constraint(at_most_, static_cast<std::uint64_t>(limit));
+        }
+        valijson::throwRuntimeError(std::string("Expected a non-negative integer value for '") +
+                                    (at_most_ ? "maxLength" : "minLength") + "' constraint.");
+    }
+
+private:
+    bool at_most_;
+};
+
+// Keywords whose value is a map from names to subschemas: the names are not keywords.
+bool names_subschemas(std::string_view key) {
+    return key == "properties" || key == "patternProperties" || key == "definitions" || key == "dependencies";
+}
+
+// Renames minLength and maxLength in every schema object of `node`, a schema; data (enum,
+// const, default, examples) and property names stay as they are. Any object under an unknown
+// keyword is treated as a schema too, since a $ref may point there.
+void rename_length_keywords(value& node) {
+    if (node.is_array()) {
+        for (auto& item : node.get_array()) rename_length_keywords(item);
+        return;
+    }
+    if (!node.is_object()) return;
+    auto& obj = node.get_object();
+    obj.erase(min_length_key);  // only this code may use the private names
+    obj.erase(max_length_key);
+    for (auto [from, to] : {std::pair{std::string_view("minLength"), min_length_key},
+                            std::pair{std::string_view("maxLength"), max_length_key}}) {
+        if (auto it = obj.find(from); it != obj.end()) {
+            value v = std::move(it->value());
+            obj.erase(it);
+            obj[to] = std::move(v);
+        }
+    }
+    for (auto& member : obj) {
+        const std::string_view key = member.key();
+        if (key == "enum" || key == "const" || key == "default" || key == "examples") continue;
+        if (names_subschemas(key) && member.value().is_object()) {
+            for (auto& named : member.value().get_object()) rename_length_keywords(named.value());
+        } else {
+            rename_length_keywords(member.value());
+        }
+    }
+}
+
 // Each thread keeps the regexes valijson compiles, keyed by pattern text, so that a "pattern"
 // keyword is not recompiled on every call. Patterns come from a bounded set of schemas; the
 // limit only guards against schemas being replaced forever.
@@ -303,7 +408,11 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
     std::string missing_uri;
     auto fetch_doc = [&](const std::string& uri) -> const value* {
         if (fetch) {
-            if (auto doc = fetch(uri)) return new value(std::move(*doc));
+            if (auto doc = fetch(uri)) {
+                auto* fetched = new value(std::move(*doc));
+                rename_length_keywords(*fetched);
+                return fetched;
+            }
         }
         missing_uri = uri;
         return nullptr;
@@ -312,7 +421,11 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
 
     try {
         valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-        valijson::adapters::BoostJsonAdapter adapter(impl->source);
+        parser.addConstraintBuilder(std::string(min_length_key), new string_length_builder(false));
+        parser.addConstraintBuilder(std::string(max_length_key), new string_length_builder(true));
+        value renamed = impl->source;  // what valijson reads; nothing of it is kept once parsed
+        rename_length_keywords(renamed);
+        detail::valijson_adapter adapter(renamed);
         parser.populateSchema(adapter, impl->schema, fetch_doc, free_doc);
     } catch (const std::exception& e) {
         if (!missing_uri.empty()) {
@@ -350,7 +463,7 @@ std::optional<validation_error> json_schema::validate(const value& instance) con
     case schema_kind::general: break;
     }
 
-    using adapter_type = valijson::adapters::BoostJsonAdapter;
+    using adapter_type = detail::valijson_adapter;
     adapter_type target(instance);
     auto& regexes = regex_cache();
     try {
@@ -411,6 +524,10 @@ std::optional<validation_error> json_schema::validate(const value& instance) con
         // Patterns are checked at compile time; this only guards against a regex engine
         // limit (e.g. stack depth) reached on a particular input.
         return validation_error{"", std::string("regular expression failed: ") + e.what()};
+    } catch (const std::exception&) {
+        // valijson throws when it cannot read a value as a keyword needs it; the instance is a
+        // caller's input, so that is its error, never an exception out of a call.
+        return validation_error{"", "the value cannot be checked against the schema"};
     }
 }
 

@@ -18,6 +18,8 @@
 #include "pipeline/blocking_wait.hpp"
 #include "pipeline/call_errors.hpp"
 
+#include <toolhost/json_input.hpp>
+#include <toolhost/json_schema.hpp>
 #include <toolhost/json_text.hpp>
 
 #include <boost/asio/post.hpp>
@@ -125,6 +127,13 @@ std::optional<tool_error> call_pipeline::check(tool_slot& slot, const operation_
     if (const auto state = slot.state.load(std::memory_order_acquire); state != tool_state::ready)
         return errors::not_ready(slot, state);
     if (!arguments.is_object()) return errors::not_an_object(slot, *op, arguments);
+    // JSON has no infinity: such a number (1e309, or an integer beyond 64 bits as the input
+    // parser marks it) would reach the tool as null or worse, whatever its schema says.
+    if (auto where = find_out_of_range_number(arguments)) {
+        slot.metrics_for(op).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();
+        return errors::invalid_arguments(
+            slot, *op, validation_error{*where, std::string(out_of_range_number_message)}.to_string());
+    }
     if (op->input_schema.accepts_any_object()) return std::nullopt;
     if (auto err = op->input_schema.validate(arguments)) {
         slot.metrics_for(op).calls[static_cast<std::size_t>(status_code::invalid_argument)]->inc();

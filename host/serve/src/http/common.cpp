@@ -175,27 +175,12 @@ json::parse_options parse_opts() {
     return o;
 }
 
-// Where parsing `text` fails: the offset of the first byte that cannot be part of a JSON
-// document (the length when the text just ends too early). Only on the error path.
-static std::size_t json_error_offset(std::string_view text) {
-    auto fails = [&](std::size_t len) {
-        json::stream_parser p({}, parse_opts());
-        json::error_code ec;
-        p.write(text.data(), len, ec);
-        return static_cast<bool>(ec);
-    };
-    if (!fails(text.size())) return text.size();
-    std::size_t ok = 0, bad = text.size();  // prefix `ok` parses so far, prefix `bad` fails
-    while (bad - ok > 1) {
-        const std::size_t mid = ok + (bad - ok) / 2;
-        (fails(mid) ? bad : ok) = mid;
-    }
-    return bad - 1;
-}
-
-std::string json_error_message(std::string_view what, std::string_view text, const json::error_code& ec) {
-    return std::string(what) + " is not valid JSON: " + ec.message() + " at offset " +
-           std::to_string(json_error_offset(text));
+boost::system::result<json::value, std::string> parse_json_body(std::string_view what, std::string_view body,
+                                                                std::size_t max_depth) {
+    auto parsed = parse_json_input(body, max_depth);
+    if (!parsed)  // (in_place_error: a json::value can be made from a string too)
+        return {boost::system::in_place_error, std::string(what) + " is not valid JSON: " + parsed.error().to_string()};
+    return std::move(*parsed);
 }
 
 void append_event(std::string& out, std::uint64_t id, std::string_view data) {

@@ -4,6 +4,7 @@
 
 #include <toolhost/serve/http_server.hpp>
 
+#include <toolhost/json_input.hpp>
 #include <toolhost/logging.hpp>
 #include <toolhost/tool_descriptor.hpp>
 
@@ -149,7 +150,10 @@ std::string_view code_for_http_status(unsigned s) noexcept;
 
 json::parse_options parse_opts();
 
-std::string json_error_message(std::string_view what, std::string_view text, const json::error_code& ec);
+// A request's body as JSON (toolhost::parse_json_input): one linear pass, `max_depth` levels
+// (serve.json_max_depth). The error reads "<what> is not valid JSON: <reason> at offset <n>".
+boost::system::result<json::value, std::string> parse_json_body(std::string_view what, std::string_view body,
+                                                                std::size_t max_depth);
 
 // One SSE event: "id: <n>", a data line per line of the message, a blank line.
 void append_event(std::string& out, std::uint64_t id, std::string_view data);

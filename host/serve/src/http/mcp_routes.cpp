@@ -71,14 +71,32 @@ private:
 
 void mcp_post::handle(mcp::session& session, json::value message, std::shared_ptr<mcp_post> self,
                       detail::exchange& ex) {
+    // A request's id, for the answer to a failure (the engine owns the message once it starts).
+    const json::value* idp = is_request_ ? message.as_object().if_contains("id") : nullptr;
+    json::value id = idp != nullptr ? *idp : json::value(nullptr);
     tls_handling = raw_;
+    std::optional<std::string> failure;  // what was thrown, for the log
     try {
         session.handle(std::move(message), std::move(self));
+    } catch (const std::exception& e) {
+        failure = e.what();
     } catch (...) {
-        tls_handling = nullptr;
-        if (!held_finish_) {  // no answer will come: the transport answers 500
+        failure = "an exception that is not a std::exception";
+    }
+    if (failure) {
+        // The detail goes to the log, never to the client; the exchange ends here unless the
+        // engine had already answered.
+        logging::write(logging::level::error, "serve.http", "handling an MCP message failed", {{"error", *failure}});
+        if (is_request_) {
+            // A JSON-RPC internal error with the request's id (if the engine did not answer).
+            finish(mcp::internal_error_answer(json::object{{"id", std::move(id)}, {"method", nullptr}}));
+        } else if (!finished_.exchange(true)) {
+            token_.reset();
+            tls_handling = nullptr;
             ex.undo_defer();
-            throw;
+            return ex.error(bhttp::status::internal_server_error,
+                            "Internal error: the server failed while handling this message (its log has the details)",
+                            {}, mcp::internal_error);
         }
     }
     tls_handling = nullptr;
@@ -173,12 +191,9 @@ void mcp_post_route(const route_services& s, exchange& ex) {
         return ex.error(bhttp::status::unsupported_media_type,
                         "Unsupported Media Type: Content-Type must be application/json");
 
-    json::error_code ec;
-    json::value message = ex.body_json(ec);
-    if (ec)
-        return ex.error(bhttp::status::bad_request,
-                        "Parse error: " + json_error_message("the message", ex.request().body(), ec), {},
-                        mcp::parse_error);
+    auto parsed = parse_json_body("the message", ex.request().body(), s.settings.json_max_depth);
+    if (!parsed) return ex.error(bhttp::status::bad_request, "Parse error: " + parsed.error(), {}, mcp::parse_error);
+    json::value& message = *parsed;
     const json::object* obj = message.if_object();
     const json::value* method = obj ? obj->if_contains("method") : nullptr;
     const bool is_initialize = method && method->is_string() && method->get_string() == "initialize";

@@ -100,9 +100,9 @@ void rest_call(const route_services& s, exchange& ex, std::string tool, std::str
     if (trim(body).empty()) {
         arguments = json::object();
     } else {
-        json::error_code ec;
-        arguments = ex.body_json(ec);
-        if (ec) return ex.error(bhttp::status::bad_request, json_error_message("the request body", body, ec));
+        auto parsed = parse_json_body("the request body", body, s.settings.json_max_depth);
+        if (!parsed) return ex.error(bhttp::status::bad_request, parsed.error());
+        arguments = std::move(*parsed);
     }
     const responder later = ex.defer(nullptr);
     auto done = [later, token = later.busy()](call_result r) mutable {
@@ -206,10 +206,9 @@ void breaker_action_route(const route_services& s, exchange& ex) {
     const std::string& action = (*segments)[4];
     std::string operation;
     if (const std::string& body = ex.request().body(); !body.empty()) {
-        json::error_code ec;
-        auto v = json::parse(body, ec);
-        const json::value* op = !ec && v.is_object() ? v.as_object().if_contains("operation") : nullptr;
-        if (ec || !v.is_object() || (op != nullptr && !op->is_string()))
+        auto v = parse_json_body("the request body", body, s.settings.json_max_depth);
+        const json::value* op = v && v->is_object() ? v->as_object().if_contains("operation") : nullptr;
+        if (!v || !v->is_object() || (op != nullptr && !op->is_string()))
             return ex.error(bhttp::status::bad_request, "the body must be {} or {\"operation\": \"<name>\"}");
         if (op != nullptr) operation = op->get_string();
     }

@@ -3,6 +3,7 @@
 #include "protocol.hpp"
 
 #include <boost/json/parse.hpp>
+#include <toolhost/json_input.hpp>
 #include <toolhost/json_text.hpp>
 
 namespace toolhost::mcp {
@@ -90,7 +91,15 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
         }
     }
     const json::object& answer = pr->answer.as_object();
-    if (const auto* r = answer.if_contains("result")) return toolhost::json_text(*r);
+    if (const auto* r = answer.if_contains("result")) {
+        // JSON has no infinity: the tool would read null (or worse) where the client sent 1e309.
+        if (auto where = find_out_of_range_number(*r))
+            return make_tool_error(status_code::invalid_argument, "the MCP client answered " + std::string(method) +
+                                                                      " with " +
+                                                                      (where->empty() ? std::string("/") : *where) +
+                                                                      ": " + std::string(out_of_range_number_message));
+        return toolhost::json_text(*r);
+    }
     std::string text = "the MCP client answered " + std::string(method) + " with an error";
     if (const auto* e = answer.if_contains("error"); e && e->is_object()) {
         if (const auto* c = e->get_object().if_contains("code")) text += " " + toolhost::json_text(*c);

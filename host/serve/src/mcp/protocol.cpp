@@ -63,4 +63,12 @@ std::string error_response(const json::value& id, int code, std::string_view mes
     return toolhost::json_text(o);
 }
 
+std::string internal_error_answer(const json::value& message) {
+    const json::object* o = message.if_object();
+    const json::value* id = o ? o->if_contains("id") : nullptr;
+    if (id == nullptr || !o->contains("method")) return {};
+    return error_response(valid_id(*id) ? *id : json::value(nullptr), internal_error,
+                          "internal error: the server failed while handling this request (its log has the details)");
+}
+
 }  // namespace toolhost::mcp

@@ -4,17 +4,28 @@
 #include <toolhost/logging.hpp>
 #include <toolhost/serve/mcp.hpp>
 
-#include <boost/json/parse.hpp>
+#include <toolhost/json_input.hpp>
 #include <toolhost/json_text.hpp>
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
+#include <optional>
 
 namespace toolhost::mcp {
 
 namespace json = boost::json;
 
 namespace {
+
+// The key of a request of ours (client_peer numbers them from 1) that a response's id may name;
+// none for any other id (a string, a fraction, an integer beyond int64).
+std::optional<int64_t> pending_key(const json::value& id) noexcept {
+    if (id.is_int64()) return id.get_int64();
+    if (id.is_uint64() && id.get_uint64() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        return static_cast<int64_t>(id.get_uint64());
+    return std::nullopt;
+}
 
 // One row of the method table.
 struct method_entry {
@@ -91,14 +102,13 @@ void session::close() {
 }
 
 void session::handle(std::string_view message, std::shared_ptr<exchange> out) {
-    boost::system::error_code ec;
-    json::value v = json::parse(message, ec);
-    if (ec) {
-        out->finish(
-            error_response(nullptr, parse_error, "parse error: the message is not valid JSON (" + ec.message() + ")"));
+    auto parsed = parse_json_input(message, server_.options().json_max_depth);
+    if (!parsed) {
+        out->finish(error_response(nullptr, parse_error,
+                                   "parse error: the message is not valid JSON: " + parsed.error().to_string()));
         return;
     }
-    handle(std::move(v), std::move(out));
+    handle(std::move(*parsed), std::move(out));
 }
 
 void session::handle(json::value message, std::shared_ptr<exchange> out) {
@@ -126,25 +136,35 @@ void session::handle(json::value message, std::shared_ptr<exchange> out) {
     }
     const json::value* method = msg.if_contains("method");
     if (method == nullptr) {
-        // A response to one of our requests.
-        if (idp == nullptr || (!msg.contains("result") && !msg.contains("error"))) {
+        // A response to one of our requests: "result" or "error" (an object), never both.
+        const json::value* result = msg.if_contains("result");
+        const json::value* error = msg.if_contains("error");
+        if (idp == nullptr || (result == nullptr && error == nullptr)) {
             out->finish(error_response(id, invalid_request, "invalid request: no \"method\", and not a response"));
             return;
         }
         std::shared_ptr<pending_request> p;
-        if (idp->is_int64() || idp->is_uint64()) {
+        if (const auto key = pending_key(*idp)) {
             std::lock_guard lock(st_->m);
-            if (auto it = st_->pending.find(idp->to_number<int64_t>()); it != st_->pending.end()) {
+            if (auto it = st_->pending.find(*key); it != st_->pending.end()) {
                 p = it->second;
                 st_->pending.erase(it);
             }
         }
         if (p) {
+            // The call waiting for it fails with what is wrong rather than reading half of it.
+            const char* malformed = result != nullptr && error != nullptr     ? "has both \"result\" and \"error\""
+                                    : error != nullptr && !error->is_object() ? "has an \"error\" that is not an object"
+                                                                              : nullptr;
+            json::value answer = std::move(message);
+            if (malformed != nullptr)
+                answer = json::object{
+                    {"error", {{"code", invalid_request}, {"message", std::string("the response ") + malformed}}}};
             std::lock_guard lock(p->m);
-            p->answer = std::move(message);
+            p->answer = std::move(answer);
             p->done = true;
             p->cv.notify_all();
-        } else {
+        } else if (logging::enabled(logging::level::debug)) {
             logging::write(logging::level::debug, "mcp", "response to no pending request ignored",
                            {{"session", id_}, {"id", toolhost::json_text(*idp)}});
         }

@@ -30,6 +30,11 @@ enum error_code : int {
 TOOLHOST_SERVE_API std::string error_response(const boost::json::value& id, int code, std::string_view message,
                                               const boost::json::value* data = nullptr);
 
+/// What a transport answers when handling a message failed with an exception, which it logs
+/// with the detail: a request gets a JSON-RPC internal error (-32603) with its id and no detail;
+/// a notification, a response or what is not a message at all gets nothing ("").
+TOOLHOST_SERVE_API std::string internal_error_answer(const boost::json::value& message);
+
 /// Where the engine sends what belongs to one incoming message: notifications and requests
 /// related to it (progress, log messages, sampling), then the response. The transport decides
 /// how (stdio: lines on stdout; HTTP: a JSON body, or an SSE stream once something comes before

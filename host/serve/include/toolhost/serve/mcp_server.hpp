@@ -2,6 +2,7 @@
 /// The MCP engine for one host (toolhost/serve/mcp.hpp has the overview).
 
 #include <toolhost/host.hpp>
+#include <toolhost/json_input.hpp>
 #include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp_protocol.hpp>
 #include <toolhost/serve/mcp_session.hpp>
@@ -41,6 +42,8 @@ struct server_options {
     /// Run calls of operations flagged TOOLHOST_OPERATION_NONBLOCKING (of thread-safe tools) on
     /// the thread that handles the message (host::call_inline) instead of the worker pool.
     bool inline_nonblocking = true;
+    /// How deep arrays and objects may nest in a message given as text (session::handle).
+    std::size_t json_max_depth = default_json_max_depth;
 };
 
 /// The engine for one host; shared by every session and transport. Thread-safe.

@@ -3,6 +3,7 @@
 /// it as written (host_config::serve).
 
 #include <toolhost/config.hpp>
+#include <toolhost/json_input.hpp>
 #include <toolhost/serve/export.hpp>
 
 #include <boost/system/result.hpp>
@@ -44,6 +45,9 @@ struct serve_settings {
     uint64_t plugin_quiet_ms = 200;
     /// "serve.plugin_safety_scan_ms": with inotify, a full rescan this often all the same; 0: never.
     uint64_t plugin_safety_scan_ms = 60000;
+    /// "serve.json_max_depth": how deep arrays and objects may nest in what a client sends (an
+    /// MCP message over stdio or HTTP, a REST body); deeper input is refused as not valid JSON.
+    std::size_t json_max_depth = default_json_max_depth;
     // "serve.mcp"
     std::string tool_name = "{tool}_{operation}";  ///< MCP tool names ({tool}, {operation})
     std::size_t page_size = 100;                   ///< tools per tools/list page
