@@ -20,8 +20,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             env[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
         input.remove_prefix(eol == std::string_view::npos ? input.size() : eol + 1);
     }
-    // One file per process, rewritten for every input; relative paths in it resolve next to it.
-    static const std::string file = "/tmp/toolhost-fuzz-config-" + std::to_string(::getpid()) + ".json";
+    // One file per process, rewritten for every input (relative paths in it resolve next to it),
+    // and removed at exit.
+    static const struct scratch {
+        std::string file = "/tmp/toolhost-fuzz-config-" + std::to_string(::getpid()) + ".json";
+        ~scratch() { ::unlink(file.c_str()); }
+    } scratch_file;
+    const std::string& file = scratch_file.file;
     std::ofstream(file, std::ios::binary | std::ios::trunc)
         .write(input.data(), static_cast<std::streamsize>(input.size()));
     auto r = toolhost::load_config(file, [&](std::string_view name) -> std::optional<std::string> {
