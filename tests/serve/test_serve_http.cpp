@@ -19,6 +19,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
@@ -1138,4 +1139,101 @@ BOOST_AUTO_TEST_CASE(concurrent_clients_get_their_own_answers) {
     for (auto& th : threads) th.join();
     BOOST_TEST(wrong.load() == 0);
     BOOST_TEST(env.server->sessions() == static_cast<std::size_t>(clients));
+}
+
+// ============================================================ hostile clients (issue 15)
+
+namespace {
+
+// Sends `raw` on a fresh connection and reads one response: it must have status `status`, close
+// the connection, and be the only answer (nothing after it was taken for a request of its own).
+void refused_and_closed(uint16_t port, const std::string& raw, unsigned status, const std::string& what) {
+    client c(port);
+    c.send_raw(raw);
+    auto r = c.read();
+    BOOST_TEST(r.result_int() == status, what << ": " << r.result_int() << " " << r.body());
+    BOOST_TEST(!r.keep_alive(), what);
+    const auto ec = c.read_until_closed();
+    BOOST_TEST((ec == asio::error::eof || ec == asio::error::connection_reset), what << ": " << ec.message());
+    const std::string rest = beast::buffers_to_string(c.buffer().data());
+    BOOST_TEST(!contains(rest, "HTTP/1."), what << ": a second response: " << rest);
+}
+
+}  // namespace
+
+// RFC 9112 section 6: a request whose body length is ambiguous is answered and its connection
+// closed, so that what follows is never parsed as a request of its own (request smuggling
+// behind a proxy that reads the framing differently).
+BOOST_AUTO_TEST_CASE(transfer_codings_other_than_chunked_are_refused_and_the_connection_closed) {
+    server_env env;
+    const std::string host = "Host: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    const std::string call = "POST /v1/tools/testkit/echo HTTP/1.1\r\n" + host;
+    const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const std::string chunked_body = "7\r\n{\"x\":1}\r\n0\r\n\r\n";
+    // The probe's: the call ran with an empty body, then the body was read as a second request.
+    refused_and_closed(env.port(), call + "Transfer-Encoding: chunked, identity\r\n\r\n" + smuggled, 400,
+                       "chunked, identity");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: xchunked\r\n\r\n" + smuggled, 400, "xchunked");
+    refused_and_closed(
+        env.port(),
+        call + "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_body + smuggled, 501,
+        "identity then chunked on two lines");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked_body + smuggled, 501,
+                       "gzip, chunked");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: chunked, chunked\r\n\r\n" + chunked_body, 400,
+                       "chunked twice");
+    refused_and_closed(
+        env.port(),
+        call + "Transfer-Encoding: gzip\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled,
+        400, "Transfer-Encoding with Content-Length");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + chunked_body, 400,
+                       "chunked with Content-Length");
+    refused_and_closed(
+        env.port(),
+        "POST /v1/tools/testkit/echo HTTP/1.0\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n" + chunked_body, 400,
+        "Transfer-Encoding in HTTP/1.0");
+    // MCP's errors keep their JSON-RPC shape.
+    {
+        client c(env.port());
+        c.send_raw("POST /mcp HTTP/1.1\r\n" + host + "Transfer-Encoding: xchunked\r\n\r\n");
+        auto r = c.read();
+        BOOST_TEST(r.result_int() == 400u);
+        BOOST_TEST(body_json(r).at("jsonrpc").as_string() == "2.0");
+    }
+
+    // chunked alone, in any case, is fine, and the connection stays.
+    client c(env.port());
+    c.send_raw(call + "Transfer-Encoding: Chunked\r\n\r\n" + chunked_body);
+    auto r = c.read();
+    BOOST_TEST(r.result_int() == 200u, r.body());
+    BOOST_TEST(body_json(r).at("result").at("x").as_int64() == 1);
+    BOOST_TEST(r.keep_alive());
+    BOOST_TEST(c.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_or_missing_host_and_differing_content_lengths_get_400) {
+    server_env env;
+    {
+        client c(env.port());
+        c.send_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example.com\r\n\r\n");
+        auto r = c.read();
+        BOOST_TEST(r.result_int() == 400u);
+        BOOST_TEST(contains(r.body(), "more than one Host"), r.body());
+        c.send_raw("GET /healthz HTTP/1.1\r\nHost: evil.example.com\r\nHost: 127.0.0.1\r\n\r\n");
+        BOOST_TEST(c.read().result_int() == 400u);
+        c.send_raw("GET /healthz HTTP/1.1\r\n\r\n");
+        BOOST_TEST(c.read().result_int() == 400u);
+        // HTTP/1.0 needs no Host.
+        c.send_raw("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        BOOST_TEST(c.read().result_int() == 200u);
+    }
+    refused_and_closed(env.port(),
+                       "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+                       "Content-Length: 3\r\n\r\n{}",
+                       400, "two Content-Lengths");
+    // The same length twice is one length (RFC 9110 allows a recipient to take it).
+    client c(env.port());
+    c.send_raw(
+        "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
+    BOOST_TEST(c.read().result_int() == 200u);
 }

@@ -102,11 +102,49 @@ void connection::on_parse_error(const beast::error_code& ec) {
     fail_request(bhttp::status::bad_request, "malformed HTTP request: " + ec.message());
 }
 
+std::optional<std::pair<bhttp::status, std::string_view>> connection::framing_problem() const {
+    using problem = std::pair<bhttp::status, std::string_view>;
+    if (!fields_.transfer_encoding) return std::nullopt;  // Beast refuses differing Content-Lengths
+    const auto& h = parser_->get();
+    if (h.version() < 11) return problem{bhttp::status::bad_request, "Bad Request: Transfer-Encoding in HTTP/1.0"};
+    if (fields_.content_length)
+        return problem{bhttp::status::bad_request, "Bad Request: Transfer-Encoding and Content-Length together"};
+    // The codings, in order, over every Transfer-Encoding line.
+    std::size_t codings = 0;
+    bool chunked_before_last = false;
+    std::string_view last;
+    for (const auto& f : h) {
+        if (f.name() != bhttp::field::transfer_encoding) continue;
+        std::string_view v = f.value();
+        for (;;) {
+            const auto comma = v.find(',');
+            const std::string_view coding = trim(v.substr(0, comma));
+            if (!coding.empty()) {
+                chunked_before_last = chunked_before_last || iequals(last, "chunked");
+                last = coding;
+                ++codings;
+            }
+            if (comma == std::string_view::npos) break;
+            v.remove_prefix(comma + 1);
+        }
+    }
+    if (!iequals(last, "chunked") || chunked_before_last)
+        return problem{bhttp::status::bad_request, "Bad Request: chunked must be the final transfer coding, once"};
+    if (codings > 1)
+        return problem{bhttp::status::not_implemented,
+                       "Not Implemented: the only transfer coding supported is chunked"};
+    return std::nullopt;
+}
+
 bool connection::on_header() {
     auto& h = parser_->get();
     route_ = find_route(h.target());
     fields_ = request_fields::of(h);
     const auto& f = fields_;
+    if (auto problem = framing_problem()) {
+        fail_request(problem->first, std::string(problem->second));
+        return false;
+    }
     const bool body_expected = !parser_->is_done();
     const bool expect_continue = body_expected && iequals(trim(f.expect), "100-continue");
     // A refused request with a small body is read to its end, so that the connection can
@@ -124,6 +162,8 @@ bool connection::on_header() {
     };
     if (!f.host) {
         if (h.version() >= 11) return refuse(bhttp::status::bad_request, "Bad Request: the Host header is required");
+    } else if (f.hosts > 1) {
+        return refuse(bhttp::status::bad_request, "Bad Request: more than one Host header");
     } else if (!srv_.host_allowed(*f.host)) {
         return refuse(bhttp::status::forbidden, "Forbidden: the Host header is not allowed");
     }

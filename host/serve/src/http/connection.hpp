@@ -99,9 +99,15 @@ private:
     void on_request_bytes(const boost::system::error_code& ec, std::size_t n);
     void on_parse_error(const beast::error_code& ec);
 
-    // Checks what can be checked before the body is read: Host, Origin, the token. Answers
-    // (and returns false) when the request is refused. Answers "100 Continue" when asked to.
+    // Checks what can be checked before the body is read: the framing (RFC 9112), Host, Origin,
+    // the token. Answers (and returns false) when the request is refused. Answers "100 Continue"
+    // when asked to.
     bool on_header();
+    // Transfer-Encoding and Content-Length as RFC 9112 (section 6) allows them in a request: an
+    // error message when the body's length is ambiguous or its coding unsupported (the request
+    // is then answered and the connection closed: what follows cannot be told apart from a
+    // smuggled request), else empty.
+    std::optional<std::pair<bhttp::status, std::string_view>> framing_problem() const;
 
     // ------------------------------------------------------------------ requests
     void on_request();
