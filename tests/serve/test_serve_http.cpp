@@ -1237,3 +1237,26 @@ BOOST_AUTO_TEST_CASE(a_duplicate_or_missing_host_and_differing_content_lengths_g
         "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
     BOOST_TEST(c.read().result_int() == 200u);
 }
+
+// ================================================================ exceptions in a route
+
+// The probe: a response message with an id above INT64_MAX threw out of the engine, and the
+// 500 carried the Boost exception text and a source path. Whatever a route throws, the answer
+// tells nothing of it, and the server serves on.
+BOOST_AUTO_TEST_CASE(what_a_route_throws_is_not_told_to_the_client) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    auto r = c.request(bhttp::verb::post, "/mcp", R"({"jsonrpc":"2.0","id":18446744073709551615,"result":{}})",
+                       mcp_headers(id));
+    BOOST_TEST(r.result_int() != 200u);  // a response message gets 202, or an error
+    for (std::string_view internal : {"boost", ".hpp", ".cpp", "/usr/", "exception", "what()", "to_number"})
+        BOOST_TEST(!contains(r.body(), internal), r.body());
+    if (r.result_int() >= 500u) {
+        BOOST_TEST(r.result_int() == 500u);
+        BOOST_TEST(body_json(r).at("error").at("message").as_string() == "Internal Server Error");
+    }
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(2, "ping"), mcp_headers(id)).result_int() == 200u);
+    client other(env.port());
+    BOOST_TEST(other.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}

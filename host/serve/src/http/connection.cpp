@@ -215,16 +215,30 @@ void connection::on_request() {
     if (phase_ == phase::waiting || phase_ == phase::stream) watch();
 }
 
-// Hands the request to its route (Beast's handle_request); a route that throws before it
-// answered gets a 500.
+// Hands the request to its route (Beast's handle_request); a route that throws gets a 500 that
+// tells nothing of why (internal_error()).
 void connection::dispatch() {
     try {
         if (!route_) return error(bhttp::status::not_found, "Not Found: " + std::string(request().target()));
         route_->handle(srv_.services_, *this);
     } catch (const std::exception& e) {
-        if (phase_ == phase::handling)
-            error(bhttp::status::internal_server_error, std::string("Internal error: ") + e.what());
+        internal_error(e.what());
+    } catch (...) {
+        internal_error("an exception that is not a std::exception");
     }
+}
+
+void connection::internal_error(std::string_view what) noexcept {
+    try {
+        logging::write(logging::level::error, "serve.http", "internal error while answering a request",
+                       {{"route", route_names[metric()]}, {"error", what}});
+        if (phase_ == phase::handling || phase_ == phase::waiting) {
+            undo_defer();  // an answer that comes later anyway finds the request answered
+            return error(bhttp::status::internal_server_error, "Internal Server Error", {}, mcp::internal_error);
+        }
+    } catch (...) {
+    }
+    if (phase_ != phase::draining) close_now();  // a stream or a response already under way
 }
 
 void connection::error(bhttp::status s, std::string_view message, std::string_view allow, int rpc_code) {

@@ -81,6 +81,10 @@ private:
     std::uint64_t seq() const noexcept override { return seq_; }
     route_id metric() const noexcept { return route_ ? route_->id : r_other; }
 
+    // The last resort when handling a request threw: logged with the detail, answered 500
+    // without it (or the stream closed), and the connection serves on.
+    void internal_error(std::string_view what) noexcept override;
+
     // ------------------------------------------------------------------ reading
     void start_read();
     void parse_buffered();

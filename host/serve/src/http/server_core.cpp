@@ -74,19 +74,29 @@ void server_core::count(route_id route, unsigned status, steady::duration took, 
 // loop) then finds the thread awake instead of paying a wake-up, which measured as half the
 // round trip of a single client. Under load there is always work and the spin never runs; when
 // idle the thread blocks after the spin, so it costs nothing either.
+//
+// A handler that throws costs what it was doing (connections catch what their routes throw; this
+// is the last resort for the rest), never the thread: it is logged and the thread goes on.
 void server_core::run_io(asio::io_context& io) {
     using clock = std::chrono::steady_clock;
     constexpr auto spin = std::chrono::microseconds(50);
     auto active = clock::now();
     while (!io.stopped()) {
-        if (io.poll() != 0) {
+        try {
+            if (io.poll() != 0) {
+                active = clock::now();
+                continue;
+            }
+            if (io.stopped()) break;
+            if (clock::now() - active < spin) continue;
+            if (io.run_one() == 0) break;  // stopped
             active = clock::now();
-            continue;
+        } catch (const std::exception& e) {
+            logging::write(logging::level::error, "serve.http", "an I/O handler threw", {{"error", e.what()}});
+        } catch (...) {
+            logging::write(logging::level::error, "serve.http", "an I/O handler threw",
+                           {{"error", "an exception that is not a std::exception"}});
         }
-        if (io.stopped()) break;
-        if (clock::now() - active < spin) continue;
-        if (io.run_one() == 0) break;  // stopped
-        active = clock::now();
     }
 }
 
