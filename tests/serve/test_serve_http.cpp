@@ -25,10 +25,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <csignal>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -303,6 +306,58 @@ struct server_env {
         h->shutdown();
     }
     uint16_t port() const { return server->port(); }
+};
+
+// `toolhost serve --http 127.0.0.1:0` in a process of its own with testkit, `http_section` as its
+// configuration's "serve.http" and warning-level logs on stderr. `limits`, when given, is shell
+// run before it (ulimit).
+struct serve_process {
+    temp_dir dir;
+    std::unique_ptr<toolhost::test::background_process> process;
+    uint16_t port = 0;
+
+    explicit serve_process(const std::string& http_section, const std::string& limits = {}) {
+        const auto plugins = dir / "plugins";
+        fs::create_directories(plugins);
+        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
+        toolhost::test::write_file(dir / "toolhost.json", R"({"data_dir": ")" + (dir / "var").string() +
+                                                              R"(", "serve": {"http": )" + http_section + "}}");
+        std::vector<std::string> argv{TOOLHOST_TEST_EXE,
+                                      "--config",
+                                      (dir / "toolhost.json").string(),
+                                      "--no-default-plugins",
+                                      "--plugin-dir",
+                                      plugins.string(),
+                                      "serve",
+                                      "--http",
+                                      "127.0.0.1:0",
+                                      "--port-file",
+                                      (dir / "port").string()};
+        if (!limits.empty()) argv.insert(argv.begin(), {"/bin/sh", "-c", limits + R"( && exec "$0" "$@")"});
+        process = std::make_unique<toolhost::test::background_process>(
+            argv, dir.path(), std::map<std::string, std::string>{{"TOOLHOST_LOG_LEVEL", "warning"}});
+        const auto port_file = dir / "port";
+        BOOST_TEST_REQUIRE(eventually([&] { return fs::exists(port_file) && fs::file_size(port_file) > 0; }, 60s),
+                           err());
+        port = static_cast<uint16_t>(std::stoi(toolhost::test::read_file(port_file)));
+    }
+    ~serve_process() {
+        if (process->running()) process->stop(SIGTERM);
+    }
+    int pid() const { return process->pid(); }
+    std::string err() const { return process->err(); }
+    // A line of /proc/<pid>/<file> that starts with `key`.
+    std::string proc_line(const std::string& file, std::string_view key) const {
+        std::istringstream in(toolhost::test::read_file("/proc/" + std::to_string(pid()) + "/" + file));
+        for (std::string line; std::getline(in, line);)
+            if (line.starts_with(key)) return line;
+        return {};
+    }
+    // Resident memory in MiB.
+    double rss_mib() const {
+        const std::string line = proc_line("status", "VmRSS:");  // "VmRSS:  123456 kB"
+        return std::stod(line.substr(line.find_first_of("0123456789"))) / 1024.0;
+    }
 };
 
 // ------------------------------------------------------------------------------ MCP helpers
@@ -1236,6 +1291,38 @@ BOOST_AUTO_TEST_CASE(a_duplicate_or_missing_host_and_differing_content_lengths_g
     c.send_raw(
         "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
     BOOST_TEST(c.read().result_int() == 200u);
+}
+
+// The probe: 40 idle keep-alive connections that had each sent a 4 MiB array took the server's
+// RSS from 102 MB to 2.07 GB (each kept its JSON parser's stack and its last response body).
+// Here 24 connections each send one and stay open: the server's memory must not grow with them.
+BOOST_AUTO_TEST_CASE(idle_connections_keep_no_memory_of_their_large_requests) {
+    serve_process server(R"({"io_threads": 1})");
+    // {"a":[0,0,...]}: 2 million values, just under the 4 MiB body limit; echo sends it back.
+    std::string body = R"({"a":[0)";
+    while (body.size() + 4 < (4u << 20)) body += ",0";
+    body += "]}";
+    auto call = [&](client& c) {
+        auto r = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", body);
+        require(r.result_int() == 200u, "echo: " + std::to_string(r.result_int()) + " " + r.body().substr(0, 200));
+        require(r.body().size() > body.size(), "echo: a short answer");
+    };
+    {
+        client warm(
+            server.port);  // the first large request's memory (allocator arenas, the tool's) is not the connections'
+        call(warm);
+    }
+    const double before = server.rss_mib();
+    std::vector<std::unique_ptr<client>> idle;
+    for (int i = 0; i < 24; ++i) {
+        idle.push_back(std::make_unique<client>(server.port));
+        call(*idle.back());
+    }
+    const double after = server.rss_mib();
+    BOOST_TEST_MESSAGE("RSS " << before << " MiB before, " << after << " MiB with 24 idle connections");
+    // Kept per connection, 24 parser stacks alone would be over 800 MiB.
+    BOOST_TEST(after - before < 300.0, "RSS grew from " << before << " to " << after << " MiB");
+    BOOST_TEST(idle.front()->request(bhttp::verb::get, "/healthz").result_int() == 200u);
 }
 
 // ================================================================ exceptions in a route

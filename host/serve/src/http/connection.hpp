@@ -12,7 +12,7 @@ namespace toolhost::serve::detail {
 class connection final : public exchange, public std::enable_shared_from_this<connection> {
 public:
     connection(server_core& srv, asio::io_context& io)
-        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_), jp_({}, parse_opts()) {
+        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_) {
         st_->connections.fetch_add(1, std::memory_order_relaxed);
     }
     ~connection() {
@@ -129,6 +129,9 @@ private:
     // The response is out: count it, then the next request, or close.
     void response_done();
     void finish_request_state();
+    // What an idle connection keeps: buffers that a large request or response grew are let go,
+    // so that memory does not stay with connections that wait for their next request.
+    void release_large_buffers();
     void drop_state() noexcept {
         if (auto s = std::move(state_)) s->detach();
     }
@@ -169,7 +172,6 @@ private:
     timer_type timer_;
     beast::flat_buffer buffer_;          // received, not yet parsed
     std::array<char, read_chunk> rbuf_;  // what the pending read fills
-    json::parser jp_;
     // The request being read or handled: it stays in its parser until the next one begins, so
     // the views in fields_ stay valid and nothing is moved out.
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
