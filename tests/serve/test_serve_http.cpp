@@ -360,6 +360,14 @@ struct serve_process {
     }
 };
 
+// How many lines of `text` contain `needle`.
+std::size_t lines_with(const std::string& text, std::string_view needle) {
+    std::istringstream in(text);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += contains(line, needle) ? 1 : 0;
+    return n;
+}
+
 // ------------------------------------------------------------------------------ MCP helpers
 
 std::string rpc(int id, std::string_view method, const json::object& params = {}) {
@@ -1323,6 +1331,111 @@ BOOST_AUTO_TEST_CASE(idle_connections_keep_no_memory_of_their_large_requests) {
     // Kept per connection, 24 parser stacks alone would be over 800 MiB.
     BOOST_TEST(after - before < 300.0, "RSS grew from " << before << " to " << after << " MiB");
     BOOST_TEST(idle.front()->request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+// ========================================================================== connections
+
+BOOST_AUTO_TEST_CASE(connections_over_max_connections_get_503_and_a_close) {
+    auto s = local_settings();
+    s.max_connections = 2;
+    server_env env(s);
+    auto a = std::make_unique<client>(env.port());
+    client b(env.port());
+    BOOST_TEST(a->request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    BOOST_TEST(b.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    BOOST_TEST(env.server->connections() == 2u);
+    for (int i = 0; i < 3; ++i) {
+        client over(env.port());
+        auto req = over.make(bhttp::verb::get, "/healthz");
+        over.send(req);
+        auto r = over.read();
+        BOOST_TEST(r.result_int() == 503u);
+        BOOST_TEST(!r.keep_alive());
+        BOOST_TEST(body_json(r).at("error").at("code").as_string() == "UNAVAILABLE");
+        BOOST_TEST(contains(r.body(), "maximum of 2 connections"), r.body());
+        const auto ec = over.read_until_closed();
+        BOOST_TEST((ec == asio::error::eof || ec == asio::error::connection_reset), ec.message());
+    }
+    BOOST_TEST(env.server->connections() == 2u);
+    // A connection that closes makes room for another.
+    a.reset();
+    BOOST_TEST(eventually([&] {
+        client c(env.port());
+        auto req = c.make(bhttp::verb::get, "/healthz");
+        c.send(req);
+        return c.read().result_int() == 200u;
+    }));
+}
+
+// The probe: at the process's file limit new clients waited in the backlog until they timed out,
+// and the log got a warning every 50 ms. `toolhost serve` raises its open-file limit to the hard
+// limit, and max_connections' default (three quarters of it) leaves descriptors to spare: the
+// client over the limit gets a 503 at once, logged once.
+BOOST_AUTO_TEST_CASE(serve_raises_its_file_limit_and_answers_503_at_max_connections) {
+    serve_process server(R"({"io_threads": 1})", "ulimit -S -n 128 && ulimit -H -n 256");
+    std::istringstream limits(server.proc_line("limits", "Max open files"));
+    std::string max, open_, files, soft, hard;
+    limits >> max >> open_ >> files >> soft >> hard;
+    BOOST_TEST(soft == "256");  // raised to the hard limit
+    BOOST_TEST(hard == "256");
+    std::vector<std::unique_ptr<client>> open;
+    for (int i = 0; i < 192; ++i) {  // 256 / 4 * 3
+        open.push_back(std::make_unique<client>(server.port));
+        auto r = open.back()->request(bhttp::verb::get, "/healthz");
+        BOOST_TEST_REQUIRE(r.result_int() == 200u, "connection " << i);
+    }
+    for (int i = 0; i < 20; ++i) {
+        client over(server.port);
+        auto req = over.make(bhttp::verb::get, "/healthz");
+        over.send(req);
+        BOOST_TEST_REQUIRE(over.read().result_int() == 503u, "refused connection " << i);
+    }
+    BOOST_TEST(open.front()->request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    const std::string log = server.err();
+    BOOST_TEST(lines_with(log, "connection refused") >= 1u, log);
+    BOOST_TEST(lines_with(log, "connection refused") <= 2u, log);  // one per 10 s
+}
+
+// Out of descriptors all the same (max_connections set above what the process may open): the
+// client that cannot be taken is closed at once instead of waiting, and the failures are logged
+// once, not every 50 ms.
+BOOST_AUTO_TEST_CASE(out_of_descriptors_a_waiting_client_is_closed_at_once_and_logged_once) {
+    serve_process server(R"({"io_threads": 1, "max_connections": 100000})", "ulimit -n 96");
+    std::vector<std::unique_ptr<client>> open;
+    int answered = 0, shed = 0;
+    for (int i = 0; i < 110 && shed < 10; ++i) {
+        open.push_back(std::make_unique<client>(server.port));
+        auto req = open.back()->make(bhttp::verb::get, "/healthz");
+        open.back()->send(req);
+        // Either served, or answered 503 and closed, or closed: never left waiting.
+        try {
+            auto r = open.back()->read();
+            if (r.result_int() == 200u) {
+                ++answered;
+                continue;
+            }
+            BOOST_TEST(r.result_int() == 503u);
+        } catch (const std::runtime_error& e) {
+            BOOST_TEST_REQUIRE(!contains(e.what(), "time limit"), e.what());
+        }
+        ++shed;
+        open.pop_back();
+    }
+    BOOST_TEST(answered > 0);
+    BOOST_TEST(shed == 10);
+    open.erase(open.begin(), open.begin() + std::min<std::ptrdiff_t>(10, std::ssize(open)));
+    // With descriptors back, clients are served again.
+    BOOST_TEST(eventually([&] {
+        try {
+            client c(server.port);
+            return c.request(bhttp::verb::get, "/healthz").result_int() == 200u;
+        } catch (const std::runtime_error&) {
+            return false;
+        }
+    }));
+    const std::string log = server.err();
+    BOOST_TEST(lines_with(log, "accept failed") >= 1u, log);
+    BOOST_TEST(lines_with(log, "accept failed") <= 2u, log);
 }
 
 // ================================================================ exceptions in a route

@@ -116,3 +116,31 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(!toolhost::serve::check_listen_address("127.0.0.1:99999").empty());
     BOOST_TEST(!toolhost::serve::check_listen_address("[::1:80").empty());
 }
+
+namespace {
+
+// A file whose "serve.http" is `http`, as serving reads it.
+auto http_settings(const temp_dir& dir, const std::string& http) {
+    static int files = 0;
+    return load(write(dir, "http" + std::to_string(++files) + ".json", R"({"serve": {"http": )" + http + "}}"),
+                fake_env{});
+}
+
+// The problems with a "serve.http" that has some.
+std::string http_problems(const temp_dir& dir, const std::string& http) {
+    auto s = http_settings(dir, http);
+    return s.has_error() ? all(s.error()) : "no problem";
+}
+
+}  // namespace
+
+// The limits against hostile clients (issue 15), each with its default and its range.
+BOOST_AUTO_TEST_CASE(connection_limit) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, R"({"max_connections": 64})")->max_connections == 64u);
+    BOOST_TEST(http_settings(dir, "{}")->max_connections == 0u);  // derived from RLIMIT_NOFILE when serving starts
+    const auto problems = http_problems(dir, R"({"max_connections": -1})");
+    BOOST_TEST(
+        toolhost::test::contains(problems, "/serve/http/max_connections: expected an integer from 0 to 10000000"),
+        problems);
+}

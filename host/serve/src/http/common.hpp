@@ -65,6 +65,7 @@ constexpr std::size_t watch_cap = 64 * 1024;            // pipelined bytes buffe
 constexpr std::size_t stream_backlog_cap = 16u << 20;   // unsent SSE bytes before a client counts as gone
 constexpr std::size_t reused_parser_limit = 16 * 1024;  // larger bodies get a JSON parser of their own
 constexpr std::size_t kept_buffer_limit = 64 * 1024;    // larger buffers are freed when a response is out
+constexpr std::int64_t max_refusing = 64;               // 503s for max_connections being written at once
 constexpr std::uint64_t linger_cap = 8u << 20;          // bytes drained before closing after an error
 constexpr auto linger_time = 1s;                        // time given to drain them
 constexpr auto stream_keepalive = 15s;                  // SSE comment interval on GET /mcp

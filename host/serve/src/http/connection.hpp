@@ -12,12 +12,11 @@ namespace toolhost::serve::detail {
 class connection final : public exchange, public std::enable_shared_from_this<connection> {
 public:
     connection(server_core& srv, asio::io_context& io)
-        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_) {
-        st_->connections.fetch_add(1, std::memory_order_relaxed);
-    }
+        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_) {}
     ~connection() {
         if (registered_) srv_.unregister(self_it_);
-        st_->connections.fetch_sub(1, std::memory_order_relaxed);
+        if (refusing_) st_->refusing.fetch_sub(1, std::memory_order_relaxed);
+        if (counted_open_) st_->connections.fetch_sub(1, std::memory_order_relaxed);
     }
 
     socket_type& socket() noexcept { return sock_; }
@@ -27,11 +26,25 @@ public:
         registered_ = true;
     }
 
+    // Once accepted, on the acceptor's thread: the connection counts towards max_connections
+    // (refuse(): it does not).
+    void count_open() {
+        counted_open_ = true;
+        st_->connections.fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_refusing() {
+        refusing_ = true;
+        st_->refusing.fetch_add(1, std::memory_order_relaxed);
+    }
+
     void run() {  // once accepted
         boost::system::error_code ignored;
         sock_.set_option(tcp::no_delay(true), ignored);
         start_read();
     }
+
+    // Over max_connections: answers 503 at once, without reading the request, and closes.
+    void refuse(std::string message) { fail_request(bhttp::status::service_unavailable, std::move(message)); }
 
     // Posted by stop(): idle connections close, streams end, the rest finish their request.
     void on_stopping() {
@@ -180,6 +193,8 @@ private:
 
     std::list<std::weak_ptr<connection>>::iterator self_it_;
     bool registered_ = false;
+    bool counted_open_ = false;
+    bool refusing_ = false;
 
     phase phase_ = phase::reading;
     const route* route_ = nullptr;  // null: no route matches

@@ -34,8 +34,11 @@ struct serve_settings {
     uint64_t idle_timeout_ms = 120000;           ///< a keep-alive connection with no request is closed
     uint64_t session_idle_timeout_ms = 1800000;  ///< an MCP session unused this long ends
     std::size_t max_sessions = 10000;            ///< more live sessions: initialize gets 503
-    uint64_t shutdown_grace_ms = 10000;          ///< SIGTERM/SIGINT: how long calls in flight may finish
-    unsigned io_threads = 0;                     ///< network threads; 0: one per two cores, at least one
+    /// Open connections; more are answered 503 and closed. 0: three quarters of the open-file limit
+    /// (RLIMIT_NOFILE) when the server starts.
+    std::size_t max_connections = 0;
+    uint64_t shutdown_grace_ms = 10000;  ///< SIGTERM/SIGINT: how long calls in flight may finish
+    unsigned io_threads = 0;             ///< network threads; 0: one per two cores, at least one
     /// The live plugin folder (serve::plugin_watcher). "serve.plugin_rescan_ms": where inotify is
     /// not available, how often the plugin folders are rescanned; 0 turns the live folder off
     /// (new, replaced and removed files then need a restart).
