@@ -80,11 +80,17 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
 
 // A keep-alive HTTP/1.1 client on one connection. Every operation runs asynchronously on a
 // private io_context with a time limit, so a broken server fails the test instead of hanging it.
+struct client_options {
+    int receive_buffer = 0;  // SO_RCVBUF, when set: how much the kernel holds for a client that does not read
+};
+
 class client {
 public:
-    explicit client(uint16_t port) : port_(port) {
+    explicit client(uint16_t port, const client_options& o = {}) : port_(port) {
         boost::system::error_code ec;
-        sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+        sock_.open(tcp::v4(), ec);
+        if (!ec && o.receive_buffer > 0) sock_.set_option(asio::socket_base::receive_buffer_size(o.receive_buffer), ec);
+        if (!ec) sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
         require(!ec, "connect: " + ec.message());
     }
 
@@ -1299,6 +1305,65 @@ BOOST_AUTO_TEST_CASE(a_duplicate_or_missing_host_and_differing_content_lengths_g
     c.send_raw(
         "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
     BOOST_TEST(c.read().result_int() == 200u);
+}
+
+// A server whose client starts a call with about `steps` * 160 bytes of progress events on an
+// SSE stream, more than the kernel's buffers hold, then reads nothing.
+struct stalled_stream {
+    server_env env;
+    client c;
+    stalled_stream(serve_settings s, int steps) : env(std::move(s)), c(env.port(), {.receive_buffer = 4096}) {
+        const auto id = open_session(c);
+        auto req = c.make(bhttp::verb::post, "/mcp",
+                          json::serialize(tool_call("testkit_mt_progress", {{"steps", steps}}, 9, json::value("p"))),
+                          mcp_headers(id));
+        c.send(req);
+    }
+};
+
+// A client that stops reading an SSE stream costs the server at most max_stream_backlog_bytes:
+// the cap holds while a write is in flight (the probe grew the server by 200 MB).
+BOOST_AUTO_TEST_CASE(a_stream_whose_client_stops_reading_is_closed_at_the_backlog_cap) {
+    auto s = local_settings();
+    // Larger than what queues up while the kernel still takes bytes: the cap is reached only
+    // while a write waits for a client that does not read.
+    s.max_stream_backlog_bytes = 1u << 20;
+    s.stream_write_timeout_ms = 24 * 3600 * 1000;  // the cap alone
+    stalled_stream stalled(s, 150000);             // about 24 MB
+    BOOST_TEST(eventually([&] { return stalled.env.server->connections() == 0u; }), "the stream was not closed");
+    // The server serves on.
+    client other(stalled.env.port());
+    const auto again = open_session(other);
+    BOOST_TEST(other.request(bhttp::verb::post, "/mcp", rpc(2, "ping"), mcp_headers(again)).result_int() == 200u);
+}
+
+// The stream phase has a write deadline: a stream whose client takes nothing for
+// stream_write_timeout_ms is closed.
+BOOST_AUTO_TEST_CASE(a_stream_whose_client_stops_reading_is_closed_at_the_write_deadline) {
+    auto s = local_settings();
+    s.max_stream_backlog_bytes = 1u << 30;  // the deadline alone
+    s.stream_write_timeout_ms = 200;
+    stalled_stream stalled(s, 100000);
+    BOOST_TEST(eventually([&] { return stalled.env.server->connections() == 0u; }), "the stream was not closed");
+    client other(stalled.env.port());
+    BOOST_TEST(other.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+// A reader that is slow but reads is not cut off by the write deadline: every byte it takes
+// renews it.
+BOOST_AUTO_TEST_CASE(a_stream_read_to_its_end_is_not_closed_by_the_write_deadline) {
+    auto s = local_settings();
+    s.stream_write_timeout_ms = 5000;
+    server_env env(s);
+    client c(env.port(), {.receive_buffer = 4096});
+    const auto id = open_session(c);
+    auto r = c.request(bhttp::verb::post, "/mcp",
+                       json::serialize(tool_call("testkit_mt_progress", {{"steps", 20000}}, 9, json::value("p"))),
+                       mcp_headers(id));
+    BOOST_TEST(r.result_int() == 200u);
+    const auto events = parse_sse(r.body());
+    BOOST_TEST_REQUIRE(events.size() == 20001u);
+    BOOST_TEST(events.back().data.at("id").as_int64() == 9);
 }
 
 // The probe: 40 idle keep-alive connections that had each sent a 4 MiB array took the server's

@@ -135,6 +135,25 @@ std::string http_problems(const temp_dir& dir, const std::string& http) {
 }  // namespace
 
 // The limits against hostile clients (issue 15), each with its default and its range.
+BOOST_AUTO_TEST_CASE(stream_limits) {
+    temp_dir dir;
+    auto set = http_settings(dir, R"({"max_stream_backlog_bytes": 65536, "stream_write_timeout_ms": 250})");
+    BOOST_TEST_REQUIRE(set.has_value());
+    BOOST_TEST(set->max_stream_backlog_bytes == 65536u);
+    BOOST_TEST(set->stream_write_timeout_ms == 250u);
+    auto defaults = http_settings(dir, "{}");
+    BOOST_TEST(defaults->max_stream_backlog_bytes == 16u << 20);
+    BOOST_TEST(defaults->stream_write_timeout_ms == 30000u);
+    const auto problems = http_problems(dir, R"({"max_stream_backlog_bytes": 100, "stream_write_timeout_ms": 0})");
+    BOOST_TEST(
+        toolhost::test::contains(
+            problems, "/serve/http/max_stream_backlog_bytes: expected an integer from 4096 to 1073741824, got 100"),
+        problems);
+    BOOST_TEST(toolhost::test::contains(
+                   problems, "/serve/http/stream_write_timeout_ms: expected an integer from 1 to 86400000, got 0"),
+               problems);
+}
+
 BOOST_AUTO_TEST_CASE(connection_limit) {
     temp_dir dir;
     BOOST_TEST(http_settings(dir, R"({"max_connections": 64})")->max_connections == 64u);

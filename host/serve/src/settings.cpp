@@ -43,10 +43,11 @@ private:
     }
 
     void read_http(const json::object& o) {
-        check_keys("/serve/http", o,
-                   {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
-                    "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions",
-                    "shutdown_grace_ms", "io_threads", "max_connections"});
+        check_keys(
+            "/serve/http", o,
+            {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
+             "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions", "shutdown_grace_ms",
+             "io_threads", "max_connections", "max_stream_backlog_bytes", "stream_write_timeout_ms"});
         if (const auto* x = o.if_contains("listen")) {
             read_string("/serve/http/listen", *x, s_.listen, false);
             if (auto problem = check_listen_address(s_.listen); x->is_string() && !problem.empty())
@@ -66,6 +67,9 @@ private:
         integer(o, "/serve/http", "shutdown_grace_ms", 0, day_ms, s_.shutdown_grace_ms);
         integer(o, "/serve/http", "io_threads", 0, 256, s_.io_threads);
         integer(o, "/serve/http", "max_connections", 0, 10000000, s_.max_connections);
+        integer(o, "/serve/http", "max_stream_backlog_bytes", 4096, std::uint64_t(1) << 30,
+                s_.max_stream_backlog_bytes);
+        integer(o, "/serve/http", "stream_write_timeout_ms", 1, day_ms, s_.stream_write_timeout_ms);
     }
 
     void read_mcp(const json::object& o) {

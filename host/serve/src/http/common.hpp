@@ -62,7 +62,6 @@ constexpr std::uint32_t header_limit = 64 * 1024;       // request line and head
 constexpr std::size_t read_chunk = 16 * 1024;           // bytes asked for per read
 constexpr std::uint64_t refuse_body_limit = 64 * 1024;  // a refused request's body is still read up to this
 constexpr std::size_t watch_cap = 64 * 1024;            // pipelined bytes buffered while a response is pending
-constexpr std::size_t stream_backlog_cap = 16u << 20;   // unsent SSE bytes before a client counts as gone
 constexpr std::size_t reused_parser_limit = 16 * 1024;  // larger bodies get a JSON parser of their own
 constexpr std::size_t kept_buffer_limit = 64 * 1024;    // larger buffers are freed when a response is out
 constexpr std::int64_t max_refusing = 64;               // 503s for max_connections being written at once

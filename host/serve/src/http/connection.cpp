@@ -306,6 +306,8 @@ void connection::finish_request_state() {
     cancel_.slot().clear();
     sse_ = false;
     stream_end_queued_ = false;
+    kept_open_ = false;
+    write_deadline_ = keepalive_at_ = steady::time_point::max();
     self_hold_.reset();  // callers hold a reference of their own (handlers capture one)
 }
 
@@ -391,16 +393,22 @@ void connection::on_deadline() {
         sock_.cancel(ignored);
         return;
     }
-    case phase::stream:
-        if (!sse_write_busy_ && out_.empty()) {
-            if (version_ >= 11)
-                append_chunk(out_, ": keep-alive\n\n");
-            else
-                out_ += ": keep-alive\n\n";
-            flush_stream();
+    case phase::stream: {
+        const auto now = steady::now();
+        if (sse_write_busy_ && now >= write_deadline_)
+            return close_stalled_stream("the client took no byte of its stream for stream_write_timeout_ms");
+        if (kept_open_ && now >= keepalive_at_) {
+            keepalive_at_ = now + stream_keepalive;
+            if (!sse_write_busy_ && out_.empty()) {
+                if (version_ >= 11)
+                    append_chunk(out_, ": keep-alive\n\n");
+                else
+                    out_ += ": keep-alive\n\n";
+                flush_stream();
+            }
         }
-        set_deadline(steady::now() + stream_keepalive);
-        return;
+        return arm_stream_deadline();
+    }
     case phase::writing:
     case phase::draining: return close_now();
     default: return;
@@ -454,26 +462,63 @@ void connection::queue_stream_end() {
 }
 
 void connection::flush_stream() {
-    if (sse_write_busy_ || phase_ == phase::closed) return;
+    if (phase_ == phase::closed) return;
+    if (stream_backlog() > srv_.settings_.max_stream_backlog_bytes)
+        return close_stalled_stream("the client does not read its stream: over max_stream_backlog_bytes unsent");
+    if (sse_write_busy_) return;
     if (out_.empty()) {
         if (stream_end_queued_) return response_done();  // everything is out
         return;
     }
-    if (out_.size() > stream_backlog_cap) return close_now();  // the client does not read
     wbuf_.swap(out_);
     out_.clear();
+    wpos_ = 0;
     sse_write_busy_ = true;
-    asio::async_write(
-        sock_, asio::buffer(wbuf_),
-        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) { self->on_stream_written(ec); });
+    write_stream();
 }
 
-void connection::on_stream_written(const boost::system::error_code& ec) {
+// One write_some at a time, so that every byte the client takes renews the write deadline: a
+// slow reader is served, one that stopped reading is not waited for.
+void connection::write_stream() {
+    write_deadline_ = steady::now() + std::chrono::milliseconds(srv_.settings_.stream_write_timeout_ms);
+    arm_stream_deadline();
+    sock_.async_write_some(asio::buffer(wbuf_.data() + wpos_, wbuf_.size() - wpos_),
+                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                               self->on_stream_written(ec, n);
+                           });
+}
+
+void connection::on_stream_written(const boost::system::error_code& ec, std::size_t n) {
+    if (phase_ == phase::closed) {
+        sse_write_busy_ = false;
+        wbuf_.clear();
+        wpos_ = 0;
+        return;
+    }
+    if (ec) return close_now();
+    wpos_ += n;
+    if (wpos_ < wbuf_.size()) return write_stream();
     sse_write_busy_ = false;
     wbuf_.clear();
-    if (phase_ == phase::closed) return;
-    if (ec) return close_now();
+    wpos_ = 0;
+    write_deadline_ = steady::time_point::max();
     flush_stream();
+    arm_stream_deadline();
+}
+
+void connection::arm_stream_deadline() {
+    if (phase_ != phase::stream) return;
+    auto d = steady::time_point::max();
+    if (sse_write_busy_) d = write_deadline_;
+    if (kept_open_) d = std::min(d, keepalive_at_);
+    set_deadline(d);
+}
+
+void connection::close_stalled_stream(std::string_view why) {
+    if (logging::enabled(logging::level::debug))
+        logging::write(logging::level::debug, "serve.http", "stream closed",
+                       {{"route", route_names[metric()]}, {"reason", why}, {"unsent_bytes", stream_backlog()}});
+    close_now();
 }
 
 void connection::end_events(std::string_view last) {
@@ -490,8 +535,10 @@ void connection::keep_open() {
     srv_.count(metric(), 200, {}, false);
     counted_ = true;
     token_.reset();
+    kept_open_ = true;
+    keepalive_at_ = steady::now() + stream_keepalive;
     flush_stream();
-    set_deadline(steady::now() + stream_keepalive);
+    arm_stream_deadline();
     if (srv_.stopping()) end_events();
 }
 

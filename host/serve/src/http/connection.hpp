@@ -175,8 +175,16 @@ private:
     // ------------------------------------------------------------------ SSE output
     void queue_event(std::string_view message);
     void queue_stream_end();
+    // Writes what is queued; closes the stream when the unsent bytes exceed
+    // max_stream_backlog_bytes (the client does not read), whether a write is in flight or not.
     void flush_stream();
-    void on_stream_written(const boost::system::error_code& ec);
+    void write_stream();
+    void on_stream_written(const boost::system::error_code& ec, std::size_t n);
+    std::size_t stream_backlog() const noexcept { return out_.size() + (wbuf_.size() - wpos_); }
+    // The stream's next deadline: the write in flight must progress by write_deadline_, a kept-open
+    // stream gets a comment at keepalive_at_.
+    void arm_stream_deadline();
+    void close_stalled_stream(std::string_view why);
 
     server_core& srv_;
     const std::shared_ptr<shared_state> st_;
@@ -227,8 +235,12 @@ private:
     bool sse_ = false;
     bool sse_write_busy_ = false;
     bool stream_end_queued_ = false;
-    std::string out_;
-    std::string wbuf_;
+    bool kept_open_ = false;  // a GET stream (keep_open()): keep-alive comments
+    std::string out_;         // queued
+    std::string wbuf_;        // being written, from wpos_
+    std::size_t wpos_ = 0;
+    steady::time_point write_deadline_ = steady::time_point::max();
+    steady::time_point keepalive_at_ = steady::time_point::max();
 
     // the client went away before the answer
     bool cancel_armed_ = false;

@@ -37,6 +37,11 @@ struct serve_settings {
     /// Open connections; more are answered 503 and closed. 0: three quarters of the open-file limit
     /// (RLIMIT_NOFILE) when the server starts.
     std::size_t max_connections = 0;
+    /// SSE bytes queued for a client that does not read them (a stream's unsent backlog); more and
+    /// the stream is closed.
+    std::size_t max_stream_backlog_bytes = 16u << 20;
+    /// A stream whose client takes none of the bytes being written to it for this long is closed.
+    uint64_t stream_write_timeout_ms = 30000;
     uint64_t shutdown_grace_ms = 10000;  ///< SIGTERM/SIGINT: how long calls in flight may finish
     unsigned io_threads = 0;             ///< network threads; 0: one per two cores, at least one
     /// The live plugin folder (serve::plugin_watcher). "serve.plugin_rescan_ms": where inotify is
