@@ -1503,6 +1503,59 @@ BOOST_AUTO_TEST_CASE(out_of_descriptors_a_waiting_client_is_closed_at_once_and_l
     BOOST_TEST(lines_with(log, "accept failed") <= 2u, log);
 }
 
+// ============================================================================== exposure
+
+// Binding to 0.0.0.0 without a token started silently.
+BOOST_AUTO_TEST_CASE(a_non_loopback_address_needs_a_token_or_allow_unauthenticated) {
+    temp_dir dir;
+    auto h = std::make_unique<host>(toolhost::test::testkit_config(dir.path(), 2));
+    mcp::server m(*h, mcp::server_options{});
+    auto s = local_settings();
+    s.listen = "0.0.0.0:0";
+    {
+        serve::http_server refused(*h, m, s);
+        auto r = refused.start(1);
+        BOOST_TEST_REQUIRE(!r.has_value());
+        BOOST_TEST(contains(r.error(), "refusing to listen on 0.0.0.0:0 without authentication"), r.error());
+        BOOST_TEST(contains(r.error(), "TOOLHOST_AUTH_TOKEN"), r.error());
+        BOOST_TEST(contains(r.error(), "--allow-unauthenticated"), r.error());
+    }
+    for (auto allow : {std::pair<std::string, bool>{"a-token", false}, {"", true}}) {
+        auto t = s;
+        t.auth_token = allow.first;
+        t.allow_unauthenticated = allow.second;
+        serve::http_server allowed(*h, m, t);
+        auto r = allowed.start(1);
+        BOOST_TEST(r.has_value(), (r ? std::string() : r.error()));
+        allowed.stop(0ms);
+    }
+    s.listen = "[::1]:0";  // loopback needs nothing
+    serve::http_server loopback(*h, m, s);
+    BOOST_TEST(loopback.start(1).has_value());
+    loopback.stop(0ms);
+
+    // toolhost serve refuses before it starts any tool; --allow-unauthenticated lets it serve.
+    toolhost::test::write_file(dir / "toolhost.json", R"({"data_dir": ")" + (dir / "var").string() + R"("})");
+    const std::vector<std::string> serve{TOOLHOST_TEST_EXE,
+                                         "--config",
+                                         (dir / "toolhost.json").string(),
+                                         "--no-default-plugins",
+                                         "--plugin-dir",
+                                         (dir / "plugins").string(),
+                                         "serve",
+                                         "--http",
+                                         "0.0.0.0:0"};
+    auto refused = toolhost::test::run_process(serve, {}, {{"TOOLHOST_AUTH_TOKEN", ""}});
+    BOOST_TEST(refused.exit_code == 69, refused.err);
+    BOOST_TEST(contains(refused.err, "refusing to listen on 0.0.0.0:0 without authentication"), refused.err);
+    auto args = serve;
+    args.insert(args.end(), {"--allow-unauthenticated", "--port-file", (dir / "port").string()});
+    toolhost::test::background_process allowed(args, dir.path(), {{"TOOLHOST_AUTH_TOKEN", ""}});
+    BOOST_TEST(eventually([&] { return fs::exists(dir / "port") || !allowed.running(); }, 60s));
+    BOOST_TEST(fs::exists(dir / "port"), allowed.err());
+    BOOST_TEST(allowed.stop(SIGTERM) == 0, allowed.err());
+}
+
 // ================================================================ exceptions in a route
 
 // The probe: a response message with an id above INT64_MAX threw out of the engine, and the

@@ -163,3 +163,27 @@ BOOST_AUTO_TEST_CASE(connection_limit) {
         toolhost::test::contains(problems, "/serve/http/max_connections: expected an integer from 0 to 10000000"),
         problems);
 }
+
+BOOST_AUTO_TEST_CASE(a_non_loopback_address_needs_a_token_or_allow_unauthenticated) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, R"({"allow_unauthenticated": true})")->allow_unauthenticated);
+    BOOST_TEST(!http_settings(dir, "{}")->allow_unauthenticated);
+    const auto problems = http_problems(dir, R"({"allow_unauthenticated": "yes"})");
+    BOOST_TEST(toolhost::test::contains(problems, "/serve/http/allow_unauthenticated: expected"), problems);
+
+    toolhost::serve_settings s;
+    s.listen = "0.0.0.0:8080";
+    BOOST_TEST(toolhost::test::contains(toolhost::serve::unauthenticated_exposure(s), "without authentication"));
+    s.listen = "[::]:8080";
+    BOOST_TEST(!toolhost::serve::unauthenticated_exposure(s).empty());
+    s.auth_token = "t";
+    BOOST_TEST(toolhost::serve::unauthenticated_exposure(s).empty());
+    s.auth_token.clear();
+    s.allow_unauthenticated = true;
+    BOOST_TEST(toolhost::serve::unauthenticated_exposure(s).empty());
+    s.allow_unauthenticated = false;
+    for (const char* loopback : {"127.0.0.1:8080", "127.1.2.3:0", "localhost:80", "[::1]:0"}) {
+        s.listen = loopback;
+        BOOST_TEST(toolhost::serve::unauthenticated_exposure(s).empty(), loopback);
+    }
+}

@@ -177,7 +177,14 @@ service::~service() {
 
 bool service::start() {
     impl& s = *impl_;
-    if (s.settings.http) raise_open_file_limit();
+    if (s.settings.http) {
+        // Before any tool starts: an exposure that is refused costs nothing.
+        if (auto problem = unauthenticated_exposure(s.settings.serve); !problem.empty()) {
+            s.report << "toolhost: cannot serve HTTP: " << problem << '\n';
+            return false;
+        }
+        raise_open_file_limit();
+    }
     if (!s.start_tools()) {
         s.host.shutdown();
         return false;

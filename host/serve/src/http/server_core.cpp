@@ -141,6 +141,7 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
     const auto address = asio::ip::make_address(host, ec);
     if (ec) return "serve.http.listen '" + settings_.listen + "': " + ec.message();
     listen_name_ = address.is_v6() ? "[" + to_lower(address.to_string()) + "]" : address.to_string();
+    if (auto problem = unauthenticated_exposure(settings_); !problem.empty()) return problem;
     const tcp::endpoint where(address, port);
     acceptor_.open(where.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);

@@ -42,6 +42,9 @@ struct serve_settings {
     std::size_t max_stream_backlog_bytes = 16u << 20;
     /// A stream whose client takes none of the bytes being written to it for this long is closed.
     uint64_t stream_write_timeout_ms = 30000;
+    /// Serve on an address that is not loopback without a bearer token. Without it the server
+    /// refuses to start there (`--allow-unauthenticated`).
+    bool allow_unauthenticated = false;
     uint64_t shutdown_grace_ms = 10000;  ///< SIGTERM/SIGINT: how long calls in flight may finish
     unsigned io_threads = 0;             ///< network threads; 0: one per two cores, at least one
     /// The live plugin folder (serve::plugin_watcher). "serve.plugin_rescan_ms": where inotify is
@@ -71,6 +74,9 @@ TOOLHOST_SERVE_API boost::system::result<serve_settings, std::vector<json_diagno
 TOOLHOST_SERVE_API std::string check_listen_address(std::string_view listen);
 /// Splits a checked listen address into host (without brackets) and port.
 TOOLHOST_SERVE_API std::pair<std::string, uint16_t> split_listen_address(std::string_view listen);
+/// Why serving HTTP with these settings is refused: a listen address that is not loopback with
+/// neither a bearer token nor allow_unauthenticated. Empty when it is not.
+TOOLHOST_SERVE_API std::string unauthenticated_exposure(const serve_settings& s);
 
 }  // namespace serve
 }  // namespace toolhost
