@@ -81,7 +81,8 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
 // A keep-alive HTTP/1.1 client on one connection. Every operation runs asynchronously on a
 // private io_context with a time limit, so a broken server fails the test instead of hanging it.
 struct client_options {
-    int receive_buffer = 0;  // SO_RCVBUF, when set: how much the kernel holds for a client that does not read
+    int receive_buffer = 0;     // SO_RCVBUF, when set: how much the kernel holds for a client that does not read
+    std::string local_address;  // the address to connect from (any of 127.0.0.0/8), when set
 };
 
 class client {
@@ -90,6 +91,7 @@ public:
         boost::system::error_code ec;
         sock_.open(tcp::v4(), ec);
         if (!ec && o.receive_buffer > 0) sock_.set_option(asio::socket_base::receive_buffer_size(o.receive_buffer), ec);
+        if (!ec && !o.local_address.empty()) sock_.bind(tcp::endpoint(asio::ip::make_address(o.local_address), 0), ec);
         if (!ec) sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
         require(!ec, "connect: " + ec.message());
     }
@@ -1312,7 +1314,8 @@ BOOST_AUTO_TEST_CASE(a_duplicate_or_missing_host_and_differing_content_lengths_g
 struct stalled_stream {
     server_env env;
     client c;
-    stalled_stream(serve_settings s, int steps) : env(std::move(s)), c(env.port(), {.receive_buffer = 4096}) {
+    stalled_stream(serve_settings s, int steps)
+        : env(std::move(s)), c(env.port(), {.receive_buffer = 4096, .local_address = {}}) {
         const auto id = open_session(c);
         auto req = c.make(bhttp::verb::post, "/mcp",
                           json::serialize(tool_call("testkit_mt_progress", {{"steps", steps}}, 9, json::value("p"))),
@@ -1355,7 +1358,7 @@ BOOST_AUTO_TEST_CASE(a_stream_read_to_its_end_is_not_closed_by_the_write_deadlin
     auto s = local_settings();
     s.stream_write_timeout_ms = 5000;
     server_env env(s);
-    client c(env.port(), {.receive_buffer = 4096});
+    client c(env.port(), {.receive_buffer = 4096, .local_address = {}});
     const auto id = open_session(c);
     auto r = c.request(bhttp::verb::post, "/mcp",
                        json::serialize(tool_call("testkit_mt_progress", {{"steps", 20000}}, 9, json::value("p"))),
@@ -1554,6 +1557,50 @@ BOOST_AUTO_TEST_CASE(a_non_loopback_address_needs_a_token_or_allow_unauthenticat
     BOOST_TEST(eventually([&] { return fs::exists(dir / "port") || !allowed.running(); }, 60s));
     BOOST_TEST(fs::exists(dir / "port"), allowed.err());
     BOOST_TEST(allowed.stop(SIGTERM) == 0, allowed.err());
+}
+
+// One client filled all 10,000 session slots in 1.6 s. Sessions now count per client: per remote
+// address, or per token when one is configured.
+BOOST_AUTO_TEST_CASE(sessions_per_client_are_limited) {
+    auto s = local_settings();
+    s.max_sessions_per_client = 2;
+    server_env env(s);
+    client c(env.port());
+    const auto first = open_session(c);
+    open_session(c);
+    auto over = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    BOOST_TEST(over.result_int() == 429u);
+    BOOST_TEST(header(over, "Mcp-Session-Id").empty());
+    auto v = body_json(over);
+    BOOST_TEST(v.at("jsonrpc").as_string() == "2.0");
+    BOOST_TEST(v.at("id").is_null());
+    BOOST_TEST(v.at("error").at("code").as_int64() == -32000);
+    BOOST_TEST(contains(v.at("error").at("message").as_string(), "maximum of 2 MCP sessions"));
+    BOOST_TEST(env.server->sessions() == 2u);
+    // Another connection from the same address is the same client.
+    client same(env.port());
+    BOOST_TEST(same.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers()).result_int() ==
+               429u);
+    // Another address is another client.
+    client other(env.port(), {.local_address = "127.0.0.2"});
+    open_session(other);
+    BOOST_TEST(env.server->sessions() == 3u);
+    // Ending a session makes room.
+    BOOST_TEST(c.request(bhttp::verb::delete_, "/mcp", {}, {{"Mcp-Session-Id", first}}).result_int() == 200u);
+    open_session(c);
+}
+
+BOOST_AUTO_TEST_CASE(with_a_token_sessions_count_per_token) {
+    auto s = local_settings();
+    s.max_sessions_per_client = 1;
+    s.auth_token = "s3cret";
+    server_env env(s);
+    auto h = mcp_headers();
+    h.emplace_back("Authorization", "Bearer s3cret");
+    client c(env.port());
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), h).result_int() == 200u);
+    client other(env.port(), {.local_address = "127.0.0.2"});
+    BOOST_TEST(other.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), h).result_int() == 429u);
 }
 
 // ================================================================ exceptions in a route

@@ -187,3 +187,13 @@ BOOST_AUTO_TEST_CASE(a_non_loopback_address_needs_a_token_or_allow_unauthenticat
         BOOST_TEST(toolhost::serve::unauthenticated_exposure(s).empty(), loopback);
     }
 }
+
+BOOST_AUTO_TEST_CASE(sessions_per_client) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, R"({"max_sessions_per_client": 5})")->max_sessions_per_client == 5u);
+    BOOST_TEST(http_settings(dir, "{}")->max_sessions_per_client == 100u);
+    const auto problems = http_problems(dir, R"({"max_sessions_per_client": 0})");
+    BOOST_TEST(toolhost::test::contains(
+                   problems, "/serve/http/max_sessions_per_client: expected an integer from 1 to 10000000, got 0"),
+               problems);
+}

@@ -46,8 +46,8 @@ private:
         check_keys("/serve/http", o,
                    {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
                     "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions",
-                    "shutdown_grace_ms", "io_threads", "max_connections", "max_stream_backlog_bytes",
-                    "stream_write_timeout_ms", "allow_unauthenticated"});
+                    "shutdown_grace_ms", "io_threads", "max_sessions_per_client", "max_connections",
+                    "max_stream_backlog_bytes", "stream_write_timeout_ms", "allow_unauthenticated"});
         if (const auto* x = o.if_contains("listen")) {
             read_string("/serve/http/listen", *x, s_.listen, false);
             if (auto problem = check_listen_address(s_.listen); x->is_string() && !problem.empty())
@@ -66,6 +66,7 @@ private:
         integer(o, "/serve/http", "max_sessions", 1, 10000000, s_.max_sessions);
         integer(o, "/serve/http", "shutdown_grace_ms", 0, day_ms, s_.shutdown_grace_ms);
         integer(o, "/serve/http", "io_threads", 0, 256, s_.io_threads);
+        integer(o, "/serve/http", "max_sessions_per_client", 1, 10000000, s_.max_sessions_per_client);
         integer(o, "/serve/http", "max_connections", 0, 10000000, s_.max_connections);
         integer(o, "/serve/http", "max_stream_backlog_bytes", 4096, std::uint64_t(1) << 30,
                 s_.max_stream_backlog_bytes);

@@ -542,6 +542,28 @@ void connection::keep_open() {
     if (srv_.stopping()) end_events();
 }
 
+std::string_view connection::client() {
+    // With a token, the token is the client: the one static token makes all its holders one.
+    if (!srv_.settings_.auth_token.empty()) return "token";
+    if (peer_.empty()) {
+        boost::system::error_code ec;
+        const auto endpoint = sock_.remote_endpoint(ec);
+        auto address = endpoint.address();
+        if (ec) {
+            peer_ = "?";
+        } else if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+            peer_ = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+        } else if (address.is_v6()) {
+            auto bytes = address.to_v6().to_bytes();  // one IPv6 client owns at least a /64
+            std::fill(bytes.begin() + 8, bytes.end(), 0);
+            peer_ = asio::ip::address_v6(bytes).to_string() + "/64";
+        } else {
+            peer_ = address.to_string();
+        }
+    }
+    return peer_;
+}
+
 // ------------------------------------------------------------------ deferred answers
 
 responder connection::defer(std::shared_ptr<route_state> state) {

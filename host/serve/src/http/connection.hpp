@@ -87,6 +87,7 @@ public:
     }
     void end_events(std::string_view last = {}) override;
     void keep_open() override;
+    std::string_view client() override;
 
 private:
     enum class phase { reading, handling, waiting, writing, stream, draining, closed };
@@ -203,6 +204,7 @@ private:
     bool registered_ = false;
     bool counted_open_ = false;
     bool refusing_ = false;
+    std::string peer_;  // the client's address as client() gives it, once asked
 
     phase phase_ = phase::reading;
     const route* route_ = nullptr;  // null: no route matches

@@ -80,6 +80,9 @@ public:
     // An error in the body shape of the route (route::jsonrpc_errors), with Allow when given.
     virtual void error(bhttp::status s, std::string_view message, std::string_view allow = {}, int rpc_code = 0) = 0;
     virtual void set_request_id(std::string id) = 0;  // X-Request-Id of the response
+    // Who the client is, for per-client quotas: "token" when a bearer token is configured (every
+    // request carries it), else the remote address (an IPv6 one as its /64).
+    virtual std::string_view client() = 0;
 
     // ---- an answer later: the connection stays, keeps `state` and watches the client meanwhile.
     // undo_defer() takes it back (the route answers now after all).

@@ -69,7 +69,7 @@ public:
 
 private:
     std::atomic<bool> ready_{false};
-    session_table sessions_{mcp_, settings_.max_sessions, st_};
+    session_table sessions_{mcp_, settings_.max_sessions, settings_.max_sessions_per_client, st_};
 
 public:
     const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_};

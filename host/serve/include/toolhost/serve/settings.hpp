@@ -34,6 +34,10 @@ struct serve_settings {
     uint64_t idle_timeout_ms = 120000;           ///< a keep-alive connection with no request is closed
     uint64_t session_idle_timeout_ms = 1800000;  ///< an MCP session unused this long ends
     std::size_t max_sessions = 10000;            ///< more live sessions: initialize gets 503
+    /// Live sessions one client may hold (more: initialize gets 429). A client is its bearer token
+    /// when a token is configured (every holder of the one static token is one client), else its
+    /// remote address (an IPv6 address by its /64).
+    std::size_t max_sessions_per_client = 100;
     /// Open connections; more are answered 503 and closed. 0: three quarters of the open-file limit
     /// (RLIMIT_NOFILE) when the server starts.
     std::size_t max_connections = 0;
