@@ -34,9 +34,11 @@ commands:
                                       $TOOLHOST_AUTH_TOKEN as bearer token when set
   serve [--stdio] [--http ADDR:PORT]  serve the tools over MCP (stdio, Streamable HTTP at /mcp)
         [--stateless] [--port-file FILE] and, over HTTP, REST (/v1/tools), /healthz, /readyz and
-                                      /metrics; without --stdio or --http: HTTP at serve.http.listen
+        [--allow-unauthenticated]     /metrics; without --stdio or --http: HTTP at serve.http.listen
                                       (127.0.0.1:8080). Stops on SIGTERM/SIGINT (or end of stdin
-                                      with --stdio) after the calls in flight finish
+                                      with --stdio) after the calls in flight finish. A listen
+                                      address that is not loopback needs a bearer token, or
+                                      --allow-unauthenticated
   validate [--json]                   check configuration and plugins without serving
   version [--json]                    print the version
   help                                print this text
@@ -119,6 +121,8 @@ boost::system::result<options, usage_error> parse_args(const std::vector<std::st
             o.stdio = true;
         } else if (a == "--stateless") {
             o.stateless = true;
+        } else if (a == "--allow-unauthenticated") {
+            o.allow_unauthenticated = true;
         } else if (a == "--all") {
             o.all = true;
         } else if (a == "--help" || a == "-h") {

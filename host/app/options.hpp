@@ -29,6 +29,7 @@ struct options {
     bool stdio = false;
     std::optional<std::string> http;
     bool stateless = false;
+    bool allow_unauthenticated = false;
     std::optional<std::filesystem::path> port_file;
     std::optional<std::string> server;
     bool all = false;

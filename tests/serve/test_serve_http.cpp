@@ -19,15 +19,19 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <csignal>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -76,11 +80,19 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
 
 // A keep-alive HTTP/1.1 client on one connection. Every operation runs asynchronously on a
 // private io_context with a time limit, so a broken server fails the test instead of hanging it.
+struct client_options {
+    int receive_buffer = 0;     // SO_RCVBUF, when set: how much the kernel holds for a client that does not read
+    std::string local_address;  // the address to connect from (any of 127.0.0.0/8), when set
+};
+
 class client {
 public:
-    explicit client(uint16_t port) : port_(port) {
+    explicit client(uint16_t port, const client_options& o = {}) : port_(port) {
         boost::system::error_code ec;
-        sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+        sock_.open(tcp::v4(), ec);
+        if (!ec && o.receive_buffer > 0) sock_.set_option(asio::socket_base::receive_buffer_size(o.receive_buffer), ec);
+        if (!ec && !o.local_address.empty()) sock_.bind(tcp::endpoint(asio::ip::make_address(o.local_address), 0), ec);
+        if (!ec) sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
         require(!ec, "connect: " + ec.message());
     }
 
@@ -303,6 +315,66 @@ struct server_env {
     }
     uint16_t port() const { return server->port(); }
 };
+
+// `toolhost serve --http 127.0.0.1:0` in a process of its own with testkit, `http_section` as its
+// configuration's "serve.http" and warning-level logs on stderr. `limits`, when given, is shell
+// run before it (ulimit).
+struct serve_process {
+    temp_dir dir;
+    std::unique_ptr<toolhost::test::background_process> process;
+    uint16_t port = 0;
+
+    explicit serve_process(const std::string& http_section, const std::string& limits = {}) {
+        const auto plugins = dir / "plugins";
+        fs::create_directories(plugins);
+        toolhost::test::copy_into(TOOLHOST_FIXTURE_TESTKIT, plugins, "testkit.so");
+        toolhost::test::write_file(dir / "toolhost.json", R"({"data_dir": ")" + (dir / "var").string() +
+                                                              R"(", "serve": {"http": )" + http_section + "}}");
+        std::vector<std::string> argv{TOOLHOST_TEST_EXE,
+                                      "--config",
+                                      (dir / "toolhost.json").string(),
+                                      "--no-default-plugins",
+                                      "--plugin-dir",
+                                      plugins.string(),
+                                      "serve",
+                                      "--http",
+                                      "127.0.0.1:0",
+                                      "--port-file",
+                                      (dir / "port").string()};
+        if (!limits.empty()) argv.insert(argv.begin(), {"/bin/sh", "-c", limits + R"( && exec "$0" "$@")"});
+        process = std::make_unique<toolhost::test::background_process>(
+            argv, dir.path(), std::map<std::string, std::string>{{"TOOLHOST_LOG_LEVEL", "warning"}});
+        const auto port_file = dir / "port";
+        BOOST_TEST_REQUIRE(eventually([&] { return fs::exists(port_file) && fs::file_size(port_file) > 0; }, 60s),
+                           err());
+        port = static_cast<uint16_t>(std::stoi(toolhost::test::read_file(port_file)));
+    }
+    ~serve_process() {
+        if (process->running()) process->stop(SIGTERM);
+    }
+    int pid() const { return process->pid(); }
+    std::string err() const { return process->err(); }
+    // A line of /proc/<pid>/<file> that starts with `key`.
+    std::string proc_line(const std::string& file, std::string_view key) const {
+        std::istringstream in(toolhost::test::read_file("/proc/" + std::to_string(pid()) + "/" + file));
+        for (std::string line; std::getline(in, line);)
+            if (line.starts_with(key)) return line;
+        return {};
+    }
+    // Resident memory in MiB.
+    double rss_mib() const {
+        const std::string line = proc_line("status", "VmRSS:");  // "VmRSS:  123456 kB"
+        return std::stod(line.substr(line.find_first_of("0123456789"))) / 1024.0;
+    }
+};
+
+// How many lines of `text` contain `needle`.
+std::size_t lines_with(const std::string& text, std::string_view needle) {
+    std::istringstream in(text);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += contains(line, needle) ? 1 : 0;
+    return n;
+}
 
 // ------------------------------------------------------------------------------ MCP helpers
 
@@ -1138,4 +1210,418 @@ BOOST_AUTO_TEST_CASE(concurrent_clients_get_their_own_answers) {
     for (auto& th : threads) th.join();
     BOOST_TEST(wrong.load() == 0);
     BOOST_TEST(env.server->sessions() == static_cast<std::size_t>(clients));
+}
+
+// ============================================================ hostile clients (issue 15)
+
+namespace {
+
+// Sends `raw` on a fresh connection and reads one response: it must have status `status`, close
+// the connection, and be the only answer (nothing after it was taken for a request of its own).
+void refused_and_closed(uint16_t port, const std::string& raw, unsigned status, const std::string& what) {
+    client c(port);
+    c.send_raw(raw);
+    auto r = c.read();
+    BOOST_TEST(r.result_int() == status, what << ": " << r.result_int() << " " << r.body());
+    BOOST_TEST(!r.keep_alive(), what);
+    const auto ec = c.read_until_closed();
+    BOOST_TEST((ec == asio::error::eof || ec == asio::error::connection_reset), what << ": " << ec.message());
+    const std::string rest = beast::buffers_to_string(c.buffer().data());
+    BOOST_TEST(!contains(rest, "HTTP/1."), what << ": a second response: " << rest);
+}
+
+}  // namespace
+
+// RFC 9112 section 6: a request whose body length is ambiguous is answered and its connection
+// closed, so that what follows is never parsed as a request of its own (request smuggling
+// behind a proxy that reads the framing differently).
+BOOST_AUTO_TEST_CASE(transfer_codings_other_than_chunked_are_refused_and_the_connection_closed) {
+    server_env env;
+    const std::string host = "Host: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    const std::string call = "POST /v1/tools/testkit/echo HTTP/1.1\r\n" + host;
+    const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const std::string chunked_body = "7\r\n{\"x\":1}\r\n0\r\n\r\n";
+    // The probe's: the call ran with an empty body, then the body was read as a second request.
+    refused_and_closed(env.port(), call + "Transfer-Encoding: chunked, identity\r\n\r\n" + smuggled, 400,
+                       "chunked, identity");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: xchunked\r\n\r\n" + smuggled, 400, "xchunked");
+    refused_and_closed(
+        env.port(),
+        call + "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_body + smuggled, 501,
+        "identity then chunked on two lines");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked_body + smuggled, 501,
+                       "gzip, chunked");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: chunked, chunked\r\n\r\n" + chunked_body, 400,
+                       "chunked twice");
+    refused_and_closed(
+        env.port(),
+        call + "Transfer-Encoding: gzip\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled,
+        400, "Transfer-Encoding with Content-Length");
+    refused_and_closed(env.port(), call + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + chunked_body, 400,
+                       "chunked with Content-Length");
+    refused_and_closed(
+        env.port(),
+        "POST /v1/tools/testkit/echo HTTP/1.0\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n" + chunked_body, 400,
+        "Transfer-Encoding in HTTP/1.0");
+    // MCP's errors keep their JSON-RPC shape.
+    {
+        client c(env.port());
+        c.send_raw("POST /mcp HTTP/1.1\r\n" + host + "Transfer-Encoding: xchunked\r\n\r\n");
+        auto r = c.read();
+        BOOST_TEST(r.result_int() == 400u);
+        BOOST_TEST(body_json(r).at("jsonrpc").as_string() == "2.0");
+    }
+
+    // chunked alone, in any case, is fine, and the connection stays.
+    client c(env.port());
+    c.send_raw(call + "Transfer-Encoding: Chunked\r\n\r\n" + chunked_body);
+    auto r = c.read();
+    BOOST_TEST(r.result_int() == 200u, r.body());
+    BOOST_TEST(body_json(r).at("result").at("x").as_int64() == 1);
+    BOOST_TEST(r.keep_alive());
+    BOOST_TEST(c.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_or_missing_host_and_differing_content_lengths_get_400) {
+    server_env env;
+    {
+        client c(env.port());
+        c.send_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example.com\r\n\r\n");
+        auto r = c.read();
+        BOOST_TEST(r.result_int() == 400u);
+        BOOST_TEST(contains(r.body(), "more than one Host"), r.body());
+        c.send_raw("GET /healthz HTTP/1.1\r\nHost: evil.example.com\r\nHost: 127.0.0.1\r\n\r\n");
+        BOOST_TEST(c.read().result_int() == 400u);
+        c.send_raw("GET /healthz HTTP/1.1\r\n\r\n");
+        BOOST_TEST(c.read().result_int() == 400u);
+        // HTTP/1.0 needs no Host.
+        c.send_raw("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        BOOST_TEST(c.read().result_int() == 200u);
+    }
+    refused_and_closed(env.port(),
+                       "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+                       "Content-Length: 3\r\n\r\n{}",
+                       400, "two Content-Lengths");
+    // The same length twice is one length (RFC 9110 allows a recipient to take it).
+    client c(env.port());
+    c.send_raw(
+        "POST /v1/tools/testkit/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
+    BOOST_TEST(c.read().result_int() == 200u);
+}
+
+// A server whose client starts a call with about `steps` * 160 bytes of progress events on an
+// SSE stream, more than the kernel's buffers hold, then reads nothing.
+struct stalled_stream {
+    server_env env;
+    client c;
+    stalled_stream(serve_settings s, int steps)
+        : env(std::move(s)), c(env.port(), {.receive_buffer = 4096, .local_address = {}}) {
+        const auto id = open_session(c);
+        auto req = c.make(bhttp::verb::post, "/mcp",
+                          json::serialize(tool_call("testkit_mt_progress", {{"steps", steps}}, 9, json::value("p"))),
+                          mcp_headers(id));
+        c.send(req);
+    }
+};
+
+// A client that stops reading an SSE stream costs the server at most max_stream_backlog_bytes:
+// the cap holds while a write is in flight (the probe grew the server by 200 MB).
+BOOST_AUTO_TEST_CASE(a_stream_whose_client_stops_reading_is_closed_at_the_backlog_cap) {
+    auto s = local_settings();
+    // Larger than what queues up while the kernel still takes bytes: the cap is reached only
+    // while a write waits for a client that does not read.
+    s.max_stream_backlog_bytes = 1u << 20;
+    s.stream_write_timeout_ms = 24 * 3600 * 1000;  // the cap alone
+    stalled_stream stalled(s, 150000);             // about 24 MB
+    BOOST_TEST(eventually([&] { return stalled.env.server->connections() == 0u; }), "the stream was not closed");
+    // The server serves on.
+    client other(stalled.env.port());
+    const auto again = open_session(other);
+    BOOST_TEST(other.request(bhttp::verb::post, "/mcp", rpc(2, "ping"), mcp_headers(again)).result_int() == 200u);
+}
+
+// The stream phase has a write deadline: a stream whose client takes nothing for
+// stream_write_timeout_ms is closed.
+BOOST_AUTO_TEST_CASE(a_stream_whose_client_stops_reading_is_closed_at_the_write_deadline) {
+    auto s = local_settings();
+    s.max_stream_backlog_bytes = 1u << 30;  // the deadline alone
+    s.stream_write_timeout_ms = 200;
+    stalled_stream stalled(s, 100000);
+    BOOST_TEST(eventually([&] { return stalled.env.server->connections() == 0u; }), "the stream was not closed");
+    client other(stalled.env.port());
+    BOOST_TEST(other.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+// A reader that is slow but reads is not cut off by the write deadline: every byte it takes
+// renews it.
+BOOST_AUTO_TEST_CASE(a_stream_read_to_its_end_is_not_closed_by_the_write_deadline) {
+    auto s = local_settings();
+    s.stream_write_timeout_ms = 5000;
+    server_env env(s);
+    client c(env.port(), {.receive_buffer = 4096, .local_address = {}});
+    const auto id = open_session(c);
+    auto r = c.request(bhttp::verb::post, "/mcp",
+                       json::serialize(tool_call("testkit_mt_progress", {{"steps", 20000}}, 9, json::value("p"))),
+                       mcp_headers(id));
+    BOOST_TEST(r.result_int() == 200u);
+    const auto events = parse_sse(r.body());
+    BOOST_TEST_REQUIRE(events.size() == 20001u);
+    BOOST_TEST(events.back().data.at("id").as_int64() == 9);
+}
+
+// The probe: 40 idle keep-alive connections that had each sent a 4 MiB array took the server's
+// RSS from 102 MB to 2.07 GB (each kept its JSON parser's stack and its last response body).
+// Here 24 connections each send one and stay open: the server's memory must not grow with them.
+BOOST_AUTO_TEST_CASE(idle_connections_keep_no_memory_of_their_large_requests) {
+    serve_process server(R"({"io_threads": 1})");
+    // {"a":[0,0,...]}: 2 million values, just under the 4 MiB body limit; echo sends it back.
+    std::string body = R"({"a":[0)";
+    while (body.size() + 4 < (4u << 20)) body += ",0";
+    body += "]}";
+    auto call = [&](client& c) {
+        auto r = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", body);
+        require(r.result_int() == 200u, "echo: " + std::to_string(r.result_int()) + " " + r.body().substr(0, 200));
+        require(r.body().size() > body.size(), "echo: a short answer");
+    };
+    {
+        client warm(
+            server.port);  // the first large request's memory (allocator arenas, the tool's) is not the connections'
+        call(warm);
+    }
+    const double before = server.rss_mib();
+    std::vector<std::unique_ptr<client>> idle;
+    for (int i = 0; i < 24; ++i) {
+        idle.push_back(std::make_unique<client>(server.port));
+        call(*idle.back());
+    }
+    const double after = server.rss_mib();
+    BOOST_TEST_MESSAGE("RSS " << before << " MiB before, " << after << " MiB with 24 idle connections");
+    // Kept per connection, 24 parser stacks alone would be over 800 MiB.
+    BOOST_TEST(after - before < 300.0, "RSS grew from " << before << " to " << after << " MiB");
+    BOOST_TEST(idle.front()->request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+// ========================================================================== connections
+
+BOOST_AUTO_TEST_CASE(connections_over_max_connections_get_503_and_a_close) {
+    auto s = local_settings();
+    s.max_connections = 2;
+    server_env env(s);
+    auto a = std::make_unique<client>(env.port());
+    client b(env.port());
+    BOOST_TEST(a->request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    BOOST_TEST(b.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    BOOST_TEST(env.server->connections() == 2u);
+    for (int i = 0; i < 3; ++i) {
+        client over(env.port());
+        auto req = over.make(bhttp::verb::get, "/healthz");
+        over.send(req);
+        auto r = over.read();
+        BOOST_TEST(r.result_int() == 503u);
+        BOOST_TEST(!r.keep_alive());
+        BOOST_TEST(body_json(r).at("error").at("code").as_string() == "UNAVAILABLE");
+        BOOST_TEST(contains(r.body(), "maximum of 2 connections"), r.body());
+        const auto ec = over.read_until_closed();
+        BOOST_TEST((ec == asio::error::eof || ec == asio::error::connection_reset), ec.message());
+    }
+    BOOST_TEST(env.server->connections() == 2u);
+    // A connection that closes makes room for another.
+    a.reset();
+    BOOST_TEST(eventually([&] {
+        client c(env.port());
+        auto req = c.make(bhttp::verb::get, "/healthz");
+        c.send(req);
+        return c.read().result_int() == 200u;
+    }));
+}
+
+// The probe: at the process's file limit new clients waited in the backlog until they timed out,
+// and the log got a warning every 50 ms. `toolhost serve` raises its open-file limit to the hard
+// limit, and max_connections' default (three quarters of it) leaves descriptors to spare: the
+// client over the limit gets a 503 at once, logged once.
+BOOST_AUTO_TEST_CASE(serve_raises_its_file_limit_and_answers_503_at_max_connections) {
+    serve_process server(R"({"io_threads": 1})", "ulimit -S -n 128 && ulimit -H -n 256");
+    std::istringstream limits(server.proc_line("limits", "Max open files"));
+    std::string max, open_, files, soft, hard;
+    limits >> max >> open_ >> files >> soft >> hard;
+    BOOST_TEST(soft == "256");  // raised to the hard limit
+    BOOST_TEST(hard == "256");
+    std::vector<std::unique_ptr<client>> open;
+    for (int i = 0; i < 192; ++i) {  // 256 / 4 * 3
+        open.push_back(std::make_unique<client>(server.port));
+        auto r = open.back()->request(bhttp::verb::get, "/healthz");
+        BOOST_TEST_REQUIRE(r.result_int() == 200u, "connection " << i);
+    }
+    for (int i = 0; i < 20; ++i) {
+        client over(server.port);
+        auto req = over.make(bhttp::verb::get, "/healthz");
+        over.send(req);
+        BOOST_TEST_REQUIRE(over.read().result_int() == 503u, "refused connection " << i);
+    }
+    BOOST_TEST(open.front()->request(bhttp::verb::get, "/healthz").result_int() == 200u);
+    const std::string log = server.err();
+    BOOST_TEST(lines_with(log, "connection refused") >= 1u, log);
+    BOOST_TEST(lines_with(log, "connection refused") <= 2u, log);  // one per 10 s
+}
+
+// Out of descriptors all the same (max_connections set above what the process may open): the
+// client that cannot be taken is closed at once instead of waiting, and the failures are logged
+// once, not every 50 ms.
+BOOST_AUTO_TEST_CASE(out_of_descriptors_a_waiting_client_is_closed_at_once_and_logged_once) {
+    serve_process server(R"({"io_threads": 1, "max_connections": 100000})", "ulimit -n 96");
+    std::vector<std::unique_ptr<client>> open;
+    int answered = 0, shed = 0;
+    for (int i = 0; i < 110 && shed < 10; ++i) {
+        open.push_back(std::make_unique<client>(server.port));
+        auto req = open.back()->make(bhttp::verb::get, "/healthz");
+        open.back()->send(req);
+        // Either served, or answered 503 and closed, or closed: never left waiting.
+        try {
+            auto r = open.back()->read();
+            if (r.result_int() == 200u) {
+                ++answered;
+                continue;
+            }
+            BOOST_TEST(r.result_int() == 503u);
+        } catch (const std::runtime_error& e) {
+            BOOST_TEST_REQUIRE(!contains(e.what(), "time limit"), e.what());
+        }
+        ++shed;
+        open.pop_back();
+    }
+    BOOST_TEST(answered > 0);
+    BOOST_TEST(shed == 10);
+    open.erase(open.begin(), open.begin() + std::min<std::ptrdiff_t>(10, std::ssize(open)));
+    // With descriptors back, clients are served again.
+    BOOST_TEST(eventually([&] {
+        try {
+            client c(server.port);
+            return c.request(bhttp::verb::get, "/healthz").result_int() == 200u;
+        } catch (const std::runtime_error&) {
+            return false;
+        }
+    }));
+    const std::string log = server.err();
+    BOOST_TEST(lines_with(log, "accept failed") >= 1u, log);
+    BOOST_TEST(lines_with(log, "accept failed") <= 2u, log);
+}
+
+// ============================================================================== exposure
+
+// Binding to 0.0.0.0 without a token started silently.
+BOOST_AUTO_TEST_CASE(a_non_loopback_address_needs_a_token_or_allow_unauthenticated) {
+    temp_dir dir;
+    auto h = std::make_unique<host>(toolhost::test::testkit_config(dir.path(), 2));
+    mcp::server m(*h, mcp::server_options{});
+    auto s = local_settings();
+    s.listen = "0.0.0.0:0";
+    {
+        serve::http_server refused(*h, m, s);
+        auto r = refused.start(1);
+        BOOST_TEST_REQUIRE(!r.has_value());
+        BOOST_TEST(contains(r.error(), "refusing to listen on 0.0.0.0:0 without authentication"), r.error());
+        BOOST_TEST(contains(r.error(), "TOOLHOST_AUTH_TOKEN"), r.error());
+        BOOST_TEST(contains(r.error(), "--allow-unauthenticated"), r.error());
+    }
+    for (auto allow : {std::pair<std::string, bool>{"a-token", false}, {"", true}}) {
+        auto t = s;
+        t.auth_token = allow.first;
+        t.allow_unauthenticated = allow.second;
+        serve::http_server allowed(*h, m, t);
+        auto r = allowed.start(1);
+        BOOST_TEST(r.has_value(), (r ? std::string() : r.error()));
+        allowed.stop(0ms);
+    }
+    s.listen = "[::1]:0";  // loopback needs nothing
+    serve::http_server loopback(*h, m, s);
+    BOOST_TEST(loopback.start(1).has_value());
+    loopback.stop(0ms);
+
+    // toolhost serve refuses before it starts any tool; --allow-unauthenticated lets it serve.
+    toolhost::test::write_file(dir / "toolhost.json", R"({"data_dir": ")" + (dir / "var").string() + R"("})");
+    const std::vector<std::string> serve{TOOLHOST_TEST_EXE,
+                                         "--config",
+                                         (dir / "toolhost.json").string(),
+                                         "--no-default-plugins",
+                                         "--plugin-dir",
+                                         (dir / "plugins").string(),
+                                         "serve",
+                                         "--http",
+                                         "0.0.0.0:0"};
+    auto refused = toolhost::test::run_process(serve, {}, {{"TOOLHOST_AUTH_TOKEN", ""}});
+    BOOST_TEST(refused.exit_code == 69, refused.err);
+    BOOST_TEST(contains(refused.err, "refusing to listen on 0.0.0.0:0 without authentication"), refused.err);
+    auto args = serve;
+    args.insert(args.end(), {"--allow-unauthenticated", "--port-file", (dir / "port").string()});
+    toolhost::test::background_process allowed(args, dir.path(), {{"TOOLHOST_AUTH_TOKEN", ""}});
+    BOOST_TEST(eventually([&] { return fs::exists(dir / "port") || !allowed.running(); }, 60s));
+    BOOST_TEST(fs::exists(dir / "port"), allowed.err());
+    BOOST_TEST(allowed.stop(SIGTERM) == 0, allowed.err());
+}
+
+// One client filled all 10,000 session slots in 1.6 s. Sessions now count per client: per remote
+// address, or per token when one is configured.
+BOOST_AUTO_TEST_CASE(sessions_per_client_are_limited) {
+    auto s = local_settings();
+    s.max_sessions_per_client = 2;
+    server_env env(s);
+    client c(env.port());
+    const auto first = open_session(c);
+    open_session(c);
+    auto over = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    BOOST_TEST(over.result_int() == 429u);
+    BOOST_TEST(header(over, "Mcp-Session-Id").empty());
+    auto v = body_json(over);
+    BOOST_TEST(v.at("jsonrpc").as_string() == "2.0");
+    BOOST_TEST(v.at("id").is_null());
+    BOOST_TEST(v.at("error").at("code").as_int64() == -32000);
+    BOOST_TEST(contains(v.at("error").at("message").as_string(), "maximum of 2 MCP sessions"));
+    BOOST_TEST(env.server->sessions() == 2u);
+    // Another connection from the same address is the same client.
+    client same(env.port());
+    BOOST_TEST(same.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers()).result_int() ==
+               429u);
+    // Another address is another client.
+    client other(env.port(), {.local_address = "127.0.0.2"});
+    open_session(other);
+    BOOST_TEST(env.server->sessions() == 3u);
+    // Ending a session makes room.
+    BOOST_TEST(c.request(bhttp::verb::delete_, "/mcp", {}, {{"Mcp-Session-Id", first}}).result_int() == 200u);
+    open_session(c);
+}
+
+BOOST_AUTO_TEST_CASE(with_a_token_sessions_count_per_token) {
+    auto s = local_settings();
+    s.max_sessions_per_client = 1;
+    s.auth_token = "s3cret";
+    server_env env(s);
+    auto h = mcp_headers();
+    h.emplace_back("Authorization", "Bearer s3cret");
+    client c(env.port());
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), h).result_int() == 200u);
+    client other(env.port(), {.local_address = "127.0.0.2"});
+    BOOST_TEST(other.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), h).result_int() == 429u);
+}
+
+// ================================================================ exceptions in a route
+
+// The probe: a response message with an id above INT64_MAX threw out of the engine, and the
+// 500 carried the Boost exception text and a source path. Whatever a route throws, the answer
+// tells nothing of it, and the server serves on.
+BOOST_AUTO_TEST_CASE(what_a_route_throws_is_not_told_to_the_client) {
+    server_env env;
+    client c(env.port());
+    const auto id = open_session(c);
+    auto r = c.request(bhttp::verb::post, "/mcp", R"({"jsonrpc":"2.0","id":18446744073709551615,"result":{}})",
+                       mcp_headers(id));
+    BOOST_TEST(r.result_int() != 200u);  // a response message gets 202, or an error
+    for (std::string_view internal : {"boost", ".hpp", ".cpp", "/usr/", "exception", "what()", "to_number"})
+        BOOST_TEST(!contains(r.body(), internal), r.body());
+    if (r.result_int() >= 500u) {
+        BOOST_TEST(r.result_int() == 500u);
+        BOOST_TEST(body_json(r).at("error").at("message").as_string() == "Internal Server Error");
+    }
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(2, "ping"), mcp_headers(id)).result_int() == 200u);
+    client other(env.port());
+    BOOST_TEST(other.request(bhttp::verb::get, "/healthz").result_int() == 200u);
 }

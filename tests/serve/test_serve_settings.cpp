@@ -121,3 +121,84 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(!toolhost::serve::check_listen_address("127.0.0.1:99999").empty());
     BOOST_TEST(!toolhost::serve::check_listen_address("[::1:80").empty());
 }
+
+namespace {
+
+// A file whose "serve.http" is `http`, as serving reads it.
+auto http_settings(const temp_dir& dir, const std::string& http) {
+    static int files = 0;
+    return load(write(dir, "http" + std::to_string(++files) + ".json", R"({"serve": {"http": )" + http + "}}"),
+                fake_env{});
+}
+
+// The problems with a "serve.http" that has some.
+std::string http_problems(const temp_dir& dir, const std::string& http) {
+    auto s = http_settings(dir, http);
+    return s.has_error() ? all(s.error()) : "no problem";
+}
+
+}  // namespace
+
+// The limits against hostile clients (issue 15), each with its default and its range.
+BOOST_AUTO_TEST_CASE(stream_limits) {
+    temp_dir dir;
+    auto set = http_settings(dir, R"({"max_stream_backlog_bytes": 65536, "stream_write_timeout_ms": 250})");
+    BOOST_TEST_REQUIRE(set.has_value());
+    BOOST_TEST(set->max_stream_backlog_bytes == 65536u);
+    BOOST_TEST(set->stream_write_timeout_ms == 250u);
+    auto defaults = http_settings(dir, "{}");
+    BOOST_TEST(defaults->max_stream_backlog_bytes == 16u << 20);
+    BOOST_TEST(defaults->stream_write_timeout_ms == 30000u);
+    const auto problems = http_problems(dir, R"({"max_stream_backlog_bytes": 100, "stream_write_timeout_ms": 0})");
+    BOOST_TEST(
+        toolhost::test::contains(
+            problems, "/serve/http/max_stream_backlog_bytes: expected an integer from 4096 to 1073741824, got 100"),
+        problems);
+    BOOST_TEST(toolhost::test::contains(
+                   problems, "/serve/http/stream_write_timeout_ms: expected an integer from 1 to 86400000, got 0"),
+               problems);
+}
+
+BOOST_AUTO_TEST_CASE(connection_limit) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, R"({"max_connections": 64})")->max_connections == 64u);
+    BOOST_TEST(http_settings(dir, "{}")->max_connections == 0u);  // derived from RLIMIT_NOFILE when serving starts
+    const auto problems = http_problems(dir, R"({"max_connections": -1})");
+    BOOST_TEST(
+        toolhost::test::contains(problems, "/serve/http/max_connections: expected an integer from 0 to 10000000"),
+        problems);
+}
+
+BOOST_AUTO_TEST_CASE(a_non_loopback_address_needs_a_token_or_allow_unauthenticated) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, R"({"allow_unauthenticated": true})")->allow_unauthenticated);
+    BOOST_TEST(!http_settings(dir, "{}")->allow_unauthenticated);
+    const auto problems = http_problems(dir, R"({"allow_unauthenticated": "yes"})");
+    BOOST_TEST(toolhost::test::contains(problems, "/serve/http/allow_unauthenticated: expected"), problems);
+
+    toolhost::serve_settings s;
+    s.listen = "0.0.0.0:8080";
+    BOOST_TEST(toolhost::test::contains(toolhost::serve::unauthenticated_exposure(s), "without authentication"));
+    s.listen = "[::]:8080";
+    BOOST_TEST(!toolhost::serve::unauthenticated_exposure(s).empty());
+    s.auth_token = "t";
+    BOOST_TEST(toolhost::serve::unauthenticated_exposure(s).empty());
+    s.auth_token.clear();
+    s.allow_unauthenticated = true;
+    BOOST_TEST(toolhost::serve::unauthenticated_exposure(s).empty());
+    s.allow_unauthenticated = false;
+    for (const char* loopback : {"127.0.0.1:8080", "127.1.2.3:0", "localhost:80", "[::1]:0"}) {
+        s.listen = loopback;
+        BOOST_TEST(toolhost::serve::unauthenticated_exposure(s).empty(), loopback);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sessions_per_client) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, R"({"max_sessions_per_client": 5})")->max_sessions_per_client == 5u);
+    BOOST_TEST(http_settings(dir, "{}")->max_sessions_per_client == 100u);
+    const auto problems = http_problems(dir, R"({"max_sessions_per_client": 0})");
+    BOOST_TEST(toolhost::test::contains(
+                   problems, "/serve/http/max_sessions_per_client: expected an integer from 1 to 10000000, got 0"),
+               problems);
+}

@@ -6,6 +6,8 @@
 #include <toolhost/serve/plugin_watcher.hpp>
 #include <toolhost/serve/stdio_server.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <fstream>
@@ -26,6 +28,18 @@ mcp::server_options mcp_options(const serve_settings& s) {
     o.call_timeout = std::chrono::milliseconds(s.call_timeout_ms);
     o.json_max_depth = s.json_max_depth;
     return o;
+}
+
+// Every HTTP connection is a descriptor, and serve.http.max_connections' default follows the
+// open-file limit: the soft limit goes up to the hard one.
+void raise_open_file_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    const auto before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        logging::write(logging::level::debug, "serve", "open-file limit raised",
+                       {{"from", static_cast<std::uint64_t>(before)}, {"to", static_cast<std::uint64_t>(rl.rlim_max)}});
 }
 
 }  // namespace
@@ -164,6 +178,14 @@ service::~service() {
 
 bool service::start() {
     impl& s = *impl_;
+    if (s.settings.http) {
+        // Before any tool starts: an exposure that is refused costs nothing.
+        if (auto problem = unauthenticated_exposure(s.settings.serve); !problem.empty()) {
+            s.report << "toolhost: cannot serve HTTP: " << problem << '\n';
+            return false;
+        }
+        raise_open_file_limit();
+    }
     if (!s.start_tools()) {
         s.host.shutdown();
         return false;

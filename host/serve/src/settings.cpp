@@ -50,7 +50,8 @@ private:
         check_keys("/serve/http", o,
                    {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
                     "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions",
-                    "shutdown_grace_ms", "io_threads"});
+                    "shutdown_grace_ms", "io_threads", "max_sessions_per_client", "max_connections",
+                    "max_stream_backlog_bytes", "stream_write_timeout_ms", "allow_unauthenticated"});
         if (const auto* x = o.if_contains("listen")) {
             read_string("/serve/http/listen", *x, s_.listen, false);
             if (auto problem = check_listen_address(s_.listen); x->is_string() && !problem.empty())
@@ -69,6 +70,13 @@ private:
         integer(o, "/serve/http", "max_sessions", 1, 10000000, s_.max_sessions);
         integer(o, "/serve/http", "shutdown_grace_ms", 0, day_ms, s_.shutdown_grace_ms);
         integer(o, "/serve/http", "io_threads", 0, 256, s_.io_threads);
+        integer(o, "/serve/http", "max_sessions_per_client", 1, 10000000, s_.max_sessions_per_client);
+        integer(o, "/serve/http", "max_connections", 0, 10000000, s_.max_connections);
+        integer(o, "/serve/http", "max_stream_backlog_bytes", 4096, std::uint64_t(1) << 30,
+                s_.max_stream_backlog_bytes);
+        integer(o, "/serve/http", "stream_write_timeout_ms", 1, day_ms, s_.stream_write_timeout_ms);
+        if (const auto* x = o.if_contains("allow_unauthenticated"))
+            read_bool("/serve/http/allow_unauthenticated", *x, s_.allow_unauthenticated);
     }
 
     void read_mcp(const json::object& o) {
@@ -130,6 +138,18 @@ std::string check_listen_address(std::string_view listen) {
     if (port.empty() || perr != std::errc() || end != port.data() + port.size() || p > 65535)
         return "the port must be a number from 0 to 65535";
     return {};
+}
+
+std::string unauthenticated_exposure(const serve_settings& s) {
+    if (!s.auth_token.empty() || s.allow_unauthenticated || !check_listen_address(s.listen).empty()) return {};
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(split_listen_address(s.listen).first, ec);
+    if (ec || address.is_loopback()) return {};
+    return "refusing to listen on " + s.listen +
+           " without authentication: it is not a loopback address, so anyone who reaches it could call every "
+           "tool. Set a bearer token (TOOLHOST_AUTH_TOKEN or serve.http.auth_token), or, when something in front "
+           "of the server authenticates its clients, pass --allow-unauthenticated "
+           "(serve.http.allow_unauthenticated)";
 }
 
 std::pair<std::string, uint16_t> split_listen_address(std::string_view listen) {

@@ -102,11 +102,49 @@ void connection::on_parse_error(const beast::error_code& ec) {
     fail_request(bhttp::status::bad_request, "malformed HTTP request: " + ec.message());
 }
 
+std::optional<std::pair<bhttp::status, std::string_view>> connection::framing_problem() const {
+    using problem = std::pair<bhttp::status, std::string_view>;
+    if (!fields_.transfer_encoding) return std::nullopt;  // Beast refuses differing Content-Lengths
+    const auto& h = parser_->get();
+    if (h.version() < 11) return problem{bhttp::status::bad_request, "Bad Request: Transfer-Encoding in HTTP/1.0"};
+    if (fields_.content_length)
+        return problem{bhttp::status::bad_request, "Bad Request: Transfer-Encoding and Content-Length together"};
+    // The codings, in order, over every Transfer-Encoding line.
+    std::size_t codings = 0;
+    bool chunked_before_last = false;
+    std::string_view last;
+    for (const auto& f : h) {
+        if (f.name() != bhttp::field::transfer_encoding) continue;
+        std::string_view v = f.value();
+        for (;;) {
+            const auto comma = v.find(',');
+            const std::string_view coding = trim(v.substr(0, comma));
+            if (!coding.empty()) {
+                chunked_before_last = chunked_before_last || iequals(last, "chunked");
+                last = coding;
+                ++codings;
+            }
+            if (comma == std::string_view::npos) break;
+            v.remove_prefix(comma + 1);
+        }
+    }
+    if (!iequals(last, "chunked") || chunked_before_last)
+        return problem{bhttp::status::bad_request, "Bad Request: chunked must be the final transfer coding, once"};
+    if (codings > 1)
+        return problem{bhttp::status::not_implemented,
+                       "Not Implemented: the only transfer coding supported is chunked"};
+    return std::nullopt;
+}
+
 bool connection::on_header() {
     auto& h = parser_->get();
     route_ = find_route(h.target());
     fields_ = request_fields::of(h);
     const auto& f = fields_;
+    if (auto problem = framing_problem()) {
+        fail_request(problem->first, std::string(problem->second));
+        return false;
+    }
     const bool body_expected = !parser_->is_done();
     const bool expect_continue = body_expected && iequals(trim(f.expect), "100-continue");
     // A refused request with a small body is read to its end, so that the connection can
@@ -124,6 +162,8 @@ bool connection::on_header() {
     };
     if (!f.host) {
         if (h.version() >= 11) return refuse(bhttp::status::bad_request, "Bad Request: the Host header is required");
+    } else if (f.hosts > 1) {
+        return refuse(bhttp::status::bad_request, "Bad Request: more than one Host header");
     } else if (!srv_.host_allowed(*f.host)) {
         return refuse(bhttp::status::forbidden, "Forbidden: the Host header is not allowed");
     }
@@ -175,16 +215,30 @@ void connection::on_request() {
     if (phase_ == phase::waiting || phase_ == phase::stream) watch();
 }
 
-// Hands the request to its route (Beast's handle_request); a route that throws before it
-// answered gets a 500.
+// Hands the request to its route (Beast's handle_request); a route that throws gets a 500 that
+// tells nothing of why (internal_error()).
 void connection::dispatch() {
     try {
         if (!route_) return error(bhttp::status::not_found, "Not Found: " + std::string(request().target()));
         route_->handle(srv_.services_, *this);
     } catch (const std::exception& e) {
-        if (phase_ == phase::handling)
-            error(bhttp::status::internal_server_error, std::string("Internal error: ") + e.what());
+        internal_error(e.what());
+    } catch (...) {
+        internal_error("an exception that is not a std::exception");
     }
+}
+
+void connection::internal_error(std::string_view what) noexcept {
+    try {
+        logging::write(logging::level::error, "serve.http", "internal error while answering a request",
+                       {{"route", route_names[metric()]}, {"error", what}});
+        if (phase_ == phase::handling || phase_ == phase::waiting) {
+            undo_defer();  // an answer that comes later anyway finds the request answered
+            return error(bhttp::status::internal_server_error, "Internal Server Error", {}, mcp::internal_error);
+        }
+    } catch (...) {
+    }
+    if (phase_ != phase::draining) close_now();  // a stream or a response already under way
 }
 
 void connection::error(bhttp::status s, std::string_view message, std::string_view allow, int rpc_code) {
@@ -203,13 +257,24 @@ void connection::error(bhttp::status s, std::string_view message, std::string_vi
     send_response();
 }
 
+// A parser keeps the stack it grew to: a 4 MiB array leaves about 50 MB behind. Small bodies share
+// one parser per I/O thread; a larger one gets a parser of its own that goes with it, so that no
+// connection, idle or not, holds what a large document needed.
 json::value connection::body_json(json::error_code& ec) {
     const std::string& body = request().body();
-    jp_.reset();
-    jp_.write(body.data(), body.size(), ec);
-    if (!ec) return jp_.release();
-    jp_.reset();
-    return nullptr;
+    auto parse = [&](json::parser& p) -> json::value {
+        p.reset();
+        p.write(body.data(), body.size(), ec);
+        if (!ec) return p.release();
+        p.reset();
+        return nullptr;
+    };
+    if (body.size() > reused_parser_limit) {
+        json::parser own({}, parse_opts());
+        return parse(own);
+    }
+    thread_local json::parser shared({}, parse_opts());
+    return parse(shared);
 }
 
 void connection::send_response() {
@@ -229,6 +294,7 @@ void connection::response_done() {
     set_deadline(steady::time_point::max());
     if (!counted_) srv_.count(metric(), status_, steady::now() - started_at_, true);
     finish_request_state();
+    release_large_buffers();
     if (!keep_alive_ || srv_.stopping()) return linger_close();
     start_read();
 }
@@ -240,7 +306,15 @@ void connection::finish_request_state() {
     cancel_.slot().clear();
     sse_ = false;
     stream_end_queued_ = false;
+    kept_open_ = false;
+    write_deadline_ = keepalive_at_ = steady::time_point::max();
     self_hold_.reset();  // callers hold a reference of their own (handlers capture one)
+}
+
+void connection::release_large_buffers() {
+    res_.release_if_larger(kept_buffer_limit);
+    if (out_.capacity() > kept_buffer_limit) std::string().swap(out_);
+    if (wbuf_.capacity() > kept_buffer_limit) std::string().swap(wbuf_);
 }
 
 void connection::fail_request(bhttp::status s, std::string message) {
@@ -319,16 +393,22 @@ void connection::on_deadline() {
         sock_.cancel(ignored);
         return;
     }
-    case phase::stream:
-        if (!sse_write_busy_ && out_.empty()) {
-            if (version_ >= 11)
-                append_chunk(out_, ": keep-alive\n\n");
-            else
-                out_ += ": keep-alive\n\n";
-            flush_stream();
+    case phase::stream: {
+        const auto now = steady::now();
+        if (sse_write_busy_ && now >= write_deadline_)
+            return close_stalled_stream("the client took no byte of its stream for stream_write_timeout_ms");
+        if (kept_open_ && now >= keepalive_at_) {
+            keepalive_at_ = now + stream_keepalive;
+            if (!sse_write_busy_ && out_.empty()) {
+                if (version_ >= 11)
+                    append_chunk(out_, ": keep-alive\n\n");
+                else
+                    out_ += ": keep-alive\n\n";
+                flush_stream();
+            }
         }
-        set_deadline(steady::now() + stream_keepalive);
-        return;
+        return arm_stream_deadline();
+    }
     case phase::writing:
     case phase::draining: return close_now();
     default: return;
@@ -382,26 +462,63 @@ void connection::queue_stream_end() {
 }
 
 void connection::flush_stream() {
-    if (sse_write_busy_ || phase_ == phase::closed) return;
+    if (phase_ == phase::closed) return;
+    if (stream_backlog() > srv_.settings_.max_stream_backlog_bytes)
+        return close_stalled_stream("the client does not read its stream: over max_stream_backlog_bytes unsent");
+    if (sse_write_busy_) return;
     if (out_.empty()) {
         if (stream_end_queued_) return response_done();  // everything is out
         return;
     }
-    if (out_.size() > stream_backlog_cap) return close_now();  // the client does not read
     wbuf_.swap(out_);
     out_.clear();
+    wpos_ = 0;
     sse_write_busy_ = true;
-    asio::async_write(
-        sock_, asio::buffer(wbuf_),
-        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) { self->on_stream_written(ec); });
+    write_stream();
 }
 
-void connection::on_stream_written(const boost::system::error_code& ec) {
+// One write_some at a time, so that every byte the client takes renews the write deadline: a
+// slow reader is served, one that stopped reading is not waited for.
+void connection::write_stream() {
+    write_deadline_ = steady::now() + std::chrono::milliseconds(srv_.settings_.stream_write_timeout_ms);
+    arm_stream_deadline();
+    sock_.async_write_some(asio::buffer(wbuf_.data() + wpos_, wbuf_.size() - wpos_),
+                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                               self->on_stream_written(ec, n);
+                           });
+}
+
+void connection::on_stream_written(const boost::system::error_code& ec, std::size_t n) {
+    if (phase_ == phase::closed) {
+        sse_write_busy_ = false;
+        wbuf_.clear();
+        wpos_ = 0;
+        return;
+    }
+    if (ec) return close_now();
+    wpos_ += n;
+    if (wpos_ < wbuf_.size()) return write_stream();
     sse_write_busy_ = false;
     wbuf_.clear();
-    if (phase_ == phase::closed) return;
-    if (ec) return close_now();
+    wpos_ = 0;
+    write_deadline_ = steady::time_point::max();
     flush_stream();
+    arm_stream_deadline();
+}
+
+void connection::arm_stream_deadline() {
+    if (phase_ != phase::stream) return;
+    auto d = steady::time_point::max();
+    if (sse_write_busy_) d = write_deadline_;
+    if (kept_open_) d = std::min(d, keepalive_at_);
+    set_deadline(d);
+}
+
+void connection::close_stalled_stream(std::string_view why) {
+    if (logging::enabled(logging::level::debug))
+        logging::write(logging::level::debug, "serve.http", "stream closed",
+                       {{"route", route_names[metric()]}, {"reason", why}, {"unsent_bytes", stream_backlog()}});
+    close_now();
 }
 
 void connection::end_events(std::string_view last) {
@@ -418,9 +535,33 @@ void connection::keep_open() {
     srv_.count(metric(), 200, {}, false);
     counted_ = true;
     token_.reset();
+    kept_open_ = true;
+    keepalive_at_ = steady::now() + stream_keepalive;
     flush_stream();
-    set_deadline(steady::now() + stream_keepalive);
+    arm_stream_deadline();
     if (srv_.stopping()) end_events();
+}
+
+std::string_view connection::client() {
+    // With a token, the token is the client: the one static token makes all its holders one.
+    if (!srv_.settings_.auth_token.empty()) return "token";
+    if (peer_.empty()) {
+        boost::system::error_code ec;
+        const auto endpoint = sock_.remote_endpoint(ec);
+        auto address = endpoint.address();
+        if (ec) {
+            peer_ = "?";
+        } else if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+            peer_ = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+        } else if (address.is_v6()) {
+            auto bytes = address.to_v6().to_bytes();  // one IPv6 client owns at least a /64
+            std::fill(bytes.begin() + 8, bytes.end(), 0);
+            peer_ = asio::ip::address_v6(bytes).to_string() + "/64";
+        } else {
+            peer_ = address.to_string();
+        }
+    }
+    return peer_;
 }
 
 // ------------------------------------------------------------------ deferred answers

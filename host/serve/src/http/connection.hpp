@@ -12,12 +12,11 @@ namespace toolhost::serve::detail {
 class connection final : public exchange, public std::enable_shared_from_this<connection> {
 public:
     connection(server_core& srv, asio::io_context& io)
-        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_), jp_({}, parse_opts()) {
-        st_->connections.fetch_add(1, std::memory_order_relaxed);
-    }
+        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_) {}
     ~connection() {
         if (registered_) srv_.unregister(self_it_);
-        st_->connections.fetch_sub(1, std::memory_order_relaxed);
+        if (refusing_) st_->refusing.fetch_sub(1, std::memory_order_relaxed);
+        if (counted_open_) st_->connections.fetch_sub(1, std::memory_order_relaxed);
     }
 
     socket_type& socket() noexcept { return sock_; }
@@ -27,11 +26,25 @@ public:
         registered_ = true;
     }
 
+    // Once accepted, on the acceptor's thread: the connection counts towards max_connections
+    // (refuse(): it does not).
+    void count_open() {
+        counted_open_ = true;
+        st_->connections.fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_refusing() {
+        refusing_ = true;
+        st_->refusing.fetch_add(1, std::memory_order_relaxed);
+    }
+
     void run() {  // once accepted
         boost::system::error_code ignored;
         sock_.set_option(tcp::no_delay(true), ignored);
         start_read();
     }
+
+    // Over max_connections: answers 503 at once, without reading the request, and closes.
+    void refuse(std::string message) { fail_request(bhttp::status::service_unavailable, std::move(message)); }
 
     // Posted by stop(): idle connections close, streams end, the rest finish their request.
     void on_stopping() {
@@ -74,12 +87,17 @@ public:
     }
     void end_events(std::string_view last = {}) override;
     void keep_open() override;
+    std::string_view client() override;
 
 private:
     enum class phase { reading, handling, waiting, writing, stream, draining, closed };
 
     std::uint64_t seq() const noexcept override { return seq_; }
     route_id metric() const noexcept { return route_ ? route_->id : r_other; }
+
+    // The last resort when handling a request threw: logged with the detail, answered 500
+    // without it (or the stream closed), and the connection serves on.
+    void internal_error(std::string_view what) noexcept override;
 
     // ------------------------------------------------------------------ reading
     void start_read();
@@ -99,9 +117,15 @@ private:
     void on_request_bytes(const boost::system::error_code& ec, std::size_t n);
     void on_parse_error(const beast::error_code& ec);
 
-    // Checks what can be checked before the body is read: Host, Origin, the token. Answers
-    // (and returns false) when the request is refused. Answers "100 Continue" when asked to.
+    // Checks what can be checked before the body is read: the framing (RFC 9112), Host, Origin,
+    // the token. Answers (and returns false) when the request is refused. Answers "100 Continue"
+    // when asked to.
     bool on_header();
+    // Transfer-Encoding and Content-Length as RFC 9112 (section 6) allows them in a request: an
+    // error message when the body's length is ambiguous or its coding unsupported (the request
+    // is then answered and the connection closed: what follows cannot be told apart from a
+    // smuggled request), else empty.
+    std::optional<std::pair<bhttp::status, std::string_view>> framing_problem() const;
 
     // ------------------------------------------------------------------ requests
     void on_request();
@@ -119,6 +143,9 @@ private:
     // The response is out: count it, then the next request, or close.
     void response_done();
     void finish_request_state();
+    // What an idle connection keeps: buffers that a large request or response grew are let go,
+    // so that memory does not stay with connections that wait for their next request.
+    void release_large_buffers();
     void drop_state() noexcept {
         if (auto s = std::move(state_)) s->detach();
     }
@@ -149,8 +176,16 @@ private:
     // ------------------------------------------------------------------ SSE output
     void queue_event(std::string_view message);
     void queue_stream_end();
+    // Writes what is queued; closes the stream when the unsent bytes exceed
+    // max_stream_backlog_bytes (the client does not read), whether a write is in flight or not.
     void flush_stream();
-    void on_stream_written(const boost::system::error_code& ec);
+    void write_stream();
+    void on_stream_written(const boost::system::error_code& ec, std::size_t n);
+    std::size_t stream_backlog() const noexcept { return out_.size() + (wbuf_.size() - wpos_); }
+    // The stream's next deadline: the write in flight must progress by write_deadline_, a kept-open
+    // stream gets a comment at keepalive_at_.
+    void arm_stream_deadline();
+    void close_stalled_stream(std::string_view why);
 
     server_core& srv_;
     const std::shared_ptr<shared_state> st_;
@@ -159,7 +194,6 @@ private:
     timer_type timer_;
     beast::flat_buffer buffer_;          // received, not yet parsed
     std::array<char, read_chunk> rbuf_;  // what the pending read fills
-    json::parser jp_;
     // The request being read or handled: it stays in its parser until the next one begins, so
     // the views in fields_ stay valid and nothing is moved out.
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -168,6 +202,9 @@ private:
 
     std::list<std::weak_ptr<connection>>::iterator self_it_;
     bool registered_ = false;
+    bool counted_open_ = false;
+    bool refusing_ = false;
+    std::string peer_;  // the client's address as client() gives it, once asked
 
     phase phase_ = phase::reading;
     const route* route_ = nullptr;  // null: no route matches
@@ -200,8 +237,12 @@ private:
     bool sse_ = false;
     bool sse_write_busy_ = false;
     bool stream_end_queued_ = false;
-    std::string out_;
-    std::string wbuf_;
+    bool kept_open_ = false;  // a GET stream (keep_open()): keep-alive comments
+    std::string out_;         // queued
+    std::string wbuf_;        // being written, from wpos_
+    std::size_t wpos_ = 0;
+    steady::time_point write_deadline_ = steady::time_point::max();
+    steady::time_point keepalive_at_ = steady::time_point::max();
 
     // the client went away before the answer
     bool cancel_armed_ = false;

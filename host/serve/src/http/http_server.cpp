@@ -52,4 +52,6 @@ void http_server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 
 std::size_t http_server::sessions() const { return impl_->session_count(); }
 
+std::size_t http_server::connections() const noexcept { return impl_->connection_count(); }
+
 }  // namespace toolhost::serve

@@ -163,7 +163,15 @@ std::shared_ptr<mcp::session> post_session(const route_services& s, exchange& ex
             return nullptr;
         }
         std::string id = random_session_id();
-        auto entry = s.sessions.add(id);
+        session_table::refusal why{};
+        auto entry = s.sessions.add(id, ex.client(), why);
+        if (why == session_table::refusal::client_full) {
+            ex.error(bhttp::status::too_many_requests,
+                     "Too Many Requests: this client has its maximum of " +
+                         std::to_string(s.settings.max_sessions_per_client) +
+                         " MCP sessions open; end one (DELETE /mcp) or let one expire");
+            return nullptr;
+        }
         if (!entry) {
             ex.error(bhttp::status::service_unavailable,
                      "Service Unavailable: too many MCP sessions (" + std::to_string(s.settings.max_sessions) + ")");

@@ -10,6 +10,8 @@ struct request_fields {
     std::optional<std::string_view> host, origin, session_id, protocol_version, request_id, client_session_id,
         traceparent, timeout_ms;
     std::string_view expect, authorization, accept, content_type;
+    unsigned hosts = 0;  // Host lines (RFC 9112: exactly one)
+    bool transfer_encoding = false, content_length = false;
 
     template <class Fields>
     static request_fields of(const Fields& fields) {
@@ -23,7 +25,12 @@ struct request_fields {
         bool seen_expect = false, seen_auth = false, seen_accept = false, seen_type = false;
         for (const auto& f : fields) {
             switch (f.name()) {
-            case bhttp::field::host: first(r.host, f.value()); break;
+            case bhttp::field::host:
+                first(r.host, f.value());
+                ++r.hosts;
+                break;
+            case bhttp::field::transfer_encoding: r.transfer_encoding = true; break;
+            case bhttp::field::content_length: r.content_length = true; break;
             case bhttp::field::origin: first(r.origin, f.value()); break;
             case bhttp::field::expect: first_sv(r.expect, seen_expect, f.value()); break;
             case bhttp::field::authorization: first_sv(r.authorization, seen_auth, f.value()); break;

@@ -26,6 +26,11 @@ public:
         fields_ += "\r\n";
     }
     std::string& body() noexcept { return body_; }
+    // Frees what a large response grew (the strings are otherwise kept, their capacity reused).
+    void release_if_larger(std::size_t limit) {
+        for (std::string* s : {&fields_, &body_, &head_})
+            if (s->capacity() > limit) std::string().swap(*s);
+    }
     unsigned status() const noexcept { return status_; }
 
     // The status line, the fields, Content-Length (none on 1xx, 204 and 304, as RFC 9110 says)

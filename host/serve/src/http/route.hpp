@@ -80,6 +80,9 @@ public:
     // An error in the body shape of the route (route::jsonrpc_errors), with Allow when given.
     virtual void error(bhttp::status s, std::string_view message, std::string_view allow = {}, int rpc_code = 0) = 0;
     virtual void set_request_id(std::string id) = 0;  // X-Request-Id of the response
+    // Who the client is, for per-client quotas: "token" when a bearer token is configured (every
+    // request carries it), else the remote address (an IPv6 one as its /64).
+    virtual std::string_view client() = 0;
 
     // ---- an answer later: the connection stays, keeps `state` and watches the client meanwhile.
     // undo_defer() takes it back (the route answers now after all).
@@ -105,7 +108,9 @@ protected:
     friend class responder;
     virtual const io_executor& executor() const noexcept = 0;
     virtual std::uint64_t seq() const noexcept = 0;  // which request is being answered
-    std::atomic<bool> gone_{false};                  // the client is known to be gone (any thread)
+    // What a route's code threw while answering: logged, answered without the detail.
+    virtual void internal_error(std::string_view what) noexcept = 0;
+    std::atomic<bool> gone_{false};  // the client is known to be gone (any thread)
 };
 
 // A handle on one deferred exchange that any thread may keep: post() runs a function on the
@@ -125,7 +130,14 @@ public:
         if (!ex || ex->gone_.load(std::memory_order_acquire)) return false;
         const auto& executor = ex->executor();
         asio::post(executor, [ex = std::move(ex), seq = seq_, fn = std::forward<Fn>(fn)]() mutable {
-            if (ex->seq() == seq && ex->pending()) fn(*ex);
+            if (ex->seq() != seq || !ex->pending()) return;
+            try {
+                fn(*ex);
+            } catch (const std::exception& e) {
+                ex->internal_error(e.what());
+            } catch (...) {
+                ex->internal_error("an exception that is not a std::exception");
+            }
         });
         return true;
     }

@@ -2,7 +2,37 @@
 
 #include "connection.hpp"
 
+#include <toolhost/serve/failure_json.hpp>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace toolhost::serve::detail {
+namespace {
+
+// max_connections' default: three quarters of the open-file limit, the rest left to the host, its
+// plugins and the answers to refused connections.
+std::size_t default_max_connections() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    const auto limit = std::min<rlim_t>(rl.rlim_cur, 1u << 24);
+    return std::max<std::size_t>(1, static_cast<std::size_t>(limit) / 4 * 3);
+}
+
+// What a connection taken by shed_one() is sent, without reading its request.
+const std::string& out_of_descriptors_response() {
+    static const std::string response = [] {
+        const std::string body =
+            failure_json("UNAVAILABLE", "Service Unavailable: the server has no file descriptor left for a connection");
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    }();
+    return response;
+}
+
+}  // namespace
 
 server_core::server_core(toolhost::host& h, mcp::server& m, serve_settings s)
     : host_(h), mcp_(m), settings_(std::move(s)) {
@@ -31,6 +61,7 @@ server_core::server_core(toolhost::host& h, mcp::server& m, serve_settings s)
 
 server_core::~server_core() {
     stop(0ms);
+    if (spare_fd_ >= 0) ::close(spare_fd_);
     gauges_->remove_callback({"connections"});
     gauges_->remove_callback({"mcp_sessions"});
 }
@@ -74,19 +105,29 @@ void server_core::count(route_id route, unsigned status, steady::duration took, 
 // loop) then finds the thread awake instead of paying a wake-up, which measured as half the
 // round trip of a single client. Under load there is always work and the spin never runs; when
 // idle the thread blocks after the spin, so it costs nothing either.
+//
+// A handler that throws costs what it was doing (connections catch what their routes throw; this
+// is the last resort for the rest), never the thread: it is logged and the thread goes on.
 void server_core::run_io(asio::io_context& io) {
     using clock = std::chrono::steady_clock;
     constexpr auto spin = std::chrono::microseconds(50);
     auto active = clock::now();
     while (!io.stopped()) {
-        if (io.poll() != 0) {
+        try {
+            if (io.poll() != 0) {
+                active = clock::now();
+                continue;
+            }
+            if (io.stopped()) break;
+            if (clock::now() - active < spin) continue;
+            if (io.run_one() == 0) break;  // stopped
             active = clock::now();
-            continue;
+        } catch (const std::exception& e) {
+            logging::write(logging::level::error, "serve.http", "an I/O handler threw", {{"error", e.what()}});
+        } catch (...) {
+            logging::write(logging::level::error, "serve.http", "an I/O handler threw",
+                           {{"error", "an exception that is not a std::exception"}});
         }
-        if (io.stopped()) break;
-        if (clock::now() - active < spin) continue;
-        if (io.run_one() == 0) break;  // stopped
-        active = clock::now();
     }
 }
 
@@ -100,11 +141,13 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
     const auto address = asio::ip::make_address(host, ec);
     if (ec) return "serve.http.listen '" + settings_.listen + "': " + ec.message();
     listen_name_ = address.is_v6() ? "[" + to_lower(address.to_string()) + "]" : address.to_string();
+    if (auto problem = unauthenticated_exposure(settings_); !problem.empty()) return problem;
     const tcp::endpoint where(address, port);
     acceptor_.open(where.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor_.bind(where, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) acceptor_.non_blocking(true, ec);  // shed_one() accepts synchronously
     if (ec) {
         boost::system::error_code ignored;
         acceptor_.close(ignored);
@@ -112,6 +155,8 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
     }
     port_.store(acceptor_.local_endpoint(ec).port());
     started_ = true;
+    max_connections_ = settings_.max_connections != 0 ? settings_.max_connections : default_max_connections();
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     const unsigned n = std::max(1u, threads);
     while (ios_.size() < n) ios_.push_back(std::make_unique<asio::io_context>(1));
     for (auto& io : ios_) work_.push_back(asio::make_work_guard(*io));
@@ -124,6 +169,7 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
     logging::write(logging::level::info, "serve.http", "listening",
                    {{"address", listen_name_ + ":" + std::to_string(port_.load())},
                     {"threads", n},
+                    {"max_connections", max_connections_},
                     {"stateless", settings_.stateless},
                     {"auth", !settings_.auth_token.empty()}});
     return {};
@@ -131,31 +177,77 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
 
 void server_core::do_accept() {
     auto c = std::make_shared<connection>(*this, *ios_[next_io_++ % ios_.size()]);
-    acceptor_.async_accept(c->socket(), [this, c](const boost::system::error_code& ec) {
+    acceptor_.async_accept(c->socket(), [this, c](const boost::system::error_code& ec) mutable {
         if (!acceptor_.is_open() || ec == asio::error::operation_aborted) return;
-        if (ec) {
-            // Out of descriptors and the like: wait a little instead of spinning.
-            logging::write(logging::level::warning, "serve.http", "accept failed", {{"error", ec.message()}});
-            accept_retry_.expires_after(50ms);
-            accept_retry_.async_wait([this](const boost::system::error_code& e) {
-                if (!e && acceptor_.is_open()) do_accept();
-            });
-            return;
-        }
+        if (ec) return on_accept_error(ec);
         if (st_->stopping.load()) {
             boost::system::error_code ignored;
             c->socket().close(ignored);
             return;
         }
-        {
-            std::lock_guard l(conns_m_);
-            conns_.push_front(c);
-            c->set_registration(conns_.begin());
+        if (st_->connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(max_connections_)) {
+            refuse(std::move(c));
+        } else {
+            c->count_open();
+            add_connection(c);
+            const auto& ex = c->executor();
+            asio::dispatch(ex, [c = std::move(c)] { c->run(); });
         }
-        const auto& ex = c->executor();
-        asio::dispatch(ex, [c = std::move(c)] { c->run(); });
         do_accept();
     });
+}
+
+void server_core::add_connection(const std::shared_ptr<connection>& c) {
+    std::lock_guard l(conns_m_);
+    conns_.push_front(c);
+    c->set_registration(conns_.begin());
+}
+
+void server_core::refuse(std::shared_ptr<connection> c) {
+    if (std::uint64_t left_out = 0; refusals_.admit(left_out))
+        logging::write(logging::level::warning, "serve.http", "connection refused: max_connections are open",
+                       {{"max_connections", max_connections_},
+                        {"refused_since_last_record", left_out ? json::value(left_out) : json::value()}});
+    if (st_->refusing.load(std::memory_order_relaxed) >= max_refusing) {
+        boost::system::error_code ignored;  // enough answers under way: this one is only closed
+        c->socket().close(ignored);
+        return;
+    }
+    c->count_refusing();
+    add_connection(c);
+    const auto& ex = c->executor();
+    asio::dispatch(ex, [c = std::move(c), max = max_connections_] {
+        c->refuse("Service Unavailable: the server has its maximum of " + std::to_string(max) + " connections open");
+    });
+}
+
+void server_core::on_accept_error(const boost::system::error_code& ec) {
+    if (std::uint64_t left_out = 0; accept_failures_.admit(left_out))
+        logging::write(logging::level::warning, "serve.http", "accept failed",
+                       {{"error", ec.message()},
+                        {"failures_since_last_record", left_out ? json::value(left_out) : json::value()}});
+    const bool out_of_descriptors =
+        ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system;
+    if (out_of_descriptors && shed_one()) return do_accept();
+    // Otherwise wait a little instead of spinning.
+    accept_retry_.expires_after(50ms);
+    accept_retry_.async_wait([this](const boost::system::error_code& e) {
+        if (!e && acceptor_.is_open()) do_accept();
+    });
+}
+
+bool server_core::shed_one() {
+    if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (spare_fd_ < 0) return false;
+    ::close(spare_fd_);
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+        const std::string& answer = out_of_descriptors_response();
+        [[maybe_unused]] const auto sent = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+    }
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0;
 }
 
 std::chrono::milliseconds sweep_interval(std::uint64_t timeout_ms) {

@@ -11,6 +11,29 @@ namespace toolhost::serve::detail {
 
 class connection;
 
+// A recurring warning written at most once per interval; the record that is written says how
+// many were left out since the last one. One thread uses it.
+class rate_limited {
+public:
+    explicit rate_limited(steady::duration interval) : interval_(interval) {}
+    // Whether to write the record now; then `left_out` is the number not written before it.
+    bool admit(std::uint64_t& left_out) {
+        const auto now = steady::now();
+        if (now < next_) {
+            ++skipped_;
+            return false;
+        }
+        next_ = now + interval_;
+        left_out = std::exchange(skipped_, 0);
+        return true;
+    }
+
+private:
+    const steady::duration interval_;
+    steady::time_point next_{};
+    std::uint64_t skipped_ = 0;
+};
+
 class server_core {
 public:
     server_core(toolhost::host& h, mcp::server& m, serve_settings s);
@@ -21,6 +44,9 @@ public:
     std::uint16_t port() const noexcept { return port_.load(); }
     void set_ready(bool r) noexcept { ready_.store(r); }
     std::size_t session_count() const { return sessions_.size(); }
+    std::size_t connection_count() const noexcept {
+        return static_cast<std::size_t>(st_->connections.load(std::memory_order_relaxed));
+    }
 
     // ---- used by connections (on their threads)
     bool stopping() const noexcept { return st_->stopping.load(std::memory_order_relaxed); }
@@ -43,13 +69,20 @@ public:
 
 private:
     std::atomic<bool> ready_{false};
-    session_table sessions_{mcp_, settings_.max_sessions, st_};
+    session_table sessions_{mcp_, settings_.max_sessions, settings_.max_sessions_per_client, st_};
 
 public:
     const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_};
 
 private:
     void do_accept();
+    // Over max_connections: a 503 and the close, or only the close while max_refusing are under way.
+    void refuse(std::shared_ptr<connection> c);
+    void on_accept_error(const boost::system::error_code& ec);
+    // Out of descriptors: the spare one is given up to take the oldest waiting connection and close
+    // it at once (its client learns now instead of waiting in the backlog), then taken again.
+    bool shed_one();
+    void add_connection(const std::shared_ptr<connection>& c);
     void run_io(asio::io_context& io);
     void schedule_sweep();
     std::vector<std::shared_ptr<connection>> snapshot();
@@ -57,7 +90,11 @@ private:
     std::atomic<std::uint16_t> port_{0};
     std::vector<host_port> allowed_hosts_;
     std::vector<std::string> allowed_origins_;
-    std::string listen_name_;  // lower case, IPv6 in brackets
+    std::string listen_name_;          // lower case, IPv6 in brackets
+    std::size_t max_connections_ = 0;  // settings_.max_connections, or derived from RLIMIT_NOFILE at start
+    int spare_fd_ = -1;                // /dev/null, given up by shed_one()
+    rate_limited accept_failures_{std::chrono::seconds(10)};  // both on the acceptor's thread
+    rate_limited refusals_{std::chrono::seconds(10)};
 
     // Metrics (references into the host's registry, which outlives the server).
     counter_family* requests_ = nullptr;

@@ -2,13 +2,23 @@
 
 namespace toolhost::serve::detail {
 
-std::shared_ptr<session_entry> session_table::add(std::string id) {
+std::shared_ptr<session_entry> session_table::add(std::string id, std::string_view client, refusal& why) {
     auto entry = std::make_shared<session_entry>();
+    entry->client = std::string(client);
     {
         std::unique_lock l(m_);
-        if (sessions_.size() >= max_) return nullptr;
+        why = refusal::none;
+        if (sessions_.size() >= max_) why = refusal::server_full;
+        auto quota = per_client_.find(client);
+        if (why == refusal::none && quota != per_client_.end() && quota->second >= max_per_client_)
+            why = refusal::client_full;
+        if (why != refusal::none) return nullptr;
         entry->session = mcp_.open_session(id);
         sessions_.emplace(std::move(id), entry);
+        if (quota == per_client_.end())
+            per_client_.emplace(entry->client, 1);
+        else
+            ++quota->second;
         st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
     }
     if (logging::enabled(logging::level::debug))
@@ -21,7 +31,7 @@ void session_table::end(const std::string& id, const std::shared_ptr<session_ent
     {
         std::unique_lock l(m_);
         auto it = sessions_.find(id);
-        if (it != sessions_.end() && it->second == e) sessions_.erase(it);
+        if (it != sessions_.end() && it->second == e) erase(it);
         st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
     }
     responder stream;
@@ -33,6 +43,12 @@ void session_table::end(const std::string& id, const std::shared_ptr<session_ent
     }
     e->session->close();
     if (stream_seq != 0) stream.post([](exchange& ex) { ex.end_events(); });
+}
+
+void session_table::erase(map_by_string<std::shared_ptr<session_entry>>::iterator it) {
+    if (auto quota = per_client_.find(it->second->client); quota != per_client_.end() && --quota->second == 0)
+        per_client_.erase(quota);
+    sessions_.erase(it);
 }
 
 void session_table::sweep(steady::duration limit) {
@@ -63,6 +79,7 @@ void session_table::close_all() {
         std::unique_lock l(m_);
         for (auto& [id, e] : sessions_) entries.push_back(std::move(e));
         sessions_.clear();
+        per_client_.clear();
         st_->sessions.store(0);
     }
     for (auto& e : entries) e->session->close();

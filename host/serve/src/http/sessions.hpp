@@ -8,6 +8,7 @@ namespace toolhost::serve::detail {
 // One MCP session known to the server, with its GET stream.
 struct session_entry {
     std::shared_ptr<mcp::session> session;
+    std::string client;  // exchange::client() of its initialize: whose quota it counts in
     std::mutex m;
     responder stream;              // the GET /mcp stream
     std::uint64_t stream_seq = 0;  // non-zero while one is registered
@@ -15,16 +16,19 @@ struct session_entry {
 
 class session_table {
 public:
-    session_table(mcp::server& mcp, std::size_t max_sessions, std::shared_ptr<shared_state> st)
-        : mcp_(mcp), max_(max_sessions), st_(std::move(st)) {}
+    session_table(mcp::server& mcp, std::size_t max_sessions, std::size_t max_per_client,
+                  std::shared_ptr<shared_state> st)
+        : mcp_(mcp), max_(max_sessions), max_per_client_(max_per_client), st_(std::move(st)) {}
 
     std::shared_ptr<session_entry> find(std::string_view id) const {
         std::shared_lock l(m_);
         auto it = sessions_.find(id);
         return it == sessions_.end() ? nullptr : it->second;
     }
-    // Opens a session unless max_sessions are open; null then.
-    std::shared_ptr<session_entry> add(std::string id);
+    enum class refusal { none, server_full, client_full };
+    // Opens a session for `client` unless max_sessions are open, or max_sessions_per_client of
+    // that client's; null then, and `why` says which.
+    std::shared_ptr<session_entry> add(std::string id, std::string_view client, refusal& why);
     // Forgets a session (if `e` is still the one under `id`), closes it and ends its stream.
     void end(const std::string& id, const std::shared_ptr<session_entry>& e);
     // Ends sessions that were closed, or have been idle longer than `limit` with nothing in
@@ -38,15 +42,23 @@ public:
     }
 
 private:
-    mcp::server& mcp_;
-    const std::size_t max_;
-    const std::shared_ptr<shared_state> st_;
-    mutable std::shared_mutex m_;
     struct string_hash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
-    std::unordered_map<std::string, std::shared_ptr<session_entry>, string_hash, std::equal_to<>> sessions_;
+    template <class T>
+    using map_by_string = std::unordered_map<std::string, T, string_hash, std::equal_to<>>;
+
+    // Forgets a session, and its place in its client's quota; m_ is held exclusively.
+    void erase(map_by_string<std::shared_ptr<session_entry>>::iterator it);
+
+    mcp::server& mcp_;
+    const std::size_t max_;
+    const std::size_t max_per_client_;
+    const std::shared_ptr<shared_state> st_;
+    mutable std::shared_mutex m_;
+    map_by_string<std::shared_ptr<session_entry>> sessions_;
+    map_by_string<std::size_t> per_client_;  // live sessions by exchange::client()
 };
 
 }  // namespace toolhost::serve::detail

@@ -15,7 +15,8 @@ struct shared_state {
     std::mutex wait_m;
     std::condition_variable wait_cv;
 
-    std::atomic<std::int64_t> connections{0};
+    std::atomic<std::int64_t> connections{0};  // open, counted against max_connections
+    std::atomic<std::int64_t> refusing{0};     // being answered 503 for being over it
     std::atomic<std::int64_t> sessions{0};
     std::atomic<std::uint64_t> next_event_id{0};
     std::atomic<std::uint64_t> next_seq{0};

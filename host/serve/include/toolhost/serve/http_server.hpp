@@ -51,6 +51,8 @@ public:
     void stop(std::chrono::milliseconds grace);
     /// MCP sessions open now.
     std::size_t sessions() const;
+    /// Connections open now (those being refused over serve_settings::max_connections excepted).
+    std::size_t connections() const noexcept;
 
 private:
     struct impl;

@@ -35,8 +35,23 @@ struct serve_settings {
     uint64_t idle_timeout_ms = 120000;           ///< a keep-alive connection with no request is closed
     uint64_t session_idle_timeout_ms = 1800000;  ///< an MCP session unused this long ends
     std::size_t max_sessions = 10000;            ///< more live sessions: initialize gets 503
-    uint64_t shutdown_grace_ms = 10000;          ///< SIGTERM/SIGINT: how long calls in flight may finish
-    unsigned io_threads = 0;                     ///< network threads; 0: one per two cores, at least one
+    /// Live sessions one client may hold (more: initialize gets 429). A client is its bearer token
+    /// when a token is configured (every holder of the one static token is one client), else its
+    /// remote address (an IPv6 address by its /64).
+    std::size_t max_sessions_per_client = 100;
+    /// Open connections; more are answered 503 and closed. 0: three quarters of the open-file limit
+    /// (RLIMIT_NOFILE) when the server starts.
+    std::size_t max_connections = 0;
+    /// SSE bytes queued for a client that does not read them (a stream's unsent backlog); more and
+    /// the stream is closed.
+    std::size_t max_stream_backlog_bytes = 16u << 20;
+    /// A stream whose client takes none of the bytes being written to it for this long is closed.
+    uint64_t stream_write_timeout_ms = 30000;
+    /// Serve on an address that is not loopback without a bearer token. Without it the server
+    /// refuses to start there (`--allow-unauthenticated`).
+    bool allow_unauthenticated = false;
+    uint64_t shutdown_grace_ms = 10000;  ///< SIGTERM/SIGINT: how long calls in flight may finish
+    unsigned io_threads = 0;             ///< network threads; 0: one per two cores, at least one
     /// The live plugin folder (serve::plugin_watcher). "serve.plugin_rescan_ms": where inotify is
     /// not available, how often the plugin folders are rescanned; 0 turns the live folder off
     /// (new, replaced and removed files then need a restart).
@@ -67,6 +82,9 @@ TOOLHOST_SERVE_API boost::system::result<serve_settings, std::vector<json_diagno
 TOOLHOST_SERVE_API std::string check_listen_address(std::string_view listen);
 /// Splits a checked listen address into host (without brackets) and port.
 TOOLHOST_SERVE_API std::pair<std::string, uint16_t> split_listen_address(std::string_view listen);
+/// Why serving HTTP with these settings is refused: a listen address that is not loopback with
+/// neither a bearer token nor allow_unauthenticated. Empty when it is not.
+TOOLHOST_SERVE_API std::string unauthenticated_exposure(const serve_settings& s);
 
 }  // namespace serve
 }  // namespace toolhost
