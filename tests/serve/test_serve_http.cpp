@@ -11,6 +11,7 @@
 #include <toolhost/serve/mcp.hpp>
 #include <toolhost/serve/http_server.hpp>
 
+#include "jwt_signer.hpp"
 #include "test_support.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -785,6 +786,119 @@ BOOST_AUTO_TEST_CASE(the_bearer_token_guards_all_but_health) {
     BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), h).result_int() == 200u);
     BOOST_TEST(c.request(bhttp::verb::get, "/healthz").result_int() == 200u);
     BOOST_TEST(c.request(bhttp::verb::get, "/readyz").result_int() == 503u);  // not ready, but not 401
+}
+
+// ========================================================================== OAuth, rates
+
+namespace {
+
+const std::string oauth_issuer = "https://as.example.com";
+const std::string oauth_resource = "http://127.0.0.1/mcp";
+
+// A server whose clients need OAuth tokens signed by `key` with the scope "tools"; calling
+// testkit's echo also needs "echo:call".
+serve_settings oauth_server_settings(const temp_dir& dir, const toolhost::test::signing_key& key) {
+    toolhost::test::write_file(dir / "jwks.json", toolhost::test::jwks({key}));
+    auto s = local_settings();
+    s.oauth.resource = oauth_resource;
+    s.oauth.authorization_servers = {oauth_issuer};
+    s.oauth.issuer = oauth_issuer;
+    s.oauth.jwks_file = (dir / "jwks.json").string();
+    s.oauth.required_scopes = {"tools"};
+    s.oauth.scopes = {{"testkit.echo", {"echo:call"}}};
+    s.oauth.scopes_supported = {"tools", "echo:call"};
+    return s;
+}
+
+header_list bearer(const std::string& token, header_list h = {}) {
+    h.emplace_back("Authorization", "Bearer " + token);
+    return h;
+}
+
+std::string oauth_token(const toolhost::test::signing_key& key, const std::string& scope, int64_t expires_in = 300) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return key.sign({{"iss", oauth_issuer},
+                     {"aud", oauth_resource},
+                     {"sub", "agent-7"},
+                     {"scope", scope},
+                     {"exp", now + expires_in}});
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(oauth_tokens_guard_the_server_and_scopes_guard_each_tool) {
+    temp_dir keys;
+    const auto key = toolhost::test::signing_key::ec_p256("k1");
+    server_env env(oauth_server_settings(keys, key));
+    client c(env.port());
+    const std::string metadata_url = "http://127.0.0.1/.well-known/oauth-protected-resource/mcp";
+
+    // Without a token: 401, and where to learn how to get one.
+    auto none = c.request(bhttp::verb::get, "/v1/tools");
+    BOOST_TEST(none.result_int() == 401u);
+    BOOST_TEST(header(none, "WWW-Authenticate") ==
+               "Bearer resource_metadata=\"" + metadata_url + "\", scope=\"tools\"");
+    for (const char* path : {"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"}) {
+        auto meta = c.request(bhttp::verb::get, path);
+        BOOST_TEST_REQUIRE(meta.result_int() == 200u, path);
+        BOOST_TEST(body_json(meta).at("resource").as_string() == oauth_resource);
+        BOOST_TEST(body_json(meta).at("authorization_servers").at(0).as_string() == oauth_issuer);
+    }
+    BOOST_TEST(c.request(bhttp::verb::get, "/.well-known/oauth-protected-resource/other").result_int() == 404u);
+
+    // Expired, or signed by a key the server does not trust: 401 invalid_token.
+    auto expired = c.request(bhttp::verb::get, "/v1/tools", {}, bearer(oauth_token(key, "tools", -3600)));
+    BOOST_TEST(expired.result_int() == 401u);
+    BOOST_TEST(contains(header(expired, "WWW-Authenticate"), "error=\"invalid_token\""));
+    const auto stranger = toolhost::test::signing_key::ec_p256("k1");
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, bearer(oauth_token(stranger, "tools"))).result_int() ==
+               401u);
+    // Without the scope every request needs: 403.
+    auto narrow = c.request(bhttp::verb::get, "/v1/tools", {}, bearer(oauth_token(key, "other")));
+    BOOST_TEST(narrow.result_int() == 403u);
+    BOOST_TEST(contains(header(narrow, "WWW-Authenticate"), "error=\"insufficient_scope\""));
+
+    // With it: the server, but not testkit's echo, which needs echo:call too (REST and MCP alike).
+    const std::string tools_only = oauth_token(key, "tools");
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools", {}, bearer(tools_only)).result_int() == 200u);
+    auto rest = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", R"({"a":1})", bearer(tools_only));
+    BOOST_TEST(rest.result_int() == 403u);
+    BOOST_TEST(contains(header(rest, "WWW-Authenticate"), "scope=\"tools echo:call\""));
+    BOOST_TEST(contains(rest.body(), "testkit.echo needs the scope echo:call"));
+    BOOST_TEST(
+        c.request(bhttp::verb::post, "/v1/tools/testkit/sleep", R"({"ms":0})", bearer(tools_only)).result_int() !=
+        403u);
+
+    auto h = bearer(tools_only, mcp_headers());
+    auto init = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), h);
+    BOOST_TEST_REQUIRE(init.result_int() == 200u);
+    const std::string session = header(init, "Mcp-Session-Id");
+    auto call = c.request(bhttp::verb::post, "/mcp", json::serialize(tool_call("testkit_echo", {{"a", 1}})),
+                          bearer(tools_only, mcp_headers(session)));
+    BOOST_TEST(call.result_int() == 403u);
+    BOOST_TEST(contains(header(call, "WWW-Authenticate"), "error=\"insufficient_scope\""));
+
+    const std::string both = oauth_token(key, "tools echo:call");
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit/echo", R"({"a":1})", bearer(both)).result_int() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(rates_per_client_answer_429_with_retry_after) {
+    auto s = local_settings();
+    s.rate_limit.requests = {2.0 / 60, 2};              // two requests, then one every 30 s
+    s.rate_limit.tools = {{"testkit", {1.0 / 60, 1}}};  // one call of testkit a minute
+    server_env env(s);
+    client c(env.port());
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit/echo", "{}").result_int() == 200u);
+    auto second = c.request(bhttp::verb::post, "/v1/tools/testkit/echo", "{}");
+    BOOST_TEST(second.result_int() == 429u);
+    BOOST_TEST(std::stoi(header(second, "Retry-After")) >= 59);
+    BOOST_TEST(contains(second.body(), "calls of testkit are limited"));
+    auto third = c.request(bhttp::verb::get, "/v1/tools");
+    BOOST_TEST(third.result_int() == 429u);
+    BOOST_TEST(std::stoi(header(third, "Retry-After")) >= 1);
+    // Health is never limited.
+    BOOST_TEST(c.request(bhttp::verb::get, "/healthz").result_int() == 200u);
 }
 
 // ================================================================================= limits

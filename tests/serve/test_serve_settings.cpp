@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(serve_section) {
 
     auto bad = write(
         dir, "bad.json",
-        "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"tls\": true},\n"
+        "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"ssl\": true},\n"
         "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}, \"json_max_depth\": 3}}");
     auto errors = load(bad, fake_env{});
     BOOST_TEST_REQUIRE(errors.has_error());
@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(
         text.find("/serve/http/max_sessions: expected an integer from 1 to 10000000, got 0") != std::string::npos,
         text);
-    BOOST_TEST(text.find("/serve/http/tls: unknown key 'tls'") != std::string::npos, text);
+    BOOST_TEST(text.find("/serve/http/ssl: unknown key 'ssl'") != std::string::npos, text);
     BOOST_TEST(text.find("/serve/mcp/tool_name: the template must contain {operation}") != std::string::npos, text);
     BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
                text);
@@ -201,4 +201,56 @@ BOOST_AUTO_TEST_CASE(sessions_per_client) {
     BOOST_TEST(toolhost::test::contains(
                    problems, "/serve/http/max_sessions_per_client: expected an integer from 1 to 10000000, got 0"),
                problems);
+}
+
+BOOST_AUTO_TEST_CASE(oauth_and_rate_limits) {
+    temp_dir dir;
+    write(dir, "jwks.json", R"({"keys": []})");
+    auto good = write(dir, "good.json", R"({"serve": {"http": {
+        "oauth": {"resource": "https://tools.example.com/mcp", "authorization_servers": ["https://as.example.com"],
+                  "jwks_file": "jwks.json", "leeway_s": 30, "algorithms": ["ES256"],
+                  "required_scopes": ["tools"], "scopes": {"crm": ["crm:read"], "crm.upsert": ["crm:write"]}},
+        "rate_limit": {"requests_per_second": 20, "burst": 40,
+                       "tools": {"escalation": {"calls_per_minute": 6}}}}}})");
+    auto settings = load(good, fake_env{});
+    if (settings.has_error()) BOOST_FAIL(all(settings.error()));
+    const auto& o = settings->oauth;
+    BOOST_TEST(o.enabled());
+    BOOST_TEST(o.issuer == "https://as.example.com");         // the first server by default
+    BOOST_TEST(o.jwks_file == (dir / "jwks.json").string());  // next to the config file
+    BOOST_TEST(o.leeway_s == 30u);
+    BOOST_TEST(o.algorithms == std::vector<std::string>{"ES256"});
+    BOOST_TEST(o.scopes.size() == 2u);
+    BOOST_TEST(o.scopes_supported == (std::vector<std::string>{"tools", "crm:read", "crm:write"}));
+    const auto& r = settings->rate_limit;
+    BOOST_TEST(r.requests.per_second == 20.0);
+    BOOST_TEST(r.requests.burst == 40.0);
+    BOOST_REQUIRE(r.tools.size() == 1u);
+    BOOST_TEST(r.tools[0].first == "escalation");
+    BOOST_TEST(r.tools[0].second.per_second == 0.1);
+    BOOST_TEST(r.tools[0].second.burst == 1.0);
+    BOOST_TEST(!load(write(dir, "none.json", "{}"), fake_env{})->oauth.enabled());
+
+    auto bad = write(dir, "bad.json", R"({"serve": {"http": {
+        "oauth": {"resource": "http://tools.example.com/mcp", "authorization_servers": ["not a uri"],
+                  "jwks_file": "jwks.json", "jwks_url": "https://as.example.com/jwks", "algorithms": ["HS256"]},
+        "rate_limit": {"requests_per_second": 5, "requests_per_minute": 5, "tools": {"crm": {"calls": 1}}}}}})");
+    auto errors = load(bad, fake_env{});
+    BOOST_TEST_REQUIRE(errors.has_error());
+    const std::string text = all(errors.error());
+    for (const char* expected :
+         {"/serve/http/oauth/resource: expected an https URI (http only on loopback)",
+          "/serve/http/oauth/authorization_servers/0: not an absolute URI with a host",
+          "/serve/http/oauth: give the signing keys as exactly one of \"jwks_file\" and \"jwks_url\"",
+          "/serve/http/oauth/algorithms/0: expected one of RS256, ES256, EdDSA",
+          "/serve/http/rate_limit: give \"requests_per_second\" or \"requests_per_minute\", not both",
+          "/serve/http/rate_limit/tools/crm/calls: unknown key 'calls'"})
+        BOOST_TEST(text.find(expected) != std::string::npos, expected << " in:\n" << text);
+    auto missing = load(write(dir, "missing.json", R"({"serve": {"http": {"oauth": {}}}})"), fake_env{});
+    BOOST_TEST_REQUIRE(missing.has_error());
+    BOOST_TEST(all(missing.error()).find("\"resource\" is required") != std::string::npos);
+    BOOST_TEST(all(missing.error()).find("\"authorization_servers\" is required") != std::string::npos);
+    BOOST_TEST(toolhost::serve::check_https_uri("http://127.0.0.1:8080/mcp").empty());
+    BOOST_TEST(toolhost::serve::check_https_uri("http://[::1]:8080/mcp").empty());
+    BOOST_TEST(!toolhost::serve::check_https_uri("https://a.example/x#frag").empty());
 }

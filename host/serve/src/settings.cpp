@@ -4,6 +4,10 @@
 #include <toolhost/serve/settings.hpp>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cmath>
 
 #include <charconv>
 
@@ -12,11 +16,14 @@ namespace {
 
 namespace json = boost::json;
 constexpr std::uint64_t day_ms = 86400000;
+constexpr std::string_view algorithm_names[] = {"RS256", "ES256", "EdDSA"};
 
 class settings_reader : config_reader {
 public:
     settings_reader(const host_config& config, serve_settings& s, std::vector<json_diagnostic>& errors)
-        : config_reader(config.document.get(), errors), s_(s) {}
+        : config_reader(config.document.get(), errors), s_(s),
+          base_(config.file.empty() ? std::filesystem::current_path()
+                                    : std::filesystem::absolute(config.file).parent_path()) {}
 
     void read(const json::object& obj) {
         check_keys("/serve", obj,
@@ -47,11 +54,12 @@ private:
     }
 
     void read_http(const json::object& o) {
-        check_keys("/serve/http", o,
-                   {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
-                    "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions",
-                    "shutdown_grace_ms", "io_threads", "max_sessions_per_client", "max_connections",
-                    "max_stream_backlog_bytes", "stream_write_timeout_ms", "allow_unauthenticated"});
+        check_keys(
+            "/serve/http", o,
+            {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
+             "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions", "shutdown_grace_ms",
+             "io_threads", "max_sessions_per_client", "max_connections", "max_stream_backlog_bytes",
+             "stream_write_timeout_ms", "allow_unauthenticated", "oauth", "rate_limit"});
         if (const auto* x = o.if_contains("listen")) {
             read_string("/serve/http/listen", *x, s_.listen, false);
             if (auto problem = check_listen_address(s_.listen); x->is_string() && !problem.empty())
@@ -77,6 +85,106 @@ private:
         integer(o, "/serve/http", "stream_write_timeout_ms", 1, day_ms, s_.stream_write_timeout_ms);
         if (const auto* x = o.if_contains("allow_unauthenticated"))
             read_bool("/serve/http/allow_unauthenticated", *x, s_.allow_unauthenticated);
+        if (const auto* x = o.if_contains("oauth"))
+            if (const auto* oo = object("/serve/http/oauth", *x)) read_oauth(*oo);
+        if (const auto* x = o.if_contains("rate_limit"))
+            if (const auto* oo = object("/serve/http/rate_limit", *x)) read_rate_limit(*oo);
+    }
+
+    // {"<what>_per_second": n} or {"<what>_per_minute": n}, and "burst".
+    void read_rate(const std::string& at, const json::object& o, std::string_view what, rate_setting& out) {
+        const std::string per_s = std::string(what) + "_per_second", per_m = std::string(what) + "_per_minute";
+        check_keys(at, o, {per_s, per_m, "burst"});
+        if (o.contains(per_s) && o.contains(per_m)) error(at, "give \"" + per_s + "\" or \"" + per_m + "\", not both");
+        if (const auto* x = o.if_contains(per_s))
+            if (auto n = read_integer(at + "/" + per_s, *x, 0, 1000000)) out.per_second = static_cast<double>(*n);
+        if (const auto* x = o.if_contains(per_m))
+            if (auto n = read_integer(at + "/" + per_m, *x, 0, 60000000))
+                out.per_second = static_cast<double>(*n) / 60.0;
+        std::uint64_t burst = 0;
+        integer(o, at, "burst", 1, 10000000, burst);
+        out.burst = burst > 0 ? static_cast<double>(burst) : std::max(1.0, std::ceil(out.per_second));
+    }
+
+    void read_rate_limit(const json::object& o) {
+        const std::string at = "/serve/http/rate_limit";
+        check_keys(at, o, {"requests_per_second", "requests_per_minute", "burst", "tools", "max_clients"});
+        json::object requests;
+        for (std::string_view k : {"requests_per_second", "requests_per_minute", "burst"})
+            if (const auto* x = o.if_contains(k)) requests[k] = *x;
+        read_rate(at, requests, "requests", s_.rate_limit.requests);
+        integer(o, at, "max_clients", 16, 100000000, s_.rate_limit.max_clients);
+        if (const auto* x = o.if_contains("tools"))
+            if (const auto* tools = object(at + "/tools", *x))
+                for (const auto& [name, v] : *tools)
+                    if (const auto* t = object(at + "/tools/" + std::string(name), v)) {
+                        rate_setting r;
+                        read_rate(at + "/tools/" + std::string(name), *t, "calls", r);
+                        s_.rate_limit.tools.emplace_back(std::string(name), r);
+                    }
+    }
+
+    void read_oauth(const json::object& o) {
+        const std::string at = "/serve/http/oauth";
+        auto& a = s_.oauth;
+        check_keys(at, o,
+                   {"resource", "authorization_servers", "issuer", "audiences", "jwks_file", "jwks_url", "jwks_ca_file",
+                    "jwks_refresh_ms", "jwks_min_refresh_ms", "leeway_s", "algorithms", "required_scopes", "scopes",
+                    "scopes_supported"});
+        const auto uri = [&](const std::string& pointer, const json::value& v, std::string& out) {
+            read_string(pointer, v, out, false);
+            if (v.is_string() && !out.empty())
+                if (auto problem = check_https_uri(out); !problem.empty()) error(pointer, problem);
+        };
+        if (const auto* x = o.if_contains("resource"))
+            uri(at + "/resource", *x, a.resource);
+        else
+            error(at, "\"resource\" is required: the URI clients reach the MCP endpoint at");
+        if (const auto* x = o.if_contains("authorization_servers")) {
+            read_strings(at + "/authorization_servers", *x, a.authorization_servers);
+            for (std::size_t i = 0; i < a.authorization_servers.size(); ++i)
+                if (auto problem = check_https_uri(a.authorization_servers[i]); !problem.empty())
+                    error(at + "/authorization_servers/" + std::to_string(i), problem);
+        }
+        if (a.authorization_servers.empty())
+            error(at, "\"authorization_servers\" is required: at least one server that issues tokens");
+        if (const auto* x = o.if_contains("issuer")) read_string(at + "/issuer", *x, a.issuer, false);
+        if (a.issuer.empty() && !a.authorization_servers.empty()) a.issuer = a.authorization_servers.front();
+        if (const auto* x = o.if_contains("audiences")) read_strings(at + "/audiences", *x, a.audiences);
+        if (const auto* x = o.if_contains("jwks_file")) a.jwks_file = file_path(at + "/jwks_file", *x);
+        if (const auto* x = o.if_contains("jwks_url")) uri(at + "/jwks_url", *x, a.jwks_url);
+        if (a.jwks_file.empty() == a.jwks_url.empty())
+            error(at, "give the signing keys as exactly one of \"jwks_file\" and \"jwks_url\"");
+        if (const auto* x = o.if_contains("jwks_ca_file")) a.jwks_ca_file = file_path(at + "/jwks_ca_file", *x);
+        integer(o, at, "jwks_refresh_ms", 1000, 30 * day_ms, a.jwks_refresh_ms);
+        integer(o, at, "jwks_min_refresh_ms", 0, day_ms, a.jwks_min_refresh_ms);
+        integer(o, at, "leeway_s", 0, 600, a.leeway_s);
+        if (const auto* x = o.if_contains("algorithms")) {
+            a.algorithms.clear();
+            read_strings(at + "/algorithms", *x, a.algorithms);
+            for (std::size_t i = 0; i < a.algorithms.size(); ++i)
+                if (!one_of(a.algorithms[i], algorithm_names))
+                    error(at + "/algorithms/" + std::to_string(i), "expected one of RS256, ES256, EdDSA");
+        }
+        if (const auto* x = o.if_contains("required_scopes"))
+            read_strings(at + "/required_scopes", *x, a.required_scopes);
+        if (const auto* x = o.if_contains("scopes"))
+            if (const auto* m = object(at + "/scopes", *x))
+                for (const auto& [key, v] : *m) {
+                    std::vector<std::string> list;
+                    read_strings(at + "/scopes/" + std::string(key), v, list);
+                    a.scopes.emplace_back(std::string(key), std::move(list));
+                }
+        if (const auto* x = o.if_contains("scopes_supported"))
+            read_strings(at + "/scopes_supported", *x, a.scopes_supported);
+        for (const auto& s : a.required_scopes) add_supported(s);
+        for (const auto& [key, list] : a.scopes)
+            for (const auto& s : list) add_supported(s);
+    }
+
+    void add_supported(const std::string& scope) {
+        auto& v = s_.oauth.scopes_supported;
+        if (std::find(v.begin(), v.end(), scope) == v.end()) v.push_back(scope);
     }
 
     void read_mcp(const json::object& o) {
@@ -93,7 +201,14 @@ private:
         integer(o, "/serve/mcp", "call_timeout_ms", 0, day_ms, s_.call_timeout_ms);
     }
 
+    // A path in the file, relative to the file (as the core reads plugin_dirs).
+    std::string file_path(const std::string& pointer, const json::value& v) {
+        auto p = read_path(pointer, v);
+        return p ? (base_ / *p).lexically_normal().string() : std::string();
+    }
+
     serve_settings& s_;
+    std::filesystem::path base_;
 };
 
 }  // namespace
@@ -108,6 +223,18 @@ boost::system::result<serve_settings, std::vector<json_diagnostic>> load_setting
     if (auto v = getenv("TOOLHOST_AUTH_TOKEN"); v && !v->empty()) s.auth_token = *v;
     if (!errors.empty()) return errors;
     return s;
+}
+
+std::string check_https_uri(std::string_view uri) {
+    const auto parsed = boost::urls::parse_absolute_uri(uri);
+    if (!parsed || !parsed->has_authority() || parsed->host().empty()) return "not an absolute URI with a host";
+    if (parsed->has_fragment()) return "a URI with a fragment (#...)";
+    if (parsed->scheme_id() == boost::urls::scheme::https) return {};
+    const auto host = parsed->host_address();
+    if (parsed->scheme_id() == boost::urls::scheme::http &&
+        (host == "127.0.0.1" || host == "::1" || host == "[::1]" || host == "localhost"))
+        return {};
+    return "expected an https URI (http only on loopback)";
 }
 
 std::string check_listen_address(std::string_view listen) {
@@ -141,13 +268,16 @@ std::string check_listen_address(std::string_view listen) {
 }
 
 std::string unauthenticated_exposure(const serve_settings& s) {
-    if (!s.auth_token.empty() || s.allow_unauthenticated || !check_listen_address(s.listen).empty()) return {};
+    if (!s.auth_token.empty() || s.oauth.enabled() || s.allow_unauthenticated ||
+        !check_listen_address(s.listen).empty())
+        return {};
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(split_listen_address(s.listen).first, ec);
     if (ec || address.is_loopback()) return {};
     return "refusing to listen on " + s.listen +
            " without authentication: it is not a loopback address, so anyone who reaches it could call every "
-           "tool. Set a bearer token (TOOLHOST_AUTH_TOKEN or serve.http.auth_token), or, when something in front "
+           "tool. Set a bearer token (TOOLHOST_AUTH_TOKEN or serve.http.auth_token) or OAuth (serve.http.oauth), or, "
+           "when something in front "
            "of the server authenticates its clients, pass --allow-unauthenticated "
            "(serve.http.allow_unauthenticated)";
 }

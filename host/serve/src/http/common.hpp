@@ -109,9 +109,6 @@ inline std::string_view trim(std::string_view s) noexcept {
 
 bool all_digits(std::string_view s) noexcept;
 
-// Compares without an early exit, so the time taken does not tell how much of a token matched.
-bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
-
 // 128 random bits as 32 hex digits, from the kernel's generator.
 std::string random_session_id();
 

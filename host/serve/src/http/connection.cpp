@@ -13,6 +13,10 @@ void connection::start_read() {
     header_checked_ = false;
     timed_out_ = false;
     refusal_.reset();
+    principal_ = {};
+    client_key_.clear();
+    challenge_.clear();
+    retry_after_.reset();
     request_started_ = buffer_.size() > 0;
     if (!request_started_ && srv_.stopping()) return close_now();
     set_deadline(steady::now() + std::chrono::milliseconds(request_started_ ? srv_.settings_.request_timeout_ms
@@ -169,11 +173,19 @@ bool connection::on_header() {
     }
     if (f.origin && !srv_.origin_allowed(*f.origin))
         return refuse(bhttp::status::forbidden, "Forbidden: the Origin is not allowed");
-    if (!srv_.settings_.auth_token.empty() && !(route_ && route_->open)) {
-        const std::string_view auth = trim(f.authorization);
-        const bool bearer = auth.size() > 7 && iequals(auth.substr(0, 7), "bearer ");
-        if (!bearer || !constant_time_equal(trim(auth.substr(7)), srv_.settings_.auth_token))
-            return refuse(bhttp::status::unauthorized, "Unauthorized: a valid bearer token is required");
+    if (!(route_ && route_->open)) {
+        auto who = srv_.auth().authenticate(f.authorization);
+        if (auto* c = std::get_if<auth::challenge>(&who)) {
+            challenge_ = std::move(c->www_authenticate);
+            return refuse(static_cast<bhttp::status>(c->status), std::move(c->message));
+        }
+        principal_ = std::get<auth::principal>(std::move(who));
+        client_key_.clear();
+        if (auto wait = srv_.limits().request(client())) {
+            retry_after_ = *wait;
+            return refuse(bhttp::status::too_many_requests,
+                          "Too Many Requests: this client's request rate is limited (serve.http.rate_limit)");
+        }
     }
     parser_->eager(true);
     if (expect_continue) {
@@ -250,7 +262,15 @@ void connection::error(bhttp::status s, std::string_view message, std::string_vi
         body = failure_json(code_for_http_status(code), message);
     res_.reset(s);
     if (!allow.empty()) res_.set("Allow", allow);
-    if (s == bhttp::status::unauthorized) res_.set("WWW-Authenticate", "Bearer");
+    if (!challenge_.empty())
+        res_.set("WWW-Authenticate", std::exchange(challenge_, {}));
+    else if (s == bhttp::status::unauthorized)
+        res_.set("WWW-Authenticate", "Bearer");
+    if (retry_after_) {
+        // Whole seconds, rounded up (RFC 9110 §10.2.3).
+        res_.set("Retry-After", std::to_string((retry_after_->count() + 999) / 1000));
+        retry_after_.reset();
+    }
     if (s == bhttp::status::service_unavailable && srv_.stopping()) keep_alive_ = false;
     res_.set("Content-Type", "application/json");
     res_.body() = std::move(body);
@@ -543,8 +563,13 @@ void connection::keep_open() {
 }
 
 std::string_view connection::client() {
-    // With a token, the token is the client: the one static token makes all its holders one.
-    if (!srv_.settings_.auth_token.empty()) return "token";
+    if (principal_.how == auth::principal::kind::oauth) {
+        if (client_key_.empty())
+            client_key_ = "oauth:" + (principal_.client_id.empty() ? principal_.subject : principal_.client_id);
+        return client_key_;
+    }
+    // With the static token, the token is the client: it makes all its holders one.
+    if (principal_.how == auth::principal::kind::static_token) return "token";
     if (peer_.empty()) {
         boost::system::error_code ec;
         const auto endpoint = sock_.remote_endpoint(ec);

@@ -69,6 +69,9 @@ public:
     void send() override { send_response(); }
     void error(bhttp::status s, std::string_view message, std::string_view allow = {}, int rpc_code = 0) override;
     void set_request_id(std::string id) override { request_id_ = std::move(id); }
+    void set_challenge(std::string www_authenticate) override { challenge_ = std::move(www_authenticate); }
+    void set_retry_after(std::chrono::milliseconds wait) override { retry_after_ = wait; }
+    const auth::principal& principal() const noexcept override { return principal_; }
     responder defer(std::shared_ptr<route_state> state) override;
     void undo_defer() override;
     route_state* state() const noexcept override { return state_.get(); }
@@ -204,7 +207,11 @@ private:
     bool registered_ = false;
     bool counted_open_ = false;
     bool refusing_ = false;
-    std::string peer_;  // the client's address as client() gives it, once asked
+    std::string peer_;                                      // the client's address as client() gives it, once asked
+    std::string client_key_;                                // client() for an OAuth principal
+    auth::principal principal_;                             // who sent the current request
+    std::string challenge_;                                 // WWW-Authenticate of the next error()
+    std::optional<std::chrono::milliseconds> retry_after_;  // Retry-After of the next error()
 
     phase phase_ = phase::reading;
     const route* route_ = nullptr;  // null: no route matches

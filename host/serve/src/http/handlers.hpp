@@ -20,5 +20,7 @@ void breakers_reset_route(const route_services& s, exchange& ex);
 void breaker_action_route(const route_services& s, exchange& ex);
 void restart_route(const route_services& s, exchange& ex);
 void reload_route(const route_services& s, exchange& ex);
+// The OAuth protected resource metadata (RFC 9728), when serve.http.oauth is set.
+void oauth_metadata_route(const route_services& s, exchange& ex);
 
 }  // namespace toolhost::serve::detail

@@ -206,6 +206,13 @@ void mcp_post_route(const route_services& s, exchange& ex) {
     const json::value* method = obj ? obj->if_contains("method") : nullptr;
     const bool is_initialize = method && method->is_string() && method->get_string() == "initialize";
     const bool is_request = method != nullptr && obj->contains("id");
+    // A tool the client may not call, or calls too often, is refused at the HTTP level (MCP:
+    // 403 insufficient_scope with WWW-Authenticate; 429 with Retry-After).
+    if (is_request && method->is_string() && method->get_string() == "tools/call")
+        if (const auto* params = obj->if_contains("params"); params && params->is_object())
+            if (const auto* name = params->get_object().if_contains("name"); name && name->is_string())
+                if (const auto target = s.mcp.resolve(name->get_string()))
+                    if (ex.refuse_call(s, target->first, target->second)) return;
 
     auto p = std::make_shared<mcp_post>(accept.json && !accept.sse, accept.sse && !accept.json, is_request);
     auto session = post_session(s, ex, is_initialize, *p);

@@ -93,6 +93,7 @@ bool read_call_options(exchange& ex, call_options& options) {
 }
 
 void rest_call(const route_services& s, exchange& ex, std::string tool, std::string operation) {
+    if (ex.refuse_call(s, tool, operation)) return;
     call_options options;
     if (!read_call_options(ex, options)) return;
     json::value arguments;
@@ -130,6 +131,13 @@ void readyz_route(const route_services& s, exchange& ex) {
     }
     ex.reply(ready ? bhttp::status::ok : bhttp::status::service_unavailable,
              toolhost::json_text(json::object{{"status", ready ? "ready" : "not_ready"}, {"tools", std::move(tools)}}));
+}
+
+void oauth_metadata_route(const route_services& s, exchange& ex) {
+    const std::string_view target = ex.request().target();
+    if (!s.auth.is_metadata_path(target.substr(0, target.find('?')))) return not_found(ex);
+    if (!only(ex, bhttp::verb::get, "GET")) return;
+    ex.reply(bhttp::status::ok, s.auth.metadata_json());
 }
 
 void metrics_route(const route_services& s, exchange& ex) {

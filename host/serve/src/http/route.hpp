@@ -6,6 +6,7 @@
 // as an SSE stream, or later from another thread through a responder. Routes see neither the
 // socket nor the buffers nor the timers.
 
+#include "auth/authenticator.hpp"
 #include "common.hpp"
 #include "request_fields.hpp"
 #include "response.hpp"
@@ -19,6 +20,7 @@ namespace toolhost::serve::detail {
 class exchange;
 class responder;
 class session_table;
+class rate_limiter;
 
 // What the routes use of the server.
 struct route_services {
@@ -28,6 +30,8 @@ struct route_services {
     session_table& sessions;
     const std::atomic<bool>& ready;                                       // /readyz
     const std::function<std::pair<bool, boost::json::object>()>& reload;  // /v1/admin/reload; may be empty
+    auth::authenticator& auth;  // who the client is, what it may call (the connection asked already)
+    rate_limiter& limits;       // per-client rates (requests: the connection; calls: the call routes)
 };
 
 using route_handler = void (*)(const route_services&, exchange&);
@@ -80,9 +84,18 @@ public:
     // An error in the body shape of the route (route::jsonrpc_errors), with Allow when given.
     virtual void error(bhttp::status s, std::string_view message, std::string_view allow = {}, int rpc_code = 0) = 0;
     virtual void set_request_id(std::string id) = 0;  // X-Request-Id of the response
-    // Who the client is, for per-client quotas: "token" when a bearer token is configured (every
-    // request carries it), else the remote address (an IPv6 one as its /64).
+    // Headers of the next error(): WWW-Authenticate (401, 403) and Retry-After (429, 503).
+    virtual void set_challenge(std::string www_authenticate) = 0;
+    virtual void set_retry_after(std::chrono::milliseconds wait) = 0;
+    // Who the client is, for per-client quotas and rates: "oauth:" and the token's client (or
+    // subject) for an OAuth token, "token" for the static bearer token (every holder is one
+    // client), else the remote address (an IPv6 one as its /64).
     virtual std::string_view client() = 0;
+    // Who sent the request, as the authenticator found (anonymous when none is required).
+    virtual const auth::principal& principal() const noexcept = 0;
+    // Refuses a call of `operation` of `tool` that the principal may not make (403 with the scope
+    // to ask for) or has made too often (429 with Retry-After). True when it refused.
+    bool refuse_call(const route_services& s, std::string_view tool, std::string_view operation);
 
     // ---- an answer later: the connection stays, keeps `state` and watches the client meanwhile.
     // undo_defer() takes it back (the route answers now after all).

@@ -1,5 +1,6 @@
 // The route table: every path the HTTP server answers, in one place.
 #include "handlers.hpp"
+#include "limits/rate_limiter.hpp"
 
 namespace toolhost::serve::detail {
 namespace {
@@ -17,6 +18,10 @@ constexpr route routes[] = {
     {"/v1/tools/*/circuit-breaker/*", r_breakers, breaker_action_route},
     {"/v1/tools/*/lifecycle/restart", r_lifecycle, restart_route},
     {"/v1/admin/reload", r_lifecycle, reload_route},
+    // The metadata names the resource's path after the well-known one (RFC 9728 §3.1).
+    {"/.well-known/oauth-protected-resource", r_other, oauth_metadata_route, true},
+    {"/.well-known/oauth-protected-resource/*", r_other, oauth_metadata_route, true},
+    {"/.well-known/oauth-protected-resource/*/*", r_other, oauth_metadata_route, true},
 };
 
 // '*' matches one path segment, possibly empty.
@@ -36,6 +41,21 @@ bool matches(std::string_view pattern, std::string_view path) noexcept {
 }
 
 }  // namespace
+
+bool exchange::refuse_call(const route_services& s, std::string_view tool, std::string_view operation) {
+    if (auto denied = s.auth.authorize(principal(), tool, operation)) {
+        set_challenge(std::move(denied->www_authenticate));
+        error(static_cast<bhttp::status>(denied->status), denied->message);
+        return true;
+    }
+    if (auto wait = s.limits.call(client(), tool)) {
+        set_retry_after(*wait);
+        error(bhttp::status::too_many_requests, "Too Many Requests: this client's calls of " + std::string(tool) +
+                                                    " are limited (serve.http.rate_limit.tools)");
+        return true;
+    }
+    return false;
+}
 
 const route* find_route(std::string_view target) noexcept {
     const std::string_view path = target.substr(0, target.find('?'));

@@ -131,9 +131,26 @@ void server_core::run_io(asio::io_context& io) {
     }
 }
 
+std::unique_ptr<auth::authenticator> server_core::make_authenticator() {
+    auto a = auth::authenticator::create(settings_);
+    if (a) return std::move(*a);
+    // start() refuses to serve; meanwhile the routes need an authenticator to refer to.
+    setup_error_ = a.error();
+    serve_settings none;
+    none.auth_token = "\n";  // no header holds a newline: nothing is let in
+    return std::move(*auth::authenticator::create(none));
+}
+
+std::vector<std::pair<std::string, bucket_rate>> server_core::tool_rates() const {
+    std::vector<std::pair<std::string, bucket_rate>> out;
+    for (const auto& [tool, r] : settings_.rate_limit.tools) out.emplace_back(tool, bucket_rate{r.per_second, r.burst});
+    return out;
+}
+
 boost::system::result<void, std::string> server_core::start(unsigned threads) {
     std::lock_guard l(lifecycle_m_);
     if (started_) return std::string("the HTTP server was already started");
+    if (!setup_error_.empty()) return setup_error_;
     if (auto problem = check_listen_address(settings_.listen); !problem.empty())
         return "serve.http.listen '" + settings_.listen + "': " + problem;
     auto [host, port] = split_listen_address(settings_.listen);
@@ -171,7 +188,8 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
                     {"threads", n},
                     {"max_connections", max_connections_},
                     {"stateless", settings_.stateless},
-                    {"auth", !settings_.auth_token.empty()}});
+                    {"auth", auth_->required()},
+                    {"oauth", auth_->oauth()}});
     return {};
 }
 

@@ -2,7 +2,9 @@
 // The server: the acceptor, the I/O threads (an io_context each), the MCP sessions, the request
 // metrics and the stop sequence. Connections (connection.hpp) use it from their threads.
 
+#include "auth/authenticator.hpp"
 #include "common.hpp"
+#include "limits/rate_limiter.hpp"
 #include "route.hpp"
 #include "sessions.hpp"
 #include "shared_state.hpp"
@@ -71,8 +73,19 @@ private:
     std::atomic<bool> ready_{false};
     session_table sessions_{mcp_, settings_.max_sessions, settings_.max_sessions_per_client, st_};
 
+    // Set up before services_, which refers to them; a failure is reported by start().
+    std::string setup_error_;
+    std::unique_ptr<auth::authenticator> make_authenticator();
+    std::vector<std::pair<std::string, bucket_rate>> tool_rates() const;
+    std::unique_ptr<auth::authenticator> auth_ = make_authenticator();
+    std::unique_ptr<rate_limiter> limits_ = std::make_unique<rate_limiter>(
+        bucket_rate{settings_.rate_limit.requests.per_second, settings_.rate_limit.requests.burst}, tool_rates(),
+        [] { return steady::now(); }, settings_.rate_limit.max_clients);
+
 public:
-    const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_};
+    const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_, *auth_, *limits_};
+    auth::authenticator& auth() noexcept { return *auth_; }
+    rate_limiter& limits() noexcept { return *limits_; }
 
 private:
     void do_accept();

@@ -16,6 +16,45 @@
 
 namespace toolhost {
 
+/// "serve.http.oauth": `toolhost serve --http` as an OAuth 2.1 resource server (MCP
+/// authorization; docs/security.md). Bearer JWTs signed by the authorization server are checked
+/// against its published keys; off while `resource` is empty.
+struct oauth_settings {
+    /// The canonical URI of the MCP endpoint as clients reach it ("https://tools.example.com/mcp"):
+    /// tokens must name it in "aud", and the metadata document is served for it.
+    std::string resource;
+    std::vector<std::string> authorization_servers;  ///< issuers a client may get tokens from (1+)
+    std::string issuer;                              ///< "iss" of accepted tokens; default: the first server
+    std::vector<std::string> audiences;              ///< "aud" values accepted besides `resource`
+    std::string jwks_file;                           ///< the keys, from a file (re-read when it changes) ...
+    std::string jwks_url;                            ///< ... or fetched (https; http only on loopback)
+    std::string jwks_ca_file;                        ///< CA certificates for jwks_url; default: the system's
+    uint64_t jwks_refresh_ms = 3600000;              ///< the key set is fetched again this often
+    uint64_t jwks_min_refresh_ms = 10000;            ///< an unknown "kid" fetches again at most this often
+    uint64_t leeway_s = 60;                          ///< clock skew allowed on "exp" and "nbf"
+    std::vector<std::string> algorithms{"RS256", "ES256", "EdDSA"};
+    std::vector<std::string> required_scopes;  ///< every request needs all of them
+    /// "tool" or "tool.operation" -> scopes a call needs (all of them; the operation's entry adds
+    /// to the tool's).
+    std::vector<std::pair<std::string, std::vector<std::string>>> scopes;
+    std::vector<std::string> scopes_supported;  ///< announced; default: every scope named above
+    bool enabled() const noexcept { return !resource.empty(); }
+};
+
+/// A token bucket: `per_second` on average, up to `burst` at once. per_second 0: no limit.
+struct rate_setting {
+    double per_second = 0;
+    double burst = 0;  ///< 0: one second's worth (at least 1)
+};
+
+/// "serve.http.rate_limit": per client (the OAuth client or subject, the static token, else the
+/// remote address); a refused request gets 429 with Retry-After.
+struct rate_limit_settings {
+    rate_setting requests;                                    ///< every request but health and metrics
+    std::vector<std::pair<std::string, rate_setting>> tools;  ///< "tool" -> its calls
+    std::size_t max_clients = 100000;                         ///< buckets kept (idle ones are dropped first)
+};
+
 /// How `toolhost serve` offers the tools over MCP (stdio and Streamable HTTP) and REST.
 struct serve_settings {
     // "serve.http"
@@ -68,6 +107,8 @@ struct serve_settings {
     std::size_t page_size = 100;                   ///< tools per tools/list page
     std::string instructions;                      ///< the initialize result's instructions
     uint64_t call_timeout_ms = 0;                  ///< deadline of a tools/call; 0: the tool's policy only
+    oauth_settings oauth;                          ///< "serve.http.oauth"
+    rate_limit_settings rate_limit;                ///< "serve.http.rate_limit"
 };
 
 namespace serve {
@@ -80,6 +121,9 @@ TOOLHOST_SERVE_API boost::system::result<serve_settings, std::vector<json_diagno
 /// Checks a listen address ("127.0.0.1:8080", "[::1]:0", "0.0.0.0:80"): empty when fine, else
 /// what is wrong.
 TOOLHOST_SERVE_API std::string check_listen_address(std::string_view listen);
+/// Checks a URI the OAuth settings name: absolute, https (http only for 127.0.0.1, [::1] and
+/// localhost), no fragment. Empty when fine, else what is wrong.
+TOOLHOST_SERVE_API std::string check_https_uri(std::string_view uri);
 /// Splits a checked listen address into host (without brackets) and port.
 TOOLHOST_SERVE_API std::pair<std::string, uint16_t> split_listen_address(std::string_view listen);
 /// Why serving HTTP with these settings is refused: a listen address that is not loopback with

@@ -1,0 +1,16 @@
+#pragma once
+// base64url without padding (RFC 4648 §5), the encoding of every part of a JWS and of the
+// numbers in a JWK.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace toolhost::serve::auth {
+
+/// The bytes `text` encodes, or nullopt when it is not strict unpadded base64url: a character
+/// outside A-Z a-z 0-9 - _, padding, a length no encoding has (4n+1), or non-zero bits left over
+/// in the last character (two texts must not decode to the same bytes).
+std::optional<std::string> base64url_decode(std::string_view text);
+
+}  // namespace toolhost::serve::auth
