@@ -1582,6 +1582,12 @@ BOOST_AUTO_TEST_CASE(serve_raises_its_file_limit_and_answers_503_at_max_connecti
 // client that cannot be taken is closed at once instead of waiting, and the failures are logged
 // once, not every 50 ms.
 BOOST_AUTO_TEST_CASE(out_of_descriptors_a_waiting_client_is_closed_at_once_and_logged_once) {
+#if defined(__SANITIZE_ADDRESS__)
+    // The asan preset has UBSan, whose vptr check reads a vtable through a pipe: in a process with
+    // no descriptor left it reports a false error and, not recoverable, ends the server.
+    BOOST_TEST_MESSAGE("skipped: UBSan's vptr check needs a free descriptor");
+    return;
+#endif
     serve_process server(R"({"io_threads": 1, "max_connections": 100000})", "ulimit -n 96");
     std::vector<std::unique_ptr<client>> open;
     int answered = 0, shed = 0;
