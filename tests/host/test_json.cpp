@@ -377,6 +377,75 @@ BOOST_AUTO_TEST_CASE(strings_are_read_whole_and_large_unsigned_integers_are_numb
     BOOST_TEST(!s.validate(small).has_value());  // an unsigned integer that fits int64 is an integer
 }
 
+// valijson matched "pattern" and "format" with std::regex, whose matcher recurses once per
+// character: each of these arguments overflowed the stack and ended the process (SIGSEGV).
+BOOST_AUTO_TEST_CASE(long_strings_meet_patterns_formats_and_pattern_properties_without_ending_the_process) {
+    auto s = schema_ok(R"({"properties": {"p": {"pattern": "^[a-z]+$"}, "q": {"pattern": "^(a|b)*$"},
+                                           "d": {"format": "date"}, "t": {"format": "date-time"},
+                                           "m": {"patternProperties": {"^x-": {"type": "string"}}}}})");
+    auto with = [](std::string_view key, boost::json::value v) {
+        return boost::json::value(boost::json::object{{key, std::move(v)}});
+    };
+    const std::string long_a(1u << 20, 'a');
+    BOOST_TEST(!s.validate(with("p", boost::json::string(long_a))).has_value());
+    auto e = s.validate(with("p", boost::json::string(long_a + "1")));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->to_string() == "/p: does not match the pattern '^[a-z]+$'");
+
+    // Past Boost.Regex's bounds a match gives up: the value is refused, and says why.
+    e = s.validate(with("q", boost::json::string(long_a)));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->to_string() ==
+               "/q: cannot be matched against the pattern '^(a|b)*$' within the regular "
+               "expression engine's limits (1048576 characters)");
+    BOOST_TEST(!s.validate(with("q", "abba")).has_value());
+
+    e = s.validate(with("d", boost::json::string(std::string(1u << 20, '1') + "-01-01")));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->to_string().starts_with("/d: expected a date (RFC 3339 full-date, e.g. 2026-12-04), got \"111"));
+    e = s.validate(with("t", boost::json::string(std::string(1u << 20, '1'))));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->pointer == "/t");
+
+    // Property names matched against patternProperties are bounded at 1024 bytes.
+    boost::json::object names{{"x-" + std::string(1022, 'n'), "fine"}};
+    BOOST_TEST(!s.validate(with("m", names)).has_value());
+    names[std::string(1u << 20, 'x')] = "v";
+    e = s.validate(with("m", names));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->pointer == "/m/" + std::string(1u << 20, 'x'));
+    BOOST_TEST(e->message == "property name longer than 1024 bytes (the most matched against patternProperties)");
+}
+
+BOOST_AUTO_TEST_CASE(formats_and_patterns_apply_to_strings_and_compile_once) {
+    auto s = schema_ok(R"({"properties": {"d": {"format": "date"}, "t": {"format": "time"},
+                                           "dt": {"format": "date-time"}, "e": {"format": "email"},
+                                           "p": {"pattern": "^abc$"}}})");
+    BOOST_TEST(check(s, R"({"d": 5, "t": null, "dt": [], "p": 12})") == "");  // strings only
+    BOOST_TEST(check(s, R"({"e": "not an address"})") == "");                 // formats not checked are annotations
+    BOOST_TEST(check(s, R"({"d": "2024-02-29", "t": "23:59:60.5-01:30", "dt": "2026-12-04t10:00:00z"})") == "");
+    BOOST_TEST(check(s, R"({"d": "2023-02-29"})") ==
+               R"(/d: expected a date (RFC 3339 full-date, e.g. 2026-12-04), got "2023-02-29")");
+    BOOST_TEST(check(s, R"({"t": "12:00:00+24:00"})") != "");
+    BOOST_TEST(check(s, R"({"t": "12:00:00|01:00"})") != "");  // valijson's regex accepted '|' as a sign
+    BOOST_TEST(check(s, R"({"t": "12:00:00."})") != "");
+    BOOST_TEST(check(s, R"({"dt": "2026-12-04T10:00:00"})") != "");  // an offset is required
+    // ECMAScript anchors: "$" is the end of the string, not of a line, and "." is no line break.
+    BOOST_TEST(check(s, R"({"p": "abc\n"})") == "/p: does not match the pattern '^abc$'");
+    BOOST_TEST(check(schema_ok(R"({"pattern": "^a.c$"})"), R"("a\nc")") != "");
+    BOOST_TEST(check(schema_ok(R"({"pattern": "b"})"), R"("abc")") == "");  // a search, not a whole match
+
+    auto bad = json_schema::compile(json(R"({"items": {"pattern": "a{2,1}"}})"));
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error().starts_with("invalid regular expression 'a{2,1}': "));
+    bad = json_schema::compile(json(R"({"patternProperties": {"[z-a]": {}}})"));
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error().starts_with("invalid regular expression '[z-a]': "));
+    bad = json_schema::compile(json(R"({"format": 5})"));
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error() == "invalid schema: Expected a string value for 'format' constraint.");
+}
+
 BOOST_AUTO_TEST_CASE(copies_share_and_validate_concurrently) {
     auto s = schema_ok(R"({"type": "object", "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}},
                           "required": ["name"]})");
@@ -607,6 +676,27 @@ BOOST_AUTO_TEST_CASE(json_schema_test_suite_draft7) {
     }
     BOOST_TEST_MESSAGE("JSON Schema Test Suite draft7: " << passed << " passed, " << failed << " failed, "
                                                          << expected_failures << " known failures");
+}
+
+// The suite's optional format tests for the formats the host checks (the others are annotations).
+BOOST_AUTO_TEST_CASE(json_schema_test_suite_draft7_date_and_time_formats) {
+    const fs::path dir = fs::path(TOOLHOST_JSON_SCHEMA_TEST_SUITE_DIR) / "tests" / "draft7" / "optional" / "format";
+    int cases = 0;
+    for (const char* name : {"date.json", "time.json", "date-time.json"}) {
+        const auto groups = read_json_file(dir / name);
+        for (const auto& group_value : groups.as_array()) {
+            const auto& group = group_value.as_object();
+            auto schema = json_schema::compile(group.at("schema"));
+            BOOST_TEST_REQUIRE(schema.has_value());
+            for (const auto& test_value : group.at("tests").as_array()) {
+                const auto& test = test_value.as_object();
+                const bool valid = !schema->validate(test.at("data")).has_value();
+                BOOST_TEST(valid == test.at("valid").as_bool(), name << " | " << test.at("description").as_string());
+                ++cases;
+            }
+        }
+    }
+    BOOST_TEST(cases > 10);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validation_visitor.hpp>
+#include "json/string_keywords.hpp"
 #include "json/valijson_adapter.hpp"
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
 #pragma GCC diagnostic pop
@@ -236,20 +237,14 @@ std::string context_to_pointer(const std::vector<std::string>& context, std::vec
     return pointer;
 }
 
-// Patterns are compiled lazily by valijson during validation; compiling them once here turns a
-// bad pattern into a compile error instead of a surprise on some later call.
-std::optional<std::string> check_patterns(const value& node) {
-    auto check = [](std::string_view pattern) -> std::optional<std::string> {
-        try {
-            std::regex re{std::string(pattern)};
-        } catch (const std::regex_error& e) {
-            return "invalid regular expression '" + std::string(pattern) + "': " + e.what();
-        }
-        return std::nullopt;
-    };
+// Patterns are compiled here, once, so that a bad pattern is a compile error instead of a
+// surprise on some later call: "pattern" with the engine that matches it (ecma_regex),
+// "patternProperties" names with std::regex, which valijson compiles them with. Also notes
+// whether patternProperties occurs at all (see longest_pattern_property_name).
+std::optional<std::string> check_patterns(const value& node, bool& has_pattern_properties) {
     if (node.is_array()) {
         for (const auto& item : node.get_array()) {
-            if (auto error = check_patterns(item)) return error;
+            if (auto error = check_patterns(item, has_pattern_properties)) return error;
         }
     }
     if (!node.is_object()) return std::nullopt;
@@ -259,26 +254,43 @@ std::optional<std::string> check_patterns(const value& node) {
         // Instance data, not subschemas.
         if (key == "enum" || key == "const" || key == "default" || key == "examples") continue;
         if (key == "pattern" && v.is_string()) {
-            if (auto error = check(v.get_string())) return error;
+            if (auto re = detail::ecma_regex::compile(v.get_string()); re.has_error())
+                return "invalid regular expression '" + std::string(v.get_string()) + "': " + re.error();
         } else if (key == "patternProperties" && v.is_object()) {
+            has_pattern_properties = true;
             for (const auto& p : v.get_object()) {
-                if (auto error = check(p.key())) return error;
+                try {
+                    std::regex re{std::string(p.key())};
+                } catch (const std::regex_error& e) {
+                    return "invalid regular expression '" + std::string(p.key()) + "': " + e.what();
+                }
             }
         }
-        if (auto error = check_patterns(v)) return error;
+        if (auto error = check_patterns(v, has_pattern_properties)) return error;
     }
     return std::nullopt;
 }
 
-// ---- minLength and maxLength in code points
+// ---- String keywords the host checks instead of valijson
 //
-// valijson 1.0 measures a string with u8_strlen(s.c_str()), which stops at the first NUL: a
-// megabyte after "\u0000" passed "maxLength": 2000. Those two keywords are renamed in the copy
-// of the schema valijson reads, and these constraints, registered under the new names, count
-// every code point of the whole string instead.
+// valijson 1.0 gets three string keywords wrong for input a client controls:
+//   - minLength and maxLength measure with u8_strlen(s.c_str()), which stops at the first NUL:
+//     a megabyte after "\u0000" passed "maxLength": 2000;
+//   - pattern and format (date, time, date-time) match with std::regex, whose matcher recurses
+//     per character: a 50,000-character argument overflowed the thread's stack and ended the
+//     process.
+// Those keywords are renamed in the copy of the schema valijson reads, and the constraints below,
+// registered under the new names, check them instead: lengths in code points of the whole
+// string, patterns with Boost.Regex (bounded), formats by a parser. Like valijson's, they apply
+// to strings only.
 
 constexpr std::string_view min_length_key = "\x01toolhost:minLength";
 constexpr std::string_view max_length_key = "\x01toolhost:maxLength";
+constexpr std::string_view pattern_key = "\x01toolhost:pattern";
+constexpr std::string_view format_key = "\x01toolhost:format";
+
+constexpr std::pair<std::string_view, std::string_view> renamed_keywords[] = {
+    {"minLength", min_length_key}, {"maxLength", max_length_key}, {"pattern", pattern_key}, {"format", format_key}};
 
 // Code points of valid UTF-8 (what Boost.JSON accepts): the bytes that do not continue one.
 std::uint64_t code_points(std::string_view s) noexcept {
@@ -287,47 +299,120 @@ std::uint64_t code_points(std::string_view s) noexcept {
     return n;
 }
 
-class string_length_constraint final : public valijson::constraints::PolyConstraint {
+// The part valijson needs of every custom constraint: copying itself into its own storage.
+template <class Derived>
+class string_constraint : public valijson::constraints::PolyConstraint {
 public:
-    string_length_constraint(bool at_most, std::uint64_t limit) : at_most_(at_most), limit_(limit) {}
-
     bool validate(const valijson::adapters::Adapter& target, const std::vector<std::string>& context,
-                  valijson::ValidationResults* results) const override {
-        if (!target.isString()) return true;  // the keyword applies to strings only
-        const std::uint64_t n = code_points(target.getString());
-        if (at_most_ ? n <= limit_ : n >= limit_) return true;
-        if (results)
-            results->pushError(context, std::string(at_most_ ? "expected at most " : "expected at least ") +
-                                            std::to_string(limit_) + (limit_ == 1 ? " character" : " characters") +
-                                            ", got " + std::to_string(n));
+                  valijson::ValidationResults* results) const final {
+        if (!target.isString()) return true;
+        std::optional<std::string> error = static_cast<const Derived&>(*this).check(target.getString());
+        if (!error) return true;
+        if (results) results->pushError(context, *error);
         return false;
     }
 
 private:
-    valijson::constraints::Constraint* cloneInto(void* memory) const override {
-        return new (memory) string_length_constraint(*this);
+    valijson::constraints::Constraint* cloneInto(void* memory) const final {
+        return new (memory) Derived(static_cast<const Derived&>(*this));
     }
-    std::size_t sizeOf() const override { return sizeof(string_length_constraint); }
-
-    bool at_most_;
-    std::uint64_t limit_;
+    std::size_t sizeOf() const final { return sizeof(Derived); }
 };
 
-class string_length_builder final : public valijson::ConstraintBuilder {
+class string_length_constraint final : public string_constraint<string_length_constraint> {
 public:
-    explicit string_length_builder(bool at_most) : at_most_(at_most) {}
-    valijson::constraints::Constraint* make(const valijson::adapters::Adapter& node) const override {
-        // As valijson checks its own minLength and maxLength.
-        if (node.maybeInteger()) {
-            if (const int64_t limit = node.asInteger(); limit >= 0)
-                return new string_length_constraint(at_most_, static_cast<std::uint64_t>(limit));
-        }
-        valijson::throwRuntimeError(std::string("Expected a non-negative integer value for '") +
-                                    (at_most_ ? "maxLength" : "minLength") + "' constraint.");
+    string_length_constraint(bool at_most, std::uint64_t limit) : at_most_(at_most), limit_(limit) {}
+
+    std::optional<std::string> check(const std::string& s) const {
+        const std::uint64_t n = code_points(s);
+        if (at_most_ ? n <= limit_ : n >= limit_) return std::nullopt;
+        return std::string(at_most_ ? "expected at most " : "expected at least ") + std::to_string(limit_) +
+               (limit_ == 1 ? " character" : " characters") + ", got " + std::to_string(n);
     }
 
 private:
     bool at_most_;
+    std::uint64_t limit_;
+};
+
+class pattern_constraint final : public string_constraint<pattern_constraint> {
+public:
+    explicit pattern_constraint(detail::ecma_regex re) : re_(std::move(re)) {}
+
+    std::optional<std::string> check(const std::string& s) const {
+        switch (re_.search(s)) {
+        case detail::ecma_regex::outcome::match: return std::nullopt;
+        case detail::ecma_regex::outcome::no_match: return "does not match the pattern '" + re_.pattern() + "'";
+        case detail::ecma_regex::outcome::too_complex: break;
+        }
+        return "cannot be matched against the pattern '" + re_.pattern() + "' within the regular expression " +
+               "engine's limits (" + std::to_string(code_points(s)) + " characters)";
+    }
+
+private:
+    detail::ecma_regex re_;
+};
+
+class format_constraint final : public string_constraint<format_constraint> {
+public:
+    enum class kind { date, time, date_time };
+    explicit format_constraint(kind k) : kind_(k) {}
+
+    std::optional<std::string> check(const std::string& s) const {
+        switch (kind_) {
+        case kind::date:
+            if (detail::is_rfc3339_date(s)) return std::nullopt;
+            return "expected a date (RFC 3339 full-date, e.g. 2026-12-04), got " + render(value(s));
+        case kind::time:
+            if (detail::is_rfc3339_time(s)) return std::nullopt;
+            return "expected a time (RFC 3339 full-time, e.g. 16:52:45Z), got " + render(value(s));
+        case kind::date_time:
+            if (detail::is_rfc3339_date_time(s)) return std::nullopt;
+            return "expected a date-time (RFC 3339, e.g. 2026-12-04T16:52:45+01:00), got " + render(value(s));
+        }
+        return std::nullopt;
+    }
+
+private:
+    kind kind_;
+};
+
+// A constraint that accepts every value: formats that are only annotations.
+class accept_constraint final : public string_constraint<accept_constraint> {
+public:
+    std::optional<std::string> check(const std::string&) const { return std::nullopt; }
+};
+
+class string_keyword_builder final : public valijson::ConstraintBuilder {
+public:
+    explicit string_keyword_builder(std::string_view keyword) : keyword_(keyword) {}
+
+    valijson::constraints::Constraint* make(const valijson::adapters::Adapter& node) const override {
+        if (keyword_ == "minLength" || keyword_ == "maxLength") {
+            // As valijson checks its own minLength and maxLength.
+            if (node.maybeInteger()) {
+                if (const int64_t limit = node.asInteger(); limit >= 0)
+                    return new string_length_constraint(keyword_ == "maxLength", static_cast<std::uint64_t>(limit));
+            }
+            valijson::throwRuntimeError("Expected a non-negative integer value for '" + keyword_ + "' constraint.");
+        }
+        if (!node.isString()) valijson::throwRuntimeError("Expected a string value for '" + keyword_ + "' constraint.");
+        const std::string text = node.getString();
+        if (keyword_ == "pattern") {
+            auto re = detail::ecma_regex::compile(text);
+            if (re.has_error()) valijson::throwRuntimeError("invalid regular expression '" + text + "': " + re.error());
+            return new pattern_constraint(std::move(*re));
+        }
+        // The formats valijson checked; every other format is an annotation (draft 7 makes
+        // checking them optional), as it was.
+        if (text == "date") return new format_constraint(format_constraint::kind::date);
+        if (text == "time") return new format_constraint(format_constraint::kind::time);
+        if (text == "date-time") return new format_constraint(format_constraint::kind::date_time);
+        return new accept_constraint();
+    }
+
+private:
+    std::string keyword_;
 };
 
 // Keywords whose value is a map from names to subschemas: the names are not keywords.
@@ -335,20 +420,18 @@ bool names_subschemas(std::string_view key) {
     return key == "properties" || key == "patternProperties" || key == "definitions" || key == "dependencies";
 }
 
-// Renames minLength and maxLength in every schema object of `node`, a schema; data (enum,
-// const, default, examples) and property names stay as they are. Any object under an unknown
-// keyword is treated as a schema too, since a $ref may point there.
-void rename_length_keywords(value& node) {
+// Renames the keywords above in every schema object of `node`, a schema; data (enum, const,
+// default, examples) and property names stay as they are. Any object under an unknown keyword is
+// treated as a schema too, since a $ref may point there.
+void rename_string_keywords(value& node) {
     if (node.is_array()) {
-        for (auto& item : node.get_array()) rename_length_keywords(item);
+        for (auto& item : node.get_array()) rename_string_keywords(item);
         return;
     }
     if (!node.is_object()) return;
     auto& obj = node.get_object();
-    obj.erase(min_length_key);  // only this code may use the private names
-    obj.erase(max_length_key);
-    for (auto [from, to] : {std::pair{std::string_view("minLength"), min_length_key},
-                            std::pair{std::string_view("maxLength"), max_length_key}}) {
+    for (auto [from, to] : renamed_keywords) obj.erase(to);  // only this code may use the private names
+    for (auto [from, to] : renamed_keywords) {
         if (auto it = obj.find(from); it != obj.end()) {
             value v = std::move(it->value());
             obj.erase(it);
@@ -359,19 +442,49 @@ void rename_length_keywords(value& node) {
         const std::string_view key = member.key();
         if (key == "enum" || key == "const" || key == "default" || key == "examples") continue;
         if (names_subschemas(key) && member.value().is_object()) {
-            for (auto& named : member.value().get_object()) rename_length_keywords(named.value());
+            for (auto& named : member.value().get_object()) rename_string_keywords(named.value());
         } else {
-            rename_length_keywords(member.value());
+            rename_string_keywords(member.value());
         }
     }
 }
 
-// Each thread keeps the regexes valijson compiles, keyed by pattern text, so that a "pattern"
-// keyword is not recompiled on every call. Patterns come from a bounded set of schemas; the
-// limit only guards against schemas being replaced forever.
-std::unordered_map<std::string, std::regex>& regex_cache() {
+// valijson matches property names against "patternProperties" with std::regex itself (and
+// compiles them on every call); that matcher's recursion grows with the name, so names are
+// bounded wherever a schema has patternProperties: this many bytes keep the deepest recursion
+// far below a thread's stack, even under AddressSanitizer.
+constexpr std::size_t max_pattern_property_name = 1024;
+
+// The pointer of the first property name in `instance` longer than max_pattern_property_name.
+std::optional<std::string> long_property_name(const value& instance) {
+    struct frame {
+        const value* v;
+        std::string pointer;
+    };
+    std::vector<frame> stack{{&instance, ""}};  // not recursive: the instance may be deep
+    while (!stack.empty()) {
+        frame f = std::move(stack.back());
+        stack.pop_back();
+        if (f.v->is_array()) {
+            const auto& arr = f.v->get_array();
+            for (std::size_t i = arr.size(); i-- > 0;) {
+                if (arr[i].is_structured()) stack.push_back({&arr[i], f.pointer + '/' + std::to_string(i)});
+            }
+        } else if (f.v->is_object()) {
+            for (const auto& member : f.v->get_object()) {
+                std::string pointer = f.pointer + '/' + json_pointer_escape(member.key());
+                if (member.key().size() > max_pattern_property_name) return pointer;
+                if (member.value().is_structured()) stack.push_back({&member.value(), std::move(pointer)});
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+// valijson's visitor needs a map to cache the std::regex objects of "pattern" keywords in; the
+// host checks "pattern" itself, so nothing is ever put in it.
+std::unordered_map<std::string, std::regex>& unused_regex_cache() {
     thread_local std::unordered_map<std::string, std::regex> cache;
-    if (cache.size() > 512) cache.clear();
     return cache;
 }
 
@@ -380,7 +493,8 @@ std::unordered_map<std::string, std::regex>& regex_cache() {
 struct json_schema::compiled {
     value source;
     schema_kind kind = schema_kind::general;
-    valijson::Schema schema;  // empty unless kind == general
+    valijson::Schema schema;              // empty unless kind == general
+    bool has_pattern_properties = false;  // property names are then bounded (long_property_name)
 };
 
 std::string validation_error::to_string() const {
@@ -396,9 +510,8 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
 
 boost::system::result<json_schema, std::string> json_schema::compile(const value& schema, fetch_function fetch) {
     if (!schema.is_object() && !schema.is_bool()) return std::string("schema must be an object or a boolean");
-    if (auto error = check_patterns(schema)) return std::move(*error);
-
     auto impl = std::make_shared<compiled>();
+    if (auto error = check_patterns(schema, impl->has_pattern_properties)) return std::move(*error);
     impl->source = schema;
     impl->kind = classify(schema);
     if (impl->kind != schema_kind::general) return json_schema(std::move(impl));
@@ -406,11 +519,16 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
     // valijson always goes through the callbacks for remote documents; without a user fetch the
     // callback only remembers what was asked for, so the error can name it.
     std::string missing_uri;
+    std::optional<std::string> fetched_error;
     auto fetch_doc = [&](const std::string& uri) -> const value* {
         if (fetch) {
             if (auto doc = fetch(uri)) {
+                if ((fetched_error = check_patterns(*doc, impl->has_pattern_properties))) {
+                    *fetched_error = "in remote schema '" + uri + "': " + *fetched_error;
+                    throw std::invalid_argument(*fetched_error);  // ends populateSchema
+                }
                 auto* fetched = new value(std::move(*doc));
-                rename_length_keywords(*fetched);
+                rename_string_keywords(*fetched);
                 return fetched;
             }
         }
@@ -421,13 +539,14 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
 
     try {
         valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-        parser.addConstraintBuilder(std::string(min_length_key), new string_length_builder(false));
-        parser.addConstraintBuilder(std::string(max_length_key), new string_length_builder(true));
+        for (auto [keyword, renamed_keyword] : renamed_keywords)
+            parser.addConstraintBuilder(std::string(renamed_keyword), new string_keyword_builder(keyword));
         value renamed = impl->source;  // what valijson reads; nothing of it is kept once parsed
-        rename_length_keywords(renamed);
+        rename_string_keywords(renamed);
         detail::valijson_adapter adapter(renamed);
         parser.populateSchema(adapter, impl->schema, fetch_doc, free_doc);
     } catch (const std::exception& e) {
+        if (fetched_error) return std::move(*fetched_error);
         if (!missing_uri.empty()) {
             return fetch ? "cannot fetch remote schema '" + missing_uri + "' referenced by $ref"
                          : "remote $ref '" + missing_uri + "' is not supported (remote schemas are not fetched)";
@@ -463,9 +582,17 @@ std::optional<validation_error> json_schema::validate(const value& instance) con
     case schema_kind::general: break;
     }
 
+    if (impl_->has_pattern_properties) {
+        if (auto pointer = long_property_name(instance)) {
+            return validation_error{std::move(*pointer), "property name longer than " +
+                                                             std::to_string(max_pattern_property_name) +
+                                                             " bytes (the most matched against patternProperties)"};
+        }
+    }
+
     using adapter_type = detail::valijson_adapter;
     adapter_type target(instance);
-    auto& regexes = regex_cache();
+    auto& regexes = unused_regex_cache();
     try {
         // First pass stops at the first failure and records nothing: the common, valid case
         // pays for no error bookkeeping.
@@ -521,8 +648,8 @@ std::optional<validation_error> json_schema::validate(const value& instance) con
         }
         return out;
     } catch (const std::regex_error& e) {
-        // Patterns are checked at compile time; this only guards against a regex engine
-        // limit (e.g. stack depth) reached on a particular input.
+        // patternProperties names are checked at compile time; this only guards against a
+        // std::regex limit reached on a particular name.
         return validation_error{"", std::string("regular expression failed: ") + e.what()};
     } catch (const std::exception&) {
         // valijson throws when it cannot read a value as a keyword needs it; the instance is a
