@@ -13,6 +13,7 @@
 
 #include "jwt_signer.hpp"
 #include "test_support.hpp"
+#include "tls_files.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -1744,4 +1745,144 @@ BOOST_AUTO_TEST_CASE(what_a_route_throws_is_not_told_to_the_client) {
     BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(2, "ping"), mcp_headers(id)).result_int() == 200u);
     client other(env.port());
     BOOST_TEST(other.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+// ==================================================================================== TLS
+
+namespace {
+
+// `openssl s_client` against the server: its exit code and what it printed (-brief: the protocol
+// and the verification on stderr). `options` add to the command ("-tls1_3", ...).
+toolhost::test::process_result s_client(uint16_t port, const fs::path& ca, std::vector<std::string> options = {}) {
+    std::vector<std::string> argv{"/usr/bin/openssl", "s_client",  "-connect", "127.0.0.1:" + std::to_string(port),
+                                  "-CAfile",          ca.string(), "-brief",   "-verify_return_error",
+                                  "-verify_hostname", "localhost"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    return toolhost::test::run_process(argv);
+}
+
+// The serial number of the certificate the server presents now ("02").
+std::string served_serial(uint16_t port) {
+    const auto r = toolhost::test::run_process({"/bin/sh", "-c",
+                                                "openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                                                    " </dev/null 2>/dev/null | openssl x509 -noout -serial"});
+    const auto at = r.out.find("serial=");
+    return at == std::string::npos ? r.out + r.err : r.out.substr(at + 7, r.out.find('\n', at) - at - 7);
+}
+
+// curl over HTTPS, trusting only the test CA: the status line's code and the body.
+std::pair<std::string, std::string> curl_https(uint16_t port, const fs::path& ca, const std::string& path,
+                                               std::vector<std::string> options = {}) {
+    std::vector<std::string> argv{"/usr/bin/curl",
+                                  "-sS",
+                                  "--max-time",
+                                  "20",
+                                  "--cacert",
+                                  ca.string(),
+                                  "-w",
+                                  "\n%{http_code}",
+                                  "https://localhost:" + std::to_string(port) + path};
+    argv.insert(argv.end() - 1, options.begin(), options.end());
+    const auto r = toolhost::test::run_process(argv);
+    const auto nl = r.out.rfind('\n');
+    if (r.exit_code != 0 || nl == std::string::npos) return {"curl exit " + std::to_string(r.exit_code), r.err};
+    return {r.out.substr(nl + 1), r.out.substr(0, nl)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(https_serves_mcp_and_rest_with_tls_1_2_or_later_and_reloads_its_certificate_on_sighup) {
+    temp_dir certs;
+    toolhost::test::test_ca ca(certs.path());
+    const auto cert = ca.issue("server", 1);
+    serve_process server(R"({"tls": {"certificate": ")" + cert.certificate.string() + R"(", "private_key": ")" +
+                         cert.private_key.string() + R"("}})");
+
+    // REST and MCP, verified against the test CA for the name localhost.
+    auto [code, body] = curl_https(server.port, ca.certificate(), "/v1/tools");
+    BOOST_TEST(code == "200", body);
+    BOOST_TEST(contains(body, "testkit"), body);
+    std::tie(code, body) = curl_https(
+        server.port, ca.certificate(), "/mcp",
+        {"-X", "POST", "-H", "Content-Type: application/json", "-H", "Accept: application/json, text/event-stream",
+         "-D", "-", "--data", rpc(1, "initialize", init_params)});
+    BOOST_TEST(code == "200", body);
+    BOOST_TEST((contains(body, "Mcp-Session-Id: ") || contains(body, "mcp-session-id: ")), body);
+    BOOST_TEST(contains(body, "\"protocolVersion\""), body);
+
+    // TLS 1.2 and 1.3 with ALPN http/1.1; never 1.1 (the client allows it here, the server does not).
+    auto tls12 = s_client(server.port, ca.certificate(), {"-tls1_2"});
+    BOOST_TEST(tls12.exit_code == 0, tls12.err);
+    BOOST_TEST(contains(tls12.err, "Protocol version: TLSv1.2"), tls12.err);
+    auto alpn = toolhost::test::run_process({"/usr/bin/openssl", "s_client", "-connect",
+                                             "127.0.0.1:" + std::to_string(server.port), "-alpn", "h2,http/1.1"});
+    BOOST_TEST(contains(alpn.out, "ALPN protocol: http/1.1"), alpn.out);
+    auto tls13 = s_client(server.port, ca.certificate(), {"-tls1_3"});
+    BOOST_TEST(tls13.exit_code == 0, tls13.err);
+    BOOST_TEST(contains(tls13.err, "Protocol version: TLSv1.3"), tls13.err);
+    auto tls11 = s_client(server.port, ca.certificate(), {"-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"});
+    BOOST_TEST(tls11.exit_code != 0, tls11.err);
+    BOOST_TEST(contains(tls11.err, "protocol version"), tls11.err);
+    // Plain HTTP to the HTTPS port gets no answer, and the server goes on.
+    auto plain = toolhost::test::run_process(
+        {"/usr/bin/curl", "-sS", "--max-time", "20", "http://127.0.0.1:" + std::to_string(server.port) + "/healthz"});
+    BOOST_TEST(plain.exit_code != 0, plain.out);
+    BOOST_TEST(served_serial(server.port) == "01");
+
+    // A renewed certificate written over the files: SIGHUP, and new connections get it.
+    const auto renewed = ca.issue("renewed", 2);
+    fs::copy_file(renewed.certificate, cert.certificate, fs::copy_options::overwrite_existing);
+    fs::copy_file(renewed.private_key, cert.private_key, fs::copy_options::overwrite_existing);
+    ::kill(server.pid(), SIGHUP);
+    BOOST_TEST(eventually([&] { return served_serial(server.port) == "02"; }), served_serial(server.port));
+
+    // A broken file: the reload says so (the log, and POST /v1/admin/reload), the certificate in
+    // use stays.
+    toolhost::test::write_file(cert.certificate, "-----BEGIN CERTIFICATE-----\ntruncated");
+    std::tie(code, body) = curl_https(server.port, ca.certificate(), "/v1/admin/reload", {"-X", "POST"});
+    BOOST_TEST(contains(body, "credentials_kept"), body);
+    BOOST_TEST(contains(body, "not a usable PEM certificate"), body);
+    BOOST_TEST(eventually([&] { return contains(server.err(), "the certificate in use stays"); }), server.err());
+    BOOST_TEST(served_serial(server.port) == "02");
+    std::tie(code, body) = curl_https(server.port, ca.certificate(), "/healthz");
+    BOOST_TEST(code == "200", body);
+}
+
+BOOST_AUTO_TEST_CASE(tls_minimum_version_handshake_deadline_and_files_that_do_not_load) {
+    temp_dir certs;
+    toolhost::test::test_ca ca(certs.path());
+    const auto cert = ca.issue("server", 1);
+    auto s = local_settings();
+    s.tls.certificate = cert.certificate.string();
+    s.tls.private_key = cert.private_key.string();
+    s.tls.min_version = "1.3";
+    s.request_timeout_ms = 300;
+    server_env env(s);
+    BOOST_TEST(s_client(env.port(), ca.certificate(), {"-tls1_3"}).exit_code == 0);
+    BOOST_TEST(s_client(env.port(), ca.certificate(), {"-tls1_2"}).exit_code != 0);
+
+    // A client that connects and never starts the handshake is closed at request_timeout_ms.
+    asio::io_context io;
+    tcp::socket sock(io);
+    sock.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), env.port()));
+    BOOST_TEST(eventually([&] { return env.server->connections() == 1u; }, 10s));
+    char byte = 0;
+    boost::system::error_code ec;
+    sock.read_some(asio::buffer(&byte, 1), ec);  // returns when the server closes
+    BOOST_TEST(ec == asio::error::eof, ec.message());
+    BOOST_TEST(eventually([&] { return env.server->connections() == 0u; }, 10s));
+
+    // The server does not start with files that do not load, and says which.
+    temp_dir dir;
+    host h(toolhost::test::testkit_config(dir.path(), 1));
+    mcp::server m(h, mcp::server_options{});
+    auto bad = local_settings();
+    bad.tls.certificate = (dir / "missing.pem").string();
+    bad.tls.private_key = cert.private_key.string();
+    serve::http_server server(h, m, bad);
+    auto started = server.start(1);
+    BOOST_TEST_REQUIRE(!started.has_value());
+    BOOST_TEST(started.error().starts_with("serve.http.tls: " + (dir / "missing.pem").string() +
+                                           ": not a usable PEM certificate"),
+               started.error());
 }

@@ -254,3 +254,28 @@ BOOST_AUTO_TEST_CASE(oauth_and_rate_limits) {
     BOOST_TEST(toolhost::serve::check_https_uri("http://[::1]:8080/mcp").empty());
     BOOST_TEST(!toolhost::serve::check_https_uri("https://a.example/x#frag").empty());
 }
+
+BOOST_AUTO_TEST_CASE(tls_files_and_minimum_version) {
+    temp_dir dir;
+    auto loaded = http_settings(dir, R"({"tls": {"certificate": "tls/cert.pem", "private_key": "/etc/k.pem",
+                                                 "min_version": "1.3"}})");
+    BOOST_TEST_REQUIRE(loaded.has_value());
+    const auto& s = *loaded;
+    BOOST_TEST(s.tls.enabled());
+    BOOST_TEST(s.tls.certificate == (dir / "tls/cert.pem").string());  // next to the config file
+    BOOST_TEST(s.tls.private_key == "/etc/k.pem");
+    BOOST_TEST(s.tls.min_version == "1.3");
+    BOOST_TEST(http_settings(dir, R"({"tls": {"certificate": "c.pem", "private_key": "k.pem"}})")->tls.min_version ==
+               "1.2");
+    BOOST_TEST(!http_settings(dir, "{}")->tls.enabled());
+
+    const auto only_cert = http_problems(dir, R"({"tls": {"certificate": "c.pem"}})");
+    using toolhost::test::contains;
+    BOOST_TEST(contains(only_cert, "/serve/http/tls: give both \"certificate\" and \"private_key\" (PEM files)"),
+               only_cert);
+    const auto old = http_problems(dir, R"({"tls": {"certificate": "c.pem", "private_key": "k.pem",
+                                                    "min_version": "1.1"}})");
+    BOOST_TEST(contains(old, "/serve/http/tls/min_version: expected \"1.2\" or \"1.3\", got \"1.1\""), old);
+    const auto unknown = http_problems(dir, R"({"tls": {"cert": "c.pem"}})");
+    BOOST_TEST(contains(unknown, "/serve/http/tls/cert: unknown key 'cert'"), unknown);
+}

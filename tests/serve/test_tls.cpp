@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(a_context_from_the_files_and_a_reload_that_keeps_the_old_on
     temp_dir dir;
     toolhost::test::test_ca ca(dir.path());
     const auto first = ca.issue("server", 1);
-    toolhost::serve::detail::tls_settings s;
+    toolhost::tls_settings s;
     s.certificate = first.certificate.string();
     s.private_key = first.private_key.string();
     auto tls = toolhost::serve::detail::tls_contexts::open(s);
@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(files_that_do_not_make_a_pair_are_refused) {
     toolhost::test::test_ca ca(dir.path());
     const auto a = ca.issue("a", 1);
     const auto b = ca.issue("b", 2);
-    toolhost::serve::detail::tls_settings s;
+    toolhost::tls_settings s;
     s.certificate = a.certificate.string();
     s.private_key = b.private_key.string();
     auto tls = toolhost::serve::detail::tls_contexts::open(s);

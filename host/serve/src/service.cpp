@@ -93,8 +93,9 @@ struct service::impl {
         http->set_ready(true);
         auto [address, port] = split_listen_address(s.listen);
         if (address.find(':') != std::string::npos) address = "[" + address + "]";
-        report << "toolhost: serving MCP at http://" << address << ':' << http->port() << "/mcp, REST at /v1/tools ("
-               << mcp->tools().size() << " MCP tools" << (s.stateless ? ", stateless" : "") << ")\n";
+        report << "toolhost: serving MCP at " << (s.tls.enabled() ? "https://" : "http://") << address << ':'
+               << http->port() << "/mcp, REST at /v1/tools (" << mcp->tools().size() << " MCP tools"
+               << (s.stateless ? ", stateless" : "") << ")\n";
         if (settings.port_file) write_port_file(*settings.port_file);
         return true;
     }
@@ -121,6 +122,7 @@ struct service::impl {
             out.applied = true;
             out.report = std::move(*applied);
         }
+        if (http) out.credentials_kept = http->reload_credentials();  // logs what it could not load
         if (out.applied) {
             logging::write(logging::level::info, "serve", "configuration reloaded",
                            {{"trigger", std::string(trigger)}, {"result", out.to_json()}});
@@ -245,17 +247,24 @@ reload_outcome service::reload(std::string_view trigger) { return impl_->reload(
 boost::json::object reload_outcome::to_json() const {
     namespace json = boost::json;
     auto strings = [](const std::vector<std::string>& v) { return json::array(v.begin(), v.end()); };
-    if (!applied) return {{"ok", false}, {"problems", strings(problems)}};
+    json::object out;
+    if (!applied) {
+        out = {{"ok", false}, {"problems", strings(problems)}};
+        if (!credentials_kept.empty()) out["credentials_kept"] = strings(credentials_kept);
+        return out;
+    }
     json::array failed;
     for (const auto& [tool, error] : report.failed) failed.push_back(json::object{{"tool", tool}, {"error", error}});
-    return {{"ok", true},
-            {"enabled", strings(report.enabled)},
-            {"disabled", strings(report.disabled)},
-            {"restarted", strings(report.restarted)},
-            {"policies", strings(report.policies)},
-            {"failed", std::move(failed)},
-            {"needs_restart", strings(report.needs_restart)},
-            {"log_changed", report.log_changed}};
+    out = {{"ok", true},
+           {"enabled", strings(report.enabled)},
+           {"disabled", strings(report.disabled)},
+           {"restarted", strings(report.restarted)},
+           {"policies", strings(report.policies)},
+           {"failed", std::move(failed)},
+           {"needs_restart", strings(report.needs_restart)},
+           {"log_changed", report.log_changed}};
+    if (!credentials_kept.empty()) out["credentials_kept"] = strings(credentials_kept);
+    return out;
 }
 
 std::uint16_t service::http_port() const noexcept { return impl_->http ? impl_->http->port() : 0; }

@@ -54,12 +54,27 @@ private:
     }
 
     void read_http(const json::object& o) {
-        check_keys(
-            "/serve/http", o,
-            {"listen", "allowed_hosts", "allowed_origins", "auth_token", "stateless", "max_request_bytes",
-             "request_timeout_ms", "idle_timeout_ms", "session_idle_timeout_ms", "max_sessions", "shutdown_grace_ms",
-             "io_threads", "max_sessions_per_client", "max_connections", "max_stream_backlog_bytes",
-             "stream_write_timeout_ms", "allow_unauthenticated", "oauth", "rate_limit"});
+        check_keys("/serve/http", o,
+                   {"listen",
+                    "allowed_hosts",
+                    "allowed_origins",
+                    "auth_token",
+                    "stateless",
+                    "max_request_bytes",
+                    "request_timeout_ms",
+                    "idle_timeout_ms",
+                    "session_idle_timeout_ms",
+                    "max_sessions",
+                    "shutdown_grace_ms",
+                    "io_threads",
+                    "max_sessions_per_client",
+                    "max_connections",
+                    "max_stream_backlog_bytes",
+                    "stream_write_timeout_ms",
+                    "allow_unauthenticated",
+                    "oauth",
+                    "rate_limit",
+                    "tls"});
         if (const auto* x = o.if_contains("listen")) {
             read_string("/serve/http/listen", *x, s_.listen, false);
             if (auto problem = check_listen_address(s_.listen); x->is_string() && !problem.empty())
@@ -89,6 +104,23 @@ private:
             if (const auto* oo = object("/serve/http/oauth", *x)) read_oauth(*oo);
         if (const auto* x = o.if_contains("rate_limit"))
             if (const auto* oo = object("/serve/http/rate_limit", *x)) read_rate_limit(*oo);
+        if (const auto* x = o.if_contains("tls"))
+            if (const auto* oo = object("/serve/http/tls", *x)) read_tls(*oo);
+    }
+
+    void read_tls(const json::object& o) {
+        const std::string at = "/serve/http/tls";
+        auto& t = s_.tls;
+        check_keys(at, o, {"certificate", "private_key", "min_version"});
+        if (const auto* x = o.if_contains("certificate")) t.certificate = file_path(at + "/certificate", *x);
+        if (const auto* x = o.if_contains("private_key")) t.private_key = file_path(at + "/private_key", *x);
+        if (t.certificate.empty() || t.private_key.empty())
+            error(at, "give both \"certificate\" and \"private_key\" (PEM files)");
+        if (const auto* x = o.if_contains("min_version")) {
+            read_string(at + "/min_version", *x, t.min_version, false);
+            if (x->is_string() && t.min_version != "1.2" && t.min_version != "1.3")
+                error(at + "/min_version", "expected \"1.2\" or \"1.3\", got " + describe_json(*x));
+        }
     }
 
     // {"<what>_per_second": n} or {"<what>_per_minute": n}, and "burst".

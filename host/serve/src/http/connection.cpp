@@ -4,6 +4,58 @@
 
 namespace toolhost::serve::detail {
 
+template <class Buffers, class Handler>
+void connection::async_read_some(const Buffers& b, Handler&& h) {
+    if (tls_)
+        tls_->async_read_some(b, std::forward<Handler>(h));
+    else
+        sock_.async_read_some(b, std::forward<Handler>(h));
+}
+
+template <class Buffers, class Handler>
+void connection::async_write_some(const Buffers& b, Handler&& h) {
+    if (tls_)
+        tls_->async_write_some(b, std::forward<Handler>(h));
+    else
+        sock_.async_write_some(b, std::forward<Handler>(h));
+}
+
+template <class Buffers, class Handler>
+void connection::async_write_all(const Buffers& b, Handler&& h) {
+    if (tls_)
+        asio::async_write(*tls_, b, std::forward<Handler>(h));
+    else
+        asio::async_write(sock_, b, std::forward<Handler>(h));
+}
+
+void connection::run() {
+    boost::system::error_code ignored;
+    sock_.set_option(tcp::no_delay(true), ignored);
+    if (!tls_context_) return start_read();
+    // The handshake gets the time of a request: a client that connects and says nothing is gone
+    // as soon as one that sends half a request would be.
+    tls_.emplace(sock_, *tls_context_);
+    phase_ = phase::handshake;
+    set_deadline(steady::now() + std::chrono::milliseconds(srv_.settings_.request_timeout_ms));
+    tls_->async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this()](const boost::system::error_code& ec) { self->on_handshake(ec); });
+}
+
+void connection::on_handshake(const boost::system::error_code& ec) {
+    if (phase_ != phase::handshake) return;  // closed meanwhile (deadline, stop)
+    if (ec) {
+        // Plain HTTP to the HTTPS port, an old protocol version, no shared cipher, a timeout: the
+        // client learns it from its TLS library; this side logs it at debug only (anyone can
+        // cause it).
+        if (logging::enabled(logging::level::debug))
+            logging::write(logging::level::debug, "serve.http", "TLS handshake failed",
+                           {{"client", std::string(client())}, {"error", ec.message()}});
+        return close_now();
+    }
+    set_deadline(steady::time_point::max());
+    start_read();
+}
+
 void connection::start_read() {
     phase_ = phase::reading;
     parser_.emplace();
@@ -47,8 +99,8 @@ void connection::parse_buffered() {
 void connection::read_some() {
     if (read_pending_ || phase_ == phase::closed) return;
     read_pending_ = true;
-    sock_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                           std::size_t n) { self->on_read(ec, n); });
+    async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                     std::size_t n) { self->on_read(ec, n); });
 }
 
 void connection::on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -61,6 +113,10 @@ void connection::on_read(const boost::system::error_code& ec, std::size_t n) {
     case phase::reading: return on_request_bytes(ec, n);
     case phase::closed: return;
     case phase::draining:
+        if (tls_) {
+            if (std::exchange(tls_shutdown_after_read_, false)) tls_shutdown();
+            return;
+        }
         drained_ += n;
         if (ec || drained_ > linger_cap) return close_now();
         return read_some();
@@ -190,11 +246,11 @@ bool connection::on_header() {
     parser_->eager(true);
     if (expect_continue) {
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        asio::async_write(sock_, asio::buffer(cont.data(), cont.size()),
-                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                              if (ec) return self->close_now();
-                              if (self->phase_ == phase::reading) self->parse_buffered();
-                          });
+        async_write_all(asio::buffer(cont.data(), cont.size()),
+                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                            if (ec) return self->close_now();
+                            if (self->phase_ == phase::reading) self->parse_buffered();
+                        });
         return false;
     }
     return true;
@@ -304,10 +360,10 @@ void connection::send_response() {
     status_ = res_.status();
     phase_ = phase::writing;
     set_deadline(steady::now() + std::chrono::milliseconds(srv_.settings_.request_timeout_ms));
-    asio::async_write(sock_, res_.buffers(version_, keep_alive_),
-                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                          self->on_response_written(ec);
-                      });
+    async_write_all(res_.buffers(version_, keep_alive_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                        self->on_response_written(ec);
+                    });
 }
 
 void connection::response_done() {
@@ -355,12 +411,27 @@ void connection::fail_request(bhttp::status s, std::string message) {
 void connection::linger_close() {
     if (phase_ == phase::closed) return;
     phase_ = phase::draining;
+    buffer_.consume(buffer_.size());
+    set_deadline(steady::now() + linger_time);
+    if (tls_) {
+        // TLS ends with close_notify (a response delimited by the close is then known to be
+        // whole). The shutdown reads too, so a read that watches the client goes first.
+        if (!read_pending_) return tls_shutdown();
+        tls_shutdown_after_read_ = true;
+        boost::system::error_code ignored;
+        sock_.cancel(ignored);
+        return;
+    }
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_send, ignored);
     drained_ = 0;
-    buffer_.consume(buffer_.size());
-    set_deadline(steady::now() + linger_time);
     read_some();
+}
+
+// Sends close_notify and waits, up to the linger deadline, for the client's; then closes.
+void connection::tls_shutdown() {
+    if (phase_ != phase::draining) return;
+    tls_->async_shutdown([self = shared_from_this()](const boost::system::error_code&) { self->close_now(); });
 }
 
 void connection::close_now() {
@@ -406,6 +477,7 @@ void connection::on_timer(const boost::system::error_code& ec, std::uint64_t gen
 
 void connection::on_deadline() {
     switch (phase_) {
+    case phase::handshake: return close_now();
     case phase::reading: {
         // Interrupt the read; on_read answers 408 (a request had begun) or just closes.
         timed_out_ = true;
@@ -502,10 +574,10 @@ void connection::flush_stream() {
 void connection::write_stream() {
     write_deadline_ = steady::now() + std::chrono::milliseconds(srv_.settings_.stream_write_timeout_ms);
     arm_stream_deadline();
-    sock_.async_write_some(asio::buffer(wbuf_.data() + wpos_, wbuf_.size() - wpos_),
-                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                               self->on_stream_written(ec, n);
-                           });
+    async_write_some(asio::buffer(wbuf_.data() + wpos_, wbuf_.size() - wpos_),
+                     [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                         self->on_stream_written(ec, n);
+                     });
 }
 
 void connection::on_stream_written(const boost::system::error_code& ec, std::size_t n) {

@@ -2,17 +2,20 @@
 // One HTTP/1.1 connection, the transport: reads requests (request_fields), checks what applies to
 // every route, hands each to its route through the exchange interface (route.hpp), writes
 // responses and SSE streams, and keeps the deadlines. It knows no route: the table (routes.cpp)
-// does.
+// does. With serve.http.tls it speaks TLS over its socket (the handshake first, within
+// request_timeout_ms), else plain HTTP; nothing above the byte stream differs.
 
 #include "route.hpp"
 #include "server_core.hpp"
+
+#include <boost/asio/ssl/stream.hpp>
 
 namespace toolhost::serve::detail {
 
 class connection final : public exchange, public std::enable_shared_from_this<connection> {
 public:
     connection(server_core& srv, asio::io_context& io)
-        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_) {}
+        : srv_(srv), st_(srv.st_), ex_(io.get_executor()), sock_(ex_), timer_(ex_), tls_context_(srv.tls_context()) {}
     ~connection() {
         if (registered_) srv_.unregister(self_it_);
         if (refusing_) st_->refusing.fetch_sub(1, std::memory_order_relaxed);
@@ -37,18 +40,14 @@ public:
         st_->refusing.fetch_add(1, std::memory_order_relaxed);
     }
 
-    void run() {  // once accepted
-        boost::system::error_code ignored;
-        sock_.set_option(tcp::no_delay(true), ignored);
-        start_read();
-    }
+    void run();  // once accepted
 
     // Over max_connections: answers 503 at once, without reading the request, and closes.
     void refuse(std::string message) { fail_request(bhttp::status::service_unavailable, std::move(message)); }
 
     // Posted by stop(): idle connections close, streams end, the rest finish their request.
     void on_stopping() {
-        if (phase_ == phase::reading && !request_started_) return close_now();
+        if ((phase_ == phase::reading && !request_started_) || phase_ == phase::handshake) return close_now();
         if (phase_ == phase::stream) end_events();
     }
 
@@ -93,7 +92,19 @@ public:
     std::string_view client() override;
 
 private:
-    enum class phase { reading, handling, waiting, writing, stream, draining, closed };
+    enum class phase { handshake, reading, handling, waiting, writing, stream, draining, closed };
+
+    // ------------------------------------------------------------------ the byte stream
+    // The socket, or TLS over it. One read and one write may be in flight at once (Asio's SSL
+    // stream allows that too); the TLS shutdown waits for the read (linger_close()).
+    template <class Buffers, class Handler>
+    void async_read_some(const Buffers& b, Handler&& h);
+    template <class Buffers, class Handler>
+    void async_write_some(const Buffers& b, Handler&& h);
+    template <class Buffers, class Handler>
+    void async_write_all(const Buffers& b, Handler&& h);
+    void on_handshake(const boost::system::error_code& ec);
+    void tls_shutdown();
 
     std::uint64_t seq() const noexcept override { return seq_; }
     route_id metric() const noexcept { return route_ ? route_->id : r_other; }
@@ -195,8 +206,11 @@ private:
     io_executor ex_;
     socket_type sock_;
     timer_type timer_;
-    beast::flat_buffer buffer_;          // received, not yet parsed
-    std::array<char, read_chunk> rbuf_;  // what the pending read fills
+    std::shared_ptr<asio::ssl::context> tls_context_;     // serve.http.tls; null: plain HTTP
+    std::optional<asio::ssl::stream<socket_type&>> tls_;  // over sock_, once run() with TLS
+    bool tls_shutdown_after_read_ = false;                // linger_close() waits for the read
+    beast::flat_buffer buffer_;                           // received, not yet parsed
+    std::array<char, read_chunk> rbuf_;                   // what the pending read fills
     // The request being read or handled: it stays in its parser until the next one begins, so
     // the views in fields_ stay valid and nothing is moved out.
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;

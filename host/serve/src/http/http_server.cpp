@@ -48,6 +48,8 @@ uint16_t http_server::port() const noexcept { return impl_->port(); }
 void http_server::set_ready(bool ready) noexcept { impl_->set_ready(ready); }
 void http_server::set_reload_handler(reload_handler handler) { impl_->reload_ = std::move(handler); }
 
+std::vector<std::string> http_server::reload_credentials() { return impl_->reload_credentials(); }
+
 void http_server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 
 std::size_t http_server::sessions() const { return impl_->session_count(); }

@@ -141,6 +141,32 @@ std::unique_ptr<auth::authenticator> server_core::make_authenticator() {
     return std::move(*auth::authenticator::create(none));
 }
 
+std::unique_ptr<tls_contexts> server_core::make_tls() {
+    if (!settings_.tls.enabled()) return nullptr;
+    auto t = tls_contexts::open(settings_.tls);
+    if (t) return std::move(*t);
+    if (setup_error_.empty()) setup_error_ = "serve.http.tls: " + t.error();
+    return nullptr;
+}
+
+std::vector<std::string> server_core::reload_credentials() {
+    std::vector<std::string> problems;
+    if (tls_) {
+        if (auto problem = tls_->reload(); !problem.empty()) {
+            problems.push_back("serve.http.tls: " + problem + "; the certificate in use stays");
+        } else {
+            logging::write(logging::level::info, "serve.http", "TLS certificate reloaded",
+                           {{"certificate", settings_.tls.certificate}});
+        }
+    }
+    if (auth_->oauth()) {
+        if (auto problem = auth_->refresh_keys(); !problem.empty())
+            problems.push_back("serve.http.oauth: " + problem + "; the keys in use stay");
+    }
+    for (const auto& p : problems) logging::write(logging::level::error, "serve.http", "reload failed", {{"error", p}});
+    return problems;
+}
+
 std::vector<std::pair<std::string, bucket_rate>> server_core::tool_rates() const {
     std::vector<std::pair<std::string, bucket_rate>> out;
     for (const auto& [tool, r] : settings_.rate_limit.tools) out.emplace_back(tool, bucket_rate{r.per_second, r.burst});
@@ -189,7 +215,8 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
                     {"max_connections", max_connections_},
                     {"stateless", settings_.stateless},
                     {"auth", auth_->required()},
-                    {"oauth", auth_->oauth()}});
+                    {"oauth", auth_->oauth()},
+                    {"tls", tls_ != nullptr}});
     return {};
 }
 
@@ -226,7 +253,8 @@ void server_core::refuse(std::shared_ptr<connection> c) {
         logging::write(logging::level::warning, "serve.http", "connection refused: max_connections are open",
                        {{"max_connections", max_connections_},
                         {"refused_since_last_record", left_out ? json::value(left_out) : json::value()}});
-    if (st_->refusing.load(std::memory_order_relaxed) >= max_refusing) {
+    // Over TLS a 503 would need a handshake first: the overloaded server spends nothing on it.
+    if (tls_ || st_->refusing.load(std::memory_order_relaxed) >= max_refusing) {
         boost::system::error_code ignored;  // enough answers under way: this one is only closed
         c->socket().close(ignored);
         return;
@@ -260,8 +288,10 @@ bool server_core::shed_one() {
     ::close(spare_fd_);
     const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
-        const std::string& answer = out_of_descriptors_response();
-        [[maybe_unused]] const auto sent = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (!tls_) {  // a TLS client would take it for a broken handshake all the same
+            const std::string& answer = out_of_descriptors_response();
+            [[maybe_unused]] const auto sent = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
         ::close(fd);
     }
     spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -8,6 +8,7 @@
 #include "route.hpp"
 #include "sessions.hpp"
 #include "shared_state.hpp"
+#include "tls.hpp"
 
 namespace toolhost::serve::detail {
 
@@ -57,6 +58,12 @@ public:
 
     void count(route_id route, unsigned status, steady::duration took, bool timed);
 
+    // serve.http.tls: the context new connections use (null: plain HTTP).
+    std::shared_ptr<asio::ssl::context> tls_context() const { return tls_ ? tls_->current() : nullptr; }
+    // Reads the TLS certificate and the OAuth keys again (SIGHUP, POST /v1/admin/reload): what
+    // did not load keeps the one in use. One message per failure; empty when all is fine.
+    std::vector<std::string> reload_credentials();
+
     void unregister(std::list<std::weak_ptr<connection>>::iterator it) {
         std::lock_guard l(conns_m_);
         conns_.erase(it);
@@ -76,8 +83,10 @@ private:
     // Set up before services_, which refers to them; a failure is reported by start().
     std::string setup_error_;
     std::unique_ptr<auth::authenticator> make_authenticator();
+    std::unique_ptr<tls_contexts> make_tls();
     std::vector<std::pair<std::string, bucket_rate>> tool_rates() const;
     std::unique_ptr<auth::authenticator> auth_ = make_authenticator();
+    std::unique_ptr<tls_contexts> tls_ = make_tls();
     std::unique_ptr<rate_limiter> limits_ = std::make_unique<rate_limiter>(
         bucket_rate{settings_.rate_limit.requests.per_second, settings_.rate_limit.requests.burst}, tool_rates(),
         [] { return steady::now(); }, settings_.rate_limit.max_clients);

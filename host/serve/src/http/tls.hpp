@@ -4,6 +4,8 @@
 // files again (SIGHUP) and swaps the context only when the new pair loads, so a bad file never
 // takes the server off the air. Connections keep the context they started with.
 
+#include <toolhost/serve/settings.hpp>
+
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/result.hpp>
 
@@ -13,13 +15,7 @@
 
 namespace toolhost::serve::detail {
 
-/// The certificate and key files (the coming "serve.http.tls" settings).
-struct tls_settings {
-    std::string certificate;          ///< PEM: the server's certificate, then its chain
-    std::string private_key;          ///< PEM: its private key (not encrypted)
-    std::string min_version = "1.2";  ///< "1.2" or "1.3"
-    bool enabled() const noexcept { return !certificate.empty(); }
-};
+using toolhost::tls_settings;
 
 class tls_contexts {
 public:

@@ -14,6 +14,7 @@
 #include <utility>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace toolhost::serve {
 
@@ -45,6 +46,10 @@ public:
     /// Set it before start().
     using reload_handler = std::function<std::pair<bool, boost::json::object>()>;
     void set_reload_handler(reload_handler handler);
+    /// Reads the credentials in files again: the TLS certificate and key (serve.http.tls) and
+    /// the OAuth key set (serve.http.oauth). What does not load keeps the one in use; the
+    /// messages say what (empty: all reloaded). serve::service calls it on every reload.
+    std::vector<std::string> reload_credentials();
     /// Graceful stop: stops accepting, answers new requests on open connections with 503, waits
     /// up to `grace` for calls in flight and open responses to finish, then closes everything
     /// and joins the I/O threads. Idempotent.

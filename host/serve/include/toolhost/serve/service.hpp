@@ -44,9 +44,12 @@ struct reload_outcome {
     bool applied = false;
     std::vector<std::string> problems;  ///< why nothing was applied (file:line:col: ... messages)
     reload_report report;               ///< what changed, when applied
+    /// Credential files read again whatever the configuration's fate (TLS certificate, OAuth
+    /// keys): those that did not load, whose old ones stay in use.
+    std::vector<std::string> credentials_kept;
     /// {"ok":true,"enabled":[...],"disabled":[...],"restarted":[...],"policies":[...],
     ///  "failed":[{"tool":..,"error":..}],"needs_restart":[...],"log_changed":bool}
-    /// or {"ok":false,"problems":[...]}
+    /// or {"ok":false,"problems":[...]}; either with "credentials_kept":[...] when not empty
     boost::json::object to_json() const;
 };
 

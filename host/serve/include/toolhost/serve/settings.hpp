@@ -55,6 +55,16 @@ struct rate_limit_settings {
     std::size_t max_clients = 100000;                         ///< buckets kept (idle ones are dropped first)
 };
 
+/// "serve.http.tls": HTTPS instead of HTTP (docs/security.md). The files are read when the
+/// server starts and again on SIGHUP or POST /v1/admin/reload; a pair that does not load then
+/// leaves the one in use in place.
+struct tls_settings {
+    std::string certificate;          ///< PEM: the server's certificate, then its chain
+    std::string private_key;          ///< PEM: its private key (not encrypted)
+    std::string min_version = "1.2";  ///< "1.2" or "1.3"
+    bool enabled() const noexcept { return !certificate.empty(); }
+};
+
 /// How `toolhost serve` offers the tools over MCP (stdio and Streamable HTTP) and REST.
 struct serve_settings {
     // "serve.http"
@@ -109,6 +119,7 @@ struct serve_settings {
     uint64_t call_timeout_ms = 0;                  ///< deadline of a tools/call; 0: the tool's policy only
     oauth_settings oauth;                          ///< "serve.http.oauth"
     rate_limit_settings rate_limit;                ///< "serve.http.rate_limit"
+    tls_settings tls;                              ///< "serve.http.tls"
 };
 
 namespace serve {
