@@ -152,6 +152,9 @@ BOOST_AUTO_TEST_CASE(sequential_start_and_reverse_cleanup) {
         BOOST_TEST(report.ready == (std::vector<std::string>{"a", "b", "c"}));
         BOOST_TEST(log.take() == (std::vector<std::string>{"create a", "initialize a", "create b", "initialize b",
                                                            "create c", "initialize c"}));
+        // Each tool's data folder is its user's only: other local users cannot read what it keeps.
+        const auto others = fs::perms::group_all | fs::perms::others_all;
+        BOOST_TEST(((fs::status(d.path() / "a").permissions() & others) == fs::perms::none));
         auto r = h.call("b", "run", json::object{{"x", 1}});
         BOOST_TEST(result_json(r).at("tool") == "b");
         h.shutdown();

@@ -16,7 +16,27 @@
 #include <set>
 #include <thread>
 
+#include <cerrno>
+#include <sys/stat.h>
+
 namespace toolhost::detail {
+
+namespace {
+
+// Creates `dir` and the parents it lacks for this user only (0700, less the umask): tools keep
+// what they are told there (customer records, memories, documents), which other local users must
+// not read. Folders that exist keep their mode: that is the operator's choice.
+void create_private_directories(const std::filesystem::path& dir, std::error_code& ec) {
+    if (std::filesystem::is_directory(dir, ec)) return;
+    ec.clear();
+    if (const auto parent = dir.parent_path(); !parent.empty() && parent != dir) {
+        create_private_directories(parent, ec);
+        if (ec) return;
+    }
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) ec = std::error_code(errno, std::generic_category());
+}
+
+}  // namespace
 
 namespace json = boost::json;
 
@@ -526,7 +546,7 @@ void tool_lifecycle::initialize_slot(tool_slot& slot) {
 
     std::error_code ec;
     auto dir = config_.data_dir / d.name;
-    std::filesystem::create_directories(dir, ec);
+    create_private_directories(dir, ec);
     if (ec) {
         slot.instance.reset();
         fail(make_tool_error(status_code::unavailable,
