@@ -52,11 +52,17 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
 }
 
 // A quoted-string of an auth-param (RFC 9110 §5.6.4): printable ASCII, '"' and '\' escaped.
+// A quoted auth-param value as RFC 6750 (section 3) allows it: printable ASCII without '"' and
+// '\\' (a client's parser need not know backslash escapes), which become ' and /.
 std::string auth_param(std::string_view s) {
     std::string out = "\"";
     for (const char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
+        if (c == '"')
+            out += '\'';
+        else if (c == '\\')
+            out += '/';
+        else
+            out += (c >= 0x20 && c < 0x7f) ? c : '?';
     }
     return out + '"';
 }
@@ -278,10 +284,14 @@ std::variant<principal, challenge> authenticator::authenticate(std::string_view 
     for (const auto& s : oauth_.required_scopes)
         if (!who.has_scope(s)) missing.push_back(s);
     if (!missing.empty()) {
+        // As in authorize(): what the token has, with what is missing, so that a client asking
+        // for exactly those keeps what it had.
+        std::vector<std::string> ask = who.scopes;
+        ask.insert(ask.end(), missing.begin(), missing.end());
         challenge c;
         c.status = 403;
         c.message = "Forbidden: the token lacks the scope " + join(missing);
-        c.www_authenticate = "Bearer error=\"insufficient_scope\", scope=" + auth_param(join(oauth_.required_scopes)) +
+        c.www_authenticate = "Bearer error=\"insufficient_scope\", scope=" + auth_param(join(ask)) +
                              ", resource_metadata=" + auth_param(metadata_url()) +
                              ", error_description=" + auth_param("the token lacks the scope " + join(missing));
         return c;

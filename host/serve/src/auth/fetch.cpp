@@ -48,7 +48,10 @@ std::optional<target> split(const std::string& url) {
 template <class Stream>
 asio::awaitable<void> exchange(Stream& stream, const target& t, const fetch_options& options, fetch_result& out) {
     http::request<http::empty_body> req{http::verb::get, t.path, 11};
-    req.set(http::field::host, t.host);
+    // RFC 9110 section 7.2: the port unless it is the scheme's default; an IPv6 literal in brackets.
+    std::string host = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
+    if (t.port != (t.tls ? "443" : "80")) host += ":" + t.port;
+    req.set(http::field::host, host);
     req.set(http::field::user_agent, "toolhost");
     req.set(http::field::accept, "application/json, application/jwk-set+json");
     co_await http::async_write(stream, req, asio::use_awaitable);
