@@ -298,7 +298,7 @@ void migrate(database& db, const std::vector<std::string_view>& steps) {
 
 std::string fts5_query(std::string_view query, std::string_view joiner) {
     std::string out;
-    for (std::string_view word : text::words(query)) {
+    auto add = [&](std::string_view word) {
         if (!out.empty()) out += joiner;
         out += '"';
         for (char c : word) {
@@ -306,6 +306,18 @@ std::string fts5_query(std::string_view query, std::string_view joiner) {
             out += c;
         }
         out += '"';
+    };
+    for (std::string_view word : text::words(query)) {
+        // FTS5 reads its query as C text: a NUL inside ended it mid-string ("unterminated
+        // string", a failed call). Its tokenizers separate tokens at control characters anyway,
+        // so here they split words.
+        std::size_t start = 0;
+        for (std::size_t i = 0; i <= word.size(); ++i) {
+            const bool control = i < word.size() && (static_cast<unsigned char>(word[i]) < 0x20 || word[i] == 0x7f);
+            if (i < word.size() && !control) continue;
+            if (i > start) add(word.substr(start, i - start));
+            start = i + 1;
+        }
     }
     return out;
 }

@@ -67,6 +67,9 @@ BOOST_AUTO_TEST_CASE(fts5_queries_quote_every_word) {
     BOOST_TEST(sqlite::fts5_query("refund  NOT \"x") == R"("refund" OR "NOT" OR """x")");
     BOOST_TEST(sqlite::fts5_query("a b", " AND ") == R"("a" AND "b")");
     BOOST_TEST(sqlite::fts5_query("   ").empty());
+    // A NUL (or another control character) separates words: FTS5 would end its query there.
+    BOOST_TEST(sqlite::fts5_query(std::string_view("re\0fund\x01", 9)) == R"("re" OR "fund")");
+    BOOST_TEST(sqlite::fts5_query(std::string_view("\0", 1)).empty());
 }
 
 BOOST_AUTO_TEST_CASE(the_pool_hands_out_connections_and_keeps_idle_ones) {

@@ -482,8 +482,10 @@ BOOST_AUTO_TEST_CASE(max_length_counts_every_code_point_even_after_a_nul) {
     BOOST_TEST(run.process.exit_code == 0, run.process.err);
     BOOST_TEST_REQUIRE(run.out.size() == 3u, run.process.out.substr(0, 2000) << run.process.err);
     BOOST_TEST(refused(run.out[1]), run.out[1]);
-    // 2000 characters, NUL included, pass the schema (what rag makes of the NUL is rag's).
-    BOOST_TEST(!contains(tool_error_text(run.out[2]), "INVALID_ARGUMENT"), run.out[2]);
+    // 2000 characters, NUL included, pass the schema, and rag searches for the words around the
+    // NUL (it used to fail with INTERNAL: FTS5 ended its query at the NUL).
+    BOOST_TEST(run.out[2].as_object().contains("result"), run.out[2]);
+    BOOST_TEST(tool_error_text(run.out[2]).empty(), run.out[2]);
 
     http_serving server(f);
     const std::string session = server.open_session();
