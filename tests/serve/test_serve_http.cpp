@@ -816,12 +816,13 @@ header_list bearer(const std::string& token, header_list h = {}) {
     return h;
 }
 
-std::string oauth_token(const toolhost::test::signing_key& key, const std::string& scope, int64_t expires_in = 300) {
+std::string oauth_token(const toolhost::test::signing_key& key, const std::string& scope, int64_t expires_in = 300,
+                        const std::string& subject = "agent-7") {
     const auto now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     return key.sign({{"iss", oauth_issuer},
                      {"aud", oauth_resource},
-                     {"sub", "agent-7"},
+                     {"sub", subject},
                      {"scope", scope},
                      {"exp", now + expires_in}});
 }
@@ -882,6 +883,17 @@ BOOST_AUTO_TEST_CASE(oauth_tokens_guard_the_server_and_scopes_guard_each_tool) {
 
     const std::string both = oauth_token(key, "tools echo:call");
     BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit/echo", R"({"a":1})", bearer(both)).result_int() == 200u);
+
+    // A session belongs to the client that opened it: another client's valid token with its id
+    // finds no session (POST, GET stream, DELETE alike), and the session goes on for its owner.
+    const std::string other = oauth_token(key, "tools echo:call", 300, "agent-8");
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(3, "ping"), bearer(other, mcp_headers(session))).result_int() ==
+               404u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/mcp", {}, bearer(other, mcp_headers(session, "text/event-stream")))
+                   .result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::delete_, "/mcp", {}, bearer(other, mcp_headers(session))).result_int() == 404u);
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(4, "ping"), bearer(both, mcp_headers(session))).result_int() ==
+               200u);
 }
 
 BOOST_AUTO_TEST_CASE(rates_per_client_answer_429_with_retry_after) {

@@ -181,7 +181,7 @@ std::shared_ptr<mcp::session> post_session(const route_services& s, exchange& ex
         p.new_entry = std::move(entry);
         return p.new_entry->session;
     }
-    auto entry = s.sessions.find(trim(*header));
+    auto entry = s.sessions.find(trim(*header), ex.client());
     if (!entry || entry->session->closed()) {
         if (entry) s.sessions.end(std::string(trim(*header)), entry);
         ex.error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
@@ -259,7 +259,7 @@ void mcp_get_route(const route_services& s, exchange& ex) {
         return ex.error(bhttp::status::not_acceptable, "Not Acceptable: Client must accept text/event-stream");
     const auto& header = ex.fields().session_id;
     if (!header) return ex.error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
-    auto entry = s.sessions.find(trim(*header));
+    auto entry = s.sessions.find(trim(*header), ex.client());
     if (!entry || entry->session->closed())
         return ex.error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
     {
@@ -283,7 +283,7 @@ void mcp_delete_route(const route_services& s, exchange& ex) {
     const auto& header = ex.fields().session_id;
     if (!header) return ex.error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
     const std::string id(trim(*header));
-    auto entry = s.sessions.find(id);
+    auto entry = s.sessions.find(id, ex.client());
     if (!entry) return ex.error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
     s.sessions.end(id, entry);
     ex.start(bhttp::status::ok);

@@ -20,10 +20,13 @@ public:
                   std::shared_ptr<shared_state> st)
         : mcp_(mcp), max_(max_sessions), max_per_client_(max_per_client), st_(std::move(st)) {}
 
-    std::shared_ptr<session_entry> find(std::string_view id) const {
+    // The session `id` if `client` (exchange::client()) opened it: a session is bound to its
+    // client (its OAuth client or subject, the static token, or its address), so that an id seen
+    // by someone else (a log, a proxy) does not let them in. Another client's id is not found.
+    std::shared_ptr<session_entry> find(std::string_view id, std::string_view client) const {
         std::shared_lock l(m_);
         auto it = sessions_.find(id);
-        return it == sessions_.end() ? nullptr : it->second;
+        return it == sessions_.end() || it->second->client != client ? nullptr : it->second;
     }
     enum class refusal { none, server_full, client_full };
     // Opens a session for `client` unless max_sessions are open, or max_sessions_per_client of
