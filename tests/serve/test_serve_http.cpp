@@ -298,14 +298,14 @@ struct server_env {
     std::unique_ptr<mcp::server> mcp;
     std::unique_ptr<serve::http_server> server;
 
-    explicit server_env(serve_settings s = local_settings()) {
+    explicit server_env(serve_settings s = local_settings(), unsigned io_threads = 2) {
         h = std::make_unique<host>(toolhost::test::testkit_config(dir.path(), 4));
         h->load_plugins();
         auto report = h->start({});
         BOOST_TEST_REQUIRE(report.ok());
         mcp = std::make_unique<mcp::server>(*h, mcp::server_options{});
         server = std::make_unique<serve::http_server>(*h, *mcp, std::move(s));
-        auto started = server->start(2);
+        auto started = server->start(io_threads);
         BOOST_TEST_REQUIRE(started.has_value(), (started ? std::string() : started.error()));
         BOOST_TEST_REQUIRE(server->port() != 0);
     }
@@ -912,6 +912,35 @@ BOOST_AUTO_TEST_CASE(rates_per_client_answer_429_with_retry_after) {
     BOOST_TEST(std::stoi(header(third, "Retry-After")) >= 1);
     // Health is never limited.
     BOOST_TEST(c.request(bhttp::verb::get, "/healthz").result_int() == 200u);
+}
+
+// A restart waits for the tool's calls and its new initialize; it runs off the I/O thread, so
+// the other clients of that (only) thread are served meanwhile.
+BOOST_AUTO_TEST_CASE(a_restart_waiting_for_a_call_does_not_hold_up_other_requests) {
+    server_env env(local_settings(), 1);
+    std::atomic<unsigned> slow_status{0};
+    std::thread slow([&] {
+        client a(env.port());
+        slow_status = a.request(bhttp::verb::post, "/v1/tools/testkit/sleep", R"({"ms":1500})").result_int();
+    });
+    int64_t seen = 0;
+    BOOST_TEST_REQUIRE(eventually([&] { return (seen = env.h->status("testkit")->in_flight) > 0; }, 5s), seen);
+    std::atomic<unsigned> restart_status{0};
+    std::thread restart([&] {
+        client b(env.port());
+        restart_status = b.request(bhttp::verb::post, "/v1/tools/testkit/lifecycle/restart", "{}").result_int();
+    });
+    // The restart has begun (the tool drains its call)...
+    BOOST_TEST_REQUIRE(eventually([&] { return env.h->status("testkit")->state != tool_state::ready; }));
+    // ... and another client is answered before it ends.
+    client c(env.port());
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/tools").result_int() == 200u);
+    BOOST_TEST(restart_status.load() == 0u);
+    slow.join();
+    restart.join();
+    BOOST_TEST(slow_status.load() == 200u);  // the restart let the call finish
+    BOOST_TEST(restart_status.load() == 200u);
+    BOOST_TEST((env.h->status("testkit")->state == tool_state::ready));
 }
 
 // ================================================================================= limits

@@ -1,6 +1,7 @@
 // Health on /healthz, readiness on /readyz, metrics on /metrics, REST on /v1/tools, the circuit
 // breakers on /v1/circuit-breakers and /v1/tools/{tool}/circuit-breaker, a tool's restart on
 // /v1/tools/{tool}/lifecycle/restart, a configuration reload on /v1/admin/reload.
+#include "admin_queue.hpp"
 #include "handlers.hpp"
 
 #include <toolhost/json_text.hpp>
@@ -239,6 +240,28 @@ void breaker_action_route(const route_services& s, exchange& ex) {
     ex.reply(bhttp::status::ok, R"({"ok":true})");
 }
 
+// Answers `ex` with what `work` decides, `work` running on the admin thread (admin_queue): it
+// blocks, and an I/O thread must not. What it throws is a 500 like any route's.
+template <class Work>
+void run_admin(const route_services& s, exchange& ex, Work work) {
+    const responder later = ex.defer(nullptr);
+    const bool queued =
+        s.admin.post([later, token = std::make_shared<busy_token>(later.busy()), work = std::move(work)]() mutable {
+            std::function<void(exchange&)> answer;
+            try {
+                answer = work();
+            } catch (const std::exception& e) {
+                // Thrown again on the connection's thread, where responder::post answers it.
+                answer = [what = std::string(e.what())](exchange&) { throw std::runtime_error(what); };
+            }
+            later.post(std::move(answer));
+        });
+    if (!queued) {
+        ex.undo_defer();
+        ex.error(bhttp::status::service_unavailable, "Service Unavailable: the server is shutting down");
+    }
+}
+
 // POST /v1/tools/{tool}/lifecycle/restart: stops the tool (waiting for its calls) and starts it
 // again with a fresh instance and worker; how a tool failed by its worker's crashes comes back.
 void restart_route(const route_services& s, exchange& ex) {
@@ -246,18 +269,23 @@ void restart_route(const route_services& s, exchange& ex) {
     auto segments = segments_of(ex);  // v1, tools, {tool}, lifecycle, restart
     if (!segments) return;
     if (segments->size() != 5) return not_found(ex);
-    const std::string& tool = (*segments)[2];
-    auto restarted = s.host.restart_tool(tool);
-    if (!restarted) {
-        const auto& e = restarted.error();
-        return ex.error(
-            e.code == status_code::not_found ? bhttp::status::not_found : bhttp::status::service_unavailable,
-            e.message);
-    }
-    logging::write(logging::level::info, "serve", "tool restarted over HTTP", {{"tool", tool}});
-    json::object o{{"ok", true}, {"name", tool}};
-    if (auto st = s.host.status(tool)) add_status_json(o, *st);
-    ex.reply(bhttp::status::ok, toolhost::json_text(o));
+    // The restart waits for the tool's calls and its new instance's initialize: on the admin
+    // thread, not this I/O thread.
+    run_admin(s, ex, [&s, tool = (*segments)[2]]() -> std::function<void(exchange&)> {
+        auto restarted = s.host.restart_tool(tool);
+        if (!restarted) {
+            const auto e = restarted.error();
+            return [e](exchange& x) {
+                x.error(
+                    e.code == status_code::not_found ? bhttp::status::not_found : bhttp::status::service_unavailable,
+                    e.message);
+            };
+        }
+        logging::write(logging::level::info, "serve", "tool restarted over HTTP", {{"tool", tool}});
+        json::object o{{"ok", true}, {"name", tool}};
+        if (auto st = s.host.status(tool)) add_status_json(o, *st);
+        return [body = toolhost::json_text(o)](exchange& x) { x.reply(bhttp::status::ok, body); };
+    });
 }
 
 // POST /v1/admin/reload: reads the configuration file again and applies it (serve::service::reload):
@@ -265,8 +293,12 @@ void restart_route(const route_services& s, exchange& ex) {
 void reload_route(const route_services& s, exchange& ex) {
     if (!only(ex, bhttp::verb::post, "POST")) return;
     if (!s.reload) return not_found(ex);
-    auto [applied, answer] = s.reload();
-    ex.reply(applied ? bhttp::status::ok : bhttp::status::unprocessable_entity, toolhost::json_text(answer));
+    run_admin(s, ex, [&s]() -> std::function<void(exchange&)> {
+        auto [applied, answer] = s.reload();
+        return [applied, body = toolhost::json_text(answer)](exchange& x) {
+            x.reply(applied ? bhttp::status::ok : bhttp::status::unprocessable_entity, body);
+        };
+    });
 }
 
 }  // namespace toolhost::serve::detail

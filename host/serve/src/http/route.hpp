@@ -21,6 +21,7 @@ class exchange;
 class responder;
 class session_table;
 class rate_limiter;
+class admin_queue;
 
 // What the routes use of the server.
 struct route_services {
@@ -32,6 +33,7 @@ struct route_services {
     const std::function<std::pair<bool, boost::json::object>()>& reload;  // /v1/admin/reload; may be empty
     auth::authenticator& auth;  // who the client is, what it may call (the connection asked already)
     rate_limiter& limits;       // per-client rates (requests: the connection; calls: the call routes)
+    admin_queue& admin;         // blocking administrative work (reload, restart), off the I/O threads
 };
 
 using route_handler = void (*)(const route_services&, exchange&);

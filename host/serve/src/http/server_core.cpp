@@ -370,6 +370,7 @@ void server_core::stop(std::chrono::milliseconds grace) {
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
+    admin_.stop();  // a reload or restart under way finishes; its answer has nowhere to go
     if (!acceptor_closed) {
         boost::system::error_code ignored;
         acceptor_.close(ignored);

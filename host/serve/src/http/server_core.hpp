@@ -2,6 +2,7 @@
 // The server: the acceptor, the I/O threads (an io_context each), the MCP sessions, the request
 // metrics and the stop sequence. Connections (connection.hpp) use it from their threads.
 
+#include "admin_queue.hpp"
 #include "auth/authenticator.hpp"
 #include "common.hpp"
 #include "limits/rate_limiter.hpp"
@@ -91,8 +92,10 @@ private:
         bucket_rate{settings_.rate_limit.requests.per_second, settings_.rate_limit.requests.burst}, tool_rates(),
         [] { return steady::now(); }, settings_.rate_limit.max_clients);
 
+    admin_queue admin_;  // stopped by stop() once the I/O threads are gone
+
 public:
-    const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_, *auth_, *limits_};
+    const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_, *auth_, *limits_, admin_};
     auth::authenticator& auth() noexcept { return *auth_; }
     rate_limiter& limits() noexcept { return *limits_; }
 
