@@ -294,8 +294,8 @@ void reload_route(const route_services& s, exchange& ex) {
     if (!only(ex, bhttp::verb::post, "POST")) return;
     if (!s.reload) return not_found(ex);
     run_admin(s, ex, [&s]() -> std::function<void(exchange&)> {
-        auto [applied, answer] = s.reload();
-        return [applied, body = toolhost::json_text(answer)](exchange& x) {
+        auto outcome = s.reload();  // {applied, answer}; no structured binding: clang 14 cannot capture one
+        return [applied = outcome.first, body = toolhost::json_text(outcome.second)](exchange& x) {
             x.reply(applied ? bhttp::status::ok : bhttp::status::unprocessable_entity, body);
         };
     });
