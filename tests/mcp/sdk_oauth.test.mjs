@@ -543,6 +543,10 @@ describe('OAuth: the SDK client against toolhost serve --http as a resource serv
     await rest.body?.cancel();
     assert.equal(rest.status, 403);
     assert.match(rest.headers.get('www-authenticate'), /error="insufficient_scope"/);
+    // The refusals are in the server's log (info), naming the client and the tool.
+    const refusal = await until('the refusal in the log', () => th.stderr.split('\n').find(
+      (l) => l.includes('call refused') && l.includes('oauth:agent-basic') && l.includes('echo')));
+    assert.match(refusal, /needs the scope echo:call/);
   });
 
   test('a token signed by a key not in the JWK Set: 401, and the SDK gives up after one new token', async () => {

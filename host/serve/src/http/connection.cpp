@@ -210,6 +210,11 @@ bool connection::on_header() {
     // A refused request with a small body is read to its end, so that the connection can
     // stay open; otherwise the answer goes out now and the connection closes.
     auto refuse = [&](bhttp::status st, std::string message) {
+        // At debug level only: anyone can cause these, and as often as they like.
+        if (logging::enabled(logging::level::debug))
+            logging::write(
+                logging::level::debug, "serve.http", "request refused",
+                {{"status", static_cast<unsigned>(st)}, {"client", std::string(client())}, {"reason", message}});
         const auto length = parser_->content_length();
         if (!body_expected || (length && *length <= refuse_body_limit && !expect_continue)) {
             refusal_ = st;

@@ -44,11 +44,23 @@ bool matches(std::string_view pattern, std::string_view path) noexcept {
 
 bool exchange::refuse_call(const route_services& s, std::string_view tool, std::string_view operation) {
     if (auto denied = s.auth.authorize(principal(), tool, operation)) {
+        // An authenticated client asking for more than it was granted: worth an operator's eye
+        // (its requests are bounded by its rate limit, so this cannot flood the log).
+        logging::write(logging::level::info, "serve.http", "call refused",
+                       {{"client", std::string(client())},
+                        {"tool", std::string(tool)},
+                        {"operation", std::string(operation)},
+                        {"reason", denied->message}});
         set_challenge(std::move(denied->www_authenticate));
         error(static_cast<bhttp::status>(denied->status), denied->message);
         return true;
     }
     if (auto wait = s.limits.call(client(), tool)) {
+        if (logging::enabled(logging::level::debug))
+            logging::write(logging::level::debug, "serve.http", "call refused",
+                           {{"client", std::string(client())},
+                            {"tool", std::string(tool)},
+                            {"reason", "serve.http.rate_limit.tools"}});
         set_retry_after(*wait);
         error(bhttp::status::too_many_requests, "Too Many Requests: this client's calls of " + std::string(tool) +
                                                     " are limited (serve.http.rate_limit.tools)");
