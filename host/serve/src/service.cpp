@@ -79,6 +79,11 @@ struct service::impl {
     bool start_http() {
         const serve_settings& s = settings.serve;
         http.emplace(host, *mcp, s);
+        // Before start(), as http_server asks: the I/O threads read it from then on.
+        http->set_reload_handler([this] {
+            auto r = reload("POST /v1/admin/reload");
+            return std::pair{r.applied, r.to_json()};
+        });
         const unsigned io_threads =
             s.io_threads > 0 ? s.io_threads : std::max(1u, std::thread::hardware_concurrency() / 2);
         if (auto bound = http->start(io_threads); !bound) {
@@ -86,10 +91,6 @@ struct service::impl {
             http.reset();
             return false;
         }
-        http->set_reload_handler([this] {
-            auto r = reload("POST /v1/admin/reload");
-            return std::pair{r.applied, r.to_json()};
-        });
         http->set_ready(true);
         auto [address, port] = split_listen_address(s.listen);
         if (address.find(':') != std::string::npos) address = "[" + address + "]";
