@@ -24,6 +24,7 @@ names=("$@")
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0"
 summary=build/fuzz/summary.txt
 status=0
 for name in "${names[@]}"; do
