@@ -22,18 +22,9 @@ import {
   CreateMessageRequestSchema,
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { sdkTestArgs } from './sdk_test_args.mjs';
 
-const [toolhost, testkit, echo, work] = process.argv.slice(2);
-if (!toolhost || !testkit || !echo || !work) {
-  console.error('usage: sdk_client.test.mjs TOOLHOST_EXE TESTKIT_PLUGIN ECHO_PLUGIN WORK_DIR');
-  process.exit(2);
-}
-for (const f of [toolhost, testkit, echo]) {
-  if (!fs.existsSync(f)) {
-    console.error(`FAILED: ${f} does not exist (build the toolhost, fixture_testkit and echo targets)`);
-    process.exit(1);
-  }
-}
+const { toolhost, testkit, echo, work } = sdkTestArgs();
 
 // ------------------------------------------------------------------------------------ set-up
 
