@@ -237,10 +237,10 @@ std::string context_to_pointer(const std::vector<std::string>& context, std::vec
     return pointer;
 }
 
-// Patterns are compiled here, once, so that a bad pattern is a compile error instead of a
-// surprise on some later call: "pattern" with the engine that matches it (ecma_regex),
-// "patternProperties" names with std::regex, which valijson compiles them with. Also notes
-// whether patternProperties occurs at all (see longest_pattern_property_name).
+// "patternProperties" names are compiled here with std::regex, as valijson compiles them on every
+// call, so that a bad one is a compile error instead of a surprise on some later call ("pattern"
+// is compiled once, by its constraint builder). Also notes whether patternProperties occurs at
+// all (see long_property_name).
 std::optional<std::string> check_patterns(const value& node, bool& has_pattern_properties) {
     if (node.is_array()) {
         for (const auto& item : node.get_array()) {
@@ -253,10 +253,7 @@ std::optional<std::string> check_patterns(const value& node, bool& has_pattern_p
         const value& v = member.value();
         // Instance data, not subschemas.
         if (key == "enum" || key == "const" || key == "default" || key == "examples") continue;
-        if (key == "pattern" && v.is_string()) {
-            if (auto re = detail::ecma_regex::compile(v.get_string()); re.has_error())
-                return "invalid regular expression '" + std::string(v.get_string()) + "': " + re.error();
-        } else if (key == "patternProperties" && v.is_object()) {
+        if (key == "patternProperties" && v.is_object()) {
             has_pattern_properties = true;
             for (const auto& p : v.get_object()) {
                 try {
@@ -547,6 +544,8 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
         parser.populateSchema(adapter, impl->schema, fetch_doc, free_doc);
     } catch (const std::exception& e) {
         if (fetched_error) return std::move(*fetched_error);
+        // A "pattern" that does not compile is found by its constraint builder, once.
+        if (std::string_view(e.what()).starts_with("invalid regular expression")) return std::string(e.what());
         if (!missing_uri.empty()) {
             return fetch ? "cannot fetch remote schema '" + missing_uri + "' referenced by $ref"
                          : "remote $ref '" + missing_uri + "' is not supported (remote schemas are not fetched)";
