@@ -66,11 +66,15 @@ private:
     }
 
     static std::string decode_key(std::string_view raw) {
-        if (raw.find('\\') == std::string_view::npos) return std::string(raw.substr(1, raw.size() - 2));
+        const std::string_view inner = raw.size() >= 2 ? raw.substr(1, raw.size() - 2) : std::string_view{};
+        if (raw.find('\\') == std::string_view::npos) return std::string(inner);
         // Escapes (including surrogate pairs) are decoded by Boost.JSON so that keys compare
-        // exactly as the parsed object sees them.
-        auto v = boost::json::parse(raw);
-        return std::string(v.as_string());
+        // exactly as the parsed object sees them. The text was accepted, so this cannot fail;
+        // should the two readings ever part, the raw key is still better than an exception.
+        boost::system::error_code ec;
+        auto v = boost::json::parse(raw, ec);
+        if (ec || !v.is_string()) return std::string(inner);
+        return std::string(v.get_string());
     }
 
     void scan_value(std::string& pointer) {
@@ -142,6 +146,35 @@ private:
     std::optional<duplicate_key> duplicate_;
 };
 
+// Blanks the inside of every /* block comment */ (line breaks kept, so every offset, line and
+// column stays where it was). Boost.JSON 1.81 reads the character after each '*' in a block
+// comment before it looks for the closing '/', so "**/" does not end a comment there and
+// `/* note **/ "threads": 4 /* x */` would silently lose "threads"; blanked, the comment ends
+// where its author and every other reader (the location scanner included) see it end. Strings
+// are skipped, escapes and all; text that is not JSON is left for the parser to refuse.
+void blank_block_comments(std::string& text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const char c = text[i];
+        if (c == '"') {
+            for (++i; i < text.size() && text[i] != '"'; ++i)
+                if (text[i] == '\\') ++i;
+            ++i;
+        } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+            const auto end = text.find('\n', i);
+            i = end == std::string::npos ? text.size() : end + 1;
+        } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+            const auto end = text.find("*/", i + 2);
+            if (end == std::string::npos) return;  // unterminated: the parser says so
+            for (std::size_t k = i + 2; k < end; ++k)
+                if (text[k] != '\n') text[k] = ' ';
+            i = end + 2;
+        } else {
+            ++i;
+        }
+    }
+}
+
 std::vector<std::size_t> find_line_starts(std::string_view text) {
     std::vector<std::size_t> starts{0};
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -190,6 +223,7 @@ boost::system::result<json_document, json_diagnostic> json_document::parse(std::
     // Some editors start UTF-8 files with a byte order mark, which JSON does not allow. Blanking
     // it keeps every byte offset (and so every column) where it was.
     if (text.starts_with("\xEF\xBB\xBF")) text.replace(0, 3, "   ");
+    blank_block_comments(text);
 
     boost::json::parse_options options;
     options.allow_comments = true;
