@@ -336,6 +336,46 @@ BOOST_AUTO_TEST_CASE(compile_errors) {
     BOOST_TEST(check(*fetched, "1") == "/: a value of type number is not allowed here");
 }
 
+// valijson follows "$ref" recursively with no guard: a chain of references that comes back
+// overflowed the stack and ended the process (fuzz_schema, tests/fuzz/crashes/schema). The chain
+// is refused at compile time, by name; recursion through a real schema still works.
+BOOST_AUTO_TEST_CASE(a_ref_chain_that_never_reaches_a_schema_is_refused) {
+    for (const char* text : {R"({"$ref": "#"})", R"({"$ref": "array", "items": [{"type": "string"}]})",
+                             R"({"$ref": "#/definitions/a", "definitions": {"a": {"$ref": "#/definitions/b"},
+                                "b": {"$ref": "#//definitions/a/"}}})",
+                             R"({"$ref": "urn:x#"})"}) {
+        auto e = json_schema::compile(json(text));
+        BOOST_TEST_REQUIRE(e.has_error(), text);
+        BOOST_TEST(e.error().find("circular $ref") != std::string::npos, e.error());
+    }
+    auto inner = json_schema::compile(json(R"({"properties": {"p": {"items": {"$ref": "#/properties/p/items"}}}})"));
+    BOOST_TEST_REQUIRE(inner.has_error());
+    BOOST_TEST(inner.error() ==
+               "/properties/p/items/$ref: circular $ref: following \"#/properties/p/items\" comes "
+               "back to a $ref without reaching a schema");
+
+    // Long references are refused before valijson's recursive pointer walk and URN regex.
+    auto long_ref = json_schema::compile(boost::json::value{{"$ref", "#" + std::string(5000, '/') + "x"}});
+    BOOST_TEST_REQUIRE(long_ref.has_error());
+    BOOST_TEST(long_ref.error() == "/$ref: a $ref on its way is longer than 1024 bytes");
+
+    // Chains that end at a schema, recursive schemas, and "$ref" inside data are fine.
+    auto tree = schema_ok(R"({"definitions": {"node": {"type": "object", "properties": {
+                                 "children": {"type": "array", "items": {"$ref": "#/definitions/alias"}}}},
+                                 "alias": {"$ref": "#/definitions/node"}},
+                               "$ref": "#/definitions/alias", "enum": [{"$ref": "#"}]})");
+    BOOST_TEST(check(tree, R"({"$ref": "#"})") == "");
+
+    // Remote documents that refer to each other are fetched a bounded number of times.
+    auto ping_pong = json_schema::compile(json(R"({"$ref": "http://a.example/s.json"})"), [](std::string_view uri) {
+        const bool a = uri == "http://a.example/s.json";
+        return std::optional<boost::json::value>(
+            boost::json::object{{"$ref", a ? "http://b.example/s.json" : "http://a.example/s.json"}});
+    });
+    BOOST_TEST_REQUIRE(ping_pong.has_error());
+    BOOST_TEST(ping_pong.error().find("remote schemas fetched") != std::string::npos, ping_pong.error());
+}
+
 // valijson measures strings up to their first NUL; the host counts every code point.
 BOOST_AUTO_TEST_CASE(string_lengths_count_every_code_point_even_after_a_nul) {
     auto s = schema_ok(R"({"properties": {"q": {"type": "string", "minLength": 2, "maxLength": 3}}})");
@@ -463,6 +503,17 @@ BOOST_AUTO_TEST_CASE(formats_and_patterns_apply_to_strings_and_compile_once) {
     bad = json_schema::compile(json(R"({"patternProperties": {"[z-a]": {}}})"));
     BOOST_TEST_REQUIRE(bad.has_error());
     BOOST_TEST(bad.error().starts_with("invalid regular expression '[z-a]': "));
+    // std::regex (valijson's, for patternProperties) compiles with one level of recursion per
+    // term: a 20,000-byte expression overflowed the stack (fuzz_schema). "pattern" is Boost.Regex.
+    bad = json_schema::compile(boost::json::value{{"patternProperties", {{std::string(20000, 'a'), {}}}}});
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(bad.error() ==
+               "patternProperties: a regular expression longer than 1024 bytes "
+               "('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...')");
+    const std::string deep = std::string(10000, '(') + "a" + std::string(10000, ')');
+    const auto deep_pattern = json_schema::compile(boost::json::value{{"pattern", deep}});  // refused, not a crash
+    BOOST_TEST_REQUIRE(deep_pattern.has_error());
+    BOOST_TEST(deep_pattern.error().starts_with("invalid regular expression '(((("));
     bad = json_schema::compile(json(R"({"format": 5})"));
     BOOST_TEST_REQUIRE(bad.has_error());
     BOOST_TEST(bad.error() == "invalid schema: Expected a string value for 'format' constraint.");

@@ -33,6 +33,8 @@
 #include <regex>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace toolhost {
 namespace {
@@ -241,6 +243,8 @@ std::string context_to_pointer(const std::vector<std::string>& context, std::vec
 // call, so that a bad one is a compile error instead of a surprise on some later call ("pattern"
 // is compiled once, by its constraint builder). Also notes whether patternProperties occurs at
 // all (see long_property_name).
+constexpr std::size_t max_pattern_properties_regex = 1024;
+
 std::optional<std::string> check_patterns(const value& node, bool& has_pattern_properties) {
     if (node.is_array()) {
         for (const auto& item : node.get_array()) {
@@ -256,6 +260,12 @@ std::optional<std::string> check_patterns(const value& node, bool& has_pattern_p
         if (key == "patternProperties" && v.is_object()) {
             has_pattern_properties = true;
             for (const auto& p : v.get_object()) {
+                // valijson compiles these with std::regex, whose compiler recurses once per term:
+                // a 20,000-character expression overflowed the stack (fuzz_schema).
+                if (p.key().size() > max_pattern_properties_regex)
+                    return "patternProperties: a regular expression longer than " +
+                           std::to_string(max_pattern_properties_regex) + " bytes ('" +
+                           std::string(p.key().substr(0, 32)) + "...')";
                 try {
                     std::regex re{std::string(p.key())};
                 } catch (const std::regex_error& e) {
@@ -264,6 +274,102 @@ std::optional<std::string> check_patterns(const value& node, bool& has_pattern_p
             }
         }
         if (auto error = check_patterns(v, has_pattern_properties)) return error;
+    }
+    return std::nullopt;
+}
+
+// ---- References valijson would follow forever
+//
+// valijson resolves a "$ref" by recursing into its target, and again while the target is itself
+// a "$ref", with no guard against a chain that comes back ({"$ref": "#"}, or "a" -> "b" -> "a"):
+// it recursed until the stack overflowed (found by fuzz_schema). Its JSON pointer resolution
+// also recurses once per token and its URN test is a std::regex over the whole reference, so a
+// reference is bounded in length as well. The chain is followed here with valijson's own rules
+// (what counts as another document, how a token is decoded) so that the two agree.
+
+constexpr std::size_t max_ref_length = 1024;
+// Every document a chain of remote references may fetch, per compiled schema.
+constexpr int max_remote_fetches = 1000;
+
+// Where a reference lands in `root`, valijson's way; nullptr when it names another document or
+// nothing (valijson then reports the error itself).
+const value* local_ref_target(const value& root, const std::string& ref) {
+    namespace jr = valijson::internal::json_reference;
+    if (const auto uri = jr::getJsonReferenceUri(ref);
+        uri && (valijson::internal::uri::isUriAbsolute(*uri) || valijson::internal::uri::isUrn(*uri)))
+        return nullptr;
+    std::string pointer = jr::getJsonReferencePointer(ref).value_or("");
+    pointer.erase(pointer.find_last_not_of('/') + 1);
+    const value* node = &root;
+    std::size_t at = 0;
+    try {
+        while (at < pointer.size()) {
+            if (pointer[at] != '/') return nullptr;
+            const auto next = std::min(pointer.find('/', at + 1), pointer.size());
+            const std::string token = valijson::internal::json_pointer::extractReferenceToken(pointer.begin() + at + 1,
+                                                                                              pointer.begin() + next);
+            at = next;
+            if (token.empty()) continue;
+            if (node->is_array()) {
+                const auto index = std::stoul(token);
+                if (index >= node->get_array().size()) return nullptr;
+                node = &node->get_array()[index];
+            } else if (node->is_object()) {
+                node = node->get_object().if_contains(token);
+                if (node == nullptr) return nullptr;
+            } else {
+                return nullptr;
+            }
+        }
+    } catch (const std::exception&) {
+        return nullptr;  // a token valijson cannot decode either
+    }
+    return node;
+}
+
+// The first reference in `root` that is too long or starts a chain of references that never
+// reaches a schema. Each object is followed once: a chain that reached a schema is remembered.
+std::optional<std::string> check_refs(const value& root) {
+    struct frame {
+        const value* v;
+        std::string pointer;
+    };
+    std::unordered_set<const value*> settled;
+    std::vector<frame> stack{{&root, ""}};  // not recursive: a fetched document may be deep
+    while (!stack.empty()) {
+        frame f = std::move(stack.back());
+        stack.pop_back();
+        if (f.v->is_array()) {
+            const auto& arr = f.v->get_array();
+            for (std::size_t i = 0; i < arr.size(); ++i)
+                stack.push_back({&arr[i], f.pointer + '/' + std::to_string(i)});
+            continue;
+        }
+        if (!f.v->is_object()) continue;
+        if (const auto* ref = f.v->get_object().if_contains("$ref"); ref != nullptr && ref->is_string()) {
+            const std::string where = f.pointer + "/$ref";
+            std::vector<const value*> chain{f.v};
+            for (const value* at = f.v; !settled.contains(at);) {
+                const std::string text(at->get_object().at("$ref").get_string());
+                if (text.size() > max_ref_length)
+                    return where + ": a $ref on its way is longer than " + std::to_string(max_ref_length) + " bytes";
+                const value* next = local_ref_target(root, text);
+                if (next == nullptr || !next->is_object()) break;
+                const auto* next_ref = next->get_object().if_contains("$ref");
+                if (next_ref == nullptr || !next_ref->is_string()) break;
+                if (std::find(chain.begin(), chain.end(), next) != chain.end())
+                    return where + ": circular $ref: following \"" + std::string(ref->get_string()) +
+                           "\" comes back to a $ref without reaching a schema";
+                chain.push_back(next);
+                at = next;
+            }
+            settled.insert(chain.begin(), chain.end());
+        }
+        for (const auto& member : f.v->get_object()) {
+            const std::string_view key = member.key();
+            if (key == "enum" || key == "const" || key == "default" || key == "examples") continue;  // data
+            stack.push_back({&member.value(), f.pointer + '/' + json_pointer_escape(key)});
+        }
     }
     return std::nullopt;
 }
@@ -509,6 +615,7 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
     if (!schema.is_object() && !schema.is_bool()) return std::string("schema must be an object or a boolean");
     auto impl = std::make_shared<compiled>();
     if (auto error = check_patterns(schema, impl->has_pattern_properties)) return std::move(*error);
+    if (auto error = check_refs(schema)) return std::move(*error);
     impl->source = schema;
     impl->kind = classify(schema);
     if (impl->kind != schema_kind::general) return json_schema(std::move(impl));
@@ -517,10 +624,19 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
     // callback only remembers what was asked for, so the error can name it.
     std::string missing_uri;
     std::optional<std::string> fetched_error;
+    int fetches = 0;
     auto fetch_doc = [&](const std::string& uri) -> const value* {
+        // Documents that refer to each other would be fetched again and again.
+        if (++fetches > max_remote_fetches) {
+            fetched_error = "more than " + std::to_string(max_remote_fetches) +
+                            " remote schemas fetched (do remote documents refer to each other in a circle?)";
+            throw std::invalid_argument(*fetched_error);
+        }
         if (fetch) {
             if (auto doc = fetch(uri)) {
-                if ((fetched_error = check_patterns(*doc, impl->has_pattern_properties))) {
+                fetched_error = check_refs(*doc);
+                if (!fetched_error) fetched_error = check_patterns(*doc, impl->has_pattern_properties);
+                if (fetched_error) {
                     *fetched_error = "in remote schema '" + uri + "': " + *fetched_error;
                     throw std::invalid_argument(*fetched_error);  // ends populateSchema
                 }
