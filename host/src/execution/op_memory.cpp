@@ -22,9 +22,16 @@ constexpr std::size_t batch_size = 32;
 constexpr std::size_t cache_limit = 2 * batch_size;
 constexpr std::size_t depot_limit = 64;  // batches, so at most 256 KiB parked in the depot
 
-// ASan should see every op freed, so that a use after free is caught.
+// ASan should see every op freed, so that a use after free is caught. GCC says so with
+// __SANITIZE_ADDRESS__, Clang (before 16) only through __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool recycle_blocks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool recycle_blocks = false;
+#else
+constexpr bool recycle_blocks = true;
+#endif
 #else
 constexpr bool recycle_blocks = true;
 #endif
@@ -93,7 +100,9 @@ struct block_cache {
 constinit thread_local block_cache cache{};
 
 // Returns the cache's blocks when the thread exits. Only odr-used (and so only registered for
-// destruction) by threads that actually free a block.
+// destruction) by threads whose cache ever holds blocks: those that free one, and those that
+// take a batch from the depot (a thread that only posts would otherwise take the rest of its
+// last batch with it when it exits).
 struct cache_flusher {
     bool armed = false;
     ~cache_flusher() {
@@ -106,10 +115,18 @@ struct cache_flusher {
 };
 thread_local cache_flusher flusher;
 
+void arm_flusher(block_cache& c) noexcept {
+    if (!c.flusher_armed) {
+        c.flusher_armed = true;
+        flusher.armed = true;
+    }
+}
+
 void* allocate_block() {
     block_cache& c = cache;
     if (!c.head && !c.dead) {
         if (free_block* batch = depot().take()) {
+            arm_flusher(c);
             c.head = batch;
             // A batch is batch_size blocks, except the leftovers of an exited thread; the count
             // only decides when to give blocks back, so an estimate is enough.
@@ -130,10 +147,7 @@ void deallocate_block(void* p) noexcept {
         ::operator delete(p);
         return;
     }
-    if (!c.flusher_armed) {
-        c.flusher_armed = true;
-        flusher.armed = true;
-    }
+    arm_flusher(c);
     auto* b = static_cast<free_block*>(p);
     b->next = c.head;
     c.head = b;
