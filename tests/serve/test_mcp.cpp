@@ -4,16 +4,9 @@
 #define BOOST_TEST_MODULE mcp
 #include <boost/test/unit_test.hpp>
 
-#include <toolhost/serve/mcp.hpp>
+#include "mcp_engine_support.hpp"
 
-#include "test_support.hpp"
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -23,123 +16,7 @@ using namespace toolhost;
 using toolhost::test::contains;
 using toolhost::test::temp_dir;
 
-namespace {
-
-// Everything the engine sends for one message, in order; waits for the end.
-class recorder final : public mcp::exchange {
-public:
-    bool send(std::string message) override {
-        std::lock_guard lock(m_);
-        sent_.push_back(json::parse(message));
-        cv_.notify_all();
-        return true;
-    }
-    void finish(std::string message) override {
-        std::lock_guard lock(m_);
-        finished_ = true;
-        if (!message.empty()) response_ = json::parse(message);
-        cv_.notify_all();
-    }
-    // The response (null for none); fails the test if it does not come within 30 s.
-    json::value wait() {
-        std::unique_lock lock(m_);
-        BOOST_TEST_REQUIRE(cv_.wait_for(lock, std::chrono::seconds(30), [&] { return finished_; }));
-        return response_;
-    }
-    // The n-th message sent before the response (waits for it).
-    json::value sent(std::size_t n) {
-        std::unique_lock lock(m_);
-        BOOST_TEST_REQUIRE(cv_.wait_for(lock, std::chrono::seconds(30), [&] { return sent_.size() > n; }));
-        return sent_[n];
-    }
-    std::vector<json::value> all_sent() {
-        std::lock_guard lock(m_);
-        return sent_;
-    }
-    bool finished() {
-        std::lock_guard lock(m_);
-        return finished_;
-    }
-
-private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    std::vector<json::value> sent_;
-    bool finished_ = false;
-    json::value response_;
-};
-
-class stream final : public mcp::standalone_stream {
-public:
-    bool send(std::string message) override {
-        std::lock_guard lock(m_);
-        messages.push_back(json::parse(message));
-        return true;
-    }
-    std::vector<json::value> take() {
-        std::lock_guard lock(m_);
-        return std::exchange(messages, {});
-    }
-
-private:
-    std::mutex m_;
-    std::vector<json::value> messages;
-};
-
-struct env {
-    temp_dir dir;
-    std::unique_ptr<host> h;
-    std::unique_ptr<mcp::server> srv;
-
-    explicit env(mcp::server_options o = {}) {
-        h = std::make_unique<host>(toolhost::test::testkit_config(dir.path()));
-        h->load_plugins();
-        BOOST_TEST_REQUIRE(h->start({}).ok());
-        srv = std::make_unique<mcp::server>(*h, std::move(o));
-    }
-    ~env() {
-        srv.reset();
-        h->shutdown();
-    }
-
-    // Sends one message on `s` and waits for its response.
-    static json::value ask(mcp::session& s, const json::value& message) {
-        auto r = std::make_shared<recorder>();
-        s.handle(json::serialize(message), r);
-        return r->wait();
-    }
-    static json::value request(mcp::session& s, int id, std::string_view method, json::object params = {}) {
-        return ask(s, json::object{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}});
-    }
-    std::shared_ptr<mcp::session> initialized(std::string version = "2025-11-25", json::object capabilities = {}) {
-        auto s = srv->open_session("s-1");
-        auto r = request(*s, 0, "initialize",
-                         {{"protocolVersion", version},
-                          {"capabilities", std::move(capabilities)},
-                          {"clientInfo", {{"name", "test"}, {"version", "1"}}}});
-        BOOST_TEST_REQUIRE(r.as_object().contains("result"));
-        auto n = std::make_shared<recorder>();
-        s->handle(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", n);
-        BOOST_TEST(n->wait().is_null());
-        return s;
-    }
-};
-
-const json::object& result_of(const json::value& response) {
-    BOOST_TEST_REQUIRE(response.as_object().contains("result"), json::serialize(response));
-    return response.at("result").as_object();
-}
-
-int64_t error_code_of(const json::value& response) {
-    BOOST_TEST_REQUIRE(response.as_object().contains("error"), json::serialize(response));
-    return response.at("error").at("code").to_number<int64_t>();
-}
-
-json::object call(std::string_view name, json::object arguments) {
-    return {{"name", name}, {"arguments", std::move(arguments)}};
-}
-
-}  // namespace
+using namespace toolhost::test::mcp_engine;
 
 BOOST_AUTO_TEST_CASE(initialize_negotiates_the_revision_and_declares_tools_and_logging) {
     env e;
