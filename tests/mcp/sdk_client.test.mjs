@@ -11,7 +11,6 @@
 // stderr (stdio.log, http.log). No assertion depends on timing; waits are bounded safety nets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -22,42 +21,14 @@ import {
   CreateMessageRequestSchema,
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { sdkTestArgs } from './sdk_test_args.mjs';
+import { sdkTestArgs, sleep, standardServer, startHttpServer, until } from './sdk_test_support.mjs';
 
-const { toolhost, testkit, echo, work } = sdkTestArgs();
+const args = sdkTestArgs();
+const { toolhost, work } = args;
 
 // ------------------------------------------------------------------------------------ set-up
 
-// A fresh work folder holding only the two plugins (symbolic links), so that the other
-// fixtures, some broken on purpose, are not loaded.
-fs.rmSync(work, { recursive: true, force: true });
-const pluginDir = path.join(work, 'plugins');
-fs.mkdirSync(pluginDir, { recursive: true });
-fs.mkdirSync(path.join(work, 'data'));
-for (const f of [testkit, echo]) fs.symlinkSync(path.resolve(f), path.join(pluginDir, path.basename(f)));
-const configFile = path.join(work, 'config.json');
-fs.writeFileSync(configFile, JSON.stringify({
-  plugin_dirs: [],
-  data_dir: path.join(work, 'data'),
-  log_level: 'info',
-  tools_enabled_by_default: false,
-  tools: { echo: { enabled: true }, testkit_mt: { enabled: true } },
-}, null, 2));
-const serverArgs = ['--config', configFile, '--no-default-plugins', '--plugin-dir', pluginDir];
-
-// unref: a pending safety-net timer never keeps the process alive.
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-// Polls `probe` (async, returns a truthy value when done) every 50 ms, at most `limitMs`.
-async function until(what, probe, limitMs = 30000) {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`gave up after ${limitMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const serverArgs = standardServer(args);
 
 // A client that declares sampling and answers sampling/createMessage; it records the log
 // messages and the sampling requests it gets.
@@ -324,35 +295,15 @@ describe('HTTP: toolhost serve --http 127.0.0.1:0', () => {
   let c;
   let transport;
   let server;
-  let exited;
   let base;
-  let stderr = '';
   before(async () => {
-    const portFile = path.join(work, 'port');
-    server = spawn(toolhost, ['serve', '--http', '127.0.0.1:0', '--port-file', portFile, ...serverArgs],
-      { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
-    server.stderr.on('data', (d) => { stderr += d; });
-    exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
-    let gone = null;
-    exited.then((s) => { gone = s; });
-    const port = await until('the port file', async () => {
-      if (gone) throw new Error(`toolhost serve exited (${JSON.stringify(gone)}) before it was ready:\n${stderr}`);
-      try {
-        const p = fs.readFileSync(portFile, 'utf8').trim();
-        return /^\d+$/.test(p) ? p : null;
-      } catch {
-        return null;
-      }
-    });
-    base = `http://127.0.0.1:${port}`;
+    server = await startHttpServer(toolhost, serverArgs, work);
+    base = server.base;
     transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`));
     c = makeClient();
     await connect(c, transport);
   });
-  after(async () => {
-    if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-    fs.writeFileSync(path.join(work, 'http.log'), stderr);
-  });
+  after(() => server?.stop());
 
   test('the session has an id', () => {
     assert.ok(typeof transport.sessionId === 'string' && transport.sessionId.length > 0);
@@ -393,10 +344,10 @@ describe('HTTP: toolhost serve --http 127.0.0.1:0', () => {
   test('SIGTERM: the server exits with status 0', async () => {
     server.kill('SIGTERM');
     const { code, signal } = await Promise.race([
-      exited,
+      server.exited,
       sleep(30000).then(() => ({ code: 'none', signal: 'still running 30 s after SIGTERM' })),
     ]);
-    assert.equal(signal, null, `stderr:\n${stderr}`);
-    assert.equal(code, 0, `stderr:\n${stderr}`);
+    assert.equal(signal, null, `stderr:\n${server.stderr()}`);
+    assert.equal(code, 0, `stderr:\n${server.stderr()}`);
   });
 });

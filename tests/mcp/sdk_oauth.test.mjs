@@ -26,19 +26,14 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { sdkTestArgs } from './sdk_test_args.mjs';
+import { freshWork, sdkTestArgs, sleep, until } from './sdk_test_support.mjs';
 
-const { toolhost, testkit, echo, work } = sdkTestArgs();
+const args = sdkTestArgs();
+const { toolhost, work } = args;
 
 // ------------------------------------------------------------------------------------ set-up
 
-// A fresh work folder holding only the two plugins (symbolic links), as in sdk_client.test.mjs.
-fs.rmSync(work, { recursive: true, force: true });
-const pluginDir = path.join(work, 'plugins');
-fs.mkdirSync(pluginDir, { recursive: true });
-fs.mkdirSync(path.join(work, 'data'));
-for (const f of [testkit, echo]) fs.symlinkSync(path.resolve(f), path.join(pluginDir, path.basename(f)));
-const configFile = path.join(work, 'config.json');
+const { pluginDir, configFile } = freshWork(args);
 
 // What toolhost asks of tokens: "tools" for every request, "echo:call" for any call of the echo
 // tool, "log:write" for testkit_mt's log operation only.
@@ -52,19 +47,6 @@ const clients = {
   'agent-basic': { secret: 'basic-secret', allowed: ['tools'] },
   'agent-rogue': { secret: 'rogue-secret', allowed: ['tools', 'echo:call'] },
 };
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-// Polls `probe` (async, returns a truthy value when done) every 50 ms, at most `limitMs`.
-async function until(what, probe, limitMs = 30000) {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`gave up after ${limitMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // A list that says when something is added to it: `next(what, pred, from)` resolves with the
 // first entry from index `from` on, present or to come, that matches (at most `limitMs`, a

@@ -43,7 +43,8 @@ BOOST_AUTO_TEST_CASE(serve_section) {
         "http": {"listen": "[::1]:0", "allowed_hosts": ["tools.internal:8080"], "allowed_origins": ["https://a.example"],
                  "auth_token": "from-file", "stateless": true, "max_request_bytes": 65536, "request_timeout_ms": 500,
                  "idle_timeout_ms": 1000, "session_idle_timeout_ms": 2000, "max_sessions": 3, "shutdown_grace_ms": 0},
-        "mcp": {"tool_name": "t_{tool}_{operation}", "page_size": 7, "instructions": "be nice", "call_timeout_ms": 9000}}})");
+        "mcp": {"tool_name": "t_{tool}_{operation}", "page_size": 7, "instructions": "be nice", "call_timeout_ms": 9000,
+                "list_ttl_ms": 60000, "list_cache_scope": "public"}}})");
     fake_env env;
     auto settings = load(good, env);
     if (settings.has_error()) BOOST_FAIL(all(settings.error()));
@@ -64,6 +65,8 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(s.page_size == 7u);
     BOOST_TEST(s.instructions == "be nice");
     BOOST_TEST(s.call_timeout_ms == 9000u);
+    BOOST_TEST(s.list_ttl_ms == 60000u);
+    BOOST_TEST(s.list_cache_scope == "public");
     BOOST_TEST(s.json_max_depth == 8u);
     env.vars = {{"TOOLHOST_AUTH_TOKEN", "from-env"}};
     BOOST_TEST(load(good, env)->auth_token == "from-env");
@@ -81,10 +84,11 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST_REQUIRE(defaults.has_value());
     BOOST_TEST(toolhost::serve::load_settings(*defaults, fake_env{}.fn())->listen == "127.0.0.1:8080");
 
-    auto bad = write(
-        dir, "bad.json",
-        "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"ssl\": true},\n"
-        "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1}, \"rest\": {}, \"json_max_depth\": 3}}");
+    auto bad =
+        write(dir, "bad.json",
+              "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"ssl\": true},\n"
+              "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1, \"list_cache_scope\": \"shared\"},"
+              "             \"rest\": {}, \"json_max_depth\": 3}}");
     auto errors = load(bad, fake_env{});
     BOOST_TEST_REQUIRE(errors.has_error());
     const std::string text = all(errors.error());
@@ -98,6 +102,9 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(text.find("/serve/http/ssl: unknown key 'ssl'") != std::string::npos, text);
     BOOST_TEST(text.find("/serve/mcp/tool_name: the template must contain {operation}") != std::string::npos, text);
     BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
+               text);
+    BOOST_TEST(text.find("/serve/mcp/list_cache_scope: must be \"private\" or \"public\", got \"shared\"") !=
+                   std::string::npos,
                text);
     BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms, "
                          "plugin_quiet_ms, plugin_safety_scan_ms, json_max_depth)") != std::string::npos,

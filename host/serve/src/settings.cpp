@@ -220,7 +220,8 @@ private:
     }
 
     void read_mcp(const json::object& o) {
-        check_keys("/serve/mcp", o, {"tool_name", "page_size", "instructions", "call_timeout_ms"});
+        check_keys("/serve/mcp", o,
+                   {"tool_name", "page_size", "instructions", "call_timeout_ms", "list_ttl_ms", "list_cache_scope"});
         if (const auto* x = o.if_contains("tool_name")) {
             read_string("/serve/mcp/tool_name", *x, s_.tool_name, false);
             if (x->is_string() && s_.tool_name.find("{operation}") == std::string::npos)
@@ -231,6 +232,12 @@ private:
         if (const auto* x = o.if_contains("instructions"))
             read_string("/serve/mcp/instructions", *x, s_.instructions, true);
         integer(o, "/serve/mcp", "call_timeout_ms", 0, day_ms, s_.call_timeout_ms);
+        integer(o, "/serve/mcp", "list_ttl_ms", 0, day_ms, s_.list_ttl_ms);
+        if (const auto* x = o.if_contains("list_cache_scope")) {
+            read_string("/serve/mcp/list_cache_scope", *x, s_.list_cache_scope, false);
+            if (x->is_string() && s_.list_cache_scope != "private" && s_.list_cache_scope != "public")
+                error("/serve/mcp/list_cache_scope", "must be \"private\" or \"public\", got " + describe_json(*x));
+        }
     }
 
     // A path in the file, relative to the file (as the core reads plugin_dirs).

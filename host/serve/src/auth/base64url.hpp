@@ -1,6 +1,6 @@
 #pragma once
 // base64url without padding (RFC 4648 §5), the encoding of every part of a JWS and of the
-// numbers in a JWK.
+// numbers in a JWK; and base64 with padding (§4), that of MCP's header values (=?base64?...?=).
 
 #include <optional>
 #include <string>
@@ -12,5 +12,9 @@ namespace toolhost::serve::auth {
 /// outside A-Z a-z 0-9 - _, padding, a length no encoding has (4n+1), or non-zero bits left over
 /// in the last character (two texts must not decode to the same bytes).
 std::optional<std::string> base64url_decode(std::string_view text);
+
+/// The bytes `text` encodes, or nullopt when it is not strict padded base64: the same rules with
+/// + and / for - and _, and a length that is a multiple of 4 with at most two '=' at the end.
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace toolhost::serve::auth

@@ -1,5 +1,6 @@
 // MCP Streamable HTTP on /mcp: POST (a message to the engine; a JSON or SSE answer), GET (the
 // session's stream of unrelated notifications), DELETE (end the session).
+#include "auth/base64url.hpp"
 #include "handlers.hpp"
 #include "sessions.hpp"
 
@@ -10,12 +11,14 @@ namespace {
 // back from inside handle() delivers directly instead of posting.
 thread_local const exchange* tls_handling = nullptr;
 
+bhttp::status stateless_status(std::string_view message);
+
 // One message of a POST, handed to the engine: the engine's mcp::exchange, and what the
 // connection keeps of it until the answer is out.
 class mcp_post final : public mcp::exchange, public route_state {
 public:
-    mcp_post(bool json_only, bool sse_only, bool is_request)
-        : json_only_(json_only), sse_only_(sse_only), is_request_(is_request) {}
+    mcp_post(bool json_only, bool sse_only, bool is_request, bool stateless_era)
+        : json_only_(json_only), sse_only_(sse_only), is_request_(is_request), stateless_era_(stateless_era) {}
 
     bool send(std::string message) override {
         if (json_only_) {
@@ -42,7 +45,13 @@ public:
         token_.reset();
     }
 
-    void detach() noexcept override { stateless_.reset(); }  // a disconnect does not cancel the call
+    // A disconnect does not cancel a 2025 call (its client may still learn the outcome through the
+    // session); a 2026-07-28 request is gone with its stream (the revision's cancellation), so its
+    // call is cancelled.
+    void detach() noexcept override {
+        auto s = std::move(stateless_);
+        if (s && stateless_era_ && !finished_.load()) s->close();
+    }
     void abort() noexcept override {
         if (stateless_) stateless_->close();
     }
@@ -64,6 +73,7 @@ private:
     static mcp_post* of(detail::exchange& ex) { return static_cast<mcp_post*>(ex.state()); }
 
     const bool json_only_, sse_only_, is_request_;
+    const bool stateless_era_;  // 2026-07-28: the JSON-RPC error decides the HTTP status
     std::atomic<bool> finished_{false};
     std::vector<std::string> held_sends_;  // from inside handle()
     std::optional<std::string> held_finish_;
@@ -142,15 +152,93 @@ void mcp_post::on_finish(detail::exchange& ex, std::string message) {
         if (!session_header.empty()) r.set("Mcp-Session-Id", session_header);
         return ex.send();
     }
-    if (p.sse_only_) {
+    const bhttp::status status = p.stateless_era_ ? stateless_status(message) : bhttp::status::ok;
+    if (p.sse_only_ && status == bhttp::status::ok) {
         ex.start_events(session_header);
         return ex.end_events(message);
     }
-    response& r = ex.start(bhttp::status::ok);
+    response& r = ex.start(status);
     r.set("Content-Type", "application/json");
     if (!session_header.empty()) r.set("Mcp-Session-Id", session_header);
     r.body() = std::move(message);
     ex.send();
+}
+
+// A header value as MCP encodes it: as it is, or "=?base64?...?=" around the base64 of its
+// UTF-8 text. Nullopt when the encoding is broken.
+std::optional<std::string> decode_header_value(std::string_view v) {
+    constexpr std::string_view prefix = "=?base64?", suffix = "?=";
+    if (v.size() < prefix.size() + suffix.size() || !v.starts_with(prefix) || !v.ends_with(suffix))
+        return std::string(v);
+    return auth::base64_decode(v.substr(prefix.size(), v.size() - prefix.size() - suffix.size()));
+}
+
+// 2026-07-28 repeats parts of the body in headers so that a load balancer can route without
+// reading it; the server checks they agree, or a proxy and the server would act on different
+// requests. What disagrees, or nothing.
+std::optional<std::string> header_mismatch(const request_fields& f, std::string_view method,
+                                           const json::object* params) {
+    const json::value* meta = params != nullptr ? params->if_contains("_meta") : nullptr;
+    const json::value* version = meta != nullptr && meta->is_object()
+                                     ? meta->get_object().if_contains(mcp::meta_key::protocol_version)
+                                     : nullptr;
+    if (!f.protocol_version) return std::string("the MCP-Protocol-Version header is missing");
+    if (version != nullptr && version->is_string() && trim(*f.protocol_version) != version->get_string())
+        return "MCP-Protocol-Version header value '" + std::string(trim(*f.protocol_version)) +
+               "' does not match body value '" + std::string(version->get_string()) + "'";
+    if (!f.mcp_method) return std::string("the Mcp-Method header is missing");
+    if (trim(*f.mcp_method) != method)
+        return "Mcp-Method header value '" + std::string(trim(*f.mcp_method)) + "' does not match body value '" +
+               std::string(method) + "'";
+    const char* source = method == "tools/call" || method == "prompts/get" ? "name"
+                         : method == "resources/read"                      ? "uri"
+                                                                           : nullptr;
+    if (source == nullptr) return std::nullopt;
+    if (!f.mcp_name) return std::string("the Mcp-Name header is missing");
+    const auto name = decode_header_value(trim(*f.mcp_name));
+    if (!name) return std::string("the Mcp-Name header is not valid =?base64?...?= encoding");
+    const json::value* body = params != nullptr ? params->if_contains(source) : nullptr;
+    if (body == nullptr || !body->is_string() || body->get_string() != *name)
+        return "Mcp-Name header value '" + std::string(trim(*f.mcp_name)) + "' does not match body value " +
+               (body != nullptr ? toolhost::json_text(*body) : std::string("(none)"));
+    return std::nullopt;
+}
+
+// The status of a 2026-07-28 answer: 400 for the errors that revision gives one (a revision the
+// server does not speak, a header that disagrees, a capability the client lacks), 404 for a
+// method it does not know; 200 otherwise.
+bhttp::status stateless_status(std::string_view message) {
+    if (message.find(R"("error":)") == std::string_view::npos) return bhttp::status::ok;
+    json::error_code ec;
+    const json::value v = json::parse(message, ec);
+    const json::value* error = ec || !v.is_object() ? nullptr : v.get_object().if_contains("error");
+    const json::value* code =
+        error != nullptr && error->is_object() ? error->get_object().if_contains("code") : nullptr;
+    if (code == nullptr || !code->is_int64()) return bhttp::status::ok;
+    switch (code->get_int64()) {
+    case mcp::unsupported_protocol_version:
+    case mcp::header_mismatch:
+    case mcp::missing_required_client_capability: return bhttp::status::bad_request;
+    case mcp::method_not_found: return bhttp::status::not_found;
+    case mcp::invalid_params: {
+        // The _meta envelope itself is wrong (not an argument of the method).
+        const json::value* data = error->get_object().if_contains("data");
+        return data != nullptr && data->is_object() && data->get_object().contains("envelope")
+                   ? bhttp::status::bad_request
+                   : bhttp::status::ok;
+    }
+    default: return bhttp::status::ok;
+    }
+}
+
+// A legacy request (or a GET or DELETE) whose MCP-Protocol-Version header names no revision
+// this server speaks.
+void refuse_protocol_version(exchange& ex, std::string_view version) {
+    std::string supported;
+    for (auto v : mcp::stateless_protocol_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
+    for (auto v : mcp::protocol_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
+    ex.error(bhttp::status::bad_request, "Bad Request: Unsupported protocol version: " + std::string(version) +
+                                             " (supported versions: " + supported + ")");
 }
 
 // The session of a POST; null when answered with an error.
@@ -214,8 +302,40 @@ void mcp_post_route(const route_services& s, exchange& ex) {
                 if (const auto target = s.mcp.resolve(name->get_string()))
                     if (ex.refuse_call(s, target->first, target->second)) return;
 
-    auto p = std::make_shared<mcp_post>(accept.json && !accept.sse, accept.sse && !accept.json, is_request);
-    auto session = post_session(s, ex, is_initialize, *p);
+    const json::value* params = obj ? obj->if_contains("params") : nullptr;
+    const bool stateless_era = method && method->is_string() && mcp::stateless_request(method->get_string(), params);
+    if (const auto& pv = ex.fields().protocol_version; pv && !stateless_era) {
+        if (mcp::stateless_protocol_version(trim(*pv))) {
+            // A 2026-07-28 header over a body without its _meta.
+            const json::value* id = is_request ? obj->if_contains("id") : nullptr;
+            const bool valid = id != nullptr && (id->is_string() || id->is_int64() || id->is_uint64());
+            const json::value data = json::object{{"envelope", {{"missing", json::array{"_meta"}}}}};
+            response& r = ex.start(bhttp::status::bad_request);
+            r.set("Content-Type", "application/json");
+            r.body() = mcp::error_response(valid ? *id : json::value(nullptr), mcp::invalid_params,
+                                           "invalid params: the MCP-Protocol-Version header names revision " +
+                                               std::string(trim(*pv)) + ", but the body has no _meta with \"" +
+                                               std::string(mcp::meta_key::protocol_version) + "\"",
+                                           &data);
+            return ex.send();
+        }
+        if (!mcp::supported_protocol_version(trim(*pv))) return refuse_protocol_version(ex, trim(*pv));
+    }
+    if (stateless_era && is_request) {
+        if (auto why = header_mismatch(ex.fields(), method->get_string(), params ? params->if_object() : nullptr)) {
+            const json::value* id = obj->if_contains("id");
+            response& r = ex.start(bhttp::status::bad_request);
+            r.set("Content-Type", "application/json");
+            const bool valid = id != nullptr && (id->is_string() || id->is_int64() || id->is_uint64());
+            r.body() = mcp::error_response(valid ? *id : json::value(nullptr), mcp::header_mismatch,
+                                           "Header mismatch: " + *why);
+            return ex.send();
+        }
+    }
+    auto p =
+        std::make_shared<mcp_post>(accept.json && !accept.sse, accept.sse && !accept.json, is_request, stateless_era);
+    // A 2026-07-28 message stands on its own: any Mcp-Session-Id is ignored, none is made.
+    auto session = stateless_era ? (p->stateless_ = s.mcp.stateless_session()) : post_session(s, ex, is_initialize, *p);
     if (!session) return;
     p->sessions = &s.sessions;
     p->raw_ = &ex;
@@ -293,15 +413,17 @@ void mcp_delete_route(const route_services& s, exchange& ex) {
 }  // namespace
 
 void mcp_route(const route_services& s, exchange& ex) {
-    if (const auto& pv = ex.fields().protocol_version; pv && !mcp::supported_protocol_version(trim(*pv))) {
-        std::string supported;
-        for (auto v : mcp::protocol_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
-        return ex.error(bhttp::status::bad_request,
-                        "Bad Request: Unsupported protocol version: " + std::string(trim(*pv)) +
-                            " (supported versions: " + supported + ")");
-    }
     const auto method = ex.request().method();
+    // (A POST's header is checked against its body: a 2026-07-28 body answers for itself.)
     if (method == bhttp::verb::post) return mcp_post_route(s, ex);
+    if (const auto& pv = ex.fields().protocol_version; pv && !mcp::supported_protocol_version(trim(*pv))) {
+        if (mcp::stateless_protocol_version(trim(*pv)))
+            return ex.error(bhttp::status::method_not_allowed,
+                            "Method Not Allowed: revision " + std::string(trim(*pv)) +
+                                " has no GET or DELETE on the MCP endpoint; POST each message",
+                            "POST");
+        return refuse_protocol_version(ex, trim(*pv));
+    }
     if (s.settings.stateless)
         return ex.error(bhttp::status::method_not_allowed,
                         "Method Not Allowed: this server is stateless and only takes POST", "POST");

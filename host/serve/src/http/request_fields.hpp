@@ -8,7 +8,7 @@ namespace toolhost::serve::detail {
 // counts) instead of a tree lookup each. Views into the message they were read from.
 struct request_fields {
     std::optional<std::string_view> host, origin, session_id, protocol_version, request_id, client_session_id,
-        traceparent, timeout_ms;
+        traceparent, timeout_ms, mcp_method, mcp_name;
     std::string_view expect, authorization, accept, content_type;
     unsigned hosts = 0;  // Host lines (RFC 9112: exactly one)
     bool transfer_encoding = false, content_length = false;
@@ -50,6 +50,10 @@ struct request_fields {
                     first(r.traceparent, f.value());
                 else if (iequals(n, "X-Timeout-Ms"))
                     first(r.timeout_ms, f.value());
+                else if (iequals(n, "Mcp-Method"))
+                    first(r.mcp_method, f.value());
+                else if (iequals(n, "Mcp-Name"))
+                    first(r.mcp_name, f.value());
                 break;
             }
             default: break;

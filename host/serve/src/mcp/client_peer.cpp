@@ -35,6 +35,12 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
         return make_tool_error(status_code::failed_precondition,
                                "an operation flagged NONBLOCKING cannot wait for the client's answer to " +
                                    std::string(method) + "; drop the flag");
+    // 2026-07-28 has no requests from server to client: a tool asks through an input_required
+    // result that the client answers by retrying the call.
+    if (stateless_)
+        return make_tool_error(status_code::unimplemented,
+                               "this server cannot ask a 2026-07-28 client for " + std::string(method) +
+                                   " yet (the input_required round trip is not implemented); use a 2025-11-25 session");
     auto keep = session_.lock();
     if (!keep) return make_tool_error(status_code::unavailable, "the MCP session has ended");
     std::string_view capability = method.starts_with("sampling/")      ? "sampling"

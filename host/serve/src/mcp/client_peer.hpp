@@ -17,11 +17,13 @@ namespace toolhost::mcp {
 class client_peer final : public call_peer {
 public:
     client_peer(std::weak_ptr<session> s, session::state* st, std::shared_ptr<exchange> out,
-                std::chrono::milliseconds timeout, bool inline_call)
-        : session_(std::move(s)), st_(st), out_(std::move(out)), timeout_(timeout), inline_call_(inline_call) {}
+                std::chrono::milliseconds timeout, bool inline_call, const request_context& ctx)
+        : session_(std::move(s)), st_(st), out_(std::move(out)), timeout_(timeout), inline_call_(inline_call),
+          stateless_(ctx.stateless), stateless_log_threshold_(ctx.log_threshold) {}
 
+    // A stateless-era request asks for log messages in its own _meta, or gets none.
     bool wants_log(int32_t level) const noexcept override {
-        return level >= st_->log_threshold.load(std::memory_order_relaxed);
+        return level >= (stateless_ ? stateless_log_threshold_ : st_->log_threshold.load(std::memory_order_relaxed));
     }
 
     void log(int32_t level, std::string_view logger, std::string_view message) noexcept override;
@@ -36,6 +38,8 @@ private:
     std::shared_ptr<exchange> out_;
     std::chrono::milliseconds timeout_;
     bool inline_call_;
+    bool stateless_;
+    int32_t stateless_log_threshold_;
 };
 
 }  // namespace toolhost::mcp

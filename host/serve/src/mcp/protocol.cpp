@@ -3,6 +3,7 @@
 #include <toolhost/serve/mcp.hpp>
 
 #include <toolhost/json_text.hpp>
+#include <toolhost/version.hpp>
 
 #include <algorithm>
 #include <iterator>
@@ -27,7 +28,29 @@ json::value number(double d) {
     return d;
 }
 
-bool modern(std::string_view version) noexcept { return version != "2025-03-26"; }
+bool structured_output(std::string_view version) noexcept { return version != "2025-03-26"; }
+
+json::object server_info(const server_options& o) {
+    return {{"name", o.server_name},
+            {"title", o.server_title},
+            {"version", o.server_version.empty() ? std::string(TOOLHOST_VERSION_STRING) : o.server_version}};
+}
+
+void complete_result(json::object& result, json::object info) {
+    result["resultType"] = "complete";
+    json::value& meta = result["_meta"];
+    if (!meta.is_object()) meta = json::object{};
+    meta.get_object()[meta_key::server_info] = std::move(info);
+}
+
+std::string complete_result_members(const server_options& o) {
+    std::string s = R"(,"resultType":"complete","_meta":{)";
+    s += toolhost::json_text(json::value(meta_key::server_info));
+    s += ':';
+    s += toolhost::json_text(server_info(o));
+    s += '}';
+    return s;
+}
 
 std::string response(const json::value& id, json::value result) {
     json::object o;
@@ -49,6 +72,18 @@ bool valid_id(const json::value& id) noexcept { return id.is_string() || id.is_i
 
 bool supported_protocol_version(std::string_view v) noexcept {
     return std::find(std::begin(protocol_versions), std::end(protocol_versions), v) != std::end(protocol_versions);
+}
+
+bool stateless_protocol_version(std::string_view v) noexcept {
+    return std::find(std::begin(stateless_protocol_versions), std::end(stateless_protocol_versions), v) !=
+           std::end(stateless_protocol_versions);
+}
+
+bool stateless_request(std::string_view method, const json::value* params) noexcept {
+    if (method == "server/discover") return true;
+    const json::object* p = params != nullptr ? params->if_object() : nullptr;
+    const json::value* meta = p != nullptr ? p->if_contains("_meta") : nullptr;
+    return meta != nullptr && meta->is_object() && meta->get_object().contains(meta_key::protocol_version);
 }
 
 std::string error_response(const json::value& id, int code, std::string_view message, const json::value* data) {

@@ -13,6 +13,8 @@
 
 namespace toolhost::mcp {
 
+struct server_options;
+
 // The MCP log levels, least severe first, and the lowest TOOLHOST_LOG_* level each lets through.
 struct mcp_level {
     std::string_view name;
@@ -33,8 +35,20 @@ std::string_view mcp_level_name(int32_t toolhost_level) noexcept;
 /// A whole number as an integer ("50", not Boost.JSON's "5E1" for the double).
 boost::json::value number(double d);
 
-/// Whether a revision is 2025-06-18 or later (titles, outputSchema, structuredContent).
-bool modern(std::string_view version) noexcept;
+/// Whether a revision has structured output: 2025-06-18 or later (titles, outputSchema,
+/// structuredContent).
+bool structured_output(std::string_view version) noexcept;
+
+/// The server's identity: name, title and version (initialize's serverInfo, and the
+/// io.modelcontextprotocol/serverInfo of a stateless-era result).
+boost::json::object server_info(const server_options& o);
+
+/// Makes `result` a finished stateless-era result: resultType "complete" and the server's
+/// identity in its _meta.
+void complete_result(boost::json::object& result, boost::json::object info);
+
+/// The same members as text, for a result written by hand: `,"resultType":...,"_meta":{...}`.
+std::string complete_result_members(const server_options& o);
 
 /// A JSON-RPC result response.
 std::string response(const boost::json::value& id, boost::json::value result);

@@ -31,7 +31,8 @@ std::optional<int64_t> pending_key(const json::value& id) noexcept {
 struct method_entry {
     std::string_view name;
     bool before_initialize;  // answered before initialize and after the session ended
-    void (session::*run)(const json::value& id, json::object params, std::shared_ptr<exchange> out);
+    void (session::*run)(const json::value& id, json::object params, std::shared_ptr<exchange> out,
+                         const request_context& ctx);
 };
 
 }  // namespace
@@ -196,6 +197,8 @@ void session::handle(json::value message, std::shared_ptr<exchange> out) {
         out->finish(error_response(nullptr, invalid_request, "invalid request: \"id\" must be a string or an integer"));
         return;
     }
+    if (stateless_request(name, &params))
+        return on_stateless_request(name, id, std::move(params.get_object()), std::move(out));
     on_request(name, id, std::move(params.get_object()), std::move(out));
 }
 
@@ -241,13 +244,15 @@ void session::on_request(std::string_view method, const json::value& id, json::o
     };
     const auto* m =
         std::find_if(std::begin(methods), std::end(methods), [&](const method_entry& e) { return e.name == method; });
+    request_context ctx;
+    bool closed = false, initialized = false;
+    {
+        std::lock_guard lock(st_->m);
+        closed = st_->closed;
+        initialized = st_->initialized;
+        ctx.version = st_->version;
+    }
     if (m == std::end(methods) || !m->before_initialize) {
-        bool closed = false, initialized = false;
-        {
-            std::lock_guard lock(st_->m);
-            closed = st_->closed;
-            initialized = st_->initialized;
-        }
         // (Answers outside the lock: an exchange may call back into the session.)
         if (closed) return out->finish(error_response(id, invalid_request, "the session has ended"));
         if (!initialized)
@@ -256,7 +261,7 @@ void session::on_request(std::string_view method, const json::value& id, json::o
         if (m == std::end(methods))
             return out->finish(error_response(id, method_not_found, "method not found: " + std::string(method)));
     }
-    (this->*(m->run))(id, std::move(params), std::move(out));
+    (this->*(m->run))(id, std::move(params), std::move(out), ctx);
 }
 
 }  // namespace toolhost::mcp

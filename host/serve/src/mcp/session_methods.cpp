@@ -13,11 +13,12 @@ namespace toolhost::mcp {
 
 namespace json = boost::json;
 
-void session::on_ping(const json::value& id, json::object, std::shared_ptr<exchange> out) {
+void session::on_ping(const json::value& id, json::object, std::shared_ptr<exchange> out, const request_context&) {
     out->finish(response(id, json::object{}));
 }
 
-void session::on_initialize(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
+void session::on_initialize(const json::value& id, json::object params, std::shared_ptr<exchange> out,
+                            const request_context&) {
     const json::value* pv = params.if_contains("protocolVersion");
     if (pv == nullptr || !pv->is_string()) {
         out->finish(
@@ -42,9 +43,8 @@ void session::on_initialize(const json::value& id, json::object params, std::sha
         return;
     }
     const auto& o = server_.options();
-    json::object info{{"name", o.server_name},
-                      {"version", o.server_version.empty() ? std::string(TOOLHOST_VERSION_STRING) : o.server_version}};
-    if (modern(version)) info["title"] = o.server_title;
+    json::object info = server_info(o);
+    if (!structured_output(version)) info.erase("title");
     json::object result{{"protocolVersion", version},
                         {"capabilities", {{"tools", {{"listChanged", true}}}, {"logging", json::object{}}}},
                         {"serverInfo", std::move(info)}};
@@ -52,8 +52,8 @@ void session::on_initialize(const json::value& id, json::object params, std::sha
     out->finish(response(id, std::move(result)));
 }
 
-void session::on_tools_list(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
-    const std::string version = protocol_version();
+void session::on_tools_list(const json::value& id, json::object params, std::shared_ptr<exchange> out,
+                            const request_context& ctx) {
     auto cat = server_.current();
     std::size_t offset = 0;
     if (const auto* c = params.if_contains("cursor"); c && !c->is_null()) {
@@ -72,15 +72,23 @@ void session::on_tools_list(const json::value& id, json::object params, std::sha
     const std::size_t end = std::min(cat->entries.size(), offset + server_.options().page_size);
     json::array tools;
     tools.reserve(end - offset);
-    const bool is_modern = modern(version);
+    const bool structured = structured_output(ctx.version);
     for (std::size_t i = offset; i < end; ++i)
-        tools.push_back(is_modern ? cat->entries[i].listing : cat->entries[i].legacy);
+        tools.push_back(structured ? cat->entries[i].listing : cat->entries[i].legacy);
     json::object result{{"tools", std::move(tools)}};
     if (end < cat->entries.size()) result["nextCursor"] = "page:" + std::to_string(end);
+    if (ctx.stateless) {
+        // How long a client (and, when public, a shared cache) may reuse the list; a change
+        // within that time reaches listeners through subscriptions/listen.
+        result["ttlMs"] = static_cast<int64_t>(server_.options().list_ttl.count());
+        result["cacheScope"] = server_.options().list_cache_scope;
+        complete_result(result, server_info(server_.options()));
+    }
     out->finish(response(id, std::move(result)));
 }
 
-void session::on_set_level(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
+void session::on_set_level(const json::value& id, json::object params, std::shared_ptr<exchange> out,
+                           const request_context&) {
     const json::value* level = params.if_contains("level");
     const mcp_level* found = nullptr;
     if (level != nullptr && level->is_string())

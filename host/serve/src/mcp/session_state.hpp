@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include <atomic>
+#include <climits>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -24,6 +25,16 @@ struct pending_request {
     std::condition_variable cv;
     bool done = false;
     boost::json::value answer;  // the response object ("result" or "error")
+};
+
+// How one request is answered. A session's requests are answered in its negotiated revision,
+// with the capabilities and log level it declared; a stateless-era request (2026-07-28) brings
+// all of that in its own `_meta` and leaves the session untouched.
+struct request_context {
+    std::string version;
+    bool stateless = false;
+    boost::json::object client_capabilities;  // stateless only (a session keeps its own)
+    int32_t log_threshold = INT32_MAX;        // stateless only: from _meta logLevel; none: no log messages
 };
 
 struct session::state {

@@ -27,7 +27,7 @@ json::object tool_error_result(const tool_error& e) {
 }
 
 // A tool's result as a tools/call result: content blocks, plus structuredContent from 2025-06-18.
-json::object call_result_json(const server::catalog::entry& e, const call_result& r, bool is_modern) {
+json::object call_result_json(const server::catalog::entry& e, const call_result& r, bool structured) {
     if (!r) return tool_error_result(r.error());
     boost::system::error_code ec;
     json::value v = json::parse(*r, ec);
@@ -44,14 +44,14 @@ json::object call_result_json(const server::catalog::entry& e, const call_result
                                 e.tool + "." + e.operation +
                                     " is declared to return content blocks but its result has no \"content\" array"));
         json::object out{{"content", std::move(*content)}};
-        if (is_modern) {
+        if (structured) {
             if (json::value* sc = o->if_contains("structuredContent")) out["structuredContent"] = std::move(*sc);
         }
         if (json::value* err = o->if_contains("isError"); err && err->is_bool()) out["isError"] = err->get_bool();
         return out;
     }
     json::object out{{"content", json::array{json::object{{"type", "text"}, {"text", *r}}}}};
-    if (is_modern && v.is_object()) out["structuredContent"] = std::move(v);
+    if (structured && v.is_object()) out["structuredContent"] = std::move(v);
     return out;
 }
 
@@ -59,7 +59,8 @@ json::object call_result_json(const server::catalog::entry& e, const call_result
 // text block, spliced in as structuredContent when it is an object) instead of being parsed and
 // serialized again: the common case, and the one on every call's path.
 std::string call_response(const json::value& id, const server::catalog::entry& e, const call_result& r,
-                          bool is_modern) {
+                          const request_context& ctx, const server_options& o) {
+    const bool structured = structured_output(ctx.version);
     if (r && !e.content_result && is_valid_json(*r)) {
         const std::string_view text = *r;
         const auto first = text.find_first_not_of(" \t\r\n");
@@ -71,14 +72,17 @@ std::string call_response(const json::value& id, const server::catalog::entry& e
         out += R"(,"result":{"content":[{"type":"text","text":)";
         out += toolhost::json_text(std::string_view(text.data(), text.size()));
         out += "}]";
-        if (object && is_modern) {
+        if (object && structured) {
             out += R"(,"structuredContent":)";
             out += text;
         }
+        if (ctx.stateless) out += complete_result_members(o);
         out += "}}";
         return out;
     }
-    return response(id, call_result_json(e, r, is_modern));
+    json::object result = call_result_json(e, r, structured);
+    if (ctx.stateless) complete_result(result, server_info(o));
+    return response(id, std::move(result));
 }
 
 // The call's deadline, trace context and progress notifications, from the request.
@@ -105,7 +109,8 @@ call_options options_for(const json::object& params, const std::string& session_
 
 }  // namespace
 
-void session::call_tool(const json::value& id, json::object params, std::shared_ptr<exchange> out) {
+void session::call_tool(const json::value& id, json::object params, std::shared_ptr<exchange> out,
+                        const request_context& ctx) {
     const json::value* name = params.if_contains("name");
     if (name == nullptr || !name->is_string()) {
         out->finish(error_response(id, invalid_params, "invalid params: tools/call needs \"name\" (a string)"));
@@ -131,28 +136,22 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
         // Microseconds on this thread: cheaper than two thread hand-offs. Nothing can cancel it
         // while it runs, so it is not registered as in flight. The call ends before this
         // function returns, so its peer lives on the stack (not owned by the shared_ptr).
-        std::string version;
-        {
-            std::lock_guard lock(st_->m);
-            version = st_->version;
-        }
-        client_peer peer(weak_from_this(), st_.get(), out, o.client_request_timeout, true);
+        client_peer peer(weak_from_this(), st_.get(), out, o.client_request_timeout, true, ctx);
         options.peer = std::shared_ptr<call_peer>(std::shared_ptr<call_peer>(), &peer);
         call_result r = server_.host().call_inline(e->ref, arguments, options);
         options.peer.reset();
-        out->finish(call_response(id, *e, r, modern(version)));
+        out->finish(call_response(id, *e, r, ctx, o));
         return;
     }
-    options.peer = std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false);
+    options.peer =
+        std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false, ctx);
 
     const std::string key = toolhost::json_text(id);
     auto signal = std::make_shared<boost::asio::cancellation_signal>();
-    std::string version;
     bool taken = false;
     {
         std::lock_guard lock(st_->m);
         taken = !st_->in_flight.try_emplace(key, signal).second;
-        version = st_->version;
     }
     if (taken) {  // (answered outside the lock: an exchange may call back into the session)
         out->finish(error_response(id, invalid_request, "invalid request: request id " + key + " is already in use"));
@@ -161,21 +160,20 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
     auto self = shared_from_this();
     server_.host().async_call(
         e->tool, e->operation, std::move(arguments), std::move(options),
-        boost::asio::bind_cancellation_slot(signal->slot(),
-                                            [self, cat, e, id, key, out, version = std::move(version)](call_result r) {
-                                                bool cancelled = false;
-                                                {
-                                                    std::lock_guard lock(self->st_->m);
-                                                    self->st_->in_flight.erase(key);
-                                                    cancelled = !r && r.error().code == status_code::cancelled;
-                                                }
-                                                // A request the client cancelled gets no response (the client has stopped waiting).
-                                                if (cancelled) {
-                                                    out->finish({});
-                                                    return;
-                                                }
-                                                out->finish(call_response(id, *e, r, modern(version)));
-                                            }));
+        boost::asio::bind_cancellation_slot(signal->slot(), [self, cat, e, id, key, out, ctx](call_result r) {
+            bool cancelled = false;
+            {
+                std::lock_guard lock(self->st_->m);
+                self->st_->in_flight.erase(key);
+                cancelled = !r && r.error().code == status_code::cancelled;
+            }
+            // A request the client cancelled gets no response (the client has stopped waiting).
+            if (cancelled) {
+                out->finish({});
+                return;
+            }
+            out->finish(call_response(id, *e, r, ctx, self->server_.options()));
+        }));
 }
 
 }  // namespace toolhost::mcp

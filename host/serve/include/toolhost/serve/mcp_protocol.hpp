@@ -11,11 +11,32 @@
 
 namespace toolhost::mcp {
 
-/// The revisions this server speaks, newest first.
+/// The revisions with an `initialize` handshake (the spec's "legacy" era) this server speaks,
+/// newest first: what initialize negotiates.
 inline constexpr std::string_view protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 inline constexpr std::string_view latest_protocol_version = protocol_versions[0];
 /// Whether `v` is one of protocol_versions.
 TOOLHOST_SERVE_API bool supported_protocol_version(std::string_view v) noexcept;
+
+/// The stateless revisions (the spec's "modern" era: no handshake, no session; every request
+/// names its revision, the client's capabilities and identity in its `_meta`), newest first.
+inline constexpr std::string_view stateless_protocol_versions[] = {"2026-07-28"};
+/// Whether `v` is one of stateless_protocol_versions.
+TOOLHOST_SERVE_API bool stateless_protocol_version(std::string_view v) noexcept;
+
+/// The `_meta` keys of the stateless revisions.
+namespace meta_key {
+inline constexpr std::string_view protocol_version = "io.modelcontextprotocol/protocolVersion";
+inline constexpr std::string_view client_capabilities = "io.modelcontextprotocol/clientCapabilities";
+inline constexpr std::string_view client_info = "io.modelcontextprotocol/clientInfo";
+inline constexpr std::string_view server_info = "io.modelcontextprotocol/serverInfo";
+inline constexpr std::string_view log_level = "io.modelcontextprotocol/logLevel";
+}  // namespace meta_key
+
+/// Whether a request (its method and params) is one of the stateless era: it carries a revision
+/// in `_meta`, or it is `server/discover`, which only that era has. Such a request is answered on
+/// its own, whatever session or connection it came on.
+TOOLHOST_SERVE_API bool stateless_request(std::string_view method, const boost::json::value* params) noexcept;
 
 /// JSON-RPC error codes.
 enum error_code : int {
@@ -24,6 +45,10 @@ enum error_code : int {
     method_not_found = -32601,
     invalid_params = -32602,
     internal_error = -32603,
+    // Defined by 2026-07-28 (from the range the specification reserves for itself).
+    header_mismatch = -32020,
+    missing_required_client_capability = -32021,
+    unsupported_protocol_version = -32022,
 };
 
 /// The JSON-RPC error response for `id` (null when unknown).

@@ -31,8 +31,13 @@ struct server_options {
     std::string server_name = "toolhost";
     std::string server_title = "toolhost";
     std::string server_version;  ///< empty: the host's version
-    /// Sent in the initialize result when not empty.
+    /// Sent in the initialize and server/discover results when not empty.
     std::string instructions;
+    /// The caching hints of a stateless-era tools/list (and server/discover) result: how long a
+    /// client may reuse it (`ttlMs`; 0, as the TypeScript SDK: ask again every time) and whether
+    /// shared caches may keep it (`cacheScope`, "private" or "public").
+    std::chrono::milliseconds list_ttl{0};
+    std::string list_cache_scope = "private";
     /// How long a tool call waits for the client's answer to a request of its own (sampling,
     /// elicitation) at most; the call's own deadline may end the wait earlier.
     std::chrono::milliseconds client_request_timeout{300000};

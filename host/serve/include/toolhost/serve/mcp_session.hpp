@@ -15,6 +15,7 @@
 namespace toolhost::mcp {
 
 class server;
+struct request_context;
 
 /// One client's session: the negotiated protocol revision, its capabilities, its log level,
 /// its requests in flight and the requests the server has sent it. Thread-safe.
@@ -61,12 +62,23 @@ private:
     // Finds the method in a table and checks the session state it needs.
     void on_request(std::string_view method, const boost::json::value& id, boost::json::object params,
                     std::shared_ptr<exchange> out);
-    // The methods of the table (session_methods.cpp, tools_call.cpp).
-    void on_ping(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
-    void on_initialize(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
-    void on_tools_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
-    void on_set_level(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
-    void call_tool(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out);
+    // A request of the stateless era: checks its _meta and finds the method in that era's table
+    // (stateless.cpp).
+    void on_stateless_request(std::string_view method, const boost::json::value& id, boost::json::object params,
+                              std::shared_ptr<exchange> out);
+    // The methods of the tables (session_methods.cpp, tools_call.cpp, stateless.cpp).
+    void on_ping(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                 const request_context& ctx);
+    void on_initialize(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                       const request_context& ctx);
+    void on_discover(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                     const request_context& ctx);
+    void on_tools_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                       const request_context& ctx);
+    void on_set_level(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                      const request_context& ctx);
+    void call_tool(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                   const request_context& ctx);
     void send_standalone(const std::string& message);
     server& server_;
     std::string id_;

@@ -117,6 +117,8 @@ struct serve_settings {
     std::size_t page_size = 100;                   ///< tools per tools/list page
     std::string instructions;                      ///< the initialize result's instructions
     uint64_t call_timeout_ms = 0;                  ///< deadline of a tools/call; 0: the tool's policy only
+    uint64_t list_ttl_ms = 0;                      ///< 2026-07-28 ttlMs of server/discover and tools/list
+    std::string list_cache_scope = "private";      ///< their cacheScope: "private" or "public"
     oauth_settings oauth;                          ///< "serve.http.oauth"
     rate_limit_settings rate_limit;                ///< "serve.http.rate_limit"
     tls_settings tls;                              ///< "serve.http.tls"

@@ -1,0 +1,299 @@
+// The official MCP TypeScript SDK v2 client (@modelcontextprotocol/client, tests/mcp/node_modules)
+// pinned to revision 2026-07-28, the stateless era, against `toolhost serve --stdio` and
+// `toolhost serve --http`, serving the testkit fixture (tests/fixtures/testkit.cpp, tool
+// testkit_mt) and the bundled echo plugin: discovery, tools/list, tools/call (result, tool error,
+// bad arguments, unknown tool, progress, cancellation), the same client in `auto` mode choosing
+// 2026-07-28, and over HTTP the revision's errors as raw requests (header mismatch, an unknown
+// revision, an unknown method, GET).
+//
+//   node sdk_v2.test.mjs TOOLHOST_EXE TESTKIT_PLUGIN ECHO_PLUGIN WORK_DIR
+//
+// Run by ctest (mcp_sdk_v2, tests/mcp/CMakeLists.txt) with Node.js 22 from node_modules.
+// Everything of the last run stays in WORK_DIR: config.json, the plugin folder, the servers'
+// stderr (stdio.log, http.log). No assertion depends on timing; waits are bounded safety nets.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { sdkTestArgs, standardServer, startHttpServer, until } from './sdk_test_support.mjs';
+
+const args = sdkTestArgs();
+const { toolhost, work } = args;
+const REVISION = '2026-07-28';
+
+// ------------------------------------------------------------------------------------ set-up
+
+const serverArgs = standardServer(args);
+
+// The client, and what it reported to onerror.
+function makeClient(mode = { pin: REVISION }) {
+  const client = new Client({ name: 'toolhost-sdk-v2-test', version: '1.0.0' },
+    { capabilities: {}, versionNegotiation: { mode } });
+  client.sdkErrors = [];
+  client.onerror = (e) => { client.sdkErrors.push(String(e?.message ?? e)); };
+  return client;
+}
+
+const text = (result) => {
+  assert.ok(Array.isArray(result.content) && result.content.length >= 1, `content blocks: ${JSON.stringify(result)}`);
+  assert.equal(result.content[0].type, 'text');
+  return result.content[0].text;
+};
+
+async function callOk(client, name, args, options) {
+  const r = await client.callTool({ name, arguments: args }, options);
+  assert.ok(!r.isError, `${name} failed: ${JSON.stringify(r)}`);
+  return r;
+}
+
+// ------------------------------------------------------------------------------------- cases
+
+// The same checks over either transport. `ctx()` gives {client, log()} once connected; log()
+// returns the server's stderr so far. `allProgressDelivered`: see the progress case.
+function commonCases(ctx, { allProgressDelivered }) {
+  test('the client speaks 2026-07-28 with toolhost, no handshake', () => {
+    const { client } = ctx();
+    assert.equal(client.getNegotiatedProtocolVersion(), REVISION);
+    const discovered = client.getDiscoverResult();
+    assert.ok(discovered, 'server/discover was answered');
+    assert.deepEqual(discovered.supportedVersions, ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26']);
+    assert.ok(discovered.capabilities.tools, JSON.stringify(discovered.capabilities));
+    assert.equal(client.getServerVersion().name, 'toolhost');
+  });
+
+  test('server/discover again, explicitly', async () => {
+    const { client } = ctx();
+    const d = await client.discover();
+    assert.ok(d.supportedVersions.includes(REVISION), JSON.stringify(d));
+  });
+
+  test('tools/list: names, schemas, annotations', async () => {
+    const { client } = ctx();
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    for (const n of ['echo_echo', 'testkit_mt_progress', 'testkit_mt_wait_cancel', 'testkit_mt_fail_unsafe']) {
+      assert.ok(byName.has(n), `${n} is listed (got ${[...byName.keys()].join(', ')})`);
+    }
+    const e = byName.get('echo_echo');
+    assert.deepEqual(e.outputSchema, { type: 'object' });
+    assert.equal(e.annotations.readOnlyHint, true);
+  });
+
+  test('tools/call: structuredContent and text content', async () => {
+    const { client } = ctx();
+    const args = { message: 'hello', n: 42, nested: { list: [1, 'two', null, true] }, unicode: 'héllo ☃' };
+    const r = await callOk(client, 'echo_echo', args);
+    assert.deepEqual(r.structuredContent, args);
+    assert.deepEqual(JSON.parse(text(r)), args);
+  });
+
+  test('tools/call: a tool error is a result with isError and "CODE: message"', async () => {
+    const { client } = ctx();
+    const r = await client.callTool({
+      name: 'testkit_mt_fail_unsafe',
+      arguments: { code: 'NOT_FOUND', message: 'no such customer' },
+    });
+    assert.equal(r.isError, true, JSON.stringify(r));
+    assert.equal(text(r), 'NOT_FOUND: no such customer');
+  });
+
+  test('tools/call: bad arguments are a result with isError naming what is wrong', async () => {
+    const { client } = ctx();
+    const r = await client.callTool({ name: 'testkit_mt_progress', arguments: { steps: 'three' } });
+    assert.equal(r.isError, true, JSON.stringify(r));
+    assert.match(text(r), /^INVALID_ARGUMENT: .*steps/);
+  });
+
+  test('tools/call: an unknown tool is a JSON-RPC error', async () => {
+    const { client } = ctx();
+    await assert.rejects(client.callTool({ name: 'no_such_tool', arguments: {} }), /no_such_tool/);
+  });
+
+  test('progress: three notifications, sent before the result', async () => {
+    const { client } = ctx();
+    const progress = [];
+    const errorsBefore = client.sdkErrors.length;
+    const r = await callOk(client, 'testkit_mt_progress', { steps: 3 }, { onprogress: (p) => progress.push(p) });
+    assert.deepEqual(r.structuredContent, { steps: 3 });
+    // The SDK (v2 2.4.0 as v1 1.32.2, typescript-sdk issue #2580) handles notifications a
+    // microtask after responses: over stdio the three notifications and the result arrive in one
+    // pipe read, the result removes the handler first, and the notifications are reported to
+    // onerror as "unknown token" instead. Over HTTP (SSE, one read per event) all reach onprogress.
+    const late = client.sdkErrors.slice(errorsBefore)
+      .filter((e) => /progress notification for an unknown token/.test(e))
+      .map((e) => JSON.parse(e.slice(e.indexOf('{'))).params);
+    if (allProgressDelivered) assert.equal(late.length, 0, JSON.stringify(late));
+    assert.deepEqual([...progress, ...late].map((p) => [p.progress, p.total, p.message]),
+      [[1, 3, 'step 1'], [2, 3, 'step 2'], [3, 3, 'step 3']]);
+  });
+
+  test('cancellation: the aborted call rejects, the server cancels it and stays healthy', async () => {
+    const { client, log } = ctx();
+    const stats = async () => (await callOk(client, 'testkit_mt_stats', {})).structuredContent.calls;
+    const base = await stats();
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'testkit_mt_wait_cancel', arguments: {} }, { signal: controller.signal });
+    pending.catch(() => {});
+    let statsCalls = 1;
+    await until('testkit_mt_wait_cancel to start', async () => (await stats()) - base - statsCalls++ >= 1);
+    controller.abort('the test aborts');
+    await assert.rejects(pending, (e) => {
+      assert.match(String(e?.message ?? e), /abort/i);
+      return true;
+    });
+    await until('the server to log the cancelled wait_cancel call',
+      async () => /operation=wait_cancel .*status=CANCELLED/.test(log()));
+    const r = await callOk(client, 'echo_echo', { after: 'cancel' });
+    assert.deepEqual(r.structuredContent, { after: 'cancel' });
+  });
+
+  test('calls in parallel', async () => {
+    const { client } = ctx();
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => callOk(client, 'echo_echo', { i })));
+    results.forEach((r, i) => assert.deepEqual(r.structuredContent, { i }));
+  });
+}
+
+// ------------------------------------------------------------------------------------- stdio
+
+function stdioTransport(sink) {
+  const transport = new StdioClientTransport({
+    command: toolhost,
+    args: ['serve', '--stdio', ...serverArgs],
+    cwd: work,
+    stderr: 'pipe',
+  });
+  transport.stderr.on('data', (d) => { sink.text += d; });
+  return transport;
+}
+
+describe('stdio: toolhost serve --stdio, pinned to 2026-07-28', () => {
+  let client;
+  const stderr = { text: '' };
+  before(async () => {
+    client = makeClient();
+    await client.connect(stdioTransport(stderr));
+  });
+  after(async () => {
+    await client?.close();
+    fs.writeFileSync(path.join(work, 'stdio.log'), stderr.text);
+  });
+  commonCases(() => ({ client, log: () => stderr.text }), { allProgressDelivered: false });
+});
+
+describe('stdio: the client in auto mode chooses 2026-07-28', () => {
+  test('auto', async () => {
+    const client = makeClient('auto');
+    const stderr = { text: '' };
+    await client.connect(stdioTransport(stderr));
+    try {
+      assert.equal(client.getNegotiatedProtocolVersion(), REVISION);
+      const r = await callOk(client, 'echo_echo', { auto: true });
+      assert.deepEqual(r.structuredContent, { auto: true });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+// -------------------------------------------------------------------------------------- HTTP
+
+describe('HTTP: toolhost serve --http 127.0.0.1:0, pinned to 2026-07-28', () => {
+  let client;
+  let server;
+  let url;
+  before(async () => {
+    server = await startHttpServer(toolhost, serverArgs, work);
+    url = new URL(`${server.base}/mcp`);
+    client = makeClient();
+    await client.connect(new StreamableHTTPClientTransport(url));
+  });
+  after(async () => {
+    await client?.close();
+    server?.stop();
+  });
+
+  commonCases(() => ({ client, log: () => server.stderr() }), { allProgressDelivered: true });
+
+  test('auto mode chooses 2026-07-28', async () => {
+    const auto = makeClient('auto');
+    await auto.connect(new StreamableHTTPClientTransport(url));
+    try {
+      assert.equal(auto.getNegotiatedProtocolVersion(), REVISION);
+      assert.deepEqual((await callOk(auto, 'echo_echo', { auto: true })).structuredContent, { auto: true });
+    } finally {
+      await auto.close();
+    }
+  });
+
+  // Raw requests: what the revision says a server answers to a client that gets it wrong.
+  const meta = (version = REVISION) => ({
+    'io.modelcontextprotocol/protocolVersion': version,
+    'io.modelcontextprotocol/clientCapabilities': {},
+  });
+  async function post(body, headers) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+  const headersOf = (method, version = REVISION, name) => ({
+    'MCP-Protocol-Version': version,
+    'Mcp-Method': method,
+    ...(name ? { 'Mcp-Name': name } : {}),
+  });
+
+  test('a header that disagrees with the body: 400 HeaderMismatch', async () => {
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call',
+      params: { name: 'echo_echo', arguments: {}, _meta: meta() } };
+    let r = await post(call, headersOf('tools/call', REVISION, 'testkit_mt_stats'));
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.code, -32020);
+    assert.equal(r.body.id, 1);
+    assert.match(r.body.error.message, /Mcp-Name/);
+    r = await post(call, headersOf('tools/list', REVISION, 'echo_echo'));
+    assert.equal(r.status, 400);
+    assert.match(r.body.error.message, /Mcp-Method/);
+    r = await post(call, headersOf('tools/call', '2025-11-25', 'echo_echo'));
+    assert.equal(r.status, 400);
+    assert.match(r.body.error.message, /MCP-Protocol-Version/);
+    // A name outside plain ASCII comes base64-encoded, and still has to match.
+    r = await post(call, headersOf('tools/call', REVISION, `=?base64?${Buffer.from('echo_echo').toString('base64')}?=`));
+    assert.equal(r.status, 200);
+    assert.equal(r.body.result.resultType, 'complete');
+  });
+
+  test('a revision the server does not speak: 400 UnsupportedProtocolVersion with the supported ones', async () => {
+    const r = await post({ jsonrpc: '2.0', id: 'v', method: 'tools/list', params: { _meta: meta('2099-01-01') } },
+      headersOf('tools/list', '2099-01-01'));
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.code, -32022);
+    assert.equal(r.body.error.data.requested, '2099-01-01');
+    assert.ok(r.body.error.data.supported.includes(REVISION), JSON.stringify(r.body));
+  });
+
+  test('an unknown method: 404 Method not found; GET: 405', async () => {
+    const r = await post({ jsonrpc: '2.0', id: 2, method: 'ping', params: { _meta: meta() } }, headersOf('ping'));
+    assert.equal(r.status, 404);
+    assert.equal(r.body.error.code, -32601);
+    const get = await fetch(url, { headers: { Accept: 'text/event-stream', 'MCP-Protocol-Version': REVISION } });
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+  });
+
+  test('results carry resultType, the server identity and cache hints', async () => {
+    const r = await post({ jsonrpc: '2.0', id: 3, method: 'tools/list', params: { _meta: meta() } },
+      headersOf('tools/list'));
+    assert.equal(r.status, 200);
+    assert.equal(r.body.result.resultType, 'complete');
+    assert.equal(r.body.result._meta['io.modelcontextprotocol/serverInfo'].name, 'toolhost');
+    assert.equal(r.body.result.ttlMs, 0);
+    assert.equal(r.body.result.cacheScope, 'private');
+  });
+});

@@ -1,0 +1,141 @@
+// The MCP engine's stateless era (revision 2026-07-28): requests that carry their revision, the
+// client's capabilities and log level in _meta, answered without a handshake on any session,
+// beside 2025 sessions; server/discover; the revision's errors.
+#define BOOST_TEST_MODULE mcp_stateless
+#include <boost/test/unit_test.hpp>
+
+#include "mcp_engine_support.hpp"
+
+namespace json = boost::json;
+using namespace toolhost;
+using namespace toolhost::test::mcp_engine;
+
+namespace {
+
+json::object meta(std::string_view version = "2026-07-28", json::object capabilities = {}) {
+    return {{"io.modelcontextprotocol/protocolVersion", version},
+            {"io.modelcontextprotocol/clientCapabilities", std::move(capabilities)},
+            {"io.modelcontextprotocol/clientInfo", {{"name", "test"}, {"version", "1"}}}};
+}
+
+json::object with_meta(json::object params, json::object m = meta()) {
+    params["_meta"] = std::move(m);
+    return params;
+}
+
+const json::object& server_info_of(const json::object& result) {
+    return result.at("_meta").at("io.modelcontextprotocol/serverInfo").as_object();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(discover_names_every_revision_and_the_server_without_a_handshake) {
+    env e;
+    auto s = e.srv->open_session("");  // as stdio: nothing initialized
+    auto r = result_of(env::request(*s, 1, "server/discover", with_meta({})));
+    BOOST_TEST(json::serialize(r.at("supportedVersions")) ==
+               R"(["2026-07-28","2025-11-25","2025-06-18","2025-03-26"])");
+    BOOST_TEST(r.at("capabilities").as_object().contains("tools"));
+    BOOST_TEST(r.at("resultType").as_string() == "complete");
+    BOOST_TEST(server_info_of(r).at("name").as_string() == "toolhost");
+    BOOST_TEST(r.at("ttlMs").as_int64() == 0);
+    BOOST_TEST(r.at("cacheScope").as_string() == "private");
+    // The session itself stays uninitialized: a 2025 request still needs initialize first.
+    BOOST_TEST(!s->initialized());
+    BOOST_TEST(error_code_of(env::request(*s, 2, "tools/list")) == mcp::invalid_request);
+}
+
+BOOST_AUTO_TEST_CASE(tools_list_and_call_answer_in_the_revision_of_each_request) {
+    mcp::server_options o;
+    o.list_ttl = std::chrono::milliseconds(30000);
+    o.list_cache_scope = "public";
+    env e(o);
+    auto s = e.initialized("2025-03-26");  // a 2025 session, no structured output
+    auto list = result_of(env::request(*s, 1, "tools/list", with_meta({})));
+    BOOST_TEST(list.at("resultType").as_string() == "complete");
+    BOOST_TEST(list.at("ttlMs").as_int64() == 30000);
+    BOOST_TEST(list.at("cacheScope").as_string() == "public");
+    // 2026-07-28's listing (titles), not the session's 2025-03-26 one.
+    for (const auto& t : list.at("tools").as_array()) BOOST_TEST(t.as_object().contains("title"));
+    const auto session_list = result_of(env::request(*s, 9, "tools/list"));
+    for (const auto& t : session_list.at("tools").as_array()) BOOST_TEST(!t.as_object().contains("title"));
+
+    auto called = result_of(env::request(*s, 2, "tools/call", with_meta(call("testkit_mt_echo", {{"text", "hi"}}))));
+    BOOST_TEST(json::serialize(called.at("structuredContent")) == R"({"text":"hi"})");
+    BOOST_TEST(called.at("resultType").as_string() == "complete");
+    BOOST_TEST(server_info_of(called).at("name").as_string() == "toolhost");
+    // A tool's failure is a complete result too.
+    auto failed = result_of(env::request(
+        *s, 3, "tools/call",
+        with_meta(call("testkit_mt_fail_unsafe", {{"code", "NOT_FOUND"}, {"message", "no such customer"}}))));
+    BOOST_TEST(failed.at("isError").as_bool());
+    BOOST_TEST(failed.at("resultType").as_string() == "complete");
+
+    // The session's own requests are still answered in its revision, without the new members.
+    auto legacy = result_of(env::request(*s, 4, "tools/call", call("testkit_mt_echo", {{"text", "hi"}})));
+    BOOST_TEST(!legacy.contains("structuredContent"));
+    BOOST_TEST(!legacy.contains("resultType"));
+}
+
+BOOST_AUTO_TEST_CASE(the_revision_errors_name_what_is_wrong) {
+    env e;
+    auto s = e.srv->open_session("");
+    auto r = env::request(*s, 1, "tools/list", with_meta({}, meta("2099-01-01")));
+    BOOST_TEST(error_code_of(r) == mcp::unsupported_protocol_version);
+    BOOST_TEST(r.at("error").at("data").at("requested").as_string() == "2099-01-01");
+    BOOST_TEST(json::serialize(r.at("error").at("data").at("supported")).starts_with(R"(["2026-07-28",)"));
+    // A 2025 revision is not one a request can name in _meta: those need initialize.
+    BOOST_TEST(error_code_of(env::request(*s, 2, "tools/list", with_meta({}, meta("2025-11-25")))) ==
+               mcp::unsupported_protocol_version);
+    // server/discover is of the stateless era only: without _meta it is refused the same way.
+    BOOST_TEST(error_code_of(env::request(*s, 3, "server/discover")) == mcp::unsupported_protocol_version);
+
+    json::object no_caps{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}};
+    r = env::request(*s, 4, "tools/list", with_meta({}, no_caps));
+    BOOST_TEST(error_code_of(r) == mcp::invalid_params);
+    BOOST_TEST(r.at("error").at("data").at("envelope").at("key").as_string() ==
+               "io.modelcontextprotocol/clientCapabilities");
+
+    auto bad_level = meta();
+    bad_level["io.modelcontextprotocol/logLevel"] = "loud";
+    BOOST_TEST(error_code_of(env::request(*s, 5, "tools/list", with_meta({}, bad_level))) == mcp::invalid_params);
+
+    // What the revision removed, and what it never had.
+    for (const char* gone : {"ping", "logging/setLevel", "initialize", "no/such"})
+        BOOST_TEST(error_code_of(env::request(*s, 6, gone, with_meta({}))) == mcp::method_not_found, gone);
+}
+
+BOOST_AUTO_TEST_CASE(log_messages_come_only_at_the_level_a_request_asks_for) {
+    env e;
+    auto s = e.srv->open_session("");
+    auto log_call = [&](int id, std::string_view level, std::optional<std::string_view> wanted) {
+        auto m = meta();
+        if (wanted) m["io.modelcontextprotocol/logLevel"] = *wanted;
+        auto r = std::make_shared<recorder>();
+        s->handle(json::serialize(json::object{
+                      {"jsonrpc", "2.0"},
+                      {"id", id},
+                      {"method", "tools/call"},
+                      {"params", with_meta(call("testkit_mt_log", {{"level", level}, {"message", "note"}}), m)}}),
+                  r);
+        result_of(r->wait());
+        return r->all_sent();
+    };
+    BOOST_TEST(log_call(1, "error", std::nullopt).empty());  // no logLevel: no notifications/message
+    BOOST_TEST(log_call(2, "info", "warning").empty());
+    auto sent = log_call(3, "info", "debug");
+    BOOST_TEST_REQUIRE(sent.size() == 1u);
+    BOOST_TEST(sent[0].at("method").as_string() == "notifications/message");
+    BOOST_TEST(sent[0].at("params").at("data").as_string() == "note");
+}
+
+BOOST_AUTO_TEST_CASE(a_tool_cannot_ask_a_2026_client_yet_and_says_why) {
+    env e;
+    auto s = e.srv->open_session("");
+    auto r = result_of(env::request(
+        *s, 1, "tools/call",
+        with_meta(call("testkit_mt_ask_client", {{"method", "elicitation/create"}, {"params", json::object{}}}),
+                  meta("2026-07-28", {{"elicitation", json::object{}}}))));
+    const std::string text(r.at("content").at(0).at("text").as_string());
+    BOOST_TEST(text.find("input_required") != std::string::npos, text);
+}
