@@ -2,7 +2,8 @@
 // pinned to revision 2026-07-28, the stateless era, against `toolhost serve --stdio` and
 // `toolhost serve --http`, serving the testkit fixture (tests/fixtures/testkit.cpp, tool
 // testkit_mt) and the bundled echo plugin: discovery, tools/list, tools/call (result, tool error,
-// bad arguments, unknown tool, progress, cancellation), the same client in `auto` mode choosing
+// bad arguments, unknown tool, progress, cancellation, a tool asking the client through
+// input_required), the same client in `auto` mode choosing
 // 2026-07-28, and over HTTP the revision's errors as raw requests (header mismatch, an unknown
 // revision, an unknown method, GET).
 //
@@ -28,12 +29,18 @@ const REVISION = '2026-07-28';
 
 const serverArgs = standardServer(args);
 
-// The client, and what it reported to onerror.
+// The client, what it reported to onerror, and the elicitations it answered (accepting with a
+// name).
 function makeClient(mode = { pin: REVISION }) {
   const client = new Client({ name: 'toolhost-sdk-v2-test', version: '1.0.0' },
-    { capabilities: {}, versionNegotiation: { mode } });
+    { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode } });
   client.sdkErrors = [];
   client.onerror = (e) => { client.sdkErrors.push(String(e?.message ?? e)); };
+  client.elicited = [];
+  client.setRequestHandler('elicitation/create', async (request) => {
+    client.elicited.push(request.params);
+    return { action: 'accept', content: { name: 'Ada' } };
+  });
   return client;
 }
 
@@ -148,6 +155,19 @@ function commonCases(ctx, { allProgressDelivered }) {
       async () => /operation=wait_cancel .*status=CANCELLED/.test(log()));
     const r = await callOk(client, 'echo_echo', { after: 'cancel' });
     assert.deepEqual(r.structuredContent, { after: 'cancel' });
+  });
+
+  test('a tool asks the client (elicitation): input_required, the SDK answers and retries', async () => {
+    const { client } = ctx();
+    const before = client.elicited.length;
+    const params = {
+      message: 'What is your name?',
+      requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+    };
+    const r = await callOk(client, 'testkit_mt_ask_client', { method: 'elicitation/create', params });
+    assert.equal(client.elicited.length, before + 1);
+    assert.equal(client.elicited[before].message, params.message);
+    assert.deepEqual(r.structuredContent, { status: 0, result: { action: 'accept', content: { name: 'Ada' } } });
   });
 
   test('calls in parallel', async () => {

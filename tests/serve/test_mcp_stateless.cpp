@@ -129,13 +129,59 @@ BOOST_AUTO_TEST_CASE(log_messages_come_only_at_the_level_a_request_asks_for) {
     BOOST_TEST(sent[0].at("params").at("data").as_string() == "note");
 }
 
-BOOST_AUTO_TEST_CASE(a_tool_cannot_ask_a_2026_client_yet_and_says_why) {
+// A tool that asks the client (ask_client) ends a 2026-07-28 call with input_required; the
+// client's retry with inputResponses and the requestState gets the tool's result.
+BOOST_AUTO_TEST_CASE(a_tool_asks_a_2026_client_through_input_required_and_a_retry) {
     env e;
     auto s = e.srv->open_session("");
-    auto r = result_of(env::request(
-        *s, 1, "tools/call",
-        with_meta(call("testkit_mt_ask_client", {{"method", "elicitation/create"}, {"params", json::object{}}}),
-                  meta("2026-07-28", {{"elicitation", json::object{}}}))));
-    const std::string text(r.at("content").at(0).at("text").as_string());
-    BOOST_TEST(text.find("input_required") != std::string::npos, text);
+    const json::object question{
+        {"message", "What is your name?"},
+        {"requestedSchema", {{"type", "object"}, {"properties", {{"name", {{"type", "string"}}}}}}}};
+    const json::object arguments{{"method", "elicitation/create"}, {"params", question}};
+    const auto caps = json::object{{"elicitation", json::object{}}};
+
+    auto first = result_of(env::request(*s, 1, "tools/call",
+                                        with_meta(call("testkit_mt_ask_client", arguments), meta("2026-07-28", caps))));
+    BOOST_TEST(first.at("resultType").as_string() == "input_required");
+    const auto& requests = first.at("inputRequests").as_object();
+    BOOST_TEST_REQUIRE(requests.size() == 1u);
+    const std::string key(requests.begin()->key());
+    BOOST_TEST(requests.begin()->value().at("method").as_string() == "elicitation/create");
+    BOOST_TEST(requests.begin()->value().at("params") == json::value(question));
+    const json::value state = first.at("requestState");
+    BOOST_TEST(state.is_string());
+    BOOST_TEST(server_info_of(first).at("name").as_string() == "toolhost");
+
+    // The retry: a new id, the same call, the answer and the state.
+    const json::object answer{{"action", "accept"}, {"content", {{"name", "Ada"}}}};
+    auto retry = call("testkit_mt_ask_client", arguments);
+    retry["inputResponses"] = json::object{{key, answer}};
+    retry["requestState"] = state;
+    auto done = result_of(env::request(*s, 2, "tools/call", with_meta(retry, meta("2026-07-28", caps))));
+    BOOST_TEST(done.at("resultType").as_string() == "complete");
+    BOOST_TEST(done.at("structuredContent") == (json::object{{"status", 0}, {"result", answer}}));
+
+    // The same question asked again later gets the same key: one answer serves every run.
+    auto again = result_of(env::request(*s, 3, "tools/call",
+                                        with_meta(call("testkit_mt_ask_client", arguments), meta("2026-07-28", caps))));
+    BOOST_TEST(again.at("inputRequests").as_object().contains(key));
+
+    // Without the capability, the request is refused for what it lacks.
+    auto refused = env::request(*s, 4, "tools/call", with_meta(call("testkit_mt_ask_client", arguments)));
+    BOOST_TEST(error_code_of(refused) == mcp::missing_required_client_capability);
+    BOOST_TEST(refused.at("error").at("data").at("requiredCapabilities").as_object().contains("elicitation"));
+
+    // A state that was tampered with, or that belongs to other arguments, is refused.
+    auto forged = retry;
+    std::string text(state.as_string());
+    text[text.size() - 2] = text[text.size() - 2] == 'A' ? 'B' : 'A';
+    forged["requestState"] = text;
+    auto r = env::request(*s, 5, "tools/call", with_meta(forged, meta("2026-07-28", caps)));
+    BOOST_TEST(error_code_of(r) == mcp::invalid_params);
+    BOOST_TEST(r.at("error").at("data").at("reason").as_string() == "invalid_request_state");
+    auto other = retry;
+    other["arguments"].as_object()["params"].as_object()["message"] = "Something else?";
+    r = env::request(*s, 6, "tools/call", with_meta(other, meta("2026-07-28", caps)));
+    BOOST_TEST(error_code_of(r) == mcp::invalid_params);
+    BOOST_TEST(std::string(r.at("error").at("message").as_string()).find("another call") != std::string::npos);
 }

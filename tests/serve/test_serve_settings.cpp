@@ -44,7 +44,8 @@ BOOST_AUTO_TEST_CASE(serve_section) {
                  "auth_token": "from-file", "stateless": true, "max_request_bytes": 65536, "request_timeout_ms": 500,
                  "idle_timeout_ms": 1000, "session_idle_timeout_ms": 2000, "max_sessions": 3, "shutdown_grace_ms": 0},
         "mcp": {"tool_name": "t_{tool}_{operation}", "page_size": 7, "instructions": "be nice", "call_timeout_ms": 9000,
-                "list_ttl_ms": 60000, "list_cache_scope": "public"}}})");
+                "list_ttl_ms": 60000, "list_cache_scope": "public",
+                "request_state_secret": "0123456789abcdef0123456789abcdef"}}})");
     fake_env env;
     auto settings = load(good, env);
     if (settings.has_error()) BOOST_FAIL(all(settings.error()));
@@ -67,11 +68,20 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(s.call_timeout_ms == 9000u);
     BOOST_TEST(s.list_ttl_ms == 60000u);
     BOOST_TEST(s.list_cache_scope == "public");
+    BOOST_TEST(s.request_state_secret == "0123456789abcdef0123456789abcdef");
     BOOST_TEST(s.json_max_depth == 8u);
     env.vars = {{"TOOLHOST_AUTH_TOKEN", "from-env"}};
     BOOST_TEST(load(good, env)->auth_token == "from-env");
     env.vars = {{"TOOLHOST_AUTH_TOKEN", ""}};  // empty: unset
     BOOST_TEST(load(good, env)->auth_token == "from-file");
+    env.vars = {{"TOOLHOST_MCP_STATE_SECRET", std::string(40, 's')}};
+    BOOST_TEST(load(good, env)->request_state_secret == std::string(40, 's'));
+    env.vars = {{"TOOLHOST_MCP_STATE_SECRET", "short"}};
+    const auto short_secret = load(good, env);
+    BOOST_TEST_REQUIRE(short_secret.has_error());
+    BOOST_TEST(all(short_secret.error()).find("TOOLHOST_MCP_STATE_SECRET: must be at least 32 characters") !=
+                   std::string::npos,
+               all(short_secret.error()));
 
     // Defaults: loopback, the {tool}_{operation} names; the same without a file.
     auto empty = load(write(dir, "empty.json", "{}"), fake_env{});
@@ -87,7 +97,8 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     auto bad =
         write(dir, "bad.json",
               "{\"serve\": {\"http\": {\"listen\": \"example.com:80\", \"max_sessions\": 0, \"ssl\": true},\n"
-              "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1, \"list_cache_scope\": \"shared\"},"
+              "             \"mcp\": {\"tool_name\": \"{tool}\", \"page_size\": -1, \"list_cache_scope\": \"shared\","
+              "                      \"request_state_secret\": \"short\"},"
               "             \"rest\": {}, \"json_max_depth\": 3}}");
     auto errors = load(bad, fake_env{});
     BOOST_TEST_REQUIRE(errors.has_error());
@@ -104,6 +115,9 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(text.find("/serve/mcp/page_size: expected an integer from 1 to 10000, got -1") != std::string::npos,
                text);
     BOOST_TEST(text.find("/serve/mcp/list_cache_scope: must be \"private\" or \"public\", got \"shared\"") !=
+                   std::string::npos,
+               text);
+    BOOST_TEST(text.find("/serve/mcp/request_state_secret: must be at least 32 characters (it keys an HMAC), got 5") !=
                    std::string::npos,
                text);
     BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms, "

@@ -221,7 +221,8 @@ private:
 
     void read_mcp(const json::object& o) {
         check_keys("/serve/mcp", o,
-                   {"tool_name", "page_size", "instructions", "call_timeout_ms", "list_ttl_ms", "list_cache_scope"});
+                   {"tool_name", "page_size", "instructions", "call_timeout_ms", "list_ttl_ms", "list_cache_scope",
+                    "request_state_secret"});
         if (const auto* x = o.if_contains("tool_name")) {
             read_string("/serve/mcp/tool_name", *x, s_.tool_name, false);
             if (x->is_string() && s_.tool_name.find("{operation}") == std::string::npos)
@@ -233,6 +234,12 @@ private:
             read_string("/serve/mcp/instructions", *x, s_.instructions, true);
         integer(o, "/serve/mcp", "call_timeout_ms", 0, day_ms, s_.call_timeout_ms);
         integer(o, "/serve/mcp", "list_ttl_ms", 0, day_ms, s_.list_ttl_ms);
+        if (const auto* x = o.if_contains("request_state_secret")) {
+            read_string("/serve/mcp/request_state_secret", *x, s_.request_state_secret, true);
+            if (x->is_string() && !s_.request_state_secret.empty() && s_.request_state_secret.size() < 32)
+                error("/serve/mcp/request_state_secret", "must be at least 32 characters (it keys an HMAC), got " +
+                                                             std::to_string(s_.request_state_secret.size()));
+        }
         if (const auto* x = o.if_contains("list_cache_scope")) {
             read_string("/serve/mcp/list_cache_scope", *x, s_.list_cache_scope, false);
             if (x->is_string() && s_.list_cache_scope != "private" && s_.list_cache_scope != "public")
@@ -260,6 +267,12 @@ boost::system::result<serve_settings, std::vector<json_diagnostic>> load_setting
     config_reader::sort(errors);
     // An empty variable counts as unset, as for the host's variables.
     if (auto v = getenv("TOOLHOST_AUTH_TOKEN"); v && !v->empty()) s.auth_token = *v;
+    if (auto v = getenv("TOOLHOST_MCP_STATE_SECRET"); v && !v->empty()) {
+        if (v->size() < 32)
+            errors.push_back(json_diagnostic{"environment", 1, 1, "TOOLHOST_MCP_STATE_SECRET",
+                                             "must be at least 32 characters (it keys an HMAC)"});
+        s.request_state_secret = *v;
+    }
     if (!errors.empty()) return errors;
     return s;
 }

@@ -13,6 +13,9 @@ namespace toolhost::serve::auth {
 /// in the last character (two texts must not decode to the same bytes).
 std::optional<std::string> base64url_decode(std::string_view text);
 
+/// `bytes` as unpadded base64url.
+std::string base64url_encode(std::string_view bytes);
+
 /// The bytes `text` encodes, or nullopt when it is not strict padded base64: the same rules with
 /// + and / for - and _, and a length that is a multiple of 4 with at most two '=' at the end.
 std::optional<std::string> base64_decode(std::string_view text);

@@ -10,6 +10,32 @@ namespace toolhost::mcp {
 
 namespace json = boost::json;
 
+namespace {
+
+// The params a tool gives for a request to the client: a JSON object, or none ("").
+std::optional<tool_error> parse_params(std::string_view method, std::string_view params, json::value& out) {
+    if (params.empty()) return std::nullopt;
+    boost::system::error_code ec;
+    out = json::parse(params, ec);
+    if (ec || !out.is_object())
+        return make_tool_error(status_code::invalid_argument,
+                               "the params of " + std::string(method) + " must be a JSON object");
+    return std::nullopt;
+}
+
+// What the client answered, as the tool gets it.
+call_result client_answer(std::string_view method, const json::value& result) {
+    // JSON has no infinity: the tool would read null (or worse) where the client sent 1e309.
+    if (auto where = find_out_of_range_number(result))
+        return make_tool_error(status_code::invalid_argument, "the MCP client answered " + std::string(method) +
+                                                                  " with " +
+                                                                  (where->empty() ? std::string("/") : *where) + ": " +
+                                                                  std::string(out_of_range_number_message));
+    return toolhost::json_text(result);
+}
+
+}  // namespace
+
 void client_peer::log(int32_t level, std::string_view logger, std::string_view message) noexcept {
     try {
         auto keep = session_.lock();
@@ -30,31 +56,22 @@ call_result client_peer::request(std::string_view method, std::string_view param
 }
 
 call_result client_peer::request_impl(std::string_view method, std::string_view params, const call_control& control) {
+    std::string_view capability = method.starts_with("sampling/")      ? "sampling"
+                                  : method.starts_with("elicitation/") ? "elicitation"
+                                  : method.starts_with("roots/")       ? "roots"
+                                                                       : "";
+    // 2026-07-28 has no requests from server to client: the call ends with an input_required
+    // result, and the client's retry brings the answer (no thread waits, so inline calls may ask).
+    if (stateless_) return ask_in_round(method, params, capability);
     // The answer would arrive on the very thread this call blocks.
     if (inline_call_)
         return make_tool_error(status_code::failed_precondition,
                                "an operation flagged NONBLOCKING cannot wait for the client's answer to " +
                                    std::string(method) + "; drop the flag");
-    // 2026-07-28 has no requests from server to client: a tool asks through an input_required
-    // result that the client answers by retrying the call.
-    if (stateless_)
-        return make_tool_error(status_code::unimplemented,
-                               "this server cannot ask a 2026-07-28 client for " + std::string(method) +
-                                   " yet (the input_required round trip is not implemented); use a 2025-11-25 session");
     auto keep = session_.lock();
     if (!keep) return make_tool_error(status_code::unavailable, "the MCP session has ended");
-    std::string_view capability = method.starts_with("sampling/")      ? "sampling"
-                                  : method.starts_with("elicitation/") ? "elicitation"
-                                  : method.starts_with("roots/")       ? "roots"
-                                                                       : "";
     json::value p;
-    if (!params.empty()) {
-        boost::system::error_code ec;
-        p = json::parse(params, ec);
-        if (ec || !p.is_object())
-            return make_tool_error(status_code::invalid_argument,
-                                   "the params of " + std::string(method) + " must be a JSON object");
-    }
+    if (auto bad = parse_params(method, params, p)) return std::move(*bad);
     auto pr = std::make_shared<pending_request>();
     int64_t id = 0;
     {
@@ -97,15 +114,7 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
         }
     }
     const json::object& answer = pr->answer.as_object();
-    if (const auto* r = answer.if_contains("result")) {
-        // JSON has no infinity: the tool would read null (or worse) where the client sent 1e309.
-        if (auto where = find_out_of_range_number(*r))
-            return make_tool_error(status_code::invalid_argument, "the MCP client answered " + std::string(method) +
-                                                                      " with " +
-                                                                      (where->empty() ? std::string("/") : *where) +
-                                                                      ": " + std::string(out_of_range_number_message));
-        return toolhost::json_text(*r);
-    }
+    if (const auto* r = answer.if_contains("result")) return client_answer(method, *r);
     std::string text = "the MCP client answered " + std::string(method) + " with an error";
     if (const auto* e = answer.if_contains("error"); e && e->is_object()) {
         if (const auto* c = e->get_object().if_contains("code")) text += " " + toolhost::json_text(*c);
@@ -113,6 +122,29 @@ call_result client_peer::request_impl(std::string_view method, std::string_view 
             text += ": " + std::string(m->get_string());
     }
     return make_tool_error(status_code::unavailable, std::move(text));
+}
+
+call_result client_peer::ask_in_round(std::string_view method, std::string_view params, std::string_view capability) {
+    if (method != "sampling/createMessage" && method != "elicitation/create" && method != "roots/list")
+        return make_tool_error(status_code::invalid_argument,
+                               "a 2026-07-28 client can only be asked for elicitation/create, sampling/createMessage "
+                               "or roots/list, not " +
+                                   std::string(method));
+    json::value p = json::object{};
+    if (auto bad = parse_params(method, params, p)) return std::move(*bad);
+    const std::string key = ask_key(method, params);
+    std::lock_guard lock(round_->m);
+    if (const json::value* answer = round_->answers.if_contains(key)) return client_answer(method, *answer);
+    if (!capabilities_.contains(capability)) {
+        round_->missing_capability = std::string(capability);
+        return make_tool_error(status_code::failed_precondition,
+                               "the MCP client did not declare the '" + std::string(capability) +
+                                   "' capability, so it cannot answer " + std::string(method));
+    }
+    round_->requests[key] = json::object{{"method", method}, {"params", std::move(p)}};
+    return make_tool_error(status_code::failed_precondition,
+                           "waiting for the MCP client's answer to " + std::string(method) +
+                               ": the call ends with input_required, and the client's retry brings the answer");
 }
 
 }  // namespace toolhost::mcp

@@ -1,4 +1,5 @@
 #include "catalog.hpp"
+#include "input_round.hpp"
 #include "protocol.hpp"
 
 #include <toolhost/logging.hpp>
@@ -10,6 +11,7 @@ namespace json = boost::json;
 
 server::server(toolhost::host& h, server_options options) : host_(h), options_(std::move(options)) {
     if (options_.page_size == 0) options_.page_size = 100;
+    state_key_ = make_state_key(options_.request_state_secret);
     catalog_ = build_catalog(host_, options_);
     for (const auto& p : catalog_->problems) logging::write(logging::level::error, "mcp", p);
     subscription_ = host_.subscribe([this](const host_event& e) { on_host_event(e); });

@@ -35,6 +35,7 @@ struct request_context {
     bool stateless = false;
     boost::json::object client_capabilities;  // stateless only (a session keeps its own)
     int32_t log_threshold = INT32_MAX;        // stateless only: from _meta logLevel; none: no log messages
+    boost::json::object answers;              // stateless tools/call: the client's answers so far (input_round.hpp)
 };
 
 struct session::state {

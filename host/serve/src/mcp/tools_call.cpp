@@ -1,5 +1,6 @@
 #include "catalog.hpp"
 #include "client_peer.hpp"
+#include "input_round.hpp"
 #include "protocol.hpp"
 #include "session_state.hpp"
 
@@ -107,6 +108,52 @@ call_options options_for(const json::object& params, const std::string& session_
     return options;
 }
 
+// A stateless-era call's answers so far: the retry's inputResponses over what its requestState
+// carries from earlier rounds. The error response when either is malformed.
+std::optional<std::string> read_answers(const json::value& id, const json::object& params, std::string_view tool,
+                                        std::string_view arguments, const state_key& key, json::object& answers) {
+    if (const json::value* state = params.if_contains("requestState"); state && !state->is_null()) {
+        std::string why = "requestState must be a string";
+        auto earlier = state->is_string() ? decode_request_state(key, state->get_string(), tool, arguments,
+                                                                 std::chrono::system_clock::now(), why)
+                                          : std::nullopt;
+        if (!earlier) {
+            const json::value data = json::object{{"reason", "invalid_request_state"}};
+            return error_response(id, invalid_params, "invalid params: requestState: " + why, &data);
+        }
+        answers = std::move(*earlier);
+    }
+    if (const json::value* responses = params.if_contains("inputResponses"); responses && !responses->is_null()) {
+        if (!responses->is_object())
+            return error_response(id, invalid_params, "invalid params: \"inputResponses\" must be an object");
+        for (const auto& r : responses->get_object()) answers[r.key()] = r.value();
+    }
+    return std::nullopt;
+}
+
+// The answer to a stateless-era call whose tool asked the client: input_required with what it
+// asked (and the answers so far in requestState), or -32021 when the client cannot answer;
+// nothing when the tool asked nothing unanswered.
+std::optional<std::string> input_required_response(const json::value& id, input_round& round, std::string_view tool,
+                                                   std::string_view arguments, const state_key& key,
+                                                   const server_options& o) {
+    std::lock_guard lock(round.m);
+    if (round.missing_capability) {
+        const json::value data = json::object{{"requiredCapabilities", {{*round.missing_capability, json::object{}}}}};
+        return error_response(id, missing_required_client_capability,
+                              "the tool needs the client's '" + *round.missing_capability +
+                                  "' capability, which the request's clientCapabilities do not declare",
+                              &data);
+    }
+    if (round.requests.empty()) return std::nullopt;
+    json::object result{
+        {"inputRequests", round.requests},
+        {"requestState", encode_request_state(key, round.answers, tool, arguments, std::chrono::system_clock::now())}};
+    complete_result(result, server_info(o));
+    result["resultType"] = "input_required";
+    return response(id, std::move(result));
+}
+
 }  // namespace
 
 void session::call_tool(const json::value& id, json::object params, std::shared_ptr<exchange> out,
@@ -132,19 +179,31 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
     }
     call_options options = options_for(params, id_, server_.options(), out);
     const auto& o = server_.options();
+    // A stateless-era call asks the client through an input round (input_round.hpp).
+    std::shared_ptr<input_round> round;
+    std::string arguments_text;
+    if (ctx.stateless) {
+        round = std::make_shared<input_round>();
+        arguments_text = toolhost::json_text(arguments);
+        if (auto refused = read_answers(id, params, e->name, arguments_text, server_.state_key_, round->answers))
+            return out->finish(std::move(*refused));
+    }
     if (e->run_inline) {
         // Microseconds on this thread: cheaper than two thread hand-offs. Nothing can cancel it
         // while it runs, so it is not registered as in flight. The call ends before this
         // function returns, so its peer lives on the stack (not owned by the shared_ptr).
-        client_peer peer(weak_from_this(), st_.get(), out, o.client_request_timeout, true, ctx);
+        client_peer peer(weak_from_this(), st_.get(), out, o.client_request_timeout, true, ctx, round);
         options.peer = std::shared_ptr<call_peer>(std::shared_ptr<call_peer>(), &peer);
         call_result r = server_.host().call_inline(e->ref, arguments, options);
         options.peer.reset();
+        if (round)
+            if (auto asked = input_required_response(id, *round, e->name, arguments_text, server_.state_key_, o))
+                return out->finish(std::move(*asked));
         out->finish(call_response(id, *e, r, ctx, o));
         return;
     }
     options.peer =
-        std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false, ctx);
+        std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false, ctx, round);
 
     const std::string key = toolhost::json_text(id);
     auto signal = std::make_shared<boost::asio::cancellation_signal>();
@@ -158,22 +217,28 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
         return;
     }
     auto self = shared_from_this();
-    server_.host().async_call(
-        e->tool, e->operation, std::move(arguments), std::move(options),
-        boost::asio::bind_cancellation_slot(signal->slot(), [self, cat, e, id, key, out, ctx](call_result r) {
-            bool cancelled = false;
-            {
-                std::lock_guard lock(self->st_->m);
-                self->st_->in_flight.erase(key);
-                cancelled = !r && r.error().code == status_code::cancelled;
-            }
-            // A request the client cancelled gets no response (the client has stopped waiting).
-            if (cancelled) {
-                out->finish({});
-                return;
-            }
-            out->finish(call_response(id, *e, r, ctx, self->server_.options()));
-        }));
+    server_.host().async_call(e->tool, e->operation, std::move(arguments), std::move(options),
+                              boost::asio::bind_cancellation_slot(
+                                  signal->slot(), [self, cat, e, id, key, out, ctx, round,
+                                                   arguments_text = std::move(arguments_text)](call_result r) {
+                                      bool cancelled = false;
+                                      {
+                                          std::lock_guard lock(self->st_->m);
+                                          self->st_->in_flight.erase(key);
+                                          cancelled = !r && r.error().code == status_code::cancelled;
+                                      }
+                                      // A request the client cancelled gets no response (the client has stopped waiting).
+                                      if (cancelled) {
+                                          out->finish({});
+                                          return;
+                                      }
+                                      const auto& o = self->server_.options();
+                                      if (round)
+                                          if (auto asked = input_required_response(id, *round, e->name, arguments_text,
+                                                                                   self->server_.state_key_, o))
+                                              return out->finish(std::move(*asked));
+                                      out->finish(call_response(id, *e, r, ctx, o));
+                                  }));
 }
 
 }  // namespace toolhost::mcp

@@ -9,6 +9,7 @@
 
 #include <boost/json/array.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,11 @@ struct server_options {
     /// shared caches may keep it (`cacheScope`, "private" or "public").
     std::chrono::milliseconds list_ttl{0};
     std::string list_cache_scope = "private";
+    /// The key that protects a 2026-07-28 input_required result's requestState (a tool asking
+    /// the client), so that a client cannot forge what it answered in earlier rounds. Set the same
+    /// secret on every instance behind one load balancer; empty: a random key per process (a
+    /// retry must then reach the same process).
+    std::string request_state_secret;
     /// How long a tool call waits for the client's answer to a request of its own (sampling,
     /// elicitation) at most; the call's own deadline may end the wait earlier.
     std::chrono::milliseconds client_request_timeout{300000};
@@ -88,6 +94,7 @@ private:
 
     toolhost::host& host_;
     server_options options_;
+    std::array<unsigned char, 32> state_key_{};  // requestState's HMAC key (input_round.hpp)
     mutable std::mutex mutex_;
     std::shared_ptr<const catalog> catalog_;
     std::vector<std::weak_ptr<session>> sessions_;
