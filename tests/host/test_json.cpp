@@ -510,6 +510,14 @@ BOOST_AUTO_TEST_CASE(formats_and_patterns_apply_to_strings_and_compile_once) {
     BOOST_TEST(bad.error() ==
                "patternProperties: a regular expression longer than 1024 bytes "
                "('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...')");
+    // std::regex reads a back-reference's or repeat count's number into an int without an
+    // overflow check (undefined behaviour; fuzz_schema under UBSan).
+    for (const char* huge : {R"((a)\99999999999)", "a{99999999999}", "a{1,99999999999}"}) {
+        bad = json_schema::compile(boost::json::value{{"patternProperties", {{huge, {}}}}});
+        BOOST_TEST_REQUIRE(bad.has_error(), huge);
+        BOOST_TEST(bad.error().find("has more than 9 digits") != std::string::npos, bad.error());
+    }
+    BOOST_TEST(json_schema::compile(boost::json::value{{"patternProperties", {{"^[0-9]{3,12}$", {}}}}}).has_value());
     const std::string deep = std::string(10000, '(') + "a" + std::string(10000, ')');
     const auto deep_pattern = json_schema::compile(boost::json::value{{"pattern", deep}});  // refused, not a crash
     BOOST_TEST_REQUIRE(deep_pattern.has_error());

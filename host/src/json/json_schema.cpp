@@ -245,6 +245,20 @@ std::string context_to_pointer(const std::vector<std::string>& context, std::vec
 // all (see long_property_name).
 constexpr std::size_t max_pattern_properties_regex = 1024;
 
+// std::regex reads the number of a back-reference (\12) or a repeat count ({3,12}) into an int
+// without checking for overflow, undefined behaviour (UBSan stops there: fuzz_schema); such a
+// number of more than 9 digits is refused before. (A literal run of digits after a comma is
+// refused too: rare enough in a property-name pattern.)
+bool has_huge_number(std::string_view re) {
+    for (std::size_t i = 0; i < re.size(); ++i) {
+        if (re[i] != '\\' && re[i] != '{' && re[i] != ',') continue;
+        std::size_t digits = 0;
+        while (i + 1 + digits < re.size() && re[i + 1 + digits] >= '0' && re[i + 1 + digits] <= '9') ++digits;
+        if (digits > 9) return true;
+    }
+    return false;
+}
+
 std::optional<std::string> check_patterns(const value& node, bool& has_pattern_properties) {
     if (node.is_array()) {
         for (const auto& item : node.get_array()) {
@@ -266,6 +280,9 @@ std::optional<std::string> check_patterns(const value& node, bool& has_pattern_p
                     return "patternProperties: a regular expression longer than " +
                            std::to_string(max_pattern_properties_regex) + " bytes ('" +
                            std::string(p.key().substr(0, 32)) + "...')";
+                if (has_huge_number(p.key()))
+                    return "patternProperties: a back-reference or repeat count in '" +
+                           std::string(p.key().substr(0, 64)) + "' has more than 9 digits";
                 try {
                     std::regex re{std::string(p.key())};
                 } catch (const std::regex_error& e) {
