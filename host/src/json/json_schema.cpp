@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <memory>
 #include <regex>
 #include <stdexcept>
 #include <unordered_map>
@@ -642,6 +643,10 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
     std::string missing_uri;
     std::optional<std::string> fetched_error;
     int fetches = 0;
+    // The fetched documents live until compile() returns: valijson frees its cached documents at
+    // the end of a parse, but not when the parse ends with an exception (a refused document, too
+    // many fetches), so it is given a free function that does nothing.
+    std::vector<std::unique_ptr<value>> fetched_docs;
     auto fetch_doc = [&](const std::string& uri) -> const value* {
         // Documents that refer to each other would be fetched again and again.
         if (++fetches > max_remote_fetches) {
@@ -657,15 +662,15 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
                     *fetched_error = "in remote schema '" + uri + "': " + *fetched_error;
                     throw std::invalid_argument(*fetched_error);  // ends populateSchema
                 }
-                auto* fetched = new value(std::move(*doc));
+                auto& fetched = fetched_docs.emplace_back(std::make_unique<value>(std::move(*doc)));
                 rename_string_keywords(*fetched);
-                return fetched;
+                return fetched.get();
             }
         }
         missing_uri = uri;
         return nullptr;
     };
-    auto free_doc = [](const value* doc) { delete doc; };
+    auto free_doc = [](const value*) {};
 
     try {
         valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
