@@ -2,6 +2,7 @@
 // session's stream of unrelated notifications), DELETE (end the session).
 #include "auth/base64url.hpp"
 #include "handlers.hpp"
+#include "mcp/protocol.hpp"
 #include "sessions.hpp"
 
 namespace toolhost::serve::detail {
@@ -241,6 +242,17 @@ void refuse_protocol_version(exchange& ex, std::string_view version) {
                                              " (supported versions: " + supported + ")");
 }
 
+// A 400 whose body is the JSON-RPC error for `message` (its id when it is a request with a
+// valid one, else null).
+void bad_request(exchange& ex, const json::object* message, int code, const std::string& text,
+                 const json::value* data = nullptr) {
+    const json::value* id = message != nullptr ? message->if_contains("id") : nullptr;
+    response& r = ex.start(bhttp::status::bad_request);
+    r.set("Content-Type", "application/json");
+    r.body() = mcp::error_response(id != nullptr && mcp::valid_id(*id) ? *id : json::value(nullptr), code, text, data);
+    ex.send();
+}
+
 // The session of a POST; null when answered with an error.
 std::shared_ptr<mcp::session> post_session(const route_services& s, exchange& ex, bool is_initialize, mcp_post& p) {
     if (s.settings.stateless) return p.stateless_ = s.mcp.stateless_session();
@@ -307,30 +319,18 @@ void mcp_post_route(const route_services& s, exchange& ex) {
     if (const auto& pv = ex.fields().protocol_version; pv && !stateless_era) {
         if (mcp::stateless_protocol_version(trim(*pv))) {
             // A 2026-07-28 header over a body without its _meta.
-            const json::value* id = is_request ? obj->if_contains("id") : nullptr;
-            const bool valid = id != nullptr && (id->is_string() || id->is_int64() || id->is_uint64());
             const json::value data = json::object{{"envelope", {{"missing", json::array{"_meta"}}}}};
-            response& r = ex.start(bhttp::status::bad_request);
-            r.set("Content-Type", "application/json");
-            r.body() = mcp::error_response(valid ? *id : json::value(nullptr), mcp::invalid_params,
-                                           "invalid params: the MCP-Protocol-Version header names revision " +
-                                               std::string(trim(*pv)) + ", but the body has no _meta with \"" +
-                                               std::string(mcp::meta_key::protocol_version) + "\"",
-                                           &data);
-            return ex.send();
+            return bad_request(ex, is_request ? obj : nullptr, mcp::invalid_params,
+                               "invalid params: the MCP-Protocol-Version header names revision " +
+                                   std::string(trim(*pv)) + ", but the body has no _meta with \"" +
+                                   std::string(mcp::meta_key::protocol_version) + "\"",
+                               &data);
         }
         if (!mcp::supported_protocol_version(trim(*pv))) return refuse_protocol_version(ex, trim(*pv));
     }
     if (stateless_era && is_request) {
-        if (auto why = header_mismatch(ex.fields(), method->get_string(), params ? params->if_object() : nullptr)) {
-            const json::value* id = obj->if_contains("id");
-            response& r = ex.start(bhttp::status::bad_request);
-            r.set("Content-Type", "application/json");
-            const bool valid = id != nullptr && (id->is_string() || id->is_int64() || id->is_uint64());
-            r.body() = mcp::error_response(valid ? *id : json::value(nullptr), mcp::header_mismatch,
-                                           "Header mismatch: " + *why);
-            return ex.send();
-        }
+        if (auto why = header_mismatch(ex.fields(), method->get_string(), params ? params->if_object() : nullptr))
+            return bad_request(ex, obj, mcp::header_mismatch, "Header mismatch: " + *why);
     }
     auto p =
         std::make_shared<mcp_post>(accept.json && !accept.sse, accept.sse && !accept.json, is_request, stateless_era);

@@ -36,8 +36,8 @@ json::object server_info(const server_options& o) {
             {"version", o.server_version.empty() ? std::string(TOOLHOST_VERSION_STRING) : o.server_version}};
 }
 
-void complete_result(json::object& result, json::object info) {
-    result["resultType"] = "complete";
+void complete_result(json::object& result, json::object info, std::string_view type) {
+    result["resultType"] = type;
     json::value& meta = result["_meta"];
     if (!meta.is_object()) meta = json::object{};
     meta.get_object()[meta_key::server_info] = std::move(info);

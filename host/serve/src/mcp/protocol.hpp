@@ -43,9 +43,9 @@ bool structured_output(std::string_view version) noexcept;
 /// io.modelcontextprotocol/serverInfo of a stateless-era result).
 boost::json::object server_info(const server_options& o);
 
-/// Makes `result` a finished stateless-era result: resultType "complete" and the server's
-/// identity in its _meta.
-void complete_result(boost::json::object& result, boost::json::object info);
+/// Makes `result` a stateless-era result: its resultType ("complete", or "input_required" for an
+/// interim one) and the server's identity in its _meta.
+void complete_result(boost::json::object& result, boost::json::object info, std::string_view type = "complete");
 
 /// The same members as text, for a result written by hand: `,"resultType":...,"_meta":{...}`.
 std::string complete_result_members(const server_options& o);

@@ -149,8 +149,7 @@ std::optional<std::string> input_required_response(const json::value& id, input_
     json::object result{
         {"inputRequests", round.requests},
         {"requestState", encode_request_state(key, round.answers, tool, arguments, std::chrono::system_clock::now())}};
-    complete_result(result, server_info(o));
-    result["resultType"] = "input_required";
+    complete_result(result, server_info(o), "input_required");
     return response(id, std::move(result));
 }
 
