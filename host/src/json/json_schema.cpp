@@ -35,6 +35,7 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace toolhost {
@@ -121,16 +122,35 @@ const value* resolve_ref(const value& root, const value* node) {
     return node && node->is_object() ? node : (node && node->is_bool() ? node : nullptr);
 }
 
-const value* child_schema(const value& root, const value& schema, const value& instance, std::string_view token) {
+// "patternProperties" expressions by their text, compiled (check_patterns).
+using property_patterns = std::unordered_map<std::string, detail::ecma_regex>;
+
+const value* child_schema(const value& root, const value& schema, const value& instance, std::string_view token,
+                          const property_patterns& patterns) {
     if (!schema.is_object()) return nullptr;
     const auto& obj = schema.get_object();
     if (instance.is_object()) {
-        if (obj.contains("patternProperties")) return nullptr;
+        // The one subschema that applies to the member, if only one does.
+        const value* applies = nullptr;
+        int count = 0;
         if (const auto* props = obj.if_contains("properties"); props && props->is_object()) {
-            if (const auto* p = props->get_object().if_contains(token)) return resolve_ref(root, p);
+            if (const auto* p = props->get_object().if_contains(token)) applies = p, ++count;
         }
-        if (const auto* extra = obj.if_contains("additionalProperties")) return resolve_ref(root, extra);
-        return nullptr;
+        if (const auto* by_pattern = obj.if_contains("patternProperties"); by_pattern && by_pattern->is_object()) {
+            for (const auto& p : by_pattern->get_object()) {
+                const auto re = patterns.find(std::string(p.key()));
+                if (re == patterns.end()) return nullptr;
+                switch (re->second.search(token)) {
+                case detail::ecma_regex::outcome::match: applies = &p.value(), ++count; break;
+                case detail::ecma_regex::outcome::no_match: break;
+                case detail::ecma_regex::outcome::too_complex: return nullptr;
+                }
+            }
+        }
+        if (count == 0) {
+            if (const auto* extra = obj.if_contains("additionalProperties")) return resolve_ref(root, extra);
+        }
+        return count == 1 ? resolve_ref(root, applies) : nullptr;
     }
     if (instance.is_array()) {
         const auto* items = obj.if_contains("items");
@@ -240,30 +260,18 @@ std::string context_to_pointer(const std::vector<std::string>& context, std::vec
     return pointer;
 }
 
-// "patternProperties" names are compiled here with std::regex, as valijson compiles them on every
-// call, so that a bad one is a compile error instead of a surprise on some later call ("pattern"
-// is compiled once, by its constraint builder). Also notes whether patternProperties occurs at
-// all (see long_property_name).
-constexpr std::size_t max_pattern_properties_regex = 1024;
+// "patternProperties" expressions, compiled once per schema with Boost.Regex as "pattern" is, so
+// that a bad one is a compile error instead of a surprise on some later call. valijson would
+// compile them with std::regex on every call and match property names with its unbounded
+// backtracking matcher: a nested quantifier held a thread for minutes per name (fuzz_schema);
+// its compiler and matcher recursed per term and per character (stack overflow), and it read
+// repeat counts into an int unchecked (undefined behaviour). valijson's matching is replaced
+// below (the PropertiesConstraint visitor) by one that uses these.
 
-// std::regex reads the number of a back-reference (\12) or a repeat count ({3,12}) into an int
-// without checking for overflow, undefined behaviour (UBSan stops there: fuzz_schema); such a
-// number of more than 9 digits is refused before. (A literal run of digits after a comma is
-// refused too: rare enough in a property-name pattern.)
-bool has_huge_number(std::string_view re) {
-    for (std::size_t i = 0; i < re.size(); ++i) {
-        if (re[i] != '\\' && re[i] != '{' && re[i] != ',') continue;
-        std::size_t digits = 0;
-        while (i + 1 + digits < re.size() && re[i + 1 + digits] >= '0' && re[i + 1 + digits] <= '9') ++digits;
-        if (digits > 9) return true;
-    }
-    return false;
-}
-
-std::optional<std::string> check_patterns(const value& node, bool& has_pattern_properties) {
+std::optional<std::string> check_patterns(const value& node, property_patterns& patterns) {
     if (node.is_array()) {
         for (const auto& item : node.get_array()) {
-            if (auto error = check_patterns(item, has_pattern_properties)) return error;
+            if (auto error = check_patterns(item, patterns)) return error;
         }
     }
     if (!node.is_object()) return std::nullopt;
@@ -273,28 +281,22 @@ std::optional<std::string> check_patterns(const value& node, bool& has_pattern_p
         // Instance data, not subschemas.
         if (key == "enum" || key == "const" || key == "default" || key == "examples") continue;
         if (key == "patternProperties" && v.is_object()) {
-            has_pattern_properties = true;
             for (const auto& p : v.get_object()) {
-                // valijson compiles these with std::regex, whose compiler recurses once per term:
-                // a 20,000-character expression overflowed the stack (fuzz_schema).
-                if (p.key().size() > max_pattern_properties_regex)
-                    return "patternProperties: a regular expression longer than " +
-                           std::to_string(max_pattern_properties_regex) + " bytes ('" +
-                           std::string(p.key().substr(0, 32)) + "...')";
-                if (has_huge_number(p.key()))
-                    return "patternProperties: a back-reference or repeat count in '" +
-                           std::string(p.key().substr(0, 64)) + "' has more than 9 digits";
-                try {
-                    std::regex re{std::string(p.key())};
-                } catch (const std::regex_error& e) {
-                    return "invalid regular expression '" + std::string(p.key()) + "': " + e.what();
-                }
+                std::string expression(p.key());
+                if (patterns.contains(expression)) continue;
+                auto re = detail::ecma_regex::compile(expression);
+                if (re.has_error()) return "invalid regular expression '" + expression + "': " + re.error();
+                patterns.emplace(std::move(expression), std::move(*re));
             }
         }
-        if (auto error = check_patterns(v, has_pattern_properties)) return error;
+        if (auto error = check_patterns(v, patterns)) return error;
     }
     return std::nullopt;
 }
+
+// The patterns of the schema whose validate() runs on this thread (valijson's visitor has no
+// room for them).
+thread_local const property_patterns* validating_patterns = nullptr;
 
 // ---- References valijson would follow forever
 //
@@ -570,38 +572,6 @@ void rename_string_keywords(value& node) {
     }
 }
 
-// valijson matches property names against "patternProperties" with std::regex itself (and
-// compiles them on every call); that matcher's recursion grows with the name, so names are
-// bounded wherever a schema has patternProperties: this many bytes keep the deepest recursion
-// far below a thread's stack, even under AddressSanitizer.
-constexpr std::size_t max_pattern_property_name = 1024;
-
-// The pointer of the first property name in `instance` longer than max_pattern_property_name.
-std::optional<std::string> long_property_name(const value& instance) {
-    struct frame {
-        const value* v;
-        std::string pointer;
-    };
-    std::vector<frame> stack{{&instance, ""}};  // not recursive: the instance may be deep
-    while (!stack.empty()) {
-        frame f = std::move(stack.back());
-        stack.pop_back();
-        if (f.v->is_array()) {
-            const auto& arr = f.v->get_array();
-            for (std::size_t i = arr.size(); i-- > 0;) {
-                if (arr[i].is_structured()) stack.push_back({&arr[i], f.pointer + '/' + std::to_string(i)});
-            }
-        } else if (f.v->is_object()) {
-            for (const auto& member : f.v->get_object()) {
-                std::string pointer = f.pointer + '/' + json_pointer_escape(member.key());
-                if (member.key().size() > max_pattern_property_name) return pointer;
-                if (member.value().is_structured()) stack.push_back({&member.value(), std::move(pointer)});
-            }
-        }
-    }
-    return std::nullopt;
-}
-
 // valijson's visitor needs a map to cache the std::regex objects of "pattern" keywords in; the
 // host checks "pattern" itself, so nothing is ever put in it.
 std::unordered_map<std::string, std::regex>& unused_regex_cache() {
@@ -610,12 +580,99 @@ std::unordered_map<std::string, std::regex>& unused_regex_cache() {
 }
 
 }  // namespace
+}  // namespace toolhost
+
+// valijson's visitor for "properties", "patternProperties" and "additionalProperties" (one
+// constraint), for the host's adapter: the same rules, with property names matched against the
+// schema's Boost.Regex patternProperties (check_patterns) instead of a std::regex compiled per
+// call. A name the engine cannot decide within its bounds is an error at that property.
+template <>
+bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
+    const constraints::PropertiesConstraint& constraint) {
+    using toolhost::detail::ecma_regex;
+    if ((m_strictTypes && !m_target.isObject()) || !m_target.maybeObject()) return true;
+    const auto object = m_target.asObject();
+    bool validated = true;
+    std::set<std::string> matched;  // names that met "properties" or a pattern
+
+    constraint.applyToProperties(ValidatePropertySubschemas(object, m_context, true, m_results != nullptr, true,
+                                                            m_strictTypes, m_results, &matched, &validated,
+                                                            m_regexesCache));
+    if (!validated && !m_results) return false;
+
+    constraint.applyToPatternProperties([&](const auto& pattern, const Subschema* subschema) {
+        const std::string expression(pattern.c_str());
+        std::optional<ecma_regex> own;  // only for a pattern check_patterns did not see
+        const ecma_regex* re = nullptr;
+        if (const auto* table = toolhost::validating_patterns) {
+            if (auto it = table->find(expression); it != table->end()) re = &it->second;
+        }
+        if (re == nullptr) {
+            auto compiled = ecma_regex::compile(expression);
+            if (compiled.has_error()) {
+                if (m_results)
+                    m_results->pushError(m_context,
+                                         "Invalid regular expression '" + expression + "': " + compiled.error());
+                validated = false;
+                return m_results != nullptr;
+            }
+            re = &own.emplace(std::move(*compiled));
+        }
+        for (const auto member : object) {
+            const auto outcome = re->search(member.first);
+            if (outcome == ecma_regex::outcome::no_match) continue;
+            matched.insert(member.first);
+            std::vector<std::string> context = m_context;
+            context.push_back("[" + member.first + "]");
+            if (outcome == ecma_regex::outcome::too_complex) {
+                if (m_results)
+                    m_results->pushError(context,
+                                         "Property name cannot be matched against the patternProperties "
+                                         "expression '" +
+                                             expression + "' within the regular expression engine's limits");
+            } else {
+                ValidationVisitor child(member.second, std::move(context), m_strictTypes, m_results, m_regexesCache);
+                if (child.validateSchema(*subschema)) continue;
+                if (m_results)
+                    m_results->pushError(
+                        m_context, "Failed to validate against schema associated with pattern '" + expression + "'.");
+            }
+            validated = false;
+            if (!m_results) return false;
+        }
+        return true;
+    });
+    if (!validated && !m_results) return false;
+
+    const Subschema* additional = constraint.getAdditionalPropertiesSubschema();
+    for (const auto member : object) {
+        if (matched.contains(member.first)) continue;
+        std::vector<std::string> context = m_context;
+        context.push_back("[" + member.first + "]");
+        if (additional == nullptr) {  // "additionalProperties": false
+            if (m_results)
+                m_results->pushError(m_context,
+                                     "Object contains a property that could not be validated using 'properties' "
+                                     "or 'additionalProperties' constraints: '" +
+                                         member.first + "'.");
+            return false;
+        }
+        ValidationVisitor child(member.second, std::move(context), m_strictTypes, m_results, m_regexesCache);
+        if (child.validateSchema(*additional)) continue;
+        if (m_results) m_results->pushError(m_context, "Failed to validate against additional properties schema");
+        validated = false;
+        if (!m_results) return false;
+    }
+    return validated;
+}
+
+namespace toolhost {
 
 struct json_schema::compiled {
     value source;
     schema_kind kind = schema_kind::general;
-    valijson::Schema schema;              // empty unless kind == general
-    bool has_pattern_properties = false;  // property names are then bounded (long_property_name)
+    valijson::Schema schema;     // empty unless kind == general
+    property_patterns patterns;  // of patternProperties (check_patterns)
 };
 
 std::string validation_error::to_string() const {
@@ -632,7 +689,7 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
 boost::system::result<json_schema, std::string> json_schema::compile(const value& schema, fetch_function fetch) {
     if (!schema.is_object() && !schema.is_bool()) return std::string("schema must be an object or a boolean");
     auto impl = std::make_shared<compiled>();
-    if (auto error = check_patterns(schema, impl->has_pattern_properties)) return std::move(*error);
+    if (auto error = check_patterns(schema, impl->patterns)) return std::move(*error);
     if (auto error = check_refs(schema)) return std::move(*error);
     impl->source = schema;
     impl->kind = classify(schema);
@@ -657,7 +714,7 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
         if (fetch) {
             if (auto doc = fetch(uri)) {
                 fetched_error = check_refs(*doc);
-                if (!fetched_error) fetched_error = check_patterns(*doc, impl->has_pattern_properties);
+                if (!fetched_error) fetched_error = check_patterns(*doc, impl->patterns);
                 if (fetched_error) {
                     *fetched_error = "in remote schema '" + uri + "': " + *fetched_error;
                     throw std::invalid_argument(*fetched_error);  // ends populateSchema
@@ -719,13 +776,11 @@ std::optional<validation_error> json_schema::validate(const value& instance) con
     case schema_kind::general: break;
     }
 
-    if (impl_->has_pattern_properties) {
-        if (auto pointer = long_property_name(instance)) {
-            return validation_error{std::move(*pointer), "property name longer than " +
-                                                             std::to_string(max_pattern_property_name) +
-                                                             " bytes (the most matched against patternProperties)"};
-        }
-    }
+    const auto* saved_patterns = std::exchange(validating_patterns, &impl_->patterns);
+    struct restore {
+        const property_patterns* saved;
+        ~restore() { validating_patterns = saved; }
+    } restore_patterns{saved_patterns};
 
     using adapter_type = detail::valijson_adapter;
     adapter_type target(instance);
@@ -772,7 +827,7 @@ std::optional<validation_error> json_schema::validate(const value& instance) con
             } else {
                 node = nullptr;
             }
-            if (schema) schema = child_schema(root, *schema, *parent, token);
+            if (schema) schema = child_schema(root, *schema, *parent, token, impl_->patterns);
         }
         std::optional<std::string> message;
         if (node && schema) message = explain(*schema, *node);
@@ -784,10 +839,6 @@ std::optional<validation_error> json_schema::validate(const value& instance) con
             out.message = "value does not match the schema";
         }
         return out;
-    } catch (const std::regex_error& e) {
-        // patternProperties names are checked at compile time; this only guards against a
-        // std::regex limit reached on a particular name.
-        return validation_error{"", std::string("regular expression failed: ") + e.what()};
     } catch (const std::exception&) {
         // valijson throws when it cannot read a value as a keyword needs it; the instance is a
         // caller's input, so that is its error, never an exception out of a call.
