@@ -175,6 +175,30 @@ function commonCases(ctx, { allProgressDelivered }) {
     const results = await Promise.all(Array.from({ length: 16 }, (_, i) => callOk(client, 'echo_echo', { i })));
     results.forEach((r, i) => assert.deepEqual(r.structuredContent, { i }));
   });
+
+  test('subscriptions/listen: a plugin leaving the folder is announced on the stream; close ends it', async () => {
+    const { client } = ctx();
+    const changes = [];
+    client.setNotificationHandler('notifications/tools/list_changed', (n) => { changes.push(n); });
+    // Prompts are not served: the acknowledgement leaves them out.
+    const sub = await client.listen({ toolsListChanged: true, promptsListChanged: true });
+    assert.deepEqual(sub.honoredFilter, { toolsListChanged: true });
+    const listed = async () => (await client.listTools()).tools.map((t) => t.name);
+    const link = path.join(work, 'plugins', path.basename(args.echo));
+    fs.rmSync(link);
+    try {
+      await until('notifications/tools/list_changed', async () => changes.length >= 1);
+      assert.ok(!(await listed()).includes('echo_echo'));
+    } finally {
+      fs.symlinkSync(path.resolve(args.echo), link);
+    }
+    await until('a second notifications/tools/list_changed', async () => changes.length >= 2);
+    assert.ok((await listed()).includes('echo_echo'));
+    await sub.close();
+    await sub.closed;
+    const r = await callOk(client, 'echo_echo', { after: 'listen' });
+    assert.deepEqual(r.structuredContent, { after: 'listen' });
+  });
 }
 
 // ------------------------------------------------------------------------------------- stdio

@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -28,10 +29,14 @@ class recorder final : public mcp::exchange {
 public:
     bool send(std::string message) override {
         std::lock_guard lock(m_);
+        if (gone) return false;
         sent_.push_back(json::parse(message));
         cv_.notify_all();
         return true;
     }
+    void long_lived() override { long_lived_called = true; }
+    std::atomic<bool> long_lived_called{false};
+    std::atomic<bool> gone{false};  // the client went away: send() fails
     void finish(std::string message) override {
         std::lock_guard lock(m_);
         finished_ = true;

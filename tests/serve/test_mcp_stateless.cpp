@@ -185,3 +185,122 @@ BOOST_AUTO_TEST_CASE(a_tool_asks_a_2026_client_through_input_required_and_a_retr
     BOOST_TEST(error_code_of(r) == mcp::invalid_params);
     BOOST_TEST(std::string(r.at("error").at("message").as_string()).find("another call") != std::string::npos);
 }
+
+namespace {
+
+// Opens subscriptions/listen `id` on `s`; the recorder gets the stream.
+std::shared_ptr<recorder> listen(mcp::session& s, json::value id, json::object notifications) {
+    auto r = std::make_shared<recorder>();
+    s.handle(json::serialize(json::object{{"jsonrpc", "2.0"},
+                                          {"id", std::move(id)},
+                                          {"method", "subscriptions/listen"},
+                                          {"params", with_meta({{"notifications", std::move(notifications)}})}}),
+             r);
+    return r;
+}
+
+json::value subscription_of(const json::value& message) {
+    return message.at("params").at("_meta").at("io.modelcontextprotocol/subscriptionId");
+}
+
+void cancel(mcp::session& s, json::value id) {
+    env::ask(s, json::object{{"jsonrpc", "2.0"},
+                             {"method", "notifications/cancelled"},
+                             {"params", {{"requestId", std::move(id)}, {"reason", "done"}}}});
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(listen_acknowledges_what_it_honours_then_tags_each_change_until_it_ends) {
+    env e;
+    auto s = e.srv->open_session("");
+    auto discovered = result_of(env::request(*s, 1, "server/discover", with_meta({})));
+    BOOST_TEST(discovered.at("capabilities").at("tools").at("listChanged").as_bool());
+
+    // Prompts and resources are not served: left out of the acknowledgement.
+    auto tools = listen(*s, 7,
+                        {{"toolsListChanged", true},
+                         {"promptsListChanged", true},
+                         {"resourceSubscriptions", json::array{"file:///x"}}});
+    BOOST_TEST(tools->long_lived_called.load());
+    const auto ack = tools->sent(0);
+    BOOST_TEST(ack.at("method").as_string() == "notifications/subscriptions/acknowledged");
+    BOOST_TEST(subscription_of(ack) == json::value(7));
+    BOOST_TEST(json::serialize(ack.at("params").at("notifications")) == R"({"toolsListChanged":true})");
+    auto quiet = listen(*s, "q", {{"toolsListChanged", false}});
+    BOOST_TEST(json::serialize(quiet->sent(0).at("params").at("notifications")) == "{}");
+
+    BOOST_TEST(e.h->unregister("testkit"));
+    const auto change = tools->sent(1);
+    BOOST_TEST(change.at("method").as_string() == "notifications/tools/list_changed");
+    BOOST_TEST(subscription_of(change) == json::value(7));
+    BOOST_TEST(!tools->finished());
+    BOOST_TEST(quiet->all_sent().size() == 1u);  // only what it asked for: nothing
+
+    // The client cancels one: it ends without a response; the other goes on.
+    cancel(*s, "q");
+    BOOST_TEST(quiet->wait().is_null());
+    BOOST_TEST(!tools->finished());
+
+    // The server ends the rest (the session closes): the graceful end, tagged too.
+    s->close();
+    const auto end = tools->wait();
+    BOOST_TEST(end.at("id") == json::value(7));
+    const auto& result = result_of(end);
+    BOOST_TEST(result.at("resultType").as_string() == "complete");
+    BOOST_TEST(result.at("_meta").at("io.modelcontextprotocol/subscriptionId") == json::value(7));
+    BOOST_TEST(server_info_of(result).at("name").as_string() == "toolhost");
+}
+
+BOOST_AUTO_TEST_CASE(listen_refuses_a_bad_filter_a_reused_id_and_more_than_the_limit) {
+    mcp::server_options o;
+    o.max_subscriptions = 1;
+    env e(o);
+    auto s = e.srv->open_session("");
+    auto refused = [&](json::value id, json::object params) {
+        return env::ask(*s, json::object{{"jsonrpc", "2.0"},
+                                         {"id", std::move(id)},
+                                         {"method", "subscriptions/listen"},
+                                         {"params", with_meta(std::move(params))}});
+    };
+    auto r = refused(1, {});
+    BOOST_TEST(error_code_of(r) == mcp::invalid_params);
+    BOOST_TEST(std::string(r.at("error").at("message").as_string()).find("\"notifications\" is required") !=
+               std::string::npos);
+    r = refused(2, {{"notifications", {{"toolsListChanged", "yes"}}}});
+    BOOST_TEST(r.at("error").at("message").as_string() ==
+               R"(invalid params: "notifications.toolsListChanged" must be a boolean, got "yes")");
+    r = refused(3, {{"notifications", {{"resourceSubscriptions", json::array{1}}}}});
+    BOOST_TEST(error_code_of(r) == mcp::invalid_params);
+
+    auto open = listen(*s, 4, {{"toolsListChanged", true}});
+    BOOST_TEST(open->sent(0).at("method").as_string() == "notifications/subscriptions/acknowledged");
+    r = listen(*s, 4, {{"toolsListChanged", true}})->wait();  // its id is taken while it is open
+    BOOST_TEST(error_code_of(r) == mcp::invalid_request);
+    auto other = e.srv->open_session("");  // the limit is the server's, over every client
+    r = listen(*other, 5, {{"toolsListChanged", true}})->wait();
+    BOOST_TEST(error_code_of(r) == mcp::internal_error);
+    BOOST_TEST(r.at("error").at("message").as_string().starts_with("Subscription limit reached"));
+
+    cancel(*s, 4);
+    BOOST_TEST(open->wait().is_null());
+    auto again = listen(*other, 5, {{"toolsListChanged", true}});
+    BOOST_TEST(again->sent(0).at("method").as_string() == "notifications/subscriptions/acknowledged");
+    other->close();
+    BOOST_TEST(result_of(again->wait()).at("resultType").as_string() == "complete");
+}
+
+BOOST_AUTO_TEST_CASE(a_subscription_whose_client_is_gone_ends_at_the_next_change) {
+    mcp::server_options o;
+    o.max_subscriptions = 1;
+    env e(o);
+    auto s = e.srv->open_session("");
+    auto first = listen(*s, 1, {{"toolsListChanged", true}});
+    BOOST_TEST(first->sent(0).at("method").as_string() == "notifications/subscriptions/acknowledged");
+    first->gone = true;
+    BOOST_TEST(e.h->unregister("testkit"));
+    BOOST_TEST(first->wait().is_null());  // ended, without a response to nobody
+    // Its place is free again.
+    auto second = listen(*s, 2, {{"toolsListChanged", true}});
+    BOOST_TEST(second->sent(0).at("method").as_string() == "notifications/subscriptions/acknowledged");
+}

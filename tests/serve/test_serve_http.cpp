@@ -656,6 +656,49 @@ BOOST_AUTO_TEST_CASE(the_get_stream_carries_list_changed_and_ends_with_the_sessi
     BOOST_TEST(stream.read_to_end());
 }
 
+// 2026-07-28 has no GET stream: subscriptions/listen is a POST whose event stream lasts until the
+// client goes or the server stops. Stopping does not wait for it as for a call: it ends it with
+// the revision's graceful response, the stream's last event.
+BOOST_AUTO_TEST_CASE(a_2026_listen_stream_hears_changes_and_ends_gracefully_when_the_server_stops) {
+    server_env env;
+    const std::string body =
+        R"({"jsonrpc":"2.0","id":"sub-1","method":"subscriptions/listen","params":{"_meta":{)"
+        R"("io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}},)"
+        R"("notifications":{"toolsListChanged":true}}})";
+    header_list headers{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "subscriptions/listen"}};
+    client c(env.port());
+    auto json_only = headers;
+    json_only.emplace_back("Accept", "application/json");
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", body, json_only).result_int() == 406u);
+
+    client listener(env.port());
+    sse_reader stream(listener);
+    headers.emplace_back("Accept", "application/json, text/event-stream");
+    auto req = listener.make(bhttp::verb::post, "/mcp", body, headers);
+    listener.send(req);
+    stream.read_header();
+    BOOST_TEST(stream.get().result_int() == 200u);
+    BOOST_TEST(stream.get()[bhttp::field::content_type] == "text/event-stream");
+    BOOST_TEST(stream.read_until("notifications/subscriptions/acknowledged"));
+    BOOST_TEST(env.h->unregister("testkit"));
+    BOOST_TEST(stream.read_until("notifications/tools/list_changed"));
+
+    // A grace far beyond the reader's time limit: were the stream waited for, it would end
+    // abruptly only after the grace, and the read would fail first.
+    std::thread stopper([&] { env.server->stop(60s); });
+    const bool ended = stream.read_to_end();
+    stopper.join();
+    BOOST_TEST_REQUIRE(ended, stream.get().body());
+    const auto events = parse_sse(stream.get().body());
+    BOOST_TEST_REQUIRE(events.size() == 3u);
+    BOOST_TEST(events[0].data.at("method").as_string() == "notifications/subscriptions/acknowledged");
+    BOOST_TEST(events[1].data.at("params").at("_meta").at("io.modelcontextprotocol/subscriptionId") == "sub-1");
+    const auto& last = events[2].data;
+    BOOST_TEST(last.at("id") == "sub-1");
+    BOOST_TEST(last.at("result").at("resultType") == "complete");
+    BOOST_TEST(last.at("result").at("_meta").at("io.modelcontextprotocol/subscriptionId") == "sub-1");
+}
+
 BOOST_AUTO_TEST_CASE(a_closed_get_stream_can_be_opened_again) {
     server_env env;
     client c(env.port());

@@ -87,6 +87,16 @@ struct stdio_server::impl {
         void finish(std::string message) override {
             if (finished.exchange(true)) return;  // once: the engine's, or the answer to its failure
             if (!message.empty()) self.out.write_line(message);
+            uncount();
+        }
+        // A subscription: not work in progress that stopping waits for (closing the session
+        // ends it, with its graceful response).
+        void long_lived() override { uncount(); }
+
+    private:
+        std::atomic<bool> counted{true};
+        void uncount() {
+            if (!counted.exchange(false)) return;
             std::lock_guard lock(self.m);
             if (--self.open_exchanges == 0) self.idle.notify_all();
         }

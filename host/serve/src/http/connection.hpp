@@ -45,10 +45,17 @@ public:
     // Over max_connections: answers 503 at once, without reading the request, and closes.
     void refuse(std::string message) { fail_request(bhttp::status::service_unavailable, std::move(message)); }
 
-    // Posted by stop(): idle connections close, streams end, the rest finish their request.
+    // Posted by stop(): idle connections close, streams end, the rest finish their request. A
+    // stream whose route ends it with a last message of its own (a subscription's graceful end)
+    // counts as work in progress until then, so that stop() waits for it within its grace.
     void on_stopping() {
         if ((phase_ == phase::reading && !request_started_) || phase_ == phase::handshake) return close_now();
-        if (phase_ == phase::stream) end_events();
+        if (phase_ != phase::stream) return;
+        if (state_ && state_->stopping()) {
+            token_ = busy_token(st_);
+            return;
+        }
+        end_events();
     }
 
     // From the stopping thread once the I/O threads are gone.

@@ -43,7 +43,20 @@ public:
             held_finish_ = std::move(message);
         else
             later_.post([m = std::move(message)](detail::exchange& ex) mutable { on_finish(ex, std::move(m)); });
-        token_.reset();
+        release_token();
+    }
+
+    // subscriptions/listen: the stream lasts until the client closes it, so the server does not
+    // wait for it when it stops (it ends it, stopping()), and keeps it alive meanwhile.
+    void long_lived() override {
+        long_lived_.store(true);
+        release_token();
+    }
+    bool stopping() noexcept override {
+        if (!long_lived_.load() || !stateless_) return false;
+        auto s = stateless_;
+        s->close();  // the engine answers with the subscription's graceful end (on_finish)
+        return true;
     }
 
     // A disconnect does not cancel a 2025 call (its client may still learn the outcome through the
@@ -73,9 +86,15 @@ private:
     static void on_finish(detail::exchange& ex, std::string message);
     static mcp_post* of(detail::exchange& ex) { return static_cast<mcp_post*>(ex.state()); }
 
+    void release_token() {
+        if (!token_released_.exchange(true)) token_.reset();
+    }
+
     const bool json_only_, sse_only_, is_request_;
     const bool stateless_era_;  // 2026-07-28: the JSON-RPC error decides the HTTP status
     std::atomic<bool> finished_{false};
+    std::atomic<bool> long_lived_{false};
+    std::atomic<bool> token_released_{false};
     std::vector<std::string> held_sends_;  // from inside handle()
     std::optional<std::string> held_finish_;
 };
@@ -123,7 +142,10 @@ void mcp_post::handle(mcp::session& session, json::value message, std::shared_pt
 
 void mcp_post::on_send(detail::exchange& ex, std::string message) {
     if (!ex.pending()) return;
-    if (!ex.events_started()) ex.start_events(of(ex)->new_session_id);
+    if (!ex.events_started()) {
+        ex.start_events(of(ex)->new_session_id);
+        if (of(ex)->long_lived_.load()) ex.keep_open();
+    }
     ex.event(message);
 }
 
@@ -332,6 +354,10 @@ void mcp_post_route(const route_services& s, exchange& ex) {
         if (auto why = header_mismatch(ex.fields(), method->get_string(), params ? params->if_object() : nullptr))
             return bad_request(ex, obj, mcp::header_mismatch, "Header mismatch: " + *why);
     }
+    if (stateless_era && is_request && !accept.sse && method->get_string() == "subscriptions/listen")
+        return ex.error(bhttp::status::not_acceptable,
+                        "Not Acceptable: subscriptions/listen answers with an event stream; the client must "
+                        "accept text/event-stream");
     auto p =
         std::make_shared<mcp_post>(accept.json && !accept.sse, accept.sse && !accept.json, is_request, stateless_era);
     // A 2026-07-28 message stands on its own: any Mcp-Session-Id is ignored, none is made.

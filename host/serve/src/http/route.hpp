@@ -60,6 +60,9 @@ public:
     // The server closes the connection for good (its I/O threads are gone): end what the
     // request started. Then detach().
     virtual void abort() noexcept {}
+    // The server is stopping while the exchange streams: true when the state ends the stream
+    // itself, soon (with a last message of its own), false to have the connection end it now.
+    virtual bool stopping() noexcept { return false; }
 };
 
 using http_request = bhttp::request<bhttp::string_body>;

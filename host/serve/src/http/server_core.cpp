@@ -342,13 +342,22 @@ void server_core::stop(std::chrono::milliseconds grace) {
     });
     const bool acceptor_closed = closed_future.wait_for(10s) == std::future_status::ready;
 
-    // 2. Idle connections close, GET streams end, the others answer 503 from now on.
+    // 2. Idle connections close, GET streams end, the others answer 503 from now on. (Waited
+    // for: a stream that ends with a last message becomes work in progress in on_stopping.)
     {
         auto all = snapshot();
+        auto left = std::make_shared<std::atomic<std::size_t>>(all.size());
+        auto done = std::make_shared<std::promise<void>>();
+        auto all_told = done->get_future();
+        if (all.empty()) done->set_value();
         for (auto& c : all) {
             const auto& ex = c->executor();
-            asio::post(ex, [c = std::move(c)] { c->on_stopping(); });
+            asio::post(ex, [c = std::move(c), left, done] {
+                c->on_stopping();
+                if (left->fetch_sub(1) == 1) done->set_value();
+            });
         }
+        all_told.wait_for(10s);
     }
 
     // 3. Wait for the requests and calls in progress, up to `grace`.

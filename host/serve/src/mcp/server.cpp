@@ -1,4 +1,5 @@
 #include "catalog.hpp"
+#include "subscriptions.hpp"
 #include "input_round.hpp"
 #include "protocol.hpp"
 
@@ -78,13 +79,19 @@ void server::refresh() {
 
 void server::broadcast_list_changed() {
     std::vector<std::shared_ptr<session>> live;
+    std::vector<std::shared_ptr<listener>> listening;
     {
         std::lock_guard lock(mutex_);
         for (auto& w : sessions_)
             if (auto s = w.lock()) live.push_back(std::move(s));
+        for (auto& l : listeners_)
+            if (l->tools_list_changed) listening.push_back(l);
     }
     const std::string message = notification("notifications/tools/list_changed", {});
     for (auto& s : live) s->send_standalone(message);
+    // 2026-07-28: the subscriptions that asked for it; one whose client is gone ends.
+    for (auto& l : listening)
+        if (!l->notify("notifications/tools/list_changed", {})) end_listener(l, false);
 }
 
 void server::on_host_event(const host_event& e) {

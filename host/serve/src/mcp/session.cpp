@@ -82,6 +82,7 @@ std::chrono::steady_clock::time_point session::last_activity() const {
 void session::close() {
     std::vector<std::shared_ptr<boost::asio::cancellation_signal>> calls;
     std::vector<std::shared_ptr<pending_request>> waiting;
+    std::vector<std::shared_ptr<server::listener>> listens;
     {
         std::lock_guard lock(st_->m);
         if (st_->closed) return;
@@ -90,6 +91,8 @@ void session::close() {
         for (auto& [id, sig] : st_->in_flight) calls.push_back(sig);
         for (auto& [id, p] : st_->pending) waiting.push_back(p);
         st_->pending.clear();
+        for (auto& [id, l] : st_->listens) listens.push_back(std::move(l));
+        st_->listens.clear();
         // Emitting under the lock: a call's completion removes its entry under the same lock, so
         // no signal is emitted while its slot is being torn down.
         for (auto& sig : calls) sig->emit(boost::asio::cancellation_type::terminal);
@@ -100,6 +103,8 @@ void session::close() {
         p->answer = json::object{{"error", {{"code", internal_error}, {"message", "the MCP session ended"}}}};
         p->cv.notify_all();
     }
+    // The server ends the session's subscriptions: each gets its graceful end.
+    for (auto& l : listens) server_.end_listener(l, true);
 }
 
 void session::handle(std::string_view message, std::shared_ptr<exchange> out) {
@@ -222,6 +227,11 @@ void session::on_notification(std::string_view method, const json::object& param
         const json::value* rid = params.if_contains("requestId");
         if (rid == nullptr || !valid_id(*rid)) return;
         const std::string key = toolhost::json_text(*rid);
+        if (end_listen(key, false)) {  // a subscription: it ends without a response
+            logging::write(logging::level::debug, "mcp", "subscription cancelled by the client",
+                           {{"session", id_}, {"id", key}});
+            return;
+        }
         std::lock_guard lock(st_->m);
         if (auto it = st_->in_flight.find(key); it != st_->in_flight.end()) {
             it->second->emit(boost::asio::cancellation_type::terminal);

@@ -51,6 +51,8 @@ struct session::state {
     // tools/call requests in flight, by the serialized JSON-RPC id, with their cancellation.
     std::unordered_map<std::string, std::shared_ptr<boost::asio::cancellation_signal>> in_flight;
     std::unordered_map<int64_t, std::shared_ptr<pending_request>> pending;
+    // Open subscriptions/listen requests, by the serialized JSON-RPC id (subscriptions.cpp).
+    std::unordered_map<std::string, std::shared_ptr<server::listener>> listens;
     int64_t next_request_id = 1;
     std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
 };

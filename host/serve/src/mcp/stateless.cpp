@@ -88,6 +88,7 @@ void session::on_stateless_request(std::string_view method, const json::value& i
         {"server/discover", &session::on_discover},
         {"tools/list", &session::on_tools_list},
         {"tools/call", &session::call_tool},
+        {"subscriptions/listen", &session::on_listen},
     };
     request_context ctx;
     if (auto refused = read_meta(id, params, ctx)) return out->finish(std::move(*refused));
@@ -102,7 +103,7 @@ void session::on_stateless_request(std::string_view method, const json::value& i
 void session::on_discover(const json::value& id, json::object, std::shared_ptr<exchange> out, const request_context&) {
     const auto& o = server_.options();
     json::object result{{"supportedVersions", supported_versions()},
-                        {"capabilities", {{"tools", json::object{}}, {"logging", json::object{}}}}};
+                        {"capabilities", {{"tools", {{"listChanged", true}}}, {"logging", json::object{}}}}};
     if (!o.instructions.empty()) result["instructions"] = o.instructions;
     result["ttlMs"] = static_cast<int64_t>(o.list_ttl.count());
     result["cacheScope"] = o.list_cache_scope;

@@ -31,6 +31,7 @@ inline constexpr std::string_view client_capabilities = "io.modelcontextprotocol
 inline constexpr std::string_view client_info = "io.modelcontextprotocol/clientInfo";
 inline constexpr std::string_view server_info = "io.modelcontextprotocol/serverInfo";
 inline constexpr std::string_view log_level = "io.modelcontextprotocol/logLevel";
+inline constexpr std::string_view subscription_id = "io.modelcontextprotocol/subscriptionId";
 }  // namespace meta_key
 
 /// Whether a request (its method and params) is one of the stateless era: it carries a revision
@@ -73,6 +74,10 @@ public:
     /// The response to the message (or nothing, for notifications and client responses: `message`
     /// is empty then). Called exactly once per handle(), last.
     virtual void finish(std::string message) = 0;
+    /// The response comes when the client no longer wants it (subscriptions/listen): not work in
+    /// progress that a transport waits for when it stops, and a stream to keep alive meanwhile.
+    /// Called at most once, before anything is sent.
+    virtual void long_lived() {}
 };
 
 /// A stream for messages not related to any request (notifications/tools/list_changed): stdout

@@ -53,6 +53,9 @@ struct server_options {
     /// Run calls of operations flagged TOOLHOST_OPERATION_NONBLOCKING (of thread-safe tools) on
     /// the thread that handles the message (host::call_inline) instead of the worker pool.
     bool inline_nonblocking = true;
+    /// Open subscriptions/listen requests at most, over all transports and clients; beyond,
+    /// one is refused (-32603 "Subscription limit reached", as the TypeScript SDK).
+    std::size_t max_subscriptions = 1024;
     /// How deep arrays and objects may nest in a message given as text (session::handle).
     std::size_t json_max_depth = default_json_max_depth;
 };
@@ -84,12 +87,17 @@ public:
     /// Problems found building names (collisions, invalid templates), as complete messages.
     std::vector<std::string> naming_problems() const;
 
-    struct catalog;  ///< (internal) the tool list, rebuilt when tools change
+    struct catalog;   ///< (internal) the tool list, rebuilt when tools change
+    struct listener;  ///< (internal) an open subscriptions/listen
 
 private:
     friend class session;
     void on_host_event(const host_event& e);
     void broadcast_list_changed();
+    // Open subscriptions (subscriptions.cpp): `listen` adds one (false at max_subscriptions);
+    // `end_listener` ends one, with the graceful response (the server ends it) or none.
+    bool listen(const std::shared_ptr<listener>& l);
+    void end_listener(const std::shared_ptr<listener>& l, bool graceful);
     std::shared_ptr<const catalog> current() const;
 
     toolhost::host& host_;
@@ -98,6 +106,7 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<const catalog> catalog_;
     std::vector<std::weak_ptr<session>> sessions_;
+    std::vector<std::shared_ptr<listener>> listeners_;
     uint64_t subscription_ = 0;
 };
 

@@ -71,6 +71,11 @@ private:
                  const request_context& ctx);
     void on_initialize(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
                        const request_context& ctx);
+    void on_listen(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                   const request_context& ctx);
+    // Ends the subscription opened by the request `key` (its serialized id) of this session;
+    // false when there is none.
+    bool end_listen(const std::string& key, bool graceful);
     void on_discover(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
                      const request_context& ctx);
     void on_tools_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,

@@ -120,6 +120,7 @@ struct serve_settings {
     uint64_t list_ttl_ms = 0;                      ///< 2026-07-28 ttlMs of server/discover and tools/list
     std::string list_cache_scope = "private";      ///< their cacheScope: "private" or "public"
     std::string request_state_secret;              ///< keys 2026-07-28 requestState; "": random per process
+    std::size_t max_subscriptions = 1024;          ///< open 2026-07-28 subscriptions/listen at most
     oauth_settings oauth;                          ///< "serve.http.oauth"
     rate_limit_settings rate_limit;                ///< "serve.http.rate_limit"
     tls_settings tls;                              ///< "serve.http.tls"
