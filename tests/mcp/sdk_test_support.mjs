@@ -62,14 +62,14 @@ export async function until(what, probe, limitMs = 30000) {
   }
 }
 
-// `toolhost serve --http 127.0.0.1:0 ARGS...` in `work`, once it wrote its port: {base (the
-// http://127.0.0.1:PORT), stderr() (so far), exited (resolves with {code, signal}), kill(signal),
-// stop() (SIGKILL unless it already ended; saves its stderr as `logName` in work)}.
-export async function startHttpServer(toolhost, args, work, logName = 'http.log') {
-  const portFile = path.join(work, 'port');
+// `toolhost serve --http 127.0.0.1:0 ARGS...` in `work` (with `env`), once it wrote its port: {base
+// (the http://127.0.0.1:PORT), stderr() (so far), exited (resolves with {code, signal}),
+// kill(signal), stop() (SIGKILL unless it already ended; saves its stderr as `logName` in work)}.
+export async function startHttpServer(toolhost, args, work, logName = 'http.log', env = process.env) {
+  const portFile = path.join(work, `${logName}.port`);
   fs.rmSync(portFile, { force: true });
   const server = spawn(toolhost, ['serve', '--http', '127.0.0.1:0', '--port-file', portFile, ...args],
-    { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+    { cwd: work, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   server.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));

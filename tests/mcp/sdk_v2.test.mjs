@@ -3,9 +3,10 @@
 // `toolhost serve --http`, serving the testkit fixture (tests/fixtures/testkit.cpp, tool
 // testkit_mt) and the bundled echo plugin: discovery, tools/list, tools/call (result, tool error,
 // bad arguments, unknown tool, progress, cancellation, a tool asking the client through
-// input_required), the same client in `auto` mode choosing
-// 2026-07-28, and over HTTP the revision's errors as raw requests (header mismatch, an unknown
-// revision, an unknown method, GET).
+// input_required), subscriptions/listen hearing a plugin leave the folder, the same client in
+// `auto` mode choosing 2026-07-28, over HTTP the revision's errors as raw requests (header
+// mismatch, an unknown revision, an unknown method, GET), and two HTTP instances serving one
+// client whose requests alternate between them.
 //
 //   node sdk_v2.test.mjs TOOLHOST_EXE TESTKIT_PLUGIN ECHO_PLUGIN WORK_DIR
 //
@@ -339,5 +340,74 @@ describe('HTTP: toolhost serve --http 127.0.0.1:0, pinned to 2026-07-28', () => 
     assert.equal(r.body.result._meta['io.modelcontextprotocol/serverInfo'].name, 'toolhost');
     assert.equal(r.body.result.ttlMs, 0);
     assert.equal(r.body.result.cacheScope, 'private');
+  });
+});
+
+// ---------------------------------------------------------------------------------- scale-out
+
+// Two `toolhost serve --http` processes and a client whose successive requests alternate between
+// them, as behind a load balancer without affinity: no request of the revision depends on the
+// instance that served the one before. A tool that asks the client takes two rounds, each on
+// another instance; the second instance accepts the first one's requestState because both have
+// the same serve.mcp.request_state_secret (here TOOLHOST_MCP_STATE_SECRET), and refuses it without.
+describe('HTTP: two instances, a client alternating between them', () => {
+  const elicitation = {
+    method: 'elicitation/create',
+    params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } },
+  };
+
+  // A client whose requests go to `servers` in turn; `reached` lists the port of each.
+  async function alternatingClient(servers) {
+    const ports = servers.map((s) => new URL(s.base).port);
+    const reached = [];
+    const alternate = (input, init) => {
+      const u = new URL(input instanceof Request ? input.url : input);
+      u.port = ports[reached.length % ports.length];
+      reached.push(u.port);
+      return fetch(u, init);
+    };
+    const client = makeClient();
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${servers[0].base}/mcp`), { fetch: alternate }));
+    return { client, reached };
+  }
+
+  async function twoServers(name, env) {
+    return [await startHttpServer(toolhost, serverArgs, work, `${name}-a.log`, env),
+      await startHttpServer(toolhost, serverArgs, work, `${name}-b.log`, env)];
+  }
+
+  test('with one request_state_secret, any instance answers any request, rounds included', async () => {
+    const servers = await twoServers('shared',
+      { ...process.env, TOOLHOST_MCP_STATE_SECRET: 'scale-out-test-secret-0123456789abcdef' });
+    const { client, reached } = await alternatingClient(servers);
+    try {
+      assert.ok((await client.listTools()).tools.some((t) => t.name === 'echo_echo'));
+      for (let i = 0; i < 4; ++i)
+        assert.deepEqual((await callOk(client, 'echo_echo', { i })).structuredContent, { i });
+      const before = reached.length;
+      const r = await callOk(client, 'testkit_mt_ask_client', elicitation);
+      assert.deepEqual(r.structuredContent, { status: 0, result: { action: 'accept', content: { name: 'Ada' } } });
+      const rounds = reached.slice(before);
+      assert.equal(rounds.length, 2, `the call and its retry: ${rounds}`);
+      assert.notEqual(rounds[0], rounds[1], 'the retry went to the other instance');
+      assert.equal(new Set(reached).size, 2);
+    } finally {
+      await client.close();
+      servers.forEach((s) => s.stop());
+    }
+  });
+
+  test('without a shared secret, the other instance refuses the first one\'s requestState', async () => {
+    const env = { ...process.env };
+    delete env.TOOLHOST_MCP_STATE_SECRET;
+    const servers = await twoServers('unshared', env);
+    const { client } = await alternatingClient(servers);
+    try {
+      await assert.rejects(client.callTool({ name: 'testkit_mt_ask_client', arguments: elicitation }),
+        /requestState/);
+    } finally {
+      await client.close();
+      servers.forEach((s) => s.stop());
+    }
   });
 });
