@@ -511,6 +511,40 @@ BOOST_AUTO_TEST_CASE(pattern_properties_that_backtrack_without_end_are_refused_i
     BOOST_TEST(check(anchored, R"({"a\nc": 1, "abc\n": 1})") == "");
 }
 
+// valijson divided by "multipleOf" as given (0: SIGFPE, the end of the process), cast doubles
+// beyond int64 to int64 (undefined behaviour, found by fuzz_schema), checked numeric strings as
+// numbers and compared remainders with an absolute epsilon.
+BOOST_AUTO_TEST_CASE(multiple_of_takes_a_positive_divisor_and_checks_numbers_only) {
+    for (const char* bad : {R"({"multipleOf": 0})", R"({"multipleOf": -2})", R"({"multipleOf": "5"})",
+                            R"({"items": {"multipleOf": 0.0}})"}) {
+        auto compiled = json_schema::compile_text(bad);
+        BOOST_TEST_REQUIRE(compiled.has_error(), bad);
+        BOOST_TEST(compiled.error().starts_with("multipleOf must be a number greater than 0, got "), compiled.error());
+    }
+    // A property called multipleOf is a name, not the keyword.
+    BOOST_TEST(check(schema_ok(R"({"properties": {"multipleOf": {"type": "string"}}})"), R"({"multipleOf": "x"})") ==
+               "");
+
+    auto five = schema_ok(R"({"multipleOf": 5})");
+    BOOST_TEST(check(five, "10") == "");
+    BOOST_TEST(check(five, "-9223372036854775805") == "");
+    BOOST_TEST(check(five, "11") == "/: value should be a multiple of 5");
+    BOOST_TEST(check(five, "10.0") == "");
+    BOOST_TEST(check(five, "1.5") != "");
+    BOOST_TEST(check(five, R"("12")") == "");  // a string: multipleOf is about numbers
+    // Beyond int64 (no undefined cast): 2^200 is no multiple of 3, 3 * 2^200 is.
+    auto three = schema_ok(R"({"multipleOf": 3})");
+    BOOST_TEST(check(three, "1.6069380442589903e60") == "/: value should be a multiple of 3");
+    BOOST_TEST(check(three, "4.820814132776971e60") == "");
+    BOOST_TEST(check(schema_ok(R"({"multipleOf": 2})"), "-9223372036854775808") == "");
+
+    auto tenth = schema_ok(R"({"multipleOf": 0.1})");
+    BOOST_TEST(check(tenth, "10.5") == "");
+    BOOST_TEST(check(tenth, "0.3") == "");
+    BOOST_TEST(check(tenth, "7") == "");
+    BOOST_TEST(check(tenth, "0.35") == "/: value should be a multiple of 0.1");
+}
+
 BOOST_AUTO_TEST_CASE(formats_and_patterns_apply_to_strings_and_compile_once) {
     auto s = schema_ok(R"({"properties": {"d": {"format": "date"}, "t": {"format": "time"},
                                            "dt": {"format": "date-time"}, "e": {"format": "email"},

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <regex>
@@ -122,7 +123,7 @@ const value* resolve_ref(const value& root, const value* node) {
     return node && node->is_object() ? node : (node && node->is_bool() ? node : nullptr);
 }
 
-// "patternProperties" expressions by their text, compiled (check_patterns).
+// "patternProperties" expressions by their text, compiled (check_keywords).
 using property_patterns = std::unordered_map<std::string, detail::ecma_regex>;
 
 const value* child_schema(const value& root, const value& schema, const value& instance, std::string_view token,
@@ -268,10 +269,18 @@ std::string context_to_pointer(const std::vector<std::string>& context, std::vec
 // repeat counts into an int unchecked (undefined behaviour). valijson's matching is replaced
 // below (the PropertiesConstraint visitor) by one that uses these.
 
-std::optional<std::string> check_patterns(const value& node, property_patterns& patterns) {
+// Keywords whose value is a map from names to subschemas: the names are not keywords.
+bool names_subschemas(std::string_view key) {
+    return key == "properties" || key == "patternProperties" || key == "definitions" || key == "dependencies";
+}
+
+// Checks what valijson takes on trust, in every schema object of `node`: compiles the
+// patternProperties expressions (above), and refuses a "multipleOf" that is not a number greater
+// than 0, as JSON Schema requires (valijson divided by it: 0 ended the process with SIGFPE).
+std::optional<std::string> check_keywords(const value& node, property_patterns& patterns) {
     if (node.is_array()) {
         for (const auto& item : node.get_array()) {
-            if (auto error = check_patterns(item, patterns)) return error;
+            if (auto error = check_keywords(item, patterns)) return error;
         }
     }
     if (!node.is_object()) return std::nullopt;
@@ -289,7 +298,14 @@ std::optional<std::string> check_patterns(const value& node, property_patterns& 
                 patterns.emplace(std::move(expression), std::move(*re));
             }
         }
-        if (auto error = check_patterns(v, patterns)) return error;
+        if (key == "multipleOf" && !(v.is_number() && v.to_number<double>() > 0))
+            return "multipleOf must be a number greater than 0, got " + render(v);
+        if (names_subschemas(key) && v.is_object()) {
+            for (const auto& named : v.get_object())
+                if (auto error = check_keywords(named.value(), patterns)) return error;
+        } else if (auto error = check_keywords(v, patterns)) {
+            return error;
+        }
     }
     return std::nullopt;
 }
@@ -538,11 +554,6 @@ private:
     std::string keyword_;
 };
 
-// Keywords whose value is a map from names to subschemas: the names are not keywords.
-bool names_subschemas(std::string_view key) {
-    return key == "properties" || key == "patternProperties" || key == "definitions" || key == "dependencies";
-}
-
 // Renames the keywords above in every schema object of `node`, a schema; data (enum, const,
 // default, examples) and property names stay as they are. Any object under an unknown keyword is
 // treated as a schema too, since a $ref may point there.
@@ -584,7 +595,7 @@ std::unordered_map<std::string, std::regex>& unused_regex_cache() {
 
 // valijson's visitor for "properties", "patternProperties" and "additionalProperties" (one
 // constraint), for the host's adapter: the same rules, with property names matched against the
-// schema's Boost.Regex patternProperties (check_patterns) instead of a std::regex compiled per
+// schema's Boost.Regex patternProperties (check_keywords) instead of a std::regex compiled per
 // call. A name the engine cannot decide within its bounds is an error at that property.
 template <>
 bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
@@ -602,7 +613,7 @@ bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
 
     constraint.applyToPatternProperties([&](const auto& pattern, const Subschema* subschema) {
         const std::string expression(pattern.c_str());
-        std::optional<ecma_regex> own;  // only for a pattern check_patterns did not see
+        std::optional<ecma_regex> own;  // only for a pattern check_keywords did not see
         const ecma_regex* re = nullptr;
         if (const auto* table = toolhost::validating_patterns) {
             if (auto it = table->find(expression); it != table->end()) re = &it->second;
@@ -666,13 +677,57 @@ bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
     return validated;
 }
 
+// valijson's "multipleOf" visitors, for the host's adapter. valijson's read a string that looks
+// like a number as one (a string is valid against multipleOf: it applies to numbers only), cast a
+// double beyond the int64 range to int64 (undefined behaviour; fuzz_schema under UBSan), and
+// compared a remainder with an absolute epsilon (10.5 was no multiple of 0.1). Here: numbers only,
+// integers exactly, doubles by their remainder relative to the divisor. (The divisor is a number
+// greater than 0: check_keywords refuses any other.)
+namespace toolhost::detail {
+namespace {
+
+bool multiple_of(const valijson::adapters::Adapter& target, double divisor, std::optional<int64_t> integral) {
+    if (integral && target.isInteger()) return target.getInteger() % *integral == 0;
+    const double x = target.isInteger() ? static_cast<double>(target.getInteger()) : target.getDouble();
+    if (!std::isfinite(x)) return false;
+    const double r = std::remainder(x, divisor);
+    return std::fabs(r) <= divisor * 1e-9;
+}
+
+template <class Results>
+bool check_multiple_of(const valijson::adapters::Adapter& target, double divisor, std::optional<int64_t> integral,
+                       Results* results, const std::vector<std::string>& context, const std::string& shown) {
+    if (!target.isNumber() || multiple_of(target, divisor, integral)) return true;
+    if (results) results->pushError(context, "Value should be a multiple of " + shown);
+    return false;
+}
+
+}  // namespace
+}  // namespace toolhost::detail
+
+template <>
+bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
+    const constraints::MultipleOfIntConstraint& constraint) {
+    const int64_t divisor = constraint.getDivisor();
+    return toolhost::detail::check_multiple_of(m_target, static_cast<double>(divisor), divisor, m_results, m_context,
+                                               std::to_string(divisor));
+}
+
+template <>
+bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
+    const constraints::MultipleOfDoubleConstraint& constraint) {
+    const double divisor = constraint.getDivisor();
+    return toolhost::detail::check_multiple_of(m_target, divisor, std::nullopt, m_results, m_context,
+                                               toolhost::json_text(boost::json::value(divisor)));
+}
+
 namespace toolhost {
 
 struct json_schema::compiled {
     value source;
     schema_kind kind = schema_kind::general;
     valijson::Schema schema;     // empty unless kind == general
-    property_patterns patterns;  // of patternProperties (check_patterns)
+    property_patterns patterns;  // of patternProperties (check_keywords)
 };
 
 std::string validation_error::to_string() const {
@@ -689,7 +744,7 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
 boost::system::result<json_schema, std::string> json_schema::compile(const value& schema, fetch_function fetch) {
     if (!schema.is_object() && !schema.is_bool()) return std::string("schema must be an object or a boolean");
     auto impl = std::make_shared<compiled>();
-    if (auto error = check_patterns(schema, impl->patterns)) return std::move(*error);
+    if (auto error = check_keywords(schema, impl->patterns)) return std::move(*error);
     if (auto error = check_refs(schema)) return std::move(*error);
     impl->source = schema;
     impl->kind = classify(schema);
@@ -714,7 +769,7 @@ boost::system::result<json_schema, std::string> json_schema::compile(const value
         if (fetch) {
             if (auto doc = fetch(uri)) {
                 fetched_error = check_refs(*doc);
-                if (!fetched_error) fetched_error = check_patterns(*doc, impl->patterns);
+                if (!fetched_error) fetched_error = check_keywords(*doc, impl->patterns);
                 if (fetched_error) {
                     *fetched_error = "in remote schema '" + uri + "': " + *fetched_error;
                     throw std::invalid_argument(*fetched_error);  // ends populateSchema
