@@ -37,7 +37,8 @@ static const toolhost_operation_descriptor_t clock_now_operation = {
     "{\"type\":\"object\","
     "\"properties\":{\"unix_ms\":{\"type\":\"integer\"},\"iso8601\":{\"type\":\"string\"}},"
     "\"required\":[\"unix_ms\",\"iso8601\"],\"additionalProperties\":false}",
-    TOOLHOST_OPERATION_READ_ONLY | TOOLHOST_OPERATION_NONBLOCKING};
+    TOOLHOST_OPERATION_READ_ONLY | TOOLHOST_OPERATION_NONBLOCKING,
+    NULL};
 
 static const toolhost_operation_descriptor_t clock_sleep_operation = {
     sizeof(toolhost_operation_descriptor_t),
@@ -51,7 +52,8 @@ static const toolhost_operation_descriptor_t clock_sleep_operation = {
     "{\"type\":\"object\","
     "\"properties\":{\"slept_ms\":{\"type\":\"integer\"}},"
     "\"required\":[\"slept_ms\"],\"additionalProperties\":false}",
-    TOOLHOST_OPERATION_CANCELLABLE};
+    TOOLHOST_OPERATION_CANCELLABLE,
+    NULL};
 
 static const toolhost_operation_descriptor_t *const clock_operations[] = {
     &clock_now_operation,

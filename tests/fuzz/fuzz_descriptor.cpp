@@ -1,13 +1,14 @@
 // A plugin's descriptor as the host reads it (descriptor_from_abi): names, versions, flags and
 // the schemas of the tool and its operations. The input is JSON describing the descriptor
 // ({"name", "version", "description", "config_schema", "flags", "operations": [{"name",
-// "description", "input_schema", "output_schema", "flags"}]}); strings may hold any bytes,
-// missing ones are passed as NULL, as a broken plugin would.
+// "description", "input_schema", "output_schema", "flags", "role", "v10"}]}); strings may hold any
+// bytes, missing ones are passed as NULL, as a broken plugin would.
 #include <toolhost/tool.h>
 #include <toolhost/tool_descriptor.hpp>
 
 #include <boost/json/parse.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -47,8 +48,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (const auto& e : a->get_array()) {
             if (!e.is_object() || ops.size() >= 64) continue;
             const auto& op = e.get_object();
-            ops.push_back({sizeof(toolhost_operation_descriptor_t), h.str(op, "name"), h.str(op, "description"),
-                           h.str(op, "input_schema"), h.str(op, "output_schema"), flags(op)});
+            // "v10": an ABI 1.0 plugin's operation, without the role (which must then not be read).
+            const auto* v10 = op.if_contains("v10");
+            const uint32_t size = v10 != nullptr && v10->is_bool() && v10->get_bool()
+                                      ? static_cast<uint32_t>(offsetof(toolhost_operation_descriptor_t, role))
+                                      : static_cast<uint32_t>(sizeof(toolhost_operation_descriptor_t));
+            ops.push_back({size, h.str(op, "name"), h.str(op, "description"), h.str(op, "input_schema"),
+                           h.str(op, "output_schema"), flags(op), h.str(op, "role")});
         }
     }
     std::vector<const toolhost_operation_descriptor_t*> op_ptrs;

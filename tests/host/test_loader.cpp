@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <toolhost/plugin_loader.hpp>
+#include <toolhost/tool_descriptor.hpp>
 
 #include "test_support.hpp"
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 
 namespace fs = std::filesystem;
 using toolhost::plugin_loader;
@@ -51,12 +53,15 @@ BOOST_AUTO_TEST_CASE(older_minor_is_accepted_by_a_newer_host) {
     BOOST_TEST(tool_names(r) == std::vector<std::string>{"older_minor_tool"});
 }
 
+// This host's ABI as messages name it ("ABI 1.1").
+const std::string host_abi = "ABI 1." + std::to_string(TOOLHOST_ABI_VERSION_MINOR);
+
 BOOST_AUTO_TEST_CASE(newer_minor_is_rejected_naming_both_versions) {
     temp_dir d;
     copy_into(TOOLHOST_FIXTURE_NEWER_MINOR, d.path(), "newer.so");
     auto why = reason_for(d.path(), "newer.so");
-    BOOST_TEST(contains(why, "1.1"), why);
-    BOOST_TEST(contains(why, "1.0"), why);
+    BOOST_TEST(contains(why, "ABI 1." + std::to_string(TOOLHOST_ABI_VERSION_MINOR + 1)), why);
+    BOOST_TEST(contains(why, host_abi), why);
     BOOST_TEST(contains(why, "newer"), why);
 }
 
@@ -65,12 +70,12 @@ BOOST_AUTO_TEST_CASE(other_major_is_rejected_naming_both_versions) {
     copy_into(TOOLHOST_FIXTURE_ABI_MAJOR2, d.path(), "major2.so");
     auto why = reason_for(d.path(), "major2.so");
     BOOST_TEST(contains(why, "ABI 2.0"), why);
-    BOOST_TEST(contains(why, "ABI 1.0"), why);
+    BOOST_TEST(contains(why, host_abi), why);
 
     copy_into(TOOLHOST_FIXTURE_ENTRY_V2_ONLY, d.path(), "v2only.so");
     why = reason_for(d.path(), "v2only.so");
     BOOST_TEST(contains(why, "toolhost_plugin_entry_v2"), why);
-    BOOST_TEST(contains(why, "ABI 1.0"), why);
+    BOOST_TEST(contains(why, host_abi), why);
 }
 
 BOOST_AUTO_TEST_CASE(entry_struct_too_small) {
@@ -206,4 +211,72 @@ BOOST_AUTO_TEST_CASE(file_the_process_cannot_read) {
     BOOST_TEST(WEXITSTATUS(status) == 0);
     BOOST_TEST(contains(why, "cannot read"), why);
     BOOST_TEST(contains(why, "Permission denied"), why);
+}
+
+// ---- ABI 1.1: an operation's role (what it serves to MCP clients instead of being a tool)
+
+namespace {
+
+// A one-operation descriptor whose operation has `role` (NULL for none), `size` bytes long.
+boost::system::result<toolhost::tool_descriptor, std::string> with_role(
+    const char* role, uint32_t size = sizeof(toolhost_operation_descriptor_t),
+    const char* schema = R"({"type":"object"})") {
+    const toolhost_operation_descriptor_t op{size, "op", "", schema, nullptr, 0, role};
+    const toolhost_operation_descriptor_t* ops[] = {&op};
+    const toolhost_tool_descriptor_t d{sizeof d, "t", "1.0.0", "", nullptr, 0, 1, ops};
+    return toolhost::descriptor_from_abi(&d, "test.so");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(operation_roles_are_read_checked_and_named_in_errors) {
+    using toolhost::operation_role;
+    auto d = with_role(R"({"role":"resource_read","uris":["crm://customers/"],)"
+                       R"("templates":[{"uriTemplate":"crm://customers/{id}","name":"customer"}]})");
+    BOOST_TEST_REQUIRE(d.has_value(), (d ? "" : d.error()));
+    BOOST_TEST((d->operations[0].role == operation_role::resource_read));
+    BOOST_TEST(d->operations[0].role_spec.at("uris").as_array().size() == 1u);
+    BOOST_TEST(toolhost::to_json(*d).at("operations").at(0).at("role").at("role") == "resource_read");
+    BOOST_TEST((with_role(R"({"role":"prompt","title":"T"})")->operations[0].role == operation_role::prompt));
+    BOOST_TEST((with_role(nullptr)->operations[0].role == operation_role::tool));
+
+    // An ABI 1.0 plugin's operation struct ends before `role`: whatever follows is not read.
+    const auto v10 = with_role("not even JSON", static_cast<uint32_t>(offsetof(toolhost_operation_descriptor_t, role)));
+    BOOST_TEST_REQUIRE(v10.has_value(), (v10 ? "" : v10.error()));
+    BOOST_TEST((v10->operations[0].role == operation_role::tool));
+
+    auto error = [](const char* role) {
+        auto r = with_role(role);
+        BOOST_TEST_REQUIRE(r.has_error(), role);
+        return r.error();
+    };
+    BOOST_TEST(error("not json").starts_with("tool 't' operation 'op': role must be a JSON object"));
+    BOOST_TEST(error(R"({"role":"widget"})") ==
+               "tool 't' operation 'op': unknown role 'widget' (known: resource_list, resource_read, prompt, "
+               "completion)");
+    BOOST_TEST(error(R"({"role":"tool"})").find("unknown role 'tool'") != std::string::npos);
+    BOOST_TEST(error(R"({"role":"resource_read"})") == "tool 't' operation 'op': role: \"uris\" is required");
+    BOOST_TEST(error(R"({"role":"resource_read","uris":[""]})").find("\"uris\" must hold non-empty strings") !=
+               std::string::npos);
+    BOOST_TEST(
+        error(R"({"role":"resource_read","uris":["a://"],"templates":[{"uriTemplate":"b://{x}","name":"n"}]})") ==
+        "tool 't' operation 'op': role: template 'b://{x}' is not under any of \"uris\"");
+    BOOST_TEST(error(R"({"role":"prompt","titel":"T"})") ==
+               "tool 't' operation 'op': role: unknown member \"titel\" (a prompt role has role, title)");
+    BOOST_TEST(error(R"({"role":"prompt","title":5})") == "tool 't' operation 'op': role: \"title\" must be a string");
+}
+
+BOOST_AUTO_TEST_CASE(a_tool_has_at_most_one_operation_of_each_role_but_prompt) {
+    const toolhost_operation_descriptor_t a{sizeof a, "a", "", "{}", nullptr, 0, R"({"role":"completion"})"};
+    const toolhost_operation_descriptor_t b{sizeof b, "b", "", "{}", nullptr, 0, R"({"role":"completion"})"};
+    const toolhost_operation_descriptor_t* ops[] = {&a, &b};
+    const toolhost_tool_descriptor_t d{sizeof d, "t", "1.0.0", "", nullptr, 0, 2, ops};
+    auto r = toolhost::descriptor_from_abi(&d, "test.so");
+    BOOST_TEST_REQUIRE(r.has_error());
+    BOOST_TEST(r.error() == "tool 't': 2 operations have the role completion (at most one may)");
+    const toolhost_operation_descriptor_t p{sizeof p, "p", "", "{}", nullptr, 0, R"({"role":"prompt"})"};
+    const toolhost_operation_descriptor_t q{sizeof q, "q", "", "{}", nullptr, 0, R"({"role":"prompt"})"};
+    const toolhost_operation_descriptor_t* prompts[] = {&p, &q};
+    const toolhost_tool_descriptor_t two{sizeof two, "t", "1.0.0", "", nullptr, 0, 2, prompts};
+    BOOST_TEST(toolhost::descriptor_from_abi(&two, "test.so").has_value());
 }

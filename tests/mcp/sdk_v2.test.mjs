@@ -181,9 +181,8 @@ function commonCases(ctx, { allProgressDelivered }) {
     const { client } = ctx();
     const changes = [];
     client.setNotificationHandler('notifications/tools/list_changed', (n) => { changes.push(n); });
-    // Prompts are not served: the acknowledgement leaves them out.
     const sub = await client.listen({ toolsListChanged: true, promptsListChanged: true });
-    assert.deepEqual(sub.honoredFilter, { toolsListChanged: true });
+    assert.deepEqual(sub.honoredFilter, { toolsListChanged: true, promptsListChanged: true });
     const listed = async () => (await client.listTools()).tools.map((t) => t.name);
     const link = path.join(work, 'plugins', path.basename(args.echo));
     fs.rmSync(link);

@@ -66,7 +66,8 @@ BOOST_AUTO_TEST_CASE(malformed_messages_get_json_rpc_errors) {
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":7})")) == mcp::invalid_request);
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]})")) ==
                mcp::invalid_params);
-    BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"resources/list"})")) ==
+    // Not offered (the resources capability has no "subscribe").
+    BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"resources/subscribe"})")) ==
                mcp::method_not_found);
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"no/such"})")) == mcp::method_not_found);
     auto r = send_raw(R"({"jsonrpc":"2.0","id":"abc","method":"ping"})");

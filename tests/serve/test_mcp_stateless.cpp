@@ -217,11 +217,8 @@ BOOST_AUTO_TEST_CASE(listen_acknowledges_what_it_honours_then_tags_each_change_u
     auto discovered = result_of(env::request(*s, 1, "server/discover", with_meta({})));
     BOOST_TEST(discovered.at("capabilities").at("tools").at("listChanged").as_bool());
 
-    // Prompts and resources are not served: left out of the acknowledgement.
-    auto tools = listen(*s, 7,
-                        {{"toolsListChanged", true},
-                         {"promptsListChanged", true},
-                         {"resourceSubscriptions", json::array{"file:///x"}}});
+    // Updates of single resources are not sent: left out of the acknowledgement.
+    auto tools = listen(*s, 7, {{"toolsListChanged", true}, {"resourceSubscriptions", json::array{"file:///x"}}});
     BOOST_TEST(tools->long_lived_called.load());
     const auto ack = tools->sent(0);
     BOOST_TEST(ack.at("method").as_string() == "notifications/subscriptions/acknowledged");

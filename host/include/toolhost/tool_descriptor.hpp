@@ -6,6 +6,7 @@
 #include <toolhost/json_schema.hpp>
 #include <toolhost/tool.h>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 
@@ -17,6 +18,12 @@
 
 namespace toolhost {
 
+/// What an operation serves besides being a tool (ABI 1.1 `role`, toolhost/tool.h).
+enum class operation_role { tool, resource_list, resource_read, prompt, completion };
+
+/// The role's name as the descriptor spells it ("tool" for none).
+TOOLHOST_API std::string_view role_name(operation_role r) noexcept;
+
 /// One operation of a tool.
 struct operation_descriptor {
     std::string name;
@@ -24,6 +31,10 @@ struct operation_descriptor {
     json_schema input_schema;                  ///< arguments are validated against it
     std::optional<json_schema> output_schema;  ///< declared result shape, if any
     uint64_t flags = 0;                        ///< TOOLHOST_OPERATION_* bits
+    operation_role role = operation_role::tool;
+    /// The role's declaration as the plugin wrote it, checked (empty for a tool): "uris" and
+    /// "templates" of a resource_read, "title" of a prompt.
+    boost::json::object role_spec{};
 
     bool idempotent() const noexcept { return flags & TOOLHOST_OPERATION_IDEMPOTENT; }
     bool read_only() const noexcept { return flags & TOOLHOST_OPERATION_READ_ONLY; }

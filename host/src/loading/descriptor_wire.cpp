@@ -46,7 +46,8 @@ op_result operation_from_wire(const json::value& v) {
     std::string error;
     if (!read_string(o, "name", op.name, error) || !read_string(o, "description", op.description, error) ||
         !read_string(o, "input_schema", op.input_schema, error) ||
-        !read_optional_string(o, "output_schema", op.output_schema, error))
+        !read_optional_string(o, "output_schema", op.output_schema, error) ||
+        !read_optional_string(o, "role", op.role, error))
         return op_error(error);
     const auto* flags = o.if_contains("flags");
     if (flags == nullptr || !flags->is_number()) return op_error("\"flags\" is missing or not a number");
@@ -64,6 +65,7 @@ json::object to_wire(const raw_tool_descriptor& d) {
         json::object o{
             {"name", op.name}, {"description", op.description}, {"input_schema", op.input_schema}, {"flags", op.flags}};
         if (op.output_schema) o["output_schema"] = *op.output_schema;
+        if (op.role) o["role"] = *op.role;
         ops.push_back(std::move(o));
     }
     json::object o{{"name", d.name},

@@ -23,6 +23,7 @@ struct raw_operation {
     std::string input_schema;
     std::optional<std::string> output_schema;
     std::uint64_t flags = 0;
+    std::optional<std::string> role;  // ABI 1.1
 };
 
 struct raw_tool_descriptor {

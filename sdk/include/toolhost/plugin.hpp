@@ -89,6 +89,7 @@ struct operation_info {
     std::string input_schema = R"({"type":"object"})";
     std::string output_schema;  ///< empty: not declared
     uint64_t flags = 0;         ///< TOOLHOST_OPERATION_* bits
+    std::string role{};         ///< JSON of what it serves instead of a tool (toolhost/tool.h); empty: a tool
 };
 
 /// What a tool is and offers; returned by the tool class's static describe().
@@ -239,6 +240,7 @@ struct operation {
     std::string output_schema;  ///< empty: not declared
     uint64_t flags = 0;         ///< TOOLHOST_OPERATION_* bits
     Handler run{};
+    std::string role{};  ///< JSON of what it serves instead of a tool (toolhost/tool.h); empty: a tool
 };
 
 /// A tool described by one table, returned by the tool class's static table(): the helper
@@ -257,7 +259,7 @@ struct tool_table {
         tool_info out{name, version, description, config_schema, thread_safe, {}};
         out.operations.reserve(operations.size());
         for (const auto& op : operations)
-            out.operations.push_back({op.name, op.description, op.input_schema, op.output_schema, op.flags});
+            out.operations.push_back({op.name, op.description, op.input_schema, op.output_schema, op.flags, op.role});
         return out;
     }
 
@@ -362,6 +364,7 @@ struct descriptor_storage {
             d.input_schema = op.input_schema.c_str();
             d.output_schema = op.output_schema.empty() ? nullptr : op.output_schema.c_str();
             d.flags = op.flags;
+            d.role = op.role.empty() ? nullptr : op.role.c_str();
             ops.push_back(d);
         }
         for (const auto& d : ops) op_ptrs.push_back(&d);

@@ -63,6 +63,33 @@ typedef struct toolhost_operation_descriptor {
 
     /* TOOLHOST_OPERATION_* flags; unknown bits are ignored. */
     uint64_t flags;
+
+    /* ---- ABI 1.1 (read only when struct_size covers it) */
+
+    /* What the operation serves to MCP clients instead of being a tool, as JSON text, or NULL for
+     * an ordinary operation. An operation with a role is not offered as a tool; the host calls it
+     * for its role's MCP methods (both protocol eras) and REST routes, through the same pipeline
+     * as any call (argument validation, policies, isolation, telemetry). The object's "role":
+     *
+     *   "resource_list"  resources/list. Arguments {"cursor": string} (cursor only when paging);
+     *                    result {"resources": [Resource...], "nextCursor": string (optional)}.
+     *   "resource_read"  resources/read of the URIs that start with one of "uris" (required, e.g.
+     *                    ["crm://customers/"]). Arguments {"uri": string}; result
+     *                    {"contents": [ResourceContents...]}. "templates" (optional): the
+     *                    ResourceTemplate objects of resources/templates/list.
+     *   "prompt"         a prompt (prompts/list, prompts/get), named like a tool. Its arguments are
+     *                    the string properties of input_schema ("required" as listed there);
+     *                    "title" (optional). Result {"messages": [PromptMessage...],
+     *                    "description": string (optional)}.
+     *   "completion"     completion/complete for the tool's prompts and resource templates.
+     *                    Arguments {"ref": {...}, "argument": {"name", "value"}, "context": {...}};
+     *                    result {"completion": {"values": [string...], "total", "hasMore"}}.
+     *
+     * Shapes are MCP's (2025-11-25); the host checks a result's shape before a client sees it. A
+     * tool has at most one operation of each role but "prompt".
+     * Rationale: a role reuses invoke(), so everything a call gets (and a host in another process
+     * of an isolated tool) applies unchanged, and an older plugin simply has no roles. */
+    const char *role;
 } toolhost_operation_descriptor_t;
 
 /* What a tool is and what it offers.

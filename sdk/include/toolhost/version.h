@@ -15,7 +15,7 @@
 #define TOOLHOST_VERSION_H
 
 #define TOOLHOST_ABI_VERSION_MAJOR 1
-#define TOOLHOST_ABI_VERSION_MINOR 0
+#define TOOLHOST_ABI_VERSION_MINOR 1
 
 /* Calling convention of every function pointer in the ABI. Empty on the platforms toolhost
  * supports today (System V x86-64 / AArch64); kept so the header can pin one later. */

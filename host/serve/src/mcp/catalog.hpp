@@ -4,6 +4,7 @@
 
 #include <toolhost/serve/mcp.hpp>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <map>
@@ -28,8 +29,35 @@ struct server::catalog {
     };
     std::vector<entry> entries;
     std::map<std::string, std::size_t, std::less<>> by_name;  // (looked up by string_view, no copy)
+
+    // What plugins serve besides tools: operations with a role (toolhost/tool.h).
+    struct role_op {
+        std::string tool;
+        std::string operation;
+    };
+    struct prompt {
+        std::string name;  // the MCP name (named as tools are)
+        std::string tool;
+        std::string operation;
+        boost::json::object listing;  // the prompts/list entry
+    };
+    struct reader {
+        std::string tool;
+        std::string operation;
+        std::vector<std::string> uris;  // the URI prefixes it reads
+    };
+    std::vector<prompt> prompts;
+    std::map<std::string, std::size_t, std::less<>> prompt_by_name;
+    std::vector<role_op> listers;  // resource_list operations, in tool order
+    std::vector<reader> readers;
+    boost::json::array templates;                            // the resources/templates/list entries
+    std::vector<std::string> template_tools;                 // the tool of each template
+    std::map<std::string, role_op, std::less<>> completers;  // by tool
+
     std::vector<std::string> problems;
-    std::string fingerprint;
+    std::string fingerprint;            // of the tool list
+    std::string prompts_fingerprint;    // of the prompt list
+    std::string resources_fingerprint;  // of what serves resources
     /// The generation of every listed tool: a new generation with the same listing changes no
     /// listing, but the entries' resolved operations must follow it.
     std::string generations;
@@ -38,6 +66,14 @@ struct server::catalog {
         auto it = by_name.find(name);
         return it == by_name.end() ? nullptr : &entries[it->second];
     }
+    const prompt* find_prompt(std::string_view name) const {
+        auto it = prompt_by_name.find(name);
+        return it == prompt_by_name.end() ? nullptr : &prompts[it->second];
+    }
+    /// The reader of `uri`: the one with the longest matching prefix; null when none.
+    const reader* reader_of(std::string_view uri) const;
+    /// The tool of the resource template `uri_template`; empty when none has it.
+    std::string template_owner(std::string_view uri_template) const;
 };
 
 /// The catalog of the host's ready tools, named by o.tool_name.

@@ -12,6 +12,16 @@ namespace toolhost::mcp {
 
 namespace json = boost::json;
 
+json::object server_capabilities() {
+    // Resources, prompts and completions come from plugins (operation roles) and may arrive with
+    // the live plugin folder at any time: they are offered always, as lists that may be empty.
+    return {{"tools", {{"listChanged", true}}},
+            {"resources", {{"listChanged", true}}},
+            {"prompts", {{"listChanged", true}}},
+            {"completions", json::object{}},
+            {"logging", json::object{}}};
+}
+
 std::string_view mcp_level_name(int32_t toolhost_level) noexcept {
     switch (toolhost_level) {
     case TOOLHOST_LOG_TRACE:

@@ -50,6 +50,9 @@ void complete_result(boost::json::object& result, boost::json::object info, std:
 /// The same members as text, for a result written by hand: `,"resultType":...,"_meta":{...}`.
 std::string complete_result_members(const server_options& o);
 
+/// What the server offers (initialize's and server/discover's "capabilities").
+boost::json::object server_capabilities();
+
 /// A JSON-RPC result response.
 std::string response(const boost::json::value& id, boost::json::value result);
 

@@ -65,19 +65,26 @@ std::vector<std::string> server::naming_problems() const { return current()->pro
 
 void server::refresh() {
     auto fresh = build_catalog(host_, options_);
-    bool changed = false;
+    bool tools = false, prompts = false, resources = false;
     {
         std::lock_guard lock(mutex_);
-        changed = fresh->fingerprint != catalog_->fingerprint;
-        if (changed || fresh->generations != catalog_->generations) catalog_ = fresh;
+        tools = fresh->fingerprint != catalog_->fingerprint;
+        prompts = fresh->prompts_fingerprint != catalog_->prompts_fingerprint;
+        resources = fresh->resources_fingerprint != catalog_->resources_fingerprint;
+        if (tools || prompts || resources || fresh->generations != catalog_->generations) catalog_ = fresh;
     }
-    if (!changed) return;
+    if (!tools && !prompts && !resources) return;
     for (const auto& p : fresh->problems) logging::write(logging::level::error, "mcp", p);
-    logging::write(logging::level::info, "mcp", "tool list changed", {{"tools", fresh->entries.size()}});
-    broadcast_list_changed();
+    logging::write(logging::level::info, "mcp", "list changed",
+                   {{"tools", fresh->entries.size()},
+                    {"prompts", fresh->prompts.size()},
+                    {"resource_readers", fresh->readers.size()}});
+    if (tools) broadcast_list_changed("notifications/tools/list_changed");
+    if (prompts) broadcast_list_changed("notifications/prompts/list_changed");
+    if (resources) broadcast_list_changed("notifications/resources/list_changed");
 }
 
-void server::broadcast_list_changed() {
+void server::broadcast_list_changed(std::string_view method) {
     std::vector<std::shared_ptr<session>> live;
     std::vector<std::shared_ptr<listener>> listening;
     {
@@ -85,13 +92,13 @@ void server::broadcast_list_changed() {
         for (auto& w : sessions_)
             if (auto s = w.lock()) live.push_back(std::move(s));
         for (auto& l : listeners_)
-            if (l->tools_list_changed) listening.push_back(l);
+            if (l->wants(method)) listening.push_back(l);
     }
-    const std::string message = notification("notifications/tools/list_changed", {});
+    const std::string message = notification(method, {});
     for (auto& s : live) s->send_standalone(message);
     // 2026-07-28: the subscriptions that asked for it; one whose client is gone ends.
     for (auto& l : listening)
-        if (!l->notify("notifications/tools/list_changed", {})) end_listener(l, false);
+        if (!l->notify(method, {})) end_listener(l, false);
 }
 
 void server::on_host_event(const host_event& e) {

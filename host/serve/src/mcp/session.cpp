@@ -251,6 +251,12 @@ void session::on_request(std::string_view method, const json::value& id, json::o
         {"tools/list", false, &session::on_tools_list},
         {"tools/call", false, &session::call_tool},
         {"logging/setLevel", false, &session::on_set_level},
+        {"resources/list", false, &session::on_resources_list},
+        {"resources/templates/list", false, &session::on_resource_templates_list},
+        {"resources/read", false, &session::on_resources_read},
+        {"prompts/list", false, &session::on_prompts_list},
+        {"prompts/get", false, &session::on_prompts_get},
+        {"completion/complete", false, &session::on_complete},
     };
     const auto* m =
         std::find_if(std::begin(methods), std::end(methods), [&](const method_entry& e) { return e.name == method; });

@@ -45,9 +45,8 @@ void session::on_initialize(const json::value& id, json::object params, std::sha
     const auto& o = server_.options();
     json::object info = server_info(o);
     if (!structured_output(version)) info.erase("title");
-    json::object result{{"protocolVersion", version},
-                        {"capabilities", {{"tools", {{"listChanged", true}}}, {"logging", json::object{}}}},
-                        {"serverInfo", std::move(info)}};
+    json::object result{
+        {"protocolVersion", version}, {"capabilities", server_capabilities()}, {"serverInfo", std::move(info)}};
     if (!o.instructions.empty()) result["instructions"] = o.instructions;
     out->finish(response(id, std::move(result)));
 }

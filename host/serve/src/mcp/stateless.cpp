@@ -89,6 +89,12 @@ void session::on_stateless_request(std::string_view method, const json::value& i
         {"tools/list", &session::on_tools_list},
         {"tools/call", &session::call_tool},
         {"subscriptions/listen", &session::on_listen},
+        {"resources/list", &session::on_resources_list},
+        {"resources/templates/list", &session::on_resource_templates_list},
+        {"resources/read", &session::on_resources_read},
+        {"prompts/list", &session::on_prompts_list},
+        {"prompts/get", &session::on_prompts_get},
+        {"completion/complete", &session::on_complete},
     };
     request_context ctx;
     if (auto refused = read_meta(id, params, ctx)) return out->finish(std::move(*refused));
@@ -102,8 +108,7 @@ void session::on_stateless_request(std::string_view method, const json::value& i
 
 void session::on_discover(const json::value& id, json::object, std::shared_ptr<exchange> out, const request_context&) {
     const auto& o = server_.options();
-    json::object result{{"supportedVersions", supported_versions()},
-                        {"capabilities", {{"tools", {{"listChanged", true}}}, {"logging", json::object{}}}}};
+    json::object result{{"supportedVersions", supported_versions()}, {"capabilities", server_capabilities()}};
     if (!o.instructions.empty()) result["instructions"] = o.instructions;
     result["ttlMs"] = static_cast<int64_t>(o.list_ttl.count());
     result["cacheScope"] = o.list_cache_scope;

@@ -37,6 +37,13 @@ bool server::listener::acknowledge(json::object honoured) {
     return out->send(std::move(message));
 }
 
+bool server::listener::wants(std::string_view method) const noexcept {
+    if (method == "notifications/tools/list_changed") return tools_list_changed;
+    if (method == "notifications/prompts/list_changed") return prompts_list_changed;
+    if (method == "notifications/resources/list_changed") return resources_list_changed;
+    return false;
+}
+
 bool server::listener::close() {
     std::lock_guard lock(m_);  // waits for a notify() under way
     return !std::exchange(ended_, true);
@@ -87,16 +94,22 @@ void session::on_listen(const json::value& id, json::object params, std::shared_
             return invalid("\"notifications.resourceSubscriptions\" must be an array of resource URIs (strings)");
     }
 
-    // What this server sends: tool list changes. (No prompts or resources are served, so their
-    // notices are left out of the acknowledgement, as the revision asks.)
+    // What this server sends: list changes of tools, prompts and resources (plugins bring and
+    // take them with the live plugin folder). Updates of single resources are not sent, so
+    // resourceSubscriptions is left out of the acknowledgement, as the revision asks.
     auto l = std::make_shared<server::listener>();
     l->id = id;
     l->out = out;
     json::object honoured;
-    if (const json::value* v = filter->if_contains("toolsListChanged"); v != nullptr && v->get_bool()) {
-        l->tools_list_changed = true;
-        honoured["toolsListChanged"] = true;
-    }
+    auto honour = [&](std::string_view flag, bool& wanted) {
+        if (const json::value* v = filter->if_contains(flag); v != nullptr && v->get_bool()) {
+            wanted = true;
+            honoured[flag] = true;
+        }
+    };
+    honour("toolsListChanged", l->tools_list_changed);
+    honour("promptsListChanged", l->prompts_list_changed);
+    honour("resourcesListChanged", l->resources_list_changed);
 
     const std::string key = toolhost::json_text(id);
     {

@@ -19,6 +19,11 @@ struct server::listener {
     boost::json::value id;  // of the subscriptions/listen request: the subscriptionId
     std::shared_ptr<exchange> out;
     bool tools_list_changed = false;
+    bool prompts_list_changed = false;
+    bool resources_list_changed = false;
+
+    // Whether it asked for the notification `method` (notifications/.../list_changed).
+    bool wants(std::string_view method) const noexcept;
 
     // Sends notifications/subscriptions/acknowledged with what the server agreed to send: the
     // first message that carries the subscription's id. False when the client is gone.

@@ -46,6 +46,7 @@ enum error_code : int {
     method_not_found = -32601,
     invalid_params = -32602,
     internal_error = -32603,
+    resource_not_found = -32002,  ///< 2025 revisions; 2026-07-28 uses invalid_params
     // Defined by 2026-07-28 (from the range the specification reserves for itself).
     header_mismatch = -32020,
     missing_required_client_capability = -32021,

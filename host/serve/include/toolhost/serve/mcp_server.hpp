@@ -93,7 +93,9 @@ public:
 private:
     friend class session;
     void on_host_event(const host_event& e);
-    void broadcast_list_changed();
+    // notifications/{tools,prompts,resources}/list_changed to every session and subscription
+    // that wants it.
+    void broadcast_list_changed(std::string_view method);
     // Open subscriptions (subscriptions.cpp): `listen` adds one (false at max_subscriptions);
     // `end_listener` ends one, with the graceful response (the server ends it) or none.
     bool listen(const std::shared_ptr<listener>& l);

@@ -7,7 +7,10 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <toolhost/status.hpp>
+
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +79,22 @@ private:
     // Ends the subscription opened by the request `key` (its serialized id) of this session;
     // false when there is none.
     bool end_listen(const std::string& key, bool graceful);
+    // Resources, prompts, completion (features.cpp): operations with a role, called like tools.
+    using role_answer = std::function<std::string(boost::json::object* result, const tool_error* failed)>;
+    void call_role(const std::string& tool, const std::string& operation, boost::json::value arguments,
+                   const boost::json::value& id, std::shared_ptr<exchange> out, role_answer on_result);
+    void on_resources_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                           const request_context& ctx);
+    void on_resource_templates_list(const boost::json::value& id, boost::json::object params,
+                                    std::shared_ptr<exchange> out, const request_context& ctx);
+    void on_resources_read(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                           const request_context& ctx);
+    void on_prompts_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                         const request_context& ctx);
+    void on_prompts_get(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                        const request_context& ctx);
+    void on_complete(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                     const request_context& ctx);
     void on_discover(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
                      const request_context& ctx);
     void on_tools_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
