@@ -157,6 +157,22 @@ private:
         return json::object{{"interaction", std::move(r.interaction)}, {"created", r.created}};
     }
 
+    // A customer as an MCP resource: crm://customers/<id>, the record and its latest
+    // interactions as JSON (resource_read role; the template lets clients build the URI).
+    json::object read_customer(const args& a, const sdk::call_context& call) {
+        constexpr std::string_view prefix = "crm://customers/";
+        const std::string uri = a.required_string("uri");
+        const std::string_view id = std::string_view(uri).substr(std::min(uri.size(), prefix.size()));
+        if (!std::string_view(uri).starts_with(prefix) || id.empty() || id.find('/') != std::string_view::npos)
+            throw sdk::error(sdk::status::not_found, "no customer resource " + uri + " (crm://customers/<id>)");
+        json::object customer = backend_->get_customer({customer_key::kind::id, std::string(id)}, call);
+        json::object doc{{"customer", std::move(customer)},
+                         {"recent_interactions", backend_->recent_interactions(std::string(id), 5, call)}};
+        return json::object{
+            {"contents", json::array{json::object{
+                             {"uri", uri}, {"mimeType", "application/json"}, {"text", toolhost::json_text(doc)}}}}};
+    }
+
     json::object recent_interactions(const args& a, const sdk::call_context& call) {
         const std::string id = customer_id_arg(a, "customer_id");
         const int64_t limit = a.int_or("limit", 10, 1, 100);
@@ -216,6 +232,17 @@ const json_table<crm_tool>& crm_tool::table() {
                  .output_schema = schemas::recent_interactions_output(),
                  .flags = query,
                  .run = {&crm_tool::recent_interactions}},
+                {.name = "read_customer",
+                 .description = "A customer and their latest interactions, as the MCP resource "
+                                "crm://customers/<id>.",
+                 .input_schema = schemas::read_customer_input,
+                 .output_schema = {},
+                 .flags = query,
+                 .run = {&crm_tool::read_customer},
+                 .role = R"({"role":"resource_read","uris":["crm://customers/"],"templates":[{)"
+                         R"("uriTemplate":"crm://customers/{id}","name":"customer","title":"A customer",)"
+                         R"("description":"A customer record and their five latest interactions (id: C-1001).",)"
+                         R"("mimeType":"application/json"}]})"},
             },
     };
     return t;

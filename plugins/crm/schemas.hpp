@@ -151,6 +151,13 @@ inline constexpr const char* recent_interactions_input = R"json({
   }
 })json";
 
+inline constexpr const char* read_customer_input = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["uri"],
+  "properties": {"uri": {"type": "string", "maxLength": 2048, "description": "crm://customers/<id>"}}
+})json";
+
 inline std::string recent_interactions_output() {
     return std::string(R"json({"type": "object", "required": ["customer_id", "interactions"],
                                "properties": {"customer_id": {"type": "string"},

@@ -21,6 +21,7 @@
 
 #include <climits>
 #include <filesystem>
+#include <charconv>
 #include <memory>
 #include <optional>
 
@@ -150,6 +151,23 @@ private:
         return json::object{{"ticket", store_->get(a.required_int("id"), /*history=*/true)}};
     }
 
+    // A ticket as an MCP resource: escalation://tickets/<id>, with its status history, as JSON
+    // (resource_read role; the template lets clients build the URI).
+    json::object read_ticket(const args& a, const sdk::call_context&) {
+        constexpr std::string_view prefix = "escalation://tickets/";
+        const std::string uri = a.required_string("uri");
+        const std::string_view digits = std::string_view(uri).substr(std::min(uri.size(), prefix.size()));
+        int64_t id = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+        if (!std::string_view(uri).starts_with(prefix) || digits.empty() || ec != std::errc() ||
+            end != digits.data() + digits.size() || id < 1)
+            throw sdk::error(sdk::status::not_found, "no ticket resource " + uri + " (escalation://tickets/<number>)");
+        return json::object{
+            {"contents", json::array{json::object{{"uri", uri},
+                                                  {"mimeType", "application/json"},
+                                                  {"text", toolhost::json_text(store_->get(id, /*history=*/true))}}}}};
+    }
+
     json::object list_tickets(const args& a, const sdk::call_context&) {
         const auto status_filter = a.optional_string("status");
         if (status_filter && !is_status(*status_filter))
@@ -226,6 +244,16 @@ const json_table<escalation_tool>& escalation_tool::table() {
                  .output_schema = schemas::update_status_output(),
                  .flags = idempotent,
                  .run = {&escalation_tool::update_status}},
+                {.name = "read_ticket",
+                 .description = "A ticket with its status history, as the MCP resource escalation://tickets/<id>.",
+                 .input_schema = schemas::read_ticket_input,
+                 .output_schema = {},
+                 .flags = query,
+                 .run = {&escalation_tool::read_ticket},
+                 .role = R"({"role":"resource_read","uris":["escalation://tickets/"],"templates":[{)"
+                         R"("uriTemplate":"escalation://tickets/{id}","name":"ticket","title":"An escalation ticket",)"
+                         R"("description":"A ticket and its status history (id: a number).",)"
+                         R"("mimeType":"application/json"}]})"},
             },
     };
     return t;

@@ -153,6 +153,13 @@ inline std::string create_ticket_output() {
            ticket + "}}";
 }
 
+inline constexpr const char* read_ticket_input = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["uri"],
+  "properties": {"uri": {"type": "string", "maxLength": 2048, "description": "escalation://tickets/<id>"}}
+})json";
+
 inline constexpr const char* get_ticket_input = R"json({
   "type": "object",
   "additionalProperties": false,

@@ -510,6 +510,28 @@ BOOST_AUTO_TEST_CASE(sample_data_is_loaded_once) {
     BOOST_TEST(customer_total(*empty.start({{"sample_data", false}})) == 0);
 }
 
+// read_customer serves MCP's resources/read of crm://customers/<id> (a resource_read role).
+BOOST_AUTO_TEST_CASE(a_customer_reads_as_a_resource) {
+    crm_env env;
+    auto h = env.start();
+    auto r = ok(h->call("crm", "read_customer", json::object{{"uri", "crm://customers/C-1001"}}));
+    const auto& content = r.at("contents").at(0).as_object();
+    BOOST_TEST(content.at("uri") == "crm://customers/C-1001");
+    BOOST_TEST(content.at("mimeType") == "application/json");
+    const auto doc = json::parse(content.at("text").as_string());
+    BOOST_TEST(doc.at("customer").at("id") == "C-1001");
+    BOOST_TEST(doc.at("recent_interactions").as_array().size() == 2u);
+    for (const char* uri : {"crm://customers/C-9999", "crm://customers/", "crm://customers/C-1001/x", "crm://other"}) {
+        auto e = failed(h->call("crm", "read_customer", json::object{{"uri", uri}}));
+        BOOST_TEST((e.code == status_code::not_found), uri);
+    }
+    // The role is declared: the host serves it as a resource, not as a tool.
+    const auto* op = h->find("crm")->descriptor().find_operation("read_customer");
+    BOOST_TEST_REQUIRE(op != nullptr);
+    BOOST_TEST((op->role == toolhost::operation_role::resource_read));
+    BOOST_TEST(op->role_spec.at("templates").at(0).at("uriTemplate") == "crm://customers/{id}");
+}
+
 BOOST_AUTO_TEST_CASE(get_customer_needs_exactly_one_key) {
     crm_env env;
     auto h = env.start();

@@ -260,6 +260,26 @@ BOOST_AUTO_TEST_CASE(sample_tickets_are_loaded_once) {
     BOOST_TEST(ticket_count(*h) == 3);
 }
 
+// read_ticket serves MCP's resources/read of escalation://tickets/<id> (a resource_read role).
+BOOST_AUTO_TEST_CASE(a_ticket_reads_as_a_resource) {
+    escalation_env env;
+    auto h = env.start();
+    auto r = ok(h->call("escalation", "read_ticket", json::object{{"uri", "escalation://tickets/1"}}));
+    const auto& content = r.at("contents").at(0).as_object();
+    BOOST_TEST(content.at("uri") == "escalation://tickets/1");
+    const auto ticket = json::parse(content.at("text").as_string());
+    BOOST_TEST(ticket.at("customer") == "C-1003");
+    BOOST_TEST(ticket.at("history").as_array().size() == 2u);
+    for (const char* uri : {"escalation://tickets/99", "escalation://tickets/0", "escalation://tickets/1x",
+                            "escalation://tickets/", "escalation://tickets/99999999999999999999"}) {
+        auto e = failed(h->call("escalation", "read_ticket", json::object{{"uri", uri}}));
+        BOOST_TEST((e.code == status_code::not_found), uri << ": " << e.message);
+    }
+    const auto* op = h->find("escalation")->descriptor().find_operation("read_ticket");
+    BOOST_TEST_REQUIRE(op != nullptr);
+    BOOST_TEST((op->role == toolhost::operation_role::resource_read));
+}
+
 BOOST_AUTO_TEST_CASE(no_sample_when_turned_off) {
     escalation_env env;
     auto h = env.start({{"sample_data", false}});
