@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <filesystem>
 #include <memory>
 
@@ -201,6 +202,137 @@ private:
         return json::object{{"documents", r.documents}, {"chunks", r.chunks}};
     }
 
+    // ---- What MCP clients get besides tools (operation roles): the indexed documents as
+    // resources rag://documents/<source, percent-encoded>, and the support_reply prompt.
+
+    static constexpr std::string_view document_prefix = "rag://documents/";
+
+    static std::string document_uri(std::string_view source) {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        std::string uri(document_prefix);
+        for (unsigned char c : source) {
+            if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+                uri += static_cast<char>(c);
+            } else {
+                uri += '%';
+                uri += hex[c >> 4];
+                uri += hex[c & 15];
+            }
+        }
+        return uri;
+    }
+
+    // The source a document URI names; none when it is not one (or its escapes are broken).
+    static std::optional<std::string> source_of(std::string_view uri) {
+        if (!uri.starts_with(document_prefix) || uri.size() == document_prefix.size()) return std::nullopt;
+        uri.remove_prefix(document_prefix.size());
+        auto digit = [](char c) -> int {
+            if (c >= '0' && c <= '9') return c - '0';
+            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+            return -1;
+        };
+        std::string source;
+        for (std::size_t i = 0; i < uri.size(); ++i) {
+            if (uri[i] != '%') {
+                source += uri[i];
+                continue;
+            }
+            if (i + 2 >= uri.size()) return std::nullopt;
+            const int hi = digit(uri[i + 1]), lo = digit(uri[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            source += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        }
+        return source;
+    }
+
+    json::object documents(const args& a, const sdk::call_context&) {
+        constexpr int64_t page = 50;
+        int64_t after = 0;
+        if (auto c = a.optional_string("cursor")) {
+            const auto [end, ec] = std::from_chars(c->data(), c->data() + c->size(), after);
+            if (ec != std::errc() || end != c->data() + c->size() || after < 0)
+                invalid_argument("cursor", "is not a cursor this tool gave out");
+        }
+        json::array resources;
+        int64_t last = after;
+        const auto docs = store_->documents(after, page);
+        for (const auto& d : docs) {
+            resources.push_back(json::object{
+                {"uri", document_uri(d.source)},
+                {"name", d.source},
+                {"description", d.kind + " document, " + std::to_string(d.chars) + " characters in " +
+                                    std::to_string(d.chunks) + " chunks; tags " + d.tags_json},
+                {"mimeType", "text/plain"},
+            });
+            last = d.id;
+        }
+        json::object out{{"resources", std::move(resources)}};
+        if (static_cast<int64_t>(docs.size()) == page) out["nextCursor"] = std::to_string(last);
+        return out;
+    }
+
+    json::object read_document(const args& a, const sdk::call_context&) {
+        const std::string uri = a.required_string("uri");
+        const auto source = source_of(uri);
+        std::optional<std::string> text = source ? store_->text_of(*source) : std::nullopt;
+        if (!text) throw sdk::error(sdk::status::not_found, "no indexed document " + uri);
+        return json::object{{"contents", json::array{json::object{
+                                             {"uri", uri}, {"mimeType", "text/plain"}, {"text", std::move(*text)}}}}};
+    }
+
+    // A reply to a customer's question grounded in the indexed documents (the best passages, as
+    // embedded resources) and, given the conversation's session_id, in what the memory tool
+    // recalls for it (through the host, so memory's own policies apply; without it the prompt
+    // says so instead of failing).
+    json::object support_reply(const args& a, const sdk::call_context& call) {
+        const std::string question = a.required_string("question");
+        search_request req;
+        req.match = match_expression(question);
+        if (req.match.empty()) invalid_argument("question", "has no words to search for");
+        req.limit = 5;
+        const auto hits = store_->search(req);
+        json::array messages;
+        messages.push_back(
+            json::object{{"role", "user"},
+                         {"content",
+                          {{"type", "text"},
+                           {"text",
+                            "You are a customer-support agent. Answer the customer's question below using only the "
+                            "passages that follow (cite their sources) and what is known from this conversation. If "
+                            "they do not answer it, say so and offer to escalate.\n\nQuestion: " +
+                                question}}}});
+        for (const auto& h : hits)
+            messages.push_back(json::object{
+                {"role", "user"},
+                {"content",
+                 {{"type", "resource"},
+                  {"resource", {{"uri", document_uri(h.source)}, {"mimeType", "text/plain"}, {"text", h.text}}}}}});
+        std::size_t memories = 0;
+        if (auto session = a.optional_string("session_id")) {
+            const json::object recall{{"session_id", *session}, {"query", question}, {"limit", 5}};
+            const sdk::result r = host_.call_tool(&call, "memory", "recall", toolhost::json_text(recall));
+            std::string known;
+            if (r.code() == sdk::status::ok) {
+                const json::value v = json::parse(r.text());
+                for (const auto& m : v.at("memories").as_array()) {
+                    known += "- " + std::string(m.at("content").as_string()) + "\n";
+                    ++memories;
+                }
+                if (known.empty()) known = "(nothing is remembered for this conversation)\n";
+            } else {
+                known = "(the memory tool could not be asked: " + r.text() + ")\n";
+            }
+            messages.push_back(json::object{
+                {"role", "user"},
+                {"content", {{"type", "text"}, {"text", "What is known from this conversation:\n" + known}}}});
+        }
+        return json::object{{"description", "A reply grounded in " + std::to_string(hits.size()) + " passages and " +
+                                                std::to_string(memories) + " memories"},
+                            {"messages", std::move(messages)}};
+    }
+
     sdk::host host_;
     rag_config config_;
     paths::allowed_dirs allowed_;
@@ -254,6 +386,32 @@ const json_table<rag_tool>& rag_tool::table() {
                  .output_schema = schemas::delete_output,
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE,
                  .run = {&rag_tool::remove}},
+                {.name = "documents",
+                 .description = "The indexed documents, 50 at a time, as MCP resources.",
+                 .input_schema = schemas::documents_input,
+                 .output_schema = {},
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
+                 .run = {&rag_tool::documents},
+                 .role = R"({"role":"resource_list"})"},
+                {.name = "read_document",
+                 .description = "An indexed document's text.",
+                 .input_schema = schemas::read_document_input,
+                 .output_schema = {},
+                 .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,
+                 .run = {&rag_tool::read_document},
+                 .role = R"({"role":"resource_read","uris":["rag://documents/"],"templates":[{)"
+                         R"("uriTemplate":"rag://documents/{+source}","name":"document","title":"An indexed document",)"
+                         R"("description":"The text of the document indexed as source (percent-encoded).",)"
+                         R"("mimeType":"text/plain"}]})"},
+                {.name = "support_reply",
+                 .description = "Drafts a reply to a customer's question, grounded in the best passages of the "
+                                "indexed documents and, given session_id, in what memory recalls of the "
+                                "conversation.",
+                 .input_schema = schemas::support_reply_input,
+                 .output_schema = {},
+                 .flags = TOOLHOST_OPERATION_READ_ONLY,
+                 .run = {&rag_tool::support_reply},
+                 .role = R"({"role":"prompt","title":"Support reply grounded in the knowledge base"})"},
             },
     };
     return t;

@@ -120,6 +120,17 @@ inline constexpr const char* stats_output = R"({
   }
 })";
 
+// What MCP clients get besides tools (operation roles).
+inline constexpr const char* documents_input =
+    R"({"type": "object", "additionalProperties": false, "properties": {"cursor": {"type": "string"}}})";
+inline constexpr const char* read_document_input = R"({"type": "object", "additionalProperties": false,
+  "required": ["uri"], "properties": {"uri": {"type": "string", "maxLength": 4096}}})";
+inline constexpr const char* support_reply_input = R"({"type": "object", "additionalProperties": false,
+  "required": ["question"], "properties": {
+    "question": {"type": "string", "minLength": 1, "maxLength": 4096, "description": "The customer's question"},
+    "session_id": {"type": "string", "minLength": 1, "maxLength": 256,
+                   "description": "The conversation whose memories (memory tool) to include"}}})";
+
 inline constexpr const char* delete_input = R"({
   "type": "object",
   "additionalProperties": false,

@@ -292,6 +292,44 @@ store_stats store::stats() {
     return s;
 }
 
+std::vector<document_summary> store::documents(int64_t after_id, int64_t limit) {
+    auto db = pool_.acquire();
+    auto st = db->prepare(
+        "SELECT d.id, d.source, d.kind, d.chars, d.chunks, "
+        "(SELECT coalesce(json_group_array(tag), '[]') FROM (SELECT tag FROM tags WHERE document_id = d.id "
+        "ORDER BY tag)) FROM documents d WHERE d.id > ?1 ORDER BY d.id LIMIT ?2");
+    st.bind_all(after_id, limit);
+    std::vector<document_summary> out;
+    while (st.step()) out.push_back({st.int64(0), st.string(1), st.string(2), st.int64(3), st.int64(4), st.string(5)});
+    return out;
+}
+
+std::optional<std::string> store::text_of(const std::string& source) {
+    auto db = pool_.acquire();
+    sqlite::transaction tx(*db);  // one snapshot: the document and its chunks agree
+    auto st = db->prepare(
+        "SELECT c.start_char, c.end_char, f.text FROM documents d JOIN chunks c ON c.document_id = d.id "
+        "JOIN chunks_fts f ON f.rowid = c.id WHERE d.source = ?1 ORDER BY c.seq");
+    st.bind_all(source);
+    std::optional<std::string> out;
+    int64_t covered = 0;  // characters of the document already in `out`
+    auto exists = db->prepare("SELECT 1 FROM documents WHERE source = ?1");
+    exists.bind_all(source);
+    if (exists.step()) out.emplace();
+    while (st.step()) {
+        const int64_t start = st.int64(0), end = st.int64(1);
+        const std::string_view chunk = st.text(2);
+        if (end <= covered) continue;
+        // Chunks overlap: skip the characters of this one that `out` has already.
+        const auto skip = static_cast<std::size_t>(std::max<int64_t>(0, covered - start));
+        const std::string_view head = text::truncate_chars(chunk, skip);
+        out->append(chunk.substr(head.size()));
+        covered = end;
+    }
+    tx.commit();
+    return out;
+}
+
 removal store::remove(const std::vector<std::string>& sources, const std::vector<std::string>& folders) {
     auto db = pool_.acquire();
     sqlite::transaction tx(*db);

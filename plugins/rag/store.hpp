@@ -82,6 +82,16 @@ struct store_stats {
     std::optional<std::string> last_indexed;  ///< ISO 8601 UTC of the newest write
 };
 
+/// One stored document as a listing shows it.
+struct document_summary {
+    int64_t id = 0;
+    std::string source;
+    std::string kind;  ///< "file" or "text"
+    int64_t chars = 0;
+    int64_t chunks = 0;
+    std::string tags_json;  ///< a JSON array
+};
+
 struct removal {
     int64_t documents = 0;
     int64_t chunks = 0;
@@ -102,6 +112,13 @@ public:
     std::vector<search_hit> search(const search_request& request);
 
     store_stats stats();
+
+    /// Up to `limit` documents with an id above `after_id`, by id (a page of a listing).
+    std::vector<document_summary> documents(int64_t after_id, int64_t limit);
+
+    /// The text of the document `source` as its chunks hold it (overlaps removed); none when there
+    /// is no such document.
+    std::optional<std::string> text_of(const std::string& source);
 
     /// Removes the documents named in `sources` and those below the prefixes in `folders`, in
     /// one transaction.

@@ -395,6 +395,57 @@ BOOST_AUTO_TEST_CASE(index_a_single_file_with_tags) {
     BOOST_TEST(env.search("refund")[0].at("tags") == (json::array{"kb"}));
 }
 
+// What MCP clients get besides tools (operation roles): the documents as resources, their text
+// rebuilt from overlapping chunks, and the support_reply prompt.
+BOOST_AUTO_TEST_CASE(documents_are_resources_and_support_reply_is_a_grounded_prompt) {
+    rag_env env;
+    json::object config = env.base_config();
+    config["chunk_size"] = 100;
+    config["chunk_overlap"] = 30;
+    BOOST_TEST_REQUIRE(env.start(config).ok());
+    std::string long_text;
+    for (int i = 0; i < 40; ++i) long_text += "Refunds take " + std::to_string(i) + " days, café ☕ included. ";
+    env.ok("index_text", {{"source", "policies/refund & returns"}, {"text", long_text}});
+    env.ok("index_text", {{"source", "faq"}, {"text", "Shipping is free above 50 euros."}});
+
+    const auto listed = env.ok("documents", {});
+    const auto& resources = listed.at("resources").as_array();
+    BOOST_TEST_REQUIRE(resources.size() == 2u);
+    BOOST_TEST(resources[0].at("uri") == "rag://documents/policies/refund%20%26%20returns");
+    BOOST_TEST(resources[0].at("name") == "policies/refund & returns");
+    BOOST_TEST(!listed.contains("nextCursor"));
+    BOOST_TEST(env.ok("documents", {{"cursor", "2"}}).at("resources").as_array().empty());
+    BOOST_TEST((env.fails("documents", {{"cursor", "x"}}).code == status_code::invalid_argument));
+
+    // Many overlapping chunks, one text again.
+    const auto read = env.ok("read_document", {{"uri", resources[0].at("uri")}});
+    const auto& content = read.at("contents").at(0);
+    BOOST_TEST(content.at("mimeType") == "text/plain");
+    BOOST_TEST(content.at("text").as_string() == long_text.substr(0, long_text.size() - 1));  // trailing space trimmed
+    for (const char* uri : {"rag://documents/nope", "rag://documents/faq%2", "rag://documents/faq%zz", "rag://other"})
+        BOOST_TEST((env.fails("read_document", {{"uri", uri}}).code == status_code::not_found), uri);
+
+    // The prompt: the best passages as embedded resources; no memory tool on this host, which
+    // the prompt says instead of failing.
+    const auto prompt = env.ok("support_reply", {{"question", "How long do refunds take?"}, {"session_id", "s-1"}});
+    const auto& messages = prompt.at("messages").as_array();
+    BOOST_TEST_REQUIRE(messages.size() >= 3u);
+    BOOST_TEST(messages[0].at("content").at("text").as_string().ends_with("Question: How long do refunds take?"));
+    BOOST_TEST(messages[1].at("content").at("type") == "resource");
+    BOOST_TEST(messages[1].at("content").at("resource").at("uri") ==
+               "rag://documents/policies/refund%20%26%20returns");
+    const std::string memory(messages.back().at("content").at("text").as_string());
+    BOOST_TEST(memory.find("the memory tool could not be asked") != std::string::npos, memory);
+    // Nothing matches: no passages, and the instructions say to offer escalation.
+    const auto none = env.ok("support_reply", {{"question", "zebra unicorn"}});
+    BOOST_TEST(none.at("description") == "A reply grounded in 0 passages and 0 memories");
+    BOOST_TEST(none.at("messages").as_array().size() == 1u);
+    // The roles are declared.
+    const auto& d = env.h().find("rag")->descriptor();
+    BOOST_TEST((d.find_operation("support_reply")->role == toolhost::operation_role::prompt));
+    BOOST_TEST((d.find_operation("documents")->role == toolhost::operation_role::resource_list));
+}
+
 BOOST_AUTO_TEST_CASE(index_text_filters_and_replacement) {
     rag_env env;
     env.start();
