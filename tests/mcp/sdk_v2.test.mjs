@@ -3,7 +3,8 @@
 // `toolhost serve --http`, serving the testkit fixture (tests/fixtures/testkit.cpp, tool
 // testkit_mt) and the bundled echo plugin: discovery, tools/list, tools/call (result, tool error,
 // bad arguments, unknown tool, progress, cancellation, a tool asking the client through
-// input_required), subscriptions/listen hearing a plugin leave the folder, the same client in
+// input_required), resources, templates, prompts and completion from the fixture's operation
+// roles, subscriptions/listen hearing a plugin leave the folder, the same client in
 // `auto` mode choosing 2026-07-28, over HTTP the revision's errors as raw requests (header
 // mismatch, an unknown revision, an unknown method, GET), and two HTTP instances serving one
 // client whose requests alternate between them.
@@ -175,6 +176,32 @@ function commonCases(ctx, { allProgressDelivered }) {
     const { client } = ctx();
     const results = await Promise.all(Array.from({ length: 16 }, (_, i) => callOk(client, 'echo_echo', { i })));
     results.forEach((r, i) => assert.deepEqual(r.structuredContent, { i }));
+  });
+
+  test('resources and templates from a plugin: list (two pages), read, read a template, not found', async () => {
+    const { client } = ctx();
+    // Two pages (one per document); the SDK v2 client follows nextCursor itself.
+    const listed = await client.listResources();
+    assert.deepEqual(listed.resources.map((r) => r.uri), ['testkit://docs/a', 'testkit://docs/b']);
+    const { resourceTemplates } = await client.listResourceTemplates();
+    assert.deepEqual(resourceTemplates.map((t) => t.uriTemplate), ['testkit://items/{id}']);
+    assert.equal((await client.readResource({ uri: 'testkit://docs/a' })).contents[0].text, 'alpha');
+    assert.equal((await client.readResource({ uri: 'testkit://items/42' })).contents[0].text, '{"id":"42"}');
+    await assert.rejects(client.readResource({ uri: 'testkit://nothing' }), /Resource not found/);
+  });
+
+  test('prompts and completion from a plugin', async () => {
+    const { client } = ctx();
+    const { prompts } = await client.listPrompts();
+    const greet = prompts.find((p) => p.name === 'testkit_mt_greet');
+    assert.ok(greet, JSON.stringify(prompts));
+    assert.deepEqual(greet.arguments.map((a) => [a.name, a.required]), [['name', true], ['style', false]]);
+    const got = await client.getPrompt({ name: 'testkit_mt_greet', arguments: { name: 'Ada', style: 'formal' } });
+    assert.equal(got.messages[0].content.text, 'Good day, Ada!');
+    await assert.rejects(client.getPrompt({ name: 'nope', arguments: {} }), /unknown prompt/);
+    const c = await client.complete({ ref: { type: 'ref/prompt', name: 'testkit_mt_greet' },
+      argument: { name: 'style', value: 'fr' } });
+    assert.deepEqual(c.completion.values, ['friendly']);
   });
 
   test('subscriptions/listen: a plugin leaving the folder is announced on the stream; close ends it', async () => {

@@ -150,6 +150,7 @@ BOOST_AUTO_TEST_CASE(the_2026_era_answers_with_its_members_and_its_resource_not_
     BOOST_TEST(prompts.contains("ttlMs"));
     auto read = result_of(env::request(*s, 2, "resources/read", in_2026({{"uri", "testkit://docs/b"}})));
     BOOST_TEST(read.at("resultType") == "complete");
+    BOOST_TEST(read.at("cacheScope") == "private");  // a cacheable result, as the lists
     BOOST_TEST(read.at("contents").at(0).at("text") == "beta");
     auto missing = env::request(*s, 3, "resources/read", in_2026({{"uri", "testkit://nothing"}}));
     BOOST_TEST(error_code_of(missing) == mcp::invalid_params);

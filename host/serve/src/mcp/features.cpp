@@ -22,12 +22,12 @@ namespace {
 
 constexpr std::size_t max_completion_values = 100;  // the specification's limit per response
 
-// The result of a stateless-era request carries the revision's members (and, for a list, the
-// cache hints).
+// The result of a stateless-era request carries the revision's members (and, for a cacheable
+// one, the lists and resources/read, the cache hints).
 std::string answer(const json::value& id, json::object result, const request_context& ctx, const server_options& o,
-                   bool list = false) {
+                   bool cacheable = false) {
     if (ctx.stateless) {
-        if (list) {
+        if (cacheable) {
             result["ttlMs"] = static_cast<int64_t>(o.list_ttl.count());
             result["cacheScope"] = o.list_cache_scope;
         }
@@ -237,7 +237,8 @@ void session::on_resources_read(const json::value& id, json::object params, std:
                   }
                   if (auto e = check_objects(*result, "contents", {"uri"}))
                       return error_response(id, internal_error, what + " returned a malformed result: " + *e);
-                  return answer(id, json::object{{"contents", std::move(result->at("contents"))}}, ctx, o);
+                  // (A cacheable result in 2026-07-28, like the lists.)
+                  return answer(id, json::object{{"contents", std::move(result->at("contents"))}}, ctx, o, true);
               });
 }
 
