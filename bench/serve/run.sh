@@ -2,9 +2,12 @@
 # The MCP benchmark: tools/call requests per second and p50/p99 latency over Streamable HTTP with
 # 1 and with 50 concurrent clients, for `toolhost serve --http` (the bundled echo plugin, MCP tool
 # echo_echo) and for the official TypeScript SDK's server with the same tool
-# (ts_echo_server.mjs, answering by SSE and, with enableJsonResponse, by JSON), all in one run
-# with the same load generator (wrk + tools_call.lua); then the stdio round trip (sequential
-# tools/call over `toolhost serve --stdio`, stdio_roundtrip.mjs).
+# (ts_echo_server.mjs, answering by SSE and, with enableJsonResponse, by JSON), in the 2025 era
+# (sessions); then in the 2026-07-28 era (stateless requests) for the same toolhost process
+# ("toolhost-2026") and the TypeScript SDK v2's own stateless handler, createMcpHandler
+# (ts_v2_echo_server.mjs, "ts-sdk-v2"); all in one run with the same load generator (wrk +
+# tools_call.lua); then the stdio round trip (sequential tools/call over `toolhost serve
+# --stdio`, stdio_roundtrip.mjs).
 #
 #   bench/serve/run.sh [TOOLHOST_EXE [PLUGIN_DIR]]
 #
@@ -75,23 +78,34 @@ ts_sse_pid=$!
 "$node" "$here/ts_echo_server.mjs" --json --node-modules "$modules" > "$work/ts-json.out" 2> "$work/ts-json.log" &
 pids+=($!)
 ts_json_pid=$!
+"$node" "$here/ts_v2_echo_server.mjs" --node-modules "$modules" > "$work/ts-v2.out" 2> "$work/ts-v2.log" &
+pids+=($!)
+ts_v2_pid=$!
 
 declare -A url pid_of
 url[toolhost]="http://127.0.0.1:$(wait_for "$work/toolhost.port" '^[0-9]' "$toolhost_pid")/mcp"
 url[ts-sdk-sse]="http://127.0.0.1:$(wait_for "$work/ts-sse.out" '^listening' "$ts_sse_pid" | awk '{print $2}')/mcp"
 url[ts-sdk-json]="http://127.0.0.1:$(wait_for "$work/ts-json.out" '^listening' "$ts_json_pid" | awk '{print $2}')/mcp"
+url[toolhost-2026]=${url[toolhost]}
+url[ts-sdk-v2]="http://127.0.0.1:$(wait_for "$work/ts-v2.out" '^listening' "$ts_v2_pid" | awk '{print $2}')/mcp"
 pid_of[toolhost]=$toolhost_pid
 pid_of[ts-sdk-sse]=$ts_sse_pid
 pid_of[ts-sdk-json]=$ts_json_pid
-servers=(toolhost ts-sdk-sse ts-sdk-json)
+pid_of[ts-sdk-v2]=$ts_v2_pid
+# The 2026-07-28 cases send stateless requests (no sessions).
+declare -A era=([toolhost]=2025-11-25 [ts-sdk-sse]=2025-11-25 [ts-sdk-json]=2025-11-25
+                [toolhost-2026]=2026-07-28 [ts-sdk-v2]=2026-07-28)
+servers=(toolhost ts-sdk-sse ts-sdk-json toolhost-2026 ts-sdk-v2)
+processes=(toolhost ts-sdk-sse ts-sdk-json ts-sdk-v2)
 
 # One wrk run: server, clients, seconds; appends a result line to $work/results.jsonl.
 failed=0
 load() {
-  local server=$1 c=$2 secs=$3 tag=$4 threads=${WRK_THREADS:-1} ids out line
-  ids=$(open_sessions "${url[$server]}" "$c")
-  out=$(MCP_SESSION_IDS=$ids wrk -t"$threads" -c"$c" -d"${secs}s" --timeout 10s --latency -s "$here/tools_call.lua" "${url[$server]}")
-  close_sessions "${url[$server]}" "$ids"
+  local server=$1 c=$2 secs=$3 tag=$4 threads=${WRK_THREADS:-1} ids="" out line
+  [ "${era[$server]}" = 2026-07-28 ] || ids=$(open_sessions "${url[$server]}" "$c")
+  out=$(MCP_ERA=${era[$server]} MCP_SESSION_IDS=$ids wrk -t"$threads" -c"$c" -d"${secs}s" --timeout 10s --latency \
+    -s "$here/tools_call.lua" "${url[$server]}")
+  [ -z "$ids" ] || close_sessions "${url[$server]}" "$ids"
   echo "$out" > "$work/wrk-$server-c$c-$tag.txt"
   line=$(echo "$out" | sed -n 's/^MCPBENCH //p')
   if [ -z "$line" ]; then
@@ -132,8 +146,8 @@ for r in $(seq "$runs"); do
 done
 
 # --- stop the servers (toolhost must exit with 0 on SIGTERM)
-for s in "${servers[@]}"; do kill -TERM "${pid_of[$s]}"; done
-for s in "${servers[@]}"; do
+for s in "${processes[@]}"; do kill -TERM "${pid_of[$s]}"; done
+for s in "${processes[@]}"; do
   st=0
   wait "${pid_of[$s]}" || st=$?
   if [ "$st" -ne 0 ]; then echo "run.sh: $s exited with status $st after SIGTERM" >&2; failed=1; fi
@@ -155,7 +169,7 @@ const ms = (us) => (us / 1000).toFixed(3);
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 console.log(`${pad('server', 16)}${lpad('clients', 8)}${lpad('req/s', 11)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}   runs (req/s)`);
-const order = ['toolhost', 'ts-sdk-json', 'ts-sdk-sse'];
+const order = ['toolhost', 'ts-sdk-json', 'ts-sdk-sse', 'toolhost-2026', 'ts-sdk-v2'];
 const keys = [...best.keys()].sort((a, b) => {
   const [sa, ca] = a.split('\t'); const [sb, cb] = b.split('\t');
   return Number(ca) - Number(cb) || order.indexOf(sa) - order.indexOf(sb);

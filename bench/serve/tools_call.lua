@@ -1,7 +1,9 @@
 -- wrk script of the MCP benchmark (bench/serve/run.sh): POSTs tools/call echo_echo requests to a
--- Streamable HTTP MCP endpoint on sessions created beforehand.
+-- Streamable HTTP MCP endpoint on sessions created beforehand, or (MCP_ERA=2026-07-28) as
+-- stateless requests of that revision.
 --
 --   MCP_SESSION_IDS=id1,id2,... wrk -t1 -c1 -d10s --latency -s tools_call.lua http://HOST:PORT/mcp
+--   MCP_ERA=2026-07-28 wrk -t1 -c50 -d10s --latency -s tools_call.lua http://HOST:PORT/mcp
 --
 -- Requests go to the sessions in turn (with as many sessions as connections, each session sees
 -- about one request at a time); JSON-RPC ids are unique per run (thread number + counter), since
@@ -16,6 +18,10 @@ for id in string.gmatch(os.getenv("MCP_SESSION_IDS") or "", "[^,]+") do
 end
 local tool = os.getenv("MCP_TOOL") or "echo_echo"
 local arguments = os.getenv("MCP_ARGUMENTS") or '{"message":"hello","n":42}'
+-- MCP_ERA=2026-07-28: stateless requests (no sessions; the revision in _meta and in the routing
+-- headers MCP-Protocol-Version, Mcp-Method and Mcp-Name).
+local era = os.getenv("MCP_ERA") or "2025-11-25"
+local stateless = era == "2026-07-28"
 
 local threads = {}
 local next_thread = 0
@@ -27,7 +33,7 @@ function setup(thread)
 end
 
 function init(args)
-  if #sessions == 0 then
+  if #sessions == 0 and not stateless then
     error("MCP_SESSION_IDS is empty: create sessions with initialize first")
   end
   counter = 0
@@ -35,20 +41,31 @@ function init(args)
   bad = 0
   first_bad = ""
   prefix = '{"jsonrpc":"2.0","id":"' .. tostring(thread_no) .. "-"
-  suffix = '","method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. "}}"
+  local meta = ""
+  if stateless then
+    meta = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+           '"io.modelcontextprotocol/clientCapabilities":{},' ..
+           '"io.modelcontextprotocol/clientInfo":{"name":"mcp-bench","version":"1.0.0"}}'
+  end
+  suffix = '","method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. meta .. "}}"
   -- Each thread starts at a different session.
   turn = thread_no
 end
 
 function request()
   counter = counter + 1
-  turn = turn % #sessions + 1
   local headers = {
     ["Content-Type"] = "application/json",
     ["Accept"] = "application/json, text/event-stream",
-    ["Mcp-Session-Id"] = sessions[turn],
-    ["MCP-Protocol-Version"] = "2025-11-25",
+    ["MCP-Protocol-Version"] = era,
   }
+  if stateless then
+    headers["Mcp-Method"] = "tools/call"
+    headers["Mcp-Name"] = tool
+  else
+    turn = turn % #sessions + 1
+    headers["Mcp-Session-Id"] = sessions[turn]
+  end
   return wrk.format("POST", nil, headers, prefix .. tostring(counter) .. suffix)
 end
 
