@@ -432,8 +432,7 @@ BOOST_AUTO_TEST_CASE(documents_are_resources_and_support_reply_is_a_grounded_pro
     BOOST_TEST_REQUIRE(messages.size() >= 3u);
     BOOST_TEST(messages[0].at("content").at("text").as_string().ends_with("Question: How long do refunds take?"));
     BOOST_TEST(messages[1].at("content").at("type") == "resource");
-    BOOST_TEST(messages[1].at("content").at("resource").at("uri") ==
-               "rag://documents/policies/refund%20%26%20returns");
+    BOOST_TEST(messages[1].at("content").at("resource").at("uri") == "rag://documents/policies/refund%20%26%20returns");
     const std::string memory(messages.back().at("content").at("text").as_string());
     BOOST_TEST(memory.find("the memory tool could not be asked") != std::string::npos, memory);
     // Nothing matches: no passages, and the instructions say to offer escalation.

@@ -699,6 +699,50 @@ BOOST_AUTO_TEST_CASE(a_2026_listen_stream_hears_changes_and_ends_gracefully_when
     BOOST_TEST(last.at("result").at("_meta").at("io.modelcontextprotocol/subscriptionId") == "sub-1");
 }
 
+// Resources, prompts and completion over REST: each request is answered by the MCP engine as the
+// MCP request it stands for (the testkit fixture's operation roles).
+BOOST_AUTO_TEST_CASE(resources_prompts_and_completion_over_rest) {
+    server_env env;
+    client c(env.port());
+    auto get = [&](const std::string& target) { return c.request(bhttp::verb::get, target); };
+    auto post = [&](const std::string& target, std::string body) {
+        return c.request(bhttp::verb::post, target, std::move(body));
+    };
+    auto r = get("/v1/resources");
+    BOOST_TEST_REQUIRE(r.result_int() == 200u, r.body());
+    auto page = body_json(r).at("result").as_object();
+    BOOST_TEST(page.at("resources").at(0).at("uri") == "testkit://docs/a");
+    r = get("/v1/resources?cursor=" + std::string(page.at("nextCursor").as_string()));
+    BOOST_TEST(body_json(r).at("result").at("resources").at(0).at("uri") == "testkit://docs/b");
+    r = post("/v1/resources", R"({"cursor":"res:9:"})");
+    BOOST_TEST(r.result_int() == 400u);
+    BOOST_TEST(body_json(r).at("error").at("code") == "INVALID_ARGUMENT");
+    r = get("/v1/resources/templates");
+    BOOST_TEST(body_json(r).at("result").at("resourceTemplates").at(0).at("uriTemplate") == "testkit://items/{id}");
+
+    r = post("/v1/resources/read", R"({"uri":"testkit://docs/a"})");
+    BOOST_TEST(body_json(r).at("result").at("contents").at(0).at("text") == "alpha");
+    r = post("/v1/resources/read", R"({"uri":"testkit://nothing"})");
+    BOOST_TEST(r.result_int() == 404u);
+    BOOST_TEST(body_json(r).at("error").at("code") == "NOT_FOUND");
+    BOOST_TEST(get("/v1/resources/read").result_int() == 405u);
+    BOOST_TEST(post("/v1/resources/read", "[1]").result_int() == 400u);
+
+    r = get("/v1/prompts");
+    BOOST_TEST(body_json(r).at("result").at("prompts").as_array().size() == 2u);
+    r = post("/v1/prompts/testkit_mt_greet", R"({"name":"Ada"})");
+    BOOST_TEST_REQUIRE(r.result_int() == 200u, r.body());
+    BOOST_TEST(body_json(r).at("result").at("messages").at(0).at("content").at("text") == "Hello, Ada!");
+    r = post("/v1/prompts/testkit_mt_greet", "{}");
+    BOOST_TEST(r.result_int() == 400u);
+    BOOST_TEST(contains(std::string(body_json(r).at("error").at("message").as_string()), "name"));
+    BOOST_TEST(post("/v1/prompts/nope", "{}").result_int() == 404u);
+
+    r = post("/v1/complete", R"({"ref":{"type":"ref/prompt","name":"testkit_mt_greet"},)"
+                             R"("argument":{"name":"style","value":"fo"}})");
+    BOOST_TEST(json::serialize(body_json(r).at("result").at("completion").at("values")) == R"(["formal"])");
+}
+
 BOOST_AUTO_TEST_CASE(a_closed_get_stream_can_be_opened_again) {
     server_env env;
     client c(env.port());
@@ -840,7 +884,7 @@ const std::string oauth_issuer = "https://as.example.com";
 const std::string oauth_resource = "http://127.0.0.1/mcp";
 
 // A server whose clients need OAuth tokens signed by `key` with the scope "tools"; calling
-// testkit's echo also needs "echo:call".
+// testkit's echo also needs "echo:call", and testkit_mt's resources (its read operation) "docs:read".
 serve_settings oauth_server_settings(const temp_dir& dir, const toolhost::test::signing_key& key) {
     toolhost::test::write_file(dir / "jwks.json", toolhost::test::jwks({key}));
     auto s = local_settings();
@@ -849,8 +893,8 @@ serve_settings oauth_server_settings(const temp_dir& dir, const toolhost::test::
     s.oauth.issuer = oauth_issuer;
     s.oauth.jwks_file = (dir / "jwks.json").string();
     s.oauth.required_scopes = {"tools"};
-    s.oauth.scopes = {{"testkit.echo", {"echo:call"}}};
-    s.oauth.scopes_supported = {"tools", "echo:call"};
+    s.oauth.scopes = {{"testkit.echo", {"echo:call"}}, {"testkit_mt.read", {"docs:read"}}};
+    s.oauth.scopes_supported = {"tools", "echo:call", "docs:read"};
     return s;
 }
 
@@ -926,6 +970,17 @@ BOOST_AUTO_TEST_CASE(oauth_tokens_guard_the_server_and_scopes_guard_each_tool) {
 
     const std::string both = oauth_token(key, "tools echo:call");
     BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit/echo", R"({"a":1})", bearer(both)).result_int() == 200u);
+
+    // A resource is read by its tool's operation: the same scopes apply (MCP and REST alike).
+    auto read = c.request(bhttp::verb::post, "/mcp", rpc(5, "resources/read", {{"uri", "testkit://docs/a"}}),
+                          bearer(tools_only, mcp_headers(session)));
+    BOOST_TEST(read.result_int() == 403u);
+    BOOST_TEST(contains(header(read, "WWW-Authenticate"), "docs:read"));
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/resources/read", R"({"uri":"testkit://docs/a"})", bearer(tools_only))
+                   .result_int() == 403u);
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/resources/read", R"({"uri":"testkit://docs/a"})",
+                         bearer(oauth_token(key, "tools docs:read")))
+                   .result_int() == 200u);
 
     // A session belongs to the client that opened it: another client's valid token with its id
     // finds no session (POST, GET stream, DELETE alike), and the session goes on for its owner.

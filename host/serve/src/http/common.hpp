@@ -84,11 +84,12 @@ enum route_id : std::uint8_t {
     r_metrics,
     r_breakers,
     r_lifecycle,
+    r_features,  // resources, prompts, completion
     r_other,
     r_count
 };
-constexpr std::string_view route_names[r_count] = {"mcp",    "tools",   "tool",     "call",      "healthz",
-                                                   "readyz", "metrics", "breakers", "lifecycle", "other"};
+constexpr std::string_view route_names[r_count] = {"mcp",     "tools",    "tool",      "call",     "healthz", "readyz",
+                                                   "metrics", "breakers", "lifecycle", "features", "other"};
 
 inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 

@@ -20,6 +20,13 @@ void breakers_reset_route(const route_services& s, exchange& ex);
 void breaker_action_route(const route_services& s, exchange& ex);
 void restart_route(const route_services& s, exchange& ex);
 void reload_route(const route_services& s, exchange& ex);
+// Resources, prompts and completion over REST (feature_routes.cpp).
+void resources_route(const route_services& s, exchange& ex);
+void resource_templates_route(const route_services& s, exchange& ex);
+void resource_read_route(const route_services& s, exchange& ex);
+void prompts_route(const route_services& s, exchange& ex);
+void prompt_route(const route_services& s, exchange& ex);
+void complete_route(const route_services& s, exchange& ex);
 // The OAuth protected resource metadata (RFC 9728), when serve.http.oauth is set.
 void oauth_metadata_route(const route_services& s, exchange& ex);
 

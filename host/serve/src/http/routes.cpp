@@ -18,6 +18,12 @@ constexpr route routes[] = {
     {"/v1/tools/*/circuit-breaker/*", r_breakers, breaker_action_route},
     {"/v1/tools/*/lifecycle/restart", r_lifecycle, restart_route},
     {"/v1/admin/reload", r_lifecycle, reload_route},
+    {"/v1/resources", r_features, resources_route},
+    {"/v1/resources/templates", r_features, resource_templates_route},
+    {"/v1/resources/read", r_features, resource_read_route},
+    {"/v1/prompts", r_features, prompts_route},
+    {"/v1/prompts/*", r_features, prompt_route},
+    {"/v1/complete", r_features, complete_route},
     // The metadata names the resource's path after the well-known one (RFC 9728 §3.1).
     {"/.well-known/oauth-protected-resource", r_other, oauth_metadata_route, true},
     {"/.well-known/oauth-protected-resource/*", r_other, oauth_metadata_route, true},

@@ -132,6 +132,53 @@ std::optional<std::string> check_messages(const json::object& result) {
 
 }  // namespace
 
+std::optional<std::pair<std::string, std::string>> server::target_of(std::string_view method,
+                                                                     const json::object& params) const {
+    using target = std::pair<std::string, std::string>;
+    auto cat = current();
+    auto string_of = [&](std::string_view key) -> std::optional<std::string_view> {
+        const json::value* v = params.if_contains(key);
+        if (v == nullptr || !v->is_string()) return std::nullopt;
+        return std::string_view(v->get_string());
+    };
+    if (method == "tools/call") {
+        const auto name = string_of("name");
+        const auto* e = name ? cat->find(*name) : nullptr;
+        return e ? std::optional<target>(target{e->tool, e->operation}) : std::nullopt;
+    }
+    if (method == "resources/read") {
+        const auto uri = string_of("uri");
+        const auto* r = uri ? cat->reader_of(*uri) : nullptr;
+        return r ? std::optional<target>(target{r->tool, r->operation}) : std::nullopt;
+    }
+    if (method == "resources/list") {
+        if (cat->listers.empty()) return std::nullopt;
+        const auto at = read_list_cursor(params, cat->listers.size());
+        if (!at) return std::nullopt;
+        const auto& l = cat->listers[at->lister];
+        return target{l.tool, l.operation};
+    }
+    if (method == "prompts/get") {
+        const auto name = string_of("name");
+        const auto* p = name ? cat->find_prompt(*name) : nullptr;
+        return p ? std::optional<target>(target{p->tool, p->operation}) : std::nullopt;
+    }
+    if (method == "completion/complete") {
+        const json::value* ref = params.if_contains("ref");
+        const auto* r = ref != nullptr ? ref->if_object() : nullptr;
+        if (r == nullptr) return std::nullopt;
+        std::string owner;
+        if (const auto* n = r->if_contains("name"); n != nullptr && n->is_string())
+            if (const auto* p = cat->find_prompt(n->get_string())) owner = p->tool;
+        if (const auto* u = r->if_contains("uri"); owner.empty() && u != nullptr && u->is_string())
+            owner = cat->template_owner(u->get_string());
+        auto c = cat->completers.find(owner);
+        if (c == cat->completers.end()) return std::nullopt;
+        return target{c->second.tool, c->second.operation};
+    }
+    return std::nullopt;
+}
+
 void session::call_role(const std::string& tool, const std::string& operation, json::value arguments,
                         const json::value& id, std::shared_ptr<exchange> out, role_answer on_result) {
     const std::string key = toolhost::json_text(id);
