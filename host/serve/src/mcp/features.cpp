@@ -57,24 +57,13 @@ std::string call_error(const json::value& id, const tool_error& e, std::string_v
     return error_response(id, code, message);
 }
 
-// A page of a static list (templates, prompts): "page:N" cursors as tools/list has.
-std::optional<std::size_t> page_offset(const json::object& params, std::size_t size) {
-    const json::value* c = params.if_contains("cursor");
-    if (c == nullptr || c->is_null()) return 0;
-    const auto* cs = c->if_string();
-    if (cs == nullptr || !std::string_view(*cs).starts_with("page:")) return std::nullopt;
-    std::size_t offset = 0;
-    auto [end, err] = std::from_chars(cs->data() + 5, cs->data() + cs->size(), offset);
-    if (err != std::errc() || end != cs->data() + cs->size() || offset > size) return std::nullopt;
-    return offset;
-}
-
+// A page of a static list (templates, prompts), paged like tools/list.
 json::object page_of(const json::array& all, std::size_t offset, std::size_t page_size, std::string_view key) {
     const std::size_t end = std::min(all.size(), offset + page_size);
     json::array items(all.begin() + static_cast<std::ptrdiff_t>(offset),
                       all.begin() + static_cast<std::ptrdiff_t>(end));
     json::object result{{key, std::move(items)}};
-    if (end < all.size()) result["nextCursor"] = "page:" + std::to_string(end);
+    if (end < all.size()) result["nextCursor"] = page_cursor(end);
     return result;
 }
 
@@ -179,34 +168,22 @@ std::optional<std::pair<std::string, std::string>> server::target_of(std::string
     return std::nullopt;
 }
 
+// (The answers below refer to the server's options, which outlive every session and call.)
 void session::call_role(const std::string& tool, const std::string& operation, json::value arguments,
-                        const json::value& id, std::shared_ptr<exchange> out, role_answer on_result) {
+                        const json::value& id, const json::object& params, std::shared_ptr<exchange> out,
+                        role_answer on_result) {
     const std::string key = toolhost::json_text(id);
-    auto signal = std::make_shared<boost::asio::cancellation_signal>();
-    {
-        std::lock_guard lock(st_->m);
-        if (!st_->in_flight.try_emplace(key, signal).second) {
-            // (the same words as tools/call)
-            return out->finish(
-                error_response(id, invalid_request, "invalid request: request id " + key + " is already in use"));
-        }
-    }
-    call_options options;
-    options.session_id = id_;
-    if (server_.options().call_timeout.count() > 0)
-        options.deadline = std::chrono::steady_clock::now() + server_.options().call_timeout;
+    auto signal = begin_call(key, id, *out);
+    if (!signal) return;
+    call_options options = options_for(params, id_, server_.options(), out);
     auto self = shared_from_this();
     server_.host().async_call(
         tool, operation, std::move(arguments), std::move(options),
         boost::asio::bind_cancellation_slot(
             signal->slot(), [self, key, id, out, on_result = std::move(on_result)](call_result r) {
-                bool cancelled = false;
-                {
-                    std::lock_guard lock(self->st_->m);
-                    self->st_->in_flight.erase(key);
-                    cancelled = !r && r.error().code == status_code::cancelled;
-                }
-                if (cancelled) return out->finish({});  // the client stopped waiting
+                self->end_call(key);
+                if (!r && r.error().code == status_code::cancelled)
+                    return out->finish({});  // the client stopped waiting
                 if (!r) {
                     const tool_error e = r.error();
                     return out->finish(on_result(nullptr, &e));
@@ -229,16 +206,14 @@ void session::on_resources_list(const json::value& id, json::object params, std:
     const auto& o = server_.options();
     if (cat->listers.empty()) return out->finish(answer(id, {{"resources", json::array{}}}, ctx, o, true));
     const auto at = read_list_cursor(params, cat->listers.size());
-    if (!at)
-        return out->finish(
-            error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out"));
+    if (!at) return out->finish(bad_cursor(id));
     const auto& lister = cat->listers[at->lister];
     json::object arguments;
     if (at->cursor) arguments["cursor"] = *at->cursor;
     const std::size_t index = at->lister, count = cat->listers.size();
     const std::string what = "resources/list (" + lister.tool + "." + lister.operation + ")";
-    call_role(lister.tool, lister.operation, std::move(arguments), id, out,
-              [id, ctx, o, index, count, what](json::object* result, const tool_error* failed) {
+    call_role(lister.tool, lister.operation, std::move(arguments), id, params, out,
+              [id, ctx, &o, index, count, what](json::object* result, const tool_error* failed) {
                   if (failed) return call_error(id, *failed, what);
                   if (auto e = check_objects(*result, "resources", {"uri", "name"}))
                       return error_response(id, internal_error, what + " returned a malformed result: " + *e);
@@ -256,9 +231,7 @@ void session::on_resource_templates_list(const json::value& id, json::object par
                                          const request_context& ctx) {
     auto cat = server_.current();
     const auto offset = page_offset(params, cat->templates.size());
-    if (!offset)
-        return out->finish(
-            error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out"));
+    if (!offset) return out->finish(bad_cursor(id));
     out->finish(answer(id, page_of(cat->templates, *offset, server_.options().page_size, "resourceTemplates"), ctx,
                        server_.options(), true));
 }
@@ -275,8 +248,8 @@ void session::on_resources_read(const json::value& id, json::object params, std:
     if (reader == nullptr) return out->finish(not_found_answer(id, target, ctx, "no tool serves this URI"));
     const auto& o = server_.options();
     const std::string what = "resources/read (" + reader->tool + "." + reader->operation + ")";
-    call_role(reader->tool, reader->operation, json::object{{"uri", target}}, id, out,
-              [id, ctx, o, what, target](json::object* result, const tool_error* failed) {
+    call_role(reader->tool, reader->operation, json::object{{"uri", target}}, id, params, out,
+              [id, ctx, &o, what, target](json::object* result, const tool_error* failed) {
                   if (failed) {
                       if (failed->code == status_code::not_found)
                           return not_found_answer(id, target, ctx, failed->message);
@@ -296,9 +269,7 @@ void session::on_prompts_list(const json::value& id, json::object params, std::s
     all.reserve(cat->prompts.size());
     for (const auto& p : cat->prompts) all.push_back(p.listing);
     const auto offset = page_offset(params, all.size());
-    if (!offset)
-        return out->finish(
-            error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out"));
+    if (!offset) return out->finish(bad_cursor(id));
     out->finish(
         answer(id, page_of(all, *offset, server_.options().page_size, "prompts"), ctx, server_.options(), true));
 }
@@ -323,8 +294,8 @@ void session::on_prompts_get(const json::value& id, json::object params, std::sh
     }
     const auto& o = server_.options();
     const std::string what = "prompt " + prompt->name;
-    call_role(prompt->tool, prompt->operation, std::move(arguments), id, out,
-              [id, ctx, o, what](json::object* result, const tool_error* failed) {
+    call_role(prompt->tool, prompt->operation, std::move(arguments), id, params, out,
+              [id, ctx, &o, what](json::object* result, const tool_error* failed) {
                   if (failed) return call_error(id, *failed, what);
                   if (auto e = check_messages(*result))
                       return error_response(id, internal_error, what + " returned a malformed result: " + *e);
@@ -380,8 +351,8 @@ void session::on_complete(const json::value& id, json::object params, std::share
     json::object arguments{{"ref", *ref}, {"argument", *argument}};
     if (const auto* c = params.if_contains("context"); c != nullptr && c->is_object()) arguments["context"] = *c;
     const std::string what = "completion/complete (" + completer->second.tool + "." + completer->second.operation + ")";
-    call_role(completer->second.tool, completer->second.operation, std::move(arguments), id, out,
-              [id, ctx, o, what](json::object* result, const tool_error* failed) {
+    call_role(completer->second.tool, completer->second.operation, std::move(arguments), id, params, out,
+              [id, ctx, &o, what](json::object* result, const tool_error* failed) {
                   if (failed) return call_error(id, *failed, what);
                   const auto* c = result->if_contains("completion");
                   const auto* completion = c != nullptr ? c->if_object() : nullptr;

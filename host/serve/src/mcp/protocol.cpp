@@ -6,11 +6,29 @@
 #include <toolhost/version.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <iterator>
 
 namespace toolhost::mcp {
 
 namespace json = boost::json;
+
+std::optional<std::size_t> page_offset(const json::object& params, std::size_t size) {
+    const json::value* c = params.if_contains("cursor");
+    if (c == nullptr || c->is_null()) return 0;
+    const auto* cs = c->if_string();
+    if (cs == nullptr || !std::string_view(*cs).starts_with("page:")) return std::nullopt;
+    std::size_t offset = 0;
+    auto [end, err] = std::from_chars(cs->data() + 5, cs->data() + cs->size(), offset);
+    if (err != std::errc() || end != cs->data() + cs->size() || offset > size) return std::nullopt;
+    return offset;
+}
+
+std::string page_cursor(std::size_t offset) { return "page:" + std::to_string(offset); }
+
+std::string bad_cursor(const json::value& id) {
+    return error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out");
+}
 
 json::object server_capabilities() {
     // Resources, prompts and completions come from plugins (operation roles) and may arrive with

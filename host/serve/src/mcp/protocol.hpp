@@ -7,7 +7,9 @@
 #include <boost/json/value.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +51,14 @@ void complete_result(boost::json::object& result, boost::json::object info, std:
 
 /// The same members as text, for a result written by hand: `,"resultType":...,"_meta":{...}`.
 std::string complete_result_members(const server_options& o);
+
+/// The offset a "page:N" cursor of a list of `size` items names (0 without a cursor); none when
+/// the params' cursor is not one this server gave out. (tools/list, templates, prompts.)
+std::optional<std::size_t> page_offset(const boost::json::object& params, std::size_t size);
+/// The cursor of the page that starts at `offset`.
+std::string page_cursor(std::size_t offset);
+/// The answer to a cursor this server did not give out.
+std::string bad_cursor(const boost::json::value& id);
 
 /// What the server offers (initialize's and server/discover's "capabilities").
 boost::json::object server_capabilities();

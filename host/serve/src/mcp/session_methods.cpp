@@ -54,20 +54,9 @@ void session::on_initialize(const json::value& id, json::object params, std::sha
 void session::on_tools_list(const json::value& id, json::object params, std::shared_ptr<exchange> out,
                             const request_context& ctx) {
     auto cat = server_.current();
-    std::size_t offset = 0;
-    if (const auto* c = params.if_contains("cursor"); c && !c->is_null()) {
-        const auto* cs = c->if_string();
-        bool ok = cs != nullptr && cs->size() > 5 && std::string_view(*cs).starts_with("page:");
-        if (ok) {
-            auto [end, err] = std::from_chars(cs->data() + 5, cs->data() + cs->size(), offset);
-            ok = err == std::errc() && end == cs->data() + cs->size() && offset <= cat->entries.size();
-        }
-        if (!ok) {
-            out->finish(
-                error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out"));
-            return;
-        }
-    }
+    const auto at = page_offset(params, cat->entries.size());
+    if (!at) return out->finish(bad_cursor(id));
+    const std::size_t offset = *at;
     const std::size_t end = std::min(cat->entries.size(), offset + server_.options().page_size);
     json::array tools;
     tools.reserve(end - offset);
@@ -75,7 +64,7 @@ void session::on_tools_list(const json::value& id, json::object params, std::sha
     for (std::size_t i = offset; i < end; ++i)
         tools.push_back(structured ? cat->entries[i].listing : cat->entries[i].legacy);
     json::object result{{"tools", std::move(tools)}};
-    if (end < cat->entries.size()) result["nextCursor"] = "page:" + std::to_string(end);
+    if (end < cat->entries.size()) result["nextCursor"] = page_cursor(end);
     if (ctx.stateless) {
         // How long a client (and, when public, a shared cache) may reuse the list; a change
         // within that time reaches listeners through subscriptions/listen.

@@ -38,6 +38,11 @@ struct request_context {
     boost::json::object answers;              // stateless tools/call: the client's answers so far (input_round.hpp)
 };
 
+// The options of a call that request `params` asks for: the session, the server's call
+// timeout, the caller's trace context and progress notifications to `out` (tools_call.cpp).
+call_options options_for(const boost::json::object& params, const std::string& session_id, const server_options& o,
+                         const std::shared_ptr<exchange>& out);
+
 struct session::state {
     mutable std::mutex m;
     bool stateless = false;

@@ -86,6 +86,8 @@ std::string call_response(const json::value& id, const server::catalog::entry& e
     return response(id, std::move(result));
 }
 
+}  // namespace
+
 // The call's deadline, trace context and progress notifications, from the request.
 call_options options_for(const json::object& params, const std::string& session_id, const server_options& o,
                          const std::shared_ptr<exchange>& out) {
@@ -107,6 +109,8 @@ call_options options_for(const json::object& params, const std::string& session_
     }
     return options;
 }
+
+namespace {
 
 // A stateless-era call's answers so far: the retry's inputResponses over what its requestState
 // carries from earlier rounds. The error response when either is malformed.
@@ -154,6 +158,25 @@ std::optional<std::string> input_required_response(const json::value& id, input_
 }
 
 }  // namespace
+
+std::shared_ptr<boost::asio::cancellation_signal> session::begin_call(const std::string& key, const json::value& id,
+                                                                      exchange& out) {
+    auto signal = std::make_shared<boost::asio::cancellation_signal>();
+    bool taken = false;
+    {
+        std::lock_guard lock(st_->m);
+        taken = !st_->in_flight.try_emplace(key, signal).second;
+    }
+    if (!taken) return signal;
+    // (answered outside the lock: an exchange may call back into the session)
+    out.finish(error_response(id, invalid_request, "invalid request: request id " + key + " is already in use"));
+    return nullptr;
+}
+
+void session::end_call(const std::string& key) {
+    std::lock_guard lock(st_->m);
+    st_->in_flight.erase(key);
+}
 
 void session::call_tool(const json::value& id, json::object params, std::shared_ptr<exchange> out,
                         const request_context& ctx) {
@@ -205,29 +228,16 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
         std::make_shared<client_peer>(weak_from_this(), st_.get(), out, o.client_request_timeout, false, ctx, round);
 
     const std::string key = toolhost::json_text(id);
-    auto signal = std::make_shared<boost::asio::cancellation_signal>();
-    bool taken = false;
-    {
-        std::lock_guard lock(st_->m);
-        taken = !st_->in_flight.try_emplace(key, signal).second;
-    }
-    if (taken) {  // (answered outside the lock: an exchange may call back into the session)
-        out->finish(error_response(id, invalid_request, "invalid request: request id " + key + " is already in use"));
-        return;
-    }
+    auto signal = begin_call(key, id, *out);
+    if (!signal) return;
     auto self = shared_from_this();
     server_.host().async_call(e->tool, e->operation, std::move(arguments), std::move(options),
                               boost::asio::bind_cancellation_slot(
                                   signal->slot(), [self, cat, e, id, key, out, ctx, round,
                                                    arguments_text = std::move(arguments_text)](call_result r) {
-                                      bool cancelled = false;
-                                      {
-                                          std::lock_guard lock(self->st_->m);
-                                          self->st_->in_flight.erase(key);
-                                          cancelled = !r && r.error().code == status_code::cancelled;
-                                      }
+                                      self->end_call(key);
                                       // A request the client cancelled gets no response (the client has stopped waiting).
-                                      if (cancelled) {
+                                      if (!r && r.error().code == status_code::cancelled) {
                                           out->finish({});
                                           return;
                                       }

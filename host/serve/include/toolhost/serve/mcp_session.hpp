@@ -15,6 +15,10 @@
 #include <string>
 #include <string_view>
 
+namespace boost::asio {
+class cancellation_signal;
+}
+
 namespace toolhost::mcp {
 
 class server;
@@ -79,10 +83,19 @@ private:
     // Ends the subscription opened by the request `key` (its serialized id) of this session;
     // false when there is none.
     bool end_listen(const std::string& key, bool graceful);
+    // A call of request `key` (the serialized id) in flight, cancellable by notifications/cancelled
+    // and by close(): begin_call registers it, or answers `out` and gives null when that id is in
+    // flight already; end_call unregisters it (tools_call.cpp).
+    std::shared_ptr<boost::asio::cancellation_signal> begin_call(const std::string& key, const boost::json::value& id,
+                                                                 exchange& out);
+    void end_call(const std::string& key);
     // Resources, prompts, completion (features.cpp): operations with a role, called like tools.
     using role_answer = std::function<std::string(boost::json::object* result, const tool_error* failed)>;
+    // Calls `operation` of `tool` for the request `id` with `params` (its _meta: trace context,
+    // progress); `on_result` makes the answer from what the operation returned or the failure.
     void call_role(const std::string& tool, const std::string& operation, boost::json::value arguments,
-                   const boost::json::value& id, std::shared_ptr<exchange> out, role_answer on_result);
+                   const boost::json::value& id, const boost::json::object& params, std::shared_ptr<exchange> out,
+                   role_answer on_result);
     void on_resources_list(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
                            const request_context& ctx);
     void on_resource_templates_list(const boost::json::value& id, boost::json::object params,
