@@ -124,6 +124,10 @@ std::optional<std::string> check_messages(const json::object& result) {
 std::optional<std::pair<std::string, std::string>> server::target_of(std::string_view method,
                                                                      const json::object& params) const {
     using target = std::pair<std::string, std::string>;
+    // (Asked of every request on the HTTP path: the others return before taking the catalog.)
+    if (method != "tools/call" && method != "resources/read" && method != "resources/list" && method != "prompts/get" &&
+        method != "completion/complete")
+        return std::nullopt;
     auto cat = current();
     auto string_of = [&](std::string_view key) -> std::optional<std::string_view> {
         const json::value* v = params.if_contains(key);
