@@ -150,13 +150,14 @@ boost::system::result<void, std::string> tool_descriptor::validate() const {
         if (auto e = check_role(op)) return "tool '" + name + "' operation '" + op.name + "': role: " + *e;
     }
     // One operation of each role but prompt: the host would not know which to call.
-    for (auto [role, role_text] : role_names) {
+    for (const auto& entry : role_names) {
+        const operation_role role = entry.first;  // clang 14 cannot capture a structured binding
         if (role == operation_role::tool || role == operation_role::prompt) continue;
         const auto n = std::count_if(operations.begin(), operations.end(),
                                      [&](const operation_descriptor& o) { return o.role == role; });
         if (n > 1)
-            return "tool '" + name + "': " + std::to_string(n) + " operations have the role " + std::string(role_text) +
-                   " (at most one may)";
+            return "tool '" + name + "': " + std::to_string(n) + " operations have the role " +
+                   std::string(entry.second) + " (at most one may)";
     }
     return {};
 }
