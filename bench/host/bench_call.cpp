@@ -86,7 +86,7 @@ BENCHMARK(BM_direct_abi_call);
 void BM_tool_instance_invoke(benchmark::State& state) {
     auto lib = *plugin_library::open(echo_path());
     auto tools = lib->tools();
-    auto instance = tools.at(0).factory->create().value();
+    auto instance = tools.at(0).factory->create({}).value();
     call_control control;
     invocation inv;
     inv.tool = "echo";

@@ -3,7 +3,8 @@
 //   toolhost-worker scan --abi MAJOR.MINOR --parent PID
 //       serves scan requests on descriptor 3 (plugin_scanner.hpp) until the host closes it;
 //   toolhost-worker tool --abi MAJOR.MINOR --parent PID [--max-memory BYTES] [--max-cpu SECONDS]
-//       loads one tool and runs its calls (worker_server.hpp, worker_protocol.hpp).
+//       loads one tool and runs its calls on descriptor 3; its resource notices go out on
+//       descriptor 4 (worker_server.hpp, worker_protocol.hpp).
 //
 // It is started by the host (child_process.hpp), never by hand; it dies with the host.
 
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (parent <= 0 || ::getppid() != static_cast<pid_t>(parent)) return 70;
     const int fd = toolhost::detail::child_process::channel_fd;
-    if (mode == "tool") return toolhost::detail::run_tool_worker(fd, abi, limits);
+    if (mode == "tool")
+        return toolhost::detail::run_tool_worker(fd, toolhost::detail::child_process::events_fd, abi, limits);
     return toolhost::detail::run_scan_child(fd, abi);
 }

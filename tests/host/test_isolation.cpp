@@ -109,6 +109,23 @@ BOOST_AUTO_TEST_CASE(a_child_gets_its_channel_and_its_end_is_told_in_words) {
     BOOST_TEST(contains(missing.error(), "cannot start /nonexistent/program"), missing.error());
 }
 
+BOOST_AUTO_TEST_CASE(a_child_asked_for_an_events_socket_gets_it_as_descriptor_4_and_nothing_more) {
+    int fd = -1, events = -1;
+    // Descriptor 4 is a datagram socket to the host; 5 and above are closed.
+    auto child = child_process::spawn("/bin/sh", {"-c", "printf notice >&4; [ -e /proc/self/fd/5 ] && exit 9; exit 0"},
+                                      fd, child_process::stdout_to::null, &events);
+    BOOST_TEST_REQUIRE(child.has_value(), (child ? "" : child.error()));
+    ::close(fd);
+    auto e = child->wait_for(std::chrono::seconds(10));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->describe() == "exited with code 0", child->drain_stderr());
+    char buf[64];
+    const ssize_t n = ::recv(events, buf, sizeof buf, MSG_DONTWAIT);
+    BOOST_TEST_REQUIRE(n > 0);
+    BOOST_TEST(std::string(buf, static_cast<std::size_t>(n)) == "notice");
+    ::close(events);
+}
+
 BOOST_AUTO_TEST_CASE(the_crash_line_names_plugin_tool_operation_and_request) {
     const toolhost::detail::crash_report::scope s("/p/x.so", "x", "run", "rq-1");
     char buf[256];

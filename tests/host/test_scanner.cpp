@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_CASE(a_scan_runs_no_plugin_code_here_until_a_tool_is_created) {
     auto it = std::find_if(report.tools.begin(), report.tools.end(), [](auto& t) { return t.name == "testkit"; });
     BOOST_TEST_REQUIRE((it != report.tools.end()));
     BOOST_TEST(it->factory->descriptor().find_operation("echo") != nullptr);
-    auto instance = it->factory->create();
+    auto instance = it->factory->create({});
     BOOST_TEST_REQUIRE(instance.has_value(), (instance ? "" : instance.error().message));
     BOOST_TEST(mapped_here(file));
 }
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(a_file_replaced_after_its_scan_is_not_loaded_unchecked) {
     // Another build renamed over it: a new inode, so the scanned descriptors no longer vouch for it.
     copy_into(TOOLHOST_FIXTURE_MULTI, d.path(), "kit.so.new");
     fs::rename(d.path() / "kit.so.new", file);
-    auto instance = report.tools[0].factory->create();
+    auto instance = report.tools[0].factory->create({});
     BOOST_TEST_REQUIRE(!instance.has_value());
     BOOST_TEST(contains(instance.error().message, "changed after it was scanned"), instance.error().message);
     BOOST_TEST(!mapped_here(file));

@@ -168,16 +168,18 @@ struct host_options {
 /// What an embedder can watch happen (host::subscribe). Views are valid only during the
 /// handler call.
 enum class host_event_kind {
-    breaker_transition,  ///< a tool's circuit breaker changed state (from, to, message = reason)
-    retry,               ///< a failed attempt will be retried after `delay`
-    attempt_timeout,     ///< an attempt hit its deadline; its plugin call was abandoned
-    rejection,           ///< a call or retry refused without running (reason, status, message)
-    tool_state_changed,  ///< a tool was registered, became ready, failed, stopped or was removed
-                         ///< (state; reason "registered" / "unregistered" for those two), a new
-                         ///< generation took its place (reason "replaced"), or its plugin file
-                         ///< went away (reason "removed"; "unregistered" follows once drained)
-    worker_started,      ///< an isolated tool's worker process is ready (pid)
-    worker_exited,       ///< an isolated tool's worker process ended (pid; message: how)
+    breaker_transition,     ///< a tool's circuit breaker changed state (from, to, message = reason)
+    retry,                  ///< a failed attempt will be retried after `delay`
+    attempt_timeout,        ///< an attempt hit its deadline; its plugin call was abandoned
+    rejection,              ///< a call or retry refused without running (reason, status, message)
+    tool_state_changed,     ///< a tool was registered, became ready, failed, stopped or was removed
+                            ///< (state; reason "registered" / "unregistered" for those two), a new
+                            ///< generation took its place (reason "replaced"), or its plugin file
+                            ///< went away (reason "removed"; "unregistered" follows once drained)
+    worker_started,         ///< an isolated tool's worker process is ready (pid)
+    worker_exited,          ///< an isolated tool's worker process ended (pid; message: how)
+    resource_updated,       ///< a tool said that its resource `uri` changed (toolhost/resource_events.h)
+    resource_list_changed,  ///< a tool said that the list of its resources changed
 };
 TOOLHOST_API std::string_view host_event_kind_name(host_event_kind k) noexcept;
 
@@ -195,6 +197,7 @@ struct host_event {
     breaker_state to = breaker_state::closed;
     tool_state state = tool_state::registered;  ///< tool_state_changed: the state it is in now
     int64_t pid = 0;                            ///< worker_started, worker_exited
+    std::string_view uri;                       ///< resource_updated
 };
 /// Runs synchronously on the thread where the event happened, possibly a worker in the middle
 /// of a call: keep it short, never block, never call back into the host's lifecycle functions.

@@ -1,7 +1,7 @@
 #pragma once
-/// The interface every tool instance is behind. The in-process C ABI adapter implements it
-/// today; an out-of-process worker (a child process that loads the plugin and talks to the host
-/// over a socket) can implement it later without touching the call path.
+/// The interface every tool instance is behind: the in-process C ABI adapter, a tool isolated in
+/// a worker process (a child that loads the plugin and talks to the host over a socket) and the
+/// C++ tools of an embedding program all implement it, and the call path sees no difference.
 
 #include <toolhost/clock.hpp>
 #include <toolhost/export.hpp>
@@ -117,6 +117,28 @@ struct invocation {
     uint32_t nesting = 0;                   ///< 0 for a call from outside, 1 for a nested call, ...
 };
 
+/// What an instance tells the host outside its calls' results: that its resources changed (the
+/// "toolhost.resource_events/1" ABI extension, toolhost/resource_events.h). The host implements
+/// it and checks what it is told. Thread-safe and non-blocking: an instance calls it from any
+/// thread while it lives.
+class TOOLHOST_API instance_events {
+public:
+    /// The resource `uri`, one the tool's resource_read operation serves, changed or is gone.
+    virtual void resource_updated(std::string_view uri) noexcept = 0;
+    /// The list of the tool's resources changed.
+    virtual void resource_list_changed() noexcept = 0;
+
+protected:
+    ~instance_events() = default;
+};
+
+/// What the host hands a factory for one new instance.
+struct instance_context {
+    /// Where the instance reports changes of its resources; null when nobody listens (an instance
+    /// made outside a host). It outlives the instance.
+    std::shared_ptr<instance_events> events;
+};
+
 /// One live instance of a tool.
 class TOOLHOST_API tool_instance {
 public:
@@ -140,11 +162,16 @@ class TOOLHOST_API tool_factory {
 public:
     virtual ~tool_factory() = default;
     virtual const tool_descriptor& descriptor() const noexcept = 0;
-    virtual boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() = 0;
+    virtual boost::system::result<std::unique_ptr<tool_instance>, tool_error> create(
+        const instance_context& context) = 0;
 };
 
 /// A factory for in-process C++ tools (embedders, no .so): `make` builds a fresh instance.
 TOOLHOST_API std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
                                                              std::function<std::unique_ptr<tool_instance>()> make);
+/// The same for a tool that reports changes of its resources: `make` gets the instance's context
+/// and keeps its `events`.
+TOOLHOST_API std::shared_ptr<tool_factory> make_tool_factory(
+    tool_descriptor descriptor, std::function<std::unique_ptr<tool_instance>(const instance_context&)> make);
 
 }  // namespace toolhost

@@ -26,11 +26,13 @@ std::string errno_text(int err) { return std::strerror(err); }
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 int pidfd_kill(int pidfd) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0)); }
 
-// A descriptor moved to number 4 or above (close-on-exec), so that the child's dup2() onto 0-3
-// never lands on a descriptor it still has to copy (a host that runs with 0, 1 or 2 closed).
-int above_three(int fd) {
-    if (fd > 3) return fd;
-    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 4);
+// A descriptor moved above the child's fixed ones (close-on-exec), so that the child's dup2()
+// onto 0-4 never lands on a descriptor it still has to copy (a host that runs with 0, 1 or 2
+// closed), and never copies one onto itself (which would keep close-on-exec).
+int above_fixed(int fd) {
+    constexpr int first_free = child_process::events_fd + 1;
+    if (fd < 0 || fd >= first_free) return fd;
+    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, first_free);
     ::close(fd);
     return moved;
 }
@@ -82,14 +84,22 @@ void child_process::close_all() noexcept {
 
 boost::system::result<child_process, std::string> child_process::spawn(const std::filesystem::path& executable,
                                                                        const std::vector<std::string>& args,
-                                                                       int& channel, stdout_to out) {
+                                                                       int& channel, stdout_to out, int* events) {
     const std::string what = "cannot start " + executable.string() + ": ";
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return what + errno_text(errno);
-    fd_guard host_end{above_three(sv[0])}, child_end{above_three(sv[1])};
+    fd_guard host_end{above_fixed(sv[0])}, child_end{above_fixed(sv[1])};
+    fd_guard events_host, events_child;
+    if (events != nullptr) {
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return what + errno_text(errno);
+        events_host.fd = above_fixed(sv[0]);
+        events_child.fd = above_fixed(sv[1]);
+        if (events_host.fd < 0 || events_child.fd < 0) return what + errno_text(errno);
+        ::fcntl(events_host.fd, F_SETFL, O_NONBLOCK);
+    }
     int ep[2];
     if (::pipe2(ep, O_CLOEXEC) != 0) return what + errno_text(errno);
-    fd_guard err_read{above_three(ep[0])}, err_write{above_three(ep[1])};
+    fd_guard err_read{above_fixed(ep[0])}, err_write{above_fixed(ep[1])};
     if (host_end.fd < 0 || child_end.fd < 0 || err_read.fd < 0 || err_write.fd < 0) return what + errno_text(errno);
     ::fcntl(err_read.fd, F_SETFL, O_NONBLOCK);
 
@@ -102,7 +112,8 @@ boost::system::result<child_process, std::string> child_process::spawn(const std
         ::posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     ::posix_spawn_file_actions_adddup2(&fa, err_write.fd, 2);
     ::posix_spawn_file_actions_adddup2(&fa, child_end.fd, channel_fd);
-    ::posix_spawn_file_actions_addclosefrom_np(&fa, channel_fd + 1);
+    if (events != nullptr) ::posix_spawn_file_actions_adddup2(&fa, events_child.fd, events_fd);
+    ::posix_spawn_file_actions_addclosefrom_np(&fa, events != nullptr ? events_fd + 1 : channel_fd + 1);
 
     // Default dispositions and an empty mask whatever the host set (it may ignore SIGPIPE or
     // block signals for its own threads), and a process group of its own, so that a terminal's
@@ -144,6 +155,7 @@ boost::system::result<child_process, std::string> child_process::spawn(const std
     }
     child.stderr_ = err_read.release();
     channel = host_end.release();
+    if (events != nullptr) *events = events_host.release();
     return child;
 }
 

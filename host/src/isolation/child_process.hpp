@@ -1,10 +1,11 @@
 #pragma once
 // A child process the host starts and supervises: a plugin scanner, or a tool's worker.
 //
-// spawn() starts `executable` with posix_spawn: the child gets exactly four descriptors, stdin
-// on /dev/null, stdout on /dev/null or on the stderr pipe (stdout_to), stderr on a pipe the
-// host reads, and descriptor 3, one end of a SOCK_SEQPACKET socket pair (channel.hpp); every
-// other descriptor is closed. The host watches the child through a pidfd, so waiting and killing
+// spawn() starts `executable` with posix_spawn: the child gets stdin on /dev/null, stdout on
+// /dev/null or on the stderr pipe (stdout_to), stderr on a pipe the host reads, descriptor 3, one
+// end of a SOCK_SEQPACKET socket pair (channel.hpp), and, when asked, descriptor 4, one end of a
+// second pair for what the child tells the host unasked (a tool's resource notices); every other
+// descriptor is closed. The host watches the child through a pidfd, so waiting and killing
 // can never hit a recycled pid. The child dies with the host: it asks the kernel for SIGKILL when
 // its parent dies (PR_SET_PDEATHSIG, set by the worker itself, worker/main.cpp) and it exits when
 // its end of the channel reports the host gone.
@@ -34,6 +35,8 @@ class child_process {
 public:
     /// The descriptor number the channel has in the child.
     static constexpr int channel_fd = 3;
+    /// The descriptor number of the events socket in the child, when spawn() made one.
+    static constexpr int events_fd = 4;
 
     child_process() = default;
     child_process(child_process&&) noexcept;
@@ -48,10 +51,12 @@ public:
     enum class stdout_to { null, stderr_pipe };
 
     /// Starts `executable` with `args` (argv[1...]). On success, `channel` holds the host's end of
-    /// the socket pair. The error names the executable and the reason.
+    /// the socket pair, and `events`, when given, the host's end of the events pair (non-blocking).
+    /// The error names the executable and the reason.
     static boost::system::result<child_process, std::string> spawn(const std::filesystem::path& executable,
                                                                    const std::vector<std::string>& args, int& channel,
-                                                                   stdout_to out = stdout_to::null);
+                                                                   stdout_to out = stdout_to::null,
+                                                                   int* events = nullptr);
 
     pid_t pid() const noexcept { return pid_; }
     /// The read end of the child's stderr (non-blocking), or -1.

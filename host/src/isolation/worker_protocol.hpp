@@ -20,6 +20,16 @@
 //   host -> worker   cancel       {}                                      (id: the call)
 //   host -> worker   stop         {}: run cleanup() and exit 0
 //
+// What the worker says unasked travels on a second socket (the events socket, descriptor 4 in the
+// worker), one datagram per notice, so that the calls' channel keeps its readers (the calls that
+// wait) and no thread has to watch it between calls. The supervisor reads it:
+//
+//   worker -> host   resource_updated       {uri}: the tool's resource changed (resource_events.h)
+//   worker -> host   resource_list_changed  {}
+//
+// A datagram is the kind (8 bytes) followed by the payload. The worker drops a notice rather than
+// wait when the socket is full (a host that cannot keep up; the drop is logged).
+//
 // The worker's log records reach the host as JSON lines on its stderr (worker_tool.cpp reads
 // them), not as messages: they are the same records the host would write, and a plugin's own
 // writes to stdout and stderr arrive the same way.
@@ -29,6 +39,7 @@
 // every length against what is left: the worker runs plugin code, so the host trusts nothing it
 // sends.
 
+#include <toolhost/resource_events.h>
 #include <toolhost/status.hpp>
 
 #include <cstdint>
@@ -56,7 +67,13 @@ enum kind : std::uint32_t {
     call_log = 106,
     nested = 107,
     ask = 108,
+    // worker -> host, on the events socket
+    resource_updated = 201,
+    resource_list_changed = 202,
 };
+
+/// The largest notice datagram: the kind, the URI's length and the longest URI taken.
+inline constexpr std::size_t max_notice = 8 + 4 + TOOLHOST_RESOURCE_URI_MAX;
 
 /// Largest message either side accepts: a tool's result or arguments of up to 64 MiB.
 inline constexpr std::size_t max_message = 64u << 20;

@@ -8,9 +8,11 @@
 #include <toolhost/plugin_library.hpp>
 
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -75,6 +77,45 @@ private:
     std::map<std::uint64_t, std::optional<call_result>> waiting_;
 };
 
+// The tool's resource notices, one datagram each on the events socket (worker_protocol.hpp). The
+// host checks what they say; this end only keeps the plugin's thread from waiting.
+class notice_sender final : public instance_events {
+public:
+    explicit notice_sender(int fd) noexcept : fd_(fd) {}
+
+    void resource_updated(std::string_view uri) noexcept override {
+        if (uri.size() > TOOLHOST_RESOURCE_URI_MAX) return dropped("the URI is longer than TOOLHOST_RESOURCE_URI_MAX");
+        send(wp::resource_updated, uri);
+    }
+    void resource_list_changed() noexcept override { send(wp::resource_list_changed, {}); }
+
+private:
+    void send(std::uint64_t kind, std::string_view uri) noexcept {
+        if (fd_ < 0) return;
+        try {
+            wp::writer m;
+            m.u64(kind).str(uri);
+            const auto& d = m.text();
+            if (::send(fd_, d.data(), d.size(), MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(d.size())) return;
+            // Any error but a full socket means the host is gone, and this process ends with the channel.
+            if (errno == EAGAIN || errno == EWOULDBLOCK) dropped("the host is not keeping up with the tool's notices");
+        } catch (...) {
+        }
+    }
+    // The first drop is a warning, the rest are debug records (a plugin in a loop must not flood the log).
+    void dropped(const char* why) noexcept {
+        const auto level = warned_.exchange(true) ? logging::level::debug : logging::level::warning;
+        try {
+            if (logging::enabled(level))
+                logging::write(level, "isolation", "resource notice dropped", {{"reason", why}});
+        } catch (...) {
+        }
+    }
+
+    int fd_;
+    std::atomic<bool> warned_{false};
+};
+
 struct worker_state;
 
 // One call the host sent, alive while it runs.
@@ -110,7 +151,9 @@ struct worker_state : nested_caller {
     std::mutex leader;
     std::atomic<int> waiting_to_lead{0};
 
-    explicit worker_state(int fd) : ch(fd) {}
+    int events_fd = -1;  // the events socket (resource notices), or -1
+
+    explicit worker_state(int fd, int events) : ch(fd), events_fd(events) {}
 
     call_result call_nested(const invocation& parent, std::string_view tool, std::string_view operation,
                             std::string_view arguments) noexcept override {
@@ -312,7 +355,9 @@ std::string start(worker_state& w, std::string_view payload, toolhost_abi_versio
         return "the plugin file " + file + " no longer offers tool '" + name + "' as tool #" + std::to_string(index) +
                " (it changed after it was scanned)";
     }
-    auto made = tool.factory->create();
+    instance_context context;
+    if (w.events_fd >= 0) context.events = std::make_shared<notice_sender>(w.events_fd);
+    auto made = tool.factory->create(context);
     if (!made) {
         code = made.error().code;
         return made.error().message;
@@ -356,12 +401,12 @@ std::optional<call_result> wp::outcome::decode(std::string_view payload) {
     return call_result(std::move(e));
 }
 
-int run_tool_worker(int fd, toolhost_abi_version_t abi, const worker_limits& limits) {
+int run_tool_worker(int fd, int events_fd, toolhost_abi_version_t abi, const worker_limits& limits) {
     crash_report::never_install();  // the host reports how this process ended
     set_limit(RLIMIT_AS, limits.max_memory_bytes);
     set_limit(RLIMIT_CPU, limits.max_cpu_seconds);
     // Leaked on purpose: call threads may still be blocked when the process exits.
-    auto& w = *new worker_state(fd);
+    auto& w = *new worker_state(fd, events_fd);
     {
         wp::writer hello;
         hello.u64(abi.major).u64(abi.minor).u64(static_cast<std::uint64_t>(::getpid()));

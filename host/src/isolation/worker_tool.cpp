@@ -8,6 +8,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -320,8 +321,9 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
         out.start_error = make_tool_error(status_code::failed_precondition, why);
         return out;
     }
-    int fd = -1;
-    auto spawned = child_process::spawn(settings_.executable, args, fd, child_process::stdout_to::stderr_pipe);
+    int fd = -1, events_fd = -1;
+    auto spawned =
+        child_process::spawn(settings_.executable, args, fd, child_process::stdout_to::stderr_pipe, &events_fd);
     if (!spawned) {
         out.how = "could not be started: " + spawned.error();
         out.start_error = unavailable(spawned.error());
@@ -329,6 +331,8 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
     }
     child_process child = std::move(*spawned);
     const auto pid = static_cast<std::int64_t>(child.pid());
+    const std::unique_ptr<int, void (*)(int*)> events_guard(&events_fd, [](int* f) { ::close(*f); });
+    bool events_open = true;
     std::uint64_t generation = 0;
     int chfd = -1;
     {
@@ -360,10 +364,11 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
     for (;;) {
         // After ready the calls read the channel themselves (serve_call): each wakes for its own
         // answer, with no hand-off through this thread.
-        pollfd fds[4] = {{closed_at || out.ready ? -1 : chfd, POLLIN, 0},
+        pollfd fds[5] = {{closed_at || out.ready ? -1 : chfd, POLLIN, 0},
                          {child.stderr_fd(), POLLIN, 0},
                          {child.pidfd(), POLLIN, 0},
-                         {wake_fd_, POLLIN, 0}};
+                         {wake_fd_, POLLIN, 0},
+                         {events_open ? events_fd : -1, POLLIN, 0}};
         int timeout = -1;
         auto until = [&](steady::time_point t) {
             const auto left = std::chrono::ceil<std::chrono::milliseconds>(t - steady::now()).count();
@@ -372,7 +377,7 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
         };
         if (!out.ready && kill_reason.empty()) until(start_deadline);
         if (closed_at && kill_reason.empty()) until(*closed_at + 1s);
-        const int r = ::poll(fds, 4, timeout);
+        const int r = ::poll(fds, 5, timeout);
         if (r < 0 && errno != EINTR) kill("poll failed: " + std::string(std::strerror(errno)));
         if (r == 0) {
             if (!out.ready && steady::now() >= start_deadline)
@@ -395,6 +400,7 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
             if (channel_closed_.load() && !closed_at) closed_at = steady::now();  // a call read the end
         }
         if (fds[1].revents) read_output(256 * 1024);
+        if (fds[4].revents) events_open = read_notices(events_fd);
         if (fds[0].revents) {
             std::lock_guard reading(read_mutex_);
             for (int batch = 0; batch < 256; ++batch) {
@@ -463,6 +469,32 @@ worker_tool::run_outcome worker_tool::run_worker(bool restart) {
         out.start_error =
             unavailable("the worker process of tool '" + settings_.tool + "' " + out.how + " before it was ready");
     return out;
+}
+
+// Hands the worker's resource notices to settings.events; false once the socket has ended (the
+// worker is going). A malformed notice is dropped: it comes from the plugin's process, like the
+// notices themselves, and costs no call anything.
+bool worker_tool::read_notices(int fd) {
+    char buf[wp::max_notice + 1];
+    for (int batch = 0; batch < 256; ++batch) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0) return false;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        wp::reader r(std::string_view(buf, static_cast<std::size_t>(n)));
+        const auto kind = r.u64();
+        const auto uri = r.str();
+        if (!r.ok() || (kind != wp::resource_updated && kind != wp::resource_list_changed)) {
+            logging::write(logging::level::warning, "isolation", "malformed resource notice from the worker dropped",
+                           {{"tool", settings_.tool}, {"bytes", n}});
+            continue;
+        }
+        if (!settings_.events) continue;
+        if (kind == wp::resource_updated)
+            settings_.events->resource_updated(uri);
+        else
+            settings_.events->resource_list_changed();
+    }
+    return true;
 }
 
 bool worker_tool::dispatch(channel::message& m, run_outcome& out, child_process& child, bool restart) {

@@ -4,9 +4,9 @@
 //
 // initialize() starts a thread that owns the worker for the instance's life: it spawns
 // toolhost-worker (child_process.hpp; the thread that spawns it must live as long as the worker,
-// for PR_SET_PDEATHSIG), goes through hello / init / ready (worker_protocol.hpp), and then reads
-// everything the worker sends: answers go to the calls waiting for them, its stdout and stderr
-// become log records on channel plugin.<tool>. invoke() sends the call and waits on the calling
+// for PR_SET_PDEATHSIG), goes through hello / init / ready (worker_protocol.hpp), and then watches
+// the worker: its stdout and stderr become log records on channel plugin.<tool>, and its resource
+// notices (the events socket) reach settings.events; the calls read their answers themselves. invoke() sends the call and waits on the calling
 // thread, where it also serves the call's progress, log messages, nested calls and questions to
 // the client, so that those run where an in-process plugin would have run them.
 //
@@ -56,6 +56,8 @@ struct worker_settings {
     std::chrono::milliseconds max_backoff{30000};
     unsigned max_crashes = 5;
     std::chrono::milliseconds crash_window{60000};
+    /// Where the tool's resource notices go (from the worker's events socket); null: dropped.
+    std::shared_ptr<instance_events> events;
 };
 
 class worker_tool final : public tool_instance {
@@ -85,6 +87,7 @@ private:
     void supervise();
     run_outcome run_worker(bool restart);
     bool dispatch(channel::message& m, run_outcome& out, child_process& child, bool restart);
+    bool read_notices(int fd);
     bool deliver(channel::message& m);
     bool read_channel(std::uint64_t generation, std::chrono::milliseconds wait);
     void hand_over(std::uint64_t except);

@@ -1,6 +1,7 @@
 #include "lifecycle/tool_lifecycle.hpp"
 
 #include "isolation/worker_tool.hpp"
+#include "lifecycle/resource_notices.hpp"
 #include "loading/plugin_scanner.hpp"
 #include "loading/plugin_source.hpp"
 #include "pipeline/call_pipeline.hpp"
@@ -573,12 +574,14 @@ void tool_lifecycle::initialize_slot(tool_slot& slot) {
 
 boost::system::result<std::unique_ptr<tool_instance>, tool_error> tool_lifecycle::create_instance(tool_slot& slot) {
     const auto isolation = config_.isolation_for(slot.name);
-    if (isolation.mode != isolation_mode::process) return slot.factory->create();
+    instance_context context;
+    context.events = std::make_shared<resource_notices>(events_, slot.factory->descriptor());
+    if (isolation.mode != isolation_mode::process) return slot.factory->create(context);
     const auto* from_file = dynamic_cast<const plugin_file_factory*>(slot.factory.get());
     const auto source = from_file ? from_file->source() : std::nullopt;
     if (!source) {
         // A tool of the program's own code has no file a worker could load.
-        if (!isolation.mode_set_for_tool) return slot.factory->create();
+        if (!isolation.mode_set_for_tool) return slot.factory->create(context);
         return make_tool_error(status_code::failed_precondition,
                                "tool '" + slot.name +
                                    "' is built into this program, not loaded from a plugin file, so it cannot run in "
@@ -600,6 +603,7 @@ boost::system::result<std::unique_ptr<tool_instance>, tool_error> tool_lifecycle
     ws.start_timeout = isolation.start_timeout;
     ws.limits.max_memory_bytes = isolation.max_memory_mb << 20;
     ws.limits.max_cpu_seconds = isolation.max_cpu_seconds;
+    ws.events = std::move(context.events);
     telemetry_.install_worker(slot);
     // By name and monitor, not by slot: the instance (and its monitor) may serve a later
     // generation of the tool (a reload that changed only its policy).

@@ -17,10 +17,10 @@ public:
         return plugin_source{lib_->file(), index_, lib_->identity()};
     }
 
-    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
+    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create(const instance_context& context) override {
         auto f = lib_->factory(index_, descriptor_.name);
         if (!f) return make_tool_error(status_code::failed_precondition, f.error());
-        return (*f)->create();
+        return (*f)->create(context);
     }
 
 private:

@@ -3,6 +3,7 @@
 #include <toolhost/plugin_library.hpp>
 #include <toolhost/client.h>
 #include <toolhost/plugin_file.h>
+#include <toolhost/resource_events.h>
 #include <toolhost/tool_caller.h>
 
 #include "isolation/crash_report.hpp"
@@ -35,11 +36,19 @@ struct plugin_library::host_services {
     std::string tool;     // empty for the library-level host
     std::string file;     // the plugin file; empty for a plugin linked into the program
     toolhost_plugin_file_t file_extension{};
+    // An instance's "toolhost.resource_events/1": offered when the host listens (events).
+    std::shared_ptr<instance_events> events;
+    toolhost_resource_events_t resource_events{};
 
-    explicit host_services(std::string channel_, std::string tool_, std::string file_)
-        : channel(std::move(channel_)), tool(std::move(tool_)), file(std::move(file_)) {
+    explicit host_services(std::string channel_, std::string tool_, std::string file_,
+                           std::shared_ptr<instance_events> events_ = nullptr)
+        : channel(std::move(channel_)), tool(std::move(tool_)), file(std::move(file_)), events(std::move(events_)) {
         file_extension.struct_size = sizeof(file_extension);
         file_extension.path = {file.data(), file.size()};
+        resource_events.struct_size = sizeof(resource_events);
+        resource_events.host_data = this;
+        resource_events.updated = &resource_updated;
+        resource_events.list_changed = &resource_list_changed;
         abi.struct_size = sizeof(abi);
         abi.abi_version = host_abi_version;
         abi.host_data = this;
@@ -70,6 +79,15 @@ struct plugin_library::host_services {
         return logging::enabled(to_level(level));
     }
     static const void* TOOLHOST_ABI get_extension(const toolhost_host_t*, const char* id);
+    static void TOOLHOST_ABI resource_updated(const toolhost_resource_events_t* e, toolhost_str_t uri) {
+        if (e == nullptr) return;
+        if (const auto& sink = static_cast<const host_services*>(e->host_data)->events)
+            sink->resource_updated(view(uri));
+    }
+    static void TOOLHOST_ABI resource_list_changed(const toolhost_resource_events_t* e) {
+        if (e == nullptr) return;
+        if (const auto& sink = static_cast<const host_services*>(e->host_data)->events) sink->resource_list_changed();
+    }
 };
 
 namespace {
@@ -312,9 +330,10 @@ public:
         return detail::plugin_source{lib_->path(), index_, std::nullopt};
     }
 
-    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
+    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create(const instance_context& context) override {
         auto services = std::make_unique<plugin_library::host_services>(
-            "plugin." + descriptor_.name, descriptor_.name, lib_->from_file() ? lib_->path() : std::string());
+            "plugin." + descriptor_.name, descriptor_.name, lib_->from_file() ? lib_->path() : std::string(),
+            context.events);
         toolhost_tool_t* tool = nullptr;
         auto code = status_from_abi(lib_->entry().create_tool(index_, &services->abi, &tool));
         if (code != status_code::ok)
@@ -342,12 +361,12 @@ private:
 
 class function_tool_factory final : public tool_factory {
 public:
-    function_tool_factory(tool_descriptor d, std::function<std::unique_ptr<tool_instance>()> make)
-        : descriptor_(std::move(d)), make_(std::move(make)) {}
+    using maker = std::function<std::unique_ptr<tool_instance>(const instance_context&)>;
+    function_tool_factory(tool_descriptor d, maker make) : descriptor_(std::move(d)), make_(std::move(make)) {}
     const tool_descriptor& descriptor() const noexcept override { return descriptor_; }
-    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create() override {
+    boost::system::result<std::unique_ptr<tool_instance>, tool_error> create(const instance_context& context) override {
         try {
-            auto p = make_();
+            auto p = make_(context);
             if (!p)
                 return make_tool_error(status_code::internal,
                                        "factory of '" + descriptor_.name + "' returned no instance");
@@ -359,17 +378,23 @@ public:
 
 private:
     tool_descriptor descriptor_;
-    std::function<std::unique_ptr<tool_instance>()> make_;
+    maker make_;
 };
 
 constexpr std::size_t min_entry_size = offsetof(toolhost_plugin_entry_t, create_tool) + sizeof(void*);
 
 }  // namespace
 
-std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
-                                                std::function<std::unique_ptr<tool_instance>()> make) {
+std::shared_ptr<tool_factory> make_tool_factory(
+    tool_descriptor descriptor, std::function<std::unique_ptr<tool_instance>(const instance_context&)> make) {
     if (descriptor.plugin.empty()) descriptor.plugin = "builtin";
     return std::make_shared<function_tool_factory>(std::move(descriptor), std::move(make));
+}
+
+std::shared_ptr<tool_factory> make_tool_factory(tool_descriptor descriptor,
+                                                std::function<std::unique_ptr<tool_instance>()> make) {
+    return make_tool_factory(std::move(descriptor),
+                             [make = std::move(make)](const instance_context&) { return make(); });
 }
 
 boost::system::result<void, std::string> plugin_library::check_entry(const toolhost_plugin_entry_t& e,
@@ -552,6 +577,10 @@ library_tool plugin_library::tool(uint32_t index) {
 const void* TOOLHOST_ABI plugin_library::host_services::get_extension(const toolhost_host_t* h, const char* id) {
     if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_TOOL_CALLER_V1) return &tool_caller_extension;
     if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_CLIENT_V1) return &client_extension;
+    if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_RESOURCE_EVENTS_V1 && h != nullptr) {
+        const auto* self = static_cast<const host_services*>(h->host_data);
+        return self->events ? &self->resource_events : nullptr;
+    }
     if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_PLUGIN_FILE_V1 && h != nullptr) {
         const auto* self = static_cast<const host_services*>(h->host_data);
         return self->file.empty() ? nullptr : &self->file_extension;

@@ -16,6 +16,8 @@ std::string_view host_event_kind_name(host_event_kind k) noexcept {
     case host_event_kind::tool_state_changed: return "tool_state_changed";
     case host_event_kind::worker_started: return "worker_started";
     case host_event_kind::worker_exited: return "worker_exited";
+    case host_event_kind::resource_updated: return "resource_updated";
+    case host_event_kind::resource_list_changed: return "resource_list_changed";
     }
     return "unknown";
 }
@@ -46,6 +48,15 @@ void event_bus::emit_worker(std::string_view tool, host_event_kind kind, int64_t
     e.tool = tool;
     e.pid = pid;
     e.message = message;
+    emit(e);
+}
+
+void event_bus::emit_resource(std::string_view tool, host_event_kind kind, std::string_view uri) const {
+    if (!active()) return;
+    host_event e;
+    e.kind = kind;
+    e.tool = tool;
+    e.uri = uri;
     emit(e);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The host's event subscribers (host::subscribe): breaker transitions, retries, timeouts,
-// rejections and tool state changes, delivered synchronously where they happen.
+// rejections, tool state changes, worker processes and resource changes, delivered synchronously
+// where they happen.
 
 #include <toolhost/host.hpp>
 
@@ -27,6 +28,8 @@ public:
     void emit_tool_state(std::string_view tool, tool_state state, std::string_view reason = {}) const;
     /// A worker_started or worker_exited event (`message`: how it ended).
     void emit_worker(std::string_view tool, host_event_kind kind, int64_t pid, std::string_view message) const;
+    /// A resource_updated (with `uri`) or resource_list_changed event.
+    void emit_resource(std::string_view tool, host_event_kind kind, std::string_view uri = {}) const;
 
 private:
     std::atomic<bool> has_subscribers_{false};

@@ -138,6 +138,21 @@ public:
     /// the call has no client that can answer, UNIMPLEMENTED when the host cannot do it at all.
     inline result ask_client(const call_context& parent, std::string_view method, std::string_view params_json) const;
 
+    /// True when the host offers the "toolhost.resource_events/1" extension: resource_updated()
+    /// and resource_list_changed() reach the clients that watch (the instance host only).
+    bool can_announce_resources() const noexcept { return resource_events() != nullptr; }
+
+    /// Tells the host that the resource `uri` (one this tool's resource_read operation serves)
+    /// changed or is gone; clients subscribed to it read it again (toolhost/resource_events.h).
+    /// Any thread, never blocks; does nothing on a host without the extension.
+    void resource_updated(std::string_view uri) const noexcept {
+        if (const auto* e = resource_events()) e->updated(e, detail::to_abi(uri));
+    }
+    /// Tells the host that the list of this tool's resources changed.
+    void resource_list_changed() const noexcept {
+        if (const auto* e = resource_events()) e->list_changed(e);
+    }
+
     bool log_enabled(log_level level) const noexcept { return h_->log_enabled(h_, static_cast<int32_t>(level)); }
     void log(log_level level, std::string_view message) const noexcept {
         h_->log(h_, static_cast<int32_t>(level), detail::to_abi(message));
@@ -156,6 +171,9 @@ private:
     }
     const toolhost_client_t* client() const noexcept {
         return static_cast<const toolhost_client_t*>(extension(TOOLHOST_EXT_CLIENT_V1));
+    }
+    const toolhost_resource_events_t* resource_events() const noexcept {
+        return static_cast<const toolhost_resource_events_t*>(extension(TOOLHOST_EXT_RESOURCE_EVENTS_V1));
     }
     const toolhost_host_t* h_;
 };

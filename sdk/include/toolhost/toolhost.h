@@ -8,6 +8,7 @@
 #include "toolhost/entry.h"
 #include "toolhost/host.h"
 #include "toolhost/plugin_file.h"
+#include "toolhost/resource_events.h"
 #include "toolhost/status.h"
 #include "toolhost/tool.h"
 #include "toolhost/tool_caller.h"
