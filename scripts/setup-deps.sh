@@ -17,6 +17,7 @@ packages=(
   libbenchmark-dev
   prometheus
   wrk
+  nginx-light
   curl
   "$@"
 )
@@ -40,7 +41,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # RUNLEVEL=1: a package with a service (nginx) is installed without starting it; the tests start
+  # their own, unprivileged, on 127.0.0.1.
+  $SUDO env RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # tests/mcp/node_modules, exactly as package-lock.json says, when it is missing or older than the

@@ -141,6 +141,8 @@ private:
         if (!u.id && !u.email.value)
             invalid_argument("email", "is required when there is no id (the e-mail address identifies the customer)");
         auto r = backend_->upsert(u, call);
+        if (const auto* id = r.customer.if_contains("id"); id != nullptr && id->is_string())
+            host_.resource_updated(customer_uri(id->get_string()));
         return json::object{{"customer", std::move(r.customer)}, {"created", r.created}};
     }
 
@@ -154,13 +156,18 @@ private:
         in.idempotency_key = a.optional_string("idempotency_key");
         if (!in.idempotency_key && !call.request_id().empty()) in.idempotency_key = std::string(call.request_id());
         auto r = backend_->log_interaction(in, call);
+        if (r.created) host_.resource_updated(customer_uri(in.customer_id));  // its recent interactions
         return json::object{{"interaction", std::move(r.interaction)}, {"created", r.created}};
     }
 
+    static constexpr std::string_view customer_prefix = "crm://customers/";
+    static std::string customer_uri(std::string_view id) { return std::string(customer_prefix) + std::string(id); }
+
     // A customer as an MCP resource: crm://customers/<id>, the record and its latest
-    // interactions as JSON (resource_read role; the template lets clients build the URI).
+    // interactions as JSON (resource_read role; the template lets clients build the URI). Upserts
+    // and new interactions tell the clients that watch it (resource_updated).
     json::object read_customer(const args& a, const sdk::call_context& call) {
-        constexpr std::string_view prefix = "crm://customers/";
+        constexpr std::string_view prefix = customer_prefix;
         const std::string uri = a.required_string("uri");
         const std::string_view id = std::string_view(uri).substr(std::min(uri.size(), prefix.size()));
         if (!std::string_view(uri).starts_with(prefix) || id.empty() || id.find('/') != std::string_view::npos)

@@ -106,8 +106,13 @@ private:
         if (!t.idempotency_key && !call.request_id().empty()) t.idempotency_key = std::string(call.request_id());
 
         create_outcome created = store_->create(t, notifier_ != nullptr);
-        if (created.notification_pending && notifier_)
+        const int64_t id = created.ticket.at("id").as_int64();
+        // Whatever happens to the notification below, the stored ticket is there to read.
+        if (created.created) host_.resource_updated(ticket_uri(id));
+        if (created.notification_pending && notifier_) {
             created.ticket = deliver(created.ticket, t.idempotency_key.has_value(), call);
+            host_.resource_updated(ticket_uri(id));
+        }
         return json::object{{"ticket", std::move(created.ticket)}, {"created", created.created}};
     }
 
@@ -151,10 +156,14 @@ private:
         return json::object{{"ticket", store_->get(a.required_int("id"), /*history=*/true)}};
     }
 
+    static constexpr std::string_view ticket_prefix = "escalation://tickets/";
+    static std::string ticket_uri(int64_t id) { return std::string(ticket_prefix) + std::to_string(id); }
+
     // A ticket as an MCP resource: escalation://tickets/<id>, with its status history, as JSON
-    // (resource_read role; the template lets clients build the URI).
+    // (resource_read role; the template lets clients build the URI). New tickets and status changes
+    // tell the clients that watch it (resource_updated).
     json::object read_ticket(const args& a, const sdk::call_context&) {
-        constexpr std::string_view prefix = "escalation://tickets/";
+        constexpr std::string_view prefix = ticket_prefix;
         const std::string uri = a.required_string("uri");
         const std::string_view digits = std::string_view(uri).substr(std::min(uri.size(), prefix.size()));
         int64_t id = 0;
@@ -186,6 +195,7 @@ private:
         const std::string to = a.required_string("status");
         if (!is_status(to)) invalid_argument("status", "must be one of open, in_progress, resolved, closed");
         auto change = store_->update_status(id, to, a.optional_string("note"));
+        if (change.changed) host_.resource_updated(ticket_uri(id));
         return json::object{{"ticket", std::move(change.ticket)},
                             {"changed", change.changed},
                             {"previous_status", change.previous_status}};

@@ -60,7 +60,7 @@ index_report indexer::index_path(std::string_view field, std::string_view path,
             plugins::paths::resolve(given.parent_path().empty() ? fs::path(".") : given.parent_path()) /
             given.filename();
         report.path = source.string();
-        index_file(field, source, tags, force, report);
+        index_file(field, source, tags, force, hooks, report);
     } else {
         plugins::invalid_argument(field, std::string(path) + " is neither a regular file nor a folder");
     }
@@ -68,7 +68,8 @@ index_report indexer::index_path(std::string_view field, std::string_view path,
 }
 
 void indexer::index_file(std::string_view field, const fs::path& file,
-                         const std::optional<std::vector<std::string>>& tags, bool force, index_report& report) {
+                         const std::optional<std::vector<std::string>>& tags, bool force, const run_hooks& hooks,
+                         index_report& report) {
     const auto format = format_of(file);
     if (!format)
         plugins::invalid_argument(field, file.string() + " has an unsupported file type (supported: " +
@@ -88,7 +89,10 @@ void indexer::index_file(std::string_view field, const fs::path& file,
     case change::updated: ++report.updated; break;
     case change::unchanged: ++report.unchanged; break;
     }
-    if (r.what != change::unchanged) report.chunks += r.chunks;
+    if (r.what != change::unchanged) {
+        report.chunks += r.chunks;
+        hooks.changed(doc.source);
+    }
 }
 
 void indexer::index_folder(const fs::path& folder, const std::optional<std::vector<std::string>>& tags, bool force,
@@ -104,7 +108,7 @@ void indexer::index_folder(const fs::path& folder, const std::optional<std::vect
         const fs::path& file = files[i];
         seen.insert(file.string());
         try {
-            index_file("path", file, tags, force, report);
+            index_file("path", file, tags, force, hooks, report);
         } catch (const sqlite::sqlite_error&) {
             throw;  // the store is in trouble: stop, and let the call report it (UNAVAILABLE etc.)
         } catch (const sdk::error& e) {
@@ -115,7 +119,10 @@ void indexer::index_folder(const fs::path& folder, const std::optional<std::vect
     std::vector<std::string> gone;
     for (auto& source : store_.file_sources_under(folder.string()))
         if (!seen.contains(source)) gone.push_back(std::move(source));
-    if (!gone.empty()) report.removed = store_.remove(gone, {}).documents;
+    if (gone.empty()) return;
+    const removal r = store_.remove(gone, {});
+    report.removed = r.documents;
+    for (const auto& source : r.sources) hooks.changed(source);
 }
 
 }  // namespace toolhost::plugins::rag

@@ -39,6 +39,8 @@ struct run_hooks {
     std::function<bool()> cancelled = [] { return false; };
     std::function<void(double done, double total, std::string_view message)> progress = [](double, double,
                                                                                            std::string_view) {};
+    /// A document was added, changed or removed (its source).
+    std::function<void(const std::string& source)> changed = [](const std::string&) {};
 };
 
 /// Thread-safe: it only reads its configuration and uses the (thread-safe) store.
@@ -61,7 +63,8 @@ public:
 
 private:
     void index_file(std::string_view field, const std::filesystem::path& file,
-                    const std::optional<std::vector<std::string>>& tags, bool force, index_report& report);
+                    const std::optional<std::vector<std::string>>& tags, bool force, const run_hooks& hooks,
+                    index_report& report);
     void index_folder(const std::filesystem::path& folder, const std::optional<std::vector<std::string>>& tags,
                       bool force, const run_hooks& hooks, index_report& report);
 

@@ -123,9 +123,31 @@ private:
         }
     }
 
+    // Tells the clients that watch: each document that changed (resources/updated), and, once the
+    // operation is over (even when it failed half-way), that the list of documents changed.
+    class change_notices {
+    public:
+        explicit change_notices(const sdk::host& h) noexcept : host_(h) {}
+        ~change_notices() {
+            if (any_) host_.resource_list_changed();
+        }
+        change_notices(const change_notices&) = delete;
+        change_notices& operator=(const change_notices&) = delete;
+        void changed(std::string_view source) {
+            any_ = true;
+            host_.resource_updated(document_uri(source));
+        }
+
+    private:
+        const sdk::host& host_;
+        bool any_ = false;
+    };
+
     // The operations, in the order of the table.
     json::object index(const args& a, const sdk::call_context& call) {
+        change_notices notices(host_);
         run_hooks hooks;
+        hooks.changed = [&notices](const std::string& source) { notices.changed(source); };
         hooks.cancelled = [&call] { return call.cancelled(); };
         hooks.progress = [&call](double done, double total, std::string_view message) {
             call.progress(done, total, message);
@@ -155,6 +177,7 @@ private:
         doc.bytes = static_cast<int64_t>(text.size());
         doc.tags = optional_tags(a);
         const upsert_result r = store_->upsert(doc, false);
+        if (r.what != change::unchanged) change_notices(host_).changed(doc.source);
         return json::object{
             {"source", doc.source}, {"status", change_name(r.what)}, {"chunks", r.chunks}, {"chars", r.chars}};
     }
@@ -195,6 +218,10 @@ private:
         if (source.has_value() == folder.has_value())
             invalid_argument("source", "give either source or folder, not both");
         const removal r = source ? store_->remove(name_forms(*source), {}) : store_->remove({}, name_forms(*folder));
+        {
+            change_notices notices(host_);
+            for (const auto& s : r.sources) notices.changed(s);
+        }
         if (r.documents == 0) {
             if (source) throw sdk::error(sdk::status::not_found, "source: no document named " + *source);
             throw sdk::error(sdk::status::not_found, "folder: no document below " + *folder);

@@ -179,7 +179,7 @@ std::vector<std::string> folder_prefixes(const std::vector<std::string>& folders
 }
 
 constexpr std::string_view documents_matching =
-    "SELECT id, chunks FROM documents AS d WHERE d.source IN (SELECT value FROM json_each(?1)) "
+    "SELECT id, chunks, source FROM documents AS d WHERE d.source IN (SELECT value FROM json_each(?1)) "
     "OR EXISTS (SELECT 1 FROM json_each(?2) AS f WHERE d.source > f.value || '/' AND d.source < f.value || '0')";
 
 // Ordering by FTS5's `rank` column (BM25 unless configured otherwise) lets FTS5 sort the matches
@@ -334,12 +334,15 @@ removal store::remove(const std::vector<std::string>& sources, const std::vector
     auto db = pool_.acquire();
     sqlite::transaction tx(*db);
     std::vector<std::pair<int64_t, int64_t>> doomed;  // id, chunks
+    removal r;
     {
         auto st = db->prepare(documents_matching);
         st.bind_all(json_list(sources).value_or("[]"), json_list(folder_prefixes(folders)).value_or("[]"));
-        while (st.step()) doomed.emplace_back(st.int64(0), st.int64(1));
+        while (st.step()) {
+            doomed.emplace_back(st.int64(0), st.int64(1));
+            r.sources.emplace_back(st.text(2));
+        }
     }
-    removal r;
     auto delete_tags = db->prepare("DELETE FROM tags WHERE document_id = ?1");
     auto delete_document = db->prepare("DELETE FROM documents WHERE id = ?1");
     for (const auto& [id, chunks] : doomed) {

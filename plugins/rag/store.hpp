@@ -95,6 +95,7 @@ struct document_summary {
 struct removal {
     int64_t documents = 0;
     int64_t chunks = 0;
+    std::vector<std::string> sources;  ///< of the documents removed
 };
 
 class store {

@@ -20,6 +20,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CreateMessageRequestSchema,
   LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { sdkTestArgs, sleep, standardServer, startHttpServer, until } from './sdk_test_support.mjs';
 
@@ -34,8 +35,9 @@ const serverArgs = standardServer(args);
 // messages and the sampling requests it gets.
 function makeClient() {
   const client = new Client({ name: 'toolhost-sdk-test', version: '1.0.0' }, { capabilities: { sampling: {} } });
-  const seen = { logs: [], sampling: [] };
+  const seen = { logs: [], sampling: [], updated: [] };
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { seen.logs.push(n.params); });
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { seen.updated.push(n.params.uri); });
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
     seen.sampling.push(req.params);
     return {
@@ -242,6 +244,22 @@ function commonCases(ctx, expect = {}) {
         stopReason: 'endTurn',
       },
     });
+  });
+
+  test('resources/subscribe: a change the tool announces reaches the client, until it unsubscribes', async () => {
+    const { client, seen } = ctx();
+    assert.ok(client.getServerCapabilities().resources?.subscribe, JSON.stringify(client.getServerCapabilities()));
+    await client.subscribeResource({ uri: 'testkit://docs/a' });
+    await callOk(client, 'testkit_mt_announce', { uri: 'testkit://docs/a' });
+    await until('notifications/resources/updated', async () => seen.updated.includes('testkit://docs/a'));
+    await client.unsubscribeResource({ uri: 'testkit://docs/a' });
+    await client.subscribeResource({ uri: 'testkit://docs/b' });
+    await callOk(client, 'testkit_mt_announce', { uri: 'testkit://docs/a' });
+    await callOk(client, 'testkit_mt_announce', { uri: 'testkit://docs/b' });
+    // Notices keep their order on their stream: docs/a's would have come before docs/b's.
+    await until('the update of docs/b', async () => seen.updated.includes('testkit://docs/b'));
+    assert.deepEqual(seen.updated, ['testkit://docs/a', 'testkit://docs/b']);
+    await client.unsubscribeResource({ uri: 'testkit://docs/b' });
   });
 
   test('calls in parallel on one session', async () => {

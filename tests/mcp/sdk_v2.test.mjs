@@ -16,7 +16,9 @@
 // stderr (stdio.log, http.log). No assertion depends on timing; waits are bounded safety nets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -226,6 +228,21 @@ function commonCases(ctx, { allProgressDelivered }) {
     const r = await callOk(client, 'echo_echo', { after: 'listen' });
     assert.deepEqual(r.structuredContent, { after: 'listen' });
   });
+
+  test('subscriptions/listen with resourceSubscriptions: the updates the tool announces, of those URIs only', async () => {
+    const { client } = ctx();
+    const updated = [];
+    client.setNotificationHandler('notifications/resources/updated', (n) => { updated.push(n.params.uri); });
+    const sub = await client.listen({ resourceSubscriptions: ['testkit://items/7', 'nothing://x'] });
+    assert.deepEqual(sub.honoredFilter, { resourceSubscriptions: ['testkit://items/7'] });
+    await callOk(client, 'testkit_mt_announce', { uri: 'testkit://items/8' });
+    await callOk(client, 'testkit_mt_announce', { uri: 'testkit://items/7' });
+    // Notices keep their order on the stream: items/8's would have come first.
+    await until('notifications/resources/updated', async () => updated.length >= 1);
+    assert.deepEqual(updated, ['testkit://items/7']);
+    await sub.close();
+    await sub.closed;
+  });
 }
 
 // ------------------------------------------------------------------------------------- stdio
@@ -376,12 +393,12 @@ describe('HTTP: toolhost serve --http 127.0.0.1:0, pinned to 2026-07-28', () => 
 // instance that served the one before. A tool that asks the client takes two rounds, each on
 // another instance; the second instance accepts the first one's requestState because both have
 // the same serve.mcp.request_state_secret (here TOOLHOST_MCP_STATE_SECRET), and refuses it without.
-describe('HTTP: two instances, a client alternating between them', () => {
-  const elicitation = {
-    method: 'elicitation/create',
-    params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } },
-  };
+const elicitation = {
+  method: 'elicitation/create',
+  params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } },
+};
 
+describe('HTTP: two instances, a client alternating between them', () => {
   // A client whose requests go to `servers` in turn; `reached` lists the port of each.
   async function alternatingClient(servers) {
     const ports = servers.map((s) => new URL(s.base).port);
@@ -437,3 +454,107 @@ describe('HTTP: two instances, a client alternating between them', () => {
     }
   });
 });
+
+// ------------------------------------------------------------------------------- behind nginx
+
+async function freePort() {
+  const probe = net.createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+// Debian's nginx, started by the test as this user on 127.0.0.1, with the `location /mcp` of
+// docs/serving.md in front of `upstreams` (base URLs); everything it writes stays in its folder.
+async function startNginx(upstreams) {
+  const dir = fs.mkdtempSync(path.join(work, 'nginx-'));
+  const port = await freePort();
+  const servers = upstreams.map((u) => `server ${new URL(u).host};`).join(' ');
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events { worker_connections 256; }
+http {
+    access_log ${dir}/access.log;
+    client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+    uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+    upstream toolhost { ${servers} }
+    server {
+        listen 127.0.0.1:${port};
+        # as in docs/serving.md:
+        location /mcp {
+            proxy_pass http://toolhost;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+        }
+    }
+}
+`);
+  const nginx = '/usr/sbin/nginx';
+  assert.ok(fs.existsSync(nginx), `${nginx} is missing: scripts/setup-deps.sh installs nginx-light`);
+  const child = spawn(nginx, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const errorLog = () => { try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { return ''; } };
+  await until('nginx to listen', async () => {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr}\n${errorLog()}`);
+    return new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.writeFileSync(path.join(work, 'nginx-error.log'), errorLog());
+    },
+  };
+}
+
+// The echo calls an instance has counted (its /metrics).
+async function echoCalls(base) {
+  const body = await (await fetch(`${base}/metrics`)).text();
+  return body.split('\n').filter((l) => l.startsWith('toolhost_tool_calls_total{') && l.includes('tool="echo"'))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+// The load-balancer set-up docs/serving.md shows, for real: a client of the revision that knows
+// only nginx, whose requests nginx spreads over two instances without affinity.
+describe('HTTP: two instances behind nginx, configured as docs/serving.md shows', () => {
+  test('calls, an input_required round trip and a subscription, through the balancer', async () => {
+    const env = { ...process.env, TOOLHOST_MCP_STATE_SECRET: 'nginx-test-secret-0123456789abcdef0123' };
+    const servers = [await startHttpServer(toolhost, serverArgs, work, 'nginx-a.log', env),
+      await startHttpServer(toolhost, serverArgs, work, 'nginx-b.log', env)];
+    let balancer;
+    const client = makeClient();
+    try {
+      balancer = await startNginx(servers.map((s) => s.base));
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${balancer.base}/mcp`)));
+      for (let i = 0; i < 6; ++i)
+        assert.deepEqual((await callOk(client, 'echo_echo', { i })).structuredContent, { i });
+      const r = await callOk(client, 'testkit_mt_ask_client', elicitation);
+      assert.deepEqual(r.structuredContent, { status: 0, result: { action: 'accept', content: { name: 'Ada' } } });
+      // An event stream through the proxy: the acknowledgement arrives unbuffered.
+      const sub = await client.listen({ toolsListChanged: true });
+      assert.deepEqual(sub.honoredFilter, { toolsListChanged: true });
+      await sub.close();
+      await sub.closed;
+      const counts = await Promise.all(servers.map((s) => echoCalls(s.base)));
+      assert.equal(counts[0] + counts[1], 6, `echo calls per instance: ${counts}`);
+      assert.ok(counts[0] > 0 && counts[1] > 0, `both instances served: ${counts}`);
+    } finally {
+      await client.close();
+      balancer?.stop();
+      servers.forEach((s) => s.stop());
+    }
+  });
+});
+

@@ -66,9 +66,9 @@ BOOST_AUTO_TEST_CASE(malformed_messages_get_json_rpc_errors) {
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":7})")) == mcp::invalid_request);
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]})")) ==
                mcp::invalid_params);
-    // Not offered (the resources capability has no "subscribe").
+    // A known method without what it needs.
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"resources/subscribe"})")) ==
-               mcp::method_not_found);
+               mcp::invalid_params);
     BOOST_TEST(error_code_of(send_raw(R"({"jsonrpc":"2.0","id":1,"method":"no/such"})")) == mcp::method_not_found);
     auto r = send_raw(R"({"jsonrpc":"2.0","id":"abc","method":"ping"})");
     BOOST_TEST(r.at("id").as_string() == "abc");

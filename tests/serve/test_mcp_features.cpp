@@ -40,6 +40,7 @@ BOOST_AUTO_TEST_CASE(operations_with_a_role_are_not_tools_and_the_capabilities_s
                                         {"clientInfo", {{"name", "test"}, {"version", "1"}}}}));
     const auto& caps = init.at("capabilities").as_object();
     BOOST_TEST(caps.at("resources").at("listChanged").as_bool());
+    BOOST_TEST(caps.at("resources").at("subscribe").as_bool());
     BOOST_TEST(caps.at("prompts").at("listChanged").as_bool());
     BOOST_TEST(caps.contains("completions"));
     env::ask(*s, json::parse(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
@@ -194,4 +195,100 @@ BOOST_AUTO_TEST_CASE(a_tool_leaving_changes_the_prompt_and_resource_lists_and_sa
     BOOST_TEST(error_code_of(env::request(*s, 3, "resources/read", {{"uri", "testkit://docs/a"}})) ==
                mcp::resource_not_found);
     stateless->close();
+}
+
+namespace {
+
+// What the fixture's tool announces (toolhost.resource_events/1), through the host's pipeline.
+void announce(host& h, json::object args) {
+    auto r = h.call("testkit_mt", "announce", std::move(args));
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+}
+
+std::string listen_request(const json::value& id, json::object notifications) {
+    return json::serialize(json::object{{"jsonrpc", "2.0"},
+                                        {"id", id},
+                                        {"method", "subscriptions/listen"},
+                                        {"params", in_2026({{"notifications", std::move(notifications)}})}});
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(resource_updates_reach_the_sessions_and_subscriptions_that_watch_the_resource) {
+    env e;
+    auto s = e.initialized();
+    auto events = std::make_shared<stream>();
+    s->set_standalone(events);
+
+    // 2025: resources/subscribe for a URI a tool serves; others are not found.
+    BOOST_TEST(result_of(env::request(*s, 1, "resources/subscribe", {{"uri", "testkit://docs/a"}})).empty());
+    auto missing = env::request(*s, 2, "resources/subscribe", {{"uri", "nothing://x"}});
+    BOOST_TEST(error_code_of(missing) == mcp::resource_not_found);
+    BOOST_TEST(missing.at("error").at("data").at("uri") == "nothing://x");
+    BOOST_TEST(error_code_of(env::request(*s, 3, "resources/subscribe", {{"uri", 7}})) == mcp::invalid_params);
+
+    // 2026-07-28: subscriptions/listen with resourceSubscriptions; the acknowledgement names the
+    // URIs served, once each.
+    auto listening = std::make_shared<recorder>();
+    auto stateless = e.srv->open_session("");
+    stateless->handle(listen_request("sub", {{"resourceSubscriptions",
+                                              json::array{"testkit://items/7", "nothing://x", "testkit://items/7"}}}),
+                      listening);
+    BOOST_TEST(json::serialize(listening->sent(0).at("params").at("notifications")) ==
+               R"({"resourceSubscriptions":["testkit://items/7"]})");
+
+    // Each hears of its own resources only.
+    announce(*e.h, {{"uri", "testkit://docs/a"}});
+    auto heard = events->take();
+    BOOST_TEST_REQUIRE(heard.size() == 1u);
+    BOOST_TEST(json::serialize(heard[0]) ==
+               R"({"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"testkit://docs/a"}})");
+    BOOST_TEST(listening->all_sent().size() == 1u);
+
+    announce(*e.h, {{"uri", "testkit://items/7"}, {"from_thread", true}});
+    BOOST_TEST(events->take().empty());
+    const auto update = listening->sent(1);
+    BOOST_TEST(update.at("method") == "notifications/resources/updated");
+    BOOST_TEST(update.at("params").at("uri") == "testkit://items/7");
+    BOOST_TEST(update.at("params").at("_meta").at("io.modelcontextprotocol/subscriptionId") == "sub");
+
+    // A list change reaches every 2025 session (the listChanged capability) and the subscriptions
+    // that asked for it: not this one.
+    announce(*e.h, {{"list", true}});
+    heard = events->take();
+    BOOST_TEST_REQUIRE(heard.size() == 1u);
+    BOOST_TEST(heard[0].at("method") == "notifications/resources/list_changed");
+    BOOST_TEST(listening->all_sent().size() == 2u);
+
+    // Unsubscribed, or the session gone: nothing more.
+    BOOST_TEST(result_of(env::request(*s, 4, "resources/unsubscribe", {{"uri", "testkit://docs/a"}})).empty());
+    BOOST_TEST(result_of(env::request(*s, 5, "resources/unsubscribe", {{"uri", "testkit://docs/a"}})).empty());
+    announce(*e.h, {{"uri", "testkit://docs/a"}});
+    BOOST_TEST(events->take().empty());
+    BOOST_TEST(result_of(env::request(*s, 6, "resources/subscribe", {{"uri", "testkit://docs/b"}})).empty());
+    s->close();
+    announce(*e.h, {{"uri", "testkit://docs/b"}});
+    BOOST_TEST(events->take().empty());
+    stateless->close();
+    BOOST_TEST(listening->wait().at("result").is_object());  // the server's graceful end
+}
+
+BOOST_AUTO_TEST_CASE(a_client_watches_at_most_max_resource_subscriptions_resources) {
+    mcp::server_options o;
+    o.max_resource_subscriptions = 1;
+    env e(o);
+    auto s = e.initialized();
+    BOOST_TEST(result_of(env::request(*s, 1, "resources/subscribe", {{"uri", "testkit://docs/a"}})).empty());
+    BOOST_TEST(result_of(env::request(*s, 2, "resources/subscribe", {{"uri", "testkit://docs/a"}})).empty());
+    auto refused = env::request(*s, 3, "resources/subscribe", {{"uri", "testkit://docs/b"}});
+    BOOST_TEST(error_code_of(refused) == mcp::invalid_params);
+    BOOST_TEST(contains(message_of(refused), "serve.mcp.max_resource_subscriptions"), message_of(refused));
+
+    auto stateless = e.srv->open_session("");
+    auto listening = std::make_shared<recorder>();
+    stateless->handle(
+        listen_request(1, {{"resourceSubscriptions", json::array{"testkit://docs/a", "testkit://docs/b"}}}), listening);
+    const auto answer = listening->wait();
+    BOOST_TEST(error_code_of(answer) == mcp::invalid_params);
+    BOOST_TEST(contains(message_of(answer), "at most 1 per subscription"), message_of(answer));
 }

@@ -263,7 +263,7 @@ std::vector<shape> shapes_at_any_time() {
 std::vector<shape> shapes_once_initialized() {
     using mcp::invalid_params;
     using mcp::invalid_request;
-    using mcp::method_not_found;
+    using mcp::resource_not_found;
     return {
         {R"({"jsonrpc":"2.0","id":"l1","method":"tools/list","params":{"cursor":7}})", error("l1", invalid_params)},
         {R"({"jsonrpc":"2.0","id":"l2","method":"tools/list","params":{"cursor":"page:99999999999999999999999"}})",
@@ -301,7 +301,9 @@ std::vector<shape> shapes_once_initialized() {
         {R"({"jsonrpc":"2.0","id":"u5","method":"resources/list","params":{"cursor":"res:99999999999999999999:"}})",
          error("u5", invalid_params)},
         {R"({"jsonrpc":"2.0","id":"u6","method":"resources/subscribe","params":{"uri":"x"}})",
-         error("u6", method_not_found)},
+         error("u6", resource_not_found)},
+        {R"({"jsonrpc":"2.0","id":"u7","method":"resources/unsubscribe","params":{"uri":["x"]}})",
+         error("u7", invalid_params)},
         {R"({"jsonrpc":"2.0","id":"i1","method":"initialize","params":{"protocolVersion":"2025-11-25"}})",
          error("i1", invalid_request)},
     };

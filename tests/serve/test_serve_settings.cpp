@@ -45,7 +45,8 @@ BOOST_AUTO_TEST_CASE(serve_section) {
                  "idle_timeout_ms": 1000, "session_idle_timeout_ms": 2000, "max_sessions": 3, "shutdown_grace_ms": 0},
         "mcp": {"tool_name": "t_{tool}_{operation}", "page_size": 7, "instructions": "be nice", "call_timeout_ms": 9000,
                 "list_ttl_ms": 60000, "list_cache_scope": "public",
-                "request_state_secret": "0123456789abcdef0123456789abcdef", "max_subscriptions": 5}}})");
+                "request_state_secret": "0123456789abcdef0123456789abcdef", "max_subscriptions": 5,
+                "max_resource_subscriptions": 7}}})");
     fake_env env;
     auto settings = load(good, env);
     if (settings.has_error()) BOOST_FAIL(all(settings.error()));
@@ -70,6 +71,7 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(s.list_cache_scope == "public");
     BOOST_TEST(s.request_state_secret == "0123456789abcdef0123456789abcdef");
     BOOST_TEST(s.max_subscriptions == 5u);
+    BOOST_TEST(s.max_resource_subscriptions == 7u);
     BOOST_TEST(s.json_max_depth == 8u);
     env.vars = {{"TOOLHOST_AUTH_TOKEN", "from-env"}};
     BOOST_TEST(load(good, env)->auth_token == "from-env");

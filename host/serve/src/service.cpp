@@ -29,6 +29,7 @@ mcp::server_options mcp_options(const serve_settings& s) {
     o.list_ttl = std::chrono::milliseconds(s.list_ttl_ms);
     o.list_cache_scope = s.list_cache_scope;
     o.max_subscriptions = s.max_subscriptions;
+    o.max_resource_subscriptions = s.max_resource_subscriptions;
     o.request_state_secret = s.request_state_secret;
     o.json_max_depth = s.json_max_depth;
     return o;

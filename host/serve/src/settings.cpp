@@ -222,7 +222,7 @@ private:
     void read_mcp(const json::object& o) {
         check_keys("/serve/mcp", o,
                    {"tool_name", "page_size", "instructions", "call_timeout_ms", "list_ttl_ms", "list_cache_scope",
-                    "request_state_secret", "max_subscriptions"});
+                    "request_state_secret", "max_subscriptions", "max_resource_subscriptions"});
         if (const auto* x = o.if_contains("tool_name")) {
             read_string("/serve/mcp/tool_name", *x, s_.tool_name, false);
             if (x->is_string() && s_.tool_name.find("{operation}") == std::string::npos)
@@ -235,6 +235,7 @@ private:
         integer(o, "/serve/mcp", "call_timeout_ms", 0, day_ms, s_.call_timeout_ms);
         integer(o, "/serve/mcp", "list_ttl_ms", 0, day_ms, s_.list_ttl_ms);
         integer(o, "/serve/mcp", "max_subscriptions", 1, 1000000, s_.max_subscriptions);
+        integer(o, "/serve/mcp", "max_resource_subscriptions", 1, 100000, s_.max_resource_subscriptions);
         if (const auto* x = o.if_contains("request_state_secret")) {
             read_string("/serve/mcp/request_state_secret", *x, s_.request_state_secret, true);
             if (x->is_string() && !s_.request_state_secret.empty() && s_.request_state_secret.size() < 32)

@@ -36,15 +36,6 @@ std::string answer(const json::value& id, json::object result, const request_con
     return response(id, std::move(result));
 }
 
-// "Resource not found": -32002 with the URI in 2025, -32602 with it in 2026-07-28.
-std::string not_found_answer(const json::value& id, std::string_view uri, const request_context& ctx,
-                             const std::string& detail) {
-    const json::value data = json::object{{"uri", uri}};
-    return error_response(id, ctx.stateless ? invalid_params : resource_not_found,
-                          "Resource not found: " + std::string(uri) + (detail.empty() ? "" : " (" + detail + ")"),
-                          &data);
-}
-
 // A failed call as a JSON-RPC error: the caller's mistakes as invalid params, the rest as
 // internal errors that say which operation failed and how.
 std::string call_error(const json::value& id, const tool_error& e, std::string_view what) {
@@ -125,8 +116,8 @@ std::optional<std::pair<std::string, std::string>> server::target_of(std::string
                                                                      const json::object& params) const {
     using target = std::pair<std::string, std::string>;
     // (Asked of every request on the HTTP path: the others return before taking the catalog.)
-    if (method != "tools/call" && method != "resources/read" && method != "resources/list" && method != "prompts/get" &&
-        method != "completion/complete")
+    if (method != "tools/call" && method != "resources/read" && method != "resources/subscribe" &&
+        method != "resources/list" && method != "prompts/get" && method != "completion/complete")
         return std::nullopt;
     auto cat = current();
     auto string_of = [&](std::string_view key) -> std::optional<std::string_view> {
@@ -139,7 +130,7 @@ std::optional<std::pair<std::string, std::string>> server::target_of(std::string
         const auto* e = name ? cat->find(*name) : nullptr;
         return e ? std::optional<target>(target{e->tool, e->operation}) : std::nullopt;
     }
-    if (method == "resources/read") {
+    if (method == "resources/read" || method == "resources/subscribe") {  // watching is reading
         const auto uri = string_of("uri");
         const auto* r = uri ? cat->reader_of(*uri) : nullptr;
         return r ? std::optional<target>(target{r->tool, r->operation}) : std::nullopt;
@@ -249,14 +240,15 @@ void session::on_resources_read(const json::value& id, json::object params, std:
     auto cat = server_.current();
     const std::string target(uri->get_string());
     const auto* reader = cat->reader_of(target);
-    if (reader == nullptr) return out->finish(not_found_answer(id, target, ctx, "no tool serves this URI"));
+    if (reader == nullptr)
+        return out->finish(resource_not_found_error(id, target, ctx.stateless, "no tool serves this URI"));
     const auto& o = server_.options();
     const std::string what = "resources/read (" + reader->tool + "." + reader->operation + ")";
     call_role(reader->tool, reader->operation, json::object{{"uri", target}}, id, params, out,
               [id, ctx, &o, what, target](json::object* result, const tool_error* failed) {
                   if (failed) {
                       if (failed->code == status_code::not_found)
-                          return not_found_answer(id, target, ctx, failed->message);
+                          return resource_not_found_error(id, target, ctx.stateless, failed->message);
                       return call_error(id, *failed, what);
                   }
                   if (auto e = check_objects(*result, "contents", {"uri"}))
@@ -343,7 +335,8 @@ void session::on_complete(const json::value& id, json::object params, std::share
             return out->finish(error_response(id, invalid_params, "invalid params: a ref/resource needs \"uri\""));
         owner = cat->template_owner(u->get_string());
         if (owner.empty())
-            return out->finish(not_found_answer(id, u->get_string(), ctx, "no resource template of this server"));
+            return out->finish(
+                resource_not_found_error(id, u->get_string(), ctx.stateless, "no resource template of this server"));
     } else {
         return out->finish(error_response(
             id, invalid_params,

@@ -30,11 +30,19 @@ std::string bad_cursor(const json::value& id) {
     return error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out");
 }
 
+std::string resource_not_found_error(const json::value& id, std::string_view uri, bool stateless,
+                                     const std::string& detail) {
+    const json::value data = json::object{{"uri", uri}};
+    return error_response(id, stateless ? invalid_params : resource_not_found,
+                          "Resource not found: " + std::string(uri) + (detail.empty() ? "" : " (" + detail + ")"),
+                          &data);
+}
+
 json::object server_capabilities() {
     // Resources, prompts and completions come from plugins (operation roles) and may arrive with
     // the live plugin folder at any time: they are offered always, as lists that may be empty.
     return {{"tools", {{"listChanged", true}}},
-            {"resources", {{"listChanged", true}}},
+            {"resources", {{"subscribe", true}, {"listChanged", true}}},
             {"prompts", {{"listChanged", true}}},
             {"completions", json::object{}},
             {"logging", json::object{}}};

@@ -59,6 +59,10 @@ std::optional<std::size_t> page_offset(const boost::json::object& params, std::s
 std::string page_cursor(std::size_t offset);
 /// The answer to a cursor this server did not give out.
 std::string bad_cursor(const boost::json::value& id);
+/// "Resource not found": -32002 with the URI in 2025, -32602 with it in the stateless era
+/// (2026-07-28); `detail` says why (empty: nothing more).
+std::string resource_not_found_error(const boost::json::value& id, std::string_view uri, bool stateless,
+                                     const std::string& detail);
 
 /// What the server offers (initialize's and server/discover's "capabilities").
 boost::json::object server_capabilities();

@@ -102,8 +102,12 @@ void server::broadcast_list_changed(std::string_view method) {
 }
 
 void server::on_host_event(const host_event& e) {
-    if (e.kind != host_event_kind::tool_state_changed) return;
-    refresh();
+    switch (e.kind) {
+    case host_event_kind::tool_state_changed: return refresh();
+    case host_event_kind::resource_updated: return resource_updated(e.tool, e.uri);
+    case host_event_kind::resource_list_changed: return broadcast_list_changed("notifications/resources/list_changed");
+    default: return;
+    }
 }
 
 }  // namespace toolhost::mcp

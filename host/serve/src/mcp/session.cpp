@@ -83,9 +83,11 @@ void session::close() {
     std::vector<std::shared_ptr<boost::asio::cancellation_signal>> calls;
     std::vector<std::shared_ptr<pending_request>> waiting;
     std::vector<std::shared_ptr<server::listener>> listens;
+    std::set<std::string, std::less<>> watched;
     {
         std::lock_guard lock(st_->m);
         if (st_->closed) return;
+        watched.swap(st_->watched);
         st_->closed = true;
         st_->standalone.reset();
         for (auto& [id, sig] : st_->in_flight) calls.push_back(sig);
@@ -105,6 +107,7 @@ void session::close() {
     }
     // The server ends the session's subscriptions: each gets its graceful end.
     for (auto& l : listens) server_.end_listener(l, true);
+    for (const auto& uri : watched) server_.unwatch(uri, this);
 }
 
 void session::handle(std::string_view message, std::shared_ptr<exchange> out) {
@@ -254,6 +257,8 @@ void session::on_request(std::string_view method, const json::value& id, json::o
         {"resources/list", false, &session::on_resources_list},
         {"resources/templates/list", false, &session::on_resource_templates_list},
         {"resources/read", false, &session::on_resources_read},
+        {"resources/subscribe", false, &session::on_resources_subscribe},
+        {"resources/unsubscribe", false, &session::on_resources_unsubscribe},
         {"prompts/list", false, &session::on_prompts_list},
         {"prompts/get", false, &session::on_prompts_get},
         {"completion/complete", false, &session::on_complete},

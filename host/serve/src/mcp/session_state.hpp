@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -58,6 +59,8 @@ struct session::state {
     std::unordered_map<int64_t, std::shared_ptr<pending_request>> pending;
     // Open subscriptions/listen requests, by the serialized JSON-RPC id (subscriptions.cpp).
     std::unordered_map<std::string, std::shared_ptr<server::listener>> listens;
+    // The resource URIs this 2025 session subscribed to (resources/subscribe).
+    std::set<std::string, std::less<>> watched;
     int64_t next_request_id = 1;
     std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
 };

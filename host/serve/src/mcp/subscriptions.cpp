@@ -1,5 +1,6 @@
 #include "subscriptions.hpp"
 
+#include "catalog.hpp"
 #include "protocol.hpp"
 #include "session_state.hpp"
 
@@ -36,6 +37,8 @@ bool server::listener::acknowledge(json::object honoured) {
     acknowledged_ = true;
     return out->send(std::move(message));
 }
+
+bool server::listener::watches(std::string_view uri) const noexcept { return resources.find(uri) != resources.end(); }
 
 bool server::listener::wants(std::string_view method) const noexcept {
     if (method == "notifications/tools/list_changed") return tools_list_changed;
@@ -88,19 +91,34 @@ void session::on_listen(const json::value& id, json::object params, std::shared_
             return invalid("\"notifications." + std::string(flag) + "\" must be a boolean, got " +
                            toolhost::json_text(*v));
     }
-    if (const json::value* uris = filter->if_contains("resourceSubscriptions")) {
-        const json::array* a = uris->if_array();
-        if (a == nullptr || !std::all_of(a->begin(), a->end(), [](const json::value& u) { return u.is_string(); }))
+    const json::array* uris = nullptr;
+    if (const json::value* given_uris = filter->if_contains("resourceSubscriptions")) {
+        uris = given_uris->if_array();
+        if (uris == nullptr ||
+            !std::all_of(uris->begin(), uris->end(), [](const json::value& u) { return u.is_string(); }))
             return invalid("\"notifications.resourceSubscriptions\" must be an array of resource URIs (strings)");
+        if (const auto limit = server_.options().max_resource_subscriptions; uris->size() > limit)
+            return invalid("\"notifications.resourceSubscriptions\" names " + std::to_string(uris->size()) +
+                           " resources; this server watches at most " + std::to_string(limit) +
+                           " per subscription (serve.mcp.max_resource_subscriptions)");
     }
 
     // What this server sends: list changes of tools, prompts and resources (plugins bring and
-    // take them with the live plugin folder). Updates of single resources are not sent, so
-    // resourceSubscriptions is left out of the acknowledgement, as the revision asks.
+    // take them with the live plugin folder), and updates of the resources it serves (a tool
+    // announces them, toolhost/resource_events.h). The acknowledgement names what it agreed to:
+    // of resourceSubscriptions, the URIs some tool serves.
     auto l = std::make_shared<server::listener>();
     l->id = id;
     l->out = out;
     json::object honoured;
+    if (uris != nullptr) {
+        auto cat = server_.current();
+        json::array watched;
+        for (const auto& u : *uris)
+            if (cat->reader_of(u.get_string()) != nullptr && l->resources.emplace(u.get_string()).second)
+                watched.push_back(u);
+        if (!watched.empty()) honoured["resourceSubscriptions"] = std::move(watched);
+    }
     auto honour = [&](std::string_view flag, bool& wanted) {
         if (const json::value* v = filter->if_contains(flag); v != nullptr && v->get_bool()) {
             wanted = true;
@@ -156,6 +174,107 @@ bool session::end_listen(const std::string& key, bool graceful) {
     }
     server_.end_listener(l, graceful);
     return true;
+}
+
+// ------------------------------------------------------------------------- resource updates
+
+void server::watch(const std::string& uri, std::weak_ptr<session> s) {
+    std::lock_guard lock(mutex_);
+    auto& sessions = watchers_[uri];
+    std::erase_if(sessions, [](const std::weak_ptr<session>& w) { return w.expired(); });
+    sessions.push_back(std::move(s));
+}
+
+void server::unwatch(const std::string& uri, const session* s) {
+    std::lock_guard lock(mutex_);
+    auto it = watchers_.find(uri);
+    if (it == watchers_.end()) return;
+    std::erase_if(it->second, [s](const std::weak_ptr<session>& w) {
+        auto p = w.lock();
+        return p == nullptr || p.get() == s;
+    });
+    if (it->second.empty()) watchers_.erase(it);
+}
+
+void server::resource_updated(std::string_view tool, std::string_view uri) {
+    // Only the tool that serves a URI speaks for it: a tool cannot stir up clients that watch
+    // another tool's resources.
+    auto cat = current();
+    const auto* reader = cat->reader_of(uri);
+    if (reader == nullptr || reader->tool != tool) {
+        if (logging::enabled(logging::level::debug))
+            logging::write(logging::level::debug, "mcp", "resource update ignored: another tool serves the URI",
+                           {{"tool", tool}, {"uri", uri}, {"served_by", reader ? reader->tool : std::string()}});
+        return;
+    }
+    std::vector<std::shared_ptr<session>> sessions;
+    std::vector<std::shared_ptr<listener>> listening;
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = watchers_.find(uri); it != watchers_.end())
+            for (auto& w : it->second)
+                if (auto s = w.lock()) sessions.push_back(std::move(s));
+        for (auto& l : listeners_)
+            if (l->watches(uri)) listening.push_back(l);
+    }
+    if (sessions.empty() && listening.empty()) return;
+    const json::object params{{"uri", uri}};
+    const std::string message = notification("notifications/resources/updated", params);
+    for (auto& s : sessions) s->send_standalone(message);
+    for (auto& l : listening)
+        if (!l->notify("notifications/resources/updated", params)) end_listener(l, false);
+}
+
+void session::on_resources_subscribe(const json::value& id, json::object params, std::shared_ptr<exchange> out,
+                                     const request_context& ctx) {
+    const json::value* uri = params.if_contains("uri");
+    if (uri == nullptr || !uri->is_string())
+        return out->finish(
+            error_response(id, invalid_params, "invalid params: resources/subscribe needs \"uri\" (a string)"));
+    std::string target(uri->get_string());
+    if (server_.current()->reader_of(target) == nullptr)
+        return out->finish(resource_not_found_error(id, target, ctx.stateless, "no tool serves this URI"));
+    const auto limit = server_.options().max_resource_subscriptions;
+    bool added = false;
+    {
+        std::lock_guard lock(st_->m);
+        if (st_->closed) return out->finish(error_response(id, invalid_request, "the session has ended"));
+        if (st_->stateless)
+            return out->finish(error_response(
+                id, invalid_request,
+                "invalid request: resources/subscribe needs a session to deliver updates on, and this server "
+                "serves without sessions (serve.http.stateless); subscribe with subscriptions/listen "
+                "(2026-07-28) instead"));
+        if (!st_->watched.contains(target)) {
+            if (st_->watched.size() >= limit)
+                return out->finish(error_response(
+                    id, invalid_params,
+                    "invalid params: this session watches " + std::to_string(st_->watched.size()) +
+                        " resources, the most this server allows (serve.mcp.max_resource_subscriptions); "
+                        "unsubscribe from one first"));
+            st_->watched.insert(target);
+            added = true;
+        }
+    }
+    if (added) server_.watch(target, weak_from_this());
+    out->finish(response(id, json::object{}));
+}
+
+void session::on_resources_unsubscribe(const json::value& id, json::object params, std::shared_ptr<exchange> out,
+                                       const request_context&) {
+    const json::value* uri = params.if_contains("uri");
+    if (uri == nullptr || !uri->is_string())
+        return out->finish(
+            error_response(id, invalid_params, "invalid params: resources/unsubscribe needs \"uri\" (a string)"));
+    const std::string target(uri->get_string());
+    bool removed = false;
+    {
+        std::lock_guard lock(st_->m);
+        removed = st_->watched.erase(target) > 0;
+    }
+    if (removed) server_.unwatch(target, this);
+    // Unsubscribing from a URI the session does not watch is no error: the outcome is the same.
+    out->finish(response(id, json::object{}));
 }
 
 }  // namespace toolhost::mcp

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -21,9 +22,14 @@ struct server::listener {
     bool tools_list_changed = false;
     bool prompts_list_changed = false;
     bool resources_list_changed = false;
+    // The resource URIs it watches (resourceSubscriptions, those the server serves); set before
+    // it is listed, never changed after.
+    std::set<std::string, std::less<>> resources;
 
     // Whether it asked for the notification `method` (notifications/.../list_changed).
     bool wants(std::string_view method) const noexcept;
+    // Whether it watches the resource `uri`.
+    bool watches(std::string_view uri) const noexcept;
 
     // Sends notifications/subscriptions/acknowledged with what the server agreed to send: the
     // first message that carries the subscription's id. False when the client is gone.

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,10 @@ struct server_options {
     /// Open subscriptions/listen requests at most, over all transports and clients; beyond,
     /// one is refused (-32603 "Subscription limit reached", as the TypeScript SDK).
     std::size_t max_subscriptions = 1024;
+    /// Resources one client may watch at most: the URIs of a 2025 session's resources/subscribe,
+    /// or of one subscriptions/listen's resourceSubscriptions (2026-07-28); beyond, the request is
+    /// refused (invalid params) and says so.
+    std::size_t max_resource_subscriptions = 100;
     /// How deep arrays and objects may nest in a message given as text (session::handle).
     std::size_t json_max_depth = default_json_max_depth;
 };
@@ -82,7 +87,7 @@ public:
     /// The tool and operation an MCP tool name stands for, if any.
     std::optional<std::pair<std::string, std::string>> resolve(std::string_view mcp_name) const;
     /// The tool and operation the request `method` with `params` would call (tools/call,
-    /// resources/list and /read, prompts/get, completion/complete), if any: what a transport
+    /// resources/list, /read and /subscribe, prompts/get, completion/complete), if any: what a transport
     /// checks the caller's scopes and rates against before the engine runs it.
     std::optional<std::pair<std::string, std::string>> target_of(std::string_view method,
                                                                  const boost::json::object& params) const;
@@ -98,6 +103,12 @@ public:
 private:
     friend class session;
     void on_host_event(const host_event& e);
+    // notifications/resources/updated to the sessions and subscriptions that watch `uri`, when
+    // `tool` is the one that serves it (subscriptions.cpp).
+    void resource_updated(std::string_view tool, std::string_view uri);
+    // A 2025 session starts or stops watching `uri` (resources/subscribe, /unsubscribe, close).
+    void watch(const std::string& uri, std::weak_ptr<session> s);
+    void unwatch(const std::string& uri, const session* s);
     // notifications/{tools,prompts,resources}/list_changed to every session and subscription
     // that wants it.
     void broadcast_list_changed(std::string_view method);
@@ -114,6 +125,8 @@ private:
     std::shared_ptr<const catalog> catalog_;
     std::vector<std::weak_ptr<session>> sessions_;
     std::vector<std::shared_ptr<listener>> listeners_;
+    // The 2025 sessions that watch each resource URI (resources/subscribe).
+    std::map<std::string, std::vector<std::weak_ptr<session>>, std::less<>> watchers_;
     uint64_t subscription_ = 0;
 };
 

@@ -83,6 +83,11 @@ private:
     // Ends the subscription opened by the request `key` (its serialized id) of this session;
     // false when there is none.
     bool end_listen(const std::string& key, bool graceful);
+    // 2025: resources/subscribe and resources/unsubscribe (subscriptions.cpp).
+    void on_resources_subscribe(const boost::json::value& id, boost::json::object params, std::shared_ptr<exchange> out,
+                                const request_context& ctx);
+    void on_resources_unsubscribe(const boost::json::value& id, boost::json::object params,
+                                  std::shared_ptr<exchange> out, const request_context& ctx);
     // A call of request `key` (the serialized id) in flight, cancellable by notifications/cancelled
     // and by close(): begin_call registers it, or answers `out` and gives null when that id is in
     // flight already; end_call unregisters it (tools_call.cpp).

@@ -121,6 +121,7 @@ struct serve_settings {
     std::string list_cache_scope = "private";      ///< their cacheScope: "private" or "public"
     std::string request_state_secret;              ///< keys 2026-07-28 requestState; "": random per process
     std::size_t max_subscriptions = 1024;          ///< open 2026-07-28 subscriptions/listen at most
+    std::size_t max_resource_subscriptions = 100;  ///< resources a session or subscription watches at most
     oauth_settings oauth;                          ///< "serve.http.oauth"
     rate_limit_settings rate_limit;                ///< "serve.http.rate_limit"
     tls_settings tls;                              ///< "serve.http.tls"
