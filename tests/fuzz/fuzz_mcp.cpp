@@ -22,17 +22,21 @@ namespace {
 class sink final : public toolhost::mcp::exchange {
 public:
     bool send(std::string) override { return true; }
-    void finish(std::string) override {
-        std::lock_guard lock(m_);
-        done_ = true;
-        cv_.notify_all();
-    }
+    void finish(std::string) override { done(); }
+    // A subscription answers when it ends (the session's close, below): the next line goes on
+    // meanwhile.
+    void long_lived() override { done(); }
     void wait() {
         std::unique_lock lock(m_);
         cv_.wait_for(lock, std::chrono::seconds(2), [&] { return done_; });
     }
 
 private:
+    void done() {
+        std::lock_guard lock(m_);
+        done_ = true;
+        cv_.notify_all();
+    }
     std::mutex m_;
     std::condition_variable cv_;
     bool done_ = false;
