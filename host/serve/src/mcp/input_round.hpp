@@ -36,6 +36,12 @@ struct input_round {
     boost::json::object answers;                    // by key: this round's inputResponses and earlier rounds'
     boost::json::object requests;                   // by key: {method, params} asked and not answered
     std::optional<std::string> missing_capability;  // asked for what the client did not declare
+
+    // Whether the tool asked the client anything (a request, or one it lacks the capability for).
+    bool asked() {
+        std::lock_guard lock(m);
+        return missing_capability.has_value() || !requests.empty();
+    }
 };
 
 /// The requestState of a call that asks again: `answers`, bound to the tool and its arguments

@@ -13,6 +13,7 @@ namespace json = boost::json;
 server::server(toolhost::host& h, server_options options) : host_(h), options_(std::move(options)) {
     if (options_.page_size == 0) options_.page_size = 100;
     state_key_ = make_state_key(options_.request_state_secret);
+    complete_members_ = complete_result_members(options_);
     catalog_ = build_catalog(host_, options_);
     for (const auto& p : catalog_->problems) logging::write(logging::level::error, "mcp", p);
     subscription_ = host_.subscribe([this](const host_event& e) { on_host_event(e); });

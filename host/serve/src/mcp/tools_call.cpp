@@ -60,7 +60,7 @@ json::object call_result_json(const server::catalog::entry& e, const call_result
 // text block, spliced in as structuredContent when it is an object) instead of being parsed and
 // serialized again: the common case, and the one on every call's path.
 std::string call_response(const json::value& id, const server::catalog::entry& e, const call_result& r,
-                          const request_context& ctx, const server_options& o) {
+                          const request_context& ctx, const server_options& o, std::string_view complete_members) {
     const bool structured = structured_output(ctx.version);
     if (r && !e.content_result && is_valid_json(*r)) {
         const std::string_view text = *r;
@@ -77,7 +77,7 @@ std::string call_response(const json::value& id, const server::catalog::entry& e
             out += R"(,"structuredContent":)";
             out += text;
         }
-        if (ctx.stateless) out += complete_result_members(o);
+        if (ctx.stateless) out += complete_members;
         out += "}}";
         return out;
     }
@@ -206,7 +206,11 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
     std::string arguments_text;
     if (ctx.stateless) {
         round = std::make_shared<input_round>();
-        arguments_text = toolhost::json_text(arguments);
+        // The arguments as text bind a requestState to them: made now when the request brings one
+        // or the call gives its arguments away (async); an inline call makes it only if its tool
+        // asked the client (below), so that the common call does not serialize its arguments.
+        const json::value* state = params.if_contains("requestState");
+        if (!e->run_inline || (state != nullptr && !state->is_null())) arguments_text = toolhost::json_text(arguments);
         if (auto refused = read_answers(id, params, e->name, arguments_text, server_.state_key_, round->answers))
             return out->finish(std::move(*refused));
     }
@@ -218,10 +222,12 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
         options.peer = std::shared_ptr<call_peer>(std::shared_ptr<call_peer>(), &peer);
         call_result r = server_.host().call_inline(e->ref, arguments, options);
         options.peer.reset();
-        if (round)
+        if (round && round->asked()) {
+            if (arguments_text.empty()) arguments_text = toolhost::json_text(arguments);
             if (auto asked = input_required_response(id, *round, e->name, arguments_text, server_.state_key_, o))
                 return out->finish(std::move(*asked));
-        out->finish(call_response(id, *e, r, ctx, o));
+        }
+        out->finish(call_response(id, *e, r, ctx, o, server_.complete_members()));
         return;
     }
     options.peer =
@@ -246,7 +252,7 @@ void session::call_tool(const json::value& id, json::object params, std::shared_
                                           if (auto asked = input_required_response(id, *round, e->name, arguments_text,
                                                                                    self->server_.state_key_, o))
                                               return out->finish(std::move(*asked));
-                                      out->finish(call_response(id, *e, r, ctx, o));
+                                      out->finish(call_response(id, *e, r, ctx, o, self->server_.complete_members()));
                                   }));
 }
 

@@ -117,10 +117,14 @@ private:
     bool listen(const std::shared_ptr<listener>& l);
     void end_listener(const std::shared_ptr<listener>& l, bool graceful);
     std::shared_ptr<const catalog> current() const;
+    // The members every complete result of the stateless era carries, as text (serverInfo is
+    // the same for every answer): `,"resultType":"complete","_meta":{...}`.
+    const std::string& complete_members() const noexcept { return complete_members_; }
 
     toolhost::host& host_;
     server_options options_;
     std::array<unsigned char, 32> state_key_{};  // requestState's HMAC key (input_round.hpp)
+    std::string complete_members_;
     mutable std::mutex mutex_;
     std::shared_ptr<const catalog> catalog_;
     std::vector<std::weak_ptr<session>> sessions_;
