@@ -233,12 +233,10 @@ void session::on_resource_templates_list(const json::value& id, json::object par
 
 void session::on_resources_read(const json::value& id, json::object params, std::shared_ptr<exchange> out,
                                 const request_context& ctx) {
-    const json::value* uri = params.if_contains("uri");
-    if (uri == nullptr || !uri->is_string())
-        return out->finish(
-            error_response(id, invalid_params, "invalid params: resources/read needs \"uri\" (a string)"));
+    const json::string* uri = uri_param(id, params, "resources/read", *out);
+    if (uri == nullptr) return;
     auto cat = server_.current();
-    const std::string target(uri->get_string());
+    const std::string target(*uri);
     const auto* reader = cat->reader_of(target);
     if (reader == nullptr)
         return out->finish(resource_not_found_error(id, target, ctx.stateless, "no tool serves this URI"));

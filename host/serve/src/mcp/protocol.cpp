@@ -30,6 +30,15 @@ std::string bad_cursor(const json::value& id) {
     return error_response(id, invalid_params, "invalid params: \"cursor\" is not a cursor this server gave out");
 }
 
+const json::string* uri_param(const json::value& id, const json::object& params, std::string_view method,
+                              exchange& out) {
+    const json::value* uri = params.if_contains("uri");
+    if (uri != nullptr && uri->is_string()) return &uri->get_string();
+    out.finish(
+        error_response(id, invalid_params, "invalid params: " + std::string(method) + " needs \"uri\" (a string)"));
+    return nullptr;
+}
+
 std::string resource_not_found_error(const json::value& id, std::string_view uri, bool stateless,
                                      const std::string& detail) {
     const json::value data = json::object{{"uri", uri}};

@@ -1,6 +1,7 @@
 #pragma once
 // JSON-RPC and MCP pieces shared by the session, its methods and the client peer.
 
+#include <toolhost/serve/mcp_protocol.hpp>
 #include <toolhost/toolhost.h>
 
 #include <boost/json/object.hpp>
@@ -61,6 +62,10 @@ std::string page_cursor(std::size_t offset);
 std::string bad_cursor(const boost::json::value& id);
 /// "Resource not found": -32002 with the URI in 2025, -32602 with it in the stateless era
 /// (2026-07-28); `detail` says why (empty: nothing more).
+/// The request's "uri" (a string); null once `out` is answered with the invalid-params error
+/// that names `method` (resources/read, /subscribe, /unsubscribe).
+const boost::json::string* uri_param(const boost::json::value& id, const boost::json::object& params,
+                                     std::string_view method, exchange& out);
 std::string resource_not_found_error(const boost::json::value& id, std::string_view uri, bool stateless,
                                      const std::string& detail);
 

@@ -227,11 +227,9 @@ void server::resource_updated(std::string_view tool, std::string_view uri) {
 
 void session::on_resources_subscribe(const json::value& id, json::object params, std::shared_ptr<exchange> out,
                                      const request_context& ctx) {
-    const json::value* uri = params.if_contains("uri");
-    if (uri == nullptr || !uri->is_string())
-        return out->finish(
-            error_response(id, invalid_params, "invalid params: resources/subscribe needs \"uri\" (a string)"));
-    std::string target(uri->get_string());
+    const json::string* uri = uri_param(id, params, "resources/subscribe", *out);
+    if (uri == nullptr) return;
+    const std::string target(*uri);
     if (server_.current()->reader_of(target) == nullptr)
         return out->finish(resource_not_found_error(id, target, ctx.stateless, "no tool serves this URI"));
     const auto limit = server_.options().max_resource_subscriptions;
@@ -262,11 +260,9 @@ void session::on_resources_subscribe(const json::value& id, json::object params,
 
 void session::on_resources_unsubscribe(const json::value& id, json::object params, std::shared_ptr<exchange> out,
                                        const request_context&) {
-    const json::value* uri = params.if_contains("uri");
-    if (uri == nullptr || !uri->is_string())
-        return out->finish(
-            error_response(id, invalid_params, "invalid params: resources/unsubscribe needs \"uri\" (a string)"));
-    const std::string target(uri->get_string());
+    const json::string* uri = uri_param(id, params, "resources/unsubscribe", *out);
+    if (uri == nullptr) return;
+    const std::string target(*uri);
     bool removed = false;
     {
         std::lock_guard lock(st_->m);
