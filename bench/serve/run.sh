@@ -7,7 +7,10 @@
 # ("toolhost-2026") and the TypeScript SDK v2's own stateless handler, createMcpHandler
 # (ts_v2_echo_server.mjs, "ts-sdk-v2"); all in one run with the same load generator (wrk +
 # tools_call.lua); then the stdio round trip (sequential tools/call over `toolhost serve
-# --stdio`, stdio_roundtrip.mjs).
+# --stdio`, stdio_roundtrip.mjs). When nginx is installed, one more case gives the floor of the
+# machine and the load generator ("floor-nginx"): one nginx worker answering every 2026-07-28
+# request with the same echo result from memory (no parsing, no tool), under the same wrk script.
+# No MCP server can answer faster than that; a latency figure is read against it.
 #
 #   bench/serve/run.sh [TOOLHOST_EXE [PLUGIN_DIR]]
 #
@@ -81,6 +84,41 @@ ts_json_pid=$!
 "$node" "$here/ts_v2_echo_server.mjs" --node-modules "$modules" > "$work/ts-v2.out" 2> "$work/ts-v2.log" &
 pids+=($!)
 ts_v2_pid=$!
+nginx_exe=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+have_nginx=0
+if [ -x "$nginx_exe" ]; then
+  have_nginx=1
+  nginx_port=$("$node" -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
+  mkdir -p "$work/nginx"
+  answer='{"jsonrpc":"2.0","id":"0-1","result":{"content":[{"type":"text","text":"{\\"message\\":\\"hello\\",\\"n\\":42}"}],"structuredContent":{"message":"hello","n":42},"isError":false,"resultType":"complete"}}'
+  cat > "$work/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $work/nginx/error.log warn;
+pid $work/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    keepalive_requests 1000000000;
+    location /mcp {
+      default_type application/json;
+      return 200 '$answer';
+    }
+  }
+}
+EOF
+  "$nginx_exe" -c "$work/nginx/nginx.conf" -p "$work/nginx" > "$work/nginx.log" 2>&1 &
+  pids+=($!)
+  nginx_pid=$!
+fi
 
 declare -A url pid_of
 url[toolhost]="http://127.0.0.1:$(wait_for "$work/toolhost.port" '^[0-9]' "$toolhost_pid")/mcp"
@@ -97,6 +135,14 @@ declare -A era=([toolhost]=2025-11-25 [ts-sdk-sse]=2025-11-25 [ts-sdk-json]=2025
                 [toolhost-2026]=2026-07-28 [ts-sdk-v2]=2026-07-28)
 servers=(toolhost ts-sdk-sse ts-sdk-json toolhost-2026 ts-sdk-v2)
 processes=(toolhost ts-sdk-sse ts-sdk-json ts-sdk-v2)
+if [ "$have_nginx" = 1 ]; then
+  url[floor-nginx]="http://127.0.0.1:$nginx_port/mcp"
+  for _ in $(seq 100); do curl -s -o /dev/null -X POST "${url[floor-nginx]}" && break; sleep 0.1; done
+  era[floor-nginx]=2026-07-28
+  pid_of[floor-nginx]=$nginx_pid
+  servers+=(floor-nginx)
+  processes+=(floor-nginx)
+fi
 
 # One wrk run: server, clients, seconds; appends a result line to $work/results.jsonl.
 failed=0
@@ -169,7 +215,7 @@ const ms = (us) => (us / 1000).toFixed(3);
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 console.log(`${pad('server', 16)}${lpad('clients', 8)}${lpad('req/s', 11)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}   runs (req/s)`);
-const order = ['toolhost', 'ts-sdk-json', 'ts-sdk-sse', 'toolhost-2026', 'ts-sdk-v2'];
+const order = ['toolhost', 'ts-sdk-json', 'ts-sdk-sse', 'toolhost-2026', 'ts-sdk-v2', 'floor-nginx'];
 const keys = [...best.keys()].sort((a, b) => {
   const [sa, ca] = a.split('\t'); const [sb, cb] = b.split('\t');
   return Number(ca) - Number(cb) || order.indexOf(sa) - order.indexOf(sb);

@@ -23,6 +23,10 @@ local arguments = os.getenv("MCP_ARGUMENTS") or '{"message":"hello","n":42}'
 local era = os.getenv("MCP_ERA") or "2025-11-25"
 local stateless = era == "2026-07-28"
 
+-- JSON-RPC ids are "<thread>-<counter>" with the counter in a fixed width.
+id_width = 12
+id_format = "%0" .. id_width .. "d"
+
 local threads = {}
 local next_thread = 0
 
@@ -48,25 +52,39 @@ function init(args)
            '"io.modelcontextprotocol/clientInfo":{"name":"mcp-bench","version":"1.0.0"}}'
   end
   suffix = '","method":"tools/call","params":{"name":"' .. tool .. '","arguments":' .. arguments .. meta .. "}}"
+  -- The request line and headers are formatted once (per session): the id's counter has a fixed
+  -- width, so every body has the same length, and request() only joins strings. (Building a
+  -- header table and calling wrk.format per request made the load generator, not the server,
+  -- the limit at 50 connections.)
+  local body_length = #prefix + id_width + #suffix
+  local function head(headers)
+    local r = wrk.format("POST", nil, headers, string.rep("x", body_length))
+    return string.sub(r, 1, #r - body_length)
+  end
+  local common = {
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json, text/event-stream",
+    ["MCP-Protocol-Version"] = era,
+  }
+  heads = {}
+  if stateless then
+    common["Mcp-Method"] = "tools/call"
+    common["Mcp-Name"] = tool
+    heads[1] = head(common)
+  else
+    for i, id in ipairs(sessions) do
+      common["Mcp-Session-Id"] = id
+      heads[i] = head(common)
+    end
+  end
   -- Each thread starts at a different session.
   turn = thread_no
 end
 
 function request()
   counter = counter + 1
-  local headers = {
-    ["Content-Type"] = "application/json",
-    ["Accept"] = "application/json, text/event-stream",
-    ["MCP-Protocol-Version"] = era,
-  }
-  if stateless then
-    headers["Mcp-Method"] = "tools/call"
-    headers["Mcp-Name"] = tool
-  else
-    turn = turn % #sessions + 1
-    headers["Mcp-Session-Id"] = sessions[turn]
-  end
-  return wrk.format("POST", nil, headers, prefix .. tostring(counter) .. suffix)
+  turn = turn % #heads + 1
+  return heads[turn] .. prefix .. string.format(id_format, counter) .. suffix
 end
 
 function response(status, headers, body)

@@ -370,6 +370,18 @@ describe('HTTP: toolhost serve --http 127.0.0.1:0, pinned to 2026-07-28', () => 
     const r = await post({ jsonrpc: '2.0', id: 2, method: 'ping', params: { _meta: meta() } }, headersOf('ping'));
     assert.equal(r.status, 404);
     assert.equal(r.body.error.code, -32601);
+    // The status comes from the answer, whatever its id holds (the server reads past the id).
+    for (const id of ['x","result":{', 'a\\",\\"result', '"', '\\', 12345678901234]) {
+      const e = await post({ jsonrpc: '2.0', id, method: 'ping', params: { _meta: meta() } }, headersOf('ping'));
+      assert.equal(e.status, 404, JSON.stringify(id));
+      assert.deepEqual(e.body.id, id);
+    }
+    for (const id of ['x","error":{', '","error":', -7]) {
+      const ok = await post({ jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: meta() } },
+        headersOf('tools/list'));
+      assert.equal(ok.status, 200, JSON.stringify(id));
+      assert.deepEqual(ok.body.id, id);
+    }
     const get = await fetch(url, { headers: { Accept: 'text/event-stream', 'MCP-Protocol-Version': REVISION } });
     assert.equal(get.status, 405);
     assert.equal(get.headers.get('allow'), 'POST');

@@ -34,11 +34,15 @@ std::string random_session_id() {
 }
 
 bool is_json_media_type(std::string_view content_type) noexcept {
+    if (content_type == "application/json") return true;  // what clients send, told at once
     return iequals(trim(content_type.substr(0, content_type.find(';'))), "application/json");
 }
 
 accepted_types parse_accept(std::string_view accept) {
     accepted_types a;
+    // What MCP clients send (the SDKs, the specification's example), told at once.
+    if (accept == "application/json, text/event-stream" || accept == "text/event-stream, application/json")
+        return {true, true};
     if (trim(accept).empty()) return {true, true};
     while (!accept.empty()) {
         const auto comma = accept.find(',');
@@ -156,12 +160,6 @@ std::string_view code_for_http_status(unsigned s) noexcept {
     case 500: return "INTERNAL";
     default: return "INVALID_ARGUMENT";
     }
-}
-
-json::parse_options parse_opts() {
-    json::parse_options o;
-    o.max_depth = json_max_depth;
-    return o;
 }
 
 boost::system::result<json::value, std::string> parse_json_body(std::string_view what, std::string_view body,

@@ -63,13 +63,11 @@ constexpr std::uint32_t header_limit = 64 * 1024;       // request line and head
 constexpr std::size_t read_chunk = 16 * 1024;           // bytes asked for per read
 constexpr std::uint64_t refuse_body_limit = 64 * 1024;  // a refused request's body is still read up to this
 constexpr std::size_t watch_cap = 64 * 1024;            // pipelined bytes buffered while a response is pending
-constexpr std::size_t reused_parser_limit = 16 * 1024;  // larger bodies get a JSON parser of their own
 constexpr std::size_t kept_buffer_limit = 64 * 1024;    // larger buffers are freed when a response is out
 constexpr std::int64_t max_refusing = 64;               // 503s for max_connections being written at once
 constexpr std::uint64_t linger_cap = 8u << 20;          // bytes drained before closing after an error
 constexpr auto linger_time = 1s;                        // time given to drain them
 constexpr auto stream_keepalive = 15s;                  // SSE comment interval on GET /mcp
-constexpr int json_max_depth = 256;
 
 constexpr int jsonrpc_server_error = -32000;  // transport-level errors (as the TypeScript SDK)
 constexpr int jsonrpc_session_not_found = -32001;
@@ -147,8 +145,6 @@ unsigned http_status_for(status_code c) noexcept;
 
 // The status code name used in REST error bodies for errors of the HTTP layer itself.
 std::string_view code_for_http_status(unsigned s) noexcept;
-
-json::parse_options parse_opts();
 
 // A request's body as JSON (toolhost::parse_json_input): one linear pass, `max_depth` levels
 // (serve.json_max_depth). The error reads "<what> is not valid JSON: <reason> at offset <n>".

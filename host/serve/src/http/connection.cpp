@@ -58,7 +58,10 @@ void connection::on_handshake(const boost::system::error_code& ec) {
 
 void connection::start_read() {
     phase_ = phase::reading;
-    parser_.emplace();
+    parser_.reset();
+    fields_memory_.reset();
+    parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                    std::make_tuple(field_allocator<char>(fields_memory_)));
     fields_ = {};
     parser_->header_limit(header_limit);
     parser_->body_limit(srv_.settings_.max_request_bytes);
@@ -336,26 +339,6 @@ void connection::error(bhttp::status s, std::string_view message, std::string_vi
     res_.set("Content-Type", "application/json");
     res_.body() = std::move(body);
     send_response();
-}
-
-// A parser keeps the stack it grew to: a 4 MiB array leaves about 50 MB behind. Small bodies share
-// one parser per I/O thread; a larger one gets a parser of its own that goes with it, so that no
-// connection, idle or not, holds what a large document needed.
-json::value connection::body_json(json::error_code& ec) {
-    const std::string& body = request().body();
-    auto parse = [&](json::parser& p) -> json::value {
-        p.reset();
-        p.write(body.data(), body.size(), ec);
-        if (!ec) return p.release();
-        p.reset();
-        return nullptr;
-    };
-    if (body.size() > reused_parser_limit) {
-        json::parser own({}, parse_opts());
-        return parse(own);
-    }
-    thread_local json::parser shared({}, parse_opts());
-    return parse(shared);
 }
 
 void connection::send_response() {

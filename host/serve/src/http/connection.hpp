@@ -67,7 +67,6 @@ public:
     // ---- exchange (route.hpp)
     const http_request& request() const noexcept override { return parser_->get(); }
     const request_fields& fields() const noexcept override { return fields_; }
-    json::value body_json(json::error_code& ec) override;
     response& start(bhttp::status s) override {
         res_.reset(s);
         return res_;
@@ -220,7 +219,8 @@ private:
     std::array<char, read_chunk> rbuf_;                   // what the pending read fills
     // The request being read or handled: it stays in its parser until the next one begins, so
     // the views in fields_ stay valid and nothing is moved out.
-    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    field_arena fields_memory_;  // parser_'s header fields (reset only while parser_ is empty)
+    std::optional<bhttp::request_parser<bhttp::string_body, field_allocator<char>>> parser_;
     request_fields fields_;  // of request(), read once its header is complete
     response res_;
 

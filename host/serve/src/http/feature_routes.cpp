@@ -69,8 +69,9 @@ private:
 
 // Runs the MCP request `method` with `params` for the REST request `ex`.
 void run(const route_services& s, exchange& ex, std::string_view method, json::object params) {
-    if (const auto target = s.mcp.target_of(method, params))
-        if (ex.refuse_call(s, target->first, target->second)) return;
+    if (ex.calls_checked(s))
+        if (const auto target = s.mcp.target_of(method, params))
+            if (ex.refuse_call(s, target->first, target->second)) return;
     auto p = std::make_shared<engine_request>();
     p->session = s.mcp.stateless_session();
     p->later = ex.defer(p);

@@ -227,11 +227,33 @@ std::optional<std::string> header_mismatch(const request_fields& f, std::string_
     return std::nullopt;
 }
 
+// Whether an answer may be a JSON-RPC error. The engine writes "jsonrpc", "id", then "result" or
+// "error" (protocol.cpp): past the id, one comparison tells; any other text is searched.
+bool may_be_error(std::string_view message) noexcept {
+    constexpr std::string_view head = R"({"jsonrpc":"2.0","id":)";
+    if (message.starts_with(head)) {
+        std::size_t i = head.size();
+        if (i < message.size() && message[i] == '"') {
+            for (++i; i < message.size() && message[i] != '"'; ++i)
+                if (message[i] == '\\') ++i;
+            ++i;
+        } else {
+            while (i < message.size() && message[i] != ',' && message[i] != '}') ++i;
+        }
+        if (i <= message.size()) {
+            const std::string_view rest = message.substr(i);
+            if (rest.starts_with(R"(,"result":)")) return false;
+            if (rest.starts_with(R"(,"error":)")) return true;
+        }
+    }
+    return message.find(R"("error":)") != std::string_view::npos;
+}
+
 // The status of a 2026-07-28 answer: 400 for the errors that revision gives one (a revision the
 // server does not speak, a header that disagrees, a capability the client lacks), 404 for a
 // method it does not know; 200 otherwise.
 bhttp::status stateless_status(std::string_view message) {
-    if (message.find(R"("error":)") == std::string_view::npos) return bhttp::status::ok;
+    if (!may_be_error(message)) return bhttp::status::ok;
     json::error_code ec;
     const json::value v = json::parse(message, ec);
     const json::value* error = ec || !v.is_object() ? nullptr : v.get_object().if_contains("error");
@@ -331,7 +353,7 @@ void mcp_post_route(const route_services& s, exchange& ex) {
     // A tool the client may not call, or calls too often, is refused at the HTTP level (MCP:
     // 403 insufficient_scope with WWW-Authenticate; 429 with Retry-After): tools/call, and the
     // resources, prompts and completions that tools' operations serve.
-    if (is_request && method->is_string())
+    if (is_request && method->is_string() && ex.calls_checked(s))
         if (const auto* params = obj->if_contains("params"); params && params->is_object())
             if (const auto target = s.mcp.target_of(method->get_string(), params->get_object()))
                 if (ex.refuse_call(s, target->first, target->second)) return;

@@ -8,6 +8,7 @@
 
 #include "auth/authenticator.hpp"
 #include "common.hpp"
+#include "field_arena.hpp"
 #include "request_fields.hpp"
 #include "response.hpp"
 #include "shared_state.hpp"
@@ -65,7 +66,7 @@ public:
     virtual bool stopping() noexcept { return false; }
 };
 
-using http_request = bhttp::request<bhttp::string_body>;
+using http_request = bhttp::request<bhttp::string_body, bhttp::basic_fields<field_allocator<char>>>;
 
 // One request and its answer, on the connection's thread.
 class exchange {
@@ -73,9 +74,6 @@ public:
     // ---- the request (its views stay valid until the exchange ends)
     virtual const http_request& request() const noexcept = 0;
     virtual const request_fields& fields() const noexcept = 0;
-    // The body as JSON (with the connection's parser, whose memory is reused); null and `ec` set
-    // when it is not valid JSON.
-    virtual json::value body_json(json::error_code& ec) = 0;
 
     // ---- a response at once
     virtual response& start(bhttp::status s) = 0;  // fill its fields and body, then send()
@@ -101,6 +99,9 @@ public:
     // Refuses a call of `operation` of `tool` that the principal may not make (403 with the scope
     // to ask for) or has made too often (429 with Retry-After). True when it refused.
     bool refuse_call(const route_services& s, std::string_view tool, std::string_view operation);
+    // Whether refuse_call() could refuse anything at all (an OAuth principal, or rates per tool):
+    // when not, a route need not find which tool a message names.
+    bool calls_checked(const route_services& s) const noexcept;
 
     // ---- an answer later: the connection stays, keeps `state` and watches the client meanwhile.
     // undo_defer() takes it back (the route answers now after all).

@@ -48,6 +48,10 @@ bool matches(std::string_view pattern, std::string_view path) noexcept {
 
 }  // namespace
 
+bool exchange::calls_checked(const route_services& s) const noexcept {
+    return principal().how == auth::principal::kind::oauth || s.limits.limits_tools();
+}
+
 bool exchange::refuse_call(const route_services& s, std::string_view tool, std::string_view operation) {
     if (auto denied = s.auth.authorize(principal(), tool, operation)) {
         // An authenticated client asking for more than it was granted: worth an operator's eye

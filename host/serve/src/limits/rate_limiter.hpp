@@ -35,6 +35,8 @@ public:
     std::optional<std::chrono::milliseconds> request(std::string_view client);
     /// One call of `tool` by `client` (tools without a rate of their own: always nullopt).
     std::optional<std::chrono::milliseconds> call(std::string_view client, std::string_view tool);
+    /// Whether some tool has a rate of its own (else call() is always nullopt).
+    bool limits_tools() const noexcept { return !tools_.empty(); }
 
     std::size_t tracked() const;  ///< buckets held (for tests)
 
