@@ -981,6 +981,25 @@ BOOST_AUTO_TEST_CASE(oauth_tokens_guard_the_server_and_scopes_guard_each_tool) {
     BOOST_TEST(c.request(bhttp::verb::post, "/v1/resources/read", R"({"uri":"testkit://docs/a"})",
                          bearer(oauth_token(key, "tools docs:read")))
                    .result_int() == 200u);
+    // Watching a resource is reading it: a 2025 resources/subscribe, and a 2026-07-28
+    // subscriptions/listen that names it among others, need the same scope.
+    auto subscribe = c.request(bhttp::verb::post, "/mcp", rpc(6, "resources/subscribe", {{"uri", "testkit://docs/a"}}),
+                               bearer(tools_only, mcp_headers(session)));
+    BOOST_TEST(subscribe.result_int() == 403u);
+    BOOST_TEST(contains(header(subscribe, "WWW-Authenticate"), "docs:read"));
+    BOOST_TEST(c.request(bhttp::verb::post, "/mcp", rpc(7, "resources/subscribe", {{"uri", "testkit://docs/a"}}),
+                         bearer(oauth_token(key, "tools docs:read"), mcp_headers(session)))
+                   .result_int() == 200u);
+    const std::string listen =
+        R"({"jsonrpc":"2.0","id":"sub-1","method":"subscriptions/listen","params":{"_meta":{)"
+        R"("io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}},)"
+        R"("notifications":{"toolsListChanged":true,"resourceSubscriptions":["nowhere://x","testkit://docs/a"]}}})";
+    auto listened = c.request(bhttp::verb::post, "/mcp", listen,
+                              bearer(tools_only, {{"MCP-Protocol-Version", "2026-07-28"},
+                                                  {"Mcp-Method", "subscriptions/listen"},
+                                                  {"Accept", "application/json, text/event-stream"}}));
+    BOOST_TEST(listened.result_int() == 403u);
+    BOOST_TEST(contains(header(listened, "WWW-Authenticate"), "docs:read"));
 
     // A session belongs to the client that opened it: another client's valid token with its id
     // finds no session (POST, GET stream, DELETE alike), and the session goes on for its owner.
@@ -1627,7 +1646,9 @@ BOOST_AUTO_TEST_CASE(a_stream_read_to_its_end_is_not_closed_by_the_write_deadlin
 // RSS from 102 MB to 2.07 GB (each kept its JSON parser's stack and its last response body).
 // Here 24 connections each send one and stay open: the server's memory must not grow with them.
 BOOST_AUTO_TEST_CASE(idle_connections_keep_no_memory_of_their_large_requests) {
-    serve_process server(R"({"io_threads": 1})");
+    // (The timeouts: on a loaded machine a 4 MiB echo may take longer than the default 5 s, and the
+    // 25 of them longer than the 120 s a connection may idle; the test is about memory, not time.)
+    serve_process server(R"({"io_threads": 1, "request_timeout_ms": 600000, "idle_timeout_ms": 3600000})");
     // {"a":[0,0,...]}: 2 million values, just under the 4 MiB body limit; echo sends it back.
     std::string body = R"({"a":[0)";
     while (body.size() + 4 < (4u << 20)) body += ",0";

@@ -70,8 +70,8 @@ private:
 // Runs the MCP request `method` with `params` for the REST request `ex`.
 void run(const route_services& s, exchange& ex, std::string_view method, json::object params) {
     if (ex.calls_checked(s))
-        if (const auto target = s.mcp.target_of(method, params))
-            if (ex.refuse_call(s, target->first, target->second)) return;
+        for (const auto& [tool, operation] : s.mcp.targets_of(method, params))
+            if (ex.refuse_call(s, tool, operation)) return;
     auto p = std::make_shared<engine_request>();
     p->session = s.mcp.stateless_session();
     p->later = ex.defer(p);
@@ -142,7 +142,7 @@ void prompt_route(const route_services& s, exchange& ex) {
     if (!target || target->segments().size() != 3)
         return ex.error(bhttp::status::bad_request, "Bad Request: malformed request target");
     std::string name = *std::next(target->segments().begin(), 2);
-    if (!s.mcp.target_of("prompts/get", json::object{{"name", name}}))
+    if (s.mcp.targets_of("prompts/get", json::object{{"name", name}}).empty())
         return ex.reply(bhttp::status::not_found, failure_json("NOT_FOUND", "no prompt named " + name));
     auto arguments = body_object(s, ex);
     if (!arguments) return;

@@ -112,55 +112,61 @@ std::optional<std::string> check_messages(const json::object& result) {
 
 }  // namespace
 
-std::optional<std::pair<std::string, std::string>> server::target_of(std::string_view method,
-                                                                     const json::object& params) const {
+std::vector<std::pair<std::string, std::string>> server::targets_of(std::string_view method,
+                                                                    const json::object& params) const {
     using target = std::pair<std::string, std::string>;
-    // (Asked of every request on the HTTP path: the others return before taking the catalog.)
+    // (Asked of every checked request on the HTTP path: the others return before taking the catalog.)
     if (method != "tools/call" && method != "resources/read" && method != "resources/subscribe" &&
-        method != "resources/list" && method != "prompts/get" && method != "completion/complete")
-        return std::nullopt;
+        method != "subscriptions/listen" && method != "resources/list" && method != "prompts/get" &&
+        method != "completion/complete")
+        return {};
     auto cat = current();
     auto string_of = [&](std::string_view key) -> std::optional<std::string_view> {
         const json::value* v = params.if_contains(key);
         if (v == nullptr || !v->is_string()) return std::nullopt;
         return std::string_view(v->get_string());
     };
+    std::vector<target> all;
+    auto add = [&](const std::string& tool, const std::string& operation) {
+        if (std::find(all.begin(), all.end(), target{tool, operation}) == all.end()) all.emplace_back(tool, operation);
+    };
     if (method == "tools/call") {
         const auto name = string_of("name");
-        const auto* e = name ? cat->find(*name) : nullptr;
-        return e ? std::optional<target>(target{e->tool, e->operation}) : std::nullopt;
-    }
-    if (method == "resources/read" || method == "resources/subscribe") {  // watching is reading
+        if (const auto* e = name ? cat->find(*name) : nullptr) add(e->tool, e->operation);
+    } else if (method == "resources/read" || method == "resources/subscribe") {  // watching is reading
         const auto uri = string_of("uri");
-        const auto* r = uri ? cat->reader_of(*uri) : nullptr;
-        return r ? std::optional<target>(target{r->tool, r->operation}) : std::nullopt;
-    }
-    if (method == "resources/list") {
-        if (cat->listers.empty()) return std::nullopt;
-        const auto at = read_list_cursor(params, cat->listers.size());
-        if (!at) return std::nullopt;
-        const auto& l = cat->listers[at->lister];
-        return target{l.tool, l.operation};
-    }
-    if (method == "prompts/get") {
+        if (const auto* r = uri ? cat->reader_of(*uri) : nullptr) add(r->tool, r->operation);
+    } else if (method == "subscriptions/listen") {
+        // 2026-07-28's way to watch resources: the reader of each URI the filter names.
+        const json::value* n = params.if_contains("notifications");
+        const json::value* given =
+            n != nullptr && n->is_object() ? n->get_object().if_contains("resourceSubscriptions") : nullptr;
+        if (const json::array* uris = given != nullptr ? given->if_array() : nullptr)
+            for (const auto& u : *uris)
+                if (const auto* r = u.is_string() ? cat->reader_of(u.get_string()) : nullptr)
+                    add(r->tool, r->operation);
+    } else if (method == "resources/list") {
+        if (!cat->listers.empty())
+            if (const auto at = read_list_cursor(params, cat->listers.size())) {
+                const auto& l = cat->listers[at->lister];
+                add(l.tool, l.operation);
+            }
+    } else if (method == "prompts/get") {
         const auto name = string_of("name");
-        const auto* p = name ? cat->find_prompt(*name) : nullptr;
-        return p ? std::optional<target>(target{p->tool, p->operation}) : std::nullopt;
-    }
-    if (method == "completion/complete") {
+        if (const auto* p = name ? cat->find_prompt(*name) : nullptr) add(p->tool, p->operation);
+    } else if (method == "completion/complete") {
         const json::value* ref = params.if_contains("ref");
-        const auto* r = ref != nullptr ? ref->if_object() : nullptr;
-        if (r == nullptr) return std::nullopt;
-        std::string owner;
-        if (const auto* n = r->if_contains("name"); n != nullptr && n->is_string())
-            if (const auto* p = cat->find_prompt(n->get_string())) owner = p->tool;
-        if (const auto* u = r->if_contains("uri"); owner.empty() && u != nullptr && u->is_string())
-            owner = cat->template_owner(u->get_string());
-        auto c = cat->completers.find(owner);
-        if (c == cat->completers.end()) return std::nullopt;
-        return target{c->second.tool, c->second.operation};
+        if (const auto* r = ref != nullptr ? ref->if_object() : nullptr) {
+            std::string owner;
+            if (const auto* n = r->if_contains("name"); n != nullptr && n->is_string())
+                if (const auto* p = cat->find_prompt(n->get_string())) owner = p->tool;
+            if (const auto* u = r->if_contains("uri"); owner.empty() && u != nullptr && u->is_string())
+                owner = cat->template_owner(u->get_string());
+            if (auto c = cat->completers.find(owner); c != cat->completers.end())
+                add(c->second.tool, c->second.operation);
+        }
     }
-    return std::nullopt;
+    return all;
 }
 
 // (The answers below refer to the server's options, which outlive every session and call.)

@@ -86,11 +86,12 @@ public:
     boost::json::array tools() const;
     /// The tool and operation an MCP tool name stands for, if any.
     std::optional<std::pair<std::string, std::string>> resolve(std::string_view mcp_name) const;
-    /// The tool and operation the request `method` with `params` would call (tools/call,
-    /// resources/list, /read and /subscribe, prompts/get, completion/complete), if any: what a transport
+    /// The tools and operations the request `method` with `params` would call or watch (tools/call,
+    /// resources/list, /read and /subscribe, prompts/get, completion/complete: one; the readers of
+    /// the resources a 2026-07-28 subscriptions/listen names: each once), if any: what a transport
     /// checks the caller's scopes and rates against before the engine runs it.
-    std::optional<std::pair<std::string, std::string>> target_of(std::string_view method,
-                                                                 const boost::json::object& params) const;
+    std::vector<std::pair<std::string, std::string>> targets_of(std::string_view method,
+                                                                const boost::json::object& params) const;
     /// Rebuilds the tool list from the host now and tells sessions if it changed. The server does
     /// this by itself when a tool's state changes; embedders call it after set_policy() and such.
     void refresh();
