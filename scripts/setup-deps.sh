@@ -19,6 +19,7 @@ packages=(
   wrk
   nginx-light
   curl
+  cargo rustc
   "$@"
 )
 
