@@ -337,6 +337,24 @@ BOOST_AUTO_TEST_CASE(errors_are_values) {
     BOOST_TEST_REQUIRE(r.error().retry_after.has_value());
     BOOST_TEST(r.error().retry_after->count() == 250);
 
+    // A status that is no toolhost_status_t is UNKNOWN, and the message says what came back.
+    r = h.call("testkit", "fail", json::object{{"code", 42}, {"message", "odd"}});
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == status_code::unknown));
+    BOOST_TEST(r.error().message ==
+                   "testkit.fail returned status 42, which is not a toolhost_status_t (0 to 16, status.h); "
+                   "reported as UNKNOWN: odd",
+               r.error().message);
+    r = h.call("testkit", "fail", json::object{{"code", -1}, {"message", ""}});
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST(r.error().message ==
+                   "testkit.fail returned status -1, which is not a toolhost_status_t (0 to 16, status.h); "
+                   "reported as UNKNOWN",
+               r.error().message);
+    r = h.call("testkit", "fail", json::object{{"code", "UNAVAILABLE"}, {"message", ""}});
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST(r.error().message == "testkit.fail failed with UNAVAILABLE and no message", r.error().message);
+
     r = h.call("testkit", "nope", json::object{});
     BOOST_TEST_REQUIRE(!r.has_value());
     BOOST_TEST((r.error().code == status_code::not_found));

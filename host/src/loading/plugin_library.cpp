@@ -98,6 +98,18 @@ std::string_view view(toolhost_str_t s) noexcept {
 
 std::string version_string(toolhost_abi_version_t v) { return std::to_string(v.major) + "." + std::to_string(v.minor); }
 
+// The message of a failed step whose plugin returned `raw`: a status that is no
+// toolhost_status_t is named as such (it is reported as UNKNOWN); one without a message says so.
+std::string failure_message(std::string given, toolhost_status_t raw, std::string_view step) {
+    const status_code code = status_from_abi(raw);
+    if (code == status_code::unknown && raw != TOOLHOST_STATUS_UNKNOWN)
+        return std::string(step) + " returned status " + std::to_string(raw) +
+               ", which is not a toolhost_status_t (0 to " + std::to_string(TOOLHOST_STATUS_UNAUTHENTICATED) +
+               ", status.h); reported as UNKNOWN" + (given.empty() ? std::string() : ": " + given);
+    if (given.empty()) return std::string(step) + " failed with " + std::string(status_name(code)) + " and no message";
+    return given;
+}
+
 // The state of one invoke(): the ABI call struct the plugin sees plus where its answers go.
 // Lives on the worker's stack for the duration of the call.
 struct call_frame {
@@ -275,10 +287,10 @@ public:
         f.abi.data_dir = {dir.data(), dir.size()};
         f.abi.set_error = &init_frame::set_error;
         const detail::crash_report::scope running(lib_->path(), name_, "initialize", {});
-        auto code = status_from_abi(tool_->initialize(tool_, &f.abi));
+        const toolhost_status_t raw = tool_->initialize(tool_, &f.abi);
+        const status_code code = status_from_abi(raw);
         if (code == status_code::ok) return {};
-        if (f.error.empty()) f.error = "initialize failed with " + std::string(status_name(code)) + " and no message";
-        return tool_error{code, std::move(f.error), std::nullopt};
+        return tool_error{code, failure_message(std::move(f.error), raw, "initialize"), std::nullopt};
     }
 
     call_result invoke(const invocation& inv) noexcept override {
@@ -288,15 +300,14 @@ public:
         try {
             call_frame f(inv, *out);
             const detail::crash_report::scope running(lib_->path(), name_, inv.operation, inv.request_id);
-            auto code = status_from_abi(tool_->invoke(tool_, &f.abi));
+            const toolhost_status_t raw = tool_->invoke(tool_, &f.abi);
+            const status_code code = status_from_abi(raw);
             if (code == status_code::ok) {
                 if (!f.has_result || out->empty()) *out = "null";
                 return out;
             }
-            tool_error e{code, std::move(f.error), std::nullopt};
-            if (e.message.empty())
-                e.message = name_ + "." + std::string(inv.operation) + " failed with " +
-                            std::string(status_name(code)) + " and no message";
+            tool_error e{code, failure_message(std::move(f.error), raw, name_ + "." + std::string(inv.operation)),
+                         std::nullopt};
             if (f.retry_after_ms) e.retry_after = std::chrono::milliseconds(*f.retry_after_ms);
             out = std::move(e);
         } catch (const std::bad_alloc&) {
