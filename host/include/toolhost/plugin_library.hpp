@@ -26,6 +26,14 @@ struct library_tool {
     std::string error;                      ///< why it was refused
 };
 
+/// Something a library's tool list depends on besides its file, as it named it during init()
+/// through the "toolhost.scan_inputs/1" extension (toolhost/scan_inputs.h), with its state then.
+struct descriptor_input {
+    std::string kind;   ///< "path" or "env"
+    std::string name;   ///< the path, or the environment variable's name
+    std::string state;  ///< what it was when named: detail::descriptor_input_state()
+};
+
 class TOOLHOST_API plugin_library : public std::enable_shared_from_this<plugin_library> {
 public:
     /// Loads a shared library (RTLD_LOCAL | RTLD_NOW), finds the entry symbol, checks the ABI
@@ -62,6 +70,12 @@ public:
     const toolhost_plugin_entry_t& entry() const noexcept { return *entry_; }
     /// True when opened from a file (open()), false for from_entry().
     bool from_file() const noexcept { return library_ != nullptr; }
+
+    /// What the library said its tool list depends on (toolhost/scan_inputs.h), in the order it
+    /// said it; empty for most libraries. `descriptor_inputs_overflow()`: it named more than
+    /// TOOLHOST_SCAN_INPUTS_MAX, so its tool list must not be cached at all.
+    const std::vector<descriptor_input>& descriptor_inputs() const noexcept;
+    bool descriptor_inputs_overflow() const noexcept;
 
     /// Reads every tool descriptor the library offers and makes a factory for each valid one.
     std::vector<library_tool> tools();

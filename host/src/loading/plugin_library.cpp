@@ -4,10 +4,12 @@
 #include <toolhost/client.h>
 #include <toolhost/plugin_file.h>
 #include <toolhost/resource_events.h>
+#include <toolhost/scan_inputs.h>
 #include <toolhost/tool_caller.h>
 
 #include "isolation/crash_report.hpp"
 #include "loading/descriptor_wire.hpp"
+#include "loading/plugin_scanner.hpp"
 #include "loading/plugin_source.hpp"
 
 #include <boost/dll/shared_library.hpp>
@@ -39,6 +41,11 @@ struct plugin_library::host_services {
     // An instance's "toolhost.resource_events/1": offered when the host listens (events).
     std::shared_ptr<instance_events> events;
     toolhost_resource_events_t resource_events{};
+    // The library-level host's "toolhost.scan_inputs/1": what the tool list depends on, named
+    // during init() (toolhost/scan_inputs.h); the scanner child sends it with the descriptors.
+    toolhost_scan_inputs_t scan_inputs{};
+    std::vector<descriptor_input> inputs;
+    bool inputs_overflow = false;
 
     explicit host_services(std::string channel_, std::string tool_, std::string file_,
                            std::shared_ptr<instance_events> events_ = nullptr)
@@ -49,6 +56,10 @@ struct plugin_library::host_services {
         resource_events.host_data = this;
         resource_events.updated = &resource_updated;
         resource_events.list_changed = &resource_list_changed;
+        scan_inputs.struct_size = sizeof(scan_inputs);
+        scan_inputs.host_data = this;
+        scan_inputs.depends_on_path = &depends_on_path;
+        scan_inputs.depends_on_env = &depends_on_env;
         abi.struct_size = sizeof(abi);
         abi.abi_version = host_abi_version;
         abi.host_data = this;
@@ -83,6 +94,26 @@ struct plugin_library::host_services {
         if (e == nullptr) return;
         if (const auto& sink = static_cast<const host_services*>(e->host_data)->events)
             sink->resource_updated(view(uri));
+    }
+    static void add_input(const toolhost_scan_inputs_t* e, std::string_view kind, toolhost_str_t name) noexcept {
+        if (e == nullptr) return;
+        auto* self = static_cast<host_services*>(e->host_data);
+        try {
+            if (self->inputs.size() >= TOOLHOST_SCAN_INPUTS_MAX) {
+                self->inputs_overflow = true;
+                return;
+            }
+            const std::string n(view(name));
+            self->inputs.push_back({std::string(kind), n, detail::descriptor_input_state(kind, n)});
+        } catch (...) {
+            self->inputs_overflow = true;  // not remembered: then never cached either
+        }
+    }
+    static void TOOLHOST_ABI depends_on_path(const toolhost_scan_inputs_t* e, toolhost_str_t path) {
+        add_input(e, "path", path);
+    }
+    static void TOOLHOST_ABI depends_on_env(const toolhost_scan_inputs_t* e, toolhost_str_t name) {
+        add_input(e, "env", name);
     }
     static void TOOLHOST_ABI resource_list_changed(const toolhost_resource_events_t* e) {
         if (e == nullptr) return;
@@ -596,7 +627,18 @@ const void* TOOLHOST_ABI plugin_library::host_services::get_extension(const tool
         const auto* self = static_cast<const host_services*>(h->host_data);
         return self->file.empty() ? nullptr : &self->file_extension;
     }
+    if (id != nullptr && std::string_view(id) == TOOLHOST_EXT_SCAN_INPUTS_V1 && h != nullptr) {
+        const auto* self = static_cast<const host_services*>(h->host_data);
+        return self->tool.empty() ? &self->scan_inputs : nullptr;  // the library-level host only
+    }
     return nullptr;
 }
+
+const std::vector<descriptor_input>& plugin_library::descriptor_inputs() const noexcept {
+    static const std::vector<descriptor_input> none;
+    return services_ ? services_->inputs : none;
+}
+
+bool plugin_library::descriptor_inputs_overflow() const noexcept { return services_ && services_->inputs_overflow; }
 
 }  // namespace toolhost

@@ -3,9 +3,11 @@
 #include "isolation/channel.hpp"
 #include "isolation/child_process.hpp"
 #include "loading/scan_cache.hpp"
+#include "loading/sha256.hpp"
 
 #include <toolhost/json_text.hpp>
 #include <toolhost/logging.hpp>
+#include <toolhost/scan_inputs.h>
 
 #include <boost/json/parse.hpp>
 
@@ -63,6 +65,19 @@ std::optional<file_identity> file_identity::from_json(const json::value& v) {
     return id;
 }
 
+std::string descriptor_input_state(std::string_view kind, const std::string& name) {
+    if (kind == "env") {
+        const char* v = name.find('\0') == std::string::npos ? std::getenv(name.c_str()) : nullptr;
+        // A digest, not the value: the cache file in the data directory need not hold secrets.
+        return v == nullptr ? std::string("unset") : "set:" + sha256::of(v);
+    }
+    if (name.find('\0') != std::string::npos) return "missing";
+    const auto id = file_identity::of(name);
+    if (!id) return "missing";
+    return std::to_string(id->device) + ":" + std::to_string(id->inode) + ":" + std::to_string(id->size) + ":" +
+           std::to_string(id->mtime_ns) + ":" + std::to_string(id->ctime_ns);
+}
+
 // ------------------------------------------------------------------------------- scan result
 
 scan_result scan_result::refused(std::string why, bool cacheable) {
@@ -83,11 +98,18 @@ json::object scan_result::to_json() const {
             o["error"] = t.error;
         ts.push_back(std::move(o));
     }
-    return {{"loaded", true},
-            {"plugin_name", plugin_name},
-            {"plugin_version", plugin_version},
-            {"abi", json::array{abi.major, abi.minor}},
-            {"tools", std::move(ts)}};
+    json::object out{{"loaded", true},
+                     {"plugin_name", plugin_name},
+                     {"plugin_version", plugin_version},
+                     {"abi", json::array{abi.major, abi.minor}},
+                     {"tools", std::move(ts)}};
+    if (!inputs.empty()) {
+        json::array in;
+        for (const auto& i : inputs) in.push_back(json::object{{"kind", i.kind}, {"name", i.name}, {"state", i.state}});
+        out["inputs"] = std::move(in);
+    }
+    if (!cacheable) out["cacheable"] = false;
+    return out;
 }
 
 namespace {
@@ -149,6 +171,25 @@ boost::system::result<scan_result, std::string> scan_result::from_json(const jso
         auto st = scanned_tool_from_json(t);
         if (!st) return st.error();
         r.tools.push_back(std::move(*st));
+    }
+    if (const auto* c = o.if_contains("cacheable"); c != nullptr && c->is_bool()) r.cacheable = c->get_bool();
+    if (const auto* in = o.if_contains("inputs")) {
+        if (!in->is_array() || in->get_array().size() > TOOLHOST_SCAN_INPUTS_MAX)
+            return std::string("\"inputs\" is not an array of at most ") + std::to_string(TOOLHOST_SCAN_INPUTS_MAX) +
+                   " inputs";
+        for (const auto& v : in->get_array()) {
+            const auto* i = v.if_object();
+            descriptor_input d;
+            for (auto [key, out] :
+                 {std::pair<std::string_view, std::string*>{"kind", &d.kind}, {"name", &d.name}, {"state", &d.state}}) {
+                const auto* m = i ? i->if_contains(key) : nullptr;
+                if (m == nullptr || !m->is_string())
+                    return std::string("an input's \"").append(key).append("\" is missing or not a string");
+                *out = m->get_string();
+            }
+            if (d.kind != "path" && d.kind != "env") return "an input of unknown kind \"" + d.kind + "\"";
+            r.inputs.push_back(std::move(d));
+        }
     }
     return r;
 }

@@ -11,6 +11,7 @@
 
 #include <toolhost/entry.h>
 #include <toolhost/export.hpp>
+#include <toolhost/plugin_library.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/system/result.hpp>
@@ -60,6 +61,9 @@ struct scan_result {
     std::string plugin_version;
     toolhost_abi_version_t abi{};
     std::vector<scanned_tool> tools;
+    /// What else the tool list depends on (toolhost/scan_inputs.h), each with its state when the
+    /// library named it: the cache serves the result only while every state is still the same.
+    std::vector<descriptor_input> inputs;
 
     static scan_result refused(std::string why, bool cacheable = true);
     boost::json::object to_json() const;
@@ -73,6 +77,12 @@ struct scanner_options {
     toolhost_abi_version_t abi{TOOLHOST_ABI_VERSION_MAJOR, TOOLHOST_ABI_VERSION_MINOR};
     std::filesystem::path cache_file;  ///< empty: no cache
 };
+
+/// The state of a descriptor input (toolhost/scan_inputs.h) now: for "path" the identity of
+/// what it names ("missing" when it cannot be read), for "env" the SHA-256 of the variable's
+/// value ("unset").
+/// Equal states mean an unchanged input.
+std::string descriptor_input_state(std::string_view kind, const std::string& name);
 
 /// Where toolhost-worker is: `configured` when not empty, else $TOOLHOST_WORKER, else next to
 /// the running executable, in its ../libexec/toolhost, or in this build's install location. The

@@ -75,6 +75,10 @@ void scan_cache::load() {
 std::optional<scan_result> scan_cache::find(const fs::path& canonical, const file_identity& id) const {
     auto it = entries_.find(canonical.string());
     if (it == entries_.end() || !(it->second.id == id)) return std::nullopt;
+    // The file is the same; so must be everything else its tool list was read from (the python
+    // plugin's folder of .py files, the variable naming it): toolhost/scan_inputs.h.
+    for (const auto& input : it->second.result.inputs)
+        if (descriptor_input_state(input.kind, input.name) != input.state) return std::nullopt;
     return it->second.result;
 }
 

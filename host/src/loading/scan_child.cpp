@@ -56,6 +56,10 @@ scan_result scan_one(const std::string& path, toolhost_abi_version_t abi) {
         auto t = read_abi_tool(entry, i, path);
         r.tools.push_back({i, std::move(t.name), std::move(t.raw), std::move(t.error)});
     }
+    // Read after the descriptors: a library may name what it read while describing its tools.
+    r.inputs = (*lib)->descriptor_inputs();
+    // A tool list that depends on more than the host keeps track of is never cached.
+    r.cacheable = !(*lib)->descriptor_inputs_overflow();
     return r;
 }
 

@@ -9,6 +9,7 @@
 #include "toolhost/host.h"
 #include "toolhost/plugin_file.h"
 #include "toolhost/resource_events.h"
+#include "toolhost/scan_inputs.h"
 #include "toolhost/status.h"
 #include "toolhost/tool.h"
 #include "toolhost/tool_caller.h"
