@@ -2,6 +2,8 @@
 // and a full host call through the thread pool, with one caller (latency) and many concurrent
 // callers (throughput). The tool is the bundled no-op `echo` plugin.
 #include <toolhost/host.hpp>
+#include <toolhost/json_schema.hpp>
+#include <toolhost/tool_instance.hpp>
 #include <toolhost/plugin_library.hpp>
 
 #include <benchmark/benchmark.h>
@@ -164,6 +166,58 @@ void BM_host_call_inline(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_host_call_inline);
+
+// What checking a result against the operation's output_schema costs (docs/performance.md,
+// "Result validation"): the inline path on a tool of this program that answers a fixed result of
+// `result_size` members, once without an output_schema (the result is relayed), once with
+// {"type":"object"} (the text is checked, nothing built) and once with a schema naming each
+// member's type (the result is parsed and validated). range(0): 0, 1 or 2 for the three;
+// range(1): members in the result.
+class fixed_answer final : public tool_instance {
+public:
+    explicit fixed_answer(std::string result) : result_(std::move(result)) {}
+    void_result initialize(std::string_view, const std::filesystem::path&) override { return {}; }
+    call_result invoke(const invocation&) noexcept override { return result_; }
+    void cleanup() noexcept override {}
+
+private:
+    std::string result_;
+};
+
+void BM_host_call_inline_output_schema(benchmark::State& state) {
+    const auto members = static_cast<int>(state.range(1));
+    std::string result = "{", schema = R"({"type":"object","required":["m0"],"properties":{)";
+    for (int i = 0; i < members; ++i) {
+        const std::string key = "m" + std::to_string(i);
+        result += (i ? "," : "") + ("\"" + key + "\":") + (i % 2 ? "\"value " + key + "\"" : std::to_string(i * 1000));
+        schema += (i ? "," : "") + ("\"" + key + "\":") + (i % 2 ? R"({"type":"string"})" : R"({"type":"integer"})");
+    }
+    result += "}";
+    schema += "}}";
+    tool_descriptor d;
+    d.name = "answer";
+    d.version = "1.0";
+    d.thread_safe = true;  // as echo: no strand
+    std::optional<json_schema> output;
+    if (state.range(0) == 1) output = *json_schema::compile_text(R"({"type":"object"})");
+    if (state.range(0) == 2) output = *json_schema::compile_text(schema);
+    d.operations.push_back({"get", "Answers.", *json_schema::compile_text(R"({"type":"object"})"), std::move(output),
+                            TOOLHOST_OPERATION_IDEMPOTENT});
+    host h(bench_config(2));
+    h.register_factory(make_tool_factory(d, [result] { return std::make_unique<fixed_answer>(result); }));
+    h.start({});
+    auto target = h.resolve("answer", "get").value();
+    const json::value args = json::object{};
+    const call_options options;
+    for (int i = 0; i < 1000; ++i) (void)h.call_inline(target, args, options);
+    for (auto _ : state) {
+        auto r = h.call_inline(target, args, options);
+        if (!r) state.SkipWithError(r.error().message.c_str());
+        benchmark::DoNotOptimize(r);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_host_call_inline_output_schema)->ArgNames({"schema", "members"})->ArgsProduct({{0, 1, 2}, {2, 16}});
 
 // The adapter alone: a policy with no deadlines, no retries, no breaker, so no timer is armed.
 call_policy bare_policy() {

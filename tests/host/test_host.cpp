@@ -318,6 +318,63 @@ BOOST_AUTO_TEST_CASE(calls_through_callback_future_and_coroutine) {
     BOOST_TEST((completion_thread == std::this_thread::get_id()));  // resumed on the io_context
 }
 
+// A result that breaks the operation's output_schema is the plugin's fault: INTERNAL, naming
+// the tool, the operation, the plugin file and where the result is wrong; on both call paths.
+BOOST_AUTO_TEST_CASE(results_are_checked_against_the_output_schema) {
+    testkit_env env;
+    // Each refused result is a failure of the tool: without this the breaker would open.
+    host h(env.config(R"({"resilience": {"circuit_breaker": {"enabled": false}}})"));
+    h.load_plugins();
+    h.start({});
+    const std::string plugin = (env.plugins / "testkit.so").string();
+    auto answer = [&](std::string_view op, std::string text, bool inline_path) {
+        json::object args{{"text", std::move(text)}};
+        return inline_path ? h.call_inline("testkit_mt", op, args) : h.call("testkit_mt", std::string(op), args);
+    };
+    for (const bool inline_path : {false, true}) {
+        BOOST_TEST_CONTEXT((inline_path ? "call_inline" : "call")) {
+            auto r = answer("answer", R"({"n": 3, "extra": [1]})", inline_path);
+            BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+            BOOST_TEST(*r == R"({"n": 3, "extra": [1]})");  // relayed as the plugin wrote it
+
+            r = answer("answer", R"({"n": -1})", inline_path);
+            BOOST_TEST_REQUIRE(!r.has_value());
+            BOOST_TEST((r.error().code == status_code::internal));
+            BOOST_TEST(r.error().message == "testkit_mt.answer (plugin " + plugin +
+                                                ") returned a result that does not match its output_schema: /n: "
+                                                "expected number greater than or equal to 0.000000",
+                       r.error().message);
+
+            r = answer("answer", R"({"m": 1})", inline_path);
+            BOOST_TEST_REQUIRE(!r.has_value());
+            BOOST_TEST(contains(r.error().message, "does not match its output_schema: /: "), r.error().message);
+            BOOST_TEST(contains(r.error().message, "'n'"), r.error().message);
+
+            r = answer("answer", "{\"n\": 1", inline_path);
+            BOOST_TEST_REQUIRE(!r.has_value());
+            BOOST_TEST((r.error().code == status_code::internal));
+            BOOST_TEST(contains(r.error().message,
+                                "testkit_mt.answer (plugin " + plugin + ") returned a result that is not JSON ("),
+                       r.error().message);
+
+            // {"type":"object"}: any object passes, anything else does not.
+            r = answer("answer_object", R"( {"a": {"b": [null, "\u00e9"]}} )", inline_path);
+            BOOST_TEST(r.has_value(), (r ? std::string() : r.error().to_string()));
+            for (const char* bad : {"[1]", "\"text\"", "{\"a\":", "{} {}", ""}) {
+                BOOST_TEST_CONTEXT("answer_object " << bad) {
+                    r = answer("answer_object", bad, inline_path);
+                    BOOST_TEST_REQUIRE(!r.has_value());
+                    BOOST_TEST((r.error().code == status_code::internal));
+                    BOOST_TEST(contains(r.error().message, "testkit_mt.answer_object (plugin "), r.error().message);
+                }
+            }
+        }
+    }
+    // Without an output_schema a result is relayed as it is.
+    auto r = h.call("testkit_mt", "echo", json::object{{"x", 1}});
+    BOOST_TEST(r.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(errors_are_values) {
     testkit_env env;
     host h(env.config());

@@ -1,5 +1,7 @@
 #include "pipeline/call_errors.hpp"
 
+#include "loading/plugin_source.hpp"
+
 #include <string>
 
 namespace toolhost::detail::call_errors {
@@ -15,6 +17,14 @@ std::string join_names(const std::vector<operation_descriptor>& ops) {
         s += o.name;
     }
     return s;
+}
+
+// " (plugin /path/file.so)" for a tool loaded from a file; empty for one the program registered.
+std::string plugin_of(const tool_slot& slot) {
+    const auto* from_file = dynamic_cast<const plugin_file_factory*>(slot.factory.get());
+    if (from_file == nullptr) return {};
+    const auto source = from_file->source();
+    return source ? " (plugin " + source->file.string() + ")" : std::string();
 }
 
 std::string_view kind_name(const json::value& v) {
@@ -131,6 +141,20 @@ tool_error strand_reentered(const tool_slot& slot) {
                            "'" + slot.name +
                                "' is not thread-safe and is already serving this chain of calls; "
                                "calling it again would wait for itself");
+}
+
+// The plugin is at fault, not the caller: INTERNAL, with what the author has to change.
+tool_error result_not_json(const tool_slot& slot, const operation_descriptor& op, std::string_view problem) {
+    return make_tool_error(status_code::internal, slot.name + "." + op.name + plugin_of(slot) +
+                                                      " returned a result that is not JSON (" + std::string(problem) +
+                                                      "); its output_schema needs a JSON value");
+}
+
+tool_error result_breaks_output_schema(const tool_slot& slot, const operation_descriptor& op,
+                                       std::string_view problem) {
+    return make_tool_error(status_code::internal,
+                           slot.name + "." + op.name + plugin_of(slot) +
+                               " returned a result that does not match its output_schema: " + std::string(problem));
 }
 
 }  // namespace toolhost::detail::call_errors

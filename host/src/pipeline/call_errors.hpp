@@ -27,5 +27,9 @@ tool_error stopped_at_deadline(const call_core& core, std::string_view message);
 tool_error shut_down_before_retry(const tool_slot& slot);
 tool_error strand_from_worker(const tool_slot& slot);
 tool_error strand_reentered(const tool_slot& slot);
+/// The plugin answered OK with a result that is not JSON, or that breaks the operation's
+/// declared output_schema (`problem` says where and how).
+tool_error result_not_json(const tool_slot& slot, const operation_descriptor& op, std::string_view problem);
+tool_error result_breaks_output_schema(const tool_slot& slot, const operation_descriptor& op, std::string_view problem);
 
 }  // namespace toolhost::detail::call_errors

@@ -20,6 +20,7 @@
 
 #include <toolhost/json_input.hpp>
 #include <toolhost/json_schema.hpp>
+#include <toolhost/json_source.hpp>
 #include <toolhost/json_text.hpp>
 
 #include <boost/asio/post.hpp>
@@ -201,7 +202,29 @@ call_result call_pipeline::invoke(call_core& core, std::string_view arguments, c
     // measured as a tenth of the inline call).
     const invocation inv{core.slot->name,           core.op->name, arguments, core.request_id, core.options->session_id,
                          core.plugin_traceparent(), core.attempts, &control,  &nested_,        core.nesting};
-    return core.slot->instance->invoke(inv);
+    call_result r = core.slot->instance->invoke(inv);
+    if (r && core.op->output_schema) check_result(core, r);
+    return r;
+}
+
+// A result that breaks the operation's declared output_schema does not reach the caller: over
+// MCP it would become structuredContent that breaks the advertised outputSchema, which servers
+// must not send. It becomes INTERNAL, which the breaker counts and the retry policy leaves alone.
+void call_pipeline::check_result(const call_core& core, call_result& r) {
+    const auto& schema = *core.op->output_schema;
+    const std::string_view text = *r;
+    // {"type":"object"} and the like: checking the text is enough, nothing needs to be built.
+    if (schema.accepts_any_object()) {
+        const auto first = text.find_first_not_of(" \t\r\n");
+        if (first != std::string_view::npos && text[first] == '{' && is_valid_json(text)) return;
+    }
+    auto parsed = parse_json_input(text, result_max_depth);
+    if (!parsed) {
+        r = errors::result_not_json(*core.slot, *core.op, parsed.error().to_string());
+        return;
+    }
+    if (auto err = schema.validate(*parsed))
+        r = errors::result_breaks_output_schema(*core.slot, *core.op, err->to_string());
 }
 
 call_pipeline::retry_plan call_pipeline::settle(call_core& core, const call_control& caller,

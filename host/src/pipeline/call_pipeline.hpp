@@ -57,6 +57,9 @@ private:
     tool_error refuse_entry(call_core& core, const circuit_breaker::admission& adm);
     tool_error leave_queue(call_core& core, const circuit_breaker::admission& adm);
     call_result invoke(call_core& core, std::string_view arguments, const call_control& control);
+    static void check_result(const call_core& core, call_result& r);
+    /// How deep a result checked against an output_schema may nest.
+    static constexpr std::size_t result_max_depth = 512;
     retry_plan settle(call_core& core, const call_control& caller, const circuit_breaker::admission& adm,
                       call_result& result, bool breaker_told, clock::time_point ended);
     retry_plan plan_retry(call_core& core, const call_control& caller, const tool_error& error);
