@@ -42,3 +42,6 @@ configure_file(sdk/cmake/ToolhostPlugin.cmake "${PROJECT_BINARY_DIR}/ToolhostPlu
 configure_file(sdk/cmake/toolhost_plugin.map "${PROJECT_BINARY_DIR}/toolhost_plugin.map" COPYONLY)
 
 install(FILES conf/toolhost.json DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/toolhost COMPONENT runtime)
+# The Rust SDK crate, for plugin authors (a path dependency; `toolhost new --lang rust` points at it).
+install(DIRECTORY sdk/rust/toolhost-sdk/ DESTINATION ${CMAKE_INSTALL_DATADIR}/toolhost/rust/toolhost-sdk
+    COMPONENT sdk PATTERN target EXCLUDE)

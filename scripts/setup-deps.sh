@@ -13,6 +13,7 @@ packages=(
   libboost-thread1.81-dev libboost-url1.81-dev
   libvalijson-dev json-schema-test-suite
   libsqlite3-dev sqlite3
+  libjansson-dev
   python3-dev
   libmagic-dev libpoppler-cpp-dev libssl-dev openssl
   libbenchmark-dev

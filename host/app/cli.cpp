@@ -14,6 +14,7 @@ constexpr command commands[] = {
     {"help", cmd_help},   {"version", cmd_version},   {"list", cmd_list},       {"info", cmd_info},
     {"call", cmd_call},   {"status", cmd_status},     {"metrics", cmd_metrics}, {"breaker", cmd_breaker},
     {"serve", cmd_serve}, {"validate", cmd_validate}, {"inspect", cmd_inspect}, {"restart", cmd_restart},
+    {"new", cmd_new},
 };
 
 }  // namespace

@@ -15,6 +15,7 @@ enum exit_code : int {
     data = 65,         // EX_DATAERR: bad input data (arguments)
     unavailable = 69,  // EX_UNAVAILABLE: tool or plugin unavailable
     internal = 70,     // EX_SOFTWARE: internal error
+    cant_create = 73,  // EX_CANTCREAT: an output file or folder cannot be made
     no_perm = 77,      // EX_NOPERM: the tool refused for lack of permission
     config = 78,       // EX_CONFIG: configuration error
 };

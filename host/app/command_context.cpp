@@ -14,8 +14,18 @@
 #include <iostream>
 #include <toolhost/json_text.hpp>
 
+// Set by host/CMakeLists.txt: the source tree's conf/toolhost.json, the build tree's bin folder
+// (the source conf is read only by an executable that runs from there), and the installed
+// configuration folder relative to the installed executable's folder (../etc/toolhost for a
+// prefix such as $HOME/toolhost).
 #ifndef TOOLHOST_SOURCE_CONF
 #define TOOLHOST_SOURCE_CONF ""
+#endif
+#ifndef TOOLHOST_BUILD_BINDIR
+#define TOOLHOST_BUILD_BINDIR ""
+#endif
+#ifndef TOOLHOST_BIN_TO_CONFDIR
+#define TOOLHOST_BIN_TO_CONFDIR "../etc/toolhost"
 #endif
 
 namespace toolhost::cli {
@@ -146,15 +156,40 @@ int command_context::config_errors(const std::vector<json_diagnostic>& errors) {
     return exit_code::config;
 }
 
+std::optional<fs::path> build_tree_of(const fs::path& exe) {
+    const std::string_view build_bin = TOOLHOST_BUILD_BINDIR;
+    std::error_code ec;
+    if (build_bin.empty() || exe.parent_path().empty() || !fs::equivalent(exe.parent_path(), build_bin, ec))
+        return std::nullopt;
+    return fs::path(build_bin).parent_path();
+}
+
+config_location find_config(const std::optional<fs::path>& given, const fs::path& exe) {
+    if (given) return {*given, "--config"};
+    if (auto env = process_env("TOOLHOST_CONFIG"); env && !env->empty()) return {fs::path(*env), "TOOLHOST_CONFIG"};
+    std::error_code ec;
+    // The XDG base directory specification: $XDG_CONFIG_HOME, or ~/.config when it is unset or
+    // empty (or not absolute, which the specification says to ignore).
+    fs::path user_dir;
+    if (auto xdg = process_env("XDG_CONFIG_HOME"); xdg && fs::path(*xdg).is_absolute())
+        user_dir = fs::path(*xdg) / "toolhost";
+    else if (auto home = process_env("HOME"); home && fs::path(*home).is_absolute())
+        user_dir = fs::path(*home) / ".config" / "toolhost";
+    if (!user_dir.empty() && fs::is_regular_file(user_dir / "toolhost.json", ec))
+        return {user_dir / "toolhost.json", "$XDG_CONFIG_HOME/toolhost"};
+    const fs::path bin = exe.parent_path();
+    if (const fs::path installed = (bin / TOOLHOST_BIN_TO_CONFDIR / "toolhost.json").lexically_normal();
+        !bin.empty() && fs::is_regular_file(installed, ec))
+        return {installed, "the installation's etc/toolhost"};
+    const std::string_view source_conf = TOOLHOST_SOURCE_CONF;
+    if (!source_conf.empty() && build_tree_of(exe) && fs::is_regular_file(source_conf, ec))
+        return {fs::path(source_conf), "the source tree (running from the build tree)"};
+    return {{}, "built-in defaults"};
+}
+
 boost::system::result<host_config, std::vector<json_diagnostic>> command_context::read_config() const {
-    std::optional<fs::path> file = o_.config_file;
-    if (!file) {
-        if (auto env = process_env("TOOLHOST_CONFIG"); env && !env->empty())
-            file = *env;
-        else if (std::string_view(TOOLHOST_SOURCE_CONF).size() > 0 && fs::exists(TOOLHOST_SOURCE_CONF))
-            file = fs::path(TOOLHOST_SOURCE_CONF);
-    }
-    auto loaded = file ? toolhost::load_config(*file, process_env) : default_config(process_env);
+    const auto where = find_config(o_.config_file, exe_);
+    auto loaded = where.file.empty() ? default_config(process_env) : toolhost::load_config(where.file, process_env);
     if (!loaded) return loaded;
     host_config config = std::move(*loaded);
     // Serving parses its section; every command checks it, as it checks the rest of the file.
@@ -223,9 +258,10 @@ int command_context::fail(status_code code, const std::string& message, int rc) 
 }
 
 std::optional<remote_response> command_context::remote(std::string_view method, const std::string& path,
-                                                       std::string_view body) {
+                                                       std::string_view body, std::chrono::milliseconds timeout,
+                                                       std::span<const remote_header> headers) {
     const std::string token = process_env("TOOLHOST_AUTH_TOKEN").value_or("");
-    auto r = remote_request(method, server_url(o_), path, body, token);
+    auto r = remote_request(method, server_url(o_), path, body, token, timeout, headers);
     if (r.status == 0) {
         fail(status_code::unavailable, "no answer from toolhost serve: " + r.error + " (is it running? --server URL)",
              exit_code::unavailable);

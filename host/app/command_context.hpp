@@ -26,12 +26,30 @@ namespace toolhost::cli {
 /// The exit code for a call's status code.
 int exit_code_for(status_code c);
 
+/// Which configuration file a command reads, and why that one.
+struct config_location {
+    std::filesystem::path file;  ///< empty: none, built-in defaults
+    std::string_view source;     ///< "--config", "TOOLHOST_CONFIG", ... (for messages)
+};
+
+/// The build tree `exe` runs from (build/<preset>), or nullopt for an installed executable.
+std::optional<std::filesystem::path> build_tree_of(const std::filesystem::path& exe);
+
+/// The configuration file, in this order: `given` (--config), $TOOLHOST_CONFIG,
+/// $XDG_CONFIG_HOME/toolhost/toolhost.json (~/.config/toolhost when XDG_CONFIG_HOME is unset),
+/// <prefix>/etc/toolhost/toolhost.json of the installation `exe` belongs to, the source tree's
+/// conf/toolhost.json when `exe` runs from the build tree; else none (built-in defaults). A file
+/// named by --config or TOOLHOST_CONFIG must exist; the others are used when they exist.
+config_location find_config(const std::optional<std::filesystem::path>& given, const std::filesystem::path& exe);
+
 class command_context {
 public:
     command_context(options o, std::filesystem::path exe, std::ostream& out, std::ostream& err)
         : o_(std::move(o)), exe_(std::move(exe)), out_(out), err_(err) {}
 
     const options& opts() const noexcept { return o_; }
+    /// The running executable (/proc/self/exe).
+    const std::filesystem::path& exe() const noexcept { return exe_; }
     std::ostream& out() noexcept { return protected_out_ ? *protected_out_ : out_; }
     std::ostream& err() noexcept { return err_; }
     /// The host; only after open_host() succeeded.
@@ -56,7 +74,9 @@ public:
 
     /// One request to the running `toolhost serve` (--server, $TOOLHOST_SERVER); on no usable
     /// answer prints why and returns nullopt (last_failure() has the exit code).
-    std::optional<remote_response> remote(std::string_view method, const std::string& path, std::string_view body = {});
+    std::optional<remote_response> remote(std::string_view method, const std::string& path, std::string_view body = {},
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                                          std::span<const remote_header> headers = {});
     /// Prints an error answer of the REST API like a local failure; returns its exit code.
     int remote_failure(const remote_response& r);
 
@@ -79,6 +99,8 @@ public:
     /// line's overrides), without keeping it: what a reload of `toolhost serve` reads.
     boost::system::result<host_config, std::vector<json_diagnostic>> read_config() const;
     const host_config& config() const noexcept { return config_; }
+    /// Which file read_config() reads, and why that one.
+    config_location config_origin() const { return find_config(o_.config_file, exe_); }
 
 private:
     int config_errors(const std::vector<json_diagnostic>& errors);

@@ -19,6 +19,9 @@ commands:
   call TOOL OPERATION [ARGS_JSON]     call an operation (ARGS_JSON defaults to {}; - reads stdin)
        [--request-id ID] [--session-id ID] [--timeout-ms N] [--json]
   status [--json]                     start the enabled tools and report their state
+  list, info, call and status take --server URL: then they ask that running `toolhost serve`
+                                      (its REST API) instead of loading the plugins here, so a
+                                      tool keeps its state from one command to the next
   metrics [TOOL] [--json]             start the enabled tools and print the host's metrics
                                       (only TOOL's series when given)
                                       (Prometheus text exposition, or JSON); with --server URL,
@@ -30,8 +33,9 @@ commands:
   restart TOOL [--json]               stop a tool of a running `toolhost serve` and start it again
                                       (a tool failed by its worker's crashes comes back)
                                       breaker, restart and metrics --server take --server URL (default
-                                      $TOOLHOST_SERVER, else http://127.0.0.1:8080) and send
-                                      $TOOLHOST_AUTH_TOKEN as bearer token when set
+                                      $TOOLHOST_SERVER, else http://127.0.0.1:8080); every command
+                                      that talks to a server sends $TOOLHOST_AUTH_TOKEN as bearer
+                                      token when set
   serve [--stdio] [--http ADDR:PORT]  serve the tools over MCP (stdio, Streamable HTTP at /mcp)
         [--stateless] [--port-file FILE] and, over HTTP, REST (/v1/tools), /healthz, /readyz and
         [--allow-unauthenticated]     /metrics; without --stdio or --http: HTTP at serve.http.listen
@@ -39,13 +43,19 @@ commands:
                                       with --stdio) after the calls in flight finish. A listen
                                       address that is not loopback needs a bearer token, or
                                       --allow-unauthenticated
+  new [NAME --lang c|cpp|rust [--dir DIR]]
+                                      a new plugin project in DIR (default ./NAME): source, build
+                                      files, a test and a README, ready to build against this
+                                      toolhost; without NAME, the languages it can make
   validate [--json]                   check configuration and plugins without serving
   version [--json]                    print the version
   help                                print this text
 
 global options:
-  --config FILE          configuration file (default: $TOOLHOST_CONFIG, else the source tree's
-                         conf/toolhost.json when present, else built-in defaults)
+  --config FILE          configuration file; without it the first of $TOOLHOST_CONFIG,
+                         $XDG_CONFIG_HOME/toolhost/toolhost.json (~/.config/toolhost/...),
+                         <prefix>/etc/toolhost/toolhost.json, the source tree's conf/toolhost.json
+                         (only from the build tree), else built-in defaults; `validate` says which
   --plugin-dir DIR       also load plugins from DIR (repeatable)
   --no-default-plugins   do not load the bundled plugins next to the executable
   --log-level LEVEL      trace|debug|info|warning|error|off
@@ -84,6 +94,10 @@ std::optional<usage_error> set_value_option(options& o, const std::string& name,
         o.port_file = v;
     else if (name == "--server")
         o.server = v;
+    else if (name == "--lang")
+        o.lang = v;
+    else if (name == "--dir")
+        o.dir = v;
     else if (name == "--http") {
         if (auto problem = serve::check_listen_address(v); !problem.empty())
             return usage_error{"--http expects ADDRESS:PORT (e.g. 127.0.0.1:8080): " + problem + ", got '" + v + "'"};
@@ -104,9 +118,9 @@ std::optional<usage_error> set_value_option(options& o, const std::string& name,
 }  // namespace
 
 boost::system::result<options, usage_error> parse_args(const std::vector<std::string>& args) {
-    static constexpr std::string_view value_options[] = {"--config",  "--plugin-dir", "--log-level",  "--log-format",
-                                                         "--threads", "--request-id", "--session-id", "--timeout-ms",
-                                                         "--http",    "--port-file",  "--server"};
+    static constexpr std::string_view value_options[] = {
+        "--config",     "--plugin-dir", "--log-level", "--log-format", "--threads", "--request-id", "--session-id",
+        "--timeout-ms", "--http",       "--port-file", "--server",     "--lang",    "--dir"};
     options o;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];

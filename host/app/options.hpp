@@ -33,6 +33,8 @@ struct options {
     std::optional<std::filesystem::path> port_file;
     std::optional<std::string> server;
     bool all = false;
+    std::optional<std::string> lang;           // new --lang
+    std::optional<std::filesystem::path> dir;  // new --dir
     std::string command;
     std::vector<std::string> positional;
 };

@@ -14,8 +14,26 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
+std::string path_segment(std::string_view text) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += ch;
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
 remote_response remote_request(std::string_view method, std::string_view base, std::string_view path,
-                               std::string_view body, std::string_view token, std::chrono::milliseconds timeout) {
+                               std::string_view body, std::string_view token, std::chrono::milliseconds timeout,
+                               std::span<const remote_header> headers) {
     remote_response out;
     auto url = boost::urls::parse_uri(base);
     if (!url || url->scheme() != "http" || url->host().empty()) {
@@ -38,6 +56,7 @@ remote_response remote_request(std::string_view method, std::string_view base, s
         req.set(http::field::host, url->encoded_host_and_port());
         req.set(http::field::user_agent, "toolhost-cli");
         if (!token.empty()) req.set(http::field::authorization, "Bearer " + std::string(token));
+        for (const auto& [name, value] : headers) req.set(name, value);
         if (!body.empty() || method == "POST") {
             req.set(http::field::content_type, "application/json");
             req.body() = body;

@@ -1,8 +1,11 @@
 /* The "clock" plugin: current time and a cancellable sleep, written in plain C11.
  *
- * It exists to prove that the toolhost ABI needs no C++: everything here is the C structs of
- * toolhost/toolhost.h, a hand-written scan of the (already validated) arguments, and results
- * that contain only numbers and fixed-format timestamps.
+ * It exists to prove that the toolhost ABI needs no C++, and to show how a C plugin reads its
+ * arguments and writes its results: with jansson (Debian: libjansson-dev), a JSON library in C
+ * kept since 2009. Why jansson rather than cJSON: its parser is strict RFC 8259 (it validates
+ * UTF-8, can refuse duplicate keys, and says where the text went wrong), integers are exact 64-bit
+ * values (cJSON keeps every number as a double), and json_unpack() reads and type-checks all the
+ * arguments in one call, refusing unknown keys with JSON_STRICT, the way the input schema does.
  *
  * Operations:
  *   now   {"timezone": "utc"|"local"}  -> {"unix_ms": 1795613729123, "iso8601": "2026-11-25T13:35:29.123Z"}
@@ -16,11 +19,13 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <toolhost/toolhost.h>
 
 /* ============================================================================== descriptors */
@@ -83,137 +88,62 @@ static void fail(const toolhost_call_t *call, const char *message) {
     call->set_error(call, m);
 }
 
-static void succeed(const toolhost_call_t *call, const char *json) {
-    toolhost_str_t r = {json, strlen(json)};
-    call->set_result(call, r);
+/* Reads the arguments of `call` with the json_unpack_ex() `format` and the pointers after it, and
+ * returns the parsed object (the caller json_decref()s it; strings unpacked from it live as long
+ * as it does). On failure it fails the call with a message that names the operation and what is
+ * wrong, and returns NULL. The host validated the arguments against the input schema already,
+ * so this fails only when the schema and the code disagree, which is worth a clear message. */
+static json_t *unpack_arguments(const toolhost_call_t *call, const char *format, ...) {
+    json_error_t error;
+    json_t *args = json_loadb(call->arguments.data, call->arguments.size, JSON_REJECT_DUPLICATES, &error);
+    char message[256];
+    if (args == NULL) {
+        snprintf(message, sizeof message, "arguments are not JSON: %s (at byte %d)", error.text, error.position);
+        fail(call, message);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, format);
+    /* JSON_STRICT: a key the format does not name is an error, as additionalProperties:false */
+    const int unpacked = json_vunpack_ex(args, &error, JSON_STRICT, format, ap);
+    va_end(ap);
+    if (unpacked != 0) {
+        snprintf(message, sizeof message, "arguments: %s", error.text);
+        fail(call, message);
+        json_decref(args);
+        return NULL;
+    }
+    return args;
 }
 
-/* ======================================================================= argument scanning */
-
-/* A minimal scanner over the arguments object. The host has validated the arguments against the
- * input schema already; this only has to be correct for valid input and refuse (never crash on)
- * anything else. It understands exactly what the two schemas allow: flat objects whose values
- * are strings without escapes or plain integers. */
-typedef struct scanner {
-    const char *p;
-    const char *end;
-} scanner_t;
-
-static void skip_ws(scanner_t *s) {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) ++s->p;
-}
-
-static int consume(scanner_t *s, char c) {
-    skip_ws(s);
-    if (s->p < s->end && *s->p == c) {
-        ++s->p;
-        return 1;
+/* Sets the result of `call` to `result` as compact JSON and releases `result` (NULL: out of
+ * memory). Returns the call's status. */
+static toolhost_status_t succeed(const toolhost_call_t *call, json_t *result) {
+    char *text = result != NULL ? json_dumps(result, JSON_COMPACT) : NULL;
+    json_decref(result);
+    if (text == NULL) {
+        fail(call, "out of memory writing the result");
+        return TOOLHOST_STATUS_RESOURCE_EXHAUSTED;
     }
-    return 0;
-}
-
-/* Reads a string without escape sequences into *out (borrowing the input bytes). Returns 0 when
- * the next token is not such a string. */
-static int scan_plain_string(scanner_t *s, toolhost_str_t *out) {
-    if (!consume(s, '"')) return 0;
-    const char *begin = s->p;
-    while (s->p < s->end && *s->p != '"') {
-        if (*s->p == '\\' || (unsigned char)*s->p < 0x20) return 0;
-        ++s->p;
-    }
-    if (s->p >= s->end) return 0;
-    out->data = begin;
-    out->size = (size_t)(s->p - begin);
-    ++s->p; /* closing quote */
-    return 1;
-}
-
-/* Reads a plain JSON integer (no fraction or exponent) in [min, max]. Returns 0 otherwise. */
-static int scan_integer(scanner_t *s, long long min, long long max, long long *out) {
-    skip_ws(s);
-    int negative = 0;
-    if (s->p < s->end && *s->p == '-') {
-        negative = 1;
-        ++s->p;
-    }
-    if (s->p >= s->end || *s->p < '0' || *s->p > '9') return 0;
-    long long value = 0;
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
-        if (value > 1000000000000LL) return 0; /* far outside any range we accept */
-        value = value * 10 + (*s->p - '0');
-        ++s->p;
-    }
-    if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E')) return 0;
-    if (negative) value = -value;
-    if (value < min || value > max) return 0;
-    *out = value;
-    return 1;
-}
-
-/* Field handler: reads the value of field `key`; on failure writes a message naming the field
- * into `error` and returns 0. */
-typedef int (*field_fn)(scanner_t *s, toolhost_str_t key, void *out, char *error, size_t error_size);
-
-/* Walks a flat JSON object, handing each member to `on_field`. */
-static int scan_object(toolhost_str_t json, field_fn on_field, void *out, char *error, size_t error_size) {
-    scanner_t s = {json.data, json.data + json.size};
-    if (json.size == 0 || !consume(&s, '{')) {
-        snprintf(error, error_size, "arguments: expected a JSON object");
-        return 0;
-    }
-    if (!consume(&s, '}')) {
-        for (;;) {
-            toolhost_str_t key;
-            if (!scan_plain_string(&s, &key) || !consume(&s, ':')) {
-                snprintf(error, error_size, "arguments: malformed object member");
-                return 0;
-            }
-            if (!on_field(&s, key, out, error, error_size)) return 0;
-            if (consume(&s, ',')) continue;
-            if (consume(&s, '}')) break;
-            snprintf(error, error_size, "arguments: expected ',' or '}' after field \"%.*s\"",
-                     (int)(key.size > 64 ? 64 : key.size), key.data);
-            return 0;
-        }
-    }
-    skip_ws(&s);
-    if (s.p != s.end) {
-        snprintf(error, error_size, "arguments: unexpected text after the object");
-        return 0;
-    }
-    return 1;
-}
-
-static int unknown_field(toolhost_str_t key, char *error, size_t error_size) {
-    snprintf(error, error_size, "arguments: unknown field \"%.*s\"", (int)(key.size > 64 ? 64 : key.size), key.data);
-    return 0;
+    toolhost_str_t r = {text, strlen(text)};
+    call->set_result(call, r); /* the host copies it */
+    free(text);
+    return TOOLHOST_STATUS_OK;
 }
 
 /* ====================================================================================== now */
 
-typedef struct now_args {
-    int local; /* 0: UTC, 1: local time */
-} now_args_t;
-
-static int now_field(scanner_t *s, toolhost_str_t key, void *out, char *error, size_t error_size) {
-    now_args_t *args = (now_args_t *)out;
-    if (!str_equals(key, "timezone")) return unknown_field(key, error, error_size);
-    toolhost_str_t value;
-    if (!scan_plain_string(s, &value) || !(str_equals(value, "utc") || str_equals(value, "local"))) {
-        snprintf(error, error_size, "timezone: must be \"utc\" or \"local\"");
-        return 0;
-    }
-    args->local = str_equals(value, "local");
-    return 1;
-}
-
 static toolhost_status_t clock_now(const toolhost_call_t *call) {
-    char error[160];
-    now_args_t args = {0};
-    if (!scan_object(call->arguments, now_field, &args, error, sizeof error)) {
-        fail(call, error);
+    const char *zone_name = "utc";
+    json_t *args = unpack_arguments(call, "{s?s}", "timezone", &zone_name);
+    if (args == NULL) return TOOLHOST_STATUS_INVALID_ARGUMENT;
+    const int local = strcmp(zone_name, "local") == 0;
+    if (!local && strcmp(zone_name, "utc") != 0) {
+        fail(call, "arguments: timezone must be \"utc\" or \"local\"");
+        json_decref(args);
         return TOOLHOST_STATUS_INVALID_ARGUMENT;
     }
+    json_decref(args); /* zone_name points into args: not used after this */
 
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
@@ -225,7 +155,7 @@ static toolhost_status_t clock_now(const toolhost_call_t *call) {
 
     struct tm tm;
     const time_t seconds = ts.tv_sec;
-    if ((args.local ? localtime_r(&seconds, &tm) : gmtime_r(&seconds, &tm)) == NULL) {
+    if ((local ? localtime_r(&seconds, &tm) : gmtime_r(&seconds, &tm)) == NULL) {
         fail(call, "cannot convert the current time to a calendar date");
         return TOOLHOST_STATUS_INTERNAL;
     }
@@ -237,7 +167,7 @@ static toolhost_status_t clock_now(const toolhost_call_t *call) {
     }
 
     char zone[8] = "Z";
-    if (args.local) {
+    if (local) {
         char offset[16]; /* "+0100": ISO 8601 extended format wants "+01:00" */
         if (strftime(offset, sizeof offset, "%z", &tm) != 5) {
             fail(call, "cannot determine the local UTC offset");
@@ -246,30 +176,14 @@ static toolhost_status_t clock_now(const toolhost_call_t *call) {
         snprintf(zone, sizeof zone, "%.3s:%.2s", offset, offset + 3);
     }
 
-    /* Only digits and the fixed characters above go into the text, so it is valid JSON. */
-    char result[128];
-    snprintf(result, sizeof result, "{\"unix_ms\":%lld,\"iso8601\":\"%s.%03d%s\"}", unix_ms, date, millis, zone);
-    succeed(call, result);
-    return TOOLHOST_STATUS_OK;
+    char iso8601[48];
+    snprintf(iso8601, sizeof iso8601, "%s.%03d%s", date, millis, zone);
+    return succeed(call, json_pack("{s:I, s:s}", "unix_ms", (json_int_t)unix_ms, "iso8601", iso8601));
 }
 
 /* ==================================================================================== sleep */
 
 enum { SLEEP_MAX_MS = 60000, SLEEP_STEP_NS = 5 * 1000 * 1000 };
-
-typedef struct sleep_args {
-    long long ms; /* -1 until seen */
-} sleep_args_t;
-
-static int sleep_field(scanner_t *s, toolhost_str_t key, void *out, char *error, size_t error_size) {
-    sleep_args_t *args = (sleep_args_t *)out;
-    if (!str_equals(key, "ms")) return unknown_field(key, error, error_size);
-    if (!scan_integer(s, 0, SLEEP_MAX_MS, &args->ms)) {
-        snprintf(error, error_size, "ms: must be an integer from 0 to %d", SLEEP_MAX_MS);
-        return 0;
-    }
-    return 1;
-}
 
 static long long monotonic_ns(void) {
     struct timespec ts;
@@ -284,19 +198,19 @@ static void sleep_ns(long long ns) {
 }
 
 static toolhost_status_t clock_sleep(const toolhost_call_t *call) {
-    char error[160];
-    sleep_args_t args = {-1};
-    if (!scan_object(call->arguments, sleep_field, &args, error, sizeof error)) {
-        fail(call, error);
-        return TOOLHOST_STATUS_INVALID_ARGUMENT;
-    }
-    if (args.ms < 0) {
-        fail(call, "ms: required field is missing");
+    json_int_t ms = -1;
+    json_t *args = unpack_arguments(call, "{s:I}", "ms", &ms);
+    if (args == NULL) return TOOLHOST_STATUS_INVALID_ARGUMENT;
+    json_decref(args);
+    if (ms < 0 || ms > SLEEP_MAX_MS) {
+        char message[96];
+        snprintf(message, sizeof message, "arguments: ms must be from 0 to %d, got %lld", SLEEP_MAX_MS, (long long)ms);
+        fail(call, message);
         return TOOLHOST_STATUS_INVALID_ARGUMENT;
     }
 
     const long long start = monotonic_ns();
-    const long long target = start + args.ms * 1000000LL;
+    const long long target = start + (long long)ms * 1000000LL;
     char message[160];
     for (;;) {
         /* The deadline first: once it passed the host also reports the call as cancelled, and
@@ -305,12 +219,12 @@ static toolhost_status_t clock_sleep(const toolhost_call_t *call) {
         const long long slept_ms = (monotonic_ns() - start) / 1000000LL;
         if (remaining <= 0) {
             snprintf(message, sizeof message, "sleep: the call's deadline passed after %lld of %lld ms", slept_ms,
-                     args.ms);
+                     (long long)ms);
             fail(call, message);
             return TOOLHOST_STATUS_DEADLINE_EXCEEDED;
         }
         if (call->is_cancelled(call)) {
-            snprintf(message, sizeof message, "sleep: cancelled after %lld of %lld ms", slept_ms, args.ms);
+            snprintf(message, sizeof message, "sleep: cancelled after %lld of %lld ms", slept_ms, (long long)ms);
             fail(call, message);
             return TOOLHOST_STATUS_CANCELLED;
         }
@@ -320,11 +234,7 @@ static toolhost_status_t clock_sleep(const toolhost_call_t *call) {
         if (remaining < step) step = remaining; /* wake up right at the deadline */
         sleep_ns(step);
     }
-
-    char result[64];
-    snprintf(result, sizeof result, "{\"slept_ms\":%lld}", args.ms);
-    succeed(call, result);
-    return TOOLHOST_STATUS_OK;
+    return succeed(call, json_pack("{s:I}", "slept_ms", ms));
 }
 
 /* ================================================================================= instance */

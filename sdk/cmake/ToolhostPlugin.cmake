@@ -16,7 +16,11 @@ function(toolhost_add_plugin target)
     endif()
     add_library(${target} MODULE ${sources})
     target_link_libraries(${target} PRIVATE Toolhost::sdk)
-    target_compile_features(${target} PRIVATE cxx_std_20)
+    # The C++ helper (toolhost/plugin.hpp) needs C++20; a C-only project has no C++ to set.
+    get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+    if("CXX" IN_LIST languages)
+        target_compile_features(${target} PRIVATE cxx_std_20)
+    endif()
     set_target_properties(${target} PROPERTIES
         PREFIX ""
         C_VISIBILITY_PRESET hidden

@@ -815,3 +815,133 @@ BOOST_AUTO_TEST_CASE(admin_reload_needs_the_token_and_answers_what_changed) {
     BOOST_TEST(contains(body, "/tools/testkit/config/label"), body);
     BOOST_TEST(serving.process.stop(SIGTERM) == 0, serving.process.err());
 }
+
+// list, info, call and status with --server URL ask a running `toolhost serve`, so a tool keeps
+// its state from one command to the next; answers, errors and exit codes are those of the
+// commands without it.
+BOOST_AUTO_TEST_CASE(one_shot_commands_talk_to_a_running_server) {
+    plugin_folder f;
+    fs::remove(f.plugins / "broken.so");
+    running_server serving(f, "{}", "warning");
+    auto remote = [&](std::vector<std::string> args) {
+        args.insert(args.end(), {"--server", serving.url});
+        return run_toolhost(args);
+    };
+    auto calls_so_far = [&] {
+        auto r = remote({"call", "testkit_mt", "stats", "--json"});
+        BOOST_TEST_REQUIRE(r.exit_code == 0, r.out << r.err);
+        return parse_stdout(r).at("result").at("calls").as_int64();
+    };
+    // One process per call forgets; the server remembers.
+    const auto local = run_toolhost(f.args({"call", "testkit_mt", "stats", "--json"}));
+    BOOST_TEST(parse_stdout(local).at("result").at("calls") == 1, local.out << local.err);
+    const auto first = calls_so_far();
+    BOOST_TEST(calls_so_far() == first + 1);
+
+    auto r = remote({"call", "testkit_mt", "echo", R"({"a":[1,"é"]})"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.out == "{\"a\":[1,\"é\"]}\n");
+    r = remote({"call", "testkit_mt", "context", "--request-id", "req-7", "--session-id", "s-1"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    BOOST_TEST(parse_stdout(r).at("request_id") == "req-7", r.out);
+    BOOST_TEST(parse_stdout(r).at("session_id") == "s-1", r.out);
+
+    // Failures: the same exit code and message as the same call without --server.
+    const std::vector<std::string> failing = {"call", "testkit_mt", "fail", R"({"code":"NOT_FOUND","message":"gone"})"};
+    r = remote(failing);
+    const auto same_here =
+        run_toolhost(f.args({"call", "testkit_mt", "fail", R"({"code":"NOT_FOUND","message":"gone"})"}));
+    BOOST_TEST(r.exit_code == same_here.exit_code);
+    BOOST_TEST(r.err == same_here.err);
+    BOOST_TEST(r.out.empty());
+    r = remote({"call", "testkit_mt", "fail", R"({"code":"NOT_FOUND","message":"gone"})", "--json"});
+    BOOST_TEST(parse_stdout(r).at("error").at("code") == "NOT_FOUND", r.out);
+    r = remote({"call", "testkit_mt", "sleep", R"({"ms":20000})", "--timeout-ms", "200"});
+    BOOST_TEST(r.exit_code == 69, r.out << r.err);
+    BOOST_TEST(contains(r.err, "DEADLINE_EXCEEDED"), r.err);
+    r = remote({"call", "testkit_mt", "echo", "{bad"});
+    BOOST_TEST(r.exit_code == 65, r.err);
+    BOOST_TEST(contains(r.err, "ARGS_JSON is not valid JSON"), r.err);
+    r = remote({"call", "nosuch", "op"});
+    BOOST_TEST(r.exit_code != 0);
+    BOOST_TEST(contains(r.err, "nosuch"), r.err);
+
+    // list, info and status print what they print here, from the server's REST API.
+    r = remote({"list"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, "testkit_mt 1.0.0  Test fixture: every host feature on demand (thread-safe).\n"), r.out);
+    BOOST_TEST(contains(r.out, "\n  stats  "), r.out);
+    r = remote({"list", "--json"});
+    BOOST_TEST(parse_stdout(r).at("tools").as_array().size() >= 2u, r.out);
+    r = remote({"info", "testkit"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(contains(r.out, "name:        testkit\n"), r.out);
+    BOOST_TEST(contains(r.out, "state:       ready\n"), r.out);
+    BOOST_TEST(contains(r.out, "  sleep  Sleeps in 1 ms steps"), r.out);
+    BOOST_TEST(remote({"info", "nosuch"}).exit_code != 0);
+    r = remote({"status"});
+    BOOST_TEST(r.exit_code == 0, r.out << r.err);
+    BOOST_TEST(contains(r.out, "testkit ready\n"), r.out);
+    r = remote({"status", "--json"});
+    BOOST_TEST(parse_stdout(r).at("ok") == true, r.out);
+
+    // No server there: exit 69, and the message says where it looked.
+    r = run_toolhost({"call", "testkit_mt", "echo", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(r.exit_code == 69);
+    BOOST_TEST(contains(r.err, "no answer from toolhost serve"), r.err);
+    BOOST_TEST(serving.process.running(), serving.process.err());
+}
+
+// `toolhost new`: the languages it makes, a project's files with every placeholder filled in,
+// and the refusals (bad name, unknown language, a folder in the way). That the projects build
+// and pass their own tests against an installed toolhost is the `package` test's.
+BOOST_AUTO_TEST_CASE(new_makes_a_plugin_project) {
+    temp_dir dir;
+    auto r = run_toolhost({"new"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    for (const char* lang : {"\n  c ", "\n  cpp ", "\n  rust "}) BOOST_TEST(contains(r.out, lang), r.out);
+    r = run_toolhost({"new", "--json"});
+    BOOST_TEST(parse_stdout(r).at("languages").as_array().size() >= 3u);
+
+    const std::map<std::string, std::vector<std::string>> expected = {
+        {"c", {"CMakeLists.txt", "README.md", "toolhost_tests.cmake", "weather.c"}},
+        {"cpp", {"CMakeLists.txt", "README.md", "toolhost_tests.cmake", "weather.cpp"}},
+        {"rust", {"Cargo.toml", "README.md", "src/lib.rs", "tests/loads.rs"}},
+    };
+    for (const auto& [lang, files] : expected) {
+        BOOST_TEST_CONTEXT(lang) {
+            const fs::path project = dir / lang;
+            r = run_toolhost({"new", "weather", "--lang", lang, "--dir", project.string(), "--json"});
+            BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+            BOOST_TEST(parse_stdout(r).at("files").as_array().size() == files.size(), r.out);
+            for (const auto& f : files) {
+                BOOST_TEST_REQUIRE(fs::is_regular_file(project / f), f);
+                const std::string text = toolhost::test::read_file(project / f);
+                BOOST_TEST(!contains(text, "@NAME@"), f);
+                BOOST_TEST(!contains(text, "@TOOLHOST@"), f);
+                BOOST_TEST(!contains(text, "@SDK_RUST@"), f);
+                BOOST_TEST(!contains(text, "@CMAKE_HINT@"), f);
+            }
+            // A second time into the same folder: refused, nothing overwritten.
+            r = run_toolhost({"new", "weather", "--lang", lang, "--dir", project.string()});
+            BOOST_TEST(r.exit_code == 73, r.err);
+            BOOST_TEST(contains(r.err, "already exists"), r.err);
+        }
+    }
+    BOOST_TEST(contains(toolhost::test::read_file(dir / "c" / "weather.c"), R"("weather")"));
+    BOOST_TEST(contains(toolhost::test::read_file(dir / "cpp" / "CMakeLists.txt"), "-DToolhost_DIR="));
+    // The Rust project depends on the SDK crate of this toolhost (the source tree's, from a build tree).
+    const std::string cargo = toolhost::test::read_file(dir / "rust" / "Cargo.toml");
+    const std::string sdk = std::string(TOOLHOST_TEST_SOURCE_DIR) + "/sdk/rust/toolhost-sdk";
+    BOOST_TEST(contains(cargo, "toolhost-sdk = { path = \"" + sdk + "\" }"), cargo);
+
+    r = run_toolhost({"new", "Weather", "--lang", "c", "--dir", (dir / "x").string()});
+    BOOST_TEST(r.exit_code == 64);
+    BOOST_TEST(contains(r.err, "cannot name a plugin project"), r.err);
+    r = run_toolhost({"new", "weather", "--lang", "cobol", "--dir", (dir / "x").string()});
+    BOOST_TEST(r.exit_code == 64);
+    BOOST_TEST(contains(r.err, "unknown --lang 'cobol' (known: c, cpp, rust"), r.err);
+    r = run_toolhost({"new", "weather", "--dir", (dir / "x").string()});
+    BOOST_TEST(r.exit_code == 64);
+    BOOST_TEST(!fs::exists(dir / "x"));
+}

@@ -21,9 +21,12 @@ endif()
 
 set(prefix "${WORK_DIR}/prefix")
 set(plugin_build "${WORK_DIR}/hello-build")
-# The prefix and the out-of-tree build start empty; a build of our own is kept between runs, so
+set(c_build "${WORK_DIR}/c-only-build")
+set(home "${WORK_DIR}/home")  # HOME and XDG_CONFIG_HOME of the installed toolhost
+# The prefix and the out-of-tree builds start empty; a build of our own is kept between runs, so
 # that a rerun only rebuilds what changed.
-file(REMOVE_RECURSE "${prefix}" "${plugin_build}")
+file(REMOVE_RECURSE "${prefix}" "${plugin_build}" "${c_build}" "${home}")
+file(MAKE_DIRECTORY "${home}")
 
 function(run)
     execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -76,13 +79,24 @@ run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package/hello" -B "${plugin_build}"
     "-DCMAKE_MODULE_LINKER_FLAGS=${LINKER_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}")
 run(${CMAKE_COMMAND} --build "${plugin_build}")
 
-# Only the entry symbol leaves the plugin.
-run(nm -D --defined-only "${plugin_build}/hello.so")
-string(REGEX MATCHALL "[^\n]+" lines "${last_output}")
-foreach(line IN LISTS lines)
-    if(NOT line MATCHES "toolhost_plugin_entry_v1$")
-        message(FATAL_ERROR "hello.so exports more than its entry symbol: ${line}")
-    endif()
+# A project in C alone configures and builds (no C++ compiler, no Boost): the C example.
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package/c_only" -B "${c_build}" -G "${GENERATOR}"
+    "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_C_FLAGS=${C_FLAGS}" "-DCMAKE_MODULE_LINKER_FLAGS=${LINKER_FLAGS}")
+run(${CMAKE_COMMAND} --build "${c_build}")
+load_cache("${c_build}" READ_WITH_PREFIX c_only_ CMAKE_CXX_COMPILER)
+if(c_only_CMAKE_CXX_COMPILER)
+    message(FATAL_ERROR "the C-only project has a C++ compiler: ${c_only_CMAKE_CXX_COMPILER}")
+endif()
+
+# Only the entry symbol leaves a plugin.
+foreach(plugin "${plugin_build}/hello.so" "${c_build}/greeter.so")
+    run(nm -D --defined-only "${plugin}")
+    string(REGEX MATCHALL "[^\n]+" lines "${last_output}")
+    foreach(line IN LISTS lines)
+        if(NOT line MATCHES "toolhost_plugin_entry_v1$")
+            message(FATAL_ERROR "${plugin} exports more than its entry symbol: ${line}")
+        endif()
+    endforeach()
 endforeach()
 
 if(cache_BUILD_SHARED_LIBS)
@@ -103,13 +117,87 @@ endif()
 
 set(ENV{TOOLHOST_CONFIG} "")
 set(ENV{TOOLHOST_PLUGIN_PATH} "")
-run("${prefix}/bin/toolhost" --no-default-plugins --plugin-dir "${plugin_build}" call hello greet --json)
-if(NOT last_output MATCHES "\"ok\":true" OR NOT last_output MATCHES "hello from out of tree")
+set(ENV{HOME} "${home}")
+set(ENV{XDG_CONFIG_HOME} "")
+run("${prefix}/bin/toolhost" --no-default-plugins --plugin-dir "${plugin_build}" call hello greet
+    "{\"name\":\"out of tree\"}" --json)
+if(NOT last_output MATCHES "\"ok\":true" OR NOT last_output MATCHES "Hello, out of tree!")
     message(FATAL_ERROR "unexpected output from the installed toolhost: ${last_output}")
 endif()
+run("${prefix}/bin/toolhost" --no-default-plugins --plugin-dir "${c_build}" call greeter greet
+    "{\"name\":\"Zoë \\\"the C\\\" one\",\"language\":\"fr\"}")
+if(NOT last_output STREQUAL "{\"greeting\":\"Bonjour, Zoë \\\"the C\\\" one!\"}\n")
+    message(FATAL_ERROR "unexpected output from the C plugin: ${last_output}")
+endif()
 run("${plugin_build}/embed" "${plugin_build}")
-if(NOT last_output MATCHES "hello from out of tree")
+set(embed_output "${last_output}")
+if(NOT last_output MATCHES "Hello, out of tree!")
     message(FATAL_ERROR "unexpected output from the embedding program: ${last_output}")
+endif()
+
+# `toolhost new`: a project of each language, made by the installed toolhost, builds against the
+# installation and passes its own tests (which load the plugin with that toolhost) on the first try.
+set(new_dir "${WORK_DIR}/new")
+file(REMOVE_RECURSE "${new_dir}")
+foreach(lang c cpp)
+    run("${prefix}/bin/toolhost" new "new_${lang}" --lang ${lang} --dir "${new_dir}/${lang}")
+    run(${CMAKE_COMMAND} -S "${new_dir}/${lang}" -B "${new_dir}/${lang}/build" -G "${GENERATOR}"
+        "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_C_FLAGS=${C_FLAGS}" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+        "-DCMAKE_MODULE_LINKER_FLAGS=${LINKER_FLAGS}")
+    run(${CMAKE_COMMAND} --build "${new_dir}/${lang}/build")
+    run(${CMAKE_CTEST_COMMAND} --test-dir "${new_dir}/${lang}/build" --output-on-failure)
+    if(NOT last_output MATCHES "100% tests passed, 0 tests failed out of 2")
+        message(FATAL_ERROR "the tests of the new ${lang} project did not all run and pass:\n${last_output}")
+    endif()
+endforeach()
+# Rust with Debian's cargo, offline, when it is there (as sdk/rust/CMakeLists.txt).
+if(EXISTS /usr/bin/cargo AND EXISTS /usr/bin/rustc)
+    run("${prefix}/bin/toolhost" new new_rust --lang rust --dir "${new_dir}/rust")
+    set(cargo_env "CARGO_HOME=${new_dir}/cargo-home" "RUSTC=/usr/bin/rustc" "RUSTDOC=/usr/bin/rustdoc"
+        CARGO_TERM_COLOR=never --unset=RUSTUP_TOOLCHAIN --unset=RUSTC_WRAPPER)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E env ${cargo_env} /usr/bin/cargo test --offline
+        WORKING_DIRECTORY "${new_dir}/rust" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0 OR NOT out MATCHES "test toolhost_loads_and_calls_the_plugin \\.\\.\\. ok")
+        message(FATAL_ERROR "cargo test of the new Rust project failed (${rc}):\n${out}\n${err}")
+    endif()
+else()
+    message(STATUS "toolhost new --lang rust: not built (no /usr/bin/cargo)")
+endif()
+
+# Where the installed toolhost finds its configuration (docs/configuration.md): never in the
+# source tree it was built from; its own etc/toolhost, unless the user has one in
+# $XDG_CONFIG_HOME/toolhost (~/.config/toolhost), unless TOOLHOST_CONFIG or --config says.
+function(expect_config file from)
+    run("${prefix}/bin/toolhost" --no-default-plugins validate --json ${ARGN})
+    string(JSON got_file GET "${last_output}" config file)
+    string(JSON got_from GET "${last_output}" config from)
+    if(NOT got_file STREQUAL file OR NOT got_from STREQUAL from)
+        message(FATAL_ERROR "expected the configuration ${file} (${from}), got ${got_file} (${got_from})")
+    endif()
+endfunction()
+set(installed_conf "${prefix}/etc/toolhost/toolhost.json")
+if(NOT EXISTS "${installed_conf}")
+    message(FATAL_ERROR "install is missing etc/toolhost/toolhost.json")
+endif()
+# The installed file lists the bundled tools; without them `validate` reports each one.
+file(WRITE "${home}/plain.json" "{}")
+file(COPY_FILE "${home}/plain.json" "${installed_conf}")
+expect_config("${installed_conf}" "the installation's etc/toolhost")
+file(MAKE_DIRECTORY "${home}/.config/toolhost")
+file(COPY_FILE "${home}/plain.json" "${home}/.config/toolhost/toolhost.json")
+expect_config("${home}/.config/toolhost/toolhost.json" "$XDG_CONFIG_HOME/toolhost")
+file(MAKE_DIRECTORY "${home}/xdg/toolhost")
+file(COPY_FILE "${home}/plain.json" "${home}/xdg/toolhost/toolhost.json")
+set(ENV{XDG_CONFIG_HOME} "${home}/xdg")
+expect_config("${home}/xdg/toolhost/toolhost.json" "$XDG_CONFIG_HOME/toolhost")
+set(ENV{TOOLHOST_CONFIG} "${home}/plain.json")
+expect_config("${home}/plain.json" "TOOLHOST_CONFIG")
+expect_config("${installed_conf}" "--config" --config "${installed_conf}")
+file(REMOVE "${installed_conf}" "${home}/xdg/toolhost/toolhost.json" "${home}/.config/toolhost/toolhost.json")
+set(ENV{TOOLHOST_CONFIG} "")
+run("${prefix}/bin/toolhost" --no-default-plugins validate --json)
+if(NOT last_output MATCHES "\"file\":null,\"from\":\"built-in defaults\"")
+    message(FATAL_ERROR "expected the built-in defaults: ${last_output}")
 endif()
 # The embedding program sees TOOLHOST_STATIC exactly when it links the static libraries.
 if(cache_BUILD_SHARED_LIBS)
@@ -117,7 +205,7 @@ if(cache_BUILD_SHARED_LIBS)
 else()
     set(linkage static)
 endif()
-if(NOT last_output MATCHES "linkage: ${linkage}\n")
-    message(FATAL_ERROR "the embedding program should have been compiled for ${linkage} libraries: ${last_output}")
+if(NOT embed_output MATCHES "linkage: ${linkage}\n")
+    message(FATAL_ERROR "the embedding program should have been compiled for ${linkage} libraries: ${embed_output}")
 endif()
-message(STATUS "package test passed: ${last_output}")
+message(STATUS "package test passed: ${embed_output}")

@@ -59,7 +59,15 @@ call_result call_interruptibly(toolhost::host& h, const std::string& tool, const
     return std::move(*r);
 }
 
-// Prints the call's answer as the command's output; the exit code.
+// Prints a call's result as the command's output; the exit code.
+int print_result(command_context& c, json::value result) {
+    if (c.opts().json)
+        c.out() << toolhost::json_text(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';
+    else
+        c.out() << toolhost::json_text(result) << '\n';
+    return exit_code::ok;
+}
+
 int print_result(command_context& c, const std::string& tool, const std::string& op, call_result& r) {
     if (!r) return c.fail(r.error().code, r.error().message, exit_code_for(r.error().code));
     boost::system::error_code pec;
@@ -68,19 +76,42 @@ int print_result(command_context& c, const std::string& tool, const std::string&
         return c.fail(status_code::internal,
                       tool + "." + op + " returned a result that is not valid JSON: " + pec.message(),
                       exit_code::internal);
-    if (c.opts().json)
-        c.out() << toolhost::json_text(json::object{{"ok", true}, {"result", std::move(result)}}) << '\n';
-    else
-        c.out() << toolhost::json_text(result) << '\n';
-    return exit_code::ok;
+    return print_result(c, std::move(result));
+}
+
+// How long `call --server` waits for the answer when --timeout-ms does not say: the server's own
+// deadline (resilience.timeout_ms, 60 s by default) normally ends the call well before.
+constexpr std::chrono::minutes remote_call_wait{10};
+
+// call --server URL: the same call through the REST API of a running `toolhost serve`, so that
+// a tool keeps its state between calls (POST /v1/tools/{tool}/{operation}, docs/serving.md).
+int remote_call(command_context& c, const std::string& tool, const std::string& op, const std::string& args) {
+    std::vector<remote_header> headers;
+    if (c.opts().request_id) headers.emplace_back("X-Request-Id", *c.opts().request_id);
+    if (c.opts().session_id) headers.emplace_back("X-Session-Id", *c.opts().session_id);
+    std::chrono::milliseconds wait = remote_call_wait;
+    if (const auto ms = c.opts().timeout_ms) {
+        headers.emplace_back("X-Timeout-Ms", std::to_string(*ms));
+        // the server answers DEADLINE_EXCEEDED at the deadline; a little more for the way back
+        wait = std::chrono::milliseconds(*ms) + std::chrono::seconds(5);
+    }
+    auto r = c.remote("POST", "/v1/tools/" + path_segment(tool) + "/" + path_segment(op), args, wait, headers);
+    if (!r) return c.last_failure();
+    if (r->status != 200) return c.remote_failure(*r);
+    boost::system::error_code ec;
+    json::value answer = json::parse(r->body, ec);
+    json::value* result = !ec && answer.is_object() ? answer.as_object().if_contains("result") : nullptr;
+    if (result == nullptr)
+        return c.fail(status_code::internal,
+                      "the server's answer to " + tool + "." + op + " is not {\"ok\":true,\"result\":...}: " + r->body,
+                      exit_code::internal);
+    return print_result(c, std::move(*result));
 }
 
 }  // namespace
 
 int cmd_call(command_context& c) {
     if (int rc = c.check_args(2, 3, "'call' needs TOOL OPERATION [ARGS_JSON]"); rc != exit_code::ok) return rc;
-    if (int rc = c.open_host(); rc != exit_code::ok) return rc;
-
     const std::string& tool = c.opts().positional[0];
     const std::string& op = c.opts().positional[1];
     std::string text = c.opts().positional.size() > 2 ? c.opts().positional[2] : "{}";
@@ -89,6 +120,9 @@ int cmd_call(command_context& c) {
     if (!parsed)
         return c.fail(status_code::invalid_argument, "ARGS_JSON is not valid JSON: " + parsed.error().to_string(),
                       exit_code::data);
+    if (c.opts().server) return remote_call(c, tool, op, text);
+    if (int rc = c.open_host(); rc != exit_code::ok) return rc;
+
     json::value args = std::move(*parsed);
     if (!c.host().find(tool)) return c.tool_missing(tool);
 

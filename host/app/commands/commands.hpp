@@ -26,5 +26,6 @@ int cmd_metrics(command_context& c);   // metrics.cpp
 int cmd_breaker(command_context& c);   // breaker.cpp
 int cmd_restart(command_context& c);   // breaker.cpp
 int cmd_serve(command_context& c);     // serve.cpp
+int cmd_new(command_context& c);       // new.cpp
 
 }  // namespace toolhost::cli

@@ -5,72 +5,186 @@
 #include <toolhost/json_text.hpp>
 #include <toolhost/serve/status_json.hpp>
 
+#include <boost/json/parse.hpp>
+
+#include <optional>
+#include <utility>
+
 // list, info, status, validate: what the plugins provide and what state the tools are in.
 namespace toolhost::cli {
 
 namespace json = boost::json;
 
+namespace {
+
+// The text forms are printed from the JSON forms, so that a local command and its --server
+// twin (the REST API's /v1/tools, which is built from the same to_json() and status JSON) print
+// the same.
+
+std::string_view text_of(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+bool flag_of(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    return v != nullptr && v->is_bool() && v->get_bool();
+}
+
+void print_tool_list(std::ostream& out, const json::array& tools) {
+    for (const auto& t : tools) {
+        const auto& o = t.as_object();
+        out << text_of(o, "name") << ' ' << text_of(o, "version") << "  " << text_of(o, "description") << '\n';
+        if (const auto* ops = o.if_contains("operations"); ops && ops->is_array())
+            for (const auto& op : ops->get_array())
+                out << "  " << text_of(op.as_object(), "name") << "  " << text_of(op.as_object(), "description")
+                    << '\n';
+    }
+    if (tools.empty()) out << "no tools found\n";
+}
+
+void print_tool_info(std::ostream& out, const json::object& o) {
+    out << "name:        " << text_of(o, "name") << "\nversion:     " << text_of(o, "version")
+        << "\ndescription: " << text_of(o, "description") << "\nplugin:      " << text_of(o, "plugin")
+        << "\nthread-safe: " << (flag_of(o, "thread_safe") ? "yes" : "no")
+        << "\nenabled:     " << (flag_of(o, "enabled") ? "yes" : "no") << '\n';
+    if (o.contains("state")) out << "state:       " << text_of(o, "state") << '\n';
+    if (o.contains("error")) out << "error:       " << text_of(o, "error") << '\n';
+    if (const auto* config = o.if_contains("config")) out << "config:      " << toolhost::json_text(*config) << '\n';
+    if (const auto* schema = o.if_contains("config_schema"))
+        out << "config schema: " << toolhost::json_text(*schema) << '\n';
+    out << "operations:\n";
+    const auto* ops = o.if_contains("operations");
+    if (ops == nullptr || !ops->is_array()) return;
+    for (const auto& v : ops->get_array()) {
+        const auto& op = v.as_object();
+        out << "  " << text_of(op, "name") << "  " << text_of(op, "description") << '\n';
+        std::string flags;
+        for (const auto& [key, shown] :
+             {std::pair{"idempotent", " idempotent"}, std::pair{"read_only", " read-only"},
+              std::pair{"destructive", " destructive"}, std::pair{"cancellable", " cancellable"}})
+            if (flag_of(op, key)) flags += shown;
+        if (!flags.empty()) out << "    flags:" << flags << '\n';
+        if (const auto* in = op.if_contains("input_schema")) out << "    input:  " << toolhost::json_text(*in) << '\n';
+        if (const auto* output = op.if_contains("output_schema"))
+            out << "    output: " << toolhost::json_text(*output) << '\n';
+    }
+}
+
+// One line per tool: name and state (or disabled), its worker, its error.
+void print_status(std::ostream& out, const json::array& tools) {
+    for (const auto& t : tools) {
+        const auto& o = t.as_object();
+        out << text_of(o, "name") << ' ' << (flag_of(o, "enabled") ? text_of(o, "state") : "disabled");
+        if (const auto* w = o.if_contains("worker"); w && w->is_object()) {
+            const auto& worker = w->get_object();
+            out << "  worker pid " << toolhost::json_text(worker.at("pid")) << ", " << text_of(worker, "state") << ", "
+                << toolhost::json_text(worker.at("restarts")) << " restarts";
+        }
+        if (o.contains("error")) out << "  " << text_of(o, "error");
+        out << '\n';
+    }
+}
+
+// GET `path` of the running server; the body as a JSON object, or nullopt after reporting why.
+std::optional<json::object> remote_json(command_context& c, const std::string& path) {
+    auto r = c.remote("GET", path);
+    if (!r) return std::nullopt;
+    if (r->status != 200) {
+        c.remote_failure(*r);
+        return std::nullopt;
+    }
+    boost::system::error_code ec;
+    json::value v = json::parse(r->body, ec);
+    if (ec || !v.is_object()) {
+        c.fail(status_code::internal, "GET " + path + " answered something that is not a JSON object: " + r->body,
+               exit_code::internal);
+        return std::nullopt;
+    }
+    return std::move(v.get_object());
+}
+
+const json::array& tools_of(const json::object& o) {
+    static const json::array none;
+    const auto* t = o.if_contains("tools");
+    return t != nullptr && t->is_array() ? t->get_array() : none;
+}
+
+int remote_list(command_context& c) {
+    auto body = remote_json(c, "/v1/tools");
+    if (!body) return c.last_failure();
+    if (c.opts().json)
+        c.out() << toolhost::json_text(*body) << '\n';
+    else
+        print_tool_list(c.out(), tools_of(*body));
+    return exit_code::ok;
+}
+
+int remote_info(command_context& c, const std::string& name) {
+    auto body = remote_json(c, "/v1/tools/" + path_segment(name));
+    if (!body) return c.last_failure();
+    if (c.opts().json)
+        c.out() << toolhost::json_text(*body) << '\n';
+    else
+        print_tool_info(c.out(), *body);
+    return exit_code::ok;
+}
+
+// Exit 0 when every enabled tool of the server is ready, else 69, as `status` without --server.
+int remote_status(command_context& c) {
+    auto body = remote_json(c, "/v1/tools");
+    if (!body) return c.last_failure();
+    bool all_ready = true;
+    for (const auto& t : tools_of(*body))
+        if (flag_of(t.as_object(), "enabled") && text_of(t.as_object(), "state") != "ready") all_ready = false;
+    if (c.opts().json)
+        c.out() << toolhost::json_text(json::object{{"ok", all_ready}, {"tools", tools_of(*body)}}) << '\n';
+    else
+        print_status(c.out(), tools_of(*body));
+    return all_ready ? exit_code::ok : exit_code::unavailable;
+}
+
+}  // namespace
+
 int cmd_list(command_context& c) {
     if (int rc = c.check_args(0, 0, "'list' takes no arguments"); rc != exit_code::ok) return rc;
+    if (c.opts().server) return remote_list(c);
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
 
-    const auto names = c.host().list();
+    json::array tools;
+    for (const auto& n : c.host().list()) tools.push_back(to_json(c.host().find(n)->descriptor()));
     if (c.opts().json) {
-        json::array tools;
-        for (const auto& n : names) tools.push_back(to_json(c.host().find(n)->descriptor()));
         c.out() << toolhost::json_text(json::object{{"tools", std::move(tools)}, {"rejected", c.rejected_json()}})
                 << '\n';
         return exit_code::ok;
     }
-    for (const auto& n : names) {
-        const auto& d = c.host().find(n)->descriptor();
-        c.out() << d.name << ' ' << d.version << "  " << d.description << '\n';
-        for (const auto& op : d.operations) c.out() << "  " << op.name << "  " << op.description << '\n';
-    }
-    if (names.empty()) c.out() << "no tools found\n";
+    print_tool_list(c.out(), tools);
     for (const auto& r : c.host().last_load().rejected) c.err() << "rejected: " << r.path << ": " << r.reason << '\n';
     return exit_code::ok;
 }
 
 int cmd_info(command_context& c) {
     if (int rc = c.check_args(1, 1, "'info' needs exactly one TOOL"); rc != exit_code::ok) return rc;
+    const std::string& name = c.opts().positional[0];
+    if (c.opts().server) return remote_info(c, name);
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
 
-    const std::string& name = c.opts().positional[0];
     auto f = c.host().find(name);
     if (!f) return c.tool_missing(name);
-    const auto& d = f->descriptor();
     auto it = c.host().config().tools.find(name);
-    json::object configured = it != c.host().config().tools.end() ? it->second.config : json::object{};
-    if (c.opts().json) {
-        auto o = to_json(d);
-        o["enabled"] = c.host().config().tool_enabled(name);
-        o["config"] = std::move(configured);
+    auto o = to_json(f->descriptor());
+    o["enabled"] = c.host().config().tool_enabled(name);
+    o["config"] = it != c.host().config().tools.end() ? it->second.config : json::object{};
+    if (c.opts().json)
         c.out() << toolhost::json_text(o) << '\n';
-        return exit_code::ok;
-    }
-    c.out() << "name:        " << d.name << "\nversion:     " << d.version << "\ndescription: " << d.description
-            << "\nplugin:      " << d.plugin << "\nthread-safe: " << (d.thread_safe ? "yes" : "no")
-            << "\nenabled:     " << (c.host().config().tool_enabled(name) ? "yes" : "no")
-            << "\nconfig:      " << toolhost::json_text(configured) << '\n';
-    if (d.config_schema) c.out() << "config schema: " << toolhost::json_text(d.config_schema->source()) << '\n';
-    c.out() << "operations:\n";
-    for (const auto& op : d.operations) {
-        c.out() << "  " << op.name << "  " << op.description << '\n';
-        std::string flags;
-        if (op.idempotent()) flags += " idempotent";
-        if (op.read_only()) flags += " read-only";
-        if (op.destructive()) flags += " destructive";
-        if (op.cancellable()) flags += " cancellable";
-        if (!flags.empty()) c.out() << "    flags:" << flags << '\n';
-        c.out() << "    input:  " << toolhost::json_text(op.input_schema.source()) << '\n';
-        if (op.output_schema) c.out() << "    output: " << toolhost::json_text(op.output_schema->source()) << '\n';
-    }
+    else
+        print_tool_info(c.out(), o);
     return exit_code::ok;
 }
 
 int cmd_status(command_context& c) {
     if (int rc = c.check_args(0, 0, "'status' takes no arguments"); rc != exit_code::ok) return rc;
+    if (c.opts().server) return remote_status(c);
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
 
     c.protect_stdout();  // the tools start in this process
@@ -78,31 +192,24 @@ int cmd_status(command_context& c) {
     so.concurrent = c.host().config().concurrent_init;
     so.fail_on_error = false;
     auto report = c.host().start(so);
-    auto statuses = c.host().status();
+    json::array tools;
+    for (const auto& s : c.host().status()) {
+        json::object o{{"name", s.name}, {"version", s.version}, {"plugin", s.plugin}};
+        toolhost::serve::add_status_json(o, s);
+        tools.push_back(std::move(o));
+    }
     c.host().shutdown();
     if (c.opts().json) {
-        json::array a;
-        for (const auto& s : statuses) {
-            json::object o{{"name", s.name}, {"version", s.version}, {"plugin", s.plugin}};
-            toolhost::serve::add_status_json(o, s);
-            a.push_back(std::move(o));
-        }
         json::array failed;
         for (const auto& [n, e] : report.failed)
             failed.push_back(json::object{{"tool", n}, {"code", status_name(e.code)}, {"message", e.message}});
         c.out() << toolhost::json_text(json::object{{"ok", report.ok()},
-                                                    {"tools", std::move(a)},
+                                                    {"tools", std::move(tools)},
                                                     {"failed", std::move(failed)},
                                                     {"rejected", c.rejected_json()}})
                 << '\n';
     } else {
-        for (const auto& s : statuses) {
-            c.out() << s.name << ' ' << (s.enabled ? tool_state_name(s.state) : std::string_view("disabled"));
-            if (s.worker)
-                c.out() << "  worker pid " << s.worker->pid << ", " << s.worker->state << ", " << s.worker->restarts
-                        << " restarts";
-            c.out() << (s.error.empty() ? "" : "  " + s.error) << '\n';
-        }
+        print_status(c.out(), tools);
         for (const auto& [n, e] : report.failed)
             if (!c.host().status(n)) c.err() << "failed: " << n << ": " << e.message << '\n';
     }
@@ -114,18 +221,23 @@ int cmd_validate(command_context& c) {
     if (int rc = c.open_host(); rc != exit_code::ok) return rc;
 
     auto problems = c.host().validate();
+    const auto where = c.config_origin();
     if (c.opts().json) {
         json::array a;
         for (const auto& p : problems) a.push_back(json::value(p));
-        c.out() << toolhost::json_text(json::object{
-                       {"ok", problems.empty()}, {"tools", c.host().list().size()}, {"problems", std::move(a)}})
+        json::value file = where.file.empty() ? json::value(nullptr) : json::value(where.file.string());
+        c.out() << toolhost::json_text(
+                       json::object{{"ok", problems.empty()},
+                                    {"tools", c.host().list().size()},
+                                    {"config", json::object{{"file", std::move(file)}, {"from", where.source}}},
+                                    {"problems", std::move(a)}})
                 << '\n';
     } else {
         for (const auto& p : problems) c.err() << p << '\n';
         if (problems.empty())
-            c.out() << "configuration ok: " << c.host().list().size() << " tools"
-                    << (c.host().config().file.empty() ? std::string() : " (" + c.host().config().file.string() + ")")
-                    << '\n';
+            c.out() << "configuration ok: " << c.host().list().size() << " tools ("
+                    << (where.file.empty() ? std::string("no file") : where.file.string()) << ", from " << where.source
+                    << ")\n";
         else
             c.err() << problems.size() << (problems.size() == 1 ? " problem" : " problems") << " found\n";
     }

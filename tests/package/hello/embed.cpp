@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     toolhost::host host(std::move(options));
     host.load_plugins();
     if (!host.start({}).ok()) return 69;
-    auto r = host.call("hello", "greet", boost::json::object{});
+    auto r = host.call("hello", "greet", boost::json::object{{"name", "out of tree"}});
     if (!r) {
         std::cerr << r.error().to_string() << '\n';
         return 70;
