@@ -43,7 +43,7 @@ commands:
                                       with --stdio) after the calls in flight finish. A listen
                                       address that is not loopback needs a bearer token, or
                                       --allow-unauthenticated
-  new [NAME --lang c|cpp|rust [--dir DIR]]
+  new [NAME --lang c|cpp|rust|python [--dir DIR]]
                                       a new plugin project in DIR (default ./NAME): source, build
                                       files, a test and a README, ready to build against this
                                       toolhost; without NAME, the languages it can make

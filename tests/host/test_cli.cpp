@@ -899,14 +899,16 @@ BOOST_AUTO_TEST_CASE(new_makes_a_plugin_project) {
     temp_dir dir;
     auto r = run_toolhost({"new"});
     BOOST_TEST(r.exit_code == 0, r.err);
-    for (const char* lang : {"\n  c ", "\n  cpp ", "\n  rust "}) BOOST_TEST(contains(r.out, lang), r.out);
+    for (const char* lang : {"\n  c ", "\n  cpp ", "\n  rust ", "\n  python "})
+        BOOST_TEST(contains(r.out, lang), r.out);
     r = run_toolhost({"new", "--json"});
-    BOOST_TEST(parse_stdout(r).at("languages").as_array().size() >= 3u);
+    BOOST_TEST(parse_stdout(r).at("languages").as_array().size() == 4u);
 
     const std::map<std::string, std::vector<std::string>> expected = {
         {"c", {"CMakeLists.txt", "README.md", "toolhost_tests.cmake", "weather.c"}},
         {"cpp", {"CMakeLists.txt", "README.md", "toolhost_tests.cmake", "weather.cpp"}},
         {"rust", {"Cargo.toml", "README.md", "src/lib.rs", "tests/loads.rs"}},
+        {"python", {"README.md", "test_weather.py", "tools/weather.py"}},
     };
     for (const auto& [lang, files] : expected) {
         BOOST_TEST_CONTEXT(lang) {
@@ -921,6 +923,7 @@ BOOST_AUTO_TEST_CASE(new_makes_a_plugin_project) {
                 BOOST_TEST(!contains(text, "@TOOLHOST@"), f);
                 BOOST_TEST(!contains(text, "@SDK_RUST@"), f);
                 BOOST_TEST(!contains(text, "@CMAKE_HINT@"), f);
+                BOOST_TEST(!contains(text, "@PYTHON_PLUGIN_DIR@"), f);
             }
             // A second time into the same folder: refused, nothing overwritten.
             r = run_toolhost({"new", "weather", "--lang", lang, "--dir", project.string()});
@@ -940,7 +943,7 @@ BOOST_AUTO_TEST_CASE(new_makes_a_plugin_project) {
     BOOST_TEST(contains(r.err, "cannot name a plugin project"), r.err);
     r = run_toolhost({"new", "weather", "--lang", "cobol", "--dir", (dir / "x").string()});
     BOOST_TEST(r.exit_code == 64);
-    BOOST_TEST(contains(r.err, "unknown --lang 'cobol' (known: c, cpp, rust"), r.err);
+    BOOST_TEST(contains(r.err, "unknown --lang 'cobol' (known: c, cpp, rust, python)"), r.err);
     r = run_toolhost({"new", "weather", "--dir", (dir / "x").string()});
     BOOST_TEST(r.exit_code == 64);
     BOOST_TEST(!fs::exists(dir / "x"));

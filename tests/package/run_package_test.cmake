@@ -163,6 +163,18 @@ if(EXISTS /usr/bin/cargo AND EXISTS /usr/bin/rustc)
 else()
     message(STATUS "toolhost new --lang rust: not built (no /usr/bin/cargo)")
 endif()
+# Python, when this toolhost has its python plugin (python3-dev): the project's unittest runs the
+# installed toolhost with it.
+if(EXISTS "${prefix}/lib/toolhost/python/python.so")
+    run("${prefix}/bin/toolhost" new new_python --lang python --dir "${new_dir}/python")
+    execute_process(COMMAND /usr/bin/python3 -m unittest -v WORKING_DIRECTORY "${new_dir}/python"
+        RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0 OR NOT err MATCHES "Ran 3 tests")
+        message(FATAL_ERROR "the tests of the new Python project failed (${rc}):\n${out}\n${err}")
+    endif()
+else()
+    message(STATUS "toolhost new --lang python: not tried (no python plugin installed)")
+endif()
 
 # Where the installed toolhost finds its configuration (docs/configuration.md): never in the
 # source tree it was built from; its own etc/toolhost, unless the user has one in

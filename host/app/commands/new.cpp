@@ -44,6 +44,10 @@ constexpr language languages[] = {
      "Rust with the toolhost-sdk crate (standard library only, Debian's cargo offline); cargo test",
      {"rust", {}},
      "RUSTC=/usr/bin/rustc /usr/bin/cargo test --offline"},
+    {"python",
+     "Python tool classes in tools/, served by the python plugin (CPython embedded); unittest",
+     {"python", {}},
+     "python3 -m unittest"},
 };
 
 // A name every language can use as it is: a file name, a CMake target, a C++ class prefix, a
@@ -80,6 +84,12 @@ int list_languages(command_context& c) {
 fs::path rust_sdk(const fs::path& exe) {
     if (build_tree_of(exe)) return fs::path(TOOLHOST_SOURCE_DIR) / "sdk" / "rust" / "toolhost-sdk";
     return (exe.parent_path() / TOOLHOST_BIN_TO_DATADIR / "rust" / "toolhost-sdk").lexically_normal();
+}
+
+// The folder of this toolhost's python plugin (python.so): lib/toolhost/python next to bin/, in
+// the build tree as in an installation.
+fs::path python_plugin_dir(const fs::path& exe) {
+    return (exe.parent_path() / ".." / "lib" / "toolhost" / "python").lexically_normal();
 }
 
 // How a CMake project finds this toolhost's package: its build tree, or its installation prefix.
@@ -122,11 +132,18 @@ int cmd_new(command_context& c) {
                       "the Rust SDK crate is not at " + sdk.string() +
                           " (it is installed with toolhost into <prefix>/share/toolhost/rust/toolhost-sdk)",
                       exit_code::unavailable);
+    const fs::path python = python_plugin_dir(exe);
+    if (lang->name == "python" && !fs::is_regular_file(python / "python.so", ec))
+        return c.fail(status_code::not_found,
+                      "this toolhost has no python plugin at " + (python / "python.so").string() +
+                          " (it is built when python3-dev is installed)",
+                      exit_code::unavailable);
     const std::pair<std::string_view, std::string> values[] = {
         {"@NAME@", name},
         {"@TOOLHOST@", exe.string()},
         {"@SDK_RUST@", sdk.string()},
         {"@CMAKE_HINT@", cmake_hint(exe)},
+        {"@PYTHON_PLUGIN_DIR@", python.string()},
     };
 
     // The files of the language's folders; a later folder's file replaces an earlier one's.
