@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <set>
 #include <vector>
 
 namespace toolhost::plugins::rag {
@@ -40,8 +41,15 @@ bool is_stop_word(std::string_view token) {
 
 std::string without_stop_words(std::string_view query) {
     std::string kept;
+    // A word once: the terms are OR-ed, so a repeat finds nothing more, while every term costs the
+    // search a pass over its matches (a 4096-character question repeating a few words took
+    // seconds, without looking at the call's deadline; found by `toolhost validate-plugin`).
+    std::set<std::string, std::less<>> seen;
     for (std::string_view w : text::words(query)) {
         if (is_stop_word(w)) continue;
+        std::string lower(w);
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (!seen.insert(std::move(lower)).second) continue;
         if (!kept.empty()) kept += ' ';
         kept += w;
     }

@@ -11,7 +11,7 @@ namespace toolhost::plugins::rag {
 /// chunk: it adds nothing to BM25's ranking (its IDF is near zero) but makes FTS5 score the
 /// whole index, so "how do I get a refund" costs as much as scanning everything. Words are
 /// compared case-insensitively after trimming punctuation at their ends ("Refund?" stays,
-/// "How" goes).
+/// "How" goes). A word that comes again (in any case) is kept once.
 std::string without_stop_words(std::string_view query);
 
 /// The MATCH expression for a user's query: stop words dropped, then every word quoted

@@ -274,6 +274,7 @@ BOOST_AUTO_TEST_CASE(queries_drop_function_words_unless_nothing_is_left) {
     BOOST_TEST(rag::without_stop_words("How do I get a refund?") == "get refund?");
     BOOST_TEST(rag::without_stop_words("  what's   NOT covered  ") == "what's NOT covered");
     BOOST_TEST(rag::without_stop_words("the who") == "the who");  // only stop words: kept as typed
+    BOOST_TEST(rag::without_stop_words("Refund box refund BOX refund") == "Refund box");  // each word once
     BOOST_TEST(rag::match_expression("how do I \"pair\" it") == "\"\"\"pair\"\"\"");
     BOOST_TEST(rag::match_expression(" \t ").empty());
 }
