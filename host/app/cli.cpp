@@ -11,10 +11,21 @@ namespace {
 
 // The command table: each command checks its own arguments and opens the host if it needs one.
 constexpr command commands[] = {
-    {"help", cmd_help},   {"version", cmd_version},   {"list", cmd_list},       {"info", cmd_info},
-    {"call", cmd_call},   {"status", cmd_status},     {"metrics", cmd_metrics}, {"breaker", cmd_breaker},
-    {"serve", cmd_serve}, {"validate", cmd_validate}, {"inspect", cmd_inspect}, {"restart", cmd_restart},
+    {"help", cmd_help},
+    {"version", cmd_version},
+    {"list", cmd_list},
+    {"info", cmd_info},
+    {"call", cmd_call},
+    {"status", cmd_status},
+    {"metrics", cmd_metrics},
+    {"breaker", cmd_breaker},
+    {"serve", cmd_serve},
+    {"validate", cmd_validate},
+    {"inspect", cmd_inspect},
+    {"restart", cmd_restart},
     {"new", cmd_new},
+    {"validate-plugin", cmd_validate_plugin},
+    {"validate-plugin-child", cmd_validate_plugin_child},
 };
 
 }  // namespace

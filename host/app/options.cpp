@@ -48,6 +48,12 @@ commands:
                                       files, a test and a README, ready to build against this
                                       toolhost; without NAME, the languages it can make
   validate [--json]                   check configuration and plugins without serving
+  validate-plugin FILE [--json]       check a plugin file against the contract, its code run only in
+       [--timeout-ms N]               child processes: ABI, exports, descriptors, lifecycle, leaks,
+                                      calls with generated arguments (valid, edge and invalid),
+                                      results, errors, stdout, threads, cancellation (each call's
+                                      deadline: --timeout-ms, default 5000); exit 0 when every
+                                      check passes, 1 with the failures listed, 66 no such file
   version [--json]                    print the version
   help                                print this text
 

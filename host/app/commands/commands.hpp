@@ -28,4 +28,8 @@ int cmd_restart(command_context& c);   // breaker.cpp
 int cmd_serve(command_context& c);     // serve.cpp
 int cmd_new(command_context& c);       // new.cpp
 
+// validate_plugin.cpp: the command, and the child process it starts (not for people)
+int cmd_validate_plugin(command_context& c);
+int cmd_validate_plugin_child(command_context& c);
+
 }  // namespace toolhost::cli
