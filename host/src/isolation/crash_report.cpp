@@ -1,5 +1,6 @@
 #include "isolation/crash_report.hpp"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@ struct line {
     }
 };
 
-void handle(int signal, siginfo_t*, void*) {
+void handle(int signal, siginfo_t* info, void*) {
     const int saved_errno = errno;
     std::size_t i = 0;
     while (i < fatal_signals.size() && fatal_signals[i] != signal) ++i;
@@ -44,8 +45,15 @@ void handle(int signal, siginfo_t*, void*) {
         [[maybe_unused]] const auto written = ::write(STDERR_FILENO, buf, n + 1);
     }
     // Hand the signal on as before: the previous action comes back, and a fault re-executes the
-    // faulting instruction under it on return; abort() raises again after its handler returns.
-    if (i < fatal_signals.size()) ::sigaction(signal, &previous_actions[i], nullptr);
+    // faulting instruction under it on return. A signal that was sent rather than caused by an
+    // instruction (raise(), kill(), abort()'s own raise: si_code <= 0) would not come again: it is
+    // raised once more, and being blocked while this handler runs, arrives under the previous
+    // action as soon as the handler returns (the process went on after a plugin's
+    // raise(SIGSEGV), with only the line above to show for it).
+    if (i < fatal_signals.size()) {
+        ::sigaction(signal, &previous_actions[i], nullptr);
+        if (info != nullptr && info->si_code <= 0) ::raise(signal);
+    }
     errno = saved_errno;
 }
 
