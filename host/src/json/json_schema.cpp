@@ -605,10 +605,33 @@ bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
     const auto object = m_target.asObject();
     bool validated = true;
     std::set<std::string> matched;  // names that met "properties" or a pattern
+    // A property's context (where an error is reported) is built only when errors are recorded:
+    // the pass that records nothing, which every valid instance takes alone, copied the whole
+    // context vector per property visited, half of a validation's time (issue 17, perf).
+    const bool recording = m_results != nullptr;
+    auto context_of = [&](const std::string& name) {
+        std::vector<std::string> context;
+        if (recording) {
+            context = m_context;
+            context.push_back("[" + name + "]");
+        }
+        return context;
+    };
 
-    constraint.applyToProperties(ValidatePropertySubschemas(object, m_context, true, m_results != nullptr, true,
-                                                            m_strictTypes, m_results, &matched, &validated,
-                                                            m_regexesCache));
+    // "properties": valijson's ValidatePropertySubschemas, without the context when not recording.
+    constraint.applyToProperties([&](const auto& property_name, const Subschema* subschema) {
+        const std::string name(property_name.c_str());
+        const auto itr = object.find(name);
+        if (itr == object.end()) return true;
+        matched.insert(name);
+        ValidationVisitor child(itr->second, context_of(name), m_strictTypes, m_results, m_regexesCache);
+        if (child.validateSchema(*subschema)) return true;
+        if (recording)
+            m_results->pushError(m_context,
+                                 "Failed to validate against schema associated with property name '" + name + "'.");
+        validated = false;
+        return recording;  // without recording, the first failure decides
+    });
     if (!validated && !m_results) return false;
 
     constraint.applyToPatternProperties([&](const auto& pattern, const Subschema* subschema) {
@@ -633,8 +656,7 @@ bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
             const auto outcome = re->search(member.first);
             if (outcome == ecma_regex::outcome::no_match) continue;
             matched.insert(member.first);
-            std::vector<std::string> context = m_context;
-            context.push_back("[" + member.first + "]");
+            std::vector<std::string> context = context_of(member.first);
             if (outcome == ecma_regex::outcome::too_complex) {
                 if (m_results)
                     m_results->pushError(context,
@@ -658,8 +680,6 @@ bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
     const Subschema* additional = constraint.getAdditionalPropertiesSubschema();
     for (const auto member : object) {
         if (matched.contains(member.first)) continue;
-        std::vector<std::string> context = m_context;
-        context.push_back("[" + member.first + "]");
         if (additional == nullptr) {  // "additionalProperties": false
             if (m_results)
                 m_results->pushError(m_context,
@@ -668,7 +688,7 @@ bool valijson::ValidationVisitor<toolhost::detail::valijson_adapter>::visit(
                                          member.first + "'.");
             return false;
         }
-        ValidationVisitor child(member.second, std::move(context), m_strictTypes, m_results, m_regexesCache);
+        ValidationVisitor child(member.second, context_of(member.first), m_strictTypes, m_results, m_regexesCache);
         if (child.validateSchema(*additional)) continue;
         if (m_results) m_results->pushError(m_context, "Failed to validate against additional properties schema");
         validated = false;
