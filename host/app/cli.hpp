@@ -13,6 +13,7 @@ enum exit_code : int {
     ok = 0,
     usage = 64,        // EX_USAGE: bad command line
     data = 65,         // EX_DATAERR: bad input data (arguments)
+    no_input = 66,     // EX_NOINPUT: an input file does not exist or cannot be read
     unavailable = 69,  // EX_UNAVAILABLE: tool or plugin unavailable
     internal = 70,     // EX_SOFTWARE: internal error
     cant_create = 73,  // EX_CANTCREAT: an output file or folder cannot be made

@@ -27,8 +27,6 @@ namespace {
 
 // A check failed: the exit code of test runners, not a sysexits.h code (the command worked).
 constexpr int checks_failed = 1;
-// EX_NOINPUT: the plugin file does not exist or cannot be read.
-constexpr int no_input = 66;
 
 json::object report_json(const validate::report& r) {
     json::array checks;
@@ -82,7 +80,7 @@ int cmd_validate_plugin(command_context& c) {
     auto r = validate::run_validation(c.opts().positional[0], o);
     if (!r) {
         const auto& e = r.error();
-        return c.fail(e.exit_code == no_input ? status_code::not_found : status_code::unavailable, e.message,
+        return c.fail(e.exit_code == exit_code::no_input ? status_code::not_found : status_code::unavailable, e.message,
                       e.exit_code);
     }
     if (c.opts().json)

@@ -1,5 +1,6 @@
 #include "validate/supervisor.hpp"
 
+#include "cli.hpp"
 #include "validate/checks.hpp"
 
 #include <toolhost/json_text.hpp>
@@ -405,17 +406,20 @@ std::string pass_summary(std::string_view check, int passes, const std::vector<s
 boost::system::result<report, setup_error> run_validation(const fs::path& file, const supervisor_options& options) {
     std::error_code ec;
     const auto st = fs::status(file, ec);
-    if (ec || !fs::exists(st)) return setup_error{66, "cannot open " + file.string() + ": no such file"};
-    if (!fs::is_regular_file(st)) return setup_error{66, "cannot open " + file.string() + ": not a regular file"};
+    if (ec || !fs::exists(st))
+        return setup_error{exit_code::no_input, "cannot open " + file.string() + ": no such file"};
+    if (!fs::is_regular_file(st))
+        return setup_error{exit_code::no_input, "cannot open " + file.string() + ": not a regular file"};
     if (::access(file.c_str(), R_OK) != 0)
-        return setup_error{66, "cannot open " + file.string() + ": " + std::strerror(errno)};
+        return setup_error{exit_code::no_input, "cannot open " + file.string() + ": " + std::strerror(errno)};
 
     // The plugin runs from a private folder: a copy of the file (its mode and owner as the loader
     // wants them, whatever the build folder's umask made them), its sample data next to it as
     // the bundled plugins expect (<folder>/<name>/, linked), and a data folder of its own.
     scratch_dir scratch;
     if (scratch.path().empty())
-        return setup_error{69, std::string("cannot make a temporary folder: ") + std::strerror(errno)};
+        return setup_error{exit_code::unavailable,
+                           std::string("cannot make a temporary folder: ") + std::strerror(errno)};
     const fs::path plugins = scratch.path() / "plugins", data = scratch.path() / "var";
     fs::create_directory(plugins, ec);
     fs::create_directory(data, ec);
@@ -425,7 +429,7 @@ boost::system::result<report, setup_error> run_validation(const fs::path& file, 
     if (!name.ends_with(".so")) name += ".so";
     const fs::path copy = plugins / name;
     fs::copy_file(file, copy, ec);
-    if (ec) return setup_error{66, "cannot copy " + file.string() + ": " + ec.message()};
+    if (ec) return setup_error{exit_code::no_input, "cannot copy " + file.string() + ": " + ec.message()};
     fs::permissions(copy,
                     fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
                         fs::perms::others_exec,
@@ -436,7 +440,7 @@ boost::system::result<report, setup_error> run_validation(const fs::path& file, 
     report out;
     out.path = file.string();
     const plugin_inspection inspection = plugin_loader().inspect(copy);
-    if (inspection.refused.starts_with("cannot scan:")) return setup_error{69, inspection.refused};
+    if (inspection.refused.starts_with("cannot scan:")) return setup_error{exit_code::unavailable, inspection.refused};
     std::map<std::string, check_result, std::less<>> decided;
     decided["loads"] = loads_check(inspection);
     decided["exports"] = exports_check(inspection);
