@@ -26,6 +26,11 @@
 // worker ended, and says SIGSEGV.
 #if defined(__SANITIZE_ADDRESS__)
 extern "C" const char* __asan_default_options() { return "handle_segv=0"; }
+// The python plugin's interpreter is never finalized (plugins/python: finalizing CPython in a
+// process that goes on is not safe), so what it allocated is still there at exit: not a leak of
+// toolhost's. Only allocations whose stack is in libpython are left out; the same list is in
+// host/app/main.cpp.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libpython3\n"; }
 #endif
 #if defined(__SANITIZE_THREAD__)
 // A race found in the worker ends it at once (exit code 66): the worker leaves with _exit(), which
