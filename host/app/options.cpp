@@ -19,9 +19,9 @@ commands:
   call TOOL OPERATION [ARGS_JSON]     call an operation (ARGS_JSON defaults to {}; - reads stdin)
        [--request-id ID] [--session-id ID] [--timeout-ms N] [--json]
   status [--json]                     start the enabled tools and report their state
-  list, info, call and status take --server URL: then they ask that running `toolhost serve`
-                                      (its REST API) instead of loading the plugins here, so a
-                                      tool keeps its state from one command to the next
+                                      list, info, call and status take --server URL: they then
+                                      ask that running `toolhost serve` (its REST API) instead of
+                                      loading the plugins here, so a tool keeps its state
   metrics [TOOL] [--json]             start the enabled tools and print the host's metrics
                                       (only TOOL's series when given)
                                       (Prometheus text exposition, or JSON); with --server URL,
@@ -68,8 +68,9 @@ global options:
   --log-format FORMAT    text|json
   --threads N            worker threads (0 = one per core)
 
-exit codes: 0 ok, 64 usage, 65 bad input data, 69 tool or plugin unavailable,
-            70 internal error, 77 permission denied, 78 configuration error
+exit codes: 0 ok, 1 validate-plugin found a failure, 64 usage, 65 bad input data, 66 no such
+            input file, 69 tool or plugin unavailable, 70 internal error, 73 cannot create
+            (new), 77 permission denied, 78 configuration error
 )";
 
 namespace {
