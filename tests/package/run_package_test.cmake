@@ -28,12 +28,20 @@ set(home "${WORK_DIR}/home")  # HOME and XDG_CONFIG_HOME of the installed toolho
 file(REMOVE_RECURSE "${prefix}" "${plugin_build}" "${c_build}" "${home}")
 file(MAKE_DIRECTORY "${home}")
 
+# run([IN <dir>] <command> <argument>...): fails the test when the command fails; what it wrote
+# is in last_output (stdout) and last_error (stderr) afterwards.
 function(run)
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    set(where)
+    if(ARGV0 STREQUAL "IN")
+        list(POP_FRONT ARGN in dir)
+        set(where WORKING_DIRECTORY "${dir}")
+    endif()
+    execute_process(COMMAND ${ARGN} ${where} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
     if(NOT rc EQUAL 0)
         message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
     endif()
     set(last_output "${out}" PARENT_SCOPE)
+    set(last_error "${err}" PARENT_SCOPE)
 endfunction()
 
 if(DEFINED TOOLHOST_BUILD)
@@ -153,12 +161,11 @@ endforeach()
 # Rust with Debian's cargo, offline, when it is there (as sdk/rust/CMakeLists.txt).
 if(EXISTS /usr/bin/cargo AND EXISTS /usr/bin/rustc)
     run("${prefix}/bin/toolhost" new new_rust --lang rust --dir "${new_dir}/rust")
-    set(cargo_env "CARGO_HOME=${new_dir}/cargo-home" "RUSTC=/usr/bin/rustc" "RUSTDOC=/usr/bin/rustdoc"
-        CARGO_TERM_COLOR=never --unset=RUSTUP_TOOLCHAIN --unset=RUSTC_WRAPPER)
-    execute_process(COMMAND ${CMAKE_COMMAND} -E env ${cargo_env} /usr/bin/cargo test --offline
-        WORKING_DIRECTORY "${new_dir}/rust" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0 OR NOT out MATCHES "test toolhost_loads_and_calls_the_plugin \\.\\.\\. ok")
-        message(FATAL_ERROR "cargo test of the new Rust project failed (${rc}):\n${out}\n${err}")
+    run(IN "${new_dir}/rust" ${CMAKE_COMMAND} -E env "CARGO_HOME=${new_dir}/cargo-home" "RUSTC=/usr/bin/rustc"
+        "RUSTDOC=/usr/bin/rustdoc" CARGO_TERM_COLOR=never --unset=RUSTUP_TOOLCHAIN --unset=RUSTC_WRAPPER
+        /usr/bin/cargo test --offline)
+    if(NOT last_output MATCHES "test toolhost_loads_and_calls_the_plugin \\.\\.\\. ok")
+        message(FATAL_ERROR "cargo test of the new Rust project did not run its loading test:\n${last_output}")
     endif()
 else()
     message(STATUS "toolhost new --lang rust: not built (no /usr/bin/cargo)")
@@ -167,10 +174,9 @@ endif()
 # installed toolhost with it.
 if(EXISTS "${prefix}/lib/toolhost/python/python.so")
     run("${prefix}/bin/toolhost" new new_python --lang python --dir "${new_dir}/python")
-    execute_process(COMMAND /usr/bin/python3 -m unittest -v WORKING_DIRECTORY "${new_dir}/python"
-        RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0 OR NOT err MATCHES "Ran 3 tests")
-        message(FATAL_ERROR "the tests of the new Python project failed (${rc}):\n${out}\n${err}")
+    run(IN "${new_dir}/python" /usr/bin/python3 -m unittest -v)
+    if(NOT last_error MATCHES "Ran 3 tests")
+        message(FATAL_ERROR "the new Python project did not run its 3 tests:\n${last_error}")
     endif()
 else()
     message(STATUS "toolhost new --lang python: not tried (no python plugin installed)")
