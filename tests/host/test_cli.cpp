@@ -391,6 +391,18 @@ BOOST_AUTO_TEST_CASE(resilience_settings_in_the_file_are_checked) {
     BOOST_TEST(contains(r.err, "/tools/testkit/resilience: "), r.err);
     BOOST_TEST(contains(r.err, "does not fit in timeout"), r.err);
 
+    // So is a breaker its constructor would refuse: an open period longer than its maximum
+    // (max_open_ms keeps its default of 300000), a failure rate of 0.
+    toolhost::test::write_file(
+        p.conf,
+        R"({"tools": {"testkit": {"resilience": {"circuit_breaker": {"open_ms": 600000, "failure_rate": 0}}}}})");
+    r = run_toolhost(p.args({"validate"}));
+    BOOST_TEST(r.exit_code == 78, r.out << r.err);
+    BOOST_TEST(contains(r.err, "/tools/testkit/resilience: "), r.err);
+    BOOST_TEST(contains(r.err, "circuit_breaker.max_open_ms (300000 ms) is below open_ms (600000 ms)"), r.err);
+    BOOST_TEST(contains(r.err, "circuit_breaker.failure_rate: must be above 0 and at most 1"), r.err);
+    BOOST_TEST(!contains(r.err, "internal error"), r.err);
+
     // A valid one is applied: no retries for fail, so the injected error comes back at once.
     toolhost::test::write_file(
         p.conf, R"({"tools": {"testkit": {"operations": {"fail": {"resilience": {"retry": {"max_attempts": 1}}}}}}})");

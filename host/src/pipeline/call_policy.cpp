@@ -195,6 +195,18 @@ std::string validate(const call_policy& p) {
     if (p.attempt_timeout && p.attempt_timeout->count() <= 0) add("attempt_timeout: must be positive");
     if (p.bulkhead.max_concurrent == 0) add("bulkhead.max_concurrent: must be at least 1");
     if (p.retry_budget_ratio < 0) add("retry_budget_ratio: must not be negative");
+    // What circuit_breaker's constructor requires, said in the configuration's terms.
+    const auto& b = p.breaker;
+    if (!(b.failure_rate > 0.0 && b.failure_rate <= 1.0))
+        add("circuit_breaker.failure_rate: must be above 0 and at most 1");
+    for (const auto& [name, d] :
+         {std::pair{"window_ms", b.window}, std::pair{"open_ms", b.open_duration},
+          std::pair{"max_open_ms", b.max_open_duration}, std::pair{"probe_timeout_ms", b.probe_timeout}})
+        if (d.count() <= 0) add(std::string("circuit_breaker.") + name + ": must be positive");
+    if (b.max_open_duration < b.open_duration)
+        add("circuit_breaker.max_open_ms (" + std::to_string(b.max_open_duration.count()) + " ms) is below open_ms (" +
+            std::to_string(b.open_duration.count()) +
+            " ms): an open period starts at open_ms and grows up to max_open_ms; raise max_open_ms");
     if (p.timeout && p.attempt_timeout) {
         auto worst = worst_case_total(p.retry, *p.attempt_timeout);
         if (worst > *p.timeout)
