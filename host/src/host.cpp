@@ -129,6 +129,8 @@ std::optional<circuit_breaker::snapshot> host::circuit_breaker_state(std::string
 }
 
 std::vector<host::breaker_report> host::circuit_breakers() const { return registry_->breakers(); }
+std::vector<host::operation_stats> host::operation_statistics() const { return registry_->operation_statistics(); }
+std::vector<rejected_plugin> host::rejected_plugins() const { return lifecycle_->rejected(); }
 std::vector<std::string> host::list() const { return registry_->list(); }
 
 std::shared_ptr<const tool_factory> host::find(std::string_view name) const {

@@ -32,6 +32,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/json/value.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -180,6 +181,8 @@ enum class host_event_kind {
     worker_exited,          ///< an isolated tool's worker process ended (pid; message: how)
     resource_updated,       ///< a tool said that its resource `uri` changed (toolhost/resource_events.h)
     resource_list_changed,  ///< a tool said that the list of its resources changed
+    call_failed,            ///< a call the host accepted ended with an error (status, message,
+                            ///< request_id; attempt: the attempts made, 0 when none ran)
 };
 TOOLHOST_API std::string_view host_event_kind_name(host_event_kind k) noexcept;
 
@@ -393,10 +396,34 @@ public:
         std::string tool;
         std::string operation;
         circuit_breaker::snapshot state;
+        breaker_options options;  ///< what it opens at
     };
     /// Every circuit breaker of every registered tool, in registration order (the seed's
     /// get_tool_metrics view of the breakers; `GET /v1/circuit-breakers` of `toolhost serve`).
     std::vector<breaker_report> circuit_breakers() const;
+
+    /// The counters and call latencies of one operation of a registered tool, cumulative since
+    /// the tool was first registered (the numbers /metrics shows; every generation of a tool
+    /// adds to the same ones): a dashboard takes the difference between two readings.
+    struct operation_stats {
+        std::string tool;
+        std::string operation;
+        std::array<uint64_t, 17> calls{};  ///< finished calls by status_code (index: the code)
+        uint64_t retries = 0;
+        uint64_t attempt_timeouts = 0;
+        uint64_t short_circuited = 0;  ///< calls or retries refused by an open circuit breaker
+        uint64_t bulkhead_full = 0;
+        uint64_t retry_budget = 0;  ///< retries not made: the retry budget was spent
+        /// Call durations, per bucket of default_latency_buckets() (not cumulative; the last
+        /// one is +Inf), and their sum.
+        std::vector<uint64_t> duration_buckets;
+        uint64_t duration_sum_ns = 0;
+    };
+    /// Every operation of every registered tool, in registration and descriptor order. [thread-safe]
+    std::vector<operation_stats> operation_statistics() const;
+    /// The plugin files and tools refused now, with the reasons: the last load's, kept current
+    /// by sync_plugins(). [thread-safe, unlike last_load()]
+    std::vector<rejected_plugin> rejected_plugins() const;
 
     /// Names of registered tools, in registration order.
     std::vector<std::string> list() const;

@@ -102,8 +102,14 @@ const load_report& tool_lifecycle::load_plugins() {
         kept.push_back(std::move(t));
     }
     report.tools = std::move(kept);
+    std::lock_guard published(report_mutex_);
     load_report_ = std::move(report);
     return load_report_;
+}
+
+std::vector<rejected_plugin> tool_lifecycle::rejected() const {
+    std::lock_guard published(report_mutex_);
+    return load_report_.rejected;
 }
 
 plugin_sync_report tool_lifecycle::sync_plugins() {
@@ -199,6 +205,7 @@ plugin_sync_report tool_lifecycle::sync_plugins() {
         files_.erase(path);
     }
     // The report of the last load follows: what is refused now, and no file that is gone.
+    std::lock_guard published(report_mutex_);
     std::erase_if(load_report_.rejected, [&](const rejected_plugin& r) {
         const auto key = file_key(r.path);
         return changed.contains(key) || !present.contains(key);

@@ -31,6 +31,8 @@ public:
     /// Scans the plugin folders and registers every valid tool (host::load_plugins).
     const load_report& load_plugins();
     const load_report& last_load() const noexcept { return load_report_; }
+    /// The files and tools refused now (host::rejected_plugins), from any thread.
+    std::vector<rejected_plugin> rejected() const;
     /// Adds, replaces and removes tools as the plugin folders changed (host::sync_plugins).
     plugin_sync_report sync_plugins();
     /// Applies a new configuration (host::reload); the problems when it is refused.
@@ -117,6 +119,7 @@ private:
     std::mutex mutex_;      // serializes start/shutdown/unregister/set_policy and sync's changes
     bool started_ = false;  // start() ran: tools that appear later are started too
     load_report load_report_;
+    mutable std::mutex report_mutex_;  // load_report_'s changes, against rejected() on other threads
 
     std::mutex sync_mutex_;  // one sync (scan + changes) at a time; guards files_ and tool_files_
     std::map<std::filesystem::path, known_file> files_;                     // by canonical path

@@ -286,10 +286,35 @@ std::vector<host::breaker_report> tool_registry::breakers() const {
     std::shared_lock lock(mutex_);
     std::vector<host::breaker_report> out;
     for (const auto& s : slots_) {
-        if (s->breaker) out.push_back({s->name, {}, s->breaker->get_snapshot()});
+        if (s->breaker) out.push_back({s->name, {}, s->breaker->get_snapshot(), s->breaker->options()});
         const auto& ops = s->descriptor().operations;
         for (std::size_t i = 0; i < s->op_breakers.size() && i < ops.size(); ++i)
-            if (s->op_breakers[i]) out.push_back({s->name, ops[i].name, s->op_breakers[i]->get_snapshot()});
+            if (const auto& b = s->op_breakers[i])
+                out.push_back({s->name, ops[i].name, b->get_snapshot(), b->options()});
+    }
+    return out;
+}
+
+std::vector<host::operation_stats> tool_registry::operation_statistics() const {
+    std::shared_lock lock(mutex_);
+    std::vector<host::operation_stats> out;
+    for (const auto& s : slots_) {
+        const auto& ops = s->descriptor().operations;
+        for (std::size_t i = 0; i < ops.size() && i < s->metrics_by_op.size(); ++i) {
+            const auto& m = s->metrics_by_op[i];
+            host::operation_stats o;
+            o.tool = s->name;
+            o.operation = ops[i].name;
+            for (std::size_t code = 0; code < o.calls.size(); ++code) o.calls[code] = m.calls[code]->value();
+            o.retries = m.retries->value();
+            o.attempt_timeouts = m.timeouts->value();
+            o.short_circuited = m.rejected_breaker->value();
+            o.bulkhead_full = m.rejected_bulkhead->value();
+            o.retry_budget = m.rejected_budget->value();
+            o.duration_buckets = m.call_duration->bucket_counts();
+            o.duration_sum_ns = m.call_duration->sum_ns();
+            out.push_back(std::move(o));
+        }
     }
     return out;
 }

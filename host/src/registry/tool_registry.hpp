@@ -95,6 +95,7 @@ public:
                       const std::function<void(circuit_breaker&)>& f) const;
     void reset_all_breakers();
     std::vector<host::breaker_report> breakers() const;
+    std::vector<host::operation_stats> operation_statistics() const;
 
     std::vector<std::string> list() const;
     std::optional<tool_status> status(std::string_view name) const;

@@ -92,11 +92,11 @@ struct tool_slot {
         histogram* attempt_duration = nullptr;
         counter* retries = nullptr;
         counter* timeouts = nullptr;
+        counter* rejected_breaker = nullptr;  // refused by an open breaker (short-circuited)
+        counter* rejected_bulkhead = nullptr;
+        counter* rejected_budget = nullptr;
     };
     std::vector<op_metrics> metrics_by_op;  // in the descriptor's operation order
-    counter* rejected_breaker = nullptr;
-    counter* rejected_bulkhead = nullptr;
-    counter* rejected_budget = nullptr;
     std::atomic<int64_t> abandoned{0};
     // The worker process, when the tool runs isolated; shared like the instance.
     std::shared_ptr<worker_monitor> worker = std::make_shared<worker_monitor>();

@@ -59,8 +59,9 @@ void call_telemetry::install(tool_slot& slot) {
     auto& timeouts =
         metrics_.counters("toolhost_tool_attempt_timeouts_total",
                           "Attempts that hit their deadline (their plugin call abandoned).", {"tool", "operation"});
-    auto& rejections = metrics_.counters("toolhost_tool_rejections_total",
-                                         "Calls or retries refused without running, by reason.", {"tool", "reason"});
+    auto& rejections =
+        metrics_.counters("toolhost_tool_rejections_total", "Calls or retries refused without running, by reason.",
+                          {"tool", "operation", "reason"});
     for (const auto& op : slot.descriptor().operations) {
         tool_slot::op_metrics m;
         for (std::size_t code = 0; code < m.calls.size(); ++code)
@@ -69,11 +70,11 @@ void call_telemetry::install(tool_slot& slot) {
         m.attempt_duration = &attempt_duration.with({slot.name, op.name});
         m.retries = &retries.with({slot.name, op.name});
         m.timeouts = &timeouts.with({slot.name, op.name});
+        m.rejected_breaker = &rejections.with({slot.name, op.name, "circuit_open"});
+        m.rejected_bulkhead = &rejections.with({slot.name, op.name, "bulkhead_full"});
+        m.rejected_budget = &rejections.with({slot.name, op.name, "retry_budget"});
         slot.metrics_by_op.push_back(m);
     }
-    slot.rejected_breaker = &rejections.with({slot.name, "circuit_open"});
-    slot.rejected_bulkhead = &rejections.with({slot.name, "bulkhead_full"});
-    slot.rejected_budget = &rejections.with({slot.name, "retry_budget"});
 }
 
 void call_telemetry::publish(tool_slot& slot) {
@@ -214,7 +215,7 @@ void call_telemetry::begin_traced(call_core& core) {
 }
 
 void call_telemetry::circuit_open(const call_core& core, const tool_error& e, clock::time_point now) {
-    core.slot->rejected_breaker->inc();
+    core.metrics->rejected_breaker->inc();
     if (core.span)
         core.span->events.push_back(
             {"rejected", wall_at(*core.span, core.started, now), {{"reason", std::string("circuit_open")}}});
@@ -222,7 +223,7 @@ void call_telemetry::circuit_open(const call_core& core, const tool_error& e, cl
 }
 
 void call_telemetry::bulkhead_full(const call_core& core, const tool_error& e) {
-    core.slot->rejected_bulkhead->inc();
+    core.metrics->rejected_bulkhead->inc();
     events_.emit(call_event(host_event_kind::rejection, core, core.attempts, e.code, e.message, "bulkhead_full"));
 }
 
@@ -261,7 +262,7 @@ void call_telemetry::abandoned_returned(const call_core& core, const call_result
 }
 
 void call_telemetry::budget_exhausted(const call_core& core, const tool_error& error) {
-    core.slot->rejected_budget->inc();
+    core.metrics->rejected_budget->inc();
     logging::write(
         logging::level::warning, "call", "retry budget exhausted; not retrying",
         {{"tool", core.slot->name}, {"operation", core.op->name}, {"request_id", opt_string(core.request_id)}});
@@ -290,6 +291,10 @@ void call_telemetry::retrying(call_core& core, const tool_error& error, std::chr
     host_event ev = call_event(host_event_kind::retry, core, core.attempts, error.code, error.message);
     ev.delay = delay;
     events_.emit(ev);
+}
+
+void call_telemetry::failed(const call_core& core, const tool_error& error) {
+    events_.emit(call_event(host_event_kind::call_failed, core, core.attempts, error.code, error.message));
 }
 
 void call_telemetry::end_traced(call_core& core, const call_result& result, clock::time_point ended) {

@@ -56,6 +56,8 @@ public:
     void end(call_core& core, const call_result& result, clock::time_point ended) {
         core.metrics->calls[static_cast<std::size_t>(result ? status_code::ok : result.error().code)]->inc();
         core.metrics->call_duration->observe(ended - core.started);
+        if (!result && events_.active()) [[unlikely]]
+            failed(core, result.error());
         if (core.span || logging::enabled(logging::level::info)) end_traced(core, result, ended);
     }
 
@@ -68,6 +70,7 @@ private:
     void begin_traced(call_core& core);
     void span_attempt(call_core& core, const call_result& r, clock::time_point started, clock::time_point ended);
     void end_traced(call_core& core, const call_result& result, clock::time_point ended);
+    void failed(const call_core& core, const tool_error& error);
 
     metrics_registry& metrics_;
     const event_bus& events_;

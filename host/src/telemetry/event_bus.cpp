@@ -18,6 +18,7 @@ std::string_view host_event_kind_name(host_event_kind k) noexcept {
     case host_event_kind::worker_exited: return "worker_exited";
     case host_event_kind::resource_updated: return "resource_updated";
     case host_event_kind::resource_list_changed: return "resource_list_changed";
+    case host_event_kind::call_failed: return "call_failed";
     }
     return "unknown";
 }
