@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what toolhost needs to build and test on Debian 12, with apt-get, then the MCP test
-# tools (tests/mcp/package-lock.json) with npm. Idempotent: does nothing when everything is there.
+# tools (tests/mcp/package-lock.json) and the console's browser driver
+# (tests/console/package-lock.json) with npm. Idempotent: does nothing when everything is there.
 # Boost comes from Debian's 1.81 packages, never the default 1.74. Extra Debian packages a script
 # needs besides these (scripts/fuzz.sh: clang) are given as arguments.
 set -euo pipefail
@@ -22,6 +23,7 @@ packages=(
   nginx-light
   curl
   cargo rustc
+  chromium
   "$@"
 )
 
@@ -32,8 +34,8 @@ for p in "${packages[@]}"; do
   fi
 done
 
-# npm installs the MCP conformance suite and Node.js 22 (tests/mcp); Debian's npm is enough for
-# that, whatever Node.js runs it.
+# npm installs the MCP conformance suite and Node.js 22 (tests/mcp) and playwright-core
+# (tests/console); Debian's npm is enough for that, whatever Node.js runs it.
 if ! command -v npm >/dev/null 2>&1; then
   missing+=(npm)
 fi
@@ -49,11 +51,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO env RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# tests/mcp/node_modules, exactly as package-lock.json says, when it is missing or older than the
+# tests/mcp/node_modules and tests/console/node_modules (playwright-core, which drives Debian's
+# chromium above), each exactly as its package-lock.json says, when it is missing or older than the
 # lock file. npm writes node_modules/.package-lock.json last, so an interrupted install is redone.
-mcp="$root/tests/mcp"
-installed="$mcp/node_modules/.package-lock.json"
-if [ ! -f "$installed" ] || [ "$mcp/package-lock.json" -nt "$installed" ]; then
-  echo "setup-deps: npm ci in $mcp" >&2
-  (cd "$mcp" && npm ci --no-audit --no-fund)
-fi
+for dir in "$root/tests/mcp" "$root/tests/console"; do
+  installed="$dir/node_modules/.package-lock.json"
+  if [ ! -f "$installed" ] || [ "$dir/package-lock.json" -nt "$installed" ]; then
+    echo "setup-deps: npm ci in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+done

@@ -2046,3 +2046,101 @@ BOOST_AUTO_TEST_CASE(tls_minimum_version_handshake_deadline_and_files_that_do_no
                                            ": not a usable PEM certificate"),
                started.error());
 }
+
+// ========================================================================== the console
+
+BOOST_AUTO_TEST_CASE(the_console_page_and_its_status_are_served) {
+    server_env env;
+    client c(env.port());
+    auto root = c.request(bhttp::verb::get, "/");
+    BOOST_TEST(root.result_int() == 302u);
+    BOOST_TEST(header(root, "Location") == "/admin");
+    auto page = c.request(bhttp::verb::get, "/admin");
+    BOOST_TEST(page.result_int() == 200u);
+    BOOST_TEST(header(page, "Content-Type") == "text/html; charset=utf-8");
+    BOOST_TEST(contains(page.body(), "<script>"));
+    // Its one inline script by hash, and nothing from anywhere else.
+    const std::string csp = header(page, "Content-Security-Policy");
+    BOOST_TEST(contains(csp, "default-src 'none'; script-src 'sha256-"), csp);
+    BOOST_TEST(contains(csp, "connect-src 'self'"), csp);
+    const std::string scripts =
+        csp.substr(csp.find("script-src"), csp.find(';', csp.find("script-src")) - csp.find("script-src"));
+    BOOST_TEST(!contains(scripts, "unsafe"), scripts);
+    BOOST_TEST(header(page, "Cache-Control") == "no-store");
+    BOOST_TEST(c.request(bhttp::verb::post, "/admin").result_int() == 405u);
+
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", R"({"a":1})").result_int() == 200u);
+    auto status = c.request(bhttp::verb::get, "/v1/admin/status");
+    BOOST_TEST_REQUIRE(status.result_int() == 200u);
+    const auto s = body_json(status).as_object();
+    BOOST_TEST(s.at("node").as_string().ends_with(":" + std::to_string(env.port())));
+    bool echo_seen = false;
+    for (const auto& o : s.at("operations").as_array())
+        if (o.at("tool").as_string() == "testkit_mt" && o.at("operation").as_string() == "echo")
+            echo_seen = o.at("calls").to_number<std::int64_t>() == 1 && o.at("health").as_string() == "ok";
+    BOOST_TEST(echo_seen);
+    BOOST_TEST(s.at("tools").as_array().size() == 2u);
+
+    // Off: none of the three.
+    auto off = local_settings();
+    off.console = false;
+    server_env quiet(off);
+    client q(quiet.port());
+    for (const char* target : {"/", "/admin", "/v1/admin/status"})
+        BOOST_TEST(q.request(bhttp::verb::get, target).result_int() == 404u, target);
+}
+
+BOOST_AUTO_TEST_CASE(a_browser_signs_in_to_the_console_with_the_token_as_password) {
+    auto s = local_settings();
+    s.auth_token = "s3cret-token";
+    server_env env(s);
+    client c(env.port());
+    auto basic = [](const std::string& user_password) {
+        // "admin:s3cret-token" and the like, base64 by hand (no encoder in the test's reach)
+        static const std::map<std::string, std::string> encoded{{"admin:s3cret-token", "YWRtaW46czNjcmV0LXRva2Vu"},
+                                                                {"admin:wrong", "YWRtaW46d3Jvbmc="},
+                                                                {":s3cret-token", "OnMzY3JldC10b2tlbg=="}};
+        return "Basic " + encoded.at(user_password);
+    };
+    // The page asks a browser for Basic credentials; the API keeps its Bearer challenge.
+    auto none = c.request(bhttp::verb::get, "/admin");
+    BOOST_TEST(none.result_int() == 401u);
+    BOOST_TEST(header(none, "WWW-Authenticate") == R"(Basic realm="toolhost", charset="UTF-8")");
+    BOOST_TEST(!contains(none.body(), "<script>"));
+    BOOST_TEST(header(c.request(bhttp::verb::get, "/v1/admin/status"), "WWW-Authenticate").starts_with("Basic"));
+    BOOST_TEST(header(c.request(bhttp::verb::get, "/v1/tools"), "WWW-Authenticate") == "Bearer");
+
+    const header_list signed_in{{"Authorization", basic("admin:s3cret-token")}};
+    BOOST_TEST(c.request(bhttp::verb::get, "/admin", {}, signed_in).result_int() == 200u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/admin/status", {}, signed_in).result_int() == 200u);
+    BOOST_TEST(
+        c.request(bhttp::verb::get, "/v1/admin/status", {}, {{"Authorization", basic(":s3cret-token")}}).result_int() ==
+        200u);  // any user name, even none
+    BOOST_TEST(c.request(bhttp::verb::get, "/admin", {}, {{"Authorization", basic("admin:wrong")}}).result_int() ==
+               401u);
+    BOOST_TEST(c.request(bhttp::verb::get, "/admin", {}, {{"Authorization", "Bearer s3cret-token"}}).result_int() ==
+               200u);
+
+    // The page's own requests (its Origin is the server) may use them, for the breaker buttons too;
+    // another site's may not, not even one on localhost, whose requests the browser would send
+    // with the same credentials.
+    auto from = [&](const std::string& origin) {
+        header_list h = signed_in;
+        h.emplace_back("Origin", origin);
+        return h;
+    };
+    const std::string own = "http://127.0.0.1:" + std::to_string(env.port());
+    BOOST_TEST(c.request(bhttp::verb::get, "/v1/admin/status", {}, from(own)).result_int() == 200u);
+    BOOST_TEST(
+        c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/open", "{}", from(own)).result_int() ==
+        200u);
+    auto foreign =
+        c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/reset", "{}", from("http://localhost:3000"));
+    BOOST_TEST(foreign.result_int() == 403u);
+    BOOST_TEST(contains(foreign.body(), "Basic credentials are accepted only from this server's own pages"));
+    BOOST_TEST((env.h->circuit_breaker_state("testkit_mt")->state == breaker_state::forced_open));
+    // A bearer token is not sent by a browser on its own: a loopback origin may use it as before.
+    header_list bearer_from_elsewhere{{"Authorization", "Bearer s3cret-token"}, {"Origin", "http://localhost:3000"}};
+    BOOST_TEST(c.request(bhttp::verb::post, "/v1/tools/testkit_mt/circuit-breaker/reset", "{}", bearer_from_elsewhere)
+                   .result_int() == 200u);
+}

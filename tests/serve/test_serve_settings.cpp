@@ -303,3 +303,11 @@ BOOST_AUTO_TEST_CASE(tls_files_and_minimum_version) {
     const auto unknown = http_problems(dir, R"({"tls": {"cert": "c.pem"}})");
     BOOST_TEST(contains(unknown, "/serve/http/tls/cert: unknown key 'cert'"), unknown);
 }
+
+BOOST_AUTO_TEST_CASE(the_console_is_on_unless_turned_off) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, "{}")->console);
+    BOOST_TEST(!http_settings(dir, R"({"console": false})")->console);
+    const auto problems = http_problems(dir, R"({"console": "off"})");
+    BOOST_TEST(toolhost::test::contains(problems, "/serve/http/console: expected"), problems);
+}

@@ -72,6 +72,7 @@ private:
                     "max_stream_backlog_bytes",
                     "stream_write_timeout_ms",
                     "allow_unauthenticated",
+                    "console",
                     "oauth",
                     "rate_limit",
                     "tls"});
@@ -100,6 +101,7 @@ private:
         integer(o, "/serve/http", "stream_write_timeout_ms", 1, day_ms, s_.stream_write_timeout_ms);
         if (const auto* x = o.if_contains("allow_unauthenticated"))
             read_bool("/serve/http/allow_unauthenticated", *x, s_.allow_unauthenticated);
+        if (const auto* x = o.if_contains("console")) read_bool("/serve/http/console", *x, s_.console);
         if (const auto* x = o.if_contains("oauth"))
             if (const auto* oo = object("/serve/http/oauth", *x)) read_oauth(*oo);
         if (const auto* x = o.if_contains("rate_limit"))

@@ -1,5 +1,6 @@
 #include "authenticator.hpp"
 
+#include "base64url.hpp"
 #include "fetch.hpp"
 
 #include <toolhost/logging.hpp>
@@ -39,16 +40,33 @@ std::string_view trim(std::string_view s) noexcept {
 }
 
 // The credential of "Bearer <token>" (the scheme in any case, RFC 7235); nullopt for none.
-std::optional<std::string_view> bearer_token(std::string_view authorization) {
+// The credentials after `scheme` ("bearer ", "basic ": lower case, with the space), or nullopt.
+std::optional<std::string_view> credentials(std::string_view authorization, std::string_view scheme) {
     authorization = trim(authorization);
-    if (authorization.size() <= 7) return std::nullopt;
-    const auto scheme = authorization.substr(0, 7);
-    if (!std::equal(scheme.begin(), scheme.end(), "bearer ",
+    if (authorization.size() <= scheme.size()) return std::nullopt;
+    const auto head = authorization.substr(0, scheme.size());
+    if (!std::equal(head.begin(), head.end(), scheme.begin(),
                     [](char a, char b) { return static_cast<char>(a | 0x20) == b; }))
         return std::nullopt;
-    const auto token = trim(authorization.substr(7));
-    if (token.empty()) return std::nullopt;
-    return token;
+    const auto rest = trim(authorization.substr(scheme.size()));
+    if (rest.empty()) return std::nullopt;
+    return rest;
+}
+
+// The token of "Bearer <token>", or the password of "Basic base64(<user>:<password>)" (the
+// way a browser sends what a person typed; RFC 7617), with `basic` set. A user name is not
+// looked at.
+std::optional<std::string> presented_token(std::string_view authorization, bool& basic) {
+    basic = false;
+    if (auto token = credentials(authorization, "bearer ")) return std::string(*token);
+    auto encoded = credentials(authorization, "basic ");
+    if (!encoded) return std::nullopt;
+    auto decoded = base64_decode(*encoded);
+    if (!decoded) return std::nullopt;
+    const auto colon = decoded->find(':');
+    if (colon == std::string::npos || colon + 1 == decoded->size()) return std::nullopt;
+    basic = true;
+    return decoded->substr(colon + 1);
 }
 
 // A quoted-string of an auth-param (RFC 9110 §5.6.4): printable ASCII, '"' and '\' escaped.
@@ -242,10 +260,14 @@ challenge authenticator::unauthorized(std::string error, std::string description
 
 std::variant<principal, challenge> authenticator::authenticate(std::string_view authorization) {
     if (!required()) return principal{};
-    const auto token = bearer_token(authorization);
+    bool basic = false;
+    const auto token = presented_token(authorization, basic);
     if (!token) return unauthorized({}, {});
     if (!static_token_.empty() && constant_time_equal(*token, static_token_))
-        return principal{principal::kind::static_token, {}, {}, {}};
+        return principal{principal::kind::static_token, {}, {}, {}, basic};
+    // Basic credentials carry the static token only (a person at the console), never an OAuth
+    // access token: those are for programs, which send them as bearer tokens.
+    if (basic) return unauthorized({}, {});
     if (!keys_) return unauthorized("invalid_token", "the bearer token is not valid");
 
     const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch()).count();

@@ -33,6 +33,10 @@ struct principal {
     std::string subject;              ///< "sub" (OAuth)
     std::string client_id;            ///< "client_id" / "azp" (OAuth)
     std::vector<std::string> scopes;  ///< sorted (OAuth); the others may do everything
+    /// The static token came as the password of Basic credentials (a browser: the console), not
+    /// as a bearer token (OAuth access tokens are accepted only as bearer tokens). A browser sends those by itself with every request to the server, so such a
+    /// request must come from the server's own pages (the connection checks its Origin).
+    bool basic = false;
 
     bool has_scope(std::string_view scope) const noexcept;
 };

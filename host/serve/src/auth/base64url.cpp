@@ -57,6 +57,13 @@ std::string base64url_encode(std::string_view bytes) {
     return out;
 }
 
+std::string base64_encode(std::string_view bytes) {
+    std::string out = base64url_encode(bytes);
+    for (char& c : out) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    out.append((4 - out.size() % 4) % 4, '=');
+    return out;
+}
+
 std::optional<std::string> base64_decode(std::string_view text) {
     if (text.size() % 4 != 0) return std::nullopt;
     if (text.ends_with("==")) {

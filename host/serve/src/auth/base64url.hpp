@@ -20,4 +20,7 @@ std::string base64url_encode(std::string_view bytes);
 /// + and / for - and _, and a length that is a multiple of 4 with at most two '=' at the end.
 std::optional<std::string> base64_decode(std::string_view text);
 
+/// `bytes` as padded base64 (RFC 4648 §4).
+std::string base64_encode(std::string_view bytes);
+
 }  // namespace toolhost::serve::auth

@@ -125,6 +125,27 @@ std::string normalize_origin(std::string_view origin) {
     return o;
 }
 
+bool same_origin(std::string_view origin, std::string_view host) {
+    const std::string o = normalize_origin(origin);
+    std::string_view rest = o;
+    std::string_view default_port;
+    if (rest.starts_with("http://")) {
+        rest.remove_prefix(7);
+        default_port = "80";
+    } else if (rest.starts_with("https://")) {
+        rest.remove_prefix(8);
+        default_port = "443";
+    } else {
+        return false;
+    }
+    const host_port a = split_host(rest);
+    const host_port b = split_host(host);
+    if (!a.valid || !b.valid || a.name != b.name) return false;
+    const std::string_view pa = a.port.empty() ? default_port : std::string_view(a.port);
+    const std::string_view pb = b.port.empty() ? default_port : std::string_view(b.port);
+    return pa == pb;
+}
+
 unsigned http_status_for(status_code c) noexcept {
     switch (c) {
     case status_code::ok: return 200;

@@ -83,11 +83,12 @@ enum route_id : std::uint8_t {
     r_breakers,
     r_lifecycle,
     r_features,  // resources, prompts, completion
+    r_admin,     // the operator's console: /admin, /v1/admin/status, /
     r_other,
     r_count
 };
 constexpr std::string_view route_names[r_count] = {"mcp",     "tools",    "tool",      "call",     "healthz", "readyz",
-                                                   "metrics", "breakers", "lifecycle", "features", "other"};
+                                                   "metrics", "breakers", "lifecycle", "features", "admin",   "other"};
 
 inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -138,6 +139,10 @@ bool is_loopback_name(std::string_view lower_name) noexcept;
 bool is_loopback_origin(std::string_view origin);
 
 std::string normalize_origin(std::string_view origin);
+
+// Whether an Origin header names the server a request with this Host header was sent to: the
+// same host and port (the scheme's default when none is written).
+bool same_origin(std::string_view origin, std::string_view host);
 
 // The HTTP status for a call's error code (REST, docs/serving.md). FAILED_PRECONDITION is 412:
 // the request was fine, the state of the tool or its data is not (a tool that failed to start).

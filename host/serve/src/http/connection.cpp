@@ -240,10 +240,17 @@ bool connection::on_header() {
     if (!(route_ && route_->open)) {
         auto who = srv_.auth().authenticate(f.authorization);
         if (auto* c = std::get_if<auth::challenge>(&who)) {
-            challenge_ = std::move(c->www_authenticate);
+            // A page for people: the browser asks for the token itself when told Basic.
+            challenge_ = route_ && route_->browser && c->status == 401 ? std::string(console_challenge)
+                                                                       : std::move(c->www_authenticate);
             return refuse(static_cast<bhttp::status>(c->status), std::move(c->message));
         }
         principal_ = std::get<auth::principal>(std::move(who));
+        // A browser sends Basic credentials by itself, whichever page asks: only the server's own
+        // pages may use them (no other site, not even another one on localhost).
+        if (principal_.basic && f.origin && !(f.host && same_origin(*f.origin, *f.host)))
+            return refuse(bhttp::status::forbidden,
+                          "Forbidden: Basic credentials are accepted only from this server's own pages");
         client_key_.clear();
         if (auto wait = srv_.limits().request(client())) {
             retry_after_ = *wait;

@@ -27,6 +27,11 @@ void resource_read_route(const route_services& s, exchange& ex);
 void prompts_route(const route_services& s, exchange& ex);
 void prompt_route(const route_services& s, exchange& ex);
 void complete_route(const route_services& s, exchange& ex);
+// The operator's console (console_routes.cpp): the page at /admin (and / redirects there), what
+// it shows at /v1/admin/status.
+void console_page_route(const route_services& s, exchange& ex);
+void console_root_route(const route_services& s, exchange& ex);
+void console_status_route(const route_services& s, exchange& ex);
 // The OAuth protected resource metadata (RFC 9728), when serve.http.oauth is set.
 void oauth_metadata_route(const route_services& s, exchange& ex);
 

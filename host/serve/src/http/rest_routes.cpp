@@ -11,13 +11,6 @@
 namespace toolhost::serve::detail {
 namespace {
 
-// Answers 405 unless the request's method is `method`.
-bool only(exchange& ex, bhttp::verb method, std::string_view allow) {
-    if (ex.request().method() == method) return true;
-    ex.error(bhttp::status::method_not_allowed, "Method Not Allowed", allow);
-    return false;
-}
-
 json::object tool_json(const toolhost::host& h, const tool_status& s) {
     json::object o;
     if (auto f = h.find(s.name))
@@ -180,22 +173,9 @@ void call_route(const route_services& s, exchange& ex) {
 //   POST /v1/tools/{tool}/circuit-breaker/{reset|open|disable}  one tool's ({"operation": ...}: one)
 void breakers_route(const route_services& s, exchange& ex) {
     if (!only(ex, bhttp::verb::get, "GET")) return;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = steady_clock_instance().now();  // the breakers' clock
     json::array all;
-    for (const auto& b : s.host.circuit_breakers()) {
-        json::object o{{"tool", b.tool},
-                       {"operation", b.operation.empty() ? json::value(nullptr) : json::value(b.operation)},
-                       {"state", breaker_state_name(b.state.state)},
-                       {"calls", b.state.calls},
-                       {"failures", b.state.failures},
-                       {"consecutive_failures", b.state.consecutive_failures},
-                       {"failure_rate", b.state.failure_rate},
-                       {"transitions", b.state.transitions}};
-        if (b.state.state == breaker_state::open || b.state.state == breaker_state::half_open)
-            o["next_probe_in_ms"] = std::max<int64_t>(
-                0, std::chrono::duration_cast<std::chrono::milliseconds>(b.state.next_probe_at - now).count());
-        all.push_back(std::move(o));
-    }
+    for (const auto& b : s.host.circuit_breakers()) all.push_back(breaker_json(b, now));
     ex.reply(bhttp::status::ok, toolhost::json_text(json::object{{"circuit_breakers", std::move(all)}}));
 }
 

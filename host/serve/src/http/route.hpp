@@ -23,6 +23,7 @@ class responder;
 class session_table;
 class rate_limiter;
 class admin_queue;
+class admin_console;
 
 // What the routes use of the server.
 struct route_services {
@@ -32,9 +33,10 @@ struct route_services {
     session_table& sessions;
     const std::atomic<bool>& ready;                                       // /readyz
     const std::function<std::pair<bool, boost::json::object>()>& reload;  // /v1/admin/reload; may be empty
-    auth::authenticator& auth;  // who the client is, what it may call (the connection asked already)
-    rate_limiter& limits;       // per-client rates (requests: the connection; calls: the call routes)
-    admin_queue& admin;         // blocking administrative work (reload, restart), off the I/O threads
+    auth::authenticator& auth;     // who the client is, what it may call (the connection asked already)
+    rate_limiter& limits;          // per-client rates (requests: the connection; calls: the call routes)
+    admin_queue& admin;            // blocking administrative work (reload, restart), off the I/O threads
+    const admin_console* console;  // the operator's console; null when serve.http.console is off
 };
 
 using route_handler = void (*)(const route_services&, exchange&);
@@ -46,7 +48,11 @@ struct route {
     route_handler handle;
     bool open = false;            // served without the bearer token (health)
     bool jsonrpc_errors = false;  // errors are JSON-RPC errors without id, not {"ok":false,...}
+    bool browser = false;         // read by people in a browser: a 401 asks for Basic credentials
 };
+
+// The challenge of a browser route's 401: the browser then asks for the token (as the password).
+inline constexpr std::string_view console_challenge = R"(Basic realm="toolhost", charset="UTF-8")";
 
 // The route of a request target (the query is ignored); null when none matches.
 const route* find_route(std::string_view target) noexcept;
@@ -131,6 +137,13 @@ protected:
     virtual void internal_error(std::string_view what) noexcept = 0;
     std::atomic<bool> gone_{false};  // the client is known to be gone (any thread)
 };
+
+// Answers 405 (with Allow: `allow`) unless the request's method is `method`.
+inline bool only(exchange& ex, bhttp::verb method, std::string_view allow) {
+    if (ex.request().method() == method) return true;
+    ex.error(bhttp::status::method_not_allowed, "Method Not Allowed", allow);
+    return false;
+}
 
 // A handle on one deferred exchange that any thread may keep: post() runs a function on the
 // connection's thread if that exchange is still pending then. It holds the connection weakly;

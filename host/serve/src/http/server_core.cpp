@@ -206,6 +206,7 @@ boost::system::result<void, std::string> server_core::start(unsigned threads) {
     asio::dispatch(main_, [this] {
         do_accept();
         if (!settings_.stateless) schedule_sweep();
+        if (console_) schedule_console_sample();
     });
     threads_.reserve(n);
     for (auto& io : ios_) threads_.emplace_back([this, &io = *io] { run_io(io); });
@@ -312,6 +313,27 @@ void server_core::schedule_sweep() {
     });
 }
 
+std::unique_ptr<admin_console> server_core::make_console() {
+    if (!settings_.console) return nullptr;
+    admin_console::identity id;
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0) id.node = name;
+    id.port = [this] { return port_.load(); };
+    id.config_file = host_.config().file.string();
+    for (const auto& d : host_.config().plugin_dirs) id.plugin_dirs.push_back(d.string());
+    return std::make_unique<admin_console>(host_, std::move(id));
+}
+
+// The console's history: a sample of the counters every interval, on the acceptor's thread.
+void server_core::schedule_console_sample() {
+    console_timer_.expires_after(console_->sample_interval());
+    console_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || st_->stopping.load()) return;
+        console_->sample();
+        schedule_console_sample();
+    });
+}
+
 std::vector<std::shared_ptr<connection>> server_core::snapshot() {
     std::vector<std::shared_ptr<connection>> all;
     std::lock_guard l(conns_m_);
@@ -338,6 +360,7 @@ void server_core::stop(std::chrono::milliseconds grace) {
         acceptor_.close(ignored);
         accept_retry_.cancel();
         sweep_timer_.cancel();
+        console_timer_.cancel();
         closed.set_value();
     });
     const bool acceptor_closed = closed_future.wait_for(10s) == std::future_status::ready;

@@ -4,6 +4,7 @@
 
 #include "admin_queue.hpp"
 #include "auth/authenticator.hpp"
+#include "console/admin_console.hpp"
 #include "common.hpp"
 #include "limits/rate_limiter.hpp"
 #include "route.hpp"
@@ -93,9 +94,12 @@ private:
         [] { return steady::now(); }, settings_.rate_limit.max_clients);
 
     admin_queue admin_;  // stopped by stop() once the I/O threads are gone
+    std::unique_ptr<admin_console> make_console();
+    const std::unique_ptr<admin_console> console_ = make_console();  // null: serve.http.console is off
 
 public:
-    const route_services services_{host_, mcp_, settings_, sessions_, ready_, reload_, *auth_, *limits_, admin_};
+    const route_services services_{host_,   mcp_,   settings_, sessions_, ready_,
+                                   reload_, *auth_, *limits_,  admin_,    console_.get()};
     auth::authenticator& auth() noexcept { return *auth_; }
     rate_limiter& limits() noexcept { return *limits_; }
 
@@ -110,6 +114,7 @@ private:
     void add_connection(const std::shared_ptr<connection>& c);
     void run_io(asio::io_context& io);
     void schedule_sweep();
+    void schedule_console_sample();
     std::vector<std::shared_ptr<connection>> snapshot();
 
     std::atomic<std::uint16_t> port_{0};
@@ -149,6 +154,7 @@ private:
     asio::basic_socket_acceptor<tcp, io_executor> acceptor_{main_};
     timer_type accept_retry_{main_};
     timer_type sweep_timer_{main_};
+    timer_type console_timer_{main_};
     std::vector<std::thread> threads_;
 };
 

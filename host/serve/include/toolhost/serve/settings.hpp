@@ -99,6 +99,9 @@ struct serve_settings {
     /// Serve on an address that is not loopback without a bearer token. Without it the server
     /// refuses to start there (`--allow-unauthenticated`).
     bool allow_unauthenticated = false;
+    /// The operator's console: GET /admin (the page) and GET /v1/admin/status (what it shows),
+    /// behind the same authentication as everything else (docs/operations.md).
+    bool console = true;
     uint64_t shutdown_grace_ms = 10000;  ///< SIGTERM/SIGINT: how long calls in flight may finish
     unsigned io_threads = 0;             ///< network threads; 0: one per two cores, at least one
     /// The live plugin folder (serve::plugin_watcher). "serve.plugin_rescan_ms": where inotify is
