@@ -11,6 +11,9 @@
 
 #include <boost/json.hpp>
 
+#include <csignal>
+#include <thread>
+
 using namespace toolhost;
 using namespace std::chrono_literals;
 using serve::detail::admin_console;
@@ -38,8 +41,11 @@ struct console_env {
     manual_clocks time;
     std::unique_ptr<host> h;
 
-    explicit console_env(const std::function<void(const std::filesystem::path&)>& add_plugins = {}) {
+    // `config_text`, when given, is the configuration file's text (the plugin folder holds testkit).
+    explicit console_env(const std::function<void(const std::filesystem::path&)>& add_plugins = {},
+                         const std::string& config_text = {}) {
         auto config = toolhost::test::testkit_config(dir.path(), 2);
+        if (!config_text.empty()) config = toolhost::test::folder_config(dir.path(), config_text, 2);
         if (add_plugins) add_plugins(dir / "plugins");
         h = std::make_unique<host>(std::move(config));
         h->load_plugins();
@@ -257,4 +263,34 @@ BOOST_AUTO_TEST_CASE(rejected_plugins_are_listed_with_the_reason) {
     BOOST_TEST_REQUIRE(rejections.size() == 1u);
     BOOST_TEST(rejections[0].at("path").as_string().ends_with("bad_schema.so"));
     BOOST_TEST(toolhost::test::contains(std::string(rejections[0].at("reason").as_string()), "input_schema"));
+}
+
+BOOST_AUTO_TEST_CASE(isolated_tools_show_their_worker_and_how_it_last_ended) {
+    console_env env({}, R"({"tools": {"testkit_mt": {"isolation": "process"}}})");
+    auto c = env.console();
+    auto workers = [&] { return c->status().at("workers").as_array(); };
+    BOOST_TEST_REQUIRE(workers().size() == 1u);  // testkit stays in process
+    const auto first = workers().at(0).as_object();
+    BOOST_TEST(first.at("tool").as_string() == "testkit_mt");
+    BOOST_TEST(first.at("state").as_string() == "running");
+    const auto pid = first.at("pid").to_number<std::int64_t>();
+    BOOST_TEST(pid > 0);
+    BOOST_TEST(first.at("restarts").to_number<std::int64_t>() == 0);
+
+    // The worker killed from outside: the next one runs, and the page says how the last ended.
+    BOOST_TEST_REQUIRE(::kill(static_cast<pid_t>(pid), SIGKILL) == 0);
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    json::object now;
+    do {
+        std::this_thread::sleep_for(20ms);
+        now = workers().at(0).as_object();
+    } while ((now.at("state").as_string() != "running" || now.at("pid").to_number<std::int64_t>() == pid) &&
+             std::chrono::steady_clock::now() < until);
+    BOOST_TEST(now.at("state").as_string() == "running");
+    BOOST_TEST(now.at("restarts").to_number<std::int64_t>() == 1);
+    BOOST_TEST(toolhost::test::contains(std::string(now.at("last_exit").as_string()), "SIGKILL"),
+               now.at("last_exit").as_string());
+    const auto tools = c->status().at("tools").as_array();
+    for (const auto& t : tools)
+        if (t.at("name").as_string() == "testkit_mt") BOOST_TEST(t.at("isolation").as_string() == "process");
 }
