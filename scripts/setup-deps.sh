@@ -14,6 +14,7 @@ packages=(
   libboost-thread1.81-dev libboost-url1.81-dev
   libvalijson-dev json-schema-test-suite
   libsqlite3-dev sqlite3
+  libpq-dev postgresql
   libjansson-dev
   python3-dev
   libmagic-dev libpoppler-cpp-dev libssl-dev openssl
@@ -46,8 +47,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  # RUNLEVEL=1: a package with a service (nginx) is installed without starting it; the tests start
-  # their own, unprivileged, on 127.0.0.1.
+  # RUNLEVEL=1: a package with a service (nginx, postgresql) is installed without starting it; the
+  # tests start their own, unprivileged, on 127.0.0.1.
   $SUDO env RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 

@@ -10,17 +10,31 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace toolhost::plugins::memory {
 
+/// The environment variable that holds the default storage when the configuration says nothing.
+inline constexpr const char* database_url_variable = "TOOLHOST_DATABASE_URL";
+
 struct memory_config {
+    /// Where the memories live: empty for the embedded SQLite file (`database`), else a
+    /// postgresql:// URL, from the "storage" key or, when the configuration has none,
+    /// TOOLHOST_DATABASE_URL.
+    std::string storage_url;
+    /// Where storage_url came from ("storage" or "TOOLHOST_DATABASE_URL"), for messages.
+    std::string storage_origin;
+
+    // SQLite only.
     std::filesystem::path database;  ///< absolute, or relative to the current directory
     /// FULL by default: a stored memory is something an agent has told its user it will
     /// remember, so an acknowledged store must survive a power cut, not only a killed process
     /// (which NORMAL in WAL mode already survives). The price is one fsync of the WAL per store.
     sqlite::synchronous sync = sqlite::synchronous::full;
     int busy_timeout_ms = 5000;
+
+    // Every backend.
     double half_life_ms = 7.0 * 24 * 3600 * 1000;
     weights blend;
     int64_t max_per_session = 10000;  ///< prune keeps at most this many per session; 0: no cap
@@ -34,8 +48,11 @@ struct memory_config {
 
 /// Reads the configuration object (already validated against schemas::config by the host);
 /// throws INVALID_ARGUMENT naming the key for what a schema cannot express. `data_dir` is the
-/// folder the host made for the tool; a relative "database" lives there.
-memory_config read_config(std::string_view config_json, const std::filesystem::path& data_dir);
+/// folder the host made for the tool; a relative "database" lives there. `database_url` is
+/// TOOLHOST_DATABASE_URL's value (nullopt or empty when unset): the storage when the
+/// configuration has no "storage" key.
+memory_config read_config(std::string_view config_json, const std::filesystem::path& data_dir,
+                          const std::optional<std::string>& database_url = std::nullopt);
 
 /// Where the sample ships: <folder of memory.so>/memory/sample/demo.json. Empty if the
 /// library's own path cannot be found.

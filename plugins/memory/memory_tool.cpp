@@ -1,21 +1,23 @@
-// The "memory" tool: conversation memory per session, stored in SQLite (WAL) with an FTS5 index.
+// The "memory" tool: conversation memory per session, stored in SQLite (WAL) with an FTS5 index,
+// or in a PostgreSQL database that several hosts share (repository.hpp).
 //
-// Operations: store, recall, list, get, forget, prune (docs/tools/memory.md). The tool is
+// Operations: store, recall, list, get, forget, prune (docs/tools/memory.md). This file holds
+// everything the operations decide (argument checks, idempotent replays, ranking, results); the
+// repository only keeps and finds memories, each of its methods one atomic step. The tool is
 // thread-safe: the configuration is fixed after initialize(), and every call leases its own
-// SQLite connection from a pool, so calls run concurrently; SQLite's locking (BEGIN IMMEDIATE
-// plus a busy timeout) orders writers, here and in other processes on the same file alike.
+// connection from the repository's pool, so calls run concurrently; the database orders writers,
+// here and in other processes or hosts alike.
 #include "config.hpp"
 #include <toolhost/json_text.hpp>
 #include "ranking.hpp"
+#include "repository.hpp"
 #include "schemas.hpp"
-#include "store.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
-#include <toolhost_plugins/connection_pool.hpp>
 #include <toolhost_plugins/json_operation.hpp>
 #include <toolhost_plugins/paths.hpp>
-#include <toolhost_plugins/sample.hpp>
+#include <toolhost_plugins/text.hpp>
 #include <toolhost_plugins/time.hpp>
 
 #include <boost/json.hpp>
@@ -24,6 +26,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -44,8 +47,6 @@ using time::unix_ms;
 // Rows a prune deletes per transaction: short write locks for other writers, and a point to
 // stop at when the call is cancelled. Every batch commits on its own; prune is idempotent.
 constexpr int prune_batch = 500;
-// Idle connections kept between calls; more are opened while more calls run at once.
-constexpr size_t max_idle_connections = 8;
 // Bytes; the schema limits session ids to 256 characters, which is at most 1024 bytes of UTF-8.
 constexpr size_t max_session_bytes = 1024;
 constexpr size_t max_key_bytes = 1024;
@@ -81,31 +82,52 @@ std::optional<unix_ms> time_arg(const args& a, std::string_view field) {
     return t;
 }
 
-// The kinds filter as a JSON array for json_each(), or nullopt for "every kind".
-std::optional<std::string> kinds_arg(const args& a) {
-    const auto kinds = a.string_list("kinds");
-    if (kinds.empty()) return std::nullopt;
-    json::array arr;
-    for (size_t i = 0; i < kinds.size(); ++i) {
+// The kinds filter; empty for "every kind".
+std::vector<std::string> kinds_arg(const args& a) {
+    auto kinds = a.string_list("kinds");
+    for (size_t i = 0; i < kinds.size(); ++i)
         if (!valid_kind(kinds[i])) invalid_argument("kinds/" + std::to_string(i), kind_rule);
-        arr.emplace_back(kinds[i]);
-    }
-    return toolhost::json_text(arr);
+    return kinds;
 }
 
-db::scope scope_arg(const args& a, const std::string& session_id) {
-    return db::scope{session_id, time_arg(a, "now").value_or(now_ms()), kinds_arg(a)};
+scope scope_arg(const args& a, const std::string& session_id) {
+    return scope{session_id, time_arg(a, "now").value_or(now_ms()), kinds_arg(a)};
+}
+
+// The words a recall searches for, each matched as a literal: the white-space separated words
+// of the query, split again at control characters (full-text tokenizers separate tokens there
+// anyway, and FTS5 reads its query as C text, which a NUL would end). Empty: no text search.
+std::vector<std::string> query_words(std::string_view query) {
+    std::vector<std::string> out;
+    for (std::string_view word : text::words(query)) {
+        std::size_t start = 0;
+        for (std::size_t i = 0; i <= word.size(); ++i) {
+            const bool control = i < word.size() && (static_cast<unsigned char>(word[i]) < 0x20 || word[i] == 0x7f);
+            if (i < word.size() && !control) continue;
+            if (i > start) out.emplace_back(word.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    return out;
+}
+
+// The call's deadline as a time point (the far future when it has none).
+deadline deadline_of(const sdk::call_context& call) {
+    const auto remaining = call.remaining();
+    const auto now = std::chrono::steady_clock::now();
+    if (remaining >= deadline::max() - now) return deadline::max();
+    return now + std::chrono::duration_cast<deadline::duration>(remaining);
 }
 
 // A store request, checked; `created_at_given` tells a replay whether created_at must match.
 struct store_request {
-    db::new_memory memory;
+    new_memory memory;
     bool created_at_given = false;
 };
 
 store_request read_store_request(const args& a, unix_ms now, size_t max_content_bytes) {
     store_request r;
-    db::new_memory& m = r.memory;
+    new_memory& m = r.memory;
     m.session_id = session_arg(a);
 
     m.content = a.required_string("content");
@@ -145,16 +167,17 @@ store_request read_store_request(const args& a, unix_ms now, size_t max_content_
 
 // ------------------------------------------------------------------------------- writing results
 
-json::value parse_stored_metadata(const db::memory_record& r) {
+json::value parse_stored_metadata(const memory_record& r) {
     boost::system::error_code ec;
     json::value v = json::parse(r.metadata, ec);
-    // The table's CHECK (json_valid(metadata)) makes this unreachable unless the file was edited.
+    // The storage checks it (SQLite: CHECK (json_valid(metadata)); PostgreSQL: the json type), so
+    // this is unreachable unless someone edited the data by hand.
     if (ec || !v.is_object())
         throw sdk::error(sdk::status::data_loss, "memory " + std::to_string(r.id) + " has unreadable metadata");
     return v;
 }
 
-json::object memory_json(const db::memory_record& r) {
+json::object memory_json(const memory_record& r) {
     json::object o;
     o["id"] = r.id;
     o["session_id"] = r.session_id;
@@ -173,11 +196,11 @@ json::object weights_json(const weights& w) {
 }
 
 // A page position as list hands it out: "<created_at ms>:<id>". Opaque to callers.
-std::string cursor_of(const db::memory_record& r) { return std::to_string(r.created_at) + ":" + std::to_string(r.id); }
+std::string cursor_of(const memory_record& r) { return std::to_string(r.created_at) + ":" + std::to_string(r.id); }
 
-db::page_position parse_cursor(std::string_view text) {
+page_position parse_cursor(std::string_view text) {
     const auto colon = text.find(':');
-    db::page_position p;
+    page_position p;
     const auto whole = [](std::string_view s, auto& out) {
         auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
         return ec == std::errc() && end == s.data() + s.size() && !s.empty();
@@ -188,28 +211,12 @@ db::page_position parse_cursor(std::string_view text) {
     return p;
 }
 
-// ---------------------------------------------------------------------------------- transactions
-
-// A read transaction: every SELECT inside sees the same snapshot of the database, even while
-// other connections commit (WAL). Never takes the write lock.
-class read_snapshot {
-public:
-    explicit read_snapshot(sqlite::database& db) : db_(db) { db_.exec("BEGIN DEFERRED"); }
-    read_snapshot(const read_snapshot&) = delete;
-    read_snapshot& operator=(const read_snapshot&) = delete;
-    // Ending a transaction that wrote nothing cannot lose anything: ROLLBACK just releases it.
-    ~read_snapshot() { sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr); }
-
-private:
-    sqlite::database& db_;
-};
-
 // ------------------------------------------------------------------------------------ the sample
 
 // The sample's memories: {"memories": [{"session_id", "content", "kind", "importance",
 // "age_seconds", "metadata", ...}]}. age_seconds places each memory in the past relative to
 // `now`, so the demo's recency scores look the same whenever it is seeded.
-std::vector<db::new_memory> read_sample(const fs::path& file, unix_ms now, size_t max_content_bytes) {
+std::vector<new_memory> read_sample(const fs::path& file, unix_ms now, size_t max_content_bytes) {
     const std::string where = "sample_file " + file.string();
     boost::system::error_code ec;
     json::value doc = json::parse(toolhost::plugins::paths::read_small_file(file, "sample_file"), ec);
@@ -218,7 +225,7 @@ std::vector<db::new_memory> read_sample(const fs::path& file, unix_ms now, size_
     if (list == nullptr || !list->is_array())
         throw sdk::error(sdk::status::invalid_argument, where + ": must be an object with a \"memories\" array");
 
-    std::vector<db::new_memory> out;
+    std::vector<new_memory> out;
     for (size_t i = 0; i < list->as_array().size(); ++i) {
         const std::string item_where = where + ": memories/" + std::to_string(i);
         const auto& item = list->as_array()[i];
@@ -252,7 +259,8 @@ public:
     /// Reads the configuration, opens (creating or migrating) the database, seeds the sample.
     void initialize(sdk::init_context& init);
     void cleanup();
-    /// Names the database file in the SQLite errors of every operation.
+    /// Names the database (the file, or the server and database) in the storage errors of every
+    /// operation.
     void error_context(std::string_view operation, const sdk::error& e) const;
 
 private:
@@ -263,13 +271,11 @@ private:
     json::object forget(const args& a, const sdk::call_context& call);
     json::object prune(const args& a, const sdk::call_context& call);
 
-    /// A connection whose busy timeout never outlasts the call's deadline.
-    sqlite::connection_pool::lease connect(const sdk::call_context& call);
-    void seed_sample(sqlite::database& db);
+    void seed_sample(deadline until);
 
     sdk::host host_;
     memory_config config_;
-    std::unique_ptr<sqlite::connection_pool> pool_;
+    std::unique_ptr<repository> repo_;
 };
 
 }  // namespace
@@ -284,7 +290,7 @@ const json_table<memory_tool>& memory_tool::table() {
         .description =
             "Conversation memory per session: store facts, preferences, summaries and messages, then "
             "recall them ranked by relevance (full-text), recency and importance. SQLite (WAL) under "
-            "the data directory.",
+            "the data directory, or a PostgreSQL database shared by several hosts.",
         .config_schema = schemas::config,
         .thread_safe = true,
         .operations =
@@ -342,30 +348,20 @@ const json_table<memory_tool>& memory_tool::table() {
 // ------------------------------------------------------------------------------------- lifecycle
 
 void memory_tool::initialize(sdk::init_context& init) {
-    config_ = read_config(init.config(), fs::path(init.data_dir()));
-    sqlite::open_options options;
-    options.sync = config_.sync;
-    options.busy_timeout_ms = config_.busy_timeout_ms;
-    pool_ = std::make_unique<sqlite::connection_pool>(config_.database, options, max_idle_connections);
-    auto db = pool_->acquire();
-    sqlite::migrate(*db, db::schema_steps());
-    seed_sample(*db);
+    const char* database_url = std::getenv(database_url_variable);
+    config_ = read_config(init.config(), fs::path(init.data_dir()),
+                          database_url ? std::optional<std::string>(database_url) : std::nullopt);
+    repo_ = open_repository(config_);
+    // Start-up has no call deadline; this bounds the wait for a database that does not answer.
+    seed_sample(std::chrono::steady_clock::now() + std::chrono::seconds(60));
 }
 
 void memory_tool::cleanup() {
-    if (!pool_) return;
-    try {
-        // Lets SQLite refresh the statistics its query planner uses, as its docs advise on close.
-        auto db = pool_->acquire();
-        db->exec("PRAGMA optimize");
-    } catch (const std::exception& e) {
-        host_.log(sdk::log_level::debug, std::string("PRAGMA optimize skipped: ") + e.what());
-    }
-    pool_->close_idle();
+    if (repo_) repo_->close(host_);
 }
 
-void memory_tool::seed_sample(sqlite::database& db) {
-    if (!config_.sample_data || sqlite::sample_seeded(db, db::meta_table)) return;
+void memory_tool::seed_sample(deadline until) {
+    if (!config_.sample_data || repo_->sample_seeded(until)) return;
     const fs::path& file = config_.sample_file;
     std::error_code ec;
     if (file.empty() || !fs::is_regular_file(file, ec)) {
@@ -374,87 +370,63 @@ void memory_tool::seed_sample(sqlite::database& db) {
         host_.log(sdk::log_level::info, "no sample memories at " + file.string() + "; nothing seeded");
         return;
     }
-    // Read before the write lock is taken, which seed_once holds only for the inserts.
+    // Read before the write transaction, which seed_sample holds only for the inserts.
     const unix_ms now = now_ms();
     const auto memories = read_sample(file, now, config_.max_content_bytes);
     // The marker stays when the user later forgets the demo session: seeding happens once.
-    const bool seeded = sqlite::seed_once(db, db::meta_table, [&] {
-        for (const auto& m : memories) db::insert(db, m);
-        return format_rfc3339(now) + " from " + file.string();
-    });
-    if (seeded)
+    if (repo_->seed_sample(memories, format_rfc3339(now) + " from " + file.string(), until))
         host_.log(sdk::log_level::info,
                   "seeded " + std::to_string(memories.size()) + " sample memories from " + file.string());
-}
-
-sqlite::connection_pool::lease memory_tool::connect(const sdk::call_context& call) {
-    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(call.remaining()).count();
-    const auto timeout = std::clamp<int64_t>(remaining, 0, config_.busy_timeout_ms);
-    auto db = pool_->acquire(std::chrono::milliseconds(timeout));
-    sqlite3_busy_timeout(db->handle(), static_cast<int>(timeout));
-    return db;
 }
 
 // ------------------------------------------------------------------------------------ operations
 
 void memory_tool::error_context(std::string_view operation, const sdk::error& e) const {
-    // Same status (BUSY -> UNAVAILABLE, CORRUPT -> DATA_LOSS...), with the file named for the
-    // operator who has to look at it.
-    if (dynamic_cast<const sqlite::sqlite_error*>(&e) != nullptr)
-        throw sdk::error(e.code(), std::string(operation) + " on " + pool_->path().string() + ": " + e.what());
+    // Same status (a locked or unreachable database is UNAVAILABLE, a corrupt file DATA_LOSS...),
+    // with the database named for the operator who has to look at it.
+    if (repo_) repo_->error_context(operation, e);
 }
 
 json::object memory_tool::store(const args& a, const sdk::call_context& call) {
     const unix_ms now = now_ms();
     const store_request req = read_store_request(a, now, config_.max_content_bytes);
-    const db::new_memory& m = req.memory;
+    const new_memory& m = req.memory;
 
-    auto db = connect(call);
-    // One write transaction: the idempotency check, the removal of an expired holder of the
-    // key, and the insert (with its FTS entry) happen together or not at all.
-    sqlite::transaction tx(*db);
-    if (m.idempotency_key) {
-        if (auto earlier = db::find_by_key(*db, m.session_id, *m.idempotency_key)) {
-            if (earlier->live_at(now)) {
-                const bool same = earlier->content == m.content && earlier->kind == m.kind &&
-                                  earlier->importance == m.importance && earlier->ttl_seconds == m.ttl_seconds &&
-                                  (!req.created_at_given || earlier->created_at == m.created_at) &&
-                                  parse_stored_metadata(*earlier) == json::parse(m.metadata);
-                if (!same)
-                    invalid_argument("idempotency_key", "was already used in this session for a different memory (id " +
-                                                            std::to_string(earlier->id) + ")");
-                auto out = memory_json(*earlier);
-                out["replayed"] = true;
-                return out;
-            }
-            // An expired memory is gone as far as callers can tell, and so is its claim on the key.
-            db::remove(*db, earlier->id);
-        }
+    // The repository checks the key and inserts in one transaction; a replay wrote nothing, so
+    // refusing it here changes nothing either.
+    const auto outcome = repo_->insert(m, now, deadline_of(call));
+    if (outcome.replayed) {
+        const memory_record& earlier = outcome.memory;
+        const bool same = earlier.content == m.content && earlier.kind == m.kind &&
+                          earlier.importance == m.importance && earlier.ttl_seconds == m.ttl_seconds &&
+                          (!req.created_at_given || earlier.created_at == m.created_at) &&
+                          parse_stored_metadata(earlier) == json::parse(m.metadata);
+        if (!same)
+            invalid_argument("idempotency_key", "was already used in this session for a different memory (id " +
+                                                    std::to_string(earlier.id) + ")");
     }
-    const int64_t id = db::insert(*db, m);
-    tx.commit();
-    auto out = memory_json(db::memory_record{m, id});
-    out["replayed"] = false;
+    auto out = memory_json(outcome.memory);
+    out["replayed"] = outcome.replayed;
     return out;
 }
 
 json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
     const std::string session_id = session_arg(a);
-    const db::scope scope = scope_arg(a, session_id);
+    const scope scope = scope_arg(a, session_id);
     const std::string query = a.string_or("query", "");
     const auto limit = static_cast<size_t>(a.int_or("limit", 10, 1, 100));
-    const std::string fts = sqlite::fts5_query(query);
+    const auto words = query_words(query);
 
-    auto db = connect(call);
-    read_snapshot snapshot(*db);
-    const auto candidates =
-        fts.empty() ? db::all_live(*db, scope) : db::matching(*db, scope, fts, config_.recall_candidates);
-    const auto best = rank(candidates, config_.blend, scope.now, config_.half_life_ms, limit);
-
-    std::vector<int64_t> ids;
-    for (const auto& r : best) ids.push_back(r.id);
-    // Read in the same snapshot as the candidates, so every one of them is still there.
-    const auto records = db::find_all(*db, ids);
+    std::vector<ranked> best;
+    const auto records = repo_->recall(
+        scope, words, config_.recall_candidates,
+        [&](std::span<const candidate> candidates) {
+            best = rank(candidates, config_.blend, scope.now, config_.half_life_ms, limit);
+            std::vector<int64_t> ids;
+            for (const auto& r : best) ids.push_back(r.id);
+            return ids;
+        },
+        deadline_of(call));
 
     json::array memories;
     size_t next = 0;  // records holds best's ids in order, skipping any that vanished
@@ -475,13 +447,13 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
 
 json::object memory_tool::list(const args& a, const sdk::call_context& call) {
     const std::string session_id = session_arg(a);
-    const db::scope scope = scope_arg(a, session_id);
+    const scope scope = scope_arg(a, session_id);
     const auto limit = static_cast<size_t>(a.int_or("limit", 20, 1, 200));
-    std::optional<db::page_position> after;
+    std::optional<page_position> after;
     if (auto cursor = a.optional_string("cursor")) after = parse_cursor(*cursor);
 
-    auto db = connect(call);
-    auto rows = db::page(*db, scope, after, limit + 1);  // one more tells whether a next page exists
+    // One more than asked for tells whether a next page exists.
+    auto rows = repo_->page(scope, after, limit + 1, deadline_of(call));
     const bool more = rows.size() > limit;
     if (more) rows.resize(limit);
 
@@ -496,8 +468,7 @@ json::object memory_tool::get(const args& a, const sdk::call_context& call) {
     const int64_t id = a.required_int("id");
     if (id < 1) invalid_argument("id", "must be 1 or more");
     const unix_ms now = time_arg(a, "now").value_or(now_ms());
-    auto db = connect(call);
-    const auto record = db::find(*db, id);
+    const auto record = repo_->find(id, deadline_of(call));
     if (!record || !record->live_at(now))
         throw sdk::error(sdk::status::not_found, "memory " + std::to_string(id) + " not found");
     return memory_json(*record);
@@ -510,10 +481,8 @@ json::object memory_tool::forget(const args& a, const sdk::call_context& call) {
     if (!id && !session_id) invalid_argument("id", "give id, session_id, or both");
     if (id && *id < 1) invalid_argument("id", "must be 1 or more");
 
-    auto db = connect(call);
-    sqlite::transaction tx(*db);
-    const int forgotten = id ? db::remove(*db, *id, session_id) : db::remove_session(*db, *session_id);
-    tx.commit();
+    const auto until = deadline_of(call);
+    const int64_t forgotten = id ? repo_->remove(*id, session_id, until) : repo_->remove_session(*session_id, until);
     return json::object{{"forgotten", forgotten}};
 }
 
@@ -524,28 +493,27 @@ json::object memory_tool::prune(const args& a, const sdk::call_context& call) {
     const std::optional<std::string_view> only =
         session_id ? std::optional<std::string_view>(*session_id) : std::nullopt;
 
-    auto db = connect(call);
+    const auto until = deadline_of(call);
     int64_t expired = 0;
     int64_t over_cap = 0;
-    // Runs one batch per transaction until a batch comes back short.
+    // Runs one batch (one transaction) at a time until a batch comes back short.
     const auto in_batches = [&](int64_t& total, auto&& delete_batch) {
         for (;;) {
             if (call.cancelled())
                 throw sdk::error(sdk::status::cancelled, "prune cancelled after deleting " +
                                                              std::to_string(expired + over_cap) +
                                                              " memories; run it again to finish");
-            sqlite::transaction tx(*db);
-            const int n = delete_batch();
-            tx.commit();
+            const int64_t n = delete_batch();
             total += n;
             call.progress(static_cast<double>(expired + over_cap), 0, "memories deleted");
             if (n < prune_batch) return;
         }
     };
-    in_batches(expired, [&] { return db::delete_expired(*db, now, only, prune_batch); });
+    in_batches(expired, [&] { return repo_->delete_expired(now, only, prune_batch, until); });
     if (config_.max_per_session > 0) {
-        for (const auto& s : db::sessions_over_cap(*db, config_.max_per_session, only))
-            in_batches(over_cap, [&] { return db::delete_over_cap(*db, s, config_.max_per_session, prune_batch); });
+        for (const auto& s : repo_->sessions_over_cap(config_.max_per_session, only, until))
+            in_batches(over_cap,
+                       [&] { return repo_->delete_over_cap(s, config_.max_per_session, prune_batch, until); });
     }
     return json::object{{"expired", expired}, {"over_cap", over_cap}, {"now", format_rfc3339(now)}};
 }

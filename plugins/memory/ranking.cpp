@@ -24,7 +24,7 @@ double recency(time::unix_ms created_at, time::unix_ms now, double half_life_ms)
 std::vector<ranked> rank(std::span<const candidate> candidates, const weights& w, time::unix_ms now,
                          double half_life_ms, size_t limit) {
     double best = 0;
-    for (const auto& c : candidates) best = std::max(best, c.bm25);
+    for (const auto& c : candidates) best = std::max(best, c.text_score);
 
     std::vector<ranked> out;
     out.reserve(candidates.size());
@@ -32,7 +32,7 @@ std::vector<ranked> rank(std::span<const candidate> candidates, const weights& w
         ranked r;
         r.id = c.id;
         r.created_at = c.created_at;
-        r.relevance = best > 0 ? std::clamp(c.bm25 / best, 0.0, 1.0) : 0.0;
+        r.relevance = best > 0 ? std::clamp(c.text_score / best, 0.0, 1.0) : 0.0;
         r.recency = recency(c.created_at, now, half_life_ms);
         r.importance = std::clamp(c.importance, 0.0, 1.0);
         r.score = w.relevance * r.relevance + w.recency * r.recency + w.importance * r.importance;

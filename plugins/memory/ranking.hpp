@@ -1,8 +1,11 @@
 // How `recall` ranks memories: a weighted blend of three components, each in [0, 1].
 //
-//   relevance  = bm25 / best bm25 among the candidates of this recall (0 without a query).
-//                FTS5's bm25 grows with corpus statistics and has no fixed scale, so it is made
-//                relative: the best match of a query scores 1 and the others a fraction of it.
+//   relevance  = text score / best text score among the candidates of this recall (0 without a
+//                query). The text score is the storage's full-text relevance: FTS5's bm25 on
+//                SQLite, ts_rank_cd on PostgreSQL. Neither has a fixed scale (bm25 grows with
+//                corpus statistics, ts_rank_cd with the number and closeness of the matches), so
+//                it is made relative: the best match of a query scores 1 and the others a
+//                fraction of it. That puts both backends in the same [0, 1] range.
 //   recency    = 0.5 ^ (age / half_life): 1 when new, 0.5 after one half-life, 0.25 after two.
 //                A memory "created" in the future (an import with a later created_at) counts
 //                as new.
@@ -38,7 +41,9 @@ struct weights {
 /// What the storage layer returns for each memory that may be recalled.
 struct candidate {
     int64_t id = 0;
-    double bm25 = 0;  ///< FTS5 relevance made positive (-bm25()): larger is better; 0 without a query
+    /// Full-text relevance, >= 0 and larger for a better match (SQLite: -bm25(); PostgreSQL:
+    /// ts_rank_cd()); 0 without a query.
+    double text_score = 0;
     time::unix_ms created_at = 0;
     double importance = 0;
 };

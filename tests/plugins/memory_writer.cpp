@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     config->log_level = "error";
     toolhost::tool_settings memory;
     memory.pointer = "/tools/memory";
-    memory.config = json::object{{"seed_sample", false}};
+    memory.config = json::object{{"seed_sample", false}, {"storage", "sqlite"}};
     if (argc == 6) memory.config["synchronous"] = argv[5];
     config->tools["memory"] = memory;
 

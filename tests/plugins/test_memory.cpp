@@ -1,7 +1,10 @@
 // The memory tool (plugins/memory), loaded from its .so through the real host and run against
-// real SQLite files: every operation, ranking, expiry, paging, the sample, invalid input, failed
-// calls that must leave the data intact, concurrency across threads and across processes, and
-// durability across kill -9. The pure parts (RFC 3339 and the ranking blend) are tested directly.
+// real SQLite files: what is particular to the SQLite storage and to the tool itself: invalid
+// input, failed calls that must leave the data intact, locks and deadlines, the sample, files
+// created by several processes at once, durability across kill -9. The pure parts (RFC 3339 and
+// the ranking blend) are tested directly. What every storage must do alike (store, get, list,
+// forget, prune, recall and its scores, idempotency, concurrency) is the contract suite,
+// test_memory_storage.cpp, run against SQLite and PostgreSQL.
 #define BOOST_TEST_MODULE memory
 #include <boost/test/unit_test.hpp>
 
@@ -67,8 +70,9 @@ struct memory_env {
     fs::path database() const { return data / "memory" / "memory.db"; }
 
     toolhost::host_config config(json::object tool_config, unsigned threads) const {
-        // Tests seed only when they say so.
+        // Tests seed only when they say so, and test SQLite whatever TOOLHOST_DATABASE_URL says.
         if (!tool_config.contains("seed_sample")) tool_config["seed_sample"] = false;
+        if (!tool_config.contains("storage")) tool_config["storage"] = "sqlite";
         auto c = *toolhost::default_config([](std::string_view) { return std::optional<std::string>(); });
         c.plugin_dirs = {plugins};
         c.data_dir = data;
@@ -322,82 +326,9 @@ BOOST_AUTO_TEST_CASE(descriptor_declares_operations_flags_and_thread_safety) {
                (TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_DESTRUCTIVE | TOOLHOST_OPERATION_CANCELLABLE));
 }
 
-BOOST_AUTO_TEST_CASE(store_then_get_returns_what_was_stored) {
-    memory_env env;
-    auto h = env.start();
-    const auto stored = ok(*h, "store",
-                           {{"session_id", "s1"},
-                            {"content", "Ada prefers window seats"},
-                            {"kind", "preference"},
-                            {"importance", 0.75},
-                            {"created_at", "2024-05-01T14:00:00+02:00"},
-                            {"ttl_seconds", 3600},
-                            {"metadata", {{"source", "chat"}, {"turn", 3}}}});
-    BOOST_TEST(stored.at("replayed").as_bool() == false);
-    const auto got = ok(*h, "get", {{"id", stored.at("id")}, {"now", at(t0 + 1000)}});
-    BOOST_TEST(got.at("session_id").as_string() == "s1");
-    BOOST_TEST(got.at("content").as_string() == "Ada prefers window seats");
-    BOOST_TEST(got.at("kind").as_string() == "preference");
-    BOOST_TEST(got.at("importance").to_number<double>() == 0.75);
-    BOOST_TEST(got.at("created_at").as_string() == "2024-05-01T12:00:00.000Z");
-    BOOST_TEST(got.at("expires_at").as_string() == "2024-05-01T13:00:00.000Z");
-    BOOST_TEST(got.at("metadata") == (json::value{{"source", "chat"}, {"turn", 3}}));
-
-    const auto defaults = ok(*h, "get", {{"id", store(*h, {{"session_id", "s1"}, {"content", "plain"}})}});
-    BOOST_TEST(defaults.at("kind").as_string() == "fact");
-    BOOST_TEST(defaults.at("importance").to_number<double>() == 0.5);
-    BOOST_TEST(defaults.at("metadata") == json::object{});
-    BOOST_TEST(!defaults.as_object().contains("expires_at"));
-}
-
-BOOST_AUTO_TEST_CASE(get_of_a_missing_memory_is_not_found) {
-    memory_env env;
-    auto h = env.start();
-    const auto e = fails(*h, "get", {{"id", 4242}});
-    BOOST_TEST(static_cast<int>(e.code) == static_cast<int>(status_code::not_found));
-    BOOST_TEST(contains(e.message, "4242"));
-}
-
-BOOST_AUTO_TEST_CASE(data_survives_a_restart_of_the_host) {
-    memory_env env;
-    int64_t id = 0;
-    {
-        auto h = env.start();
-        id = store(*h, {{"session_id", "s"}, {"content", "kept across restarts"}});
-        h->shutdown();
-    }
-    auto h = env.start();
-    BOOST_TEST(ok(*h, "get", {{"id", id}}).at("content").as_string() == "kept across restarts");
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "restarts"}})) == std::vector<int64_t>{id});
-}
-
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(idempotency)
-
-BOOST_AUTO_TEST_CASE(the_same_key_stores_once_and_replays_the_first_memory) {
-    memory_env env;
-    auto h = env.start();
-    const json::object args{{"session_id", "s"},
-                            {"content", "remember me"},
-                            {"idempotency_key", "turn-7"},
-                            {"metadata", {{"a", 1}, {"b", 2}}}};
-    const auto first = ok(*h, "store", args);
-    json::object again = args;
-    again["metadata"] = json::object{{"b", 2}, {"a", 1}};  // the same object, keys in another order
-    const auto second = ok(*h, "store", again);
-    BOOST_TEST(first.at("replayed").as_bool() == false);
-    BOOST_TEST(second.at("replayed").as_bool() == true);
-    BOOST_TEST(second.at("id") == first.at("id"));
-    BOOST_TEST(second.at("created_at") == first.at("created_at"));
-    BOOST_TEST(count_rows(env.database()) == 1);
-
-    // Keys belong to a session: another session may use the same key for its own memory.
-    json::object other = args;
-    other["session_id"] = "t";
-    BOOST_TEST(ok(*h, "store", other).at("id") != first.at("id"));
-    BOOST_TEST(count_rows(env.database()) == 2);
-}
 
 BOOST_AUTO_TEST_CASE(reusing_a_key_for_a_different_memory_is_invalid_and_changes_nothing) {
     memory_env env;
@@ -433,75 +364,9 @@ BOOST_AUTO_TEST_CASE(an_expired_memory_gives_up_its_key) {
     check_integrity(env.database());
 }
 
-BOOST_AUTO_TEST_CASE(concurrent_stores_with_one_key_create_one_memory) {
-    memory_env env;
-    auto h = env.start({}, 8);
-    constexpr int threads = 8;
-    std::vector<toolhost::call_result> results(threads);
-    {
-        std::vector<std::jthread> workers;
-        for (int t = 0; t < threads; ++t)
-            workers.emplace_back([&, t] {
-                results[static_cast<size_t>(t)] =
-                    h->call("memory", "store", {{"session_id", "s"}, {"content", "once"}, {"idempotency_key", "k"}});
-            });
-    }
-    int created = 0;
-    std::set<int64_t> ids;
-    for (const auto& r : results) {
-        BOOST_TEST_REQUIRE(r.has_value(), r.error().to_string());
-        const auto v = json::parse(*r);
-        ids.insert(v.at("id").as_int64());
-        created += v.at("replayed").as_bool() ? 0 : 1;
-    }
-    BOOST_TEST(ids.size() == 1u);
-    BOOST_TEST(created == 1);
-    BOOST_TEST(count_rows(env.database()) == 1);
-}
-
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(recall)
-
-BOOST_AUTO_TEST_CASE(scores_are_the_documented_blend_of_their_components) {
-    memory_env env;
-    auto h = env.start();  // default weights 0.6 / 0.25 / 0.15, half-life 7 days
-    const auto a = store(
-        *h,
-        {{"session_id", "s"}, {"content", "coffee in the morning"}, {"importance", 0.2}, {"created_at", at(t0 - day)}});
-    const auto b = store(*h, {{"session_id", "s"},
-                              {"content", "the coffee shop on the corner"},
-                              {"importance", 0.9},
-                              {"created_at", at(t0 - 7 * day)}});
-    store(*h, {{"session_id", "s"}, {"content", "tea at five"}, {"importance", 1.0}, {"created_at", at(t0)}});
-
-    const auto r = ok(*h, "recall", {{"session_id", "s"}, {"query", "coffee"}, {"now", at(t0)}});
-    BOOST_TEST(r.at("now").as_string() == "2024-05-01T12:00:00.000Z");
-    const auto& w = r.at("weights");
-    BOOST_TEST(w.at("relevance").to_number<double>() == 0.6, boost::test_tools::tolerance(1e-12));
-    BOOST_TEST(w.at("recency").to_number<double>() == 0.25, boost::test_tools::tolerance(1e-12));
-    BOOST_TEST(w.at("importance").to_number<double>() == 0.15, boost::test_tools::tolerance(1e-12));
-    const auto& ms = r.at("memories").as_array();
-    BOOST_TEST_REQUIRE(ms.size() == 2u);  // "tea" does not match
-    double best_relevance = 0;
-    double previous = 2;
-    for (const auto& m : ms) {
-        const auto& c = m.at("components");
-        const double rel = c.at("relevance").to_number<double>(), rec = c.at("recency").to_number<double>(),
-                     imp = c.at("importance").to_number<double>();
-        const double expected = w.at("relevance").to_number<double>() * rel +
-                                w.at("recency").to_number<double>() * rec +
-                                w.at("importance").to_number<double>() * imp;
-        BOOST_TEST(m.at("score").to_number<double>() == expected, boost::test_tools::tolerance(1e-12));
-        BOOST_TEST(imp == m.at("importance").to_number<double>());
-        BOOST_TEST(m.at("score").to_number<double>() <= previous);  // best first
-        previous = m.at("score").to_number<double>();
-        best_relevance = std::max(best_relevance, rel);
-        if (m.at("id").as_int64() == a) BOOST_TEST(rec == std::exp2(-1.0 / 7), boost::test_tools::tolerance(1e-12));
-        if (m.at("id").as_int64() == b) BOOST_TEST(rec == 0.5, boost::test_tools::tolerance(1e-12));
-    }
-    BOOST_TEST(best_relevance == 1.0);  // relevance is relative to the best match
-}
 
 BOOST_AUTO_TEST_CASE(the_configured_weights_decide_the_order) {
     memory_env env;
@@ -529,27 +394,6 @@ BOOST_AUTO_TEST_CASE(the_configured_weights_decide_the_order) {
     BOOST_TEST(order_with(1, 0, 0) == (std::vector<int>{0, 2, 1}));  // term frequency, then short text
     BOOST_TEST(order_with(0, 1, 0) == (std::vector<int>{2, 1, 0}));  // newest first
     BOOST_TEST(order_with(0, 0, 1) == (std::vector<int>{1, 2, 0}));  // most important first
-}
-
-BOOST_AUTO_TEST_CASE(an_empty_query_recalls_by_recency_and_importance) {
-    memory_env env;
-    auto h = env.start(
-        {{"weights", {{"relevance", 5}, {"recency", 1}, {"importance", 1}}}, {"recency_half_life_seconds", 86400}});
-    const auto old_important = store(
-        *h, {{"session_id", "s"}, {"content", "old but vital"}, {"importance", 1.0}, {"created_at", at(t0 - 3 * day)}});
-    const auto new_trivial =
-        store(*h, {{"session_id", "s"}, {"content", "new and trivial"}, {"importance", 0.0}, {"created_at", at(t0)}});
-    const auto middle = store(*h, {{"session_id", "s"},
-                                   {"content", "yesterday, fairly important"},
-                                   {"importance", 0.6},
-                                   {"created_at", at(t0 - day)}});
-    // scores (relevance 0): new 1/7*1 + 0 = .143; middle (.5 + .6)/7 = .157; old (.125 + 1)/7 = .161
-    const auto r = ok(*h, "recall", {{"session_id", "s"}, {"now", at(t0)}});
-    BOOST_TEST(ids_of(r) == (std::vector<int64_t>{old_important, middle, new_trivial}));
-    for (const auto& m : r.at("memories").as_array())
-        BOOST_TEST(m.at("components").at("relevance").to_number<double>() == 0.0);
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "   "}, {"now", at(t0)}, {"limit", 1}})) ==
-               std::vector<int64_t>{old_important});
 }
 
 BOOST_AUTO_TEST_CASE(filters_by_session_and_kind_and_reads_operators_as_words) {
@@ -589,160 +433,6 @@ BOOST_AUTO_TEST_CASE(long_unicode_session_ids_are_kept_apart) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(expiry_list_forget_prune)
-
-BOOST_AUTO_TEST_CASE(expired_memories_are_never_returned_even_before_prune) {
-    memory_env env;
-    auto h = env.start();
-    const auto id = store(
-        *h, {{"session_id", "s"}, {"content", "parking spot B12"}, {"created_at", at(t0)}, {"ttl_seconds", 3600}});
-    const auto keep =
-        store(*h, {{"session_id", "s"}, {"content", "parking is free on Sundays"}, {"created_at", at(t0)}});
-
-    const auto before = at(t0 + hour - 1);
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "parking"}, {"now", before}})).size() == 2u);
-    BOOST_TEST(ok(*h, "get", {{"id", id}, {"now", before}}).at("id").as_int64() == id);
-
-    const auto after = at(t0 + hour);  // expires_at is exclusive: gone at that instant
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "parking"}, {"now", after}})) ==
-               std::vector<int64_t>{keep});
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"now", after}})) == std::vector<int64_t>{keep});
-    BOOST_TEST(ids_of(ok(*h, "list", {{"session_id", "s"}, {"now", after}})) == std::vector<int64_t>{keep});
-    BOOST_TEST(static_cast<int>(fails(*h, "get", {{"id", id}, {"now", after}}).code) ==
-               static_cast<int>(status_code::not_found));
-    BOOST_TEST(count_rows(env.database()) == 2);  // still stored, only hidden
-
-    const auto pruned = ok(*h, "prune", {{"now", after}});
-    BOOST_TEST(pruned.at("expired").as_int64() == 1);
-    BOOST_TEST(pruned.at("over_cap").as_int64() == 0);
-    BOOST_TEST(count_rows(env.database()) == 1);
-    BOOST_TEST(ok(*h, "prune", {{"now", after}}).at("expired").as_int64() == 0);  // idempotent
-    check_integrity(env.database());
-}
-
-BOOST_AUTO_TEST_CASE(list_pages_newest_first_without_repeating_or_skipping) {
-    memory_env env;
-    auto h = env.start();
-    std::vector<int64_t> ids;
-    for (int i = 0; i < 5; ++i)
-        ids.push_back(store(
-            *h, {{"session_id", "s"}, {"content", "item " + std::to_string(i)}, {"created_at", at(t0 + i * hour)}}));
-    // Two memories at the same instant are ordered by id, newest first.
-    ids.push_back(store(*h, {{"session_id", "s"}, {"content", "tie"}, {"created_at", at(t0 + 4 * hour)}}));
-    store(*h, {{"session_id", "other"}, {"content", "not in s"}});
-
-    auto page1 = ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"now", at(t0 + day)}});
-    BOOST_TEST(ids_of(page1) == (std::vector<int64_t>{ids[5], ids[4]}));
-    // Something stored between two pages does not shift the next page.
-    store(*h, {{"session_id", "s"}, {"content", "late"}, {"created_at", at(t0 + 5 * hour)}});
-    auto page2 =
-        ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"cursor", page1.at("next_cursor")}, {"now", at(t0 + day)}});
-    BOOST_TEST(ids_of(page2) == (std::vector<int64_t>{ids[3], ids[2]}));
-    auto page3 =
-        ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"cursor", page2.at("next_cursor")}, {"now", at(t0 + day)}});
-    BOOST_TEST(ids_of(page3) == (std::vector<int64_t>{ids[1], ids[0]}));
-    BOOST_TEST(page3.at("next_cursor").is_null());  // nothing older: the last page
-
-    // A page boundary between two memories of the same instant.
-    auto single =
-        ok(*h, "list", {{"session_id", "s"}, {"limit", 1}, {"cursor", page1.at("next_cursor")}, {"now", at(t0 + day)}});
-    BOOST_TEST(ids_of(single) == std::vector<int64_t>{ids[3]});
-    const auto first = ok(*h, "list", {{"session_id", "s"}, {"limit", 2}, {"now", at(t0 + day)}});  // late, ids[5]
-    BOOST_TEST(ids_of(first).back() == ids[5]);
-    single =
-        ok(*h, "list", {{"session_id", "s"}, {"limit", 1}, {"cursor", first.at("next_cursor")}, {"now", at(t0 + day)}});
-    BOOST_TEST(ids_of(single) == std::vector<int64_t>{ids[4]});  // same instant as ids[5], smaller id
-    single = ok(*h, "list",
-                {{"session_id", "s"}, {"limit", 1}, {"cursor", single.at("next_cursor")}, {"now", at(t0 + day)}});
-    BOOST_TEST(ids_of(single) == std::vector<int64_t>{ids[3]});
-
-    BOOST_TEST(ok(*h, "list", {{"session_id", "s"}, {"limit", 10}}).at("next_cursor").is_null());
-    BOOST_TEST(ids_of(ok(*h, "list", {{"session_id", "nobody"}})).empty());
-}
-
-BOOST_AUTO_TEST_CASE(forget_one_memory_or_a_whole_session_and_what_is_gone_is_fine) {
-    memory_env env;
-    auto h = env.start();
-    const auto a = store(*h, {{"session_id", "s"}, {"content", "alpha"}});
-    const auto b = store(*h, {{"session_id", "s"}, {"content", "beta"}});
-    store(*h, {{"session_id", "s"}, {"content", "gamma"}});
-    const auto other = store(*h, {{"session_id", "t"}, {"content", "alpha too"}});
-
-    BOOST_TEST(ok(*h, "forget", {{"id", a}}).at("forgotten").as_int64() == 1);
-    BOOST_TEST(ok(*h, "forget", {{"id", a}}).at("forgotten").as_int64() == 0);  // already gone: fine
-    BOOST_TEST(ok(*h, "forget", {{"id", other}, {"session_id", "s"}}).at("forgotten").as_int64() == 0);  // not in s
-    BOOST_TEST(ok(*h, "get", {{"id", other}}).at("id").as_int64() == other);
-    BOOST_TEST(ok(*h, "forget", {{"id", b}, {"session_id", "s"}}).at("forgotten").as_int64() == 1);
-    BOOST_TEST(ok(*h, "forget", {{"session_id", "s"}}).at("forgotten").as_int64() == 1);
-    BOOST_TEST(ok(*h, "forget", {{"session_id", "s"}}).at("forgotten").as_int64() == 0);
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "s"}, {"query", "alpha beta gamma"}})).empty());
-    BOOST_TEST(ids_of(ok(*h, "recall", {{"session_id", "t"}, {"query", "alpha"}})) == std::vector<int64_t>{other});
-    check_integrity(env.database());
-}
-
-BOOST_AUTO_TEST_CASE(prune_caps_each_session_dropping_the_least_important_oldest_first) {
-    memory_env env;
-    auto h = env.start({{"max_memories_per_session", 3}});
-    const auto add = [&](const char* session, double importance, ptime::unix_ms created) {
-        return store(
-            *h, {{"session_id", session}, {"content", "m"}, {"importance", importance}, {"created_at", at(created)}});
-    };
-    const auto old_mid = add("big", 0.5, t0 - 3 * day);
-    const auto low = add("big", 0.1, t0);
-    const auto high = add("big", 0.9, t0 - 9 * day);
-    const auto mid = add("big", 0.5, t0 - 2 * day);
-    const auto new_mid = add("big", 0.5, t0 - day);
-    store(*h, {{"session_id", "big"},
-               {"content", "m"},
-               {"importance", 1.0},
-               {"created_at", at(t0 - day)},
-               {"ttl_seconds", 60}});  // expired at t0
-    add("small", 0.0, t0 - 9 * day);
-    add("small", 0.0, t0 - 9 * day);
-
-    // Only one session when asked: "small" is under the cap anyway, "big" is untouched.
-    BOOST_TEST(ok(*h, "prune", {{"session_id", "small"}, {"now", at(t0)}}).at("over_cap").as_int64() == 0);
-    BOOST_TEST(count_rows(env.database()) == 8);
-
-    const auto pruned = ok(*h, "prune", {{"now", at(t0)}});
-    BOOST_TEST(pruned.at("expired").as_int64() == 1);   // the expired one goes first, and does not count
-    BOOST_TEST(pruned.at("over_cap").as_int64() == 2);  // then 5 -> 3: the 0.1 one, then the oldest 0.5
-    auto kept = ids_of(ok(*h, "list", {{"session_id", "big"}, {"now", at(t0)}}));
-    std::sort(kept.begin(), kept.end());
-    BOOST_TEST(kept == (std::vector<int64_t>{high, mid, new_mid}));
-    BOOST_TEST(static_cast<int>(fails(*h, "get", {{"id", low}}).code) == static_cast<int>(status_code::not_found));
-    BOOST_TEST(static_cast<int>(fails(*h, "get", {{"id", old_mid}}).code) == static_cast<int>(status_code::not_found));
-    BOOST_TEST(ids_of(ok(*h, "list", {{"session_id", "small"}})).size() == 2u);
-    BOOST_TEST(ok(*h, "prune", {{"now", at(t0)}}).at("over_cap").as_int64() == 0);
-    check_integrity(env.database());
-}
-
-BOOST_AUTO_TEST_CASE(prune_works_in_batches_across_many_memories) {
-    memory_env env;
-    auto h = env.start({{"max_memories_per_session", 100}});
-    // More than one batch (500) of expired memories and of memories over the cap.
-    {
-        auto db = open_raw(env.database());
-        sqlite::transaction tx(db);
-        auto st = db.prepare(
-            "INSERT INTO memories (session_id, kind, content, importance, created_at, expires_at)"
-            " VALUES (?, 'fact', ?, 0.5, ?, ?)");
-        for (int i = 0; i < 1200; ++i) {
-            st.bind(1, "bulk")
-                .bind(2, "bulk " + std::to_string(i))
-                .bind(3, t0 + i)
-                .bind(4, i % 2 ? std::optional<int64_t>() : t0);
-            st.run();
-            st.reset();
-        }
-        tx.commit();
-    }
-    const auto pruned = ok(*h, "prune", {{"now", at(t0)}});
-    BOOST_TEST(pruned.at("expired").as_int64() == 600);
-    BOOST_TEST(pruned.at("over_cap").as_int64() == 500);
-    BOOST_TEST(count_rows(env.database()) == 100);
-    BOOST_TEST(count_rows(env.database(), "created_at < " + std::to_string(t0 + 1200 - 200)) == 0);  // the newest kept
-    check_integrity(env.database());
-}
 
 BOOST_AUTO_TEST_SUITE_END()
 
@@ -947,38 +637,6 @@ BOOST_AUTO_TEST_CASE(a_broken_sample_names_the_entry_and_field) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(concurrency_and_durability)
-
-BOOST_AUTO_TEST_CASE(threads_of_one_host_store_and_recall_at_once) {
-    memory_env env;
-    auto h = env.start({}, 8);
-    constexpr int threads = 8, per_thread = 25;
-    std::mutex m;
-    std::set<int64_t> ids;
-    std::atomic<int> failures{0};
-    {
-        std::vector<std::jthread> workers;
-        for (int t = 0; t < threads; ++t)
-            workers.emplace_back([&, t] {
-                for (int i = 0; i < per_thread; ++i) {
-                    const auto s = h->call("memory", "store",
-                                           {{"session_id", "shared"},
-                                            {"content", "thread " + std::to_string(t) + " item " + std::to_string(i)}});
-                    const auto r =
-                        h->call("memory", "recall", {{"session_id", "shared"}, {"query", "item"}, {"limit", 5}});
-                    if (!s || !r) {
-                        ++failures;
-                        continue;
-                    }
-                    std::lock_guard lock(m);
-                    ids.insert(json::parse(*s).at("id").as_int64());
-                }
-            });
-    }
-    BOOST_TEST(failures.load() == 0);
-    BOOST_TEST(ids.size() == static_cast<size_t>(threads * per_thread));
-    BOOST_TEST(count_rows(env.database()) == threads * per_thread);
-    check_integrity(env.database());
-}
 
 BOOST_AUTO_TEST_CASE(processes_that_create_a_new_file_together_all_start) {
     // Two processes that open a file neither has created yet both switch it to WAL, which needs
