@@ -1338,6 +1338,28 @@ BOOST_AUTO_TEST_CASE(stop_waits_for_a_call_in_flight_and_refuses_new_requests) {
     BOOST_TEST(stopped.load());
 }
 
+// SIGTERM with serve.http.drain_delay_ms: /readyz says 503 at once, so that a load balancer takes
+// the host out, while everything else is served as usual until the delay ends; a second SIGTERM
+// cuts the delay short, and the stop proper follows.
+BOOST_AUTO_TEST_CASE(sigterm_makes_the_server_unready_at_once_and_drains_before_it_stops) {
+    serve_process p(R"({"drain_delay_ms": 600000})");
+    {
+        client c(p.port);
+        BOOST_TEST_REQUIRE(c.request(bhttp::verb::get, "/readyz").result_int() == 200u);
+    }
+    BOOST_TEST_REQUIRE(::kill(p.pid(), SIGTERM) == 0);
+    BOOST_TEST(
+        eventually([&] { return client(p.port).request(bhttp::verb::get, "/readyz").result_int() == 503u; }, 30s));
+    // Still serving: new connections, calls.
+    client c(p.port);
+    auto call = c.request(bhttp::verb::post, "/v1/tools/testkit_mt/echo", R"({"during":"drain"})");
+    BOOST_TEST(call.result_int() == 200u);
+    BOOST_TEST(contains(call.body(), "drain"));
+    BOOST_TEST(p.process->running());
+    // A second SIGTERM: no more waiting (the delay above is ten minutes), a clean exit.
+    BOOST_TEST(p.process->stop(SIGTERM) == 0, p.err());
+}
+
 BOOST_AUTO_TEST_CASE(stop_with_no_grace_ends_a_hanging_call_and_never_hangs) {
     server_env env;
     client c(env.port());

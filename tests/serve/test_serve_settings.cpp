@@ -311,3 +311,12 @@ BOOST_AUTO_TEST_CASE(the_console_is_on_unless_turned_off) {
     const auto problems = http_problems(dir, R"({"console": "off"})");
     BOOST_TEST(toolhost::test::contains(problems, "/serve/http/console: expected"), problems);
 }
+
+BOOST_AUTO_TEST_CASE(the_drain_delay_is_bounded) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, "{}")->drain_delay_ms == 0u);
+    BOOST_TEST(http_settings(dir, R"({"drain_delay_ms": 5000})")->drain_delay_ms == 5000u);
+    const auto problems = http_problems(dir, R"({"drain_delay_ms": 600001})");
+    BOOST_TEST(toolhost::test::contains(problems, "/serve/http/drain_delay_ms: expected an integer from 0 to 600000"),
+               problems);
+}

@@ -66,6 +66,7 @@ struct service::impl {
     std::condition_variable stop_cv;
     bool started = false;
     bool stop_requested = false;
+    bool hurry = false;  // a second stop(): no more drain delay
     bool stopped = false;
 
     impl(toolhost::host& h, service_settings s, std::ostream& r) : host(h), settings(std::move(s)), report(r) {}
@@ -161,6 +162,14 @@ struct service::impl {
             if (stopped || !started) return;
             stopped = true;
         }
+        // Draining: /readyz has said 503 since stop() (a load balancer stops sending new
+        // requests); everything else is served as before for serve.http.drain_delay_ms, unless a
+        // second stop() hurries it. Then the stop proper.
+        if (http && settings.serve.drain_delay_ms > 0) {
+            std::unique_lock lock(m);
+            if (stop_cv.wait_for(lock, std::chrono::milliseconds(settings.serve.drain_delay_ms), [&] { return hurry; }))
+                logging::write(logging::level::info, "serve", "drain cut short by a second stop request");
+        }
         if (watcher) watcher->stop();
         if (http) http->stop(grace);
         std::unique_ptr<stdio_server> closing;
@@ -181,6 +190,10 @@ service::service(toolhost::host& h, service_settings settings, std::ostream& rep
 
 service::~service() {
     stop();
+    {
+        std::lock_guard lock(impl_->m);
+        impl_->hurry = true;  // going away: no drain delay
+    }
     impl_->stop_sequence();
 }
 
@@ -235,12 +248,20 @@ void service::stop(std::string_view signal) {
     impl& s = *impl_;
     {
         std::lock_guard lock(s.m);
-        if (s.stop_requested) return;
+        if (s.stop_requested) {
+            s.hurry = true;
+            s.stop_cv.notify_all();
+            return;
+        }
         s.stop_requested = true;
+        // Not ready from now on: /readyz answers 503 during the drain and the stop.
+        if (s.http) s.http->set_ready(false);
     }
     if (!signal.empty())
         logging::write(logging::level::info, "serve", "stopping: finishing calls in flight",
-                       {{"signal", std::string(signal)}, {"grace_ms", s.settings.serve.shutdown_grace_ms}});
+                       {{"signal", std::string(signal)},
+                        {"drain_delay_ms", s.settings.serve.drain_delay_ms},
+                        {"grace_ms", s.settings.serve.shutdown_grace_ms}});
     {
         std::lock_guard lock(s.m);
         if (s.stdio) s.stdio->stop();

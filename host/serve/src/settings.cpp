@@ -66,6 +66,7 @@ private:
                     "session_idle_timeout_ms",
                     "max_sessions",
                     "shutdown_grace_ms",
+                    "drain_delay_ms",
                     "io_threads",
                     "max_sessions_per_client",
                     "max_connections",
@@ -93,6 +94,7 @@ private:
         integer(o, "/serve/http", "session_idle_timeout_ms", 1, 30 * day_ms, s_.session_idle_timeout_ms);
         integer(o, "/serve/http", "max_sessions", 1, 10000000, s_.max_sessions);
         integer(o, "/serve/http", "shutdown_grace_ms", 0, day_ms, s_.shutdown_grace_ms);
+        integer(o, "/serve/http", "drain_delay_ms", 0, 600000, s_.drain_delay_ms);
         integer(o, "/serve/http", "io_threads", 0, 256, s_.io_threads);
         integer(o, "/serve/http", "max_sessions_per_client", 1, 10000000, s_.max_sessions_per_client);
         integer(o, "/serve/http", "max_connections", 0, 10000000, s_.max_connections);

@@ -40,8 +40,10 @@ void stop_signals::run(service& svc) {
                 svc.reload("SIGHUP");  // logs what it did; the server goes on either way
                 continue;
             }
-            if (sig == SIGINT || sig == SIGTERM) svc.stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
-            return;
+            if (sig == SIGUSR2) return;  // serving ended
+            // The first asks for the stop (after serve.http.drain_delay_ms); a second one while
+            // it drains asks it to hurry.
+            svc.stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
         }
     });
     svc.run();

@@ -73,7 +73,9 @@ public:
     /// Serves until stop() or the end of stdio's input, then runs the stop sequence.
     void run();
     /// Makes run() return after the stop sequence; `signal` ("SIGTERM", ...) is logged when
-    /// given. Any thread; idempotent.
+    /// given. /readyz answers 503 from this moment; with serve.http.drain_delay_ms the stop
+    /// sequence waits that long first, serving as usual, unless stop() is called again. Any
+    /// thread.
     void stop(std::string_view signal = {});
     /// Reads the configuration again (settings.read_config) and applies it to the host
     /// (host::reload): checked first like `toolhost validate`, so that a configuration with a

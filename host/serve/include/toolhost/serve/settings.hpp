@@ -103,7 +103,11 @@ struct serve_settings {
     /// behind the same authentication as everything else (docs/operations.md).
     bool console = true;
     uint64_t shutdown_grace_ms = 10000;  ///< SIGTERM/SIGINT: how long calls in flight may finish
-    unsigned io_threads = 0;             ///< network threads; 0: one per two cores, at least one
+    /// SIGTERM/SIGINT: /readyz answers 503 at once; for this long everything else is still served
+    /// as usual (so that a load balancer's readiness checks take the host out first), then the
+    /// stop proper (no new connections, calls in flight get shutdown_grace_ms). 0: no delay.
+    uint64_t drain_delay_ms = 0;
+    unsigned io_threads = 0;  ///< network threads; 0: one per two cores, at least one
     /// The live plugin folder (serve::plugin_watcher). "serve.plugin_rescan_ms": where inotify is
     /// not available, how often the plugin folders are rescanned; 0 turns the live folder off
     /// (new, replaced and removed files then need a restart).

@@ -18,7 +18,8 @@ public:
     stop_signals& operator=(const stop_signals&) = delete;
 
     /// svc.run(), with a thread of its own that turns SIGINT or SIGTERM into svc.stop(signal
-    /// name), and each SIGHUP into svc.reload("SIGHUP") (never a stop). Returns once both are done.
+    /// name) (a second one while the service drains cuts the drain short), and each SIGHUP into
+    /// svc.reload("SIGHUP") (never a stop). Returns once both are done.
     void run(service& svc);
 };
 
