@@ -2069,6 +2069,29 @@ BOOST_AUTO_TEST_CASE(tls_minimum_version_handshake_deadline_and_files_that_do_no
                started.error());
 }
 
+// ========================================================================== several hosts
+
+// Session ids carry the host that holds them ("<node_id>.<32 hex>"), so that a load balancer can
+// route a session to its owner; /readyz names the node; another host's session is unknown here
+// (404: the client initializes again, as the specification says).
+BOOST_AUTO_TEST_CASE(session_ids_name_the_node_that_holds_them) {
+    auto s = local_settings();
+    s.node_id = "alpha-1";
+    server_env env(s);
+    client c(env.port());
+    auto init = c.request(bhttp::verb::post, "/mcp", rpc(1, "initialize", init_params), mcp_headers());
+    BOOST_TEST_REQUIRE(init.result_int() == 200u);
+    const std::string id = header(init, "Mcp-Session-Id");
+    BOOST_TEST(id.starts_with("alpha-1."), id);
+    BOOST_TEST(id.size() == std::string("alpha-1.").size() + 32u, id);
+    BOOST_TEST(id.find_first_not_of("0123456789abcdef", 8) == std::string::npos, id);
+    auto ready = c.request(bhttp::verb::get, "/readyz");
+    BOOST_TEST(body_json(ready).at("node").as_string() == "alpha-1");
+    auto foreign = c.request(bhttp::verb::post, "/mcp", rpc(2, "tools/list", json::object{}),
+                             mcp_headers("beta-2." + id.substr(8)));
+    BOOST_TEST(foreign.result_int() == 404u);
+}
+
 // ========================================================================== the console
 
 BOOST_AUTO_TEST_CASE(the_console_page_and_its_status_are_served) {

@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(text.find("/serve/mcp/request_state_secret: must be at least 32 characters (it keys an HMAC), got 5") !=
                    std::string::npos,
                text);
-    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, plugin_rescan_ms, "
+    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, node_id, plugin_rescan_ms, "
                          "plugin_quiet_ms, plugin_safety_scan_ms, json_max_depth)") != std::string::npos,
                text);
     BOOST_TEST(text.find("/serve/json_max_depth: expected an integer from 4 to 1000, got 3") != std::string::npos,
@@ -319,4 +319,25 @@ BOOST_AUTO_TEST_CASE(the_drain_delay_is_bounded) {
     const auto problems = http_problems(dir, R"({"drain_delay_ms": 600001})");
     BOOST_TEST(toolhost::test::contains(problems, "/serve/http/drain_delay_ms: expected an integer from 0 to 600000"),
                problems);
+}
+
+BOOST_AUTO_TEST_CASE(the_node_id_comes_from_the_file_the_environment_or_the_host_name) {
+    temp_dir dir;
+    const auto by_default = http_settings(dir, "{}");
+    BOOST_TEST(by_default->node_id == toolhost::serve::default_node_id());
+    BOOST_TEST(toolhost::serve::check_node_id(by_default->node_id).empty(), by_default->node_id);
+    BOOST_TEST(toolhost::serve::check_node_id("tools-eu_1").empty());
+    BOOST_TEST(!toolhost::serve::check_node_id("a.b").empty());  // the dot ends the node in a session id
+    BOOST_TEST(!toolhost::serve::check_node_id("").empty());
+    BOOST_TEST(!toolhost::serve::check_node_id(std::string(33, 'a')).empty());
+
+    const auto file = write(dir, "node.json", R"({"serve": {"node_id": "eu-1"}})");
+    BOOST_TEST(load(file, fake_env{})->node_id == "eu-1");
+    fake_env env;
+    env.vars["TOOLHOST_NODE_ID"] = "eu-2";
+    BOOST_TEST(load(file, env)->node_id == "eu-2");  // the environment wins
+    auto bad = load(write(dir, "bad-node.json", R"({"serve": {"node_id": "eu.1"}})"), fake_env{});
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(toolhost::test::contains(all(bad.error()), "/serve/node_id: expected 1 to 32 letters"),
+               all(bad.error()));
 }

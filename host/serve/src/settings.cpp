@@ -3,6 +3,8 @@
 #include <toolhost/config_reader.hpp>
 #include <toolhost/serve/settings.hpp>
 
+#include <unistd.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 
@@ -27,7 +29,13 @@ public:
 
     void read(const json::object& obj) {
         check_keys("/serve", obj,
-                   {"http", "mcp", "plugin_rescan_ms", "plugin_quiet_ms", "plugin_safety_scan_ms", "json_max_depth"});
+                   {"http", "mcp", "node_id", "plugin_rescan_ms", "plugin_quiet_ms", "plugin_safety_scan_ms",
+                    "json_max_depth"});
+        if (const auto* x = obj.if_contains("node_id")) {
+            read_string("/serve/node_id", *x, s_.node_id, false);
+            if (auto problem = check_node_id(s_.node_id); x->is_string() && !problem.empty())
+                error("/serve/node_id", problem + ", got " + describe_json(*x));
+        }
         integer(obj, "/serve", "plugin_rescan_ms", 0, day_ms, s_.plugin_rescan_ms);
         integer(obj, "/serve", "plugin_quiet_ms", 0, 60000, s_.plugin_quiet_ms);
         integer(obj, "/serve", "plugin_safety_scan_ms", 0, day_ms, s_.plugin_safety_scan_ms);
@@ -273,6 +281,13 @@ boost::system::result<serve_settings, std::vector<json_diagnostic>> load_setting
     config_reader::sort(errors);
     // An empty variable counts as unset, as for the host's variables.
     if (auto v = getenv("TOOLHOST_AUTH_TOKEN"); v && !v->empty()) s.auth_token = *v;
+    if (auto v = getenv("TOOLHOST_NODE_ID"); v && !v->empty()) {
+        if (auto problem = check_node_id(*v); !problem.empty())
+            errors.push_back(
+                json_diagnostic{"environment", 1, 1, "TOOLHOST_NODE_ID", problem + ", got \"" + *v + "\""});
+        s.node_id = *v;
+    }
+    if (s.node_id.empty()) s.node_id = default_node_id();
     if (auto v = getenv("TOOLHOST_MCP_STATE_SECRET"); v && !v->empty()) {
         if (v->size() < 32)
             errors.push_back(json_diagnostic{"environment", 1, 1, "TOOLHOST_MCP_STATE_SECRET",
@@ -281,6 +296,24 @@ boost::system::result<serve_settings, std::vector<json_diagnostic>> load_setting
     }
     if (!errors.empty()) return errors;
     return s;
+}
+
+std::string check_node_id(std::string_view id) {
+    const bool ok = !id.empty() && id.size() <= 32 && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    });
+    return ok ? std::string() : "expected 1 to 32 letters, digits, '-' or '_'";
+}
+
+std::string default_node_id() {
+    char name[256] = {};
+    std::string id;
+    if (::gethostname(name, sizeof name - 1) == 0)
+        for (const char* c = name; *c != '\0' && *c != '.' && id.size() < 32; ++c)
+            if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                *c == '_')
+                id += *c;
+    return id.empty() ? std::string("node") : id;
 }
 
 std::string check_https_uri(std::string_view uri) {

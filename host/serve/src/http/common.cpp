@@ -12,7 +12,7 @@ bool all_digits(std::string_view s) noexcept {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string random_session_id() {
+std::string random_session_id(std::string_view node_id) {
     std::array<unsigned char, 16> bytes{};
     std::size_t got = 0;
     while (got < bytes.size()) {
@@ -25,10 +25,12 @@ std::string random_session_id() {
         for (auto& b : bytes) b = static_cast<unsigned char>(rd());
     }
     static constexpr char hex[] = "0123456789abcdef";
-    std::string id(32, '0');
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        id[2 * i] = hex[bytes[i] >> 4];
-        id[2 * i + 1] = hex[bytes[i] & 15];
+    std::string id;
+    id.reserve(node_id.size() + 1 + 32);
+    if (!node_id.empty()) (id += node_id) += '.';
+    for (const unsigned char b : bytes) {
+        id += hex[b >> 4];
+        id += hex[b & 15];
     }
     return id;
 }

@@ -109,8 +109,9 @@ inline std::string_view trim(std::string_view s) noexcept {
 
 bool all_digits(std::string_view s) noexcept;
 
-// 128 random bits as 32 hex digits, from the kernel's generator.
-std::string random_session_id();
+// A session id: "<node_id>.", then 128 random bits as 32 hex digits, from the kernel's generator
+// (the node id tells a load balancer which host holds the session; serving.md).
+std::string random_session_id(std::string_view node_id);
 
 // Whether a Content-Type is application/json, in any case, with or without parameters.
 bool is_json_media_type(std::string_view content_type) noexcept;

@@ -306,7 +306,7 @@ std::shared_ptr<mcp::session> post_session(const route_services& s, exchange& ex
             ex.error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
             return nullptr;
         }
-        std::string id = random_session_id();
+        std::string id = random_session_id(s.settings.node_id);
         session_table::refusal why{};
         auto entry = s.sessions.add(id, ex.client(), why);
         if (why == session_table::refusal::client_full) {

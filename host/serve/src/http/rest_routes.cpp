@@ -123,8 +123,10 @@ void readyz_route(const route_services& s, exchange& ex) {
         add_status_json(o, t);
         tools.push_back(std::move(o));
     }
-    ex.reply(ready ? bhttp::status::ok : bhttp::status::service_unavailable,
-             toolhost::json_text(json::object{{"status", ready ? "ready" : "not_ready"}, {"tools", std::move(tools)}}));
+    ex.reply(
+        ready ? bhttp::status::ok : bhttp::status::service_unavailable,
+        toolhost::json_text(json::object{
+            {"status", ready ? "ready" : "not_ready"}, {"node", s.settings.node_id}, {"tools", std::move(tools)}}));
 }
 
 void oauth_metadata_route(const route_services& s, exchange& ex) {

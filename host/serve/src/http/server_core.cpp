@@ -316,8 +316,7 @@ void server_core::schedule_sweep() {
 std::unique_ptr<admin_console> server_core::make_console() {
     if (!settings_.console) return nullptr;
     admin_console::identity id;
-    char name[256] = {};
-    if (::gethostname(name, sizeof name - 1) == 0) id.node = name;
+    id.node = settings_.node_id;
     id.port = [this] { return port_.load(); };
     id.config_file = host_.config().file.string();
     for (const auto& d : host_.config().plugin_dirs) id.plugin_dirs.push_back(d.string());

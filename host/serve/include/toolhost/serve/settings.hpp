@@ -67,6 +67,11 @@ struct tls_settings {
 
 /// How `toolhost serve` offers the tools over MCP (stdio and Streamable HTTP) and REST.
 struct serve_settings {
+    /// "serve.node_id" (TOOLHOST_NODE_ID): this host among several. MCP session ids start with it
+    /// ("<node_id>.<32 hex digits>"), so that a load balancer can send a session's requests to
+    /// the host that holds it; /readyz and the console show it. Default: the host name (up to its
+    /// first dot, letters, digits, '-' and '_' only).
+    std::string node_id;
     // "serve.http"
     std::string listen = "127.0.0.1:8080";  ///< address:port; [v6]:port; port 0 picks one
     /// Host header values accepted besides the loopback names (localhost, 127.0.0.1, [::1]) and
@@ -141,6 +146,11 @@ namespace serve {
 TOOLHOST_SERVE_API boost::system::result<serve_settings, std::vector<json_diagnostic>> load_settings(
     const host_config& config, const getenv_function& getenv);
 
+/// Checks a node id: 1 to 32 letters, digits, '-' or '_'. Empty when fine, else what is wrong.
+TOOLHOST_SERVE_API std::string check_node_id(std::string_view id);
+/// The host name as a node id (up to its first dot, without characters a node id cannot hold);
+/// "node" when nothing is left.
+TOOLHOST_SERVE_API std::string default_node_id();
 /// Checks a listen address ("127.0.0.1:8080", "[::1]:0", "0.0.0.0:80"): empty when fine, else
 /// what is wrong.
 TOOLHOST_SERVE_API std::string check_listen_address(std::string_view listen);
