@@ -117,6 +117,22 @@ std::string describe(const std::string& url) {
     return host + ":" + port + "/" + dbname;
 }
 
+void check_url(const std::string& url, std::string_view origin) {
+    try {
+        describe(url);
+    } catch (const sdk::error& e) {
+        throw postgres_error(e.code(), std::string(origin) + ": " + e.what());
+    }
+}
+
+void name_the_database(std::string_view operation, const sdk::error& e, const std::string& where) {
+    if (dynamic_cast<const postgres_error*>(&e) == nullptr) return;
+    if (e.code() == sdk::status::unavailable)
+        throw sdk::error(e.code(),
+                         std::string(operation) + ": the database at " + where + " is unavailable: " + e.what());
+    throw sdk::error(e.code(), std::string(operation) + " on the database at " + where + ": " + e.what());
+}
+
 // ------------------------------------------------------------------------------------- params
 
 param::param(double value) {

@@ -24,7 +24,7 @@ rest_backend::options rest_options_of(const args& cfg) {
 
 }  // namespace
 
-crm_config read_config(std::string_view json) {
+crm_config read_config(std::string_view json, const std::optional<std::string>& database_url) {
     const args cfg(json, "config");
     crm_config c;
     c.country_code = cfg.string_or("default_country_code", "");
@@ -33,9 +33,14 @@ crm_config read_config(std::string_view json) {
         invalid_argument("config/default_country_code", "must be 1 to 3 digits, e.g. \"1\" or \"44\"");
     const std::string kind = cfg.string_or("backend", "sqlite");
     if (kind == "rest") {
+        if (cfg.has("storage"))
+            invalid_argument("config/storage", "is the tool's own database, and backend is rest (leave one out)");
         c.rest = true;
         c.rest_options = rest_options_of(cfg);
     } else if (kind == "sqlite") {
+        // "sqlite" is the tool's own database: SQLite unless storage or TOOLHOST_DATABASE_URL
+        // name a PostgreSQL one (the name is older than that choice).
+        c.storage = storage::read(cfg, database_url, {"busy_timeout_ms"}, "crm", "config/");
         c.sqlite_options = sqlite::store_options_of(cfg, paths::next_to_plugin("crm/sample/customers.json"));
     } else {
         invalid_argument("config/backend", "must be sqlite or rest, got '" + kind + "'");

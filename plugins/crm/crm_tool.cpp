@@ -1,9 +1,11 @@
-// The "crm" tool: customers and their interactions, in an embedded SQLite file (default, with
-// sample data) or in a CRM service behind the REST contract of docs/tools/crm.md. Arguments are
-// checked and normalized here, once, so both backends see (and return) the same values.
+// The "crm" tool: customers and their interactions, in the tool's own database (an embedded
+// SQLite file by default, with sample data, or a PostgreSQL database that several hosts share) or
+// in a CRM service behind the REST contract of docs/tools/crm.md. Arguments are checked and
+// normalized here, once, so every backend sees (and returns) the same values.
 //
 // Thread safety: thread_safe = true. The backend is chosen in initialize() and is itself
-// thread-safe (SQLite: a mutex-guarded connection; REST: an immutable HTTP client).
+// thread-safe (SQLite: a mutex-guarded connection; PostgreSQL: a connection per call from a pool;
+// REST: an immutable HTTP client).
 //
 // upsert and log_interaction are idempotent, so the host may retry them: upsert converges to the
 // same record; log_interaction takes an idempotency key (default: the call's request id) and
@@ -11,10 +13,14 @@
 #include "config.hpp"
 #include "model.hpp"
 #include "schemas.hpp"
+#if TOOLHOST_CRM_POSTGRESQL
+#include "postgres_backend.hpp"
+#endif
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/json_operation.hpp>
+#include <toolhost_plugins/storage.hpp>
 #include <toolhost_plugins/text.hpp>
 
 #include <boost/json.hpp>
@@ -65,6 +71,24 @@ std::string one_of(const args& a, std::string_view field, std::initializer_list<
 // Search words are ANDed; more than this is a sentence, not a search.
 constexpr size_t max_query_words = 8;
 
+// The tool's own database: SQLite (crm.db in the data folder), or PostgreSQL when the configuration
+// or TOOLHOST_DATABASE_URL names one.
+std::unique_ptr<backend> open_database(const crm_config& config, const std::filesystem::path& data_dir) {
+    if (!config.storage.postgresql())
+        return std::make_unique<sqlite_backend>(data_dir / "crm.db", config.sqlite_options);
+#if TOOLHOST_CRM_POSTGRESQL
+    postgres::check_url(config.storage.url, config.storage.origin);
+    std::optional<sample_rows> sample;
+    if (config.sqlite_options.seed_sample) sample = read_sample(json::parse(config.sqlite_options.sample_json));
+    // Start-up has no call deadline; this bounds the wait for the server and for another host's
+    // migration of the same database.
+    return std::make_unique<postgres_backend>(config.storage.url, sample,
+                                              std::chrono::steady_clock::now() + std::chrono::seconds(60));
+#else
+    storage::no_postgresql_support(config.storage, "crm");
+#endif
+}
+
 class crm_tool {
 public:
     explicit crm_tool(sdk::host host) : host_(host) {}
@@ -72,19 +96,24 @@ public:
     static const json_table<crm_tool>& table();
 
     void initialize(sdk::init_context& init) {
-        crm_config config = read_config(init.config());
+        crm_config config = read_config(init.config(), storage::database_url_from_environment());
         country_code_ = config.country_code;
         if (config.rest) {
             const std::string url = config.rest_options.base_url;
             backend_ = std::make_unique<rest_backend>(std::move(config.rest_options));
             host_.log(sdk::log_level::info, "customers come from " + url);
         } else {
-            backend_ = std::make_unique<sqlite_backend>(std::filesystem::path(init.data_dir()) / "crm.db",
-                                                        config.sqlite_options);
+            backend_ = open_database(config, std::filesystem::path(init.data_dir()));
         }
     }
 
     void cleanup() { backend_.reset(); }
+
+    /// Names the database (PostgreSQL: its host, port and name) in the storage errors of every
+    /// operation.
+    void error_context(std::string_view operation, const sdk::error& e) const {
+        if (backend_) backend_->error_context(operation, e);
+    }
 
 private:
     // The operations, in the order of the table.
@@ -199,7 +228,8 @@ const json_table<crm_tool>& crm_tool::table() {
         .version = "1.0.0",
         .description =
             "Customers and their interactions: look up, search, create or update, log and list "
-            "(SQLite with sample data, or a CRM service over REST).",
+            "(SQLite with sample data, a PostgreSQL database shared by several hosts, or a CRM service over "
+            "REST).",
         .config_schema = schemas::config,
         .thread_safe = true,
         .operations =

@@ -1,6 +1,7 @@
 #include "model.hpp"
 
 #include <toolhost_plugins/args.hpp>
+#include <toolhost_plugins/text.hpp>
 #include <toolhost_plugins/time.hpp>
 
 #include <toolhost/json_text.hpp>
@@ -149,6 +150,120 @@ std::string new_interaction::fingerprint() const {
                      {"summary", summary},
                      {"outcome", outcome},
                      {"occurred_at", occurred_at ? json::value(*occurred_at) : json::value(nullptr)}});
+}
+
+namespace {
+
+json::value nullable(const std::optional<std::string>& s) { return s ? json::value(*s) : json::value(nullptr); }
+
+std::optional<std::string> text_or_null(const json::value& v) {
+    if (v.is_string()) return std::string(v.as_string());
+    return std::nullopt;
+}
+
+// Search words are ANDed; more than this is a sentence, not a search (the tool refuses longer
+// queries first; this bounds the SQL).
+constexpr size_t max_query_words = 8;
+
+}  // namespace
+
+json::object customer_json(const customer_row& c) {
+    return json::object{{"id", c.id},
+                        {"name", c.name},
+                        {"email", nullable(c.email)},
+                        {"phone", nullable(c.phone)},
+                        {"company", nullable(c.company)},
+                        {"tier", c.tier},
+                        {"notes", nullable(c.notes)},
+                        {"created_at", c.created_at},
+                        {"updated_at", c.updated_at}};
+}
+
+json::object interaction_json(const interaction_row& i) {
+    return json::object{{"id", "I-" + std::to_string(i.seq)},
+                        {"customer_id", i.customer_id},
+                        {"channel", i.channel},
+                        {"summary", i.summary},
+                        {"outcome", i.outcome},
+                        {"occurred_at", i.occurred_at},
+                        {"idempotency_key", nullable(i.idempotency_key)},
+                        {"created_at", i.created_at}};
+}
+
+sample_rows read_sample(const json::value& sample) {
+    sample_rows out;
+    for (const auto& v : sample.at("customers").as_array()) {
+        const auto c = customer_shape(v.as_object(), "sample customer");
+        customer_row row;
+        row.id = c.at("id").as_string();
+        row.name = c.at("name").as_string();
+        if (c.at("email").is_string()) row.email = normalize_email(c.at("email").as_string());
+        if (c.at("phone").is_string()) row.phone = normalize_phone(c.at("phone").as_string(), "");
+        row.company = text_or_null(c.at("company"));
+        if (c.at("tier").is_string()) row.tier = c.at("tier").as_string();
+        row.notes = text_or_null(c.at("notes"));
+        row.created_at = c.at("created_at").is_string() ? std::string(c.at("created_at").as_string()) : "";
+        row.updated_at = row.created_at;
+        out.customers.push_back(std::move(row));
+    }
+    for (const auto& v : sample.at("interactions").as_array()) {
+        const auto& i = v.as_object();
+        interaction_row row;
+        row.customer_id = i.at("customer_id").as_string();
+        row.channel = i.at("channel").as_string();
+        row.summary = i.at("summary").as_string();
+        row.outcome = i.at("outcome").as_string();
+        row.occurred_at = normalize_time(i.at("occurred_at").as_string());
+        row.created_at = row.occurred_at;
+        out.interactions.push_back(std::move(row));
+    }
+    return out;
+}
+
+void customer_not_found(const customer_key& key) {
+    if (key.by == customer_key::kind::id) throw sdk::error(status::not_found, "customer '" + key.value + "' not found");
+    throw sdk::error(status::not_found, "no customer with " + std::string(key.field()) + " '" + key.value + "'");
+}
+
+void already_taken(std::string_view field, const std::string& value, std::string_view owner) {
+    throw sdk::error(status::already_exists,
+                     std::string(field) + " '" + value + "' already belongs to customer " + std::string(owner));
+}
+
+void key_reused(const std::string& key, int64_t seq) {
+    throw sdk::error(status::already_exists, "idempotency_key '" + key + "': already used for interaction I-" +
+                                                 std::to_string(seq) + " with different fields");
+}
+
+std::vector<std::string_view> search_words(const std::string& query) {
+    std::vector<std::string_view> words = text::words(query);
+    if (words.size() > max_query_words)
+        invalid_argument("query", "at most " + std::to_string(max_query_words) + " words");
+    return words;
+}
+
+std::string contains_pattern(std::string_view word) {
+    std::string p = "%";
+    for (char c : word) {
+        if (c == '%' || c == '_' || c == '\\') p += '\\';
+        p += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    return p + "%";
+}
+
+std::string search_filter(size_t n, const std::function<std::string(std::string_view)>& column,
+                          const std::function<std::string(size_t)>& placeholder) {
+    std::string where;
+    for (size_t i = 1; i <= n; ++i) {
+        const std::string p = placeholder(i);
+        where += (i == 1 ? " WHERE (" : " AND (");
+        for (const char* c : {"name", "email", "company"}) {
+            if (c[0] != 'n') where += " OR ";
+            where += column(c) + " LIKE " + p + " ESCAPE '\\'";
+        }
+        where += ")";
+    }
+    return where;
 }
 
 json::object customer_shape(const json::object& r, std::string_view where) {

@@ -9,9 +9,11 @@
 #include <boost/json/object.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace toolhost::plugins::crm {
 
@@ -78,6 +80,63 @@ struct log_result {
     bool created = false;
 };
 
+/// A customer as the database backends (SQLite, PostgreSQL) store it.
+struct customer_row {
+    std::string id;
+    std::string name;
+    std::optional<std::string> email;
+    std::optional<std::string> phone;
+    std::optional<std::string> company;
+    std::string tier = "standard";
+    std::optional<std::string> notes;
+    std::string created_at;
+    std::string updated_at;
+};
+
+/// An interaction as the database backends store it; its id is "I-<seq>".
+struct interaction_row {
+    int64_t seq = 0;
+    std::string customer_id;
+    std::string channel;
+    std::string summary;
+    std::string outcome;
+    std::string occurred_at;
+    std::optional<std::string> idempotency_key;
+    std::string created_at;
+};
+
+boost::json::object customer_json(const customer_row& c);
+boost::json::object interaction_json(const interaction_row& i);
+
+/// The sample ({"customers": [...], "interactions": [...]}) as the database backends store it:
+/// values normalized, tier "standard" when it has none, updated_at = created_at, interactions
+/// created when they occurred (seq 0: the database numbers them).
+struct sample_rows {
+    std::vector<customer_row> customers;
+    std::vector<interaction_row> interactions;
+};
+sample_rows read_sample(const boost::json::value& sample);
+
+/// The errors every database backend reports in the same words.
+[[noreturn]] void customer_not_found(const customer_key& key);
+/// ALREADY_EXISTS: "<field> '<value>' already belongs to customer <owner>".
+[[noreturn]] void already_taken(std::string_view field, const std::string& value, std::string_view owner);
+/// ALREADY_EXISTS: an idempotency key already used for interaction I-<seq> with other data.
+[[noreturn]] void key_reused(const std::string& key, int64_t seq);
+
+/// The words of a search query, every one to be found (at most 8; INVALID_ARGUMENT naming query).
+std::vector<std::string_view> search_words(const std::string& query);
+/// A LIKE pattern (ESCAPE '\') that finds `word` anywhere, with LIKE's own wildcards escaped and
+/// ASCII letters in lower case, for a LIKE that folds ASCII case as SQLite's does.
+std::string contains_pattern(std::string_view word);
+
+/// The WHERE clause of a search for `n` words (empty for none): every word must occur in the name,
+/// the e-mail address or the company, each a LIKE ... ESCAPE '\\' of contains_pattern(word).
+/// `column(name)` is how the dialect reads a column for the comparison, `placeholder(i)` its i-th
+/// parameter (from 1). The SQL text depends only on the number of words; the words are bound.
+std::string search_filter(size_t n, const std::function<std::string(std::string_view)>& column,
+                          const std::function<std::string(size_t)>& placeholder);
+
 /// A customer in the shape every backend returns: id, name, email, phone, company, tier, notes,
 /// created_at, updated_at (null when unknown). `where` names the source in errors; a record
 /// without a string id or name is INTERNAL (a backend that breaks the contract).
@@ -104,6 +163,9 @@ public:
     /// Newest first. NOT_FOUND when there is no such customer.
     virtual boost::json::array recent_interactions(const std::string& customer_id, int64_t limit,
                                                    const sdk::call_context& call) = 0;
+    /// For an error thrown by this backend: may throw it again with the place named (PostgreSQL:
+    /// the database's host, port and name, never a password) and the same status.
+    virtual void error_context(std::string_view /*operation*/, const sdk::error& /*e*/) const {}
 };
 
 }  // namespace toolhost::plugins::crm

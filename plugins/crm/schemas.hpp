@@ -12,10 +12,12 @@ inline constexpr const char* config = R"json({
   "if": {"required": ["backend"], "properties": {"backend": {"const": "rest"}}},
   "then": {"required": ["rest"]},
   "properties": {
-    "backend": {"enum": ["sqlite", "rest"], "description": "Where customers live (default sqlite)."},
-    "sample_data": {"type": "boolean", "description": "sqlite: load the bundled sample customers into a new database (default true)."},
+    "backend": {"enum": ["sqlite", "rest"], "description": "Where customers live: sqlite (the default) is the tool's own database, an SQLite file unless storage or TOOLHOST_DATABASE_URL name a PostgreSQL one; rest is a CRM service."},
+    "storage": {"type": "string", "anyOf": [{"const": "sqlite"}, {"pattern": "^postgres(ql)?://"}],
+                "description": "The tool's own database: \"sqlite\" (crm.db in the tool's data folder, the default) or a postgresql:// URL (a database several hosts share). Default: TOOLHOST_DATABASE_URL when it is set, else sqlite. Not with backend rest."},
+    "sample_data": {"type": "boolean", "description": "Own database: load the bundled sample customers into a new database (default true)."},
     "busy_timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                        "description": "sqlite: how long to wait for another process's write lock before UNAVAILABLE (default 5000)."},
+                        "description": "SQLite only: how long to wait for another process's write lock before UNAVAILABLE (default 5000)."},
     "default_country_code": {"type": "string", "pattern": "^[1-9][0-9]{0,2}$",
                              "description": "Country calling code for phone numbers given without one, e.g. \"1\" or \"44\"."},
     "rest": {

@@ -2,7 +2,6 @@
 
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/sample.hpp>
-#include <toolhost_plugins/text.hpp>
 #include <toolhost_plugins/time.hpp>
 
 #include <boost/json/parse.hpp>
@@ -50,60 +49,18 @@ const std::vector<std::string_view> migrations = {
 constexpr std::string_view customer_columns = "id, name, email, phone, company, tier, notes, created_at, updated_at";
 constexpr std::string_view interaction_columns =
     "seq, customer_id, channel, summary, outcome, occurred_at, idempotency_key, created_at";
-constexpr size_t max_query_words = 8;  // the tool refuses longer queries first; this bounds the SQL
-
-json::value nullable(const sqlite::statement& st, int col) {
-    return st.is_null(col) ? json::value(nullptr) : json::value(st.text(col));
-}
 
 json::object customer_from_row(const sqlite::statement& st) {
-    return json::object{{"id", st.string(0)},       {"name", st.string(1)},       {"email", nullable(st, 2)},
-                        {"phone", nullable(st, 3)}, {"company", nullable(st, 4)}, {"tier", st.string(5)},
-                        {"notes", nullable(st, 6)}, {"created_at", st.string(7)}, {"updated_at", st.string(8)}};
+    customer_row c;
+    st.read_row(c.id, c.name, c.email, c.phone, c.company, c.tier, c.notes, c.created_at, c.updated_at);
+    return customer_json(c);
 }
 
 json::object interaction_from_row(const sqlite::statement& st) {
-    return json::object{{"id", "I-" + std::to_string(st.int64(0))},
-                        {"customer_id", st.string(1)},
-                        {"channel", st.string(2)},
-                        {"summary", st.string(3)},
-                        {"outcome", st.string(4)},
-                        {"occurred_at", st.string(5)},
-                        {"idempotency_key", nullable(st, 6)},
-                        {"created_at", st.string(7)}};
+    interaction_row i;
+    st.read_row(i.seq, i.customer_id, i.channel, i.summary, i.outcome, i.occurred_at, i.idempotency_key, i.created_at);
+    return interaction_json(i);
 }
-
-// A LIKE pattern that finds `word` anywhere, with LIKE's own wildcards escaped.
-std::string contains_pattern(std::string_view word) {
-    std::string p = "%";
-    for (char c : word) {
-        if (c == '%' || c == '_' || c == '\\') p += '\\';
-        p += c;
-    }
-    return p + "%";
-}
-
-std::vector<std::string_view> words_of(const std::string& query) {
-    std::vector<std::string_view> words = text::words(query);
-    if (words.size() > max_query_words)
-        invalid_argument("query", "at most " + std::to_string(max_query_words) + " words");
-    return words;
-}
-
-// The WHERE clause for `n` words: every word must occur in the name, the e-mail address or the
-// company. The SQL text depends only on the number of words; the words themselves are bound.
-std::string search_filter(size_t n) {
-    std::string where;
-    for (size_t i = 1; i <= n; ++i) {
-        const std::string p = std::string("?").append(std::to_string(i));
-        where += (i == 1 ? " WHERE " : " AND ");
-        where += "(name LIKE " + p + " ESCAPE '\\' OR email LIKE " + p + " ESCAPE '\\' OR company LIKE " + p +
-                 " ESCAPE '\\')";
-    }
-    return where;
-}
-
-std::string value_or_empty(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : std::string(); }
 
 // The value a field has after an update.
 std::optional<std::string> updated(const field_update& f, const json::value& current) {
@@ -118,32 +75,19 @@ sqlite_backend::sqlite_backend(const std::filesystem::path& file, const options&
     : db_(sqlite::open_store(file, opts, migrations, "meta", &insert_sample)) {}
 
 void sqlite_backend::insert_sample(sqlite::database& db, const json::value& sample) {
+    const auto rows = read_sample(sample);
     auto customer = db.prepare(
         "INSERT INTO customers (id, name, email, phone, company, tier, notes, created_at, updated_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
-    for (const auto& v : sample.at("customers").as_array()) {
-        const auto c = customer_shape(v.as_object(), "sample customer");
-        customer
-            .bind_all(
-                value_or_empty(c.at("id")), value_or_empty(c.at("name")),
-                c.at("email").is_null() ? std::optional<std::string>() : normalize_email(c.at("email").as_string()),
-                c.at("phone").is_null() ? std::optional<std::string>() : normalize_phone(c.at("phone").as_string(), ""),
-                c.at("company").is_null() ? std::optional<std::string>() : value_or_empty(c.at("company")),
-                c.at("tier").is_null() ? std::string("standard") : value_or_empty(c.at("tier")),
-                c.at("notes").is_null() ? std::optional<std::string>() : value_or_empty(c.at("notes")),
-                value_or_empty(c.at("created_at")))
-            .run();
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    for (const auto& c : rows.customers) {
+        customer.bind_all(c.id, c.name, c.email, c.phone, c.company, c.tier, c.notes, c.created_at, c.updated_at).run();
         customer.reset();
     }
     auto interaction = db.prepare(
         "INSERT INTO interactions (customer_id, channel, summary, outcome, occurred_at, created_at, fingerprint) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sample')");
-    for (const auto& v : sample.at("interactions").as_array()) {
-        const auto& i = v.as_object();
-        interaction
-            .bind_all(i.at("customer_id").as_string(), i.at("channel").as_string(), i.at("summary").as_string(),
-                      i.at("outcome").as_string(), normalize_time(i.at("occurred_at").as_string()))
-            .run();
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sample')");
+    for (const auto& i : rows.interactions) {
+        interaction.bind_all(i.customer_id, i.channel, i.summary, i.outcome, i.occurred_at, i.created_at).run();
         interaction.reset();
     }
 }
@@ -166,18 +110,16 @@ std::optional<json::object> sqlite_backend::find(std::string_view column, std::s
 json::object sqlite_backend::get_customer(const customer_key& key, const sdk::call_context&) {
     std::lock_guard l(m_);
     auto c = find(key.field(), key.value);
-    if (!c) {
-        if (key.by == customer_key::kind::id)
-            throw sdk::error(status::not_found, "customer '" + key.value + "' not found");
-        throw sdk::error(status::not_found, "no customer with " + std::string(key.field()) + " '" + key.value + "'");
-    }
+    if (!c) customer_not_found(key);
     return std::move(*c);
 }
 
 customer_page sqlite_backend::search(const std::string& query, int64_t limit, int64_t offset,
                                      const sdk::call_context&) {
-    const auto words = words_of(query);
-    const std::string where = search_filter(words.size());
+    const auto words = search_words(query);
+    const std::string where = search_filter(
+        words.size(), [](std::string_view column) { return std::string(column); },
+        [](size_t i) { return std::string("?").append(std::to_string(i)); });
     const int limit_index = static_cast<int>(words.size()) + 1;
     std::lock_guard l(m_);
     customer_page page;
@@ -197,10 +139,7 @@ void sqlite_backend::check_unique(std::string_view column, const std::optional<s
                                   std::string_view own_id) {
     if (!value) return;
     auto other = find(column, *value);
-    if (other && other->at("id").as_string() != own_id)
-        throw sdk::error(status::already_exists, std::string(column) + " '" + *value +
-                                                     "' already belongs to customer " +
-                                                     std::string(other->at("id").as_string()));
+    if (other && other->at("id").as_string() != own_id) already_taken(column, *value, other->at("id").as_string());
 }
 
 // "C-<1000 + n>", the next number that is free (ids given by callers may have taken some).
@@ -289,16 +228,13 @@ log_result sqlite_backend::log_interaction(const new_interaction& in, const sdk:
         auto existing = db_.prepare("SELECT seq, fingerprint FROM interactions WHERE idempotency_key = ?1");
         existing.bind(1, *in.idempotency_key);
         if (existing.step()) {
-            if (existing.text(1) != fp)
-                throw sdk::error(status::already_exists,
-                                 "idempotency_key '" + *in.idempotency_key + "': already used for interaction I-" +
-                                     std::to_string(existing.int64(0)) + " with different fields");
+            if (existing.text(1) != fp) key_reused(*in.idempotency_key, existing.int64(0));
             log_result out{load_interaction(existing.int64(0)), false};
             tx.commit();
             return out;
         }
     }
-    if (!find("id", in.customer_id)) throw sdk::error(status::not_found, "customer '" + in.customer_id + "' not found");
+    if (!find("id", in.customer_id)) customer_not_found({customer_key::kind::id, in.customer_id});
     const std::string now = time::utc_now();
     auto st = db_.prepare(
         "INSERT INTO interactions (customer_id, channel, summary, outcome, occurred_at, created_at, idempotency_key, "
@@ -314,7 +250,7 @@ log_result sqlite_backend::log_interaction(const new_interaction& in, const sdk:
 json::array sqlite_backend::recent_interactions(const std::string& customer_id, int64_t limit,
                                                 const sdk::call_context&) {
     std::lock_guard l(m_);
-    if (!find("id", customer_id)) throw sdk::error(status::not_found, "customer '" + customer_id + "' not found");
+    if (!find("id", customer_id)) customer_not_found({customer_key::kind::id, customer_id});
     auto st = db_.prepare("SELECT " + std::string(interaction_columns) +
                           " FROM interactions WHERE customer_id = ?1 ORDER BY occurred_at DESC, seq DESC LIMIT ?2");
     st.bind_all(customer_id, limit);

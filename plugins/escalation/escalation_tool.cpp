@@ -2,20 +2,28 @@
 // opens and tracks the tickets for the humans (create_ticket, get_ticket, list_tickets,
 // update_status), optionally announcing each new ticket to a webhook.
 //
-// Thread safety: thread_safe = true. The rules are immutable after initialize(); the ticket
-// store serializes its SQL on one connection with a mutex; the webhook is sent outside that lock
-// by an immutable client.
+// This file holds everything the operations decide (argument checks, the workflow, replays of an
+// idempotency key, the results, the webhook); the repository (repository.hpp: SQLite, or a
+// PostgreSQL database that several hosts share) only keeps and finds tickets, each of its methods
+// one atomic step.
+//
+// Thread safety: thread_safe = true. The rules are immutable after initialize(); the repository
+// is thread-safe; the webhook is sent by an immutable client, while the call holds the claim on
+// the ticket's notification and no other lock.
 //
 // create_ticket is idempotent by design, so that the host may retry it: the ticket is committed
 // (with its notification marked pending) before the webhook is attempted, and a repeated call
 // with the same idempotency key (default: the call's request id) returns the stored ticket and
 // re-sends a notification that was not delivered yet, instead of opening a second ticket.
 #include "config.hpp"
+#include "repository.hpp"
 #include "schemas.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/json_operation.hpp>
+#include <toolhost_plugins/storage.hpp>
+#include <toolhost_plugins/time.hpp>
 
 #include <boost/json.hpp>
 
@@ -53,9 +61,9 @@ public:
     static const json_table<escalation_tool>& table();
 
     void initialize(sdk::init_context& init) {
-        escalation_config config = read_config(init.config());
+        escalation_config config = read_config(init.config(), storage::database_url_from_environment());
         rules_ = std::make_unique<rule_set>(std::move(config.rules));
-        store_ = std::make_unique<ticket_store>(std::filesystem::path(init.data_dir()) / "tickets.db", config.store);
+        repo_ = open_repository(config, std::filesystem::path(init.data_dir()));
         if (config.webhook) {
             notifier_ = std::make_unique<notifier>(std::move(*config.webhook));
             host_.log(sdk::log_level::info, "new tickets are announced to " + notifier_->url());
@@ -64,8 +72,14 @@ public:
 
     void cleanup() {
         notifier_.reset();
-        store_.reset();
+        repo_.reset();
         rules_.reset();
+    }
+
+    /// Names the database (PostgreSQL: its host, port and name) in the storage errors of every
+    /// operation.
+    void error_context(std::string_view operation, const sdk::error& e) const {
+        if (repo_) repo_->error_context(operation, e);
     }
 
 private:
@@ -94,57 +108,77 @@ private:
         t.priority = a.string_or("priority", "normal");
         if (t.priority != "low" && t.priority != "normal" && t.priority != "high" && t.priority != "urgent")
             invalid_argument("priority", "must be one of low, normal, high, urgent");
+        json::array reasons;
         if (const auto* r = a.object().if_contains("reasons"); r && !r->is_null()) {
             if (!r->is_array()) invalid_argument("reasons", "must be an array");
             for (size_t i = 0; i < r->as_array().size(); ++i)
                 if (!r->as_array()[i].is_string() && !r->as_array()[i].is_object())
                     invalid_argument("reasons/" + std::to_string(i), "must be a string or an object");
-            t.reasons = r->as_array();
+            reasons = r->as_array();
         }
+        t.reasons = toolhost::json_text(reasons);
+        t.fingerprint = fingerprint(t.customer, t.subject, t.description, t.priority, reasons);
         if (!call.session_id().empty()) t.session_id = std::string(call.session_id());
         t.idempotency_key = a.optional_string("idempotency_key");
         if (!t.idempotency_key && !call.request_id().empty()) t.idempotency_key = std::string(call.request_id());
+        t.created_at = time::utc_now();
+        t.notification = notifier_ ? "pending" : "none";
+        t.history.push_back({std::nullopt, "open", "created", t.created_at});
 
-        create_outcome created = store_->create(t, notifier_ != nullptr);
-        const int64_t id = created.ticket.at("id").as_int64();
+        const auto until = storage::deadline_of(call);
+        insert_outcome outcome = repo_->insert(t, until);
+        const ticket_record& stored = outcome.ticket;
+        // A replay wrote nothing, so refusing it here changes nothing either.
+        if (!outcome.created && stored.fingerprint != t.fingerprint)
+            throw sdk::error(sdk::status::already_exists,
+                             "idempotency_key '" + *t.idempotency_key + "': already used for ticket " +
+                                 std::to_string(stored.id) + " with different fields; use a new key for a new ticket");
+        json::object ticket = ticket_json(stored);
         // Whatever happens to the notification below, the stored ticket is there to read.
-        if (created.created) host_.resource_updated(ticket_uri(id));
-        if (created.notification_pending && notifier_) {
-            created.ticket = deliver(created.ticket, t.idempotency_key.has_value(), call);
-            host_.resource_updated(ticket_uri(id));
+        if (outcome.created) host_.resource_updated(ticket_uri(stored.id));
+        if (stored.notification.state == "pending" && notifier_) {
+            ticket = deliver(ticket, t.idempotency_key.has_value(), call);
+            host_.resource_updated(ticket_uri(stored.id));
         }
-        return json::object{{"ticket", std::move(created.ticket)}, {"created", created.created}};
+        return json::object{{"ticket", std::move(ticket)}, {"created", outcome.created}};
     }
 
-    // Sends the notification of a stored ticket and records the outcome. With an idempotency
+    // Sends the notification of a stored ticket and records the outcome, holding the claim on it
+    // meanwhile: a call that finds the notification claimed by another (here or on another host)
+    // or delivered already returns the ticket as it stands, without sending. With an idempotency
     // key, a failure fails the call as UNAVAILABLE: a retry finds the ticket and sends again.
     // Without one a retry would open a second ticket, so the call succeeds and the ticket shows
     // its notification as pending, with the error.
     json::object deliver(const json::object& ticket, bool has_key, const sdk::call_context& call) {
         const int64_t id = ticket.at("id").as_int64();
-        try {
-            notifier_->send(ticket, call);
-        } catch (const sdk::error& e) {
-            record_failure(id, e.what(), call);
-            if (!has_key) {
-                call.log(sdk::log_level::warning, "ticket " + std::to_string(id) +
-                                                      " stored without an idempotency key; its notification failed "
-                                                      "and stays pending: " +
-                                                      e.what());
-                return store_->get(id);
+        const auto until = storage::deadline_of(call);
+        if (auto claim = repo_->claim_notification(id, until)) {
+            try {
+                notifier_->send(ticket, call);
+            } catch (const sdk::error& e) {
+                record_failure(*claim, id, e.what(), call);
+                claim.reset();
+                if (!has_key) {
+                    call.log(sdk::log_level::warning, "ticket " + std::to_string(id) +
+                                                          " stored without an idempotency key; its notification "
+                                                          "failed and stays pending: " +
+                                                          e.what());
+                    return load(id, false, call);
+                }
+                throw sdk::error(e.code(), "ticket " + std::to_string(id) +
+                                               " is stored but its notification failed (repeat the call with the "
+                                               "same idempotency_key to send it again): " +
+                                               e.what());
             }
-            throw sdk::error(e.code(), "ticket " + std::to_string(id) +
-                                           " is stored but its notification failed (repeat the call with the same "
-                                           "idempotency_key to send it again): " +
-                                           e.what());
+            claim->delivered(time::utc_now());
         }
-        store_->mark_delivered(id);
-        return store_->get(id);
+        return load(id, false, call);
     }
 
-    void record_failure(int64_t id, const std::string& error, const sdk::call_context& call) noexcept {
+    void record_failure(notification_claim& claim, int64_t id, const std::string& error,
+                        const sdk::call_context& call) noexcept {
         try {
-            store_->mark_failed(id, error);
+            claim.failed(error);
         } catch (const std::exception& e) {
             // The delivery error is what the caller needs; the bookkeeping error goes to the log.
             call.log(sdk::log_level::warning,
@@ -152,8 +186,15 @@ private:
         }
     }
 
-    json::object get_ticket(const args& a, const sdk::call_context&) {
-        return json::object{{"ticket", store_->get(a.required_int("id"), /*history=*/true)}};
+    // The ticket with this id as the operations return it; NOT_FOUND when there is none.
+    json::object load(int64_t id, bool history, const sdk::call_context& call) {
+        auto ticket = repo_->find(id, history, storage::deadline_of(call));
+        if (!ticket) throw sdk::error(sdk::status::not_found, "ticket " + std::to_string(id) + " not found");
+        return ticket_json(*ticket, history);
+    }
+
+    json::object get_ticket(const args& a, const sdk::call_context& call) {
+        return json::object{{"ticket", load(a.required_int("id"), /*history=*/true, call)}};
     }
 
     static constexpr std::string_view ticket_prefix = "escalation://tickets/";
@@ -162,7 +203,7 @@ private:
     // A ticket as an MCP resource: escalation://tickets/<id>, with its status history, as JSON
     // (resource_read role; the template lets clients build the URI). New tickets and status changes
     // tell the clients that watch it (resource_updated).
-    json::object read_ticket(const args& a, const sdk::call_context&) {
+    json::object read_ticket(const args& a, const sdk::call_context& call) {
         constexpr std::string_view prefix = ticket_prefix;
         const std::string uri = a.required_string("uri");
         const std::string_view digits = std::string_view(uri).substr(std::min(uri.size(), prefix.size()));
@@ -174,36 +215,60 @@ private:
         return json::object{
             {"contents", json::array{json::object{{"uri", uri},
                                                   {"mimeType", "application/json"},
-                                                  {"text", toolhost::json_text(store_->get(id, /*history=*/true))}}}}};
+                                                  {"text", toolhost::json_text(load(id, /*history=*/true, call))}}}}};
     }
 
-    json::object list_tickets(const args& a, const sdk::call_context&) {
-        const auto status_filter = a.optional_string("status");
-        if (status_filter && !is_status(*status_filter))
+    json::object list_tickets(const args& a, const sdk::call_context& call) {
+        ticket_filter filter{a.optional_string("status"), a.optional_string("customer")};
+        if (filter.status && !is_status(*filter.status))
             invalid_argument("status", "must be one of open, in_progress, resolved, closed");
         const int64_t limit = a.int_or("limit", 20, 1, 100);
         const int64_t offset = a.int_or("offset", 0, 0, INT64_MAX);
-        auto page = store_->list(status_filter, a.optional_string("customer"), limit, offset);
+        const auto page = repo_->page(filter, limit, offset, storage::deadline_of(call));
+        json::array tickets;
+        for (const auto& t : page.tickets) tickets.emplace_back(ticket_json(t));
         const int64_t next = offset + static_cast<int64_t>(page.tickets.size());
-        return json::object{{"tickets", std::move(page.tickets)},
+        return json::object{{"tickets", std::move(tickets)},
                             {"total", page.total},
                             {"next_offset", next < page.total ? json::value(next) : json::value(nullptr)}};
     }
 
-    json::object update_status(const args& a, const sdk::call_context&) {
+    // Reads the ticket, checks the move against the workflow, and moves it only if its status is
+    // still the one read (repository::change_status); a call that loses that race to another
+    // move reads the ticket again and decides again, so no move is ever lost or made from a
+    // status the ticket no longer has.
+    json::object update_status(const args& a, const sdk::call_context& call) {
         const int64_t id = a.required_int("id");
         const std::string to = a.required_string("status");
         if (!is_status(to)) invalid_argument("status", "must be one of open, in_progress, resolved, closed");
-        auto change = store_->update_status(id, to, a.optional_string("note"));
-        if (change.changed) host_.resource_updated(ticket_uri(id));
-        return json::object{{"ticket", std::move(change.ticket)},
-                            {"changed", change.changed},
-                            {"previous_status", change.previous_status}};
+        const auto note = a.optional_string("note");
+        const auto until = storage::deadline_of(call);
+        for (int attempt = 0; attempt < max_status_attempts; ++attempt) {
+            auto current = repo_->find(id, false, until);
+            if (!current) throw sdk::error(sdk::status::not_found, "ticket " + std::to_string(id) + " not found");
+            const std::string from = current->status;
+            if (from == to)
+                return json::object{{"ticket", ticket_json(*current)}, {"changed", false}, {"previous_status", from}};
+            if (!transition_allowed(from, to))
+                throw sdk::error(sdk::status::failed_precondition,
+                                 "ticket " + std::to_string(id) + ": cannot move from '" + from + "' to '" + to +
+                                     "' (allowed from '" + from + "': " + allowed_from(from) + ")");
+            if (auto moved = repo_->change_status(id, {from, to, note, time::utc_now()}, until)) {
+                host_.resource_updated(ticket_uri(id));
+                return json::object{{"ticket", ticket_json(*moved)}, {"changed", true}, {"previous_status", from}};
+            }
+        }
+        throw sdk::error(sdk::status::unavailable, "ticket " + std::to_string(id) + ": its status changed " +
+                                                       std::to_string(max_status_attempts) +
+                                                       " times while this call ran; try again");
     }
+
+    // How often update_status reads again after another call moved the ticket first.
+    static constexpr int max_status_attempts = 16;
 
     sdk::host host_;
     std::unique_ptr<rule_set> rules_;
-    std::unique_ptr<ticket_store> store_;
+    std::unique_ptr<repository> repo_;
     std::unique_ptr<notifier> notifier_;
 };
 
@@ -215,7 +280,8 @@ const json_table<escalation_tool>& escalation_tool::table() {
         .version = "1.0.0",
         .description =
             "Decides whether a conversation should be handed to a human, and opens and tracks the "
-            "tickets for them (SQLite; optional notification webhook).",
+            "tickets for them (SQLite under the data directory, or a PostgreSQL database shared by several hosts; "
+            "optional notification webhook).",
         .config_schema = schemas::config,
         .thread_safe = true,
         .operations =

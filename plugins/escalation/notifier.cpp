@@ -1,6 +1,6 @@
 #include "notifier.hpp"
 
-#include "ticket_store.hpp"
+#include "ticket.hpp"
 
 #include <toolhost_plugins/args.hpp>
 

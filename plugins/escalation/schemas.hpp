@@ -32,9 +32,11 @@ inline constexpr const char* config = R"json({
     "explicit_request_phrases": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "keywords": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "negative_terms": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "storage": {"type": "string", "anyOf": [{"const": "sqlite"}, {"pattern": "^postgres(ql)?://"}],
+                "description": "Where the tickets live: \"sqlite\" (tickets.db in the tool's data folder, the default) or a postgresql:// URL (a database several hosts share). Default: TOOLHOST_DATABASE_URL when it is set, else sqlite."},
     "sample_data": {"type": "boolean", "description": "Load the bundled sample tickets into a new database (default true)."},
     "busy_timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                        "description": "How long to wait for another process's write lock before UNAVAILABLE (default 5000)."},
+                        "description": "SQLite only: how long to wait for another process's write lock before UNAVAILABLE (default 5000)."},
     "webhook": {
       "type": "object",
       "additionalProperties": false,

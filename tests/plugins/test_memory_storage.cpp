@@ -11,6 +11,7 @@
 #include <toolhost/host.hpp>
 
 #include "postgres_cluster.hpp"
+#include "storage_contract.hpp"
 #include "test_support.hpp"
 
 #include <toolhost_plugins/sqlite.hpp>
@@ -48,141 +49,26 @@ constexpr ptime::unix_ms hour = 3600 * 1000;
 constexpr ptime::unix_ms day = 24 * hour;
 std::string at(ptime::unix_ms t) { return ptime::format_rfc3339(t); }
 
-enum class backend { sqlite, postgresql };
-
-// One cluster for the whole executable, started by the first case that needs it; each case gets
-// a database of its own. Cases that stop the server start their own cluster.
-postgres_cluster& shared_cluster() {
-    static postgres_cluster cluster;
-    return cluster;
-}
-
-std::string new_database(postgres_cluster& cluster) {
-    static std::atomic<int> next{0};
-    return cluster.create_database("memory_" + std::to_string(next++));
-}
-
-boost::test_tools::assertion_result postgresql_available(boost::unit_test::test_unit_id) {
-#if TOOLHOST_MEMORY_POSTGRESQL
-    const auto why = postgres_cluster::unavailable();
-#else
-    const std::optional<std::string> why = "memory.so was built without PostgreSQL support (libpq-dev was missing)";
-#endif
-    if (!why) return true;
-    // Boost reports a failed precondition only at a verbose log level; ctest's log shows this.
-    std::cerr << "test_memory_storage: skipping the postgresql suite: " << *why << "\n";
-    boost::test_tools::assertion_result r(false);
-    r.message() << *why;
-    return r;
-}
+using toolhost::test::storage::backend;
+using toolhost::test::storage::code;
 
 // A plugin folder holding only memory.so, a data folder, and the tool's storage: an SQLite file
-// in the data folder, or a database of a PostgreSQL cluster. Hosts started on them.
-class storage_env {
+// in the data folder, or a database of a PostgreSQL cluster. "{table}" in sql() is the memories.
+class storage_env : public toolhost::test::storage::storage_env {
 public:
-    explicit storage_env(backend b, postgres_cluster* cluster = nullptr) : backend_(b) {
-        fs::create_directory(plugins_);
-        toolhost::test::copy_into(TOOLHOST_MEMORY_PLUGIN, plugins_, "memory.so");
-        if (b == backend::postgresql) {
-            cluster_ = cluster ? cluster : &shared_cluster();
-            url_ = new_database(*cluster_);
-            database_ = url_.substr(url_.rfind('/') + 1);
-        }
-    }
-
-    backend kind() const noexcept { return backend_; }
-    const std::string& url() const noexcept { return url_; }
-    postgres_cluster& cluster() const { return *cluster_; }
-
-    /// The tool's configuration: `config` with this environment's storage ("storage": null: with
-    /// none, leaving it to TOOLHOST_DATABASE_URL).
-    json::object config(json::object config = {}) const {
-        if (!config.contains("storage")) config["storage"] = backend_ == backend::sqlite ? "sqlite" : url_;
-        if (config.at("storage").is_null()) config.erase("storage");
-        if (!config.contains("sample_data")) config["sample_data"] = false;  // seeded only when a case says so
-        return config;
-    }
-
-    toolhost::host_config host_config(json::object tool_config, unsigned threads) const {
-        auto c = *toolhost::default_config([](std::string_view) { return std::optional<std::string>(); });
-        c.plugin_dirs = {plugins_};
-        c.data_dir = data_;
-        c.threads = threads;
-        c.log_level = "off";
-        toolhost::tool_settings memory;
-        memory.pointer = "/tools/memory";
-        memory.config = std::move(tool_config);
-        c.tools["memory"] = std::move(memory);
-        return c;
-    }
-
-    /// A host with the memory tool started on this storage (the case stops if it does not start).
-    std::unique_ptr<toolhost::host> start(json::object tool_config = {}, unsigned threads = 4) const {
-        auto h = std::make_unique<toolhost::host>(host_config(config(std::move(tool_config)), threads));
-        h->load_plugins();
-        const auto report =
-            h->start({.concurrent = false, .fail_on_error = false, .only = std::vector<std::string>{"memory"}});
-        BOOST_TEST_REQUIRE(report.ok(), (report.ok() ? "" : report.failed.front().second.to_string()));
-        return h;
-    }
-
-    /// Why the memory tool fails to start with this configuration (taken as it is).
-    toolhost::tool_error start_error(json::object tool_config) const {
-        toolhost::host h(host_config(std::move(tool_config), 2));
-        h.load_plugins();
-        const auto report =
-            h.start({.concurrent = false, .fail_on_error = false, .only = std::vector<std::string>{"memory"}});
-        BOOST_TEST_REQUIRE(report.failed.size() == 1u);
-        return report.failed.front().second;
-    }
-
-    /// Runs SQL on the storage directly: `table` in `sql` is replaced by the memories table.
-    std::string sql(std::string text) const {
-        const std::string table = backend_ == backend::sqlite ? "memories" : "memory_memories";
-        for (auto p = text.find("{table}"); p != std::string::npos; p = text.find("{table}")) text.replace(p, 7, table);
-        if (backend_ == backend::postgresql) return cluster_->psql(text, database_);
-        auto db = toolhost::plugins::sqlite::database::open(data_ / "memory" / "memory.db");
-        auto st = db.prepare(text);
-        std::string out;
-        while (st.step()) {
-            if (!out.empty()) out += "\n";
-            for (int c = 0; c < st.column_count(); ++c) {
-                if (c > 0) out += "|";
-                out += st.text(c);
-            }
-        }
-        return out;
-    }
-
-    /// Stored rows (expired ones too) that satisfy `where`.
-    int64_t count(const std::string& where = "1 = 1") const {
-        return std::stoll(sql("SELECT count(*) FROM {table} WHERE " + where));
-    }
-
-private:
-    backend backend_;
-    temp_dir dir_;
-    fs::path plugins_ = dir_ / "plugins";
-    fs::path data_ = dir_ / "var";
-    postgres_cluster* cluster_ = nullptr;
-    std::string url_;
-    std::string database_;
+    explicit storage_env(backend b, postgres_cluster* cluster = nullptr)
+        : toolhost::test::storage::storage_env(
+              {"memory", TOOLHOST_MEMORY_PLUGIN, "memory.db", {{"table", {"memories", "memory_memories"}}}}, b,
+              cluster) {}
 };
 
 json::value ok(toolhost::host& h, const std::string& op, json::object args) {
-    const auto r = h.call("memory", op, std::move(args));
-    BOOST_TEST_REQUIRE(r.has_value(), op << " failed: " << (r ? "" : r.error().to_string()));
-    return json::parse(*r);
+    return toolhost::test::storage::call_ok(h, "memory", op, std::move(args));
 }
 
 toolhost::tool_error fails(toolhost::host& h, const std::string& op, json::object args) {
-    const auto r = h.call("memory", op, std::move(args));
-    BOOST_TEST_REQUIRE(!r.has_value(), op << " succeeded: " << (r ? *r : ""));
-    return r.error();
+    return toolhost::test::storage::call_fails(h, "memory", op, std::move(args));
 }
-
-int code(const toolhost::tool_error& e) { return static_cast<int>(e.code); }
-int code(status_code c) { return static_cast<int>(c); }
 
 int64_t store(toolhost::host& h, json::object args) { return ok(h, "store", std::move(args)).at("id").as_int64(); }
 
@@ -199,29 +85,11 @@ std::vector<int64_t> sorted(std::vector<int64_t> v) {
 
 }  // namespace
 
-// The postgresql suite runs only where a cluster can be started.
-BOOST_AUTO_TEST_SUITE(postgresql, *boost::unit_test::precondition(postgresql_available))
-BOOST_AUTO_TEST_SUITE_END()
-
-// CONTRACT_CASE(name) { ... env ... }: one case of the contract, registered as sqlite/name and
-// postgresql/name, its body run with a storage_env of each backend.
-#define CONTRACT_CASE(name)                   \
-    namespace contract {                      \
-    void name(storage_env& env);              \
-    }                                         \
-    BOOST_AUTO_TEST_SUITE(sqlite)             \
-    BOOST_AUTO_TEST_CASE(name) {              \
-        storage_env env(backend::sqlite);     \
-        contract::name(env);                  \
-    }                                         \
-    BOOST_AUTO_TEST_SUITE_END()               \
-    BOOST_AUTO_TEST_SUITE(postgresql)         \
-    BOOST_AUTO_TEST_CASE(name) {              \
-        storage_env env(backend::postgresql); \
-        contract::name(env);                  \
-    }                                         \
-    BOOST_AUTO_TEST_SUITE_END()               \
-    void contract::name(storage_env& env)
+#if TOOLHOST_MEMORY_POSTGRESQL
+STORAGE_CONTRACT_SUITES("test_memory_storage", nullptr)
+#else
+STORAGE_CONTRACT_SUITES("test_memory_storage", "memory.so was built without PostgreSQL support (libpq-dev was missing)")
+#endif
 
 // ====================================================================================== contract
 
@@ -551,19 +419,11 @@ CONTRACT_CASE(two_hosts_racing_with_one_key_store_one_memory) {
     constexpr int rounds = 25, per_host = 2;
     for (int round = 0; round < rounds; ++round) {
         const std::string key = "race-" + std::to_string(round);
-        std::vector<toolhost::call_result> results(2 * per_host);
-        {
-            std::latch go(2 * per_host);
-            std::vector<std::jthread> threads;
-            for (int t = 0; t < 2 * per_host; ++t)
-                threads.emplace_back([&, t] {
-                    auto& h = t % 2 ? *second : *first;
-                    go.arrive_and_wait();
-                    results[static_cast<size_t>(t)] =
-                        h.call("memory", "store",
-                               {{"session_id", "race"}, {"content", "stored once: " + key}, {"idempotency_key", key}});
-                });
-        }
+        const auto results = toolhost::test::storage::at_once(
+            {first.get(), second.get()}, per_host, 1, [&](toolhost::host& h, int, int) {
+                return h.call("memory", "store",
+                              {{"session_id", "race"}, {"content", "stored once: " + key}, {"idempotency_key", key}});
+            });
         std::set<int64_t> ids;
         int created = 0;
         for (const auto& r : results) {
@@ -612,25 +472,7 @@ CONTRACT_CASE(threads_of_one_host_store_and_recall_at_once) {
 CONTRACT_CASE(hosts_starting_together_set_up_and_seed_once) {
     // Four hosts start on a new storage at the same moment: every one starts, the schema is made
     // once, and the sample is seeded once.
-    constexpr int hosts = 4;
-    std::vector<std::unique_ptr<toolhost::host>> started(hosts);
-    std::vector<std::string> errors(hosts);
-    {
-        std::latch go(hosts);
-        std::vector<std::jthread> threads;
-        for (int i = 0; i < hosts; ++i)
-            threads.emplace_back([&, i] {
-                auto h = std::make_unique<toolhost::host>(
-                    env.host_config(env.config({{"sample_data", true}, {"sample_file", TOOLHOST_MEMORY_SAMPLE}}), 2));
-                h->load_plugins();
-                go.arrive_and_wait();
-                const auto report =
-                    h->start({.concurrent = false, .fail_on_error = false, .only = std::vector<std::string>{"memory"}});
-                if (!report.ok()) errors[static_cast<size_t>(i)] = report.failed.front().second.to_string();
-                started[static_cast<size_t>(i)] = std::move(h);
-            });
-    }
-    for (const auto& e : errors) BOOST_TEST(e.empty(), e);
+    auto started = env.start_together(4, {{"sample_data", true}, {"sample_file", TOOLHOST_MEMORY_SAMPLE}});
     BOOST_TEST(env.count() == 12);
     BOOST_TEST(env.count("session_id = 'demo'") == 12);
     const auto r = ok(*started[1], "recall", {{"session_id", "demo"}, {"query", "flight"}});
@@ -646,11 +488,7 @@ CONTRACT_CASE(hosts_starting_together_set_up_and_seed_once) {
 BOOST_AUTO_TEST_SUITE(sqlite)
 
 BOOST_AUTO_TEST_CASE(a_build_without_libpq_refuses_a_postgresql_storage_naming_what_is_missing) {
-    storage_env env(backend::sqlite);
-    const auto e = env.start_error(env.config({{"storage", "postgresql://u@127.0.0.1:1/x"}}));
-    BOOST_TEST(code(e) == code(status_code::failed_precondition), e.to_string());
-    BOOST_TEST(contains(e.message, "storage: a PostgreSQL storage needs PostgreSQL support"), e.to_string());
-    BOOST_TEST(contains(e.message, "libpq-dev"), e.to_string());
+    toolhost::test::storage::check_refused_without_postgresql_support(storage_env(backend::sqlite), "storage");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -716,83 +554,35 @@ BOOST_AUTO_TEST_CASE(a_database_that_goes_away_is_unavailable_and_comes_back_wit
     postgres_cluster own;
     storage_env env(backend::postgresql, &own);
     const std::string password = "s3cret-never-shown";
-    const std::string url = own.url(env.url().substr(env.url().rfind('/') + 1), password);
-    auto h = env.start({{"storage", url}});
-    // The test stops the database on purpose; a breaker that opens would only hide the tool's
-    // own answers behind its fast failures.
-    h->disable_circuit_breaker("memory");
-
-    std::mutex m;
-    std::map<long, int64_t> acked;  // entry -> id
-    std::vector<std::string> failures;
-    std::atomic<bool> stop{false};
-    std::jthread writer([&] {
-        for (long n = 0; !stop;) {
-            const auto r = h->call("memory", "store",
-                                   {{"session_id", "w"},
-                                    {"content", "entry " + std::to_string(n)},
-                                    {"idempotency_key", "entry-" + std::to_string(n)}});
-            std::lock_guard lock(m);
-            if (r) {
-                acked[n++] = json::parse(*r).at("id").as_int64();
-            } else {
-                failures.push_back(r.error().to_string());
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            }
-        }
-    });
-    const auto acks = [&] {
-        std::lock_guard lock(m);
-        return acked.size();
-    };
-    BOOST_TEST_REQUIRE(toolhost::test::eventually([&] { return acks() >= 20; }, std::chrono::seconds(30)));
-
-    own.stop();
-    const size_t before_outage = acks();
-    BOOST_TEST_REQUIRE(toolhost::test::eventually(
-        [&] {
-            std::lock_guard lock(m);
-            return failures.size() >= 3;
+    auto h = toolhost::test::storage::start_with_password(env, password);
+    const auto seen = toolhost::test::storage::write_through_an_outage(
+        own,
+        [&](long n) {
+            return h->call("memory", "store",
+                           {{"session_id", "w"},
+                            {"content", "entry " + std::to_string(n)},
+                            {"idempotency_key", "entry-" + std::to_string(n)}});
         },
-        std::chrono::seconds(30)));
-    // Every operation fails the same way while the database is away: UNAVAILABLE, saying where
-    // and why, never with the password; no crash.
-    const std::string where = "127.0.0.1:" + std::to_string(own.port());
-    for (const auto& [op, args] : std::vector<std::pair<std::string, json::object>>{
-             {"store", {{"session_id", "w"}, {"content", "during the outage"}}},
-             {"recall", {{"session_id", "w"}, {"query", "entry"}}},
-             {"get", {{"id", 1}}},
-             {"list", {{"session_id", "w"}}},
-             {"forget", {{"id", 1}}},
-             {"prune", json::object{}}}) {
-        const auto e = fails(*h, op, args);
-        BOOST_TEST_MESSAGE(e.to_string());
-        BOOST_TEST(code(e) == code(status_code::unavailable), op << ": " << e.to_string());
-        BOOST_TEST(contains(e.message, "memory." + op + ": the database at " + where), e.message);
-        BOOST_TEST(contains(e.message, "is unavailable: "), e.message);
-        BOOST_TEST(!contains(e.message, password), e.message);
-    }
-    {
-        std::lock_guard lock(m);
-        BOOST_TEST(acked.size() <= before_outage + 1);  // at most the store in flight when it stopped
-        for (const auto& f : failures) {
-            BOOST_TEST(contains(f, "UNAVAILABLE"), f);
-            BOOST_TEST(!contains(f, password), f);
-        }
-    }
+        [&] {
+            // Every operation fails the same way while the database is away; no crash.
+            toolhost::test::storage::check_unavailable(
+                *h, env,
+                {{"store", {{"session_id", "w"}, {"content", "during the outage"}}},
+                 {"recall", {{"session_id", "w"}, {"query", "entry"}}},
+                 {"get", {{"id", 1}}},
+                 {"list", {{"session_id", "w"}}},
+                 {"forget", {{"id", 1}}},
+                 {"prune", json::object{}}},
+                password);
+        },
+        password);
 
-    own.restart();
-    // Calls work again on the same tool instance, which opens new connections.
-    BOOST_TEST_REQUIRE(
-        toolhost::test::eventually([&] { return acks() >= before_outage + 20; }, std::chrono::seconds(30)), own.log());
-    stop = true;
-    writer.join();
-
-    // Nothing acknowledged is lost, and nothing is stored twice.
-    std::lock_guard lock(m);
-    for (const auto& [n, id] : acked)
-        BOOST_TEST(ok(*h, "get", {{"id", id}}).at("content").as_string() == "entry " + std::to_string(n));
-    BOOST_TEST(env.count("session_id = 'w'") == static_cast<int64_t>(acked.size()));
+    // Calls worked again on the same tool instance, which opened new connections. Nothing
+    // acknowledged is lost, and nothing is stored twice.
+    for (const auto& [n, result] : seen.acked)
+        BOOST_TEST(ok(*h, "get", {{"id", json::parse(result).at("id")}}).at("content").as_string() ==
+                   "entry " + std::to_string(n));
+    BOOST_TEST(env.count("session_id = 'w'") == static_cast<int64_t>(seen.acked.size()));
     BOOST_TEST(env.count("session_id = 'w'") == std::stoll(env.sql("SELECT count(DISTINCT content) FROM {table}")));
 }
 
@@ -875,19 +665,8 @@ BOOST_AUTO_TEST_CASE(a_store_that_outlives_its_deadline_is_abandoned_and_rolled_
 #endif
 
 BOOST_AUTO_TEST_CASE(migrations_are_versioned_and_a_newer_schema_is_refused) {
-    storage_env env(backend::postgresql);
-    env.start().reset();
-    BOOST_TEST(env.sql("SELECT component || ' ' || version FROM toolhost_migrations ORDER BY version") == "memory 1");
-    // The tables share the database with other tools' under their prefix.
-    BOOST_TEST(env.sql("SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = "
-                       "'public'") == "memory_memories memory_meta toolhost_migrations");
-    env.start().reset();  // a second start migrates nothing
-    BOOST_TEST(env.sql("SELECT count(*) FROM toolhost_migrations") == "1");
-
-    env.sql("INSERT INTO toolhost_migrations (component, version) VALUES ('memory', 99)");
-    const auto e = env.start_error(env.config());
-    BOOST_TEST(code(e) == code(status_code::failed_precondition), e.to_string());
-    BOOST_TEST(contains(e.message, "schema version 99"), e.to_string());
+    toolhost::test::storage::check_migrations(storage_env(backend::postgresql), "memory",
+                                              "memory_memories memory_meta");
 }
 
 BOOST_AUTO_TEST_CASE(text_postgresql_cannot_hold_is_invalid_argument_naming_the_field) {
@@ -905,48 +684,12 @@ BOOST_AUTO_TEST_CASE(text_postgresql_cannot_hold_is_invalid_argument_naming_the_
 }
 
 BOOST_AUTO_TEST_CASE(the_storage_comes_from_the_configuration_or_toolhost_database_url) {
-    storage_env env(backend::postgresql);
-    struct variable {
-        explicit variable(const std::string& value) { ::setenv("TOOLHOST_DATABASE_URL", value.c_str(), 1); }
-        ~variable() { ::unsetenv("TOOLHOST_DATABASE_URL"); }
-    };
-    {
-        // No "storage": the variable decides, and the SQLite keys are ignored.
-        variable url(env.url());
-        auto h = env.start({{"storage", nullptr}, {"synchronous", "normal"}});
-        store(*h, {{"session_id", "s"}, {"content", "in postgresql"}});
-        BOOST_TEST(env.count() == 1);
-    }
-    {
-        // "storage": "sqlite" wins over the variable.
-        variable url(env.url());
-        temp_dir scratch;
-        auto h = env.start({{"storage", "sqlite"}, {"database", (scratch / "m.db").string()}});
-        store(*h, {{"session_id", "s"}, {"content", "in sqlite"}});
-        BOOST_TEST(env.count() == 1);
-        BOOST_TEST(fs::exists(scratch / "m.db"));
-    }
-    {
-        variable url("mysql://nope");
-        json::object config = env.config();
-        config.erase("storage");
-        const auto e = env.start_error(config);
-        BOOST_TEST(contains(e.message, "TOOLHOST_DATABASE_URL"), e.to_string());
-    }
-    // SQLite keys next to a PostgreSQL URL are a mistake in the configuration.
-    auto e = env.start_error(env.config({{"database", "memory.db"}}));
-    BOOST_TEST(code(e) == code(status_code::invalid_argument), e.to_string());
-    BOOST_TEST(contains(e.message, "database"), e.to_string());
-    // A URL libpq cannot read is refused without showing its password.
-    e = env.start_error(env.config({{"storage", "postgresql://u:pa%zzss@127.0.0.1:1/x"}}));
-    BOOST_TEST(code(e) == code(status_code::invalid_argument), e.to_string());
-    BOOST_TEST(!contains(e.message, "pa%zzss"), e.to_string());
-    BOOST_TEST(contains(e.message, "storage"), e.to_string());
-    // A server that is not there: UNAVAILABLE naming it.
-    e = env.start_error(env.config({{"storage", "postgresql://u:hidden@127.0.0.1:1/x"}}));
-    BOOST_TEST(code(e) == code(status_code::unavailable), e.to_string());
-    BOOST_TEST(contains(e.message, "127.0.0.1:1/x"), e.to_string());
-    BOOST_TEST(!contains(e.message, "hidden"), e.to_string());
+    temp_dir scratch;
+    toolhost::test::storage::check_storage_choice(storage_env(backend::postgresql), "", "synchronous", "normal",
+                                                  {{"database", (scratch / "m.db").string()}}, [](toolhost::host& h) {
+                                                      store(h, {{"session_id", "s"}, {"content", "a memory"}});
+                                                  });
+    BOOST_TEST(fs::exists(scratch / "m.db"));  // "storage": "sqlite" with its own SQLite keys
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -78,6 +78,13 @@ private:
     std::filesystem::path plugins_ = dir_ / "plugins";
 };
 
+/// Call options with this request id (the key of an idempotent operation's retries).
+inline call_options with_request_id(std::string id) {
+    call_options o;
+    o.request_id = std::move(id);
+    return o;
+}
+
 /// The result object of a call that must succeed.
 inline boost::json::object ok(const call_result& r) {
     BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));

@@ -79,6 +79,16 @@ private:
 /// cannot parse `url`; the message never contains the password.
 std::string describe(const std::string& url);
 
+/// Checks that libpq can read `url` (see describe()); INVALID_ARGUMENT starting with `origin` (the
+/// key or variable it came from) when it cannot, without the password.
+void check_url(const std::string& url, std::string_view origin);
+
+/// For an error thrown by this library (a postgres_error): throws it again, same status, starting
+/// with `operation` ("crm.upsert") and naming the database by `where` ("host:port/database",
+/// never a password): "<operation>: the database at <where> is unavailable: ..." for UNAVAILABLE,
+/// "<operation> on the database at <where>: ..." otherwise. Returns for any other error.
+void name_the_database(std::string_view operation, const sdk::error& e, const std::string& where);
+
 /// One value sent apart from the SQL text: text, or NULL.
 class param {
 public:
