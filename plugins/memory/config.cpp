@@ -10,43 +10,13 @@ namespace fs = std::filesystem;
 
 fs::path default_sample_file() { return paths::next_to_plugin("memory/sample/demo.json"); }
 
-namespace {
-
-bool is_postgresql_url(std::string_view text) {
-    return text.starts_with("postgresql://") || text.starts_with("postgres://");
-}
-
-// The storage: the "storage" key, else TOOLHOST_DATABASE_URL, else SQLite. The SQLite keys make no
-// sense next to a "storage" URL written in the same object, so that is an error; a URL that comes
-// from the environment overrides them silently, so that one configuration file serves a single
-// host (SQLite) and a fleet (the variable set on every host).
-void read_storage(const args& config, const std::optional<std::string>& database_url, memory_config& s) {
-    if (auto storage = config.optional_string("storage")) {
-        if (*storage == "sqlite") return;
-        if (!is_postgresql_url(*storage)) invalid_argument("storage", "must be \"sqlite\" or a postgresql:// URL");
-        for (const char* key : {"database", "synchronous", "busy_timeout_ms"})
-            if (config.has(key))
-                invalid_argument(key, "applies to the SQLite storage only, and \"storage\" is a PostgreSQL URL");
-        s.storage_url = *storage;
-        s.storage_origin = "storage";
-        return;
-    }
-    if (!database_url || database_url->empty()) return;
-    if (!is_postgresql_url(*database_url))
-        invalid_argument(database_url_variable,
-                         "must be a postgresql:// URL (or unset); to keep the memory tool on SQLite while it is set, "
-                         "give it \"storage\": \"sqlite\"");
-    s.storage_url = *database_url;
-    s.storage_origin = database_url_variable;
-}
-
-}  // namespace
-
 memory_config read_config(std::string_view config_json, const fs::path& data_dir,
                           const std::optional<std::string>& database_url) {
     const args config(config_json, "config");
     memory_config s;
-    read_storage(config, database_url, s);
+    // The SQLite keys make no sense next to a "storage" URL in the same object.
+    s.storage =
+        storage::read(config, database_url, {"database", "synchronous", "busy_timeout_ms"}, "memory", "config/");
 
     const fs::path database = config.string_or("database", "memory.db");
     s.database = database.is_absolute() ? database : data_dir / database;

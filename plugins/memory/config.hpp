@@ -5,6 +5,7 @@
 #include "ranking.hpp"
 
 #include <toolhost_plugins/sqlite.hpp>
+#include <toolhost_plugins/storage.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -15,16 +16,10 @@
 
 namespace toolhost::plugins::memory {
 
-/// The environment variable that holds the default storage when the configuration says nothing.
-inline constexpr const char* database_url_variable = "TOOLHOST_DATABASE_URL";
-
 struct memory_config {
-    /// Where the memories live: empty for the embedded SQLite file (`database`), else a
-    /// postgresql:// URL, from the "storage" key or, when the configuration has none,
-    /// TOOLHOST_DATABASE_URL.
-    std::string storage_url;
-    /// Where storage_url came from ("storage" or "TOOLHOST_DATABASE_URL"), for messages.
-    std::string storage_origin;
+    /// Where the memories live: the embedded SQLite file (`database`), or the PostgreSQL
+    /// database of the "storage" key or, when the configuration has none, TOOLHOST_DATABASE_URL.
+    storage::choice storage;
 
     // SQLite only.
     std::filesystem::path database;  ///< absolute, or relative to the current directory

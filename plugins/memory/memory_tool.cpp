@@ -348,9 +348,7 @@ const json_table<memory_tool>& memory_tool::table() {
 // ------------------------------------------------------------------------------------- lifecycle
 
 void memory_tool::initialize(sdk::init_context& init) {
-    const char* database_url = std::getenv(database_url_variable);
-    config_ = read_config(init.config(), fs::path(init.data_dir()),
-                          database_url ? std::optional<std::string>(database_url) : std::nullopt);
+    config_ = read_config(init.config(), fs::path(init.data_dir()), storage::database_url_from_environment());
     repo_ = open_repository(config_);
     // Start-up has no call deadline; this bounds the wait for a database that does not answer.
     seed_sample(std::chrono::steady_clock::now() + std::chrono::seconds(60));
