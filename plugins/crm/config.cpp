@@ -31,19 +31,19 @@ crm_config read_config(std::string_view json, const std::optional<std::string>& 
     if (!c.country_code.empty() && (c.country_code.size() > 3 || c.country_code.front() == '0' ||
                                     c.country_code.find_first_not_of("0123456789") != std::string::npos))
         invalid_argument("config/default_country_code", "must be 1 to 3 digits, e.g. \"1\" or \"44\"");
-    const std::string kind = cfg.string_or("backend", "sqlite");
+    const std::string kind = cfg.string_or("backend", "database");
     if (kind == "rest") {
         if (cfg.has("storage"))
             invalid_argument("config/storage", "is the tool's own database, and backend is rest (leave one out)");
         c.rest = true;
         c.rest_options = rest_options_of(cfg);
-    } else if (kind == "sqlite") {
-        // "sqlite" is the tool's own database: SQLite unless storage or TOOLHOST_DATABASE_URL
-        // name a PostgreSQL one (the name is older than that choice).
+    } else if (kind == "database" || kind == "sqlite") {
+        // The tool's own database: SQLite unless storage or TOOLHOST_DATABASE_URL name a
+        // PostgreSQL one. "sqlite" is its older name, from before that choice, still accepted.
         c.storage = storage::read(cfg, database_url, {"busy_timeout_ms"}, "crm", "config/");
         c.sqlite_options = sqlite::store_options_of(cfg, paths::next_to_plugin("crm/sample/customers.json"));
     } else {
-        invalid_argument("config/backend", "must be sqlite or rest, got '" + kind + "'");
+        invalid_argument("config/backend", "must be database or rest, got '" + kind + "'");
     }
     return c;
 }

@@ -12,7 +12,7 @@ inline constexpr const char* config = R"json({
   "if": {"required": ["backend"], "properties": {"backend": {"const": "rest"}}},
   "then": {"required": ["rest"]},
   "properties": {
-    "backend": {"enum": ["sqlite", "rest"], "description": "Where customers live: sqlite (the default) is the tool's own database, an SQLite file unless storage or TOOLHOST_DATABASE_URL name a PostgreSQL one; rest is a CRM service."},
+    "backend": {"enum": ["database", "sqlite", "rest"], "description": "Where customers live: database (the default) is the tool's own database, an SQLite file unless storage or TOOLHOST_DATABASE_URL name a PostgreSQL one (sqlite: its older name, the same); rest is a CRM service."},
     "storage": {"type": "string", "anyOf": [{"const": "sqlite"}, {"pattern": "^postgres(ql)?://"}],
                 "description": "The tool's own database: \"sqlite\" (crm.db in the tool's data folder, the default) or a postgresql:// URL (a database several hosts share). Default: TOOLHOST_DATABASE_URL when it is set, else sqlite. Not with backend rest."},
     "sample_data": {"type": "boolean", "description": "Own database: load the bundled sample customers into a new database (default true)."},

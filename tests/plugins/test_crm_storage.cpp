@@ -353,12 +353,19 @@ BOOST_AUTO_TEST_CASE(the_storage_comes_from_the_configuration_or_toolhost_databa
     toolhost::test::storage::check_storage_choice(env, "config/", "busy_timeout_ms", 100, {}, [](toolhost::host& h) {
         ok(h, "upsert", {{"email", "one@x.example"}, {"name", "One"}});
     });
-    // "backend": "sqlite" is the tool's own database: the variable decides there too.
+    // "backend": "database" (and "sqlite", its older name) is the tool's own database: the
+    // variable decides there too.
+    {
+        toolhost::test::storage::database_url_variable url(env.url());
+        auto h = env.start({{"storage", nullptr}, {"backend", "database"}});
+        ok(*h, "upsert", {{"email", "two@x.example"}, {"name", "Two"}});
+        BOOST_TEST(env.count() == 2);
+    }
     {
         toolhost::test::storage::database_url_variable url(env.url());
         auto h = env.start({{"storage", nullptr}, {"backend", "sqlite"}});
-        ok(*h, "upsert", {{"email", "two@x.example"}, {"name", "Two"}});
-        BOOST_TEST(env.count() == 2);
+        ok(*h, "upsert", {{"email", "three@x.example"}, {"name", "Three"}});
+        BOOST_TEST(env.count() == 3);
     }
     // A REST backend is the storage: the variable does not apply to it, and "storage" is an error.
     toolhost::test::storage::database_url_variable url("mysql://not-even-a-postgresql-url");
