@@ -488,7 +488,7 @@ CONTRACT_CASE(hosts_starting_together_set_up_and_seed_once) {
 BOOST_AUTO_TEST_SUITE(sqlite)
 
 BOOST_AUTO_TEST_CASE(a_build_without_libpq_refuses_a_postgresql_storage_naming_what_is_missing) {
-    toolhost::test::storage::check_refused_without_postgresql_support(storage_env(backend::sqlite), "storage");
+    toolhost::test::storage::check_refused_without_postgresql_support(storage_env(backend::sqlite), "config/storage");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
