@@ -298,10 +298,15 @@ boost::system::result<serve_settings, std::vector<json_diagnostic>> load_setting
     return s;
 }
 
+namespace {
+// What a node id is made of: no dot, which ends it in a session id.
+bool node_id_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+}  // namespace
+
 std::string check_node_id(std::string_view id) {
-    const bool ok = !id.empty() && id.size() <= 32 && std::all_of(id.begin(), id.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    });
+    const bool ok = !id.empty() && id.size() <= 32 && std::all_of(id.begin(), id.end(), node_id_char);
     return ok ? std::string() : "expected 1 to 32 letters, digits, '-' or '_'";
 }
 
@@ -310,9 +315,7 @@ std::string default_node_id() {
     std::string id;
     if (::gethostname(name, sizeof name - 1) == 0)
         for (const char* c = name; *c != '\0' && *c != '.' && id.size() < 32; ++c)
-            if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-                *c == '_')
-                id += *c;
+            if (node_id_char(*c)) id += *c;
     return id.empty() ? std::string("node") : id;
 }
 
