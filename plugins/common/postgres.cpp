@@ -310,6 +310,29 @@ bool connection::still_open() noexcept {
     return usable();
 }
 
+std::vector<connection::notification> connection::notifications(deadline until) {
+    std::vector<notification> out;
+    auto collect = [&] {
+        if (PQconsumeInput(conn_) == 0) fail_client("waiting for notifications");
+        while (PGnotify* n = PQnotifies(conn_)) {
+            out.push_back({n->relname ? n->relname : "", n->extra ? n->extra : "", n->be_pid});
+            PQfreemem(n);
+        }
+    };
+    if (!usable()) fail_client("waiting for notifications");
+    collect();
+    while (out.empty()) {
+        pollfd p{PQsocket(conn_), POLLIN, 0};
+        const int n = ::poll(&p, 1, poll_timeout(until));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail_client("waiting for notifications");
+        if (n == 0) break;  // the deadline: nothing came
+        collect();
+        if (PQstatus(conn_) != CONNECTION_OK) fail_client("waiting for notifications");
+    }
+    return out;
+}
+
 void connection::wait(bool write, std::string_view what) {
     pollfd p{PQsocket(conn_), static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0};
     for (;;) {
@@ -432,9 +455,10 @@ void transaction::commit() {
 
 // -------------------------------------------------------------------------------------- pool
 
-connection_pool::connection_pool(std::string url, size_t max_idle, std::chrono::milliseconds connect_timeout)
-    : url_(std::move(url)), where_(describe(url_)), max_idle_(max_idle), connect_timeout_(connect_timeout) {
-    idle_.reserve(max_idle_);  // so that give_back() never allocates
+connection_pool::connection_pool(std::string url, size_t size, std::chrono::milliseconds connect_timeout)
+    : url_(std::move(url)), where_(describe(url_)), size_(std::max<size_t>(size, 1)),
+      connect_timeout_(connect_timeout) {
+    idle_.reserve(size_);  // so that give_back() never allocates
 }
 
 connection_pool::~connection_pool() = default;
@@ -443,44 +467,69 @@ connection_pool::lease::~lease() {
     if (c_) pool_->give_back(std::move(c_));
 }
 
+size_t connection_pool::open_connections() const {
+    std::lock_guard lock(mutex_);
+    return open_;
+}
+
 connection_pool::lease connection_pool::acquire(deadline until) {
+    std::unique_lock lock(mutex_);
     for (;;) {
-        std::unique_ptr<connection> c;
-        {
-            std::lock_guard lock(mutex_);
-            if (idle_.empty()) break;
-            c = std::move(idle_.back());
+        if (!idle_.empty()) {
+            auto c = std::move(idle_.back());
             idle_.pop_back();
+            lock.unlock();
+            // Checked outside the lock. One the server closed meanwhile is dropped here rather
+            // than failing the call that would have used it.
+            if (c->still_open()) {
+                c->set_deadline(until);
+                return lease(*this, std::move(c));
+            }
+            c.reset();
+            lock.lock();
+            --open_;
+            continue;
         }
-        // Checked outside the lock. One the server closed meanwhile is dropped here rather than
-        // failing the call that would have used it.
-        if (c->still_open()) {
-            c->set_deadline(until);
-            return lease(*this, std::move(c));
+        if (open_ < size_) break;
+        // Every connection is in use: wait for one to come back, within the call's deadline.
+        if (until == no_deadline) {
+            returned_.wait(lock);
+        } else if (returned_.wait_until(lock, until) == std::cv_status::timeout && idle_.empty() && open_ >= size_) {
+            throw postgres_error(sdk::status::deadline_exceeded, "all " + std::to_string(size_) +
+                                                                     " connections to the database at " + where_ +
+                                                                     " stayed in use until the call's deadline");
         }
     }
-    // Opened outside the lock: connecting waits for the network and the server.
-    const deadline connect_by = std::min(until, std::chrono::steady_clock::now() + connect_timeout_);
-    auto c = std::make_unique<connection>(connection::open(url_, connect_by));
-    c->set_deadline(until);
-    return lease(*this, std::move(c));
+    ++open_;  // this call's, while it connects
+    lock.unlock();
+    try {
+        // Opened outside the lock: connecting waits for the network and the server.
+        const deadline connect_by = std::min(until, std::chrono::steady_clock::now() + connect_timeout_);
+        auto c = std::make_unique<connection>(connection::open(url_, connect_by));
+        c->set_deadline(until);
+        return lease(*this, std::move(c));
+    } catch (...) {
+        lock.lock();
+        --open_;
+        returned_.notify_one();
+        throw;
+    }
 }
 
 void connection_pool::give_back(std::unique_ptr<connection> c) noexcept {
-    // A connection that broke, or that is still inside a transaction (a bug, or a ROLLBACK that
-    // failed), would hand its trouble to the next call: close it instead.
-    if (!c->usable() || c->in_transaction()) return;
     c->set_deadline(no_deadline);
-    std::unique_ptr<connection> surplus;
     {
         std::lock_guard lock(mutex_);
-        if (!closed_ && idle_.size() < max_idle_) {
+        // A connection that broke, or that is still inside a transaction (a bug, or a ROLLBACK
+        // that failed), would hand its trouble to the next call: it is closed instead (below,
+        // outside the lock), and its place is free for a new one.
+        if (!closed_ && c->usable() && !c->in_transaction()) {
             idle_.push_back(std::move(c));
-            return;
+        } else {
+            --open_;
         }
-        surplus = std::move(c);
     }
-    // surplus closes here, outside the lock.
+    returned_.notify_one();
 }
 
 void connection_pool::close_idle() noexcept {
@@ -488,8 +537,10 @@ void connection_pool::close_idle() noexcept {
     {
         std::lock_guard lock(mutex_);
         closing.swap(idle_);
+        open_ -= closing.size();
         closed_ = true;
     }
+    returned_.notify_all();
 }
 
 // -------------------------------------------------------------------------------- migrations

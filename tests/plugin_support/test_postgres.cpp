@@ -11,9 +11,11 @@
 #include "postgres_cluster.hpp"
 #include "test_support.hpp"
 
+#include <atomic>
 #include <iostream>
 #include <latch>
 #include <thread>
+#include <vector>
 
 namespace pg = toolhost::plugins::postgres;
 namespace sdk = toolhost::sdk;
@@ -45,6 +47,16 @@ boost::test_tools::assertion_result server_available(boost::unit_test::test_unit
     boost::test_tools::assertion_result r(false);
     r.message() << *why;
     return r;
+}
+
+/// Ends the server process `pid` as an administrator would; true once it is gone.
+bool terminate_backend(int64_t pid) {
+    cluster().psql("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+    return toolhost::test::eventually(
+        [&] {
+            return cluster().psql("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)) == "0";
+        },
+        std::chrono::seconds(10));
 }
 
 /// The error `f` throws (it must throw a postgres_error).
@@ -200,13 +212,7 @@ BOOST_AUTO_TEST_CASE(the_pool_drops_connections_that_broke_or_that_the_server_cl
         BOOST_TEST(again->exec("SELECT pg_backend_pid()").int64(0, 0) == first_pid);
     }
     // Closed by the server while idle: replaced before it is handed out.
-    cluster().psql("SELECT pg_terminate_backend(" + std::to_string(first_pid) + ")");
-    BOOST_TEST_REQUIRE(toolhost::test::eventually(
-        [&] {
-            return cluster().psql("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(first_pid)) ==
-                   "0";
-        },
-        std::chrono::seconds(10)));
+    BOOST_TEST_REQUIRE(terminate_backend(first_pid));
     int64_t second_pid = 0;
     {
         auto b = pool.acquire(soon());
@@ -218,6 +224,86 @@ BOOST_AUTO_TEST_CASE(the_pool_drops_connections_that_broke_or_that_the_server_cl
     auto c = pool.acquire(soon());
     BOOST_TEST(c->exec("SELECT pg_backend_pid()").int64(0, 0) != second_pid);
     BOOST_TEST(!c->in_transaction());
+}
+
+BOOST_AUTO_TEST_CASE(the_pool_opens_at_most_its_size_and_callers_wait_for_a_connection) {
+    const auto url = new_database();
+    pg::connection_pool pool(url, 3);
+    // A burst of 12 calls at once, each holding its connection a moment: never more than 3 open
+    // (the server sees no more), and every call gets one.
+    std::atomic<int> done{0};
+    std::atomic<size_t> most{0};
+    std::vector<std::thread> callers;
+    for (int i = 0; i < 12; ++i)
+        callers.emplace_back([&] {
+            auto c = pool.acquire(soon());
+            most = std::max(most.load(), pool.open_connections());
+            c->exec("SELECT pg_sleep(0.02)");
+            ++done;
+        });
+    for (auto& t : callers) t.join();
+    BOOST_TEST(done.load() == 12);
+    BOOST_TEST(most.load() <= 3u);
+    BOOST_TEST(pool.open_connections() <= 3u);
+    const auto db = url.substr(url.rfind('/') + 1);
+    BOOST_TEST(std::stoi(cluster().psql("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + db + "'")) <= 3);
+
+    // All of them held: the next call waits until its deadline, then says why.
+    {
+        auto a = pool.acquire(soon());
+        auto b = pool.acquire(soon());
+        auto c = pool.acquire(soon());
+        const auto e = error_of([&] { pool.acquire(in(std::chrono::milliseconds(50))); });
+        BOOST_TEST(code(e) == code(sdk::status::deadline_exceeded));
+        BOOST_TEST(contains(e.what(), "all 3 connections"), e.what());
+        // One coming back is handed to a waiting call at once.
+        std::thread later([&] { auto gone = std::move(a); });
+        auto d = pool.acquire(soon());
+        later.join();
+        BOOST_TEST(d->exec("SELECT 1").int64(0, 0) == 1);
+    }
+    // A connection that broke frees its place.
+    {
+        auto broken = pool.acquire(soon());
+        const auto pid = broken->exec("SELECT pg_backend_pid()").int64(0, 0);
+        BOOST_TEST_REQUIRE(terminate_backend(pid));
+        BOOST_CHECK_THROW(broken->exec("SELECT 1"), pg::postgres_error);
+    }
+    BOOST_TEST(pool.open_connections() <= 2u);
+    auto fresh = pool.acquire(soon());
+    BOOST_TEST(fresh->exec("SELECT 1").int64(0, 0) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_listening_connection_hears_notifications_and_waits_no_longer_than_asked) {
+    const auto url = new_database();
+    auto listener = pg::connection::open(url, soon());
+    listener.set_deadline(soon());
+    listener.exec("LISTEN toolhost_test");
+    BOOST_TEST(
+        listener.notifications(in(std::chrono::milliseconds(50))).empty());  // nothing came: back at the deadline
+    auto sender = pg::connection::open(url, soon());
+    sender.set_deadline(soon());
+    sender.exec("SELECT pg_notify('toolhost_test', $1)", "one");
+    sender.exec("SELECT pg_notify('other_channel', 'not for it')");
+    sender.exec("SELECT pg_notify('toolhost_test', $1)", "two");
+    std::vector<std::string> heard;
+    while (heard.size() < 2) {
+        auto got = listener.notifications(soon());
+        BOOST_TEST_REQUIRE(!got.empty());
+        for (const auto& n : got) {
+            BOOST_TEST(n.channel == "toolhost_test");
+            BOOST_TEST(n.sender_pid > 0);
+            heard.push_back(n.payload);
+        }
+    }
+    BOOST_TEST(heard == (std::vector<std::string>{"one", "two"}), boost::test_tools::per_element());
+    // The server goes away: the listener learns it instead of waiting on.
+    cluster().psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+    BOOST_CHECK_THROW(
+        {
+            for (int i = 0; i < 100; ++i) listener.notifications(in(std::chrono::milliseconds(100)));
+        },
+        pg::postgres_error);
 }
 
 BOOST_AUTO_TEST_CASE(migrations_run_once_when_several_hosts_start_together) {

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -221,6 +222,16 @@ public:
     /// closed the connection meanwhile (a restart, an administrator, an idle timeout).
     bool still_open() noexcept;
 
+    /// A NOTIFY this connection heard (after LISTEN channel).
+    struct notification {
+        std::string channel;
+        std::string payload;
+        int sender_pid = 0;  ///< the server process of the session that sent it
+    };
+    /// The notifications that arrived since the last call; when none has, waits for one until
+    /// `until` (empty then). Throws UNAVAILABLE when the connection broke meanwhile.
+    std::vector<notification> notifications(deadline until);
+
     /// "host:port/database", for messages.
     const std::string& where() const noexcept { return where_; }
     pg_conn* handle() const noexcept { return conn_; }
@@ -259,11 +270,13 @@ private:
 /// Connections to one database, handed out one call at a time.
 class connection_pool {
 public:
-    /// Keeps at most `max_idle` connections open between calls; more may be open while calls
-    /// run. A new connection waits at most `connect_timeout` (and never past the caller's
-    /// deadline). Throws INVALID_ARGUMENT when `url` cannot be parsed.
-    connection_pool(std::string url, size_t max_idle,
-                    std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
+    /// Keeps at most `size` connections open, idle or in use: a call that finds all of them in
+    /// use waits for one to come back (until its deadline), so that a burst of calls neither opens
+    /// a connection per call (a server process each, at the cost of a fork) nor exhausts the
+    /// server's max_connections when several hosts share it. A new connection waits at most
+    /// `connect_timeout` (and never past the caller's deadline). Throws INVALID_ARGUMENT when
+    /// `url` cannot be parsed.
+    connection_pool(std::string url, size_t size, std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
     ~connection_pool();
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
@@ -288,9 +301,14 @@ public:
         std::unique_ptr<connection> c_;
     };
 
-    /// An idle connection that is still open, or a new one. Throws postgres_error (UNAVAILABLE)
-    /// when the database cannot be reached before `until`. [thread-safe]
+    /// An idle connection that is still open, or a new one while fewer than `size` are open, or
+    /// the first one that comes back. Throws postgres_error: UNAVAILABLE when the database cannot
+    /// be reached before `until`, DEADLINE_EXCEEDED when every connection stayed in use until
+    /// then. [thread-safe]
     lease acquire(deadline until);
+
+    /// Connections open now, idle or in use. [thread-safe]
+    size_t open_connections() const;
 
     /// Closes the idle connections; leases still out close when they come back. [thread-safe]
     void close_idle() noexcept;
@@ -303,10 +321,12 @@ private:
 
     const std::string url_;
     const std::string where_;
-    const size_t max_idle_;
+    const size_t size_;
     const std::chrono::milliseconds connect_timeout_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
+    std::condition_variable returned_;               // a connection came back, or one closed
     std::vector<std::unique_ptr<connection>> idle_;  // guarded by mutex_
+    size_t open_ = 0;                                // guarded by mutex_: idle, leased or being opened
     bool closed_ = false;                            // guarded by mutex_
 };
 
