@@ -897,8 +897,15 @@ BOOST_AUTO_TEST_CASE(one_shot_commands_talk_to_a_running_server) {
     r = remote({"status"});
     BOOST_TEST(r.exit_code == 0, r.out << r.err);
     BOOST_TEST(contains(r.out, "testkit ready\n"), r.out);
+    // Which host, serving which plugin set, sharing which database: what differs between hosts.
+    BOOST_TEST(contains(r.out, "plugin set sha256:"), r.out);
+    BOOST_TEST(contains(r.out, "database none (this host alone)\n"), r.out);
     r = remote({"status", "--json"});
-    BOOST_TEST(parse_stdout(r).at("ok") == true, r.out);
+    const auto status = parse_stdout(r);
+    BOOST_TEST(status.at("ok") == true, r.out);
+    BOOST_TEST(!status.at("node").as_string().empty(), r.out);
+    BOOST_TEST(status.at("plugin_set").as_string().starts_with("sha256:"), r.out);
+    BOOST_TEST(status.at("database").is_null(), r.out);
 
     // No server there: exit 69, and the message says where it looked.
     r = run_toolhost({"call", "testkit_mt", "echo", "--server", "http://127.0.0.1:1"});

@@ -16,13 +16,12 @@
 // stderr (stdio.log, http.log). No assertion depends on timing; waits are bounded safety nets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { freePort, startNginx } from './cluster_support.mjs';
 import { sdkTestArgs, standardServer, startHttpServer, until } from './sdk_test_support.mjs';
 
 const args = sdkTestArgs();
@@ -469,64 +468,31 @@ describe('HTTP: two instances, a client alternating between them', () => {
 
 // ------------------------------------------------------------------------------- behind nginx
 
-async function freePort() {
-  const probe = net.createServer();
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-// Debian's nginx, started by the test as this user on 127.0.0.1, with the `location /mcp` of
-// docs/serving.md in front of `upstreams` (base URLs); everything it writes stays in its folder.
-async function startNginx(upstreams) {
-  const dir = fs.mkdtempSync(path.join(work, 'nginx-'));
+// Debian's nginx (tests/mcp/cluster_support.mjs), with the `location /mcp` of docs/serving.md in
+// front of `upstreams` (base URLs).
+async function startServingNginx(upstreams) {
   const port = await freePort();
   const servers = upstreams.map((u) => `server ${new URL(u).host};`).join(' ');
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), `
-daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 256; }
-http {
-    access_log ${dir}/access.log;
-    client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-    upstream toolhost { ${servers} }
-    server {
-        listen 127.0.0.1:${port};
-        # as in docs/serving.md:
-        location /mcp {
-            proxy_pass http://toolhost;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffering off;
-            proxy_read_timeout 1h;
-        }
+  const balancer = await startNginx(fs.mkdtempSync(path.join(work, 'nginx-')), `
+upstream toolhost { ${servers} }
+server {
+    listen 127.0.0.1:${port};
+    # as in docs/serving.md:
+    location /mcp {
+        proxy_pass http://toolhost;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_buffering off;
+        proxy_read_timeout 1h;
     }
 }
-`);
-  const nginx = '/usr/sbin/nginx';
-  assert.ok(fs.existsSync(nginx), `${nginx} is missing: scripts/setup-deps.sh installs nginx-light`);
-  const child = spawn(nginx, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const errorLog = () => { try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { return ''; } };
-  await until('nginx to listen', async () => {
-    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr}\n${errorLog()}`);
-    return new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-  });
+`, port);
   return {
-    base: `http://127.0.0.1:${port}`,
+    base: balancer.base,
     stop: () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      fs.writeFileSync(path.join(work, 'nginx-error.log'), errorLog());
+      balancer.stop();
+      fs.writeFileSync(path.join(work, 'nginx-error.log'), balancer.errorLog());
     },
   };
 }
@@ -548,7 +514,7 @@ describe('HTTP: two instances behind nginx, configured as docs/serving.md shows'
     let balancer;
     const client = makeClient();
     try {
-      balancer = await startNginx(servers.map((s) => s.base));
+      balancer = await startServingNginx(servers.map((s) => s.base));
       await client.connect(new StreamableHTTPClientTransport(new URL(`${balancer.base}/mcp`)));
       for (let i = 0; i < 6; ++i)
         assert.deepEqual((await callOk(client, 'echo_echo', { i })).structuredContent, { i });

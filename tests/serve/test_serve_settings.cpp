@@ -123,9 +123,10 @@ BOOST_AUTO_TEST_CASE(serve_section) {
     BOOST_TEST(text.find("/serve/mcp/request_state_secret: must be at least 32 characters (it keys an HMAC), got 5") !=
                    std::string::npos,
                text);
-    BOOST_TEST(text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, node_id, plugin_rescan_ms, "
-                         "plugin_quiet_ms, plugin_safety_scan_ms, json_max_depth)") != std::string::npos,
-               text);
+    BOOST_TEST(
+        text.find("/serve/rest: unknown key 'rest' (expected one of: http, mcp, node_id, database, plugin_rescan_ms, "
+                  "plugin_quiet_ms, plugin_safety_scan_ms, json_max_depth)") != std::string::npos,
+        text);
     BOOST_TEST(text.find("/serve/json_max_depth: expected an integer from 4 to 1000, got 3") != std::string::npos,
                text);
     // Each problem names the file and its place in it, in the order of the file.
@@ -340,4 +341,32 @@ BOOST_AUTO_TEST_CASE(the_node_id_comes_from_the_file_the_environment_or_the_host
     BOOST_TEST_REQUIRE(bad.has_error());
     BOOST_TEST(toolhost::test::contains(all(bad.error()), "/serve/node_id: expected 1 to 32 letters"),
                all(bad.error()));
+}
+
+BOOST_AUTO_TEST_CASE(the_shared_database_comes_from_the_file_else_the_environment) {
+    temp_dir dir;
+    BOOST_TEST(http_settings(dir, "{}")->database.empty());  // one host alone by default
+    fake_env env;
+    env.vars["TOOLHOST_DATABASE_URL"] = "postgresql://toolhost:secret@db:5432/tools";
+    const auto none = write(dir, "none.json", "{}");
+    BOOST_TEST(load(none, env)->database == "postgresql://toolhost:secret@db:5432/tools");
+    // The file wins over the variable (which the tools may still use for their storage), and an
+    // empty value there means no shared database at all.
+    const auto file = write(dir, "db.json", R"({"serve": {"database": "postgres://h/other"}})");
+    BOOST_TEST(load(file, env)->database == "postgres://h/other");
+    const auto off = write(dir, "off.json", R"({"serve": {"database": ""}})");
+    BOOST_TEST(load(off, env)->database.empty());
+    // Anything but a PostgreSQL URL is refused, where it came from, without repeating the value
+    // (it may hold a password).
+    auto bad = load(write(dir, "bad-db.json", R"({"serve": {"database": "mysql://u:pw@h/db"}})"), fake_env{});
+    BOOST_TEST_REQUIRE(bad.has_error());
+    BOOST_TEST(toolhost::test::contains(all(bad.error()), "/serve/database: must be a PostgreSQL URL"),
+               all(bad.error()));
+    BOOST_TEST(!toolhost::test::contains(all(bad.error()), "pw"), all(bad.error()));
+    fake_env wrong;
+    wrong.vars["TOOLHOST_DATABASE_URL"] = "sqlite:///var/x.db";
+    auto from_env = load(none, wrong);
+    BOOST_TEST_REQUIRE(from_env.has_error());
+    BOOST_TEST(toolhost::test::contains(all(from_env.error()), "TOOLHOST_DATABASE_URL: must be a PostgreSQL URL"),
+               all(from_env.error()));
 }

@@ -1,5 +1,10 @@
 #include "commands.hpp"
 
+#if TOOLHOST_CLI_POSTGRESQL
+#include "cluster/postgres_cluster.hpp"
+#endif
+
+#include <toolhost/plugin.hpp>
 #include <toolhost/serve/service.hpp>
 #include <toolhost/serve/stdio_server.hpp>
 #include <toolhost/serve/stop_signals.hpp>
@@ -37,6 +42,26 @@ serve::service_settings service_settings(const options& o, serve_settings file, 
     return s;
 }
 
+// serve.database: the database the hosts behind one load balancer share; null without one. False
+// when it is configured but cannot be used (the report says why).
+bool open_cluster(command_context& c, serve::service_settings& s) {
+    const std::string& url = s.serve.database;
+    if (url.empty()) return true;
+#if TOOLHOST_CLI_POSTGRESQL
+    try {
+        s.cluster = open_postgres_cluster(url, s.serve.node_id);
+        return true;
+    } catch (const sdk::error& e) {
+        c.err() << "toolhost: cannot use serve.database: " << status_name(static_cast<status_code>(e.code())) << ": "
+                << e.what() << '\n';
+    }
+#else
+    c.err() << "toolhost: serve.database is set, but this toolhost was built without PostgreSQL support (libpq; "
+               "Debian: libpq-dev): build it with libpq, or leave serve.database and TOOLHOST_DATABASE_URL unset\n";
+#endif
+    return false;
+}
+
 }  // namespace
 
 int cmd_serve(command_context& c) {
@@ -48,6 +73,7 @@ int cmd_serve(command_context& c) {
     if (o.stdio && protocol_fd < 0) return exit_code::internal;
     auto settings = service_settings(o, c.serving(), protocol_fd);
     settings.read_config = [&c] { return c.read_config(); };  // a reload keeps the command line's overrides
+    if (!open_cluster(c, settings)) return exit_code::unavailable;
     serve::service svc(c.host(), std::move(settings), c.err());
     if (!svc.start()) return exit_code::unavailable;
     signals.run(svc);

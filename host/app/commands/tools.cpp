@@ -1,5 +1,9 @@
 #include "commands.hpp"
 
+#if TOOLHOST_CLI_POSTGRESQL
+#include "cluster/postgres_cluster.hpp"
+#endif
+
 #include <toolhost/tool_descriptor.hpp>
 
 #include <toolhost/json_text.hpp>
@@ -86,6 +90,29 @@ void print_status(std::ostream& out, const json::array& tools) {
     }
 }
 
+// What an operator compares across hosts: "node", "plugin_set", "database" (null: this host alone).
+void print_identity(std::ostream& out, const json::object& o) {
+    const auto* db = o.if_contains("database");
+    out << "node " << text_of(o, "node") << "  plugin set " << text_of(o, "plugin_set") << "  database "
+        << (db != nullptr && db->is_string() ? std::string(db->get_string()) : std::string("none (this host alone)"))
+        << '\n';
+}
+
+// The database of serve.database (TOOLHOST_DATABASE_URL) as `toolhost status` names it: never
+// with its password.
+json::value database_of(const serve_settings& s) {
+    if (s.database.empty()) return nullptr;
+#if TOOLHOST_CLI_POSTGRESQL
+    try {
+        return json::value(describe_database(s.database));
+    } catch (const std::exception& e) {
+        return json::value(std::string("unreadable: ") + e.what());
+    }
+#else
+    return json::value("configured, but this toolhost has no PostgreSQL support");
+#endif
+}
+
 // GET `path` of the running server; the body as a JSON object, or nullopt after reporting why.
 std::optional<json::object> remote_json(command_context& c, const std::string& path) {
     auto r = c.remote("GET", path);
@@ -137,10 +164,24 @@ int remote_status(command_context& c) {
     bool all_ready = true;
     for (const auto& t : tools_of(*body))
         if (flag_of(t.as_object(), "enabled") && text_of(t.as_object(), "state") != "ready") all_ready = false;
-    if (c.opts().json)
-        c.out() << toolhost::json_text(json::object{{"ok", all_ready}, {"tools", tools_of(*body)}}) << '\n';
-    else
+    // The node, its plugin set and its database, from /readyz (which answers 503 while draining).
+    json::object identity;
+    if (auto r = c.remote("GET", "/readyz"); r && (r->status == 200 || r->status == 503)) {
+        boost::system::error_code ec;
+        json::value v = json::parse(r->body, ec);
+        if (!ec && v.is_object())
+            for (const char* key : {"node", "plugin_set", "database"})
+                if (const auto* x = v.get_object().if_contains(key)) identity[key] = *x;
+    }
+    if (c.opts().json) {
+        json::object out{{"ok", all_ready}};
+        for (auto& [k, v] : identity) out[k] = v;
+        out["tools"] = tools_of(*body);
+        c.out() << toolhost::json_text(out) << '\n';
+    } else {
+        if (!identity.empty()) print_identity(c.out(), identity);
         print_status(c.out(), tools_of(*body));
+    }
     return all_ready ? exit_code::ok : exit_code::unavailable;
 }
 
@@ -198,17 +239,24 @@ int cmd_status(command_context& c) {
         toolhost::serve::add_status_json(o, s);
         tools.push_back(std::move(o));
     }
+    json::object identity{{"node", c.serving().node_id},
+                          {"plugin_set", toolhost::serve::plugin_set_digest(c.host())},
+                          {"database", database_of(c.serving())}};
     c.host().shutdown();
     if (c.opts().json) {
         json::array failed;
         for (const auto& [n, e] : report.failed)
             failed.push_back(json::object{{"tool", n}, {"code", status_name(e.code)}, {"message", e.message}});
         c.out() << toolhost::json_text(json::object{{"ok", report.ok()},
+                                                    {"node", identity["node"]},
+                                                    {"plugin_set", identity["plugin_set"]},
+                                                    {"database", identity["database"]},
                                                     {"tools", std::move(tools)},
                                                     {"failed", std::move(failed)},
                                                     {"rejected", c.rejected_json()}})
                 << '\n';
     } else {
+        print_identity(c.out(), identity);
         print_status(c.out(), tools);
         for (const auto& [n, e] : report.failed)
             if (!c.host().status(n)) c.err() << "failed: " << n << ": " << e.message << '\n';

@@ -4,6 +4,7 @@
 #include <toolhost/serve/http_server.hpp>
 #include <toolhost/serve/mcp.hpp>
 #include <toolhost/serve/plugin_watcher.hpp>
+#include <toolhost/serve/status_json.hpp>
 #include <toolhost/serve/stdio_server.hpp>
 
 #include <sys/resource.h>
@@ -59,6 +60,9 @@ struct service::impl {
     std::optional<http_server> http;
     std::unique_ptr<stdio_server> stdio;
     std::unique_ptr<plugin_watcher> watcher;
+    std::thread cluster_thread;             // announces this host's tool list changes, hears the others'
+    bool announce_pending = false;          // under m
+    bool cluster_stop = false;              // under m
     std::vector<std::string> left_running;  // tools whose calls outlived the stop's grace
 
     std::mutex reload_m;  // one reload at a time
@@ -85,6 +89,7 @@ struct service::impl {
     bool start_http() {
         const serve_settings& s = settings.serve;
         http.emplace(host, *mcp, s);
+        if (settings.cluster) http->set_cluster(settings.cluster);
         // Before start(), as http_server asks: the I/O threads read it from then on.
         http->set_reload_handler([this] {
             auto r = reload("POST /v1/admin/reload");
@@ -154,6 +159,64 @@ struct service::impl {
         if (ec) report << "toolhost: cannot write " << file.string() << ": " << ec.message() << '\n';
     }
 
+    // With a cluster: tells the other hosts when this one's tool list changes, and this host's
+    // listeners when another's does (their clients list again, whichever host answers).
+    void start_cluster() {
+        mcp->on_tools_changed([this] {
+            std::lock_guard lock(m);
+            announce_pending = true;
+            stop_cv.notify_all();
+        });
+        cluster_thread = std::thread([this] { run_cluster(); });
+    }
+
+    void run_cluster() {
+        const std::string& node = settings.serve.node_id;
+        auto on_change = [&](std::string_view from, std::string_view plugin_set) {
+            if (from == node) return;  // our own announcement
+            logging::write(logging::level::info, "serve.cluster", "another host's tool list changed",
+                           {{"node", std::string(from)}, {"plugin_set", std::string(plugin_set)}});
+            mcp->remote_tools_changed();
+        };
+        auto retry_at = std::chrono::steady_clock::time_point{};
+        for (;;) {
+            bool announce = false;
+            {
+                std::unique_lock lock(m);
+                if (cluster_stop) return;
+                if (std::chrono::steady_clock::now() < retry_at)
+                    stop_cv.wait_until(lock, retry_at, [&] { return cluster_stop; });
+                if (cluster_stop) return;
+                announce = std::exchange(announce_pending, false);
+            }
+            std::string why;
+            try {
+                if (announce) settings.cluster->announce_tools_changed(node, plugin_set_digest(host));
+                if (settings.cluster->listen(250, on_change, why)) continue;
+            } catch (const std::exception& e) {
+                why = e.what();
+                if (announce) {
+                    std::lock_guard lock(m);
+                    announce_pending = true;  // tried again with the next round
+                }
+            }
+            logging::write(logging::level::warning, "serve.cluster",
+                           "cannot exchange tool list changes with the other hosts; trying again in 5 s",
+                           {{"error", why}});
+            retry_at = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        }
+    }
+
+    void stop_cluster() {
+        {
+            std::lock_guard lock(m);
+            cluster_stop = true;
+            stop_cv.notify_all();
+        }
+        if (cluster_thread.joinable()) cluster_thread.join();
+        if (mcp) mcp->on_tools_changed(nullptr);
+    }
+
     // The folder watch first (no tool appears or changes while stopping), then the transports, then
     // the tools.
     void stop_sequence() {
@@ -171,6 +234,7 @@ struct service::impl {
                 logging::write(logging::level::info, "serve", "drain cut short by a second stop request");
         }
         if (watcher) watcher->stop();
+        stop_cluster();
         if (http) http->stop(grace);
         std::unique_ptr<stdio_server> closing;
         {
@@ -217,6 +281,7 @@ bool service::start() {
         s.host.shutdown();
         return false;
     }
+    if (s.settings.cluster) s.start_cluster();
     if (s.settings.stdio) {
         s.stdio = std::make_unique<stdio_server>(*s.mcp, s.settings.stdio_in, s.settings.stdio_out);
         s.report << "toolhost: serving MCP on stdio (" << s.mcp->tools().size() << " MCP tools)\n";

@@ -29,12 +29,21 @@ public:
 
     void read(const json::object& obj) {
         check_keys("/serve", obj,
-                   {"http", "mcp", "node_id", "plugin_rescan_ms", "plugin_quiet_ms", "plugin_safety_scan_ms",
-                    "json_max_depth"});
+                   {"http", "mcp", "node_id", "database", "plugin_rescan_ms", "plugin_quiet_ms",
+                    "plugin_safety_scan_ms", "json_max_depth"});
         if (const auto* x = obj.if_contains("node_id")) {
             read_string("/serve/node_id", *x, s_.node_id, false);
             if (auto problem = check_node_id(s_.node_id); x->is_string() && !problem.empty())
                 error("/serve/node_id", problem + ", got " + describe_json(*x));
+        }
+        if (const auto* x = obj.if_contains("database")) {
+            std::string url;
+            read_string("/serve/database", *x, url, true);
+            if (x->is_string()) {
+                if (auto problem = check_database_url(url); !problem.empty()) error("/serve/database", problem);
+                s_.database = std::move(url);
+                database_set = true;
+            }
         }
         integer(obj, "/serve", "plugin_rescan_ms", 0, day_ms, s_.plugin_rescan_ms);
         integer(obj, "/serve", "plugin_quiet_ms", 0, 60000, s_.plugin_quiet_ms);
@@ -269,6 +278,9 @@ private:
 
     serve_settings& s_;
     std::filesystem::path base_;
+
+public:
+    bool database_set = false;  // "database" was given (an empty string: none, whatever the environment)
 };
 
 }  // namespace
@@ -277,7 +289,8 @@ boost::system::result<serve_settings, std::vector<json_diagnostic>> load_setting
                                                                                   const getenv_function& getenv) {
     serve_settings s;
     std::vector<json_diagnostic> errors;
-    settings_reader(config, s, errors).read(config.serve);
+    settings_reader reader(config, s, errors);
+    reader.read(config.serve);
     config_reader::sort(errors);
     // An empty variable counts as unset, as for the host's variables.
     if (auto v = getenv("TOOLHOST_AUTH_TOKEN"); v && !v->empty()) s.auth_token = *v;
@@ -288,6 +301,11 @@ boost::system::result<serve_settings, std::vector<json_diagnostic>> load_setting
         s.node_id = *v;
     }
     if (s.node_id.empty()) s.node_id = default_node_id();
+    if (auto v = getenv("TOOLHOST_DATABASE_URL"); v && !v->empty() && !reader.database_set) {
+        if (auto problem = check_database_url(*v); !problem.empty())
+            errors.push_back(json_diagnostic{"environment", 1, 1, "TOOLHOST_DATABASE_URL", problem});
+        s.database = *v;
+    }
     if (auto v = getenv("TOOLHOST_MCP_STATE_SECRET"); v && !v->empty()) {
         if (v->size() < 32)
             errors.push_back(json_diagnostic{"environment", 1, 1, "TOOLHOST_MCP_STATE_SECRET",
@@ -304,6 +322,14 @@ bool node_id_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 }  // namespace
+
+std::string check_database_url(std::string_view url) {
+    if (url.empty() || url.starts_with("postgresql://") || url.starts_with("postgres://")) return {};
+    // Never echoed: a URL may hold a password.
+    return "must be a PostgreSQL URL (postgresql://user@host:port/database) or empty, got a value that starts with "
+           "neither "
+           "postgresql:// nor postgres://";
+}
 
 std::string check_node_id(std::string_view id) {
     const bool ok = !id.empty() && id.size() <= 32 && std::all_of(id.begin(), id.end(), node_id_char);

@@ -1,6 +1,12 @@
 #include <toolhost/serve/status_json.hpp>
 
+#include <toolhost/json_text.hpp>
+#include <toolhost/tool_descriptor.hpp>
+
+#include <openssl/sha.h>
+
 #include <algorithm>
+#include <filesystem>
 
 namespace toolhost::serve {
 
@@ -33,6 +39,31 @@ boost::json::object breaker_json(const host::breaker_report& b, clock::time_poin
             {"minimum_calls", b.options.minimum_calls},
             {"consecutive_failures_threshold", b.options.consecutive_failures},
             {"next_probe_in_ms", std::move(next_probe)}};
+}
+
+std::string plugin_set_digest(const host& h) {
+    auto names = h.list();
+    std::sort(names.begin(), names.end());
+    std::string text;
+    for (const auto& n : names)
+        if (auto f = h.find(n)) {
+            // Where the file lies is the host's business: two hosts with the same plugins in
+            // different folders serve the same set.
+            auto d = to_json(f->descriptor());
+            if (auto* plugin = d.if_contains("plugin"); plugin && plugin->is_string())
+                *plugin = std::filesystem::path(std::string(plugin->get_string())).filename().string();
+            text += toolhost::json_text(d);
+            text += '\n';
+        }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "sha256:";
+    for (int i = 0; i < 8; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 15];
+    }
+    return out;
 }
 
 }  // namespace toolhost::serve

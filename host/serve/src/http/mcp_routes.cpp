@@ -13,6 +13,9 @@ namespace {
 thread_local const exchange* tls_handling = nullptr;
 
 bhttp::status stateless_status(std::string_view message);
+void mcp_post_route(const route_services& s, exchange& ex);
+void mcp_get_route(const route_services& s, exchange& ex);
+void mcp_delete_route(const route_services& s, exchange& ex);
 
 // One message of a POST, handed to the engine: the engine's mcp::exchange, and what the
 // connection keeps of it until the answer is out.
@@ -79,6 +82,8 @@ public:
     std::shared_ptr<mcp::session> stateless_;  // kept for the request, closed if the server stops
     std::string new_session_id;
     std::shared_ptr<session_entry> new_entry;
+    std::shared_ptr<session_entry> entry;  // the session's, new or found (not for stateless ones)
+    std::string entry_id;
     session_table* sessions = nullptr;
 
 private:
@@ -297,6 +302,45 @@ void bad_request(exchange& ex, const json::object* message, int code, const std:
     ex.send();
 }
 
+// Whether `id` has the shape of the session ids this server makes ("<node>.<32 hex digits>"):
+// anything else is not looked up in the shared store.
+bool session_id_shape(std::string_view id) noexcept {
+    const auto dot = id.rfind('.');
+    if (dot == std::string_view::npos || id.size() - dot - 1 != 32 || !check_node_id(id.substr(0, dot)).empty())
+        return false;
+    return std::all_of(id.begin() + static_cast<std::ptrdiff_t>(dot) + 1, id.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// A session this host does not hold, with a shared store (serve::cluster): looked up there off
+// the I/O thread; when it is there and this client opened it, this host takes it over and
+// `again` handles the request as if it had always been here, else the answer is 404 (the client
+// initializes again). False when there is nothing to look up (no store, not an id of ours).
+bool resume_from_store(const route_services& s, exchange& ex, std::string_view id, route_handler again) {
+    session_sharing* sharing = s.sessions.sharing();
+    if (sharing == nullptr || !session_id_shape(id)) return false;
+    const responder later = ex.defer(nullptr);
+    auto token = std::make_shared<busy_token>(later.busy());  // stop() waits for the answer
+    sharing->lookup(std::string(id), [&s, later, token, again,
+                                      client = std::string(ex.client())](std::optional<shared_session> found) {
+        later.post([&s, found = std::move(found), again, client](exchange& ex) {
+            ex.undo_defer();
+            if (!found || found->client != client)
+                return ex.error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
+            session_table::refusal why{};
+            if (!s.sessions.adopt(*found, client, why))
+                return ex.error(bhttp::status::service_unavailable,
+                                why == session_table::refusal::client_full
+                                    ? "Service Unavailable: this client has its maximum of MCP sessions open here"
+                                    : "Service Unavailable: too many MCP sessions (" +
+                                          std::to_string(s.settings.max_sessions) + ")");
+            again(s, ex);
+        });
+        token->reset();
+    });
+    return true;
+}
+
 // The session of a POST; null when answered with an error.
 std::shared_ptr<mcp::session> post_session(const route_services& s, exchange& ex, bool is_initialize, mcp_post& p) {
     if (s.settings.stateless) return p.stateless_ = s.mcp.stateless_session();
@@ -321,16 +365,19 @@ std::shared_ptr<mcp::session> post_session(const route_services& s, exchange& ex
                      "Service Unavailable: too many MCP sessions (" + std::to_string(s.settings.max_sessions) + ")");
             return nullptr;
         }
-        p.new_session_id = std::move(id);
-        p.new_entry = std::move(entry);
+        p.entry_id = p.new_session_id = std::move(id);
+        p.entry = p.new_entry = std::move(entry);
         return p.new_entry->session;
     }
     auto entry = s.sessions.find(trim(*header), ex.client());
+    if (!entry && resume_from_store(s, ex, trim(*header), mcp_post_route)) return nullptr;
     if (!entry || entry->session->closed()) {
         if (entry) s.sessions.end(std::string(trim(*header)), entry);
         ex.error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
         return nullptr;
     }
+    p.entry_id = std::string(trim(*header));
+    p.entry = entry;
     return entry->session;
 }
 
@@ -389,7 +436,10 @@ void mcp_post_route(const route_services& s, exchange& ex) {
     p->raw_ = &ex;
     p->later_ = ex.defer(p);
     p->token_ = p->later_.busy();
+    auto entry = p->entry;
+    const std::string entry_id = p->entry_id;
     p->handle(*session, std::move(message), p, ex);
+    if (entry) s.sessions.share(entry_id, *entry);
 }
 
 // GET /mcp: the session's stream of unrelated notifications, also what the engine sends
@@ -428,6 +478,7 @@ void mcp_get_route(const route_services& s, exchange& ex) {
     const auto& header = ex.fields().session_id;
     if (!header) return ex.error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
     auto entry = s.sessions.find(trim(*header), ex.client());
+    if (!entry && resume_from_store(s, ex, trim(*header), mcp_get_route)) return;
     if (!entry || entry->session->closed())
         return ex.error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
     {
@@ -452,6 +503,7 @@ void mcp_delete_route(const route_services& s, exchange& ex) {
     if (!header) return ex.error(bhttp::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
     const std::string id(trim(*header));
     auto entry = s.sessions.find(id, ex.client());
+    if (!entry && resume_from_store(s, ex, id, mcp_delete_route)) return;
     if (!entry) return ex.error(bhttp::status::not_found, "Session not found", {}, jsonrpc_session_not_found);
     s.sessions.end(id, entry);
     ex.start(bhttp::status::ok);

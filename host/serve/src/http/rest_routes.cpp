@@ -123,10 +123,14 @@ void readyz_route(const route_services& s, exchange& ex) {
         add_status_json(o, t);
         tools.push_back(std::move(o));
     }
-    ex.reply(
-        ready ? bhttp::status::ok : bhttp::status::service_unavailable,
-        toolhost::json_text(json::object{
-            {"status", ready ? "ready" : "not_ready"}, {"node", s.settings.node_id}, {"tools", std::move(tools)}}));
+    // What an operator compares across the hosts behind one load balancer (docs/deployment.md).
+    ex.reply(ready ? bhttp::status::ok : bhttp::status::service_unavailable,
+             toolhost::json_text(
+                 json::object{{"status", ready ? "ready" : "not_ready"},
+                              {"node", s.settings.node_id},
+                              {"plugin_set", plugin_set_digest(s.host)},
+                              {"database", s.cluster.empty() ? json::value(nullptr) : json::value(s.cluster)},
+                              {"tools", std::move(tools)}}));
 }
 
 void oauth_metadata_route(const route_services& s, exchange& ex) {

@@ -36,6 +36,7 @@ struct route_services {
     auth::authenticator& auth;     // who the client is, what it may call (the connection asked already)
     rate_limiter& limits;          // per-client rates (requests: the connection; calls: the call routes)
     admin_queue& admin;            // blocking administrative work (reload, restart), off the I/O threads
+    const std::string& cluster;    // what the hosts share (serve::cluster::describe()); empty: none
     const admin_console* console;  // the operator's console; null when serve.http.console is off
 };
 

@@ -304,11 +304,20 @@ std::chrono::milliseconds sweep_interval(std::uint64_t timeout_ms) {
                       std::chrono::milliseconds(60000));
 }
 
+void server_core::set_cluster(std::shared_ptr<cluster> c) {
+    if (!c) return;
+    cluster_ = c->describe();
+    if (settings_.stateless) return;  // no sessions to share
+    sharing_ = std::make_unique<session_sharing>(std::move(c));
+    sessions_.set_sharing(sharing_.get(), std::chrono::milliseconds(settings_.session_idle_timeout_ms));
+}
+
 void server_core::schedule_sweep() {
     sweep_timer_.expires_after(sweep_interval(settings_.session_idle_timeout_ms));
     sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || st_->stopping.load()) return;
         sessions_.sweep(std::chrono::milliseconds(settings_.session_idle_timeout_ms));
+        if (sharing_) sharing_->expire(static_cast<int64_t>(settings_.session_idle_timeout_ms));
         schedule_sweep();
     });
 }
@@ -402,6 +411,9 @@ void server_core::stop(std::chrono::milliseconds grace) {
         if (t.joinable()) t.join();
     threads_.clear();
     admin_.stop();  // a reload or restart under way finishes; its answer has nowhere to go
+    // The session writes still queued go out (each bounded by the store's deadline): the
+    // sessions of this host live on in the store, for the others to take over.
+    if (sharing_) sharing_->stop();
     if (!acceptor_closed) {
         boost::system::error_code ignored;
         acceptor_.close(ignored);

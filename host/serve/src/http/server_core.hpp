@@ -77,6 +77,9 @@ public:
     const std::shared_ptr<shared_state> st_ = std::make_shared<shared_state>();
 
     std::function<std::pair<bool, boost::json::object>()> reload_;  // set before start()
+    // The store 2025-era sessions are shared through (serve::cluster); before start().
+    void set_cluster(std::shared_ptr<cluster> c);
+    std::string cluster_;  // what the hosts share (cluster::describe()); empty: this host alone
 
 private:
     std::atomic<bool> ready_{false};
@@ -93,13 +96,14 @@ private:
         bucket_rate{settings_.rate_limit.requests.per_second, settings_.rate_limit.requests.burst}, tool_rates(),
         [] { return steady::now(); }, settings_.rate_limit.max_clients);
 
-    admin_queue admin_;  // stopped by stop() once the I/O threads are gone
+    admin_queue admin_;                         // stopped by stop() once the I/O threads are gone
+    std::unique_ptr<session_sharing> sharing_;  // with a cluster; stopped with admin_
     std::unique_ptr<admin_console> make_console();
     const std::unique_ptr<admin_console> console_ = make_console();  // null: serve.http.console is off
 
 public:
-    const route_services services_{host_,   mcp_,   settings_, sessions_, ready_,
-                                   reload_, *auth_, *limits_,  admin_,    console_.get()};
+    const route_services services_{host_,  mcp_,     settings_, sessions_, ready_,        reload_,
+                                   *auth_, *limits_, admin_,    cluster_,  console_.get()};
     auth::authenticator& auth() noexcept { return *auth_; }
     rate_limiter& limits() noexcept { return *limits_; }
 

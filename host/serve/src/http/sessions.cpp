@@ -2,7 +2,8 @@
 
 namespace toolhost::serve::detail {
 
-std::shared_ptr<session_entry> session_table::add(std::string id, std::string_view client, refusal& why) {
+template <class Open>
+std::shared_ptr<session_entry> session_table::insert(std::string id, std::string_view client, refusal& why, Open open) {
     auto entry = std::make_shared<session_entry>();
     entry->client = std::string(client);
     {
@@ -13,7 +14,8 @@ std::shared_ptr<session_entry> session_table::add(std::string id, std::string_vi
         if (why == refusal::none && quota != per_client_.end() && quota->second >= max_per_client_)
             why = refusal::client_full;
         if (why != refusal::none) return nullptr;
-        entry->session = mcp_.open_session(id);
+        if (sessions_.contains(id)) return sessions_.find(id)->second;  // adopted twice at once
+        entry->session = open(id);
         sessions_.emplace(std::move(id), entry);
         if (quota == per_client_.end())
             per_client_.emplace(entry->client, 1);
@@ -26,12 +28,58 @@ std::shared_ptr<session_entry> session_table::add(std::string id, std::string_vi
     return entry;
 }
 
+std::shared_ptr<session_entry> session_table::add(std::string id, std::string_view client, refusal& why) {
+    return insert(std::move(id), client, why, [&](const std::string& i) { return mcp_.open_session(i); });
+}
+
+std::shared_ptr<session_entry> session_table::adopt(const shared_session& shared, std::string_view client,
+                                                    refusal& why) {
+    auto entry = insert(shared.id, client, why, [&](const std::string&) { return mcp_.resume_session(shared); });
+    if (entry) {
+        std::lock_guard l(entry->m);
+        entry->shared_revision = entry->session->revision();
+        entry->shared_at = steady::now();
+        logging::write(logging::level::info, "serve.cluster", "MCP session taken over from another host",
+                       {{"session", shared.id}});
+    }
+    return entry;
+}
+
+void session_table::share(const std::string& id, session_entry& e) {
+    if (sharing_ == nullptr) return;
+    const auto revision = e.session->revision();
+    const auto now = steady::now();
+    bool write = false, touch = false;
+    {
+        std::lock_guard l(e.m);
+        if (revision != e.shared_revision) {
+            write = true;
+            e.shared_revision = revision;
+            e.shared_at = now;
+        } else if (now - e.shared_at >= touch_every_) {
+            touch = true;
+            e.shared_at = now;
+        }
+    }
+    if (write) {
+        if (auto s = e.session->share()) {
+            s->client = e.client;
+            sharing_->save(std::move(*s));
+        }
+    } else if (touch) {
+        sharing_->touch(id);
+    }
+}
+
 void session_table::end(const std::string& id, const std::shared_ptr<session_entry>& e) {
     if (!e) return;
     {
         std::unique_lock l(m_);
         auto it = sessions_.find(id);
-        if (it != sessions_.end() && it->second == e) erase(it);
+        if (it != sessions_.end() && it->second == e) {
+            erase(it);
+            if (sharing_ != nullptr) sharing_->drop(id);
+        }
         st_->sessions.store(static_cast<std::int64_t>(sessions_.size()), std::memory_order_relaxed);
     }
     responder stream;

@@ -2,6 +2,7 @@
 // The MCP sessions of the HTTP server, by Mcp-Session-Id, each with its GET /mcp stream.
 
 #include "route.hpp"
+#include "session_sharing.hpp"
 
 namespace toolhost::serve::detail {
 
@@ -12,6 +13,10 @@ struct session_entry {
     std::mutex m;
     responder stream;              // the GET /mcp stream
     std::uint64_t stream_seq = 0;  // non-zero while one is registered
+    // With a shared store: the session's revision written last, and when it was last written or
+    // touched (under m).
+    std::uint64_t shared_revision = 0;
+    steady::time_point shared_at{};
 };
 
 class session_table {
@@ -32,6 +37,12 @@ public:
     // Opens a session for `client` unless max_sessions are open, or max_sessions_per_client of
     // that client's; null then, and `why` says which.
     std::shared_ptr<session_entry> add(std::string id, std::string_view client, refusal& why);
+    // A session another host opened, as the shared store has it, for `client`; null over the
+    // limits (`why` says which).
+    std::shared_ptr<session_entry> adopt(const shared_session& shared, std::string_view client, refusal& why);
+    // With a shared store (set_sharing): after a message of session `id`, writes its state when
+    // it changed, or marks it used now and then.
+    void share(const std::string& id, session_entry& e);
     // Forgets a session (if `e` is still the one under `id`), closes it and ends its stream.
     void end(const std::string& id, const std::shared_ptr<session_entry>& e);
     // Ends sessions that were closed, or have been idle longer than `limit` with nothing in
@@ -39,6 +50,14 @@ public:
     void sweep(steady::duration limit);
     // Forgets and closes every session (their calls are cancelled).
     void close_all();
+    // The shared store (serve::cluster) the sessions are written to; null: none. A session in use
+    // is marked used there every quarter of `idle_timeout` (at most every minute), so that no
+    // host expires it meanwhile. Before any session opens.
+    void set_sharing(session_sharing* sharing, steady::duration idle_timeout) noexcept {
+        sharing_ = sharing;
+        touch_every_ = std::min<steady::duration>(idle_timeout / 4, std::chrono::minutes(1));
+    }
+    session_sharing* sharing() const noexcept { return sharing_; }
     std::size_t size() const {
         std::shared_lock l(m_);
         return sessions_.size();
@@ -52,6 +71,9 @@ private:
     template <class T>
     using map_by_string = std::unordered_map<std::string, T, string_hash, std::equal_to<>>;
 
+    // Registers `entry` (its session made by `open`) under `id` unless over the limits.
+    template <class Open>
+    std::shared_ptr<session_entry> insert(std::string id, std::string_view client, refusal& why, Open open);
     // Forgets a session, and its place in its client's quota; m_ is held exclusively.
     void erase(map_by_string<std::shared_ptr<session_entry>>::iterator it);
 
@@ -59,6 +81,8 @@ private:
     const std::size_t max_;
     const std::size_t max_per_client_;
     const std::shared_ptr<shared_state> st_;
+    session_sharing* sharing_ = nullptr;
+    steady::duration touch_every_ = std::chrono::minutes(1);
     mutable std::shared_mutex m_;
     map_by_string<std::shared_ptr<session_entry>> sessions_;
     map_by_string<std::size_t> per_client_;  // live sessions by exchange::client()

@@ -2,6 +2,7 @@
 #include "subscriptions.hpp"
 #include "input_round.hpp"
 #include "protocol.hpp"
+#include "session_state.hpp"
 
 #include <toolhost/logging.hpp>
 #include <toolhost/serve/mcp.hpp>
@@ -37,6 +38,28 @@ std::shared_ptr<session> server::open_session(std::string id) {
     // Forget sessions that are gone, so the list stays as long as the live ones.
     std::erase_if(sessions_, [](const std::weak_ptr<session>& w) { return w.expired(); });
     sessions_.push_back(s);
+    return s;
+}
+
+std::shared_ptr<session> server::resume_session(const serve::shared_session& shared) {
+    auto s = open_session(shared.id);
+    std::vector<std::string> watched;
+    {
+        std::lock_guard lock(s->st_->m);
+        auto& st = *s->st_;
+        st.initialized = true;
+        st.client_ready = shared.client_ready;
+        st.version = supported_protocol_version(shared.version) ? shared.version : std::string(latest_protocol_version);
+        st.client_capabilities = shared.client_capabilities;
+        st.log_threshold.store(shared.log_threshold, std::memory_order_relaxed);
+        // As many as this host allows one session (serve.mcp.max_resource_subscriptions).
+        for (const auto& uri : shared.watched) {
+            if (st.watched.size() >= options_.max_resource_subscriptions) break;
+            if (st.watched.insert(uri).second) watched.push_back(uri);
+        }
+        st.revision.store(1, std::memory_order_relaxed);
+    }
+    for (const auto& uri : watched) watch(uri, s);
     return s;
 }
 
@@ -80,9 +103,22 @@ void server::refresh() {
                    {{"tools", fresh->entries.size()},
                     {"prompts", fresh->prompts.size()},
                     {"resource_readers", fresh->readers.size()}});
-    if (tools) broadcast_list_changed("notifications/tools/list_changed");
+    if (tools) {
+        broadcast_list_changed("notifications/tools/list_changed");
+        std::function<void()> hook;
+        {
+            std::lock_guard lock(mutex_);
+            hook = on_tools_changed_;
+        }
+        if (hook) hook();
+    }
     if (prompts) broadcast_list_changed("notifications/prompts/list_changed");
     if (resources) broadcast_list_changed("notifications/resources/list_changed");
+}
+
+void server::on_tools_changed(std::function<void()> fn) {
+    std::lock_guard lock(mutex_);
+    on_tools_changed_ = std::move(fn);
 }
 
 void server::broadcast_list_changed(std::string_view method) {

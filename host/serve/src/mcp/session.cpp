@@ -74,6 +74,21 @@ std::size_t session::in_flight() const {
     return st_->in_flight.size();
 }
 
+uint64_t session::revision() const noexcept { return st_->revision.load(std::memory_order_relaxed); }
+
+std::optional<serve::shared_session> session::share() const {
+    std::lock_guard lock(st_->m);
+    if (!st_->initialized || st_->stateless || st_->closed) return std::nullopt;
+    serve::shared_session s;
+    s.id = id_;
+    s.version = st_->version;
+    s.client_capabilities = st_->client_capabilities;
+    s.log_threshold = st_->log_threshold.load(std::memory_order_relaxed);
+    s.client_ready = st_->client_ready;
+    s.watched.assign(st_->watched.begin(), st_->watched.end());
+    return s;
+}
+
 std::chrono::steady_clock::time_point session::last_activity() const {
     std::lock_guard lock(st_->m);
     return st_->last_activity;
@@ -223,6 +238,7 @@ void session::send_standalone(const std::string& message) {
 void session::on_notification(std::string_view method, const json::object& params) {
     if (method == "notifications/initialized") {
         std::lock_guard lock(st_->m);
+        if (!st_->client_ready) st_->revision.fetch_add(1, std::memory_order_relaxed);
         st_->client_ready = true;
         return;
     }

@@ -36,6 +36,7 @@ void session::on_initialize(const json::value& id, json::object params, std::sha
             if (const auto* c = params.if_contains("capabilities"); c && c->is_object())
                 st_->client_capabilities = c->get_object();
             st_->initialized = true;
+            st_->revision.fetch_add(1, std::memory_order_relaxed);
         }
     }
     if (again) {
@@ -89,6 +90,7 @@ void session::on_set_level(const json::value& id, json::object params, std::shar
         return;
     }
     st_->log_threshold.store(found->threshold, std::memory_order_relaxed);
+    st_->revision.fetch_add(1, std::memory_order_relaxed);
     out->finish(response(id, json::object{}));
 }
 

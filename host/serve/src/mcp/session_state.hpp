@@ -62,6 +62,9 @@ struct session::state {
     // The resource URIs this 2025 session subscribed to (resources/subscribe).
     std::set<std::string, std::less<>> watched;
     int64_t next_request_id = 1;
+    // Bumped when what another host needs of the session changes (serve::shared_session):
+    // initialize, notifications/initialized, logging/setLevel, resources/(un)subscribe.
+    std::atomic<uint64_t> revision{0};
     std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
 };
 

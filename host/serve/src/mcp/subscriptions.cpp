@@ -251,6 +251,7 @@ void session::on_resources_subscribe(const json::value& id, json::object params,
                         " resources, the most this server allows (serve.mcp.max_resource_subscriptions); "
                         "unsubscribe from one first"));
             st_->watched.insert(target);
+            st_->revision.fetch_add(1, std::memory_order_relaxed);
             added = true;
         }
     }
@@ -267,6 +268,7 @@ void session::on_resources_unsubscribe(const json::value& id, json::object param
     {
         std::lock_guard lock(st_->m);
         removed = st_->watched.erase(target) > 0;
+        if (removed) st_->revision.fetch_add(1, std::memory_order_relaxed);
     }
     if (removed) server_.unwatch(target, this);
     // Unsubscribing from a URI the session does not watch is no error: the outcome is the same.

@@ -3,6 +3,7 @@
 
 #include <toolhost/serve/settings.hpp>
 #include <toolhost/host.hpp>
+#include <toolhost/serve/cluster.hpp>
 #include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp.hpp>
 
@@ -46,6 +47,10 @@ public:
     /// Set it before start().
     using reload_handler = std::function<std::pair<bool, boost::json::object>()>;
     void set_reload_handler(reload_handler handler);
+    /// Shares the 2025-era MCP sessions through `c` (serve::cluster): written there as they
+    /// change, taken over from there when a request names one this server does not hold. Set it
+    /// before start(); ignored when serving stateless.
+    void set_cluster(std::shared_ptr<cluster> c);
     /// Reads the credentials in files again: the TLS certificate and key (serve.http.tls) and
     /// the OAuth key set (serve.http.oauth). What does not load keeps the one in use; the
     /// messages say what (empty: all reloaded). serve::service calls it on every reload.

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,8 @@ public:
 
     /// A new session with the given id (the HTTP transport makes ids; "" for stdio).
     std::shared_ptr<session> open_session(std::string id);
+    /// A session another host opened (serve::cluster), initialized as it left it there.
+    std::shared_ptr<session> resume_session(const serve::shared_session& shared);
     /// A session for stateless serving: it accepts every request without initialize, as if
     /// the client had initialized with the latest revision and no capabilities.
     std::shared_ptr<session> stateless_session();
@@ -92,6 +95,11 @@ public:
     /// checks the caller's scopes and rates against before the engine runs it.
     std::vector<std::pair<std::string, std::string>> targets_of(std::string_view method,
                                                                 const boost::json::object& params) const;
+    /// Another host's tool list changed (serve::cluster): notifications/tools/list_changed to
+    /// every session and subscription that wants it, so that their clients list again.
+    void remote_tools_changed() { broadcast_list_changed("notifications/tools/list_changed"); }
+    /// Called (on the thread that noticed) each time this host's tool list changes.
+    void on_tools_changed(std::function<void()> fn);
     /// Rebuilds the tool list from the host now and tells sessions if it changed. The server does
     /// this by itself when a tool's state changes; embedders call it after set_policy() and such.
     void refresh();
@@ -133,6 +141,7 @@ private:
     // The 2025 sessions that watch each resource URI (resources/subscribe).
     std::map<std::string, std::vector<std::weak_ptr<session>>, std::less<>> watchers_;
     uint64_t subscription_ = 0;
+    std::function<void()> on_tools_changed_;  // under mutex_
 };
 
 /// The name template applied to one tool and operation (without the uniqueness suffix).

@@ -1,6 +1,7 @@
 #pragma once
 /// One MCP client's session (toolhost/serve/mcp.hpp has the overview).
 
+#include <toolhost/serve/cluster.hpp>
 #include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp_protocol.hpp>
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -57,6 +59,11 @@ public:
     bool closed() const noexcept;
     /// Calls in flight.
     std::size_t in_flight() const;
+    /// Changes each time what another host needs of the session changes (share()).
+    uint64_t revision() const noexcept;
+    /// What another host needs to go on with this session (serve::cluster); none before
+    /// initialize, for a stateless session and once closed. `client` is left empty.
+    std::optional<serve::shared_session> share() const;
     /// The last time a message arrived (for idle expiry by the transport).
     std::chrono::steady_clock::time_point last_activity() const;
 

@@ -10,6 +10,7 @@
 
 #include <toolhost/serve/settings.hpp>
 #include <toolhost/host.hpp>
+#include <toolhost/serve/cluster.hpp>
 #include <toolhost/serve/export.hpp>
 
 #include <cstdint>
@@ -37,6 +38,10 @@ struct service_settings {
     /// from (host_config::file) with the process environment, or the defaults and the environment
     /// when it came from no file. `toolhost serve` adds its command line's overrides.
     std::function<boost::system::result<host_config, std::vector<json_diagnostic>>()> read_config;
+    /// Several hosts behind one load balancer (docs/deployment.md): the 2025-era MCP sessions are
+    /// shared through it, this host's tool list changes are announced to the others and theirs
+    /// reach this host's listeners. Null: this host alone.
+    std::shared_ptr<serve::cluster> cluster;
 };
 
 /// What service::reload() did.

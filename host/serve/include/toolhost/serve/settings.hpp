@@ -72,6 +72,11 @@ struct serve_settings {
     /// the host that holds it; /readyz and the console show it. Default: the host name (up to its
     /// first dot, letters, digits, '-' and '_' only).
     std::string node_id;
+    /// "serve.database" (else TOOLHOST_DATABASE_URL): the PostgreSQL database several hosts
+    /// share (docs/deployment.md): 2025-era MCP sessions live there too, and tool list changes
+    /// travel through it. Empty: this host alone (an empty "serve.database" says so even when
+    /// the variable is set, which the tools may still use for their storage).
+    std::string database;
     // "serve.http"
     std::string listen = "127.0.0.1:8080";  ///< address:port; [v6]:port; port 0 picks one
     /// Host header values accepted besides the loopback names (localhost, 127.0.0.1, [::1]) and
@@ -148,6 +153,9 @@ TOOLHOST_SERVE_API boost::system::result<serve_settings, std::vector<json_diagno
 
 /// Checks a node id: 1 to 32 letters, digits, '-' or '_'. Empty when fine, else what is wrong.
 TOOLHOST_SERVE_API std::string check_node_id(std::string_view id);
+/// What is wrong with a serve.database value (never repeating it: it may hold a password); empty
+/// when it is a postgresql:// or postgres:// URL, or empty.
+TOOLHOST_SERVE_API std::string check_database_url(std::string_view url);
 /// The host name as a node id (up to its first dot, without characters a node id cannot hold);
 /// "node" when nothing is left.
 TOOLHOST_SERVE_API std::string default_node_id();
