@@ -555,6 +555,23 @@ BOOST_AUTO_TEST_CASE(inspect_shows_a_plugin_without_loading_it) {
     BOOST_TEST(run_toolhost({"inspect"}).exit_code == 64);
 }
 
+// serve.database (several hosts, docs/deployment.md) that cannot be reached: serving does not
+// start, and the message names the database but never its password. Status shows the database.
+BOOST_AUTO_TEST_CASE(serve_refuses_a_shared_database_it_cannot_reach_without_showing_the_password) {
+    plugin_folder f;
+    fs::remove(f.plugins / "broken.so");
+    const std::map<std::string, std::string> env{
+        {"TOOLHOST_DATABASE_URL", "postgresql://toolhost:s3cr3t@127.0.0.1:1/tools"}};
+    auto r = run_toolhost(f.args({"serve", "--http", "127.0.0.1:0"}), {}, env);
+    BOOST_TEST(r.exit_code == 69, r.err);
+    BOOST_TEST(contains(r.err, "cannot use serve.database: UNAVAILABLE"), r.err);
+    BOOST_TEST(contains(r.err, "127.0.0.1:1/tools"), r.err);
+    BOOST_TEST(!contains(r.err + r.out, "s3cr3t"), r.err);
+    auto status = run_toolhost(f.args({"status"}), {}, env);
+    BOOST_TEST(contains(status.out, "database postgresql 127.0.0.1:1/tools\n"), status.out);
+    BOOST_TEST(!contains(status.out + status.err, "s3cr3t"), status.out);
+}
+
 BOOST_AUTO_TEST_CASE(serve_stays_up_when_a_crashing_library_is_dropped_into_its_folder) {
     plugin_folder f;
     fs::remove(f.plugins / "broken.so");
