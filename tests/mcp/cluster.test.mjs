@@ -106,6 +106,12 @@ async function readyz(base) {
   return { status: r.status, body: await r.json() };
 }
 
+async function consoleStatus(base) {
+  const r = await fetch(`${base}/v1/admin/status`);
+  assert.equal(r.status, 200);
+  return r.json();
+}
+
 function text(result) {
   return result.content?.map((c) => c.text ?? '').join('\n') ?? '';
 }
@@ -219,6 +225,14 @@ describe('three hosts behind nginx, one PostgreSQL', () => {
     });
     assert.match(states[0].body.plugin_set, /^sha256:[0-9a-f]{16}$/);
     assert.ok(states.every((s) => s.body.plugin_set === states[0].body.plugin_set), 'the same plugins, the same digest');
+    // The console of any host lists them all (from their heartbeats in the database).
+    const status = await until('every host in host1\'s console', async () => {
+      const s = await consoleStatus(hosts[0].base);
+      return s.hosts.length === NODES.length && s;
+    }, 20000);
+    assert.deepEqual(status.hosts.map((h) => h.node), NODES);
+    assert.deepEqual(status.hosts.map((h) => h.self), [true, false, false]);
+    assert.ok(status.hosts.every((h) => h.plugin_set === states[0].body.plugin_set));
   });
 
   test('a tool list change on one host reaches the listeners of another, and shows as drift', async () => {
@@ -241,6 +255,9 @@ describe('three hosts behind nginx, one PostgreSQL', () => {
         assert.notEqual(after.plugin_set, before, 'host1\'s plugin set changed');
         assert.notEqual(after.plugin_set, (await readyz(hosts[2].base)).body.plugin_set, 'drift is visible');
         assert.match(hosts[2].stderr(), /another host's tool list changed/);
+        // host3's console shows host1 with its other plugin set (after host1's next heartbeat).
+        await until('host1\'s new plugin set in host3\'s console', async () =>
+          (await consoleStatus(hosts[2].base)).hosts.some((h) => h.node === 'host1' && h.plugin_set === after.plugin_set), 20000);
       } finally {
         fs.rmSync(link);
       }

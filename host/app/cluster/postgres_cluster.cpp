@@ -25,6 +25,11 @@ const std::vector<std::string_view> migrations = {
         owner   text        NOT NULL,
         used_at timestamptz NOT NULL DEFAULT now());
     CREATE INDEX toolhost_sessions_used_at ON toolhost_sessions (used_at);)",
+    // 2: the hosts, as each last reported itself (the console's list of hosts).
+    R"(CREATE TABLE toolhost_nodes (
+        node       text        PRIMARY KEY,
+        plugin_set text        NOT NULL,
+        seen_at    timestamptz NOT NULL DEFAULT now());)",
 };
 
 std::string state_json(const serve::shared_session& s) {
@@ -109,6 +114,27 @@ public:
                     .affected();
         });
         return n;
+    }
+
+    std::vector<serve::node_report> heartbeat(std::string_view node, std::string_view plugin_set,
+                                              int64_t within_ms) override {
+        std::vector<serve::node_report> out;
+        run("recording this host's heartbeat", [&](pg::connection& c) {
+            c.exec(
+                "INSERT INTO toolhost_nodes (node, plugin_set, seen_at) VALUES ($1, $2, now())"
+                " ON CONFLICT (node) DO UPDATE SET plugin_set = excluded.plugin_set, seen_at = now()",
+                node, plugin_set);
+            auto r = c.exec(
+                "SELECT node, plugin_set, (extract(epoch FROM now() - seen_at) * 1000)::bigint"
+                " FROM toolhost_nodes WHERE seen_at > now() - make_interval(secs => $1::double precision / 1000)"
+                " ORDER BY node",
+                within_ms);
+            for (int i = 0; i < r.rows(); ++i) {
+                auto& n = out.emplace_back();
+                r.read_row(i, n.node, n.plugin_set, n.seen_ms_ago);
+            }
+        });
+        return out;
     }
 
     void announce_tools_changed(std::string_view node, std::string_view plugin_set) override {

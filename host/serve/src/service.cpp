@@ -63,6 +63,7 @@ struct service::impl {
     std::thread cluster_thread;             // announces this host's tool list changes, hears the others'
     bool announce_pending = false;          // under m
     bool cluster_stop = false;              // under m
+    boost::json::array hosts;               // under m: the hosts of the last heartbeat (the console's list)
     std::vector<std::string> left_running;  // tools whose calls outlived the stop's grace
 
     std::mutex reload_m;  // one reload at a time
@@ -89,7 +90,13 @@ struct service::impl {
     bool start_http() {
         const serve_settings& s = settings.serve;
         http.emplace(host, *mcp, s);
-        if (settings.cluster) http->set_cluster(settings.cluster);
+        if (settings.cluster) {
+            http->set_cluster(settings.cluster);
+            http->set_hosts_source([this] {
+                std::lock_guard lock(m);
+                return hosts;
+            });
+        }
         // Before start(), as http_server asks: the I/O threads read it from then on.
         http->set_reload_handler([this] {
             auto r = reload("POST /v1/admin/reload");
@@ -179,6 +186,7 @@ struct service::impl {
             mcp->remote_tools_changed();
         };
         auto retry_at = std::chrono::steady_clock::time_point{};
+        auto next_heartbeat = std::chrono::steady_clock::time_point{};
         for (;;) {
             bool announce = false;
             {
@@ -192,6 +200,18 @@ struct service::impl {
             std::string why;
             try {
                 if (announce) settings.cluster->announce_tools_changed(node, plugin_set_digest(host));
+                if (const auto now = std::chrono::steady_clock::now(); now >= next_heartbeat) {
+                    // Every 5 s; a host not heard of for 15 s is no longer listed.
+                    next_heartbeat = now + std::chrono::seconds(5);
+                    boost::json::array seen;
+                    for (const auto& n : settings.cluster->heartbeat(node, plugin_set_digest(host), 15000))
+                        seen.push_back(boost::json::object{{"node", n.node},
+                                                           {"plugin_set", n.plugin_set},
+                                                           {"seen_ms_ago", n.seen_ms_ago},
+                                                           {"self", n.node == node}});
+                    std::lock_guard lock(m);
+                    hosts = std::move(seen);
+                }
                 if (settings.cluster->listen(250, on_change, why)) continue;
             } catch (const std::exception& e) {
                 why = e.what();

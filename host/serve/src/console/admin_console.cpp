@@ -339,7 +339,7 @@ json::object admin_console::status() const {
         {"uptime_s", seconds(now - started_)},
         {"config_file", identity_.config_file.empty() ? json::value(nullptr) : json::value(identity_.config_file)},
         {"plugin_dirs", std::move(dirs)},
-        {"hosts", json::array()},
+        {"hosts", identity_.hosts ? identity_.hosts() : json::array()},
         {"window_s", std::round(window_s * 10) / 10},
         {"sample_interval_s", options_.sample_interval.count()},
         {"summary", json::object{{"tools", tools.size()},

@@ -12,6 +12,7 @@
 
 #include <toolhost/host.hpp>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -48,6 +49,7 @@ public:
         std::function<std::uint16_t()> port;  // ... and the bound port, when given
         std::string config_file;
         std::vector<std::string> plugin_dirs;
+        std::function<boost::json::array()> hosts;  // the hosts behind the same load balancer, when given
     };
 
     admin_console(toolhost::host& h, identity id, options o = {}, clocks c = {});

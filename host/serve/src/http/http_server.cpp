@@ -48,6 +48,7 @@ uint16_t http_server::port() const noexcept { return impl_->port(); }
 void http_server::set_ready(bool ready) noexcept { impl_->set_ready(ready); }
 void http_server::set_reload_handler(reload_handler handler) { impl_->reload_ = std::move(handler); }
 void http_server::set_cluster(std::shared_ptr<cluster> c) { impl_->set_cluster(std::move(c)); }
+void http_server::set_hosts_source(std::function<boost::json::array()> hosts) { impl_->hosts_ = std::move(hosts); }
 
 std::vector<std::string> http_server::reload_credentials() { return impl_->reload_credentials(); }
 

@@ -327,6 +327,7 @@ std::unique_ptr<admin_console> server_core::make_console() {
     admin_console::identity id;
     id.node = settings_.node_id;
     id.port = [this] { return port_.load(); };
+    id.hosts = [this] { return hosts_ ? hosts_() : json::array(); };
     id.config_file = host_.config().file.string();
     for (const auto& d : host_.config().plugin_dirs) id.plugin_dirs.push_back(d.string());
     return std::make_unique<admin_console>(host_, std::move(id));

@@ -79,7 +79,8 @@ public:
     std::function<std::pair<bool, boost::json::object>()> reload_;  // set before start()
     // The store 2025-era sessions are shared through (serve::cluster); before start().
     void set_cluster(std::shared_ptr<cluster> c);
-    std::string cluster_;  // what the hosts share (cluster::describe()); empty: this host alone
+    std::string cluster_;                        // what the hosts share (cluster::describe()); empty: this host alone
+    std::function<boost::json::array()> hosts_;  // the console's list of hosts; before start()
 
 private:
     std::atomic<bool> ready_{false};

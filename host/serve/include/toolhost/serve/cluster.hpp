@@ -36,6 +36,13 @@ struct shared_session {
     std::vector<std::string> watched;  ///< resources/subscribe URIs
 };
 
+/// A host as the others see it (serve::cluster::heartbeat).
+struct node_report {
+    std::string node;
+    std::string plugin_set;   ///< its plugin_set_digest()
+    int64_t seen_ms_ago = 0;  ///< since its last heartbeat
+};
+
 class cluster {
 public:
     virtual ~cluster() = default;
@@ -54,6 +61,11 @@ public:
     virtual void drop_session(std::string_view id) = 0;
     /// Forgets sessions unused for `idle_ms`; returns how many.
     virtual int64_t expire_sessions(int64_t idle_ms) = 0;
+
+    /// Records that `node` is up and serves `plugin_set`; returns every host seen within the
+    /// last `within_ms` (this one included), by node id: what the console lists as the hosts.
+    virtual std::vector<node_report> heartbeat(std::string_view node, std::string_view plugin_set,
+                                               int64_t within_ms) = 0;
 
     /// Tells the other hosts that this one's tool list changed; `node` is this host's id.
     virtual void announce_tools_changed(std::string_view node, std::string_view plugin_set) = 0;

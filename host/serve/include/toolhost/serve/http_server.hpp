@@ -7,6 +7,7 @@
 #include <toolhost/serve/export.hpp>
 #include <toolhost/serve/mcp.hpp>
 
+#include <boost/json/array.hpp>
 #include <boost/system/result.hpp>
 
 #include <chrono>
@@ -51,6 +52,10 @@ public:
     /// change, taken over from there when a request names one this server does not hold. Set it
     /// before start(); ignored when serving stateless.
     void set_cluster(std::shared_ptr<cluster> c);
+    /// What the console lists as the hosts (serve::service sets it from the cluster's heartbeats):
+    /// [{"node", "plugin_set", "seen_ms_ago", "self"}]. Set it before start(); called on an I/O
+    /// thread, so it must not block.
+    void set_hosts_source(std::function<boost::json::array()> hosts);
     /// Reads the credentials in files again: the TLS certificate and key (serve.http.tls) and
     /// the OAuth key set (serve.http.oauth). What does not load keeps the one in use; the
     /// messages say what (empty: all reloaded). serve::service calls it on every reload.
