@@ -323,4 +323,18 @@ std::vector<std::string_view> words(std::string_view text) {
     return out;
 }
 
+std::vector<std::string> search_words(std::string_view query) {
+    std::vector<std::string> out;
+    for (std::string_view word : words(query)) {
+        std::size_t start = 0;
+        for (std::size_t i = 0; i <= word.size(); ++i) {
+            const bool control = i < word.size() && (static_cast<unsigned char>(word[i]) < 0x20 || word[i] == 0x7f);
+            if (i < word.size() && !control) continue;
+            if (i > start) out.emplace_back(word.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    return out;
+}
+
 }  // namespace toolhost::plugins::text

@@ -13,8 +13,6 @@ using sdk::status;
 
 namespace {
 
-// Idle connections kept between calls; more are opened while more calls run at once.
-constexpr size_t max_idle_connections = 8;
 // How often an upsert starts again after a concurrent write got in its way (a unique constraint
 // it ran into, or a generated id that a caller had given to another customer).
 constexpr int max_upsert_attempts = 8;
@@ -182,7 +180,7 @@ const std::vector<std::string_view>& postgres_backend::schema_steps() {
 
 postgres_backend::postgres_backend(const std::string& url, const std::optional<sample_rows>& sample,
                                    storage::deadline until)
-    : pool_(url, max_idle_connections) {
+    : pool_(url, postgres::default_pool_size) {
     try {
         auto c = pool_.acquire(until);
         pg::migrate(*c, "crm", schema_steps());

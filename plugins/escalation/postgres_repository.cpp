@@ -8,9 +8,6 @@ namespace pg = postgres;
 
 namespace {
 
-// Idle connections kept between calls; more are opened while more calls run at once.
-constexpr size_t max_idle_connections = 8;
-
 // Step 1 of the schema.
 //
 // Ticket ids are an identity column: a sequence hands every host distinct numbers and never
@@ -122,7 +119,7 @@ const std::vector<std::string_view>& postgres_repository::schema_steps() {
 }
 
 postgres_repository::postgres_repository(const std::string& url, std::span<const new_ticket> sample, deadline until)
-    : pool_(url, max_idle_connections) {
+    : pool_(url, postgres::default_pool_size) {
     try {
         auto c = pool_.acquire(until);
         pg::migrate(*c, "escalation", schema_steps());

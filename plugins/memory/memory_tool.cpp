@@ -94,23 +94,6 @@ scope scope_arg(const args& a, const std::string& session_id) {
     return scope{session_id, time_arg(a, "now").value_or(now_ms()), kinds_arg(a)};
 }
 
-// The words a recall searches for, each matched as a literal: the white-space separated words
-// of the query, split again at control characters (full-text tokenizers separate tokens there
-// anyway, and FTS5 reads its query as C text, which a NUL would end). Empty: no text search.
-std::vector<std::string> query_words(std::string_view query) {
-    std::vector<std::string> out;
-    for (std::string_view word : text::words(query)) {
-        std::size_t start = 0;
-        for (std::size_t i = 0; i <= word.size(); ++i) {
-            const bool control = i < word.size() && (static_cast<unsigned char>(word[i]) < 0x20 || word[i] == 0x7f);
-            if (i < word.size() && !control) continue;
-            if (i > start) out.emplace_back(word.substr(start, i - start));
-            start = i + 1;
-        }
-    }
-    return out;
-}
-
 // The call's deadline as a time point (the far future when it has none).
 deadline deadline_of(const sdk::call_context& call) {
     const auto remaining = call.remaining();
@@ -413,7 +396,7 @@ json::object memory_tool::recall(const args& a, const sdk::call_context& call) {
     const scope scope = scope_arg(a, session_id);
     const std::string query = a.string_or("query", "");
     const auto limit = static_cast<size_t>(a.int_or("limit", 10, 1, 100));
-    const auto words = query_words(query);
+    const auto words = text::search_words(query);  // empty: no text search
 
     std::vector<ranked> best;
     const auto records = repo_->recall(

@@ -11,8 +11,6 @@ namespace pg = postgres;
 
 namespace {
 
-// Idle connections kept between calls; more are opened while more calls run at once.
-constexpr size_t max_idle_connections = 8;
 // How often a store retries when the holder of its idempotency key changes under it (another
 // host deleting an expired holder, or forgetting a live one, at the same moment).
 constexpr int max_key_attempts = 8;
@@ -141,7 +139,8 @@ const std::vector<std::string_view>& postgres_repository::schema_steps() {
     return steps;
 }
 
-postgres_repository::postgres_repository(const std::string& url, deadline until) : pool_(url, max_idle_connections) {
+postgres_repository::postgres_repository(const std::string& url, deadline until)
+    : pool_(url, postgres::default_pool_size) {
     try {
         auto c = pool_.acquire(until);
         pg::migrate(*c, "memory", schema_steps());

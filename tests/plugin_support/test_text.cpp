@@ -29,6 +29,13 @@ BOOST_AUTO_TEST_CASE(words_are_split_on_white_space) {
     BOOST_TEST(text::words(" \r\n ").empty());
 }
 
+BOOST_AUTO_TEST_CASE(search_words_are_split_again_at_control_characters) {
+    const auto w = text::search_words(std::string("refund\x01policy  caf\xc3\xa9\0x \x7f", 24));
+    BOOST_TEST(w == (std::vector<std::string>{"refund", "policy", "caf\xc3\xa9", "x"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(text::search_words("\x02\x03 ").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(html)

@@ -267,6 +267,10 @@ private:
     bool done_ = false;
 };
 
+/// The connections a tool keeps to its database on one host, at most (docs/deployment.md sizes
+/// max_connections from it).
+inline constexpr size_t default_pool_size = 8;
+
 /// Connections to one database, handed out one call at a time.
 class connection_pool {
 public:

@@ -29,6 +29,11 @@ std::string_view truncate_chars(std::string_view utf8, size_t max_chars) noexcep
 /// pointing into `text`.
 std::vector<std::string_view> words(std::string_view text);
 
+/// The words a full-text search looks for, each to be matched as a literal: the white-space
+/// separated words of `query`, split again at control characters (full-text tokenizers separate
+/// tokens there anyway, and FTS5 reads its query as C text, which a NUL would end).
+std::vector<std::string> search_words(std::string_view query);
+
 /// Appends the UTF-8 encoding of `cp` (U+FFFD for surrogates and values above U+10FFFF).
 void append_utf8(std::string& out, char32_t cp);
 
