@@ -545,16 +545,26 @@ void connection_pool::close_idle() noexcept {
 
 // -------------------------------------------------------------------------------- migrations
 
-int64_t migration_lock_key(std::string_view component) {
-    // FNV-1a, 64 bits: fixed by its definition, unlike std::hash, so every host of every version
-    // takes the same lock for the same component.
+namespace {
+
+// FNV-1a, 64 bits: fixed by its definition, unlike std::hash, so every host of every version
+// takes the same lock for the same name.
+int64_t lock_key(std::string_view name) {
     uint64_t h = 14695981039346656037ull;
-    for (const char c : "toolhost.migrations." + std::string(component)) {
+    for (const char c : name) {
         h ^= static_cast<unsigned char>(c);
         h *= 1099511628211ull;
     }
     return static_cast<int64_t>(h);
 }
+
+}  // namespace
+
+int64_t migration_lock_key(std::string_view component) {
+    return lock_key("toolhost.migrations." + std::string(component));
+}
+
+int64_t schema_lock_key() { return lock_key("toolhost.schema"); }
 
 void migrate(connection& c, std::string_view component, const std::vector<std::string_view>& steps) {
     {
@@ -583,6 +593,8 @@ void migrate(connection& c, std::string_view component, const std::vector<std::s
                              "the database at " + c.where() + " has " + std::string(component) + " schema version " +
                                  std::to_string(version) + ", newer than this plugin knows (" +
                                  std::to_string(steps.size()) + ")");
+    // Steps to run: not at the same time as another component's (see schema_lock_key()).
+    if (version < static_cast<int64_t>(steps.size())) c.exec("SELECT pg_advisory_xact_lock($1)", schema_lock_key());
     for (auto i = static_cast<size_t>(version); i < steps.size(); ++i) {
         try {
             c.exec_script(std::string(steps[i]));

@@ -13,12 +13,15 @@ constexpr uint64_t mib = 1024 * 1024;
 
 }  // namespace
 
-rag_config read_config(std::string_view text, const fs::path& data_dir, const fs::path& sample_dir) {
+rag_config read_config(std::string_view text, const fs::path& data_dir, const fs::path& sample_dir,
+                       const std::optional<std::string>& database_url) {
     const args a(text, "config");
     rag_config c;
+    // busy_timeout_ms makes no sense next to a "storage" URL in the same object.
+    c.storage = storage::read(a, database_url, {"busy_timeout_ms"}, "rag", "config/");
     std::vector<fs::path> defaults_allowed{data_dir};
     std::vector<fs::path> defaults_start;
-    if (!sample_dir.empty()) {
+    if (!sample_dir.empty() && a.bool_or("sample_data", true)) {
         defaults_allowed.insert(defaults_allowed.begin(), sample_dir);
         defaults_start.push_back(sample_dir);
     }

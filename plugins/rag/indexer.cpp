@@ -83,7 +83,7 @@ void indexer::index_file(std::string_view field, const fs::path& file,
     doc.text = extract_text(content, *format, field);
     doc.tags = tags;
     ++report.files;
-    const upsert_result r = store_.upsert(doc, force);
+    const upsert_result r = store_.upsert(doc, force, hooks.until());
     switch (r.what) {
     case change::added: ++report.added; break;
     case change::updated: ++report.updated; break;
@@ -109,18 +109,18 @@ void indexer::index_folder(const fs::path& folder, const std::optional<std::vect
         seen.insert(file.string());
         try {
             index_file("path", file, tags, force, hooks, report);
-        } catch (const sqlite::sqlite_error&) {
-            throw;  // the store is in trouble: stop, and let the call report it (UNAVAILABLE etc.)
         } catch (const sdk::error& e) {
+            // The storage is in trouble: stop, and let the call report it (UNAVAILABLE etc.).
+            if (store_.is_storage_error(e)) throw;
             report.errors.push_back({file.string(), e.code(), e.what()});
         }
         hooks.progress(static_cast<double>(i + 1), total, file.filename().string());
     }
     std::vector<std::string> gone;
-    for (auto& source : store_.file_sources_under(folder.string()))
+    for (auto& source : store_.file_sources_under(folder.string(), hooks.until()))
         if (!seen.contains(source)) gone.push_back(std::move(source));
     if (gone.empty()) return;
-    const removal r = store_.remove(gone, {});
+    const removal r = store_.remove(gone, {}, hooks.until());
     report.removed = r.documents;
     for (const auto& source : r.sources) hooks.changed(source);
 }

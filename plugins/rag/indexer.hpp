@@ -1,8 +1,8 @@
 // The `index` operation's work: one file, or a folder walked recursively and kept in step with
-// the store (new and changed files indexed, unchanged ones skipped, vanished ones removed).
+// the repository (new and changed files indexed, unchanged ones skipped, vanished ones removed).
 #pragma once
 
-#include "store.hpp"
+#include "repository.hpp"
 
 #include <toolhost_plugins/paths.hpp>
 
@@ -41,13 +41,15 @@ struct run_hooks {
                                                                                            std::string_view) {};
     /// A document was added, changed or removed (its source).
     std::function<void(const std::string& source)> changed = [](const std::string&) {};
+    /// The deadline of the next storage operation: the call's, or one per operation at start-up.
+    std::function<deadline()> until = [] { return deadline::max(); };
 };
 
-/// Thread-safe: it only reads its configuration and uses the (thread-safe) store.
+/// Thread-safe: it only reads its configuration and uses the (thread-safe) repository.
 class indexer {
 public:
-    indexer(store& s, const plugins::paths::allowed_dirs& allowed, uint64_t max_file_bytes)
-        : store_(s), allowed_(allowed), max_file_bytes_(max_file_bytes) {}
+    indexer(repository& r, const plugins::paths::allowed_dirs& allowed, uint64_t max_file_bytes)
+        : store_(r), allowed_(allowed), max_file_bytes_(max_file_bytes) {}
 
     /// Indexes what `path` names (a file or a folder; resolved and checked against the allowed
     /// folders; errors name `field`). `tags`: nullopt keeps each document's tags.
@@ -68,7 +70,7 @@ private:
     void index_folder(const std::filesystem::path& folder, const std::optional<std::vector<std::string>>& tags,
                       bool force, const run_hooks& hooks, index_report& report);
 
-    store& store_;
+    repository& store_;
     const plugins::paths::allowed_dirs& allowed_;
     uint64_t max_file_bytes_;
 };

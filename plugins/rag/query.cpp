@@ -56,6 +56,18 @@ std::string without_stop_words(std::string_view query) {
     return kept.empty() ? std::string(query) : kept;
 }
 
-std::string match_expression(std::string_view query) { return plugins::sqlite::fts5_query(without_stop_words(query)); }
+std::vector<std::string> query_words(std::string_view query) { return text::search_words(without_stop_words(query)); }
+
+std::string match_expression(const std::vector<std::string>& words) {
+    std::string joined;
+    for (const auto& w : words) {
+        if (!joined.empty()) joined += ' ';
+        joined += w;
+    }
+    // The words hold no white space or control characters, so fts5_query quotes each as it is.
+    return plugins::sqlite::fts5_query(joined);
+}
+
+std::string match_expression(std::string_view query) { return match_expression(query_words(query)); }
 
 }  // namespace toolhost::plugins::rag

@@ -1,4 +1,5 @@
-// rag: a knowledge base searched with SQLite FTS5 (BM25). Documents come from files under the
+// rag: a knowledge base searched with SQLite FTS5 (BM25), or with PostgreSQL's full-text search
+// in a database several hosts share (repository.hpp). Documents come from files under the
 // allowed folders (`index`) or from callers (`index_text`, e.g. the attachment tool); they are
 // cut into overlapping chunks, and `search` returns the best chunks with their source, position,
 // score and a highlighted snippet. docs/tools/rag.md is the user's guide.
@@ -6,15 +7,15 @@
 #include "extract.hpp"
 #include "indexer.hpp"
 #include "query.hpp"
+#include "repository.hpp"
 #include "schemas.hpp"
-#include "store.hpp"
 
 #include <toolhost/plugin.hpp>
 #include <toolhost_plugins/args.hpp>
 #include <toolhost_plugins/json_operation.hpp>
 #include <toolhost_plugins/paths.hpp>
 #include <toolhost_plugins/sha256.hpp>
-#include <toolhost_plugins/sqlite.hpp>
+#include <toolhost_plugins/storage.hpp>
 #include <toolhost_plugins/text.hpp>
 
 #include <boost/json.hpp>
@@ -91,33 +92,47 @@ public:
         fs::path sample = paths::next_to_plugin("rag/sample");
         std::error_code ec;
         if (!sample.empty() && !fs::is_directory(sample, ec)) sample.clear();
-        config_ = read_config(init.config(), data_dir, sample);
+        config_ = read_config(init.config(), data_dir, sample, storage::database_url_from_environment());
         allowed_ = paths::allowed_dirs(config_.allowed_dirs);
-        store_ = std::make_unique<store>(store_options{data_dir / "rag.db", config_.chunking, config_.busy_timeout_ms});
+        store_ = open_repository(config_, data_dir);
         indexer_ = std::make_unique<indexer>(*store_, allowed_, config_.max_file_bytes);
-        index_on_start();
+        try {
+            index_on_start();
+        } catch (const sdk::error& e) {
+            error_context("initialize", e);
+            throw;
+        }
     }
 
     void cleanup() {
         indexer_.reset();
+        if (store_) store_->close();
         store_.reset();
+    }
+
+    /// Names the database (PostgreSQL: its server and name) in the storage errors of every
+    /// operation.
+    void error_context(std::string_view operation, const sdk::error& e) const {
+        if (store_) store_->error_context(operation, e);
     }
 
 private:
     // Brings the configured folders up to date. A folder that is missing is only a warning (the
     // tool still serves what it has); one outside allowed_dirs is a configuration error.
     void index_on_start() {
+        run_hooks hooks;
+        // Start-up has no call deadline; this bounds each storage operation's wait for a database
+        // that does not answer.
+        hooks.until = [] { return std::chrono::steady_clock::now() + std::chrono::seconds(60); };
         for (size_t i = 0; i < config_.index_on_start.size(); ++i) {
             const std::string field = "index_on_start/" + std::to_string(i);
             const std::string path = config_.index_on_start[i].string();
             try {
-                const index_report r = indexer_->index_path(field, path, std::nullopt, false, run_hooks{});
+                const index_report r = indexer_->index_path(field, path, std::nullopt, false, hooks);
                 host_.log(sdk::log_level::info, summary(r));
                 for (const auto& e : r.errors) host_.log(sdk::log_level::warning, "not indexed: " + e.message);
-            } catch (const sqlite::sqlite_error&) {
-                throw;
             } catch (const sdk::error& e) {
-                if (e.code() != sdk::status::not_found) throw;
+                if (store_->is_storage_error(e) || e.code() != sdk::status::not_found) throw;
                 host_.log(sdk::log_level::warning, std::string("index_on_start: ") + e.what());
             }
         }
@@ -152,12 +167,14 @@ private:
         hooks.progress = [&call](double done, double total, std::string_view message) {
             call.progress(done, total, message);
         };
+        const deadline until = storage::deadline_of(call);
+        hooks.until = [until] { return until; };
         const index_report r =
             indexer_->index_path("path", a.required_string("path"), optional_tags(a), a.bool_or("force", false), hooks);
         return report_json(r);
     }
 
-    json::object index_text(const args& a, const sdk::call_context&) {
+    json::object index_text(const args& a, const sdk::call_context& call) {
         document_input doc;
         doc.source = a.required_string("source");
         if (doc.source.empty() || doc.source.size() > 1024) invalid_argument("source", "must be 1 to 1024 bytes long");
@@ -176,23 +193,23 @@ private:
         doc.content_hash = sha256::of(format_name + '\n' + text);
         doc.bytes = static_cast<int64_t>(text.size());
         doc.tags = optional_tags(a);
-        const upsert_result r = store_->upsert(doc, false);
+        const upsert_result r = store_->upsert(doc, false, storage::deadline_of(call));
         if (r.what != change::unchanged) change_notices(host_).changed(doc.source);
         return json::object{
             {"source", doc.source}, {"status", change_name(r.what)}, {"chunks", r.chunks}, {"chars", r.chars}};
     }
 
-    json::object search(const args& a, const sdk::call_context&) {
+    json::object search(const args& a, const sdk::call_context& call) {
         const std::string query = a.required_string("query");
         search_request req;
-        req.match = match_expression(query);
-        if (req.match.empty()) invalid_argument("query", "has no words to search for");
+        req.words = query_words(query);
+        if (req.words.empty()) invalid_argument("query", "has no words to search for");
         req.limit = a.int_or("top_k", 5, 1, 100);
         if (auto s = a.optional_string("source")) req.sources = name_forms(*s);
         if (auto f = a.optional_string("folder")) req.folders = name_forms(*f);
         if (auto t = optional_tags(a)) req.tags = std::move(*t);
         json::array results;
-        for (auto& h : store_->search(req)) {
+        for (auto& h : store_->search(req, storage::deadline_of(call))) {
             results.push_back(json::object{
                 {"source", std::move(h.source)},
                 {"position", json::object{{"chunk", h.chunk}, {"start", h.start_char}, {"end", h.end_char}}},
@@ -205,19 +222,21 @@ private:
         return json::object{{"query", query}, {"results", std::move(results)}};
     }
 
-    json::object stats(const args&, const sdk::call_context&) {
-        const store_stats s = store_->stats();
+    json::object stats(const args&, const sdk::call_context& call) {
+        const store_stats s = store_->stats(storage::deadline_of(call));
         json::value last = s.last_indexed ? json::value(*s.last_indexed) : json::value(nullptr);
         return json::object{
             {"documents", s.documents}, {"chunks", s.chunks}, {"bytes", s.bytes}, {"last_indexed", std::move(last)}};
     }
 
-    json::object remove(const args& a, const sdk::call_context&) {
+    json::object remove(const args& a, const sdk::call_context& call) {
         const auto source = a.optional_string("source");
         const auto folder = a.optional_string("folder");
         if (source.has_value() == folder.has_value())
             invalid_argument("source", "give either source or folder, not both");
-        const removal r = source ? store_->remove(name_forms(*source), {}) : store_->remove({}, name_forms(*folder));
+        const deadline until = storage::deadline_of(call);
+        const removal r =
+            source ? store_->remove(name_forms(*source), {}, until) : store_->remove({}, name_forms(*folder), until);
         {
             change_notices notices(host_);
             for (const auto& s : r.sources) notices.changed(s);
@@ -274,7 +293,7 @@ private:
         return source;
     }
 
-    json::object documents(const args& a, const sdk::call_context&) {
+    json::object documents(const args& a, const sdk::call_context& call) {
         constexpr int64_t page = 50;
         int64_t after = 0;
         if (auto c = a.optional_string("cursor")) {
@@ -284,7 +303,7 @@ private:
         }
         json::array resources;
         int64_t last = after;
-        const auto docs = store_->documents(after, page);
+        const auto docs = store_->documents(after, page, storage::deadline_of(call));
         for (const auto& d : docs) {
             resources.push_back(json::object{
                 {"uri", document_uri(d.source)},
@@ -300,10 +319,10 @@ private:
         return out;
     }
 
-    json::object read_document(const args& a, const sdk::call_context&) {
+    json::object read_document(const args& a, const sdk::call_context& call) {
         const std::string uri = a.required_string("uri");
         const auto source = source_of(uri);
-        std::optional<std::string> text = source ? store_->text_of(*source) : std::nullopt;
+        std::optional<std::string> text = source ? store_->text_of(*source, storage::deadline_of(call)) : std::nullopt;
         if (!text) throw sdk::error(sdk::status::not_found, "no indexed document " + uri);
         return json::object{{"contents", json::array{json::object{
                                              {"uri", uri}, {"mimeType", "text/plain"}, {"text", std::move(*text)}}}}};
@@ -316,10 +335,10 @@ private:
     json::object support_reply(const args& a, const sdk::call_context& call) {
         const std::string question = a.required_string("question");
         search_request req;
-        req.match = match_expression(question);
-        if (req.match.empty()) invalid_argument("question", "has no words to search for");
+        req.words = query_words(question);
+        if (req.words.empty()) invalid_argument("question", "has no words to search for");
         req.limit = 5;
-        const auto hits = store_->search(req);
+        const auto hits = store_->search(req, storage::deadline_of(call));
         json::array messages;
         messages.push_back(
             json::object{{"role", "user"},
@@ -363,7 +382,7 @@ private:
     sdk::host host_;
     rag_config config_;
     paths::allowed_dirs allowed_;
-    std::unique_ptr<store> store_;
+    std::unique_ptr<repository> store_;
     std::unique_ptr<indexer> indexer_;
 };
 
@@ -373,9 +392,10 @@ const json_table<rag_tool>& rag_tool::table() {
         .version = "1.0.0",
         .description =
             "Knowledge-base search: indexes Markdown, text, HTML and JSON files (or text you give it) into "
-            "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25).",
+            "overlapping chunks and finds the best ones for a query with SQLite FTS5 (BM25), or with PostgreSQL's "
+            "full-text search in a database several hosts share.",
         .config_schema = schemas::config,
-        .thread_safe = true,  // the store pools connections; everything else is read-only after initialize
+        .thread_safe = true,  // the repository pools connections; everything else is read-only after initialize
         .operations =
             {
                 {.name = "index",
@@ -395,8 +415,9 @@ const json_table<rag_tool>& rag_tool::table() {
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT,
                  .run = {&rag_tool::index_text}},
                 {.name = "search",
-                 .description = "The best chunks for a query, ranked by BM25, with source, position, score and a "
-                                "snippet whose matches are marked <mark>...</mark>. Filters: source, folder, tags.",
+                 .description = "The best chunks for a query, ranked by BM25 (PostgreSQL storage: ts_rank_cd), with "
+                                "source, position, score and a snippet whose matches are marked <mark>...</mark>. "
+                                "Filters: source, folder, tags.",
                  .input_schema = schemas::search_input,
                  .output_schema = schemas::search_output,
                  .flags = TOOLHOST_OPERATION_IDEMPOTENT | TOOLHOST_OPERATION_READ_ONLY,

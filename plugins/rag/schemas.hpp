@@ -10,6 +10,10 @@ inline constexpr const char* config = R"({
   "type": "object",
   "additionalProperties": false,
   "properties": {
+    "storage": {"type": "string", "anyOf": [{"const": "sqlite"}, {"pattern": "^postgres(ql)?://"}],
+      "description": "Where the documents live: \"sqlite\" (the embedded file <data_dir>/rag/rag.db, the default) or a postgresql:// URL (a database several hosts share). Default: TOOLHOST_DATABASE_URL when it is set, else sqlite."},
+    "sample_data": {"type": "boolean",
+      "description": "Whether the defaults of allowed_dirs and index_on_start include the bundled sample folder (default true); false in production."},
     "allowed_dirs": {"type": "array", "items": {"type": "string", "minLength": 1},
                      "description": "Folders index may read (symlinks resolved first). Default: the bundled sample folder and the tool's data folder."},
     "index_on_start": {"type": "array", "items": {"type": "string", "minLength": 1},
@@ -21,7 +25,7 @@ inline constexpr const char* config = R"({
     "max_file_bytes": {"type": "integer", "minimum": 1, "maximum": 1073741824,
                        "description": "Larger files are not indexed (and index_text refuses longer text). Default 16 MiB."},
     "busy_timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                        "description": "How long a write waits for another writer before UNAVAILABLE. Default 5000."}
+                        "description": "SQLite only: how long a write waits for another writer before UNAVAILABLE. Default 5000."}
   }
 })";
 

@@ -20,7 +20,8 @@
 //   is handed out, so the next call opens a new one instead of failing on the dead one.
 // - migrate() applies a component's numbered schema steps once per database, recorded in
 //   toolhost_migrations and serialized by an advisory lock, so several hosts starting at once
-//   migrate once.
+//   migrate once; the steps of different components never run at once either (one more lock
+//   for the whole database), since some create objects that several components share.
 //
 // A connection is not thread-safe (like a PGconn); lease one per call from a connection_pool.
 #pragma once
@@ -338,12 +339,24 @@ private:
 /// "toolhost.migrations." + component, the same in every version of every host.
 int64_t migration_lock_key(std::string_view component);
 
+/// The advisory lock that migrate() holds, besides the component's own, while it runs steps: one
+/// key for the whole database (a 64-bit FNV-1a hash of "toolhost.schema"), so that no two
+/// components ever run steps at the same time. Steps may create objects that belong to the whole
+/// database rather than to one component, and some of those statements are not safe against
+/// themselves in another session: memory's and rag's schemas both run CREATE EXTENSION IF NOT
+/// EXISTS unaccent, and of two sessions that run it at once on a database without it, the second
+/// fails (a unique violation on pg_extension). Under this lock the second finds it there.
+int64_t schema_lock_key();
+
 /// Brings `component`'s schema to version steps.size(): in one transaction, holding
 /// pg_advisory_xact_lock(migration_lock_key(component)), runs steps[i] for every version i + 1
 /// not yet recorded in toolhost_migrations (component, version, applied_at) and records it. A
-/// host that starts while another migrates waits for the lock, then finds the work done. Throws
-/// postgres_error naming the step that failed; a database with a newer version than `steps` is
-/// refused as FAILED_PRECONDITION. toolhost_migrations is created when missing.
+/// host that starts while another migrates waits for the lock, then finds the work done. When
+/// there are steps to run, it also takes pg_advisory_xact_lock(schema_lock_key()) (after the
+/// component's lock; nothing takes them the other way round), so a start with nothing to migrate
+/// never waits for another component's migration. Throws postgres_error naming the step that
+/// failed; a database with a newer version than `steps` is refused as FAILED_PRECONDITION.
+/// toolhost_migrations is created when missing.
 void migrate(connection& c, std::string_view component, const std::vector<std::string_view>& steps);
 
 }  // namespace toolhost::plugins::postgres

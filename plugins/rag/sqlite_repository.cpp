@@ -1,6 +1,8 @@
-#include "store.hpp"
-#include <toolhost/json_text.hpp>
+#include "sqlite_repository.hpp"
 
+#include "query.hpp"
+
+#include <toolhost/json_text.hpp>
 #include <toolhost_plugins/text.hpp>
 
 #include <boost/json.hpp>
@@ -11,17 +13,6 @@
 namespace toolhost::plugins::rag {
 
 namespace json = boost::json;
-
-std::string_view kind_name(document_kind k) noexcept { return k == document_kind::file ? "file" : "text"; }
-
-std::string_view change_name(change c) noexcept {
-    switch (c) {
-    case change::added: return "added";
-    case change::updated: return "updated";
-    case change::unchanged: return "unchanged";
-    }
-    return "unchanged";
-}
 
 namespace {
 
@@ -82,17 +73,7 @@ std::optional<stored_document> find_document(sqlite::database& db, std::string_v
 }
 
 void check_kind(const std::optional<stored_document>& stored, const document_input& doc) {
-    if (stored && stored->kind != kind_name(doc.kind))
-        throw sdk::error(sdk::status::failed_precondition,
-                         doc.source + " is already indexed as a " + stored->kind + " document, and a " +
-                             std::string(kind_name(doc.kind)) +
-                             " document cannot replace it; delete it first or use another name");
-}
-
-std::vector<std::string> sorted_unique(std::vector<std::string> v) {
-    std::sort(v.begin(), v.end());
-    v.erase(std::unique(v.begin(), v.end()), v.end());
-    return v;
+    if (stored) rag::check_kind(stored->kind, doc);
 }
 
 std::vector<std::string> stored_tags(sqlite::database& db, int64_t id) {
@@ -166,18 +147,9 @@ std::optional<std::string> json_list(const std::vector<std::string>& items) {
     return toolhost::json_text(a);
 }
 
-// Folder prefixes without a trailing '/', so that "docs/" and "docs" mean the same and the
-// range test below ("source > folder/ AND source < folder0", '0' being the byte after '/')
-// selects exactly the names that continue with "/" after the folder.
-std::vector<std::string> folder_prefixes(const std::vector<std::string>& folders) {
-    std::vector<std::string> out;
-    for (auto f : folders) {
-        while (!f.empty() && f.back() == '/') f.pop_back();
-        out.push_back(std::move(f));
-    }
-    return out;
-}
-
+// A document lies below folder F when its source is in the range ("F/", "F0"): '0' is the byte
+// after '/', so the range holds exactly the names that continue with "/" and more after F
+// (folder_prefixes() has taken the trailing '/' off).
 constexpr std::string_view documents_matching =
     "SELECT id, chunks, source FROM documents AS d WHERE d.source IN (SELECT value FROM json_each(?1)) "
     "OR EXISTS (SELECT 1 FROM json_each(?2) AS f WHERE d.source > f.value || '/' AND d.source < f.value || '0')";
@@ -210,17 +182,21 @@ constexpr size_t max_idle_connections = 8;
 
 }  // namespace
 
-// ----------------------------------------------------------------------------------- store
+// ------------------------------------------------------------------------- sqlite_repository
 
-store::store(store_options options)
-    : options_(std::move(options)),
-      pool_(options_.file, sqlite::open_options{.busy_timeout_ms = options_.busy_timeout_ms}, max_idle_connections) {
+sqlite_repository::sqlite_repository(const std::filesystem::path& file, const chunk_options& chunking,
+                                     int busy_timeout_ms)
+    : chunking_(chunking), pool_(file, sqlite::open_options{.busy_timeout_ms = busy_timeout_ms}, max_idle_connections) {
     auto db = pool_.acquire();
     sqlite::migrate(*db, schema_steps);
 }
 
-upsert_result store::upsert(const document_input& doc, bool force) {
-    const auto& chunking = options_.chunking;
+bool sqlite_repository::is_storage_error(const sdk::error& e) const noexcept {
+    return dynamic_cast<const sqlite::sqlite_error*>(&e) != nullptr;
+}
+
+upsert_result sqlite_repository::upsert(const document_input& doc, bool force, deadline) {
+    const auto& chunking = chunking_;
     const auto wanted_tags = doc.tags ? std::optional(sorted_unique(*doc.tags)) : std::nullopt;
     auto content_is_current = [&](const std::optional<stored_document>& s) {
         return s && !force && s->content_hash == doc.content_hash &&
@@ -259,11 +235,12 @@ upsert_result store::upsert(const document_input& doc, bool force) {
     return result;
 }
 
-std::vector<search_hit> store::search(const search_request& request) {
+std::vector<search_hit> sqlite_repository::search(const search_request& request, deadline) {
     auto db = pool_.acquire();
     auto st = db->prepare(search_sql);
-    st.bind_all(request.match, json_list(request.sources), json_list(folder_prefixes(request.folders)),
-                json_list(sorted_unique(request.tags)), request.limit, request.snippet_tokens);
+    st.bind_all(match_expression(request.words), json_list(request.sources),
+                json_list(folder_prefixes(request.folders)), json_list(sorted_unique(request.tags)), request.limit,
+                request.snippet_tokens);
     std::vector<search_hit> hits;
     while (st.step()) {
         hits.push_back(search_hit{st.string(0), st.int64(1), st.int64(2), st.int64(3), st.string(4), st.real(5),
@@ -272,7 +249,7 @@ std::vector<search_hit> store::search(const search_request& request) {
     return hits;
 }
 
-store_stats store::stats() {
+store_stats sqlite_repository::stats(deadline) {
     auto db = pool_.acquire();
     // One read transaction, so the counts agree with each other under concurrent writes.
     db->exec("BEGIN");
@@ -292,7 +269,7 @@ store_stats store::stats() {
     return s;
 }
 
-std::vector<document_summary> store::documents(int64_t after_id, int64_t limit) {
+std::vector<document_summary> sqlite_repository::documents(int64_t after_id, int64_t limit, deadline) {
     auto db = pool_.acquire();
     auto st = db->prepare(
         "SELECT d.id, d.source, d.kind, d.chars, d.chunks, "
@@ -304,7 +281,7 @@ std::vector<document_summary> store::documents(int64_t after_id, int64_t limit) 
     return out;
 }
 
-std::optional<std::string> store::text_of(const std::string& source) {
+std::optional<std::string> sqlite_repository::text_of(const std::string& source, deadline) {
     auto db = pool_.acquire();
     sqlite::transaction tx(*db);  // one snapshot: the document and its chunks agree
     auto st = db->prepare(
@@ -316,21 +293,13 @@ std::optional<std::string> store::text_of(const std::string& source) {
     auto exists = db->prepare("SELECT 1 FROM documents WHERE source = ?1");
     exists.bind_all(source);
     if (exists.step()) out.emplace();
-    while (st.step()) {
-        const int64_t start = st.int64(0), end = st.int64(1);
-        const std::string_view chunk = st.text(2);
-        if (end <= covered) continue;
-        // Chunks overlap: skip the characters of this one that `out` has already.
-        const auto skip = static_cast<std::size_t>(std::max<int64_t>(0, covered - start));
-        const std::string_view head = text::truncate_chars(chunk, skip);
-        out->append(chunk.substr(head.size()));
-        covered = end;
-    }
+    while (st.step()) append_chunk(*out, covered, st.int64(0), st.int64(1), st.text(2));
     tx.commit();
     return out;
 }
 
-removal store::remove(const std::vector<std::string>& sources, const std::vector<std::string>& folders) {
+removal sqlite_repository::remove(const std::vector<std::string>& sources, const std::vector<std::string>& folders,
+                                  deadline) {
     auto db = pool_.acquire();
     sqlite::transaction tx(*db);
     std::vector<std::pair<int64_t, int64_t>> doomed;  // id, chunks
@@ -358,7 +327,7 @@ removal store::remove(const std::vector<std::string>& sources, const std::vector
     return r;
 }
 
-std::vector<std::string> store::file_sources_under(const std::string& folder) {
+std::vector<std::string> sqlite_repository::file_sources_under(const std::string& folder, deadline) {
     const std::string prefix = folder_prefixes({folder}).front();
     auto db = pool_.acquire();
     auto st = db->prepare("SELECT source FROM documents WHERE kind = 'file' AND source > ?1 AND source < ?2");
