@@ -43,23 +43,7 @@ std::unique_ptr<toolhost::host> start_memory(const fs::path& data, const char* s
     return h;
 }
 
-// Sentences of 12 words from a 2000-word vocabulary with a Zipf-like spread, from a fixed seed.
-class sentences {
-public:
-    std::string next() {
-        std::string s;
-        for (int i = 0; i < 12; ++i) {
-            if (i) s += ' ';
-            s += 'w';
-            s += std::to_string(static_cast<int>(std::pow(dist_(rng_), 3.0) * 2000));
-        }
-        return s;
-    }
-
-private:
-    std::mt19937 rng_{42};
-    std::uniform_real_distribution<double> dist_{0.0, 1.0};
-};
+using toolhost::bench::sentences;
 
 // Fills the file directly (the tool's triggers keep the FTS index right) before the tool starts:
 // `in_session` memories in session "bench" and `elsewhere` spread over 500 other sessions.

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <cmath>
+#include <random>
 
 namespace toolhost::bench {
 
@@ -28,6 +30,25 @@ public:
     scratch_dir& operator=(const scratch_dir&) = delete;
 
     std::filesystem::path path;
+};
+
+// Sentences of 12 words from a 2000-word vocabulary with a Zipf-like spread, from a fixed seed:
+// text for the tools that store and search it (bench_memory, bench_storage).
+class sentences {
+public:
+    std::string next() {
+        std::string s;
+        for (int i = 0; i < 12; ++i) {
+            if (i) s += ' ';
+            s += 'w';
+            s += std::to_string(static_cast<int>(std::pow(dist_(rng_), 3.0) * 2000));
+        }
+        return s;
+    }
+
+private:
+    std::mt19937 rng_{42};
+    std::uniform_real_distribution<double> dist_{0.0, 1.0};
 };
 
 }  // namespace toolhost::bench

@@ -68,14 +68,21 @@ CREATE TABLE crm_meta (
 );
 )sql";
 
+// Step 2: case folding as lower(column COLLATE "C"), which in the C collation changes ASCII
+// letters only, like translate() did and as SQLite's NOCASE and LIKE do, but about 13 times
+// faster: search evaluates it on three columns of every customer (bench_storage: crm search took
+// 21 ms per call on 1,000 customers). The name index follows the expression.
+constexpr std::string_view schema_v2 = R"sql(
+DROP INDEX crm_customers_by_name;
+CREATE INDEX crm_customers_by_name ON crm_customers ((lower(name COLLATE "C")), id);
+)sql";
+
 const std::string customer_columns = "id, name, email, phone, company, tier, notes, created_at, updated_at";
 const std::string interaction_columns =
     "seq, customer_id, channel, summary, outcome, occurred_at, idempotency_key, created_at";
 
-// SQLite's LIKE and NOCASE fold ASCII letters only; so does this.
-std::string fold(std::string_view column) {
-    return "translate(" + std::string(column) + ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
-}
+// SQLite's LIKE and NOCASE fold ASCII letters only; so does lower() in the C collation.
+std::string fold(std::string_view column) { return "lower(" + std::string(column) + " COLLATE \"C\")"; }
 
 customer_row read_customer(const pg::result& r, int row) {
     customer_row c;
@@ -174,7 +181,7 @@ bool is_unique_violation(const pg::postgres_error& e) { return e.sqlstate() == "
 // ------------------------------------------------------------------------------------- backend
 
 const std::vector<std::string_view>& postgres_backend::schema_steps() {
-    static const std::vector<std::string_view> steps{schema_v1};
+    static const std::vector<std::string_view> steps{schema_v1, schema_v2};
     return steps;
 }
 

@@ -346,17 +346,21 @@ inline void check_unavailable(host& h, const storage_env& env,
     }
 }
 
-/// The PostgreSQL schema of `env`'s tool: versioned in toolhost_migrations as `component` version
-/// 1, its tables (`tables`, in order) next to that one only, migrated once however often hosts
-/// start, and a newer version than the tool knows refused.
-inline void check_migrations(const storage_env& env, const std::string& component, const std::string& tables) {
+/// The PostgreSQL schema of `env`'s tool: versioned in toolhost_migrations as `component` versions
+/// 1 to `latest`, its tables (`tables`, in order) next to that one only, migrated once however
+/// often hosts start, and a newer version than the tool knows refused.
+inline void check_migrations(const storage_env& env, const std::string& component, const std::string& tables,
+                             int latest = 1) {
     env.start().reset();
-    BOOST_TEST(env.sql("SELECT component || ' ' || version FROM toolhost_migrations") == component + " 1");
+    std::string versions;
+    for (int v = 1; v <= latest; ++v) versions += (v > 1 ? ", " : "") + component + " " + std::to_string(v);
+    BOOST_TEST(env.sql("SELECT string_agg(component || ' ' || version, ', ' ORDER BY version) FROM "
+                       "toolhost_migrations") == versions);
     // The tables share the database with other tools' under their prefix.
     BOOST_TEST(env.sql("SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = "
                        "'public'") == tables + " toolhost_migrations");
     env.start().reset();  // a second start migrates nothing
-    BOOST_TEST(env.sql("SELECT count(*) FROM toolhost_migrations") == "1");
+    BOOST_TEST(env.sql("SELECT count(*) FROM toolhost_migrations") == std::to_string(latest));
     env.sql("INSERT INTO toolhost_migrations (component, version) VALUES ('" + component + "', 99)");
     const auto e = env.start_error(env.config());
     BOOST_TEST(code(e) == code(status_code::failed_precondition), e.to_string());

@@ -345,7 +345,7 @@ BOOST_AUTO_TEST_CASE(a_database_that_goes_away_is_unavailable_and_comes_back_wit
 
 BOOST_AUTO_TEST_CASE(migrations_are_versioned_and_a_newer_schema_is_refused) {
     toolhost::test::storage::check_migrations(storage_env(backend::postgresql), "crm",
-                                              "crm_customers crm_interactions crm_meta");
+                                              "crm_customers crm_interactions crm_meta", 2);
 }
 
 BOOST_AUTO_TEST_CASE(the_storage_comes_from_the_configuration_or_toolhost_database_url) {
@@ -427,7 +427,7 @@ BOOST_AUTO_TEST_CASE(the_three_stateful_tools_start_together_on_one_database) {
     for (const auto& e : errors) BOOST_TEST(e.empty(), e);
     BOOST_TEST(cluster.psql("SELECT string_agg(component || ' ' || version, ', ' ORDER BY component) FROM "
                             "toolhost_migrations",
-                            database) == "crm 1, escalation 1, memory 1");
+                            database) == "crm 1, crm 2, escalation 1, memory 1");
     BOOST_TEST(cluster.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE "
                             "'crm\\_%' AND tablename NOT LIKE 'escalation\\_%' AND tablename NOT LIKE 'memory\\_%'",
                             database) == "1");  // toolhost_migrations
