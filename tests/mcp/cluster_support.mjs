@@ -138,10 +138,13 @@ export function clusterConf(confFile, port, hostPorts) {
   }).join('\n');
 }
 
-// Debian's nginx in `dir`, started by the test as this user, with `httpConf` inside its `http { }`
-// block (which must listen on 127.0.0.1:`port`); everything it writes stays in `dir`. {base, stop()}.
+// Debian's nginx in `dir`, unprivileged: as this user, or as `nobody` when the test runs as root
+// (then `dir` is given to nobody), with `httpConf` inside its `http { }` block (which must listen
+// on 127.0.0.1:`port`); everything it writes stays in `dir`. {base, errorLog(), stop()}.
 export async function startNginx(dir, httpConf, port) {
   fs.mkdirSync(dir, { recursive: true });
+  const asRoot = process.getuid() === 0;
+  if (asRoot) run(['chown', 'nobody', dir], 'chown');
   fs.writeFileSync(path.join(dir, 'site.conf'), httpConf);
   fs.writeFileSync(path.join(dir, 'nginx.conf'), `
 daemon off;
@@ -158,8 +161,9 @@ http {
 `);
   const nginx = '/usr/sbin/nginx';
   if (!fs.existsSync(nginx)) throw new Error(`${nginx} is missing: scripts/setup-deps.sh installs nginx-light`);
-  const child = spawn(nginx, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = [nginx, '-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')];
+  const command = asRoot ? ['runuser', '-u', 'nobody', '--', ...argv] : argv;
+  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const errorLog = () => { try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { return ''; } };
@@ -170,6 +174,10 @@ http {
   return {
     base: `http://127.0.0.1:${port}`,
     errorLog,
-    stop: () => { if (child.exitCode === null) child.kill('SIGKILL'); },
+    // The master, found by its pid file (under runuser, `child` is runuser), stops at once with
+    // its worker on SIGTERM.
+    stop: () => {
+      try { process.kill(Number(fs.readFileSync(path.join(dir, 'nginx.pid'), 'utf8')), 'SIGTERM'); } catch { /* gone */ }
+    },
   };
 }
