@@ -312,8 +312,8 @@ struct server_env {
     ~server_env() {
         server->stop(5s);
         server.reset();
+        h->shutdown();  // before the engine: a call that completes late uses it
         mcp.reset();
-        h->shutdown();
     }
     uint16_t port() const { return server->port(); }
 };

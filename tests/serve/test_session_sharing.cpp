@@ -108,8 +108,8 @@ struct server {
     ~server() {
         http->stop(5s);
         http.reset();
+        h->shutdown();  // before the engine: a call that completes late uses it
         mcp.reset();
-        h->shutdown();
     }
 };
 

@@ -66,7 +66,9 @@ struct server_options {
     std::size_t json_max_depth = default_json_max_depth;
 };
 
-/// The engine for one host; shared by every session and transport. Thread-safe.
+/// The engine for one host; shared by every session and transport. Thread-safe. A call's
+/// completion uses the engine: destroy it after host::shutdown() (serve::service does), or once
+/// none of the calls its sessions started is still running.
 class TOOLHOST_SERVE_API server {
 public:
     server(toolhost::host& h, server_options options);
