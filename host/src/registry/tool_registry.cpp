@@ -257,29 +257,44 @@ boost::system::result<void, std::string> tool_registry::set_operation_policy(std
 
 bool tool_registry::for_breakers(std::string_view tool, std::string_view operation,
                                  const std::function<void(circuit_breaker&)>& f) const {
-    std::shared_lock lock(mutex_);
-    auto it = by_name_.find(tool);
-    if (it == by_name_.end()) return false;
-    const auto& slot = *it->second;
-    if (operation.empty()) {
-        if (slot.breaker) f(*slot.breaker);
-        for (const auto& b : slot.op_breakers)
-            if (b) f(*b);
-        return true;
+    // The breakers are taken under the lock and acted on outside it: acting tells the breaker's
+    // listeners (telemetry, the event bus and its subscribers, which read the registry), so the
+    // registry's lock is never held while the event bus's is taken.
+    std::vector<std::shared_ptr<circuit_breaker>> chosen;
+    {
+        std::shared_lock lock(mutex_);
+        auto it = by_name_.find(tool);
+        if (it == by_name_.end()) return false;
+        const auto& slot = *it->second;
+        if (operation.empty()) {
+            if (slot.breaker) chosen.push_back(slot.breaker);
+            for (const auto& b : slot.op_breakers)
+                if (b) chosen.push_back(b);
+        } else {
+            const auto* op = slot.descriptor().find_operation(operation);
+            if (op == nullptr) return false;
+            if (const auto* b = slot.breaker_for(op)) {
+                if (slot.breaker.get() == b) chosen.push_back(slot.breaker);
+                for (const auto& ob : slot.op_breakers)
+                    if (ob.get() == b) chosen.push_back(ob);
+            }
+        }
     }
-    const auto* op = slot.descriptor().find_operation(operation);
-    if (op == nullptr) return false;
-    if (auto* b = slot.breaker_for(op)) f(*b);
+    for (const auto& b : chosen) f(*b);
     return true;
 }
 
 void tool_registry::reset_all_breakers() {
-    std::shared_lock lock(mutex_);
-    for (const auto& s : slots_) {
-        if (s->breaker) s->breaker->reset();
-        for (const auto& b : s->op_breakers)
-            if (b) b->reset();
+    std::vector<std::shared_ptr<circuit_breaker>> all;  // reset outside the lock, as above
+    {
+        std::shared_lock lock(mutex_);
+        for (const auto& s : slots_) {
+            if (s->breaker) all.push_back(s->breaker);
+            for (const auto& b : s->op_breakers)
+                if (b) all.push_back(b);
+        }
     }
+    for (const auto& b : all) b->reset();
 }
 
 std::vector<host::breaker_report> tool_registry::breakers() const {
