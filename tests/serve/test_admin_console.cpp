@@ -55,7 +55,7 @@ struct console_env {
 
     std::unique_ptr<admin_console> console(admin_console::options o = {}) {
         admin_console::identity id{
-            "node-a", [] { return std::uint16_t{8080}; }, "/etc/toolhost/toolhost.json", {"/plugins"}};
+            "node-a", [] { return std::uint16_t{8080}; }, "/etc/toolhost/toolhost.json", {"/plugins"}, {}};
         return std::make_unique<admin_console>(*h, std::move(id), o, time.clocks());
     }
     void ok(int n) {

@@ -35,7 +35,8 @@ serve::service_settings service_settings(const options& o, serve_settings file, 
                               .stdio_in = STDIN_FILENO,
                               .stdio_out = protocol_fd,
                               .port_file = o.port_file,
-                              .read_config = {}};
+                              .read_config = {},
+                              .cluster = nullptr};  // open_cluster() sets it
     if (o.http) s.serve.listen = *o.http;
     if (o.stateless) s.serve.stateless = true;
     if (o.allow_unauthenticated) s.serve.allow_unauthenticated = true;
