@@ -560,6 +560,30 @@ int64_t lock_key(std::string_view name) {
 
 }  // namespace
 
+std::string fts5_like_search_objects(std::string_view prefix) {
+    const std::string n(prefix);
+    return "CREATE EXTENSION IF NOT EXISTS unaccent;\n\n"
+           "CREATE TEXT SEARCH DICTIONARY " +
+           n +
+           "_english_stem (TEMPLATE = snowball, LANGUAGE = english);\n"
+           "CREATE TEXT SEARCH CONFIGURATION " +
+           n +
+           "_search (COPY = simple);\n"
+           "ALTER TEXT SEARCH CONFIGURATION " +
+           n +
+           "_search\n"
+           "    ALTER MAPPING FOR asciiword, word, numword, asciihword, hword, numhword, hword_asciipart, hword_part,\n"
+           "                      hword_numpart\n"
+           "    WITH unaccent, " +
+           n +
+           "_english_stem;\n\n"
+           "CREATE FUNCTION " +
+           n +
+           "_search_text(content text) RETURNS text\n"
+           "    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE\n"
+           "    AS $$ SELECT translate(content, '!\"#$%&''()*+,-./:;<=>?@[\\]^_`{|}~', repeat(' ', 32)) $$;\n";
+}
+
 int64_t migration_lock_key(std::string_view component) {
     return lock_key("toolhost.migrations." + std::string(component));
 }

@@ -17,20 +17,9 @@ constexpr int max_key_attempts = 8;
 
 // Step 1 of the schema.
 //
-// Full text: memory_search is the text search configuration of the `search` column, chosen to
-// match what the SQLite side's FTS5 tokenizer ('porter unicode61 remove_diacritics 2') matches,
-// since both backends must agree on what a query finds:
-// - neither 'english' nor 'simple' as they are: 'english' drops stop words ("the", "for",
-//   "not"), which FTS5 indexes and finds, and 'simple' does not stem ("trips" must find
-//   "trip"). So: Snowball's English stemmer (Porter's successor) without a stop-word list, after
-//   unaccent ("Cafe" finds "café", as remove_diacritics does), for every kind of word;
-// - memory_search_text() turns ASCII punctuation into spaces before the parser sees the text.
-//   FTS5 (unicode61) splits at every character that is not a letter or a digit, while
-//   PostgreSQL's parser keeps e-mail addresses, URLs, file paths, version numbers and
-//   hyphenated words together as tokens of their own; without punctuation both see the same
-//   words ("ada@example.com" is "ada", "example", "com" on both).
-// The `search` column is generated from the content, so it can never disagree with it; GIN
-// indexes it.
+// Full text: memory_search and memory_search_text() (postgres::fts5_like_search_objects(): what
+// the SQLite side's FTS5 tokenizer matches). The `search` column is generated from the content,
+// so it can never disagree with it; GIN indexes it.
 //
 // memory_memories_by_session orders a session newest first for list's keyset paging
 // (created_at, id) and carries what a recall without a query reads (importance, expiry, kind),
@@ -40,20 +29,7 @@ constexpr int max_key_attempts = 8;
 // Times are unix milliseconds (bigint), as on the SQLite side. Ids are an identity column: a
 // sequence never hands out a value twice, so an id is never reused. metadata is json (kept as
 // the text given, unlike jsonb, so it comes back exactly as stored).
-constexpr std::string_view schema_v1 = R"sql(
-CREATE EXTENSION IF NOT EXISTS unaccent;
-
-CREATE TEXT SEARCH DICTIONARY memory_english_stem (TEMPLATE = snowball, LANGUAGE = english);
-CREATE TEXT SEARCH CONFIGURATION memory_search (COPY = simple);
-ALTER TEXT SEARCH CONFIGURATION memory_search
-    ALTER MAPPING FOR asciiword, word, numword, asciihword, hword, numhword, hword_asciipart, hword_part,
-                      hword_numpart
-    WITH unaccent, memory_english_stem;
-
-CREATE FUNCTION memory_search_text(content text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT translate(content, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', repeat(' ', 32)) $$;
-
+constexpr std::string_view schema_v1_tables = R"sql(
 CREATE TABLE memory_memories (
     id              bigint           GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     session_id      text             NOT NULL CHECK (length(session_id) > 0),
@@ -135,6 +111,7 @@ std::optional<memory_record> find_by_key(pg::connection& c, std::string_view ses
 }  // namespace
 
 const std::vector<std::string_view>& postgres_repository::schema_steps() {
+    static const std::string schema_v1 = pg::fts5_like_search_objects("memory") + std::string(schema_v1_tables);
     static const std::vector<std::string_view> steps{schema_v1};
     return steps;
 }

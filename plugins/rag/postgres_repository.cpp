@@ -21,26 +21,12 @@ constexpr int max_upsert_attempts = 8;
 
 // Step 1 of the schema.
 //
-// Full text: rag_search is the text search configuration of the `search` column, chosen to match
-// what the SQLite side's FTS5 tokenizer ('porter unicode61 remove_diacritics 2') matches, since
-// both backends must find the same chunks for a query (the memory tool's memory_search is the
-// same configuration under its own name; neither tool depends on the other's objects):
-// - neither 'english' nor 'simple' as they are: 'english' drops stop words ("the", "for",
-//   "not"), which FTS5 indexes and finds, and 'simple' does not stem ("refunds" must find
-//   "refund"). So: Snowball's English stemmer (Porter's successor) without a stop-word list,
-//   after unaccent ("cafe" finds "café", as remove_diacritics does), for every kind of word;
-// - rag_search_text() turns ASCII punctuation into spaces before the parser sees the text.
-//   FTS5 (unicode61) splits at every character that is not a letter or a digit, while
-//   PostgreSQL's parser keeps e-mail addresses, URLs, file paths, version numbers and hyphenated
-//   words together as tokens of their own; without punctuation both see the same words
-//   ("support@tidewell.com" is "support", "tidewell", "com" on both).
+// Full text: rag_search and rag_search_text() (postgres::fts5_like_search_objects(): what the
+// SQLite side's FTS5 tokenizer matches, since both backends must find the same chunks for a
+// query), the same configuration as memory's under rag's own names.
 //
-// unaccent is an extension, an object of the whole database that memory's schema creates too.
-// CREATE EXTENSION IF NOT EXISTS is not safe against itself in another session (both see no
-// extension, the second fails on pg_extension's unique index), so postgres::migrate() runs every
-// component's steps under one database-wide lock besides the component's own
-// (postgres::schema_lock_key()): memory and rag starting together on a new database create it
-// once, one after the other.
+// unaccent, the database's, is memory's too: migrate()'s schema lock keeps the two tools from
+// creating it at once (postgres::schema_lock_key()).
 //
 // rag_documents holds what `index` compares to skip unchanged files (content_hash and how the
 // document was cut), unique by source: INSERT ... ON CONFLICT (source) is what makes concurrent
@@ -48,20 +34,7 @@ constexpr int max_upsert_attempts = 8;
 // serves the folder filters (LIKE 'folder/%' under any collation). The chunk text lives in
 // rag_chunks; its `search` column is generated from it, so it can never disagree with it, and
 // GIN indexes it. Tags and chunks go with their document (ON DELETE CASCADE).
-constexpr std::string_view schema_v1 = R"sql(
-CREATE EXTENSION IF NOT EXISTS unaccent;
-
-CREATE TEXT SEARCH DICTIONARY rag_english_stem (TEMPLATE = snowball, LANGUAGE = english);
-CREATE TEXT SEARCH CONFIGURATION rag_search (COPY = simple);
-ALTER TEXT SEARCH CONFIGURATION rag_search
-    ALTER MAPPING FOR asciiword, word, numword, asciihword, hword, numhword, hword_asciipart, hword_part,
-                      hword_numpart
-    WITH unaccent, rag_english_stem;
-
-CREATE FUNCTION rag_search_text(content text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT translate(content, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', repeat(' ', 32)) $$;
-
+constexpr std::string_view schema_v1_tables = R"sql(
 CREATE TABLE rag_documents (
     id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source        text        NOT NULL CHECK (length(source) > 0),
@@ -275,6 +248,7 @@ std::string with_ellipses(const std::string& headline, std::string_view chunk) {
 }  // namespace
 
 const std::vector<std::string_view>& postgres_repository::schema_steps() {
+    static const std::string schema_v1 = pg::fts5_like_search_objects("rag") + std::string(schema_v1_tables);
     static const std::vector<std::string_view> steps{schema_v1};
     return steps;
 }

@@ -335,6 +335,25 @@ private:
     bool closed_ = false;                            // guarded by mutex_
 };
 
+/// The SQL (a migration step's beginning) that creates `prefix`_search, a text search
+/// configuration that matches what SQLite's FTS5 tokenizer 'porter unicode61 remove_diacritics 2'
+/// matches, and `prefix`_search_text(text), the function a tool's tsvector and tsquery apply to
+/// their text first, so that a tool's two backends agree on what a query finds:
+/// - neither 'english' nor 'simple' as they are: 'english' drops stop words ("the", "for",
+///   "not"), which FTS5 indexes and finds, and 'simple' does not stem ("trips" must find "trip").
+///   So: Snowball's English stemmer (`prefix`_english_stem, Porter's successor) without a
+///   stop-word list, after unaccent ("Cafe" finds "café", as remove_diacritics does), for every
+///   kind of word;
+/// - `prefix`_search_text() turns ASCII punctuation into spaces before the parser sees the text.
+///   FTS5 (unicode61) splits at every character that is not a letter or a digit, while
+///   PostgreSQL's parser keeps e-mail addresses, URLs, file paths, version numbers and hyphenated
+///   words together as tokens of their own; without punctuation both see the same words
+///   ("ada@example.com" is "ada", "example", "com" on both).
+/// Each tool names its own objects (neither depends on another's); the unaccent extension is the
+/// database's, created if missing (safe under migrate()'s schema lock). `prefix` is a constant of
+/// the program, never outside text.
+std::string fts5_like_search_objects(std::string_view prefix);
+
 /// The advisory lock key of a component's migrations: a 64-bit FNV-1a hash of
 /// "toolhost.migrations." + component, the same in every version of every host.
 int64_t migration_lock_key(std::string_view component);
