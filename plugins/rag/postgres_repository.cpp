@@ -79,16 +79,6 @@ void check_storable(std::string_view field, std::string_view text) {
         invalid_argument(field, "contains a NUL character (U+0000), which the PostgreSQL storage cannot hold");
 }
 
-struct stored_document {
-    int64_t id = 0;
-    std::string kind;
-    std::string content_hash;
-    int64_t chars = 0;
-    int64_t chunks = 0;
-    int64_t chunk_size = 0;
-    int64_t chunk_overlap = 0;
-};
-
 // The document named `source`; with `lock`, its row stays locked until the transaction ends
 // (FOR UPDATE: a concurrent writer of the same source waits for this one, then reads what it
 // wrote).
@@ -279,9 +269,7 @@ upsert_result postgres_repository::upsert(const document_input& doc, bool force,
         for (size_t i = 0; i < doc.tags->size(); ++i) check_storable("tags/" + std::to_string(i), (*doc.tags)[i]);
     const auto wanted_tags = doc.tags ? std::optional(sorted_unique(*doc.tags)) : std::nullopt;
     auto content_is_current = [&](const std::optional<stored_document>& s) {
-        return s && !force && s->content_hash == doc.content_hash &&
-               s->chunk_size == static_cast<int64_t>(chunking_.size) &&
-               s->chunk_overlap == static_cast<int64_t>(chunking_.overlap);
+        return rag::content_is_current(s, doc, chunking_, force);
     };
     auto c = pool_.acquire(until);
 

@@ -38,6 +38,13 @@ std::vector<std::string> sorted_unique(std::vector<std::string> v) {
     return v;
 }
 
+bool content_is_current(const std::optional<stored_document>& stored, const document_input& doc,
+                        const chunk_options& chunking, bool force) noexcept {
+    return stored && !force && stored->content_hash == doc.content_hash &&
+           stored->chunk_size == static_cast<int64_t>(chunking.size) &&
+           stored->chunk_overlap == static_cast<int64_t>(chunking.overlap);
+}
+
 void check_kind(std::string_view stored_kind, const document_input& doc) {
     if (stored_kind != kind_name(doc.kind))
         throw sdk::error(sdk::status::failed_precondition,

@@ -167,6 +167,22 @@ std::vector<std::string> folder_prefixes(const std::vector<std::string>& folders
 /// `tags` sorted (by byte, as both backends compare them) without repeats.
 std::vector<std::string> sorted_unique(std::vector<std::string> tags);
 
+/// What a repository reads of a stored document to decide an upsert.
+struct stored_document {
+    int64_t id = 0;
+    std::string kind;  ///< "file" or "text"
+    std::string content_hash;
+    int64_t chars = 0;
+    int64_t chunks = 0;
+    int64_t chunk_size = 0;  ///< how it was cut
+    int64_t chunk_overlap = 0;
+};
+
+/// Whether `stored` already holds `doc` as `chunking` would cut it (same content hash, same
+/// chunk size and overlap), so that an upsert without `force` has no text to write.
+bool content_is_current(const std::optional<stored_document>& stored, const document_input& doc,
+                        const chunk_options& chunking, bool force) noexcept;
+
 /// Refuses to let `doc` replace a stored document of another kind (`stored_kind`: "file" or
 /// "text"): FAILED_PRECONDITION naming the source.
 void check_kind(std::string_view stored_kind, const document_input& doc);

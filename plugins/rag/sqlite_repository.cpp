@@ -52,16 +52,6 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(text, tokenize = 'porter unicode61 re
 )sql",
 };
 
-struct stored_document {
-    int64_t id = 0;
-    std::string kind;
-    std::string content_hash;
-    int64_t chars = 0;
-    int64_t chunks = 0;
-    int64_t chunk_size = 0;
-    int64_t chunk_overlap = 0;
-};
-
 std::optional<stored_document> find_document(sqlite::database& db, std::string_view source) {
     auto st = db.prepare(
         "SELECT id, kind, content_hash, chars, chunks, chunk_size, chunk_overlap FROM documents WHERE source = ?1");
@@ -199,9 +189,7 @@ upsert_result sqlite_repository::upsert(const document_input& doc, bool force, d
     const auto& chunking = chunking_;
     const auto wanted_tags = doc.tags ? std::optional(sorted_unique(*doc.tags)) : std::nullopt;
     auto content_is_current = [&](const std::optional<stored_document>& s) {
-        return s && !force && s->content_hash == doc.content_hash &&
-               s->chunk_size == static_cast<int64_t>(chunking.size) &&
-               s->chunk_overlap == static_cast<int64_t>(chunking.overlap);
+        return rag::content_is_current(s, doc, chunking, force);
     };
     auto db = pool_.acquire();
 
