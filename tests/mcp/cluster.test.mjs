@@ -82,6 +82,9 @@ before(async () => {
     plugin_dirs: [],
     data_dir: path.join(work, 'data'),
     log_level: 'info',
+    // A breaker that a database restart opened lets a probe through after 2 s rather than 30 s
+    // (docs/deployment.md, "A database that goes away").
+    resilience: { circuit_breaker: { consecutive_failures: 5, open_ms: 2000 } },
     tools: {
       memory: { config: { sample_data: false } },
       crm: { config: { sample_data: false } },
@@ -149,7 +152,7 @@ async function call(w, name, args) {
         // specification says.
         w.seen.session_gone = (w.seen.session_gone ?? 0) + 1;
         try { await w.conn.client.close(); } catch { /* already closed */ }
-        try { w.conn = await connect(w.era, balancer.base); } catch (again) {
+        try { w.conn = await connect(w.era, w.base ?? balancer.base); } catch (again) {
           if (!RETRYABLE_TRANSPORT.test(String(again?.message ?? again))) throw new Fatal(`re-initialize: ${again}`);
         }
       } else if (RETRYABLE_TRANSPORT.test(message) || /timed out|timeout/i.test(message)) {
@@ -190,27 +193,26 @@ async function worker(w, stop) {
   }
 }
 
-// Every memory of `session` through `base`, by page.
-async function allMemories(client, session) {
+// Every memory of `session` through `reader` (a client as `call` takes it: a host that just saw
+// the database go away may still answer UNAVAILABLE from its open breaker), by page.
+async function allMemories(reader, session) {
   const out = [];
   let cursor;
   for (;;) {
-    const r = await client.callTool({ name: 'memory_list', arguments: { session_id: session, limit: 100, ...(cursor ? { cursor } : {}) } });
-    assert.ok(!r.isError, text(r));
-    out.push(...r.structuredContent.memories);
-    cursor = r.structuredContent.next_cursor;
+    const page = await call(reader, 'memory_list', { session_id: session, limit: 100, ...(cursor ? { cursor } : {}) });
+    out.push(...page.memories);
+    cursor = page.next_cursor;
     if (!cursor) return out;
   }
 }
 
-async function allTickets(client, customer) {
+async function allTickets(reader, customer) {
   const out = [];
   for (let offset = 0; ;) {
-    const r = await client.callTool({ name: 'escalation_list_tickets', arguments: { customer, limit: 100, offset } });
-    assert.ok(!r.isError, text(r));
-    out.push(...r.structuredContent.tickets);
-    if (r.structuredContent.next_offset == null) return out;
-    offset = r.structuredContent.next_offset;
+    const page = await call(reader, 'escalation_list_tickets', { customer, limit: 100, offset });
+    out.push(...page.tickets);
+    if (page.next_offset == null) return out;
+    offset = page.next_offset;
   }
 }
 
@@ -313,17 +315,17 @@ describe('three hosts behind nginx, one PostgreSQL', () => {
 
     // Every host sees every acknowledged store; no key made two memories or two tickets.
     for (const h of hosts) {
-      const reader = await connect('2026', h.base);
+      const reader = { name: `reader of ${h.base}`, era: '2026', base: h.base, conn: await connect('2026', h.base), seen: {} };
       try {
         for (const w of workers) {
-          const memories = await allMemories(reader.client, w.name);
+          const memories = await allMemories(reader, w.name);
           const byKey = new Map();
           for (const m of memories) {
             assert.ok(!byKey.has(m.idempotency_key), `two memories with key ${m.idempotency_key}`);
             byKey.set(m.idempotency_key, m.id);
           }
           for (const [key, id] of w.memories) assert.equal(byKey.get(key), id, `${h.base}: acknowledged memory ${key} (#${id})`);
-          const tickets = await allTickets(reader.client, w.name);
+          const tickets = await allTickets(reader, w.name);
           const ticketsByKey = new Map();
           for (const t of tickets) {
             assert.ok(!ticketsByKey.has(t.idempotency_key), `two tickets with key ${t.idempotency_key}`);
@@ -334,11 +336,11 @@ describe('three hosts behind nginx, one PostgreSQL', () => {
           // is acknowledged too (the loop ends after a round), so the counts are equal.
           assert.equal(tickets.length, w.tickets.size, `${w.name}: tickets`);
           assert.equal(memories.length, w.memories.size, `${w.name}: memories`);
-          const c = await reader.client.callTool({ name: 'crm_get_customer', arguments: { email: `${w.name}@example.com` } });
-          assert.equal(c.structuredContent.customer.name, w.lastName, `${w.name}: the last acknowledged upsert`);
+          const c = await call(reader, 'crm_get_customer', { email: `${w.name}@example.com` });
+          assert.equal(c.customer.name, w.lastName, `${w.name}: the last acknowledged upsert`);
         }
       } finally {
-        await reader.client.close();
+        await reader.conn.client.close();
       }
     }
     await Promise.all(workers.map((w) => w.conn.client.close().catch(() => {})));
