@@ -36,3 +36,32 @@ close_sessions() {
   done
 }
 
+
+# The CPU time (clock ticks, user + system) the processes $@ have used so far.
+cpu_ticks() {
+  local sum=0 p rest
+  for p in "$@"; do
+    rest=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
+    sum=$((sum + $(echo "$rest" | awk '{print $12 + $13}')))
+  done
+  echo "$sum"
+}
+
+# Waits until the processes $@ (the servers of a run) are idle: together at most 2% of one CPU
+# over 0.5 s, for at most 20 s. A Node.js server goes on working through its backlog and its
+# garbage after wrk stops (seconds, after 50 clients); without this the next case would be
+# measured beside it. Prints the seconds waited.
+settle() {
+  local quiet halves=0 prev now
+  quiet=$(( $(getconf CLK_TCK) / 100 ))
+  [ "$quiet" -ge 1 ] || quiet=1
+  prev=$(cpu_ticks "$@")
+  while [ "$halves" -lt 40 ]; do
+    sleep 0.5
+    halves=$((halves + 1))
+    now=$(cpu_ticks "$@")
+    [ $((now - prev)) -gt "$quiet" ] || break
+    prev=$now
+  done
+  echo "$((halves / 2)).$((halves % 2 * 5))"
+}

@@ -147,8 +147,11 @@ fi
 # One wrk run: server, clients, seconds; appends a result line to $work/results.jsonl.
 failed=0
 load() {
-  local server=$1 c=$2 secs=$3 tag=$4 threads=${WRK_THREADS:-1} ids="" out line
+  local server=$1 c=$2 secs=$3 tag=$4 threads=${WRK_THREADS:-1} ids="" out line waited
   [ "${era[$server]}" = 2026-07-28 ] || ids=$(open_sessions "${url[$server]}" "$c")
+  # Not beside the previous case's server still at work (see settle in lib.sh).
+  waited=$(settle "${pid_of[@]}")
+  [ "$waited" = 0.5 ] || echo "  (the servers were idle after ${waited} s)" >&2
   out=$(MCP_ERA=${era[$server]} MCP_SESSION_IDS=$ids wrk -t"$threads" -c"$c" -d"${secs}s" --timeout 10s --latency \
     -s "$here/tools_call.lua" "${url[$server]}")
   [ -z "$ids" ] || close_sessions "${url[$server]}" "$ids"
