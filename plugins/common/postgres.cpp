@@ -234,13 +234,13 @@ void result::check_columns(int wanted) const {
 
 // --------------------------------------------------------------------------------- connection
 
-connection connection::open(const std::string& url, deadline until) {
+connection connection::open(const std::string& url, deadline until, const std::string& application_name) {
     connection c;
     c.where_ = describe(url);
     // The URL goes in as dbname (expanded); client_encoding after it wins over the URL, since
     // every string this program handles is UTF-8.
     const char* keywords[] = {"fallback_application_name", "dbname", "client_encoding", nullptr};
-    const char* values[] = {"toolhost", url.c_str(), "UTF8", nullptr};
+    const char* values[] = {application_name.c_str(), url.c_str(), "UTF8", nullptr};
     c.conn_ = PQconnectStartParams(keywords, values, 1);
     if (c.conn_ == nullptr)
         throw postgres_error(sdk::status::resource_exhausted, "cannot connect to " + c.where_ + ": out of memory");
@@ -455,9 +455,10 @@ void transaction::commit() {
 
 // -------------------------------------------------------------------------------------- pool
 
-connection_pool::connection_pool(std::string url, size_t size, std::chrono::milliseconds connect_timeout)
-    : url_(std::move(url)), where_(describe(url_)), size_(std::max<size_t>(size, 1)),
-      connect_timeout_(connect_timeout) {
+connection_pool::connection_pool(std::string url, size_t size, std::string application_name,
+                                 std::chrono::milliseconds connect_timeout)
+    : url_(std::move(url)), where_(describe(url_)), application_name_(std::move(application_name)),
+      size_(std::max<size_t>(size, 1)), connect_timeout_(connect_timeout) {
     idle_.reserve(size_);  // so that give_back() never allocates
 }
 
@@ -505,7 +506,7 @@ connection_pool::lease connection_pool::acquire(deadline until) {
     try {
         // Opened outside the lock: connecting waits for the network and the server.
         const deadline connect_by = std::min(until, std::chrono::steady_clock::now() + connect_timeout_);
-        auto c = std::make_unique<connection>(connection::open(url_, connect_by));
+        auto c = std::make_unique<connection>(connection::open(url_, connect_by, application_name_));
         c->set_deadline(until);
         return lease(*this, std::move(c));
     } catch (...) {

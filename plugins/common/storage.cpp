@@ -21,21 +21,36 @@ std::optional<std::string> database_url_from_environment() {
 choice read(const args& config, const std::optional<std::string>& database_url,
             std::initializer_list<std::string_view> sqlite_keys, std::string_view tool, std::string_view prefix) {
     const std::string key = std::string(prefix) + "storage";
+    const std::string connections_key = std::string(prefix) + "storage_connections";
+    std::optional<int64_t> connections = config.optional_int("storage_connections");
+    if (connections && (*connections < 1 || static_cast<uint64_t>(*connections) > max_connections))
+        invalid_argument(connections_key, "must be between 1 and " + std::to_string(max_connections) + ", got " +
+                                              std::to_string(*connections));
+    const auto postgresql = [&](std::string url, std::string origin) {
+        choice c{std::move(url), std::move(origin)};
+        if (connections) c.connections = static_cast<size_t>(*connections);
+        return c;
+    };
     if (auto storage = config.optional_string("storage")) {
-        if (*storage == "sqlite") return {};
+        if (*storage == "sqlite") {
+            if (connections)
+                invalid_argument(connections_key,
+                                 "applies to a PostgreSQL storage only, and \"storage\" is \"sqlite\"");
+            return {};
+        }
         if (!is_postgresql_url(*storage)) invalid_argument(key, "must be \"sqlite\" or a postgresql:// URL");
         for (const auto sqlite_key : sqlite_keys)
             if (config.has(sqlite_key))
                 invalid_argument(std::string(prefix) + std::string(sqlite_key),
                                  "applies to the SQLite storage only, and \"storage\" is a PostgreSQL URL");
-        return {*storage, key};
+        return postgresql(*storage, key);
     }
     if (!database_url || database_url->empty()) return {};
     if (!is_postgresql_url(*database_url))
         invalid_argument(database_url_variable, "must be a postgresql:// URL (or unset); to keep the " +
                                                     std::string(tool) +
                                                     " tool on SQLite while it is set, give it \"storage\": \"sqlite\"");
-    return {*database_url, database_url_variable};
+    return postgresql(*database_url, database_url_variable);
 }
 
 void no_postgresql_support(const choice& c, std::string_view tool) {

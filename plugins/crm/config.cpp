@@ -33,8 +33,10 @@ crm_config read_config(std::string_view json, const std::optional<std::string>& 
         invalid_argument("config/default_country_code", "must be 1 to 3 digits, e.g. \"1\" or \"44\"");
     const std::string kind = cfg.string_or("backend", "database");
     if (kind == "rest") {
-        if (cfg.has("storage"))
-            invalid_argument("config/storage", "is the tool's own database, and backend is rest (leave one out)");
+        for (const char* key : {"storage", "storage_connections"})
+            if (cfg.has(key))
+                invalid_argument(std::string("config/") + key,
+                                 "is for the tool's own database, and backend is rest (leave one out)");
         c.rest = true;
         c.rest_options = rest_options_of(cfg);
     } else if (kind == "database" || kind == "sqlite") {

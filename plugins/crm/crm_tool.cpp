@@ -82,7 +82,7 @@ std::unique_ptr<backend> open_database(const crm_config& config, const std::file
     if (config.sqlite_options.seed_sample) sample = read_sample(json::parse(config.sqlite_options.sample_json));
     // Start-up has no call deadline; this bounds the wait for the server and for another host's
     // migration of the same database.
-    return std::make_unique<postgres_backend>(config.storage.url, sample,
+    return std::make_unique<postgres_backend>(config.storage.url, config.storage.connections, sample,
                                               std::chrono::steady_clock::now() + std::chrono::seconds(60));
 #else
     storage::no_postgresql_support(config.storage, "crm");

@@ -185,9 +185,9 @@ const std::vector<std::string_view>& postgres_backend::schema_steps() {
     return steps;
 }
 
-postgres_backend::postgres_backend(const std::string& url, const std::optional<sample_rows>& sample,
+postgres_backend::postgres_backend(const std::string& url, size_t connections, const std::optional<sample_rows>& sample,
                                    storage::deadline until)
-    : pool_(url, postgres::default_pool_size) {
+    : pool_(url, connections, "toolhost crm") {
     try {
         auto c = pool_.acquire(until);
         pg::migrate(*c, "crm", schema_steps());

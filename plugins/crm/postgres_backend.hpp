@@ -23,10 +23,11 @@ namespace toolhost::plugins::crm {
 
 class postgres_backend final : public backend {
 public:
-    /// Connects to `url`, brings the schema up to date (waiting for another host that is
+    /// Connects to `url` (keeping at most `connections` connections to it), brings the schema up to date (waiting for another host that is
     /// migrating the same database) and, given a sample, seeds it unless this database was seeded
     /// before (once, whichever host gets there first), giving up at `until`. Throws postgres_error.
-    postgres_backend(const std::string& url, const std::optional<sample_rows>& sample, storage::deadline until);
+    postgres_backend(const std::string& url, size_t connections, const std::optional<sample_rows>& sample,
+                     storage::deadline until);
 
     /// The schema as numbered steps for postgres::migrate(); never edit a released step, add one.
     static const std::vector<std::string_view>& schema_steps();

@@ -118,8 +118,9 @@ const std::vector<std::string_view>& postgres_repository::schema_steps() {
     return steps;
 }
 
-postgres_repository::postgres_repository(const std::string& url, std::span<const new_ticket> sample, deadline until)
-    : pool_(url, postgres::default_pool_size) {
+postgres_repository::postgres_repository(const std::string& url, size_t connections, std::span<const new_ticket> sample,
+                                         deadline until)
+    : pool_(url, connections, "toolhost escalation") {
     try {
         auto c = pool_.acquire(until);
         pg::migrate(*c, "escalation", schema_steps());

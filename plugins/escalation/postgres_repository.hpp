@@ -23,10 +23,10 @@ namespace toolhost::plugins::escalation {
 
 class postgres_repository final : public repository {
 public:
-    /// Connects to `url`, brings the schema up to date (waiting for another host that is
+    /// Connects to `url` (keeping at most `connections` connections to it), brings the schema up to date (waiting for another host that is
     /// migrating the same database) and seeds `sample` unless this database was seeded before
     /// (once, whichever host gets there first), giving up at `until`. Throws postgres_error.
-    postgres_repository(const std::string& url, std::span<const new_ticket> sample, deadline until);
+    postgres_repository(const std::string& url, size_t connections, std::span<const new_ticket> sample, deadline until);
 
     /// The schema as numbered steps for postgres::migrate(); never edit a released step, add one.
     static const std::vector<std::string_view>& schema_steps();

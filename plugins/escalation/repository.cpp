@@ -17,7 +17,7 @@ std::unique_ptr<repository> open_repository(const escalation_config& config, con
     if (config.store.seed_sample) sample = sample_tickets(boost::json::parse(config.store.sample_json));
     // Start-up has no call deadline; this bounds the wait for the server and for another host's
     // migration of the same database.
-    return std::make_unique<postgres_repository>(config.storage.url, sample,
+    return std::make_unique<postgres_repository>(config.storage.url, config.storage.connections, sample,
                                                  std::chrono::steady_clock::now() + std::chrono::seconds(60));
 #else
     storage::no_postgresql_support(config.storage, "escalation");

@@ -34,6 +34,8 @@ inline constexpr const char* config = R"json({
     "negative_terms": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "storage": {"type": "string", "anyOf": [{"const": "sqlite"}, {"pattern": "^postgres(ql)?://"}],
                 "description": "Where the tickets live: \"sqlite\" (tickets.db in the tool's data folder, the default) or a postgresql:// URL (a database several hosts share). Default: TOOLHOST_DATABASE_URL when it is set, else sqlite."},
+    "storage_connections": {"type": "integer", "minimum": 1, "maximum": 1000,
+      "description": "PostgreSQL only: the most connections the tool keeps to its database on this host (default 8). Every host of a fleet opens as many: their sum must stay under the server's max_connections."},
     "sample_data": {"type": "boolean", "description": "Load the bundled sample tickets into a new database (default true)."},
     "busy_timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
                         "description": "SQLite only: how long to wait for another process's write lock before UNAVAILABLE (default 5000)."},

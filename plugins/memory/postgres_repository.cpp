@@ -116,8 +116,8 @@ const std::vector<std::string_view>& postgres_repository::schema_steps() {
     return steps;
 }
 
-postgres_repository::postgres_repository(const std::string& url, deadline until)
-    : pool_(url, postgres::default_pool_size) {
+postgres_repository::postgres_repository(const std::string& url, size_t connections, deadline until)
+    : pool_(url, connections, "toolhost memory") {
     try {
         auto c = pool_.acquire(until);
         pg::migrate(*c, "memory", schema_steps());

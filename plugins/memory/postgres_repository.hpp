@@ -20,9 +20,9 @@ namespace toolhost::plugins::memory {
 
 class postgres_repository final : public repository {
 public:
-    /// Connects to `url` and brings the schema up to date (waiting for another host that is
+    /// Connects to `url` (keeping at most `connections` connections to it) and brings the schema up to date (waiting for another host that is
     /// migrating the same database), giving up at `until`. Throws postgres_error.
-    postgres_repository(const std::string& url, deadline until);
+    postgres_repository(const std::string& url, size_t connections, deadline until);
 
     /// The schema as numbered steps for postgres::migrate(); never edit a released step, add one.
     static const std::vector<std::string_view>& schema_steps();

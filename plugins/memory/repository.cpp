@@ -15,7 +15,7 @@ std::unique_ptr<repository> open_repository(const memory_config& config) {
     postgres::check_url(config.storage.url, config.storage.origin);
     // Start-up has no call deadline; this bounds the wait for the server and for another host's
     // migration of the same database.
-    return std::make_unique<postgres_repository>(config.storage.url,
+    return std::make_unique<postgres_repository>(config.storage.url, config.storage.connections,
                                                  std::chrono::steady_clock::now() + std::chrono::seconds(60));
 #else
     storage::no_postgresql_support(config.storage, "memory");

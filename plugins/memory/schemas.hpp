@@ -13,6 +13,8 @@ inline constexpr const char* config = R"({
   "properties": {
     "storage": {"type": "string", "anyOf": [{"const": "sqlite"}, {"pattern": "^postgres(ql)?://"}],
       "description": "Where the memories live: \"sqlite\" (the embedded file, the default) or a postgresql:// URL (a database several hosts share). Default: TOOLHOST_DATABASE_URL when it is set, else sqlite."},
+    "storage_connections": {"type": "integer", "minimum": 1, "maximum": 1000,
+      "description": "PostgreSQL only: the most connections the tool keeps to its database on this host (default 8). Every host of a fleet opens as many: their sum must stay under the server's max_connections."},
     "database": {"type": "string", "minLength": 1, "default": "memory.db",
       "description": "SQLite only: the file. A relative path is inside the tool's data folder (<data_dir>/memory)."},
     "synchronous": {"enum": ["normal", "full"], "default": "full",

@@ -243,8 +243,9 @@ const std::vector<std::string_view>& postgres_repository::schema_steps() {
     return steps;
 }
 
-postgres_repository::postgres_repository(const std::string& url, const chunk_options& chunking, deadline until)
-    : chunking_(chunking), pool_(url, postgres::default_pool_size) {
+postgres_repository::postgres_repository(const std::string& url, size_t connections, const chunk_options& chunking,
+                                         deadline until)
+    : chunking_(chunking), pool_(url, connections, "toolhost rag") {
     try {
         auto c = pool_.acquire(until);
         pg::migrate(*c, "rag", schema_steps());

@@ -21,10 +21,10 @@ namespace toolhost::plugins::rag {
 
 class postgres_repository final : public repository {
 public:
-    /// Connects to `url` and brings the schema up to date (waiting for another host that is
+    /// Connects to `url` (keeping at most `connections` connections to it) and brings the schema up to date (waiting for another host that is
     /// migrating the same database), giving up at `until`. Throws sdk::error naming the database
     /// ("rag.initialize: the database at host:port/name is unavailable: ...").
-    postgres_repository(const std::string& url, const chunk_options& chunking, deadline until);
+    postgres_repository(const std::string& url, size_t connections, const chunk_options& chunking, deadline until);
 
     /// The schema as numbered steps for postgres::migrate(); never edit a released step, add one.
     static const std::vector<std::string_view>& schema_steps();

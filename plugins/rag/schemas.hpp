@@ -12,6 +12,8 @@ inline constexpr const char* config = R"({
   "properties": {
     "storage": {"type": "string", "anyOf": [{"const": "sqlite"}, {"pattern": "^postgres(ql)?://"}],
       "description": "Where the documents live: \"sqlite\" (the embedded file <data_dir>/rag/rag.db, the default) or a postgresql:// URL (a database several hosts share). Default: TOOLHOST_DATABASE_URL when it is set, else sqlite."},
+    "storage_connections": {"type": "integer", "minimum": 1, "maximum": 1000,
+      "description": "PostgreSQL only: the most connections the tool keeps to its database on this host (default 8). Every host of a fleet opens as many: their sum must stay under the server's max_connections."},
     "sample_data": {"type": "boolean",
       "description": "Whether the defaults of allowed_dirs and index_on_start include the bundled sample folder (default true); false in production."},
     "allowed_dirs": {"type": "array", "items": {"type": "string", "minLength": 1},

@@ -381,22 +381,27 @@ public:
 /// `sqlite_config`) wins over the variable; a variable that is not a postgresql:// URL is refused
 /// naming it; the SQLite key next to a "storage" URL is INVALID_ARGUMENT naming it (after
 /// `prefix`, "config/" or none); a URL libpq cannot read is INVALID_ARGUMENT naming storage and a
-/// server that is not there UNAVAILABLE naming it, neither showing the password. `write` stores
-/// one record through a host.
+/// server that is not there UNAVAILABLE naming it, neither showing the password;
+/// "storage_connections" bounds the connections the tool opens (all named "toolhost <tool>"),
+/// and is refused out of range or next to "storage": "sqlite". `write` stores one record through
+/// a host and returns the call's result (checked here; it runs on several threads at once).
 inline void check_storage_choice(const storage_env& env, const std::string& prefix, const std::string& sqlite_key,
                                  const boost::json::value& sqlite_value, boost::json::object sqlite_config,
-                                 const std::function<void(host&)>& write) {
+                                 const std::function<call_result(host&)>& write) {
+    const auto written = [](const call_result& r) {
+        BOOST_TEST_REQUIRE(r.has_value(), "the write failed: " << r.error().to_string());
+    };
     {
         database_url_variable url(env.url());
         auto h = env.start({{"storage", nullptr}, {sqlite_key, sqlite_value}});
-        write(*h);
+        written(write(*h));
         BOOST_TEST(env.count() == 1);
     }
     {
         database_url_variable url(env.url());
         sqlite_config["storage"] = "sqlite";
         auto h = env.start(std::move(sqlite_config));
-        write(*h);
+        written(write(*h));
         BOOST_TEST(env.count() == 1);  // not in PostgreSQL
     }
     {
@@ -418,6 +423,34 @@ inline void check_storage_choice(const storage_env& env, const std::string& pref
     BOOST_TEST(contains(e.message, env.tool() + ".initialize: the database at 127.0.0.1:1/x is unavailable"),
                e.to_string());
     BOOST_TEST(!contains(e.message, "hidden"), e.to_string());
+
+    for (const int wrong : {0, 1001}) {
+        e = env.start_error(env.config({{"storage_connections", wrong}}));
+        BOOST_TEST(code(e) == code(status_code::invalid_argument), e.to_string());
+        BOOST_TEST(contains(e.message, "storage_connections"), e.to_string());
+    }
+    {
+        auto config = sqlite_config;
+        config["storage"] = "sqlite";
+        config["storage_connections"] = 2;
+        e = env.start_error(std::move(config));
+        BOOST_TEST(code(e) == code(status_code::invalid_argument), e.to_string());
+        BOOST_TEST(contains(e.message, prefix + "storage_connections: applies to a PostgreSQL storage only"),
+                   e.to_string());
+    }
+    {
+        // Forty writes from eight threads at once through one connection: the pool opens no
+        // second one (with the default of 8 it would open one per call in flight).
+        auto h = env.start(env.config({{"storage_connections", 1}}));
+        for (const auto& r : at_once({h.get()}, 8, 5, [&](host&on, int, int) { return write(on); })) written(r);
+        const std::string connections =
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'toolhost " +
+            env.tool() + "'";
+        // Connections of the hosts above may take a moment to leave pg_stat_activity.
+        BOOST_TEST(toolhost::test::eventually([&] { return env.sql(connections) == "1"; }, std::chrono::seconds(10)),
+                   env.sql(connections) << " connections named 'toolhost " << env.tool() << "'");
+    }
 }
 
 /// A build of the tool without libpq refuses a PostgreSQL storage, naming `storage_key` and what

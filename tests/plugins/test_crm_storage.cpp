@@ -351,7 +351,7 @@ BOOST_AUTO_TEST_CASE(migrations_are_versioned_and_a_newer_schema_is_refused) {
 BOOST_AUTO_TEST_CASE(the_storage_comes_from_the_configuration_or_toolhost_database_url) {
     storage_env env(backend::postgresql);
     toolhost::test::storage::check_storage_choice(env, "config/", "busy_timeout_ms", 100, {}, [](toolhost::host& h) {
-        ok(h, "upsert", {{"email", "one@x.example"}, {"name", "One"}});
+        return h.call("crm", "upsert", {{"email", "one@x.example"}, {"name", "One"}});
     });
     // "backend": "database" (and "sqlite", its older name) is the tool's own database: the
     // variable decides there too.

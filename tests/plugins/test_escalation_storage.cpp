@@ -539,8 +539,9 @@ BOOST_AUTO_TEST_CASE(text_postgresql_cannot_hold_is_invalid_argument) {
 }
 
 BOOST_AUTO_TEST_CASE(the_storage_comes_from_the_configuration_or_toolhost_database_url) {
-    toolhost::test::storage::check_storage_choice(storage_env(backend::postgresql), "config/", "busy_timeout_ms", 100,
-                                                  {}, [](toolhost::host& h) { ok(h, "create_ticket", new_ticket()); });
+    toolhost::test::storage::check_storage_choice(
+        storage_env(backend::postgresql), "config/", "busy_timeout_ms", 100, {},
+        [](toolhost::host& h) { return h.call("escalation", "create_ticket", new_ticket()); });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -597,7 +597,7 @@ BOOST_AUTO_TEST_CASE(connections_the_server_cut_are_replaced_without_failing_a_c
             threads.emplace_back([&] { h->call("memory", "recall", {{"session_id", "s"}, {"query", "x"}}); });
     };
     const auto toolhost_backends = [&] {
-        return own.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'toolhost'");
+        return own.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'toolhost memory'");
     };
     // store is not retried by the host: each of these must succeed at its first attempt.
     const auto stores_succeed = [&](const std::string& tag) {
@@ -610,7 +610,7 @@ BOOST_AUTO_TEST_CASE(connections_the_server_cut_are_replaced_without_failing_a_c
     idle_connections();
     BOOST_TEST_REQUIRE(std::stoi(toolhost_backends()) > 1);
     // An administrator (or an idle timeout) ends the idle sessions.
-    own.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'toolhost'");
+    own.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'toolhost memory'");
     BOOST_TEST_REQUIRE(
         toolhost::test::eventually([&] { return toolhost_backends() == "0"; }, std::chrono::seconds(10)));
     stores_succeed("after terminate ");
@@ -651,7 +651,7 @@ BOOST_AUTO_TEST_CASE(a_store_that_outlives_its_deadline_is_abandoned_and_rolled_
     BOOST_TEST_REQUIRE(toolhost::test::eventually(
         [&] {
             return env.cluster().psql(
-                       "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'toolhost'"
+                       "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'toolhost memory'"
                        " AND state <> 'idle'") == "0";
         },
         std::chrono::seconds(10)));
@@ -685,10 +685,11 @@ BOOST_AUTO_TEST_CASE(text_postgresql_cannot_hold_is_invalid_argument_naming_the_
 
 BOOST_AUTO_TEST_CASE(the_storage_comes_from_the_configuration_or_toolhost_database_url) {
     temp_dir scratch;
-    toolhost::test::storage::check_storage_choice(storage_env(backend::postgresql), "", "synchronous", "normal",
-                                                  {{"database", (scratch / "m.db").string()}}, [](toolhost::host& h) {
-                                                      store(h, {{"session_id", "s"}, {"content", "a memory"}});
-                                                  });
+    toolhost::test::storage::check_storage_choice(
+        storage_env(backend::postgresql), "", "synchronous", "normal", {{"database", (scratch / "m.db").string()}},
+        [](toolhost::host& h) {
+            return h.call("memory", "store", {{"session_id", "s"}, {"content", "a memory"}});
+        });
     BOOST_TEST(fs::exists(scratch / "m.db"));  // "storage": "sqlite" with its own SQLite keys
 }
 

@@ -791,8 +791,9 @@ BOOST_AUTO_TEST_CASE(text_postgresql_cannot_hold_is_invalid_argument_naming_the_
 BOOST_AUTO_TEST_CASE(the_storage_comes_from_the_configuration_or_toolhost_database_url) {
     storage_env env(backend::postgresql);
     toolhost::test::storage::check_storage_choice(
-        env, "config/", "busy_timeout_ms", 1000, env.rag_config(),
-        [&](toolhost::host& h) { index_text(h, "chosen", "stored where the configuration says"); });
+        env, "config/", "busy_timeout_ms", 1000, env.rag_config(), [&](toolhost::host& h) {
+            return h.call("rag", "index_text", {{"source", "chosen"}, {"text", "stored where the configuration says"}});
+        });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

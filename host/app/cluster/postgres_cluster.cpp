@@ -62,7 +62,7 @@ void read_state(std::string_view text, serve::shared_session& s) {
 class postgres_cluster final : public serve::cluster {
 public:
     postgres_cluster(const std::string& url, std::string node, std::chrono::milliseconds timeout)
-        : url_(url), node_(std::move(node)), timeout_(timeout), pool_(url, 2, timeout),
+        : url_(url), node_(std::move(node)), timeout_(timeout), pool_(url, 2, "toolhost cluster", timeout),
           description_("postgresql " + pool_.where()) {
         run("preparing the shared tables", [&](pg::connection& c) { pg::migrate(c, "serve", migrations); });
     }
@@ -148,7 +148,7 @@ public:
         try {
             if (!listener_ || !listener_->usable()) {
                 listener_.reset();
-                auto c = pg::connection::open(url_, deadline());
+                auto c = pg::connection::open(url_, deadline(), "toolhost cluster");
                 c.set_deadline(deadline());
                 c.exec("LISTEN " + std::string(channel));
                 listener_ = std::make_unique<pg::connection>(std::move(c));

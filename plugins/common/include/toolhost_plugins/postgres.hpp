@@ -190,7 +190,9 @@ private:
 class connection {
 public:
     /// Connects to `url`, giving up at `until` (UNAVAILABLE naming the server and the reason).
-    static connection open(const std::string& url, deadline until);
+    /// The server shows the connection as `application_name` (pg_stat_activity) unless the URL
+    /// names one.
+    static connection open(const std::string& url, deadline until, const std::string& application_name = "toolhost");
 
     connection() = default;
     connection(connection&& other) noexcept;
@@ -268,10 +270,6 @@ private:
     bool done_ = false;
 };
 
-/// The connections a tool keeps to its database on one host, at most (docs/deployment.md sizes
-/// max_connections from it).
-inline constexpr size_t default_pool_size = 8;
-
 /// Connections to one database, handed out one call at a time.
 class connection_pool {
 public:
@@ -279,9 +277,11 @@ public:
     /// use waits for one to come back (until its deadline), so that a burst of calls neither opens
     /// a connection per call (a server process each, at the cost of a fork) nor exhausts the
     /// server's max_connections when several hosts share it. A new connection waits at most
-    /// `connect_timeout` (and never past the caller's deadline). Throws INVALID_ARGUMENT when
-    /// `url` cannot be parsed.
-    connection_pool(std::string url, size_t size, std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
+    /// `connect_timeout` (and never past the caller's deadline); it is named `application_name`
+    /// on the server (a tool's pool says which tool: "toolhost memory"). Throws INVALID_ARGUMENT
+    /// when `url` cannot be parsed.
+    connection_pool(std::string url, size_t size, std::string application_name = "toolhost",
+                    std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
     ~connection_pool();
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
@@ -326,6 +326,7 @@ private:
 
     const std::string url_;
     const std::string where_;
+    const std::string application_name_;
     const size_t size_;
     const std::chrono::milliseconds connect_timeout_;
     mutable std::mutex mutex_;
