@@ -92,12 +92,11 @@ struct server {
     std::unique_ptr<mcp::server> mcp;
     std::unique_ptr<serve::http_server> http;
 
-    server(const std::string& node, std::shared_ptr<serve::cluster> c) {
+    server(const std::string& node, std::shared_ptr<serve::cluster> c, serve_settings s = {}) {
         h = std::make_unique<host>(toolhost::test::testkit_config(dir.path(), 2));
         h->load_plugins();
         BOOST_TEST_REQUIRE(h->start({}).ok());
         mcp = std::make_unique<mcp::server>(*h, mcp::server_options{});
-        serve_settings s;
         s.listen = "127.0.0.1:0";
         s.node_id = node;
         http = std::make_unique<serve::http_server>(*h, *mcp, s);
@@ -205,6 +204,31 @@ BOOST_AUTO_TEST_CASE(a_session_opened_on_one_host_goes_on_on_another) {
     // A DELETE on B ends it in the store too.
     BOOST_TEST(request(b, bhttp::verb::delete_, {}, id).status == 200u);
     BOOST_TEST_REQUIRE(toolhost::test::eventually([&] { return !store->stored(id); }, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_request_that_takes_a_session_over_counts_once_against_the_clients_rate) {
+    // One call of testkit_mt per client, then none for a long while: the request that makes B take
+    // the session over is that one call (it is handled twice inside B: before the take-over and
+    // after it), and only the next one is refused.
+    serve_settings limited;
+    limited.rate_limit.tools = {{"testkit_mt", {.per_second = 0.001, .burst = 1}}};
+    auto store = std::make_shared<memory_cluster>();
+    server a("alpha", store), b("beta", store, limited);
+    const std::string id = open_session(a);
+    BOOST_TEST_REQUIRE(toolhost::test::eventually(
+        [&] {
+            auto s = store->stored(id);
+            return s && s->client_ready;
+        },
+        10s));
+    const auto call = rpc(2, "tools/call", {{"name", "testkit_mt_echo"}, {"arguments", {{"x", 1}}}});
+    auto first = request(b, bhttp::verb::post, call, id);
+    BOOST_TEST(first.status == 200u, first.body);
+    BOOST_TEST(contains(first.body, R"(\"x\":1)"), first.body);
+    BOOST_TEST(store->loads.load() == 1);
+    auto second = request(b, bhttp::verb::post, call, id);
+    BOOST_TEST(second.status == 429u, second.body);
+    BOOST_TEST(contains(second.body, "serve.http.rate_limit.tools"), second.body);
 }
 
 BOOST_AUTO_TEST_CASE(a_session_nobody_stored_or_another_client_opened_is_not_found) {

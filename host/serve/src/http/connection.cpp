@@ -281,6 +281,7 @@ void connection::on_request() {
     keep_alive_ = request().keep_alive();
     version_ = request().version();
     request_id_.clear();
+    new_request();
     if (srv_.stopping()) {
         keep_alive_ = false;
         return error(bhttp::status::service_unavailable, "Service Unavailable: the server is shutting down");

@@ -400,10 +400,12 @@ void mcp_post_route(const route_services& s, exchange& ex) {
     // A tool the client may not call, or calls too often, is refused at the HTTP level (MCP:
     // 403 insufficient_scope with WWW-Authenticate; 429 with Retry-After): tools/call, and the
     // resources (read or watched), prompts and completions that tools' operations serve.
-    if (is_request && method->is_string() && ex.calls_checked(s))
+    if (is_request && method->is_string() && ex.calls_checked(s)) {
         if (const auto* params = obj->if_contains("params"); params && params->is_object())
             for (const auto& [tool, operation] : s.mcp.targets_of(method->get_string(), params->get_object()))
                 if (ex.refuse_call(s, tool, operation)) return;
+        ex.calls_passed();
+    }
 
     const json::value* params = obj ? obj->if_contains("params") : nullptr;
     const bool stateless_era = method && method->is_string() && mcp::stateless_request(method->get_string(), params);

@@ -106,9 +106,13 @@ public:
     // Refuses a call of `operation` of `tool` that the principal may not make (403 with the scope
     // to ask for) or has made too often (429 with Retry-After). True when it refused.
     bool refuse_call(const route_services& s, std::string_view tool, std::string_view operation);
-    // Whether refuse_call() could refuse anything at all (an OAuth principal, or rates per tool):
-    // when not, a route need not find which tool a message names.
+    // Whether refuse_call() could refuse anything at all (an OAuth principal, or rates per tool)
+    // and has not passed this request's calls yet: when not, a route need not find which tool a
+    // message names.
     bool calls_checked(const route_services& s) const noexcept;
+    // This request's calls passed refuse_call(): a route that runs again for the same request
+    // (a session taken over from another host) neither checks nor counts them a second time.
+    void calls_passed() noexcept { calls_passed_ = true; }
 
     // ---- an answer later: the connection stays, keeps `state` and watches the client meanwhile.
     // undo_defer() takes it back (the route answers now after all).
@@ -136,7 +140,12 @@ protected:
     virtual std::uint64_t seq() const noexcept = 0;  // which request is being answered
     // What a route's code threw while answering: logged, answered without the detail.
     virtual void internal_error(std::string_view what) noexcept = 0;
+    // A new request on the connection (the implementation calls it before its route).
+    void new_request() noexcept { calls_passed_ = false; }
     std::atomic<bool> gone_{false};  // the client is known to be gone (any thread)
+
+private:
+    bool calls_passed_ = false;  // the connection's thread only
 };
 
 // Answers 405 (with Allow: `allow`) unless the request's method is `method`.

@@ -52,7 +52,7 @@ bool matches(std::string_view pattern, std::string_view path) noexcept {
 }  // namespace
 
 bool exchange::calls_checked(const route_services& s) const noexcept {
-    return principal().how == auth::principal::kind::oauth || s.limits.limits_tools();
+    return !calls_passed_ && (principal().how == auth::principal::kind::oauth || s.limits.limits_tools());
 }
 
 bool exchange::refuse_call(const route_services& s, std::string_view tool, std::string_view operation) {
